@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+
+.PHONY: install run test test-postgres openapi bench bench-small clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install  ## migrate the embedded SQLite database, load demo data, serve on :8000
+	$(BIN)/crm db upgrade
+	$(BIN)/crm seed demo
+	$(BIN)/crm serve --host 127.0.0.1 --port 8000
+
+test: install  ## the whole suite; on PostgreSQL when CRM_TEST_DATABASE_URL is set
+	$(BIN)/pytest
+
+test-postgres: install
+	CRM_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+openapi: install  ## rewrite the committed contract from the app
+	$(BIN)/crm openapi export --output openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) crm.db crm.db-shm crm.db-wal .pytest_cache

@@ -1,0 +1,1 @@
+"""CRM API: a FastAPI service for leads, opportunities, customers, service and reports."""

@@ -1,0 +1,24 @@
+from datetime import datetime
+
+from pydantic import Field
+
+from crm_api.core.schemas import InputModel, OutputModel, Text
+
+
+class ApiKeyCreate(InputModel):
+    name: Text(100)
+    role: str = Field(default="integrator", max_length=50, description="Role code the key acts with")
+
+
+class ApiKeyRead(OutputModel):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyRead):
+    secret: str = Field(description="Shown once: store it now, it cannot be read again")

@@ -1,0 +1,30 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from crm_api.audit import service
+from crm_api.audit.schemas import AuditEventRead
+from crm_api.core.auth import Requires
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.pagination import Page, PageDep
+
+router = APIRouter(prefix="/audit-events", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditEventRead], summary="Query the audit trail, newest first",
+            responses=error_responses(401, 403, 422))
+async def list_audit_events(
+    _: Requires("audit:read"),
+    session: SessionDep,
+    page: PageDep,
+    entity_type: Annotated[str | None, Query(max_length=50)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor_id: int | None = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="Occurred at or after (ISO 8601)")] = None,
+    to: Annotated[datetime | None, Query(description="Occurred before (ISO 8601)")] = None,
+) -> Page[AuditEventRead]:
+    return await service.list_events(
+        session, page, entity_type=entity_type, entity_id=entity_id, actor_id=actor_id, occurred_from=from_, occurred_to=to
+    )

@@ -1,0 +1,35 @@
+"""Reading the audit trail; nothing here (or anywhere) changes it."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.audit.schemas import AuditEventRead
+from crm_api.core.pagination import Page, PageParams, Sort, paginate
+from crm_api.models.platform import AuditEvent
+
+
+async def list_events(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor_id: int | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+) -> Page[AuditEventRead]:
+    statement = select(AuditEvent)
+    if entity_type:
+        statement = statement.where(AuditEvent.entity_type == entity_type)
+    if entity_id:
+        statement = statement.where(AuditEvent.entity_id == entity_id)
+    if actor_id is not None:
+        statement = statement.where(AuditEvent.actor_id == actor_id)
+    if occurred_from is not None:
+        statement = statement.where(AuditEvent.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        statement = statement.where(AuditEvent.occurred_at < occurred_to)
+    events, next_cursor, total = await paginate(session, statement, params, Sort([AuditEvent.id]))
+    return Page(items=[AuditEventRead.model_validate(e) for e in events], next_cursor=next_cursor, total=total)

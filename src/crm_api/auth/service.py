@@ -1,0 +1,116 @@
+"""Sign-in, refresh-token rotation with reuse detection, and login throttling."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.auth import repository
+from crm_api.auth.schemas import Me, TeamRef, TokenPair
+from crm_api.core.auth import principal_for_user
+from crm_api.core.clock import clock
+from crm_api.core.config import Settings
+from crm_api.core.db import Database
+from crm_api.core.errors import RateLimited, Unauthorized
+from crm_api.core.permissions import Principal
+from crm_api.core.security import create_access_token, fingerprint, new_secret, verify_password
+from crm_api.models.identity import LoginAttempt, RefreshToken, Team, User
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+async def _seconds_locked(session: AsyncSession, settings: Settings, username: str) -> int:
+    """Seconds until `username` may try again; 0 when it is not locked."""
+    now = clock.now()
+    window = timedelta(minutes=settings.login_lockout_minutes)
+    # Failures are not recorded while locked, so the newest of the last N is the one that locked it.
+    failures = await repository.recent_failures(
+        session, username, since=now - 2 * window, limit=settings.login_max_failures
+    )
+    if len(failures) < settings.login_max_failures or failures[0] - failures[-1] > window:
+        return 0
+    remaining = failures[0] + window - now
+    return max(0, int(remaining.total_seconds()) + 1) if remaining > timedelta(0) else 0
+
+
+async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int, family_id: str) -> TokenPair:
+    access_token, expires_in = create_access_token(settings, user_id=user_id)
+    refresh_token = new_secret("rt")
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=fingerprint(refresh_token),
+            expires_at=clock.now() + timedelta(days=settings.refresh_token_days),
+        )
+    )
+    await session.flush()
+    return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+async def login(
+    session: AsyncSession, database: Database, settings: Settings, *, username: str, password: str, client_ip: str | None
+) -> TokenPair:
+    username = normalize_username(username)
+    locked_for = await _seconds_locked(session, settings, username)
+    if locked_for:
+        raise RateLimited(
+            "Too many failed sign-ins; try again later", retry_after=locked_for, code="auth.too_many_attempts"
+        )
+    user = await repository.user_by_username(session, username)
+    known = user is not None and user.active
+    succeeded = verify_password(password, user.password_hash if known else None)
+    # The attempt must be counted even though a failure rolls this request back.
+    async with database.sessionmaker() as attempts, attempts.begin():
+        attempts.add(LoginAttempt(username=username, succeeded=succeeded, client_ip=client_ip, at=clock.now()))
+    if not succeeded or user is None:
+        raise Unauthorized("Wrong username or password", code="auth.invalid_credentials")
+    return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
+
+
+async def refresh(session: AsyncSession, database: Database, settings: Settings, *, refresh_token: str) -> TokenPair:
+    token = await repository.refresh_token_by_hash(session, fingerprint(refresh_token))
+    now = clock.now()
+    if token is None or token.expires_at <= now:
+        raise Unauthorized("The refresh token is invalid or expired", code="auth.invalid_refresh_token")
+    if token.used_at is not None:
+        # A rotated token came back: whoever holds the family may be an attacker, so end it.
+        # Written outside the request's transaction, which the 401 rolls back.
+        async with database.sessionmaker() as revocation, revocation.begin():
+            await repository.revoke_family(revocation, token.family_id, now)
+        raise Unauthorized("The refresh token was already used; the session is revoked", code="auth.refresh_token_reused")
+    if token.revoked_at is not None:
+        raise Unauthorized("The refresh token has been revoked", code="auth.invalid_refresh_token")
+    user = await session.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("The account is disabled", code="auth.invalid_refresh_token")
+    token.used_at = now
+    return await _issue_tokens(session, settings, user.id, token.family_id)
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """Ends the session the refresh token belongs to; unknown tokens are ignored."""
+    token = await repository.refresh_token_by_hash(session, fingerprint(refresh_token))
+    if token is not None:
+        await repository.revoke_family(session, token.family_id, clock.now())
+
+
+async def me(session: AsyncSession, principal: Principal) -> Me:
+    if principal.user_id is None:
+        raise Unauthorized("API keys have no user profile", code="auth.not_a_user")
+    found = await principal_for_user(session, principal.user_id)
+    if found is None:
+        raise Unauthorized("The account is disabled", code="auth.invalid_token")
+    _, user = found
+    team = await session.get(Team, user.team_id) if user.team_id is not None else None
+    return Me(
+        id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        email=user.email,
+        team=TeamRef.model_validate(team) if team else None,
+        roles=list(principal.roles),
+        permissions=principal.permissions,
+    )

@@ -1,0 +1,173 @@
+"""The `crm` command: database, users, demo data, serving, the scheduler and the OpenAPI file."""
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from crm_api.core.config import Settings, get_settings
+from crm_api.core.db import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+async def _with_session(settings: Settings, work) -> None:  # type: ignore[no-untyped-def]
+    database = Database.from_settings(settings)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            await work(session)
+    finally:
+        await database.dispose()
+
+
+def db_upgrade(settings: Settings) -> None:
+    from crm_api.bootstrap import seed_reference_data
+
+    command.upgrade(alembic_config(settings.database_url), "head")
+    asyncio.run(_with_session(settings, seed_reference_data))
+    print("database upgraded and reference data in place")
+
+
+def users_create(settings: Settings, args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from crm_api.core.errors import DomainError
+    from crm_api.models.identity import Team
+    from crm_api.users.schemas import TeamCreate, UserCreate
+    from crm_api.users.service import create_team, create_user
+
+    async def work(session) -> None:  # type: ignore[no-untyped-def]
+        team_id = None
+        if args.team:
+            team = await session.scalar(select(Team).where(Team.name == args.team))
+            team = team or await create_team(session, None, TeamCreate(name=args.team))
+            team_id = team.id
+        data = UserCreate(
+            username=args.username, full_name=args.full_name or args.username, password=args.password,
+            roles=[args.role], team_id=team_id, email=args.email,
+        )
+        user = await create_user(session, None, data)
+        print(f"created user {user.username} (id {user.id}) with role {args.role}" + (f" in team {args.team}" if args.team else ""))
+
+    try:
+        asyncio.run(_with_session(settings, work))
+    except (DomainError, ValidationError) as exc:
+        sys.exit(f"error: {exc}")
+
+
+def seed_demo(settings: Settings) -> None:
+    from crm_api.demo import DEMO_API_KEY, demo_logins, seed_demo
+
+    asyncio.run(_with_session(settings, seed_demo))
+    print("demo data in place. Sign in at /docs (Authorize) with any of:")
+    for username, password, role in demo_logins():
+        print(f"  {username:<10} {password}   {role}")
+    print(f"  integrator API key (X-API-Key): {DEMO_API_KEY}")
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "crm_api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+        reload=args.reload, proxy_headers=True, log_level=settings.log_level.lower(),
+    )
+
+
+def run_scheduler(settings: Settings) -> None:
+    from crm_api.core.scheduler import build_scheduler
+    from crm_api.main import load_jobs
+
+    load_jobs()
+
+    async def main() -> None:
+        database = Database.from_settings(settings)
+        scheduler = build_scheduler(database, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        scheduler.start()
+        print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop")
+        await stop.wait()
+        scheduler.shutdown(wait=False)
+        await database.dispose()
+
+    asyncio.run(main())
+
+
+def openapi_export(args: argparse.Namespace) -> None:
+    from crm_api.main import create_app
+
+    schema = create_app(Settings()).openapi()
+    text = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="crm", description="CRM API command line")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="migrate to the latest schema and put reference data in place")
+
+    users = commands.add_parser("users", help="user accounts").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a user (and the team, if new)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--role", required=True)
+    create.add_argument("--team")
+    create.add_argument("--full-name")
+    create.add_argument("--email")
+
+    seed = commands.add_parser("seed", help="sample data").add_subparsers(dest="action", required=True)
+    seed.add_parser("demo", help="demo users and records (idempotent)")
+
+    serve_cmd = commands.add_parser("serve", help="run the API with uvicorn")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument("--reload", action="store_true")
+
+    commands.add_parser("scheduler", help="run the scheduled jobs in this process only")
+
+    openapi = commands.add_parser("openapi", help="the OpenAPI contract").add_subparsers(dest="action", required=True)
+    export = openapi.add_parser("export", help="write the contract to a file")
+    export.add_argument("--output", default="openapi/openapi.json")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    settings = get_settings()
+    match args.command, getattr(args, "action", None):
+        case "db", "upgrade":
+            db_upgrade(settings)
+        case "users", "create":
+            users_create(settings, args)
+        case "seed", "demo":
+            seed_demo(settings)
+        case "serve", _:
+            serve(settings, args)
+        case "scheduler", _:
+            run_scheduler(settings)
+        case "openapi", "export":
+            openapi_export(args)
+
+
+if __name__ == "__main__":
+    main()

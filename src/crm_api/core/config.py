@@ -1,0 +1,69 @@
+"""Settings, read once from `CRM_`-prefixed environment variables."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only good enough for a laptop: production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production!"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    database_url: str = "sqlite+aiosqlite:///./crm.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_echo: bool = False
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=14, ge=1)
+    business_timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    cors_origins: list[str] = []
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    scheduler_enabled: bool = False
+    churn_scan_cron: str = "0 2 * * sat"
+    churn_inactive_months: int = Field(default=6, ge=1)
+    opportunity_stall_cron: str = "0 3 * * *"
+    opportunity_stall_days: int = Field(default=14, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> "Settings":
+        if self.env == "prod":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEV_SECRET_KEY or len(secret.encode()) < 32:
+                raise ValueError("CRM_SECRET_KEY must be set to at least 32 bytes when CRM_ENV=prod")
+        return self
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings_of)]

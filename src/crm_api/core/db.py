@@ -1,0 +1,61 @@
+"""Engine, sessions and the per-request unit of work."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from crm_api.core.config import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if not url.startswith("sqlite"):
+            options |= {"pool_size": pool_size, "max_overflow": pool_size}
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Database":
+        return cls(settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as session, session.begin():
+        yield session
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error response.
+SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+
+def _database(request: Request) -> Database:
+    return request.app.state.db
+
+
+# For the rare write that must survive the request's rollback (a failed login is still counted).
+DatabaseDep = Annotated[Database, Depends(_database)]

@@ -1,0 +1,216 @@
+"""Domain errors and their one translation into RFC 9457 problem+json."""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_api.core.context import request_id_var
+
+log = logging.getLogger("crm_api.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """The body of every error response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    code: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class DomainError(Exception):
+    status: int = 400
+    code: str = "error"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "auth.unauthorized", "Not authenticated"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, code=code, **extra)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "auth.forbidden", "Permission denied"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+    def __init__(self, entity: str, entity_id: object | None = None) -> None:
+        detail = f"{entity} {entity_id} not found" if entity_id is not None else f"{entity} not found"
+        super().__init__(detail, code=f"{entity.lower().replace(' ', '_')}.not_found")
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict with the current state"
+
+
+class PreconditionFailed(DomainError):
+    status, code, title = 412, "precondition_failed", "The resource has changed"
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.headers = {"Retry-After": str(max(1, retry_after))}
+
+
+class InvalidInput(DomainError):
+    """A 422 raised by a rule (dictionary value, unknown owner…) rather than by the schema."""
+
+    status, code, title = 422, "validation_failed", "Invalid input"
+
+    def __init__(self, field: str, message: str, *, code: str | None = None, type: str = "value_error") -> None:
+        super().__init__(message, code=code)
+        self.errors = [FieldError(field=field, message=message, type=type)]
+
+    @classmethod
+    def many(cls, errors: Sequence[FieldError], detail: str, *, code: str | None = None) -> "InvalidInput":
+        error = cls(errors[0].field, detail, code=code)
+        error.errors = list(errors)
+        return error
+
+
+def problem_response(
+    status: int,
+    code: str,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    request: Request | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=f"https://crm-api.dev/problems/{code}",
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=request.url.path if request is not None else None,
+        request_id=request_id_var.get(),
+        errors=list(errors) if errors is not None else None,
+    )
+    body = problem.model_dump(exclude_none=True) | (extra or {})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_name(loc: Sequence[str | int]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+# Constraint names (see NAMING_CONVENTION) that mean "this value is already taken".
+def _integrity_problem(exc: IntegrityError) -> tuple[str, str, list[FieldError] | None]:
+    message = str(exc.orig)
+    lowered = message.lower()
+    if "unique" in lowered or "duplicate key" in lowered:
+        field = _unique_field(message)
+        return "conflict.duplicate", "A record with the same value already exists", (
+            [FieldError(field=field, message="already in use", type="unique")] if field else None
+        )
+    if "foreign key" in lowered:
+        return "conflict.reference", "The record refers to, or is referred to by, another record", None
+    return "conflict.constraint", "The change violates a data rule", None
+
+
+def _unique_field(message: str) -> str | None:
+    # PostgreSQL: "... Key (username)=(x) already exists"; SQLite: "UNIQUE constraint failed: users.username"
+    if "Key (" in message:
+        return message.split("Key (", 1)[1].split(")", 1)[0]
+    if "failed:" in message:
+        return message.rsplit("failed:", 1)[1].strip().split(",")[0].split(".")[-1]
+    return None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            request=request,
+            errors=getattr(exc, "errors", None),
+            headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(field=_field_name(err.get("loc", ())), message=err.get("msg", "invalid"), type=err.get("type", "value_error"))
+            for err in exc.errors()
+        ]
+        return problem_response(
+            422, "validation_failed", title="Invalid input", detail="The request is not valid", request=request, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(exc.status_code, code, detail=detail, request=request, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        code, detail, errors = _integrity_problem(exc)
+        return problem_response(409, code, detail=detail, request=request, errors=errors)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        return problem_response(
+            503, "database.unavailable", detail="The database cannot be reached; try again shortly",
+            request=request, headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal_error", detail="An unexpected error occurred", request=request)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting problem+json errors of a route."""
+    return {
+        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}}
+        for status in statuses
+    }

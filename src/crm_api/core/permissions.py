@@ -1,0 +1,176 @@
+"""The permission catalogue, built-in roles, and the data scope every domain query applies."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import InstrumentedAttribute
+
+from crm_api.core.errors import Forbidden
+
+
+class Scope(StrEnum):
+    OWN = "own"
+    TEAM = "team"
+    ALL = "all"
+
+
+SCOPE_RANK = {Scope.OWN: 0, Scope.TEAM: 1, Scope.ALL: 2}
+
+# Every permission the API checks, with what it lets a caller do.
+PERMISSIONS: dict[str, str] = {
+    "users:read": "List and read users and teams",
+    "users:write": "Create, change, disable users and teams",
+    "roles:read": "List roles and their permissions",
+    "roles:write": "Create and change custom roles",
+    "api_keys:write": "Issue and revoke integrator API keys",
+    "dictionary:write": "Change the data dictionary",
+    "settings:write": "Change business settings: stages, scoring, assignment, SLA and routing rules",
+    "audit:read": "Read the audit trail",
+    "jobs:read": "Read scheduled job runs",
+    "jobs:run": "Run a scheduled job now",
+    "customers:read": "Read customers, contacts, interactions and orders",
+    "customers:write": "Create and change customers, contacts and interactions",
+    "customers:delete": "Soft-delete and restore customers",
+    "customers:transfer": "Give a customer to another account manager",
+    "products:read": "Read products and inventory",
+    "integrations:sales": "Push products, inventory and orders from the sales system",
+    "leads:read": "Read leads",
+    "leads:write": "Capture, work, qualify and convert leads",
+    "opportunities:read": "Read opportunities",
+    "opportunities:create": "Create opportunities",
+    "opportunities:assign": "Assign opportunities to account managers",
+    "opportunities:work": "Plan, win and lose opportunities assigned to oneself",
+    "tickets:read": "Read service tickets",
+    "tickets:create": "Create service tickets",
+    "tickets:assign": "Assign service tickets",
+    "tickets:handle": "Handle and give feedback on service tickets",
+    "kb:read": "Read the knowledge base",
+    "kb:write": "Write knowledge base articles",
+    "churn:read": "Read churn warnings",
+    "churn:scan": "Run the churn scan now",
+    "churn:manage": "Add measures to and confirm churn warnings",
+    "reports:read": "Read reports",
+    "marketing:read": "Read campaigns and segments",
+    "marketing:write": "Run campaigns and segments",
+    "webhooks:write": "Manage webhook subscriptions",
+}
+
+_READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]
+
+# Built-in roles: permission -> scope. Kept in code and synced to the database on upgrade.
+BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
+    "admin": ("System admin", {p: Scope.ALL for p in PERMISSIONS}),
+    "executive": ("Executive", {p: Scope.ALL for p in _READ_ONLY}),
+    "sales_supervisor": (
+        "Sales supervisor",
+        {
+            "users:read": Scope.ALL,
+            "customers:read": Scope.TEAM,
+            "customers:write": Scope.TEAM,
+            "customers:delete": Scope.TEAM,
+            "customers:transfer": Scope.TEAM,
+            "products:read": Scope.ALL,
+            "leads:read": Scope.TEAM,
+            "leads:write": Scope.TEAM,
+            "opportunities:read": Scope.TEAM,
+            "opportunities:create": Scope.TEAM,
+            "opportunities:assign": Scope.TEAM,
+            "tickets:read": Scope.TEAM,
+            "tickets:create": Scope.TEAM,
+            "tickets:assign": Scope.TEAM,
+            "tickets:handle": Scope.TEAM,
+            "kb:read": Scope.ALL,
+            "kb:write": Scope.ALL,
+            "churn:read": Scope.TEAM,
+            "churn:scan": Scope.ALL,
+            "churn:manage": Scope.TEAM,
+            "reports:read": Scope.TEAM,
+            "jobs:run": Scope.ALL,
+        },
+    ),
+    "account_manager": (
+        "Account manager",
+        {
+            "customers:read": Scope.OWN,
+            "customers:write": Scope.OWN,
+            "customers:delete": Scope.OWN,
+            "products:read": Scope.ALL,
+            "leads:read": Scope.OWN,
+            "leads:write": Scope.OWN,
+            "opportunities:read": Scope.OWN,
+            "opportunities:create": Scope.OWN,
+            "opportunities:work": Scope.OWN,
+            "tickets:read": Scope.OWN,
+            "tickets:create": Scope.OWN,
+            "tickets:handle": Scope.OWN,
+            "kb:read": Scope.ALL,
+            "churn:read": Scope.OWN,
+            "churn:manage": Scope.OWN,
+        },
+    ),
+    "marketer": (
+        "Marketer",
+        {
+            "leads:read": Scope.ALL,
+            "leads:write": Scope.ALL,
+            "marketing:read": Scope.ALL,
+            "marketing:write": Scope.ALL,
+            "kb:read": Scope.ALL,
+        },
+    ),
+    "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (by token) or an integrator (by API key), resolved once per request."""
+
+    user_id: int | None
+    name: str
+    team_id: int | None
+    roles: tuple[str, ...]
+    permissions: dict[str, Scope] = field(default_factory=dict)
+    api_key_id: int | None = None
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def scope(self, permission: str) -> Scope:
+        if permission not in self.permissions:
+            raise Forbidden(f"Missing permission {permission}", code="auth.missing_permission")
+        return self.permissions[permission]
+
+    def require(self, permission: str) -> None:
+        self.scope(permission)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.api_key_id is None else f"api-key:{self.name}"
+
+
+def scope_clause(
+    principal: Principal, permission: str, owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
+) -> ColumnElement[bool]:
+    """The WHERE clause limiting `owner_column` to what the principal may see under `permission`."""
+    from crm_api.models.identity import User  # models import core; keep core importable alone
+
+    scope = principal.scope(permission)
+    if scope is Scope.ALL:
+        return true()
+    if principal.user_id is None:
+        return false()
+    if scope is Scope.TEAM and principal.team_id is not None:
+        return owner_column.in_(select(User.id).where(User.team_id == principal.team_id))
+    return owner_column == principal.user_id
+
+
+def merge_permissions(grants: list[tuple[str, str]]) -> dict[str, Scope]:
+    """Union of role grants: the widest scope wins."""
+    merged: dict[str, Scope] = {}
+    for permission, raw_scope in grants:
+        scope = Scope(raw_scope)
+        if permission not in merged or SCOPE_RANK[scope] > SCOPE_RANK[merged[permission]]:
+            merged[permission] = scope
+    return merged

@@ -1,0 +1,69 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, Numeric
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+CENT = Decimal("0.01")
+
+
+def to_money(value: Decimal | int | str) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(precision, scale) as Decimal with exactly `scale` places, whatever the driver returns."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 14, scale: int = 2) -> None:
+        super().__init__(precision, scale)
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        # SQLite has no decimal type: bind exact text rather than a binary float.
+        asdecimal = dialect.name != "sqlite"
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.impl.scale, asdecimal=asdecimal))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        return str(exact) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(self.quantum, rounding=ROUND_HALF_UP)
+
+
+def Money() -> ExactDecimal:  # noqa: N802 - reads like the type it names
+    return ExactDecimal(14, 2)

@@ -1,0 +1,52 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from crm_api.core.auth import Authenticated, Requires
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.pagination import Page, PageDep
+from crm_api.dictionary import service
+from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
+
+router = APIRouter(prefix="/dictionary", tags=["dictionary"])
+
+DictionaryWrite = Requires("dictionary:write")
+
+
+@router.get("", response_model=Page[DictionaryItemRead], summary="List dictionary items, by category and order",
+            responses=error_responses(401, 422))
+async def list_items(
+    _: Authenticated,
+    session: SessionDep,
+    page: PageDep,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    include_inactive: bool = False,
+) -> Page[DictionaryItemRead]:
+    return await service.list_items(session, page, category=category, include_inactive=include_inactive)
+
+
+@router.post(
+    "", response_model=DictionaryItemRead, status_code=status.HTTP_201_CREATED, summary="Add a dictionary item",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, session: SessionDep) -> DictionaryItemRead:
+    return DictionaryItemRead.model_validate(await service.create_item(session, principal, body))
+
+
+@router.patch(
+    "/{item_id}", response_model=DictionaryItemRead, summary="Change or deactivate an editable item",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_item(
+    item_id: int, body: DictionaryItemUpdate, principal: DictionaryWrite, session: SessionDep
+) -> DictionaryItemRead:
+    return DictionaryItemRead.model_validate(await service.update_item(session, principal, item_id, body))
+
+
+@router.delete(
+    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an editable item no record uses",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def delete_item(item_id: int, principal: DictionaryWrite, session: SessionDep) -> None:
+    await service.delete_item(session, principal, item_id)

@@ -1,0 +1,87 @@
+"""The data dictionary: the allowed values of coded fields, and the check every domain uses."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal
+from crm_api.dictionary.repository import DictionaryRepository
+from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
+from crm_api.models.platform import DictionaryItem
+
+
+async def ensure_value(session: AsyncSession, category: str, value: str | None, *, field: str) -> None:
+    """422 unless `value` is an active item of `category` (None passes: the field is optional)."""
+    if value is None:
+        return
+    item = await DictionaryRepository(session).find(category, value)
+    if item is None or not item.active:
+        raise InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
+
+
+async def list_items(
+    session: AsyncSession, params: PageParams, *, category: str | None, include_inactive: bool
+) -> Page[DictionaryItemRead]:
+    repo = DictionaryRepository(session)
+    statement = repo.select()
+    if category:
+        statement = statement.where(DictionaryItem.category == category)
+    if not include_inactive:
+        statement = statement.where(DictionaryItem.active.is_(True))
+    sort = Sort([DictionaryItem.category, DictionaryItem.sort_order, DictionaryItem.id], descending=False)
+    items, next_cursor, total = await repo.page(statement, params, sort)
+    return Page(items=[DictionaryItemRead.model_validate(i) for i in items], next_cursor=next_cursor, total=total)
+
+
+async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
+    item = await DictionaryRepository(session).get(item_id)
+    if item is None:
+        raise NotFound("Dictionary item", item_id)
+    return item
+
+
+async def create_item(session: AsyncSession, actor: Principal, data: DictionaryItemCreate) -> DictionaryItem:
+    if await DictionaryRepository(session).find(data.category, data.value) is not None:
+        raise Conflict(f"{data.category} already has the value {data.value}", code="dictionary.duplicate_value")
+    item = DictionaryItem(**data.model_dump())
+    session.add(item)
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type="dictionary_item", entity_id=item.id, action="create", after=audit.snapshot(item)
+    )
+    return item
+
+
+async def update_item(session: AsyncSession, actor: Principal, item_id: int, data: DictionaryItemUpdate) -> DictionaryItem:
+    repo = DictionaryRepository(session)
+    item = await _get(session, item_id)
+    if not item.editable:
+        raise Conflict("This dictionary item is built in and cannot be changed", code="dictionary.not_editable")
+    changes = data.changes()
+    new_value = changes.get("value", item.value)
+    if new_value != item.value:
+        if await repo.find(item.category, new_value) is not None:
+            raise Conflict(f"{item.category} already has the value {new_value}", code="dictionary.duplicate_value")
+        if await repo.in_use(item.category, item.value):
+            raise Conflict("Records use this value, so it cannot be renamed", code="dictionary.in_use")
+    before = audit.snapshot(item)
+    for field, value in changes.items():
+        setattr(item, field, value)
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type="dictionary_item", entity_id=item.id, action="update",
+        before=before, after=audit.snapshot(item),
+    )
+    return item
+
+
+async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> None:
+    item = await _get(session, item_id)
+    if not item.editable:
+        raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
+    if await DictionaryRepository(session).in_use(item.category, item.value):
+        raise Conflict("Records use this value: deactivate it instead", code="dictionary.in_use")
+    before = audit.snapshot(item)
+    await session.delete(item)
+    await audit.record(session, actor=actor, entity_type="dictionary_item", entity_id=item_id, action="delete", before=before)

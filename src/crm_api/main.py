@@ -1,0 +1,99 @@
+"""The application factory."""
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from crm_api.api_keys.router import router as api_keys_router
+from crm_api.audit.router import router as audit_router
+from crm_api.auth.router import router as auth_router
+from crm_api.core.config import Settings, get_settings
+from crm_api.core.db import Database
+from crm_api.core.errors import install_error_handlers
+from crm_api.core.observability import RequestIdMiddleware, configure_logging
+from crm_api.core.scheduler import build_scheduler
+from crm_api.dictionary.router import router as dictionary_router
+from crm_api.health.router import router as health_router
+from crm_api.jobs.router import router as jobs_router
+from crm_api.roles.router import router as roles_router
+from crm_api.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+CRM API: leads, opportunities and development plans, customers with contacts and interactions,
+orders from the sales system, churn warnings, service tickets and reports.
+
+Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
+Errors are `application/problem+json` with a stable `code`. Lists use keyset pagination:
+pass `next_cursor` back as `cursor`.
+"""
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for domain_router in (
+        auth_router,
+        users_router,
+        roles_router,
+        api_keys_router,
+        dictionary_router,
+        audit_router,
+        jobs_router,
+    ):
+        router.include_router(domain_router)
+    return router
+
+
+# Domain modules that register scheduled jobs when imported.
+JOB_MODULES: tuple[str, ...] = ()
+
+
+def load_jobs() -> None:
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    load_jobs()
+    configure_logging(settings.log_level)
+    database = Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await database.dispose()
+
+    app = FastAPI(
+        title="CRM API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.db = database
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.include_router(api_router())
+    return app

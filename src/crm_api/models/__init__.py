@@ -1,0 +1,30 @@
+"""Every model module, imported here so Alembic and the app see one complete registry."""
+
+from crm_api.models.base import Base
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
+from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, JobRun
+from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "CodeCounter",
+    "Contact",
+    "Customer",
+    "CustomerTag",
+    "DictionaryItem",
+    "Interaction",
+    "InventoryItem",
+    "JobRun",
+    "LoginAttempt",
+    "Order",
+    "OrderLine",
+    "Product",
+    "RefreshToken",
+    "Role",
+    "RolePermission",
+    "Team",
+    "User",
+]

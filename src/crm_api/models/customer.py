@@ -1,0 +1,96 @@
+"""Customers with their contacts, interaction records and tags."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm_api.models.base import Base, IntPK, SoftDeletable, Timestamped
+
+
+class Customer(Timestamped, SoftDeletable, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        CheckConstraint("credit BETWEEN 1 AND 5", name="credit_range"),
+        CheckConstraint("status IN ('active', 'churned')", name="status_known"),
+        Index("ix_customers_owner_id_id", "owner_id", "id"),
+    )
+
+    id: Mapped[IntPK]
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "region"})
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
+    industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
+    satisfaction: Mapped[int | None]
+    credit: Mapped[int | None]
+    address: Mapped[str | None] = mapped_column(String(300))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    fax: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(254))
+    business_licence_no: Mapped[str | None] = mapped_column(String(64))
+    legal_representative: Mapped[str | None] = mapped_column(String(100))
+    registered_capital: Mapped[Decimal | None]
+    annual_turnover: Mapped[Decimal | None]
+    bank: Mapped[str | None] = mapped_column(String(200))
+    bank_account: Mapped[str | None] = mapped_column(String(64))
+    local_tax_no: Mapped[str | None] = mapped_column(String(64))
+    national_tax_no: Mapped[str | None] = mapped_column(String(64))
+    custom_fields: Mapped[dict] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    churned_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
+    tags: Mapped[list["CustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_tag", "tag"),)
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class Contact(Timestamped, Base):
+    __tablename__ = "contacts"
+    __table_args__ = (CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),)
+
+    id: Mapped[IntPK]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    gender: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(100))
+    office_phone: Mapped[str] = mapped_column(String(40))
+    office_phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    notes: Mapped[str | None] = mapped_column(Text)
+    marketing_consent: Mapped[bool] = mapped_column(default=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")
+
+
+class Interaction(Timestamped, Base):
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_customer_id_occurred_on", "customer_id", "occurred_on"),)
+
+    id: Mapped[IntPK]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    occurred_on: Mapped[date]
+    location: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(300))
+    details: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,78 @@
+"""Read model of the sales system: products, inventory and orders, upserted by external id."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm_api.core.clock import clock
+from crm_api.core.types import ExactDecimal
+from crm_api.models.base import Base, IntPK
+
+SHIPPED = 5
+PAID = 6
+# Orders a customer's history and revenue figures count: shipped (已发货) or paid (已回款).
+COMPLETED_ORDER_STATUSES = (SHIPPED, PAID)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[IntPK]
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    model: Mapped[str | None] = mapped_column(String(100), index=True)
+    batch: Mapped[str | None] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(20))
+    price: Mapped[Decimal | None]
+    synced_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class InventoryItem(Base):
+    __tablename__ = "inventory_items"
+
+    id: Mapped[IntPK]
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    warehouse: Mapped[str] = mapped_column(String(100), index=True)
+    location: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[int]
+    synced_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    product: Mapped[Product] = relationship(lazy="raise")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("status BETWEEN 1 AND 6", name="status_range"),
+        Index("ix_orders_customer_id_status_order_date", "customer_id", "status", "order_date"),
+    )
+
+    id: Mapped[IntPK]
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    order_date: Mapped[date]
+    shipping_address: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[int]
+    total: Mapped[Decimal]
+    synced_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    lines: Mapped[list["OrderLine"]] = relationship(
+        cascade="all, delete-orphan", lazy="raise", order_by="OrderLine.line_no"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[IntPK]
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int]
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    product_name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal(14, 3))
+    unit: Mapped[str | None] = mapped_column(String(20))
+    unit_price: Mapped[Decimal]

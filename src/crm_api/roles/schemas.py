@@ -1,0 +1,45 @@
+from typing import Annotated
+
+from pydantic import Field
+
+from crm_api.core.permissions import Scope
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+
+
+class Grant(InputModel):
+    permission: str = Field(max_length=64)
+    scope: Scope = Scope.OWN
+
+
+class GrantRead(OutputModel):
+    permission: str
+    scope: Scope
+
+
+class RoleCreate(InputModel):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,49}$")]
+    name: Text(100)
+    description: Annotated[str, Field(max_length=500)] | None = None
+    permissions: list[Grant] = []
+
+
+class RoleUpdate(PatchModel):
+    not_nullable = frozenset({"name", "permissions"})
+
+    name: Text(100) | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+    permissions: list[Grant] | None = None
+
+
+class RoleRead(OutputModel):
+    id: int
+    code: str
+    name: str
+    description: str | None
+    builtin: bool
+    permissions: list[GrantRead]
+
+
+class PermissionRead(OutputModel):
+    permission: str
+    description: str

@@ -1,0 +1,92 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from crm_api.core.auth import Requires
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.pagination import Page, PageDep
+from crm_api.users import service
+from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
+
+router = APIRouter(tags=["users"])
+
+UsersRead = Requires("users:read")
+UsersWrite = Requires("users:write")
+
+
+@router.get("/users", response_model=Page[UserRead], summary="List users", responses=error_responses(401, 403, 422))
+async def list_users(
+    principal: UsersRead,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="Username or name contains")] = None,
+    role: Annotated[str | None, Query(max_length=50)] = None,
+    team_id: int | None = None,
+    active: bool | None = None,
+) -> Page[UserRead]:
+    return await service.list_users(session, principal, page, q=q, role=role, team_id=team_id, active=active)
+
+
+@router.post(
+    "/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, summary="Create a user",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_user(body: UserCreate, principal: UsersWrite, session: SessionDep) -> UserRead:
+    return service.to_read(await service.create_user(session, principal, body))
+
+
+@router.get("/users/{user_id}", response_model=UserRead, summary="Get a user", responses=error_responses(401, 403, 404))
+async def get_user(user_id: int, principal: UsersRead, session: SessionDep) -> UserRead:
+    return service.to_read(await service.get_user(session, principal, user_id))
+
+
+@router.patch(
+    "/users/{user_id}", response_model=UserRead, summary="Change a user's name, email, password, roles or team",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def update_user(user_id: int, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
+    return service.to_read(await service.update_user(session, principal, user_id, body))
+
+
+@router.post(
+    "/users/{user_id}/disable", response_model=UserRead, summary="Disable a user: sign-in refused, tokens revoked at once",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def disable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
+    return service.to_read(await service.set_user_active(session, principal, user_id, active=False))
+
+
+@router.post(
+    "/users/{user_id}/enable", response_model=UserRead, summary="Enable a disabled user",
+    responses=error_responses(401, 403, 404),
+)
+async def enable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
+    return service.to_read(await service.set_user_active(session, principal, user_id, active=True))
+
+
+@router.get("/teams", response_model=Page[TeamRead], summary="List teams", responses=error_responses(401, 403, 422))
+async def list_teams(_: UsersRead, session: SessionDep, page: PageDep) -> Page[TeamRead]:
+    return await service.list_teams(session, page)
+
+
+@router.post(
+    "/teams", response_model=TeamRead, status_code=status.HTTP_201_CREATED, summary="Create a team",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_team(body: TeamCreate, principal: UsersWrite, session: SessionDep) -> TeamRead:
+    return TeamRead.model_validate(await service.create_team(session, principal, body))
+
+
+@router.get("/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members",
+            responses=error_responses(401, 403, 404))
+async def get_team(team_id: int, _: UsersRead, session: SessionDep) -> TeamDetail:
+    return await service.get_team(session, team_id)
+
+
+@router.patch(
+    "/teams/{team_id}", response_model=TeamDetail, summary="Rename or describe a team",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
+    return await service.update_team(session, principal, team_id, body)

@@ -1,0 +1,76 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import EmailStr, Field, field_validator
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+
+Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$", description="3-64 letters, digits, _ . -")]
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+
+
+class UserCreate(InputModel):
+    username: Username
+    full_name: Text(100)
+    email: EmailStr | None = None
+    password: Password
+    roles: list[str] = Field(min_length=1, description="Role codes")
+    team_id: int | None = None
+
+    @field_validator("username")
+    @classmethod
+    def _lowercase(cls, value: str) -> str:
+        return value.lower()
+
+
+class UserUpdate(PatchModel):
+    not_nullable = frozenset({"full_name", "password", "roles"})
+
+    full_name: Text(100) | None = None
+    email: EmailStr | None = None
+    password: Password | None = None
+    roles: list[str] | None = Field(default=None, min_length=1)
+    team_id: int | None = None
+
+
+class UserRead(OutputModel):
+    id: int
+    username: str
+    full_name: str
+    email: str | None
+    active: bool
+    team_id: int | None
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TeamCreate(InputModel):
+    name: Text(100)
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class TeamUpdate(PatchModel):
+    not_nullable = frozenset({"name"})
+
+    name: Text(100) | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class TeamMember(OutputModel):
+    id: int
+    username: str
+    full_name: str
+    roles: list[str]
+    active: bool
+
+
+class TeamRead(OutputModel):
+    id: int
+    name: str
+    description: str | None
+    created_at: datetime
+
+
+class TeamDetail(TeamRead):
+    members: list[TeamMember]

@@ -1,0 +1,20 @@
+import json
+
+from crm_api.main import create_app
+from tests.conftest import make_settings, repo_root
+
+
+def test_committed_contract_matches_the_app():
+    committed = json.loads((repo_root() / "openapi" / "openapi.json").read_text(encoding="utf-8"))
+    current = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    assert committed == json.loads(json.dumps(current)), "run `make openapi` and commit openapi/openapi.json"
+
+
+def test_every_operation_documents_a_summary_and_its_errors():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+            if path.startswith("/api/v1"):
+                documented = {int(code) for code in operation["responses"] if code.isdigit()}
+                assert documented & {401, 404, 409, 422}, f"{method.upper()} {path} documents no errors"
