@@ -104,6 +104,7 @@ def run_scheduler(settings: Settings) -> None:
         print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop")
         await stop.wait()
         scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
         await database.dispose()
 
     asyncio.run(main())

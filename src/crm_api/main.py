@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
         try:
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+                await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
             await database.dispose()
 
     app = FastAPI(
