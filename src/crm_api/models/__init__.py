@@ -3,7 +3,7 @@
 from crm_api.models.base import Base
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
-from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, JobRun
+from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Customer",
     "CustomerTag",
     "DictionaryItem",
+    "IdempotencyRecord",
     "Interaction",
     "InventoryItem",
     "JobRun",
