@@ -20,6 +20,7 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
+from crm_api.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.users.router import router as users_router
 
@@ -47,6 +48,7 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        reports_router,
     ):
         router.include_router(domain_router)
     return router

@@ -1,0 +1,71 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from crm_api.core.auth import Requires
+from crm_api.core.config import SettingsDep
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.reports import service
+from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.reports.schemas import CompositionRow, ContributionRow, FieldQualityRow, ForecastRow, ReportRead
+from crm_api.reports.service import CompositionField
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+ReportsRead = Requires("reports:read")
+FormatDep = Annotated[ExportFormat, Depends(export_format)]
+RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
+
+
+@router.get(
+    "/customer-contribution", response_model=ReportRead[ContributionRow], responses=RESPONSES,
+    summary="Customer contribution: shipped and paid order totals per customer, largest first",
+)
+async def customer_contribution(
+    principal: ReportsRead,
+    session: SessionDep,
+    export: FormatDep,
+    customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
+    year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
+) -> Response:
+    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year)
+    return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""))
+
+
+@router.get(
+    "/customer-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    summary="Customer composition: active customers and their share per level, credit or satisfaction",
+)
+async def customer_composition(
+    principal: ReportsRead, session: SessionDep, export: FormatDep, by: CompositionField = CompositionField.LEVEL
+) -> Response:
+    report = await service.customer_composition(session, principal, by=by)
+    return export_response(report, export, f"customer-composition-{by.value}")
+
+
+@router.get(
+    "/revenue-forecast", response_model=ReportRead[ForecastRow], responses=RESPONSES,
+    summary="Revenue forecast: monthly history, least-squares trend and a 95 % prediction interval",
+)
+async def revenue_forecast(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    months: Annotated[int, Query(ge=1, le=12, description="months to forecast")] = 3,
+    history: Annotated[int, Query(ge=3, le=60, description="full months of history the trend is fitted on")] = 12,
+) -> Response:
+    report = await service.revenue_forecast(
+        session, principal, months=months, history=history, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "revenue-forecast")
+
+
+@router.get(
+    "/data-quality", response_model=ReportRead[FieldQualityRow], responses=RESPONSES,
+    summary="Data quality: duplicate-candidate ratio and missing rates per customer and contact field",
+)
+async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
+    return export_response(await service.data_quality(session, principal), export, "data-quality")

@@ -1,0 +1,80 @@
+"""What every report answers: a titled table (typed columns, rows, totals) plus the inputs and facts behind it."""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+Scalar = str | int | Decimal | None
+
+
+class ColumnType(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    MONEY = "money"  # Decimal with 2 places, in the currency setting
+    PERCENT = "percent"  # Decimal with 2 places, 0–100
+    NUMBER = "number"  # any other Decimal
+
+
+class ReportColumn(BaseModel):
+    key: str
+    label: str
+    type: ColumnType
+
+
+class ReportFact(BaseModel):
+    """One figure about the whole report (a model coefficient, a ratio) shown above the table."""
+
+    key: str
+    label: str
+    value: Scalar
+
+
+RowT = TypeVar("RowT", bound=BaseModel)
+
+
+class ReportRead(BaseModel, Generic[RowT]):
+    title: str
+    generated_at: datetime
+    parameters: dict[str, Scalar]
+    columns: list[ReportColumn]
+    rows: list[RowT]
+    # Sums of the additive columns, keyed like the rows; empty when nothing adds up.
+    totals: dict[str, Scalar]
+    facts: list[ReportFact] = []
+
+
+class ContributionRow(BaseModel):
+    customer_id: int
+    customer_code: str
+    customer_name: str
+    owner_name: str
+    order_count: int
+    revenue: Decimal
+
+
+class CompositionRow(BaseModel):
+    # None is the "unset" bucket: customers with no value for the field.
+    value: str | None
+    label: str
+    customer_count: int
+    share: Decimal
+
+
+class ForecastRow(BaseModel):
+    month: str
+    kind: str  # "actual" or "forecast"
+    revenue: Decimal
+    trend: Decimal
+    lower: Decimal | None
+    upper: Decimal | None
+
+
+class FieldQualityRow(BaseModel):
+    entity: str
+    field: str
+    missing: int
+    total: int
+    missing_rate: Decimal
