@@ -19,6 +19,7 @@ from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.roles.router import router as roles_router
+from crm_api.sales.router import router as sales_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        sales_router,
     ):
         router.include_router(domain_router)
     return router
