@@ -30,7 +30,8 @@ async def _seed_products(client, key, *external_ids):
 
 
 async def test_sync_needs_an_integrator_key_or_admin(client, actors):
-    assert_problem(await client.put(PRODUCTS, json={"items": [product("P1")]}), 401, "auth.not_authenticated")
+    for path in (PRODUCTS, INVENTORY, ORDERS):
+        assert_problem(await client.put(path, json={"items": [product("P1")]}), 401, "auth.not_authenticated")
     manager = await actors.make("account_manager")
     for path, body in ((PRODUCTS, product("P1")), (INVENTORY, stock("S1", "P1")), (ORDERS, order("O1", "KH1"))):
         assert_problem(await client.put(path, json={"items": [body]}, headers=manager.headers), 403, "auth.missing_permission")

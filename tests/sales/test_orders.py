@@ -100,6 +100,7 @@ async def test_orders_of_a_deleted_customer_are_404(client, actors, app):
 async def test_order_routes_need_customer_read(client, actors, app):
     key, _, _, customer_a, _ = await _setup(client, actors, app)
     assert_problem(await client.get(f"/api/v1/customers/{customer_a}/orders"), 401)
+    assert_problem(await client.get("/api/v1/orders/1"), 401)
     marketer = await actors.make("marketer")
     assert_problem(await client.get(f"/api/v1/customers/{customer_a}/orders", headers=marketer.headers), 403)
     assert_problem(await client.get("/api/v1/orders/1", headers=marketer.headers), 403)
