@@ -22,6 +22,7 @@ from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.roles.router import router as roles_router
+from crm_api.sales.router import router as sales_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -49,6 +50,7 @@ def api_router() -> APIRouter:
         audit_router,
         jobs_router,
         customers_router,
+        sales_router,
     ):
         router.include_router(domain_router)
     return router
