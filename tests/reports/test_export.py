@@ -6,6 +6,7 @@ import openpyxl
 import pypdf
 import pytest
 
+from crm_api.reports import export
 from tests.factories import assert_problem
 from tests.reports.factories import report_world
 
@@ -131,3 +132,12 @@ async def test_exports_are_refused_without_the_permission(client, actors):
     manager = await actors.make("account_manager")
     response = await client.get(f"{BASE}/customer-contribution?format=csv", headers=manager.headers)
     assert_problem(response, 403, "auth.missing_permission")
+
+
+async def test_a_pdf_too_long_to_print_is_refused(client, app, actors, monkeypatch):
+    world = await report_world(app, actors)
+    monkeypatch.setattr(export, "PDF_MAX_ROWS", 3)
+    response = await client.get(f"{BASE}/customer-contribution?format=pdf", headers=world.executive.headers)
+    assert_problem(response, 422, "report.too_large_for_pdf")
+    # The same report as CSV is not limited.
+    assert (await client.get(f"{BASE}/customer-contribution?format=csv", headers=world.executive.headers)).status_code == 200
