@@ -114,7 +114,7 @@ async def test_contribution_year_out_of_range_is_422(client, actors):
 
 
 def _composition(body):
-    return [(row["value"], row["customer_count"], row["share"]) for row in body["rows"]]
+    return [(row["value"], row["count"], row["share"]) for row in body["rows"]]
 
 
 async def test_composition_by_level_counts_active_customers_with_every_level_and_unset(client, app, actors):
@@ -130,7 +130,7 @@ async def test_composition_by_level_counts_active_customers_with_every_level_and
         (None, 1, "25.00"),
     ]
     assert body["rows"][0]["label"] == "普通客户"
-    assert body["totals"] == {"customer_count": 4, "share": "100.00"}
+    assert body["totals"] == {"count": 4, "share": "100.00"}
 
 
 async def test_composition_shares_add_up_to_exactly_one_hundred(client, app, actors):
@@ -151,7 +151,7 @@ async def test_composition_by_credit_and_an_empty_scope(client, app, actors):
     ]
     lonely = await actors.make("sales_supervisor", team="Nobody")
     empty = (await client.get(f"{BASE}/customer-composition?by=credit", headers=lonely.headers)).json()
-    assert all(row["customer_count"] == 0 and row["share"] == "0.00" for row in empty["rows"])
+    assert all(row["count"] == 0 and row["share"] == "0.00" for row in empty["rows"])
     assert_problem(await client.get(f"{BASE}/customer-composition?by=region", headers=lonely.headers), 422)
 
 

@@ -3,6 +3,7 @@
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
@@ -105,6 +106,7 @@ NUMBER_FORMATS = {
     ColumnType.PERCENT: "0.00",
     ColumnType.INTEGER: "0",
     ColumnType.NUMBER: "0.0000",
+    ColumnType.DATE: "yyyy-mm-dd",
 }
 
 
@@ -119,7 +121,7 @@ def _xlsx(report: ReportRead[Any]) -> bytes:
             cell = WriteOnlyCell(sheet, value=value)
             if header:
                 cell.font = bold
-            elif isinstance(value, int | Decimal) and column.type in NUMBER_FORMATS:
+            elif isinstance(value, int | Decimal | date) and column.type in NUMBER_FORMATS:
                 cell.number_format = NUMBER_FORMATS[column.type]
             cells.append(cell)
         return cells

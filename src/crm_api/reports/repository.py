@@ -35,6 +35,12 @@ def normalized_name(name: InstrumentedAttribute[str]) -> ColumnElement[str]:
     return expression
 
 
+def contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match; % and _ in the text are plain characters."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
 def blank(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
     if column.type.python_type is str:
         return or_(column.is_(None), func.trim(column) == "")
@@ -67,8 +73,7 @@ class ReportRepository:
             .order_by(cents.desc(), Customer.name, Customer.id)
         )
         if customer_name:
-            escaped = customer_name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            statement = statement.where(Customer.name.ilike(f"%{escaped}%", escape="\\"))
+            statement = statement.where(contains(Customer.name, customer_name))
         return list((await self.session.execute(statement)).all())
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:

@@ -1,13 +1,13 @@
 """What every report answers: a titled table (typed columns, rows, totals) plus the inputs and facts behind it."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-Scalar = str | int | Decimal | None
+Scalar = str | int | Decimal | date | None
 
 
 class ColumnType(StrEnum):
@@ -16,6 +16,7 @@ class ColumnType(StrEnum):
     MONEY = "money"  # Decimal with 2 places, in the currency setting
     PERCENT = "percent"  # Decimal with 2 places, 0–100
     NUMBER = "number"  # any other Decimal
+    DATE = "date"
 
 
 class ReportColumn(BaseModel):
@@ -59,7 +60,7 @@ class CompositionRow(BaseModel):
     # None is the "unset" bucket: customers with no value for the field.
     value: str | None
     label: str
-    customer_count: int
+    count: int
     share: Decimal
 
 

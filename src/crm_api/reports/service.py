@@ -15,6 +15,7 @@ from crm_api.core.clock import clock
 from crm_api.core.permissions import Principal
 from crm_api.core.types import CENT, to_money
 from crm_api.models.customer import Contact, Customer
+from crm_api.models.platform import DictionaryItem
 from crm_api.reports.repository import ReportRepository
 from crm_api.reports.schemas import (
     ColumnType,
@@ -120,41 +121,63 @@ UNSET_LABEL = "未设置 (unset)"
 RATING_VALUES = range(1, 6)
 
 
-async def customer_composition(
-    session: AsyncSession, principal: Principal, *, by: CompositionField
+def dictionary_buckets(items: Sequence[DictionaryItem], counts: dict[Any, int]) -> list[tuple[Any, str]]:
+    """Dictionary values in their order; inactive ones only while records still carry them."""
+    return [(item.value, item.label) for item in items if item.active or counts.get(item.value)]
+
+
+def share_report(
+    title: str,
+    *,
+    parameters: dict[str, Scalar],
+    counted: str,
+    buckets: list[tuple[Any, str]],
+    counts: dict[Any, int],
 ) -> ReportRead[CompositionRow]:
-    """Active customers per level, credit or satisfaction value, every known value shown even at zero."""
-    repo = ReportRepository(session, principal)
-    column: InstrumentedAttribute[Any] = getattr(Customer, by.value)
-    counts = await repo.active_customers_by(column)
-    if by is CompositionField.LEVEL:
-        items = await repo.dictionary_items("customer_level")
-        # Inactive levels only matter while customers still carry them.
-        buckets = [(item.value, item.label) for item in items if item.active or counts.get(item.value)]
-    else:
-        buckets = [(value, str(value)) for value in RATING_VALUES]
+    """Count and share per bucket, zero buckets kept, values outside the known buckets appended, then "unset"."""
     known = {value for value, _ in buckets}
-    buckets += [(value, str(value)) for value in sorted(counts, key=str) if value is not None and value not in known]
-    buckets.append((None, UNSET_LABEL))
+    buckets = buckets + [(value, str(value)) for value in sorted(counts, key=str) if value not in known and value is not None]
+    if None in counts:
+        buckets.append((None, UNSET_LABEL))
     bucket_counts = [counts.get(value, 0) for value, _ in buckets]
     rows = [
-        CompositionRow(value=None if value is None else str(value), label=label, customer_count=count, share=share)
+        CompositionRow(value=None if value is None else str(value), label=label, count=count, share=share)
         for (value, label), count, share in zip(buckets, bucket_counts, percentages(bucket_counts), strict=True)
     ]
     total = sum(bucket_counts)
     return _report(
         CompositionRow,
-        f"客户构成分析 Customer composition by {by.value}",
-        parameters={"by": by.value},
+        title,
+        parameters=parameters,
         columns=(
             ("value", "Value", ColumnType.TEXT),
             ("label", "Label", ColumnType.TEXT),
-            ("customer_count", "Active customers", ColumnType.INTEGER),
+            ("count", counted, ColumnType.INTEGER),
             ("share", "Share (%)", ColumnType.PERCENT),
         ),
         rows=rows,
-        totals={"customer_count": total, "share": Decimal("100.00") if total else Decimal("0.00")},
+        totals={"count": total, "share": Decimal("100.00") if total else Decimal("0.00")},
         facts=[("rounding", "Shares rounded by", "largest remainder, to 100.00 %")],
+    )
+
+
+async def customer_composition(
+    session: AsyncSession, principal: Principal, *, by: CompositionField
+) -> ReportRead[CompositionRow]:
+    """Active customers per level, credit or satisfaction value, every known value and "unset" shown even at zero."""
+    repo = ReportRepository(session, principal)
+    column: InstrumentedAttribute[Any] = getattr(Customer, by.value)
+    counts = await repo.active_customers_by(column)
+    if by is CompositionField.LEVEL:
+        buckets = dictionary_buckets(await repo.dictionary_items("customer_level"), counts)
+    else:
+        buckets = [(value, str(value)) for value in RATING_VALUES]
+    return share_report(
+        f"客户构成分析 Customer composition by {by.value}",
+        parameters={"by": by.value},
+        counted="Active customers",
+        buckets=buckets,
+        counts={None: 0} | counts,  # the unset row always shows
     )
 
 
