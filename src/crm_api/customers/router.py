@@ -12,10 +12,12 @@ from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel, PatchModel
 from crm_api.customers import service
+from crm_api.customers.overview import customer_overview
 from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
     CustomerCreate,
+    CustomerOverview,
     CustomerRead,
     CustomerStatus,
     CustomerTransfer,
@@ -90,6 +92,13 @@ async def transfer_customer(
     customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
     return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
+
+
+@router.get("/{customer_id}/overview", response_model=CustomerOverview,
+            summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
+            responses=error_responses(401, 403, 404))
+async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
+    return await customer_overview(session, principal, customer_id)
 
 
 def _customer_records(
