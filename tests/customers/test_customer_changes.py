@@ -185,3 +185,19 @@ async def test_admin_transfers_across_teams(client, actors):
     customer = await make_customer(client, a)
     response = await client.post(f"{BASE}/{customer['id']}/transfer", json={"owner_id": south.id}, headers=admin.headers)
     assert response.status_code == 200 and response.json()["owner_id"] == south.id
+
+
+async def test_a_kept_value_of_a_deactivated_dictionary_item_still_saves(client, actors):
+    manager = await actors.make("account_manager")
+    admin = await actors.make("admin")
+    customer = await make_customer(client, manager, region="hebei")
+    items = (await client.get("/api/v1/dictionary", params={"category": "region", "limit": 100}, headers=admin.headers)).json()
+    [hebei] = [item for item in items["items"] if item["value"] == "hebei"]
+    assert (await client.patch(f"/api/v1/dictionary/{hebei['id']}", json={"active": False}, headers=admin.headers)).status_code == 200
+
+    url = f"{BASE}/{customer['id']}"
+    kept = await client.patch(url, json={"region": "hebei", "address": "石家庄市"}, headers=manager.headers)
+    assert kept.status_code == 200, kept.text
+    other = await make_customer(client, manager, name="新公司", region="beijing")
+    moved = await client.patch(f"{BASE}/{other['id']}", json={"region": "hebei"}, headers=manager.headers)
+    assert_problem(moved, 422, "dictionary.unknown_value")

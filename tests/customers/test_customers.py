@@ -125,6 +125,7 @@ async def test_list_filters(client, actors, app):
     assert await customer_names(client, manager, q="华信") == ["上海华信科技有限公司"]
     assert await customer_names(client, manager, q=huaxin["code"].lower()) == ["上海华信科技有限公司"]
     assert await customer_names(client, manager, q="87654321") == ["北京远景贸易有限公司"]
+    assert await customer_names(client, manager, q="%") == []
     assert await customer_names(client, manager, region="beijing") == ["北京远景贸易有限公司"]
     assert await customer_names(client, admin, level="major") == ["广州南方物流有限公司", "上海华信科技有限公司"]
     assert await customer_names(client, admin, owner_id=other.id) == ["广州南方物流有限公司"]

@@ -106,3 +106,18 @@ async def test_interactions_of_a_churned_customer_are_read_only(client, actors, 
     body = {"occurred_on": "2026-06-01", "location": "上海", "summary": "回访", "details": "细节"}
     response = await client.post(f"{BASE}/{interaction['customer_id']}/interactions", json=body, headers=manager.headers)
     assert_problem(response, 409, "customer.not_active")
+
+
+async def test_interaction_pages_follow_the_date_then_id_order(client, actors):
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    for day, summary in [(3, "c"), (1, "a"), (3, "d"), (2, "b"), (1, "a2")]:
+        await make_interaction(client, manager, customer["id"], occurred_on=f"2026-06-0{day}", summary=summary)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get(f"{BASE}/{customer['id']}/interactions", params=params, headers=manager.headers)).json()
+        seen += [item["summary"] for item in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == ["d", "c", "b", "a2", "a"]

@@ -17,9 +17,9 @@ from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
     CustomerCreate,
+    CustomerFilters,
     CustomerOverview,
     CustomerRead,
-    CustomerStatus,
     CustomerTransfer,
     CustomerUpdate,
     InteractionCreate,
@@ -37,19 +37,9 @@ CustomersTransfer = Requires("customers:transfer")
 @router.get("", response_model=Page[CustomerRead], summary="List and search customers, newest first",
             responses=error_responses(401, 403, 422))
 async def list_customers(
-    principal: CustomersRead,
-    session: SessionDep,
-    page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="Name, code or phone contains")] = None,
-    region: Annotated[str | None, Query(max_length=100)] = None,
-    level: Annotated[str | None, Query(max_length=100)] = None,
-    owner_id: int | None = None,
-    status: CustomerStatus | None = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
+    principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
 ) -> Page[CustomerRead]:
-    return await service.list_customers(
-        session, principal, page, q=q, region=region, level=level, owner_id=owner_id, status=status, tag=tag
-    )
+    return await service.list_customers(session, principal, page, filters)
 
 
 @router.post("", response_model=CustomerRead, status_code=status.HTTP_201_CREATED,

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
 from crm_api.core.types import to_money
@@ -64,6 +64,17 @@ class CustomerUpdate(PatchModel, _CustomerProfile):
 
 class CustomerTransfer(InputModel):
     owner_id: int = Field(description="The active user who becomes the customer's account manager")
+
+
+class CustomerFilters(BaseModel):
+    """The customer list's filters, as query parameters."""
+
+    q: Annotated[str | None, Field(max_length=100, description="Name, code or phone contains")] = None
+    region: Annotated[str | None, Field(max_length=100)] = None
+    level: Annotated[str | None, Field(max_length=100)] = None
+    owner_id: int | None = None
+    status: CustomerStatus | None = None
+    tag: Annotated[str | None, Field(max_length=50)] = None
 
 
 class CustomerRead(OutputModel):
