@@ -201,3 +201,18 @@ async def test_a_kept_value_of_a_deactivated_dictionary_item_still_saves(client,
     other = await make_customer(client, manager, name="新公司", region="beijing")
     moved = await client.patch(f"{BASE}/{other['id']}", json={"region": "hebei"}, headers=manager.headers)
     assert_problem(moved, 422, "dictionary.unknown_value")
+
+
+async def test_deleted_customers_are_listed_for_those_who_may_restore_them(client, actors):
+    a, b = await two_managers(actors)
+    executive = await actors.make("executive")
+    kept = await make_customer(client, a, name="留下的公司")
+    gone = await make_customer(client, a, name="删除的公司")
+    await make_customer(client, b, name="B的公司")
+    assert (await client.delete(f"{BASE}/{gone['id']}", headers=a.headers)).status_code == 204
+
+    bin_ = (await client.get(BASE, params={"deleted": True}, headers=a.headers)).json()["items"]
+    assert [c["name"] for c in bin_] == ["删除的公司"] and bin_[0]["deleted_at"]
+    assert await customer_names(client, a) == [kept["name"]]
+    assert await customer_names(client, b, deleted=True) == []
+    assert_problem(await client.get(BASE, params={"deleted": True}, headers=executive.headers), 403)

@@ -75,6 +75,7 @@ class CustomerFilters(BaseModel):
     owner_id: int | None = None
     status: CustomerStatus | None = None
     tag: Annotated[str | None, Field(max_length=50)] = None
+    deleted: bool = Field(default=False, description="List soft-deleted customers instead (needs customers:delete)")
 
 
 class CustomerRead(OutputModel):
@@ -106,6 +107,7 @@ class CustomerRead(OutputModel):
     tags: list[str]
     custom_fields: dict[str, Any]
     churned_at: datetime | None
+    deleted_at: datetime | None
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime

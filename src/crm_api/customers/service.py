@@ -119,7 +119,12 @@ async def list_customers(
     session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters
 ) -> Page[CustomerRead]:
     repo = CustomerRepository(session)
-    statement = repo.filtered(repo.with_tags(repo.scoped(principal, "customers:read")), filters)
+    if filters.deleted:
+        # The recycle bin: what the caller may restore.
+        scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+    else:
+        scoped = repo.scoped(principal, "customers:read")
+    statement = repo.filtered(repo.with_tags(scoped), filters)
     customers, next_cursor, total = await repo.page(statement, params)
     return Page(items=[to_read(c) for c in customers], next_cursor=next_cursor, total=total)
 
