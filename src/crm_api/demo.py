@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.security import fingerprint
+from crm_api.customers.demo import seed_customers
 from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.sales.demo import seed_sales
 from crm_api.users.schemas import TeamCreate, UserCreate
@@ -53,7 +54,8 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 
 
 async def seed_demo(session: AsyncSession) -> None:
-    await seed_people(session)
+    users = await seed_people(session)
+    await seed_customers(session, users)
     await seed_sales(session)  # after the customers: their orders need them
 
 

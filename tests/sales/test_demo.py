@@ -20,11 +20,19 @@ async def _seed(app, seed=seed_sales):
         await seed(session)
 
 
-async def test_demo_without_customers_has_a_catalogue_and_no_orders(app):
-    await _seed(app, seed_demo)
+async def test_sales_demo_without_customers_has_a_catalogue_and_no_orders(app):
+    await _seed(app)
     counts = await _counts(app)
     assert counts["Product"] == 30 and 60 <= counts["InventoryItem"] <= 90
     assert counts["Order"] == 0
+
+
+async def test_the_whole_demo_gives_the_demo_customers_orders_and_is_idempotent(app):
+    await _seed(app, seed_demo)
+    first = await _counts(app)
+    assert first["Order"] > 0 and first["OrderLine"] >= first["Order"]
+    await _seed(app, seed_demo)
+    assert await _counts(app) == first
 
 
 async def test_demo_orders_are_a_year_of_mostly_completed_orders_and_reseeding_adds_nothing(app, actors, frozen_clock):
