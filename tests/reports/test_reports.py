@@ -45,7 +45,17 @@ async def test_contribution_sums_shipped_and_paid_orders_per_customer_largest_fi
     ]
     assert body["totals"] == {"order_count": 8, "revenue": "680.40"}
     assert body["rows"][0]["owner_name"] == "Li.Na"
-    assert body["parameters"] == {"customer_name": None, "year": None}
+    assert body["parameters"] == {"customer_name": None, "year": None, "top": None}
+    assert body["facts"] == [{"key": "customers", "label": "Contributing customers", "value": 4}]
+
+
+async def test_contribution_top_keeps_the_largest_but_totals_cover_everyone(client, app, actors):
+    world = await report_world(app, actors)
+    body = (await client.get(f"{BASE}/customer-contribution?top=2", headers=world.executive.headers)).json()
+    assert _revenue_by_name(body) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通", "210.00", 2)]
+    assert body["totals"] == {"order_count": 8, "revenue": "680.40"}
+    assert body["facts"][0]["value"] == 4
+    assert_problem(await client.get(f"{BASE}/customer-contribution?top=0", headers=world.executive.headers), 422)
 
 
 async def test_contribution_year_filter_uses_the_order_date_year(client, app, actors):

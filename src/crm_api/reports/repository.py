@@ -56,25 +56,46 @@ class ReportRepository:
         """Live customers inside the caller's `reports:read` scope (a supervisor: their team's)."""
         return and_(Customer.deleted_at.is_(None), scope_clause(self.principal, PERMISSION, Customer.owner_id))
 
-    async def contribution(self, *, customer_name: str | None, period: tuple[date, date] | None) -> list[Row[Any]]:
-        order_matches = and_(Order.customer_id == Customer.id, Order.status.in_(COMPLETED_ORDER_STATUSES))
+    def _contributing(self, customer_name: str | None, period: tuple[date, date] | None) -> ColumnElement[bool]:
+        """Shipped or paid orders (of the period) of visible customers (whose name contains the text)."""
+        matches = and_(
+            Order.customer_id == Customer.id, Order.status.in_(COMPLETED_ORDER_STATUSES), self.visible_customers()
+        )
         if period is not None:
-            order_matches = and_(order_matches, Order.order_date >= period[0], Order.order_date < period[1])
+            matches = and_(matches, Order.order_date >= period[0], Order.order_date < period[1])
+        if customer_name:
+            matches = and_(matches, contains(Customer.name, customer_name))
+        return matches
+
+    async def contribution(
+        self, *, customer_name: str | None, period: tuple[date, date] | None, top: int | None
+    ) -> list[Row[Any]]:
         cents = revenue_cents(Order.total)
         statement = (
             select(
                 Customer.id, Customer.code, Customer.name, User.full_name.label("owner_name"),
                 func.count(Order.id).label("order_count"), cents.label("cents"),
             )
-            .join(Order, order_matches)
+            .select_from(Customer)
+            .join(Order, self._contributing(customer_name, period))
             .join(User, User.id == Customer.owner_id)
-            .where(self.visible_customers())
             .group_by(Customer.id, Customer.code, Customer.name, User.full_name)
             .order_by(cents.desc(), Customer.name, Customer.id)
+            .limit(top)
         )
-        if customer_name:
-            statement = statement.where(contains(Customer.name, customer_name))
         return list((await self.session.execute(statement)).all())
+
+    async def contribution_totals(self, *, customer_name: str | None, period: tuple[date, date] | None) -> Row[Any]:
+        """Contributing customers, their orders and revenue cents, over every customer (not only the top ones)."""
+        statement = (
+            select(
+                func.count(func.distinct(Customer.id)).label("customers"), func.count(Order.id).label("order_count"),
+                revenue_cents(Order.total).label("cents"),
+            )
+            .select_from(Customer)
+            .join(Order, self._contributing(customer_name, period))
+        )
+        return (await self.session.execute(statement)).one()
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:
         statement = (
@@ -119,26 +140,23 @@ class ReportRepository:
 
     async def duplicate_candidates(self) -> tuple[int, int, int, int]:
         """Visible customers; how many share a normalized name or an E.164 phone with another; by name; by phone."""
-        # A CTE, so the long normalizing expression is written (and parsed by SQLite) once.
-        named = (
-            select(normalized_name(Customer.name).label("name_key"), Customer.phone_e164)
+        # Window counts: one pass over the customers, and the long name expression written (parsed) once.
+        counted = (
+            select(
+                func.count().over(partition_by=normalized_name(Customer.name)).label("same_name"),
+                case(
+                    (Customer.phone_e164.is_(None), 1), else_=func.count().over(partition_by=Customer.phone_e164)
+                ).label("same_phone"),
+            )
             .where(self.visible_customers())
-            .cte("named_customers")
+            .subquery()
         )
-        shared_names = select(named.c.name_key).group_by(named.c.name_key).having(func.count() > 1)
-        shared_phones = (
-            select(named.c.phone_e164)
-            .where(named.c.phone_e164.is_not(None))
-            .group_by(named.c.phone_e164)
-            .having(func.count() > 1)
-        )
-        by_name = named.c.name_key.in_(shared_names)
-        by_phone = named.c.phone_e164.in_(shared_phones)
+        by_name, by_phone = counted.c.same_name > 1, counted.c.same_phone > 1
         statement = select(
             func.count(),
             func.coalesce(func.sum(case((or_(by_name, by_phone), 1), else_=0)), 0),
             func.coalesce(func.sum(case((by_name, 1), else_=0)), 0),
             func.coalesce(func.sum(case((by_phone, 1), else_=0)), 0),
-        ).select_from(named)
+        ).select_from(counted)
         total, either, same_name, same_phone = (await self.session.execute(statement)).one()
         return int(total), int(either), int(same_name), int(same_phone)

@@ -29,8 +29,11 @@ async def customer_contribution(
     export: FormatDep,
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
     year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
+    top: Annotated[
+        int | None, Query(ge=1, le=100000, description="only the largest contributors; totals still cover all")
+    ] = None,
 ) -> Response:
-    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year)
+    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, top=top)
     return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""))
 
 

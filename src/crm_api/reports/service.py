@@ -33,7 +33,7 @@ from crm_api.reports.schemas import (
 RowT = TypeVar("RowT", bound=BaseModel)
 
 
-def _report(
+def build_report(
     row_type: type[RowT],
     title: str,
     *,
@@ -54,7 +54,7 @@ def _report(
     )
 
 
-def _cents(cents: int) -> Decimal:
+def money_from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(CENT)
 
 
@@ -75,27 +75,36 @@ def percentages(counts: Sequence[int]) -> list[Decimal]:
     return [(Decimal(unit) / 100).quantize(CENT) for unit in units]
 
 
-def _rate(part: int, whole: int) -> Decimal:
+def rate(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / whole).quantize(CENT, rounding=ROUND_HALF_UP) if whole else Decimal("0.00")
 
 
 async def customer_contribution(
-    session: AsyncSession, principal: Principal, *, customer_name: str | None, year: int | None
+    session: AsyncSession, principal: Principal, *, customer_name: str | None, year: int | None, top: int | None
 ) -> ReportRead[ContributionRow]:
-    """Per customer, the sum of its shipped or paid order totals, largest first; `year` is the order date's."""
+    """Per customer, the sum of its shipped or paid order totals, largest first; `year` is the order date's.
+
+    `top` keeps only the largest contributors (what a screen shows of a million customers); the
+    totals always cover every contributing customer.
+    """
+    repo = ReportRepository(session, principal)
     period = (date(year, 1, 1), date(year + 1, 1, 1)) if year is not None else None
-    found = await ReportRepository(session, principal).contribution(customer_name=customer_name, period=period)
+    found = await repo.contribution(customer_name=customer_name, period=period, top=top)
+    if top is not None and len(found) == top:
+        customers, order_count, cents = await repo.contribution_totals(customer_name=customer_name, period=period)
+    else:  # every contributor is in the rows: no second pass over the orders
+        customers, order_count, cents = len(found), sum(row.order_count for row in found), sum(row.cents for row in found)
     rows = [
         ContributionRow(
             customer_id=row.id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
-            order_count=row.order_count, revenue=_cents(row.cents),
+            order_count=row.order_count, revenue=money_from_cents(row.cents),
         )
         for row in found
     ]
-    return _report(
+    return build_report(
         ContributionRow,
         "客户贡献分析 Customer contribution",
-        parameters={"customer_name": customer_name, "year": year},
+        parameters={"customer_name": customer_name, "year": year, "top": top},
         columns=(
             ("customer_code", "Code", ColumnType.TEXT),
             ("customer_name", "Customer", ColumnType.TEXT),
@@ -104,10 +113,8 @@ async def customer_contribution(
             ("revenue", "Revenue", ColumnType.MONEY),
         ),
         rows=rows,
-        totals={
-            "order_count": sum(row.order_count for row in rows),
-            "revenue": sum((row.revenue for row in rows), Decimal("0.00")),
-        },
+        totals={"order_count": order_count, "revenue": money_from_cents(cents)},
+        facts=[("customers", "Contributing customers", customers)],
     )
 
 
@@ -145,7 +152,7 @@ def share_report(
         for (value, label), count, share in zip(buckets, bucket_counts, percentages(bucket_counts), strict=True)
     ]
     total = sum(bucket_counts)
-    return _report(
+    return build_report(
         CompositionRow,
         title,
         parameters=parameters,
@@ -197,7 +204,7 @@ def t_quantile_95(degrees_of_freedom: int) -> Decimal:
     return Decimal(T_95[max(df for df in T_95 if df <= degrees_of_freedom)])
 
 
-def _month_start(day: date, shift: int) -> date:
+def month_start(day: date, shift: int) -> date:
     index = day.year * 12 + day.month - 1 + shift
     return date(index // 12, index % 12 + 1, 1)
 
@@ -229,11 +236,11 @@ async def revenue_forecast(
     session: AsyncSession, principal: Principal, *, months: int, history: int, time_zone: ZoneInfo
 ) -> ReportRead[ForecastRow]:
     """Monthly revenue of the last `history` full months, a linear trend, and `months` forecast with a 95 % interval."""
-    this_month = _month_start(clock.now().astimezone(time_zone).date(), 0)
-    first = _month_start(this_month, -history)
+    this_month = month_start(clock.now().astimezone(time_zone).date(), 0)
+    first = month_start(this_month, -history)
     cents = await ReportRepository(session, principal).monthly_revenue(first, this_month)
-    history_months = [_month_start(first, i) for i in range(history)]
-    revenue = [_cents(cents.get((m.year, m.month), 0)) for m in history_months]
+    history_months = [month_start(first, i) for i in range(history)]
+    revenue = [money_from_cents(cents.get((m.year, m.month), 0)) for m in history_months]
     fit = LinearFit(revenue)
     rows = [
         ForecastRow(month=f"{m:%Y-%m}", kind="actual", revenue=y, trend=to_money(fit.at(x)), lower=None, upper=None)
@@ -244,7 +251,7 @@ async def revenue_forecast(
         point, half = fit.at(x), fit.interval_half_width(x)
         rows.append(
             ForecastRow(
-                month=f"{_month_start(this_month, step):%Y-%m}", kind="forecast", revenue=to_money(point),
+                month=f"{month_start(this_month, step):%Y-%m}", kind="forecast", revenue=to_money(point),
                 trend=to_money(point), lower=to_money(point - half), upper=to_money(point + half),
             )
         )
@@ -258,7 +265,7 @@ async def revenue_forecast(
         ("t_value", f"t (95 %, {history - 2} df)", fit.t),
         ("interval", "Interval", "forecast ± t × s × √(1 + 1/n + (x − x̄)² / Σ(x − x̄)²)"),
     ]
-    return _report(
+    return build_report(
         ForecastRow,
         "收入预测 Revenue forecast",
         parameters={"months": months, "history": history, "first_month": f"{first:%Y-%m}"},
@@ -291,18 +298,18 @@ async def data_quality(session: AsyncSession, principal: Principal) -> ReportRea
     for entity, fields in (("customer", CUSTOMER_FIELDS), ("contact", CONTACT_FIELDS)):
         total, missing = await repo.missing_counts(fields)
         rows += [
-            FieldQualityRow(entity=entity, field=field, missing=count, total=total, missing_rate=_rate(count, total))
+            FieldQualityRow(entity=entity, field=field, missing=count, total=total, missing_rate=rate(count, total))
             for field, count in missing.items()
         ]
     customers, duplicates, same_name, same_phone = await repo.duplicate_candidates()
     facts = [
         ("customers", "Customers", customers),
         ("duplicate_candidates", "Duplicate candidates", duplicates),
-        ("duplicate_ratio", "Duplicate-candidate ratio (%)", _rate(duplicates, customers)),
+        ("duplicate_ratio", "Duplicate-candidate ratio (%)", rate(duplicates, customers)),
         ("same_normalized_name", "Sharing a normalized name", same_name),
         ("same_phone", "Sharing a phone number", same_phone),
     ]
-    return _report(
+    return build_report(
         FieldQualityRow,
         "数据质量 Data quality",
         parameters={},
