@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
 from crm_api.auth.router import router as auth_router
+from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 from crm_api.core.errors import install_error_handlers
@@ -18,7 +19,9 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
+from crm_api.kb.router import router as kb_router
 from crm_api.roles.router import router as roles_router
+from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -43,13 +46,17 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        churn_router,
+        tickets_router,
+        policies_router,
+        kb_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("crm_api.churn.jobs",)
 
 
 def load_jobs() -> None:
@@ -66,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
         try:
