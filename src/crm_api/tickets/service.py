@@ -137,8 +137,9 @@ async def get_ticket(
 
 
 async def _reload(session: AsyncSession, principal: Principal, ticket: ServiceTicket) -> TicketDetail:
+    ticket_id = ticket.id
     session.expire(ticket)  # history collections changed: load them again
-    return await get_ticket(session, principal, ticket.id, permission="tickets:read")
+    return await get_ticket(session, principal, ticket_id, permission="tickets:read")
 
 
 async def _active_user(session: AsyncSession, user_id: int, *, field: str) -> User:
