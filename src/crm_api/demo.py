@@ -3,8 +3,11 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.churn.demo import seed_churn
+from crm_api.core.config import get_settings
 from crm_api.core.security import fingerprint
 from crm_api.models.identity import ApiKey, Role, Team, User
+from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
 
@@ -52,7 +55,9 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 
 
 async def seed_demo(session: AsyncSession) -> None:
-    await seed_people(session)
+    users = await seed_people(session)
+    await seed_churn(session, get_settings(), users)
+    await seed_service(session, users)
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

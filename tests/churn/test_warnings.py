@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from crm_api.models.churn import ChurnMeasure
 from crm_api.models.customer import Customer
+from crm_api.models.platform import AuditEvent
 from tests.churn.factories import make_customer, make_order, make_warning
 from tests.factories import assert_problem
 
@@ -132,6 +133,9 @@ async def test_confirm_needs_a_measure_first_then_churns_the_customer(app, clien
     async with app.state.db.sessionmaker() as session:
         customer = await session.get(Customer, customer_id)
     assert customer.status == "churned" and customer.churned_at == frozen_clock
+    async with app.state.db.sessionmaker() as session:
+        audited = (await session.execute(select(AuditEvent.entity_type, AuditEvent.action).order_by(AuditEvent.id))).all()
+    assert [tuple(a) for a in audited] == [("churn_warning", "add_measure"), ("churn_warning", "confirm"), ("customer", "churn")]
 
     # Final: no more measures, no second confirm.
     assert_problem(await _measure(client, owner, warning_id), 409, "churn_warning.confirmed")

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from crm_api.core.clock import clock
+from crm_api.models.platform import AuditEvent
 from crm_api.models.ticket import ServiceTicket
 from tests.churn.factories import make_customer
 from tests.factories import Actor, assert_problem
@@ -217,3 +218,26 @@ async def test_list_filters(app, client, actors):
     # Data scope: the engineer sees only what is assigned to them.
     engineer_view = await _ok(await client.get(URL, headers=desk.engineer.headers))
     assert [t["id"] for t in engineer_view["items"]] == [second["id"]]
+
+
+async def test_every_transition_is_audited(app, client, actors):
+    desk = await _desk(app, actors)
+    ticket_id = (await open_ticket(client, desk.manager, desk.customer_id))["id"]
+    await assign(client, desk.supervisor, ticket_id, desk.engineer.id)
+    await handle(client, desk.engineer, ticket_id)
+    await feedback(client, desk.manager, ticket_id, 1)
+    await handle(client, desk.engineer, ticket_id)
+    await feedback(client, desk.manager, ticket_id, 4)
+    async with app.state.db.sessionmaker() as session:
+        events = (
+            await session.execute(
+                select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.changes)
+                .where(AuditEvent.entity_type == "service_ticket", AuditEvent.entity_id == str(ticket_id))
+                .order_by(AuditEvent.id)
+            )
+        ).all()
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("create", desk.manager.id), ("assign", desk.supervisor.id), ("handle", desk.engineer.id),
+        ("reopen", desk.manager.id), ("handle", desk.engineer.id), ("archive", desk.manager.id),
+    ]
+    assert events[1].changes["status"] == {"before": "new", "after": "assigned"}
