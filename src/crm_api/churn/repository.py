@@ -79,7 +79,12 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
 
     async def open_warnings_for_inactive(self, *, cutoff_date: date, created_before: datetime, now: datetime) -> int:
         """One INSERT … SELECT: a warning for every active customer without orders since the cutoff."""
-        last_order = _last_completed_order_date()
+        last_orders = (
+            select(Order.customer_id, func.max(Order.order_date).label("order_date"))
+            .where(Order.status.in_(COMPLETED_ORDER_STATUSES))
+            .group_by(Order.customer_id)
+            .subquery("last_orders")
+        )
         has_live_warning = exists().where(
             ChurnWarning.customer_id == Customer.id, ChurnWarning.status.in_(LIVE_WARNING_STATUSES)
         )
@@ -88,15 +93,20 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
                 Customer.id,
                 literal("open"),
                 literal(now, ChurnWarning.opened_at.type),
-                last_order,
+                last_orders.c.order_date,
                 literal(now, ChurnWarning.created_at.type),
                 literal(now, ChurnWarning.updated_at.type),
             )
+            .select_from(Customer)
+            .outerjoin(last_orders, last_orders.c.customer_id == Customer.id)
             .where(
                 Customer.status == "active",
                 Customer.deleted_at.is_(None),
                 ~has_live_warning,
-                or_(last_order < cutoff_date, and_(last_order.is_(None), Customer.created_at < created_before)),
+                or_(
+                    last_orders.c.order_date < cutoff_date,
+                    and_(last_orders.c.order_date.is_(None), Customer.created_at < created_before),
+                ),
             )
         )
         columns = ["customer_id", "status", "opened_at", "last_order_date_at_open", "created_at", "updated_at"]

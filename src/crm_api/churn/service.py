@@ -25,6 +25,7 @@ from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
+from crm_api.models.identity import User
 
 
 def months_before(day: date, months: int) -> date:
@@ -88,26 +89,20 @@ def _enforce(action: str, warning: ChurnWarning, owner_id: int, principal: Princ
         raise refusal
 
 
-async def _reads(session: AsyncSession, warnings: list[ChurnWarning], principal: Principal) -> list[ChurnWarningRead]:
-    context = await ChurnWarningRepository(session).context([w.id for w in warnings])
-    reads = []
-    for warning in warnings:
-        customer, owner, last_order_date = context[warning.id]
-        reads.append(
-            ChurnWarningRead(
-                id=warning.id,
-                status=warning.status,
-                customer=ChurnCustomer.model_validate(customer),
-                owner=ChurnOwner.model_validate(owner),
-                last_order_date=last_order_date,
-                opened_at=warning.opened_at,
-                confirmed_at=warning.confirmed_at,
-                confirmed_by_id=warning.confirmed_by_id,
-                confirm_reason=warning.confirm_reason,
-                allowed_actions=allowed_actions(warning, owner.id, principal),
-            )
-        )
-    return reads
+def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], principal: Principal) -> ChurnWarningRead:
+    customer, owner, last_order_date = context
+    return ChurnWarningRead(
+        id=warning.id,
+        status=warning.status,
+        customer=ChurnCustomer.model_validate(customer),
+        owner=ChurnOwner.model_validate(owner),
+        last_order_date=last_order_date,
+        opened_at=warning.opened_at,
+        confirmed_at=warning.confirmed_at,
+        confirmed_by_id=warning.confirmed_by_id,
+        confirm_reason=warning.confirm_reason,
+        allowed_actions=allowed_actions(warning, owner.id, principal),
+    )
 
 
 async def list_warnings(
@@ -124,7 +119,8 @@ async def list_warnings(
         repo.scoped(principal, "churn:read"), status=status, customer_name=customer_name, owner_name=owner_name
     )
     warnings, next_cursor, total = await repo.page(statement, params)
-    return Page(items=await _reads(session, warnings, principal), next_cursor=next_cursor, total=total)
+    context = await repo.context([w.id for w in warnings])
+    return Page(items=[_read(w, context[w.id], principal) for w in warnings], next_cursor=next_cursor, total=total)
 
 
 async def _get(session: AsyncSession, principal: Principal, warning_id: int, permission: str) -> ChurnWarning:
@@ -156,14 +152,14 @@ async def get_warning(
 ) -> ChurnWarningDetail:
     warning = await _get(session, principal, warning_id, permission)
     repo = ChurnWarningRepository(session)
-    (read,) = await _reads(session, [warning], principal)
-    customer, _, last_order_date = (await repo.context([warning.id]))[warning.id]
+    context = (await repo.context([warning.id]))[warning.id]
+    customer, _, last_order_date = context
     measures = [
         MeasureRead(id=m.id, measure=m.measure, author_id=m.author_id, author_name=name, created_at=m.created_at)
         for m, name in await repo.measures(warning.id)
     ]
     return ChurnWarningDetail(
-        **read.model_dump(), reasons=await _reasons(session, settings, customer, last_order_date), measures=measures
+        **_read(warning, context, principal).model_dump(), reasons=await _reasons(session, settings, customer, last_order_date), measures=measures
     )
 
 

@@ -1,6 +1,4 @@
 from datetime import datetime
-from typing import Any
-
 from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -9,6 +7,7 @@ from crm_api.core.repository import Repository
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArticle, TicketRoutingRule
+from crm_api.tickets.schemas import TicketFilters
 
 
 def breached_clause(now: datetime) -> ColumnElement[bool]:
@@ -42,26 +41,32 @@ class TicketRepository(Repository[ServiceTicket]):
             selectinload(ServiceTicket.assignments), selectinload(ServiceTicket.handlings), selectinload(ServiceTicket.feedbacks)
         )
 
-    def filtered(self, statement: Select[tuple[ServiceTicket]], now: datetime, **filters: Any) -> Select[tuple[ServiceTicket]]:
+    def filtered(
+        self,
+        statement: Select[tuple[ServiceTicket]],
+        filters: TicketFilters,
+        *,
+        now: datetime,
+        created_from: datetime | None,
+        created_before: datetime | None,
+    ) -> Select[tuple[ServiceTicket]]:
         equal = {
-            "status": ServiceTicket.status,
-            "service_type": ServiceTicket.service_type,
-            "priority": ServiceTicket.priority,
-            "customer_id": ServiceTicket.customer_id,
-            "assignee_id": ServiceTicket.assignee_id,
+            ServiceTicket.status: filters.status,
+            ServiceTicket.service_type: filters.service_type,
+            ServiceTicket.priority: filters.priority,
+            ServiceTicket.customer_id: filters.customer_id,
+            ServiceTicket.assignee_id: filters.assignee_id,
         }
-        for name, column in equal.items():
-            if filters.get(name) is not None:
-                statement = statement.where(column == filters[name])
-        if filters.get("q"):
-            statement = statement.where(func.lower(ServiceTicket.summary).contains(filters["q"].lower(), autoescape=True))
-        if filters.get("created_from") is not None:
-            statement = statement.where(ServiceTicket.created_at >= filters["created_from"])
-        if filters.get("created_before") is not None:
-            statement = statement.where(ServiceTicket.created_at < filters["created_before"])
-        if filters.get("breached") is not None:
-            clause = breached_clause(now)
-            statement = statement.where(clause if filters["breached"] else ~func.coalesce(clause, False))
+        statement = statement.where(*(column == value for column, value in equal.items() if value is not None))
+        if filters.q:
+            statement = statement.where(func.lower(ServiceTicket.summary).contains(filters.q.lower(), autoescape=True))
+        if created_from is not None:
+            statement = statement.where(ServiceTicket.created_at >= created_from)
+        if created_before is not None:
+            statement = statement.where(ServiceTicket.created_at < created_before)
+        if filters.breached is not None:
+            breached = breached_clause(now)
+            statement = statement.where(breached if filters.breached else ~func.coalesce(breached, False))
         return statement
 
     async def articles(self, ticket_id: int) -> list[KbArticle]:

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from crm_api.core.auth import Requires
 from crm_api.core.config import SettingsDep
@@ -23,6 +23,7 @@ from crm_api.tickets.schemas import (
     TicketCreate,
     TicketDetail,
     TicketFeedbackCreate,
+    TicketFilters,
     TicketRead,
     TicketStatus,
 )
@@ -35,13 +36,7 @@ TicketsHandle = Requires("tickets:handle")
 SettingsWrite = Requires("settings:write")
 
 
-@tickets_router.get("", response_model=Page[TicketRead], summary="List and search service tickets in your data scope",
-                    responses=error_responses(401, 403, 422))
-async def list_tickets(
-    principal: TicketsRead,
-    session: SessionDep,
-    settings: SettingsDep,
-    page: PageDep,
+def _ticket_filters(
     status: TicketStatus | None = None,
     service_type: Annotated[str | None, Query(alias="type", max_length=100, description="Service type value")] = None,
     priority: Priority | None = None,
@@ -51,12 +46,23 @@ async def list_tickets(
     created_from: Annotated[date | None, Query(description="Created on or after this business-calendar day")] = None,
     created_to: Annotated[date | None, Query(description="Created on or before this business-calendar day")] = None,
     breached: Annotated[bool | None, Query(description="Only tickets past (true) or within (false) their SLA")] = None,
-) -> Page[TicketRead]:
-    return await service.list_tickets(
-        session, principal, settings, page, status=status, service_type=service_type, priority=priority,
-        customer_id=customer_id, assignee_id=assignee_id, q=q, created_from=created_from, created_to=created_to,
-        breached=breached,
+) -> TicketFilters:
+    return TicketFilters(
+        status=status, service_type=service_type, priority=priority, customer_id=customer_id, assignee_id=assignee_id,
+        q=q, created_from=created_from, created_to=created_to, breached=breached,
     )
+
+
+@tickets_router.get("", response_model=Page[TicketRead], summary="List and search service tickets in your data scope",
+                    responses=error_responses(401, 403, 422))
+async def list_tickets(
+    principal: TicketsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: PageDep,
+    filters: Annotated[TicketFilters, Depends(_ticket_filters)],
+) -> Page[TicketRead]:
+    return await service.list_tickets(session, principal, settings, page, filters)
 
 
 @tickets_router.post("", response_model=TicketDetail, status_code=status.HTTP_201_CREATED,

@@ -1,4 +1,5 @@
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -10,6 +11,21 @@ Priority = Literal["low", "normal", "high", "urgent"]
 TicketStatus = Literal["new", "assigned", "handled", "archived"]
 Satisfaction = Annotated[int, Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")]
 Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    """Archive search: every filter given must match."""
+
+    status: TicketStatus | None = None
+    service_type: str | None = None
+    priority: Priority | None = None
+    customer_id: int | None = None
+    assignee_id: int | None = None
+    q: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    breached: bool | None = None
 
 
 class TicketCreate(InputModel):

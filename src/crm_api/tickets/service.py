@@ -1,7 +1,7 @@
 """Service tickets: create (with SLA and routing), assign → handle → feedback, and their history."""
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +26,10 @@ from crm_api.tickets.schemas import (
     TicketCreate,
     TicketDetail,
     TicketFeedbackCreate,
+    TicketAssignmentRead,
+    TicketFeedbackRead,
+    TicketFilters,
+    TicketHandlingRead,
     TicketRead,
 )
 
@@ -96,19 +100,18 @@ def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
 
 
 async def list_tickets(
-    session: AsyncSession, principal: Principal, settings: Settings, params: PageParams, **filters: Any
+    session: AsyncSession, principal: Principal, settings: Settings, params: PageParams, filters: TicketFilters
 ) -> Page[TicketRead]:
-    repo = TicketRepository(session)
-    created_from: date | None = filters.pop("created_from", None)
-    created_to: date | None = filters.pop("created_to", None)
-    if created_from and created_to and created_to < created_from:
+    first, last = filters.created_from, filters.created_to
+    if first and last and last < first:
         raise InvalidInput("created_to", "created_to is before created_from", code="service_ticket.bad_date_range")
+    repo = TicketRepository(session)
     statement = repo.filtered(
         repo.scoped(principal, "tickets:read"),
-        clock.now(),
-        created_from=start_of_local_day(created_from, settings.time_zone) if created_from else None,
-        created_before=start_of_local_day(created_to + timedelta(days=1), settings.time_zone) if created_to else None,
-        **filters,
+        filters,
+        now=clock.now(),
+        created_from=start_of_local_day(first, settings.time_zone) if first else None,
+        created_before=start_of_local_day(last + timedelta(days=1), settings.time_zone) if last else None,
     )
     tickets, next_cursor, total = await repo.page(statement, params)
     return Page(items=[to_read(t, principal) for t in tickets], next_cursor=next_cursor, total=total)
@@ -129,9 +132,9 @@ async def get_ticket(
     articles = await TicketRepository(session).articles(ticket.id)
     return TicketDetail(
         **to_read(ticket, principal).model_dump(),
-        assignments=ticket.assignments,  # type: ignore[arg-type]
-        handlings=ticket.handlings,  # type: ignore[arg-type]
-        feedbacks=ticket.feedbacks,  # type: ignore[arg-type]
+        assignments=[TicketAssignmentRead.model_validate(a) for a in ticket.assignments],
+        handlings=[TicketHandlingRead.model_validate(h) for h in ticket.handlings],
+        feedbacks=[TicketFeedbackRead.model_validate(f) for f in ticket.feedbacks],
         articles=[LinkedArticle.model_validate(a) for a in articles],
     )
 
