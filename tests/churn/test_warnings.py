@@ -163,3 +163,22 @@ async def test_a_confirmed_customer_is_not_warned_again(app, client, actors, fro
     await client.post(f"{URL}/{warning_id}/confirm", json={"reason": "倒闭"}, headers=owner.headers)
     scan = await client.post(f"{URL}/scan", headers=admin.headers)
     assert scan.json()["opened"] == 0
+
+
+async def test_warning_allowed_actions_match_what_the_service_accepts(app, client, actors):
+    owner = await actors.make("account_manager", team="East")
+    supervisor = await actors.make("sales_supervisor", team="East")
+    perform = {
+        "add_measure": lambda actor, warning_id: _measure(client, actor, warning_id),
+        "confirm": lambda actor, warning_id: client.post(f"{URL}/{warning_id}/confirm", json={"reason": "r"}, headers=actor.headers),
+    }
+    for status in ("open", "postponed", "confirmed"):
+        for actor in (owner, supervisor):
+            for action, call in perform.items():
+                _, warning_id = await _warning_of(app, owner.id, status=status)
+                if status != "open":  # postponed and confirmed warnings carry their measures
+                    async with app.state.db.sessionmaker() as session, session.begin():
+                        session.add(ChurnMeasure(warning_id=warning_id, measure="m", author_id=owner.id))
+                shown = (await client.get(f"{URL}/{warning_id}", headers=actor.headers)).json()["allowed_actions"]
+                response = await call(actor, warning_id)
+                assert (action in shown) == (response.status_code == 200), (status, actor.username, action, response.text)

@@ -145,11 +145,10 @@ async def _reload(session: AsyncSession, principal: Principal, ticket: ServiceTi
     return await get_ticket(session, principal, ticket_id, permission="tickets:read")
 
 
-async def _active_user(session: AsyncSession, user_id: int, *, field: str) -> User:
+async def _ensure_active_assignee(session: AsyncSession, user_id: int) -> None:
     user = await session.get(User, user_id)
     if user is None or not user.active:
-        raise InvalidInput(field, f"User {user_id} is not an active user", code="service_ticket.inactive_assignee")
-    return user
+        raise InvalidInput("assignee_id", f"User {user_id} is not an active user", code="service_ticket.inactive_assignee")
 
 
 async def create_ticket(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketDetail:
@@ -200,7 +199,7 @@ async def _transition(
 async def assign(session: AsyncSession, principal: Principal, ticket_id: int, data: AssignTicket) -> TicketDetail:
     ticket = await _get(session, principal, ticket_id, "tickets:assign")
     _enforce("assign", ticket, principal)
-    await _active_user(session, data.assignee_id, field="assignee_id")
+    await _ensure_active_assignee(session, data.assignee_id)
     before, now = audit.snapshot(ticket), clock.now()
     ticket.status, ticket.assignee_id, ticket.assigned_at = "assigned", data.assignee_id, now
     session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now))
