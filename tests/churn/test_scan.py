@@ -176,3 +176,9 @@ async def test_the_scheduler_starts_and_stops_with_the_app(settings):
     assert not scheduler.running
     leaked = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
     assert leaked == set()
+
+
+async def test_the_scan_is_listed_with_its_saturday_cron(client, actors):
+    admin = await actors.make("admin")
+    jobs = (await client.get("/api/v1/jobs", headers=admin.headers)).json()
+    assert {"name": "churn_scan", "cron": "0 2 * * sat"} in jobs

@@ -182,3 +182,21 @@ async def test_warning_allowed_actions_match_what_the_service_accepts(app, clien
                 shown = (await client.get(f"{URL}/{warning_id}", headers=actor.headers)).json()["allowed_actions"]
                 response = await call(actor, warning_id)
                 assert (action in shown) == (response.status_code == 200), (status, actor.username, action, response.text)
+
+
+async def test_without_orders_the_age_of_the_customer_counts(app, client, actors, frozen_clock):
+    owner = await actors.make("account_manager")
+    _, warning_id = await _warning_of(app, owner.id)  # created 2024-01-01 08:00 Shanghai, no orders
+    reasons = (await client.get(f"{URL}/{warning_id}", headers=owner.headers)).json()["reasons"]
+    assert reasons["has_completed_orders"] is False
+    assert reasons["days_since_last_order"] == (date(2026, 6, 15) - date(2024, 1, 1)).days
+    assert reasons["orders_last_period"] == reasons["orders_previous_period"] == 0
+
+
+async def test_warnings_of_deleted_customers_are_hidden(app, client, actors):
+    owner = await actors.make("account_manager")
+    customer_id, warning_id = await _warning_of(app, owner.id)
+    async with app.state.db.sessionmaker() as session, session.begin():
+        (await session.get(Customer, customer_id)).deleted_at = datetime(2026, 1, 1, tzinfo=UTC)
+    assert_problem(await client.get(f"{URL}/{warning_id}", headers=owner.headers), 404)
+    assert (await client.get(URL, headers=owner.headers)).json()["items"] == []
