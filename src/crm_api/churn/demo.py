@@ -1,13 +1,12 @@
 """Demo churn warnings: one open, one postponed with measures, one confirmed. Idempotent."""
 
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.churn.schemas import ConfirmChurn, MeasureCreate
-from crm_api.churn.service import add_measure, confirm, months_before
+from crm_api.churn.service import add_measure, confirm
 from crm_api.core.auth import principal_for_user
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
@@ -16,7 +15,6 @@ from crm_api.core.permissions import Principal
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
-from crm_api.models.sales import Order
 
 
 async def demo_customer(
@@ -41,28 +39,19 @@ async def demo_principal(session: AsyncSession, user: User) -> Principal:
     return found[0]
 
 
-async def _paid_order(session: AsyncSession, customer: Customer, number: str, order_date: date, total: str) -> None:
-    session.add(
-        Order(external_id=f"demo-{number}", number=number, customer_id=customer.id, order_date=order_date, status=6,
-              total=Decimal(total))
-    )
-
-
 async def seed_churn(session: AsyncSession, settings: Settings, users: dict[str, User]) -> None:
-    today = clock.now().astimezone(settings.time_zone).date()
-    long_ago = months_before(today, settings.churn_inactive_months + 2)
     plans = [
         ("demo-churn-open", "杭州西湖电子有限公司", "li.na", None),
         ("demo-churn-postponed", "苏州精密机械股份有限公司", "wang.fang", ["电话回访，了解到客户预算收紧", "提供下一季度九折优惠方案"]),
         ("demo-churn-confirmed", "广州白云贸易有限公司", "liu.yang", ["上门拜访，客户已转向竞争对手"]),
     ]
-    for index, (external_id, name, owner_name, measures) in enumerate(plans, start=1):
+    for external_id, name, owner_name, measures in plans:
         owner = users[owner_name]
         customer, created = await demo_customer(session, external_id, name, owner)
         if not created:
             continue
-        await _paid_order(session, customer, f"DEMO-CH-{index}", long_ago - timedelta(days=index * 20), "12800.00")
-        warning = ChurnWarning(customer_id=customer.id, status="open", last_order_date_at_open=long_ago)
+        # Orders come from the sales system: these customers have none, so their age raised the warning.
+        warning = ChurnWarning(customer_id=customer.id, status="open")
         session.add(warning)
         await session.flush()
         principal = await demo_principal(session, owner)
