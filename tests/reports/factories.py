@@ -1,15 +1,17 @@
 """A small fixed data set whose report figures are worked out by hand in the tests."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.sales import Order
+from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from tests.factories import Actor, Actors
 
 _serial = count(1)
@@ -104,3 +106,40 @@ async def report_world(app: FastAPI, actors: Actors) -> ReportWorld:
     return ReportWorld(
         supervisor=supervisor, executive=executive, east_manager=east, south_manager=south, customers=customers
     )
+
+
+async def add_ticket(
+    session: AsyncSession, customer: Customer, *, service_type: str, created_at: datetime,
+    handled_after: timedelta | None = None, archived_after: timedelta | None = None,
+    response_within: timedelta | None = None, resolve_within: timedelta | None = None,
+    satisfactions: tuple[int, ...] = (), author_id: int,
+) -> ServiceTicket:
+    number = next(_serial)
+    ticket = ServiceTicket(
+        code=f"T{number:06d}", service_type=service_type, summary="工单", customer_id=customer.id, channel="phone",
+        content="内容", status="archived" if archived_after else "handled" if handled_after else "new",
+        created_by_id=author_id, created_at=created_at,
+        first_handled_at=created_at + handled_after if handled_after else None,
+        archived_at=created_at + archived_after if archived_after else None,
+        response_due_at=created_at + response_within if response_within else None,
+        resolve_due_at=created_at + resolve_within if resolve_within else None,
+    )
+    session.add(ticket)
+    await session.flush()
+    for satisfaction in satisfactions:
+        session.add(TicketFeedback(ticket_id=ticket.id, author_id=author_id, result="反馈", satisfaction=satisfaction))
+    await session.flush()
+    return ticket
+
+
+async def add_churn_warning(
+    session: AsyncSession, customer: Customer, *, status: str = "confirmed", confirmed_at: datetime | None = None,
+    reason: str | None = None, last_order: date | None = None, by: int | None = None,
+) -> ChurnWarning:
+    warning = ChurnWarning(
+        customer_id=customer.id, status=status, confirmed_at=confirmed_at, confirm_reason=reason,
+        last_order_date_at_open=last_order, confirmed_by_id=by,
+    )
+    session.add(warning)
+    await session.flush()
+    return warning

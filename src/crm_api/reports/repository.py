@@ -1,17 +1,23 @@
 """The reports' SQL: every figure is aggregated in the database, over the customers the caller may see."""
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Row, and_, case, cast, extract, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Float, Row, Select, and_, case, cast, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core.permissions import Principal, scope_clause
+from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.identity import User
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.models.ticket import ServiceTicket, TicketFeedback
+from crm_api.tickets.repository import breached_clause
 
 PERMISSION = "reports:read"
 
@@ -160,3 +166,122 @@ class ReportRepository:
         ).select_from(counted)
         total, either, same_name, same_phone = (await self.session.execute(statement)).one()
         return int(total), int(either), int(same_name), int(same_phone)
+
+
+class days_between(FunctionElement[float]):  # noqa: N801 - reads as the SQL function it compiles to
+    """Days (with fraction) from one timestamp to a later one, on either database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+
+
+def quantiles(
+    group: ColumnElement[Any], value: ColumnElement[float], where: ColumnElement[bool]
+) -> Select[tuple[Any, float | None, float | None]]:
+    """Per group, the median (mean of the two middle values) and the nearest-rank 90th percentile of `value`.
+
+    Window functions, so SQLite (which has no percentile_cont) and PostgreSQL agree exactly.
+    """
+    ranked = (
+        select(
+            group.label("bucket"),
+            value.label("value"),
+            func.row_number().over(partition_by=group, order_by=value).label("position"),
+            func.count().over(partition_by=group).label("members"),
+        )
+        .where(where, value.is_not(None))
+        .subquery()
+    )
+    middle = or_(ranked.c.position == (ranked.c.members + 1) // 2, ranked.c.position == (ranked.c.members + 2) // 2)
+    p90_rank = (ranked.c.members * 9 + 9) // 10  # ceil(0.9 n) in integer arithmetic
+    return select(
+        ranked.c.bucket,
+        func.avg(case((middle, ranked.c.value))),
+        func.max(case((ranked.c.position == p90_rank, ranked.c.value))),
+    ).group_by(ranked.c.bucket)
+
+
+def time_buckets(column: InstrumentedAttribute[datetime], bounds: Sequence[datetime]) -> ColumnElement[int]:
+    """Index i of the bucket bounds[i] <= column < bounds[i + 1] (time-zone-correct months computed by the caller)."""
+    return case(*((column < bound, index) for index, bound in enumerate(bounds[1:])), else_=None)
+
+
+class ServiceDeskRepository(ReportRepository):
+    """Queries over service tickets and churn warnings, scoped through their customer's owner."""
+
+    async def tickets_by_type(self, period: tuple[datetime, datetime] | None) -> dict[Any, int]:
+        statement = (
+            select(ServiceTicket.service_type, func.count())
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(self.visible_customers())
+            .group_by(ServiceTicket.service_type)
+        )
+        if period is not None:
+            statement = statement.where(ServiceTicket.created_at >= period[0], ServiceTicket.created_at < period[1])
+        return {value: count for value, count in (await self.session.execute(statement)).all()}
+
+    async def confirmed_churn(self, *, customer_name: str | None, owner_name: str | None) -> list[Row[Any]]:
+        statement = (
+            select(
+                ChurnWarning.id, ChurnWarning.confirmed_at, ChurnWarning.confirm_reason,
+                ChurnWarning.last_order_date_at_open, Customer.code, Customer.name,
+                User.full_name.label("owner_name"),
+            )
+            .join(Customer, Customer.id == ChurnWarning.customer_id)
+            .join(User, User.id == Customer.owner_id)
+            .where(ChurnWarning.status == "confirmed", self.visible_customers())
+            .order_by(ChurnWarning.confirmed_at.desc(), ChurnWarning.id.desc())
+        )
+        if customer_name:
+            statement = statement.where(contains(Customer.name, customer_name))
+        if owner_name:
+            statement = statement.where(or_(contains(User.full_name, owner_name), contains(User.username, owner_name)))
+        return list((await self.session.execute(statement)).all())
+
+    async def ticket_months(self, bounds: Sequence[datetime], now: datetime) -> dict[int, dict[str, Any]]:
+        """Per month bucket of ticket creation: count, SLA breaches, mean satisfaction, handling and archive quantiles."""
+        month = time_buckets(ServiceTicket.created_at, bounds)
+        in_period = and_(
+            self.visible_customers(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1]
+        )
+        tickets = (
+            select(
+                month.label("bucket"),
+                func.count(),
+                func.coalesce(func.sum(case((breached_clause(now), 1), else_=0)), 0),
+            )
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(in_period)
+            .group_by(month)
+        )
+        months: dict[int, dict[str, Any]] = {
+            bucket: {"tickets": count, "breached": breached}
+            for bucket, count, breached in (await self.session.execute(tickets)).all()
+        }
+        satisfaction = (
+            select(month, func.avg(TicketFeedback.satisfaction))
+            .join(ServiceTicket, ServiceTicket.id == TicketFeedback.ticket_id)
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(in_period)
+            .group_by(month)
+        )
+        for bucket, mean in (await self.session.execute(satisfaction)).all():
+            months[bucket]["satisfaction"] = mean
+        for key, finished in (("first_handling", ServiceTicket.first_handled_at), ("archive", ServiceTicket.archived_at)):
+            hours = days_between(ServiceTicket.created_at, finished) * 24
+            ranked = quantiles(month, hours, and_(in_period, ServiceTicket.customer_id == Customer.id))
+            for bucket, median, p90 in (await self.session.execute(ranked)).all():
+                months[bucket][f"{key}_median"], months[bucket][f"{key}_p90"] = median, p90
+        return months

@@ -1,3 +1,4 @@
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -7,9 +8,17 @@ from crm_api.core.auth import Requires
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.reports import service
+from crm_api.reports import service, service_desk
 from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
-from crm_api.reports.schemas import CompositionRow, ContributionRow, FieldQualityRow, ForecastRow, ReportRead
+from crm_api.reports.schemas import (
+    ChurnRow,
+    CompositionRow,
+    ContributionRow,
+    FieldQualityRow,
+    ForecastRow,
+    ReportRead,
+    ServiceMonthRow,
+)
 from crm_api.reports.service import CompositionField
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -17,6 +26,9 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 ReportsRead = Requires("reports:read")
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
 RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
+Year = Annotated[int | None, Query(ge=1900, le=9999, description="calendar year in the business time zone")]
+PeriodStart = Annotated[date | None, Query(alias="from", description="first day (business calendar); default: 11 months before `to`, from the 1st")]
+PeriodEnd = Annotated[date | None, Query(alias="to", description="last day, included; default: today")]
 
 
 @router.get(
@@ -72,3 +84,44 @@ async def revenue_forecast(
 )
 async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
     return export_response(await service.data_quality(session, principal), export, "data-quality")
+
+
+@router.get(
+    "/service-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    summary="Service composition: tickets per service type, every type shown, optionally of one year",
+)
+async def service_composition(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep, year: Year = None
+) -> Response:
+    report = await service_desk.service_composition(session, principal, year=year, time_zone=settings.time_zone)
+    return export_response(report, export, "service-composition" + (f"-{year}" if year else ""))
+
+
+@router.get(
+    "/churn", response_model=ReportRead[ChurnRow], responses=RESPONSES,
+    summary="Churn analysis: confirmed churn with customer, account manager, date and reason",
+)
+async def churn_analysis(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
+    owner_name: Annotated[str | None, Query(max_length=100, description="part of the account manager's name")] = None,
+) -> Response:
+    report = await service_desk.churn_analysis(
+        session, principal, customer_name=customer_name, owner_name=owner_name, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "churn")
+
+
+@router.get(
+    "/service-performance", response_model=ReportRead[ServiceMonthRow], responses=RESPONSES,
+    summary="Service performance per month: handling and archive times (median, p90), SLA breaches, satisfaction",
+)
+async def service_performance(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
+    start: PeriodStart = None, end: PeriodEnd = None,
+) -> Response:
+    report = await service_desk.service_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
+    return export_response(report, export, "service-performance")

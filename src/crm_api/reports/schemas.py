@@ -79,3 +79,24 @@ class FieldQualityRow(BaseModel):
     missing: int
     total: int
     missing_rate: Decimal
+
+
+class ChurnRow(BaseModel):
+    warning_id: int
+    customer_code: str
+    customer_name: str
+    owner_name: str
+    confirmed_on: date  # in the business time zone
+    reason: str | None
+    last_order_date: date | None
+
+
+class ServiceMonthRow(BaseModel):
+    month: str
+    tickets: int
+    first_handling_median_hours: Decimal | None
+    first_handling_p90_hours: Decimal | None
+    archive_median_hours: Decimal | None
+    archive_p90_hours: Decimal | None
+    sla_breach_rate: Decimal | None
+    satisfaction_average: Decimal | None

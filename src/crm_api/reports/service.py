@@ -16,6 +16,7 @@ from crm_api.core.permissions import Principal
 from crm_api.core.types import CENT, to_money
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.platform import DictionaryItem
+from crm_api.reports.periods import month_start
 from crm_api.reports.repository import ReportRepository
 from crm_api.reports.schemas import (
     ColumnType,
@@ -73,6 +74,11 @@ def percentages(counts: Sequence[int]) -> list[Decimal]:
     for index in by_remainder[: 10000 - sum(units)]:
         units[index] += 1
     return [(Decimal(unit) / 100).quantize(CENT) for unit in units]
+
+
+def decimal_or_none(value: float | Decimal | None) -> Decimal | None:
+    """A measured figure (hours, days, a mean) with 2 places; None when there was nothing to measure."""
+    return None if value is None else Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def rate(part: int, whole: int) -> Decimal:
@@ -202,11 +208,6 @@ def t_quantile_95(degrees_of_freedom: int) -> Decimal:
     if degrees_of_freedom > max(T_95):
         return Decimal("1.96")
     return Decimal(T_95[max(df for df in T_95 if df <= degrees_of_freedom)])
-
-
-def month_start(day: date, shift: int) -> date:
-    index = day.year * 12 + day.month - 1 + shift
-    return date(index // 12, index % 12 + 1, 1)
 
 
 class LinearFit:
