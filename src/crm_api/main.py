@@ -18,6 +18,8 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
+from crm_api.leads.router import router as leads_router
+from crm_api.opportunities.router import router as opportunities_router
 from crm_api.roles.router import router as roles_router
 from crm_api.users.router import router as users_router
 
@@ -43,13 +45,15 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        opportunities_router,
+        leads_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("crm_api.opportunities.jobs",)
 
 
 def load_jobs() -> None:

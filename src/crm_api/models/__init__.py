@@ -3,6 +3,16 @@
 from crm_api.models.base import Base
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.pipeline import (
+    Lead,
+    LeadActivity,
+    LeadAssignmentRule,
+    LeadScoringRule,
+    Opportunity,
+    PlanItem,
+    Reminder,
+    StageChange,
+)
 from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, JobRun
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
 
@@ -18,13 +28,21 @@ __all__ = [
     "Interaction",
     "InventoryItem",
     "JobRun",
+    "Lead",
+    "LeadActivity",
+    "LeadAssignmentRule",
+    "LeadScoringRule",
     "LoginAttempt",
+    "Opportunity",
     "Order",
     "OrderLine",
+    "PlanItem",
     "Product",
     "RefreshToken",
+    "Reminder",
     "Role",
     "RolePermission",
+    "StageChange",
     "Team",
     "User",
 ]
