@@ -1,8 +1,8 @@
-"""Foundation: identity, dictionary, audit, job runs, customers and the sales read model
+"""Foundation: identity, dictionary, audit, job runs, idempotency, customers and the sales read model
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 05:34:41.229744
+Create Date: 2026-11-23 05:42:25.175543
 """
 
 from collections.abc import Sequence
@@ -58,6 +58,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dictionary_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dictionary_items_category'), ['category'], unique=False)
+
+    op.create_table('idempotency_records',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('created_at', crm_api.core.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', crm_api.core.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status_code', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records'))
+    )
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_records_created_at'), ['created_at'], unique=False)
 
     op.create_table('job_runs',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -399,6 +412,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_job_runs_job_started_at')
 
     op.drop_table('job_runs')
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_records_created_at'))
+
+    op.drop_table('idempotency_records')
     with op.batch_alter_table('dictionary_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dictionary_items_category'))
 

@@ -13,12 +13,16 @@ from alembic.config import Config
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 
-ROOT = Path(__file__).resolve().parents[2]
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ live: the working directory (an image) or the source checkout."""
+    here = Path.cwd()
+    return here if (here / "alembic.ini").is_file() else Path(__file__).resolve().parents[2]
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    root = _project_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["database_url"] = database_url
     return config
 
@@ -104,6 +108,7 @@ def run_scheduler(settings: Settings) -> None:
         print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop")
         await stop.wait()
         scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
         await database.dispose()
 
     asyncio.run(main())

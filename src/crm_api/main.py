@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from crm_api.auth.router import router as auth_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 from crm_api.core.errors import install_error_handlers
+from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.dictionary.router import router as dictionary_router
@@ -31,7 +33,9 @@ orders from the sales system, churn warnings, service tickets and reports.
 
 Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
 Errors are `application/problem+json` with a stable `code`. Lists use keyset pagination:
-pass `next_cursor` back as `cursor`.
+pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
+a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
+Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412).
 """
 
 
@@ -53,7 +57,7 @@ def api_router() -> APIRouter:
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.opportunities.jobs",)
+JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.opportunities.jobs")
 
 
 def load_jobs() -> None:
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        app.state.scheduler = scheduler
         if scheduler is not None:
             scheduler.start()
         try:
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+                await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
             await database.dispose()
 
     app = FastAPI(
@@ -89,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     install_error_handlers(app)
+    # Added innermost first: CORS wraps everything, then request ids, then idempotency.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -97,7 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
-    app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(api_router())
     return app

@@ -7,6 +7,9 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.context import client_ip_var, request_id_var
+from crm_api.core.errors import internal_error_response
+
+log = logging.getLogger("crm_api.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -27,13 +30,23 @@ class RequestIdMiddleware:
         id_token = request_id_var.set(request_id)
         ip_token = client_ip_var.set(client[0] if client else None)
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Handled here rather than by Starlette's outermost handler, so the 500 keeps its request id.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            await internal_error_response()(scope, receive, send_with_id)
         finally:
             request_id_var.reset(id_token)
             client_ip_var.reset(ip_token)

@@ -13,7 +13,7 @@ from crm_api.models.pipeline import (
     Reminder,
     StageChange,
 )
-from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, JobRun
+from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Customer",
     "CustomerTag",
     "DictionaryItem",
+    "IdempotencyRecord",
     "Interaction",
     "InventoryItem",
     "JobRun",

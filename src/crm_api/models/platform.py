@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
@@ -64,3 +64,17 @@ class CodeCounter(Base):
 
     series: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_value: Mapped[int] = mapped_column(default=0)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a write sent with an Idempotency-Key, replayed to retries of it."""
+
+    __tablename__ = "idempotency_records"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
+    completed_at: Mapped[datetime | None]
+    status_code: Mapped[int | None]
+    headers: Mapped[dict] = mapped_column(default=dict)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
