@@ -17,6 +17,7 @@ from crm_api.core.errors import install_error_handlers
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
+from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
@@ -49,6 +50,7 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        customers_router,
         opportunities_router,
         leads_router,
     ):
