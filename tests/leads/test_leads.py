@@ -26,7 +26,7 @@ async def test_bad_input_is_422_and_writes_nothing(client, actors, app):
     marketer = await actors.make("marketer")
     for body, code in (
         (lead_body(phone="12"), "validation_failed"),
-        (lead_body(phone="not a phone"), "lead.invalid_phone"),
+        (lead_body(phone="not a phone"), "phone.invalid"),
         (lead_body(email="nope"), "validation_failed"),
         (lead_body(region="atlantis"), "dictionary.unknown_value"),
         (lead_body(status="qualified"), "validation_failed"),

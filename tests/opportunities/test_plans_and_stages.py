@@ -98,6 +98,7 @@ async def test_the_assignee_loses_with_a_reason_and_lost_is_final(client, actors
     assert lost.json()["status"] == "lost" and lost.json()["lost_reason"] == "Chose a competitor"
     assert lost.json()["closed_at"] is not None
     assert_problem(await client.post(f"{url}/lose", headers=assignee.headers), 409, "opportunity.closed")
+    assert_problem(await client.post(f"{url}/win", headers=assignee.headers), 409, "opportunity.closed")
     assert_problem(await client.post(f"{url}/stage", json={"stage": "proposal"}, headers=assignee.headers), 409, "opportunity.closed")
     assert_problem(await client.patch(url, json={"summary": "again"}, headers=creator.headers), 409, "opportunity.closed")
     assert_problem(await client.delete(url, headers=creator.headers), 409, "opportunity.closed")

@@ -10,7 +10,7 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
-from crm_api.core.phones import to_e164
+from crm_api.customers.service import normalized_phones
 from crm_api.dictionary.service import ensure_value
 from crm_api.leads import assignment, scoring
 from crm_api.leads.repository import ActivityRepository, LeadRepository
@@ -22,6 +22,7 @@ from crm_api.opportunities.schemas import OpportunityCreate
 READ = "leads:read"
 # Besides the lead's owner, who may convert a lead.
 CONVERTING_ROLES = frozenset({"marketer", "sales_supervisor", "admin"})
+LEAD_PHONES = {"phone": "phone_e164"}
 
 
 def to_read(lead: Lead) -> LeadRead:
@@ -77,10 +78,7 @@ async def _validate_codes(session: AsyncSession, values: dict[str, Any]) -> None
 
 
 def _normalized_contact(phone: str | None, email: str | None) -> tuple[str | None, str | None]:
-    try:
-        phone_e164 = to_e164(phone) if phone else None
-    except ValueError as exc:
-        raise InvalidInput("phone", str(exc), code="lead.invalid_phone") from exc
+    phone_e164 = normalized_phones({"phone": phone}, LEAD_PHONES)["phone_e164"]
     return phone_e164, email.lower() if email else None
 
 

@@ -7,6 +7,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.customers import service as customers
 from crm_api.opportunities import service
 from crm_api.opportunities.schemas import (
     AssignBody,
@@ -21,6 +22,8 @@ from crm_api.opportunities.schemas import (
     ReminderRead,
     StageBody,
     StageChangeRead,
+    WinBody,
+    WinResult,
 )
 
 router = APIRouter(tags=["opportunities"])
@@ -110,6 +113,18 @@ async def change_stage(opportunity_id: int, body: StageBody, principal: Opportun
 async def stage_history(opportunity_id: int, principal: OpportunitiesRead, session: SessionDep) -> list[StageChangeRead]:
     changes = await service.stage_history(session, principal, opportunity_id)
     return [StageChangeRead.model_validate(c) for c in changes]
+
+
+@router.post(
+    "/opportunities/{opportunity_id}/win", response_model=WinResult,
+    summary="Win an assigned opportunity (the assignee): it becomes a customer in the same transaction",
+    responses=TRANSITION_ERRORS,
+)
+async def win_opportunity(
+    opportunity_id: int, principal: OpportunitiesWork, session: SessionDep, body: WinBody | None = None
+) -> WinResult:
+    opportunity, customer = await service.win(session, principal, opportunity_id, body or WinBody())
+    return WinResult(opportunity=service.to_read(opportunity, principal), customer=customers.to_read(customer))
 
 
 @router.post(

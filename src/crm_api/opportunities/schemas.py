@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.customers.schemas import CustomerRead, Gender
 
 OpportunityStatus = Literal["unassigned", "assigned", "won", "lost"]
 Probability = Annotated[int, Field(ge=0, le=100, description="Success probability in percent")]
@@ -77,6 +78,19 @@ class StageBody(InputModel):
 
 class LoseBody(InputModel):
     reason: Text(500) | None = None
+
+
+class WinBody(InputModel):
+    """How the opportunity's contact becomes the new customer's first contact."""
+
+    contact_gender: Gender = "other"
+    contact_title: Text(100) = Field(default="Contact", description="The first contact's job title")
+    contact_phone: Phone | None = Field(default=None, description="Office phone of the first contact, if not the opportunity's")
+
+
+class WinResult(OutputModel):
+    opportunity: OpportunityRead
+    customer: CustomerRead
 
 
 class StageChangeRead(OutputModel):

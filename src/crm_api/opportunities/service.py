@@ -10,7 +10,10 @@ from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.customers import service as customers
+from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.dictionary.service import ensure_value
+from crm_api.models.customer import Customer
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.models.platform import DictionaryItem
 from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
@@ -24,6 +27,7 @@ from crm_api.opportunities.schemas import (
     PlanItemRead,
     PlanItemUpdate,
     ReminderRead,
+    WinBody,
 )
 
 READ = "opportunities:read"
@@ -183,6 +187,31 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
     await session.flush()
     await _record(session, actor, opportunity, "lose", before)
     return opportunity
+
+
+async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
+    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.WIN, opportunity, actor)
+    customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+    if opportunity.contact_name:
+        phone = data.contact_phone or opportunity.contact_phone
+        if phone is None:
+            raise InvalidInput(
+                "contact_phone", "The first contact needs an office phone: send contact_phone",
+                code="opportunity.contact_phone_required",
+            )
+        contact = ContactCreate(
+            name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
+        )
+        await customers.add_contact(session, actor, customer.id, contact)
+    before = audit.snapshot(opportunity)
+    opportunity.status = "won"
+    opportunity.customer_id = customer.id
+    opportunity.closed_at = clock.now()
+    await session.flush()
+    await _record(session, actor, opportunity, "win", before)
+    return opportunity, customer
 
 
 # Development plans
