@@ -3,7 +3,9 @@
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
+from crm_api.models.identity import Role, RolePermission
 from tests.factories import Actor
 
 API = "/api/v1/leads"
@@ -32,3 +34,12 @@ async def create_assignment_rule(client: httpx.AsyncClient, admin: Actor, **body
     response = await client.post(RULES, json={"name": "rule"} | body, headers=admin.headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def custom_role(app: FastAPI, code: str, grants: dict[str, str]) -> None:
+    """A custom role (permission -> scope), as an admin would define it."""
+    async with app.state.db.sessionmaker() as session, session.begin():
+        role = Role(code=code, name=code)
+        session.add(role)
+        await session.flush()
+        session.add_all(RolePermission(role_id=role.id, permission=p, scope=s) for p, s in grants.items())

@@ -1,6 +1,6 @@
 from crm_api.models.pipeline import Lead, Opportunity
 from tests.factories import assert_problem
-from tests.leads.factories import API, create_lead, lead_body
+from tests.leads.factories import API, create_lead, custom_role, lead_body
 from tests.opportunities.factories import count_rows
 
 
@@ -144,6 +144,11 @@ async def test_who_may_convert(client, actors, app):
         assert response.status_code == 200, (converter.username, response.text)
     lead = await create_lead(client, owner, phone=None, email="last@x.example")
     assert_problem(await client.post(f"{API}/{lead['id']}/convert", headers=executive.headers), 403, "auth.missing_permission")
+    # Seeing and working every lead is not enough to convert another's.
+    await custom_role(app, "lead_desk", {"leads:read": "all", "leads:write": "all"})
+    desk = await actors.make("lead_desk")
+    assert_problem(await client.post(f"{API}/{lead['id']}/convert", headers=desk.headers), 403, "lead.cannot_convert")
+    assert (await client.post(f"{API}/{lead['id']}/qualify", headers=desk.headers)).status_code == 200
     assert await count_rows(app, Opportunity) == 5
 
 

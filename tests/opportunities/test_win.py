@@ -2,6 +2,7 @@ from sqlalchemy import select
 
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.pipeline import Opportunity
+from crm_api.models.platform import AuditEvent
 from tests.factories import assert_problem
 from tests.opportunities.factories import API, count_rows, opportunity_in
 
@@ -40,6 +41,9 @@ async def test_the_assignee_wins_and_the_customer_is_created_with_its_first_cont
     assert_problem(await client.post(f"{url}/win", headers=assignee.headers), 409, "opportunity.closed")
     assert_problem(await client.post(f"{url}/lose", headers=assignee.headers), 409, "opportunity.closed")
     assert await count_rows(app, Customer) == 1
+    async with app.state.db.sessionmaker() as session:
+        trail = (await session.execute(select(AuditEvent.entity_type, AuditEvent.action).order_by(AuditEvent.id))).all()
+    assert trail[-3:] == [("customer", "create"), ("contact", "create"), ("opportunity", "win")]
 
 
 async def test_a_failure_while_creating_the_customer_leaves_the_opportunity_assigned(client, actors, app):

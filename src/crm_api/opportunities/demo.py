@@ -67,7 +67,10 @@ async def seed_pipeline(session: AsyncSession, users: dict[str, User]) -> None:
     for company, contact, phone, email, source, region, industry, fate in DEMO_LEADS:
         lead = await leads.create(
             session, marketer,
-            LeadCreate(company=company, contact_name=contact, phone=phone, email=email, source=source, region=region, industry=industry),
+            LeadCreate(
+                company=company, contact_name=contact, phone=phone, email=email, source=source, region=region,
+                industry=industry,
+            ),
         )
         if fate in {"working", "qualified", "converted"}:
             await leads.add_activity(session, marketer, lead.id, ActivityCreate(kind="attended_webinar"))

@@ -65,8 +65,11 @@ async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCr
     "/opportunities/{opportunity_id}", response_model=OpportunityRead, summary="Get an opportunity with what the caller may do",
     responses=error_responses(401, 403, 404),
 )
-async def get_opportunity(opportunity_id: int, principal: OpportunitiesRead, session: SessionDep, response: Response) -> OpportunityRead:
-    return with_etag(response, service.to_read(await service.get(session, principal, opportunity_id), principal))  # type: ignore[return-value]
+async def get_opportunity(
+    opportunity_id: int, principal: OpportunitiesRead, session: SessionDep, response: Response
+) -> OpportunityRead:
+    opportunity = await service.get(session, principal, opportunity_id)
+    return with_etag(response, service.to_read(opportunity, principal))  # type: ignore[return-value]
 
 
 @router.patch(

@@ -62,13 +62,18 @@ def _assignee_works(opportunity: Opportunity, actor: Principal) -> DomainError |
     return refused or _status_is(opportunity, "assigned")
 
 
+def _win(opportunity: Opportunity, actor: Principal) -> DomainError | None:
+    # Winning creates a customer the assignee will own.
+    return _assignee_works(opportunity, actor) or _holds(actor, "customers:write")
+
+
 RULES: dict[Action, Rule] = {
     Action.EDIT: _edit,
     Action.DELETE: _delete,
     Action.ASSIGN: _assign,
     Action.PLAN: _assignee_works,
     Action.STAGE: _assignee_works,
-    Action.WIN: _assignee_works,
+    Action.WIN: _win,
     Action.LOSE: _assignee_works,
 }
 

@@ -232,7 +232,9 @@ async def _plan_item(session: AsyncSession, opportunity: Opportunity, item_id: i
     return item
 
 
-async def _record_plan(session: AsyncSession, actor: Principal, item_id: int, action: str, before: dict | None, after: dict | None) -> None:
+async def _record_plan(
+    session: AsyncSession, actor: Principal, item_id: int, action: str, before: dict | None, after: dict | None
+) -> None:
     await audit.record(
         session, actor=actor, entity_type="opportunity_plan_item", entity_id=item_id, action=action, before=before, after=after
     )
