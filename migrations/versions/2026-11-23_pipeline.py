@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0001
-Create Date: 2026-11-23 05:40:40.116106
+Create Date: 2026-11-23 05:59:16.798077
 """
 
 from collections.abc import Sequence
@@ -119,9 +119,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leads'))
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.create_index('ix_leads_email_normalized_status', ['email_normalized', 'status'], unique=False)
         batch_op.create_index('ix_leads_owner_id_id', ['owner_id', 'id'], unique=False)
-        batch_op.create_index('ix_leads_phone_e164_status', ['phone_e164', 'status'], unique=False)
+        batch_op.create_index('uq_leads_open_email', ['email_normalized'], unique=True, sqlite_where=sa.text("status IN ('new', 'working', 'qualified')"), postgresql_where=sa.text("status IN ('new', 'working', 'qualified')"))
+        batch_op.create_index('uq_leads_open_phone', ['phone_e164'], unique=True, sqlite_where=sa.text("status IN ('new', 'working', 'qualified')"), postgresql_where=sa.text("status IN ('new', 'working', 'qualified')"))
 
     op.create_table('opportunity_plan_items',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -207,9 +207,9 @@ def downgrade() -> None:
 
     op.drop_table('opportunity_plan_items')
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.drop_index('ix_leads_phone_e164_status')
+        batch_op.drop_index('uq_leads_open_phone', sqlite_where=sa.text("status IN ('new', 'working', 'qualified')"), postgresql_where=sa.text("status IN ('new', 'working', 'qualified')"))
+        batch_op.drop_index('uq_leads_open_email', sqlite_where=sa.text("status IN ('new', 'working', 'qualified')"), postgresql_where=sa.text("status IN ('new', 'working', 'qualified')"))
         batch_op.drop_index('ix_leads_owner_id_id')
-        batch_op.drop_index('ix_leads_email_normalized_status')
 
     op.drop_table('leads')
     with op.batch_alter_table('opportunities', schema=None) as batch_op:

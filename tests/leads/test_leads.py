@@ -1,3 +1,6 @@
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from crm_api.models.pipeline import Lead, Opportunity
 from tests.factories import assert_problem
 from tests.leads.factories import API, create_lead, custom_role, lead_body
@@ -163,3 +166,16 @@ async def test_delete_and_edit_an_open_lead(client, actors, app):
     assert_problem(await client.patch(url, json={"company": None}, headers=manager.headers), 422)
     assert (await client.delete(url, headers=manager.headers)).status_code == 204
     assert await count_rows(app, Lead) == 0
+
+
+async def test_the_database_keeps_one_open_lead_per_phone_even_when_captures_race(app, actors):
+    owner = await actors.make("marketer")
+
+    def lead(status: str) -> Lead:
+        return Lead(company="Race Co", contact_name="A", phone_e164="+8613800138000", owner_id=owner.id, status=status)
+
+    async with app.state.db.sessionmaker() as session, session.begin():
+        session.add_all([lead("converted"), lead("disqualified"), lead("new")])
+    with pytest.raises(IntegrityError):
+        async with app.state.db.sessionmaker() as session, session.begin():
+            session.add(lead("working"))

@@ -49,6 +49,17 @@ class LeadRepository(Repository[Lead]):
     async def activity_count(self, lead_id: int) -> int:
         return int(await self.session.scalar(select(func.count()).where(LeadActivity.lead_id == lead_id)) or 0)
 
+    async def not_converted_with_activity_counts(self) -> list[tuple[Lead, int]]:
+        activities = (
+            select(LeadActivity.lead_id, func.count().label("n")).group_by(LeadActivity.lead_id).subquery()
+        )
+        statement = (
+            select(Lead, func.coalesce(activities.c.n, 0))
+            .outerjoin(activities, activities.c.lead_id == Lead.id)
+            .where(Lead.status != "converted")
+        )
+        return [(lead, int(n)) for lead, n in (await self.session.execute(statement)).all()]
+
 
 class ActivityRepository(Repository[LeadActivity]):
     model = LeadActivity

@@ -1,6 +1,5 @@
 """Lead scores: 0–100 from admin-editable rules, with the matched rules kept as the explanation."""
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -54,8 +53,7 @@ async def replace_rules(session: AsyncSession, actor: Principal, data: ScoringRu
         session, actor=actor, entity_type="lead_scoring_rules", entity_id="all", action="replace",
         before=before, after={"rules": [audit.snapshot(r) for r in rules]},
     )
-    leads = LeadRepository(session)
-    for lead in (await session.scalars(select(Lead).where(Lead.status != "converted"))).all():
-        apply_rules(lead, rules, await leads.activity_count(lead.id))
+    for lead, activities in await LeadRepository(session).not_converted_with_activity_counts():
+        apply_rules(lead, rules, activities)
     await session.flush()
     return rules

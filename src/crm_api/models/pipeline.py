@@ -10,6 +10,7 @@ from crm_api.core.clock import clock
 from crm_api.models.base import Base, IntPK, Timestamped
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")
+_OPEN_LEAD = text("status IN ('new', 'working', 'qualified')")
 
 
 class Opportunity(Timestamped, Base):
@@ -135,8 +136,9 @@ class Lead(Timestamped, Base):
         ),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         Index("ix_leads_owner_id_id", "owner_id", "id"),
-        Index("ix_leads_phone_e164_status", "phone_e164", "status"),
-        Index("ix_leads_email_normalized_status", "email_normalized", "status"),
+        # The de-duplication rule, also under concurrent captures: one open lead per phone and per email.
+        Index("uq_leads_open_phone", "phone_e164", unique=True, sqlite_where=_OPEN_LEAD, postgresql_where=_OPEN_LEAD),
+        Index("uq_leads_open_email", "email_normalized", unique=True, sqlite_where=_OPEN_LEAD, postgresql_where=_OPEN_LEAD),
     )
 
     id: Mapped[IntPK]
