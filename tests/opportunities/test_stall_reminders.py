@@ -85,3 +85,17 @@ async def test_admin_runs_the_job_over_http_and_the_run_is_recorded(client, acto
 
 async def test_reminders_need_a_signed_in_user(client):
     assert_problem(await client.get(REMINDERS), 401)
+
+
+async def test_moving_the_stage_or_closing_settles_the_open_reminder(client, actors, app, frozen_clock):
+    creator, supervisor, assignee = await _people(actors)
+    moving = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
+    losing = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
+    untouched = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
+    clock.advance(timedelta(days=20))
+    assert await _run(app) == 3
+    assignee.headers = actors.headers_for(assignee.id)
+    await client.post(f"{API}/{moving['id']}/stage", json={"stage": "proposal"}, headers=assignee.headers)
+    await client.post(f"{API}/{losing['id']}/lose", headers=assignee.headers)
+    still_open = (await client.get(REMINDERS, params={"open": True}, headers=assignee.headers)).json()["items"]
+    assert [r["opportunity_id"] for r in still_open] == [untouched["id"]]

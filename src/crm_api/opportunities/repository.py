@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Select, exists, insert, literal, or_, select
+from sqlalchemy import Select, exists, insert, literal, or_, select, update
 
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.core.repository import Repository
@@ -79,6 +79,14 @@ class ReminderRepository(Repository[Reminder]):
     def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
         statement = self.select().where(Reminder.user_id == user_id)
         return statement.where(Reminder.done_at.is_(None)) if open_only else statement
+
+    async def settle_stall_reminders(self, opportunity_id: int, *, now: datetime) -> None:
+        """The opportunity moved or closed: its open stall reminder has been answered."""
+        await self.session.execute(
+            update(Reminder)
+            .where(Reminder.opportunity_id == opportunity_id, Reminder.kind == STALL_REMINDER, Reminder.done_at.is_(None))
+            .values(done_at=now)
+        )
 
     async def raise_stall_reminders(self, *, now: datetime, unchanged_since: datetime, days: int) -> int:
         """One INSERT … SELECT: a reminder per stalled assigned opportunity that has no open one."""

@@ -167,6 +167,7 @@ async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: 
     )
     opportunity.stage = stage
     opportunity.stage_since = now
+    await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
     await session.flush()
     await _record(session, actor, opportunity, "change_stage", before)
     return opportunity
@@ -177,13 +178,20 @@ async def stage_history(session: AsyncSession, actor: Principal, opportunity_id:
     return await OpportunityRepository(session).stage_history(opportunity.id)
 
 
+async def _close(session: AsyncSession, opportunity: Opportunity, status: str) -> None:
+    """Won or lost: final, and a pending stall reminder is moot."""
+    now = clock.now()
+    opportunity.status = status
+    opportunity.closed_at = now
+    await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
+
+
 async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
     enforce(Action.LOSE, opportunity, actor)
     before = audit.snapshot(opportunity)
-    opportunity.status = "lost"
+    await _close(session, opportunity, "lost")
     opportunity.lost_reason = reason
-    opportunity.closed_at = clock.now()
     await session.flush()
     await _record(session, actor, opportunity, "lose", before)
     return opportunity
@@ -206,9 +214,8 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
         )
         await customers.add_contact(session, actor, customer.id, contact)
     before = audit.snapshot(opportunity)
-    opportunity.status = "won"
+    await _close(session, opportunity, "won")
     opportunity.customer_id = customer.id
-    opportunity.closed_at = clock.now()
     await session.flush()
     await _record(session, actor, opportunity, "win", before)
     return opportunity, customer
