@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.security import fingerprint
 from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.opportunities.demo import seed_pipeline
+from crm_api.sales.demo import seed_sales
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
 
@@ -54,7 +55,8 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 
 async def seed_demo(session: AsyncSession) -> None:
     users = await seed_people(session)
-    await seed_pipeline(session, users)
+    await seed_pipeline(session, users)  # a won opportunity is a customer
+    await seed_sales(session)  # after the customers: their orders need them
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

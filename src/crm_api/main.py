@@ -24,6 +24,7 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.leads.router import router as leads_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.roles.router import router as roles_router
+from crm_api.sales.router import router as sales_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -51,6 +52,7 @@ def api_router() -> APIRouter:
         audit_router,
         jobs_router,
         customers_router,
+        sales_router,
         opportunities_router,
         leads_router,
     ):
