@@ -8,6 +8,7 @@ from crm_api.core.config import get_settings
 from crm_api.core.security import fingerprint
 from crm_api.customers.demo import seed_customers
 from crm_api.models.identity import ApiKey, Role, Team, User
+from crm_api.opportunities.demo import seed_pipeline
 from crm_api.sales.demo import seed_sales
 from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
@@ -59,6 +60,7 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 async def seed_demo(session: AsyncSession) -> None:
     users = await seed_people(session)
     await seed_customers(session, users)
+    await seed_pipeline(session, users)  # a won opportunity is a customer
     await seed_churn(session, get_settings(), users)
     await seed_service(session, users)
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.

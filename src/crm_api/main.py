@@ -23,6 +23,8 @@ from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
+from crm_api.leads.router import router as leads_router
+from crm_api.opportunities.router import router as opportunities_router
 from crm_api.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
@@ -59,6 +61,8 @@ def api_router() -> APIRouter:
         tickets_router,
         policies_router,
         kb_router,
+        opportunities_router,
+        leads_router,
         reports_router,
     ):
         router.include_router(domain_router)
@@ -66,7 +70,7 @@ def api_router() -> APIRouter:
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs")
+JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs")
 
 
 def load_jobs() -> None:

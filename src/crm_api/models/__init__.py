@@ -4,6 +4,16 @@ from crm_api.models.base import Base
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.pipeline import (
+    Lead,
+    LeadActivity,
+    LeadAssignmentRule,
+    LeadScoringRule,
+    Opportunity,
+    PlanItem,
+    Reminder,
+    StageChange,
+)
 from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
 from crm_api.models.ticket import (
@@ -33,15 +43,23 @@ __all__ = [
     "InventoryItem",
     "JobRun",
     "KbArticle",
+    "Lead",
+    "LeadActivity",
+    "LeadAssignmentRule",
+    "LeadScoringRule",
     "LoginAttempt",
+    "Opportunity",
     "Order",
     "OrderLine",
+    "PlanItem",
     "Product",
     "RefreshToken",
+    "Reminder",
     "Role",
     "RolePermission",
     "ServiceTicket",
     "SlaPolicy",
+    "StageChange",
     "Team",
     "TicketArticle",
     "TicketAssignment",
