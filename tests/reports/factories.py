@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
+from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from tests.factories import Actor, Actors
@@ -143,3 +144,20 @@ async def add_churn_warning(
     session.add(warning)
     await session.flush()
     return warning
+
+
+async def add_opportunity(
+    session: AsyncSession, *, stage: str, status: str, created_by: int, created_at: datetime,
+    assignee: int | None = None, assigned_at: datetime | None = None, closed_at: datetime | None = None,
+    amount: str | None = None,
+) -> Opportunity:
+    number = next(_serial)
+    opportunity = Opportunity(
+        code=f"O{number:06d}", customer_name=f"机会客户{number}", success_probability=50, summary="机会",
+        description="描述", stage=stage, status=status, created_by_id=created_by, created_at=created_at,
+        assignee_id=assignee, assigned_at=assigned_at, closed_at=closed_at,
+        expected_amount=Decimal(amount) if amount is not None else None,
+    )
+    session.add(opportunity)
+    await session.flush()
+    return opportunity

@@ -13,7 +13,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
-from crm_api.models.identity import User
+from crm_api.models.identity import Role, User
+from crm_api.models.pipeline import Opportunity
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
@@ -285,3 +286,76 @@ class ServiceDeskRepository(ReportRepository):
             for bucket, median, p90 in (await self.session.execute(ranked)).all():
                 months[bucket][f"{key}_median"], months[bucket][f"{key}_p90"] = median, p90
         return months
+
+
+class PipelineRepository(ReportRepository):
+    """Queries over opportunities (visible when their creator or assignee is in scope) and account managers."""
+
+    def visible_opportunities(self) -> ColumnElement[bool]:
+        return or_(
+            scope_clause(self.principal, PERMISSION, Opportunity.created_by_id),
+            scope_clause(self.principal, PERMISSION, Opportunity.assignee_id),
+        )
+
+    async def opportunities_by_stage(
+        self, period: tuple[datetime, datetime], assignee_id: int | None
+    ) -> list[Row[Any]]:
+        """Count and expected amount (cents) per stage and status of opportunities created in the period."""
+        statement = (
+            select(
+                Opportunity.stage, Opportunity.status, func.count().label("count"),
+                revenue_cents(Opportunity.expected_amount).label("cents"),
+            )
+            .where(
+                self.visible_opportunities(),
+                Opportunity.created_at >= period[0], Opportunity.created_at < period[1],
+            )
+            .group_by(Opportunity.stage, Opportunity.status)
+        )
+        if assignee_id is not None:
+            statement = statement.where(Opportunity.assignee_id == assignee_id)
+        return list((await self.session.execute(statement)).all())
+
+    async def account_managers(self) -> list[Row[Any]]:
+        statement = (
+            select(User.id, User.full_name, User.username)
+            .where(User.roles.any(Role.code == "account_manager"), scope_clause(self.principal, PERMISSION, User.id))
+            .order_by(User.full_name, User.id)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def assignment_outcomes(self, period: tuple[datetime, datetime]) -> dict[int, Row[Any]]:
+        """Per assignee, opportunities assigned in the period, how many of them were won and lost, median days to win."""
+        assigned_in_period = and_(
+            self.visible_opportunities(), Opportunity.assigned_at >= period[0], Opportunity.assigned_at < period[1]
+        )
+        counts = (
+            select(
+                Opportunity.assignee_id,
+                func.count().label("assigned"),
+                func.coalesce(func.sum(case((Opportunity.status == "won", 1), else_=0)), 0).label("won"),
+                func.coalesce(func.sum(case((Opportunity.status == "lost", 1), else_=0)), 0).label("lost"),
+            )
+            .where(assigned_in_period)
+            .group_by(Opportunity.assignee_id)
+        )
+        days_to_win = days_between(Opportunity.assigned_at, Opportunity.closed_at)
+        medians = quantiles(Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == "won"))
+        median_by_assignee = {row[0]: row[1] for row in (await self.session.execute(medians)).all()}
+        return {
+            row.assignee_id: (row.assigned, row.won, row.lost, median_by_assignee.get(row.assignee_id))
+            for row in (await self.session.execute(counts)).all()
+        }
+
+    async def revenue_by_owner(self, start: date, end: date) -> dict[int, int]:
+        """Cents of shipped or paid orders dated start <= order_date < end, per customer owner."""
+        statement = (
+            select(Customer.owner_id, revenue_cents(Order.total))
+            .join(Order, Order.customer_id == Customer.id)
+            .where(
+                self.visible_customers(), Order.status.in_(COMPLETED_ORDER_STATUSES),
+                Order.order_date >= start, Order.order_date < end,
+            )
+            .group_by(Customer.owner_id)
+        )
+        return {owner: int(cents) for owner, cents in (await self.session.execute(statement)).all()}

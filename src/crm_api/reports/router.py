@@ -8,7 +8,7 @@ from crm_api.core.auth import Requires
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.reports import service, service_desk
+from crm_api.reports import pipeline, service, service_desk
 from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
 from crm_api.reports.schemas import (
     ChurnRow,
@@ -16,6 +16,8 @@ from crm_api.reports.schemas import (
     ContributionRow,
     FieldQualityRow,
     ForecastRow,
+    FunnelRow,
+    PerformanceRow,
     ReportRead,
     ServiceMonthRow,
 )
@@ -113,6 +115,37 @@ async def churn_analysis(
         session, principal, customer_name=customer_name, owner_name=owner_name, time_zone=settings.time_zone
     )
     return export_response(report, export, "churn")
+
+
+@router.get(
+    "/sales-funnel", response_model=ReportRead[FunnelRow], responses=RESPONSES,
+    summary="Sales funnel: opportunities per stage and status, expected amount and stage-to-stage conversion",
+)
+async def sales_funnel(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    owner_id: Annotated[int | None, Query(description="only opportunities assigned to this user")] = None,
+) -> Response:
+    report = await pipeline.sales_funnel(
+        session, principal, start=start, end=end, owner_id=owner_id, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "sales-funnel")
+
+
+@router.get(
+    "/sales-performance", response_model=ReportRead[PerformanceRow], responses=RESPONSES,
+    summary="Sales performance per account manager: assigned, won, lost, win rate, days to win, revenue",
+)
+async def sales_performance(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
+    start: PeriodStart = None, end: PeriodEnd = None,
+) -> Response:
+    report = await pipeline.sales_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
+    return export_response(report, export, "sales-performance")
 
 
 @router.get(

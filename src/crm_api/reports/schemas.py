@@ -91,6 +91,32 @@ class ChurnRow(BaseModel):
     last_order_date: date | None
 
 
+class FunnelRow(BaseModel):
+    stage: str
+    label: str
+    unassigned: int
+    assigned: int
+    won: int
+    lost: int
+    total: int
+    expected_amount: Decimal
+    # Opportunities at this stage or a later one, or won: a win passes every stage.
+    reached: int
+    # Share of `reached` that reached the next stage (the last stage: that were won); None when none reached.
+    conversion: Decimal | None
+
+
+class PerformanceRow(BaseModel):
+    user_id: int
+    name: str
+    assigned: int
+    won: int
+    lost: int
+    win_rate: Decimal | None  # won / (won + lost), in percent
+    median_days_to_win: Decimal | None
+    revenue: Decimal
+
+
 class ServiceMonthRow(BaseModel):
     month: str
     tickets: int
