@@ -91,6 +91,7 @@ async def test_churn_lists_confirmed_churn_newest_first_with_filters_and_scope(c
         ("Acme Co., Ltd.", "Li.Na", "2026-05-10", "转向竞争对手", "2025-05-05"),
         ("北方贸易", "Wang.Fang", "2026-05-01", "价格原因", "2026-01-20"),
     ]
+    assert body["facts"] == [{"key": "confirmed", "label": "Confirmed churns", "value": 2}]
     by_owner = (await client.get(f"{BASE}/churn", params={"owner_name": "wang"}, headers=world.executive.headers)).json()
     assert [r["customer_name"] for r in by_owner["rows"]] == ["北方贸易"]
     by_customer = (await client.get(f"{BASE}/churn", params={"customer_name": "acme"}, headers=world.executive.headers)).json()

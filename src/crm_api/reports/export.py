@@ -105,7 +105,7 @@ NUMBER_FORMATS = {
     ColumnType.MONEY: "#,##0.00",
     ColumnType.PERCENT: "0.00",
     ColumnType.INTEGER: "0",
-    ColumnType.NUMBER: "0.0000",
+    ColumnType.NUMBER: "0.00",
     ColumnType.DATE: "yyyy-mm-dd",
 }
 

@@ -263,6 +263,7 @@ class ServiceDeskRepository(ReportRepository):
                 func.count(),
                 func.coalesce(func.sum(case((breached_clause(now), 1), else_=0)), 0),
             )
+            .select_from(ServiceTicket)
             .join(Customer, Customer.id == ServiceTicket.customer_id)
             .where(in_period)
             .group_by(month)
@@ -273,6 +274,7 @@ class ServiceDeskRepository(ReportRepository):
         }
         satisfaction = (
             select(month, func.avg(TicketFeedback.satisfaction))
+            .select_from(TicketFeedback)
             .join(ServiceTicket, ServiceTicket.id == TicketFeedback.ticket_id)
             .join(Customer, Customer.id == ServiceTicket.customer_id)
             .where(in_period)

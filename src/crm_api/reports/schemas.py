@@ -15,7 +15,7 @@ class ColumnType(StrEnum):
     INTEGER = "integer"
     MONEY = "money"  # Decimal with 2 places, in the currency setting
     PERCENT = "percent"  # Decimal with 2 places, 0–100
-    NUMBER = "number"  # any other Decimal
+    NUMBER = "number"  # any other measured Decimal (hours, days, a mean), 2 places
     DATE = "date"
 
 

@@ -264,7 +264,7 @@ async def revenue_forecast(
         ("intercept", "Intercept", fit.intercept.quantize(four_places)),
         ("residual_standard_error", "Residual standard error", fit.residual_standard_error.quantize(four_places)),
         ("t_value", f"t (95 %, {history - 2} df)", fit.t),
-        ("interval", "Interval", "forecast ± t × s × √(1 + 1/n + (x − x̄)² / Σ(x − x̄)²)"),
+        ("interval", "Interval", "forecast ± t × s × √(1 + 1/n + (x − mean x)² / Σ(x − mean x)²)"),
     ]
     return build_report(
         ForecastRow,

@@ -56,7 +56,7 @@ async def churn_analysis(
             ("last_order_date", "Last order", ColumnType.DATE),
         ),
         rows=rows,
-        totals={"customer_code": f"Total {len(rows)}"},
+        facts=[("confirmed", "Confirmed churns", len(rows))],
     )
 
 
