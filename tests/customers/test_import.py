@@ -161,3 +161,17 @@ async def test_api_keys_cannot_import(session):
         await imports.import_customers(
             session, key, upload=io.BytesIO(b""), filename="c.csv", size=0, dry_run=False, mode="all_or_nothing"
         )
+
+
+async def test_a_csv_saved_by_chinese_excel_in_gb18030_imports(client, actors):
+    manager = await actors.make("account_manager")
+    content = "客户名称,地区,电话\r\n上海华信科技有限公司,上海,021-62345678\r\n".encode("gb18030")
+    response = await import_file(client, manager, {"file": ("客户.csv", content, "text/csv")})
+    assert response.status_code == 200, response.text
+    [customer] = (await client.get(BASE, headers=manager.headers)).json()["items"]
+    assert (customer["name"], customer["region"]) == ("上海华信科技有限公司", "shanghai")
+
+
+async def test_a_path_that_is_neither_a_tool_nor_an_id_is_still_422(client, actors):
+    manager = await actors.make("account_manager")
+    assert_problem(await client.get(f"{BASE}/not-a-number", headers=manager.headers), 422, "validation_failed")
