@@ -56,7 +56,7 @@ async def test_overview_assembles_the_customer(client, actors, app):
     assert overview["orders"] == {"count": 2, "total": "2000.75", "last_order_date": "2026-04-02"}
     assert overview["churn_status"] == "churned"
     assert overview["tags"] == ["VIP"]
-    assert overview["open_opportunities"] == [] and overview["open_tickets"] == []
+    assert overview["open_opportunities"] == [] and overview["open_tickets"] == []  # none opened yet
 
 
 async def test_overview_of_a_customer_without_orders(client, actors):
@@ -86,3 +86,26 @@ async def test_overview_runs_a_fixed_number_of_statements(client, actors, app):
     await _add_orders(app, customer["id"], [(6, date(2026, 1, 1) + timedelta(days=n), "100.00") for n in range(8)])
     assert await statements_for_overview() == small
     assert small <= 10
+
+
+async def test_overview_lists_the_open_tickets_and_opportunities_of_the_customer(client, actors, app):
+    from crm_api.models.pipeline import Opportunity
+    from tests.tickets.factories import open_ticket
+
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    ticket = await open_ticket(client, manager, customer["id"], summary="设备无法开机")
+    other = await make_customer(client, manager, name="别的公司")
+    await open_ticket(client, manager, other["id"])
+    async with app.state.db.sessionmaker() as session, session.begin():
+        for status in ("assigned", "won"):
+            session.add(Opportunity(
+                code=f"JH-{status}", customer_name=customer["name"], customer_id=customer["id"], success_probability=50,
+                summary=f"增购 {status}", description="二期扩容", stage="proposal", status=status, created_by_id=manager.id,
+            ))
+
+    overview = (await client.get(f"{BASE}/{customer['id']}/overview", headers=manager.headers)).json()
+    assert overview["open_tickets"] == [
+        {"id": ticket["id"], "code": ticket["code"], "summary": "设备无法开机", "status": "new"}
+    ]
+    assert [o["summary"] for o in overview["open_opportunities"]] == ["增购 assigned"]

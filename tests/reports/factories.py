@@ -79,7 +79,7 @@ async def report_world(app: FastAPI, actors: Actors) -> ReportWorld:
         )
         acme = await add_customer(
             session, name="Acme Co., Ltd.", owner_id=east.id, satisfaction=5,
-            phone="13800000001", phone_e164="+8613800000001", region="  ",
+            phone="13800000001", phone_e164="+8613800000001", region="  ", email=" INFO@huatong.cn",
         )
         northern = await add_customer(
             session, name="北方贸易", owner_id=south.id, level="major", credit=2, status="churned", region="beijing",

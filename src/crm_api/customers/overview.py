@@ -7,9 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
 from crm_api.customers.repository import ContactRepository, CustomerRepository, InteractionRepository
-from crm_api.customers.schemas import ContactRead, CustomerOverview, InteractionRead, OrdersSummary
+from crm_api.customers.schemas import ContactRead, CustomerOverview, InteractionRead, OrdersSummary, RelatedRecord
 from crm_api.customers.service import CONTACTS, INTERACTION_ORDER, get_customer, to_read
 from crm_api.models.customer import Customer
+from crm_api.opportunities.repository import OpportunityRepository
+from crm_api.tickets.repository import TicketRepository
 
 LATEST_INTERACTIONS = 10
 
@@ -34,12 +36,18 @@ async def _orders(session: AsyncSession, _: Principal, customer: Customer) -> di
     return {"orders": OrdersSummary(count=count, total=total, last_order_date=last_order_date)}
 
 
-async def _open_opportunities(_session: AsyncSession, _: Principal, _customer: Customer) -> dict[str, Any]:
-    return {"open_opportunities": []}  # filled in by the opportunities domain when it is merged
+async def _open_opportunities(session: AsyncSession, principal: Principal, customer: Customer) -> dict[str, Any]:
+    if not principal.can("opportunities:read"):
+        return {"open_opportunities": []}
+    opportunities = await OpportunityRepository(session).open_for_customer(customer.id)
+    return {"open_opportunities": [RelatedRecord.model_validate(o) for o in opportunities]}
 
 
-async def _open_tickets(_session: AsyncSession, _: Principal, _customer: Customer) -> dict[str, Any]:
-    return {"open_tickets": []}  # filled in by the service-ticket domain when it is merged
+async def _open_tickets(session: AsyncSession, principal: Principal, customer: Customer) -> dict[str, Any]:
+    if not principal.can("tickets:read"):
+        return {"open_tickets": []}
+    tickets = await TicketRepository(session).open_for_customer(customer.id)
+    return {"open_tickets": [RelatedRecord.model_validate(t) for t in tickets]}
 
 
 SECTIONS: list[OverviewSection] = [_contacts, _latest_interactions, _orders, _open_opportunities, _open_tickets]

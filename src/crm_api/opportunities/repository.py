@@ -7,6 +7,7 @@ from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
+from crm_api.opportunities.rules import FINAL_STATUSES
 
 STALL_REMINDER = "opportunity_stall"
 
@@ -52,6 +53,14 @@ class OpportunityRepository(Repository[Opportunity]):
                 )
             )
         return statement
+
+    async def open_for_customer(self, customer_id: int) -> list[Opportunity]:
+        statement = (
+            self.select()
+            .where(Opportunity.customer_id == customer_id, Opportunity.status.not_in(FINAL_STATUSES))
+            .order_by(Opportunity.id.desc())
+        )
+        return list((await self.session.scalars(statement)).all())
 
     async def is_active_account_manager(self, user_id: int) -> bool:
         return bool(

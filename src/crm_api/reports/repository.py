@@ -22,24 +22,9 @@ from crm_api.tickets.repository import breached_clause
 
 PERMISSION = "reports:read"
 
-# Dropped, in this order, before names are compared: spaces first so "Co., Ltd." and "Co.,Ltd." agree,
-# then company forms longest first (有限公司 before 公司). Few enough to stay within SQLite's parser depth.
-NAME_NOISE = (
-    " ", "　", "股份有限公司", "有限责任公司", "有限公司", "股份", "集团", "公司",
-    "co.,ltd", "ltd", "inc", "corp", ".", ",", "，", "(", ")", "（", "）",
-)
-
-
 def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
     """Exact sum of money in integer cents: SQLite keeps NUMERIC as binary floats, so 0.10 + 0.20 must not add as floats."""
     return func.coalesce(func.sum(cast(func.round(total * 100), BigInteger)), 0)
-
-
-def normalized_name(name: InstrumentedAttribute[str]) -> ColumnElement[str]:
-    expression: ColumnElement[str] = func.lower(func.trim(name))
-    for noise in NAME_NOISE:
-        expression = func.replace(expression, noise, "")
-    return expression
 
 
 def contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
@@ -145,28 +130,34 @@ class ReportRepository:
         total, *missing = (await self.session.execute(statement)).one()
         return int(total), {f.key: int(m) for f, m in zip(fields, missing, strict=True)}
 
-    async def duplicate_candidates(self) -> tuple[int, int, int, int]:
-        """Visible customers; how many share a normalized name or an E.164 phone with another; by name; by phone."""
-        # Window counts: one pass over the customers, and the long name expression written (parsed) once.
+    async def duplicate_candidates(self) -> dict[str, int]:
+        """Visible customers, and how many share a normalized name, an E.164 phone or an email with another one."""
+        email = func.lower(func.trim(Customer.email))
+
+        def shared(key: ColumnElement[Any]) -> ColumnElement[int]:
+            # Window counts: one pass over the customers; an empty key matches nobody.
+            return case((or_(key.is_(None), key == ""), 1), else_=func.count().over(partition_by=key))
+
         counted = (
             select(
-                func.count().over(partition_by=normalized_name(Customer.name)).label("same_name"),
-                case(
-                    (Customer.phone_e164.is_(None), 1), else_=func.count().over(partition_by=Customer.phone_e164)
-                ).label("same_phone"),
+                shared(Customer.name_normalized).label("name"),
+                shared(Customer.phone_e164).label("phone"),
+                shared(email).label("email"),
             )
             .where(self.visible_customers())
             .subquery()
         )
-        by_name, by_phone = counted.c.same_name > 1, counted.c.same_phone > 1
+        by_reason = {reason: counted.c[reason] > 1 for reason in ("name", "phone", "email")}
+
+        def how_many(condition: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
         statement = select(
-            func.count(),
-            func.coalesce(func.sum(case((or_(by_name, by_phone), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((by_name, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((by_phone, 1), else_=0)), 0),
+            func.count().label("customers"),
+            how_many(or_(*by_reason.values())).label("candidates"),
+            *(how_many(condition).label(reason) for reason, condition in by_reason.items()),
         ).select_from(counted)
-        total, either, same_name, same_phone = (await self.session.execute(statement)).one()
-        return int(total), int(either), int(same_name), int(same_phone)
+        return {key: int(value) for key, value in (await self.session.execute(statement)).one()._mapping.items()}
 
 
 class days_between(FunctionElement[float]):  # noqa: N801 - reads as the SQL function it compiles to

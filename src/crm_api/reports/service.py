@@ -293,7 +293,7 @@ CONTACT_FIELDS = [Contact.name, Contact.title, Contact.office_phone, Contact.mob
 
 
 async def data_quality(session: AsyncSession, principal: Principal) -> ReportRead[FieldQualityRow]:
-    """Share of customers that look like duplicates (same normalized name or phone), and per-field missing rates."""
+    """Share of customers that look like duplicates (same normalized name, phone or email), and per-field missing rates."""
     repo = ReportRepository(session, principal)
     rows = []
     for entity, fields in (("customer", CUSTOMER_FIELDS), ("contact", CONTACT_FIELDS)):
@@ -302,13 +302,14 @@ async def data_quality(session: AsyncSession, principal: Principal) -> ReportRea
             FieldQualityRow(entity=entity, field=field, missing=count, total=total, missing_rate=rate(count, total))
             for field, count in missing.items()
         ]
-    customers, duplicates, same_name, same_phone = await repo.duplicate_candidates()
+    found = await repo.duplicate_candidates()
     facts = [
-        ("customers", "Customers", customers),
-        ("duplicate_candidates", "Duplicate candidates", duplicates),
-        ("duplicate_ratio", "Duplicate-candidate ratio (%)", rate(duplicates, customers)),
-        ("same_normalized_name", "Sharing a normalized name", same_name),
-        ("same_phone", "Sharing a phone number", same_phone),
+        ("customers", "Customers", found["customers"]),
+        ("duplicate_candidates", "Duplicate candidates", found["candidates"]),
+        ("duplicate_ratio", "Duplicate-candidate ratio (%)", rate(found["candidates"], found["customers"])),
+        ("same_normalized_name", "Sharing a normalized name", found["name"]),
+        ("same_phone", "Sharing a phone number", found["phone"]),
+        ("same_email", "Sharing an email address", found["email"]),
     ]
     return build_report(
         FieldQualityRow,

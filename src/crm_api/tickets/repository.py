@@ -36,6 +36,14 @@ class TicketRepository(Repository[ServiceTicket]):
             or_(scope_clause(principal, permission, Customer.owner_id), involved)
         )
 
+    async def open_for_customer(self, customer_id: int) -> list[ServiceTicket]:
+        statement = (
+            self.select()
+            .where(ServiceTicket.customer_id == customer_id, ServiceTicket.status != "archived")
+            .order_by(ServiceTicket.id.desc())
+        )
+        return list((await self.session.scalars(statement)).all())
+
     def with_history(self, statement: Select[tuple[ServiceTicket]]) -> Select[tuple[ServiceTicket]]:
         return statement.options(
             selectinload(ServiceTicket.assignments), selectinload(ServiceTicket.handlings), selectinload(ServiceTicket.feedbacks)
