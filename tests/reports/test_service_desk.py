@@ -2,6 +2,7 @@ import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import openpyxl
 import pytest
 
 from tests.factories import assert_problem
@@ -140,3 +141,13 @@ async def test_service_performance_defaults_to_the_last_twelve_months(client, ac
     assert body["parameters"] == {"from": "2025-07-01", "to": "2026-06-15"}
     assert [row["month"] for row in body["rows"]][::11] == ["2025-07", "2026-06"]
     assert all(row["tickets"] == 0 and row["sla_breach_rate"] is None for row in body["rows"])
+
+
+async def test_churn_xlsx_holds_real_dates(client, app, actors, frozen_clock):
+    world = await activity_world(app, actors)
+    response = await client.get(f"{BASE}/churn?format=xlsx", headers=world.executive.headers)
+    assert response.headers["content-disposition"] == 'attachment; filename="churn.xlsx"'
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content))["Report"]
+    first = [cell.value for cell in sheet[2]]
+    assert first[1] == "Acme Co., Ltd." and first[3].date() == date(2026, 5, 10) and first[5].date() == date(2025, 5, 5)
+    assert sheet.cell(row=2, column=4).number_format == "yyyy-mm-dd"
