@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
-from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.dictionary.repository import DictionaryRepository
@@ -34,9 +34,7 @@ async def list_items(
 
 
 async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
-    item = await DictionaryRepository(session).get(item_id)
-    if item is None:
-        raise NotFound("Dictionary item", item_id)
+    item = await DictionaryRepository(session).get_or_404(item_id, "Dictionary item")
     return item
 
 

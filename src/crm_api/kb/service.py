@@ -3,7 +3,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
-from crm_api.core.errors import NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.kb.repository import KbArticleRepository, search_terms
@@ -23,9 +22,7 @@ async def list_articles(session: AsyncSession, params: PageParams, *, q: str | N
 
 
 async def get_article(session: AsyncSession, article_id: int) -> KbArticle:
-    article = await KbArticleRepository(session).get(article_id)
-    if article is None:
-        raise NotFound("Article", article_id)
+    article = await KbArticleRepository(session).get_or_404(article_id, "Article")
     return article
 
 

@@ -3,7 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
-from crm_api.core.errors import InvalidInput, NotFound
+from crm_api.core.errors import InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.dictionary.service import ensure_value
@@ -41,9 +41,7 @@ async def list_rules(session: AsyncSession, params: PageParams) -> Page[Assignme
 
 
 async def _get(session: AsyncSession, rule_id: int) -> LeadAssignmentRule:
-    rule = await AssignmentRuleRepository(session).get(rule_id)
-    if rule is None:
-        raise NotFound("Assignment rule", rule_id)
+    rule = await AssignmentRuleRepository(session).get_or_404(rule_id, "Assignment rule")
     return rule
 
 

@@ -74,9 +74,7 @@ async def list_products(
 
 
 async def get_product(session: AsyncSession, product_id: int) -> ProductRead:
-    product = await ProductRepository(session).get(product_id)
-    if product is None:
-        raise NotFound("Product", product_id)
+    product = await ProductRepository(session).get_or_404(product_id, "Product")
     return ProductRead.model_validate(product)
 
 

@@ -4,7 +4,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
-from crm_api.core.errors import InvalidInput, NotFound
+from crm_api.core.errors import InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.dictionary.service import ensure_value
@@ -48,9 +48,7 @@ async def list_routing_rules(session: AsyncSession, params: PageParams) -> Page[
 
 
 async def get_routing_rule(session: AsyncSession, rule_id: int) -> TicketRoutingRule:
-    rule = await RoutingRuleRepository(session).get(rule_id)
-    if rule is None:
-        raise NotFound("Routing rule", rule_id)
+    rule = await RoutingRuleRepository(session).get_or_404(rule_id, "Routing rule")
     return rule
 
 

@@ -139,9 +139,7 @@ async def list_teams(session: AsyncSession, params: PageParams) -> Page[TeamRead
 
 
 async def get_team(session: AsyncSession, team_id: int) -> TeamDetail:
-    team = await TeamRepository(session).get(team_id)
-    if team is None:
-        raise NotFound("Team", team_id)
+    team = await TeamRepository(session).get_or_404(team_id, "Team")
     members = await UserRepository(session).team_members(team_id)
     return TeamDetail(
         id=team.id,
@@ -171,9 +169,7 @@ async def create_team(session: AsyncSession, actor: Principal | None, data: Team
 
 
 async def update_team(session: AsyncSession, actor: Principal, team_id: int, data: TeamUpdate) -> TeamDetail:
-    team = await TeamRepository(session).get(team_id)
-    if team is None:
-        raise NotFound("Team", team_id)
+    team = await TeamRepository(session).get_or_404(team_id, "Team")
     before = audit.snapshot(team)
     changes = data.changes()
     if "name" in changes:
