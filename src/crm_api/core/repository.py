@@ -6,7 +6,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from crm_api.core.pagination import PageParams, Sort, paginate
+from crm_api.core.errors import NotFound
+from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.models.base import Base
 
@@ -20,6 +21,13 @@ class Repository(Generic[M]):
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get_or_404(self, entity_id: int, label: str) -> M:
+        """The entity, or NotFound naming it as `label` ("Team" → code `team.not_found`)."""
+        entity = await self.get(entity_id)
+        if entity is None:
+            raise NotFound(label, entity_id)
+        return entity
 
     async def get(self, entity_id: int, *, include_deleted: bool = False) -> M | None:
         entity = await self.session.get(self.model, entity_id)
@@ -52,5 +60,5 @@ class Repository(Generic[M]):
 
     async def page(
         self, statement: Select[Any], params: PageParams, sort: Sort | None = None
-    ) -> tuple[list[M], str | None, int | None]:
+    ) -> Rows:
         return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.core import audit
 from crm_api.core.errors import Conflict, NotFound
 from crm_api.core.permissions import Principal
 from crm_api.customers.repository import CustomerRepository
@@ -10,7 +11,6 @@ from crm_api.customers.service import (
     ACTIVE,
     apply_tags,
     audit_view,
-    audited,
     ensure_dictionary_values,
     transfer_target,
 )
@@ -55,5 +55,5 @@ async def bulk_update(session: AsyncSession, actor: Principal, data: CustomerBul
             apply_tags(customer, list(dict.fromkeys(names + changes.tags_add)))
         if owner is not None:
             customer.owner_id = owner.id
-        await audited(session, actor, "customer", customer, "bulk_update", before, audit_view)
+        await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="bulk_update", before=before, view=audit_view)
     return [customer.id for customer in customers]

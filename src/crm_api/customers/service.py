@@ -1,6 +1,5 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,36 +54,24 @@ def audit_view(customer: Customer) -> dict[str, Any]:
     return audit.snapshot(customer) | {"tags": sorted(tag.tag for tag in customer.tags)}
 
 
-async def audited(
-    session: AsyncSession, actor: Principal, entity_type: str, entity: Any, action: str, before: dict[str, Any] | None,
-    view: Callable[[Any], dict[str, Any]] | None = audit.snapshot,
-) -> None:
-    """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type=entity_type, entity_id=entity.id, action=action,
-        before=before, after=view(entity) if view is not None else None,
-    )
-
-
 def normalized_phones(changes: dict[str, Any], phone_columns: dict[str, str]) -> dict[str, Any]:
     """The E.164 columns for the phones among `changes`; 422 on the field of a phone that cannot be parsed."""
     normalized = {}
-    for field, column in phone_columns.items():
-        if field not in changes:
+    for name, column in phone_columns.items():
+        if name not in changes:
             continue
-        raw = changes[field]
+        raw = changes[name]
         try:
             normalized[column] = to_e164(raw) if raw is not None else None
         except ValueError:
-            raise InvalidInput(field, f"{raw!r} is not a valid phone number", code="phone.invalid") from None
+            raise InvalidInput(name, f"{raw!r} is not a valid phone number", code="phone.invalid") from None
     return normalized
 
 
 async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any]) -> None:
-    for field, category in DICTIONARY_FIELDS.items():
-        if field in changes:
-            await ensure_value(session, category, changes[field], field=field)
+    for name, category in DICTIONARY_FIELDS.items():
+        if name in changes:
+            await ensure_value(session, category, changes[name], field=name)
 
 
 def ensure_active(customer: Customer) -> None:
@@ -125,8 +112,7 @@ async def list_customers(
     else:
         scoped = repo.scoped(principal, "customers:read")
     statement = repo.filtered(repo.with_tags(scoped), filters)
-    customers, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(c) for c in customers], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(to_read)
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:
@@ -156,7 +142,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
     session.add(customer)
-    await audited(session, actor, "customer", customer, "create", None, audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view)
     return customer
 
 
@@ -172,9 +158,9 @@ async def update_customer(
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
     if "tags" in changes:
         apply_tags(customer, changes.pop("tags"))
-    for field, value in changes.items():
-        setattr(customer, field, value)
-    await audited(session, actor, "customer", customer, "update", before, audit_view)
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view)
     return customer
 
 
@@ -183,7 +169,7 @@ async def delete_customer(session: AsyncSession, actor: Principal, customer_id: 
     customer = await _load(session, actor, customer_id, "customers:delete")
     before = audit_view(customer)
     customer.deleted_at = clock.now()
-    await audited(session, actor, "customer", customer, "delete", before, audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view)
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
@@ -192,7 +178,7 @@ async def restore_customer(session: AsyncSession, actor: Principal, customer_id:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
     before = audit_view(customer)
     customer.deleted_at = None
-    await audited(session, actor, "customer", customer, "restore", before, audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view)
     return customer
 
 
@@ -214,7 +200,7 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
         return customer
     before = audit_view(customer)
     customer.owner_id = owner.id
-    await audited(session, actor, "customer", customer, "transfer", before, audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view)
     return customer
 
 
@@ -256,8 +242,7 @@ async def list_records(
 ) -> Page[Any]:
     customer = await get_customer(session, principal, customer_id)
     repo = kind.repository(session)
-    records, next_cursor, total = await repo.page(repo.of_customer(customer.id), params, kind.order)
-    return Page(items=[kind.read.model_validate(r) for r in records], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
 
 
 async def get_record(
@@ -272,7 +257,7 @@ async def _add_record(
     customer = await writable_customer(session, actor, customer_id)
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
-    await audited(session, actor, kind.entity_type, record, "create", None)
+    await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
     return record
 
 
@@ -287,7 +272,7 @@ async def update_record(
     changes = data.changes()
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
-    await audited(session, actor, kind.entity_type, record, "update", before)
+    await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)
     return record
 
 
@@ -296,9 +281,7 @@ async def delete_record(
 ) -> None:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
-    before = audit.snapshot(record)
-    await session.delete(record)
-    await audited(session, actor, kind.entity_type, record, "delete", before, view=None)
+    await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 
 async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:
