@@ -25,6 +25,7 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.opportunities.router import router as opportunities_router
+from crm_api.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
 from crm_api.tickets.router import policies_router, tickets_router
@@ -62,6 +63,7 @@ def api_router() -> APIRouter:
         kb_router,
         opportunities_router,
         leads_router,
+        reports_router,
     ):
         router.include_router(domain_router)
     return router

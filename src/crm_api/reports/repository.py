@@ -1,0 +1,354 @@
+"""The reports' SQL: every figure is aggregated in the database, over the customers the caller may see."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Float, Row, Select, and_, case, cast, extract, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.functions import FunctionElement
+
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.models.churn import ChurnWarning
+from crm_api.models.customer import Contact, Customer
+from crm_api.models.identity import Role, User
+from crm_api.models.pipeline import Opportunity
+from crm_api.models.platform import DictionaryItem
+from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.models.ticket import ServiceTicket, TicketFeedback
+from crm_api.tickets.repository import breached_clause
+
+PERMISSION = "reports:read"
+
+def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
+    """Exact sum of money in integer cents: SQLite keeps NUMERIC as binary floats, so 0.10 + 0.20 must not add as floats."""
+    return func.coalesce(func.sum(cast(func.round(total * 100), BigInteger)), 0)
+
+
+def contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring match; % and _ in the text are plain characters."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def blank(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+    if column.type.python_type is str:
+        return or_(column.is_(None), func.trim(column) == "")
+    return column.is_(None)
+
+
+class ReportRepository:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def visible_customers(self) -> ColumnElement[bool]:
+        """Live customers inside the caller's `reports:read` scope (a supervisor: their team's)."""
+        return and_(Customer.deleted_at.is_(None), scope_clause(self.principal, PERMISSION, Customer.owner_id))
+
+    def _contributing(self, customer_name: str | None, period: tuple[date, date] | None) -> ColumnElement[bool]:
+        """Shipped or paid orders (of the period) of visible customers (whose name contains the text)."""
+        matches = and_(
+            Order.customer_id == Customer.id, Order.status.in_(COMPLETED_ORDER_STATUSES), self.visible_customers()
+        )
+        if period is not None:
+            matches = and_(matches, Order.order_date >= period[0], Order.order_date < period[1])
+        if customer_name:
+            matches = and_(matches, contains(Customer.name, customer_name))
+        return matches
+
+    async def contribution(
+        self, *, customer_name: str | None, period: tuple[date, date] | None, top: int | None
+    ) -> list[Row[Any]]:
+        cents = revenue_cents(Order.total)
+        statement = (
+            select(
+                Customer.id, Customer.code, Customer.name, User.full_name.label("owner_name"),
+                func.count(Order.id).label("order_count"), cents.label("cents"),
+            )
+            .select_from(Customer)
+            .join(Order, self._contributing(customer_name, period))
+            .join(User, User.id == Customer.owner_id)
+            .group_by(Customer.id, Customer.code, Customer.name, User.full_name)
+            .order_by(cents.desc(), Customer.name, Customer.id)
+            .limit(top)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def contribution_totals(self, *, customer_name: str | None, period: tuple[date, date] | None) -> Row[Any]:
+        """Contributing customers, their orders and revenue cents, over every customer (not only the top ones)."""
+        statement = (
+            select(
+                func.count(func.distinct(Customer.id)).label("customers"), func.count(Order.id).label("order_count"),
+                revenue_cents(Order.total).label("cents"),
+            )
+            .select_from(Customer)
+            .join(Order, self._contributing(customer_name, period))
+        )
+        return (await self.session.execute(statement)).one()
+
+    async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:
+        statement = (
+            select(column, func.count())
+            .where(self.visible_customers(), Customer.status == "active")
+            .group_by(column)
+        )
+        return {value: count for value, count in (await self.session.execute(statement)).all()}
+
+    async def dictionary_items(self, category: str) -> list[DictionaryItem]:
+        statement = (
+            select(DictionaryItem)
+            .where(DictionaryItem.category == category)
+            .order_by(DictionaryItem.sort_order, DictionaryItem.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def monthly_revenue(self, start: date, end: date) -> dict[tuple[int, int], int]:
+        """Cents of completed orders per (year, month) with start <= order_date < end."""
+        year, month = extract("year", Order.order_date), extract("month", Order.order_date)
+        statement = (
+            select(year, month, revenue_cents(Order.total))
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(
+                self.visible_customers(), Order.status.in_(COMPLETED_ORDER_STATUSES),
+                Order.order_date >= start, Order.order_date < end,
+            )
+            .group_by(year, month)
+        )
+        return {(int(y), int(m)): int(cents) for y, m, cents in (await self.session.execute(statement)).all()}
+
+    async def missing_counts(self, fields: list[InstrumentedAttribute[Any]]) -> tuple[int, dict[str, int]]:
+        """Total rows and, per field, how many are empty; customers, or contacts of visible customers."""
+        entity = fields[0].class_
+        statement = select(
+            func.count(), *(func.coalesce(func.sum(case((blank(f), 1), else_=0)), 0) for f in fields)
+        ).where(self.visible_customers())
+        if entity is Contact:
+            statement = statement.select_from(Contact).join(Customer, Customer.id == Contact.customer_id)
+        total, *missing = (await self.session.execute(statement)).one()
+        return int(total), {f.key: int(m) for f, m in zip(fields, missing, strict=True)}
+
+    async def duplicate_candidates(self) -> dict[str, int]:
+        """Visible customers, and how many share a normalized name, an E.164 phone or an email with another one."""
+        email = func.lower(func.trim(Customer.email))
+
+        def shared(key: ColumnElement[Any]) -> ColumnElement[int]:
+            # Window counts: one pass over the customers; an empty key matches nobody.
+            return case((or_(key.is_(None), key == ""), 1), else_=func.count().over(partition_by=key))
+
+        counted = (
+            select(
+                shared(Customer.name_normalized).label("name"),
+                shared(Customer.phone_e164).label("phone"),
+                shared(email).label("email"),
+            )
+            .where(self.visible_customers())
+            .subquery()
+        )
+        by_reason = {reason: counted.c[reason] > 1 for reason in ("name", "phone", "email")}
+
+        def how_many(condition: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        statement = select(
+            func.count().label("customers"),
+            how_many(or_(*by_reason.values())).label("candidates"),
+            *(how_many(condition).label(reason) for reason, condition in by_reason.items()),
+        ).select_from(counted)
+        return {key: int(value) for key, value in (await self.session.execute(statement)).one()._mapping.items()}
+
+
+class days_between(FunctionElement[float]):  # noqa: N801 - reads as the SQL function it compiles to
+    """Days (with fraction) from one timestamp to a later one, on either database."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(argument, **kw) for argument in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+
+
+def quantiles(
+    group: ColumnElement[Any], value: ColumnElement[float], where: ColumnElement[bool]
+) -> Select[tuple[Any, float | None, float | None]]:
+    """Per group, the median (mean of the two middle values) and the nearest-rank 90th percentile of `value`.
+
+    Window functions, so SQLite (which has no percentile_cont) and PostgreSQL agree exactly.
+    """
+    ranked = (
+        select(
+            group.label("bucket"),
+            value.label("value"),
+            func.row_number().over(partition_by=group, order_by=value).label("position"),
+            func.count().over(partition_by=group).label("members"),
+        )
+        .where(where, value.is_not(None))
+        .subquery()
+    )
+    middle = or_(ranked.c.position == (ranked.c.members + 1) // 2, ranked.c.position == (ranked.c.members + 2) // 2)
+    p90_rank = (ranked.c.members * 9 + 9) // 10  # ceil(0.9 n) in integer arithmetic
+    return select(
+        ranked.c.bucket,
+        func.avg(case((middle, ranked.c.value))),
+        func.max(case((ranked.c.position == p90_rank, ranked.c.value))),
+    ).group_by(ranked.c.bucket)
+
+
+def time_buckets(column: InstrumentedAttribute[datetime], bounds: Sequence[datetime]) -> ColumnElement[int]:
+    """Index i of the bucket bounds[i] <= column < bounds[i + 1] (time-zone-correct months computed by the caller)."""
+    return case(*((column < bound, index) for index, bound in enumerate(bounds[1:])), else_=None)
+
+
+class ServiceDeskRepository(ReportRepository):
+    """Queries over service tickets and churn warnings, scoped through their customer's owner."""
+
+    async def tickets_by_type(self, period: tuple[datetime, datetime] | None) -> dict[Any, int]:
+        statement = (
+            select(ServiceTicket.service_type, func.count())
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(self.visible_customers())
+            .group_by(ServiceTicket.service_type)
+        )
+        if period is not None:
+            statement = statement.where(ServiceTicket.created_at >= period[0], ServiceTicket.created_at < period[1])
+        return {value: count for value, count in (await self.session.execute(statement)).all()}
+
+    async def confirmed_churn(self, *, customer_name: str | None, owner_name: str | None) -> list[Row[Any]]:
+        statement = (
+            select(
+                ChurnWarning.id, ChurnWarning.confirmed_at, ChurnWarning.confirm_reason,
+                ChurnWarning.last_order_date_at_open, Customer.code, Customer.name,
+                User.full_name.label("owner_name"),
+            )
+            .join(Customer, Customer.id == ChurnWarning.customer_id)
+            .join(User, User.id == Customer.owner_id)
+            .where(ChurnWarning.status == "confirmed", self.visible_customers())
+            .order_by(ChurnWarning.confirmed_at.desc(), ChurnWarning.id.desc())
+        )
+        if customer_name:
+            statement = statement.where(contains(Customer.name, customer_name))
+        if owner_name:
+            statement = statement.where(or_(contains(User.full_name, owner_name), contains(User.username, owner_name)))
+        return list((await self.session.execute(statement)).all())
+
+    async def ticket_months(self, bounds: Sequence[datetime], now: datetime) -> dict[int, dict[str, Any]]:
+        """Per month bucket of ticket creation: count, SLA breaches, mean satisfaction, handling and archive quantiles."""
+        month = time_buckets(ServiceTicket.created_at, bounds)
+        in_period = and_(
+            self.visible_customers(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1]
+        )
+        tickets = (
+            select(
+                month.label("bucket"),
+                func.count(),
+                func.coalesce(func.sum(case((breached_clause(now), 1), else_=0)), 0),
+            )
+            .select_from(ServiceTicket)
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(in_period)
+            .group_by(month)
+        )
+        months: dict[int, dict[str, Any]] = {
+            bucket: {"tickets": count, "breached": breached}
+            for bucket, count, breached in (await self.session.execute(tickets)).all()
+        }
+        satisfaction = (
+            select(month, func.avg(TicketFeedback.satisfaction))
+            .select_from(TicketFeedback)
+            .join(ServiceTicket, ServiceTicket.id == TicketFeedback.ticket_id)
+            .join(Customer, Customer.id == ServiceTicket.customer_id)
+            .where(in_period)
+            .group_by(month)
+        )
+        for bucket, mean in (await self.session.execute(satisfaction)).all():
+            months[bucket]["satisfaction"] = mean
+        for key, finished in (("first_handling", ServiceTicket.first_handled_at), ("archive", ServiceTicket.archived_at)):
+            hours = days_between(ServiceTicket.created_at, finished) * 24
+            ranked = quantiles(month, hours, and_(in_period, ServiceTicket.customer_id == Customer.id))
+            for bucket, median, p90 in (await self.session.execute(ranked)).all():
+                months[bucket][f"{key}_median"], months[bucket][f"{key}_p90"] = median, p90
+        return months
+
+
+class PipelineRepository(ReportRepository):
+    """Queries over opportunities (visible when their creator or assignee is in scope) and account managers."""
+
+    def visible_opportunities(self) -> ColumnElement[bool]:
+        return or_(
+            scope_clause(self.principal, PERMISSION, Opportunity.created_by_id),
+            scope_clause(self.principal, PERMISSION, Opportunity.assignee_id),
+        )
+
+    async def opportunities_by_stage(
+        self, period: tuple[datetime, datetime], assignee_id: int | None
+    ) -> list[Row[Any]]:
+        """Count and expected amount (cents) per stage and status of opportunities created in the period."""
+        statement = (
+            select(
+                Opportunity.stage, Opportunity.status, func.count().label("count"),
+                revenue_cents(Opportunity.expected_amount).label("cents"),
+            )
+            .where(
+                self.visible_opportunities(),
+                Opportunity.created_at >= period[0], Opportunity.created_at < period[1],
+            )
+            .group_by(Opportunity.stage, Opportunity.status)
+        )
+        if assignee_id is not None:
+            statement = statement.where(Opportunity.assignee_id == assignee_id)
+        return list((await self.session.execute(statement)).all())
+
+    async def account_managers(self) -> list[Row[Any]]:
+        statement = (
+            select(User.id, User.full_name, User.username)
+            .where(User.roles.any(Role.code == "account_manager"), scope_clause(self.principal, PERMISSION, User.id))
+            .order_by(User.full_name, User.id)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def assignment_outcomes(self, period: tuple[datetime, datetime]) -> dict[int, Row[Any]]:
+        """Per assignee, opportunities assigned in the period, how many of them were won and lost, median days to win."""
+        assigned_in_period = and_(
+            self.visible_opportunities(), Opportunity.assigned_at >= period[0], Opportunity.assigned_at < period[1]
+        )
+        counts = (
+            select(
+                Opportunity.assignee_id,
+                func.count().label("assigned"),
+                func.coalesce(func.sum(case((Opportunity.status == "won", 1), else_=0)), 0).label("won"),
+                func.coalesce(func.sum(case((Opportunity.status == "lost", 1), else_=0)), 0).label("lost"),
+            )
+            .where(assigned_in_period)
+            .group_by(Opportunity.assignee_id)
+        )
+        days_to_win = days_between(Opportunity.assigned_at, Opportunity.closed_at)
+        medians = quantiles(Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == "won"))
+        median_by_assignee = {row[0]: row[1] for row in (await self.session.execute(medians)).all()}
+        return {
+            row.assignee_id: (row.assigned, row.won, row.lost, median_by_assignee.get(row.assignee_id))
+            for row in (await self.session.execute(counts)).all()
+        }
+
+    async def revenue_by_owner(self, start: date, end: date) -> dict[int, int]:
+        """Cents of shipped or paid orders dated start <= order_date < end, per customer owner."""
+        statement = (
+            select(Customer.owner_id, revenue_cents(Order.total))
+            .join(Order, Order.customer_id == Customer.id)
+            .where(
+                self.visible_customers(), Order.status.in_(COMPLETED_ORDER_STATUSES),
+                Order.order_date >= start, Order.order_date < end,
+            )
+            .group_by(Customer.owner_id)
+        )
+        return {owner: int(cents) for owner, cents in (await self.session.execute(statement)).all()}

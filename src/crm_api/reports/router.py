@@ -1,0 +1,160 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from crm_api.core.auth import Requires
+from crm_api.core.config import SettingsDep
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.reports import pipeline, service, service_desk
+from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.reports.schemas import (
+    ChurnRow,
+    CompositionRow,
+    ContributionRow,
+    FieldQualityRow,
+    ForecastRow,
+    FunnelRow,
+    PerformanceRow,
+    ReportRead,
+    ServiceMonthRow,
+)
+from crm_api.reports.service import CompositionField
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+ReportsRead = Requires("reports:read")
+FormatDep = Annotated[ExportFormat, Depends(export_format)]
+RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
+Year = Annotated[int | None, Query(ge=1900, le=9999, description="calendar year in the business time zone")]
+PeriodStart = Annotated[date | None, Query(alias="from", description="first day (business calendar); default: 11 months before `to`, from the 1st")]
+PeriodEnd = Annotated[date | None, Query(alias="to", description="last day, included; default: today")]
+
+
+@router.get(
+    "/customer-contribution", response_model=ReportRead[ContributionRow], responses=RESPONSES,
+    summary="Customer contribution: shipped and paid order totals per customer, largest first",
+)
+async def customer_contribution(
+    principal: ReportsRead,
+    session: SessionDep,
+    export: FormatDep,
+    customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
+    year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
+    top: Annotated[
+        int | None, Query(ge=1, le=100000, description="only the largest contributors; totals still cover all")
+    ] = None,
+) -> Response:
+    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, top=top)
+    return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""))
+
+
+@router.get(
+    "/customer-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    summary="Customer composition: active customers and their share per level, credit or satisfaction",
+)
+async def customer_composition(
+    principal: ReportsRead, session: SessionDep, export: FormatDep, by: CompositionField = CompositionField.LEVEL
+) -> Response:
+    report = await service.customer_composition(session, principal, by=by)
+    return export_response(report, export, f"customer-composition-{by.value}")
+
+
+@router.get(
+    "/revenue-forecast", response_model=ReportRead[ForecastRow], responses=RESPONSES,
+    summary="Revenue forecast: monthly history, least-squares trend and a 95 % prediction interval",
+)
+async def revenue_forecast(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    months: Annotated[int, Query(ge=1, le=12, description="months to forecast")] = 3,
+    history: Annotated[int, Query(ge=3, le=60, description="full months of history the trend is fitted on")] = 12,
+) -> Response:
+    report = await service.revenue_forecast(
+        session, principal, months=months, history=history, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "revenue-forecast")
+
+
+@router.get(
+    "/data-quality", response_model=ReportRead[FieldQualityRow], responses=RESPONSES,
+    summary="Data quality: duplicate-candidate ratio and missing rates per customer and contact field",
+)
+async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
+    return export_response(await service.data_quality(session, principal), export, "data-quality")
+
+
+@router.get(
+    "/service-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    summary="Service composition: tickets per service type, every type shown, optionally of one year",
+)
+async def service_composition(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep, year: Year = None
+) -> Response:
+    report = await service_desk.service_composition(session, principal, year=year, time_zone=settings.time_zone)
+    return export_response(report, export, "service-composition" + (f"-{year}" if year else ""))
+
+
+@router.get(
+    "/churn", response_model=ReportRead[ChurnRow], responses=RESPONSES,
+    summary="Churn analysis: confirmed churn with customer, account manager, date and reason",
+)
+async def churn_analysis(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
+    owner_name: Annotated[str | None, Query(max_length=100, description="part of the account manager's name")] = None,
+) -> Response:
+    report = await service_desk.churn_analysis(
+        session, principal, customer_name=customer_name, owner_name=owner_name, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "churn")
+
+
+@router.get(
+    "/sales-funnel", response_model=ReportRead[FunnelRow], responses=RESPONSES,
+    summary="Sales funnel: opportunities per stage and status, expected amount and stage-to-stage conversion",
+)
+async def sales_funnel(
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    owner_id: Annotated[int | None, Query(description="only opportunities assigned to this user")] = None,
+) -> Response:
+    report = await pipeline.sales_funnel(
+        session, principal, start=start, end=end, owner_id=owner_id, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "sales-funnel")
+
+
+@router.get(
+    "/sales-performance", response_model=ReportRead[PerformanceRow], responses=RESPONSES,
+    summary="Sales performance per account manager: assigned, won, lost, win rate, days to win, revenue",
+)
+async def sales_performance(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
+    start: PeriodStart = None, end: PeriodEnd = None,
+) -> Response:
+    report = await pipeline.sales_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
+    return export_response(report, export, "sales-performance")
+
+
+@router.get(
+    "/service-performance", response_model=ReportRead[ServiceMonthRow], responses=RESPONSES,
+    summary="Service performance per month: handling and archive times (median, p90), SLA breaches, satisfaction",
+)
+async def service_performance(
+    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
+    start: PeriodStart = None, end: PeriodEnd = None,
+) -> Response:
+    report = await service_desk.service_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
+    return export_response(report, export, "service-performance")

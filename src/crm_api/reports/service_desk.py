@@ -1,0 +1,108 @@
+"""Reports over service tickets and churn warnings; the database aggregates, this module shapes."""
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core.clock import clock
+from crm_api.core.permissions import Principal
+from crm_api.reports.periods import local_midnight, local_period, months_between, utc_bounds
+from crm_api.reports.repository import ServiceDeskRepository
+from crm_api.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportRead, ServiceMonthRow
+from crm_api.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
+
+
+async def service_composition(
+    session: AsyncSession, principal: Principal, *, year: int | None, time_zone: ZoneInfo
+) -> ReportRead[CompositionRow]:
+    """Tickets per service type (every type of the dictionary, even at zero), created in `year` of the business calendar."""
+    repo = ServiceDeskRepository(session, principal)
+    period = utc_bounds(date(year, 1, 1), date(year, 12, 31), time_zone) if year is not None else None
+    counts = await repo.tickets_by_type(period)
+    return share_report(
+        "客户服务构成 Service composition",
+        parameters={"year": year},
+        counted="Tickets",
+        buckets=dictionary_buckets(await repo.dictionary_items("service_type"), counts),
+        counts=counts,
+    )
+
+
+async def churn_analysis(
+    session: AsyncSession, principal: Principal, *, customer_name: str | None, owner_name: str | None,
+    time_zone: ZoneInfo,
+) -> ReportRead[ChurnRow]:
+    """Confirmed churn, newest first, with the customer, its account manager, the date and the reason."""
+    found = await ServiceDeskRepository(session, principal).confirmed_churn(customer_name=customer_name, owner_name=owner_name)
+    rows = [
+        ChurnRow(
+            warning_id=row.id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
+            confirmed_on=row.confirmed_at.astimezone(time_zone).date(), reason=row.confirm_reason,
+            last_order_date=row.last_order_date_at_open,
+        )
+        for row in found
+    ]
+    return build_report(
+        ChurnRow,
+        "客户流失分析 Churn analysis",
+        parameters={"customer_name": customer_name, "owner_name": owner_name},
+        columns=(
+            ("customer_code", "Code", ColumnType.TEXT),
+            ("customer_name", "Customer", ColumnType.TEXT),
+            ("owner_name", "Account manager", ColumnType.TEXT),
+            ("confirmed_on", "Confirmed on", ColumnType.DATE),
+            ("reason", "Reason", ColumnType.TEXT),
+            ("last_order_date", "Last order", ColumnType.DATE),
+        ),
+        rows=rows,
+        facts=[("confirmed", "Confirmed churns", len(rows))],
+    )
+
+
+async def service_performance(
+    session: AsyncSession, principal: Principal, *, start: date | None, end: date | None, time_zone: ZoneInfo
+) -> ReportRead[ServiceMonthRow]:
+    """Per month of ticket creation: median and p90 hours to first handling and to archive, SLA breaches, satisfaction."""
+    start, end = local_period(start, end, time_zone)
+    months = months_between(start, end)
+    # Bucket edges at local midnights; the first and last clipped to the period asked for.
+    edges = [local_midnight(month, time_zone) for month in months[1:]]
+    bounds = [local_midnight(start, time_zone), *edges, local_midnight(end + timedelta(days=1), time_zone)]
+    figures = await ServiceDeskRepository(session, principal).ticket_months(bounds, clock.now())
+    rows = []
+    for index, month in enumerate(months):
+        found = figures.get(index, {})
+        tickets = found.get("tickets", 0)
+        rows.append(
+            ServiceMonthRow(
+                month=f"{month:%Y-%m}", tickets=tickets,
+                first_handling_median_hours=decimal_or_none(found.get("first_handling_median")),
+                first_handling_p90_hours=decimal_or_none(found.get("first_handling_p90")),
+                archive_median_hours=decimal_or_none(found.get("archive_median")),
+                archive_p90_hours=decimal_or_none(found.get("archive_p90")),
+                sla_breach_rate=rate(found["breached"], tickets) if tickets else None,
+                satisfaction_average=decimal_or_none(found.get("satisfaction")),
+            )
+        )
+    return build_report(
+        ServiceMonthRow,
+        "客户服务绩效 Service performance",
+        parameters={"from": start.isoformat(), "to": end.isoformat()},
+        columns=(
+            ("month", "Month", ColumnType.TEXT),
+            ("tickets", "Tickets", ColumnType.INTEGER),
+            ("first_handling_median_hours", "First handling, median h", ColumnType.NUMBER),
+            ("first_handling_p90_hours", "First handling, p90 h", ColumnType.NUMBER),
+            ("archive_median_hours", "Archive, median h", ColumnType.NUMBER),
+            ("archive_p90_hours", "Archive, p90 h", ColumnType.NUMBER),
+            ("sla_breach_rate", "SLA breached (%)", ColumnType.PERCENT),
+            ("satisfaction_average", "Satisfaction", ColumnType.NUMBER),
+        ),
+        rows=rows,
+        totals={"tickets": sum(row.tickets for row in rows)},
+        facts=[
+            ("quantiles", "Quantiles", "median: mean of the middle values; p90: nearest rank ⌈0.9 n⌉"),
+            ("sla", "SLA breached", "handled or archived after its due time, or still not by now"),
+        ],
+    )
