@@ -29,7 +29,7 @@ async def activity_world(app, actors):
     """
     world = await report_world(app, actors)
     c = world.customers
-    east, south = world.east_manager.id, world.south_manager.id
+    east = world.east_manager.id
     async with app.state.db.sessionmaker() as session, session.begin():
         for customer, service_type, created, handled, archived, response, resolve, satisfactions in (
             (c["huatong"], "complaint", utc(2026, 3, 1, 2), 2, 10, 4, 24, (4,)),
