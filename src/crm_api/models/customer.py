@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm_api.models.base import Base, IntPK, SoftDeletable, Timestamped
+from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped
 
 
 class Customer(Timestamped, SoftDeletable, Base):
@@ -16,6 +16,15 @@ class Customer(Timestamped, SoftDeletable, Base):
         CheckConstraint("credit BETWEEN 1 AND 5", name="credit_range"),
         CheckConstraint("status IN ('active', 'churned')", name="status_known"),
         Index("ix_customers_owner_id_id", "owner_id", "id"),
+        # Substring search (name or code contains q) at a million rows; pg_trgm, PostgreSQL only.
+        Index(
+            "ix_customers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"},
+            info=POSTGRESQL_ONLY,
+        ),
+        Index(
+            "ix_customers_code_trgm", "code", postgresql_using="gin", postgresql_ops={"code": "gin_trgm_ops"},
+            info=POSTGRESQL_ONLY,
+        ),
     )
 
     id: Mapped[IntPK]
