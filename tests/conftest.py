@@ -12,7 +12,7 @@ import httpx
 import pytest
 from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,13 +94,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 async def _empty_all_tables(session: AsyncSession) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    if session.bind.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        await session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            await session.execute(delete(table))
+    # DELETE, children first: on a few rows it is far cheaper than TRUNCATE on PostgreSQL.
+    for table in reversed(Base.metadata.sorted_tables):
+        await session.execute(delete(table))
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.security import fingerprint
 from crm_api.models.identity import ApiKey, Role, Team, User
+from crm_api.sales.demo import seed_sales
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
 
@@ -53,6 +54,7 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 
 async def seed_demo(session: AsyncSession) -> None:
     await seed_people(session)
+    await seed_sales(session)  # after the customers: their orders need them
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

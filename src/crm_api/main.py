@@ -17,10 +17,12 @@ from crm_api.core.errors import install_error_handlers
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
+from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.roles.router import router as roles_router
+from crm_api.sales.router import router as sales_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -47,6 +49,8 @@ def api_router() -> APIRouter:
         dictionary_router,
         audit_router,
         jobs_router,
+        customers_router,
+        sales_router,
     ):
         router.include_router(domain_router)
     return router

@@ -98,13 +98,27 @@ async def test_an_unexpected_error_is_a_500_without_internals(settings):
     await app.state.db.dispose()
 
 
-async def test_ready_is_503_when_the_database_is_unreachable(tmp_path):
+@pytest.mark.parametrize(
+    "unreachable",
+    ["sqlite+aiosqlite:///{tmp}/missing/dir/crm.db", "postgresql+asyncpg://postgres@127.0.0.1:1/crm"],
+    ids=["sqlite-unopenable", "postgresql-refused"],
+)
+async def test_an_unreachable_database_gives_503s_not_500s(tmp_path, unreachable):
     import httpx
 
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/crm.db"))
-    transport = httpx.ASGITransport(app=app)
+    from crm_api.core.security import create_access_token
+
+    settings = make_settings(unreachable.format(tmp=tmp_path))
+    app = create_app(settings)
+    token, _ = create_access_token(settings, user_id=1)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         assert_problem(await http.get("/health/ready"), 503, "database.unavailable")
+        data = await http.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(data, 503, "database.unavailable")
+        assert data.headers["retry-after"] == "5"
+        login = await http.post("/api/v1/auth/login", json={"username": "a", "password": "b"})
+        assert_problem(login, 503, "database.unavailable")
         assert (await http.get("/health/live")).status_code == 200
     await app.state.db.dispose()
 

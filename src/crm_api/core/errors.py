@@ -1,6 +1,7 @@
 """Domain errors and their one translation into RFC 9457 problem+json."""
 
 import logging
+import socket
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -9,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_api.core.context import request_id_var
@@ -164,6 +166,18 @@ def internal_error_response() -> JSONResponse:
     return problem_response(500, "internal_error", detail="An unexpected error occurred")
 
 
+# Raised when the database is down or unreachable: the driver's own connect errors are not wrapped.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+    ConnectionError,
+    socket.gaierror,
+    TimeoutError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
@@ -199,13 +213,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code, detail, errors = _integrity_problem(exc)
         return problem_response(409, code, detail=detail, request=request, errors=errors)
 
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.orig)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
         return problem_response(
             503, "database.unavailable", detail="The database cannot be reached; try again shortly",
             request=request, headers={"Retry-After": "5"},
         )
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

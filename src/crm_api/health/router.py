@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm_api.core.db import DatabaseDep
-from crm_api.core.errors import problem_response
+from crm_api.core.errors import DATABASE_UNAVAILABLE, problem_response
 
 router = APIRouter(prefix="/health", tags=["health"])
 log = logging.getLogger("crm_api.health")
@@ -20,7 +20,7 @@ async def live() -> dict[str, str]:
 async def ready(database: DatabaseDep) -> JSONResponse:
     try:
         await database.ping()
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, *DATABASE_UNAVAILABLE) as exc:
         log.warning("readiness check failed: %s", exc)
         return problem_response(503, "database.unavailable", detail="The database cannot be reached")
     return JSONResponse({"status": "ok", "database": database.dialect})

@@ -1,0 +1,144 @@
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core.auth import Requires
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
+from crm_api.core.schemas import InputModel, PatchModel
+from crm_api.customers import service
+from crm_api.customers.schemas import (
+    ContactCreate,
+    ContactUpdate,
+    CustomerCreate,
+    CustomerRead,
+    CustomerStatus,
+    CustomerTransfer,
+    CustomerUpdate,
+    InteractionCreate,
+    InteractionUpdate,
+)
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+CustomersRead = Requires("customers:read")
+CustomersWrite = Requires("customers:write")
+CustomersDelete = Requires("customers:delete")
+CustomersTransfer = Requires("customers:transfer")
+
+
+@router.get("", response_model=Page[CustomerRead], summary="List and search customers, newest first",
+            responses=error_responses(401, 403, 422))
+async def list_customers(
+    principal: CustomersRead,
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="Name, code or phone contains")] = None,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    level: Annotated[str | None, Query(max_length=100)] = None,
+    owner_id: int | None = None,
+    status: CustomerStatus | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+) -> Page[CustomerRead]:
+    return await service.list_customers(
+        session, principal, page, q=q, region=region, level=level, owner_id=owner_id, status=status, tag=tag
+    )
+
+
+@router.post("", response_model=CustomerRead, status_code=status.HTTP_201_CREATED,
+             summary="Create a customer owned by the caller", responses=error_responses(401, 403, 422))
+async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
+    return service.to_read(await service.create_customer(session, principal, body))
+
+
+@router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer",
+            responses=error_responses(401, 403, 404))
+async def get_customer(customer_id: int, principal: CustomersRead, session: SessionDep, response: Response) -> CustomerRead:
+    return with_etag(response, service.to_read(await service.get_customer(session, principal, customer_id)))
+
+
+@router.patch("/{customer_id}", response_model=CustomerRead, summary="Change an active customer",
+              responses=error_responses(401, 403, 404, 409, 412, 422))
+async def update_customer(
+    customer_id: int, body: CustomerUpdate, principal: CustomersWrite, session: SessionDep, response: Response,
+    if_match: IfMatch = None,
+) -> CustomerRead:
+    customer = await service.update_customer(session, principal, customer_id, body, if_match=if_match)
+    return with_etag(response, service.to_read(customer))
+
+
+@router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Soft-delete a customer (restorable)",
+               responses=error_responses(401, 403, 404))
+async def delete_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> None:
+    await service.delete_customer(session, principal, customer_id)
+
+
+@router.post("/{customer_id}/restore", response_model=CustomerRead, summary="Restore a soft-deleted customer",
+             responses=error_responses(401, 403, 404, 409))
+async def restore_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
+    return service.to_read(await service.restore_customer(session, principal, customer_id))
+
+
+@router.post("/{customer_id}/transfer", response_model=CustomerRead,
+             summary="Give the customer to another account manager", responses=error_responses(401, 403, 404, 409, 422))
+async def transfer_customer(
+    customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
+) -> CustomerRead:
+    return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
+
+
+def _customer_records(
+    kind: service.CustomerRecords, path: str, plural: str, create_model: type[InputModel], update_model: type[PatchModel],
+    add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]], list_summary: str,
+) -> None:
+    """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
+    read_model = kind.read
+    one = kind.entity_type
+    RecordId = Annotated[int, Path(alias=f"{one}_id")]  # noqa: N806 - a type, named like one
+
+    @router.get(f"/{{customer_id}}/{path}", response_model=Page[read_model], summary=list_summary,  # type: ignore[valid-type]
+                responses=error_responses(401, 403, 404, 422), name=f"list_{path}")
+    async def list_records(customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
+        return await service.list_records(session, principal, kind, customer_id, page)
+
+    @router.post(f"/{{customer_id}}/{path}", response_model=read_model, status_code=status.HTTP_201_CREATED,
+                 summary=f"Add {plural} to an active customer", responses=error_responses(401, 403, 404, 409, 422),
+                 name=f"add_{one}")
+    async def add_record(
+        customer_id: int, body: create_model, principal: CustomersWrite, session: SessionDep  # type: ignore[valid-type]
+    ) -> Any:
+        return read_model.model_validate(await add(session, principal, customer_id, body))
+
+    @router.get(f"/{{customer_id}}/{path}/{{{one}_id}}", response_model=read_model, summary=f"Get {plural}",
+                responses=error_responses(401, 403, 404), name=f"get_{one}")
+    async def get_record(
+        customer_id: int, record_id: RecordId, principal: CustomersRead, session: SessionDep, response: Response
+    ) -> Any:
+        record = await service.get_record(session, principal, kind, customer_id, record_id)
+        return with_etag(response, read_model.model_validate(record))
+
+    @router.patch(f"/{{customer_id}}/{path}/{{{one}_id}}", response_model=read_model,
+                  summary=f"Change {plural} (required fields stay filled)",
+                  responses=error_responses(401, 403, 404, 409, 412, 422), name=f"update_{one}")
+    async def update_record(
+        customer_id: int, record_id: RecordId, body: update_model, principal: CustomersWrite,  # type: ignore[valid-type]
+        session: SessionDep, response: Response, if_match: IfMatch = None,
+    ) -> Any:
+        record = await service.update_record(session, principal, kind, customer_id, record_id, body, if_match=if_match)
+        return with_etag(response, read_model.model_validate(record))
+
+    @router.delete(f"/{{customer_id}}/{path}/{{{one}_id}}", status_code=status.HTTP_204_NO_CONTENT,
+                   summary=f"Delete {plural}", responses=error_responses(401, 403, 404, 409), name=f"delete_{one}")
+    async def delete_record(customer_id: int, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
+        await service.delete_record(session, principal, kind, customer_id, record_id)
+
+
+_customer_records(service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact,
+                  "List a customer's contacts")
+_customer_records(service.INTERACTIONS, "interactions", "an interaction", InteractionCreate, InteractionUpdate,
+                  service.add_interaction, "List a customer's interactions, newest first")

@@ -1,0 +1,202 @@
+"""Customers, contacts and interactions as the API reads and writes them."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.types import to_money
+
+CustomerStatus = Literal["active", "churned"]
+Gender = Literal["male", "female", "other"]
+Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(to_money)]
+Phone = Annotated[Text(40), Field(description="As entered; also stored in E.164 (default region CN)")]
+DictionaryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+CustomFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# Scalars only for now; admin-defined typed custom fields replace this later.
+CustomFieldValue = str | bool | int | float | None
+
+
+class _CustomerProfile(InputModel):
+    """The writable customer fields other than the name (code, status and owner never are)."""
+
+    region: Annotated[DictionaryCode | None, Field(description="Dictionary `region` value")] = None
+    level: Annotated[DictionaryCode | None, Field(description="Dictionary `customer_level` value")] = None
+    industry: Annotated[DictionaryCode | None, Field(description="Dictionary `industry` value")] = None
+    satisfaction: Rating | None = None
+    credit: Rating | None = None
+    address: Text(300) | None = None
+    postal_code: Text(20) | None = None
+    phone: Phone | None = None
+    fax: Text(40) | None = None
+    website: Text(300) | None = None
+    email: EmailStr | None = None
+    business_licence_no: Text(64) | None = None
+    legal_representative: Text(100) | None = None
+    registered_capital: Amount | None = None
+    annual_turnover: Amount | None = None
+    bank: Text(200) | None = None
+    bank_account: Text(64) | None = None
+    local_tax_no: Text(64) | None = None
+    national_tax_no: Text(64) | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    custom_fields: dict[CustomFieldName, CustomFieldValue] | None = Field(default=None, max_length=50)
+
+    @field_validator("tags")
+    @classmethod
+    def _distinct_tags(cls, tags: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(tags)) if tags is not None else None
+
+
+class CustomerCreate(_CustomerProfile):
+    name: Text(200)
+
+
+class CustomerUpdate(PatchModel, _CustomerProfile):
+    not_nullable = frozenset({"name", "tags", "custom_fields"})
+
+    name: Text(200) | None = None
+
+
+class CustomerTransfer(InputModel):
+    owner_id: int = Field(description="The active user who becomes the customer's account manager")
+
+
+class CustomerRead(OutputModel):
+    id: int
+    code: str
+    name: str
+    status: CustomerStatus
+    owner_id: int
+    region: str | None
+    level: str | None
+    industry: str | None
+    satisfaction: int | None
+    credit: int | None
+    address: str | None
+    postal_code: str | None
+    phone: str | None
+    phone_e164: str | None
+    fax: str | None
+    website: str | None
+    email: str | None
+    business_licence_no: str | None
+    legal_representative: str | None
+    registered_capital: Decimal | None
+    annual_turnover: Decimal | None
+    bank: str | None
+    bank_account: str | None
+    local_tax_no: str | None
+    national_tax_no: str | None
+    tags: list[str]
+    custom_fields: dict[str, Any]
+    churned_at: datetime | None
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tag_names(cls, tags: list[Any]) -> list[str]:
+        return sorted(tag if isinstance(tag, str) else tag.tag for tag in tags)
+
+
+class ContactCreate(InputModel):
+    name: Text(100)
+    gender: Gender
+    title: Text(100)
+    office_phone: Phone
+    mobile: Phone | None = None
+    email: EmailStr | None = None
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ContactUpdate(PatchModel):
+    not_nullable = frozenset({"name", "gender", "title", "office_phone"})
+
+    name: Text(100) | None = None
+    gender: Gender | None = None
+    title: Text(100) | None = None
+    office_phone: Phone | None = None
+    mobile: Phone | None = None
+    email: EmailStr | None = None
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ContactRead(OutputModel):
+    id: int
+    customer_id: int
+    name: str
+    gender: Gender
+    title: str
+    office_phone: str
+    office_phone_e164: str | None
+    mobile: str | None
+    mobile_e164: str | None
+    email: str | None
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class InteractionCreate(InputModel):
+    occurred_on: date = Field(description="The day of the interaction")
+    location: Text(200)
+    summary: Text(300)
+    details: Text(10_000)
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class InteractionUpdate(PatchModel):
+    not_nullable = frozenset({"occurred_on", "location", "summary", "details"})
+
+    occurred_on: date | None = None
+    location: Text(200) | None = None
+    summary: Text(300) | None = None
+    details: Text(10_000) | None = None
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class InteractionRead(OutputModel):
+    id: int
+    customer_id: int
+    occurred_on: date
+    location: str
+    summary: str
+    details: str
+    notes: str | None
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrdersSummary(OutputModel):
+    """Completed orders (shipped or paid) of the customer."""
+
+    count: int
+    total: Decimal
+    last_order_date: date | None
+
+
+class RelatedRecord(OutputModel):
+    """A record of another domain shown in the customer 360 (open opportunities, open tickets)."""
+
+    id: int
+    code: str
+    summary: str
+    status: str
+
+
+class CustomerOverview(OutputModel):
+    profile: CustomerRead
+    contacts: list[ContactRead]
+    latest_interactions: list[InteractionRead] = Field(description="The 10 most recent, newest first")
+    orders: OrdersSummary
+    open_opportunities: list[RelatedRecord]
+    open_tickets: list[RelatedRecord]
+    churn_status: CustomerStatus
+    tags: list[str]

@@ -1,0 +1,299 @@
+"""Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock
+from crm_api.core.codes import next_code
+from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm_api.core.http import check_if_match
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal, Scope
+from crm_api.core.phones import to_e164
+from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.customers.repository import (
+    ContactRepository,
+    CustomerRecordRepository,
+    CustomerRepository,
+    InteractionRepository,
+)
+from crm_api.customers.schemas import (
+    ContactCreate,
+    ContactRead,
+    CustomerCreate,
+    CustomerRead,
+    CustomerTransfer,
+    CustomerUpdate,
+    InteractionCreate,
+    InteractionRead,
+)
+from crm_api.dictionary.service import ensure_value
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
+from crm_api.models.identity import User
+
+ACTIVE = "active"
+# Customer columns whose values come from the data dictionary, with their category.
+DICTIONARY_FIELDS = {
+    column.key: column.info["dictionary"] for column in Customer.__table__.columns if "dictionary" in column.info
+}
+# The input field of a phone -> the column keeping its E.164 form.
+CUSTOMER_PHONES = {"phone": "phone_e164"}
+# Interactions list newest first.
+INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
+
+
+def to_read(customer: Customer) -> CustomerRead:
+    return CustomerRead.model_validate(customer)
+
+
+def _audit_view(customer: Customer) -> dict[str, Any]:
+    return audit.snapshot(customer) | {"tags": sorted(tag.tag for tag in customer.tags)}
+
+
+async def _audited(
+    session: AsyncSession, actor: Principal, entity_type: str, entity: Any, action: str, before: dict[str, Any] | None,
+    view: Callable[[Any], dict[str, Any]] | None = audit.snapshot,
+) -> None:
+    """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type=entity_type, entity_id=entity.id, action=action,
+        before=before, after=view(entity) if view is not None else None,
+    )
+
+
+def normalized_phones(changes: dict[str, Any], phone_columns: dict[str, str]) -> dict[str, Any]:
+    """The E.164 columns for the phones among `changes`; 422 on the field of a phone that cannot be parsed."""
+    normalized = {}
+    for field, column in phone_columns.items():
+        if field not in changes:
+            continue
+        raw = changes[field]
+        try:
+            normalized[column] = to_e164(raw) if raw is not None else None
+        except ValueError:
+            raise InvalidInput(field, f"{raw!r} is not a valid phone number", code="phone.invalid") from None
+    return normalized
+
+
+async def _ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any]) -> None:
+    for field, category in DICTIONARY_FIELDS.items():
+        if field in changes:
+            await ensure_value(session, category, changes[field], field=field)
+
+
+def ensure_active(customer: Customer) -> None:
+    """Only active customers change; a churned one is read-only."""
+    if customer.status != ACTIVE:
+        raise Conflict(f"Customer {customer.code} is {customer.status} and cannot be changed", code="customer.not_active")
+
+
+async def _load(
+    session: AsyncSession, principal: Principal, customer_id: int, permission: str, *, include_deleted: bool = False
+) -> Customer:
+    repo = CustomerRepository(session)
+    statement = repo.with_tags(repo.scoped(principal, permission, include_deleted=include_deleted))
+    customer = await session.scalar(statement.where(Customer.id == customer_id))
+    if customer is None:
+        raise NotFound("Customer", customer_id)
+    return customer
+
+
+async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
+    return await _load(session, principal, customer_id, "customers:read")
+
+
+async def writable_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
+    """The customer, if the principal may change it and it is active (for its contacts and interactions too)."""
+    customer = await _load(session, principal, customer_id, "customers:write")
+    ensure_active(customer)
+    return customer
+
+
+async def list_customers(
+    session: AsyncSession, principal: Principal, params: PageParams, **filters: Any
+) -> Page[CustomerRead]:
+    repo = CustomerRepository(session)
+    statement = repo.filtered(repo.with_tags(repo.scoped(principal, "customers:read")), **filters)
+    customers, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[to_read(c) for c in customers], next_cursor=next_cursor, total=total)
+
+
+def _apply_tags(customer: Customer, tags: list[str]) -> None:
+    kept = {tag.tag: tag for tag in customer.tags}
+    customer.tags = [kept.get(name) or CustomerTag(tag=name) for name in tags]
+
+
+async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
+    """A new active customer owned by the actor, who must hold customers:write."""
+    actor.require("customers:write")
+    if actor.user_id is None:
+        raise Forbidden("A customer is owned by a person; an API key cannot create one", code="customer.owner_required")
+    values = data.model_dump(exclude={"tags"}, exclude_none=True)
+    await _ensure_dictionary_values(session, values)
+    values |= normalized_phones(values, CUSTOMER_PHONES)
+    customer = Customer(
+        **values,
+        code=await next_code(session, "KH"),
+        owner_id=actor.user_id,
+        created_by_id=actor.user_id,
+        status=ACTIVE,
+        tags=[CustomerTag(tag=name) for name in data.tags or []],
+    )
+    session.add(customer)
+    await _audited(session, actor, "customer", customer, "create", None, _audit_view)
+    return customer
+
+
+async def update_customer(
+    session: AsyncSession, actor: Principal, customer_id: int, data: CustomerUpdate, *, if_match: str | None = None
+) -> Customer:
+    customer = await writable_customer(session, actor, customer_id)
+    check_if_match(if_match, to_read(customer))
+    before = _audit_view(customer)
+    changes = data.changes()
+    await _ensure_dictionary_values(session, changes)
+    changes |= normalized_phones(changes, CUSTOMER_PHONES)
+    if "tags" in changes:
+        _apply_tags(customer, changes.pop("tags"))
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    await _audited(session, actor, "customer", customer, "update", before, _audit_view)
+    return customer
+
+
+async def delete_customer(session: AsyncSession, actor: Principal, customer_id: int) -> None:
+    """Soft delete: hidden from every list and lookup until restored."""
+    customer = await _load(session, actor, customer_id, "customers:delete")
+    before = _audit_view(customer)
+    customer.deleted_at = clock.now()
+    await _audited(session, actor, "customer", customer, "delete", before, _audit_view)
+
+
+async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
+    customer = await _load(session, actor, customer_id, "customers:delete", include_deleted=True)
+    if customer.deleted_at is None:
+        raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
+    before = _audit_view(customer)
+    customer.deleted_at = None
+    await _audited(session, actor, "customer", customer, "restore", before, _audit_view)
+    return customer
+
+
+async def _new_owner(session: AsyncSession, actor: Principal, owner_id: int) -> User:
+    owner = await session.get(User, owner_id)
+    if owner is None or not owner.active:
+        raise InvalidInput("owner_id", f"User {owner_id} is not an active user", code="customer.owner_inactive")
+    if actor.scope("customers:transfer") is Scope.TEAM and owner.team_id != actor.team_id:
+        raise InvalidInput("owner_id", "The new owner must be in your team", code="customer.owner_outside_team")
+    return owner
+
+
+async def transfer_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerTransfer) -> Customer:
+    """Give the customer to another account manager (the only way its owner changes)."""
+    customer = await _load(session, actor, customer_id, "customers:transfer")
+    ensure_active(customer)
+    owner = await _new_owner(session, actor, data.owner_id)
+    if owner.id == customer.owner_id:
+        return customer
+    before = _audit_view(customer)
+    customer.owner_id = owner.id
+    await _audited(session, actor, "customer", customer, "transfer", before, _audit_view)
+    return customer
+
+
+# Contacts and interactions: records of one customer, reached only through it.
+
+@dataclass(frozen=True)
+class CustomerRecords:
+    """A kind of record that belongs to exactly one customer."""
+
+    repository: type[CustomerRecordRepository[Any]]
+    label: str
+    read: type[OutputModel]
+    order: Sort
+    # Phone input fields -> the column keeping their E.164 form.
+    phones: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def entity_type(self) -> str:
+        return self.label.lower()
+
+
+CONTACTS = CustomerRecords(
+    ContactRepository, "Contact", ContactRead, Sort([Contact.id], descending=False),
+    {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
+)
+INTERACTIONS = CustomerRecords(InteractionRepository, "Interaction", InteractionRead, INTERACTION_ORDER)
+
+
+async def _record_of(session: AsyncSession, kind: CustomerRecords, customer: Customer, record_id: int) -> Any:
+    """The record under this customer; one under another customer is a 404."""
+    record = await kind.repository(session).get_of_customer(customer.id, record_id)
+    if record is None:
+        raise NotFound(kind.label, record_id)
+    return record
+
+
+async def list_records(
+    session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, params: PageParams
+) -> Page[Any]:
+    customer = await get_customer(session, principal, customer_id)
+    repo = kind.repository(session)
+    records, next_cursor, total = await repo.page(repo.of_customer(customer.id), params, kind.order)
+    return Page(items=[kind.read.model_validate(r) for r in records], next_cursor=next_cursor, total=total)
+
+
+async def get_record(
+    session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, record_id: int
+) -> Any:
+    return await _record_of(session, kind, await get_customer(session, principal, customer_id), record_id)
+
+
+async def _add_record(
+    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, values: dict[str, Any]
+) -> Any:
+    customer = await writable_customer(session, actor, customer_id)
+    record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
+    session.add(record)
+    await _audited(session, actor, kind.entity_type, record, "create", None)
+    return record
+
+
+async def update_record(
+    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int,
+    data: PatchModel, *, if_match: str | None = None,
+) -> Any:
+    customer = await writable_customer(session, actor, customer_id)
+    record = await _record_of(session, kind, customer, record_id)
+    check_if_match(if_match, kind.read.model_validate(record))
+    before = audit.snapshot(record)
+    changes = data.changes()
+    for name, value in (changes | normalized_phones(changes, kind.phones)).items():
+        setattr(record, name, value)
+    await _audited(session, actor, kind.entity_type, record, "update", before)
+    return record
+
+
+async def delete_record(
+    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int
+) -> None:
+    customer = await writable_customer(session, actor, customer_id)
+    record = await _record_of(session, kind, customer, record_id)
+    before = audit.snapshot(record)
+    await session.delete(record)
+    await _audited(session, actor, kind.entity_type, record, "delete", before, view=None)
+
+
+async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:
+    """A new contact of an active customer the actor may change."""
+    return await _add_record(session, actor, CONTACTS, customer_id, data.model_dump())  # type: ignore[no-any-return]
+
+
+async def add_interaction(session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate) -> Interaction:
+    values = data.model_dump() | {"created_by_id": actor.user_id}
+    return await _add_record(session, actor, INTERACTIONS, customer_id, values)  # type: ignore[no-any-return]

@@ -1,0 +1,104 @@
+"""Queries of the sales read model: set-based lookups and bulk writes for the ingest, filtered lists for reading."""
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
+
+from crm_api.core.repository import Repository
+from crm_api.models.base import Base
+from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
+
+
+class SyncRepository:
+    """One statement per kind of lookup or write, whatever the size of the batch."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def current_values(
+        self, model: type[Base], fields: Sequence[str], external_ids: Collection[str]
+    ) -> dict[str, dict[str, Any]]:
+        """external_id -> {"id", *fields} of the rows already stored."""
+        columns = [getattr(model, name) for name in ("id", "external_id", *fields)]
+        rows = await self.session.execute(select(*columns).where(getattr(model, "external_id").in_(external_ids)))
+        return {row.external_id: dict(row._mapping) for row in rows}
+
+    async def lookup(
+        self, key: InstrumentedAttribute[Any], values: Collection[str], *extra: InstrumentedAttribute[Any]
+    ) -> dict[str, Any]:
+        """key value -> row (id and `extra` columns) for the values that exist."""
+        if not values:
+            return {}
+        table = key.class_
+        rows = await self.session.execute(select(key, table.id, *extra).where(key.in_(values)))
+        return {row[0]: row for row in rows}
+
+    async def insert(self, model: type[Base], rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Inserts the rows; external_id -> new id."""
+        if not rows:
+            return {}
+        external_id = getattr(model, "external_id")
+        result = await self.session.execute(insert(model).returning(external_id, getattr(model, "id")), rows)
+        return {row[0]: row[1] for row in result}
+
+    async def update_by_id(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(update(model), rows)
+
+    async def lines_of(self, order_ids: Collection[int]) -> list[Row[Any]]:
+        """The stored lines as plain rows: they are about to be replaced, so none enters the identity map."""
+        if not order_ids:
+            return []
+        columns = (OrderLine.order_id, OrderLine.product_id, OrderLine.product_name, OrderLine.quantity,
+                   OrderLine.unit, OrderLine.unit_price)
+        statement = select(*columns).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)
+        return list((await self.session.execute(statement)).all())
+
+    async def replace_lines(self, order_ids: Collection[int], lines: list[dict[str, Any]]) -> None:
+        if order_ids:
+            await self.session.execute(
+                delete(OrderLine).where(OrderLine.order_id.in_(order_ids)).execution_options(synchronize_session=False)
+            )
+        if lines:
+            await self.session.execute(insert(OrderLine), lines)
+
+
+class ProductRepository(Repository[Product]):
+    model = Product
+
+    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[tuple[Product]]:
+        statement = self.select()
+        for column, value in ((Product.name, name), (Product.model, model), (Product.batch, batch)):
+            if value:
+                statement = statement.where(column.icontains(value, autoescape=True))
+        return statement
+
+
+class InventoryRepository(Repository[InventoryItem]):
+    model = InventoryItem
+
+    def filtered(
+        self, *, product_id: int | None, product_name: str | None, warehouse: str | None
+    ) -> Select[tuple[InventoryItem]]:
+        statement = self.select().options(selectinload(InventoryItem.product))
+        if product_id is not None:
+            statement = statement.where(InventoryItem.product_id == product_id)
+        if product_name:
+            named = select(Product.id).where(Product.name.icontains(product_name, autoescape=True))
+            statement = statement.where(InventoryItem.product_id.in_(named))
+        if warehouse:
+            statement = statement.where(InventoryItem.warehouse == warehouse)
+        return statement
+
+
+class OrderRepository(Repository[Order]):
+    model = Order
+
+    def completed_for_customer(self, customer_id: int) -> Select[tuple[Order]]:
+        return self.select().where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
+
+    async def with_lines(self, order_id: int) -> Order | None:
+        return await self.session.scalar(select(Order).where(Order.id == order_id).options(selectinload(Order.lines)))

@@ -1,0 +1,113 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import Field
+
+from crm_api.core.schemas import InputModel, OutputModel, Text
+
+MAX_BATCH = 1000
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=3)]
+ExternalId = Annotated[Text(64), Field(description="The sales system's id of the record")]
+
+Item = TypeVar("Item", bound=InputModel)
+
+
+class SyncBatch(InputModel, Generic[Item]):
+    items: list[Item] = Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} records")
+
+
+class SyncResult(OutputModel):
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ProductIn(InputModel):
+    external_id: ExternalId
+    name: Text(200)
+    model: Text(100) | None = None
+    batch: Text(100) | None = None
+    unit: Text(20) | None = None
+    price: Amount | None = None
+
+
+class InventoryIn(InputModel):
+    external_id: ExternalId
+    product_external_id: Text(64)
+    warehouse: Text(100)
+    location: Text(100) | None = None
+    quantity: int = Field(ge=0, le=2_000_000_000)
+
+
+class OrderLineIn(InputModel):
+    product_external_id: Text(64)
+    quantity: Quantity
+    unit: Text(20) | None = None
+    unit_price: Amount
+
+
+class OrderIn(InputModel):
+    external_id: ExternalId
+    number: Text(64)
+    customer_code: Text(20) | None = Field(
+        default=None, description="The customer's CRM code; or send customer_external_id"
+    )
+    customer_external_id: Text(64) | None = Field(
+        default=None, description="The customer's sales-system id; or send customer_code"
+    )
+    order_date: date
+    shipping_address: Text(300) | None = None
+    status: int = Field(ge=1, le=6, description="1–6; 5 = shipped (已发货), 6 = paid (已回款)")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=500, description="Replace the order's lines wholesale")
+    total: Amount | None = Field(default=None, description="Optional check: must equal the sum of the lines")
+
+
+class ProductRead(OutputModel):
+    id: int
+    external_id: str
+    name: str
+    model: str | None
+    batch: str | None
+    unit: str | None
+    price: Decimal | None
+    synced_at: datetime
+
+
+class InventoryRead(OutputModel):
+    id: int
+    external_id: str
+    product_id: int
+    product_name: str
+    warehouse: str
+    location: str | None
+    quantity: int
+    synced_at: datetime
+
+
+class OrderSummary(OutputModel):
+    id: int
+    number: str
+    customer_id: int
+    order_date: date
+    shipping_address: str | None
+    status: int
+    total: Decimal
+
+
+class OrderLineRead(OutputModel):
+    line_no: int
+    product_id: int | None
+    product_name: str
+    quantity: Decimal
+    unit: str | None
+    unit_price: Decimal
+    amount: Decimal = Field(description="quantity × unit price, to the cent")
+
+
+class OrderDetail(OrderSummary):
+    external_id: str
+    synced_at: datetime
+    lines: list[OrderLineRead]

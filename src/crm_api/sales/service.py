@@ -1,0 +1,98 @@
+"""Reading the sales read model: a customer's completed orders, order detail, products and inventory."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core.errors import NotFound
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal
+from crm_api.core.types import to_money
+from crm_api.customers.repository import CustomerRepository
+from crm_api.models.sales import InventoryItem, Order, OrderLine
+from crm_api.sales.repository import InventoryRepository, OrderRepository, ProductRepository
+from crm_api.sales.schemas import InventoryRead, OrderDetail, OrderLineRead, OrderSummary, ProductRead
+
+# Newest first; the id breaks ties between orders of the same day.
+ORDER_HISTORY_SORT = Sort([Order.order_date, Order.id])
+
+
+class PricedLine(Protocol):
+    quantity: Decimal
+    unit_price: Decimal
+
+
+def line_amount(line: PricedLine) -> Decimal:
+    return to_money(line.quantity * line.unit_price)
+
+
+def order_total(lines: Iterable[PricedLine]) -> Decimal:
+    """The order total as the sales system invoices it: the sum of the lines, each to the cent."""
+    return sum((line_amount(line) for line in lines), start=Decimal("0.00"))
+
+
+def _line_read(line: OrderLine) -> OrderLineRead:
+    return OrderLineRead(
+        line_no=line.line_no, product_id=line.product_id, product_name=line.product_name, quantity=line.quantity,
+        unit=line.unit, unit_price=line.unit_price, amount=line_amount(line),
+    )
+
+
+async def _visible_customer(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
+    return await CustomerRepository(session).get_scoped(customer_id, principal, "customers:read") is not None
+
+
+async def customer_orders(
+    session: AsyncSession, principal: Principal, customer_id: int, params: PageParams
+) -> Page[OrderSummary]:
+    """Shipped and paid orders of a customer in the caller's scope, newest first."""
+    if not await _visible_customer(session, principal, customer_id):
+        raise NotFound("Customer", customer_id)
+    repo = OrderRepository(session)
+    orders, next_cursor, total = await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)
+    return Page(items=[OrderSummary.model_validate(o) for o in orders], next_cursor=next_cursor, total=total)
+
+
+async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
+    """An order with its lines; visible when its customer is."""
+    order = await OrderRepository(session).with_lines(order_id)
+    if order is None or not await _visible_customer(session, principal, order.customer_id):
+        raise NotFound("Order", order_id)
+    return OrderDetail(
+        id=order.id, external_id=order.external_id, number=order.number, customer_id=order.customer_id,
+        order_date=order.order_date, shipping_address=order.shipping_address, status=order.status,
+        total=order_total(order.lines), synced_at=order.synced_at, lines=[_line_read(line) for line in order.lines],
+    )
+
+
+async def list_products(
+    session: AsyncSession, params: PageParams, *, name: str | None, model: str | None, batch: str | None
+) -> Page[ProductRead]:
+    repo = ProductRepository(session)
+    products, next_cursor, total = await repo.page(repo.filtered(name=name, model=model, batch=batch), params)
+    return Page(items=[ProductRead.model_validate(p) for p in products], next_cursor=next_cursor, total=total)
+
+
+async def get_product(session: AsyncSession, product_id: int) -> ProductRead:
+    product = await ProductRepository(session).get(product_id)
+    if product is None:
+        raise NotFound("Product", product_id)
+    return ProductRead.model_validate(product)
+
+
+def _inventory_read(item: InventoryItem) -> InventoryRead:
+    return InventoryRead(
+        id=item.id, external_id=item.external_id, product_id=item.product_id, product_name=item.product.name,
+        warehouse=item.warehouse, location=item.location, quantity=item.quantity, synced_at=item.synced_at,
+    )
+
+
+async def list_inventory(
+    session: AsyncSession, params: PageParams, *, product_id: int | None, product_name: str | None, warehouse: str | None
+) -> Page[InventoryRead]:
+    repo = InventoryRepository(session)
+    statement = repo.filtered(product_id=product_id, product_name=product_name, warehouse=warehouse)
+    items, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[_inventory_read(i) for i in items], next_cursor=next_cursor, total=total)
