@@ -11,6 +11,7 @@ bench/results/<date>-<commit>.json and prints a Markdown table. The server is st
 
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import platform
@@ -41,6 +42,11 @@ READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 10.0
 
 
+def _die_with_parent() -> None:
+    PR_SET_PDEATHSIG = 1  # noqa: N806 - the Linux constant's name
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextmanager
 def running_server(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
     """The service in production mode on a free local port: yields (base url, master pid), then stops it."""
@@ -56,8 +62,9 @@ def running_server(database_url: str, *, workers: int) -> Iterator[tuple[str, in
     }
     command = [sys.executable, "-m", "uvicorn", "crm_api.main:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    # A session of its own, so the whole process group (master and workers) can be stopped at once.
-    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    # A session of its own, so the whole process group (master and workers) can be stopped at once;
+    # and a parent-death signal, so even a bench killed outright does not leave the server behind.
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent)
     try:
         yield f"http://127.0.0.1:{port}", server.pid
     finally:
@@ -265,6 +272,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # SIGTERM (a timeout, CI) unwinds like Ctrl+C, through the `finally` that stops the server.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     asyncio.run(bench(parse_args(argv)))
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from bench.generate import BENCH_PASSWORD, username
+from crm_api.customers.repository import CustomerRepository
 from crm_api.models import Customer
 
 ACCOUNT_MANAGER = username("account_manager", 1)
@@ -32,7 +33,6 @@ class Fixtures:
     own_customer_ids: list[int]  # the account manager's active customers
     search_terms: list[str]  # 4-character name fragments: brand and trade (恒信精密)
     phones: list[str]  # customer phones as people type them (0755-88881234)
-    phones_e164: list[str]
     deep_cursor: str | None = None
 
     def any_customer(self, rng: random.Random) -> int:
@@ -51,7 +51,7 @@ async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
     )
     # An even sample over the table (ids are dense), so terms and phones are the data set's own.
     sample = await connection.fetch(
-        "SELECT name, address, phone, phone_e164 FROM customers WHERE id % $1 = 0 LIMIT 500",
+        "SELECT name, address, phone FROM customers WHERE id % $1 = 0 LIMIT 500",
         max(bounds["high"] // 500, 1),
     )
     terms = []
@@ -60,7 +60,7 @@ async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
         terms.append(row["name"][len(city): len(city) + 4])
     return Fixtures(
         bounds["low"], bounds["high"], [row["id"] for row in own], terms,
-        [row["phone"] for row in sample], [row["phone_e164"] for row in sample],
+        [row["phone"] for row in sample],
     )
 
 
@@ -68,21 +68,29 @@ async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
 Request = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
 
 
+# Stands for the search term in a statement the customer repository builds once, before the run.
+SEARCH_TERM = "\x00term\x00"
+
+
 @dataclass(frozen=True)
 class RawQuery:
     """The SQL the service's repository issues for a scenario, run straight through asyncpg."""
 
     statement: Select[Any]
-    arguments: Callable[[random.Random, Fixtures], dict[str, Any]]
+    arguments: Callable[[random.Random, Fixtures], dict[str, Any]]  # by bind name; "term" fills SEARCH_TERM
 
     def compiled(self) -> tuple[str, Callable[[random.Random, Fixtures], list[Any]]]:
         """The SQL text, and a function giving its positional arguments ($1, $2…) for one call."""
         compiled = self.statement.compile(dialect=asyncpg_dialect())
-        order, fixed = list(compiled.positiontup or []), compiled.params  # fixed: the LIMIT and other literals
+        order, fixed = list(compiled.positiontup or []), compiled.params  # fixed: LIMIT, patterns…
 
         def positional(rng: random.Random, fixtures: Fixtures) -> list[Any]:
             values = fixed | self.arguments(rng, fixtures)
-            return [values[name] for name in order]
+            term = values.pop("term", None)
+            return [
+                values[name].replace(SEARCH_TERM, term) if term and isinstance(values[name], str) else values[name]
+                for name in order
+            ]
 
         return compiled.string, positional
 
@@ -100,28 +108,23 @@ class Scenario:
     prepare: Callable[[httpx.AsyncClient, dict[str, str], Fixtures], Awaitable[None]] | None = None
 
 
-def _live_customers() -> Select[tuple[Customer]]:
-    return select(Customer).where(Customer.deleted_at.is_(None))
+def _first_page(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
+    """The customer list's page query: newest id first, one row more than a page to tell if there is a next."""
+    return statement.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1)
 
 
+_LIVE_CUSTOMERS = select(Customer).where(Customer.deleted_at.is_(None))
 CUSTOMER_BY_ID = RawQuery(
-    _live_customers().where(Customer.id == bindparam("id")),
-    lambda rng, fx: {"id": fx.any_customer(rng)},
+    _LIVE_CUSTOMERS.where(Customer.id == bindparam("id")), lambda rng, fx: {"id": fx.any_customer(rng)}
 )
-CUSTOMERS_FIRST_PAGE = RawQuery(
-    _live_customers().order_by(Customer.id.desc()).limit(PAGE_SIZE + 1),
-    lambda rng, fx: {},
-)
+CUSTOMERS_FIRST_PAGE = RawQuery(_first_page(_LIVE_CUSTOMERS), lambda rng, fx: {})
 CUSTOMERS_BY_NAME = RawQuery(
-    _live_customers()
-    .where(or_(Customer.name.ilike(bindparam("pattern")), Customer.code.ilike(bindparam("pattern"))))
-    .order_by(Customer.id.desc())
-    .limit(PAGE_SIZE + 1),
-    lambda rng, fx: {"pattern": f"%{rng.choice(fx.search_terms)}%"},
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, q=SEARCH_TERM)),
+    lambda rng, fx: {"term": rng.choice(fx.search_terms)},
 )
 CUSTOMERS_BY_PHONE = RawQuery(
-    _live_customers().where(Customer.phone_e164 == bindparam("phone")).order_by(Customer.id.desc()).limit(PAGE_SIZE + 1),
-    lambda rng, fx: {"phone": rng.choice(fx.phones_e164)},
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, q=SEARCH_TERM)),
+    lambda rng, fx: {"term": rng.choice(fx.phones)},
 )
 
 
