@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
+from typing import NamedTuple
 
 import asyncpg
 from alembic import command
@@ -37,7 +38,7 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 BENCH_PASSWORD = "bench-password-2026"
 
 # Staff: 200 users, supervisors and account managers spread over 20 teams.
@@ -134,6 +135,19 @@ class Names:
     def mobile(self) -> tuple[str, str]:
         number = f"1{self.rng.choice('3456789')}{self.rng.randint(0, 999_999_999):09d}"
         return number, f"+86{number}"
+
+
+class Profile(NamedTuple):
+    """What a customer's contacts, interactions and orders take from it."""
+
+    id: int
+    owner_id: int
+    city: str
+    address: str
+    phone: str
+    phone_e164: str
+    created: int  # day offset from as_of
+    created_at: datetime
 
 
 class Loader:
@@ -274,20 +288,21 @@ class Generator:
         for first in range(1, self.data.customers + 1, CUSTOMER_CHUNK):
             ids = range(first, min(first + CUSTOMER_CHUNK, self.data.customers + 1))
             started = time.perf_counter()
-            profiles = [self.customer(cid, rngs["customers"], names["customers"]) for cid in ids]
-            await self.loader.copy("customers", CUSTOMER_COLUMNS, (row for row, _ in profiles), started)
+            customers = [self.customer(cid, rngs["customers"], names["customers"]) for cid in ids]
+            await self.loader.copy("customers", CUSTOMER_COLUMNS, (row for row, _ in customers), started)
+            profiles = [profile for _, profile in customers]
             started = time.perf_counter()
-            contacts = [self.contact(row, n, rngs["contacts"], names["contacts"]) for row, _ in profiles for n in (0, 1)]
+            contacts = [self.contact(c, n, rngs["contacts"], names["contacts"]) for c in profiles for n in (0, 1)]
             await self.loader.copy("contacts", CONTACT_COLUMNS, contacts, started)
             started = time.perf_counter()
-            interactions = [r for row, created in profiles for r in self.interactions(row, created, rngs["interactions"])]
+            interactions = [row for c in profiles for row in self.interactions(c, rngs["interactions"])]
             await self.loader.copy("interactions", INTERACTION_COLUMNS, interactions, started)
             started = time.perf_counter()
             orders, lines = self.orders(profiles, counts, rngs["orders"])
             await self.loader.copy("orders", ORDER_COLUMNS, orders, started)
             await self.loader.copy("order_lines", LINE_COLUMNS, lines, time.perf_counter())
 
-    def customer(self, cid: int, rng: random.Random, names: Names) -> tuple[tuple, int]:
+    def customer(self, cid: int, rng: random.Random, names: Names) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
         industry = rng.choice(self.industries)
@@ -299,9 +314,10 @@ class Generator:
         deleted = rng.random() < 0.005
         licence = f"91{int(area):04d}{cid:012d}"
         code = f"KH{cid:08d}"
+        address = names.address(city)
         row = (
             cid, code, f"ERP-C{cid:08d}" if rng.random() < 0.8 else None, names.company(city, industry), region,
-            owner, level, industry, rng.randint(1, 5), rng.randint(1, 5), names.address(city),
+            owner, level, industry, rng.randint(1, 5), rng.randint(1, 5), address,
             f"{rng.randint(100_000, 850_000)}", phone, phone_e164, phone if rng.random() < 0.3 else None,
             f"https://www.{code.lower()}.example.cn", f"info@{code.lower()}.example.cn", licence, names.person(),
             Decimal(rng.randint(10, 50_000) * 10_000), Decimal(rng.randint(50, 500_000) * 10_000),
@@ -309,44 +325,44 @@ class Generator:
             "churned" if churned else "active", self.moment(-rng.randint(1, 180)) if churned else None,
             owner, self.moment(created), self.moment(created), self.moment(-rng.randint(1, 90)) if deleted else None,
         )
-        return row, created
+        return row, Profile(cid, owner, city, address, phone, phone_e164, created, self.moment(created))
 
-    def contact(self, customer: tuple, number: int, rng: random.Random, names: Names) -> tuple:
-        contact_id = (customer[0] - 1) * 2 + number + 1
+    def contact(self, customer: Profile, number: int, rng: random.Random, names: Names) -> tuple:
+        contact_id = (customer.id - 1) * 2 + number + 1
         mobile, mobile_e164 = names.mobile()
         return (
-            contact_id, customer[0], names.person(), rng.choice(("male", "female")), rng.choice(words.CONTACT_TITLES),
-            customer[12], customer[13], mobile, mobile_e164, f"contact{contact_id}@bench.example.cn", None,
-            rng.random() < 0.4, customer[29], customer[29],
+            contact_id, customer.id, names.person(), rng.choice(("male", "female")), rng.choice(words.CONTACT_TITLES),
+            customer.phone, customer.phone_e164, mobile, mobile_e164, f"contact{contact_id}@bench.example.cn", None,
+            rng.random() < 0.4, customer.created_at, customer.created_at,
         )
 
-    def interactions(self, customer: tuple, created: int, rng: random.Random) -> list[tuple]:
+    def interactions(self, customer: Profile, rng: random.Random) -> list[tuple]:
         rows = []
-        city = customer[10][: customer[10].index("市")]
         for _ in range(rng.choice(INTERACTIONS_PER_CUSTOMER)):
-            offset = rng.randint(max(created, -HISTORY_DAYS), 0)
+            offset = rng.randint(max(customer.created, -HISTORY_DAYS), 0)
             summary = rng.choice(words.INTERACTION_SUMMARIES)
             rows.append((
-                self.next_interaction_id, customer[0], self.day(offset), f"{city}{rng.choice(words.INTERACTION_PLACES)}",
-                summary, f"{summary}：{rng.choice(words.INTERACTION_OUTCOMES)}", None, customer[5],
+                self.next_interaction_id, customer.id, self.day(offset),
+                f"{customer.city}{rng.choice(words.INTERACTION_PLACES)}", summary,
+                f"{summary}：{rng.choice(words.INTERACTION_OUTCOMES)}", None, customer.owner_id,
                 self.moment(offset), self.moment(offset),
             ))
             self.next_interaction_id += 1
         return rows
 
-    def orders(self, profiles: list[tuple[tuple, int]], counts: array, rng: random.Random) -> tuple[list, list]:
+    def orders(self, profiles: list[Profile], counts: array, rng: random.Random) -> tuple[list, list]:
         """One chunk's orders, dated and numbered in date order so a customer's orders scatter over the table."""
         drafts = []
-        for customer, created in profiles:
-            count = counts[customer[0] - 1]
+        for customer in profiles:
+            count = counts[customer.id - 1]
             last = -DORMANT_SINCE_DAYS if count < 0 else 0
-            start = max(created, -HISTORY_DAYS)
+            start = max(customer.created, -HISTORY_DAYS)
             if start > last:
                 continue
             for _ in range(abs(count)):
                 offset = rng.randint(start, last)
                 statuses = RECENT_ORDER_STATUSES if offset > -15 else OLD_ORDER_STATUSES
-                drafts.append((offset, customer[0], customer[10], rng.choice(statuses), rng.choice(LINES_PER_ORDER)))
+                drafts.append((offset, customer.id, customer.address, rng.choice(statuses), rng.choice(LINES_PER_ORDER)))
         drafts.sort(key=lambda draft: draft[0])
         orders, lines = [], []
         for offset, customer_id, address, status, line_count in drafts:

@@ -229,6 +229,8 @@ async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any]
 
 
 async def bench(args: argparse.Namespace) -> Path:
+    # Anything else running on the machine (test suites…) shows here and skews every number.
+    load_before = os.getloadavg()[0]
     described, generation = await ensure_data_set(args)
     connection = await asyncpg.connect(asyncpg_dsn(args.database_url))
     try:
@@ -242,7 +244,8 @@ async def bench(args: argparse.Namespace) -> Path:
     raw = await measure_raw(args, fixtures, scenarios)
     commit = _commit()
     result = {
-        "date": clock.now().isoformat(timespec="seconds"), "commit": commit, "machine": await _machine(args.database_url),
+        "date": clock.now().isoformat(timespec="seconds"), "commit": commit,
+        "machine": await _machine(args.database_url) | {"load_average_1m_before": round(load_before, 2)},
         "data_set": json.loads(described), "generation": generation,
         "settings": {"workers": args.workers, "concurrency": args.concurrency, "seconds_per_scenario": args.duration},
         "scenarios": service, "raw": raw,
