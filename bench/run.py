@@ -35,6 +35,7 @@ from bench.generate import BENCH_PASSWORD, DEFAULT_DATABASE_URL, asyncpg_dsn, da
 from bench.load import Measurement, MemorySampler, drive
 from bench.scenarios import SCENARIOS, Fixtures, RawQuery, Scenario, load_fixtures
 from crm_api.core.clock import clock
+from crm_api.core.db import POSTGRESQL_SERVER_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -153,7 +154,8 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
 
 async def measure_raw(args: argparse.Namespace, fixtures: Fixtures, scenarios: list[Scenario]) -> list[dict[str, Any]]:
     results = []
-    pool = await asyncpg.create_pool(asyncpg_dsn(args.database_url), min_size=args.concurrency, max_size=args.concurrency)
+    pool = await asyncpg.create_pool(asyncpg_dsn(args.database_url), min_size=args.concurrency, max_size=args.concurrency,
+                                     server_settings=POSTGRESQL_SERVER_SETTINGS)  # as the service's connections
     try:
         for scenario in scenarios:
             if scenario.raw is None:
