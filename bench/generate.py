@@ -38,7 +38,7 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 BENCH_PASSWORD = "bench-password-2026"
 
 # Staff: 200 users, supervisors and account managers spread over 20 teams.
@@ -270,11 +270,18 @@ class Generator:
         """
         rng = self.rng("order-counts")
         weights = array("d")
-        for _ in range(self.data.customers):
+        for cid in range(1, self.data.customers + 1):
             kind = rng.random()
             weight = 0.0 if kind < NEVER_ORDERED else rng.paretovariate(1.16)
-            weights.append(-weight if NEVER_ORDERED <= kind < NEVER_ORDERED + DORMANT else weight)
-        per_weight = self.data.customers * ORDERS_PER_CUSTOMER / sum(abs(w) for w in weights)
+            dormant = NEVER_ORDERED <= kind < NEVER_ORDERED + DORMANT
+            if dormant and self.created_offset(cid) > -DORMANT_SINCE_DAYS:
+                weight = 0.0  # too new to have stopped ordering six months ago
+            weights.append(-weight if dormant else weight)
+        # Orders per unit of weight, so that the counts, capped for the biggest accounts, add up to the target.
+        target = self.data.customers * ORDERS_PER_CUSTOMER
+        per_weight = target / sum(abs(w) for w in weights)
+        for _ in range(8):  # the heavy tail loses much to the cap: raise the rate until the sum fits
+            per_weight *= target / sum(min(abs(w) * per_weight, MAX_ORDERS_PER_CUSTOMER) for w in weights)
         counts = array("l")
         for weight in weights:
             count = min(int(abs(weight) * per_weight + rng.random()), MAX_ORDERS_PER_CUSTOMER)
@@ -302,6 +309,10 @@ class Generator:
             await self.loader.copy("orders", ORDER_COLUMNS, orders, started)
             await self.loader.copy("order_lines", LINE_COLUMNS, lines, time.perf_counter())
 
+    def created_offset(self, cid: int) -> int:
+        """Day the customer was created: ids follow creation over the last five years."""
+        return -CUSTOMER_AGE_DAYS + (cid - 1) * (CUSTOMER_AGE_DAYS - 1) // self.data.customers
+
     def customer(self, cid: int, rng: random.Random, names: Names) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
@@ -309,7 +320,7 @@ class Generator:
         level = self.dictionary["customer_level"][bisect(self.level_cum, rng.random() * self.level_cum[-1])]
         owner = self.account_managers[(cid - 1) % len(self.account_managers)]
         phone, phone_e164 = names.landline(area)
-        created = -CUSTOMER_AGE_DAYS + (cid - 1) * (CUSTOMER_AGE_DAYS - 1) // self.data.customers
+        created = self.created_offset(cid)
         churned = rng.random() < 0.02
         deleted = rng.random() < 0.005
         licence = f"91{int(area):04d}{cid:012d}"
