@@ -33,7 +33,7 @@ import httpx
 
 from bench.generate import BENCH_PASSWORD, DEFAULT_DATABASE_URL, asyncpg_dsn, data_set, describe_existing, generate
 from bench.load import Measurement, MemorySampler, drive
-from bench.scenarios import SCENARIOS, Fixtures, RawQuery, Scenario, load_fixtures
+from bench.scenarios import ADMIN, SCENARIOS, TIMED_JOBS, Fixtures, RawQuery, Scenario, TimedJob, load_fixtures
 from crm_api.core.clock import clock
 from crm_api.core.db import POSTGRESQL_SERVER_SETTINGS
 
@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 10.0
+JOB_TIMEOUT = 600.0
 
 
 def _die_with_parent() -> None:
@@ -147,8 +148,31 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                                            concurrency=args.concurrency, seconds=args.duration)
                     results.append({"available": True} | measured.summary() | sampler.window())
                     print(f"  {_line(measured)}  rss/worker {results[-1]['peak_worker_mib']} MiB")
+                results += await run_timed_jobs(client, await sign_in(client, ADMIN), sampler)
             finally:
                 await sampler.stop()
+    return results
+
+
+async def run_timed_jobs(
+    client: httpx.AsyncClient, headers: dict[str, str], sampler: MemorySampler, jobs: tuple[TimedJob, ...] = TIMED_JOBS
+) -> list[dict[str, Any]]:
+    registered = [job["name"] for job in (await client.get("/api/v1/jobs", headers=headers)).raise_for_status().json()]
+    results: list[dict[str, Any]] = []
+    for timed in jobs:
+        job = next((name for name in registered if timed.job_contains in name), None)
+        if job is None:
+            print(f"  {timed.name:<42} not available (no job named like '{timed.job_contains}' is registered yet)")
+            results.append({"name": timed.name, "kind": "job", "available": False, "limit_seconds": timed.limit_seconds})
+            continue
+        sampler.window()
+        started = time.perf_counter()
+        response = await client.post(f"/api/v1/jobs/{job}/run", headers=headers, timeout=JOB_TIMEOUT)
+        seconds = time.perf_counter() - started
+        outcome = response.json().get("outcome") if response.status_code == 200 else f"HTTP {response.status_code}"
+        results.append({"name": timed.name, "kind": "job", "available": True, "job": job, "seconds": round(seconds, 2),
+                         "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
+        print(f"  {timed.name:<42} {seconds:8.2f} s  outcome {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
 
 
@@ -178,12 +202,20 @@ def _line(measured: Measurement) -> str:
 def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
     lines = ["| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS/worker MiB |",
              "|---|---:|---:|---:|---:|---:|---:|"]
+    jobs = [row for row in service if row.get("kind") == "job"]
     for row in service:
+        if row.get("kind") == "job":
+            continue
         if not row["available"]:
             lines.append(f"| {row['name']} | not available | | | | | |")
             continue
         lines.append(f"| {row['name']} | {row['requests_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
                      f"| {row['p99_ms']:.1f} | {row['errors']} | {row['peak_worker_mib']:.0f} |")
+    if jobs:
+        lines += ["", "| run once | seconds | outcome | target |", "|---|---:|---|---:|"]
+        for row in jobs:
+            measured = f"{row['seconds']:.2f} | {row['outcome']}" if row["available"] else "not available | "
+            lines.append(f"| {row['name']} | {measured} | < {row['limit_seconds']:g} s |")
     if raw:
         by_name = {row["name"]: row for row in service if row["available"]}
         lines += ["", "| raw asyncpg, same SQL | raw req/s | raw p95 ms | service req/s | service/raw |",

@@ -20,6 +20,7 @@ from crm_api.models import Customer
 
 ACCOUNT_MANAGER = username("account_manager", 1)
 EXECUTIVE = username("executive", 1)
+ADMIN = username("admin", 1)
 PAGE_SIZE = 20
 DEEP_PAGES = 50  # a deep page: the cursor after this many pages of 100
 
@@ -184,3 +185,16 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("login", "POST", "/api/v1/auth/login", None,
              lambda rng, fx: ("/api/v1/auth/login", None, {"username": ACCOUNT_MANAGER, "password": BENCH_PASSWORD})),
 )
+
+
+@dataclass(frozen=True)
+class TimedJob:
+    """A scheduled job run once through `POST /api/v1/jobs/{name}/run` and timed (SPEC §5: churn scan < 60 s)."""
+
+    name: str
+    job_contains: str  # the job's registered name contains this; the domain that lands chooses the exact name
+    limit_seconds: float
+
+
+# Run after the load scenarios: they change data (warnings, statuses) that a reused data set keeps.
+TIMED_JOBS: tuple[TimedJob, ...] = (TimedJob("churn scan", "churn", 60.0),)

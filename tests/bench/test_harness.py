@@ -1,5 +1,6 @@
 """A tiny-scale smoke of the benchmark harness, so it does not rot: PostgreSQL only, a few seconds."""
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -10,9 +11,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
-from bench.load import drive
-from bench.run import http_call, raw_call, sign_in
-from bench.scenarios import CUSTOMER_BY_ID, EXECUTIVE, SCENARIOS, load_fixtures
+from bench.load import MemorySampler, drive
+from bench.run import http_call, raw_call, run_timed_jobs, sign_in
+from bench.scenarios import ADMIN, CUSTOMER_BY_ID, EXECUTIVE, SCENARIOS, TimedJob, load_fixtures
 from crm_api.core.phones import to_e164
 from crm_api.main import create_app
 from tests.conftest import _postgres_base_url, make_settings
@@ -88,9 +89,14 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
             headers = await sign_in(client, EXECUTIVE)
             scenario = next(s for s in SCENARIOS if s.name == "users first page")
             measured = await drive(scenario.name, http_call(client, scenario, headers, fixtures), concurrency=4, seconds=1)
+            jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
+            timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
     finally:
         await app.state.db.dispose()
     assert measured.requests > 0 and measured.errors == 0, measured.first_error
+    assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [
+        ("cleanup", True, "succeeded"), ("missing", False, None),
+    ]
 
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=2, max_size=2)
     try:
