@@ -3,9 +3,14 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.churn.demo import seed_churn
+from crm_api.core.config import get_settings
 from crm_api.core.security import fingerprint
+from crm_api.customers.demo import seed_customers
 from crm_api.models.identity import ApiKey, Role, Team, User
+from crm_api.opportunities.demo import seed_pipeline
 from crm_api.sales.demo import seed_sales
+from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
 
@@ -53,8 +58,13 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
 
 
 async def seed_demo(session: AsyncSession) -> None:
-    await seed_people(session)
-    await seed_sales(session)  # after the customers: their orders need them
+    users = await seed_people(session)
+    await seed_customers(session, users)
+    await seed_pipeline(session, users)  # a won opportunity is a customer
+    await seed_churn(session, get_settings(), users)
+    await seed_service(session, users)
+    # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
+    await seed_sales(session)
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
 from crm_api.auth.router import router as auth_router
+from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 from crm_api.core.errors import install_error_handlers
@@ -21,8 +22,12 @@ from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
+from crm_api.kb.router import router as kb_router
+from crm_api.leads.router import router as leads_router
+from crm_api.opportunities.router import router as opportunities_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
+from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -51,13 +56,19 @@ def api_router() -> APIRouter:
         jobs_router,
         customers_router,
         sales_router,
+        churn_router,
+        tickets_router,
+        policies_router,
+        kb_router,
+        opportunities_router,
+        leads_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency",)
+JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs")
 
 
 def load_jobs() -> None:

@@ -3,8 +3,11 @@
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
 
-from tests.factories import Actor
+from crm_api.models.customer import Customer
+from tests.factories import Actor, Actors, assert_problem
 
 BASE = "/api/v1/customers"
 
@@ -32,6 +35,14 @@ async def make_interaction(client: httpx.AsyncClient, owner: Actor, customer_id:
     return response.json()
 
 
+async def record_of_new_customer(client: httpx.AsyncClient, owner: Actor, path: str) -> tuple[dict[str, Any], str]:
+    """A new customer with one contact or interaction (`path`), and that record's URL."""
+    make = {"contacts": make_contact, "interactions": make_interaction}[path]
+    customer = await make_customer(client, owner)
+    record = await make(client, owner, customer["id"])
+    return record, f"{BASE}/{customer['id']}/{path}/{record['id']}"
+
+
 async def audit_of(client: httpx.AsyncClient, admin: Actor, entity_type: str, entity_id: int) -> list[dict[str, Any]]:
     """Audit events of one record, oldest first."""
     response = await client.get(
@@ -39,3 +50,30 @@ async def audit_of(client: httpx.AsyncClient, admin: Actor, entity_type: str, en
     )
     assert response.status_code == 200, response.text
     return list(reversed(response.json()["items"]))
+
+
+async def churn(app: FastAPI, customer_id: int) -> None:
+    """What the churn domain does when a warning is confirmed."""
+    async with app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(update(Customer).where(Customer.id == customer_id).values(status="churned"))
+
+
+async def customer_names(client: httpx.AsyncClient, actor: Actor, **params: Any) -> list[str]:
+    """Names on the first page of the customer list the actor sees."""
+    response = await client.get(BASE, params=params, headers=actor.headers)
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()["items"]]
+
+
+async def two_managers(actors: Actors) -> tuple[Actor, Actor]:
+    """Two account managers of one team: each is outside the other's data scope."""
+    return await actors.make("account_manager", team="east"), await actors.make("account_manager", team="east")
+
+
+async def assert_guarded(
+    client: httpx.AsyncClient, method: str, url: str, *, wrong_role: Actor, outsider: Actor, body: Any = None
+) -> None:
+    """Anonymous 401, a role lacking the permission 403, a caller outside the data scope 404."""
+    assert_problem(await client.request(method, url, json=body), 401)
+    assert_problem(await client.request(method, url, json=body, headers=wrong_role.headers), 403, "auth.missing_permission")
+    assert_problem(await client.request(method, url, json=body, headers=outsider.headers), 404, "customer.not_found")

@@ -3,15 +3,16 @@ import pytest
 from crm_api.core.auth import principal_for_user
 from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.customers.service import add_contact, create_customer
-from tests.customers.factories import BASE, audit_of, make_contact, make_customer
-from tests.customers.test_customers import _churn
+from tests.customers.factories import (
+    BASE,
+    audit_of,
+    churn,
+    make_contact,
+    make_customer,
+    record_of_new_customer,
+    two_managers,
+)
 from tests.factories import assert_problem
-
-
-async def _contact_of_new_customer(client, manager):
-    customer = await make_customer(client, manager)
-    contact = await make_contact(client, manager, customer["id"])
-    return contact, f"{BASE}/{customer['id']}/contacts/{contact['id']}"
 
 
 async def test_contact_endpoints_need_auth_and_permission(client, actors):
@@ -70,8 +71,7 @@ async def test_invalid_contact_phone_is_422_on_that_field(client, actors, field)
 
 
 async def test_another_managers_contact_is_404(client, actors):
-    a = await actors.make("account_manager", team="east")
-    b = await actors.make("account_manager", team="east")
+    a, b = await two_managers(actors)
     customer = await make_customer(client, a)
     contact = await make_contact(client, a, customer["id"])
     url = f"{BASE}/{customer['id']}/contacts"
@@ -99,7 +99,7 @@ async def test_contact_of_another_customer_is_404(client, actors):
 async def test_update_contact_renormalizes_and_is_audited(client, actors):
     manager = await actors.make("account_manager")
     admin = await actors.make("admin")
-    contact, url = await _contact_of_new_customer(client, manager)
+    contact, url = await record_of_new_customer(client, manager, "contacts")
     response = await client.patch(url, json={"title": "总经理", "office_phone": "+86 10 8888 9999"}, headers=manager.headers)
     assert response.status_code == 200, response.text
     assert response.json()["title"] == "总经理" and response.json()["office_phone_e164"] == "+861088889999"
@@ -112,14 +112,14 @@ async def test_update_contact_renormalizes_and_is_audited(client, actors):
 @pytest.mark.parametrize("field", ["name", "gender", "title", "office_phone"])
 async def test_required_contact_fields_cannot_be_emptied(client, actors, field):
     manager = await actors.make("account_manager")
-    contact, url = await _contact_of_new_customer(client, manager)
+    contact, url = await record_of_new_customer(client, manager, "contacts")
     assert_problem(await client.patch(url, json={field: None}, headers=manager.headers), 422)
     assert (await client.get(url, headers=manager.headers)).json()[field] == contact[field]
 
 
 async def test_stale_if_match_is_412(client, actors):
     manager = await actors.make("account_manager")
-    contact, url = await _contact_of_new_customer(client, manager)
+    contact, url = await record_of_new_customer(client, manager, "contacts")
     etag = (await client.get(url, headers=manager.headers)).headers["etag"]
     fresh = await client.patch(url, json={"notes": "first"}, headers=manager.headers | {"If-Match": etag})
     assert fresh.status_code == 200
@@ -131,7 +131,7 @@ async def test_stale_if_match_is_412(client, actors):
 async def test_delete_contact_is_audited(client, actors):
     manager = await actors.make("account_manager")
     admin = await actors.make("admin")
-    contact, url = await _contact_of_new_customer(client, manager)
+    contact, url = await record_of_new_customer(client, manager, "contacts")
     assert (await client.delete(url, headers=manager.headers)).status_code == 204
     assert_problem(await client.get(url, headers=manager.headers), 404, "contact.not_found")
     deleted = (await audit_of(client, admin, "contact", contact["id"]))[-1]
@@ -142,7 +142,7 @@ async def test_contacts_of_a_churned_customer_are_read_only(client, actors, app)
     manager = await actors.make("account_manager")
     customer = await make_customer(client, manager)
     contact = await make_contact(client, manager, customer["id"])
-    await _churn(app, customer["id"])
+    await churn(app, customer["id"])
     url = f"{BASE}/{customer['id']}/contacts"
     body = {"name": "王强", "gender": "male", "title": "经理", "office_phone": "021-62345679"}
     assert_problem(await client.post(url, json=body, headers=manager.headers), 409, "customer.not_active")

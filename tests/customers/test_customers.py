@@ -1,25 +1,10 @@
 import pytest
-from sqlalchemy import update
-
 from crm_api.core.auth import principal_for_user
 from crm_api.core.errors import Forbidden
 from crm_api.customers.schemas import CustomerCreate
 from crm_api.customers.service import create_customer
-from crm_api.models.customer import Customer
-from tests.customers.factories import BASE, audit_of, make_customer
+from tests.customers.factories import BASE, audit_of, churn, customer_names, make_customer, two_managers
 from tests.factories import assert_problem
-
-
-async def _churn(app, customer_id):
-    """What the churn domain does when a warning is confirmed."""
-    async with app.state.db.sessionmaker() as session, session.begin():
-        await session.execute(update(Customer).where(Customer.id == customer_id).values(status="churned"))
-
-
-async def _names(client, actor, **params):
-    response = await client.get(BASE, params=params, headers=actor.headers)
-    assert response.status_code == 200, response.text
-    return [item["name"] for item in response.json()["items"]]
 
 
 async def test_anonymous_is_401(client):
@@ -85,7 +70,7 @@ async def test_create_is_audited(client, actors):
 async def test_invalid_bodies_are_422_and_write_nothing(client, actors, body):
     manager = await actors.make("account_manager")
     assert_problem(await client.post(BASE, json=body, headers=manager.headers), 422, "validation_failed")
-    assert await _names(client, manager) == []
+    assert await customer_names(client, manager) == []
 
 
 @pytest.mark.parametrize("field", ["region", "level", "industry"])
@@ -94,7 +79,7 @@ async def test_dictionary_fields_refuse_unknown_values(client, actors, field):
     response = await client.post(BASE, json={"name": "A", field: "atlantis"}, headers=manager.headers)
     problem = assert_problem(response, 422, "dictionary.unknown_value")
     assert problem["errors"][0]["field"] == field
-    assert await _names(client, manager) == []
+    assert await customer_names(client, manager) == []
 
 
 async def test_invalid_phone_is_422_on_that_field(client, actors):
@@ -103,12 +88,11 @@ async def test_invalid_phone_is_422_on_that_field(client, actors):
         await client.post(BASE, json={"name": "A", "phone": "12"}, headers=manager.headers), 422, "phone.invalid"
     )
     assert problem["errors"][0]["field"] == "phone"
-    assert await _names(client, manager) == []
+    assert await customer_names(client, manager) == []
 
 
 async def test_data_scopes(client, actors):
-    a = await actors.make("account_manager", team="east")
-    b = await actors.make("account_manager", team="east")
+    a, b = await two_managers(actors)
     c = await actors.make("account_manager", team="south")
     east_supervisor = await actors.make("sales_supervisor", team="east")
     executive = await actors.make("executive")
@@ -117,12 +101,12 @@ async def test_data_scopes(client, actors):
     await make_customer(client, b, name="B公司")
     await make_customer(client, c, name="C公司")
 
-    assert await _names(client, a) == ["A公司"]
+    assert await customer_names(client, a) == ["A公司"]
     assert_problem(await client.get(f"{BASE}/{a_customer['id']}", headers=b.headers), 404, "customer.not_found")
     assert_problem(await client.get(f"{BASE}/{a_customer['id']}", headers=c.headers), 404, "customer.not_found")
-    assert await _names(client, east_supervisor) == ["B公司", "A公司"]
-    assert await _names(client, executive) == ["C公司", "B公司", "A公司"]
-    assert await _names(client, admin) == ["C公司", "B公司", "A公司"]
+    assert await customer_names(client, east_supervisor) == ["B公司", "A公司"]
+    assert await customer_names(client, executive) == ["C公司", "B公司", "A公司"]
+    assert await customer_names(client, admin) == ["C公司", "B公司", "A公司"]
     assert (await client.get(f"{BASE}/{a_customer['id']}", headers=executive.headers)).status_code == 200
     assert_problem(await client.get(f"{BASE}/999999", headers=admin.headers), 404, "customer.not_found")
 
@@ -136,16 +120,17 @@ async def test_list_filters(client, actors, app):
     await make_customer(client, manager, name="北京远景贸易有限公司", region="beijing", level="regular",
                         phone="010-87654321", tags=["华北"])
     await make_customer(client, other, name="广州南方物流有限公司", region="guangdong", level="major", phone="020-11112222")
-    await _churn(app, huaxin["id"])
+    await churn(app, huaxin["id"])
 
-    assert await _names(client, manager, q="华信") == ["上海华信科技有限公司"]
-    assert await _names(client, manager, q=huaxin["code"].lower()) == ["上海华信科技有限公司"]
-    assert await _names(client, manager, q="87654321") == ["北京远景贸易有限公司"]
-    assert await _names(client, manager, region="beijing") == ["北京远景贸易有限公司"]
-    assert await _names(client, admin, level="major") == ["广州南方物流有限公司", "上海华信科技有限公司"]
-    assert await _names(client, admin, owner_id=other.id) == ["广州南方物流有限公司"]
-    assert await _names(client, admin, status="churned") == ["上海华信科技有限公司"]
-    assert await _names(client, admin, tag="华北") == ["北京远景贸易有限公司"]
+    assert await customer_names(client, manager, q="华信") == ["上海华信科技有限公司"]
+    assert await customer_names(client, manager, q=huaxin["code"].lower()) == ["上海华信科技有限公司"]
+    assert await customer_names(client, manager, q="87654321") == ["北京远景贸易有限公司"]
+    assert await customer_names(client, manager, q="%") == []
+    assert await customer_names(client, manager, region="beijing") == ["北京远景贸易有限公司"]
+    assert await customer_names(client, admin, level="major") == ["广州南方物流有限公司", "上海华信科技有限公司"]
+    assert await customer_names(client, admin, owner_id=other.id) == ["广州南方物流有限公司"]
+    assert await customer_names(client, admin, status="churned") == ["上海华信科技有限公司"]
+    assert await customer_names(client, admin, tag="华北") == ["北京远景贸易有限公司"]
     assert_problem(await client.get(BASE, params={"status": "asleep"}, headers=admin.headers), 422)
 
 

@@ -1,6 +1,7 @@
 from sqlalchemy import func, select
 
 from crm_api.demo import seed_demo
+from crm_api.models.customer import Customer
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
 from crm_api.sales.demo import seed_sales
 from crm_api.sales.service import order_total
@@ -20,11 +21,23 @@ async def _seed(app, seed=seed_sales):
         await seed(session)
 
 
-async def test_demo_without_customers_has_a_catalogue_and_no_orders(app):
-    await _seed(app, seed_demo)
+async def test_sales_demo_without_customers_has_a_catalogue_and_no_orders(app):
+    await _seed(app)
     counts = await _counts(app)
     assert counts["Product"] == 30 and 60 <= counts["InventoryItem"] <= 90
     assert counts["Order"] == 0
+
+
+async def test_the_whole_demo_gives_the_demo_customers_orders_and_is_idempotent(app):
+    await _seed(app, seed_demo)
+    first = await _counts(app)
+    assert first["Order"] > 0 and first["OrderLine"] >= first["Order"]
+    await _seed(app, seed_demo)
+    assert await _counts(app) == first
+    async with app.state.db.sessionmaker() as session:
+        ordering = set((await session.scalars(select(Order.customer_id).distinct())).all())
+        customers = set((await session.scalars(select(Customer.id))).all())
+    assert ordering <= customers
 
 
 async def test_demo_orders_are_a_year_of_mostly_completed_orders_and_reseeding_adds_nothing(app, actors, frozen_clock):

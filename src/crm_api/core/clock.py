@@ -1,6 +1,6 @@
 """The one source of "now", so tests move time instead of sleeping."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 
 class Clock:
@@ -27,3 +27,13 @@ class Clock:
 
 
 clock = Clock()
+
+
+def local_today(time_zone: tzinfo) -> date:
+    """Today on the business calendar."""
+    return clock.now().astimezone(time_zone).date()
+
+
+def start_of_local_day(day: date, time_zone: tzinfo) -> datetime:
+    """Midnight of a business-calendar day, as a UTC instant."""
+    return datetime.combine(day, time.min, tzinfo=time_zone).astimezone(UTC)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
+from crm_api.customers.schemas import CustomerFilters
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 
@@ -24,32 +25,24 @@ class CustomerRepository(Repository[Customer]):
         return statement.options(selectinload(Customer.tags))
 
     @staticmethod
-    def filtered(
-        statement: Select[tuple[Customer]],
-        *,
-        q: str | None = None,
-        region: str | None = None,
-        level: str | None = None,
-        owner_id: int | None = None,
-        status: str | None = None,
-        tag: str | None = None,
-    ) -> Select[tuple[Customer]]:
-        if q:
-            pattern = f"%{q}%"
+    def filtered(statement: Select[tuple[Customer]], filters: CustomerFilters) -> Select[tuple[Customer]]:
+        if filters.q:
+            q = filters.q
             statement = statement.where(
                 or_(
-                    Customer.name.ilike(pattern),
-                    Customer.code.ilike(pattern),
-                    Customer.phone.like(pattern),
-                    Customer.phone_e164.like(pattern),
+                    Customer.name.icontains(q, autoescape=True),
+                    Customer.code.icontains(q, autoescape=True),
+                    Customer.phone.contains(q, autoescape=True),
+                    Customer.phone_e164.contains(q, autoescape=True),
                 )
             )
-        for column, value in ((Customer.region, region), (Customer.level, level), (Customer.owner_id, owner_id),
-                              (Customer.status, status)):
+        exact = {Customer.region: filters.region, Customer.level: filters.level, Customer.owner_id: filters.owner_id,
+                 Customer.status: filters.status}
+        for column, value in exact.items():
             if value is not None:
                 statement = statement.where(column == value)
-        if tag:
-            statement = statement.where(Customer.tags.any(CustomerTag.tag == tag))
+        if filters.tag:
+            statement = statement.where(Customer.tags.any(CustomerTag.tag == filters.tag))
         return statement
 
     async def orders_summary(self, customer_id: int) -> tuple[int, Decimal, date | None]:

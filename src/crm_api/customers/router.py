@@ -12,12 +12,14 @@ from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel, PatchModel
 from crm_api.customers import service
+from crm_api.customers.overview import customer_overview
 from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
     CustomerCreate,
+    CustomerFilters,
+    CustomerOverview,
     CustomerRead,
-    CustomerStatus,
     CustomerTransfer,
     CustomerUpdate,
     InteractionCreate,
@@ -35,19 +37,9 @@ CustomersTransfer = Requires("customers:transfer")
 @router.get("", response_model=Page[CustomerRead], summary="List and search customers, newest first",
             responses=error_responses(401, 403, 422))
 async def list_customers(
-    principal: CustomersRead,
-    session: SessionDep,
-    page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="Name, code or phone contains")] = None,
-    region: Annotated[str | None, Query(max_length=100)] = None,
-    level: Annotated[str | None, Query(max_length=100)] = None,
-    owner_id: int | None = None,
-    status: CustomerStatus | None = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
+    principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
 ) -> Page[CustomerRead]:
-    return await service.list_customers(
-        session, principal, page, q=q, region=region, level=level, owner_id=owner_id, status=status, tag=tag
-    )
+    return await service.list_customers(session, principal, page, filters)
 
 
 @router.post("", response_model=CustomerRead, status_code=status.HTTP_201_CREATED,
@@ -90,6 +82,13 @@ async def transfer_customer(
     customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
     return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
+
+
+@router.get("/{customer_id}/overview", response_model=CustomerOverview,
+            summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
+            responses=error_responses(401, 403, 404))
+async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
+    return await customer_overview(session, principal, customer_id)
 
 
 def _customer_records(

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
 from crm_api.core.types import to_money
@@ -66,6 +66,18 @@ class CustomerTransfer(InputModel):
     owner_id: int = Field(description="The active user who becomes the customer's account manager")
 
 
+class CustomerFilters(BaseModel):
+    """The customer list's filters, as query parameters."""
+
+    q: Annotated[str | None, Field(max_length=100, description="Name, code or phone contains")] = None
+    region: Annotated[str | None, Field(max_length=100)] = None
+    level: Annotated[str | None, Field(max_length=100)] = None
+    owner_id: int | None = None
+    status: CustomerStatus | None = None
+    tag: Annotated[str | None, Field(max_length=50)] = None
+    deleted: bool = Field(default=False, description="List soft-deleted customers instead (needs customers:delete)")
+
+
 class CustomerRead(OutputModel):
     id: int
     code: str
@@ -95,6 +107,7 @@ class CustomerRead(OutputModel):
     tags: list[str]
     custom_fields: dict[str, Any]
     churned_at: datetime | None
+    deleted_at: datetime | None
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime

@@ -25,6 +25,7 @@ from crm_api.customers.schemas import (
     ContactCreate,
     ContactRead,
     CustomerCreate,
+    CustomerFilters,
     CustomerRead,
     CustomerTransfer,
     CustomerUpdate,
@@ -115,10 +116,15 @@ async def writable_customer(session: AsyncSession, principal: Principal, custome
 
 
 async def list_customers(
-    session: AsyncSession, principal: Principal, params: PageParams, **filters: Any
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters
 ) -> Page[CustomerRead]:
     repo = CustomerRepository(session)
-    statement = repo.filtered(repo.with_tags(repo.scoped(principal, "customers:read")), **filters)
+    if filters.deleted:
+        # The recycle bin: what the caller may restore.
+        scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+    else:
+        scoped = repo.scoped(principal, "customers:read")
+    statement = repo.filtered(repo.with_tags(scoped), filters)
     customers, next_cursor, total = await repo.page(statement, params)
     return Page(items=[to_read(c) for c in customers], next_cursor=next_cursor, total=total)
 
@@ -156,7 +162,8 @@ async def update_customer(
     check_if_match(if_match, to_read(customer))
     before = _audit_view(customer)
     changes = data.changes()
-    await _ensure_dictionary_values(session, changes)
+    # A value kept as it is passes even if its dictionary item has been deactivated since.
+    await _ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
     if "tags" in changes:
         _apply_tags(customer, changes.pop("tags"))

@@ -1,15 +1,38 @@
 """Every model module, imported here so Alembic and the app see one complete registry."""
 
 from crm_api.models.base import Base
+from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.pipeline import (
+    Lead,
+    LeadActivity,
+    LeadAssignmentRule,
+    LeadScoringRule,
+    Opportunity,
+    PlanItem,
+    Reminder,
+    StageChange,
+)
 from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
+from crm_api.models.ticket import (
+    KbArticle,
+    ServiceTicket,
+    SlaPolicy,
+    TicketArticle,
+    TicketAssignment,
+    TicketFeedback,
+    TicketHandling,
+    TicketRoutingRule,
+)
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ChurnMeasure",
+    "ChurnWarning",
     "CodeCounter",
     "Contact",
     "Customer",
@@ -19,13 +42,29 @@ __all__ = [
     "Interaction",
     "InventoryItem",
     "JobRun",
+    "KbArticle",
+    "Lead",
+    "LeadActivity",
+    "LeadAssignmentRule",
+    "LeadScoringRule",
     "LoginAttempt",
+    "Opportunity",
     "Order",
     "OrderLine",
+    "PlanItem",
     "Product",
     "RefreshToken",
+    "Reminder",
     "Role",
     "RolePermission",
+    "ServiceTicket",
+    "SlaPolicy",
+    "StageChange",
     "Team",
+    "TicketArticle",
+    "TicketAssignment",
+    "TicketFeedback",
+    "TicketHandling",
+    "TicketRoutingRule",
     "User",
 ]

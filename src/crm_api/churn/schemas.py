@@ -1,0 +1,69 @@
+from datetime import date, datetime
+
+from pydantic import Field
+
+from crm_api.core.schemas import InputModel, OutputModel, Text
+
+
+class MeasureCreate(InputModel):
+    measure: Text(2000)
+
+
+class ConfirmChurn(InputModel):
+    reason: Text(2000)
+
+
+class MeasureRead(OutputModel):
+    id: int
+    measure: str
+    author_id: int
+    author_name: str
+    created_at: datetime
+
+
+class ChurnCustomer(OutputModel):
+    id: int
+    code: str
+    name: str
+    status: str
+
+
+class ChurnOwner(OutputModel):
+    id: int
+    username: str
+    full_name: str
+
+
+class ChurnReasons(OutputModel):
+    """Why the customer looks lost, measured today."""
+
+    days_since_last_order: int = Field(
+        description="Days since the last shipped or paid order; since the customer was created when there is none"
+    )
+    has_completed_orders: bool
+    period_months: int = Field(description="Length of each compared period (the churn setting)")
+    orders_last_period: int = Field(description="Shipped or paid orders in the last period")
+    orders_previous_period: int = Field(description="Shipped or paid orders in the period before that")
+
+
+class ChurnWarningRead(OutputModel):
+    id: int
+    status: str
+    customer: ChurnCustomer
+    owner: ChurnOwner
+    last_order_date: date | None
+    opened_at: datetime
+    confirmed_at: datetime | None
+    confirmed_by_id: int | None
+    confirm_reason: str | None
+    allowed_actions: list[str]
+
+
+class ChurnWarningDetail(ChurnWarningRead):
+    reasons: ChurnReasons
+    measures: list[MeasureRead]
+
+
+class ScanResult(OutputModel):
+    outcome: str = Field(description="`succeeded`, or `skipped` when a scan is already running elsewhere")
+    opened: int = Field(description="Warnings this run opened")

@@ -1,0 +1,211 @@
+"""Churn warnings: the set-based scan, postpone measures and confirming a customer as lost."""
+
+import calendar
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.churn.repository import ChurnWarningRepository
+from crm_api.churn.schemas import (
+    ChurnCustomer,
+    ChurnOwner,
+    ChurnReasons,
+    ChurnWarningDetail,
+    ChurnWarningRead,
+    ConfirmChurn,
+    MeasureCreate,
+    MeasureRead,
+)
+from crm_api.core import audit
+from crm_api.core.clock import clock, local_today, start_of_local_day
+from crm_api.core.config import Settings
+from crm_api.core.errors import Conflict, DomainError, Forbidden, NotFound
+from crm_api.core.pagination import Page, PageParams
+from crm_api.core.permissions import Principal
+from crm_api.models.churn import ChurnMeasure, ChurnWarning
+from crm_api.models.customer import Customer
+from crm_api.models.identity import User
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier, clamped to the month's end (31 Aug - 6 → 28/29 Feb)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+async def scan(session: AsyncSession, settings: Settings) -> int:
+    """Open a warning for each inactive customer; returns how many were opened.
+
+    Inactive: the last shipped/paid order is dated before the cutoff (today minus N calendar months),
+    or there is none and the customer was created before the cutoff day. An order exactly on the
+    cutoff day is N months old, not more, so it does not trigger.
+    """
+    cutoff = months_before(local_today(settings.time_zone), settings.churn_inactive_months)
+    opened = await ChurnWarningRepository(session).open_warnings_for_inactive(
+        cutoff_date=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=clock.now()
+    )
+    await audit.record(
+        session, actor=None, entity_type="churn_scan", entity_id=cutoff.isoformat(), action="scan",
+        after={"cutoff": cutoff.isoformat(), "opened": opened},
+    )
+    return opened
+
+
+# Transition rules: None when allowed, else the error to raise. allowed_actions uses the same functions.
+def measure_refusal(warning: ChurnWarning, owner_id: int, principal: Principal) -> DomainError | None:
+    if warning.status == "confirmed":
+        return Conflict("The churn is confirmed; the warning is final", code="churn_warning.confirmed")
+    if not principal.can("churn:manage") or principal.user_id != owner_id:
+        return Forbidden("Only the customer's account manager adds measures", code="churn_warning.not_owner")
+    return None
+
+
+def confirm_refusal(warning: ChurnWarning, _owner_id: int, principal: Principal) -> DomainError | None:
+    if warning.status == "confirmed":
+        return Conflict("The churn is already confirmed", code="churn_warning.confirmed")
+    if not principal.can("churn:manage"):
+        return Forbidden("Confirming churn needs churn:manage", code="auth.missing_permission")
+    if warning.status != "postponed":  # a warning becomes postponed with its first measure
+        return Conflict("Add at least one postpone measure before confirming", code="churn_warning.no_measures")
+    return None
+
+
+RULES: dict[str, Callable[[ChurnWarning, int, Principal], DomainError | None]] = {
+    "add_measure": measure_refusal,
+    "confirm": confirm_refusal,
+}
+
+
+def allowed_actions(warning: ChurnWarning, owner_id: int, principal: Principal) -> list[str]:
+    return [action for action, rule in RULES.items() if rule(warning, owner_id, principal) is None]
+
+
+def _enforce(action: str, warning: ChurnWarning, owner_id: int, principal: Principal) -> None:
+    refusal = RULES[action](warning, owner_id, principal)
+    if refusal is not None:
+        raise refusal
+
+
+def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], principal: Principal) -> ChurnWarningRead:
+    customer, owner, last_order_date = context
+    return ChurnWarningRead(
+        id=warning.id,
+        status=warning.status,
+        customer=ChurnCustomer.model_validate(customer),
+        owner=ChurnOwner.model_validate(owner),
+        last_order_date=last_order_date,
+        opened_at=warning.opened_at,
+        confirmed_at=warning.confirmed_at,
+        confirmed_by_id=warning.confirmed_by_id,
+        confirm_reason=warning.confirm_reason,
+        allowed_actions=allowed_actions(warning, owner.id, principal),
+    )
+
+
+async def list_warnings(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: str | None,
+    customer_name: str | None,
+    owner_name: str | None,
+) -> Page[ChurnWarningRead]:
+    repo = ChurnWarningRepository(session)
+    statement = repo.filtered(
+        repo.scoped(principal, "churn:read"), status=status, customer_name=customer_name, owner_name=owner_name
+    )
+    warnings, next_cursor, total = await repo.page(statement, params)
+    context = await repo.context([w.id for w in warnings])
+    return Page(items=[_read(w, context[w.id], principal) for w in warnings], next_cursor=next_cursor, total=total)
+
+
+async def _get(session: AsyncSession, principal: Principal, warning_id: int, permission: str) -> ChurnWarning:
+    warning = await ChurnWarningRepository(session).get_scoped(warning_id, principal, permission)
+    if warning is None:
+        raise NotFound("Churn warning", warning_id)
+    return warning
+
+
+async def _reasons(session: AsyncSession, settings: Settings, customer: Customer, last_order_date: date | None) -> ChurnReasons:
+    today = local_today(settings.time_zone)
+    months = settings.churn_inactive_months
+    middle = months_before(today, months)
+    earlier, recent = await ChurnWarningRepository(session).completed_orders_between(
+        customer.id, since=months_before(middle, months), middle=middle
+    )
+    since = last_order_date or customer.created_at.astimezone(settings.time_zone).date()
+    return ChurnReasons(
+        days_since_last_order=(today - since).days,
+        has_completed_orders=last_order_date is not None,
+        period_months=months,
+        orders_last_period=recent,
+        orders_previous_period=earlier,
+    )
+
+
+async def get_warning(
+    session: AsyncSession, principal: Principal, settings: Settings, warning_id: int, *, permission: str = "churn:read"
+) -> ChurnWarningDetail:
+    warning = await _get(session, principal, warning_id, permission)
+    repo = ChurnWarningRepository(session)
+    context = (await repo.context([warning.id]))[warning.id]
+    customer, _, last_order_date = context
+    measures = [
+        MeasureRead(id=m.id, measure=m.measure, author_id=m.author_id, author_name=name, created_at=m.created_at)
+        for m, name in await repo.measures(warning.id)
+    ]
+    return ChurnWarningDetail(
+        **_read(warning, context, principal).model_dump(), reasons=await _reasons(session, settings, customer, last_order_date), measures=measures
+    )
+
+
+async def _owner_id(session: AsyncSession, warning: ChurnWarning) -> int:
+    customer = await session.get(Customer, warning.customer_id)
+    assert customer is not None  # FK
+    return customer.owner_id
+
+
+async def add_measure(
+    session: AsyncSession, principal: Principal, settings: Settings, warning_id: int, data: MeasureCreate
+) -> ChurnWarningDetail:
+    warning = await _get(session, principal, warning_id, "churn:manage")
+    _enforce("add_measure", warning, await _owner_id(session, warning), principal)
+    before = audit.snapshot(warning)
+    assert principal.user_id is not None  # only the owner (a user) gets past the rule
+    measure = ChurnMeasure(warning_id=warning.id, measure=data.measure, author_id=principal.user_id, created_at=clock.now())
+    session.add(measure)
+    warning.status = "postponed"
+    await session.flush()
+    await audit.record(
+        session, actor=principal, entity_type="churn_warning", entity_id=warning.id, action="add_measure",
+        before=before, after=audit.snapshot(warning) | {"measure": data.measure},
+    )
+    return await get_warning(session, principal, settings, warning.id, permission="churn:manage")
+
+
+async def confirm(
+    session: AsyncSession, principal: Principal, settings: Settings, warning_id: int, data: ConfirmChurn
+) -> ChurnWarningDetail:
+    warning = await _get(session, principal, warning_id, "churn:manage")
+    customer = await session.get(Customer, warning.customer_id)
+    assert customer is not None  # FK
+    _enforce("confirm", warning, customer.owner_id, principal)
+    now = clock.now()
+    warning_before, customer_before = audit.snapshot(warning), audit.snapshot(customer)
+    warning.status, warning.confirmed_at = "confirmed", now
+    warning.confirmed_by_id, warning.confirm_reason = principal.user_id, data.reason
+    customer.status, customer.churned_at = "churned", now
+    await session.flush()
+    await audit.record(
+        session, actor=principal, entity_type="churn_warning", entity_id=warning.id, action="confirm",
+        before=warning_before, after=audit.snapshot(warning),
+    )
+    await audit.record(
+        session, actor=principal, entity_type="customer", entity_id=customer.id, action="churn",
+        before=customer_before, after=audit.snapshot(customer),
+    )
+    return await get_warning(session, principal, settings, warning.id, permission="churn:manage")

@@ -1,0 +1,59 @@
+"""The knowledge base: articles people write, find by keywords and link to service tickets."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.errors import NotFound
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal
+from crm_api.kb.repository import KbArticleRepository, search_terms
+from crm_api.kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
+from crm_api.models.ticket import KbArticle
+
+
+async def list_articles(session: AsyncSession, params: PageParams, *, q: str | None) -> Page[ArticleRead]:
+    repo = KbArticleRepository(session)
+    terms = search_terms(q or "")
+    if terms:
+        statement, score = repo.search(terms)
+        articles, next_cursor, total = await repo.page(statement, params, Sort([score, KbArticle.id]))
+    else:
+        articles, next_cursor, total = await repo.page(repo.select(), params)
+    return Page(items=[ArticleRead.model_validate(a) for a in articles], next_cursor=next_cursor, total=total)
+
+
+async def get_article(session: AsyncSession, article_id: int) -> KbArticle:
+    article = await KbArticleRepository(session).get(article_id)
+    if article is None:
+        raise NotFound("Article", article_id)
+    return article
+
+
+async def create_article(session: AsyncSession, actor: Principal, data: ArticleCreate) -> KbArticle:
+    article = KbArticle(title=data.title, body=data.body, created_by_id=actor.user_id)
+    session.add(article)
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type="kb_article", entity_id=article.id, action="create", after=audit.snapshot(article)
+    )
+    return article
+
+
+async def update_article(session: AsyncSession, actor: Principal, article_id: int, data: ArticleUpdate) -> KbArticle:
+    article = await get_article(session, article_id)
+    before = audit.snapshot(article)
+    for field, value in data.changes().items():
+        setattr(article, field, value)
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type="kb_article", entity_id=article.id, action="update",
+        before=before, after=audit.snapshot(article),
+    )
+    return article
+
+
+async def delete_article(session: AsyncSession, actor: Principal, article_id: int) -> None:
+    article = await get_article(session, article_id)
+    before = audit.snapshot(article)
+    await session.delete(article)
+    await audit.record(session, actor=actor, entity_type="kb_article", entity_id=article_id, action="delete", before=before)

@@ -1,0 +1,181 @@
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, field_validator, model_validator
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
+
+LeadStatus = Literal["new", "working", "qualified", "converted", "disqualified"]
+ActivityKind = Literal["viewed_article", "attended_webinar", "email_opened", "call", "meeting", "note"]
+ScoringCriterion = Literal["field_present", "source", "region", "industry", "activity_count"]
+Code = Annotated[str, Field(min_length=1, max_length=100)]
+# Lead fields a `field_present` scoring rule may name.
+SCORABLE_FIELDS = frozenset({"source", "company", "contact_name", "phone", "email", "region", "industry", "notes"})
+
+
+class LeadCreate(InputModel):
+    source: Code | None = Field(default=None, description="A `lead_source` dictionary value")
+    company: Text(200)
+    contact_name: Text(100)
+    phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+    email: EmailStr | None = None
+    region: Code | None = Field(default=None, description="A `region` dictionary value")
+    industry: Code | None = Field(default=None, description="An `industry` dictionary value")
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+
+
+class LeadUpdate(PatchModel):
+    not_nullable = frozenset({"company", "contact_name"})
+
+    source: Code | None = None
+    company: Text(200) | None = None
+    contact_name: Text(100) | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+    email: EmailStr | None = None
+    region: Code | None = None
+    industry: Code | None = None
+    notes: Annotated[str, Field(max_length=5000)] | None = None
+
+
+class ScoreReason(OutputModel):
+    criterion: ScoringCriterion
+    value: str
+    points: int
+
+
+class LeadRead(OutputModel):
+    id: int
+    source: str | None
+    company: str
+    contact_name: str
+    phone: str | None
+    phone_e164: str | None
+    email: str | None
+    region: str | None
+    industry: str | None
+    notes: str | None
+    owner_id: int
+    status: LeadStatus
+    score: int
+    score_reasons: list[ScoreReason] = Field(description="The scoring rules that matched, with their points")
+    assignment_rule_id: int | None = Field(description="The assignment rule that chose the owner, if any")
+    disqualify_reason: str | None
+    opportunity_id: int | None
+    converted_at: datetime | None
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivityCreate(InputModel):
+    kind: ActivityKind
+    occurred_at: datetime | None = Field(default=None, description="When it happened; now when absent")
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. Z or +08:00)")
+        return value.astimezone(UTC) if value is not None else None
+
+
+class ActivityRead(OutputModel):
+    id: int
+    lead_id: int
+    kind: ActivityKind
+    occurred_at: datetime
+    notes: str | None
+    created_by_id: int | None
+
+
+class DisqualifyBody(InputModel):
+    reason: Text(500)
+
+
+class ConvertBody(InputModel):
+    """What the new opportunity needs beyond the lead; sensible defaults from the lead otherwise."""
+
+    summary: Text(300) | None = None
+    description: Text(5000) | None = None
+    success_probability: Probability | None = Field(default=None, description="The lead's score when absent")
+    expected_amount: Amount | None = None
+    expected_close_date: date | None = None
+
+
+class ConvertResult(OutputModel):
+    lead: LeadRead
+    opportunity: OpportunityRead
+
+
+class ScoringRuleIn(InputModel):
+    criterion: ScoringCriterion
+    value: Code = Field(description="Field name, dictionary value, or minimum activity count")
+    points: int = Field(ge=-100, le=100)
+
+    @model_validator(mode="after")
+    def _value_fits_criterion(self) -> "ScoringRuleIn":
+        if self.criterion == "field_present" and self.value not in SCORABLE_FIELDS:
+            raise ValueError(f"field_present takes one of {sorted(SCORABLE_FIELDS)}")
+        if self.criterion == "activity_count" and not self.value.isdigit():
+            raise ValueError("activity_count takes a whole number")
+        return self
+
+
+class ScoringRulesPut(InputModel):
+    rules: list[ScoringRuleIn] = Field(max_length=200)
+
+
+class ScoringRuleRead(OutputModel):
+    id: int
+    criterion: ScoringCriterion
+    value: str
+    points: int
+
+
+class AssignmentRuleCreate(InputModel):
+    name: Text(100)
+    priority: int = Field(default=100, ge=0, description="Lower runs first")
+    region: Code | None = None
+    industry: Code | None = None
+    source: Code | None = None
+    user_id: int | None = Field(default=None, description="Give matching leads to this user…")
+    team_id: int | None = Field(default=None, description="…or round-robin among this team's account managers")
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "AssignmentRuleCreate":
+        if (self.user_id is None) == (self.team_id is None):
+            raise ValueError("give exactly one of user_id and team_id")
+        return self
+
+
+class AssignmentRuleUpdate(PatchModel):
+    not_nullable = frozenset({"name", "priority", "active"})
+
+    name: Text(100) | None = None
+    priority: int | None = Field(default=None, ge=0)
+    region: Code | None = None
+    industry: Code | None = None
+    source: Code | None = None
+    user_id: int | None = None
+    team_id: int | None = None
+    active: bool | None = None
+
+
+class AssignmentRuleRead(OutputModel):
+    id: int
+    name: str
+    priority: int
+    region: str | None
+    industry: str | None
+    source: str | None
+    user_id: int | None
+    team_id: int | None
+    active: bool
+    last_assigned_user_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+

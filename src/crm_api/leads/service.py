@@ -1,0 +1,225 @@
+"""Leads: capture with de-duplication, scoring and assignment, the nurture trail, and conversion."""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock
+from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm_api.core.http import check_if_match
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal
+from crm_api.customers.service import normalized_phones
+from crm_api.dictionary.service import ensure_value
+from crm_api.leads import assignment, scoring
+from crm_api.leads.repository import ActivityRepository, LeadRepository
+from crm_api.leads.schemas import ActivityCreate, ActivityRead, ConvertBody, LeadCreate, LeadRead, LeadUpdate
+from crm_api.models.pipeline import OPEN_LEAD_STATUSES, Lead, LeadActivity, Opportunity
+from crm_api.opportunities import service as opportunities
+from crm_api.opportunities.schemas import OpportunityCreate
+
+READ = "leads:read"
+# Besides the lead's owner, who may convert a lead.
+CONVERTING_ROLES = frozenset({"marketer", "sales_supervisor", "admin"})
+LEAD_PHONES = {"phone": "phone_e164"}
+
+
+def to_read(lead: Lead) -> LeadRead:
+    return LeadRead.model_validate(lead)
+
+
+async def _record(session: AsyncSession, actor: Principal, lead: Lead, action: str, before: dict[str, Any] | None) -> None:
+    await audit.record(
+        session, actor=actor, entity_type="lead", entity_id=lead.id, action=action, before=before, after=audit.snapshot(lead)
+    )
+
+
+async def get(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
+    lead = await LeadRepository(session).get_scoped(lead_id, actor, READ)
+    if lead is None:
+        raise NotFound("Lead", lead_id)
+    return lead
+
+
+async def list_leads(
+    session: AsyncSession,
+    actor: Principal,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    owner_id: int | None = None,
+    source: str | None = None,
+    region: str | None = None,
+    industry: str | None = None,
+    min_score: int | None = None,
+    q: str | None = None,
+) -> Page[LeadRead]:
+    repo = LeadRepository(session)
+    statement = repo.filtered(
+        repo.scoped(actor, READ), status=status, owner_id=owner_id, source=source, region=region, industry=industry,
+        min_score=min_score, q=q,
+    )
+    leads, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[to_read(lead) for lead in leads], next_cursor=next_cursor, total=total)
+
+
+def _ensure_status(lead: Lead, allowed: tuple[str, ...], action: str) -> None:
+    if lead.status == "converted":
+        raise Conflict("A converted lead is read-only", code="lead.converted")
+    if lead.status not in allowed:
+        raise Conflict(f"A {lead.status} lead cannot be {action}", code="lead.invalid_status")
+
+
+async def _validate_codes(session: AsyncSession, values: dict[str, Any]) -> None:
+    for field, category in scoring.DICTIONARY_CRITERIA.items():
+        if field in values:
+            await ensure_value(session, category, values[field], field=field)
+
+
+def _normalized_contact(phone: str | None, email: str | None) -> tuple[str | None, str | None]:
+    phone_e164 = normalized_phones({"phone": phone}, LEAD_PHONES)["phone_e164"]
+    return phone_e164, email.lower() if email else None
+
+
+async def _refuse_duplicate(session: AsyncSession, lead: Lead) -> None:
+    duplicate = await LeadRepository(session).open_duplicate(
+        phone_e164=lead.phone_e164, email=lead.email_normalized, except_id=lead.id
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"Open lead {duplicate.id} has the same phone or email", code="lead.duplicate", existing_lead_id=duplicate.id
+        )
+
+
+async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> Lead:
+    values = data.model_dump()
+    await _validate_codes(session, values)
+    phone_e164, email_normalized = _normalized_contact(data.phone, data.email)
+    lead = Lead(**values, phone_e164=phone_e164, email_normalized=email_normalized, status="new", created_by_id=actor.user_id)
+    await _refuse_duplicate(session, lead)
+    chosen = await assignment.choose_owner(session, region=data.region, industry=data.industry, source=data.source)
+    if chosen is not None:
+        lead.owner_id, rule = chosen
+        lead.assignment_rule_id = rule.id
+    elif actor.user_id is not None:
+        lead.owner_id = actor.user_id
+    else:
+        raise InvalidInput("owner_id", "No assignment rule matches and the caller is not a user", code="lead.no_owner")
+    await scoring.rescore(session, lead)
+    session.add(lead)
+    await session.flush()
+    await _record(session, actor, lead, "create", None)
+    return lead
+
+
+async def update(session: AsyncSession, actor: Principal, lead_id: int, data: LeadUpdate, *, if_match: str | None = None) -> Lead:
+    lead = await get(session, actor, lead_id)
+    check_if_match(if_match, to_read(lead))
+    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "changed")
+    changes = data.changes()
+    await _validate_codes(session, changes)
+    before = audit.snapshot(lead)
+    for field, value in changes.items():
+        setattr(lead, field, value)
+    if {"phone", "email"} & changes.keys():
+        lead.phone_e164, lead.email_normalized = _normalized_contact(lead.phone, lead.email)
+        if lead.status in OPEN_LEAD_STATUSES:
+            await _refuse_duplicate(session, lead)
+    await scoring.rescore(session, lead)
+    await session.flush()
+    await _record(session, actor, lead, "update", before)
+    return lead
+
+
+async def delete(session: AsyncSession, actor: Principal, lead_id: int) -> None:
+    lead = await get(session, actor, lead_id)
+    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "deleted")
+    before = audit.snapshot(lead)
+    await session.delete(lead)
+    await audit.record(session, actor=actor, entity_type="lead", entity_id=lead_id, action="delete", before=before)
+
+
+async def add_activity(session: AsyncSession, actor: Principal, lead_id: int, data: ActivityCreate) -> LeadActivity:
+    """An activity on a new lead means someone is working it."""
+    lead = await get(session, actor, lead_id)
+    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "nurtured")
+    activity = LeadActivity(
+        lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or clock.now(), notes=data.notes,
+        created_by_id=actor.user_id,
+    )
+    session.add(activity)
+    await session.flush()
+    before = audit.snapshot(lead)
+    if lead.status == "new":
+        lead.status = "working"
+    await scoring.rescore(session, lead)
+    await session.flush()
+    await audit.record(
+        session, actor=actor, entity_type="lead_activity", entity_id=activity.id, action="create", after=audit.snapshot(activity)
+    )
+    await _record(session, actor, lead, "nurture", before)
+    return activity
+
+
+async def list_activities(session: AsyncSession, actor: Principal, lead_id: int, params: PageParams) -> Page[ActivityRead]:
+    lead = await get(session, actor, lead_id)
+    repo = ActivityRepository(session)
+    sort = Sort([LeadActivity.occurred_at, LeadActivity.id])
+    activities, next_cursor, total = await repo.page(repo.of_lead(lead.id), params, sort)
+    return Page(items=[ActivityRead.model_validate(a) for a in activities], next_cursor=next_cursor, total=total)
+
+
+async def qualify(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
+    lead = await get(session, actor, lead_id)
+    _ensure_status(lead, ("new", "working"), "qualified")
+    before = audit.snapshot(lead)
+    lead.status = "qualified"
+    await scoring.rescore(session, lead)
+    await session.flush()
+    await _record(session, actor, lead, "qualify", before)
+    return lead
+
+
+async def disqualify(session: AsyncSession, actor: Principal, lead_id: int, reason: str) -> Lead:
+    lead = await get(session, actor, lead_id)
+    _ensure_status(lead, OPEN_LEAD_STATUSES, "disqualified")
+    before = audit.snapshot(lead)
+    lead.status = "disqualified"
+    lead.disqualify_reason = reason
+    await scoring.rescore(session, lead)
+    await session.flush()
+    await _record(session, actor, lead, "disqualify", before)
+    return lead
+
+
+async def convert(session: AsyncSession, actor: Principal, lead_id: int, data: ConvertBody) -> tuple[Lead, Opportunity]:
+    """The lead becomes an unassigned opportunity created on its owner's behalf; the lead keeps the link."""
+    lead = await get(session, actor, lead_id)
+    if lead.owner_id != actor.user_id and not CONVERTING_ROLES & set(actor.roles):
+        raise Forbidden("Only the lead's owner, a marketer, a supervisor or an admin converts a lead", code="lead.cannot_convert")
+    _ensure_status(lead, OPEN_LEAD_STATUSES, "converted")
+    summary = data.summary or f"{lead.company} · {lead.contact_name}"[:300]
+    opportunity = await opportunities.create(
+        session,
+        actor,
+        OpportunityCreate(
+            source=lead.source,
+            customer_name=lead.company,
+            success_probability=data.success_probability if data.success_probability is not None else lead.score,
+            summary=summary,
+            contact_name=lead.contact_name,
+            contact_phone=lead.phone,
+            description=data.description or lead.notes or summary,
+            expected_amount=data.expected_amount,
+            expected_close_date=data.expected_close_date,
+        ),
+        created_by_id=lead.owner_id,
+    )
+    before = audit.snapshot(lead)
+    lead.status = "converted"
+    lead.opportunity_id = opportunity.id
+    lead.converted_at = clock.now()
+    await session.flush()
+    await _record(session, actor, lead, "convert", before)
+    return lead, opportunity

@@ -1,0 +1,134 @@
+"""Service tickets (客户服务) with their history, SLA policies, routing rules and the knowledge base."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+
+from crm_api.core.clock import clock
+from crm_api.models.base import Base, IntPK, Timestamped
+
+TICKET_STATUSES = ("new", "assigned", "handled", "archived")
+TICKET_CHANNELS = ("phone", "email", "wechat", "web", "app")
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ServiceTicket(Timestamped, Base):
+    __tablename__ = "service_tickets"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TICKET_STATUSES), name="status_known"),
+        CheckConstraint(_one_of("channel", TICKET_CHANNELS), name="channel_known"),
+        CheckConstraint(_one_of("priority", TICKET_PRIORITIES), name="priority_known"),
+        Index("ix_service_tickets_customer_id_id", "customer_id", "id"),
+        Index("ix_service_tickets_assignee_id_status", "assignee_id", "status"),
+        Index("ix_service_tickets_status", "status"),
+    )
+
+    id: Mapped[IntPK]
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    service_type: Mapped[str] = mapped_column(String(100), info={"dictionary": "service_type"})
+    summary: Mapped[str] = mapped_column(String(300))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime | None]
+    routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_routing_rules.id", ondelete="SET NULL"))
+    # SLA targets fixed from the policy in force when the ticket was created.
+    response_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    first_handled_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+
+    assignments: Mapped[list["TicketAssignment"]] = relationship(lazy="raise", order_by="TicketAssignment.id")
+    handlings: Mapped[list["TicketHandling"]] = relationship(lazy="raise", order_by="TicketHandling.id")
+    feedbacks: Mapped[list["TicketFeedback"]] = relationship(lazy="raise", order_by="TicketFeedback.id")
+
+
+class TicketAssignment(Base):
+    __tablename__ = "ticket_assignments"
+
+    id: Mapped[IntPK]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("service_tickets.id", ondelete="CASCADE"), index=True)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_routing_rules.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class TicketHandling(Base):
+    __tablename__ = "ticket_handlings"
+
+    id: Mapped[IntPK]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("service_tickets.id", ondelete="CASCADE"), index=True)
+    handler_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    method: Mapped[str] = mapped_column(Text)
+    handled_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class TicketFeedback(Base):
+    __tablename__ = "ticket_feedbacks"
+    __table_args__ = (CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),)
+
+    id: Mapped[IntPK]
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("service_tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[str] = mapped_column(Text)
+    satisfaction: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class SlaPolicy(Timestamped, Base):
+    __tablename__ = "sla_policies"
+    __table_args__ = (
+        UniqueConstraint("service_type", "priority"),
+        CheckConstraint(_one_of("priority", TICKET_PRIORITIES), name="priority_known"),
+    )
+
+    id: Mapped[IntPK]
+    service_type: Mapped[str] = mapped_column(String(100), info={"dictionary": "service_type"})
+    priority: Mapped[str] = mapped_column(String(16))
+    first_response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+
+
+class TicketRoutingRule(Timestamped, Base):
+    __tablename__ = "ticket_routing_rules"
+    __table_args__ = (
+        CheckConstraint("customer_level IS NOT NULL OR service_type IS NOT NULL", name="matches_something"),
+    )
+
+    id: Mapped[IntPK]
+    name: Mapped[str] = mapped_column(String(100))
+    customer_level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
+    service_type: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "service_type"})
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Lower first; the first matching rule wins.
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class KbArticle(Timestamped, Base):
+    __tablename__ = "kb_articles"
+
+    id: Mapped[IntPK]
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Filled only by a keyword search: how well the article matches.
+    relevance: Mapped[int | None] = query_expression()
+
+
+class TicketArticle(Base):
+    __tablename__ = "ticket_articles"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("service_tickets.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True, index=True)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    linked_at: Mapped[datetime] = mapped_column(default=clock.now)

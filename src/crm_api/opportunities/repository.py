@@ -1,0 +1,115 @@
+from datetime import datetime
+
+from sqlalchemy import Select, exists, insert, literal, or_, select, update
+
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.repository import Repository
+from crm_api.core.types import UTCDateTime
+from crm_api.models.identity import Role, User
+from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
+from crm_api.opportunities.rules import FINAL_STATUSES
+
+STALL_REMINDER = "opportunity_stall"
+
+
+class OpportunityRepository(Repository[Opportunity]):
+    """Visible when the creator or the assignee is within the caller's scope."""
+
+    model = Opportunity
+
+    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[Opportunity]]:
+        return self.select().where(
+            or_(
+                scope_clause(principal, permission, Opportunity.created_by_id),
+                scope_clause(principal, permission, Opportunity.assignee_id),
+            )
+        )
+
+    def filtered(
+        self,
+        statement: Select[tuple[Opportunity]],
+        *,
+        status: str | None,
+        assignee_id: int | None,
+        created_by: int | None,
+        stage: str | None,
+        q: str | None,
+    ) -> Select[tuple[Opportunity]]:
+        if status:
+            statement = statement.where(Opportunity.status == status)
+        if assignee_id is not None:
+            statement = statement.where(Opportunity.assignee_id == assignee_id)
+        if created_by is not None:
+            statement = statement.where(Opportunity.created_by_id == created_by)
+        if stage:
+            statement = statement.where(Opportunity.stage == stage)
+        if q:
+            pattern = f"%{q.lower()}%"
+            statement = statement.where(
+                or_(
+                    Opportunity.customer_name.ilike(pattern),
+                    Opportunity.summary.ilike(pattern),
+                    Opportunity.code.ilike(pattern),
+                )
+            )
+        return statement
+
+    async def open_for_customer(self, customer_id: int) -> list[Opportunity]:
+        statement = (
+            self.select()
+            .where(Opportunity.customer_id == customer_id, Opportunity.status.not_in(FINAL_STATUSES))
+            .order_by(Opportunity.id.desc())
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def is_active_account_manager(self, user_id: int) -> bool:
+        return bool(
+            await self.session.scalar(
+                select(exists().where(User.id == user_id, User.active.is_(True), User.roles.any(Role.code == "account_manager")))
+            )
+        )
+
+    async def stage_history(self, opportunity_id: int) -> list[StageChange]:
+        statement = select(StageChange).where(StageChange.opportunity_id == opportunity_id).order_by(StageChange.id)
+        return list((await self.session.scalars(statement)).all())
+
+
+class PlanItemRepository(Repository[PlanItem]):
+    model = PlanItem
+
+    def of_opportunity(self, opportunity_id: int) -> Select[tuple[PlanItem]]:
+        return self.select().where(PlanItem.opportunity_id == opportunity_id)
+
+
+class ReminderRepository(Repository[Reminder]):
+    model = Reminder
+    owner_column = Reminder.user_id
+
+    def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
+        statement = self.select().where(Reminder.user_id == user_id)
+        return statement.where(Reminder.done_at.is_(None)) if open_only else statement
+
+    async def settle_stall_reminders(self, opportunity_id: int, *, now: datetime) -> None:
+        """The opportunity moved or closed: its open stall reminder has been answered."""
+        await self.session.execute(
+            update(Reminder)
+            .where(Reminder.opportunity_id == opportunity_id, Reminder.kind == STALL_REMINDER, Reminder.done_at.is_(None))
+            .values(done_at=now)
+        )
+
+    async def raise_stall_reminders(self, *, now: datetime, unchanged_since: datetime, days: int) -> int:
+        """One INSERT … SELECT: a reminder per stalled assigned opportunity that has no open one."""
+        has_open_reminder = exists().where(
+            Reminder.opportunity_id == Opportunity.id, Reminder.kind == STALL_REMINDER, Reminder.done_at.is_(None)
+        )
+        stalled = select(
+            Opportunity.assignee_id,
+            literal(STALL_REMINDER),
+            Opportunity.id,
+            literal(f"Stage unchanged for {days} days or more: ") + Opportunity.code + literal(" ") + Opportunity.customer_name,
+            literal(now, UTCDateTime()),
+        ).where(Opportunity.status == "assigned", Opportunity.stage_since <= unchanged_since, ~has_open_reminder)
+        result = await self.session.execute(
+            insert(Reminder).from_select(["user_id", "kind", "opportunity_id", "message", "created_at"], stalled)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

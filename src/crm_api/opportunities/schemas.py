@@ -1,0 +1,135 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.customers.schemas import CustomerRead, Gender
+
+OpportunityStatus = Literal["unassigned", "assigned", "won", "lost"]
+Probability = Annotated[int, Field(ge=0, le=100, description="Success probability in percent")]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Phone = Annotated[str, Field(min_length=3, max_length=40)]
+
+
+class OpportunityCreate(InputModel):
+    source: Text(100) | None = Field(default=None, description="A `lead_source` dictionary value")
+    customer_name: Text(200)
+    success_probability: Probability
+    summary: Text(300)
+    contact_name: Text(100) | None = None
+    contact_phone: Phone | None = None
+    description: Text(5000)
+    expected_amount: Amount | None = None
+    expected_close_date: date | None = None
+    stage: Text(100) | None = Field(default=None, description="An `opportunity_stage` value; the first stage when absent")
+
+
+class OpportunityUpdate(PatchModel):
+    """Only while unassigned; the stage moves with POST …/stage once the opportunity is assigned."""
+
+    not_nullable = frozenset({"customer_name", "success_probability", "summary", "description"})
+
+    source: Text(100) | None = None
+    customer_name: Text(200) | None = None
+    success_probability: Probability | None = None
+    summary: Text(300) | None = None
+    contact_name: Text(100) | None = None
+    contact_phone: Phone | None = None
+    description: Text(5000) | None = None
+    expected_amount: Amount | None = None
+    expected_close_date: date | None = None
+
+
+class OpportunityRead(OutputModel):
+    id: int
+    code: str
+    source: str | None
+    customer_name: str
+    success_probability: int
+    summary: str
+    contact_name: str | None
+    contact_phone: str | None
+    description: str
+    expected_amount: Decimal | None
+    expected_close_date: date | None
+    stage: str
+    status: OpportunityStatus
+    created_by_id: int
+    assignee_id: int | None
+    assigned_at: datetime | None
+    stage_since: datetime | None
+    closed_at: datetime | None
+    lost_reason: str | None
+    customer_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    allowed_actions: list[str] = Field(description="What the caller may do to this opportunity now")
+
+
+class AssignBody(InputModel):
+    assignee_id: int = Field(description="An active account manager")
+
+
+class StageBody(InputModel):
+    stage: Text(100) = Field(description="An `opportunity_stage` dictionary value")
+
+
+class LoseBody(InputModel):
+    reason: Text(500) | None = None
+
+
+class WinBody(InputModel):
+    """How the opportunity's contact becomes the new customer's first contact."""
+
+    contact_gender: Gender = "other"
+    contact_title: Text(100) = Field(default="Contact", description="The first contact's job title")
+    contact_phone: Phone | None = Field(default=None, description="Office phone of the first contact, if not the opportunity's")
+
+
+class WinResult(OutputModel):
+    opportunity: OpportunityRead
+    customer: CustomerRead
+
+
+class StageChangeRead(OutputModel):
+    id: int
+    from_stage: str
+    to_stage: str
+    changed_by_id: int
+    changed_at: datetime
+
+
+class PlanItemCreate(InputModel):
+    planned_on: date
+    content: Text(2000)
+
+
+class PlanItemUpdate(PatchModel):
+    """The planned date is fixed once written: sending `planned_on` is refused."""
+
+    not_nullable = frozenset({"content"})
+
+    content: Text(2000) | None = None
+    result: Text(2000) | None = Field(default=None, description="The execution result")
+
+
+class PlanItemRead(OutputModel):
+    id: int
+    opportunity_id: int
+    planned_on: date
+    content: str
+    result: str | None
+    created_by_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReminderRead(OutputModel):
+    id: int
+    kind: str
+    opportunity_id: int | None
+    message: str
+    created_at: datetime
+    done_at: datetime | None

@@ -1,0 +1,305 @@
+"""Opportunities and their development plans: the state machine of SRS 003 §3.1, enforced through `rules`."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock
+from crm_api.core.codes import next_code
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.http import check_if_match
+from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.permissions import Principal
+from crm_api.customers import service as customers
+from crm_api.customers.schemas import ContactCreate, CustomerCreate
+from crm_api.dictionary.service import ensure_value
+from crm_api.models.customer import Customer
+from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
+from crm_api.models.platform import DictionaryItem
+from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
+from crm_api.opportunities.rules import Action, allowed_actions, enforce
+from crm_api.opportunities.schemas import (
+    AssignBody,
+    OpportunityCreate,
+    OpportunityRead,
+    OpportunityUpdate,
+    PlanItemCreate,
+    PlanItemRead,
+    PlanItemUpdate,
+    ReminderRead,
+    WinBody,
+)
+
+READ = "opportunities:read"
+STAGE_CATEGORY = "opportunity_stage"
+
+
+def to_read(opportunity: Opportunity, actor: Principal) -> OpportunityRead:
+    fields = {name: getattr(opportunity, name) for name in OpportunityRead.model_fields if name != "allowed_actions"}
+    return OpportunityRead(**fields, allowed_actions=allowed_actions(opportunity, actor))
+
+
+async def _record(session: AsyncSession, actor: Principal, opportunity: Opportunity, action: str, before: dict | None) -> None:
+    await audit.record(
+        session, actor=actor, entity_type="opportunity", entity_id=opportunity.id, action=action,
+        before=before, after=audit.snapshot(opportunity),
+    )
+
+
+async def get(session: AsyncSession, actor: Principal, opportunity_id: int) -> Opportunity:
+    opportunity = await OpportunityRepository(session).get_scoped(opportunity_id, actor, READ)
+    if opportunity is None:
+        raise NotFound("Opportunity", opportunity_id)
+    return opportunity
+
+
+async def list_opportunities(
+    session: AsyncSession,
+    actor: Principal,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    assignee_id: int | None = None,
+    created_by: int | None = None,
+    stage: str | None = None,
+    q: str | None = None,
+) -> Page[OpportunityRead]:
+    repo = OpportunityRepository(session)
+    statement = repo.filtered(
+        repo.scoped(actor, READ), status=status, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
+    )
+    rows, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[to_read(o, actor) for o in rows], next_cursor=next_cursor, total=total)
+
+
+async def _first_stage(session: AsyncSession) -> str:
+    first = await session.scalar(
+        select(DictionaryItem.value)
+        .where(DictionaryItem.category == STAGE_CATEGORY, DictionaryItem.active.is_(True))
+        .order_by(DictionaryItem.sort_order, DictionaryItem.id)
+        .limit(1)
+    )
+    if first is None:
+        raise Conflict("No active opportunity stage is configured", code="opportunity.no_stages")
+    return first
+
+
+async def create(
+    session: AsyncSession, actor: Principal, data: OpportunityCreate, *, created_by_id: int | None = None
+) -> Opportunity:
+    """`created_by_id` differs from the actor only when a lead is converted on its owner's behalf."""
+    await ensure_value(session, "lead_source", data.source, field="source")
+    await ensure_value(session, STAGE_CATEGORY, data.stage, field="stage")
+    creator = created_by_id if created_by_id is not None else actor.user_id
+    if creator is None:
+        raise InvalidInput("created_by", "An opportunity needs a signed-in creator", code="opportunity.no_creator")
+    opportunity = Opportunity(
+        **data.model_dump(exclude={"stage"}),
+        stage=data.stage or await _first_stage(session),
+        code=await next_code(session, "JH"),
+        status="unassigned",
+        created_by_id=creator,
+    )
+    session.add(opportunity)
+    await session.flush()
+    await _record(session, actor, opportunity, "create", None)
+    return opportunity
+
+
+async def update(
+    session: AsyncSession, actor: Principal, opportunity_id: int, data: OpportunityUpdate, *, if_match: str | None = None
+) -> Opportunity:
+    opportunity = await get(session, actor, opportunity_id)
+    check_if_match(if_match, to_read(opportunity, actor))
+    enforce(Action.EDIT, opportunity, actor)
+    changes = data.changes()
+    if "source" in changes:
+        await ensure_value(session, "lead_source", changes["source"], field="source")
+    before = audit.snapshot(opportunity)
+    for field, value in changes.items():
+        setattr(opportunity, field, value)
+    await session.flush()
+    await _record(session, actor, opportunity, "update", before)
+    return opportunity
+
+
+async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -> None:
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.DELETE, opportunity, actor)
+    before = audit.snapshot(opportunity)
+    await session.delete(opportunity)
+    await audit.record(
+        session, actor=actor, entity_type="opportunity", entity_id=opportunity_id, action="delete", before=before
+    )
+
+
+async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, data: AssignBody) -> Opportunity:
+    repo = OpportunityRepository(session)
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.ASSIGN, opportunity, actor)
+    if not await repo.is_active_account_manager(data.assignee_id):
+        raise InvalidInput("assignee_id", "The assignee must be an active account manager", code="opportunity.invalid_assignee")
+    before = audit.snapshot(opportunity)
+    now = clock.now()
+    opportunity.status = "assigned"
+    opportunity.assignee_id = data.assignee_id
+    opportunity.assigned_at = now
+    opportunity.stage_since = now
+    await session.flush()
+    await _record(session, actor, opportunity, "assign", before)
+    return opportunity
+
+
+async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: int, stage: str) -> Opportunity:
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.STAGE, opportunity, actor)
+    await ensure_value(session, STAGE_CATEGORY, stage, field="stage")
+    if stage == opportunity.stage:
+        raise Conflict(f"The opportunity is already at stage {stage}", code="opportunity.same_stage")
+    assert actor.user_id is not None  # the assignee is a user
+    before = audit.snapshot(opportunity)
+    now = clock.now()
+    session.add(
+        StageChange(
+            opportunity_id=opportunity.id, from_stage=opportunity.stage, to_stage=stage, changed_by_id=actor.user_id,
+            changed_at=now,
+        )
+    )
+    opportunity.stage = stage
+    opportunity.stage_since = now
+    await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
+    await session.flush()
+    await _record(session, actor, opportunity, "change_stage", before)
+    return opportunity
+
+
+async def stage_history(session: AsyncSession, actor: Principal, opportunity_id: int) -> list[StageChange]:
+    opportunity = await get(session, actor, opportunity_id)
+    return await OpportunityRepository(session).stage_history(opportunity.id)
+
+
+async def _close(session: AsyncSession, opportunity: Opportunity, status: str) -> None:
+    """Won or lost: final, and a pending stall reminder is moot."""
+    now = clock.now()
+    opportunity.status = status
+    opportunity.closed_at = now
+    await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
+
+
+async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.LOSE, opportunity, actor)
+    before = audit.snapshot(opportunity)
+    await _close(session, opportunity, "lost")
+    opportunity.lost_reason = reason
+    await session.flush()
+    await _record(session, actor, opportunity, "lose", before)
+    return opportunity
+
+
+async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
+    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.WIN, opportunity, actor)
+    customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+    if opportunity.contact_name:
+        phone = data.contact_phone or opportunity.contact_phone
+        if phone is None:
+            raise InvalidInput(
+                "contact_phone", "The first contact needs an office phone: send contact_phone",
+                code="opportunity.contact_phone_required",
+            )
+        contact = ContactCreate(
+            name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
+        )
+        await customers.add_contact(session, actor, customer.id, contact)
+    before = audit.snapshot(opportunity)
+    await _close(session, opportunity, "won")
+    opportunity.customer_id = customer.id
+    await session.flush()
+    await _record(session, actor, opportunity, "win", before)
+    return opportunity, customer
+
+
+# Development plans
+
+
+async def list_plan_items(session: AsyncSession, actor: Principal, opportunity_id: int, params: PageParams) -> Page[PlanItemRead]:
+    opportunity = await get(session, actor, opportunity_id)
+    repo = PlanItemRepository(session)
+    sort = Sort([PlanItem.planned_on, PlanItem.id], descending=False)
+    items, next_cursor, total = await repo.page(repo.of_opportunity(opportunity.id), params, sort)
+    return Page(items=[PlanItemRead.model_validate(i) for i in items], next_cursor=next_cursor, total=total)
+
+
+async def _plan_item(session: AsyncSession, opportunity: Opportunity, item_id: int) -> PlanItem:
+    item = await PlanItemRepository(session).get(item_id)
+    if item is None or item.opportunity_id != opportunity.id:
+        raise NotFound("Plan item", item_id)
+    return item
+
+
+async def _record_plan(
+    session: AsyncSession, actor: Principal, item_id: int, action: str, before: dict | None, after: dict | None
+) -> None:
+    await audit.record(
+        session, actor=actor, entity_type="opportunity_plan_item", entity_id=item_id, action=action, before=before, after=after
+    )
+
+
+async def add_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, data: PlanItemCreate) -> PlanItem:
+    opportunity = await get(session, actor, opportunity_id)
+    enforce(Action.PLAN, opportunity, actor)
+    assert actor.user_id is not None  # the assignee is a user
+    item = PlanItem(opportunity_id=opportunity.id, created_by_id=actor.user_id, **data.model_dump())
+    session.add(item)
+    await session.flush()
+    await _record_plan(session, actor, item.id, "create", None, audit.snapshot(item))
+    return item
+
+
+async def update_plan_item(
+    session: AsyncSession, actor: Principal, opportunity_id: int, item_id: int, data: PlanItemUpdate
+) -> PlanItem:
+    opportunity = await get(session, actor, opportunity_id)
+    item = await _plan_item(session, opportunity, item_id)
+    enforce(Action.PLAN, opportunity, actor)
+    before = audit.snapshot(item)
+    for field, value in data.changes().items():
+        setattr(item, field, value)
+    await session.flush()
+    await _record_plan(session, actor, item.id, "update", before, audit.snapshot(item))
+    return item
+
+
+async def delete_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, item_id: int) -> None:
+    opportunity = await get(session, actor, opportunity_id)
+    item = await _plan_item(session, opportunity, item_id)
+    enforce(Action.PLAN, opportunity, actor)
+    before = audit.snapshot(item)
+    await session.delete(item)
+    await _record_plan(session, actor, item_id, "delete", before, None)
+
+
+# Reminders
+
+
+async def list_reminders(session: AsyncSession, actor: Principal, params: PageParams, *, open_only: bool) -> Page[ReminderRead]:
+    repo = ReminderRepository(session)
+    items, next_cursor, total = await repo.page(repo.of_user(actor.user_id, open_only=open_only), params)
+    return Page(items=[ReminderRead.model_validate(r) for r in items], next_cursor=next_cursor, total=total)
+
+
+async def mark_reminder_done(session: AsyncSession, actor: Principal, reminder_id: int) -> Reminder:
+    reminder = await ReminderRepository(session).get(reminder_id)
+    if reminder is None or reminder.user_id != actor.user_id:
+        raise NotFound("Reminder", reminder_id)
+    if reminder.done_at is None:
+        before = audit.snapshot(reminder)
+        reminder.done_at = clock.now()
+        await session.flush()
+        await audit.record(
+            session, actor=actor, entity_type="reminder", entity_id=reminder.id, action="done",
+            before=before, after=audit.snapshot(reminder),
+        )
+    return reminder

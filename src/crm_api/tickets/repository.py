@@ -1,0 +1,118 @@
+from datetime import datetime
+from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
+from sqlalchemy.orm import selectinload
+
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.repository import Repository
+from crm_api.models.customer import Customer
+from crm_api.models.identity import User
+from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArticle, TicketRoutingRule
+from crm_api.tickets.schemas import TicketFilters
+
+
+def breached_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL twin of service.is_breached: a due time passed before the ticket was handled / archived."""
+    at_now = literal(now, ServiceTicket.response_due_at.type)
+    return or_(
+        func.coalesce(ServiceTicket.first_handled_at, at_now) > ServiceTicket.response_due_at,
+        func.coalesce(ServiceTicket.archived_at, at_now) > ServiceTicket.resolve_due_at,
+    )
+
+
+class TicketRepository(Repository[ServiceTicket]):
+    """Tickets are scoped by their customer's owner; the assignee and the creator always see theirs."""
+
+    model = ServiceTicket
+
+    def select(self, *, include_deleted: bool = False) -> Select[tuple[ServiceTicket]]:
+        statement = select(ServiceTicket).join(Customer, Customer.id == ServiceTicket.customer_id)
+        return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
+
+    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[ServiceTicket]]:
+        involved: ColumnElement[bool] = false()
+        if principal.user_id is not None:
+            involved = or_(ServiceTicket.assignee_id == principal.user_id, ServiceTicket.created_by_id == principal.user_id)
+        return self.select(include_deleted=include_deleted).where(
+            or_(scope_clause(principal, permission, Customer.owner_id), involved)
+        )
+
+    async def open_for_customer(self, customer_id: int) -> list[ServiceTicket]:
+        statement = (
+            self.select()
+            .where(ServiceTicket.customer_id == customer_id, ServiceTicket.status != "archived")
+            .order_by(ServiceTicket.id.desc())
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    def with_history(self, statement: Select[tuple[ServiceTicket]]) -> Select[tuple[ServiceTicket]]:
+        return statement.options(
+            selectinload(ServiceTicket.assignments), selectinload(ServiceTicket.handlings), selectinload(ServiceTicket.feedbacks)
+        )
+
+    def filtered(
+        self,
+        statement: Select[tuple[ServiceTicket]],
+        filters: TicketFilters,
+        *,
+        now: datetime,
+        created_from: datetime | None,
+        created_before: datetime | None,
+    ) -> Select[tuple[ServiceTicket]]:
+        equal = {
+            ServiceTicket.status: filters.status,
+            ServiceTicket.service_type: filters.service_type,
+            ServiceTicket.priority: filters.priority,
+            ServiceTicket.customer_id: filters.customer_id,
+            ServiceTicket.assignee_id: filters.assignee_id,
+        }
+        statement = statement.where(*(column == value for column, value in equal.items() if value is not None))
+        if filters.q:
+            statement = statement.where(func.lower(ServiceTicket.summary).contains(filters.q.lower(), autoescape=True))
+        if created_from is not None:
+            statement = statement.where(ServiceTicket.created_at >= created_from)
+        if created_before is not None:
+            statement = statement.where(ServiceTicket.created_at < created_before)
+        if filters.breached is not None:
+            breached = breached_clause(now)
+            statement = statement.where(breached if filters.breached else ~func.coalesce(breached, False))
+        return statement
+
+    async def articles(self, ticket_id: int) -> list[KbArticle]:
+        statement = (
+            select(KbArticle).join(TicketArticle, TicketArticle.article_id == KbArticle.id)
+            .where(TicketArticle.ticket_id == ticket_id).order_by(TicketArticle.linked_at, KbArticle.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def is_linked(self, ticket_id: int, article_id: int) -> bool:
+        return await self.session.get(TicketArticle, (ticket_id, article_id)) is not None
+
+    async def sla_policy(self, service_type: str, priority: str) -> SlaPolicy | None:
+        return await self.session.scalar(
+            select(SlaPolicy).where(SlaPolicy.service_type == service_type, SlaPolicy.priority == priority)
+        )
+
+    async def matching_rule(self, *, customer_level: str | None, service_type: str) -> TicketRoutingRule | None:
+        """The first rule (by sort order) whose criteria all match and whose user is still active."""
+        level_matches = TicketRoutingRule.customer_level.is_(None)
+        if customer_level is not None:
+            level_matches = or_(level_matches, TicketRoutingRule.customer_level == customer_level)
+        return await self.session.scalar(
+            select(TicketRoutingRule)
+            .join(User, User.id == TicketRoutingRule.assignee_id)
+            .where(
+                User.active.is_(True),
+                level_matches,
+                or_(TicketRoutingRule.service_type.is_(None), TicketRoutingRule.service_type == service_type),
+            )
+            .order_by(TicketRoutingRule.sort_order, TicketRoutingRule.id)
+            .limit(1)
+        )
+
+
+class SlaPolicyRepository(Repository[SlaPolicy]):
+    model = SlaPolicy
+
+
+class RoutingRuleRepository(Repository[TicketRoutingRule]):
+    model = TicketRoutingRule

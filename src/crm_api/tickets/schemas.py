@@ -1,0 +1,159 @@
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+
+Channel = Literal["phone", "email", "wechat", "web", "app"]
+Priority = Literal["low", "normal", "high", "urgent"]
+TicketStatus = Literal["new", "assigned", "handled", "archived"]
+Satisfaction = Annotated[int, Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")]
+Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    """Archive search: every filter given must match."""
+
+    status: TicketStatus | None = None
+    service_type: str | None = None
+    priority: Priority | None = None
+    customer_id: int | None = None
+    assignee_id: int | None = None
+    q: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    breached: bool | None = None
+
+
+class TicketCreate(InputModel):
+    service_type: Text(100) = Field(description="A `service_type` dictionary value")
+    summary: Text(300)
+    customer_id: int
+    channel: Channel
+    priority: Priority = "normal"
+    content: Text(10_000) = Field(description="The customer's request")
+
+
+class AssignTicket(InputModel):
+    assignee_id: int
+
+
+class HandleTicket(InputModel):
+    method: Text(10_000) = Field(description="How the request was handled")
+
+
+class TicketFeedbackCreate(InputModel):
+    result: Text(2000)
+    satisfaction: Satisfaction
+
+
+class TicketAssignmentRead(OutputModel):
+    id: int
+    assignee_id: int
+    assigned_by_id: int | None
+    routing_rule_id: int | None
+    assigned_at: datetime
+
+
+class TicketHandlingRead(OutputModel):
+    id: int
+    handler_id: int
+    method: str
+    handled_at: datetime
+
+
+class TicketFeedbackRead(OutputModel):
+    id: int
+    author_id: int
+    result: str
+    satisfaction: int
+    created_at: datetime
+
+
+class LinkedArticle(OutputModel):
+    id: int
+    title: str
+
+
+class TicketRead(OutputModel):
+    id: int
+    code: str
+    service_type: str
+    summary: str
+    customer_id: int
+    channel: str
+    priority: str
+    content: str
+    status: str
+    created_by_id: int | None
+    assignee_id: int | None
+    assigned_at: datetime | None
+    routing_rule_id: int | None = Field(description="The routing rule that assigned the ticket on create, if any")
+    response_due_at: datetime | None = Field(description="First handling due (SLA); null without a policy")
+    resolve_due_at: datetime | None = Field(description="Archiving due (SLA); null without a policy")
+    first_handled_at: datetime | None
+    archived_at: datetime | None
+    breached: bool = Field(description="A due time has passed before the ticket was handled or archived")
+    created_at: datetime
+    updated_at: datetime
+    allowed_actions: list[str]
+
+
+class TicketDetail(TicketRead):
+    assignments: list[TicketAssignmentRead]
+    handlings: list[TicketHandlingRead]
+    feedbacks: list[TicketFeedbackRead]
+    articles: list[LinkedArticle]
+
+
+class SlaPolicyWrite(InputModel):
+    service_type: Text(100)
+    priority: Priority
+    first_response_minutes: Minutes
+    resolution_minutes: Minutes
+
+    @model_validator(mode="after")
+    def _resolution_after_response(self) -> "SlaPolicyWrite":
+        if self.resolution_minutes < self.first_response_minutes:
+            raise ValueError("resolution_minutes cannot be shorter than first_response_minutes")
+        return self
+
+
+class SlaPolicyRead(OutputModel):
+    id: int
+    service_type: str
+    priority: str
+    first_response_minutes: int
+    resolution_minutes: int
+
+
+class RoutingRuleCreate(InputModel):
+    name: Text(100)
+    customer_level: Text(100) | None = Field(default=None, description="A `customer_level` dictionary value")
+    service_type: Text(100) | None = Field(default=None, description="A `service_type` dictionary value")
+    assignee_id: int = Field(description="An active user who receives matching tickets")
+    sort_order: int = Field(default=0, ge=0, le=1_000_000, description="Lower first; the first matching rule wins")
+
+
+class RoutingRuleUpdate(PatchModel):
+    not_nullable = frozenset({"name", "assignee_id", "sort_order"})
+
+    name: Text(100) | None = None
+    customer_level: Text(100) | None = None
+    service_type: Text(100) | None = None
+    assignee_id: int | None = None
+    sort_order: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class RoutingRuleRead(OutputModel):
+    id: int
+    name: str
+    customer_level: str | None
+    service_type: str | None
+    assignee_id: int
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,252 @@
+"""Service tickets: create (with SLA and routing), assign → handle → feedback, and their history."""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock, start_of_local_day
+from crm_api.core.codes import next_code
+from crm_api.core.config import Settings
+from crm_api.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from crm_api.core.pagination import Page, PageParams
+from crm_api.core.permissions import Principal
+from crm_api.customers.repository import CustomerRepository
+from crm_api.dictionary.service import ensure_value
+from crm_api.kb.service import get_article
+from crm_api.models.identity import User
+from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
+from crm_api.tickets.repository import TicketRepository
+from crm_api.tickets.schemas import (
+    AssignTicket,
+    HandleTicket,
+    LinkedArticle,
+    TicketCreate,
+    TicketDetail,
+    TicketFeedbackCreate,
+    TicketAssignmentRead,
+    TicketFeedbackRead,
+    TicketFilters,
+    TicketHandlingRead,
+    TicketRead,
+)
+
+CODE_SERIES = "FW"
+# Satisfaction from this value up closes the ticket; below it the assignee handles it again.
+SATISFIED = 3
+
+
+def is_breached(ticket: ServiceTicket, now: datetime) -> bool:
+    """Python twin of repository.breached_clause."""
+    response = ticket.response_due_at is not None and (ticket.first_handled_at or now) > ticket.response_due_at
+    resolve = ticket.resolve_due_at is not None and (ticket.archived_at or now) > ticket.resolve_due_at
+    return response or resolve
+
+
+# Transition rules: None when allowed, else the error to raise; allowed_actions uses the same functions.
+def assign_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
+    if ticket.status not in ("new", "assigned"):
+        return Conflict(f"A {ticket.status} ticket cannot be assigned", code="service_ticket.not_assignable")
+    if not principal.can("tickets:assign"):
+        return Forbidden("Only a supervisor assigns tickets", code="auth.missing_permission")
+    return None
+
+
+def handle_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
+    if ticket.status != "assigned":
+        return Conflict(f"Only an assigned ticket can be handled, this one is {ticket.status}", code="service_ticket.not_assigned")
+    if not principal.can("tickets:handle") or principal.user_id != ticket.assignee_id:
+        return Forbidden("Only the assignee handles the ticket", code="service_ticket.not_assignee")
+    return None
+
+
+def feedback_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
+    if ticket.status != "handled":
+        return Conflict(f"Feedback needs a handled ticket, this one is {ticket.status}", code="service_ticket.not_handled")
+    if not principal.can("tickets:handle") or principal.user_id not in (ticket.created_by_id, ticket.assignee_id):
+        return Forbidden("Only the ticket's creator or assignee gives feedback", code="service_ticket.not_participant")
+    return None
+
+
+def link_article_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
+    if not (principal.can("tickets:handle") and principal.can("kb:read")):
+        return Forbidden("Linking articles needs tickets:handle and kb:read", code="auth.missing_permission")
+    return None
+
+
+RULES: dict[str, Callable[[ServiceTicket, Principal], DomainError | None]] = {
+    "assign": assign_refusal,
+    "handle": handle_refusal,
+    "feedback": feedback_refusal,
+    "link_article": link_article_refusal,
+}
+
+
+def allowed_actions(ticket: ServiceTicket, principal: Principal) -> list[str]:
+    return [action for action, rule in RULES.items() if rule(ticket, principal) is None]
+
+
+def _enforce(action: str, ticket: ServiceTicket, principal: Principal) -> None:
+    refusal = RULES[action](ticket, principal)
+    if refusal is not None:
+        raise refusal
+
+
+def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
+    fields = {name: getattr(ticket, name) for name in TicketRead.model_fields if name not in {"breached", "allowed_actions"}}
+    return TicketRead(**fields, breached=is_breached(ticket, clock.now()), allowed_actions=allowed_actions(ticket, principal))
+
+
+async def list_tickets(
+    session: AsyncSession, principal: Principal, settings: Settings, params: PageParams, filters: TicketFilters
+) -> Page[TicketRead]:
+    first, last = filters.created_from, filters.created_to
+    if first and last and last < first:
+        raise InvalidInput("created_to", "created_to is before created_from", code="service_ticket.bad_date_range")
+    repo = TicketRepository(session)
+    statement = repo.filtered(
+        repo.scoped(principal, "tickets:read"),
+        filters,
+        now=clock.now(),
+        created_from=start_of_local_day(first, settings.time_zone) if first else None,
+        created_before=start_of_local_day(last + timedelta(days=1), settings.time_zone) if last else None,
+    )
+    tickets, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[to_read(t, principal) for t in tickets], next_cursor=next_cursor, total=total)
+
+
+async def _get(session: AsyncSession, principal: Principal, ticket_id: int, permission: str) -> ServiceTicket:
+    repo = TicketRepository(session)
+    ticket = await session.scalar(repo.with_history(repo.scoped(principal, permission).where(ServiceTicket.id == ticket_id)))
+    if ticket is None:
+        raise NotFound("Service ticket", ticket_id)
+    return ticket
+
+
+async def get_ticket(
+    session: AsyncSession, principal: Principal, ticket_id: int, *, permission: str = "tickets:read"
+) -> TicketDetail:
+    ticket = await _get(session, principal, ticket_id, permission)
+    articles = await TicketRepository(session).articles(ticket.id)
+    return TicketDetail(
+        **to_read(ticket, principal).model_dump(),
+        assignments=[TicketAssignmentRead.model_validate(a) for a in ticket.assignments],
+        handlings=[TicketHandlingRead.model_validate(h) for h in ticket.handlings],
+        feedbacks=[TicketFeedbackRead.model_validate(f) for f in ticket.feedbacks],
+        articles=[LinkedArticle.model_validate(a) for a in articles],
+    )
+
+
+async def _reload(session: AsyncSession, principal: Principal, ticket: ServiceTicket) -> TicketDetail:
+    ticket_id = ticket.id
+    session.expire(ticket)  # history collections changed: load them again
+    return await get_ticket(session, principal, ticket_id, permission="tickets:read")
+
+
+async def _ensure_active_assignee(session: AsyncSession, user_id: int) -> None:
+    user = await session.get(User, user_id)
+    if user is None or not user.active:
+        raise InvalidInput("assignee_id", f"User {user_id} is not an active user", code="service_ticket.inactive_assignee")
+
+
+async def create_ticket(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketDetail:
+    await ensure_value(session, "service_type", data.service_type, field="service_type")
+    customer = await CustomerRepository(session).get_scoped(data.customer_id, principal, "tickets:create")
+    if customer is None:
+        raise InvalidInput("customer_id", f"Customer {data.customer_id} not found", code="service_ticket.unknown_customer")
+    repo = TicketRepository(session)
+    now = clock.now()
+    ticket = ServiceTicket(
+        code=await next_code(session, CODE_SERIES),
+        **data.model_dump(),
+        status="new",
+        created_by_id=principal.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    policy = await repo.sla_policy(data.service_type, data.priority)
+    if policy is not None:
+        ticket.response_due_at = now + timedelta(minutes=policy.first_response_minutes)
+        ticket.resolve_due_at = now + timedelta(minutes=policy.resolution_minutes)
+    rule = await repo.matching_rule(customer_level=customer.level, service_type=data.service_type)
+    if rule is not None:
+        ticket.status, ticket.assignee_id, ticket.assigned_at, ticket.routing_rule_id = "assigned", rule.assignee_id, now, rule.id
+    session.add(ticket)
+    await session.flush()
+    if rule is not None:
+        session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
+    await audit.record(
+        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action="create", after=audit.snapshot(ticket)
+    )
+    await session.flush()
+    return await _reload(session, principal, ticket)
+
+
+async def _transition(
+    session: AsyncSession, principal: Principal, ticket: ServiceTicket, action: str, before: dict[str, Any]
+) -> TicketDetail:
+    ticket.updated_at = clock.now()
+    await session.flush()
+    await audit.record(
+        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action=action,
+        before=before, after=audit.snapshot(ticket),
+    )
+    return await _reload(session, principal, ticket)
+
+
+async def assign(session: AsyncSession, principal: Principal, ticket_id: int, data: AssignTicket) -> TicketDetail:
+    ticket = await _get(session, principal, ticket_id, "tickets:assign")
+    _enforce("assign", ticket, principal)
+    await _ensure_active_assignee(session, data.assignee_id)
+    before, now = audit.snapshot(ticket), clock.now()
+    ticket.status, ticket.assignee_id, ticket.assigned_at = "assigned", data.assignee_id, now
+    session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now))
+    return await _transition(session, principal, ticket, "assign", before)
+
+
+async def handle(session: AsyncSession, principal: Principal, ticket_id: int, data: HandleTicket) -> TicketDetail:
+    ticket = await _get(session, principal, ticket_id, "tickets:handle")
+    _enforce("handle", ticket, principal)
+    assert principal.user_id is not None  # the assignee is a user
+    before, now = audit.snapshot(ticket), clock.now()
+    ticket.status = "handled"
+    ticket.first_handled_at = ticket.first_handled_at or now
+    session.add(TicketHandling(ticket_id=ticket.id, handler_id=principal.user_id, method=data.method, handled_at=now))
+    return await _transition(session, principal, ticket, "handle", before)
+
+
+async def give_feedback(
+    session: AsyncSession, principal: Principal, ticket_id: int, data: TicketFeedbackCreate
+) -> TicketDetail:
+    ticket = await _get(session, principal, ticket_id, "tickets:handle")
+    _enforce("feedback", ticket, principal)
+    assert principal.user_id is not None  # creator or assignee
+    before, now = audit.snapshot(ticket), clock.now()
+    session.add(
+        TicketFeedback(
+            ticket_id=ticket.id, author_id=principal.user_id, result=data.result, satisfaction=data.satisfaction, created_at=now
+        )
+    )
+    if data.satisfaction >= SATISFIED:
+        ticket.status, ticket.archived_at = "archived", now
+    else:
+        ticket.status = "assigned"  # same assignee handles it again
+    return await _transition(session, principal, ticket, "archive" if ticket.status == "archived" else "reopen", before)
+
+
+async def link_article(session: AsyncSession, principal: Principal, ticket_id: int, article_id: int) -> TicketDetail:
+    ticket = await _get(session, principal, ticket_id, "tickets:handle")
+    _enforce("link_article", ticket, principal)
+    article = await get_article(session, article_id)
+    repo = TicketRepository(session)
+    if await repo.is_linked(ticket.id, article.id):
+        raise Conflict("The article is already linked to this ticket", code="service_ticket.article_already_linked")
+    session.add(TicketArticle(ticket_id=ticket.id, article_id=article.id, linked_by_id=principal.user_id, linked_at=clock.now()))
+    await session.flush()
+    await audit.record(
+        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action="link_article",
+        after={"article_id": article.id},
+    )
+    return await _reload(session, principal, ticket)
