@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from bench.generate import BENCH_PASSWORD, username
 from crm_api.customers.repository import CustomerRepository
+from crm_api.customers.schemas import CustomerFilters
 from crm_api.models import Customer
 
 ACCOUNT_MANAGER = username("account_manager", 1)
@@ -120,11 +121,11 @@ CUSTOMER_BY_ID = RawQuery(
 )
 CUSTOMERS_FIRST_PAGE = RawQuery(_first_page(_LIVE_CUSTOMERS), lambda rng, fx: {})
 CUSTOMERS_BY_NAME = RawQuery(
-    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, q=SEARCH_TERM)),
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.search_terms)},
 )
 CUSTOMERS_BY_PHONE = RawQuery(
-    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, q=SEARCH_TERM)),
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.phones)},
 )
 

@@ -1,7 +1,7 @@
 """Trigram indexes for substring search on customer name, code and phone (PostgreSQL only)
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-23 06:00:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
