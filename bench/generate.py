@@ -17,7 +17,7 @@ import time
 from array import array
 from bisect import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import asyncpg
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from bench import vocabulary as words
@@ -71,12 +72,18 @@ def username(role: str, number: int) -> str:
     return f"bench.{USERNAME_PREFIX[role]}{number:03d}"
 
 
+def schema_head() -> str:
+    """The migration revision a data set generated now is built on."""
+    return ScriptDirectory.from_config(alembic_config(DEFAULT_DATABASE_URL)).get_current_head() or ""
+
+
 @dataclass(frozen=True)
 class DataSet:
     customers: int
     as_of: date
     seed: int = DEFAULT_SEED
     version: int = GENERATOR_VERSION
+    schema: str = field(default_factory=schema_head)
 
     def describe(self) -> str:
         return json.dumps(asdict(self), default=str, sort_keys=True)

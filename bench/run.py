@@ -264,7 +264,8 @@ async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any]
     existing = await describe_existing(args.database_url)
     if not args.regenerate and existing:
         held = json.loads(existing)
-        if (held["customers"], held["seed"], held["version"]) == (wanted.customers, wanted.seed, wanted.version):
+        same = ("customers", "seed", "version", "schema")
+        if all(held.get(key) == getattr(wanted, key) for key in same):
             print(f"reusing the data set in {args.database_url.rsplit('/', 1)[-1]}: {existing}")
             return existing, None
     report = await generate(args.database_url, wanted)
