@@ -33,13 +33,14 @@ from crm_api.bootstrap import seed_reference_data
 from crm_api.cli import alembic_config
 from crm_api.core.clock import clock
 from crm_api.core.db import Database
+from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 BENCH_PASSWORD = "bench-password-2026"
 
 # Staff: 200 users, supervisors and account managers spread over 20 teams.
@@ -173,7 +174,7 @@ class Loader:
 
 
 CUSTOMER_COLUMNS = (
-    "id", "code", "external_id", "name", "region", "owner_id", "level", "industry", "satisfaction", "credit",
+    "id", "code", "external_id", "name", "name_normalized", "region", "owner_id", "level", "industry", "satisfaction", "credit",
     "address", "postal_code", "phone", "phone_e164", "fax", "website", "email", "business_licence_no",
     "legal_representative", "registered_capital", "annual_turnover", "bank", "bank_account", "local_tax_no",
     "national_tax_no", "custom_fields", "status", "churned_at", "created_by_id", "created_at", "updated_at",
@@ -333,8 +334,9 @@ class Generator:
         licence = f"91{int(area):04d}{cid:012d}"
         code = f"KH{cid:08d}"
         address = names.address(city)
+        name = names.company(city, industry)
         row = (
-            cid, code, f"ERP-C{cid:08d}" if rng.random() < 0.8 else None, names.company(city, industry), region,
+            cid, code, f"ERP-C{cid:08d}" if rng.random() < 0.8 else None, name, normalize_company_name(name), region,
             owner, level, industry, rng.randint(1, 5), rng.randint(1, 5), address,
             f"{rng.randint(100_000, 850_000)}", phone, phone_e164, phone if rng.random() < 0.3 else None,
             f"https://www.{code.lower()}.example.cn", f"info@{code.lower()}.example.cn", licence, names.person(),

@@ -77,3 +77,32 @@ async def assert_guarded(
     assert_problem(await client.request(method, url, json=body), 401)
     assert_problem(await client.request(method, url, json=body, headers=wrong_role.headers), 403, "auth.missing_permission")
     assert_problem(await client.request(method, url, json=body, headers=outsider.headers), 404, "customer.not_found")
+
+
+def csv_file(*rows: list[object], name: str = "customers.csv") -> dict[str, tuple[str, bytes, str]]:
+    """A multipart `file` of CSV rows (the first is the header)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return {"file": (name, buffer.getvalue().encode("utf-8-sig"), "text/csv")}
+
+
+def xlsx_file(*rows: list[object], name: str = "customers.xlsx") -> dict[str, tuple[str, bytes, str]]:
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return {"file": (name, buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+
+
+async def import_file(
+    client: httpx.AsyncClient, actor: Actor, files: dict[str, Any], **params: Any
+) -> httpx.Response:
+    return await client.post(f"{BASE}/import", files=files, params=params, headers=actor.headers)

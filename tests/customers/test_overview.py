@@ -11,7 +11,7 @@ from tests.customers.factories import (
     make_interaction,
     two_managers,
 )
-from tests.factories import assert_problem, count_statements
+from tests.factories import count_statements
 
 
 async def _add_orders(app, customer_id, orders):

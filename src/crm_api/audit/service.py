@@ -31,5 +31,4 @@ async def list_events(
         statement = statement.where(AuditEvent.occurred_at >= occurred_from)
     if occurred_to is not None:
         statement = statement.where(AuditEvent.occurred_at < occurred_to)
-    events, next_cursor, total = await paginate(session, statement, params, Sort([AuditEvent.id]))
-    return Page(items=[AuditEventRead.model_validate(e) for e in events], next_cursor=next_cursor, total=total)
+    return (await paginate(session, statement, params, Sort([AuditEvent.id]))).to_page(AuditEventRead.model_validate)

@@ -1,5 +1,6 @@
 """Audit events, written in the transaction of the change they describe."""
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -70,3 +71,28 @@ async def record(
     )
     session.add(event)
     return event
+
+
+async def record_change(
+    session: AsyncSession,
+    *,
+    actor: Principal | None,
+    entity_type: str,
+    entity: Any,
+    action: str,
+    before: dict[str, Any] | None,
+    view: Callable[[Any], dict[str, Any]] | None = snapshot,
+) -> None:
+    """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
+    await session.flush()
+    await record(
+        session, actor=actor, entity_type=entity_type, entity_id=entity.id, action=action,
+        before=before, after=view(entity) if view is not None else None,
+    )
+
+
+async def delete_recorded(session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any) -> None:
+    """Delete the entity and record what it was."""
+    before = snapshot(entity)
+    await session.delete(entity)
+    await record_change(session, actor=actor, entity_type=entity_type, entity=entity, action="delete", before=before, view=None)

@@ -6,16 +6,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.models.platform import CodeCounter
 
 
-async def next_code(session: AsyncSession, series: str, *, width: int = 8) -> str:
-    """Next code of a series; the counter row is locked until the transaction ends."""
-    bumped = await session.scalar(
+async def next_codes(session: AsyncSession, series: str, count: int, *, width: int = 8) -> list[str]:
+    """The next `count` codes of a series in one counter bump; the row is locked until the transaction ends."""
+    last = await session.scalar(
         update(CodeCounter)
         .where(CodeCounter.series == series)
-        .values(last_value=CodeCounter.last_value + 1)
+        .values(last_value=CodeCounter.last_value + count)
         .returning(CodeCounter.last_value)
     )
-    if bumped is None:
-        await session.execute(insert(CodeCounter).values(series=series, last_value=1))
-        bumped = 1
-    return f"{series}{bumped:0{width}d}"
+    if last is None:
+        await session.execute(insert(CodeCounter).values(series=series, last_value=count))
+        last = count
+    return [f"{series}{value:0{width}d}" for value in range(last - count + 1, last + 1)]
 
+
+async def next_code(session: AsyncSession, series: str, *, width: int = 8) -> str:
+    """Next code of a series."""
+    [code] = await next_codes(session, series, 1, width=width)
+    return code

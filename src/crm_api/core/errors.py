@@ -82,6 +82,10 @@ class PreconditionFailed(DomainError):
     status, code, title = 412, "precondition_failed", "The resource has changed"
 
 
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "upload.too_large", "The upload is too large"
+
+
 class RateLimited(DomainError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

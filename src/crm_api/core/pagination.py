@@ -3,11 +3,11 @@
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -89,9 +89,20 @@ def _decode(cursor: str, sort: Sort) -> list[Any]:
         raise InvalidInput("cursor", "The cursor is not valid for this list", code="pagination.invalid_cursor") from exc
 
 
+class Rows(NamedTuple):
+    """One page of rows, before they are turned into response items."""
+
+    rows: list[Any]
+    next_cursor: str | None
+    total: int | None
+
+    def to_page(self, convert: Callable[[Any], T]) -> Page[T]:
+        return Page(items=[convert(row) for row in self.rows], next_cursor=self.next_cursor, total=self.total)
+
+
 async def paginate(
     session: AsyncSession, statement: Select[Any], params: PageParams, sort: Sort, *, scalars: bool = True
-) -> tuple[list[Any], str | None, int | None]:
+) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for."""
     total = None
     if params.with_total:
@@ -110,4 +121,4 @@ async def paginate(
         rows = rows[: params.limit]
         last = rows[-1]
         next_cursor = _encode([getattr(last, key.key) for key in sort.keys])
-    return rows, next_cursor, total
+    return Rows(rows, next_cursor, total)

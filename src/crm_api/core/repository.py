@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from crm_api.core.pagination import PageParams, Sort, paginate
+from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.models.base import Base
 
@@ -52,5 +52,5 @@ class Repository(Generic[M]):
 
     async def page(
         self, statement: Select[Any], params: PageParams, sort: Sort | None = None
-    ) -> tuple[list[M], str | None, int | None]:
+    ) -> Rows:
         return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]

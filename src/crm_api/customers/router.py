@@ -1,27 +1,37 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import Requires
-from crm_api.core.db import SessionDep
+from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel, PatchModel
-from crm_api.customers import service
+from crm_api.customers import bulk, duplicates, exports, imports, merge, service
 from crm_api.customers.overview import customer_overview
 from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
+    CustomerBulkResult,
+    CustomerBulkUpdate,
     CustomerCreate,
     CustomerFilters,
+    CustomerMerge,
+    CustomerMergeResult,
     CustomerOverview,
     CustomerRead,
+    CustomerSearch,
     CustomerTransfer,
     CustomerUpdate,
+    DuplicatePair,
+    ExportFormat,
+    ImportMode,
+    ImportReport,
     InteractionCreate,
     InteractionUpdate,
 )
@@ -46,6 +56,54 @@ async def list_customers(
              summary="Create a customer owned by the caller", responses=error_responses(401, 403, 422))
 async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.create_customer(session, principal, body))
+
+
+# The tools' fixed paths come before /{customer_id}, which would otherwise capture them.
+
+@router.post("/import", response_model=ImportReport, summary="Import customers from a CSV or XLSX file",
+             description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
+                         "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
+             responses=error_responses(401, 403, 413, 422))
+async def import_customers(
+    principal: CustomersWrite, session: SessionDep,
+    file: Annotated[UploadFile, File(description="A .csv (UTF-8 or GB18030) or .xlsx file")],
+    dry_run: Annotated[bool, Query(description="Check and report only; nothing is written")] = False,
+    mode: Annotated[ImportMode, Query(description="all_or_nothing: any invalid row fails the import (422)")] = (
+        "all_or_nothing"
+    ),
+) -> ImportReport:
+    return await imports.import_customers(
+        session, principal, upload=file.file, filename=file.filename or "", size=file.size or 0, dry_run=dry_run,
+        mode=mode,
+    )
+
+
+@router.get("/export", response_class=StreamingResponse, summary="Export the filtered customer list as CSV or XLSX",
+            responses={200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()},
+                             "description": "The file, streamed"}} | error_responses(401, 403, 422))
+async def export_customers(
+    principal: CustomersRead, database: DatabaseDep, filters: Annotated[CustomerSearch, Query()],
+    format: Annotated[ExportFormat, Query()] = "csv",  # noqa: A002 - the public parameter name
+) -> StreamingResponse:
+    export = exports.export_customers(database, principal, filters, format)
+    return StreamingResponse(
+        export.body, media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
+
+
+@router.get("/duplicates", response_model=Page[DuplicatePair],
+            summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
+            responses=error_responses(401, 403, 422))
+async def list_duplicates(principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DuplicatePair]:
+    return await duplicates.list_duplicates(session, principal, page)
+
+
+@router.post("/bulk-update", response_model=CustomerBulkResult,
+             summary="Change level, tags or owner of up to 500 customers, all or none",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, session: SessionDep) -> CustomerBulkResult:
+    return CustomerBulkResult(updated=await bulk.bulk_update(session, principal, body))
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer",
@@ -82,6 +140,16 @@ async def transfer_customer(
     customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
     return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
+
+
+@router.post("/{customer_id}/merge", response_model=CustomerMergeResult,
+             summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def merge_customers(
+    customer_id: int, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
+) -> CustomerMergeResult:
+    survivor, moved = await merge.merge_customers(session, principal, customer_id, body.loser_id)
+    return CustomerMergeResult(survivor=service.to_read(survivor), moved=moved)
 
 
 @router.get("/{customer_id}/overview", response_model=CustomerOverview,

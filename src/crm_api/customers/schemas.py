@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
 from crm_api.core.types import to_money
@@ -66,8 +66,8 @@ class CustomerTransfer(InputModel):
     owner_id: int = Field(description="The active user who becomes the customer's account manager")
 
 
-class CustomerFilters(BaseModel):
-    """The customer list's filters, as query parameters."""
+class CustomerSearch(BaseModel):
+    """The filters of the customer list and export, as query parameters."""
 
     q: Annotated[str | None, Field(max_length=100, description="Name, code or phone contains")] = None
     region: Annotated[str | None, Field(max_length=100)] = None
@@ -75,6 +75,9 @@ class CustomerFilters(BaseModel):
     owner_id: int | None = None
     status: CustomerStatus | None = None
     tag: Annotated[str | None, Field(max_length=50)] = None
+
+
+class CustomerFilters(CustomerSearch):
     deleted: bool = Field(default=False, description="List soft-deleted customers instead (needs customers:delete)")
 
 
@@ -213,3 +216,75 @@ class CustomerOverview(OutputModel):
     open_tickets: list[RelatedRecord]
     churn_status: CustomerStatus
     tags: list[str]
+
+
+# Customer tools: import, export, duplicates, merge, bulk update.
+
+ImportMode = Literal["all_or_nothing", "valid_rows_only"]
+ExportFormat = Literal["csv", "xlsx"]
+DuplicateReason = Literal["name", "phone", "email"]
+
+
+class ImportRowError(OutputModel):
+    row: int = Field(description="Row number in the file; the header is row 1")
+    field: str
+    message: str
+
+
+class ImportReport(OutputModel):
+    dry_run: bool
+    mode: ImportMode
+    rows: int = Field(description="Data rows read (blank rows skipped)")
+    valid: int
+    invalid: int
+    created: int
+    errors: list[ImportRowError]
+
+
+class DuplicatePair(OutputModel):
+    """Two customers that may be the same company; `score` 0..1, higher is likelier."""
+
+    customer_id: int
+    customer_name: str
+    other_id: int
+    other_name: str
+    score: float
+    reasons: list[DuplicateReason]
+
+
+class CustomerMerge(InputModel):
+    loser_id: int = Field(description="The customer merged into this one and then soft-deleted")
+
+
+class CustomerMergeResult(OutputModel):
+    survivor: CustomerRead
+    moved: dict[str, int] = Field(description="Rows moved from the loser, per table")
+
+
+class CustomerBulkChanges(InputModel):
+    level: Annotated[DictionaryCode | None, Field(description="Dictionary `customer_level` value")] = None
+    tags_add: list[Tag] = Field(default_factory=list, max_length=20)
+    tags_remove: list[Tag] = Field(default_factory=list, max_length=20)
+    owner_id: int | None = Field(default=None, description="Transfer to this account manager (needs customers:transfer)")
+
+    @model_validator(mode="after")
+    def _something_consistent(self) -> "CustomerBulkChanges":
+        if not self.model_fields_set:
+            raise ValueError("Nothing to change")
+        if set(self.tags_add) & set(self.tags_remove):
+            raise ValueError("A tag cannot be both added and removed")
+        return self
+
+
+class CustomerBulkUpdate(InputModel):
+    ids: list[int] = Field(min_length=1, max_length=500)
+    set: CustomerBulkChanges
+
+    @field_validator("ids")
+    @classmethod
+    def _distinct_ids(cls, ids: list[int]) -> list[int]:
+        return list(dict.fromkeys(ids))
+
+
+class CustomerBulkResult(OutputModel):
+    updated: list[int]

@@ -1,6 +1,5 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,40 +50,28 @@ def to_read(customer: Customer) -> CustomerRead:
     return CustomerRead.model_validate(customer)
 
 
-def _audit_view(customer: Customer) -> dict[str, Any]:
+def audit_view(customer: Customer) -> dict[str, Any]:
     return audit.snapshot(customer) | {"tags": sorted(tag.tag for tag in customer.tags)}
-
-
-async def _audited(
-    session: AsyncSession, actor: Principal, entity_type: str, entity: Any, action: str, before: dict[str, Any] | None,
-    view: Callable[[Any], dict[str, Any]] | None = audit.snapshot,
-) -> None:
-    """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type=entity_type, entity_id=entity.id, action=action,
-        before=before, after=view(entity) if view is not None else None,
-    )
 
 
 def normalized_phones(changes: dict[str, Any], phone_columns: dict[str, str]) -> dict[str, Any]:
     """The E.164 columns for the phones among `changes`; 422 on the field of a phone that cannot be parsed."""
     normalized = {}
-    for field, column in phone_columns.items():
-        if field not in changes:
+    for name, column in phone_columns.items():
+        if name not in changes:
             continue
-        raw = changes[field]
+        raw = changes[name]
         try:
             normalized[column] = to_e164(raw) if raw is not None else None
         except ValueError:
-            raise InvalidInput(field, f"{raw!r} is not a valid phone number", code="phone.invalid") from None
+            raise InvalidInput(name, f"{raw!r} is not a valid phone number", code="phone.invalid") from None
     return normalized
 
 
-async def _ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any]) -> None:
-    for field, category in DICTIONARY_FIELDS.items():
-        if field in changes:
-            await ensure_value(session, category, changes[field], field=field)
+async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any]) -> None:
+    for name, category in DICTIONARY_FIELDS.items():
+        if name in changes:
+            await ensure_value(session, category, changes[name], field=name)
 
 
 def ensure_active(customer: Customer) -> None:
@@ -125,22 +112,26 @@ async def list_customers(
     else:
         scoped = repo.scoped(principal, "customers:read")
     statement = repo.filtered(repo.with_tags(scoped), filters)
-    customers, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(c) for c in customers], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(to_read)
 
 
-def _apply_tags(customer: Customer, tags: list[str]) -> None:
+def apply_tags(customer: Customer, tags: list[str]) -> None:
     kept = {tag.tag: tag for tag in customer.tags}
     customer.tags = [kept.get(name) or CustomerTag(tag=name) for name in tags]
 
 
-async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
-    """A new active customer owned by the actor, who must hold customers:write."""
+def ensure_can_own(actor: Principal) -> None:
+    """Who creates a customer owns it: a person holding customers:write."""
     actor.require("customers:write")
     if actor.user_id is None:
         raise Forbidden("A customer is owned by a person; an API key cannot create one", code="customer.owner_required")
+
+
+async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
+    """A new active customer owned by the actor, who must hold customers:write."""
+    ensure_can_own(actor)
     values = data.model_dump(exclude={"tags"}, exclude_none=True)
-    await _ensure_dictionary_values(session, values)
+    await ensure_dictionary_values(session, values)
     values |= normalized_phones(values, CUSTOMER_PHONES)
     customer = Customer(
         **values,
@@ -151,7 +142,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
     session.add(customer)
-    await _audited(session, actor, "customer", customer, "create", None, _audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view)
     return customer
 
 
@@ -160,38 +151,38 @@ async def update_customer(
 ) -> Customer:
     customer = await writable_customer(session, actor, customer_id)
     check_if_match(if_match, to_read(customer))
-    before = _audit_view(customer)
+    before = audit_view(customer)
     changes = data.changes()
     # A value kept as it is passes even if its dictionary item has been deactivated since.
-    await _ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
+    await ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
     if "tags" in changes:
-        _apply_tags(customer, changes.pop("tags"))
-    for field, value in changes.items():
-        setattr(customer, field, value)
-    await _audited(session, actor, "customer", customer, "update", before, _audit_view)
+        apply_tags(customer, changes.pop("tags"))
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view)
     return customer
 
 
 async def delete_customer(session: AsyncSession, actor: Principal, customer_id: int) -> None:
     """Soft delete: hidden from every list and lookup until restored."""
     customer = await _load(session, actor, customer_id, "customers:delete")
-    before = _audit_view(customer)
+    before = audit_view(customer)
     customer.deleted_at = clock.now()
-    await _audited(session, actor, "customer", customer, "delete", before, _audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view)
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
     customer = await _load(session, actor, customer_id, "customers:delete", include_deleted=True)
     if customer.deleted_at is None:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
-    before = _audit_view(customer)
+    before = audit_view(customer)
     customer.deleted_at = None
-    await _audited(session, actor, "customer", customer, "restore", before, _audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view)
     return customer
 
 
-async def _new_owner(session: AsyncSession, actor: Principal, owner_id: int) -> User:
+async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int) -> User:
     owner = await session.get(User, owner_id)
     if owner is None or not owner.active:
         raise InvalidInput("owner_id", f"User {owner_id} is not an active user", code="customer.owner_inactive")
@@ -204,12 +195,12 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
     """Give the customer to another account manager (the only way its owner changes)."""
     customer = await _load(session, actor, customer_id, "customers:transfer")
     ensure_active(customer)
-    owner = await _new_owner(session, actor, data.owner_id)
+    owner = await transfer_target(session, actor, data.owner_id)
     if owner.id == customer.owner_id:
         return customer
-    before = _audit_view(customer)
+    before = audit_view(customer)
     customer.owner_id = owner.id
-    await _audited(session, actor, "customer", customer, "transfer", before, _audit_view)
+    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view)
     return customer
 
 
@@ -251,8 +242,7 @@ async def list_records(
 ) -> Page[Any]:
     customer = await get_customer(session, principal, customer_id)
     repo = kind.repository(session)
-    records, next_cursor, total = await repo.page(repo.of_customer(customer.id), params, kind.order)
-    return Page(items=[kind.read.model_validate(r) for r in records], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
 
 
 async def get_record(
@@ -267,7 +257,7 @@ async def _add_record(
     customer = await writable_customer(session, actor, customer_id)
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
-    await _audited(session, actor, kind.entity_type, record, "create", None)
+    await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
     return record
 
 
@@ -282,7 +272,7 @@ async def update_record(
     changes = data.changes()
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
-    await _audited(session, actor, kind.entity_type, record, "update", before)
+    await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)
     return record
 
 
@@ -291,9 +281,7 @@ async def delete_record(
 ) -> None:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
-    before = audit.snapshot(record)
-    await session.delete(record)
-    await _audited(session, actor, kind.entity_type, record, "delete", before, view=None)
+    await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 
 async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:

@@ -30,8 +30,7 @@ async def list_items(
     if not include_inactive:
         statement = statement.where(DictionaryItem.active.is_(True))
     sort = Sort([DictionaryItem.category, DictionaryItem.sort_order, DictionaryItem.id], descending=False)
-    items, next_cursor, total = await repo.page(statement, params, sort)
-    return Page(items=[DictionaryItemRead.model_validate(i) for i in items], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params, sort)).to_page(DictionaryItemRead.model_validate)
 
 
 async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
@@ -68,11 +67,7 @@ async def update_item(session: AsyncSession, actor: Principal, item_id: int, dat
     before = audit.snapshot(item)
     for field, value in changes.items():
         setattr(item, field, value)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="dictionary_item", entity_id=item.id, action="update",
-        before=before, after=audit.snapshot(item),
-    )
+    await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="update", before=before)
     return item
 
 
@@ -82,6 +77,4 @@ async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> 
         raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
     if await DictionaryRepository(session).in_use(item.category, item.value):
         raise Conflict("Records use this value: deactivate it instead", code="dictionary.in_use")
-    before = audit.snapshot(item)
-    await session.delete(item)
-    await audit.record(session, actor=actor, entity_type="dictionary_item", entity_id=item_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="dictionary_item", entity=item)

@@ -20,8 +20,7 @@ async def list_runs(session: AsyncSession, params: PageParams, *, job: str | Non
     statement = select(JobRun)
     if job:
         statement = statement.where(JobRun.job == job)
-    runs, next_cursor, total = await paginate(session, statement, params, Sort([JobRun.id]))
-    return Page(items=[JobRunRead.model_validate(r) for r in runs], next_cursor=next_cursor, total=total)
+    return (await paginate(session, statement, params, Sort([JobRun.id]))).to_page(JobRunRead.model_validate)
 
 
 async def run_now(database: Database, settings: Settings, name: str) -> JobOutcome:

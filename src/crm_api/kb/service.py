@@ -16,10 +16,10 @@ async def list_articles(session: AsyncSession, params: PageParams, *, q: str | N
     terms = search_terms(q or "")
     if terms:
         statement, score = repo.search(terms)
-        articles, next_cursor, total = await repo.page(statement, params, Sort([score, KbArticle.id]))
+        rows = await repo.page(statement, params, Sort([score, KbArticle.id]))
     else:
-        articles, next_cursor, total = await repo.page(repo.select(), params)
-    return Page(items=[ArticleRead.model_validate(a) for a in articles], next_cursor=next_cursor, total=total)
+        rows = await repo.page(repo.select(), params)
+    return rows.to_page(ArticleRead.model_validate)
 
 
 async def get_article(session: AsyncSession, article_id: int) -> KbArticle:
@@ -44,16 +44,10 @@ async def update_article(session: AsyncSession, actor: Principal, article_id: in
     before = audit.snapshot(article)
     for field, value in data.changes().items():
         setattr(article, field, value)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="kb_article", entity_id=article.id, action="update",
-        before=before, after=audit.snapshot(article),
-    )
+    await audit.record_change(session, actor=actor, entity_type="kb_article", entity=article, action="update", before=before)
     return article
 
 
 async def delete_article(session: AsyncSession, actor: Principal, article_id: int) -> None:
     article = await get_article(session, article_id)
-    before = audit.snapshot(article)
-    await session.delete(article)
-    await audit.record(session, actor=actor, entity_type="kb_article", entity_id=article_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="kb_article", entity=article)

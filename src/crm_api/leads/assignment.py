@@ -37,8 +37,7 @@ async def choose_owner(
 async def list_rules(session: AsyncSession, params: PageParams) -> Page[AssignmentRuleRead]:
     repo = AssignmentRuleRepository(session)
     sort = Sort([LeadAssignmentRule.priority, LeadAssignmentRule.id], descending=False)
-    rules, next_cursor, total = await repo.page(repo.select(), params, sort)
-    return Page(items=[AssignmentRuleRead.model_validate(r) for r in rules], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.select(), params, sort)).to_page(AssignmentRuleRead.model_validate)
 
 
 async def _get(session: AsyncSession, rule_id: int) -> LeadAssignmentRule:
@@ -80,16 +79,10 @@ async def update_rule(session: AsyncSession, actor: Principal, rule_id: int, dat
     if {"user_id", "team_id"} & changes.keys():
         rule.last_assigned_user_id = None
     await _validate(session, rule)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="lead_assignment_rule", entity_id=rule.id, action="update",
-        before=before, after=audit.snapshot(rule),
-    )
+    await audit.record_change(session, actor=actor, entity_type="lead_assignment_rule", entity=rule, action="update", before=before)
     return rule
 
 
 async def delete_rule(session: AsyncSession, actor: Principal, rule_id: int) -> None:
     rule = await _get(session, rule_id)
-    before = audit.snapshot(rule)
-    await session.delete(rule)
-    await audit.record(session, actor=actor, entity_type="lead_assignment_rule", entity_id=rule_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="lead_assignment_rule", entity=rule)

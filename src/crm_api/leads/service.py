@@ -60,8 +60,7 @@ async def list_leads(
         repo.scoped(actor, READ), status=status, owner_id=owner_id, source=source, region=region, industry=industry,
         min_score=min_score, q=q,
     )
-    leads, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(lead) for lead in leads], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(to_read)
 
 
 def _ensure_status(lead: Lead, allowed: tuple[str, ...], action: str) -> None:
@@ -135,9 +134,7 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
 async def delete(session: AsyncSession, actor: Principal, lead_id: int) -> None:
     lead = await get(session, actor, lead_id)
     _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "deleted")
-    before = audit.snapshot(lead)
-    await session.delete(lead)
-    await audit.record(session, actor=actor, entity_type="lead", entity_id=lead_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="lead", entity=lead)
 
 
 async def add_activity(session: AsyncSession, actor: Principal, lead_id: int, data: ActivityCreate) -> LeadActivity:
@@ -166,8 +163,7 @@ async def list_activities(session: AsyncSession, actor: Principal, lead_id: int,
     lead = await get(session, actor, lead_id)
     repo = ActivityRepository(session)
     sort = Sort([LeadActivity.occurred_at, LeadActivity.id])
-    activities, next_cursor, total = await repo.page(repo.of_lead(lead.id), params, sort)
-    return Page(items=[ActivityRead.model_validate(a) for a in activities], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.of_lead(lead.id), params, sort)).to_page(ActivityRead.model_validate)
 
 
 async def qualify(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:

@@ -4,10 +4,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from crm_api.core.names import normalize_company_name
 from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped
-
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
@@ -35,6 +35,8 @@ class Customer(Timestamped, SoftDeletable, Base):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The duplicate-detection key of the name, kept in step by `_keep_name_normalized`.
+    name_normalized: Mapped[str] = mapped_column(String(200), index=True)
     region: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "region"})
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
@@ -63,6 +65,11 @@ class Customer(Timestamped, SoftDeletable, Base):
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
     tags: Mapped[list["CustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+    @validates("name")
+    def _keep_name_normalized(self, _key: str, name: str) -> str:
+        self.name_normalized = normalize_company_name(name)
+        return name
 
 
 class CustomerTag(Base):

@@ -68,8 +68,7 @@ async def list_opportunities(
     statement = repo.filtered(
         repo.scoped(actor, READ), status=status, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
     )
-    rows, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(o, actor) for o in rows], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(lambda o: to_read(o, actor))
 
 
 async def _first_stage(session: AsyncSession) -> str:
@@ -228,8 +227,7 @@ async def list_plan_items(session: AsyncSession, actor: Principal, opportunity_i
     opportunity = await get(session, actor, opportunity_id)
     repo = PlanItemRepository(session)
     sort = Sort([PlanItem.planned_on, PlanItem.id], descending=False)
-    items, next_cursor, total = await repo.page(repo.of_opportunity(opportunity.id), params, sort)
-    return Page(items=[PlanItemRead.model_validate(i) for i in items], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.of_opportunity(opportunity.id), params, sort)).to_page(PlanItemRead.model_validate)
 
 
 async def _plan_item(session: AsyncSession, opportunity: Opportunity, item_id: int) -> PlanItem:
@@ -286,8 +284,7 @@ async def delete_plan_item(session: AsyncSession, actor: Principal, opportunity_
 
 async def list_reminders(session: AsyncSession, actor: Principal, params: PageParams, *, open_only: bool) -> Page[ReminderRead]:
     repo = ReminderRepository(session)
-    items, next_cursor, total = await repo.page(repo.of_user(actor.user_id, open_only=open_only), params)
-    return Page(items=[ReminderRead.model_validate(r) for r in items], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.of_user(actor.user_id, open_only=open_only), params)).to_page(ReminderRead.model_validate)
 
 
 async def mark_reminder_done(session: AsyncSession, actor: Principal, reminder_id: int) -> Reminder:

@@ -51,8 +51,7 @@ async def customer_orders(
     if not await _visible_customer(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
     repo = OrderRepository(session)
-    orders, next_cursor, total = await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)
-    return Page(items=[OrderSummary.model_validate(o) for o in orders], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)).to_page(OrderSummary.model_validate)
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
@@ -71,8 +70,7 @@ async def list_products(
     session: AsyncSession, params: PageParams, *, name: str | None, model: str | None, batch: str | None
 ) -> Page[ProductRead]:
     repo = ProductRepository(session)
-    products, next_cursor, total = await repo.page(repo.filtered(name=name, model=model, batch=batch), params)
-    return Page(items=[ProductRead.model_validate(p) for p in products], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.filtered(name=name, model=model, batch=batch), params)).to_page(ProductRead.model_validate)
 
 
 async def get_product(session: AsyncSession, product_id: int) -> ProductRead:
@@ -94,5 +92,4 @@ async def list_inventory(
 ) -> Page[InventoryRead]:
     repo = InventoryRepository(session)
     statement = repo.filtered(product_id=product_id, product_name=product_name, warehouse=warehouse)
-    items, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[_inventory_read(i) for i in items], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(_inventory_read)

@@ -44,8 +44,7 @@ async def replace_sla_policies(session: AsyncSession, actor: Principal, policies
 async def list_routing_rules(session: AsyncSession, params: PageParams) -> Page[RoutingRuleRead]:
     repo = RoutingRuleRepository(session)
     sort = Sort([TicketRoutingRule.sort_order, TicketRoutingRule.id], descending=False)
-    rules, next_cursor, total = await repo.page(repo.select(), params, sort)
-    return Page(items=[RoutingRuleRead.model_validate(r) for r in rules], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.select(), params, sort)).to_page(RoutingRuleRead.model_validate)
 
 
 async def get_routing_rule(session: AsyncSession, rule_id: int) -> TicketRoutingRule:
@@ -84,17 +83,11 @@ async def update_routing_rule(
     for field, value in data.changes().items():
         setattr(rule, field, value)
     await _validate_rule(session, rule)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="ticket_routing_rule", entity_id=rule.id, action="update",
-        before=before, after=audit.snapshot(rule),
-    )
+    await audit.record_change(session, actor=actor, entity_type="ticket_routing_rule", entity=rule, action="update", before=before)
     return rule
 
 
 async def delete_routing_rule(session: AsyncSession, actor: Principal, rule_id: int) -> None:
     """Tickets routed by the rule keep their assignee; their rule reference is cleared."""
     rule = await get_routing_rule(session, rule_id)
-    before = audit.snapshot(rule)
-    await session.delete(rule)
-    await audit.record(session, actor=actor, entity_type="ticket_routing_rule", entity_id=rule_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="ticket_routing_rule", entity=rule)

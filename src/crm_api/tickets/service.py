@@ -113,8 +113,7 @@ async def list_tickets(
         created_from=start_of_local_day(first, settings.time_zone) if first else None,
         created_before=start_of_local_day(last + timedelta(days=1), settings.time_zone) if last else None,
     )
-    tickets, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(t, principal) for t in tickets], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(lambda t: to_read(t, principal))
 
 
 async def _get(session: AsyncSession, principal: Principal, ticket_id: int, permission: str) -> ServiceTicket:

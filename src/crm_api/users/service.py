@@ -70,8 +70,7 @@ async def list_users(
 ) -> Page[UserRead]:
     repo = UserRepository(session)
     statement = repo.filtered(repo.with_roles(repo.scoped(principal, "users:read")), q=q, role=role, team_id=team_id, active=active)
-    users, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(u) for u in users], next_cursor=next_cursor, total=total)
+    return (await repo.page(statement, params)).to_page(to_read)
 
 
 async def create_user(session: AsyncSession, actor: Principal | None, data: UserCreate) -> User:
@@ -136,8 +135,7 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
 
 async def list_teams(session: AsyncSession, params: PageParams) -> Page[TeamRead]:
     repo = TeamRepository(session)
-    teams, next_cursor, total = await repo.page(repo.select(), params)
-    return Page(items=[TeamRead.model_validate(t) for t in teams], next_cursor=next_cursor, total=total)
+    return (await repo.page(repo.select(), params)).to_page(TeamRead.model_validate)
 
 
 async def get_team(session: AsyncSession, team_id: int) -> TeamDetail:
@@ -182,8 +180,5 @@ async def update_team(session: AsyncSession, actor: Principal, team_id: int, dat
         await _ensure_team_name_free(session, changes["name"], except_id=team.id)
     for field, value in changes.items():
         setattr(team, field, value)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="team", entity_id=team.id, action="update", before=before, after=audit.snapshot(team)
-    )
+    await audit.record_change(session, actor=actor, entity_type="team", entity=team, action="update", before=before)
     return await get_team(session, team_id)

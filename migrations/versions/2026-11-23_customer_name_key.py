@@ -1,0 +1,43 @@
+"""Customers: the normalized name used to find duplicates
+
+Revision ID: 0008
+Revises: 0005
+Create Date: 2026-11-23 06:07:40.139755
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from crm_api.core.names import normalize_company_name
+
+revision: str = '0008'
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+customers = sa.table('customers', sa.column('id', sa.BigInteger), sa.column('name', sa.String),
+                     sa.column('name_normalized', sa.String))
+
+
+def upgrade() -> None:
+    op.add_column('customers', sa.Column('name_normalized', sa.String(length=200), nullable=True))
+    # The key is computed in Python (NFKC, legal forms): existing rows are backfilled here, in batches.
+    connection = op.get_bind()
+    rows = connection.execute(sa.select(customers.c.id, customers.c.name)).all()
+    for start in range(0, len(rows), 1000):
+        batch = [{'key': row.id, 'value': normalize_company_name(row.name)} for row in rows[start:start + 1000]]
+        connection.execute(
+            customers.update().where(customers.c.id == sa.bindparam('key')).values(name_normalized=sa.bindparam('value')),
+            batch,
+        )
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.alter_column('name_normalized', existing_type=sa.String(length=200), nullable=False)
+        batch_op.create_index(batch_op.f('ix_customers_name_normalized'), ['name_normalized'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customers_name_normalized'))
+        batch_op.drop_column('name_normalized')

@@ -1,0 +1,43 @@
+"""Merging a duplicate customer into another: its records move over, its tags join, it is soft-deleted."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock
+from crm_api.core.errors import Conflict
+from crm_api.core.permissions import Principal
+from crm_api.customers.repository import CustomerRepository, customer_references
+from crm_api.customers.service import audit_view, writable_customer
+from crm_api.models.customer import Customer
+
+
+async def merge_customers(
+    session: AsyncSession, actor: Principal, survivor_id: int, loser_id: int
+) -> tuple[Customer, dict[str, int]]:
+    """Move every record referring to the loser (contacts, interactions, orders and whatever else refers to
+    customers.id) to the survivor, set-based; both must be active and writable by the actor."""
+    if survivor_id == loser_id:
+        raise Conflict("A customer cannot be merged into itself", code="customer.merge_same")
+    survivor = await writable_customer(session, actor, survivor_id)
+    loser = await writable_customer(session, actor, loser_id)
+    survivor_before, loser_before = audit_view(survivor), audit_view(loser)
+    repo = CustomerRepository(session)
+    moved = {}
+    for column in customer_references():
+        count = await repo.reassign(column, loser_id=loser.id, survivor_id=survivor.id)
+        if count:
+            moved[column.table.name] = count
+    loser.deleted_at = clock.now()
+    await session.flush()
+    # The UPDATEs went around the ORM: reload the tags both now have.
+    await session.refresh(survivor, ["tags"])
+    await session.refresh(loser, ["tags"])
+    await audit.record(
+        session, actor=actor, entity_type="customer", entity_id=survivor.id, action="merge", before=survivor_before,
+        after=audit_view(survivor) | {"merged_from": loser.id, "moved": moved},
+    )
+    await audit.record(
+        session, actor=actor, entity_type="customer", entity_id=loser.id, action="merge", before=loser_before,
+        after=audit_view(loser) | {"merged_into": survivor.id, "moved": moved},
+    )
+    return survivor, moved
