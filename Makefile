@@ -3,6 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+BENCH_SCALE ?= small
 
 .PHONY: install run test test-postgres openapi bench bench-small clean
 
@@ -27,6 +28,12 @@ test-postgres: install
 
 openapi: install  ## rewrite the committed contract from the app
 	$(BIN)/crm openapi export --output openapi/openapi.json
+
+bench: install  ## generate the bench data set at BENCH_SCALE (small|medium|full|N) unless present, then measure
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m bench.run
+
+bench-small: install  ## the quick run: 20,000 customers, 5 s per scenario
+	$(BIN)/python -m bench.run --scale small --duration 5
 
 clean:
 	rm -rf $(VENV) crm.db crm.db-shm crm.db-wal .pytest_cache

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_api.core.config import get_settings
 from crm_api.models import Base
+from crm_api.models.base import schema_filter
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,6 +24,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=schema_filter(connection.dialect.name),
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_api.cli import alembic_config
 from crm_api.models import Base
+from crm_api.models.base import schema_filter
 from tests.conftest import migrate
 
 
@@ -16,7 +17,12 @@ async def _differences(url: str) -> list:
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(
+                        sync, opts={"compare_type": True, "include_object": schema_filter(sync.dialect.name)}
+                    ),
+                    Base.metadata,
+                )
             )
     finally:
         await engine.dispose()

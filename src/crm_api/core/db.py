@@ -19,11 +19,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan that
+# ignores the bound values. For `name ILIKE $1 … ORDER BY id DESC LIMIT 21` that plan walks the
+# primary key backwards through the whole table instead of using the trigram indexes.
+POSTGRESQL_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if not url.startswith("sqlite"):
             options |= {"pool_size": pool_size, "max_overflow": pool_size}
+        if url.startswith("postgresql+asyncpg"):
+            options["connect_args"] = {"server_settings": POSTGRESQL_SERVER_SETTINGS}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":

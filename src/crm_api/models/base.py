@@ -1,8 +1,9 @@
 """The one declarative registry; every model module imports `Base` from here."""
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from sqlalchemy import JSON, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -20,6 +21,19 @@ NAMING_CONVENTION = {
 }
 
 IntPK = Annotated[int, mapped_column(primary_key=True, autoincrement=True)]
+
+# `info` of a schema object that only PostgreSQL has (trigram GIN indexes): migrations create it
+# there alone, and schema comparison on another database leaves it out.
+POSTGRESQL_ONLY = {"postgresql_only": True}
+
+
+def schema_filter(dialect_name: str) -> Callable[..., bool]:
+    """Alembic `include_object` hook: the model objects a database of this dialect is meant to hold."""
+
+    def include_object(obj: Any, _name: str | None, _type: str, reflected: bool, _compare_to: Any) -> bool:
+        return dialect_name == "postgresql" or reflected or not obj.info.get("postgresql_only", False)
+
+    return include_object
 
 
 class Base(DeclarativeBase):

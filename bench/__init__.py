@@ -1,0 +1,1 @@
+"""Benchmark: a deterministic data generator (`bench.generate`) and the load harness (`bench.run`)."""

@@ -1,0 +1,328 @@
+"""`make bench`: the data set (generated unless present), the service under load, and the raw ceiling.
+
+    python -m bench.run --scale small --duration 5
+    BENCH_SCALE=full python -m bench.run
+
+Starts `uvicorn crm_api.main:create_app --factory --workers 2` on 127.0.0.1 with production settings
+against the bench database, drives every scenario the server offers from 32 concurrent clients for a
+fixed time, then runs the same SQL for the key reads straight through asyncpg. Writes
+bench/results/<date>-<commit>.json and prints a Markdown table. The server is stopped on every exit path.
+"""
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.generate import BENCH_PASSWORD, DEFAULT_DATABASE_URL, asyncpg_dsn, data_set, describe_existing, generate
+from bench.load import Call, Measurement, MemorySampler, drive
+from bench.scenarios import ADMIN, SCENARIOS, TIMED_JOBS, Fixtures, RawQuery, Scenario, TimedJob, load_fixtures
+from crm_api.core.clock import clock
+from crm_api.core.db import POSTGRESQL_SERVER_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+READY_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 10.0
+JOB_TIMEOUT = 600.0
+
+
+def _die_with_parent() -> None:
+    PR_SET_PDEATHSIG = 1  # noqa: N806 - the Linux constant's name
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@contextmanager
+def running_server(database_url: str, *, workers: int) -> Iterator[tuple[str, int]]:
+    """The service in production mode on a free local port: yields (base url, master pid), then stops it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {
+        "CRM_ENV": "prod",
+        "CRM_DATABASE_URL": database_url,
+        "CRM_SECRET_KEY": secrets.token_urlsafe(48),
+        "CRM_LOG_LEVEL": "WARNING",
+        "CRM_SCHEDULER_ENABLED": "false",
+    }
+    command = [sys.executable, "-m", "uvicorn", "crm_api.main:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    # A session of its own, so the whole process group (master and workers) can be stopped at once;
+    # and a parent-death signal, so even a bench killed outright does not leave the server behind.
+    server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        yield f"http://127.0.0.1:{port}", server.pid
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if (await client.get("/health/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"the service was not ready within {READY_TIMEOUT:.0f}s")
+
+
+async def served_routes(client: httpx.AsyncClient) -> set[tuple[str, str]]:
+    """(method, path template with `{}` for every parameter) of each route in the server's OpenAPI.
+
+    Asked of the contract rather than by probing: a 404 from `GET /customers/{id}` is also a real answer.
+    """
+    paths = (await client.get("/openapi.json")).raise_for_status().json()["paths"]
+    return {(method.upper(), re.sub(r"\{[^}]*\}", "{}", path)) for path, item in paths.items() for method in item}
+
+
+async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post("/api/v1/auth/login", json={"username": username, "password": BENCH_PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def http_call(client: httpx.AsyncClient, scenario: Scenario, headers: dict[str, str], fixtures: Fixtures) -> Call:
+    async def call(rng: random.Random) -> bool | str:
+        path, params, body = scenario.request(rng, fixtures)
+        response = await client.request(scenario.method, path, params=params, json=body, headers=headers)
+        return response.status_code in scenario.expect or f"{response.status_code} {response.text[:200]}"
+
+    return call
+
+
+def raw_call(pool: asyncpg.Pool, query: RawQuery, fixtures: Fixtures) -> Call:
+    sql, positional = query.compiled()
+
+    async def call(rng: random.Random) -> bool | str:
+        await pool.fetch(sql, *positional(rng, fixtures))
+        return True
+
+    return call
+
+
+async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenarios: list[Scenario]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    with running_server(args.database_url, workers=args.workers) as (base_url, master_pid):
+        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT) as client:
+            await wait_ready(client)
+            routes = await served_routes(client)
+            sessions: dict[str | None, dict[str, str]] = {None: {}}
+            sampler = MemorySampler(master_pid)
+            sampler.start()
+            try:
+                for scenario in scenarios:
+                    if (scenario.method, scenario.route) not in routes:
+                        print(f"  {scenario.name:<42} not available ({scenario.method} {scenario.route} is not served yet)")
+                        results.append({"name": scenario.name, "available": False})
+                        continue
+                    if scenario.actor not in sessions:
+                        sessions[scenario.actor] = await sign_in(client, scenario.actor)
+                    headers = sessions[scenario.actor]
+                    if scenario.prepare is not None:
+                        await scenario.prepare(client, headers, fixtures)
+                    sampler.window()
+                    measured = await drive(scenario.name, http_call(client, scenario, headers, fixtures),
+                                           concurrency=args.concurrency, seconds=args.duration)
+                    results.append({"available": True} | measured.summary() | sampler.window())
+                    print(f"  {_line(measured)}  rss/worker {results[-1]['peak_worker_mib']} MiB")
+                jobs = tuple(job for job in TIMED_JOBS if _selected(job.name, args.only))
+                if jobs:
+                    results += await run_timed_jobs(client, await sign_in(client, ADMIN), sampler, jobs)
+            finally:
+                await sampler.stop()
+    return results
+
+
+async def run_timed_jobs(
+    client: httpx.AsyncClient, headers: dict[str, str], sampler: MemorySampler, jobs: tuple[TimedJob, ...] = TIMED_JOBS
+) -> list[dict[str, Any]]:
+    registered = [job["name"] for job in (await client.get("/api/v1/jobs", headers=headers)).raise_for_status().json()]
+    results: list[dict[str, Any]] = []
+    for timed in jobs:
+        job = next((name for name in registered if timed.job_contains in name), None)
+        if job is None:
+            print(f"  {timed.name:<42} not available (no job named like '{timed.job_contains}' is registered yet)")
+            results.append({"name": timed.name, "kind": "job", "available": False, "limit_seconds": timed.limit_seconds})
+            continue
+        sampler.window()
+        started = time.perf_counter()
+        response = await client.post(f"/api/v1/jobs/{job}/run", headers=headers, timeout=JOB_TIMEOUT)
+        seconds = time.perf_counter() - started
+        outcome = response.json().get("outcome") if response.status_code == 200 else f"HTTP {response.status_code}"
+        results.append({"name": timed.name, "kind": "job", "available": True, "job": job, "seconds": round(seconds, 2),
+                         "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
+        print(f"  {timed.name:<42} {seconds:8.2f} s  outcome {outcome}  (target < {timed.limit_seconds:g} s)")
+    return results
+
+
+async def measure_raw(args: argparse.Namespace, fixtures: Fixtures, scenarios: list[Scenario]) -> list[dict[str, Any]]:
+    results = []
+    pool = await asyncpg.create_pool(asyncpg_dsn(args.database_url), min_size=args.concurrency, max_size=args.concurrency,
+                                     server_settings=POSTGRESQL_SERVER_SETTINGS)  # as the service's connections
+    try:
+        for scenario in scenarios:
+            if scenario.raw is None:
+                continue
+            measured = await drive(f"raw: {scenario.name}", raw_call(pool, scenario.raw, fixtures),
+                                   concurrency=args.concurrency, seconds=args.duration)
+            results.append({"scenario": scenario.name} | measured.summary())
+            print(f"  {_line(measured)}")
+    finally:
+        await pool.close()
+    return results
+
+
+def _selected(name: str, only: list[str]) -> bool:
+    return not only or any(part in name for part in only)
+
+
+def _line(measured: Measurement) -> str:
+    line = (f"{measured.name:<42} {measured.per_second:>8.1f} req/s  p50 {measured.percentile(50):6.1f}  "
+            f"p95 {measured.percentile(95):6.1f}  p99 {measured.percentile(99):6.1f} ms  errors {measured.errors}")
+    return line + (f" (first: {measured.first_error})" if measured.first_error else "")
+
+
+def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
+    lines = ["| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS/worker MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    jobs = [row for row in service if row.get("kind") == "job"]
+    for row in service:
+        if row.get("kind") == "job":
+            continue
+        if not row["available"]:
+            lines.append(f"| {row['name']} | not available | | | | | |")
+            continue
+        lines.append(f"| {row['name']} | {row['requests_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
+                     f"| {row['p99_ms']:.1f} | {row['errors']} | {row['peak_worker_mib']:.0f} |")
+    if jobs:
+        lines += ["", "| run once | seconds | outcome | target |", "|---|---:|---|---:|"]
+        for row in jobs:
+            measured = f"{row['seconds']:.2f} | {row['outcome']}" if row["available"] else "not available | "
+            lines.append(f"| {row['name']} | {measured} | < {row['limit_seconds']:g} s |")
+    if raw:
+        by_name = {row["name"]: row for row in service if row["available"]}
+        lines += ["", "| raw asyncpg, same SQL | raw req/s | raw p95 ms | service req/s | service/raw |",
+                  "|---|---:|---:|---:|---:|"]
+        for row in raw:
+            served = by_name.get(row["scenario"])
+            ratio = f"{served['requests_per_second'] / row['requests_per_second']:.0%}" if served else "n/a"
+            service_rps = f"{served['requests_per_second']:.1f}" if served else "not available"
+            lines.append(f"| {row['scenario']} | {row['requests_per_second']:.1f} | {row['p95_ms']:.1f} "
+                         f"| {service_rps} | {ratio} |")
+    return "\n".join(lines)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+async def _machine(database_url: str) -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        postgres = await connection.fetchval("SHOW server_version")
+        shared_buffers = await connection.fetchval("SHOW shared_buffers")
+    finally:
+        await connection.close()
+    return {"cpus": os.cpu_count(), "memory_gib": round(int(meminfo[1]) / 1024**2, 1), "python": platform.python_version(),
+            "system": platform.platform(), "postgresql": postgres, "shared_buffers": shared_buffers}
+
+
+async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
+    """The data set's description, generating it first unless the database already holds this scale."""
+    wanted = data_set(args.scale)
+    existing = await describe_existing(args.database_url)
+    if not args.regenerate and existing:
+        held = json.loads(existing)
+        same = ("customers", "seed", "version", "schema")
+        if all(held.get(key) == getattr(wanted, key) for key in same):
+            print(f"reusing the data set in {args.database_url.rsplit('/', 1)[-1]}: {existing}")
+            return existing, None
+    report = await generate(args.database_url, wanted)
+    return wanted.describe(), report
+
+
+async def bench(args: argparse.Namespace) -> Path:
+    # Anything else running on the machine (test suites…) shows here and skews every number.
+    load_before = os.getloadavg()[0]
+    described, generation = await ensure_data_set(args)
+    connection = await asyncpg.connect(asyncpg_dsn(args.database_url))
+    try:
+        fixtures = await load_fixtures(connection)
+    finally:
+        await connection.close()
+    scenarios = [scenario for scenario in SCENARIOS if _selected(scenario.name, args.only)]
+    print(f"service: {args.workers} workers, {args.concurrency} clients, {args.duration:g}s per scenario")
+    service = await measure_service(args, fixtures, scenarios)
+    print("raw ceiling: the same SQL through asyncpg")
+    raw = await measure_raw(args, fixtures, scenarios)
+    commit = _commit()
+    result = {
+        "date": clock.now().isoformat(timespec="seconds"), "commit": commit,
+        "machine": await _machine(args.database_url) | {"load_average_1m_before": round(load_before, 2)},
+        "data_set": json.loads(described), "generation": generation,
+        "settings": {"workers": args.workers, "concurrency": args.concurrency, "seconds_per_scenario": args.duration},
+        "scenarios": service, "raw": raw,
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    path = args.results / f"{clock.now():%Y-%m-%d}-{commit}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(markdown(service, raw))
+    print(f"\nresults: {path}")
+    return path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "small"),
+                        help="tiny | small | medium | full or a number of customers")
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")),
+                        help="seconds of load per scenario")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=[], help="run only scenarios whose name contains one of these")
+    parser.add_argument("--regenerate", action="store_true", help="generate the data set even if it exists")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    # SIGTERM (a timeout, CI) unwinds like Ctrl+C, through the `finally` that stops the server.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    asyncio.run(bench(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""What the benchmark asks of the service, and the same SQL asked of PostgreSQL directly (the raw ceiling).
+
+Scenarios name their route as the OpenAPI path template; one whose route the running server does not
+serve yet is reported "not available" and picked up by itself once its domain lands.
+"""
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+from bench.generate import BENCH_PASSWORD, username
+from crm_api.customers.repository import CustomerRepository
+from crm_api.customers.schemas import CustomerFilters
+from crm_api.models import Customer
+
+ACCOUNT_MANAGER = username("account_manager", 1)
+EXECUTIVE = username("executive", 1)
+ADMIN = username("admin", 1)
+PAGE_SIZE = 20
+DEEP_PAGES = 50  # a deep page: the cursor after this many pages of 100
+
+
+@dataclass
+class Fixtures:
+    """Real keys and values of the data set, read once before the run."""
+
+    min_customer_id: int
+    max_customer_id: int
+    own_customer_ids: list[int]  # the account manager's active customers
+    search_terms: list[str]  # 4-character name fragments: brand and trade (恒信精密)
+    phones: list[str]  # customer phones as people type them (0755-88881234)
+    deep_cursor: str | None = None
+
+    def any_customer(self, rng: random.Random) -> int:
+        return rng.randint(self.min_customer_id, self.max_customer_id)
+
+    def own_customer(self, rng: random.Random) -> int:
+        return rng.choice(self.own_customer_ids)
+
+
+async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
+    bounds = await connection.fetchrow("SELECT min(id) AS low, max(id) AS high FROM customers")
+    own = await connection.fetch(
+        """SELECT c.id FROM customers c JOIN users u ON u.id = c.owner_id
+           WHERE u.username = $1 AND c.deleted_at IS NULL AND c.status = 'active' ORDER BY c.id""",
+        ACCOUNT_MANAGER,
+    )
+    # An even sample over the table (ids are dense), so terms and phones are the data set's own.
+    sample = await connection.fetch(
+        "SELECT name, address, phone FROM customers WHERE id % $1 = 0 LIMIT 500",
+        max(bounds["high"] // 500, 1),
+    )
+    terms = []
+    for row in sample:
+        city = row["address"].split("市", 1)[0]
+        terms.append(row["name"][len(city): len(city) + 4])
+    return Fixtures(
+        bounds["low"], bounds["high"], [row["id"] for row in own], terms,
+        [row["phone"] for row in sample],
+    )
+
+
+# What one request of a scenario sends: path, query parameters, JSON body.
+Request = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
+
+
+# Stands for the search term in a statement the customer repository builds once, before the run.
+SEARCH_TERM = "\x00term\x00"
+
+
+@dataclass(frozen=True)
+class RawQuery:
+    """The SQL the service's repository issues for a scenario, run straight through asyncpg."""
+
+    statement: Select[Any]
+    arguments: Callable[[random.Random, Fixtures], dict[str, Any]]  # by bind name; "term" fills SEARCH_TERM
+
+    def compiled(self) -> tuple[str, Callable[[random.Random, Fixtures], list[Any]]]:
+        """The SQL text, and a function giving its positional arguments ($1, $2…) for one call."""
+        compiled = self.statement.compile(dialect=asyncpg_dialect())
+        order, fixed = list(compiled.positiontup or []), compiled.params  # fixed: LIMIT, patterns…
+
+        def positional(rng: random.Random, fixtures: Fixtures) -> list[Any]:
+            values = fixed | self.arguments(rng, fixtures)
+            term = values.pop("term", None)
+            return [
+                values[name].replace(SEARCH_TERM, term) if term and isinstance(values[name], str) else values[name]
+                for name in order
+            ]
+
+        return compiled.string, positional
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    route: str
+    actor: str | None  # username signed in as; None: anonymous
+    request: Callable[[random.Random, Fixtures], Request]
+    expect: tuple[int, ...] = (200,)
+    raw: RawQuery | None = None
+    # Runs once before the load, e.g. to walk to a deep page.
+    prepare: Callable[[httpx.AsyncClient, dict[str, str], Fixtures], Awaitable[None]] | None = None
+
+
+def _first_page(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
+    """The customer list's page query: newest id first, one row more than a page to tell if there is a next."""
+    return statement.order_by(Customer.id.desc()).limit(PAGE_SIZE + 1)
+
+
+_LIVE_CUSTOMERS = select(Customer).where(Customer.deleted_at.is_(None))
+CUSTOMER_BY_ID = RawQuery(
+    _LIVE_CUSTOMERS.where(Customer.id == bindparam("id")), lambda rng, fx: {"id": fx.any_customer(rng)}
+)
+CUSTOMERS_FIRST_PAGE = RawQuery(_first_page(_LIVE_CUSTOMERS), lambda rng, fx: {})
+CUSTOMERS_BY_NAME = RawQuery(
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
+    lambda rng, fx: {"term": rng.choice(fx.search_terms)},
+)
+CUSTOMERS_BY_PHONE = RawQuery(
+    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
+    lambda rng, fx: {"term": rng.choice(fx.phones)},
+)
+
+
+async def _walk_to_deep_page(client: httpx.AsyncClient, headers: dict[str, str], fixtures: Fixtures) -> None:
+    cursor = None
+    for _ in range(DEEP_PAGES):
+        params = {"limit": 100} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/api/v1/customers", params=params, headers=headers)
+        response.raise_for_status()
+        cursor = response.json().get("next_cursor") or cursor
+    fixtures.deep_cursor = cursor
+
+
+def _interaction(rng: random.Random, fx: Fixtures) -> Request:
+    body = {"occurred_on": "2026-11-20", "location": "客户现场", "summary": "季度回访",
+            "details": f"压测记录 {rng.randint(1, 10**9)}：客户反馈良好。"}
+    return f"/api/v1/customers/{fx.own_customer(rng)}/interactions", None, body
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("me", "GET", "/api/v1/auth/me", ACCOUNT_MANAGER, lambda rng, fx: ("/api/v1/auth/me", None, None)),
+    Scenario("users first page", "GET", "/api/v1/users", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/users", {"limit": PAGE_SIZE}, None)),
+    Scenario("dictionary by category", "GET", "/api/v1/dictionary", ACCOUNT_MANAGER,
+             lambda rng, fx: ("/api/v1/dictionary", {"category": "region"}, None)),
+    Scenario("audit trail first page", "GET", "/api/v1/audit-events", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/audit-events", {"limit": PAGE_SIZE}, None)),
+    Scenario("customer by id (account manager)", "GET", "/api/v1/customers/{}", ACCOUNT_MANAGER,
+             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}", None, None)),
+    # Ids across the whole table: the few soft-deleted ones rightly answer 404.
+    Scenario("customer by id (executive)", "GET", "/api/v1/customers/{}", EXECUTIVE,
+             lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}", None, None), expect=(200, 404),
+             raw=CUSTOMER_BY_ID),
+    Scenario("customers first page (account manager)", "GET", "/api/v1/customers", ACCOUNT_MANAGER,
+             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None)),
+    Scenario("customers first page (executive)", "GET", "/api/v1/customers", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None), raw=CUSTOMERS_FIRST_PAGE),
+    Scenario("customers deep page (executive)", "GET", "/api/v1/customers", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE, "cursor": fx.deep_cursor}, None),
+             prepare=_walk_to_deep_page),
+    Scenario("search customers by name (executive)", "GET", "/api/v1/customers", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.search_terms), "limit": PAGE_SIZE}, None),
+             raw=CUSTOMERS_BY_NAME),
+    Scenario("search customers by phone (executive)", "GET", "/api/v1/customers", EXECUTIVE,
+             lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.phones), "limit": PAGE_SIZE}, None),
+             raw=CUSTOMERS_BY_PHONE),
+    Scenario("customer overview (account manager)", "GET", "/api/v1/customers/{}/overview", ACCOUNT_MANAGER,
+             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/overview", None, None)),
+    Scenario("order history (account manager)", "GET", "/api/v1/customers/{}/orders", ACCOUNT_MANAGER,
+             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/orders", {"limit": PAGE_SIZE}, None)),
+    Scenario("order history (executive)", "GET", "/api/v1/customers/{}/orders", EXECUTIVE,
+             lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}/orders", {"limit": PAGE_SIZE}, None),
+             expect=(200, 404)),
+    Scenario("create interaction (account manager)", "POST", "/api/v1/customers/{}/interactions", ACCOUNT_MANAGER,
+             _interaction, expect=(201,)),
+    # Last: argon2 verification is CPU-bound by design, and requests its clients gave up on still drain after it.
+    Scenario("login", "POST", "/api/v1/auth/login", None,
+             lambda rng, fx: ("/api/v1/auth/login", None, {"username": ACCOUNT_MANAGER, "password": BENCH_PASSWORD})),
+)
+
+
+@dataclass(frozen=True)
+class TimedJob:
+    """A scheduled job run once through `POST /api/v1/jobs/{name}/run` and timed (SPEC §5: churn scan < 60 s)."""
+
+    name: str
+    job_contains: str  # the job's registered name contains this; the domain that lands chooses the exact name
+    limit_seconds: float
+
+
+# Run after the load scenarios: they change data (warnings, statuses) that a reused data set keeps.
+TIMED_JOBS: tuple[TimedJob, ...] = (TimedJob("churn scan", "churn", 60.0),)

@@ -1,0 +1,106 @@
+"""A tiny-scale smoke of the benchmark harness, so it does not rot: PostgreSQL only, a few seconds."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
+from bench.load import MemorySampler, drive
+from bench.run import http_call, raw_call, run_timed_jobs, sign_in
+from bench.scenarios import ADMIN, CUSTOMER_BY_ID, EXECUTIVE, SCENARIOS, TimedJob, load_fixtures
+from crm_api.core.phones import to_e164
+from crm_api.main import create_app
+from tests.conftest import _postgres_base_url, make_settings
+
+pytestmark = pytest.mark.skipif(_postgres_base_url() is None, reason="the bench harness runs on PostgreSQL only")
+
+TINY = DataSet(customers=300, as_of=date(2026, 11, 23))
+
+
+@pytest.fixture(scope="module")
+async def bench_databases() -> AsyncIterator[tuple[list[str], dict]]:
+    """Two throwaway bench databases generated from the same seed, dropped afterwards."""
+    base = make_url(_postgres_base_url())
+    urls = [base.set(database=f"crm_bench_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
+            for _ in range(2)]
+    reports = [await generate(url, TINY, quiet=True) for url in urls]
+    yield urls, reports[0]
+    connection = await asyncpg.connect(asyncpg_dsn(urls[0], "postgres"))
+    try:
+        for url in urls:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _rows(url: str, query: str) -> list[asyncpg.Record]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await connection.fetch(query)
+    finally:
+        await connection.close()
+
+
+async def test_tiny_data_set_is_complete_and_deterministic(bench_databases):
+    (first, second), report = bench_databases
+
+    assert report["customers"]["rows"] == 300
+    assert report["contacts"]["rows"] == 600
+    assert report["users"]["rows"] == 200 and report["teams"]["rows"] == 20
+    counts = (await _rows(first, """SELECT (SELECT count(*) FROM customers) AS customers,
+        (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_lines) AS lines,
+        (SELECT last_value FROM code_counters WHERE series = 'KH') AS kh,
+        (SELECT count(*) FROM orders o WHERE o.total <> (SELECT sum(round(quantity * unit_price, 2))
+                                                         FROM order_lines l WHERE l.order_id = o.id)) AS bad_totals"""))[0]
+    assert counts["customers"] == 300 and counts["kh"] == 300
+    assert counts["orders"] > 600 and counts["lines"] > counts["orders"] and counts["bad_totals"] == 0
+    statuses = {row["status"]: row["n"] for row in await _rows(first, "SELECT status, count(*) AS n FROM orders GROUP BY 1")}
+    assert (statuses.get(5, 0) + statuses.get(6, 0)) / sum(statuses.values()) > 0.8
+    dormant = await _rows(first, """SELECT customer_id FROM orders WHERE status IN (5, 6) GROUP BY customer_id
+                                    HAVING max(order_date) < DATE '2026-11-23' - 183""")
+    assert len(dormant) > 30  # the churn scan has customers to find
+
+    query = "SELECT name, phone, phone_e164, owner_id FROM customers ORDER BY id LIMIT 20"
+    one, two = await _rows(first, query), await _rows(second, query)
+    assert [tuple(r) for r in one] == [tuple(r) for r in two]
+    assert all(row["name"].endswith("公司") and to_e164(row["phone"]) == row["phone_e164"] for row in one)
+    assert TINY.describe() == await describe_existing(first)
+
+
+async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_databases):
+    url = bench_databases[0][0]
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        fixtures = await load_fixtures(connection)
+    finally:
+        await connection.close()
+    assert fixtures.own_customer_ids and all(len(term) == 4 for term in fixtures.search_terms)
+
+    app = create_app(make_settings(url))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            headers = await sign_in(client, EXECUTIVE)
+            scenario = next(s for s in SCENARIOS if s.name == "users first page")
+            measured = await drive(scenario.name, http_call(client, scenario, headers, fixtures), concurrency=4, seconds=1)
+            jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
+            timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
+    finally:
+        await app.state.db.dispose()
+    assert measured.requests > 0 and measured.errors == 0, measured.first_error
+    assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [
+        ("cleanup", True, "succeeded"), ("missing", False, None),
+    ]
+
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=2, max_size=2)
+    try:
+        raw = await drive("raw", raw_call(pool, CUSTOMER_BY_ID, fixtures), concurrency=2, seconds=0.3)
+    finally:
+        await pool.close()
+    assert raw.requests > 0 and raw.errors == 0, raw.first_error
