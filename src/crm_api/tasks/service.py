@@ -1,6 +1,7 @@
 """Tasks: data scope through assignee and creator, the related record check, open → done | cancelled, audit."""
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
 from crm_api.customers.repository import CustomerRepository
+from crm_api.customers.service import audited
 from crm_api.leads.repository import LeadRepository
 from crm_api.models.collaboration import Task
 from crm_api.opportunities.repository import OpportunityRepository
@@ -22,7 +24,7 @@ from crm_api.tickets.repository import TicketRepository
 
 OPEN = "open"
 # A related record must be one the creator may read: its repository and the permission to read it.
-RELATED_RECORDS: dict[str, tuple[type[Repository], str]] = {  # type: ignore[type-arg]
+RELATED_RECORDS: dict[str, tuple[type[Repository[Any]], str]] = {
     "customer": (CustomerRepository, "customers:read"),
     "opportunity": (OpportunityRepository, "opportunities:read"),
     "service_ticket": (TicketRepository, "tickets:read"),
@@ -32,14 +34,6 @@ RELATED_RECORDS: dict[str, tuple[type[Repository], str]] = {  # type: ignore[typ
 
 def to_read(task: Task) -> TaskRead:
     return TaskRead.model_validate(task)
-
-
-async def _audited(session: AsyncSession, actor: Principal, task: Task, action: str, before: dict | None) -> None:  # type: ignore[type-arg]
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="task", entity_id=task.id, action=action, before=before,
-        after=audit.snapshot(task) if action != "delete" else None,
-    )
 
 
 async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
@@ -92,7 +86,7 @@ async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate)
     await _ensure_related(session, actor, data.related_type, data.related_id)
     task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
     session.add(task)
-    await _audited(session, actor, task, "create", None)
+    await audited(session, actor, "task", task, "create", None)
     return task
 
 
@@ -107,7 +101,7 @@ async def update_task(
     before = audit.snapshot(task)
     for name, value in changes.items():
         setattr(task, name, value)
-    await _audited(session, actor, task, "update", before)
+    await audited(session, actor, "task", task, "update", before)
     return task
 
 
@@ -115,7 +109,7 @@ async def _close(session: AsyncSession, actor: Principal, task_id: int, status: 
     task = await _open_task(session, actor, task_id)
     before = audit.snapshot(task)
     task.status, task.closed_at = status, clock.now()
-    await _audited(session, actor, task, action, before)
+    await audited(session, actor, "task", task, action, before)
     return task
 
 
@@ -131,7 +125,7 @@ async def delete_task(session: AsyncSession, actor: Principal, task_id: int) -> 
     task = await _load(session, actor, task_id, "tasks:write")
     before = audit.snapshot(task)
     await session.delete(task)
-    await _audited(session, actor, task, "delete", before)
+    await audited(session, actor, "task", task, "delete", before, view=None)
 
 
 async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
