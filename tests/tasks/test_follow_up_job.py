@@ -1,7 +1,11 @@
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from crm_api.core.clock import clock
 from crm_api.core.scheduler import JOBS, run_job
+from crm_api.models.collaboration import Task
 from crm_api.tasks.jobs import FOLLOW_UP_REMINDERS
 from tests.churn.factories import make_customer
 from tests.factories import assert_problem
@@ -109,3 +113,19 @@ async def test_n_days_comes_from_the_setting(app, actors, frozen_clock, monkeypa
     assert await _run(app) == 0
     monkeypatch.setattr(app.state.settings, "follow_up_days", 7)
     assert await _run(app) == 1
+
+
+async def test_the_database_keeps_one_open_follow_up_per_customer(app, actors):
+    owner = await actors.make("account_manager")
+    customer_id = await make_customer(app, owner.id, created_at=LONG_AGO)
+
+    def follow_up(status: str = "open") -> Task:
+        return Task(title="跟进", assignee_id=owner.id, related_type="customer", related_id=customer_id,
+                    kind="follow_up", status=status)
+
+    async with app.state.db.sessionmaker() as session, session.begin():
+        session.add_all([follow_up(), follow_up("done"), follow_up("cancelled")])
+    with pytest.raises(IntegrityError):
+        async with app.state.db.sessionmaker() as session, session.begin():
+            session.add(follow_up())
+    assert len(await _follow_ups(app)) == 3

@@ -75,7 +75,7 @@ async def upload_document(
     stored = await to_thread.run_sync(save)
     document = Document(
         customer_id=customer.id, filename=name, content_type=stored.content_type, size=stored.size,
-        sha256=stored.sha256, description=description or None, uploaded_by_id=actor.user_id,
+        sha256=stored.sha256, description=(description or "").strip() or None, uploaded_by_id=actor.user_id,
     )
     session.add(document)
     await audited(session, actor, "document", document, "create", None)
