@@ -10,6 +10,7 @@ from crm_api.customers.demo import seed_customers
 from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.opportunities.demo import seed_pipeline
 from crm_api.sales.demo import seed_sales
+from crm_api.tasks.demo import seed_tasks
 from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
@@ -63,6 +64,7 @@ async def seed_demo(session: AsyncSession) -> None:
     await seed_pipeline(session, users)  # a won opportunity is a customer
     await seed_churn(session, get_settings(), users)
     await seed_service(session, users)
+    await seed_tasks(session, users)
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
     await seed_sales(session)
 

@@ -20,6 +20,7 @@ from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
+from crm_api.documents.router import router as documents_router
 from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
@@ -28,6 +29,7 @@ from crm_api.opportunities.router import router as opportunities_router
 from crm_api.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
+from crm_api.tasks.router import router as tasks_router
 from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
 
@@ -64,13 +66,16 @@ def api_router() -> APIRouter:
         opportunities_router,
         leads_router,
         reports_router,
+        tasks_router,
+        documents_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs")
+JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs", "crm_api.tasks.jobs",
+                               "crm_api.documents.jobs")
 
 
 def load_jobs() -> None:

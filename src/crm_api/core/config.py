@@ -1,6 +1,7 @@
 """Settings, read once from `CRM_`-prefixed environment variables."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
     churn_inactive_months: int = Field(default=6, ge=1)
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
+    follow_up_days: int = Field(default=30, ge=1)
+    document_dir: Path = Path("./data/documents")
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     log_level: str = "INFO"
 
     @field_validator("business_timezone")

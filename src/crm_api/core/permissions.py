@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, str] = {
     "marketing:read": "Read campaigns and segments",
     "marketing:write": "Run campaigns and segments",
     "webhooks:write": "Manage webhook subscriptions",
+    "tasks:read": "Read tasks assigned to or created by people in scope",
+    "tasks:write": "Create, change, complete, cancel and delete tasks",
 }
 
 _READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]
@@ -87,6 +89,8 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "churn:manage": Scope.TEAM,
             "reports:read": Scope.TEAM,
             "jobs:run": Scope.ALL,
+            "tasks:read": Scope.TEAM,
+            "tasks:write": Scope.TEAM,
         },
     ),
     "account_manager": (
@@ -107,6 +111,8 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "kb:read": Scope.ALL,
             "churn:read": Scope.OWN,
             "churn:manage": Scope.OWN,
+            "tasks:read": Scope.OWN,
+            "tasks:write": Scope.OWN,
         },
     ),
     "marketer": (
@@ -117,6 +123,8 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "marketing:read": Scope.ALL,
             "marketing:write": Scope.ALL,
             "kb:read": Scope.ALL,
+            "tasks:read": Scope.OWN,
+            "tasks:write": Scope.OWN,
         },
     ),
     "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL}),

@@ -2,6 +2,7 @@
 
 from crm_api.models.base import Base
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
+from crm_api.models.collaboration import Document, Task
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
 from crm_api.models.pipeline import (
@@ -38,6 +39,7 @@ __all__ = [
     "Customer",
     "CustomerTag",
     "DictionaryItem",
+    "Document",
     "IdempotencyRecord",
     "Interaction",
     "InventoryItem",
@@ -60,6 +62,7 @@ __all__ = [
     "ServiceTicket",
     "SlaPolicy",
     "StageChange",
+    "Task",
     "Team",
     "TicketArticle",
     "TicketAssignment",

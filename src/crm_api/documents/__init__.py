@@ -1,0 +1,1 @@
+"""Documents attached to customers: upload, download, size and type limits, content-addressed storage."""

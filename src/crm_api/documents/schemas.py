@@ -1,0 +1,15 @@
+from datetime import datetime
+
+from crm_api.core.schemas import OutputModel
+
+
+class DocumentRead(OutputModel):
+    id: int
+    customer_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    description: str | None
+    uploaded_by_id: int | None
+    created_at: datetime

@@ -1,0 +1,67 @@
+"""Collaboration: tasks with their related record, and documents attached to customers."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_api.models.base import Base, IntPK, Timestamped
+
+TASK_STATUSES = ("open", "done", "cancelled")
+TASK_PRIORITIES = ("low", "normal", "high")
+RELATED_TYPES = ("customer", "opportunity", "service_ticket", "lead")
+# A task a person wrote, or one the follow-up job opened for a customer nobody has contacted.
+TASK_KINDS = ("manual", "follow_up")
+
+
+class Task(Timestamped, Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
+        CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority_known"),
+        CheckConstraint("kind IN ('manual', 'follow_up')", name="kind_known"),
+        CheckConstraint(
+            "related_type IN ('customer', 'opportunity', 'service_ticket', 'lead')", name="related_type_known"
+        ),
+        CheckConstraint("(related_type IS NULL) = (related_id IS NULL)", name="related_complete"),
+        Index("ix_tasks_assignee_id_id", "assignee_id", "id"),
+        Index("ix_tasks_created_by_id_id", "created_by_id", "id"),
+        Index("ix_tasks_related_type_related_id", "related_type", "related_id"),
+        Index("ix_tasks_status_due_at", "status", "due_at"),
+        # One open follow-up per customer, even if two job runs raced past the lock.
+        Index(
+            "uq_tasks_open_follow_up", "related_id", unique=True,
+            sqlite_where=text("kind = 'follow_up' AND status = 'open'"),
+            postgresql_where=text("kind = 'follow_up' AND status = 'open'"),
+        ),
+    )
+
+    id: Mapped[IntPK]
+    title: Mapped[str] = mapped_column(String(300))
+    notes: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    kind: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    related_type: Mapped[str | None] = mapped_column(String(32))
+    related_id: Mapped[int | None]
+    # NULL for tasks the system opened.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+
+
+class Document(Timestamped, Base):
+    """A file attached to a customer; the bytes live in the document store under their sha256."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[IntPK]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

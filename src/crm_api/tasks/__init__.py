@@ -1,0 +1,1 @@
+"""Tasks and reminders: work items with an assignee, a due time and a related record."""

@@ -1,0 +1,61 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+
+TaskStatus = Literal["open", "done", "cancelled"]
+TaskPriority = Literal["low", "normal", "high"]
+RelatedType = Literal["customer", "opportunity", "service_ticket", "lead"]
+TaskKind = Literal["manual", "follow_up"]
+
+
+class TaskCreate(InputModel):
+    title: Text(300)
+    notes: Annotated[str | None, Field(max_length=5000)] = None
+    due_at: AwareDatetime | None = None
+    priority: TaskPriority = "normal"
+    assignee_id: int | None = Field(default=None, description="An active user; the caller when left out")
+    related_type: RelatedType | None = None
+    related_id: int | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
+
+
+class TaskUpdate(PatchModel):
+    """Only open tasks change; the related record stays what it was created with."""
+
+    not_nullable = frozenset({"title", "priority", "assignee_id"})
+
+    title: Text(300) | None = None
+    notes: Annotated[str | None, Field(max_length=5000)] = None
+    due_at: AwareDatetime | None = None
+    priority: TaskPriority | None = None
+    assignee_id: int | None = None
+
+
+class TaskFilters(BaseModel):
+    """The filters of the task list, as query parameters; every one given must match."""
+
+    assignee_id: int | None = None
+    status: TaskStatus | None = None
+    due_before: AwareDatetime | None = Field(default=None, description="Due strictly before this instant")
+    related_type: RelatedType | None = None
+    related_id: int | None = None
+    overdue: bool | None = Field(default=None, description="true: open tasks whose due time has passed")
+
+
+class TaskRead(OutputModel):
+    id: int
+    title: str
+    notes: str | None
+    due_at: datetime | None
+    priority: TaskPriority
+    kind: TaskKind
+    status: TaskStatus
+    assignee_id: int
+    related_type: RelatedType | None
+    related_id: int | None
+    created_by_id: int | None = Field(description="null for tasks the system opened (follow-up reminders)")
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

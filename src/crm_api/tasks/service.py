@@ -1,0 +1,146 @@
+"""Tasks: data scope through assignee and creator, the related record check, open → done | cancelled, audit."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core import audit
+from crm_api.core.clock import clock, local_today, start_of_local_day
+from crm_api.core.config import Settings
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.http import check_if_match
+from crm_api.core.pagination import Page, PageParams
+from crm_api.core.permissions import Principal
+from crm_api.core.repository import Repository
+from crm_api.customers.repository import CustomerRepository
+from crm_api.leads.repository import LeadRepository
+from crm_api.models.collaboration import Task
+from crm_api.opportunities.repository import OpportunityRepository
+from crm_api.tasks.repository import TaskRepository
+from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
+from crm_api.tickets.repository import TicketRepository
+
+OPEN = "open"
+# A related record must be one the creator may read: its repository and the permission to read it.
+RELATED_RECORDS: dict[str, tuple[type[Repository[Any]], str]] = {
+    "customer": (CustomerRepository, "customers:read"),
+    "opportunity": (OpportunityRepository, "opportunities:read"),
+    "service_ticket": (TicketRepository, "tickets:read"),
+    "lead": (LeadRepository, "leads:read"),
+}
+
+
+def to_read(task: Task) -> TaskRead:
+    return TaskRead.model_validate(task)
+
+
+async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
+    task = await TaskRepository(session).get_scoped(task_id, principal, permission)
+    if task is None:
+        raise NotFound("Task", task_id)
+    return task
+
+
+async def get_task(session: AsyncSession, principal: Principal, task_id: int) -> Task:
+    return await _load(session, principal, task_id, "tasks:read")
+
+
+async def _open_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
+    task = await _load(session, actor, task_id, "tasks:write")
+    if task.status != OPEN:
+        raise Conflict(f"Task {task.id} is {task.status}; only open tasks change", code="task.not_open")
+    return task
+
+
+async def list_tasks(session: AsyncSession, principal: Principal, params: PageParams, filters: TaskFilters) -> Page[TaskRead]:
+    repo = TaskRepository(session)
+    statement = repo.filtered(repo.scoped(principal, "tasks:read"), filters, now=clock.now())
+    tasks, next_cursor, total = await repo.page(statement, params)
+    return Page(items=[to_read(t) for t in tasks], next_cursor=next_cursor, total=total)
+
+
+async def _ensure_assignee(session: AsyncSession, assignee_id: int) -> None:
+    if not await TaskRepository(session).is_active_user(assignee_id):
+        raise InvalidInput("assignee_id", f"User {assignee_id} is not an active user", code="task.assignee_invalid")
+
+
+async def _ensure_related(session: AsyncSession, actor: Principal, related_type: str | None, related_id: int | None) -> None:
+    """The related record exists and the creator may read it; otherwise, as for a 404, say only that it is not found."""
+    if related_type is None and related_id is None:
+        return
+    if related_type is None or related_id is None:
+        field = "related_id" if related_id is None else "related_type"
+        raise InvalidInput(field, "related_type and related_id go together", code="task.related_incomplete")
+    repository, permission = RELATED_RECORDS[related_type]
+    if not actor.can(permission) or await repository(session).get_scoped(related_id, actor, permission) is None:
+        raise InvalidInput("related_id", f"No {related_type} {related_id} in your data scope", code="task.related_not_found")
+
+
+async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Task:
+    assignee_id = data.assignee_id if data.assignee_id is not None else actor.user_id
+    if assignee_id is None:
+        raise InvalidInput("assignee_id", "An API key has no user to assign the task to", code="task.assignee_invalid")
+    await _ensure_assignee(session, assignee_id)
+    await _ensure_related(session, actor, data.related_type, data.related_id)
+    task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
+    session.add(task)
+    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="create", before=None)
+    return task
+
+
+async def update_task(
+    session: AsyncSession, actor: Principal, task_id: int, data: TaskUpdate, *, if_match: str | None = None
+) -> Task:
+    task = await _open_task(session, actor, task_id)
+    check_if_match(if_match, to_read(task))
+    changes = data.changes()
+    if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
+        await _ensure_assignee(session, changes["assignee_id"])
+    before = audit.snapshot(task)
+    for name, value in changes.items():
+        setattr(task, name, value)
+    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="update", before=before)
+    return task
+
+
+async def _close(session: AsyncSession, actor: Principal, task_id: int, status: str, action: str) -> Task:
+    task = await _open_task(session, actor, task_id)
+    before = audit.snapshot(task)
+    task.status, task.closed_at = status, clock.now()
+    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action=action, before=before)
+    return task
+
+
+async def complete_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
+    return await _close(session, actor, task_id, "done", "complete")
+
+
+async def cancel_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
+    return await _close(session, actor, task_id, "cancelled", "cancel")
+
+
+async def delete_task(session: AsyncSession, actor: Principal, task_id: int) -> None:
+    task = await _load(session, actor, task_id, "tasks:write")
+    before = audit.snapshot(task)
+    await session.delete(task)
+    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="delete", before=before, view=None)
+
+
+async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
+    """A follow-up task for the owner of each active customer not contacted for more than N days.
+
+    An interaction dated exactly N days ago (business calendar) is N days old, not more, so it does
+    not trigger; a customer without interactions counts from the day it was created.
+    """
+    days = settings.follow_up_days
+    cutoff = local_today(settings.time_zone) - timedelta(days=days)
+    opened = await TaskRepository(session).open_follow_ups(
+        last_contact_before=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=clock.now(),
+        days=days,
+    )
+    await audit.record(
+        session, actor=None, entity_type="follow_up_reminders", entity_id=cutoff.isoformat(), action="scan",
+        after={"cutoff": cutoff.isoformat(), "opened": opened},
+    )
+    return opened
