@@ -29,6 +29,7 @@ from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
 from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
+from crm_api.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -62,13 +63,16 @@ def api_router() -> APIRouter:
         kb_router,
         opportunities_router,
         leads_router,
+        webhooks_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs", "crm_api.webhooks.jobs",
+)
 
 
 def load_jobs() -> None:

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     churn_inactive_months: int = Field(default=6, ge=1)
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
+    webhook_dispatch_cron: str = "* * * * *"
+    # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
+    webhook_allow_private_hosts: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
 
     @field_validator("business_timezone")

@@ -26,6 +26,7 @@ from crm_api.models.ticket import (
     TicketHandling,
     TicketRoutingRule,
 )
+from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 
 __all__ = [
     "ApiKey",
@@ -50,6 +51,7 @@ __all__ = [
     "LoginAttempt",
     "Opportunity",
     "Order",
+    "OutboxEvent",
     "OrderLine",
     "PlanItem",
     "Product",
@@ -67,4 +69,7 @@ __all__ = [
     "TicketHandling",
     "TicketRoutingRule",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "WebhookSubscriptionEvent",
 ]
