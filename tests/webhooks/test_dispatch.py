@@ -16,7 +16,8 @@ from crm_api.core.outbox import publish
 from crm_api.core.scheduler import JOBS, run_job
 from crm_api.models.platform import JobRun
 from crm_api.webhooks import jobs
-from crm_api.webhooks.jobs import BACKOFF, MAX_ATTEMPTS, WEBHOOK_DISPATCH, dispatch
+from crm_api.models.webhook import WebhookDelivery
+from crm_api.webhooks.jobs import BACKOFF, CLAIM_LEASE, MAX_ATTEMPTS, WEBHOOK_DISPATCH, dispatch
 from tests.factories import assert_problem
 from tests.webhooks.factories import URL, create_webhook, deliveries, outbox
 
@@ -283,3 +284,43 @@ async def test_delivery_over_a_real_socket(app, client, actors, frozen_clock):
     assert signed["body"]["type"] == "webhook.test" and signed["body"]["data"]["webhook_id"] == webhook["id"]
     [delivery] = await deliveries(app)
     assert (delivery.status, delivery.last_status_code) == ("succeeded", 200)
+
+
+async def test_the_claim_is_committed_before_the_http_call(app, client, actors, frozen_clock):
+    """While the request is in flight, another session sees the lease: no transaction is held open around it."""
+    admin = await actors.make("admin")
+    await create_webhook(client, admin)
+    await _publish(app)
+    seen = []
+
+    async def receive(request: httpx.Request) -> httpx.Response:
+        async with app.state.db.sessionmaker() as session, session.begin():
+            delivery = await session.get(WebhookDelivery, int(request.headers["X-CRM-Delivery"]))
+            seen.append(delivery.next_attempt_at)
+            delivery.last_error = "touched while in flight"  # a write would wait on a held lock
+        return httpx.Response(200)
+
+    await asyncio.wait_for(
+        dispatch(app.state.db.sessionmaker, app.state.settings, transport=httpx.MockTransport(receive)), timeout=20
+    )
+    assert seen == [frozen_clock + CLAIM_LEASE]
+    [delivery] = await deliveries(app)
+    assert delivery.status == "succeeded" and delivery.last_error is None
+
+
+async def test_concurrent_runs_send_each_delivery_once(app, client, actors):
+    if app.state.db.dialect != "postgresql":
+        pytest.skip("row locks exist on PostgreSQL only; SQLite serialises writers itself")
+    admin = await actors.make("admin")
+    await create_webhook(client, admin)
+    for entity_id in range(30):
+        await _publish(app, entity_id=entity_id)
+    receiver = Receiver()
+    settings = app.state.settings.model_copy(update={"webhook_batch_size": 20})
+    runs = [dispatch(app.state.db.sessionmaker, settings, transport=receiver.transport) for _ in range(3)]
+    await asyncio.wait_for(asyncio.gather(*runs), timeout=30)
+    sent = [r.headers["X-CRM-Delivery"] for r in receiver.requests]
+    assert len(sent) == len(set(sent)) >= 20
+    await dispatch(app.state.db.sessionmaker, settings, transport=receiver.transport)  # whatever was left over
+    sent = [r.headers["X-CRM-Delivery"] for r in receiver.requests]
+    assert len(sent) == len(set(sent)) == 30

@@ -88,7 +88,7 @@ async def _send(http: httpx.AsyncClient, item: Outgoing, settings: Settings) -> 
     started = time.perf_counter()
     try:
         response = await http.post(item.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return Attempt(None, f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH], None)
     elapsed = round((time.perf_counter() - started) * 1000)
     error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
