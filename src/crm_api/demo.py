@@ -14,6 +14,7 @@ from crm_api.tasks.demo import seed_tasks
 from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
 from crm_api.users.service import create_team, create_user
+from crm_api.webhooks.demo import seed_webhooks
 
 DEMO_PASSWORD = "crm-demo-2026"
 # A known integrator key, only ever created by the demo seed.
@@ -65,6 +66,7 @@ async def seed_demo(session: AsyncSession) -> None:
     await seed_churn(session, get_settings(), users)
     await seed_service(session, users)
     await seed_tasks(session, users)
+    await seed_webhooks(session, users)
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
     await seed_sales(session)
 

@@ -32,6 +32,7 @@ from crm_api.sales.router import router as sales_router
 from crm_api.tasks.router import router as tasks_router
 from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
+from crm_api.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -68,14 +69,21 @@ def api_router() -> APIRouter:
         reports_router,
         tasks_router,
         documents_router,
+        webhooks_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs", "crm_api.tasks.jobs",
-                               "crm_api.documents.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "crm_api.core.idempotency",
+    "crm_api.churn.jobs",
+    "crm_api.opportunities.jobs",
+    "crm_api.tasks.jobs",
+    "crm_api.documents.jobs",
+    "crm_api.webhooks.jobs",
+)
 
 
 def load_jobs() -> None:

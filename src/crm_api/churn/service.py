@@ -21,6 +21,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, DomainError, Forbidden, NotFound
+from crm_api.core.outbox import json_object, publish, publish_selected
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
@@ -44,8 +45,18 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
     cutoff day is N months old, not more, so it does not trigger.
     """
     cutoff = months_before(local_today(settings.time_zone), settings.churn_inactive_months)
+    now = clock.now()
     opened = await ChurnWarningRepository(session).open_warnings_for_inactive(
-        cutoff_date=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=clock.now()
+        cutoff_date=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=now
+    )
+    await publish_selected(
+        session, event_type="churn_warning.opened", entity_type="churn_warning", entity_id=ChurnWarning.id,
+        payload=json_object(
+            session, warning_id=ChurnWarning.id, customer_id=ChurnWarning.customer_id,
+            last_order_date=ChurnWarning.last_order_date_at_open,
+        ),
+        # Only the scan opens warnings, and this run's rows carry its instant.
+        where=[ChurnWarning.opened_at == now, ChurnWarning.status == "open"],
     )
     await audit.record(
         session, actor=None, entity_type="churn_scan", entity_id=cutoff.isoformat(), action="scan",
@@ -207,5 +218,9 @@ async def confirm(
     await audit.record(
         session, actor=principal, entity_type="customer", entity_id=customer.id, action="churn",
         before=customer_before, after=audit.snapshot(customer),
+    )
+    await publish(
+        session, event_type="churn_warning.confirmed", entity_type="churn_warning", entity_id=warning.id,
+        payload=audit.snapshot(warning),
     )
     return await get_warning(session, principal, settings, warning.id, permission="churn:manage")

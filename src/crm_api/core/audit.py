@@ -14,7 +14,7 @@ from crm_api.core.permissions import Principal
 from crm_api.models.platform import AuditEvent
 
 # Never copied into the audit trail.
-SECRET_FIELDS = frozenset({"password_hash", "key_hash", "token_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "key_hash", "token_hash", "secret"})
 
 
 def _plain(value: Any) -> Any:

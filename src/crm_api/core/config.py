@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     follow_up_days: int = Field(default=30, ge=1)
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    webhook_dispatch_cron: str = "* * * * *"
+    # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
+    webhook_allow_private_hosts: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
 
     @field_validator("business_timezone")

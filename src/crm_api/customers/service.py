@@ -10,6 +10,7 @@ from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal, Scope
 from crm_api.core.phones import to_e164
@@ -143,6 +144,10 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     )
     session.add(customer)
     await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view)
+    await publish(
+        session, event_type="customer.created", entity_type="customer", entity_id=customer.id,
+        payload=to_read(customer).model_dump(),
+    )
     return customer
 
 

@@ -27,6 +27,7 @@ from crm_api.models.ticket import (
     TicketHandling,
     TicketRoutingRule,
 )
+from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 
 __all__ = [
     "ApiKey",
@@ -52,6 +53,7 @@ __all__ = [
     "LoginAttempt",
     "Opportunity",
     "Order",
+    "OutboxEvent",
     "OrderLine",
     "PlanItem",
     "Product",
@@ -70,4 +72,7 @@ __all__ = [
     "TicketHandling",
     "TicketRoutingRule",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "WebhookSubscriptionEvent",
 ]

@@ -8,6 +8,7 @@ from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.customers import service as customers
@@ -185,6 +186,14 @@ async def _close(session: AsyncSession, opportunity: Opportunity, status: str) -
     await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
 
 
+async def _publish_closed(session: AsyncSession, actor: Principal, opportunity: Opportunity) -> None:
+    payload = to_read(opportunity, actor).model_dump(exclude={"allowed_actions"})
+    await publish(
+        session, event_type=f"opportunity.{opportunity.status}", entity_type="opportunity", entity_id=opportunity.id,
+        payload=payload,
+    )
+
+
 async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
     enforce(Action.LOSE, opportunity, actor)
@@ -193,6 +202,7 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
     opportunity.lost_reason = reason
     await session.flush()
     await _record(session, actor, opportunity, "lose", before)
+    await _publish_closed(session, actor, opportunity)
     return opportunity
 
 
@@ -217,6 +227,7 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     opportunity.customer_id = customer.id
     await session.flush()
     await _record(session, actor, opportunity, "win", before)
+    await _publish_closed(session, actor, opportunity)
     return opportunity, customer
 
 

@@ -11,6 +11,7 @@ from crm_api.core.clock import clock, start_of_local_day
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.customers.repository import CustomerRepository
@@ -230,6 +231,10 @@ async def give_feedback(
     )
     if data.satisfaction >= SATISFIED:
         ticket.status, ticket.archived_at = "archived", now
+        await publish(
+            session, event_type="ticket.archived", entity_type="service_ticket", entity_id=ticket.id,
+            payload=audit.snapshot(ticket),
+        )
     else:
         ticket.status = "assigned"  # same assignee handles it again
     return await _transition(session, principal, ticket, "archive" if ticket.status == "archived" else "reopen", before)

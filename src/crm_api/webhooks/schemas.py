@@ -1,0 +1,67 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, UrlConstraints
+
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
+EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, description="Event types to receive, from the catalogue")]
+Secret = Annotated[
+    str, Field(min_length=16, max_length=200, pattern=r"^\S+$", description="Signing secret; leave out to have one generated")
+]
+DeliveryStatus = Literal["pending", "failed", "succeeded", "dead"]
+
+
+class WebhookCreate(InputModel):
+    url: WebhookUrl
+    event_types: EventTypes
+    description: Text(200) | None = None
+    secret: Secret | None = None
+    active: bool = True
+
+
+class WebhookUpdate(PatchModel):
+    not_nullable = frozenset({"url", "event_types", "secret", "active"})
+
+    url: WebhookUrl | None = None
+    event_types: EventTypes | None = None
+    description: Text(200) | None = None
+    secret: Secret | None = Field(default=None, description="A new signing secret, used from the next attempt on")
+    active: bool | None = None
+
+
+class WebhookRead(OutputModel):
+    id: int
+    url: str
+    description: str | None
+    event_types: list[str]
+    active: bool
+    created_by_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(description="Shown once: store it now to verify X-CRM-Signature, it cannot be read again")
+
+
+class EventTypeRead(OutputModel):
+    type: str
+    description: str
+
+
+class WebhookDeliveryRead(OutputModel):
+    id: int
+    subscription_id: int
+    event_id: int
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due; null once succeeded or dead")
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_response_ms: int | None
+    delivered_at: datetime | None
+    created_at: datetime
