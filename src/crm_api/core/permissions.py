@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, str] = {
     "marketing:read": "Read campaigns and segments",
     "marketing:write": "Run campaigns and segments",
     "webhooks:write": "Manage webhook subscriptions",
+    "privacy:erase": "Erase the personal data of a customer or contact (anonymize; aggregates stay)",
 }
 
 _READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]
