@@ -47,9 +47,11 @@ async def test_enable_needs_a_right_code_and_returns_ten_recovery_codes_once(cli
     assert_problem(await client.post(f"{AUTH}/totp/enable", json={"code": wrong}, headers=user.headers), 422,
                    "auth.invalid_otp")
     assert (await _login(client, "li.na")).status_code == 200  # still off
+    assert (await client.get(f"{AUTH}/me", headers=user.headers)).json()["totp_enabled"] is False
     enabled = await client.post(f"{AUTH}/totp/enable", json={"code": _code(secret)}, headers=user.headers)
     codes = enabled.json()["recovery_codes"]
     assert len(codes) == len(set(codes)) == 10
+    assert (await client.get(f"{AUTH}/me", headers=user.headers)).json()["totp_enabled"] is True
     assert_problem(await client.post(f"{AUTH}/totp/setup", headers=user.headers), 409, "auth.totp_already_enabled")
 
 

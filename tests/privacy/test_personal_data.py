@@ -159,3 +159,29 @@ async def test_erasure_is_for_admins_and_within_scope(app, client, actors):
     assert (await client.get(f"{BASE}/{customer['id']}", headers=owner.headers)).json()["erased_at"] is None
     own = await make_customer(client, officer, name="自己的客户")
     assert (await client.post(f"{BASE}/{own['id']}/erase", json=body, headers=officer.headers)).status_code == 200
+
+
+async def test_erasing_a_won_customer_anonymizes_its_opportunity_and_its_history(app, client, actors):
+    from sqlalchemy import select
+
+    from crm_api.models.pipeline import Opportunity
+    from tests.opportunities.factories import API, opportunity_in
+
+    creator = await actors.make("account_manager", team="east")
+    supervisor = await actors.make("sales_supervisor", team="east")
+    assignee = await actors.make("account_manager", team="east")
+    admin = await actors.make("admin")
+    opportunity = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
+    won = await client.post(f"{API}/{opportunity['id']}/win", json={"contact_title": "采购经理", "contact_gender": "male"},
+                            headers=assignee.headers)
+    customer_id = won.json()["customer"]["id"]
+    assert (await client.post(f"{BASE}/{customer_id}/erase", json={"reason": "request"},
+                              headers=admin.headers)).status_code == 200
+
+    async with app.state.db.sessionmaker() as session:
+        row = await session.get(Opportunity, opportunity["id"])
+    assert (row.customer_name, row.contact_name, row.contact_phone) == (f"已删除用户 #{customer_id}", None, None)
+    assert str(row.expected_amount) == opportunity["expected_amount"]
+    history = str(await audit_of(client, admin, "opportunity", opportunity["id"]))
+    for value in (opportunity["customer_name"], opportunity["contact_name"], opportunity["contact_phone"]):
+        assert value not in history

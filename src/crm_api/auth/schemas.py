@@ -42,6 +42,7 @@ class Me(OutputModel):
     team: TeamRef | None
     roles: list[str]
     permissions: dict[str, Scope]
+    totp_enabled: bool = Field(description="Whether sign-in asks for the TOTP second factor")
 
 
 class TotpSetup(OutputModel):

@@ -122,4 +122,5 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
         team=TeamRef.model_validate(team) if team else None,
         roles=list(principal.roles),
         permissions=principal.permissions,
+        totp_enabled=await totp.active_totp(session, user.id) is not None,
     )

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.repository import Repository
 from crm_api.models.customer import Contact, ContactConsent, Interaction
+from crm_api.models.pipeline import Opportunity
 from crm_api.models.platform import AuditEvent
 from crm_api.models.sales import Order
 
@@ -38,7 +39,7 @@ async def audit_events_about(
     for entity_type, ids in records.items():
         wanted = AuditEvent.entity_type == entity_type
         conditions.append(wanted & AuditEvent.entity_id.in_([str(i) for i in ids]))
-        if customer_id is not None:
+        if customer_id is not None and entity_type in CUSTOMER_RECORD_TYPES:
             model = CUSTOMER_RECORD_TYPES[entity_type]
             conditions.append(wanted & AuditEvent.entity_id.not_in(select(cast(model.id, String))))
     statement = select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.occurred_at, AuditEvent.id)
@@ -53,6 +54,15 @@ def _about_customer(event: AuditEvent, customer_id: int | None) -> bool:
     return customer_id is not None and customer_id in (change.get("before"), change.get("after"))
 
 
-async def forget_shipping_addresses(session: AsyncSession, customer_id: int) -> None:
-    """The orders stay, with their totals; only where they went is personal."""
+async def opportunity_ids(session: AsyncSession, customer_id: int) -> list[int]:
+    return list(await session.scalars(select(Opportunity.id).where(Opportunity.customer_id == customer_id)))
+
+
+async def anonymize_linked(session: AsyncSession, customer_id: int, *, name: str) -> None:
+    """The customer's orders and opportunities stay, with their amounts; only who they were with and where the
+    goods went are personal."""
     await session.execute(update(Order).where(Order.customer_id == customer_id).values(shipping_address=None))
+    await session.execute(
+        update(Opportunity).where(Opportunity.customer_id == customer_id)
+        .values(customer_name=name, contact_name=None, contact_phone=None)
+    )

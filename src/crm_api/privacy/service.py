@@ -28,7 +28,10 @@ CUSTOMER_PII = (
 )
 CONTACT_PII = ("name", "office_phone", "office_phone_e164", "mobile", "mobile_e164", "email", "notes")
 INTERACTION_PII = ("location", "summary", "details", "notes")
-AUDIT_PII = {"customer": CUSTOMER_PII, "contact": CONTACT_PII, "interaction": INTERACTION_PII}
+OPPORTUNITY_PII = ("customer_name", "contact_name", "contact_phone")
+AUDIT_PII = {
+    "customer": CUSTOMER_PII, "contact": CONTACT_PII, "interaction": INTERACTION_PII, "opportunity": OPPORTUNITY_PII,
+}
 CONSENT_ORDER = Sort([ContactConsent.at, ContactConsent.id], descending=False)
 
 
@@ -133,13 +136,15 @@ async def _erasable_customer(session: AsyncSession, actor: Principal, customer_i
 
 
 async def erase_customer(session: AsyncSession, actor: Principal, customer_id: int, *, reason: str) -> Customer:
-    """Anonymize the customer, its contacts and interactions in place; orders and their totals stay."""
+    """Anonymize the customer, its contacts and interactions in place, and who its opportunities were with;
+    orders, opportunities and their amounts stay."""
     customer = await _erasable_customer(session, actor, customer_id)
     contacts = list(await session.scalars(ContactRepository(session).of_customer(customer.id)))
     interactions = list(await session.scalars(InteractionRepository(session).of_customer(customer.id)))
     events = await repository.audit_events_about(
         session, customer_id=customer.id,
-        records={"contact": [c.id for c in contacts], "interaction": [i.id for i in interactions]},
+        records={"contact": [c.id for c in contacts], "interaction": [i.id for i in interactions],
+                 "opportunity": await repository.opportunity_ids(session, customer.id)},
     )
     _anonymize(customer, CUSTOMER_PII, {"name": _placeholder(customer.id)})
     customer.erased_at = clock.now()
@@ -148,7 +153,7 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
             _erase_contact_fields(contact)
     for interaction in interactions:
         _anonymize(interaction, INTERACTION_PII, dict.fromkeys(INTERACTION_PII, ERASED_TEXT))
-    await repository.forget_shipping_addresses(session, customer.id)
+    await repository.anonymize_linked(session, customer.id, name=customer.name)
     _scrub(events)
     await _record_erasure(session, actor, "customer", customer, reason)
     return customer
