@@ -9,6 +9,7 @@ from crm_api.core.security import fingerprint
 from crm_api.customers.demo import seed_customers
 from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.opportunities.demo import seed_pipeline
+from crm_api.privacy.demo import seed_privacy
 from crm_api.sales.demo import seed_sales
 from crm_api.tasks.demo import seed_tasks
 from crm_api.tickets.demo import seed_service
@@ -67,6 +68,7 @@ async def seed_demo(session: AsyncSession) -> None:
     await seed_service(session, users)
     await seed_tasks(session, users)
     await seed_webhooks(session, users)
+    await seed_privacy(session)  # after every domain that adds contacts
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
     await seed_sales(session)
 

@@ -26,6 +26,7 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.opportunities.router import router as opportunities_router
+from crm_api.privacy.router import router as privacy_router
 from crm_api.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
@@ -59,6 +60,7 @@ def api_router() -> APIRouter:
         audit_router,
         jobs_router,
         customers_router,
+        privacy_router,
         sales_router,
         churn_router,
         tickets_router,

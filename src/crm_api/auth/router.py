@@ -1,10 +1,19 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from crm_api.auth import service
-from crm_api.auth.schemas import LoginRequest, Me, RefreshRequest, TokenPair
+from crm_api.auth import service, totp
+from crm_api.auth.schemas import (
+    LoginRequest,
+    Me,
+    RecoveryCodes,
+    RefreshRequest,
+    TokenPair,
+    TotpDisable,
+    TotpEnable,
+    TotpSetup,
+)
 from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
@@ -23,7 +32,8 @@ def _client_ip(request: Request) -> str | None:
 )
 async def login(body: LoginRequest, request: Request, session: SessionDep, database: DatabaseDep, settings: SettingsDep) -> TokenPair:
     return await service.login(
-        session, database, settings, username=body.username, password=body.password, client_ip=_client_ip(request)
+        session, database, settings, username=body.username, password=body.password, otp=body.otp,
+        client_ip=_client_ip(request),
     )
 
 
@@ -37,9 +47,11 @@ async def token(
     session: SessionDep,
     database: DatabaseDep,
     settings: SettingsDep,
+    otp: Annotated[str | None, Form(max_length=32, description="The second factor's code, when it is on")] = None,
 ) -> TokenPair:
     return await service.login(
-        session, database, settings, username=form.username, password=form.password, client_ip=_client_ip(request)
+        session, database, settings, username=form.username, password=form.password, otp=otp,
+        client_ip=_client_ip(request),
     )
 
 
@@ -63,3 +75,23 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
             responses=error_responses(401))
 async def me(principal: Authenticated, session: SessionDep) -> Me:
     return await service.me(session, principal)
+
+
+@router.post("/totp/setup", response_model=TotpSetup,
+             summary="Start the TOTP second factor: a new secret and its otpauth:// URI, active once enabled",
+             responses=error_responses(401, 409))
+async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup:
+    return await totp.setup(session, principal)
+
+
+@router.post("/totp/enable", response_model=RecoveryCodes,
+             summary="Turn the second factor on with a current code; returns the recovery codes this once",
+             responses=error_responses(401, 409, 422))
+async def enable_totp(body: TotpEnable, principal: Authenticated, session: SessionDep) -> RecoveryCodes:
+    return RecoveryCodes(recovery_codes=await totp.enable(session, principal, code=body.code))
+
+
+@router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT,
+             summary="Turn the second factor off (password and a code needed)", responses=error_responses(401, 409, 422))
+async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep) -> None:
+    await totp.disable(session, principal, password=body.password, code=body.code)

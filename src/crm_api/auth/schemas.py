@@ -1,12 +1,21 @@
+from typing import Annotated
+
 from pydantic import Field
 
 from crm_api.core.permissions import Scope
 from crm_api.core.schemas import InputModel, OutputModel, Text
 
 
+OtpField = Field(
+    default=None, max_length=32,
+    description="With the second factor on: the 6-digit code of the authenticator app, or an unused recovery code",
+)
+
+
 class LoginRequest(InputModel):
     username: Text(64)
     password: str = Field(min_length=1, max_length=256)
+    otp: str | None = OtpField
 
 
 class RefreshRequest(InputModel):
@@ -33,3 +42,25 @@ class Me(OutputModel):
     team: TeamRef | None
     roles: list[str]
     permissions: dict[str, Scope]
+    totp_enabled: bool = Field(description="Whether sign-in asks for the TOTP second factor")
+
+
+class TotpSetup(OutputModel):
+    secret: str = Field(description="Base32 secret, shown this once; not active until enabled with a code")
+    provisioning_uri: str = Field(description="otpauth:// URI for a QR code")
+
+
+SixDigits = Annotated[str, Field(pattern=r"^\d{6}$", description="A current 6-digit code")]
+
+
+class TotpEnable(InputModel):
+    code: SixDigits
+
+
+class TotpDisable(InputModel):
+    password: str = Field(min_length=1, max_length=256)
+    code: str = Field(min_length=1, max_length=32, description="A current 6-digit code or an unused recovery code")
+
+
+class RecoveryCodes(OutputModel):
+    recovery_codes: list[str] = Field(description="Single-use codes for when the phone is lost; shown this once")

@@ -1,11 +1,11 @@
-"""Sign-in, refresh-token rotation with reuse detection, and login throttling."""
+"""Sign-in (with the second factor when on), refresh-token rotation with reuse detection, and login throttling."""
 
 import uuid
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.auth import repository
+from crm_api.auth import repository, totp
 from crm_api.auth.schemas import Me, TeamRef, TokenPair
 from crm_api.core.auth import principal_for_user
 from crm_api.core.clock import clock
@@ -51,7 +51,8 @@ async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int,
 
 
 async def login(
-    session: AsyncSession, database: Database, settings: Settings, *, username: str, password: str, client_ip: str | None
+    session: AsyncSession, database: Database, settings: Settings, *, username: str, password: str,
+    otp: str | None = None, client_ip: str | None,
 ) -> TokenPair:
     username = normalize_username(username)
     locked_for = await _seconds_locked(session, settings, username)
@@ -62,9 +63,17 @@ async def login(
     user = await repository.user_by_username(session, username)
     known = user is not None and user.active
     succeeded = verify_password(password, user.password_hash if known else None)
-    # The attempt must be counted even though a failure rolls this request back.
+    second_factor = await totp.active_totp(session, user.id) if succeeded and user is not None else None
+    if second_factor is not None and not otp:
+        # Not a failure: the client asks for the code and signs in again with it.
+        raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
+    # The attempt must be counted even though a failure rolls this request back; the code is spent there too.
     async with database.sessionmaker() as attempts, attempts.begin():
+        if second_factor is not None and otp:
+            succeeded = await totp.spend_code(attempts, second_factor, otp)
         attempts.add(LoginAttempt(username=username, succeeded=succeeded, client_ip=client_ip, at=clock.now()))
+    if second_factor is not None and not succeeded:
+        raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
     if not succeeded or user is None:
         raise Unauthorized("Wrong username or password", code="auth.invalid_credentials")
     return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
@@ -113,4 +122,5 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
         team=TeamRef.model_validate(team) if team else None,
         roles=list(principal.roles),
         permissions=principal.permissions,
+        totp_enabled=await totp.active_totp(session, user.id) is not None,
     )

@@ -56,6 +56,7 @@ PERMISSIONS: dict[str, str] = {
     "webhooks:write": "Manage webhook subscriptions",
     "tasks:read": "Read tasks assigned to or created by people in scope",
     "tasks:write": "Create, change, complete, cancel and delete tasks",
+    "privacy:erase": "Erase the personal data of a customer or contact (anonymize; aggregates stay)",
 }
 
 _READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]

@@ -18,8 +18,8 @@ from crm_api.models.customer import Customer
 
 
 async def _all_or_refuse(session: AsyncSession, actor: Principal, ids: list[int], permissions: list[str]) -> list[Customer]:
-    """The customers, if every one is in the actor's scope under each permission and active; else 404/409 naming
-    the offending ids."""
+    """The customers, if every one is in the actor's scope under each permission, not erased and active; else
+    404/409 naming the offending ids."""
     repo = CustomerRepository(session)
     statement = repo.with_tags(repo.scoped(actor, permissions[0]).where(Customer.id.in_(ids)))
     for permission in permissions[1:]:
@@ -30,6 +30,9 @@ async def _all_or_refuse(session: AsyncSession, actor: Principal, ids: list[int]
         error = NotFound("Customer", ", ".join(map(str, missing)))
         error.extra = {"ids": missing}
         raise error
+    erased = [i for i in ids if found[i].erased_at is not None]
+    if erased:
+        raise Conflict("Erased customers are read-only", code="privacy.erased", ids=erased)
     inactive = [i for i in ids if found[i].status != ACTIVE]
     if inactive:
         raise Conflict("Only active customers can be changed", code="customer.not_active", ids=inactive)

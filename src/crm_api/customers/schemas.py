@@ -111,6 +111,7 @@ class CustomerRead(OutputModel):
     custom_fields: dict[str, Any]
     churned_at: datetime | None
     deleted_at: datetime | None
+    erased_at: datetime | None = Field(description="When its personal data was erased; read-only since")
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -149,12 +150,14 @@ class ContactRead(OutputModel):
     name: str
     gender: Gender
     title: str
-    office_phone: str
+    office_phone: str | None = Field(description="Null only once the contact's personal data was erased")
     office_phone_e164: str | None
     mobile: str | None
     mobile_e164: str | None
     email: str | None
     notes: str | None
+    marketing_consent: bool = Field(description="Derived from the consent log: a marketing purpose last granted")
+    erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

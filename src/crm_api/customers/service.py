@@ -75,13 +75,21 @@ async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any
             await ensure_value(session, category, changes[name], field=name)
 
 
+def ensure_not_erased(record: Customer | Contact) -> None:
+    """A customer or contact whose personal data was erased is read-only (§3.11)."""
+    if record.erased_at is not None:
+        raise Conflict(f"The personal data of {type(record).__name__.lower()} {record.id} was erased; it is read-only",
+                       code="privacy.erased")
+
+
 def ensure_active(customer: Customer) -> None:
-    """Only active customers change; a churned one is read-only."""
+    """Only active customers change; a churned (or erased) one is read-only."""
+    ensure_not_erased(customer)
     if customer.status != ACTIVE:
         raise Conflict(f"Customer {customer.code} is {customer.status} and cannot be changed", code="customer.not_active")
 
 
-async def _load(
+async def load_customer(
     session: AsyncSession, principal: Principal, customer_id: int, permission: str, *, include_deleted: bool = False
 ) -> Customer:
     repo = CustomerRepository(session)
@@ -93,12 +101,12 @@ async def _load(
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
-    return await _load(session, principal, customer_id, "customers:read")
+    return await load_customer(session, principal, customer_id, "customers:read")
 
 
 async def writable_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
     """The customer, if the principal may change it and it is active (for its contacts and interactions too)."""
-    customer = await _load(session, principal, customer_id, "customers:write")
+    customer = await load_customer(session, principal, customer_id, "customers:write")
     ensure_active(customer)
     return customer
 
@@ -171,14 +179,14 @@ async def update_customer(
 
 async def delete_customer(session: AsyncSession, actor: Principal, customer_id: int) -> None:
     """Soft delete: hidden from every list and lookup until restored."""
-    customer = await _load(session, actor, customer_id, "customers:delete")
+    customer = await load_customer(session, actor, customer_id, "customers:delete")
     before = audit_view(customer)
     customer.deleted_at = clock.now()
     await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view)
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
-    customer = await _load(session, actor, customer_id, "customers:delete", include_deleted=True)
+    customer = await load_customer(session, actor, customer_id, "customers:delete", include_deleted=True)
     if customer.deleted_at is None:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
     before = audit_view(customer)
@@ -198,7 +206,7 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
 
 async def transfer_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerTransfer) -> Customer:
     """Give the customer to another account manager (the only way its owner changes)."""
-    customer = await _load(session, actor, customer_id, "customers:transfer")
+    customer = await load_customer(session, actor, customer_id, "customers:transfer")
     ensure_active(customer)
     owner = await transfer_target(session, actor, data.owner_id)
     if owner.id == customer.owner_id:
@@ -272,6 +280,8 @@ async def update_record(
 ) -> Any:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
+    if isinstance(record, Contact):
+        ensure_not_erased(record)
     check_if_match(if_match, kind.read.model_validate(record))
     before = audit.snapshot(record)
     changes = data.changes()
@@ -286,6 +296,8 @@ async def delete_record(
 ) -> None:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
+    if isinstance(record, Contact):
+        ensure_not_erased(record)
     await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 

@@ -3,8 +3,18 @@
 from crm_api.models.base import Base
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
-from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction
+from crm_api.models.identity import (
+    ApiKey,
+    LoginAttempt,
+    RefreshToken,
+    Role,
+    RolePermission,
+    Team,
+    TotpRecoveryCode,
+    User,
+    UserTotp,
+)
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -37,6 +47,7 @@ __all__ = [
     "ChurnWarning",
     "CodeCounter",
     "Contact",
+    "ContactConsent",
     "Customer",
     "CustomerTag",
     "DictionaryItem",
@@ -71,7 +82,9 @@ __all__ = [
     "TicketFeedback",
     "TicketHandling",
     "TicketRoutingRule",
+    "TotpRecoveryCode",
     "User",
+    "UserTotp",
     "WebhookDelivery",
     "WebhookSubscription",
     "WebhookSubscriptionEvent",

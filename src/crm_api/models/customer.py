@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped
 
@@ -61,6 +62,8 @@ class Customer(Timestamped, SoftDeletable, Base):
     custom_fields: Mapped[dict] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     churned_at: Mapped[datetime | None]
+    # Set when its personal data was erased (§3.11): the record is read-only from then on.
+    erased_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
@@ -91,13 +94,16 @@ class Contact(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(100))
-    office_phone: Mapped[str] = mapped_column(String(40))
+    # Required on input; null only once erased.
+    office_phone: Mapped[str | None] = mapped_column(String(40))
     office_phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
     mobile: Mapped[str | None] = mapped_column(String(40))
     mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
     email: Mapped[str | None] = mapped_column(String(254))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Derived from the consent log: a marketing purpose whose latest record is a grant.
     marketing_consent: Mapped[bool] = mapped_column(default=False)
+    erased_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")
 
@@ -114,3 +120,19 @@ class Interaction(Timestamped, Base):
     details: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ContactConsent(Base):
+    """Append-only log of a contact's consents; nothing updates or deletes a row."""
+
+    __tablename__ = "contact_consents"
+    __table_args__ = (Index("ix_contact_consents_contact_id_at", "contact_id", "at"),)
+
+    id: Mapped[IntPK]
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(50))
+    granted: Mapped[bool]
+    source: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=clock.now)

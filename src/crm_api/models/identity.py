@@ -102,3 +102,28 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None]
 
     role: Mapped[Role] = relationship(lazy="raise")
+
+
+class UserTotp(Base):
+    """A user's TOTP second factor: pending after setup, active once `enabled_at` is set.
+
+    The secret is stored as is (no key-management service to encrypt it with); it is returned once, by setup,
+    never read back through the API nor copied into the audit trail."""
+
+    __tablename__ = "user_totp"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    enabled_at: Mapped[datetime | None]
+    # The newest 30-second step a code was accepted for: a code works once.
+    last_used_step: Mapped[int | None]
+
+
+class TotpRecoveryCode(Base):
+    __tablename__ = "totp_recovery_codes"
+
+    id: Mapped[IntPK]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from crm_api.auth import totp
 from crm_api.core.auth import Requires
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
@@ -90,3 +91,11 @@ async def get_team(team_id: int, _: UsersRead, session: SessionDep) -> TeamDetai
 )
 async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
     return await service.update_team(session, principal, team_id, body)
+
+
+@router.post(
+    "/users/{user_id}/totp/reset", status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a user's TOTP second factor (a lost phone)", responses=error_responses(401, 403, 404, 409),
+)
+async def reset_totp(user_id: int, principal: UsersWrite, session: SessionDep) -> None:
+    await totp.reset(session, principal, user_id=user_id)
