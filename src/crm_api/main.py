@@ -24,6 +24,7 @@ from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
+from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
@@ -62,13 +63,18 @@ def api_router() -> APIRouter:
         kb_router,
         opportunities_router,
         leads_router,
+        segments_router,
+        campaigns_router,
+        marketing_router,
     ):
         router.include_router(domain_router)
     return router
 
 
 # Domain modules that register scheduled jobs when imported.
-JOB_MODULES: tuple[str, ...] = ("crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "crm_api.core.idempotency", "crm_api.churn.jobs", "crm_api.opportunities.jobs", "crm_api.marketing.jobs"
+)
 
 
 def load_jobs() -> None:

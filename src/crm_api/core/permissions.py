@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, str] = {
     "reports:read": "Read reports",
     "marketing:read": "Read campaigns and segments",
     "marketing:write": "Run campaigns and segments",
+    "marketing:track": "Record campaign touches (sent, opened, clicked, converted)",
     "webhooks:write": "Manage webhook subscriptions",
 }
 
@@ -116,10 +117,11 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "leads:write": Scope.ALL,
             "marketing:read": Scope.ALL,
             "marketing:write": Scope.ALL,
+            "marketing:track": Scope.ALL,
             "kb:read": Scope.ALL,
         },
     ),
-    "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL}),
+    "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL, "marketing:track": Scope.ALL}),
 }
 
 

@@ -4,6 +4,7 @@ from crm_api.models.base import Base
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import ApiKey, LoginAttempt, RefreshToken, Role, RolePermission, Team, User
+from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -31,11 +32,15 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Campaign",
+    "CampaignTouch",
+    "CampaignVariant",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
     "Contact",
     "Customer",
+    "CustomerRfm",
     "CustomerTag",
     "DictionaryItem",
     "IdempotencyRecord",
@@ -57,6 +62,7 @@ __all__ = [
     "Reminder",
     "Role",
     "RolePermission",
+    "Segment",
     "ServiceTicket",
     "SlaPolicy",
     "StageChange",
