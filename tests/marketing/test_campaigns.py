@@ -1,7 +1,10 @@
 from collections import Counter
+import pytest
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from crm_api.core.clock import clock
 from crm_api.marketing.campaigns import assign_variant
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant
 from tests.factories import assert_problem
@@ -246,3 +249,71 @@ async def test_performance_per_variant_with_rates(app, client, actors):
         "0.6667", "0.3333", "0.3333")
     assert (by_name["B"]["sent"], by_name["B"]["open_rate"]) == (1, "0.0000")
     assert (body["total"]["sent"], body["total"]["opened"], body["total"]["open_rate"]) == (4, 2, "0.5000")
+
+
+async def _campaign_in(client, marketer, segment_id: int, status: str) -> dict:
+    campaign = await create_campaign(client, marketer, segment_id=segment_id)
+    path = {"draft": [], "scheduled": ["schedule"], "running": ["schedule", "start"],
+            "done": ["schedule", "start", "finish"], "cancelled": ["cancel"]}[status]
+    for action in path:
+        campaign = (await act(client, marketer, campaign["id"], action)).json()
+    return campaign
+
+
+async def test_allowed_actions_are_exactly_what_the_api_accepts(client, actors):
+    marketer = await actors.make("marketer")
+    segment = await create_segment(client, marketer)
+    attempts = {
+        "edit": lambda cid: client.patch(f"{CAMPAIGNS}/{cid}", json={"goal": "x"}, headers=marketer.headers),
+        "add_variant": lambda cid: client.post(f"{CAMPAIGNS}/{cid}/variants",
+                                               json={"name": "V", "subject": "s", "body": "b"}, headers=marketer.headers),
+    } | {action: (lambda cid, action=action: act(client, marketer, cid, action))
+         for action in ("schedule", "start", "finish", "cancel")}
+    for status in ("draft", "scheduled", "running", "done", "cancelled"):
+        for action, attempt in attempts.items():
+            campaign = await _campaign_in(client, marketer, segment["id"], status)
+            response = await attempt(campaign["id"])
+            allowed = action in campaign["allowed_actions"]
+            assert (response.status_code in (200, 201)) is allowed, (status, action, response.text)
+            if not allowed:
+                assert_problem(response, 409)
+
+
+async def test_transitions_and_touches_are_audited(app, client, actors):
+    marketer = await actors.make("marketer")
+    admin = await actors.make("admin")
+    customer = await make_customer(app, marketer.id)
+    contact = await make_contact(app, customer)
+    segment = await create_segment(client, marketer)
+    campaign = await running_campaign(client, marketer, segment["id"])
+    await touch(client, marketer.headers, campaign["id"], contact)
+    await touch(client, marketer.headers, campaign["id"], contact)  # a replay records nothing new
+    events = await client.get("/api/v1/audit-events", params={"entity_type": "campaign", "entity_id": campaign["id"]},
+                              headers=admin.headers)
+    actions = [(e["action"], e["changes"].get("status")) for e in reversed(events.json()["items"])]
+    assert actions == [
+        ("create", {"before": None, "after": "draft"}),
+        ("schedule", {"before": "draft", "after": "scheduled"}),
+        ("start", {"before": "scheduled", "after": "running"}),
+    ]
+    touches = await client.get("/api/v1/audit-events", params={"entity_type": "campaign_touch"}, headers=admin.headers)
+    assert [e["action"] for e in touches.json()["items"]] == ["create"]
+
+
+async def test_the_database_keeps_one_sent_per_contact_under_concurrent_tracking(app, client, actors):
+    """The service checks before it inserts; the partial unique index settles two trackers racing past the check."""
+    marketer = await actors.make("marketer")
+    contact = await make_contact(app, await make_customer(app, marketer.id))
+    campaign = await running_campaign(client, marketer, (await create_segment(client, marketer))["id"])
+
+    def touch_row(kind: str) -> CampaignTouch:
+        now = clock.now()
+        return CampaignTouch(campaign_id=campaign["id"], contact_id=contact, kind=kind, occurred_at=now,
+                             occurred_on=now.date(), created_at=now)
+
+    async with app.state.db.sessionmaker() as session, session.begin():
+        session.add_all([touch_row("converted"), touch_row("converted")])
+    async with app.state.db.sessionmaker() as session:
+        session.add_all([touch_row("sent"), touch_row("sent")])
+        with pytest.raises(IntegrityError):
+            await session.flush()
