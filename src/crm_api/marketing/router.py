@@ -100,7 +100,7 @@ async def count_segment_customers(segment_id: int, principal: MarketingRead, ses
                       responses=error_responses(401, 403, 422))
 async def list_campaigns(
     principal: MarketingRead, session: SessionDep, page: PageDep,
-    status: CampaignStatus | None = None, channel: Channel | None = None,  # noqa: A002 - the public parameter name
+    status: CampaignStatus | None = None, channel: Channel | None = None,
 ) -> Page[CampaignRead]:
     return await campaigns.list_campaigns(session, principal, page, status=status, channel=channel)
 
