@@ -7,6 +7,7 @@ from crm_api.churn.demo import seed_churn
 from crm_api.core.config import get_settings
 from crm_api.core.security import fingerprint
 from crm_api.customers.demo import seed_customers
+from crm_api.marketing.demo import seed_marketing
 from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.opportunities.demo import seed_pipeline
 from crm_api.privacy.demo import seed_privacy
@@ -71,6 +72,7 @@ async def seed_demo(session: AsyncSession) -> None:
     await seed_privacy(session)  # after every domain that adds contacts
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
     await seed_sales(session)
+    await seed_marketing(session, get_settings(), users)  # after the orders: RFM scores come from them
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

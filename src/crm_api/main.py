@@ -25,6 +25,7 @@ from crm_api.health.router import router as health_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
+from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.reports.router import router as reports_router
@@ -72,6 +73,9 @@ def api_router() -> APIRouter:
         tasks_router,
         documents_router,
         webhooks_router,
+        segments_router,
+        campaigns_router,
+        marketing_router,
     ):
         router.include_router(domain_router)
     return router
@@ -85,6 +89,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.tasks.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
+    "crm_api.marketing.jobs",
 )
 
 

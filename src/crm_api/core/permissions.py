@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, str] = {
     "reports:read": "Read reports",
     "marketing:read": "Read campaigns and segments",
     "marketing:write": "Run campaigns and segments",
+    "marketing:track": "Record campaign touches (sent, opened, clicked, converted)",
     "webhooks:write": "Manage webhook subscriptions",
     "tasks:read": "Read tasks assigned to or created by people in scope",
     "tasks:write": "Create, change, complete, cancel and delete tasks",
@@ -123,12 +124,13 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "leads:write": Scope.ALL,
             "marketing:read": Scope.ALL,
             "marketing:write": Scope.ALL,
+            "marketing:track": Scope.ALL,
             "kb:read": Scope.ALL,
             "tasks:read": Scope.OWN,
             "tasks:write": Scope.OWN,
         },
     ),
-    "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL}),
+    "integrator": ("Integrator (API key)", {"integrations:sales": Scope.ALL, "marketing:track": Scope.ALL}),
 }
 
 

@@ -15,6 +15,7 @@ from crm_api.models.identity import (
     User,
     UserTotp,
 )
+from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -43,12 +44,16 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Campaign",
+    "CampaignTouch",
+    "CampaignVariant",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
     "Contact",
     "ContactConsent",
     "Customer",
+    "CustomerRfm",
     "CustomerTag",
     "DictionaryItem",
     "Document",
@@ -72,6 +77,7 @@ __all__ = [
     "Reminder",
     "Role",
     "RolePermission",
+    "Segment",
     "ServiceTicket",
     "SlaPolicy",
     "StageChange",

@@ -1,0 +1,115 @@
+"""Marketing: saved customer segments, RFM scores, campaigns with A/B variants, and recorded touches."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_api.models.base import Base, IntPK, Timestamped
+
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "cancelled")
+CAMPAIGN_CHANNELS = ("email", "sms", "wechat", "event", "ads")
+TOUCH_KINDS = ("sent", "opened", "clicked", "converted")
+# Kinds recorded at most once per campaign and contact; conversions may repeat.
+ONCE_PER_CONTACT_KINDS = ("sent", "opened", "clicked")
+
+
+def _known(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Segment(Timestamped, Base):
+    """A saved, typed filter over customers, evaluated live."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[IntPK]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    filters: Mapped[dict] = mapped_column(default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CustomerRfm(Base):
+    """Recency, frequency and monetary quintiles (1-5, 5 best) of a customer's last 12 months of completed orders."""
+
+    __tablename__ = "customer_rfm"
+    __table_args__ = tuple(
+        CheckConstraint(f"{score} BETWEEN 1 AND 5", name=f"{score}_range")
+        for score in ("recency_score", "frequency_score", "monetary_score")
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    recency_score: Mapped[int]
+    frequency_score: Mapped[int]
+    monetary_score: Mapped[int]
+    last_order_date: Mapped[date]
+    order_count: Mapped[int]
+    order_total: Mapped[Decimal]
+    computed_at: Mapped[datetime]
+
+
+class Campaign(Timestamped, Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint(_known("status", CAMPAIGN_STATUSES), name="status_known"),
+        CheckConstraint(_known("channel", CAMPAIGN_CHANNELS), name="channel_known"),
+        CheckConstraint("budget >= 0", name="budget_not_negative"),
+        CheckConstraint("ends_on >= starts_on", name="period_ordered"),
+    )
+
+    id: Mapped[IntPK]
+    name: Mapped[str] = mapped_column(String(200))
+    goal: Mapped[str | None] = mapped_column(String(500))
+    budget: Mapped[Decimal]
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CampaignVariant(Timestamped, Base):
+    """One content variant of an A/B test; contacts are split over variants by weight."""
+
+    __tablename__ = "campaign_variants"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "name"),
+        CheckConstraint("weight BETWEEN 1 AND 1000", name="weight_range"),
+    )
+
+    id: Mapped[IntPK]
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    weight: Mapped[int]
+
+
+class CampaignTouch(Base):
+    """A tracked contact of a campaign with a contact (sent, opened, clicked, converted)."""
+
+    __tablename__ = "campaign_touches"
+    __table_args__ = (
+        CheckConstraint(_known("kind", TOUCH_KINDS), name="kind_known"),
+        Index("ix_campaign_touches_campaign_id_kind", "campaign_id", "kind"),
+        Index("ix_campaign_touches_contact_id_occurred_at", "contact_id", "occurred_at"),
+        # Tracking pixels and retries repeat: one sent/opened/clicked per campaign and contact.
+        Index(
+            "uq_campaign_touches_once", "campaign_id", "contact_id", "kind", unique=True,
+            sqlite_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
+            postgresql_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
+        ),
+    )
+
+    id: Mapped[IntPK]
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_variants.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime]
+    # The business-time day of the touch, compared with order dates by attribution.
+    occurred_on: Mapped[date]
+    created_at: Mapped[datetime]
