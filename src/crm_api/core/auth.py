@@ -1,6 +1,7 @@
 """Resolve the caller (bearer token or API key) to a Principal, and declare what a route needs."""
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,26 +21,41 @@ bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="Integrator API key")
 
 
-async def principal_for_user(session: AsyncSession, user_id: int) -> tuple[Principal, User] | None:
-    """The active user with their merged permissions, in one round trip plus the user row."""
-    user = await session.get(User, user_id)
-    if user is None or not user.active:
+# The user, their roles and every grant in one round trip: this runs on every request.
+_PRINCIPAL_ROWS = (
+    select(
+        User.username, User.team_id, User.active, User.tokens_valid_after,
+        Role.code, RolePermission.permission, RolePermission.scope,
+    )
+    .select_from(User)
+    .outerjoin(user_roles, user_roles.c.user_id == User.id)
+    .outerjoin(Role, Role.id == user_roles.c.role_id)
+    .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+)
+
+
+async def _active_principal(session: AsyncSession, user_id: int) -> tuple[Principal, datetime | None] | None:
+    """The active user's principal and the instant their earlier tokens stopped counting."""
+    rows = (await session.execute(_PRINCIPAL_ROWS.where(User.id == user_id))).all()
+    if not rows or not rows[0].active:
         return None
-    rows = (
-        await session.execute(
-            select(Role.code, RolePermission.permission, RolePermission.scope)
-            .select_from(user_roles)
-            .join(Role, Role.id == user_roles.c.role_id)
-            .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-            .where(user_roles.c.user_id == user_id)
-        )
-    ).all()
-    roles = tuple(sorted({row.code for row in rows}))
+    first = rows[0]
+    roles = tuple(sorted({row.code for row in rows if row.code is not None}))
     grants = [(row.permission, row.scope) for row in rows if row.permission is not None]
     principal = Principal(
-        user_id=user.id, name=user.username, team_id=user.team_id, roles=roles, permissions=merge_permissions(grants)
+        user_id=user_id, name=first.username, team_id=first.team_id, roles=roles, permissions=merge_permissions(grants)
     )
-    return principal, user
+    return principal, first.tokens_valid_after
+
+
+async def principal_for_user(session: AsyncSession, user_id: int) -> tuple[Principal, User] | None:
+    """The active user with their merged permissions, and the user row."""
+    found = await _active_principal(session, user_id)
+    if found is None:
+        return None
+    user = await session.get(User, user_id)
+    assert user is not None  # just read
+    return found[0], user
 
 
 async def _principal_for_token(session: AsyncSession, settings: Settings, token: str) -> Principal:
@@ -47,11 +63,11 @@ async def _principal_for_token(session: AsyncSession, settings: Settings, token:
     if decoded is None:
         raise Unauthorized("The access token is invalid or expired", code="auth.invalid_token")
     user_id, issued_at = decoded
-    found = await principal_for_user(session, user_id)
+    found = await _active_principal(session, user_id)
     if found is None:
         raise Unauthorized("The account is disabled or no longer exists", code="auth.invalid_token")
-    principal, user = found
-    if user.tokens_valid_after is not None and issued_at <= user.tokens_valid_after.replace(microsecond=0):
+    principal, tokens_valid_after = found
+    if tokens_valid_after is not None and issued_at <= tokens_valid_after.replace(microsecond=0):
         raise Unauthorized("The access token has been revoked", code="auth.invalid_token")
     return principal
 

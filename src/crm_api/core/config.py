@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./crm.db"
     database_pool_size: int = Field(default=10, ge=1)
     database_echo: bool = False
+    # A round trip per checkout; without it a connection the server dropped fails one request (503), then is replaced.
+    database_pool_pre_ping: bool = False
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)

@@ -26,8 +26,8 @@ POSTGRESQL_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
-        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, pre_ping: bool = False) -> None:
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping}
         if not url.startswith("sqlite"):
             options |= {"pool_size": pool_size, "max_overflow": pool_size}
         if url.startswith("postgresql+asyncpg"):
@@ -40,7 +40,12 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
-        return cls(settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size)
+        return cls(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            pre_ping=settings.database_pool_pre_ping,
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
