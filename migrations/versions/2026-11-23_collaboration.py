@@ -1,7 +1,7 @@
 """Collaboration: tasks (with the one-open-follow-up-per-customer index) and documents attached to customers
 
-Revision ID: 0013
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import crm_api.core.types
 
-revision: str = '0013'
-down_revision: str | None = "0006"
+revision: str = '0006'
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Customers: the normalized name used to find duplicates
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-23 06:07:40.139755
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from crm_api.core.names import normalize_company_name
 
-revision: str = '0008'
-down_revision: str | None = "0005"
+revision: str = '0004'
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Trigram indexes for substring search on customer name, code and phone (PostgreSQL only)
 
-Revision ID: 0006
-Revises: 0008
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-23 06:00:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0008"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Marketing: segments, RFM scores, campaigns with variants, touches
 
-Revision ID: 0011
-Revises: 0012
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-23 06:30:05.913852
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import crm_api.core.types
 
-revision: str = '0011'
-down_revision: str | None = "0012"
+revision: str = '0009'
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Sales pipeline: leads, activities, scoring and assignment rules, opportunities, plan items, stage history, reminders
 
-Revision ID: 0004
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 05:59:16.798077
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import crm_api.core.types
 
-revision: str = '0004'
+revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

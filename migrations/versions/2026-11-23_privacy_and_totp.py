@@ -1,7 +1,7 @@
 """TOTP second factor, contact consents, erasure marks (§3.11)
 
-Revision ID: 0012
-Revises: 0010
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-23 06:30:59.317701
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import crm_api.core.types
 
-revision: str = '0012'
-down_revision: str | None = "0010"
+revision: str = '0008'
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

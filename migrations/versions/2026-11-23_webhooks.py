@@ -1,7 +1,7 @@
 """Webhooks: the transactional outbox, subscriptions and their deliveries
 
-Revision ID: 0010
-Revises: 0013
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-23 06:32:58.816807
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import crm_api.core.types
 
-revision: str = '0010'
-down_revision: str | None = "0013"
+revision: str = '0007'
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
