@@ -33,7 +33,19 @@ import httpx
 
 from bench.generate import BENCH_PASSWORD, DEFAULT_DATABASE_URL, asyncpg_dsn, data_set, describe_existing, generate
 from bench.load import Call, Measurement, MemorySampler, drive
-from bench.scenarios import ADMIN, SCENARIOS, TIMED_JOBS, Fixtures, RawQuery, Scenario, TimedJob, load_fixtures
+from bench.scenarios import (
+    ADMIN,
+    EXECUTIVE,
+    SCENARIOS,
+    TIMED_JOBS,
+    TIMED_REPORTS,
+    Fixtures,
+    RawQuery,
+    Scenario,
+    TimedJob,
+    TimedReport,
+    load_fixtures,
+)
 from crm_api.core.clock import clock
 from crm_api.core.db import POSTGRESQL_SERVER_SETTINGS
 
@@ -151,11 +163,38 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                                            concurrency=args.concurrency, seconds=args.duration)
                     results.append({"available": True} | measured.summary() | sampler.window())
                     print(f"  {_line(measured)}  rss/worker {results[-1]['peak_worker_mib']} MiB")
+                reports = tuple(report for report in TIMED_REPORTS if _selected(report.name, args.only))
+                if reports:
+                    results += await run_timed_reports(client, await sign_in(client, EXECUTIVE), sampler, reports, routes)
                 jobs = tuple(job for job in TIMED_JOBS if _selected(job.name, args.only))
                 if jobs:
                     results += await run_timed_jobs(client, await sign_in(client, ADMIN), sampler, jobs)
             finally:
                 await sampler.stop()
+    return results
+
+
+async def run_timed_reports(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    sampler: MemorySampler,
+    reports: tuple[TimedReport, ...],
+    routes: set[tuple[str, str]],
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for timed in reports:
+        if ("GET", timed.path) not in routes:
+            print(f"  {timed.name:<42} not available (GET {timed.path} is not served yet)")
+            results.append({"name": timed.name, "kind": "job", "available": False, "limit_seconds": timed.limit_seconds})
+            continue
+        sampler.window()
+        started = time.perf_counter()
+        response = await client.get(timed.path, params=timed.params, headers=headers, timeout=JOB_TIMEOUT)
+        seconds = time.perf_counter() - started
+        outcome = f"{len(response.content):,} bytes" if response.status_code == 200 else f"HTTP {response.status_code}"
+        results.append({"name": timed.name, "kind": "job", "available": True, "seconds": round(seconds, 2),
+                        "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
+        print(f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
 
 

@@ -199,3 +199,22 @@ class TimedJob:
 
 # Run after the load scenarios: they change data (warnings, statuses) that a reused data set keeps.
 TIMED_JOBS: tuple[TimedJob, ...] = (TimedJob("churn scan", "churn", 60.0),)
+
+
+@dataclass(frozen=True)
+class TimedReport:
+    """A report requested once, whole, as the executive, and timed (SPEC §5: the four source reports < 2 s)."""
+
+    name: str
+    path: str
+    params: dict[str, Any]
+    limit_seconds: float = 2.0
+
+
+# The four reports of the source requirements, at their defaults: all customers, all years.
+TIMED_REPORTS: tuple[TimedReport, ...] = (
+    TimedReport("report: customer contribution", "/api/v1/reports/customer-contribution", {}),
+    TimedReport("report: customer composition by level", "/api/v1/reports/customer-composition", {"by": "level"}),
+    TimedReport("report: service composition", "/api/v1/reports/service-composition", {}),
+    TimedReport("report: churn analysis", "/api/v1/reports/churn", {}),
+)

@@ -21,6 +21,16 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
+# Argon2 is slow and takes 64 MiB per check by design: off the event loop so other requests keep flowing,
+# one at a time per process so memory stays bounded (it is CPU-bound, so more at once would not be faster).
+_password_checks = asyncio.Semaphore(1)
+
+
+async def _verify_off_loop(password: str, hashed: str | None) -> bool:
+    async with _password_checks:
+        return await asyncio.to_thread(verify_password, password, hashed)
+
+
 async def _seconds_locked(session: AsyncSession, settings: Settings, username: str) -> int:
     """Seconds until `username` may try again; 0 when it is not locked."""
     now = clock.now()
@@ -62,8 +72,7 @@ async def login(
         )
     user = await repository.user_by_username(session, username)
     known = user is not None and user.active
-    # Argon2 is deliberately slow: off the event loop, so other requests keep flowing.
-    succeeded = await asyncio.to_thread(verify_password, password, user.password_hash if known else None)
+    succeeded = await _verify_off_loop(password, user.password_hash if known else None)
     second_factor = await totp.active_totp(session, user.id) if succeeded and user is not None else None
     if second_factor is not None and not otp:
         # Not a failure: the client asks for the code and signs in again with it.
