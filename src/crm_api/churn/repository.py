@@ -1,7 +1,9 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, insert, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 
 from crm_api.core.repository import Repository
@@ -85,9 +87,6 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
             .group_by(Order.customer_id)
             .subquery("last_orders")
         )
-        has_live_warning = exists().where(
-            ChurnWarning.customer_id == Customer.id, ChurnWarning.status.in_(LIVE_WARNING_STATUSES)
-        )
         inactive = (
             select(
                 Customer.id,
@@ -102,7 +101,6 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
             .where(
                 Customer.status == "active",
                 Customer.deleted_at.is_(None),
-                ~has_live_warning,
                 or_(
                     last_orders.c.order_date < cutoff_date,
                     and_(last_orders.c.order_date.is_(None), Customer.created_at < created_before),
@@ -110,6 +108,16 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
             )
         )
         columns = ["customer_id", "status", "opened_at", "last_order_date_at_open", "created_at", "updated_at"]
-        result = await self.session.execute(insert(ChurnWarning).from_select(columns, inactive))
+        # A customer with a live warning is skipped by the unique index, not by NOT EXISTS: reading the
+        # table this statement fills made PostgreSQL rescan it per row when it planned it as nearly empty.
+        dialect_insert = postgresql_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(ChurnWarning)
+            .from_select(columns, inactive)
+            .on_conflict_do_nothing(
+                index_elements=[ChurnWarning.customer_id], index_where=ChurnWarning.status.in_(LIVE_WARNING_STATUSES)
+            )
+        )
+        result = await self.session.execute(statement)
         assert isinstance(result, CursorResult)
         return result.rowcount
