@@ -174,7 +174,6 @@ async def test_the_scheduler_starts_and_stops_with_the_app(settings):
         next_run = job.next_run_time
         assert next_run.tzinfo is not None and str(next_run.tzinfo) == "Asia/Shanghai"
         assert (next_run.weekday(), next_run.hour, next_run.minute) == (5, 2, 0)  # Saturday 02:00
-    await asyncio.sleep(0)
     assert not scheduler.running
     leaked = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
     assert leaked == set()

@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import Order
 from tests.customers.factories import (
     BASE,
@@ -12,6 +13,7 @@ from tests.customers.factories import (
     two_managers,
 )
 from tests.factories import count_statements
+from tests.tickets.factories import open_ticket
 
 
 async def _add_orders(app, customer_id, orders):
@@ -89,9 +91,6 @@ async def test_overview_runs_a_fixed_number_of_statements(client, actors, app):
 
 
 async def test_overview_lists_the_open_tickets_and_opportunities_of_the_customer(client, actors, app):
-    from crm_api.models.pipeline import Opportunity
-    from tests.tickets.factories import open_ticket
-
     manager = await actors.make("account_manager")
     customer = await make_customer(client, manager)
     ticket = await open_ticket(client, manager, customer["id"], summary="设备无法开机")
