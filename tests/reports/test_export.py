@@ -6,7 +6,7 @@ import openpyxl
 import pypdf
 import pytest
 
-from crm_api.reports import export
+from crm_api.reports import export, service
 from tests.factories import assert_problem
 from tests.reports.factories import report_world
 
@@ -45,12 +45,20 @@ async def test_csv_is_utf8_with_bom_and_holds_the_json_figures(client, app, acto
     assert rows[-1] == ["Total", "", "", "5", "320.40"]
 
 
-async def test_csv_streams_every_row_of_a_large_report(client, app, actors):
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+async def test_spreadsheets_hold_every_customer_while_json_holds_a_page(client, app, actors, monkeypatch, file_format):
+    monkeypatch.setattr(service, "CONTRIBUTION_BATCH", 3)  # so the file is read in more than one batch
     world = await report_world(app, actors)
-    body, response = await _json_and(client, world.executive.headers, f"{BASE}/data-quality", "csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert len(rows) == 1 + len(body["rows"])
-    assert rows == _json_table(body)
+    path = f"{BASE}/customer-contribution?limit=1"
+    page, response = await _json_and(client, world.executive.headers, path, file_format)
+    assert len(page["rows"]) == 1 and page["next_cursor"]
+    if file_format == "csv":
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content))["Report"]
+        rows = [["" if value is None else str(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    assert [row[1] for row in rows[1:-1]] == ["Acme Co., Ltd.", "上海华通", "上海华通有限公司", "北方贸易"]
+    assert rows[-1][0] == "Total" and rows[-1][3] == "8"
 
 
 async def test_xlsx_opens_with_numbers_as_numbers_and_money_with_two_places(client, app, actors):

@@ -1,13 +1,14 @@
 import math
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from crm_api.core.clock import clock
 from crm_api.models.platform import DictionaryItem
+from crm_api.models.sales import Order
 from crm_api.reports.service import percentages
 from tests.factories import assert_problem
 from tests.reports.factories import add_customer, add_order, report_world
@@ -45,17 +46,58 @@ async def test_contribution_sums_shipped_and_paid_orders_per_customer_largest_fi
     ]
     assert body["totals"] == {"order_count": 8, "revenue": "680.40"}
     assert body["rows"][0]["owner_name"] == "Li.Na"
-    assert body["parameters"] == {"customer_name": None, "year": None, "top": None}
+    assert body["parameters"] == {"customer_name": None, "year": None}
+    assert body["next_cursor"] is None
     assert body["facts"] == [{"key": "customers", "label": "Contributing customers", "value": 4}]
 
 
-async def test_contribution_top_keeps_the_largest_but_totals_cover_everyone(client, app, actors):
+async def test_contribution_comes_a_page_at_a_time_with_totals_over_everyone(client, app, actors):
     world = await report_world(app, actors)
-    body = (await client.get(f"{BASE}/customer-contribution?top=2", headers=world.executive.headers)).json()
-    assert _revenue_by_name(body) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通", "210.00", 2)]
-    assert body["totals"] == {"order_count": 8, "revenue": "680.40"}
-    assert body["facts"][0]["value"] == 4
-    assert_problem(await client.get(f"{BASE}/customer-contribution?top=0", headers=world.executive.headers), 422)
+    path = f"{BASE}/customer-contribution"
+    first = (await client.get(path, params={"limit": 2}, headers=world.executive.headers)).json()
+    assert _revenue_by_name(first) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通", "210.00", 2)]
+    assert first["totals"] == {"order_count": 8, "revenue": "680.40"}
+    assert first["facts"][0]["value"] == 4
+    second = (await client.get(path, params={"limit": 2, "cursor": first["next_cursor"]},
+                               headers=world.executive.headers)).json()
+    assert _revenue_by_name(second) == [("上海华通有限公司", "150.40", 4), ("北方贸易", "20.00", 1)]
+    assert second["totals"] == first["totals"]
+    assert second["next_cursor"] is None
+    assert_problem(await client.get(path, params={"limit": 0}, headers=world.executive.headers), 422)
+    assert_problem(await client.get(path, params={"cursor": "not-a-cursor"}, headers=world.executive.headers),
+                   422, "pagination.invalid_cursor")
+
+
+async def test_contribution_follows_every_change_of_the_orders(client, app, actors):
+    """The per-customer revenue is kept by the database, whoever writes the orders."""
+    manager = await actors.make("account_manager")
+    admin = await actors.make("admin")
+    async with app.state.db.sessionmaker() as session, session.begin():
+        first = await add_customer(session, name="甲公司", owner_id=manager.id)
+        second = await add_customer(session, name="乙公司", owner_id=manager.id)
+        order = await add_order(session, first, on=date(2025, 12, 31), total="100.00", status=3)
+        await add_order(session, first, on=date(2026, 1, 5), total="1.00")
+
+    async def revenue(**params):
+        body = (await client.get(f"{BASE}/customer-contribution", params=params, headers=admin.headers)).json()
+        return _revenue_by_name(body), body["totals"]["revenue"]
+
+    async def change(**values):
+        async with app.state.db.sessionmaker() as session, session.begin():
+            await session.execute(update(Order).where(Order.id == order.id).values(**values))
+
+    assert await revenue() == ([("甲公司", "1.00", 1)], "1.00")
+    await change(status=5)  # shipped: now it counts
+    assert await revenue() == ([("甲公司", "101.00", 2)], "101.00")
+    assert await revenue(year=2025) == ([("甲公司", "100.00", 1)], "100.00")
+    await change(total=Decimal("100.55"), order_date=date(2026, 1, 1))
+    assert await revenue(year=2025) == ([], "0.00")
+    assert await revenue(year=2026) == ([("甲公司", "101.55", 2)], "101.55")
+    await change(customer_id=second.id)  # as a merge moves orders
+    assert await revenue() == ([("乙公司", "100.55", 1), ("甲公司", "1.00", 1)], "101.55")
+    async with app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(delete(Order).where(Order.id == order.id))
+    assert await revenue() == ([("甲公司", "1.00", 1)], "1.00")
 
 
 async def test_contribution_year_filter_uses_the_order_date_year(client, app, actors):
@@ -107,6 +149,8 @@ async def test_supervisor_sees_only_customers_of_their_team(client, app, actors)
     body = (await client.get(f"{BASE}/customer-contribution", headers=world.supervisor.headers)).json()
     assert _revenue_by_name(body) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通有限公司", "150.40", 4)]
     assert body["totals"] == {"order_count": 5, "revenue": "450.40"}
+    page = (await client.get(f"{BASE}/customer-contribution?limit=1", headers=world.supervisor.headers)).json()
+    assert page["totals"] == body["totals"]
 
 
 async def test_contribution_ignores_soft_deleted_customers(client, app, actors):
@@ -116,6 +160,10 @@ async def test_contribution_ignores_soft_deleted_customers(client, app, actors):
         acme.deleted_at = clock.now()
     body = (await client.get(f"{BASE}/customer-contribution", headers=world.executive.headers)).json()
     assert "Acme Co., Ltd." not in [row["customer_name"] for row in body["rows"]]
+    # Totals worked out apart from the rows, when a page holds only some of them, leave it out too.
+    page = (await client.get(f"{BASE}/customer-contribution?limit=1", headers=world.executive.headers)).json()
+    assert page["totals"] == {"order_count": 7, "revenue": "380.40"}
+    assert page["facts"][0]["value"] == 3
 
 
 async def test_contribution_year_out_of_range_is_422(client, actors):

@@ -36,15 +36,25 @@ class PageParams:
     with_total: bool = False
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+
+
 def _page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
     with_total: Annotated[bool, Query(description="Also count all matching items")] = False,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor, with_total=with_total)
 
 
+def _cursor_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
 PageDep = Annotated[PageParams, Depends(_page_params)]
+# Pages of a result that reports its own totals.
+CursorPageDep = Annotated[PageParams, Depends(_cursor_params)]
 
 
 @dataclass(frozen=True)

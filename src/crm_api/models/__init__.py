@@ -27,7 +27,7 @@ from crm_api.models.pipeline import (
     StageChange,
 )
 from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
-from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
+from crm_api.models.sales import CustomerRevenue, InventoryItem, Order, OrderLine, Product
 from crm_api.models.ticket import (
     KbArticle,
     ServiceTicket,
@@ -53,6 +53,7 @@ __all__ = [
     "Contact",
     "ContactConsent",
     "Customer",
+    "CustomerRevenue",
     "CustomerRfm",
     "CustomerTag",
     "DictionaryItem",

@@ -2,7 +2,8 @@
 
 import csv
 import io
-from collections.abc import Iterator
+import tempfile
+from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -43,9 +44,12 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     }
 }
 
+# Files that hold every row of a report that comes a page at a time.
+WHOLE_FILE_FORMATS = frozenset({ExportFormat.CSV, ExportFormat.XLSX})
+
 # A printed table past this many rows helps nobody: those go to CSV or XLSX.
 PDF_MAX_ROWS = 5000
-CSV_CHUNK_ROWS = 500
+CHUNK_BYTES = 64 * 1024
 
 
 def _format_from_accept(accept: str) -> ExportFormat:
@@ -83,15 +87,20 @@ def _text(value: Scalar) -> str:
     return "" if value is None else str(value)
 
 
-def _csv_lines(report: ReportRead[Any]) -> Iterator[bytes]:
+async def _each(rows: list[BaseModel]) -> AsyncIterator[BaseModel]:
+    for row in rows:
+        yield row
+
+
+async def _csv_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # The BOM makes Excel read the file as UTF-8, so Chinese names survive a double-click.
     buffer.write("\ufeff")
     writer.writerow([column.label for column in report.columns])
-    for index, row in enumerate(report.rows, start=1):
+    async for row in rows:
         writer.writerow([_text(value) for value in _cells(report, row)])
-        if index % CSV_CHUNK_ROWS == 0:
+        if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
@@ -110,7 +119,8 @@ NUMBER_FORMATS = {
 }
 
 
-def _xlsx(report: ReportRead[Any]) -> bytes:
+async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
+    # Write-only mode keeps rows on disk, not in memory; the zip is only complete once saved.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Report")
     bold = Font(bold=True)
@@ -127,7 +137,7 @@ def _xlsx(report: ReportRead[Any]) -> bytes:
         return cells
 
     sheet.append(line([column.label for column in report.columns], header=True))
-    for row in report.rows:
+    async for row in rows:
         sheet.append(line(_cells(report, row)))
     totals = _totals_cells(report)
     if totals is not None:
@@ -140,9 +150,11 @@ def _xlsx(report: ReportRead[Any]) -> bytes:
         about.append([key, _text(value)])
     for fact in report.facts:
         about.append([fact.label, fact.value])
-    output = io.BytesIO()
-    workbook.save(output)
-    return output.getvalue()
+    with tempfile.TemporaryFile() as file:
+        workbook.save(file)
+        file.seek(0)
+        while chunk := file.read(CHUNK_BYTES):
+            yield chunk
 
 
 def _cjk_font_path() -> str:
@@ -187,15 +199,21 @@ def _pdf(report: ReportRead[Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def export_response(report: ReportRead[Any], export: ExportFormat, file_stem: str) -> Response:
-    """The report as a file attachment named `<file_stem>.<format>` (CSV streamed in chunks of rows)."""
+def export_response(
+    report: ReportRead[Any], export: ExportFormat, file_stem: str, every_row: AsyncIterator[BaseModel] | None = None
+) -> Response:
+    """The report as JSON, or as a file attachment named `<file_stem>.<format>`.
+
+    CSV and XLSX stream; they hold `every_row` when the report comes a page at a time, JSON and PDF the page.
+    """
     disposition = {"Content-Disposition": f'attachment; filename="{file_stem}.{export.value}"'}
     media_type = MEDIA_TYPES[export]
+    rows = _each(report.rows) if every_row is None else every_row
     match export:
         case ExportFormat.CSV:
-            return StreamingResponse(_csv_lines(report), media_type=media_type, headers=disposition)
+            return StreamingResponse(_csv_chunks(report, rows), media_type=media_type, headers=disposition)
         case ExportFormat.XLSX:
-            return Response(_xlsx(report), media_type=media_type, headers=disposition)
+            return StreamingResponse(_xlsx_chunks(report, rows), media_type=media_type, headers=disposition)
         case ExportFormat.PDF:
             return Response(_pdf(report), media_type=media_type, headers=disposition)
         case ExportFormat.JSON:

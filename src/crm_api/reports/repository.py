@@ -4,23 +4,40 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Float, Row, Select, and_, case, cast, extract, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Row,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    extract,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.functions import FunctionElement
 
-from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.pagination import PageParams, Rows, Sort, paginate
+from crm_api.core.permissions import Principal, Scope, scope_clause
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.platform import DictionaryItem
-from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, CustomerRevenue, Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from crm_api.tickets.repository import breached_clause
 
 PERMISSION = "reports:read"
+# Largest first; between equal sums the newer customer first, so every page boundary is exact.
+CONTRIBUTION_SORT = Sort([CustomerRevenue.revenue_cents, CustomerRevenue.customer_id])
 
 def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
     """Exact sum of money in integer cents: SQLite keeps NUMERIC as binary floats, so 0.10 + 0.20 must not add as floats."""
@@ -48,45 +65,41 @@ class ReportRepository:
         """Live customers inside the caller's `reports:read` scope (a supervisor: their team's)."""
         return and_(Customer.deleted_at.is_(None), scope_clause(self.principal, PERMISSION, Customer.owner_id))
 
-    def _contributing(self, customer_name: str | None, period: tuple[date, date] | None) -> ColumnElement[bool]:
-        """Shipped or paid orders (of the period) of visible customers (whose name contains the text)."""
-        matches = and_(
-            Order.customer_id == Customer.id, Order.status.in_(COMPLETED_ORDER_STATUSES), self.visible_customers()
-        )
-        if period is not None:
-            matches = and_(matches, Order.order_date >= period[0], Order.order_date < period[1])
-        if customer_name:
-            matches = and_(matches, contains(Customer.name, customer_name))
-        return matches
+    def _revenue_of(self, year: int | None) -> ColumnElement[bool]:
+        return and_(CustomerRevenue.year == (ALL_YEARS if year is None else year), CustomerRevenue.order_count > 0)
 
-    async def contribution(
-        self, *, customer_name: str | None, period: tuple[date, date] | None, top: int | None
-    ) -> list[Row[Any]]:
-        cents = revenue_cents(Order.total)
+    def contribution(self, *, customer_name: str | None, year: int | None) -> Select[Any]:
+        """Visible customers (whose name contains the text) with shipped or paid orders (in the year).
+
+        Read from the revenue the order triggers keep per customer, not summed over the orders.
+        """
         statement = (
             select(
-                Customer.id, Customer.code, Customer.name, User.full_name.label("owner_name"),
-                func.count(Order.id).label("order_count"), cents.label("cents"),
+                CustomerRevenue.customer_id, Customer.code, Customer.name, User.full_name.label("owner_name"),
+                CustomerRevenue.order_count, CustomerRevenue.revenue_cents,
             )
-            .select_from(Customer)
-            .join(Order, self._contributing(customer_name, period))
+            .join(Customer, Customer.id == CustomerRevenue.customer_id)
             .join(User, User.id == Customer.owner_id)
-            .group_by(Customer.id, Customer.code, Customer.name, User.full_name)
-            .order_by(cents.desc(), Customer.name, Customer.id)
-            .limit(top)
+            .where(self._revenue_of(year), self.visible_customers())
         )
-        return list((await self.session.execute(statement)).all())
+        return statement.where(contains(Customer.name, customer_name)) if customer_name else statement
 
-    async def contribution_totals(self, *, customer_name: str | None, period: tuple[date, date] | None) -> Row[Any]:
-        """Contributing customers, their orders and revenue cents, over every customer (not only the top ones)."""
-        statement = (
-            select(
-                func.count(func.distinct(Customer.id)).label("customers"), func.count(Order.id).label("order_count"),
-                revenue_cents(Order.total).label("cents"),
+    async def contribution_page(self, statement: Select[Any], params: PageParams) -> Rows:
+        return await paginate(self.session, statement, params, CONTRIBUTION_SORT, scalars=False)
+
+    async def contribution_totals(self, *, customer_name: str | None, year: int | None) -> Row[Any]:
+        """Contributing customers, their orders and revenue cents, over every page."""
+        if customer_name or self.principal.scope(PERMISSION) is not Scope.ALL:
+            contributors = self.contribution(customer_name=customer_name, year=year).subquery()
+            revenue = (contributors.c.order_count, contributors.c.revenue_cents)
+            statement = select(func.count(), *(func.coalesce(func.sum(column), 0) for column in revenue))
+        else:
+            # Everyone's: leaving out the few deleted customers beats joining a million visible ones.
+            deleted = select(Customer.id).where(Customer.id == CustomerRevenue.customer_id, Customer.deleted_at.is_not(None))
+            revenue = (CustomerRevenue.order_count, CustomerRevenue.revenue_cents)
+            statement = select(func.count(), *(func.coalesce(func.sum(column), 0) for column in revenue)).where(
+                self._revenue_of(year), ~exists(deleted)
             )
-            .select_from(Customer)
-            .join(Order, self._contributing(customer_name, period))
-        )
         return (await self.session.execute(statement)).one()
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:

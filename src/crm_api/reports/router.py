@@ -6,10 +6,17 @@ from fastapi.responses import Response
 
 from crm_api.core.auth import Requires
 from crm_api.core.config import SettingsDep
-from crm_api.core.db import SessionDep
+from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.pagination import CursorPageDep
 from crm_api.reports import pipeline, service, service_desk
-from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.reports.export import (
+    EXPORT_RESPONSES,
+    WHOLE_FILE_FORMATS,
+    ExportFormat,
+    export_format,
+    export_response,
+)
 from crm_api.reports.schemas import (
     ChurnRow,
     CompositionRow,
@@ -36,19 +43,26 @@ PeriodEnd = Annotated[date | None, Query(alias="to", description="last day, incl
 @router.get(
     "/customer-contribution", response_model=ReportRead[ContributionRow], responses=RESPONSES,
     summary="Customer contribution: shipped and paid order totals per customer, largest first",
+    description="JSON and PDF hold one page of customers (`limit`, `cursor`); CSV and XLSX stream every customer. "
+    "The totals always cover every contributing customer.",
 )
 async def customer_contribution(
     principal: ReportsRead,
     session: SessionDep,
+    database: DatabaseDep,
     export: FormatDep,
+    page: CursorPageDep,
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
     year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
-    top: Annotated[
-        int | None, Query(ge=1, le=100000, description="only the largest contributors; totals still cover all")
-    ] = None,
 ) -> Response:
-    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, top=top)
-    return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""))
+    report = await service.customer_contribution(
+        session, principal, customer_name=customer_name, year=year, page=page
+    )
+    every_row = (
+        service.every_contribution_row(database, principal, customer_name=customer_name, year=year)
+        if export in WHOLE_FILE_FORMATS else None
+    )
+    return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""), every_row)
 
 
 @router.get(

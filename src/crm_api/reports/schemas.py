@@ -45,6 +45,8 @@ class ReportRead(BaseModel, Generic[RowT]):
     # Sums of the additive columns, keyed like the rows; empty when nothing adds up.
     totals: dict[str, Scalar]
     facts: list[ReportFact] = []
+    # Reports of one row per customer come a page at a time; pass it as `cursor` for the next page.
+    next_cursor: str | None = None
 
 
 class ContributionRow(BaseModel):

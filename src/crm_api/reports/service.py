@@ -1,6 +1,6 @@
 """The reports: the database aggregates, this module only shapes, rounds and fits the aggregated figures."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -8,10 +8,13 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.clock import clock
+from crm_api.core.db import Database
+from crm_api.core.pagination import PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.types import CENT, to_money
 from crm_api.models.customer import Contact, Customer
@@ -43,6 +46,7 @@ def build_report(
     rows: list[RowT],
     totals: dict[str, Scalar] | None = None,
     facts: Sequence[tuple[str, str, Scalar]] = (),
+    next_cursor: str | None = None,
 ) -> ReportRead[RowT]:
     return ReportRead[row_type](  # type: ignore[valid-type]
         title=title,
@@ -52,6 +56,7 @@ def build_report(
         rows=rows,
         totals=totals or {},
         facts=[ReportFact(key=key, label=label, value=value) for key, label, value in facts],
+        next_cursor=next_cursor,
     )
 
 
@@ -85,43 +90,70 @@ def rate(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / whole).quantize(CENT, rounding=ROUND_HALF_UP) if whole else Decimal("0.00")
 
 
+CONTRIBUTION_COLUMNS = (
+    ("customer_code", "Code", ColumnType.TEXT),
+    ("customer_name", "Customer", ColumnType.TEXT),
+    ("owner_name", "Account manager", ColumnType.TEXT),
+    ("order_count", "Orders", ColumnType.INTEGER),
+    ("revenue", "Revenue", ColumnType.MONEY),
+)
+# Rows per query while a whole contribution file streams.
+CONTRIBUTION_BATCH = 1_000
+
+
+def _contribution_row(row: Row[Any]) -> ContributionRow:
+    return ContributionRow(
+        customer_id=row.customer_id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
+        order_count=row.order_count, revenue=money_from_cents(row.revenue_cents),
+    )
+
+
 async def customer_contribution(
-    session: AsyncSession, principal: Principal, *, customer_name: str | None, year: int | None, top: int | None
+    session: AsyncSession, principal: Principal, *, customer_name: str | None, year: int | None, page: PageParams
 ) -> ReportRead[ContributionRow]:
     """Per customer, the sum of its shipped or paid order totals, largest first; `year` is the order date's.
 
-    `top` keeps only the largest contributors (what a screen shows of a million customers); the
-    totals always cover every contributing customer.
+    One page of the million customers a company may have; the totals cover every contributing customer.
     """
     repo = ReportRepository(session, principal)
-    period = (date(year, 1, 1), date(year + 1, 1, 1)) if year is not None else None
-    found = await repo.contribution(customer_name=customer_name, period=period, top=top)
-    if top is not None and len(found) == top:
-        customers, order_count, cents = await repo.contribution_totals(customer_name=customer_name, period=period)
-    else:  # every contributor is in the rows: no second pass over the orders
-        customers, order_count, cents = len(found), sum(row.order_count for row in found), sum(row.cents for row in found)
-    rows = [
-        ContributionRow(
-            customer_id=row.id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
-            order_count=row.order_count, revenue=money_from_cents(row.cents),
+    statement = repo.contribution(customer_name=customer_name, year=year)
+    found = await repo.contribution_page(statement, page)
+    if page.cursor is None and found.next_cursor is None:  # one page holds every contributor
+        customers, order_count, cents = (
+            len(found.rows), sum(row.order_count for row in found.rows), sum(row.revenue_cents for row in found.rows)
         )
-        for row in found
-    ]
+    else:
+        customers, order_count, cents = await repo.contribution_totals(customer_name=customer_name, year=year)
     return build_report(
         ContributionRow,
         "客户贡献分析 Customer contribution",
-        parameters={"customer_name": customer_name, "year": year, "top": top},
-        columns=(
-            ("customer_code", "Code", ColumnType.TEXT),
-            ("customer_name", "Customer", ColumnType.TEXT),
-            ("owner_name", "Account manager", ColumnType.TEXT),
-            ("order_count", "Orders", ColumnType.INTEGER),
-            ("revenue", "Revenue", ColumnType.MONEY),
-        ),
-        rows=rows,
+        parameters={"customer_name": customer_name, "year": year},
+        columns=CONTRIBUTION_COLUMNS,
+        rows=[_contribution_row(row) for row in found.rows],
         totals={"order_count": order_count, "revenue": money_from_cents(cents)},
         facts=[("customers", "Contributing customers", customers)],
+        next_cursor=found.next_cursor,
     )
+
+
+async def every_contribution_row(
+    database: Database, principal: Principal, *, customer_name: str | None, year: int | None
+) -> AsyncIterator[ContributionRow]:
+    """The whole report's rows for a file, a batch per query, in a session of its own.
+
+    The request's unit of work has ended by the time the file's body streams.
+    """
+    async with database.sessionmaker() as session:
+        repo = ReportRepository(session, principal)
+        statement = repo.contribution(customer_name=customer_name, year=year)
+        page = PageParams(limit=CONTRIBUTION_BATCH)
+        while True:
+            found = await repo.contribution_page(statement, page)
+            for row in found.rows:
+                yield _contribution_row(row)
+            if found.next_cursor is None:
+                return
+            page = PageParams(limit=CONTRIBUTION_BATCH, cursor=found.next_cursor)
 
 
 class CompositionField(StrEnum):
