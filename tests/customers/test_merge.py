@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from crm_api.customers.repository import customer_references
 from crm_api.models.customer import Contact, CustomerTag, Interaction
-from crm_api.models.sales import Order
+from crm_api.models.sales import ALL_YEARS, CustomerRevenue, Order
 from tests.customers.factories import (
     BASE,
     audit_of,
@@ -31,6 +31,15 @@ async def count_of(app, model, customer_id: int) -> int:
         return await session.scalar(select(func.count()).select_from(model).where(model.customer_id == customer_id))
 
 
+async def revenue_of(app, customer_id: int) -> list[tuple[int, int, int]]:
+    async with app.state.db.sessionmaker() as session:
+        rows = await session.execute(
+            select(CustomerRevenue.year, CustomerRevenue.order_count, CustomerRevenue.revenue_cents)
+            .where(CustomerRevenue.customer_id == customer_id).order_by(CustomerRevenue.year)
+        )
+        return [tuple(row) for row in rows]
+
+
 def merge(client, actor, survivor_id: int, loser_id: int):
     return client.post(f"{BASE}/{survivor_id}/merge", json={"loser_id": loser_id}, headers=actor.headers)
 
@@ -39,6 +48,7 @@ def test_every_table_referring_to_customers_is_covered():
     tables = {column.table.name for column in customer_references()}
     assert {"contacts", "interactions", "orders", "customer_tags"} <= tables
     assert "customers" not in tables
+    assert "customer_revenue" not in tables  # it follows the orders
 
 
 async def test_guarded_401_403_404(client, actors):
@@ -74,6 +84,9 @@ async def test_merge_moves_everything_joins_tags_and_deletes_the_loser(app, clie
     assert await count_of(app, Interaction, survivor["id"]) == 1
     assert await count_of(app, Order, survivor["id"]) == 1
     assert await count_of(app, Contact, loser["id"]) == 0
+    # The revenue follows the orders once, not again as a table of its own.
+    assert await revenue_of(app, survivor["id"]) == [(ALL_YEARS, 1, 1000), (2026, 1, 1000)]
+    assert await revenue_of(app, loser["id"]) == [(ALL_YEARS, 0, 0), (2026, 0, 0)]
     assert_problem(await client.get(f"{BASE}/{loser['id']}", headers=manager.headers), 404, "customer.not_found")
     deleted = await client.get(BASE, params={"deleted": "true"}, headers=manager.headers)
     assert [c["id"] for c in deleted.json()["items"]] == [loser["id"]]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
@@ -31,12 +31,15 @@ _PRINCIPAL_ROWS = (
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
     .outerjoin(Role, Role.id == user_roles.c.role_id)
     .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+    .where(User.id == bindparam("user_id"))
 )
 
 
 async def _active_principal(session: AsyncSession, user_id: int) -> tuple[Principal, datetime | None] | None:
     """The active user's principal and the instant their earlier tokens stopped counting."""
-    rows = (await session.execute(_PRINCIPAL_ROWS.where(User.id == user_id))).all()
+    # On the connection, not the session: plain rows, without the ORM's per-statement bookkeeping.
+    connection = await session.connection()
+    rows = (await connection.execute(_PRINCIPAL_ROWS, {"user_id": user_id})).all()
     if not rows or not rows[0].active:
         return None
     first = rows[0]

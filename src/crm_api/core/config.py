@@ -18,7 +18,9 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "prod"] = "dev"
     database_url: str = "sqlite+aiosqlite:///./crm.db"
-    database_pool_size: int = Field(default=10, ge=1)
+    # Connections per worker, all kept open: past it requests wait for one rather than open and close
+    # connections of their own, which costs PostgreSQL a process each time.
+    database_pool_size: int = Field(default=20, ge=1)
     database_echo: bool = False
     # A round trip per checkout; without it a connection the server dropped fails one request (503), then is replaced.
     database_pool_pre_ping: bool = False

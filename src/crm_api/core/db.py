@@ -26,10 +26,10 @@ POSTGRESQL_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, pre_ping: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20, pre_ping: bool = False) -> None:
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping}
         if not url.startswith("sqlite"):
-            options |= {"pool_size": pool_size, "max_overflow": pool_size}
+            options |= {"pool_size": pool_size, "max_overflow": 0}
         if url.startswith("postgresql+asyncpg"):
             options["connect_args"] = {"server_settings": POSTGRESQL_SERVER_SETTINGS}
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -37,6 +37,9 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.reader = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -55,10 +58,19 @@ class Database:
         await self.engine.dispose()
 
 
+# Requests that only read; the one write they make (an API key's last use) is a single statement.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    """One transaction per request: committed when the handler returns, rolled back if it raises.
+
+    Reads run without BEGIN and COMMIT: under READ COMMITTED a transaction gives their statements
+    no common snapshot anyway, and the two round trips would double those of a lookup by id.
+    """
     database: Database = request.app.state.db
-    async with database.sessionmaker() as session, session.begin():
+    sessionmaker = database.reader if request.method in READ_METHODS else database.sessionmaker
+    async with sessionmaker() as session, session.begin():
         yield session
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
@@ -26,7 +26,13 @@ class CustomerRepository(Repository[Customer]):
 
     @staticmethod
     def with_tags(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
+        """Tags of many customers: one more query for all of them."""
         return statement.options(selectinload(Customer.tags))
+
+    async def one_with_tags(self, statement: Select[tuple[Customer]]) -> Customer | None:
+        """The one customer the statement selects, joined to its tags: a single round trip."""
+        result = await self.session.scalars(statement.options(joinedload(Customer.tags)))
+        return result.unique().one_or_none()
 
     @staticmethod
     def filtered(statement: Select[tuple[Customer]], filters: CustomerSearch) -> Select[tuple[Customer]]:
@@ -113,12 +119,12 @@ def _unique_keys_with(column: Column[Any]) -> list[list[Column[Any]]]:
 
 def customer_references() -> list[Column[Any]]:
     """Every column of another table that refers to customers.id, from the model metadata: new domains are covered
-    by merge without code changes."""
+    by merge without code changes. Tables the database derives from others (`info["derived_from"]`) follow those."""
     customer_id = Customer.__table__.c.id
     return [
         fk.parent
         for table in Base.metadata.sorted_tables
-        if table is not Customer.__table__
+        if table is not Customer.__table__ and "derived_from" not in table.info
         for fk in table.foreign_keys
         if fk.column is customer_id
     ]

@@ -93,8 +93,8 @@ async def load_customer(
     session: AsyncSession, principal: Principal, customer_id: int, permission: str, *, include_deleted: bool = False
 ) -> Customer:
     repo = CustomerRepository(session)
-    statement = repo.with_tags(repo.scoped(principal, permission, include_deleted=include_deleted))
-    customer = await session.scalar(statement.where(Customer.id == customer_id))
+    statement = repo.scoped(principal, permission, include_deleted=include_deleted).where(Customer.id == customer_id)
+    customer = await repo.one_with_tags(statement)
     if customer is None:
         raise NotFound("Customer", customer_id)
     return customer

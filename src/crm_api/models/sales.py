@@ -91,7 +91,11 @@ class CustomerRevenue(Base):
     """
 
     __tablename__ = "customer_revenue"
-    __table_args__ = (Index("ix_customer_revenue_year_revenue_cents", "year", "revenue_cents", "customer_id"),)
+    __table_args__ = (
+        Index("ix_customer_revenue_year_revenue_cents", "year", "revenue_cents", "customer_id"),
+        # Merging customers moves their orders, and the triggers move the revenue with them.
+        {"info": {"derived_from": "orders"}},
+    )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     year: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
