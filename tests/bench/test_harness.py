@@ -12,8 +12,17 @@ from sqlalchemy.engine import make_url
 
 from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
 from bench.load import MemorySampler, drive
-from bench.run import http_call, raw_call, run_timed_jobs, sign_in
-from bench.scenarios import ADMIN, CUSTOMER_BY_ID, EXECUTIVE, SCENARIOS, TimedJob, load_fixtures
+from bench.run import http_call, raw_call, run_timed_import, run_timed_jobs, served_routes, sign_in
+from bench.scenarios import (
+    ADMIN,
+    CUSTOMER_BY_ID,
+    EXECUTIVE,
+    IMPORT_MARK,
+    SCENARIOS,
+    TimedJob,
+    load_fixtures,
+    timed_import,
+)
 from crm_api.core.phones import to_e164
 from crm_api.main import create_app
 from tests.conftest import _postgres_base_url, make_settings
@@ -128,6 +137,22 @@ async def test_tiny_data_set_follows_the_domain_rules(bench_databases):
     counters = dict(await _rows(url, "SELECT series, last_value FROM code_counters"))
     assert counters["JH"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]
     assert counters["FW"] == (await _rows(url, "SELECT max(id) AS n FROM service_tickets"))[0]["n"]
+
+
+async def test_the_import_scenario_checks_its_counts_and_removes_what_it_imported(bench_databases):
+    url = bench_databases[0][1]  # the determinism check above is done with it
+    timed = timed_import(customers=40 * 4)
+    app = create_app(make_settings(url))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            result = await run_timed_import(client, MemorySampler(os.getpid()), timed, await served_routes(client), url)
+    finally:
+        await app.state.db.dispose()
+
+    assert (result["name"], result["rows"], result["available"]) == ("import 40 customers from CSV", 40, True)
+    assert result["outcome"] == "created 35, rejected 5"
+    left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{IMPORT_MARK}%'")
+    assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
 
 
 async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_databases):
