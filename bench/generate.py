@@ -4,18 +4,21 @@
     python -m bench.generate --scale full           # 1,000,000 customers, ~5,000,000 orders
     python -m bench.generate --scale 50000 --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench
 
-The same seed and `--as-of` give the same rows. The database is dropped and created again, migrated,
-given its reference data, loaded, indexed and analysed; its comment records what it holds, which
-is how `bench.run` knows whether it can reuse it.
+Beside customers and their orders it holds opportunities, service tickets and churn warnings in the states
+the services would have left them in. The same seed and `--as-of` give the same rows. The database is
+dropped and created again, migrated, given its reference data, loaded, indexed and analysed; its comment
+records what it holds, which is how `bench.run` knows whether it can reuse it.
 """
 
 import argparse
 import asyncio
 import json
+import math
 import random
 import time
 from array import array
 from bisect import bisect
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,12 +38,16 @@ from crm_api.core.clock import clock
 from crm_api.core.db import Database
 from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
+from crm_api.models.sales import COMPLETED_ORDER_STATUSES
+from crm_api.models.ticket import TICKET_CHANNELS
+from crm_api.tickets.demo import SLA_MINUTES
+from crm_api.tickets.service import SATISFIED
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 BENCH_PASSWORD = "bench-password-2026"
 
 # Staff: 200 users, supervisors and account managers spread over 20 teams.
@@ -66,6 +73,40 @@ LINES_PER_ORDER = (1, 1, 2, 2, 2, 3, 3, 4, 5)
 INTERACTIONS_PER_CUSTOMER = (0, 0, 1, 1, 2, 2, 3, 4, 5)
 BANKS = ("中国工商银行", "中国建设银行", "中国银行", "招商银行", "交通银行", "中国农业银行")
 QUANTITIES = [Decimal(n).quantize(Decimal("0.001")) for n in range(21)]
+
+# Opportunities, about 0.3 a customer, by status (None: none). A won one created its customer.
+OPPORTUNITY_FATES = ("won",) * 12 + ("lost",) * 8 + ("assigned",) * 6 + ("unassigned",) * 4 + (None,) * 70
+# How many stages before the last a won opportunity closed at (a win may skip stages).
+WON_STAGES_EARLY = (0,) * 7 + (1,) * 2 + (2,)
+
+TICKETS_PER_CUSTOMER = 0.5  # on average; each customer files them at the same rate over the days it has been one
+SERVICE_TYPE_WEIGHTS = {"consultation": 5, "suggestion": 2, "complaint": 3}
+PRIORITY_WEIGHTS = {"low": 20, "normal": 55, "high": 20, "urgent": 5}
+FIRST_SATISFACTION = (1,) * 4 + (2,) * 6 + (3,) * 20 + (4,) * 40 + (5,) * 30  # below SATISFIED: handled again
+SECOND_SATISFACTION = (3,) * 30 + (4,) * 45 + (5,) * 25
+# Tickets of the last RECENT_TICKET_DAYS days are often still open; older ones rarely wait for feedback.
+RECENT_TICKET_DAYS = 60
+
+# Churn warnings of customers inactive for six months (no order in DORMANT_SINCE_DAYS, or none since created):
+# the share of them confirmed as churned (~2 % of all customers) and still pending (open or postponed).
+CONFIRMED_CHURN, PENDING_CHURN = 0.05, 0.25
+INACTIVE_AFTER_DAYS = 185  # six calendar months and a day: the first scan after this opens the warning
+
+# Time spans drawn for millions of rows, built once: making a timedelta costs more than the rest of a draw.
+DAYS = tuple(timedelta(days=n) for n in range(181))
+HOURS = tuple(timedelta(hours=n) for n in range(9))
+OFFICE_HOURS = tuple(timedelta(minutes=n) for n in range(-480, 61))  # 09:00-18:00 in Shanghai around a moment
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson-distributed count, by inversion (means of about 1 or less)."""
+    count, term = 0, math.exp(-mean)
+    cumulative, draw = term, rng.random()
+    while draw > cumulative:
+        count += 1
+        term *= mean / count
+        cumulative += term
+    return count
 
 
 def username(role: str, number: int) -> str:
@@ -146,9 +187,10 @@ class Names:
 
 
 class Profile(NamedTuple):
-    """What a customer's contacts, interactions and orders take from it."""
+    """What a customer's contacts, interactions, orders, opportunities and tickets take from it."""
 
     id: int
+    name: str
     owner_id: int
     city: str
     address: str
@@ -156,6 +198,18 @@ class Profile(NamedTuple):
     phone_e164: str
     created: int  # day offset from as_of
     created_at: datetime
+
+
+class TicketKind(NamedTuple):
+    """A service type and priority with its SLA (seconds to first response and to resolution) and its texts."""
+
+    service_type: str
+    priority: str
+    response: int
+    resolution: int
+    response_due: timedelta
+    resolve_due: timedelta
+    texts: tuple[tuple[str, str], ...]  # summary, content
 
 
 class Loader:
@@ -168,9 +222,13 @@ class Loader:
     async def copy(self, table: str, columns: Sequence[str], rows: Iterable[tuple], started: float) -> None:
         rows = list(rows)
         await self.connection.copy_records_to_table(table, records=rows, columns=list(columns))
+        self.charge(table, time.perf_counter() - started, len(rows))
+
+    def charge(self, table: str, seconds: float, rows: int = 0) -> None:
+        """Count time spent on a table's rows outside `copy`, e.g. drawing them ahead of the rows they shape."""
         stat = self.stats.setdefault(table, [0, 0.0])
-        stat[0] += len(rows)
-        stat[1] += time.perf_counter() - started
+        stat[0] += rows
+        stat[1] += seconds
 
 
 CUSTOMER_COLUMNS = (
@@ -191,8 +249,30 @@ INTERACTION_COLUMNS = (
 ORDER_COLUMNS = ("id", "external_id", "number", "customer_id", "order_date", "shipping_address", "status", "total",
                  "synced_at")
 LINE_COLUMNS = ("id", "order_id", "line_no", "product_id", "product_name", "quantity", "unit", "unit_price")
+SLA_COLUMNS = ("id", "service_type", "priority", "first_response_minutes", "resolution_minutes", "created_at",
+               "updated_at")
+OPPORTUNITY_COLUMNS = (
+    "id", "code", "source", "customer_name", "success_probability", "summary", "contact_name", "contact_phone",
+    "description", "expected_amount", "expected_close_date", "stage", "status", "created_by_id", "assignee_id",
+    "assigned_at", "stage_since", "closed_at", "lost_reason", "customer_id", "created_at", "updated_at",
+)
+STAGE_CHANGE_COLUMNS = ("id", "opportunity_id", "from_stage", "to_stage", "changed_by_id", "changed_at")
+TICKET_COLUMNS = (
+    "id", "code", "service_type", "summary", "customer_id", "channel", "priority", "content", "status",
+    "created_by_id", "assignee_id", "assigned_at", "routing_rule_id", "response_due_at", "resolve_due_at",
+    "first_handled_at", "archived_at", "created_at", "updated_at",
+)
+TICKET_ASSIGNMENT_COLUMNS = ("id", "ticket_id", "assignee_id", "assigned_by_id", "routing_rule_id", "assigned_at")
+TICKET_HANDLING_COLUMNS = ("id", "ticket_id", "handler_id", "method", "handled_at")
+TICKET_FEEDBACK_COLUMNS = ("id", "ticket_id", "author_id", "result", "satisfaction", "created_at")
+WARNING_COLUMNS = ("id", "customer_id", "status", "opened_at", "last_order_date_at_open", "confirmed_at",
+                   "confirmed_by_id", "confirm_reason", "created_at", "updated_at")
+MEASURE_COLUMNS = ("id", "warning_id", "measure", "author_id", "created_at")
 BULK_TABLES = ("teams", "users", "customers", "contacts", "interactions", "products", "inventory_items", "orders",
-               "order_lines")
+               "order_lines", "sla_policies", "opportunities", "opportunity_stage_changes", "service_tickets",
+               "ticket_assignments", "ticket_handlings", "ticket_feedbacks", "churn_warnings", "churn_measures")
+# Per-table random streams drawn chunk by chunk, each customer in id order.
+CHUNK_STREAMS = ("customers", "contacts", "interactions", "orders", "opportunities", "tickets", "churn")
 
 
 class Generator:
@@ -202,23 +282,40 @@ class Generator:
         self.regions = [r for r in dictionary["region"] if r in words.REGION_CITIES]
         self.industries = [i for i in dictionary["industry"] if i in words.INDUSTRY_WORDS]
         self.level_cum = list(accumulate(LEVEL_WEIGHTS[: len(dictionary["customer_level"])]))
+        self.stages = dictionary["opportunity_stage"]
+        self.lead_sources = [*dictionary["lead_source"], None]
+        self.service_types = [t for t in dictionary["service_type"] if t in words.TICKET_SUMMARIES]
         # Day offsets from as_of (-CUSTOMER_AGE_DAYS … 0) to dates and to 09:00 UTC on that day.
         first = data.as_of - timedelta(days=CUSTOMER_AGE_DAYS)
         self.days = [first + timedelta(days=n) for n in range(CUSTOMER_AGE_DAYS + 1)]
         self.moments = [datetime(d.year, d.month, d.day, 9, tzinfo=UTC) for d in self.days]
         self.loaded_at = datetime(data.as_of.year, data.as_of.month, data.as_of.day, tzinfo=UTC)
         self.account_managers: list[int] = []
+        self.team_of: dict[int, int] = {}  # user -> team
+        self.team_managers: dict[int, list[int]] = defaultdict(list)  # team -> its account managers
+        self.supervisor_of: dict[int, int] = {}  # team -> its supervisor
+        self.ticket_kinds: list[TicketKind] = []  # each repeated by its weight: a draw is a ticket's kind
+        days_as_customers = sum(-1 - self.history_start(cid) for cid in range(1, data.customers + 1))
+        self.tickets_per_day = TICKETS_PER_CUSTOMER * data.customers / days_as_customers
         self.next_order_id = self.next_line_id = self.next_interaction_id = 1
+        self.last_ids: dict[str, int] = defaultdict(int)  # by table, for the tables numbered through new_id
 
     def rng(self, stream: str) -> random.Random:
         # One stream per table: each table is the same whatever the others draw.
         return random.Random(f"{self.data.seed}:{stream}")
+
+    def new_id(self, table: str) -> int:
+        self.last_ids[table] += 1
+        return self.last_ids[table]
 
     def day(self, offset: int) -> date:
         return self.days[CUSTOMER_AGE_DAYS + offset]
 
     def moment(self, offset: int) -> datetime:
         return self.moments[CUSTOMER_AGE_DAYS + offset]
+
+    def owner(self, cid: int) -> int:
+        return self.account_managers[(cid - 1) % len(self.account_managers)]
 
     async def staff(self) -> None:
         started = time.perf_counter()
@@ -238,8 +335,13 @@ class Generator:
                 users.append((user_id, login, names.person(), f"{login}@bench.example.cn", password, True, team_id,
                               None, self.loaded_at, self.loaded_at))
                 grants.append((user_id, self.role_ids[role]))
+                if team_id is not None:
+                    self.team_of[user_id] = team_id
                 if role == "account_manager":
                     self.account_managers.append(user_id)
+                    self.team_managers[team_id].append(user_id)
+                elif role == "sales_supervisor":
+                    self.supervisor_of[team_id] = user_id
         columns = ("id", "username", "full_name", "email", "password_hash", "active", "team_id",
                    "tokens_valid_after", "created_at", "updated_at")
         await self.loader.copy("users", columns, users, started)
@@ -271,6 +373,24 @@ class Generator:
         columns = ("id", "external_id", "product_id", "warehouse", "location", "quantity", "synced_at")
         await self.loader.copy("inventory_items", columns, stock, started)
 
+    async def service_desk(self) -> None:
+        """SLA policies per service type and priority (complaints get half the time): tickets' due times."""
+        started = time.perf_counter()
+        rows = []
+        for service_type in self.service_types:
+            summaries = [summary.format(kind=kind) for summary in words.TICKET_SUMMARIES[service_type]
+                         for kind in words.PRODUCT_KINDS]
+            texts = tuple((summary, f"{summary}，请尽快处理。") for summary in summaries)
+            for priority, (response, resolution) in SLA_MINUTES.items():
+                divisor = 2 if service_type == "complaint" else 1
+                response, resolution = response // divisor, resolution // divisor
+                rows.append((len(rows) + 1, service_type, priority, response, resolution, self.loaded_at,
+                             self.loaded_at))
+                kind = TicketKind(service_type, priority, response * 60, resolution * 60, timedelta(minutes=response),
+                                  timedelta(minutes=resolution), texts)
+                self.ticket_kinds += [kind] * SERVICE_TYPE_WEIGHTS.get(service_type, 1) * PRIORITY_WEIGHTS[priority]
+        await self.loader.copy("sla_policies", SLA_COLUMNS, rows, started)
+
     def order_counts(self) -> array:
         """Orders per customer: none, dormant or active; Pareto-skewed so a few customers buy a lot.
 
@@ -298,38 +418,71 @@ class Generator:
 
     async def customers(self) -> None:
         counts = self.order_counts()
-        rngs = {name: self.rng(name) for name in ("customers", "contacts", "interactions", "orders")}
+        rngs = {name: self.rng(name) for name in CHUNK_STREAMS}
         names = {name: Names(rng) for name, rng in rngs.items()}
         for first in range(1, self.data.customers + 1, CUSTOMER_CHUNK):
             ids = range(first, min(first + CUSTOMER_CHUNK, self.data.customers + 1))
-            started = time.perf_counter()
-            customers = [self.customer(cid, rngs["customers"], names["customers"]) for cid in ids]
-            await self.loader.copy("customers", CUSTOMER_COLUMNS, (row for row, _ in customers), started)
-            profiles = [profile for _, profile in customers]
-            started = time.perf_counter()
-            contacts = [self.contact(c, n, rngs["contacts"], names["contacts"]) for c in profiles for n in (0, 1)]
-            await self.loader.copy("contacts", CONTACT_COLUMNS, contacts, started)
-            started = time.perf_counter()
-            interactions = [row for c in profiles for row in self.interactions(c, rngs["interactions"])]
-            await self.loader.copy("interactions", INTERACTION_COLUMNS, interactions, started)
-            started = time.perf_counter()
-            orders, lines = self.orders(profiles, counts, rngs["orders"])
-            await self.loader.copy("orders", ORDER_COLUMNS, orders, started)
-            await self.loader.copy("order_lines", LINE_COLUMNS, lines, time.perf_counter())
+            await self.chunk(ids, counts, rngs, names)
+
+    async def chunk(self, ids: range, counts: array, rngs: dict[str, random.Random], names: dict[str, Names]) -> None:
+        """One chunk of customers with everything that hangs off them."""
+        # Orders and churn first: a customer's status depends on whether its churn was confirmed, which
+        # depends on when it last ordered.
+        started = time.perf_counter()
+        drafts, last_completed = self.order_drafts(ids, counts, rngs["orders"])
+        drafting = time.perf_counter() - started
+        started = time.perf_counter()
+        warnings, measures, churned = self.churn_warnings(ids, counts, last_completed, rngs["churn"])
+        warning_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        customers = [self.customer(cid, rngs["customers"], names["customers"], churned.get(cid)) for cid in ids]
+        await self.loader.copy("customers", CUSTOMER_COLUMNS, (row for row, _ in customers), started)
+        profiles = [profile for _, profile in customers]
+        started = time.perf_counter()
+        contacts = [self.contact(c, n, rngs["contacts"], names["contacts"]) for c in profiles for n in (0, 1)]
+        await self.loader.copy("contacts", CONTACT_COLUMNS, contacts, started)
+        started = time.perf_counter()
+        interactions = [row for c in profiles for row in self.interactions(c, rngs["interactions"])]
+        await self.loader.copy("interactions", INTERACTION_COLUMNS, interactions, started)
+        self.loader.charge("orders", drafting)
+        started = time.perf_counter()
+        orders, lines = self.orders(drafts, profiles, rngs["orders"])
+        await self.loader.copy("orders", ORDER_COLUMNS, orders, started)
+        await self.loader.copy("order_lines", LINE_COLUMNS, lines, time.perf_counter())
+        started = time.perf_counter()
+        first_contacts = [row[2] for row in contacts[::2]]
+        opportunities, stage_changes = self.opportunities(profiles, first_contacts, rngs["opportunities"],
+                                                          names["opportunities"])
+        await self.loader.copy("opportunities", OPPORTUNITY_COLUMNS, opportunities, started)
+        await self.loader.copy("opportunity_stage_changes", STAGE_CHANGE_COLUMNS, stage_changes, time.perf_counter())
+        started = time.perf_counter()
+        tickets, assignments, handlings, feedbacks = self.tickets(profiles, rngs["tickets"])
+        await self.loader.copy("service_tickets", TICKET_COLUMNS, tickets, started)
+        await self.loader.copy("ticket_assignments", TICKET_ASSIGNMENT_COLUMNS, assignments, time.perf_counter())
+        await self.loader.copy("ticket_handlings", TICKET_HANDLING_COLUMNS, handlings, time.perf_counter())
+        await self.loader.copy("ticket_feedbacks", TICKET_FEEDBACK_COLUMNS, feedbacks, time.perf_counter())
+        self.loader.charge("churn_warnings", warning_seconds)
+        await self.loader.copy("churn_warnings", WARNING_COLUMNS, warnings, time.perf_counter())
+        await self.loader.copy("churn_measures", MEASURE_COLUMNS, measures, time.perf_counter())
 
     def created_offset(self, cid: int) -> int:
         """Day the customer was created: ids follow creation over the last five years."""
         return -CUSTOMER_AGE_DAYS + (cid - 1) * (CUSTOMER_AGE_DAYS - 1) // self.data.customers
 
-    def customer(self, cid: int, rng: random.Random, names: Names) -> tuple[tuple, Profile]:
+    def history_start(self, cid: int) -> int:
+        """First day of the customer's history: its creation, or three years ago."""
+        return max(self.created_offset(cid), -HISTORY_DAYS)
+
+    def customer(
+        self, cid: int, rng: random.Random, names: Names, churned_at: datetime | None
+    ) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
         industry = rng.choice(self.industries)
         level = self.dictionary["customer_level"][bisect(self.level_cum, rng.random() * self.level_cum[-1])]
-        owner = self.account_managers[(cid - 1) % len(self.account_managers)]
+        owner = self.owner(cid)
         phone, phone_e164 = names.landline(area)
         created = self.created_offset(cid)
-        churned = rng.random() < 0.02
         deleted = rng.random() < 0.005
         licence = f"91{int(area):04d}{cid:012d}"
         code = f"KH{cid:08d}"
@@ -342,10 +495,11 @@ class Generator:
             f"https://www.{code.lower()}.example.cn", f"info@{code.lower()}.example.cn", licence, names.person(),
             Decimal(rng.randint(10, 50_000) * 10_000), Decimal(rng.randint(50, 500_000) * 10_000),
             rng.choice(BANKS), f"6222{cid:012d}", licence, licence, "{}",
-            "churned" if churned else "active", self.moment(-rng.randint(1, 180)) if churned else None,
-            owner, self.moment(created), self.moment(created), self.moment(-rng.randint(1, 90)) if deleted else None,
+            "churned" if churned_at else "active", churned_at,
+            owner, self.moment(created), churned_at or self.moment(created),
+            self.moment(-rng.randint(1, 90)) if deleted else None,
         )
-        return row, Profile(cid, owner, city, address, phone, phone_e164, created, self.moment(created))
+        return row, Profile(cid, name, owner, city, address, phone, phone_e164, created, self.moment(created))
 
     def contact(self, customer: Profile, number: int, rng: random.Random, names: Names) -> tuple:
         contact_id = (customer.id - 1) * 2 + number + 1
@@ -359,7 +513,7 @@ class Generator:
     def interactions(self, customer: Profile, rng: random.Random) -> list[tuple]:
         rows = []
         for _ in range(rng.choice(INTERACTIONS_PER_CUSTOMER)):
-            offset = rng.randint(max(customer.created, -HISTORY_DAYS), 0)
+            offset = rng.randint(self.history_start(customer.id), 0)
             summary = rng.choice(words.INTERACTION_SUMMARIES)
             rows.append((
                 self.next_interaction_id, customer.id, self.day(offset),
@@ -370,22 +524,32 @@ class Generator:
             self.next_interaction_id += 1
         return rows
 
-    def orders(self, profiles: list[Profile], counts: array, rng: random.Random) -> tuple[list, list]:
-        """One chunk's orders, dated and numbered in date order so a customer's orders scatter over the table."""
-        drafts = []
-        for customer in profiles:
-            count = counts[customer.id - 1]
+    def order_drafts(self, ids: range, counts: array, rng: random.Random) -> tuple[list[tuple], dict[int, int]]:
+        """A chunk's orders as (day, customer id, status, line count) in date order, so a customer's orders scatter
+        over the table; and the day of each dormant customer's last shipped or paid order."""
+        drafts, last_completed = [], {}
+        for cid in ids:
+            count = counts[cid - 1]
             last = -DORMANT_SINCE_DAYS if count < 0 else 0
-            start = max(customer.created, -HISTORY_DAYS)
+            start = self.history_start(cid)
             if start > last:
                 continue
+            own = len(drafts)
             for _ in range(abs(count)):
                 offset = rng.randint(start, last)
                 statuses = RECENT_ORDER_STATUSES if offset > -15 else OLD_ORDER_STATUSES
-                drafts.append((offset, customer.id, customer.address, rng.choice(statuses), rng.choice(LINES_PER_ORDER)))
+                drafts.append((offset, cid, rng.choice(statuses), rng.choice(LINES_PER_ORDER)))
+            if count < 0:
+                completed = [draft[0] for draft in drafts[own:] if draft[2] in COMPLETED_ORDER_STATUSES]
+                if completed:
+                    last_completed[cid] = max(completed)
         drafts.sort(key=lambda draft: draft[0])
+        return drafts, last_completed
+
+    def orders(self, drafts: list[tuple], profiles: list[Profile], rng: random.Random) -> tuple[list, list]:
+        """The drafted orders numbered in date order, with their lines."""
         orders, lines = [], []
-        for offset, customer_id, address, status, line_count in drafts:
+        for offset, customer_id, status, line_count in drafts:
             order_id, total_cents = self.next_order_id, 0
             for line_no in range(1, line_count + 1):
                 product = self.product_rows[bisect(self.product_cum, rng.random() * self.product_cum[-1])]
@@ -395,10 +559,172 @@ class Generator:
                               product[5], product[6]))
                 self.next_line_id += 1
             day = self.day(offset)
+            address = profiles[customer_id - profiles[0].id].address
             orders.append((order_id, f"ERP-O{order_id:09d}", f"SO{day:%Y%m%d}{order_id:09d}", customer_id, day,
                            address, status, Decimal(total_cents).scaleb(-2), self.loaded_at))
             self.next_order_id += 1
         return orders, lines
+
+    def opportunities(
+        self, profiles: list[Profile], first_contacts: list[str], rng: random.Random, names: Names
+    ) -> tuple[list, list]:
+        """About 0.3 a customer, created by the account manager or their supervisor and worked by the manager.
+
+        A won one made its customer (same name, first contact and owner, created when it was won); the others
+        are prospects. Each stage change after the assignment leaves a row of history.
+        """
+        drafts, last = [], len(self.stages) - 1
+        for customer, contact_name in zip(profiles, first_contacts, strict=True):
+            status = rng.choice(OPPORTUNITY_FATES)
+            if status is None:
+                continue
+            team = self.team_of[customer.owner_id]
+            creator = customer.owner_id if rng.random() < 0.6 else self.supervisor_of[team]
+            kind, need = rng.choice(words.PRODUCT_KINDS), rng.choice(words.OPPORTUNITY_NEEDS)
+            if status == "won":
+                closed = customer.created_at
+                assigned = closed - DAYS[rng.randint(20, 180)]
+                created = assigned - DAYS[rng.randint(0, 14)] - HOURS[rng.randint(1, 8)]
+                prospect, contact, phone = customer.name, contact_name, customer.phone
+            else:
+                region = rng.choice(self.regions)
+                city = rng.choice(words.REGION_CITIES[region])[0]
+                prospect, contact = names.company(city, rng.choice(self.industries)), names.person()
+                phone = names.mobile()[0]
+                if status == "lost":
+                    created = self.moment(rng.randint(-HISTORY_DAYS, -40))
+                    assigned = created + DAYS[rng.randint(0, 10)] + HOURS[rng.randint(1, 8)]
+                    closed = min(assigned + DAYS[rng.randint(10, 150)], self.moment(-1))
+                elif status == "assigned":
+                    created = self.moment(rng.randint(-200, -3))
+                    assigned, closed = created + DAYS[rng.randint(0, 2)] + HOURS[rng.randint(1, 8)], None
+                else:
+                    created, assigned, closed = self.moment(rng.randint(-45, -1)), None, None
+            initial = 0 if rng.random() < 0.85 else 1
+            if status == "won":
+                final = max(initial, last - rng.choice(WON_STAGES_EARLY))
+            elif status in ("lost", "assigned"):
+                final = rng.randint(initial, last)
+            else:
+                final = initial
+            changes = []
+            if assigned is not None:
+                span, steps = (closed or self.loaded_at) - assigned, final - initial
+                changes = [(self.stages[s - 1], self.stages[s], customer.owner_id,
+                            assigned + span * (s - initial) / (steps + 1)) for s in range(initial + 1, final + 1)]
+            stage_since = changes[-1][-1] if changes else assigned
+            row = (
+                rng.choice(self.lead_sources), prospect, rng.randrange(10, 100, 10), f"{need}：{kind}", contact, phone,
+                f"客户计划{need}，需要{kind}，已初步沟通需求与预算。", Decimal(rng.randint(5, 5_000) * 1_000),
+                (created + DAYS[rng.randint(30, 180)]).date(), self.stages[final], status, creator,
+                customer.owner_id if assigned else None, assigned, stage_since, closed,
+                rng.choice(words.LOST_REASONS) if status == "lost" else None,
+                customer.id if status == "won" else None, created, closed or stage_since or created,
+            )
+            drafts.append((created, row, changes))
+        drafts.sort(key=lambda draft: draft[0])
+        opportunities, stage_changes = [], []
+        for _, row, changes in drafts:
+            opportunity_id = self.new_id("opportunities")
+            opportunities.append((opportunity_id, f"JH{opportunity_id:08d}", *row))
+            stage_changes += [(self.new_id("opportunity_stage_changes"), opportunity_id, *change) for change in changes]
+        return opportunities, stage_changes
+
+    def tickets(self, profiles: list[Profile], rng: random.Random) -> tuple[list, list, list, list]:
+        """About 0.5 a customer over the three years, created by its account manager in business hours and
+        assigned by the team's supervisor to a manager of the team; each then goes assign → handle → feedback
+        as far as time (and, for some, neglect) allows. A dissatisfied feedback sends it back for one more handling."""
+        drafts = []
+        for customer in profiles:
+            start = self.history_start(customer.id)
+            for _ in range(poisson(rng, self.tickets_per_day * (-1 - start))):
+                offset = rng.randint(start + 1, -1)
+                drafts.append((self.moment(offset) + rng.choice(OFFICE_HOURS), offset, customer))
+        drafts.sort(key=lambda draft: draft[0])
+        tickets, assignments, handlings, feedbacks = [], [], [], []
+        for created, offset, customer in drafts:
+            ticket_id = self.new_id("service_tickets")
+            kind = rng.choice(self.ticket_kinds)
+            summary, content = rng.choice(kind.texts)
+            team = self.team_of[customer.owner_id]
+            assignee = rng.choice(self.team_managers[team])
+            # How far it may get: 0 new, 1 assigned, 2 handled, 3 as far as time allows.
+            neglect = rng.random()
+            if offset >= -RECENT_TICKET_DAYS:
+                reach = 0 if neglect < 0.05 else 1 if neglect < 0.15 else 2 if neglect < 0.30 else 3
+            else:
+                reach = 2 if neglect < 0.005 else 3
+            status, assigned_at, first_handled, archived, updated = "new", None, None, None, created
+            at = created + timedelta(0, kind.response * rng.uniform(0.05, 0.4))
+            if reach > 0 and at <= self.loaded_at:
+                assignments.append((self.new_id("ticket_assignments"), ticket_id, assignee,
+                                    self.supervisor_of[team], None, at))
+                status, assigned_at, updated = "assigned", at, at
+                for attempt in range(2):
+                    at += timedelta(0, kind.response * rng.lognormvariate(-1.0, 0.6))
+                    if reach < 2 or at > self.loaded_at:
+                        break
+                    handlings.append((self.new_id("ticket_handlings"), ticket_id, assignee,
+                                      rng.choice(words.HANDLING_METHODS), at))
+                    status, first_handled, updated = "handled", first_handled or at, at
+                    at += timedelta(0, kind.resolution * rng.lognormvariate(-1.4, 0.7))
+                    if reach < 3 or at > self.loaded_at:
+                        break
+                    satisfaction = rng.choice(SECOND_SATISFACTION if attempt else FIRST_SATISFACTION)
+                    satisfied = satisfaction >= SATISFIED
+                    result = rng.choice(words.SATISFIED_RESULTS if satisfied else words.UNSATISFIED_RESULTS)
+                    feedbacks.append((self.new_id("ticket_feedbacks"), ticket_id, customer.owner_id, result,
+                                      satisfaction, at))
+                    updated = at
+                    if satisfied:
+                        status, archived = "archived", at
+                        break
+                    status = "assigned"
+            tickets.append((
+                ticket_id, f"FW{ticket_id:08d}", kind.service_type, summary, customer.id, rng.choice(TICKET_CHANNELS),
+                kind.priority, content, status, customer.owner_id, assignee if assigned_at else None, assigned_at, None,
+                created + kind.response_due, created + kind.resolve_due, first_handled, archived, created, updated,
+            ))
+        return tickets, assignments, handlings, feedbacks
+
+    def churn_warnings(
+        self, ids: range, counts: array, last_completed: dict[int, int], rng: random.Random
+    ) -> tuple[list, list, dict[int, datetime]]:
+        """Warnings of some of a chunk's inactive customers, opened by the weekly scan after six months without a
+        shipped or paid order (or since creation), then worked by the owner: still open, postponed with measures,
+        or confirmed with a reason after at least one measure. Also when each confirmed customer churned."""
+        warnings, measures, churned = [], [], {}
+        for cid in ids:
+            created = self.created_offset(cid)
+            if counts[cid - 1] > 0 or created > -DORMANT_SINCE_DAYS:
+                continue
+            fate = rng.random()
+            if fate >= CONFIRMED_CHURN + PENDING_CHURN:
+                continue
+            last_order = last_completed.get(cid)
+            opened = (created if last_order is None else last_order) + INACTIVE_AFTER_DAYS + rng.randint(0, 6)
+            confirmed = fate < CONFIRMED_CHURN
+            # Measures fall on days before `end`: the confirmation day, or today for a pending warning.
+            end = min(opened + rng.randint(14, 90), -1) if confirmed else 0
+            # Confirming needs a measure first; about half the pending ones have one (postponed).
+            measure_count = rng.choice((1, 1, 1, 2, 3) if confirmed else (0, 0, 0, 1, 1, 2))
+            warning_id, owner = self.new_id("churn_warnings"), self.owner(cid)
+            opened_at = self.moment(opened)
+            updated = opened_at
+            for n, day in enumerate(sorted(rng.randint(opened, end - 1) for _ in range(measure_count)), start=1):
+                updated = self.moment(day) + timedelta(hours=n)
+                measures.append((self.new_id("churn_measures"), warning_id, rng.choice(words.CHURN_MEASURES), owner,
+                                 updated))
+            confirmed_at = self.moment(end) + timedelta(hours=4) if confirmed else None
+            if confirmed_at:
+                churned[cid] = updated = confirmed_at
+            status = "confirmed" if confirmed else "postponed" if measure_count else "open"
+            warnings.append((
+                warning_id, cid, status, opened_at, self.day(last_order) if last_order is not None else None,
+                confirmed_at, owner if confirmed else None, rng.choice(words.CHURN_REASONS) if confirmed else None,
+                opened_at, updated,
+            ))
+        return warnings, measures, churned
 
 
 async def _recreate_database(database_url: str) -> None:
@@ -458,6 +784,7 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
         async with connection.transaction():
             await generator.staff()
             await generator.products()
+            await generator.service_desk()
             await generator.customers()
         await connection.execute("SET session_replication_role = DEFAULT")
         started = time.perf_counter()
@@ -469,11 +796,12 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
             )
-        # New customers created through the API continue after the generated codes.
-        await connection.execute(
-            """INSERT INTO code_counters (series, last_value) VALUES ('KH', $1)
+        # Customers, opportunities and tickets created through the API continue after the generated codes.
+        await connection.executemany(
+            """INSERT INTO code_counters (series, last_value) VALUES ($1, $2)
                ON CONFLICT (series) DO UPDATE SET last_value = EXCLUDED.last_value""",
-            data.customers,
+            [("KH", data.customers), ("JH", generator.last_ids["opportunities"]),
+             ("FW", generator.last_ids["service_tickets"])],
         )
         started = time.perf_counter()
         await connection.execute("ANALYZE")
@@ -484,9 +812,9 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
         await connection.close()
     report = {table: {"rows": rows, "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds) if seconds else 0}
               for table, (rows, seconds) in loader.stats.items()}
-    say(f"{'table':<16}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
+    say(f"{'table':<26}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
     for table, stat in report.items():
-        say(f"{table:<16}{stat['rows']:>12,}{stat['seconds']:>10.1f}{stat['rows_per_second']:>12,}")
+        say(f"{table:<26}{stat['rows']:>12,}{stat['seconds']:>10.1f}{stat['rows_per_second']:>12,}")
     say(f"data set ready in {time.perf_counter() - began:.1f}s: {data.describe()}")
     return report
 

@@ -5,7 +5,8 @@
 
 Starts `uvicorn crm_api.main:create_app --factory --workers 2` on 127.0.0.1 with production settings
 against the bench database, drives every scenario the server offers from 32 concurrent clients for a
-fixed time, then runs the same SQL for the key reads straight through asyncpg. Writes
+fixed time, times the source reports, the scheduled jobs and a customer import once each, then runs the
+same SQL for the key reads straight through asyncpg. Writes
 bench/results/<date>-<commit>.json and prints a Markdown table. The server is stopped on every exit path.
 """
 
@@ -31,20 +32,33 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.generate import BENCH_PASSWORD, DEFAULT_DATABASE_URL, asyncpg_dsn, data_set, describe_existing, generate
+from bench.generate import (
+    BENCH_PASSWORD,
+    DEFAULT_DATABASE_URL,
+    asyncpg_dsn,
+    customers_for,
+    data_set,
+    describe_existing,
+    generate,
+)
 from bench.load import Call, Measurement, MemorySampler, drive
 from bench.scenarios import (
     ADMIN,
     EXECUTIVE,
+    IMPORT_MARK,
+    IMPORT_ROUTE,
+    IMPORTER,
     SCENARIOS,
     TIMED_JOBS,
     TIMED_REPORTS,
     Fixtures,
     RawQuery,
     Scenario,
+    TimedImport,
     TimedJob,
     TimedReport,
     load_fixtures,
+    timed_import,
 )
 from crm_api.core.clock import clock
 from crm_api.core.db import POSTGRESQL_SERVER_SETTINGS
@@ -169,6 +183,9 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                 jobs = tuple(job for job in TIMED_JOBS if _selected(job.name, args.only))
                 if jobs:
                     results += await run_timed_jobs(client, await sign_in(client, ADMIN), sampler, jobs)
+                importing = timed_import(customers_for(args.scale))
+                if _selected(importing.name, args.only):
+                    results.append(await run_timed_import(client, sampler, importing, routes, args.database_url))
             finally:
                 await sampler.stop()
     return results
@@ -218,6 +235,51 @@ async def run_timed_jobs(
                          "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
         print(f"  {timed.name:<42} {seconds:8.2f} s  outcome {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
+
+
+async def run_timed_import(
+    client: httpx.AsyncClient, sampler: MemorySampler, timed: TimedImport, routes: set[tuple[str, str]],
+    database_url: str,
+) -> dict[str, Any]:
+    """Upload the file once, time the answer, check its counts, then delete the imported customers again."""
+    result = {"name": timed.name, "kind": "job", "rows": timed.rows, "limit_seconds": timed.limit_seconds}
+    if ("POST", IMPORT_ROUTE) not in routes:
+        print(f"  {timed.name:<42} not available (POST {IMPORT_ROUTE} is not served yet)")
+        return result | {"available": False}
+    headers = await sign_in(client, IMPORTER)
+    body = timed.csv(batch=secrets.token_hex(3))
+    sampler.window()
+    started = time.perf_counter()
+    response = await client.post(IMPORT_ROUTE, params={"mode": "valid_rows_only"}, headers=headers,
+                                 files={"file": ("customers.csv", body, "text/csv")}, timeout=JOB_TIMEOUT)
+    seconds = time.perf_counter() - started
+    peaks = sampler.window()
+    ok = response.status_code == 200
+    outcome = timed.outcome(response.json()) if ok else f"HTTP {response.status_code} {response.text[:200]}"
+    removed = await remove_imported_customers(database_url)
+    print(f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s; "
+          f"{removed:,} removed again)  rss/worker {peaks['peak_worker_mib']} MiB")
+    return result | {"available": True, "seconds": round(seconds, 2), "outcome": outcome} | peaks
+
+
+async def remove_imported_customers(database_url: str) -> int:
+    """Delete the customers imports left (this run's, or a killed run's): a reused data set stays as generated."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        # An imported customer has nothing that refers to it yet. Without the foreign-key triggers the delete does
+        # not search every referencing table for each row (opportunities.customer_id has no index to search with).
+        await connection.execute("SET session_replication_role = replica")
+        status = await connection.execute(
+            "DELETE FROM customers WHERE owner_id = (SELECT id FROM users WHERE username = $1) AND name LIKE $2",
+            IMPORTER, f"{IMPORT_MARK}%",
+        )
+        removed = int(status.split()[-1])
+        if removed:
+            # They had the newest ids, where the customer list starts: no dead rows left there to step over.
+            await connection.execute("VACUUM (ANALYZE) customers")
+        return removed
+    finally:
+        await connection.close()
 
 
 async def measure_raw(args: argparse.Namespace, fixtures: Fixtures, scenarios: list[Scenario]) -> list[dict[str, Any]]:
@@ -306,6 +368,8 @@ async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any]
         same = ("customers", "seed", "version", "schema")
         if all(held.get(key) == getattr(wanted, key) for key in same):
             print(f"reusing the data set in {args.database_url.rsplit('/', 1)[-1]}: {existing}")
+            if removed := await remove_imported_customers(args.database_url):
+                print(f"removed {removed:,} customers an interrupted import left")
             return existing, None
     report = await generate(args.database_url, wanted)
     return wanted.describe(), report

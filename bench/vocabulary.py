@@ -66,3 +66,20 @@ PRODUCT_UNITS = ("台", "件", "套", "箱", "米")
 WAREHOUSES = ("上海一号仓", "广州中心仓", "北京仓", "成都仓", "武汉仓")
 
 TEAM_AREAS = ("华北", "华东", "华南", "华中", "西南", "西北", "东北")
+
+# Opportunities: what the prospect wants to buy (with a product kind), and why a deal was lost.
+OPPORTUNITY_NEEDS = ("年度备件采购", "生产线自动化改造", "仓储系统升级", "设备维保外包", "新厂区设备采购", "节能改造项目")
+LOST_REASONS = ("价格高于竞争对手", "客户预算取消", "客户选择了原有供应商", "项目无限期推迟", "技术方案不满足要求")
+
+# Dictionary service_type value -> ticket summaries ({kind}: a product kind).
+TICKET_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "consultation": ("咨询{kind}的安装调试", "咨询{kind}的保养周期", "咨询{kind}的批量采购价格", "咨询{kind}的质保条款"),
+    "suggestion": ("建议{kind}增加远程监控功能", "建议缩短{kind}的交货周期", "建议提供{kind}的操作培训"),
+    "complaint": ("{kind}运行异响", "{kind}到货外包装破损", "{kind}故障报修后无人跟进", "{kind}发票信息有误"),
+}
+HANDLING_METHODS = ("电话指导客户完成设置", "安排工程师上门检修", "远程诊断并更新固件", "更换故障部件", "已转产品部评估并答复客户")
+SATISFIED_RESULTS = ("问题已解决，客户满意", "客户认可处理结果", "处理及时，客户表示感谢")
+UNSATISFIED_RESULTS = ("客户认为处理太慢，要求重开", "问题未彻底解决，要求重新处理")
+
+CHURN_MEASURES = ("电话回访，了解客户采购计划", "上门拜访，提供专属折扣方案", "邀请客户参加新品发布会", "提供免费设备巡检服务")
+CHURN_REASONS = ("客户业务转型，不再采购我司产品", "客户已转向竞争对手", "客户经营困难，暂停采购", "客户被收购，由集团统一采购")

@@ -12,8 +12,17 @@ from sqlalchemy.engine import make_url
 
 from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
 from bench.load import MemorySampler, drive
-from bench.run import http_call, raw_call, run_timed_jobs, sign_in
-from bench.scenarios import ADMIN, CUSTOMER_BY_ID, EXECUTIVE, SCENARIOS, TimedJob, load_fixtures
+from bench.run import http_call, raw_call, run_timed_import, run_timed_jobs, served_routes, sign_in
+from bench.scenarios import (
+    ADMIN,
+    CUSTOMER_BY_ID,
+    EXECUTIVE,
+    IMPORT_MARK,
+    SCENARIOS,
+    TimedJob,
+    load_fixtures,
+    timed_import,
+)
 from crm_api.core.phones import to_e164
 from crm_api.main import create_app
 from tests.conftest import _postgres_base_url, make_settings
@@ -69,8 +78,81 @@ async def test_tiny_data_set_is_complete_and_deterministic(bench_databases):
     query = "SELECT name, phone, phone_e164, owner_id FROM customers ORDER BY id LIMIT 20"
     one, two = await _rows(first, query), await _rows(second, query)
     assert [tuple(r) for r in one] == [tuple(r) for r in two]
+    for table in ("opportunities", "service_tickets", "ticket_feedbacks", "churn_warnings", "churn_measures"):
+        assert report[table]["rows"] > 0
+        digest = f"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) AS rows FROM {table} t"
+        assert (await _rows(first, digest)) == (await _rows(second, digest)), table
     assert all(row["name"].endswith("公司") and to_e164(row["phone"]) == row["phone_e164"] for row in one)
     assert TINY.describe() == await describe_existing(first)
+
+
+async def _violations(url: str, checks: dict[str, str]) -> dict[str, int]:
+    """How many rows break each rule (each query counts them)."""
+    found = {name: await _rows(url, f"SELECT count(*) AS n FROM ({query}) broken") for name, query in checks.items()}
+    return {name: rows[0]["n"] for name, rows in found.items() if rows[0]["n"]}
+
+
+async def test_tiny_data_set_follows_the_domain_rules(bench_databases):
+    url = bench_databases[0][0]
+    opportunities = {row["status"] for row in await _rows(url, "SELECT DISTINCT status FROM opportunities")}
+    warnings = {row["status"] for row in await _rows(url, "SELECT DISTINCT status FROM churn_warnings")}
+    assert opportunities == {"unassigned", "assigned", "won", "lost"} and warnings == {"open", "postponed", "confirmed"}
+    tickets = {row["status"] for row in await _rows(url, "SELECT DISTINCT status FROM service_tickets")}
+    assert "archived" in tickets and len(tickets) > 1  # a few are still open
+
+    assert await _violations(url, {
+        "won opportunity made its customer": """SELECT 1 FROM opportunities o
+            LEFT JOIN customers c ON c.id = o.customer_id WHERE (o.status = 'won') <> (c.id IS NOT NULL)
+            OR (o.status = 'won' AND (c.name <> o.customer_name OR c.owner_id <> o.assignee_id
+                                      OR c.created_at <> o.closed_at))""",
+        "assigned once, closed when final": """SELECT 1 FROM opportunities
+            WHERE (status = 'unassigned') <> (assignee_id IS NULL)
+            OR (status IN ('won', 'lost')) <> (closed_at IS NOT NULL) OR created_at > assigned_at OR assigned_at > closed_at""",
+        "stage history ends at the stage": """SELECT 1 FROM opportunities o WHERE o.stage_since IS DISTINCT FROM
+            coalesce((SELECT max(changed_at) FROM opportunity_stage_changes s WHERE s.opportunity_id = o.id),
+                     o.assigned_at)
+            OR o.stage <> coalesce((SELECT to_stage FROM opportunity_stage_changes s WHERE s.opportunity_id = o.id
+                                    ORDER BY changed_at DESC LIMIT 1), o.stage)""",
+        "ticket times follow status": """SELECT 1 FROM service_tickets WHERE (status = 'new') <> (assignee_id IS NULL)
+            OR (status IN ('handled', 'archived') AND first_handled_at IS NULL)
+            OR (status = 'archived') <> (archived_at IS NOT NULL)
+            OR assigned_at < created_at OR first_handled_at < assigned_at OR archived_at < first_handled_at
+            OR response_due_at <= created_at OR resolve_due_at < response_due_at""",
+        "archived on a satisfied feedback": """SELECT 1 FROM service_tickets t WHERE status = 'archived'
+            AND NOT EXISTS (SELECT 1 FROM ticket_feedbacks f WHERE f.ticket_id = t.id AND f.satisfaction >= 3
+                            AND f.created_at = t.archived_at)""",
+        "churned exactly when confirmed": """SELECT 1 FROM customers c
+            FULL JOIN (SELECT * FROM churn_warnings WHERE status = 'confirmed') w ON w.customer_id = c.id
+            WHERE (c.status = 'churned') <> (w.id IS NOT NULL) OR c.churned_at <> w.confirmed_at""",
+        "measures before confirming": """SELECT 1 FROM churn_warnings w WHERE (status = 'open') = EXISTS
+            (SELECT 1 FROM churn_measures m WHERE m.warning_id = w.id AND m.created_at > w.opened_at
+             AND m.created_at < coalesce(w.confirmed_at, 'infinity'))
+            OR (status = 'confirmed') <> (confirm_reason IS NOT NULL)""",
+        "opened after six months without an order": """SELECT 1 FROM churn_warnings w
+            JOIN customers c ON c.id = w.customer_id WHERE c.created_at > w.opened_at - interval '6 months'
+            OR w.last_order_date_at_open IS DISTINCT FROM
+               (SELECT max(order_date) FROM orders o WHERE o.customer_id = w.customer_id AND o.status IN (5, 6))
+            OR w.last_order_date_at_open > w.opened_at - interval '6 months'""",
+    }) == {}
+    counters = dict(await _rows(url, "SELECT series, last_value FROM code_counters"))
+    assert counters["JH"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]
+    assert counters["FW"] == (await _rows(url, "SELECT max(id) AS n FROM service_tickets"))[0]["n"]
+
+
+async def test_the_import_scenario_checks_its_counts_and_removes_what_it_imported(bench_databases):
+    url = bench_databases[0][1]  # the determinism check above is done with it
+    timed = timed_import(customers=40 * 4)
+    app = create_app(make_settings(url))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            result = await run_timed_import(client, MemorySampler(os.getpid()), timed, await served_routes(client), url)
+    finally:
+        await app.state.db.dispose()
+
+    assert (result["name"], result["rows"], result["available"]) == ("import 40 customers from CSV", 40, True)
+    assert result["outcome"] == "created 35, rejected 5"
+    left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{IMPORT_MARK}%'")
+    assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
 
 
 async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_databases):
