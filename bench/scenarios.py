@@ -219,6 +219,7 @@ class TimedReport:
 # The four reports of the source requirements, at their defaults: all customers, all years.
 TIMED_REPORTS: tuple[TimedReport, ...] = (
     TimedReport("report: customer contribution", "/api/v1/reports/customer-contribution", {}),
+    TimedReport("report: customer contribution, one year", "/api/v1/reports/customer-contribution", {"year": 2025}),
     TimedReport("report: customer composition by level", "/api/v1/reports/customer-composition", {"by": "level"}),
     TimedReport("report: service composition", "/api/v1/reports/service-composition", {}),
     TimedReport("report: churn analysis", "/api/v1/reports/churn", {}),

@@ -133,6 +133,12 @@ async def test_tiny_data_set_follows_the_domain_rules(bench_databases):
             OR w.last_order_date_at_open IS DISTINCT FROM
                (SELECT max(order_date) FROM orders o WHERE o.customer_id = w.customer_id AND o.status IN (5, 6))
             OR w.last_order_date_at_open > w.opened_at - interval '6 months'""",
+        "revenue summed as the order triggers keep it": """SELECT 1 FROM customer_revenue r FULL JOIN
+            (SELECT customer_id, 0 AS year, count(*) AS n, sum(round(total * 100)) AS cents FROM orders
+              WHERE status IN (5, 6) GROUP BY customer_id
+             UNION ALL SELECT customer_id, extract(year FROM order_date), count(*), sum(round(total * 100)) FROM orders
+              WHERE status IN (5, 6) GROUP BY 1, 2) o ON o.customer_id = r.customer_id AND o.year = r.year
+            WHERE r.order_count IS DISTINCT FROM o.n OR r.revenue_cents IS DISTINCT FROM o.cents""",
     }) == {}
     counters = dict(await _rows(url, "SELECT series, last_value FROM code_counters"))
     assert counters["JH"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]

@@ -21,6 +21,7 @@ class Opportunity(Timestamped, Base):
         Index("ix_opportunities_assignee_id_id", "assignee_id", "id"),
         Index("ix_opportunities_created_by_id_id", "created_by_id", "id"),
         Index("ix_opportunities_status_stage_since", "status", "stage_since"),
+        Index("ix_opportunities_customer_id", "customer_id"),  # a customer's overview, merge
     )
 
     id: Mapped[IntPK]
