@@ -6,13 +6,23 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
+import aiohttp
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
 from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
 from bench.load import MemorySampler, drive
-from bench.run import http_call, raw_call, run_timed_import, run_timed_jobs, served_routes, sign_in
+from bench.run import (
+    http_call,
+    raw_call,
+    run_timed_import,
+    run_timed_jobs,
+    running_server,
+    served_routes,
+    sign_in,
+    wait_ready,
+)
 from bench.scenarios import (
     ADMIN,
     CUSTOMER_BY_ID,
@@ -170,17 +180,16 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
         await connection.close()
     assert fixtures.own_customer_ids and all(len(term) == 4 for term in fixtures.search_terms)
 
-    app = create_app(make_settings(url))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    # The real server, as the bench starts it: the load generator speaks HTTP, not ASGI.
+    with running_server(url, workers=1) as (base_url, _):
+        async with httpx.AsyncClient(base_url=base_url) as client, aiohttp.ClientSession(base_url) as load_client:
+            await wait_ready(client)
             headers = await sign_in(client, EXECUTIVE)
             scenario = next(s for s in SCENARIOS if s.name == "users first page")
-            measured = await drive(scenario.name, http_call(client, scenario, headers, fixtures), concurrency=4, seconds=1)
+            measured = await drive(scenario.name, http_call(load_client, scenario, headers, fixtures),
+                                   concurrency=4, seconds=1)
             jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
             timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
-    finally:
-        await app.state.db.dispose()
     assert measured.requests > 0 and measured.errors == 0, measured.first_error
     assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [
         ("cleanup", True, "succeeded"), ("missing", False, None),

@@ -1,7 +1,6 @@
 """The reports: the database aggregates, this module only shapes, rounds and fits the aggregated figures."""
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
