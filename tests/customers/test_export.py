@@ -5,6 +5,7 @@ import io
 
 from openpyxl import load_workbook
 
+from crm_api.core import files
 from crm_api.core.auth import principal_for_user
 from crm_api.customers import exports
 from crm_api.customers.schemas import CustomerSearch
@@ -52,7 +53,7 @@ async def test_export_applies_the_list_filters(client, actors):
 async def test_export_reads_in_keyset_batches_and_yields_chunks(app, client, actors, session, monkeypatch):
     manager = await actors.make("account_manager")
     monkeypatch.setattr(exports, "BATCH", 2)
-    monkeypatch.setattr(exports, "CHUNK", 10)
+    monkeypatch.setattr(files, "CHUNK_BYTES", 10)
     for i in range(5):
         await make_customer(client, manager, name=f"客户{i}")
     principal, _ = await principal_for_user(session, manager.id)

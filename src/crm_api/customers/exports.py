@@ -1,15 +1,14 @@
 """Customer export as CSV or XLSX, streamed: rows are read in keyset batches, never all at once."""
 
-import csv
-import io
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from openpyxl import Workbook
 
 from crm_api.core.clock import clock
 from crm_api.core.db import Database
+from crm_api.core.files import csv_chunks, saved_workbook_chunks
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import EXPORT_COLUMNS, to_cell
 from crm_api.customers.repository import CustomerRepository
@@ -17,7 +16,6 @@ from crm_api.customers.schemas import CustomerRead, CustomerSearch, ExportFormat
 from crm_api.models.customer import Customer
 
 BATCH = 1_000
-CHUNK = 64 * 1024
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -49,37 +47,25 @@ async def _customers(database: Database, principal: Principal, filters: Customer
             session.expunge_all()
 
 
-async def _csv(customers: AsyncIterator[CustomerRead]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")  # BOM: Excel then reads the Chinese text as UTF-8
-    writer.writerow(EXPORT_COLUMNS)
+async def _csv_records(customers: AsyncIterator[CustomerRead]) -> AsyncIterator[list[Any]]:
+    yield EXPORT_COLUMNS
     async for customer in customers:
-        writer.writerow([to_cell(customer, column) for column in EXPORT_COLUMNS])
-        if buffer.tell() >= CHUNK:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+        yield [to_cell(customer, column) for column in EXPORT_COLUMNS]
 
 
 async def _xlsx(customers: AsyncIterator[CustomerRead]) -> AsyncIterator[bytes]:
-    # Write-only mode keeps rows on disk, not in memory; the zip is only complete once saved.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("customers")
     sheet.append(EXPORT_COLUMNS)
     async for customer in customers:
         sheet.append([to_cell(customer, column) for column in EXPORT_COLUMNS])
-    with tempfile.TemporaryFile() as file:
-        workbook.save(file)
-        file.seek(0)
-        while chunk := file.read(CHUNK):
-            yield chunk
+    for chunk in saved_workbook_chunks(workbook):
+        yield chunk
 
 
 def export_customers(database: Database, principal: Principal, filters: CustomerSearch, file_format: ExportFormat) -> Export:
     """The export of the filtered list the principal may read (checked now; rows are read as the body streams)."""
     principal.require("customers:read")
     rows = _customers(database, principal, filters)
-    body = _csv(rows) if file_format == "csv" else _xlsx(rows)
+    body = csv_chunks(_csv_records(rows)) if file_format == "csv" else _xlsx(rows)
     return Export(f"customers-{clock.now().date().isoformat()}.{file_format}", MEDIA_TYPES[file_format], body)

@@ -1,8 +1,5 @@
 """One place that turns a report into JSON, CSV, XLSX or PDF, chosen by `?format=` or the Accept header."""
 
-import csv
-import io
-import tempfile
 from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
@@ -19,6 +16,7 @@ from openpyxl.styles import Font
 from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
+from crm_api.core.files import csv_chunks, saved_workbook_chunks
 from crm_api.reports.schemas import ColumnType, ReportRead, Scalar
 
 
@@ -44,12 +42,8 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     }
 }
 
-# Files that hold every row of a report that comes a page at a time.
-WHOLE_FILE_FORMATS = frozenset({ExportFormat.CSV, ExportFormat.XLSX})
-
 # A printed table past this many rows helps nobody: those go to CSV or XLSX.
 PDF_MAX_ROWS = 5000
-CHUNK_BYTES = 64 * 1024
 
 
 def _format_from_accept(accept: str) -> ExportFormat:
@@ -92,22 +86,13 @@ async def _each(rows: list[BaseModel]) -> AsyncIterator[BaseModel]:
         yield row
 
 
-async def _csv_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    # The BOM makes Excel read the file as UTF-8, so Chinese names survive a double-click.
-    buffer.write("\ufeff")
-    writer.writerow([column.label for column in report.columns])
+async def _csv_records(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[list[Scalar]]:
+    yield [column.label for column in report.columns]
     async for row in rows:
-        writer.writerow([_text(value) for value in _cells(report, row)])
-        if buffer.tell() >= CHUNK_BYTES:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
+        yield _cells(report, row)
     totals = _totals_cells(report)
     if totals is not None:
-        writer.writerow([_text(value) for value in totals])
-    yield buffer.getvalue().encode()
+        yield totals
 
 
 NUMBER_FORMATS = {
@@ -120,7 +105,6 @@ NUMBER_FORMATS = {
 
 
 async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
-    # Write-only mode keeps rows on disk, not in memory; the zip is only complete once saved.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Report")
     bold = Font(bold=True)
@@ -150,11 +134,8 @@ async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) 
         about.append([key, _text(value)])
     for fact in report.facts:
         about.append([fact.label, fact.value])
-    with tempfile.TemporaryFile() as file:
-        workbook.save(file)
-        file.seek(0)
-        while chunk := file.read(CHUNK_BYTES):
-            yield chunk
+    for chunk in saved_workbook_chunks(workbook):
+        yield chunk
 
 
 def _cjk_font_path() -> str:
@@ -204,14 +185,15 @@ def export_response(
 ) -> Response:
     """The report as JSON, or as a file attachment named `<file_stem>.<format>`.
 
-    CSV and XLSX stream; they hold `every_row` when the report comes a page at a time, JSON and PDF the page.
+    A report that comes a page at a time passes `every_row` (read only if streamed): CSV and XLSX stream
+    every row, JSON and PDF hold the page.
     """
     disposition = {"Content-Disposition": f'attachment; filename="{file_stem}.{export.value}"'}
     media_type = MEDIA_TYPES[export]
     rows = _each(report.rows) if every_row is None else every_row
     match export:
         case ExportFormat.CSV:
-            return StreamingResponse(_csv_chunks(report, rows), media_type=media_type, headers=disposition)
+            return StreamingResponse(csv_chunks(_csv_records(report, rows)), media_type=media_type, headers=disposition)
         case ExportFormat.XLSX:
             return StreamingResponse(_xlsx_chunks(report, rows), media_type=media_type, headers=disposition)
         case ExportFormat.PDF:

@@ -91,15 +91,13 @@ class ReportRepository:
         """Contributing customers, their orders and revenue cents, over every page."""
         if customer_name or self.principal.scope(PERMISSION) is not Scope.ALL:
             contributors = self.contribution(customer_name=customer_name, year=year).subquery()
-            revenue = (contributors.c.order_count, contributors.c.revenue_cents)
-            statement = select(func.count(), *(func.coalesce(func.sum(column), 0) for column in revenue))
+            revenue, conditions = (contributors.c.order_count, contributors.c.revenue_cents), ()
         else:
             # Everyone's: leaving out the few deleted customers beats joining a million visible ones.
             deleted = select(Customer.id).where(Customer.id == CustomerRevenue.customer_id, Customer.deleted_at.is_not(None))
             revenue = (CustomerRevenue.order_count, CustomerRevenue.revenue_cents)
-            statement = select(func.count(), *(func.coalesce(func.sum(column), 0) for column in revenue)).where(
-                self._revenue_of(year), ~exists(deleted)
-            )
+            conditions = (self._revenue_of(year), ~exists(deleted))
+        statement = select(func.count(), *(func.coalesce(func.sum(column), 0) for column in revenue)).where(*conditions)
         return (await self.session.execute(statement)).one()
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:

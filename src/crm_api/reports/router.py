@@ -10,13 +10,7 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.reports import pipeline, service, service_desk
-from crm_api.reports.export import (
-    EXPORT_RESPONSES,
-    WHOLE_FILE_FORMATS,
-    ExportFormat,
-    export_format,
-    export_response,
-)
+from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
 from crm_api.reports.schemas import (
     ChurnRow,
     CompositionRow,
@@ -58,10 +52,7 @@ async def customer_contribution(
     report = await service.customer_contribution(
         session, principal, customer_name=customer_name, year=year, page=page
     )
-    every_row = (
-        service.every_contribution_row(database, principal, customer_name=customer_name, year=year)
-        if export in WHOLE_FILE_FORMATS else None
-    )
+    every_row = service.every_contribution_row(database, principal, customer_name=customer_name, year=year)
     return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""), every_row)
 
 
