@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 BENCH_SCALE ?= small
 
-.PHONY: install run test test-postgres openapi bench bench-small clean
+.PHONY: install run test test-postgres lint format openapi bench bench-small clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ test: install  ## the whole suite; on PostgreSQL when CRM_TEST_DATABASE_URL is s
 
 test-postgres: install
 	CRM_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+lint: install  ## ruff (lint and format) and mypy, as CI runs them
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+	$(BIN)/mypy
+
+format: install  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests bench migrations
+	$(BIN)/ruff format src tests bench migrations
 
 openapi: install  ## rewrite the committed contract from the app
 	$(BIN)/crm openapi export --output openapi/openapi.json

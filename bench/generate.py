@@ -53,8 +53,7 @@ BENCH_PASSWORD = "bench-password-2026"
 # Staff: 200 users, supervisors and account managers spread over 20 teams.
 TEAM_COUNT = 20
 STAFF = (("admin", 2), ("executive", 4), ("marketer", 2), ("sales_supervisor", 20), ("account_manager", 172))
-USERNAME_PREFIX = {"admin": "admin", "executive": "exec", "marketer": "mkt", "sales_supervisor": "sup",
-                   "account_manager": "am"}
+USERNAME_PREFIX = {"admin": "admin", "executive": "exec", "marketer": "mkt", "sales_supervisor": "sup", "account_manager": "am"}
 
 ORDERS_PER_CUSTOMER = 5
 MAX_ORDERS_PER_CUSTOMER = 3_000  # the biggest key accounts
@@ -147,9 +146,7 @@ async def describe_existing(database_url: str) -> str | None:
     name = make_url(database_url).database
     connection = await asyncpg.connect(asyncpg_dsn(database_url, "postgres"))
     try:
-        return await connection.fetchval(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", name
-        )
+        return await connection.fetchval("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", name)
     finally:
         await connection.close()
 
@@ -232,45 +229,153 @@ class Loader:
 
 
 CUSTOMER_COLUMNS = (
-    "id", "code", "external_id", "name", "name_normalized", "region", "owner_id", "level", "industry", "satisfaction", "credit",
-    "address", "postal_code", "phone", "phone_e164", "fax", "website", "email", "business_licence_no",
-    "legal_representative", "registered_capital", "annual_turnover", "bank", "bank_account", "local_tax_no",
-    "national_tax_no", "custom_fields", "status", "churned_at", "created_by_id", "created_at", "updated_at",
+    "id",
+    "code",
+    "external_id",
+    "name",
+    "name_normalized",
+    "region",
+    "owner_id",
+    "level",
+    "industry",
+    "satisfaction",
+    "credit",
+    "address",
+    "postal_code",
+    "phone",
+    "phone_e164",
+    "fax",
+    "website",
+    "email",
+    "business_licence_no",
+    "legal_representative",
+    "registered_capital",
+    "annual_turnover",
+    "bank",
+    "bank_account",
+    "local_tax_no",
+    "national_tax_no",
+    "custom_fields",
+    "status",
+    "churned_at",
+    "created_by_id",
+    "created_at",
+    "updated_at",
     "deleted_at",
 )
 CONTACT_COLUMNS = (
-    "id", "customer_id", "name", "gender", "title", "office_phone", "office_phone_e164", "mobile", "mobile_e164",
-    "email", "notes", "marketing_consent", "created_at", "updated_at",
-)
-INTERACTION_COLUMNS = (
-    "id", "customer_id", "occurred_on", "location", "summary", "details", "notes", "created_by_id", "created_at",
+    "id",
+    "customer_id",
+    "name",
+    "gender",
+    "title",
+    "office_phone",
+    "office_phone_e164",
+    "mobile",
+    "mobile_e164",
+    "email",
+    "notes",
+    "marketing_consent",
+    "created_at",
     "updated_at",
 )
-ORDER_COLUMNS = ("id", "external_id", "number", "customer_id", "order_date", "shipping_address", "status", "total",
-                 "synced_at")
+INTERACTION_COLUMNS = (
+    "id",
+    "customer_id",
+    "occurred_on",
+    "location",
+    "summary",
+    "details",
+    "notes",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+)
+ORDER_COLUMNS = ("id", "external_id", "number", "customer_id", "order_date", "shipping_address", "status", "total", "synced_at")
 LINE_COLUMNS = ("id", "order_id", "line_no", "product_id", "product_name", "quantity", "unit", "unit_price")
-SLA_COLUMNS = ("id", "service_type", "priority", "first_response_minutes", "resolution_minutes", "created_at",
-               "updated_at")
+SLA_COLUMNS = ("id", "service_type", "priority", "first_response_minutes", "resolution_minutes", "created_at", "updated_at")
 OPPORTUNITY_COLUMNS = (
-    "id", "code", "source", "customer_name", "success_probability", "summary", "contact_name", "contact_phone",
-    "description", "expected_amount", "expected_close_date", "stage", "status", "created_by_id", "assignee_id",
-    "assigned_at", "stage_since", "closed_at", "lost_reason", "customer_id", "created_at", "updated_at",
+    "id",
+    "code",
+    "source",
+    "customer_name",
+    "success_probability",
+    "summary",
+    "contact_name",
+    "contact_phone",
+    "description",
+    "expected_amount",
+    "expected_close_date",
+    "stage",
+    "status",
+    "created_by_id",
+    "assignee_id",
+    "assigned_at",
+    "stage_since",
+    "closed_at",
+    "lost_reason",
+    "customer_id",
+    "created_at",
+    "updated_at",
 )
 STAGE_CHANGE_COLUMNS = ("id", "opportunity_id", "from_stage", "to_stage", "changed_by_id", "changed_at")
 TICKET_COLUMNS = (
-    "id", "code", "service_type", "summary", "customer_id", "channel", "priority", "content", "status",
-    "created_by_id", "assignee_id", "assigned_at", "routing_rule_id", "response_due_at", "resolve_due_at",
-    "first_handled_at", "archived_at", "created_at", "updated_at",
+    "id",
+    "code",
+    "service_type",
+    "summary",
+    "customer_id",
+    "channel",
+    "priority",
+    "content",
+    "status",
+    "created_by_id",
+    "assignee_id",
+    "assigned_at",
+    "routing_rule_id",
+    "response_due_at",
+    "resolve_due_at",
+    "first_handled_at",
+    "archived_at",
+    "created_at",
+    "updated_at",
 )
 TICKET_ASSIGNMENT_COLUMNS = ("id", "ticket_id", "assignee_id", "assigned_by_id", "routing_rule_id", "assigned_at")
 TICKET_HANDLING_COLUMNS = ("id", "ticket_id", "handler_id", "method", "handled_at")
 TICKET_FEEDBACK_COLUMNS = ("id", "ticket_id", "author_id", "result", "satisfaction", "created_at")
-WARNING_COLUMNS = ("id", "customer_id", "status", "opened_at", "last_order_date_at_open", "confirmed_at",
-                   "confirmed_by_id", "confirm_reason", "created_at", "updated_at")
+WARNING_COLUMNS = (
+    "id",
+    "customer_id",
+    "status",
+    "opened_at",
+    "last_order_date_at_open",
+    "confirmed_at",
+    "confirmed_by_id",
+    "confirm_reason",
+    "created_at",
+    "updated_at",
+)
 MEASURE_COLUMNS = ("id", "warning_id", "measure", "author_id", "created_at")
-BULK_TABLES = ("teams", "users", "customers", "contacts", "interactions", "products", "inventory_items", "orders",
-               "order_lines", "sla_policies", "opportunities", "opportunity_stage_changes", "service_tickets",
-               "ticket_assignments", "ticket_handlings", "ticket_feedbacks", "churn_warnings", "churn_measures")
+BULK_TABLES = (
+    "teams",
+    "users",
+    "customers",
+    "contacts",
+    "interactions",
+    "products",
+    "inventory_items",
+    "orders",
+    "order_lines",
+    "sla_policies",
+    "opportunities",
+    "opportunity_stage_changes",
+    "service_tickets",
+    "ticket_assignments",
+    "ticket_handlings",
+    "ticket_feedbacks",
+    "churn_warnings",
+    "churn_measures",
+)
 # Per-table random streams drawn chunk by chunk, each customer in id order.
 CHUNK_STREAMS = ("customers", "contacts", "interactions", "orders", "opportunities", "tickets", "churn")
 
@@ -320,8 +425,16 @@ class Generator:
     async def staff(self) -> None:
         started = time.perf_counter()
         names = Names(self.rng("staff"))
-        teams = [(n, f"{words.TEAM_AREAS[(n - 1) % len(words.TEAM_AREAS)]}销售{(n - 1) // len(words.TEAM_AREAS) + 1}部",
-                  None, self.loaded_at, self.loaded_at) for n in range(1, TEAM_COUNT + 1)]
+        teams = [
+            (
+                n,
+                f"{words.TEAM_AREAS[(n - 1) % len(words.TEAM_AREAS)]}销售{(n - 1) // len(words.TEAM_AREAS) + 1}部",
+                None,
+                self.loaded_at,
+                self.loaded_at,
+            )
+            for n in range(1, TEAM_COUNT + 1)
+        ]
         await self.loader.copy("teams", ("id", "name", "description", "created_at", "updated_at"), teams, started)
         started = time.perf_counter()
         password = hash_password(BENCH_PASSWORD)  # argon2 is slow on purpose: hash once for everyone
@@ -332,8 +445,20 @@ class Generator:
                 in_team = role in ("sales_supervisor", "account_manager")
                 team_id = (number - 1) % TEAM_COUNT + 1 if in_team else None
                 login = username(role, number)
-                users.append((user_id, login, names.person(), f"{login}@bench.example.cn", password, True, team_id,
-                              None, self.loaded_at, self.loaded_at))
+                users.append(
+                    (
+                        user_id,
+                        login,
+                        names.person(),
+                        f"{login}@bench.example.cn",
+                        password,
+                        True,
+                        team_id,
+                        None,
+                        self.loaded_at,
+                        self.loaded_at,
+                    )
+                )
                 grants.append((user_id, self.role_ids[role]))
                 if team_id is not None:
                     self.team_of[user_id] = team_id
@@ -342,8 +467,18 @@ class Generator:
                     self.team_managers[team_id].append(user_id)
                 elif role == "sales_supervisor":
                     self.supervisor_of[team_id] = user_id
-        columns = ("id", "username", "full_name", "email", "password_hash", "active", "team_id",
-                   "tokens_valid_after", "created_at", "updated_at")
+        columns = (
+            "id",
+            "username",
+            "full_name",
+            "email",
+            "password_hash",
+            "active",
+            "team_id",
+            "tokens_valid_after",
+            "created_at",
+            "updated_at",
+        )
         await self.loader.copy("users", columns, users, started)
         await self.loader.copy("user_roles", ("user_id", "role_id"), grants, time.perf_counter())
 
@@ -355,9 +490,18 @@ class Generator:
             kind = rng.choice(words.PRODUCT_KINDS)
             series = f"{rng.choice('ABCDEFGHJKMNPRSTX')}{rng.randint(100, 999)}"
             price = Decimal(rng.randint(2_000, 2_000_000)).scaleb(-2)
-            self.product_rows.append((pid, f"P{pid:06d}", f"{series}型{kind}", f"{series}-{rng.randint(1, 99):02d}",
-                                      f"B{rng.randint(2023, 2026)}{rng.randint(1, 999):03d}",
-                                      rng.choice(words.PRODUCT_UNITS), price, self.loaded_at))
+            self.product_rows.append(
+                (
+                    pid,
+                    f"P{pid:06d}",
+                    f"{series}型{kind}",
+                    f"{series}-{rng.randint(1, 99):02d}",
+                    f"B{rng.randint(2023, 2026)}{rng.randint(1, 999):03d}",
+                    rng.choice(words.PRODUCT_UNITS),
+                    price,
+                    self.loaded_at,
+                )
+            )
         # Popularity falls with rank (Zipf-like): a few products are on most orders.
         self.product_cum = list(accumulate(1 / (rank + 1) ** 0.8 for rank in range(PRODUCT_COUNT)))
         columns = ("id", "external_id", "name", "model", "batch", "unit", "price", "synced_at")
@@ -367,9 +511,17 @@ class Generator:
         for pid in range(1, PRODUCT_COUNT + 1):
             for warehouse in rng.sample(words.WAREHOUSES, rng.randint(1, 3)):
                 item_id += 1
-                stock.append((item_id, f"INV{item_id:07d}", pid, warehouse,
-                              f"{rng.choice('ABCDEF')}-{rng.randint(1, 40):02d}", rng.randint(0, 5_000),
-                              self.loaded_at))
+                stock.append(
+                    (
+                        item_id,
+                        f"INV{item_id:07d}",
+                        pid,
+                        warehouse,
+                        f"{rng.choice('ABCDEF')}-{rng.randint(1, 40):02d}",
+                        rng.randint(0, 5_000),
+                        self.loaded_at,
+                    )
+                )
         columns = ("id", "external_id", "product_id", "warehouse", "location", "quantity", "synced_at")
         await self.loader.copy("inventory_items", columns, stock, started)
 
@@ -378,16 +530,23 @@ class Generator:
         started = time.perf_counter()
         rows = []
         for service_type in self.service_types:
-            summaries = [summary.format(kind=kind) for summary in words.TICKET_SUMMARIES[service_type]
-                         for kind in words.PRODUCT_KINDS]
+            summaries = [
+                summary.format(kind=kind) for summary in words.TICKET_SUMMARIES[service_type] for kind in words.PRODUCT_KINDS
+            ]
             texts = tuple((summary, f"{summary}，请尽快处理。") for summary in summaries)
             for priority, (response, resolution) in SLA_MINUTES.items():
                 divisor = 2 if service_type == "complaint" else 1
                 response, resolution = response // divisor, resolution // divisor
-                rows.append((len(rows) + 1, service_type, priority, response, resolution, self.loaded_at,
-                             self.loaded_at))
-                kind = TicketKind(service_type, priority, response * 60, resolution * 60, timedelta(minutes=response),
-                                  timedelta(minutes=resolution), texts)
+                rows.append((len(rows) + 1, service_type, priority, response, resolution, self.loaded_at, self.loaded_at))
+                kind = TicketKind(
+                    service_type,
+                    priority,
+                    response * 60,
+                    resolution * 60,
+                    timedelta(minutes=response),
+                    timedelta(minutes=resolution),
+                    texts,
+                )
                 self.ticket_kinds += [kind] * SERVICE_TYPE_WEIGHTS.get(service_type, 1) * PRIORITY_WEIGHTS[priority]
         await self.loader.copy("sla_policies", SLA_COLUMNS, rows, started)
 
@@ -451,8 +610,7 @@ class Generator:
         await self.loader.copy("order_lines", LINE_COLUMNS, lines, time.perf_counter())
         started = time.perf_counter()
         first_contacts = [row[2] for row in contacts[::2]]
-        opportunities, stage_changes = self.opportunities(profiles, first_contacts, rngs["opportunities"],
-                                                          names["opportunities"])
+        opportunities, stage_changes = self.opportunities(profiles, first_contacts, rngs["opportunities"], names["opportunities"])
         await self.loader.copy("opportunities", OPPORTUNITY_COLUMNS, opportunities, started)
         await self.loader.copy("opportunity_stage_changes", STAGE_CHANGE_COLUMNS, stage_changes, time.perf_counter())
         started = time.perf_counter()
@@ -473,9 +631,7 @@ class Generator:
         """First day of the customer's history: its creation, or three years ago."""
         return max(self.created_offset(cid), -HISTORY_DAYS)
 
-    def customer(
-        self, cid: int, rng: random.Random, names: Names, churned_at: datetime | None
-    ) -> tuple[tuple, Profile]:
+    def customer(self, cid: int, rng: random.Random, names: Names, churned_at: datetime | None) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
         industry = rng.choice(self.industries)
@@ -489,14 +645,38 @@ class Generator:
         address = names.address(city)
         name = names.company(city, industry)
         row = (
-            cid, code, f"ERP-C{cid:08d}" if rng.random() < 0.8 else None, name, normalize_company_name(name), region,
-            owner, level, industry, rng.randint(1, 5), rng.randint(1, 5), address,
-            f"{rng.randint(100_000, 850_000)}", phone, phone_e164, phone if rng.random() < 0.3 else None,
-            f"https://www.{code.lower()}.example.cn", f"info@{code.lower()}.example.cn", licence, names.person(),
-            Decimal(rng.randint(10, 50_000) * 10_000), Decimal(rng.randint(50, 500_000) * 10_000),
-            rng.choice(BANKS), f"6222{cid:012d}", licence, licence, "{}",
-            "churned" if churned_at else "active", churned_at,
-            owner, self.moment(created), churned_at or self.moment(created),
+            cid,
+            code,
+            f"ERP-C{cid:08d}" if rng.random() < 0.8 else None,
+            name,
+            normalize_company_name(name),
+            region,
+            owner,
+            level,
+            industry,
+            rng.randint(1, 5),
+            rng.randint(1, 5),
+            address,
+            f"{rng.randint(100_000, 850_000)}",
+            phone,
+            phone_e164,
+            phone if rng.random() < 0.3 else None,
+            f"https://www.{code.lower()}.example.cn",
+            f"info@{code.lower()}.example.cn",
+            licence,
+            names.person(),
+            Decimal(rng.randint(10, 50_000) * 10_000),
+            Decimal(rng.randint(50, 500_000) * 10_000),
+            rng.choice(BANKS),
+            f"6222{cid:012d}",
+            licence,
+            licence,
+            "{}",
+            "churned" if churned_at else "active",
+            churned_at,
+            owner,
+            self.moment(created),
+            churned_at or self.moment(created),
             self.moment(-rng.randint(1, 90)) if deleted else None,
         )
         return row, Profile(cid, name, owner, city, address, phone, phone_e164, created, self.moment(created))
@@ -505,9 +685,20 @@ class Generator:
         contact_id = (customer.id - 1) * 2 + number + 1
         mobile, mobile_e164 = names.mobile()
         return (
-            contact_id, customer.id, names.person(), rng.choice(("male", "female")), rng.choice(words.CONTACT_TITLES),
-            customer.phone, customer.phone_e164, mobile, mobile_e164, f"contact{contact_id}@bench.example.cn", None,
-            rng.random() < 0.4, customer.created_at, customer.created_at,
+            contact_id,
+            customer.id,
+            names.person(),
+            rng.choice(("male", "female")),
+            rng.choice(words.CONTACT_TITLES),
+            customer.phone,
+            customer.phone_e164,
+            mobile,
+            mobile_e164,
+            f"contact{contact_id}@bench.example.cn",
+            None,
+            rng.random() < 0.4,
+            customer.created_at,
+            customer.created_at,
         )
 
     def interactions(self, customer: Profile, rng: random.Random) -> list[tuple]:
@@ -515,12 +706,20 @@ class Generator:
         for _ in range(rng.choice(INTERACTIONS_PER_CUSTOMER)):
             offset = rng.randint(self.history_start(customer.id), 0)
             summary = rng.choice(words.INTERACTION_SUMMARIES)
-            rows.append((
-                self.next_interaction_id, customer.id, self.day(offset),
-                f"{customer.city}{rng.choice(words.INTERACTION_PLACES)}", summary,
-                f"{summary}：{rng.choice(words.INTERACTION_OUTCOMES)}", None, customer.owner_id,
-                self.moment(offset), self.moment(offset),
-            ))
+            rows.append(
+                (
+                    self.next_interaction_id,
+                    customer.id,
+                    self.day(offset),
+                    f"{customer.city}{rng.choice(words.INTERACTION_PLACES)}",
+                    summary,
+                    f"{summary}：{rng.choice(words.INTERACTION_OUTCOMES)}",
+                    None,
+                    customer.owner_id,
+                    self.moment(offset),
+                    self.moment(offset),
+                )
+            )
             self.next_interaction_id += 1
         return rows
 
@@ -555,13 +754,25 @@ class Generator:
                 product = self.product_rows[bisect(self.product_cum, rng.random() * self.product_cum[-1])]
                 quantity = int(rng.random() * 20) + 1
                 total_cents += quantity * int(product[6] * 100)
-                lines.append((self.next_line_id, order_id, line_no, product[0], product[2], QUANTITIES[quantity],
-                              product[5], product[6]))
+                lines.append(
+                    (self.next_line_id, order_id, line_no, product[0], product[2], QUANTITIES[quantity], product[5], product[6])
+                )
                 self.next_line_id += 1
             day = self.day(offset)
             address = profiles[customer_id - profiles[0].id].address
-            orders.append((order_id, f"ERP-O{order_id:09d}", f"SO{day:%Y%m%d}{order_id:09d}", customer_id, day,
-                           address, status, Decimal(total_cents).scaleb(-2), self.loaded_at))
+            orders.append(
+                (
+                    order_id,
+                    f"ERP-O{order_id:09d}",
+                    f"SO{day:%Y%m%d}{order_id:09d}",
+                    customer_id,
+                    day,
+                    address,
+                    status,
+                    Decimal(total_cents).scaleb(-2),
+                    self.loaded_at,
+                )
+            )
             self.next_order_id += 1
         return orders, lines
 
@@ -610,16 +821,32 @@ class Generator:
             changes = []
             if assigned is not None:
                 span, steps = (closed or self.loaded_at) - assigned, final - initial
-                changes = [(self.stages[s - 1], self.stages[s], customer.owner_id,
-                            assigned + span * (s - initial) / (steps + 1)) for s in range(initial + 1, final + 1)]
+                changes = [
+                    (self.stages[s - 1], self.stages[s], customer.owner_id, assigned + span * (s - initial) / (steps + 1))
+                    for s in range(initial + 1, final + 1)
+                ]
             stage_since = changes[-1][-1] if changes else assigned
             row = (
-                rng.choice(self.lead_sources), prospect, rng.randrange(10, 100, 10), f"{need}：{kind}", contact, phone,
-                f"客户计划{need}，需要{kind}，已初步沟通需求与预算。", Decimal(rng.randint(5, 5_000) * 1_000),
-                (created + DAYS[rng.randint(30, 180)]).date(), self.stages[final], status, creator,
-                customer.owner_id if assigned else None, assigned, stage_since, closed,
+                rng.choice(self.lead_sources),
+                prospect,
+                rng.randrange(10, 100, 10),
+                f"{need}：{kind}",
+                contact,
+                phone,
+                f"客户计划{need}，需要{kind}，已初步沟通需求与预算。",
+                Decimal(rng.randint(5, 5_000) * 1_000),
+                (created + DAYS[rng.randint(30, 180)]).date(),
+                self.stages[final],
+                status,
+                creator,
+                customer.owner_id if assigned else None,
+                assigned,
+                stage_since,
+                closed,
                 rng.choice(words.LOST_REASONS) if status == "lost" else None,
-                customer.id if status == "won" else None, created, closed or stage_since or created,
+                customer.id if status == "won" else None,
+                created,
+                closed or stage_since or created,
             )
             drafts.append((created, row, changes))
         drafts.sort(key=lambda draft: draft[0])
@@ -657,15 +884,15 @@ class Generator:
             status, assigned_at, first_handled, archived, updated = "new", None, None, None, created
             at = created + timedelta(0, kind.response * rng.uniform(0.05, 0.4))
             if reach > 0 and at <= self.loaded_at:
-                assignments.append((self.new_id("ticket_assignments"), ticket_id, assignee,
-                                    self.supervisor_of[team], None, at))
+                assignments.append((self.new_id("ticket_assignments"), ticket_id, assignee, self.supervisor_of[team], None, at))
                 status, assigned_at, updated = "assigned", at, at
                 for attempt in range(2):
                     at += timedelta(0, kind.response * rng.lognormvariate(-1.0, 0.6))
                     if reach < 2 or at > self.loaded_at:
                         break
-                    handlings.append((self.new_id("ticket_handlings"), ticket_id, assignee,
-                                      rng.choice(words.HANDLING_METHODS), at))
+                    handlings.append(
+                        (self.new_id("ticket_handlings"), ticket_id, assignee, rng.choice(words.HANDLING_METHODS), at)
+                    )
                     status, first_handled, updated = "handled", first_handled or at, at
                     at += timedelta(0, kind.resolution * rng.lognormvariate(-1.4, 0.7))
                     if reach < 3 or at > self.loaded_at:
@@ -673,18 +900,35 @@ class Generator:
                     satisfaction = rng.choice(SECOND_SATISFACTION if attempt else FIRST_SATISFACTION)
                     satisfied = satisfaction >= SATISFIED
                     result = rng.choice(words.SATISFIED_RESULTS if satisfied else words.UNSATISFIED_RESULTS)
-                    feedbacks.append((self.new_id("ticket_feedbacks"), ticket_id, customer.owner_id, result,
-                                      satisfaction, at))
+                    feedbacks.append((self.new_id("ticket_feedbacks"), ticket_id, customer.owner_id, result, satisfaction, at))
                     updated = at
                     if satisfied:
                         status, archived = "archived", at
                         break
                     status = "assigned"
-            tickets.append((
-                ticket_id, f"FW{ticket_id:08d}", kind.service_type, summary, customer.id, rng.choice(TICKET_CHANNELS),
-                kind.priority, content, status, customer.owner_id, assignee if assigned_at else None, assigned_at, None,
-                created + kind.response_due, created + kind.resolve_due, first_handled, archived, created, updated,
-            ))
+            tickets.append(
+                (
+                    ticket_id,
+                    f"FW{ticket_id:08d}",
+                    kind.service_type,
+                    summary,
+                    customer.id,
+                    rng.choice(TICKET_CHANNELS),
+                    kind.priority,
+                    content,
+                    status,
+                    customer.owner_id,
+                    assignee if assigned_at else None,
+                    assigned_at,
+                    None,
+                    created + kind.response_due,
+                    created + kind.resolve_due,
+                    first_handled,
+                    archived,
+                    created,
+                    updated,
+                )
+            )
         return tickets, assignments, handlings, feedbacks
 
     def churn_warnings(
@@ -713,17 +957,25 @@ class Generator:
             updated = opened_at
             for n, day in enumerate(sorted(rng.randint(opened, end - 1) for _ in range(measure_count)), start=1):
                 updated = self.moment(day) + timedelta(hours=n)
-                measures.append((self.new_id("churn_measures"), warning_id, rng.choice(words.CHURN_MEASURES), owner,
-                                 updated))
+                measures.append((self.new_id("churn_measures"), warning_id, rng.choice(words.CHURN_MEASURES), owner, updated))
             confirmed_at = self.moment(end) + timedelta(hours=4) if confirmed else None
             if confirmed_at:
                 churned[cid] = updated = confirmed_at
             status = "confirmed" if confirmed else "postponed" if measure_count else "open"
-            warnings.append((
-                warning_id, cid, status, opened_at, self.day(last_order) if last_order is not None else None,
-                confirmed_at, owner if confirmed else None, rng.choice(words.CHURN_REASONS) if confirmed else None,
-                opened_at, updated,
-            ))
+            warnings.append(
+                (
+                    warning_id,
+                    cid,
+                    status,
+                    opened_at,
+                    self.day(last_order) if last_order is not None else None,
+                    confirmed_at,
+                    owner if confirmed else None,
+                    rng.choice(words.CHURN_REASONS) if confirmed else None,
+                    opened_at,
+                    updated,
+                )
+            )
         return warnings, measures, churned
 
 
@@ -809,8 +1061,7 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
         await connection.executemany(
             """INSERT INTO code_counters (series, last_value) VALUES ($1, $2)
                ON CONFLICT (series) DO UPDATE SET last_value = EXCLUDED.last_value""",
-            [("KH", data.customers), ("JH", generator.last_ids["opportunities"]),
-             ("FW", generator.last_ids["service_tickets"])],
+            [("KH", data.customers), ("JH", generator.last_ids["opportunities"]), ("FW", generator.last_ids["service_tickets"])],
         )
         started = time.perf_counter()
         # The orders went in with their triggers off: sum them once, as migration 0010 does.
@@ -823,8 +1074,10 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
         await connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{data.describe()}'")
     finally:
         await connection.close()
-    report = {table: {"rows": rows, "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds) if seconds else 0}
-              for table, (rows, seconds) in loader.stats.items()}
+    report = {
+        table: {"rows": rows, "seconds": round(seconds, 2), "rows_per_second": round(rows / seconds) if seconds else 0}
+        for table, (rows, seconds) in loader.stats.items()
+    }
     say(f"{'table':<26}{'rows':>12}{'seconds':>10}{'rows/s':>12}")
     for table, stat in report.items():
         say(f"{table:<26}{stat['rows']:>12,}{stat['seconds']:>10.1f}{stat['rows_per_second']:>12,}")
@@ -834,8 +1087,11 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
-                        help="bench database (dropped and created again; its name must start with crm_bench)")
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="bench database (dropped and created again; its name must start with crm_bench)",
+    )
     parser.add_argument("--scale", default="small", help=f"{' | '.join(SCALES)} or a number of customers")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--as-of", type=date.fromisoformat, default=None, help="the data set's today (default: today)")

@@ -74,7 +74,7 @@ JOB_TIMEOUT = 600.0
 
 
 def _die_with_parent() -> None:
-    PR_SET_PDEATHSIG = 1  # noqa: N806 - the Linux constant's name
+    PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -91,8 +91,22 @@ def running_server(database_url: str, *, workers: int) -> Iterator[tuple[str, in
         "CRM_LOG_LEVEL": "WARNING",
         "CRM_SCHEDULER_ENABLED": "false",
     }
-    command = [sys.executable, "-m", "uvicorn", "crm_api.main:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "crm_api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     # A session of its own, so the whole process group (master and workers) can be stopped at once;
     # and a parent-death signal, so even a bench killed outright does not leave the server behind.
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True, preexec_fn=_die_with_parent)
@@ -188,8 +202,12 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                     if scenario.prepare is not None:
                         await scenario.prepare(client, headers, fixtures)
                     sampler.window()
-                    measured = await drive(scenario.name, http_call(load_client, scenario, headers, fixtures),
-                                           concurrency=args.concurrency, seconds=args.duration)
+                    measured = await drive(
+                        scenario.name,
+                        http_call(load_client, scenario, headers, fixtures),
+                        concurrency=args.concurrency,
+                        seconds=args.duration,
+                    )
                     results.append({"available": True} | measured.summary() | sampler.window())
                     print(f"  {_line(measured)}  rss/worker {results[-1]['peak_worker_mib']} MiB")
                 reports = tuple(report for report in TIMED_REPORTS if _selected(report.name, args.only))
@@ -224,8 +242,17 @@ async def run_timed_reports(
         response = await client.get(timed.path, params=timed.params, headers=headers, timeout=JOB_TIMEOUT)
         seconds = time.perf_counter() - started
         outcome = f"{len(response.content):,} bytes" if response.status_code == 200 else f"HTTP {response.status_code}"
-        results.append({"name": timed.name, "kind": "job", "available": True, "seconds": round(seconds, 2),
-                        "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
+        results.append(
+            {
+                "name": timed.name,
+                "kind": "job",
+                "available": True,
+                "seconds": round(seconds, 2),
+                "outcome": outcome,
+                "limit_seconds": timed.limit_seconds,
+            }
+            | sampler.window()
+        )
         print(f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
 
@@ -246,14 +273,27 @@ async def run_timed_jobs(
         response = await client.post(f"/api/v1/jobs/{job}/run", headers=headers, timeout=JOB_TIMEOUT)
         seconds = time.perf_counter() - started
         outcome = response.json().get("outcome") if response.status_code == 200 else f"HTTP {response.status_code}"
-        results.append({"name": timed.name, "kind": "job", "available": True, "job": job, "seconds": round(seconds, 2),
-                         "outcome": outcome, "limit_seconds": timed.limit_seconds} | sampler.window())
+        results.append(
+            {
+                "name": timed.name,
+                "kind": "job",
+                "available": True,
+                "job": job,
+                "seconds": round(seconds, 2),
+                "outcome": outcome,
+                "limit_seconds": timed.limit_seconds,
+            }
+            | sampler.window()
+        )
         print(f"  {timed.name:<42} {seconds:8.2f} s  outcome {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
 
 
 async def run_timed_import(
-    client: httpx.AsyncClient, sampler: MemorySampler, timed: TimedImport, routes: set[tuple[str, str]],
+    client: httpx.AsyncClient,
+    sampler: MemorySampler,
+    timed: TimedImport,
+    routes: set[tuple[str, str]],
     database_url: str,
 ) -> dict[str, Any]:
     """Upload the file once, time the answer, check its counts, then delete the imported customers again."""
@@ -265,15 +305,22 @@ async def run_timed_import(
     body = timed.csv(batch=secrets.token_hex(3))
     sampler.window()
     started = time.perf_counter()
-    response = await client.post(IMPORT_ROUTE, params={"mode": "valid_rows_only"}, headers=headers,
-                                 files={"file": ("customers.csv", body, "text/csv")}, timeout=JOB_TIMEOUT)
+    response = await client.post(
+        IMPORT_ROUTE,
+        params={"mode": "valid_rows_only"},
+        headers=headers,
+        files={"file": ("customers.csv", body, "text/csv")},
+        timeout=JOB_TIMEOUT,
+    )
     seconds = time.perf_counter() - started
     peaks = sampler.window()
     ok = response.status_code == 200
     outcome = timed.outcome(response.json()) if ok else f"HTTP {response.status_code} {response.text[:200]}"
     removed = await remove_imported_customers(database_url)
-    print(f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s; "
-          f"{removed:,} removed again)  rss/worker {peaks['peak_worker_mib']} MiB")
+    print(
+        f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s; "
+        f"{removed:,} removed again)  rss/worker {peaks['peak_worker_mib']} MiB"
+    )
     return result | {"available": True, "seconds": round(seconds, 2), "outcome": outcome} | peaks
 
 
@@ -286,7 +333,8 @@ async def remove_imported_customers(database_url: str) -> int:
         await connection.execute("SET session_replication_role = replica")
         status = await connection.execute(
             "DELETE FROM customers WHERE owner_id = (SELECT id FROM users WHERE username = $1) AND name LIKE $2",
-            IMPORTER, f"{IMPORT_MARK}%",
+            IMPORTER,
+            f"{IMPORT_MARK}%",
         )
         removed = int(status.split()[-1])
         if removed:
@@ -299,14 +347,22 @@ async def remove_imported_customers(database_url: str) -> int:
 
 async def measure_raw(args: argparse.Namespace, fixtures: Fixtures, scenarios: list[Scenario]) -> list[dict[str, Any]]:
     results = []
-    pool = await asyncpg.create_pool(asyncpg_dsn(args.database_url), min_size=args.concurrency, max_size=args.concurrency,
-                                     server_settings=POSTGRESQL_SERVER_SETTINGS)  # as the service's connections
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(args.database_url),
+        min_size=args.concurrency,
+        max_size=args.concurrency,
+        server_settings=POSTGRESQL_SERVER_SETTINGS,
+    )  # as the service's connections
     try:
         for scenario in scenarios:
             if scenario.raw is None:
                 continue
-            measured = await drive(f"raw: {scenario.name}", raw_call(pool, scenario.raw, fixtures),
-                                   concurrency=args.concurrency, seconds=args.duration)
+            measured = await drive(
+                f"raw: {scenario.name}",
+                raw_call(pool, scenario.raw, fixtures),
+                concurrency=args.concurrency,
+                seconds=args.duration,
+            )
             results.append({"scenario": scenario.name} | measured.summary())
             print(f"  {_line(measured)}")
     finally:
@@ -319,14 +375,18 @@ def _selected(name: str, only: list[str]) -> bool:
 
 
 def _line(measured: Measurement) -> str:
-    line = (f"{measured.name:<42} {measured.per_second:>8.1f} req/s  p50 {measured.percentile(50):6.1f}  "
-            f"p95 {measured.percentile(95):6.1f}  p99 {measured.percentile(99):6.1f} ms  errors {measured.errors}")
+    line = (
+        f"{measured.name:<42} {measured.per_second:>8.1f} req/s  p50 {measured.percentile(50):6.1f}  "
+        f"p95 {measured.percentile(95):6.1f}  p99 {measured.percentile(99):6.1f} ms  errors {measured.errors}"
+    )
     return line + (f" (first: {measured.first_error})" if measured.first_error else "")
 
 
 def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
-    lines = ["| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS/worker MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS/worker MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     jobs = [row for row in service if row.get("kind") == "job"]
     for row in service:
         if row.get("kind") == "job":
@@ -334,8 +394,10 @@ def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
         if not row["available"]:
             lines.append(f"| {row['name']} | not available | | | | | |")
             continue
-        lines.append(f"| {row['name']} | {row['requests_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
-                     f"| {row['p99_ms']:.1f} | {row['errors']} | {row['peak_worker_mib']:.0f} |")
+        lines.append(
+            f"| {row['name']} | {row['requests_per_second']:.1f} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
+            f"| {row['p99_ms']:.1f} | {row['errors']} | {row['peak_worker_mib']:.0f} |"
+        )
     if jobs:
         lines += ["", "| run once | seconds | outcome | target |", "|---|---:|---|---:|"]
         for row in jobs:
@@ -343,35 +405,46 @@ def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
             lines.append(f"| {row['name']} | {measured} | < {row['limit_seconds']:g} s |")
     if raw:
         by_name = {row["name"]: row for row in service if row["available"]}
-        lines += ["", "| raw asyncpg, same SQL | raw req/s | raw p95 ms | service req/s | service/raw |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| raw asyncpg, same SQL | raw req/s | raw p95 ms | service req/s | service/raw |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for row in raw:
             served = by_name.get(row["scenario"])
             ratio = f"{served['requests_per_second'] / row['requests_per_second']:.0%}" if served else "n/a"
             service_rps = f"{served['requests_per_second']:.1f}" if served else "not available"
-            lines.append(f"| {row['scenario']} | {row['requests_per_second']:.1f} | {row['p95_ms']:.1f} "
-                         f"| {service_rps} | {ratio} |")
+            lines.append(
+                f"| {row['scenario']} | {row['requests_per_second']:.1f} | {row['p95_ms']:.1f} | {service_rps} | {ratio} |"
+            )
     return "\n".join(lines)
 
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 async def _machine(database_url: str) -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
+    meminfo = (await asyncio.to_thread(Path("/proc/meminfo").read_text)).split("\n", 1)[0].split()
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         postgres = await connection.fetchval("SHOW server_version")
         shared_buffers = await connection.fetchval("SHOW shared_buffers")
     finally:
         await connection.close()
-    return {"cpus": os.cpu_count(), "memory_gib": round(int(meminfo[1]) / 1024**2, 1), "python": platform.python_version(),
-            "system": platform.platform(), "postgresql": postgres, "shared_buffers": shared_buffers}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(meminfo[1]) / 1024**2, 1),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "postgresql": postgres,
+        "shared_buffers": shared_buffers,
+    }
 
 
 async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
@@ -406,11 +479,14 @@ async def bench(args: argparse.Namespace) -> Path:
     raw = await measure_raw(args, fixtures, scenarios)
     commit = _commit()
     result = {
-        "date": clock.now().isoformat(timespec="seconds"), "commit": commit,
+        "date": clock.now().isoformat(timespec="seconds"),
+        "commit": commit,
         "machine": await _machine(args.database_url) | {"load_average_1m_before": round(load_before, 2)},
-        "data_set": json.loads(described), "generation": generation,
+        "data_set": json.loads(described),
+        "generation": generation,
         "settings": {"workers": args.workers, "concurrency": args.concurrency, "seconds_per_scenario": args.duration},
-        "scenarios": service, "raw": raw,
+        "scenarios": service,
+        "raw": raw,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / f"{clock.now():%Y-%m-%d}-{commit}.json"
@@ -424,10 +500,12 @@ async def bench(args: argparse.Namespace) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--scale", default=os.environ.get("BENCH_SCALE", "small"),
-                        help="tiny | small | medium | full or a number of customers")
-    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")),
-                        help="seconds of load per scenario")
+    parser.add_argument(
+        "--scale", default=os.environ.get("BENCH_SCALE", "small"), help="tiny | small | medium | full or a number of customers"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")), help="seconds of load per scenario"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=[], help="run only scenarios whose name contains one of these")

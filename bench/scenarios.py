@@ -64,9 +64,12 @@ async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
     terms = []
     for row in sample:
         city = row["address"].split("市", 1)[0]
-        terms.append(row["name"][len(city): len(city) + 4])
+        terms.append(row["name"][len(city) : len(city) + 4])
     return Fixtures(
-        bounds["low"], bounds["high"], [row["id"] for row in own], terms,
+        bounds["low"],
+        bounds["high"],
+        [row["id"] for row in own],
+        terms,
         [row["phone"] for row in sample],
     )
 
@@ -121,9 +124,7 @@ def _first_page(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
 
 
 _LIVE_CUSTOMERS = select(Customer).where(Customer.deleted_at.is_(None))
-CUSTOMER_BY_ID = RawQuery(
-    _LIVE_CUSTOMERS.where(Customer.id == bindparam("id")), lambda rng, fx: {"id": fx.any_customer(rng)}
-)
+CUSTOMER_BY_ID = RawQuery(_LIVE_CUSTOMERS.where(Customer.id == bindparam("id")), lambda rng, fx: {"id": fx.any_customer(rng)})
 CUSTOMERS_FIRST_PAGE = RawQuery(_first_page(_LIVE_CUSTOMERS), lambda rng, fx: {})
 CUSTOMERS_BY_NAME = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
@@ -146,50 +147,128 @@ async def _walk_to_deep_page(client: httpx.AsyncClient, headers: dict[str, str],
 
 
 def _interaction(rng: random.Random, fx: Fixtures) -> Request:
-    body = {"occurred_on": "2026-11-20", "location": "客户现场", "summary": "季度回访",
-            "details": f"压测记录 {rng.randint(1, 10**9)}：客户反馈良好。"}
+    body = {
+        "occurred_on": "2026-11-20",
+        "location": "客户现场",
+        "summary": "季度回访",
+        "details": f"压测记录 {rng.randint(1, 10**9)}：客户反馈良好。",
+    }
     return f"/api/v1/customers/{fx.own_customer(rng)}/interactions", None, body
 
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("me", "GET", "/api/v1/auth/me", ACCOUNT_MANAGER, lambda rng, fx: ("/api/v1/auth/me", None, None)),
-    Scenario("users first page", "GET", "/api/v1/users", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/users", {"limit": PAGE_SIZE}, None)),
-    Scenario("dictionary by category", "GET", "/api/v1/dictionary", ACCOUNT_MANAGER,
-             lambda rng, fx: ("/api/v1/dictionary", {"category": "region"}, None)),
-    Scenario("audit trail first page", "GET", "/api/v1/audit-events", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/audit-events", {"limit": PAGE_SIZE}, None)),
-    Scenario("customer by id (account manager)", "GET", "/api/v1/customers/{}", ACCOUNT_MANAGER,
-             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}", None, None)),
+    Scenario(
+        "users first page", "GET", "/api/v1/users", EXECUTIVE, lambda rng, fx: ("/api/v1/users", {"limit": PAGE_SIZE}, None)
+    ),
+    Scenario(
+        "dictionary by category",
+        "GET",
+        "/api/v1/dictionary",
+        ACCOUNT_MANAGER,
+        lambda rng, fx: ("/api/v1/dictionary", {"category": "region"}, None),
+    ),
+    Scenario(
+        "audit trail first page",
+        "GET",
+        "/api/v1/audit-events",
+        EXECUTIVE,
+        lambda rng, fx: ("/api/v1/audit-events", {"limit": PAGE_SIZE}, None),
+    ),
+    Scenario(
+        "customer by id (account manager)",
+        "GET",
+        "/api/v1/customers/{}",
+        ACCOUNT_MANAGER,
+        lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}", None, None),
+    ),
     # Ids across the whole table: the few soft-deleted ones rightly answer 404.
-    Scenario("customer by id (executive)", "GET", "/api/v1/customers/{}", EXECUTIVE,
-             lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}", None, None), expect=(200, 404),
-             raw=CUSTOMER_BY_ID),
-    Scenario("customers first page (account manager)", "GET", "/api/v1/customers", ACCOUNT_MANAGER,
-             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None)),
-    Scenario("customers first page (executive)", "GET", "/api/v1/customers", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None), raw=CUSTOMERS_FIRST_PAGE),
-    Scenario("customers deep page (executive)", "GET", "/api/v1/customers", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE, "cursor": fx.deep_cursor}, None),
-             prepare=_walk_to_deep_page),
-    Scenario("search customers by name (executive)", "GET", "/api/v1/customers", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.search_terms), "limit": PAGE_SIZE}, None),
-             raw=CUSTOMERS_BY_NAME),
-    Scenario("search customers by phone (executive)", "GET", "/api/v1/customers", EXECUTIVE,
-             lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.phones), "limit": PAGE_SIZE}, None),
-             raw=CUSTOMERS_BY_PHONE),
-    Scenario("customer overview (account manager)", "GET", "/api/v1/customers/{}/overview", ACCOUNT_MANAGER,
-             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/overview", None, None)),
-    Scenario("order history (account manager)", "GET", "/api/v1/customers/{}/orders", ACCOUNT_MANAGER,
-             lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/orders", {"limit": PAGE_SIZE}, None)),
-    Scenario("order history (executive)", "GET", "/api/v1/customers/{}/orders", EXECUTIVE,
-             lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}/orders", {"limit": PAGE_SIZE}, None),
-             expect=(200, 404)),
-    Scenario("create interaction (account manager)", "POST", "/api/v1/customers/{}/interactions", ACCOUNT_MANAGER,
-             _interaction, expect=(201,)),
+    Scenario(
+        "customer by id (executive)",
+        "GET",
+        "/api/v1/customers/{}",
+        EXECUTIVE,
+        lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}", None, None),
+        expect=(200, 404),
+        raw=CUSTOMER_BY_ID,
+    ),
+    Scenario(
+        "customers first page (account manager)",
+        "GET",
+        "/api/v1/customers",
+        ACCOUNT_MANAGER,
+        lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None),
+    ),
+    Scenario(
+        "customers first page (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE}, None),
+        raw=CUSTOMERS_FIRST_PAGE,
+    ),
+    Scenario(
+        "customers deep page (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE, "cursor": fx.deep_cursor}, None),
+        prepare=_walk_to_deep_page,
+    ),
+    Scenario(
+        "search customers by name (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.search_terms), "limit": PAGE_SIZE}, None),
+        raw=CUSTOMERS_BY_NAME,
+    ),
+    Scenario(
+        "search customers by phone (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.phones), "limit": PAGE_SIZE}, None),
+        raw=CUSTOMERS_BY_PHONE,
+    ),
+    Scenario(
+        "customer overview (account manager)",
+        "GET",
+        "/api/v1/customers/{}/overview",
+        ACCOUNT_MANAGER,
+        lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/overview", None, None),
+    ),
+    Scenario(
+        "order history (account manager)",
+        "GET",
+        "/api/v1/customers/{}/orders",
+        ACCOUNT_MANAGER,
+        lambda rng, fx: (f"/api/v1/customers/{fx.own_customer(rng)}/orders", {"limit": PAGE_SIZE}, None),
+    ),
+    Scenario(
+        "order history (executive)",
+        "GET",
+        "/api/v1/customers/{}/orders",
+        EXECUTIVE,
+        lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}/orders", {"limit": PAGE_SIZE}, None),
+        expect=(200, 404),
+    ),
+    Scenario(
+        "create interaction (account manager)",
+        "POST",
+        "/api/v1/customers/{}/interactions",
+        ACCOUNT_MANAGER,
+        _interaction,
+        expect=(201,),
+    ),
     # Last: argon2 verification is CPU-bound by design, and requests its clients gave up on still drain after it.
-    Scenario("login", "POST", "/api/v1/auth/login", None,
-             lambda rng, fx: ("/api/v1/auth/login", None, {"username": ACCOUNT_MANAGER, "password": BENCH_PASSWORD})),
+    Scenario(
+        "login",
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        lambda rng, fx: ("/api/v1/auth/login", None, {"username": ACCOUNT_MANAGER, "password": BENCH_PASSWORD}),
+    ),
 )
 
 
@@ -232,11 +311,19 @@ IMPORT_ROUTE = "/api/v1/customers/import"
 # Starts the name of every imported customer, so what an import left is found again (also after a killed run).
 IMPORT_MARK = "压测导入"
 # The file's columns, headed as people write them: field -> the Chinese label the import reads.
-IMPORT_COLUMNS = {"name": "客户名称", "region": "地区", "level": "客户等级", "industry": "行业", "satisfaction": "客户满意度",
-                  "credit": "客户信用度", "address": "地址", "phone": "电话", "email": "电子邮件"}
+IMPORT_COLUMNS = {
+    "name": "客户名称",
+    "region": "地区",
+    "level": "客户等级",
+    "industry": "行业",
+    "satisfaction": "客户满意度",
+    "credit": "客户信用度",
+    "address": "地址",
+    "phone": "电话",
+    "email": "电子邮件",
+}
 # One row per rule the import checks, spread through the file; valid_rows_only must reject exactly these.
-INVALID_IMPORT_CELLS = (("phone", "待补充"), ("region", "火星"), ("satisfaction", "9"), ("email", "not-an-email"),
-                        ("name", ""))
+INVALID_IMPORT_CELLS = (("phone", "待补充"), ("region", "火星"), ("satisfaction", "9"), ("email", "not-an-email"), ("name", ""))
 
 
 def _labels(category: str) -> dict[str, str]:
@@ -258,8 +345,7 @@ class TimedImport:
         region_values = [value for value in regions if value in words.REGION_CITIES]
         industry_values = [value for value in industries if value in words.INDUSTRY_WORDS]
         level_values = list(levels)
-        invalid_at = {self.rows * (n + 1) // (len(INVALID_IMPORT_CELLS) + 1): cell
-                      for n, cell in enumerate(INVALID_IMPORT_CELLS)}
+        invalid_at = {self.rows * (n + 1) // (len(INVALID_IMPORT_CELLS) + 1): cell for n, cell in enumerate(INVALID_IMPORT_CELLS)}
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(IMPORT_COLUMNS.values())
@@ -268,12 +354,16 @@ class TimedImport:
             city, area = rng.choice(words.REGION_CITIES[region])
             trade = rng.choice(words.INDUSTRY_WORDS[industry])
             row = {
-                "name": f"{IMPORT_MARK}{batch}-{n:06d}{city}{trade}有限公司", "region": regions[region],
-                "level": levels[rng.choice(level_values)], "industry": industries[industry],
-                "satisfaction": rng.randint(1, 5), "credit": rng.randint(1, 5),
+                "name": f"{IMPORT_MARK}{batch}-{n:06d}{city}{trade}有限公司",
+                "region": regions[region],
+                "level": levels[rng.choice(level_values)],
+                "industry": industries[industry],
+                "satisfaction": rng.randint(1, 5),
+                "credit": rng.randint(1, 5),
                 "address": f"{city}市{rng.choice(words.ROADS)}{rng.randint(1, 999)}号",
                 # Local numbers from 9000 0000 up: the generated customers' end below 9000 0000.
-                "phone": f"0{area}-9{n:07d}", "email": f"import{n}@{batch}.example.cn",
+                "phone": f"0{area}-9{n:07d}",
+                "email": f"import{n}@{batch}.example.cn",
             }
             if n in invalid_at:
                 field, value = invalid_at[n]

@@ -49,8 +49,12 @@ class Actors:
             role_rows = list((await session.scalars(select(Role).where(Role.code.in_(roles)))).all())
             assert len(role_rows) == len(roles), f"unknown role in {roles}"
             user = User(
-                username=username, full_name=username.title(), password_hash=_PASSWORD_HASH, team_id=team_id,
-                active=active, roles=role_rows,
+                username=username,
+                full_name=username.title(),
+                password_hash=_PASSWORD_HASH,
+                team_id=team_id,
+                active=active,
+                roles=role_rows,
             )
             session.add(user)
             await session.flush()

@@ -20,26 +20,53 @@ DICTIONARY_SEED: dict[str, list[tuple[str, str, bool]]] = {
     "region": [
         (value, label, True)
         for value, label in [
-            ("beijing", "北京"), ("shanghai", "上海"), ("tianjin", "天津"), ("chongqing", "重庆"),
-            ("guangdong", "广东"), ("jiangsu", "江苏"), ("zhejiang", "浙江"), ("shandong", "山东"),
-            ("fujian", "福建"), ("sichuan", "四川"), ("hubei", "湖北"), ("hunan", "湖南"),
-            ("henan", "河南"), ("hebei", "河北"), ("anhui", "安徽"), ("liaoning", "辽宁"),
-            ("shaanxi", "陕西"), ("yunnan", "云南"), ("guangxi", "广西"), ("heilongjiang", "黑龙江"),
+            ("beijing", "北京"),
+            ("shanghai", "上海"),
+            ("tianjin", "天津"),
+            ("chongqing", "重庆"),
+            ("guangdong", "广东"),
+            ("jiangsu", "江苏"),
+            ("zhejiang", "浙江"),
+            ("shandong", "山东"),
+            ("fujian", "福建"),
+            ("sichuan", "四川"),
+            ("hubei", "湖北"),
+            ("hunan", "湖南"),
+            ("henan", "河南"),
+            ("hebei", "河北"),
+            ("anhui", "安徽"),
+            ("liaoning", "辽宁"),
+            ("shaanxi", "陕西"),
+            ("yunnan", "云南"),
+            ("guangxi", "广西"),
+            ("heilongjiang", "黑龙江"),
         ]
     ],
     "lead_source": [
         (value, label, True)
         for value, label in [
-            ("website", "官网"), ("trade_show", "展会"), ("referral", "客户推荐"), ("cold_call", "电话陌拜"),
-            ("advertisement", "广告"), ("social_media", "社交媒体"), ("partner", "合作伙伴"),
+            ("website", "官网"),
+            ("trade_show", "展会"),
+            ("referral", "客户推荐"),
+            ("cold_call", "电话陌拜"),
+            ("advertisement", "广告"),
+            ("social_media", "社交媒体"),
+            ("partner", "合作伙伴"),
         ]
     ],
     "industry": [
         (value, label, True)
         for value, label in [
-            ("manufacturing", "制造业"), ("retail", "零售"), ("it", "信息技术"), ("finance", "金融"),
-            ("healthcare", "医疗"), ("education", "教育"), ("logistics", "物流"), ("energy", "能源"),
-            ("construction", "建筑"), ("agriculture", "农业"),
+            ("manufacturing", "制造业"),
+            ("retail", "零售"),
+            ("it", "信息技术"),
+            ("finance", "金融"),
+            ("healthcare", "医疗"),
+            ("education", "教育"),
+            ("logistics", "物流"),
+            ("energy", "能源"),
+            ("construction", "建筑"),
+            ("agriculture", "农业"),
         ]
     ],
     "opportunity_stage": [
@@ -72,9 +99,7 @@ async def seed_dictionary(session: AsyncSession) -> None:
     for category, items in DICTIONARY_SEED.items():
         for order, (value, label, editable) in enumerate(items, start=1):
             if (category, value) not in present:
-                session.add(
-                    DictionaryItem(category=category, value=value, label=label, sort_order=order * 10, editable=editable)
-                )
+                session.add(DictionaryItem(category=category, value=value, label=label, sort_order=order * 10, editable=editable))
     await session.flush()
 
 

@@ -13,6 +13,7 @@ from alembic.config import Config
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 
+
 def _project_root() -> Path:
     """Where alembic.ini and migrations/ live: the working directory (an image) or the source checkout."""
     here = Path.cwd()
@@ -60,11 +61,17 @@ def users_create(settings: Settings, args: argparse.Namespace) -> None:
             team = team or await create_team(session, None, TeamCreate(name=args.team))
             team_id = team.id
         data = UserCreate(
-            username=args.username, full_name=args.full_name or args.username, password=args.password,
-            roles=[args.role], team_id=team_id, email=args.email,
+            username=args.username,
+            full_name=args.full_name or args.username,
+            password=args.password,
+            roles=[args.role],
+            team_id=team_id,
+            email=args.email,
         )
         user = await create_user(session, None, data)
-        print(f"created user {user.username} (id {user.id}) with role {args.role}" + (f" in team {args.team}" if args.team else ""))
+        print(
+            f"created user {user.username} (id {user.id}) with role {args.role}" + (f" in team {args.team}" if args.team else "")
+        )
 
     try:
         asyncio.run(_with_session(settings, work))
@@ -86,8 +93,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     uvicorn.run(
-        "crm_api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-        reload=args.reload, proxy_headers=True, log_level=settings.log_level.lower(),
+        "crm_api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        reload=args.reload,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
     )
 
 

@@ -56,7 +56,9 @@ async def seed_people(session: AsyncSession) -> dict[str, User]:
         users[username] = user
     if await session.scalar(select(ApiKey).where(ApiKey.key_hash == fingerprint(DEMO_API_KEY))) is None:
         integrator = await session.scalar(select(Role).where(Role.code == "integrator"))
-        session.add(ApiKey(name="demo sales system", prefix=DEMO_API_KEY[:12], key_hash=fingerprint(DEMO_API_KEY), role=integrator))
+        session.add(
+            ApiKey(name="demo sales system", prefix=DEMO_API_KEY[:12], key_hash=fingerprint(DEMO_API_KEY), role=integrator)
+        )
     await session.flush()
     return users
 

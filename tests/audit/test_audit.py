@@ -8,15 +8,23 @@ from tests.factories import assert_problem
 
 async def test_each_mutation_writes_an_audit_event_with_before_and_after(client, actors, frozen_clock):
     admin = await actors.make("admin")
-    created = (await client.post("/api/v1/dictionary", json={"category": "industry", "label": "航运", "value": "shipping"},
-                                 headers=admin.headers | {"X-Request-ID": "req-create"})).json()
+    created = (
+        await client.post(
+            "/api/v1/dictionary",
+            json={"category": "industry", "label": "航运", "value": "shipping"},
+            headers=admin.headers | {"X-Request-ID": "req-create"},
+        )
+    ).json()
     clock.advance(timedelta(minutes=1))
     await client.patch(f"/api/v1/dictionary/{created['id']}", json={"label": "航运物流", "sort_order": 5}, headers=admin.headers)
     clock.advance(timedelta(minutes=1))
     await client.delete(f"/api/v1/dictionary/{created['id']}", headers=admin.headers)
 
-    events = (await client.get("/api/v1/audit-events", params={"entity_type": "dictionary_item", "entity_id": created["id"]},
-                               headers=admin.headers)).json()["items"]
+    events = (
+        await client.get(
+            "/api/v1/audit-events", params={"entity_type": "dictionary_item", "entity_id": created["id"]}, headers=admin.headers
+        )
+    ).json()["items"]
     assert [e["action"] for e in events] == ["delete", "update", "create"]
     delete, update, create = events
     assert create["changes"]["label"] == {"before": None, "after": "航运"}
@@ -33,7 +41,9 @@ async def test_a_refused_change_leaves_no_audit_event(client, actors):
     admin = await actors.make("admin")
     await client.post("/api/v1/teams", json={"name": "A"}, headers=admin.headers)
     await client.post("/api/v1/teams", json={"name": "A"}, headers=admin.headers)
-    events = (await client.get("/api/v1/audit-events", params={"entity_type": "team", "with_total": True}, headers=admin.headers)).json()
+    events = (
+        await client.get("/api/v1/audit-events", params={"entity_type": "team", "with_total": True}, headers=admin.headers)
+    ).json()
     assert events["total"] == 1
 
 

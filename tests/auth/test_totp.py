@@ -40,12 +40,12 @@ async def test_setup_gives_a_secret_and_a_provisioning_uri_that_is_not_yet_activ
 
 async def test_enable_needs_a_right_code_and_returns_ten_recovery_codes_once(client, actors, frozen_clock):
     user = await actors.make("account_manager", username="li.na")
-    assert_problem(await client.post(f"{AUTH}/totp/enable", json={"code": "123456"}, headers=user.headers), 409,
-                   "auth.totp_not_set_up")
+    assert_problem(
+        await client.post(f"{AUTH}/totp/enable", json={"code": "123456"}, headers=user.headers), 409, "auth.totp_not_set_up"
+    )
     secret = (await client.post(f"{AUTH}/totp/setup", headers=user.headers)).json()["secret"]
     wrong = str((int(_code(secret)) + 1) % 1_000_000).zfill(6)
-    assert_problem(await client.post(f"{AUTH}/totp/enable", json={"code": wrong}, headers=user.headers), 422,
-                   "auth.invalid_otp")
+    assert_problem(await client.post(f"{AUTH}/totp/enable", json={"code": wrong}, headers=user.headers), 422, "auth.invalid_otp")
     assert (await _login(client, "li.na")).status_code == 200  # still off
     assert (await client.get(f"{AUTH}/me", headers=user.headers)).json()["totp_enabled"] is False
     enabled = await client.post(f"{AUTH}/totp/enable", json={"code": _code(secret)}, headers=user.headers)
@@ -58,8 +58,7 @@ async def test_enable_needs_a_right_code_and_returns_ten_recovery_codes_once(cli
 async def test_login_with_the_second_factor_on(client, actors, frozen_clock):
     _, secret, _ = await _with_totp(client, actors)
     assert_problem(await _login(client, "li.na"), 401, "auth.otp_required")
-    assert_problem(await _login(client, "li.na", "000000" if _code(secret) != "000000" else "111111"), 401,
-                   "auth.invalid_otp")
+    assert_problem(await _login(client, "li.na", "000000" if _code(secret) != "000000" else "111111"), 401, "auth.invalid_otp")
     # A wrong password still says only that, and never asks for the code.
     assert_problem(await _login(client, "li.na", password="wrong"), 401, "auth.invalid_credentials")
     code = _code(secret)
@@ -98,15 +97,22 @@ async def test_wrong_codes_count_toward_the_lockout(client, actors, frozen_clock
 async def test_disable_needs_password_and_code(client, actors, frozen_clock):
     user, secret, _ = await _with_totp(client, actors)
     url = f"{AUTH}/totp/disable"
-    assert_problem(await client.post(url, json={"password": "wrong", "code": _code(secret)}, headers=user.headers),
-                   422, "auth.invalid_password")
-    assert_problem(await client.post(url, json={"password": PASSWORD, "code": "nope"}, headers=user.headers),
-                   422, "auth.invalid_otp")
+    assert_problem(
+        await client.post(url, json={"password": "wrong", "code": _code(secret)}, headers=user.headers),
+        422,
+        "auth.invalid_password",
+    )
+    assert_problem(
+        await client.post(url, json={"password": PASSWORD, "code": "nope"}, headers=user.headers), 422, "auth.invalid_otp"
+    )
     ok = await client.post(url, json={"password": PASSWORD, "code": _code(secret)}, headers=user.headers)
     assert ok.status_code == 204
     assert (await _login(client, "li.na")).status_code == 200
-    assert_problem(await client.post(url, json={"password": PASSWORD, "code": _code(secret)}, headers=user.headers),
-                   409, "auth.totp_not_enabled")
+    assert_problem(
+        await client.post(url, json={"password": PASSWORD, "code": _code(secret)}, headers=user.headers),
+        409,
+        "auth.totp_not_enabled",
+    )
 
 
 async def test_admin_resets_a_users_second_factor_audited(client, actors, frozen_clock):
@@ -121,8 +127,9 @@ async def test_admin_resets_a_users_second_factor_audited(client, actors, frozen
     assert (await _login(client, "li.na")).status_code == 200
     assert_problem(await client.post(url, headers=admin.headers), 409, "auth.totp_not_enabled")
 
-    events = (await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": str(user.id)},
-                               headers=admin.headers)).json()["items"]
+    events = (
+        await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": str(user.id)}, headers=admin.headers)
+    ).json()["items"]
     by_action = {event["action"]: event for event in events}
     assert by_action["totp_reset"]["actor_id"] == admin.id
     assert by_action["totp_reset"]["changes"] == {"totp_enabled": {"before": True, "after": False}}

@@ -5,8 +5,8 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 
-import asyncpg
 import aiohttp
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -46,8 +46,7 @@ TINY = DataSet(customers=300, as_of=date(2026, 11, 23))
 async def bench_databases() -> AsyncIterator[tuple[list[str], dict]]:
     """Two throwaway bench databases generated from the same seed, dropped afterwards."""
     base = make_url(_postgres_base_url())
-    urls = [base.set(database=f"crm_bench_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
-            for _ in range(2)]
+    urls = [base.set(database=f"crm_bench_test_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False) for _ in range(2)]
     reports = [await generate(url, TINY, quiet=True) for url in urls]
     yield urls, reports[0]
     connection = await asyncpg.connect(asyncpg_dsn(urls[0], "postgres"))
@@ -72,17 +71,25 @@ async def test_tiny_data_set_is_complete_and_deterministic(bench_databases):
     assert report["customers"]["rows"] == 300
     assert report["contacts"]["rows"] == 600
     assert report["users"]["rows"] == 200 and report["teams"]["rows"] == 20
-    counts = (await _rows(first, """SELECT (SELECT count(*) FROM customers) AS customers,
+    counts = (
+        await _rows(
+            first,
+            """SELECT (SELECT count(*) FROM customers) AS customers,
         (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_lines) AS lines,
         (SELECT last_value FROM code_counters WHERE series = 'KH') AS kh,
         (SELECT count(*) FROM orders o WHERE o.total <> (SELECT sum(round(quantity * unit_price, 2))
-                                                         FROM order_lines l WHERE l.order_id = o.id)) AS bad_totals"""))[0]
+                                                         FROM order_lines l WHERE l.order_id = o.id)) AS bad_totals""",
+        )
+    )[0]
     assert counts["customers"] == 300 and counts["kh"] == 300
     assert counts["orders"] > 600 and counts["lines"] > counts["orders"] and counts["bad_totals"] == 0
     statuses = {row["status"]: row["n"] for row in await _rows(first, "SELECT status, count(*) AS n FROM orders GROUP BY 1")}
     assert (statuses.get(5, 0) + statuses.get(6, 0)) / sum(statuses.values()) > 0.8
-    dormant = await _rows(first, """SELECT customer_id FROM orders WHERE status IN (5, 6) GROUP BY customer_id
-                                    HAVING max(order_date) < DATE '2026-11-23' - 183""")
+    dormant = await _rows(
+        first,
+        """SELECT customer_id FROM orders WHERE status IN (5, 6) GROUP BY customer_id
+                                    HAVING max(order_date) < DATE '2026-11-23' - 183""",
+    )
     assert len(dormant) > 30  # the churn scan has customers to find
 
     query = "SELECT name, phone, phone_e164, owner_id FROM customers ORDER BY id LIMIT 20"
@@ -110,46 +117,52 @@ async def test_tiny_data_set_follows_the_domain_rules(bench_databases):
     tickets = {row["status"] for row in await _rows(url, "SELECT DISTINCT status FROM service_tickets")}
     assert "archived" in tickets and len(tickets) > 1  # a few are still open
 
-    assert await _violations(url, {
-        "won opportunity made its customer": """SELECT 1 FROM opportunities o
+    assert (
+        await _violations(
+            url,
+            {
+                "won opportunity made its customer": """SELECT 1 FROM opportunities o
             LEFT JOIN customers c ON c.id = o.customer_id WHERE (o.status = 'won') <> (c.id IS NOT NULL)
             OR (o.status = 'won' AND (c.name <> o.customer_name OR c.owner_id <> o.assignee_id
                                       OR c.created_at <> o.closed_at))""",
-        "assigned once, closed when final": """SELECT 1 FROM opportunities
+                "assigned once, closed when final": """SELECT 1 FROM opportunities
             WHERE (status = 'unassigned') <> (assignee_id IS NULL)
             OR (status IN ('won', 'lost')) <> (closed_at IS NOT NULL) OR created_at > assigned_at OR assigned_at > closed_at""",
-        "stage history ends at the stage": """SELECT 1 FROM opportunities o WHERE o.stage_since IS DISTINCT FROM
+                "stage history ends at the stage": """SELECT 1 FROM opportunities o WHERE o.stage_since IS DISTINCT FROM
             coalesce((SELECT max(changed_at) FROM opportunity_stage_changes s WHERE s.opportunity_id = o.id),
                      o.assigned_at)
             OR o.stage <> coalesce((SELECT to_stage FROM opportunity_stage_changes s WHERE s.opportunity_id = o.id
                                     ORDER BY changed_at DESC LIMIT 1), o.stage)""",
-        "ticket times follow status": """SELECT 1 FROM service_tickets WHERE (status = 'new') <> (assignee_id IS NULL)
+                "ticket times follow status": """SELECT 1 FROM service_tickets WHERE (status = 'new') <> (assignee_id IS NULL)
             OR (status IN ('handled', 'archived') AND first_handled_at IS NULL)
             OR (status = 'archived') <> (archived_at IS NOT NULL)
             OR assigned_at < created_at OR first_handled_at < assigned_at OR archived_at < first_handled_at
             OR response_due_at <= created_at OR resolve_due_at < response_due_at""",
-        "archived on a satisfied feedback": """SELECT 1 FROM service_tickets t WHERE status = 'archived'
+                "archived on a satisfied feedback": """SELECT 1 FROM service_tickets t WHERE status = 'archived'
             AND NOT EXISTS (SELECT 1 FROM ticket_feedbacks f WHERE f.ticket_id = t.id AND f.satisfaction >= 3
                             AND f.created_at = t.archived_at)""",
-        "churned exactly when confirmed": """SELECT 1 FROM customers c
+                "churned exactly when confirmed": """SELECT 1 FROM customers c
             FULL JOIN (SELECT * FROM churn_warnings WHERE status = 'confirmed') w ON w.customer_id = c.id
             WHERE (c.status = 'churned') <> (w.id IS NOT NULL) OR c.churned_at <> w.confirmed_at""",
-        "measures before confirming": """SELECT 1 FROM churn_warnings w WHERE (status = 'open') = EXISTS
+                "measures before confirming": """SELECT 1 FROM churn_warnings w WHERE (status = 'open') = EXISTS
             (SELECT 1 FROM churn_measures m WHERE m.warning_id = w.id AND m.created_at > w.opened_at
              AND m.created_at < coalesce(w.confirmed_at, 'infinity'))
             OR (status = 'confirmed') <> (confirm_reason IS NOT NULL)""",
-        "opened after six months without an order": """SELECT 1 FROM churn_warnings w
+                "opened after six months without an order": """SELECT 1 FROM churn_warnings w
             JOIN customers c ON c.id = w.customer_id WHERE c.created_at > w.opened_at - interval '6 months'
             OR w.last_order_date_at_open IS DISTINCT FROM
                (SELECT max(order_date) FROM orders o WHERE o.customer_id = w.customer_id AND o.status IN (5, 6))
             OR w.last_order_date_at_open > w.opened_at - interval '6 months'""",
-        "revenue summed as the order triggers keep it": """SELECT 1 FROM customer_revenue r FULL JOIN
+                "revenue summed as the order triggers keep it": """SELECT 1 FROM customer_revenue r FULL JOIN
             (SELECT customer_id, 0 AS year, count(*) AS n, sum(round(total * 100)) AS cents FROM orders
               WHERE status IN (5, 6) GROUP BY customer_id
              UNION ALL SELECT customer_id, extract(year FROM order_date), count(*), sum(round(total * 100)) FROM orders
               WHERE status IN (5, 6) GROUP BY 1, 2) o ON o.customer_id = r.customer_id AND o.year = r.year
             WHERE r.order_count IS DISTINCT FROM o.n OR r.revenue_cents IS DISTINCT FROM o.cents""",
-    }) == {}
+            },
+        )
+        == {}
+    )
     counters = dict(await _rows(url, "SELECT series, last_value FROM code_counters"))
     assert counters["JH"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]
     assert counters["FW"] == (await _rows(url, "SELECT max(id) AS n FROM service_tickets"))[0]["n"]
@@ -186,13 +199,13 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
             await wait_ready(client)
             headers = await sign_in(client, EXECUTIVE)
             scenario = next(s for s in SCENARIOS if s.name == "users first page")
-            measured = await drive(scenario.name, http_call(load_client, scenario, headers, fixtures),
-                                   concurrency=4, seconds=1)
+            measured = await drive(scenario.name, http_call(load_client, scenario, headers, fixtures), concurrency=4, seconds=1)
             jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
             timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
     assert measured.requests > 0 and measured.errors == 0, measured.first_error
     assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [
-        ("cleanup", True, "succeeded"), ("missing", False, None),
+        ("cleanup", True, "succeeded"),
+        ("missing", False, None),
     ]
 
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=2, max_size=2)

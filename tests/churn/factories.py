@@ -27,8 +27,13 @@ async def make_customer(
     number = next(_sequence)
     async with app.state.db.sessionmaker() as session, session.begin():
         customer = Customer(
-            code=f"KHT{number:05d}", name=name or f"Customer {number}", owner_id=owner_id, status=status,
-            deleted_at=deleted_at, level=level, created_at=created_at or clock.now(),
+            code=f"KHT{number:05d}",
+            name=name or f"Customer {number}",
+            owner_id=owner_id,
+            status=status,
+            deleted_at=deleted_at,
+            level=level,
+            created_at=created_at or clock.now(),
         )
         session.add(customer)
         await session.flush()
@@ -39,8 +44,12 @@ async def make_order(app: FastAPI, customer_id: int, order_date: date, *, status
     number = next(_sequence)
     async with app.state.db.sessionmaker() as session, session.begin():
         order = Order(
-            external_id=f"ext-{number}", number=f"SO{number:06d}", customer_id=customer_id, order_date=order_date,
-            status=status, total=Decimal("100.00"),
+            external_id=f"ext-{number}",
+            number=f"SO{number:06d}",
+            customer_id=customer_id,
+            order_date=order_date,
+            status=status,
+            total=Decimal("100.00"),
         )
         session.add(order)
         await session.flush()

@@ -133,9 +133,7 @@ async def test_concurrent_scans_on_postgresql_open_each_warning_once(app, actors
     # Two engines: two processes' worth of connections to the same database.
     first, second = Database(settings.database_url), Database(settings.database_url)
     try:
-        outcomes = await asyncio.gather(
-            run_job(first, settings, JOBS[CHURN_SCAN]), run_job(second, settings, JOBS[CHURN_SCAN])
-        )
+        outcomes = await asyncio.gather(run_job(first, settings, JOBS[CHURN_SCAN]), run_job(second, settings, JOBS[CHURN_SCAN]))
     finally:
         await first.dispose()
         await second.dispose()

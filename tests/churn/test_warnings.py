@@ -95,7 +95,10 @@ async def test_owner_adds_measures_which_postpone_the_warning(app, client, actor
     assert first.status_code == 200, first.text
     second = (await _measure(client, owner, warning_id, "赠送一次免费保养")).json()
     assert second["status"] == "postponed"
-    assert [(m["measure"], m["author_id"]) for m in second["measures"]] == [("电话回访", owner.id), ("赠送一次免费保养", owner.id)]
+    assert [(m["measure"], m["author_id"]) for m in second["measures"]] == [
+        ("电话回访", owner.id),
+        ("赠送一次免费保养", owner.id),
+    ]
     assert second["measures"][0]["created_at"] == frozen_clock.isoformat().replace("+00:00", "Z")
     assert second["allowed_actions"] == ["add_measure", "confirm"]
 
@@ -170,7 +173,9 @@ async def test_warning_allowed_actions_match_what_the_service_accepts(app, clien
     supervisor = await actors.make("sales_supervisor", team="East")
     perform = {
         "add_measure": lambda actor, warning_id: _measure(client, actor, warning_id),
-        "confirm": lambda actor, warning_id: client.post(f"{URL}/{warning_id}/confirm", json={"reason": "r"}, headers=actor.headers),
+        "confirm": lambda actor, warning_id: client.post(
+            f"{URL}/{warning_id}/confirm", json={"reason": "r"}, headers=actor.headers
+        ),
     }
     for status in ("open", "postponed", "confirmed"):
         for actor in (owner, supervisor):

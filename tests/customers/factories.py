@@ -28,7 +28,10 @@ async def make_contact(client: httpx.AsyncClient, owner: Actor, customer_id: int
 
 async def make_interaction(client: httpx.AsyncClient, owner: Actor, customer_id: int, **fields: Any) -> dict[str, Any]:
     body = {
-        "occurred_on": "2026-06-01", "location": "客户总部", "summary": "季度回访", "details": "讨论了下季度的采购计划",
+        "occurred_on": "2026-06-01",
+        "location": "客户总部",
+        "summary": "季度回访",
+        "details": "讨论了下季度的采购计划",
     } | fields
     response = await client.post(f"{BASE}/{customer_id}/interactions", json=body, headers=owner.headers)
     assert response.status_code == 201, response.text
@@ -102,7 +105,5 @@ def xlsx_file(*rows: list[object], name: str = "customers.xlsx") -> dict[str, tu
     return {"file": (name, buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
 
 
-async def import_file(
-    client: httpx.AsyncClient, actor: Actor, files: dict[str, Any], **params: Any
-) -> httpx.Response:
+async def import_file(client: httpx.AsyncClient, actor: Actor, files: dict[str, Any], **params: Any) -> httpx.Response:
     return await client.post(f"{BASE}/import", files=files, params=params, headers=actor.headers)

@@ -30,8 +30,7 @@ async def test_level_and_tags_change_on_every_customer_with_one_audit_each(clien
     admin = await actors.make("admin")
     first = await make_customer(client, manager, level="regular", tags=["旧", "华东"])
     second = await make_customer(client, manager, level="major", tags=[])
-    response = await bulk(client, manager, [first["id"], second["id"]], level="partner", tags_add=["VIP"],
-                          tags_remove=["旧"])
+    response = await bulk(client, manager, [first["id"], second["id"]], level="partner", tags_add=["VIP"], tags_remove=["旧"])
     assert response.status_code == 200, response.text
     assert response.json() == {"updated": [first["id"], second["id"]]}
     assert await state_of(client, manager, first["id"]) == ("partner", ["VIP", "华东"], manager.id)
@@ -46,8 +45,7 @@ async def test_one_customer_outside_scope_is_404_naming_it_and_nothing_changes(c
     a, b = await two_managers(actors)
     mine = await make_customer(client, a, level="regular")
     theirs = await make_customer(client, b, level="regular")
-    problem = assert_problem(await bulk(client, a, [mine["id"], theirs["id"], 999_999], level="major"), 404,
-                             "customer.not_found")
+    problem = assert_problem(await bulk(client, a, [mine["id"], theirs["id"], 999_999], level="major"), 404, "customer.not_found")
     assert problem["ids"] == [theirs["id"], 999_999]
     assert (await state_of(client, a, mine["id"]))[0] == "regular"
 
@@ -57,8 +55,9 @@ async def test_one_churned_customer_is_409_naming_it_and_nothing_changes(app, cl
     active = await make_customer(client, manager, tags=[])
     churned = await make_customer(client, manager)
     await churn(app, churned["id"])
-    problem = assert_problem(await bulk(client, manager, [active["id"], churned["id"]], tags_add=["VIP"]), 409,
-                             "customer.not_active")
+    problem = assert_problem(
+        await bulk(client, manager, [active["id"], churned["id"]], tags_add=["VIP"]), 409, "customer.not_active"
+    )
     assert problem["ids"] == [churned["id"]]
     assert (await state_of(client, manager, active["id"]))[1] == []
 
@@ -97,12 +96,12 @@ async def test_a_supervisor_transfers_only_within_the_team(client, actors):
     supervisor = await actors.make("sales_supervisor", team="east")
     west = await actors.make("account_manager", team="west")
     first, second = await make_customer(client, a), await make_customer(client, b)
-    assert_problem(await bulk(client, supervisor, [first["id"], second["id"]], owner_id=west.id), 422,
-                   "customer.owner_outside_team")
+    assert_problem(
+        await bulk(client, supervisor, [first["id"], second["id"]], owner_id=west.id), 422, "customer.owner_outside_team"
+    )
     response = await bulk(client, supervisor, [first["id"], second["id"]], owner_id=b.id)
     assert response.status_code == 200, response.text
     assert (await state_of(client, supervisor, first["id"]))[2] == b.id
     assert (await state_of(client, supervisor, second["id"]))[2] == b.id
     west_customer = await make_customer(client, west)
-    assert_problem(await bulk(client, supervisor, [first["id"], west_customer["id"]], owner_id=a.id), 404,
-                   "customer.not_found")
+    assert_problem(await bulk(client, supervisor, [first["id"], west_customer["id"]], owner_id=a.id), 404, "customer.not_found")

@@ -119,7 +119,7 @@ async def test_required_contact_fields_cannot_be_emptied(client, actors, field):
 
 async def test_stale_if_match_is_412(client, actors):
     manager = await actors.make("account_manager")
-    contact, url = await record_of_new_customer(client, manager, "contacts")
+    _contact, url = await record_of_new_customer(client, manager, "contacts")
     etag = (await client.get(url, headers=manager.headers)).headers["etag"]
     fresh = await client.patch(url, json={"notes": "first"}, headers=manager.headers | {"If-Match": etag})
     assert fresh.status_code == 200

@@ -1,4 +1,5 @@
 import pytest
+
 from crm_api.core.auth import principal_for_user
 from crm_api.core.errors import Forbidden
 from crm_api.customers.schemas import CustomerCreate
@@ -23,8 +24,15 @@ async def test_roles_without_customer_permissions_are_403(client, actors):
 async def test_create_numbers_normalizes_and_owns_by_the_caller(client, actors):
     manager = await actors.make("account_manager")
     created = await make_customer(
-        client, manager, phone="021-6234 5678", email="info@huaxin.cn", tags=["VIP", "华东", "VIP"],
-        satisfaction=4, credit=5, registered_capital="5000000.5", custom_fields={"erp_no": "E-1", "employees": 120},
+        client,
+        manager,
+        phone="021-6234 5678",
+        email="info@huaxin.cn",
+        tags=["VIP", "华东", "VIP"],
+        satisfaction=4,
+        credit=5,
+        registered_capital="5000000.5",
+        custom_fields={"erp_no": "E-1", "employees": 120},
     )
     assert created["code"] == "KH00000001"
     assert created["owner_id"] == manager.id and created["created_by_id"] == manager.id
@@ -115,10 +123,12 @@ async def test_list_filters(client, actors, app):
     manager = await actors.make("account_manager")
     other = await actors.make("account_manager")
     admin = await actors.make("admin")
-    huaxin = await make_customer(client, manager, name="上海华信科技有限公司", region="shanghai", level="major",
-                                 phone="021-62345678", tags=["VIP"])
-    await make_customer(client, manager, name="北京远景贸易有限公司", region="beijing", level="regular",
-                        phone="010-87654321", tags=["华北"])
+    huaxin = await make_customer(
+        client, manager, name="上海华信科技有限公司", region="shanghai", level="major", phone="021-62345678", tags=["VIP"]
+    )
+    await make_customer(
+        client, manager, name="北京远景贸易有限公司", region="beijing", level="regular", phone="010-87654321", tags=["华北"]
+    )
     await make_customer(client, other, name="广州南方物流有限公司", region="guangdong", level="major", phone="020-11112222")
     await churn(app, huaxin["id"])
 

@@ -17,8 +17,13 @@ async def pairs_seen_by(client, actor, **params) -> list[dict]:
 
 @pytest.mark.parametrize(
     "name",
-    ["上海华信科技有限公司", "上海华信科技 (Co., Ltd.)", "上海华信科技（集团）股份有限公司", "上海华信科技有限责任公司",
-     " 上海 华信 科技 Inc. "],
+    [
+        "上海华信科技有限公司",
+        "上海华信科技 (Co., Ltd.)",
+        "上海华信科技（集团）股份有限公司",
+        "上海华信科技有限责任公司",
+        " 上海 华信 科技 Inc. ",
+    ],
 )
 def test_company_names_normalize_to_one_key(name):
     assert normalize_company_name(name) == "上海华信科技"
@@ -46,7 +51,9 @@ async def test_same_company_by_name_variant_and_full_width_phone(client, actors)
 
     pairs = {(p["customer_id"], p["other_id"]): p for p in await pairs_seen_by(client, manager)}
     assert set(pairs) == {
-        (first["id"], second["id"]), (first["id"], by_phone["id"]), (second["id"], by_phone["id"]),
+        (first["id"], second["id"]),
+        (first["id"], by_phone["id"]),
+        (second["id"], by_phone["id"]),
         (by_email["id"], other_email["id"]),
     }
     best = pairs[(first["id"], second["id"])]
@@ -55,7 +62,7 @@ async def test_same_company_by_name_variant_and_full_width_phone(client, actors)
     assert pairs[(first["id"], by_phone["id"])]["reasons"] == ["phone"]
     assert pairs[(by_email["id"], other_email["id"])]["reasons"] == ["email"]
     # Likeliest first.
-    assert list(pairs)[0] == (first["id"], second["id"])
+    assert next(iter(pairs)) == (first["id"], second["id"])
 
 
 async def test_only_pairs_within_the_callers_scope(client, actors):

@@ -43,8 +43,13 @@ async def test_export_applies_the_list_filters(client, actors):
     await make_customer(client, manager, name="上海一号", region="shanghai", level="major", tags=["VIP"])
     await make_customer(client, manager, name="上海二号", region="shanghai", level="regular")
     await make_customer(client, manager, name="江苏一号", region="jiangsu", level="major")
-    cases = [({"region": "shanghai"}, {"上海一号", "上海二号"}), ({"level": "major"}, {"上海一号", "江苏一号"}),
-             ({"tag": "VIP"}, {"上海一号"}), ({"q": "江苏"}, {"江苏一号"}), ({"owner_id": manager.id + 1}, set())]
+    cases = [
+        ({"region": "shanghai"}, {"上海一号", "上海二号"}),
+        ({"level": "major"}, {"上海一号", "江苏一号"}),
+        ({"tag": "VIP"}, {"上海一号"}),
+        ({"q": "江苏"}, {"江苏一号"}),
+        ({"owner_id": manager.id + 1}, set()),
+    ]
     for params, expected in cases:
         response = await client.get(f"{BASE}/export", params=params, headers=manager.headers)
         assert {row["name"] for row in rows_of(response)} == expected, params
@@ -83,7 +88,12 @@ async def test_xlsx_export(client, actors):
 async def test_an_exported_csv_imports_again(client, actors):
     a, b = await two_managers(actors)
     original = await make_customer(
-        client, a, email="info@huaxin.cn", tags=["VIP", "华东"], satisfaction=4, registered_capital="5000000.5",
+        client,
+        a,
+        email="info@huaxin.cn",
+        tags=["VIP", "华东"],
+        satisfaction=4,
+        registered_capital="5000000.5",
         custom_fields={"erp_no": "E-1"},
     )
     exported = await client.get(f"{BASE}/export", headers=a.headers)
@@ -91,8 +101,18 @@ async def test_an_exported_csv_imports_again(client, actors):
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
     [copy] = (await client.get(BASE, headers=b.headers)).json()["items"]
-    same = ["name", "region", "level", "phone", "phone_e164", "email", "tags", "satisfaction", "registered_capital",
-            "custom_fields"]
+    same = [
+        "name",
+        "region",
+        "level",
+        "phone",
+        "phone_e164",
+        "email",
+        "tags",
+        "satisfaction",
+        "registered_capital",
+        "custom_fields",
+    ]
     assert {k: copy[k] for k in same} == {k: original[k] for k in same}
     assert copy["owner_id"] == b.id and copy["code"] != original["code"]
     assert await customer_names(client, a) == [original["name"]]

@@ -36,7 +36,13 @@ async def test_import_creates_customers_owned_by_the_importer(client, actors):
     response = await import_file(client, manager, csv_file(HEADER, GOOD, THIRD))
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "dry_run": False, "mode": "all_or_nothing", "rows": 2, "valid": 2, "invalid": 0, "created": 2, "errors": [],
+        "dry_run": False,
+        "mode": "all_or_nothing",
+        "rows": 2,
+        "valid": 2,
+        "invalid": 0,
+        "created": 2,
+        "errors": [],
     }
     items = (await client.get(BASE, headers=manager.headers)).json()["items"]
     by_name = {item["name"]: item for item in items}
@@ -56,7 +62,10 @@ async def test_one_audit_event_per_import_with_the_counts(client, actors):
     [event] = await audit_of(client, admin, "customer_import", "KH00000001")
     assert event["action"] == "import" and event["actor_id"] == manager.id
     assert {k: event["changes"][k]["after"] for k in ("rows", "valid", "invalid", "created")} == {
-        "rows": 2, "valid": 2, "invalid": 0, "created": 2,
+        "rows": 2,
+        "valid": 2,
+        "invalid": 0,
+        "created": 2,
     }
     assert await audit_of(client, admin, "customer", 1) == []
 
@@ -115,7 +124,10 @@ async def test_schema_errors_are_reported_per_row_like_a_create(client, actors):
     report = (await import_file(client, manager, csv_file(*rows), mode="valid_rows_only")).json()
     assert (report["rows"], report["invalid"]) == (2, 2)
     assert {(e["row"], e["field"]) for e in report["errors"]} == {
-        (2, "satisfaction"), (2, "email"), (2, "custom_fields"), (3, "name"),
+        (2, "satisfaction"),
+        (2, "email"),
+        (2, "custom_fields"),
+        (3, "name"),
     }
 
 
@@ -130,14 +142,20 @@ async def test_blank_rows_are_skipped_but_row_numbers_stay_those_of_the_file(cli
 
 async def test_unknown_columns_unsupported_files_and_no_name_are_422(client, actors):
     manager = await actors.make("account_manager")
-    assert_problem(await import_file(client, manager, csv_file(["name", "colour"], ["A", "red"])), 422,
-                   "customer_import.unknown_columns")
-    assert_problem(await import_file(client, manager, csv_file(["region"], ["shanghai"])), 422,
-                   "customer_import.no_name_column")
-    assert_problem(await import_file(client, manager, csv_file(HEADER, GOOD, name="customers.txt")), 422,
-                   "customer_import.unsupported_format")
-    assert_problem(await import_file(client, manager, {"file": ("c.xlsx", b"not a zip", "application/octet-stream")}),
-                   422, "customer_import.unreadable")
+    assert_problem(
+        await import_file(client, manager, csv_file(["name", "colour"], ["A", "red"])), 422, "customer_import.unknown_columns"
+    )
+    assert_problem(await import_file(client, manager, csv_file(["region"], ["shanghai"])), 422, "customer_import.no_name_column")
+    assert_problem(
+        await import_file(client, manager, csv_file(HEADER, GOOD, name="customers.txt")),
+        422,
+        "customer_import.unsupported_format",
+    )
+    assert_problem(
+        await import_file(client, manager, {"file": ("c.xlsx", b"not a zip", "application/octet-stream")}),
+        422,
+        "customer_import.unreadable",
+    )
     assert await customer_names(client, manager) == []
 
 
@@ -155,8 +173,7 @@ async def test_oversized_files_are_refused_and_write_nothing(client, actors, mon
 
 async def test_api_keys_cannot_import(session):
     """Who imports owns the customers; an integrator key is nobody."""
-    key = Principal(user_id=None, name="erp", team_id=None, roles=(), permissions={"customers:write": Scope.ALL},
-                    api_key_id=1)
+    key = Principal(user_id=None, name="erp", team_id=None, roles=(), permissions={"customers:write": Scope.ALL}, api_key_id=1)
     with pytest.raises(Forbidden):
         await imports.import_customers(
             session, key, upload=io.BytesIO(b""), filename="c.csv", size=0, dry_run=False, mode="all_or_nothing"

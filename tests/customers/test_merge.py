@@ -22,8 +22,16 @@ from tests.factories import assert_problem
 
 async def add_order(app, customer_id: int, number: str) -> None:
     async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(Order(external_id=number, number=number, customer_id=customer_id, order_date=date(2026, 5, 1),
-                          status=5, total=Decimal("10.00")))
+        session.add(
+            Order(
+                external_id=number,
+                number=number,
+                customer_id=customer_id,
+                order_date=date(2026, 5, 1),
+                status=5,
+                total=Decimal("10.00"),
+            )
+        )
 
 
 async def count_of(app, model, customer_id: int) -> int:
@@ -35,7 +43,8 @@ async def revenue_of(app, customer_id: int) -> list[tuple[int, int, int]]:
     async with app.state.db.sessionmaker() as session:
         rows = await session.execute(
             select(CustomerRevenue.year, CustomerRevenue.order_count, CustomerRevenue.revenue_cents)
-            .where(CustomerRevenue.customer_id == customer_id).order_by(CustomerRevenue.year)
+            .where(CustomerRevenue.customer_id == customer_id)
+            .order_by(CustomerRevenue.year)
         )
         return [tuple(row) for row in rows]
 

@@ -21,8 +21,16 @@ async def _add_orders(app, customer_id, orders):
     async with app.state.db.sessionmaker() as session, session.begin():
         for status, order_date, total in orders:
             number = f"SO-{customer_id}-{order_date.isoformat()}-{status}-{total}"
-            session.add(Order(external_id=number, number=number, customer_id=customer_id, order_date=order_date,
-                              status=status, total=Decimal(total)))
+            session.add(
+                Order(
+                    external_id=number,
+                    number=number,
+                    customer_id=customer_id,
+                    order_date=order_date,
+                    status=status,
+                    total=Decimal(total),
+                )
+            )
 
 
 async def test_overview_needs_auth_permission_and_scope(client, actors):
@@ -39,12 +47,19 @@ async def test_overview_assembles_the_customer(client, actors, app):
     contact = await make_contact(client, manager, customer["id"])
     start = date(2026, 1, 1)
     for day in range(12):
-        await make_interaction(client, manager, customer["id"], occurred_on=(start + timedelta(days=day)).isoformat(),
-                               summary=f"拜访{day}")
-    await _add_orders(app, customer["id"], [
-        (5, date(2026, 3, 1), "1200.50"), (6, date(2026, 4, 2), "800.25"),
-        (4, date(2026, 5, 3), "9999.00"), (1, date(2026, 6, 1), "10.00"),
-    ])
+        await make_interaction(
+            client, manager, customer["id"], occurred_on=(start + timedelta(days=day)).isoformat(), summary=f"拜访{day}"
+        )
+    await _add_orders(
+        app,
+        customer["id"],
+        [
+            (5, date(2026, 3, 1), "1200.50"),
+            (6, date(2026, 4, 2), "800.25"),
+            (4, date(2026, 5, 3), "9999.00"),
+            (1, date(2026, 6, 1), "10.00"),
+        ],
+    )
     other = await make_customer(client, manager, name="别的公司")
     await _add_orders(app, other["id"], [(6, date(2026, 6, 5), "5.00")])
     await churn(app, customer["id"])
@@ -98,13 +113,20 @@ async def test_overview_lists_the_open_tickets_and_opportunities_of_the_customer
     await open_ticket(client, manager, other["id"])
     async with app.state.db.sessionmaker() as session, session.begin():
         for status in ("assigned", "won"):
-            session.add(Opportunity(
-                code=f"JH-{status}", customer_name=customer["name"], customer_id=customer["id"], success_probability=50,
-                summary=f"增购 {status}", description="二期扩容", stage="proposal", status=status, created_by_id=manager.id,
-            ))
+            session.add(
+                Opportunity(
+                    code=f"JH-{status}",
+                    customer_name=customer["name"],
+                    customer_id=customer["id"],
+                    success_probability=50,
+                    summary=f"增购 {status}",
+                    description="二期扩容",
+                    stage="proposal",
+                    status=status,
+                    created_by_id=manager.id,
+                )
+            )
 
     overview = (await client.get(f"{BASE}/{customer['id']}/overview", headers=manager.headers)).json()
-    assert overview["open_tickets"] == [
-        {"id": ticket["id"], "code": ticket["code"], "summary": "设备无法开机", "status": "new"}
-    ]
+    assert overview["open_tickets"] == [{"id": ticket["id"], "code": ticket["code"], "summary": "设备无法开机", "status": "new"}]
     assert [o["summary"] for o in overview["open_opportunities"]] == ["增购 assigned"]

@@ -42,11 +42,17 @@ def documents_url(customer_id: int, document_id: int | None = None) -> str:
 
 
 async def upload(
-    client: httpx.AsyncClient, actor: Actor | None, customer_id: int, content: bytes, filename: str = "报价单.pdf",
+    client: httpx.AsyncClient,
+    actor: Actor | None,
+    customer_id: int,
+    content: bytes,
+    filename: str = "报价单.pdf",
     **form: Any,
 ) -> httpx.Response:
     return await client.post(
-        documents_url(customer_id), files={"file": (filename, content, "application/octet-stream")}, data=form,
+        documents_url(customer_id),
+        files={"file": (filename, content, "application/octet-stream")},
+        data=form,
         headers=actor.headers if actor else {},
     )
 

@@ -58,8 +58,11 @@ async def test_upload_and_download_round_trip_with_a_chinese_filename(client, ac
         (PNG, "门店照片.png", "image/png"),
         (JPEG, "名片.jpg", "image/jpeg"),
         (xlsx(), "报价明细.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (zip_of("[Content_Types].xml", "word/document.xml"), "方案.docx",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            zip_of("[Content_Types].xml", "word/document.xml"),
+            "方案.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
         (CSV, "联系人.csv", "text/csv"),
         ("会议纪要：下周二复盘".encode("gb18030"), "纪要.txt", "text/plain"),
     ],
@@ -74,8 +77,12 @@ async def test_accepted_types_are_read_from_the_content(client, actors, content,
 
 @pytest.mark.parametrize(
     ("content", "filename"),
-    [(EXE, "invoice.pdf"), (zip_of("payload.exe"), "报价.xlsx"), (b"PK\x03\x04 not really a zip", "a.docx"),
-     (b"\x00\x01binary\x00", "notes.txt")],
+    [
+        (EXE, "invoice.pdf"),
+        (zip_of("payload.exe"), "报价.xlsx"),
+        (b"PK\x03\x04 not really a zip", "a.docx"),
+        (b"\x00\x01binary\x00", "notes.txt"),
+    ],
 )
 async def test_other_types_are_refused_and_nothing_is_written(client, actors, app, document_dir, content, filename):
     owner = await actors.make("account_manager")
@@ -125,8 +132,9 @@ async def test_auth_and_data_scope_through_the_customer(client, actors, app):
         assert (await client.get(f"{url}/content", headers=reader.headers)).content == PDF
     # A document is found only under its own customer.
     other_customer = await make_customer(client, owner, name="另一家公司")
-    assert_problem(await client.get(documents_url(other_customer["id"], document["id"]), headers=owner.headers), 404,
-                   "document.not_found")
+    assert_problem(
+        await client.get(documents_url(other_customer["id"], document["id"]), headers=owner.headers), 404, "document.not_found"
+    )
     assert_problem(await client.get(documents_url(customer["id"], 999_999), headers=owner.headers), 404)
     assert len(await all_documents(app)) == 1
 
@@ -169,6 +177,7 @@ async def test_delete_is_audited_and_orphan_files_are_swept_after_a_day(client, 
     clock.advance(timedelta(seconds=1))
     assert (await run_job(app.state.db, app.state.settings, job)).counts == {"removed": 2}
     assert stored_files(document_dir) == [document_dir / same_content["sha256"][:2] / same_content["sha256"]]
-    content = await client.get(f"{documents_url(customer['id'], same_content['id'])}/content",
-                               headers=actors.headers_for(owner.id))
+    content = await client.get(
+        f"{documents_url(customer['id'], same_content['id'])}/content", headers=actors.headers_for(owner.id)
+    )
     assert content.content == PDF

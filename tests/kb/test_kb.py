@@ -3,7 +3,8 @@ from sqlalchemy import func, select
 from crm_api.models.ticket import KbArticle
 from tests.churn.factories import make_customer
 from tests.factories import assert_problem
-from tests.tickets.factories import URL as TICKETS, open_ticket
+from tests.tickets.factories import URL as TICKETS
+from tests.tickets.factories import open_ticket
 
 ARTICLES = "/api/v1/kb/articles"
 
@@ -68,8 +69,9 @@ async def test_search_pages_by_relevance(client, actors):
         await _write(client, writer, f"开机指南 {n}", "正文")
         await _write(client, writer, f"其他 {n}", "关于开机的正文")
     first = await client.get(ARTICLES, params={"q": "开机", "limit": 4}, headers=writer.headers)
-    second = await client.get(ARTICLES, params={"q": "开机", "limit": 4, "cursor": first.json()["next_cursor"]},
-                              headers=writer.headers)
+    second = await client.get(
+        ARTICLES, params={"q": "开机", "limit": 4, "cursor": first.json()["next_cursor"]}, headers=writer.headers
+    )
     titles = [a["title"] for a in first.json()["items"] + second.json()["items"]]
     assert titles == ["开机指南 2", "开机指南 1", "开机指南 0", "其他 2", "其他 1", "其他 0"]
     assert second.json()["next_cursor"] is None
@@ -86,8 +88,11 @@ async def test_link_an_article_to_a_ticket(app, client, actors):
     linked = await client.post(url, json={"article_id": article["id"]}, headers=manager.headers)
     assert linked.status_code == 200, linked.text
     assert linked.json()["articles"] == [{"id": article["id"], "title": "无法开机怎么办"}]
-    assert_problem(await client.post(url, json={"article_id": article["id"]}, headers=manager.headers), 409,
-                   "service_ticket.article_already_linked")
+    assert_problem(
+        await client.post(url, json={"article_id": article["id"]}, headers=manager.headers),
+        409,
+        "service_ticket.article_already_linked",
+    )
     assert_problem(await client.post(url, json={"article_id": 999999}, headers=manager.headers), 404, "article.not_found")
     assert_problem(await client.post(url, json={"article_id": article["id"]}, headers=marketer.headers), 403)
     other = await actors.make("account_manager")

@@ -82,7 +82,8 @@ async def test_lifecycle_activity_makes_it_working_then_qualified(client, actors
     lead = await create_lead(client, manager)
     url = f"{API}/{lead['id']}"
     activity = await client.post(
-        f"{url}/activities", json={"kind": "attended_webinar", "occurred_at": "2026-06-01T10:00:00+08:00"},
+        f"{url}/activities",
+        json={"kind": "attended_webinar", "occurred_at": "2026-06-01T10:00:00+08:00"},
         headers=manager.headers,
     )
     assert activity.status_code == 201

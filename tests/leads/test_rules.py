@@ -38,7 +38,9 @@ async def test_score_is_recomputed_on_every_change_and_explained(client, actors)
     lead = await create_lead(client, marketer, source="website")
     assert lead["score"] == 45  # email 10 + zhejiang 20 + it 15
     assert {(r["criterion"], r["value"]) for r in lead["score_reasons"]} == {
-        ("field_present", "email"), ("region", "zhejiang"), ("industry", "it"),
+        ("field_present", "email"),
+        ("region", "zhejiang"),
+        ("industry", "it"),
     }
     url = f"{API}/{lead['id']}"
     changed = await client.patch(url, json={"source": "referral", "email": None}, headers=marketer.headers)
@@ -49,7 +51,9 @@ async def test_score_is_recomputed_on_every_change_and_explained(client, actors)
     assert after["score"] == 100  # 105 capped
     assert ("activity_count", "2", 40) in {(r["criterion"], r["value"], r["points"]) for r in after["score_reasons"]}
     # New rules rescore open leads at once.
-    await client.put(SCORING, json={"rules": [{"criterion": "source", "value": "referral", "points": -10}]}, headers=admin.headers)
+    await client.put(
+        SCORING, json={"rules": [{"criterion": "source", "value": "referral", "points": -10}]}, headers=admin.headers
+    )
     assert (await client.get(url, headers=marketer.headers)).json()["score"] == 0
 
 
@@ -58,10 +62,15 @@ async def test_assignment_rules_are_admin_only(client, actors):
     supervisor = await actors.make("sales_supervisor", team="east")
     body = {"name": "east", "team_id": supervisor.team_id}
     assert_problem(await client.post(RULES, json=body, headers=supervisor.headers), 403, "auth.missing_permission")
-    assert_problem(await client.post(RULES, json={"name": "both", "team_id": 1, "user_id": supervisor.id}, headers=admin.headers), 422)
+    assert_problem(
+        await client.post(RULES, json={"name": "both", "team_id": 1, "user_id": supervisor.id}, headers=admin.headers), 422
+    )
     assert_problem(await client.post(RULES, json={"name": "none"}, headers=admin.headers), 422)
-    assert_problem(await client.post(RULES, json={"name": "t", "team_id": 999999}, headers=admin.headers), 422,
-                   "assignment_rule.invalid_team")
+    assert_problem(
+        await client.post(RULES, json={"name": "t", "team_id": 999999}, headers=admin.headers),
+        422,
+        "assignment_rule.invalid_team",
+    )
     rule = await create_assignment_rule(client, admin, **body)
     assert (await client.get(RULES, headers=supervisor.headers)).json()["items"][0]["id"] == rule["id"]
     renamed = await client.patch(f"{RULES}/{rule['id']}", json={"priority": 5}, headers=admin.headers)
@@ -79,9 +88,17 @@ async def test_rules_apply_in_priority_order_and_round_robin_inside_a_team(clien
     await actors.make("account_manager", team="east", active=False)
     await actors.make("sales_supervisor", team="east")
     specialist = await actors.make("account_manager", team="south")
-    team_rule = await create_assignment_rule(client, admin, name="zhejiang", region="zhejiang", priority=20, team_id=first.team_id)
+    team_rule = await create_assignment_rule(
+        client, admin, name="zhejiang", region="zhejiang", priority=20, team_id=first.team_id
+    )
     it_rule = await create_assignment_rule(
-        client, admin, name="zhejiang it referrals", region="zhejiang", industry="it", source="referral", priority=10,
+        client,
+        admin,
+        name="zhejiang it referrals",
+        region="zhejiang",
+        industry="it",
+        source="referral",
+        priority=10,
         user_id=specialist.id,
     )
     owners = []

@@ -21,14 +21,22 @@ _serial = itertools.count(1)
 
 
 async def make_customer(
-    app: FastAPI, owner_id: int, *, name: str | None = None, tags: tuple[str, ...] = (), deleted: bool = False,
+    app: FastAPI,
+    owner_id: int,
+    *,
+    name: str | None = None,
+    tags: tuple[str, ...] = (),
+    deleted: bool = False,
     **fields: Any,
 ) -> int:
     number = next(_serial)
     async with app.state.db.sessionmaker() as session, session.begin():
         customer = Customer(
-            code=f"KHM{number:05d}", name=name or f"营销客户{number}有限公司", owner_id=owner_id,
-            deleted_at=clock.now() if deleted else None, **fields,
+            code=f"KHM{number:05d}",
+            name=name or f"营销客户{number}有限公司",
+            owner_id=owner_id,
+            deleted_at=clock.now() if deleted else None,
+            **fields,
         )
         session.add(customer)
         await session.flush()
@@ -40,8 +48,13 @@ async def make_contact(app: FastAPI, customer_id: int, *, consent: bool = True, 
     number = next(_serial)
     async with app.state.db.sessionmaker() as session, session.begin():
         contact = Contact(
-            customer_id=customer_id, name=name or f"联系人{number}", gender="female", title="经理",
-            office_phone="021-62345678", email=f"c{number}@example.com", marketing_consent=consent,
+            customer_id=customer_id,
+            name=name or f"联系人{number}",
+            gender="female",
+            title="经理",
+            office_phone="021-62345678",
+            email=f"c{number}@example.com",
+            marketing_consent=consent,
         )
         session.add(contact)
         await session.flush()
@@ -52,8 +65,12 @@ async def make_order(app: FastAPI, customer_id: int, order_date: date, total: st
     number = next(_serial)
     async with app.state.db.sessionmaker() as session, session.begin():
         order = Order(
-            external_id=f"mkt-{number}", number=f"SOM{number:06d}", customer_id=customer_id, order_date=order_date,
-            status=status, total=Decimal(total),
+            external_id=f"mkt-{number}",
+            number=f"SOM{number:06d}",
+            customer_id=customer_id,
+            order_date=order_date,
+            status=status,
+            total=Decimal(total),
         )
         session.add(order)
         await session.flush()
@@ -64,9 +81,18 @@ async def make_won_opportunity(app: FastAPI, customer_id: int, creator_id: int, 
     number = next(_serial)
     async with app.state.db.sessionmaker() as session, session.begin():
         opportunity = Opportunity(
-            code=f"JH{number:06d}", customer_name="赢单客户", success_probability=100, summary="won",
-            description="won", expected_amount=Decimal(amount), stage="initial_contact", status="won",
-            created_by_id=creator_id, assignee_id=creator_id, closed_at=closed_at, customer_id=customer_id,
+            code=f"JH{number:06d}",
+            customer_name="赢单客户",
+            success_probability=100,
+            summary="won",
+            description="won",
+            expected_amount=Decimal(amount),
+            stage="initial_contact",
+            status="won",
+            created_by_id=creator_id,
+            assignee_id=creator_id,
+            closed_at=closed_at,
+            customer_id=customer_id,
         )
         session.add(opportunity)
         await session.flush()
@@ -81,8 +107,14 @@ async def create_segment(client: httpx.AsyncClient, actor: Actor, name: str | No
 
 
 def campaign_body(**fields: Any) -> dict[str, Any]:
-    return {"name": "618 年中促销", "goal": "Win back quiet customers", "budget": "1000.00", "starts_on": "2026-06-01",
-            "ends_on": "2026-06-30", "channel": "email"} | fields
+    return {
+        "name": "618 年中促销",
+        "goal": "Win back quiet customers",
+        "budget": "1000.00",
+        "starts_on": "2026-06-01",
+        "ends_on": "2026-06-30",
+        "channel": "email",
+    } | fields
 
 
 async def create_campaign(client: httpx.AsyncClient, actor: Actor, **fields: Any) -> dict[str, Any]:
@@ -104,8 +136,13 @@ async def running_campaign(client: httpx.AsyncClient, actor: Actor, segment_id: 
 
 
 async def touch(
-    client: httpx.AsyncClient, headers: dict[str, str], campaign_id: int, contact_id: int, kind: str = "sent",
-    at: datetime | None = None, **fields: Any,
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    campaign_id: int,
+    contact_id: int,
+    kind: str = "sent",
+    at: datetime | None = None,
+    **fields: Any,
 ) -> httpx.Response:
     body = {"contact_id": contact_id, "kind": kind} | ({"at": at.isoformat()} if at else {}) | fields
     return await client.post(f"{CAMPAIGNS}/{campaign_id}/touches", json=body, headers=headers)

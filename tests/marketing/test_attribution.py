@@ -37,7 +37,11 @@ async def _example(app, client, actors):
     c = await running_campaign(client, marketer, segment["id"], name="C", budget="300.00", channel="email")
     await create_campaign(client, marketer, name="draft, never touched")
     for campaign, contact, at in (
-        (a, x1, utc(5, 1)), (b, x2, utc(5, 10)), (c, x1, utc(5, 20)), (a, y1, utc(5, 5, 2)), (b, y1, utc(5, 5, 8)),
+        (a, x1, utc(5, 1)),
+        (b, x2, utc(5, 10)),
+        (c, x1, utc(5, 20)),
+        (a, y1, utc(5, 5, 2)),
+        (b, y1, utc(5, 5, 8)),
     ):
         response = await touch(client, marketer.headers, campaign["id"], contact, "sent", at=at)
         assert response.status_code == 201, response.text
@@ -83,7 +87,9 @@ async def test_linear_splits_each_sale_evenly_to_the_cent(app, client, actors):
     report = await _report(client, marketer, model="linear")
     # A: 1000/2 + 100/3 + 900 = 1433.33; B: 1000/2 + 100/3 = 533.33; C: 100/3 = 33.33.
     assert _by_name(report) == {
-        "A": ("1433.33", 3, "13.33"), "B": ("533.33", 2, "1.67"), "C": ("33.33", 1, "-0.89"),
+        "A": ("1433.33", 3, "13.33"),
+        "B": ("533.33", 2, "1.67"),
+        "C": ("33.33", 1, "-0.89"),
     }
     # Channel totals are summed from the campaigns' cents: email 1433.33 + 33.33 on a 400.00 budget.
     assert _channels(report) == {"email": ("400.00", "1466.66", "2.67"), "sms": ("200.00", "533.33", "1.67")}
@@ -95,8 +101,11 @@ async def test_period_limits_the_sales_counted(app, client, actors):
     assert _by_name(report) == {"A": ("0.00", 0, "-1.00"), "B": ("0.00", 0, "-1.00"), "C": ("100.00", 1, "-0.67")}
     only_win = await _report(client, marketer, model="first_touch", **{"from": "2026-05-05", "to": "2026-05-05"})
     assert _by_name(only_win)["A"] == ("900.00", 1, "8.00")
-    assert_problem(await client.get(URL, params={"from": "2026-06-01", "to": "2026-05-01"}, headers=marketer.headers),
-                   422, "attribution.period_reversed")
+    assert_problem(
+        await client.get(URL, params={"from": "2026-06-01", "to": "2026-05-01"}, headers=marketer.headers),
+        422,
+        "attribution.period_reversed",
+    )
     assert_problem(await client.get(URL, params={"model": "u_shaped"}, headers=marketer.headers), 422)
 
 

@@ -1,6 +1,6 @@
 from collections import Counter
-import pytest
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -70,18 +70,23 @@ async def test_status_machine_with_codes_and_allowed_actions(client, actors):
     assert_problem(await act(client, marketer, cid, "finish"), 409, "campaign.not_running")
     assert_problem(await act(client, marketer, cid, "publish"), 422)
 
-    edited = await client.patch(f"{CAMPAIGNS}/{cid}", json={"segment_id": segment["id"], "budget": "1500.5"},
-                                headers=marketer.headers)
+    edited = await client.patch(
+        f"{CAMPAIGNS}/{cid}", json={"segment_id": segment["id"], "budget": "1500.5"}, headers=marketer.headers
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["budget"] == "1500.50" and edited.json()["allowed_actions"] == EVERY_ACTION
-    assert_problem(await client.patch(f"{CAMPAIGNS}/{cid}", json={"ends_on": "2026-05-01"}, headers=marketer.headers),
-                   422, "campaign.period_reversed")
+    assert_problem(
+        await client.patch(f"{CAMPAIGNS}/{cid}", json={"ends_on": "2026-05-01"}, headers=marketer.headers),
+        422,
+        "campaign.period_reversed",
+    )
     assert_problem(await client.patch(f"{CAMPAIGNS}/{cid}", json={"status": "done"}, headers=marketer.headers), 422)
 
     scheduled = await act(client, marketer, cid, "schedule")
     assert scheduled.json()["status"] == "scheduled" and scheduled.json()["allowed_actions"] == ["start", "cancel"]
-    assert_problem(await client.patch(f"{CAMPAIGNS}/{cid}", json={"name": "x"}, headers=marketer.headers),
-                   409, "campaign.not_draft")
+    assert_problem(
+        await client.patch(f"{CAMPAIGNS}/{cid}", json={"name": "x"}, headers=marketer.headers), 409, "campaign.not_draft"
+    )
     assert_problem(await act(client, marketer, cid, "schedule"), 409, "campaign.not_draft")
     running = await act(client, marketer, cid, "start")
     assert running.json()["status"] == "running" and running.json()["allowed_actions"] == ["finish"]
@@ -128,8 +133,7 @@ async def test_audience_is_consenting_contacts_of_the_segment(app, client, actor
     segment = await create_segment(client, marketer, region="shanghai")
     campaign = await create_campaign(client, marketer, segment_id=segment["id"])
 
-    response = await client.get(f"{CAMPAIGNS}/{campaign['id']}/audience", params={"with_total": "true"},
-                                headers=marketer.headers)
+    response = await client.get(f"{CAMPAIGNS}/{campaign['id']}/audience", params={"with_total": "true"}, headers=marketer.headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert sorted(member["contact_id"] for member in body["items"]) == sorted(yes)
@@ -142,8 +146,7 @@ async def test_audience_is_consenting_contacts_of_the_segment(app, client, actor
 
 
 def _variants(*weights: int) -> list[CampaignVariant]:
-    return [CampaignVariant(id=i + 1, campaign_id=7, name=str(i), subject="s", body="b", weight=w)
-            for i, w in enumerate(weights)]
+    return [CampaignVariant(id=i + 1, campaign_id=7, name=str(i), subject="s", body="b", weight=w) for i, w in enumerate(weights)]
 
 
 def test_variant_assignment_is_deterministic_and_follows_the_weights():
@@ -167,8 +170,11 @@ async def test_audience_shows_each_contacts_assigned_variant(app, client, actors
     segment = await create_segment(client, marketer, region="guangdong")
     campaign = await create_campaign(client, marketer, segment_id=segment["id"])
     for name, weight in (("A", 1), ("B", 1)):
-        await client.post(f"{CAMPAIGNS}/{campaign['id']}/variants",
-                          json={"name": name, "subject": name, "body": name, "weight": weight}, headers=marketer.headers)
+        await client.post(
+            f"{CAMPAIGNS}/{campaign['id']}/variants",
+            json={"name": name, "subject": name, "body": name, "weight": weight},
+            headers=marketer.headers,
+        )
     async with app.state.db.sessionmaker() as session:
         variants = list(await session.scalars(select(CampaignVariant).order_by(CampaignVariant.id)))
     response = await client.get(f"{CAMPAIGNS}/{campaign['id']}/audience", headers=marketer.headers)
@@ -225,16 +231,23 @@ async def test_performance_per_variant_with_rates(app, client, actors):
     cid = campaign["id"]
     ids = []
     for name in ("A", "B"):
-        response = await client.post(f"{CAMPAIGNS}/{cid}/variants", json={"name": name, "subject": name, "body": name},
-                                     headers=marketer.headers)
+        response = await client.post(
+            f"{CAMPAIGNS}/{cid}/variants", json={"name": name, "subject": name, "body": name}, headers=marketer.headers
+        )
         ids.append(response.json()["id"])
     for action in ("schedule", "start"):
         await act(client, marketer, cid, action)
     a, b = ids
     plan = [  # variant A: 3 sent, 2 opened, 1 clicked, 1 converted; B: 1 sent, nothing else
-        (contacts[0], a, "sent"), (contacts[1], a, "sent"), (contacts[2], a, "sent"), (contacts[3], b, "sent"),
-        (contacts[0], a, "opened"), (contacts[1], a, "opened"), (contacts[0], a, "clicked"),
-        (contacts[0], a, "converted"), (contacts[0], a, "converted"),
+        (contacts[0], a, "sent"),
+        (contacts[1], a, "sent"),
+        (contacts[2], a, "sent"),
+        (contacts[3], b, "sent"),
+        (contacts[0], a, "opened"),
+        (contacts[1], a, "opened"),
+        (contacts[0], a, "clicked"),
+        (contacts[0], a, "converted"),
+        (contacts[0], a, "converted"),
     ]
     for contact, variant, kind in plan:
         response = await touch(client, marketer.headers, cid, contact, kind, variant_id=variant)
@@ -246,15 +259,23 @@ async def test_performance_per_variant_with_rates(app, client, actors):
     by_name = {row["variant_name"]: row for row in body["variants"]}
     assert (by_name["A"]["sent"], by_name["A"]["opened"], by_name["A"]["clicked"], by_name["A"]["converted"]) == (3, 2, 1, 1)
     assert (by_name["A"]["open_rate"], by_name["A"]["click_rate"], by_name["A"]["conversion_rate"]) == (
-        "0.6667", "0.3333", "0.3333")
+        "0.6667",
+        "0.3333",
+        "0.3333",
+    )
     assert (by_name["B"]["sent"], by_name["B"]["open_rate"]) == (1, "0.0000")
     assert (body["total"]["sent"], body["total"]["opened"], body["total"]["open_rate"]) == (4, 2, "0.5000")
 
 
 async def _campaign_in(client, marketer, segment_id: int, status: str) -> dict:
     campaign = await create_campaign(client, marketer, segment_id=segment_id)
-    path = {"draft": [], "scheduled": ["schedule"], "running": ["schedule", "start"],
-            "done": ["schedule", "start", "finish"], "cancelled": ["cancel"]}[status]
+    path = {
+        "draft": [],
+        "scheduled": ["schedule"],
+        "running": ["schedule", "start"],
+        "done": ["schedule", "start", "finish"],
+        "cancelled": ["cancel"],
+    }[status]
     for action in path:
         campaign = (await act(client, marketer, campaign["id"], action)).json()
     return campaign
@@ -265,10 +286,13 @@ async def test_allowed_actions_are_exactly_what_the_api_accepts(client, actors):
     segment = await create_segment(client, marketer)
     attempts = {
         "edit": lambda cid: client.patch(f"{CAMPAIGNS}/{cid}", json={"goal": "x"}, headers=marketer.headers),
-        "add_variant": lambda cid: client.post(f"{CAMPAIGNS}/{cid}/variants",
-                                               json={"name": "V", "subject": "s", "body": "b"}, headers=marketer.headers),
-    } | {action: (lambda cid, action=action: act(client, marketer, cid, action))
-         for action in ("schedule", "start", "finish", "cancel")}
+        "add_variant": lambda cid: client.post(
+            f"{CAMPAIGNS}/{cid}/variants", json={"name": "V", "subject": "s", "body": "b"}, headers=marketer.headers
+        ),
+    } | {
+        action: (lambda cid, action=action: act(client, marketer, cid, action))
+        for action in ("schedule", "start", "finish", "cancel")
+    }
     for status in ("draft", "scheduled", "running", "done", "cancelled"):
         for action, attempt in attempts.items():
             campaign = await _campaign_in(client, marketer, segment["id"], status)
@@ -288,8 +312,9 @@ async def test_transitions_and_touches_are_audited(app, client, actors):
     campaign = await running_campaign(client, marketer, segment["id"])
     await touch(client, marketer.headers, campaign["id"], contact)
     await touch(client, marketer.headers, campaign["id"], contact)  # a replay records nothing new
-    events = await client.get("/api/v1/audit-events", params={"entity_type": "campaign", "entity_id": campaign["id"]},
-                              headers=admin.headers)
+    events = await client.get(
+        "/api/v1/audit-events", params={"entity_type": "campaign", "entity_id": campaign["id"]}, headers=admin.headers
+    )
     actions = [(e["action"], e["changes"].get("status")) for e in reversed(events.json()["items"])]
     assert actions == [
         ("create", {"before": None, "after": "draft"}),
@@ -308,8 +333,9 @@ async def test_the_database_keeps_one_sent_per_contact_under_concurrent_tracking
 
     def touch_row(kind: str) -> CampaignTouch:
         now = clock.now()
-        return CampaignTouch(campaign_id=campaign["id"], contact_id=contact, kind=kind, occurred_at=now,
-                             occurred_on=now.date(), created_at=now)
+        return CampaignTouch(
+            campaign_id=campaign["id"], contact_id=contact, kind=kind, occurred_at=now, occurred_on=now.date(), created_at=now
+        )
 
     async with app.state.db.sessionmaker() as session, session.begin():
         session.add_all([touch_row("converted"), touch_row("converted")])

@@ -6,8 +6,10 @@ from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, C
 
 async def _counts(app) -> list[int]:
     async with app.state.db.sessionmaker() as session:
-        return [await session.scalar(select(func.count()).select_from(model))
-                for model in (Segment, Campaign, CampaignVariant, CampaignTouch, CustomerRfm)]
+        return [
+            await session.scalar(select(func.count()).select_from(model))
+            for model in (Segment, Campaign, CampaignVariant, CampaignTouch, CustomerRfm)
+        ]
 
 
 async def test_demo_has_a_campaign_in_every_status_and_seeds_once(app, client):

@@ -56,8 +56,9 @@ async def test_segment_evaluates_the_customer_filters_live(app, client, actors):
 
     # Live: a new matching customer is a member at once; keyset pages walk all of them.
     await make_customer(app, wang.id, name="上海新客户", region="shanghai", level="major", tags=("vip",))
-    first = await client.get(f"{SEGMENTS}/{segment['id']}/customers", params={"limit": 2, "with_total": "true"},
-                             headers=marketer.headers)
+    first = await client.get(
+        f"{SEGMENTS}/{segment['id']}/customers", params={"limit": 2, "with_total": "true"}, headers=marketer.headers
+    )
     assert [c["name"] for c in first.json()["items"]] == ["上海新客户", "上海明达机械"]
     assert first.json()["total"] == 3
     rest = await _member_names(client, marketer, segment["id"], limit=2, cursor=first.json()["next_cursor"])
@@ -103,8 +104,9 @@ async def test_update_with_if_match_name_clash_and_delete(client, actors):
     url = f"{SEGMENTS}/{segment['id']}"
     etag = (await client.get(url, headers=marketer.headers)).headers["ETag"]
 
-    changed = await client.patch(url, json={"filters": {"region": "shanghai", "level": "major"}},
-                                 headers=marketer.headers | {"If-Match": etag})
+    changed = await client.patch(
+        url, json={"filters": {"region": "shanghai", "level": "major"}}, headers=marketer.headers | {"If-Match": etag}
+    )
     assert changed.status_code == 200, changed.text
     filters = {key: value for key, value in changed.json()["filters"].items() if value is not None}
     assert filters == {"region": "shanghai", "level": "major"}

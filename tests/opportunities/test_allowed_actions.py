@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm_api.opportunities.rules import Action
+from crm_api.opportunities.policy import Action
 from tests.opportunities.factories import API, opportunity_in
 
 STATUSES = ["unassigned", "assigned", "won", "lost"]

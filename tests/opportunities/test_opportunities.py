@@ -6,7 +6,6 @@ from tests.factories import assert_problem
 from tests.opportunities.factories import API, assign, count_rows, create_opportunity, opportunity_body
 
 
-
 async def test_anonymous_is_401_and_marketer_is_403(client, actors):
     marketer = await actors.make("marketer")
     assert_problem(await client.get(API), 401, "auth.not_authenticated")

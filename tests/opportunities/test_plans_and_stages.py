@@ -70,8 +70,12 @@ async def test_the_assignee_moves_the_stage_and_history_is_kept(client, actors, 
     creator, supervisor, assignee = await _team(actors)
     opportunity = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
     stage_url = f"{API}/{opportunity['id']}/stage"
-    assert_problem(await client.post(stage_url, json={"stage": "proposal"}, headers=creator.headers), 403, "opportunity.not_assignee")
-    assert_problem(await client.post(stage_url, json={"stage": "dreaming"}, headers=assignee.headers), 422, "dictionary.unknown_value")
+    assert_problem(
+        await client.post(stage_url, json={"stage": "proposal"}, headers=creator.headers), 403, "opportunity.not_assignee"
+    )
+    assert_problem(
+        await client.post(stage_url, json={"stage": "dreaming"}, headers=assignee.headers), 422, "dictionary.unknown_value"
+    )
     same = await client.post(stage_url, json={"stage": "initial_contact"}, headers=assignee.headers)
     assert_problem(same, 409, "opportunity.same_stage")
 
@@ -99,9 +103,13 @@ async def test_the_assignee_loses_with_a_reason_and_lost_is_final(client, actors
     assert lost.json()["closed_at"] is not None
     assert_problem(await client.post(f"{url}/lose", headers=assignee.headers), 409, "opportunity.closed")
     assert_problem(await client.post(f"{url}/win", headers=assignee.headers), 409, "opportunity.closed")
-    assert_problem(await client.post(f"{url}/stage", json={"stage": "proposal"}, headers=assignee.headers), 409, "opportunity.closed")
+    assert_problem(
+        await client.post(f"{url}/stage", json={"stage": "proposal"}, headers=assignee.headers), 409, "opportunity.closed"
+    )
     assert_problem(await client.patch(url, json={"summary": "again"}, headers=creator.headers), 409, "opportunity.closed")
     assert_problem(await client.delete(url, headers=creator.headers), 409, "opportunity.closed")
     assert_problem(
-        await client.post(f"{url}/assign", json={"assignee_id": assignee.id}, headers=supervisor.headers), 409, "opportunity.closed"
+        await client.post(f"{url}/assign", json={"assignee_id": assignee.id}, headers=supervisor.headers),
+        409,
+        "opportunity.closed",
     )

@@ -5,7 +5,7 @@ import pytest
 from crm_api.core.auth import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden
 from crm_api.opportunities import service
-from crm_api.opportunities.rules import Action, allowed_actions, enforce
+from crm_api.opportunities.policy import RULES, Action
 from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, PlanItemCreate
 
 
@@ -38,11 +38,11 @@ async def test_service_refuses_what_the_rules_refuse(session, actors):
         await service.add_plan_item(session, creator, opportunity.id, PlanItemCreate(planned_on="2026-07-01", content="x"))
 
     for principal in (creator, supervisor, assignee):
-        listed = allowed_actions(opportunity, principal)
+        listed = RULES.allowed_actions(opportunity, principal)
         for action in Action:
             if action.value in listed:
-                enforce(action, opportunity, principal)
+                RULES.enforce(action, opportunity, principal)
             else:
                 with pytest.raises((Forbidden, Conflict)):
-                    enforce(action, opportunity, principal)
-    assert allowed_actions(opportunity, assignee) == ["plan", "stage", "win", "lose"]
+                    RULES.enforce(action, opportunity, principal)
+    assert RULES.allowed_actions(opportunity, assignee) == ["plan", "stage", "win", "lose"]

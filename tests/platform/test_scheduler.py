@@ -50,7 +50,7 @@ async def test_a_run_is_recorded_with_its_counts(app, settings, sample_job):
 
 
 async def test_a_failed_run_is_recorded_and_raised(app, settings, failing_job):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="boom"):
         await run_job(app.state.db, settings, failing_job)
     [run] = await _runs(app)
     assert run.outcome == "failed" and "boom" in run.error

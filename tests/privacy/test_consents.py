@@ -28,8 +28,9 @@ async def test_consents_are_guarded(client, actors):
     for method, payload in (("GET", None), ("POST", body)):
         assert_problem(await client.request(method, f"{url}/consents", json=payload), 401)
         assert_problem(await client.request(method, f"{url}/consents", json=payload, headers=marketer.headers), 403)
-        assert_problem(await client.request(method, f"{url}/consents", json=payload, headers=other.headers), 404,
-                       "customer.not_found")
+        assert_problem(
+            await client.request(method, f"{url}/consents", json=payload, headers=other.headers), 404, "customer.not_found"
+        )
     missing = url.rsplit("/", 1)[0] + "/999999/consents"
     assert_problem(await client.get(missing, headers=owner.headers), 404, "contact.not_found")
 
@@ -55,7 +56,10 @@ async def test_the_log_is_append_only_and_drives_the_marketing_flag(client, acto
 
     log = (await client.get(f"{url}/consents", headers=owner.headers)).json()["items"]
     assert [(c["purpose"], c["granted"]) for c in log] == [
-        ("marketing_email", True), ("marketing_sms", True), ("marketing_email", False), ("marketing_sms", False),
+        ("marketing_email", True),
+        ("marketing_sms", True),
+        ("marketing_email", False),
+        ("marketing_sms", False),
         ("data_sharing", True),
     ]
     # Nothing changes or removes a record.

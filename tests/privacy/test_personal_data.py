@@ -2,8 +2,13 @@ from tests.customers.factories import BASE, audit_of, make_contact, make_custome
 from tests.factories import assert_problem
 from tests.privacy.factories import make_order, privacy_officer
 
-PII_CUSTOMER = {"address": "上海市徐汇区漕溪北路88号", "email": "info@huaxin.example", "bank": "招商银行",
-                "bank_account": "6225880212345678", "legal_representative": "王伟"}
+PII_CUSTOMER = {
+    "address": "上海市徐汇区漕溪北路88号",
+    "email": "info@huaxin.example",
+    "bank": "招商银行",
+    "bank_account": "6225880212345678",
+    "legal_representative": "王伟",
+}
 PII_CONTACT = {"name": "陈静", "mobile": "13812345678", "email": "chen.jing@huaxin.example", "notes": "喜欢早上联系"}
 
 
@@ -15,8 +20,11 @@ async def _customer_with_history(app, client, owner):
     changed = await client.patch(contact_url, json={"mobile": "13900001111"}, headers=owner.headers)
     assert changed.status_code == 200, changed.text
     interaction = await make_interaction(client, owner, customer["id"], details="陈静说她下月离职")
-    consent = await client.post(f"{contact_url}/consents", json={"purpose": "marketing_email", "granted": True,
-                                                                 "source": "官网表单"}, headers=owner.headers)
+    consent = await client.post(
+        f"{contact_url}/consents",
+        json={"purpose": "marketing_email", "granted": True, "source": "官网表单"},
+        headers=owner.headers,
+    )
     assert consent.status_code == 201
     await make_order(app, customer["id"], "1200.50", "SO-1")
     await make_order(app, customer["id"], "99.50", "SO-2")
@@ -39,8 +47,12 @@ async def test_customer_export_holds_everything_stored(app, client, actors):
     assert [(c["contact_id"], c["purpose"]) for c in data["consents"]] == [(contact["id"], "marketing_email")]
     assert data["orders"]["count"] == 2 and data["orders"]["total"] == "1300.00"
     about = {(e["entity_type"], e["entity_id"], e["action"]) for e in data["audit_events"]}
-    assert {("customer", str(customer["id"]), "create"), ("contact", str(contact["id"]), "update"),
-            ("interaction", str(interaction["id"]), "create"), ("contact", str(contact["id"]), "consent_grant")} <= about
+    assert {
+        ("customer", str(customer["id"]), "create"),
+        ("contact", str(contact["id"]), "update"),
+        ("interaction", str(interaction["id"]), "create"),
+        ("contact", str(contact["id"]), "consent_grant"),
+    } <= about
 
 
 async def test_contact_export(app, client, actors):
@@ -59,12 +71,11 @@ async def test_contact_export(app, client, actors):
 async def test_erasing_a_customer_anonymizes_it_keeps_orders_and_scrubs_the_audit_trail(app, client, actors):
     owner, _ = await two_managers(actors)
     admin = await actors.make("admin")
-    customer, contact, interaction, contact_url = await _customer_with_history(app, client, owner)
+    customer, contact, _interaction, _contact_url = await _customer_with_history(app, client, owner)
     gone = await make_contact(client, owner, customer["id"], name="离职的张三", mobile="13700000000")
     assert (await client.delete(f"{BASE}/{customer['id']}/contacts/{gone['id']}", headers=owner.headers)).status_code == 204
 
-    erased = await client.post(f"{BASE}/{customer['id']}/erase", json={"reason": "GDPR request #42"},
-                               headers=admin.headers)
+    erased = await client.post(f"{BASE}/{customer['id']}/erase", json={"reason": "GDPR request #42"}, headers=admin.headers)
     assert erased.status_code == 200, erased.text
     body = erased.json()
     assert body["name"] == f"已删除用户 #{customer['id']}" and body["erased_at"]
@@ -80,8 +91,14 @@ async def test_erasing_a_customer_anonymizes_it_keeps_orders_and_scrubs_the_audi
 
     # No old event keeps an erased value, including those of the contact deleted before.
     text = str(data["audit_events"])
-    for value in [*PII_CUSTOMER.values(), *PII_CONTACT.values(), "13900001111", "陈静说她下月离职", "13700000000",
-                  "上海华信科技有限公司"]:
+    for value in [
+        *PII_CUSTOMER.values(),
+        *PII_CONTACT.values(),
+        "13900001111",
+        "陈静说她下月离职",
+        "13700000000",
+        "上海华信科技有限公司",
+    ]:
         assert value not in text
     trail = await audit_of(client, admin, "contact", gone["id"])
     assert trail[0]["changes"]["name"] == {"before": None, "after": "[erased]"}
@@ -95,8 +112,10 @@ async def test_erasing_a_customer_anonymizes_it_keeps_orders_and_scrubs_the_audi
         from sqlalchemy import select
 
         from crm_api.models.sales import Order
-        orders = (await session.execute(select(Order.total, Order.shipping_address)
-                                        .where(Order.customer_id == customer["id"]))).all()
+
+        orders = (
+            await session.execute(select(Order.total, Order.shipping_address).where(Order.customer_id == customer["id"]))
+        ).all()
     assert sorted(str(total) for total, _ in orders) == ["1200.50", "99.50"]
     assert {address for _, address in orders} == {None}
 
@@ -130,8 +149,7 @@ async def test_erasing_one_contact_leaves_the_customer(app, client, actors):
     assert erased.status_code == 200, erased.text
     assert erased.json()["name"] == f"已删除用户 #{contact['id']}" and erased.json()["mobile"] is None
     assert_problem(await client.patch(contact_url, json={"title": "总监"}, headers=owner.headers), 409, "privacy.erased")
-    assert_problem(await client.post(f"{contact_url}/erase", json={"reason": "x"}, headers=admin.headers), 409,
-                   "privacy.erased")
+    assert_problem(await client.post(f"{contact_url}/erase", json={"reason": "x"}, headers=admin.headers), 409, "privacy.erased")
     assert (await client.patch(f"{BASE}/{customer['id']}", json={"satisfaction": 4}, headers=owner.headers)).status_code == 200
     trail = await audit_of(client, admin, "contact", contact["id"])
     assert "13812345678" not in str(trail) and "陈静" not in str(trail)
@@ -141,7 +159,7 @@ async def test_erasing_one_contact_leaves_the_customer(app, client, actors):
 
 
 async def test_erasure_is_for_admins_and_within_scope(app, client, actors):
-    owner, other = await two_managers(actors)
+    owner, _other = await two_managers(actors)
     admin = await actors.make("admin")
     customer, _, _, contact_url = await _customer_with_history(app, client, owner)
     url = f"{BASE}/{customer['id']}/erase"
@@ -171,11 +189,13 @@ async def test_erasing_a_won_customer_anonymizes_its_opportunity_and_its_history
     assignee = await actors.make("account_manager", team="east")
     admin = await actors.make("admin")
     opportunity = await opportunity_in(client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee)
-    won = await client.post(f"{API}/{opportunity['id']}/win", json={"contact_title": "采购经理", "contact_gender": "male"},
-                            headers=assignee.headers)
+    won = await client.post(
+        f"{API}/{opportunity['id']}/win", json={"contact_title": "采购经理", "contact_gender": "male"}, headers=assignee.headers
+    )
     customer_id = won.json()["customer"]["id"]
-    assert (await client.post(f"{BASE}/{customer_id}/erase", json={"reason": "request"},
-                              headers=admin.headers)).status_code == 200
+    assert (
+        await client.post(f"{BASE}/{customer_id}/erase", json={"reason": "request"}, headers=admin.headers)
+    ).status_code == 200
 
     async with app.state.db.sessionmaker() as session:
         row = await session.get(Opportunity, opportunity["id"])

@@ -30,8 +30,9 @@ async def test_erasure_through_the_service_and_a_second_one_refused(session, act
     customer = Customer(code="KH-S1", name="杭州示例有限公司", owner_id=admin.id, phone="0571-1234", bank_account="62258")
     session.add(customer)
     await session.flush()
-    contact = Contact(customer_id=customer.id, name="赵六", gender="male", title="经理", office_phone="0571-1235",
-                      marketing_consent=True)
+    contact = Contact(
+        customer_id=customer.id, name="赵六", gender="male", title="经理", office_phone="0571-1235", marketing_consent=True
+    )
     session.add(contact)
     await session.flush()
 

@@ -29,8 +29,12 @@ async def add_customer(session: AsyncSession, *, name: str, owner_id: int, **fie
 async def add_order(session: AsyncSession, customer: Customer, *, on: date, total: str, status: int = 6) -> Order:
     number = next(_serial)
     order = Order(
-        external_id=f"ext-{number}", number=f"SO{number:06d}", customer_id=customer.id, order_date=on,
-        status=status, total=Decimal(total),
+        external_id=f"ext-{number}",
+        number=f"SO{number:06d}",
+        customer_id=customer.id,
+        order_date=on,
+        status=status,
+        total=Decimal(total),
     )
     session.add(order)
     await session.flush()
@@ -70,22 +74,54 @@ async def report_world(app: FastAPI, actors: Actors) -> ReportWorld:
     executive = await actors.make("executive")
     async with app.state.db.sessionmaker() as session, session.begin():
         huatong = await add_customer(
-            session, name="上海华通有限公司", owner_id=east.id, level="major", credit=5, satisfaction=4,
-            phone="13800000001", phone_e164="+8613800000001", email="info@huatong.cn", region="shanghai",
+            session,
+            name="上海华通有限公司",
+            owner_id=east.id,
+            level="major",
+            credit=5,
+            satisfaction=4,
+            phone="13800000001",
+            phone_e164="+8613800000001",
+            email="info@huatong.cn",
+            region="shanghai",
         )
         huatong_south = await add_customer(
-            session, name="上海华通", owner_id=south.id, level="regular", credit=3,
-            phone="13800000002", phone_e164="+8613800000002", region="shanghai",
+            session,
+            name="上海华通",
+            owner_id=south.id,
+            level="regular",
+            credit=3,
+            phone="13800000002",
+            phone_e164="+8613800000002",
+            region="shanghai",
         )
         acme = await add_customer(
-            session, name="Acme Co., Ltd.", owner_id=east.id, satisfaction=5,
-            phone="13800000001", phone_e164="+8613800000001", region="  ", email=" INFO@huatong.cn",
+            session,
+            name="Acme Co., Ltd.",
+            owner_id=east.id,
+            satisfaction=5,
+            phone="13800000001",
+            phone_e164="+8613800000001",
+            region="  ",
+            email=" INFO@huatong.cn",
         )
         northern = await add_customer(
-            session, name="北方贸易", owner_id=south.id, level="major", credit=2, status="churned", region="beijing",
+            session,
+            name="北方贸易",
+            owner_id=south.id,
+            level="major",
+            credit=2,
+            status="churned",
+            region="beijing",
         )
         no_orders = await add_customer(
-            session, name="零单客户", owner_id=east.id, level="regular", credit=3, satisfaction=3, region="shanghai",
+            session,
+            name="零单客户",
+            owner_id=east.id,
+            level="regular",
+            credit=3,
+            satisfaction=3,
+            region="shanghai",
         )
         await add_order(session, huatong, on=date(2025, 12, 31), total="50.00")
         await add_order(session, huatong, on=date(2026, 1, 15), total="100.10")
@@ -101,25 +137,39 @@ async def report_world(app: FastAPI, actors: Actors) -> ReportWorld:
         await add_contact(session, huatong, name="赵会计", email=" ")
         await add_contact(session, huatong_south, name="钱总", mobile="13900000003")
         customers = {
-            "huatong": huatong, "huatong_south": huatong_south, "acme": acme, "northern": northern,
+            "huatong": huatong,
+            "huatong_south": huatong_south,
+            "acme": acme,
+            "northern": northern,
             "no_orders": no_orders,
         }
-    return ReportWorld(
-        supervisor=supervisor, executive=executive, east_manager=east, south_manager=south, customers=customers
-    )
+    return ReportWorld(supervisor=supervisor, executive=executive, east_manager=east, south_manager=south, customers=customers)
 
 
 async def add_ticket(
-    session: AsyncSession, customer: Customer, *, service_type: str, created_at: datetime,
-    handled_after: timedelta | None = None, archived_after: timedelta | None = None,
-    response_within: timedelta | None = None, resolve_within: timedelta | None = None,
-    satisfactions: tuple[int, ...] = (), author_id: int,
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    service_type: str,
+    created_at: datetime,
+    handled_after: timedelta | None = None,
+    archived_after: timedelta | None = None,
+    response_within: timedelta | None = None,
+    resolve_within: timedelta | None = None,
+    satisfactions: tuple[int, ...] = (),
+    author_id: int,
 ) -> ServiceTicket:
     number = next(_serial)
     ticket = ServiceTicket(
-        code=f"T{number:06d}", service_type=service_type, summary="工单", customer_id=customer.id, channel="phone",
-        content="内容", status="archived" if archived_after else "handled" if handled_after else "new",
-        created_by_id=author_id, created_at=created_at,
+        code=f"T{number:06d}",
+        service_type=service_type,
+        summary="工单",
+        customer_id=customer.id,
+        channel="phone",
+        content="内容",
+        status="archived" if archived_after else "handled" if handled_after else "new",
+        created_by_id=author_id,
+        created_at=created_at,
         first_handled_at=created_at + handled_after if handled_after else None,
         archived_at=created_at + archived_after if archived_after else None,
         response_due_at=created_at + response_within if response_within else None,
@@ -134,12 +184,22 @@ async def add_ticket(
 
 
 async def add_churn_warning(
-    session: AsyncSession, customer: Customer, *, status: str = "confirmed", confirmed_at: datetime | None = None,
-    reason: str | None = None, last_order: date | None = None, by: int | None = None,
+    session: AsyncSession,
+    customer: Customer,
+    *,
+    status: str = "confirmed",
+    confirmed_at: datetime | None = None,
+    reason: str | None = None,
+    last_order: date | None = None,
+    by: int | None = None,
 ) -> ChurnWarning:
     warning = ChurnWarning(
-        customer_id=customer.id, status=status, confirmed_at=confirmed_at, confirm_reason=reason,
-        last_order_date_at_open=last_order, confirmed_by_id=by,
+        customer_id=customer.id,
+        status=status,
+        confirmed_at=confirmed_at,
+        confirm_reason=reason,
+        last_order_date_at_open=last_order,
+        confirmed_by_id=by,
     )
     session.add(warning)
     await session.flush()
@@ -147,15 +207,31 @@ async def add_churn_warning(
 
 
 async def add_opportunity(
-    session: AsyncSession, *, stage: str, status: str, created_by: int, created_at: datetime,
-    assignee: int | None = None, assigned_at: datetime | None = None, closed_at: datetime | None = None,
+    session: AsyncSession,
+    *,
+    stage: str,
+    status: str,
+    created_by: int,
+    created_at: datetime,
+    assignee: int | None = None,
+    assigned_at: datetime | None = None,
+    closed_at: datetime | None = None,
     amount: str | None = None,
 ) -> Opportunity:
     number = next(_serial)
     opportunity = Opportunity(
-        code=f"O{number:06d}", customer_name=f"机会客户{number}", success_probability=50, summary="机会",
-        description="描述", stage=stage, status=status, created_by_id=created_by, created_at=created_at,
-        assignee_id=assignee, assigned_at=assigned_at, closed_at=closed_at,
+        code=f"O{number:06d}",
+        customer_name=f"机会客户{number}",
+        success_probability=50,
+        summary="机会",
+        description="描述",
+        stage=stage,
+        status=status,
+        created_by_id=created_by,
+        created_at=created_at,
+        assignee_id=assignee,
+        assigned_at=assigned_at,
+        closed_at=closed_at,
         expected_amount=Decimal(amount) if amount is not None else None,
     )
     session.add(opportunity)

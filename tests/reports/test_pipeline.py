@@ -41,8 +41,15 @@ async def pipeline_world(app, actors):
             ("negotiation", "won", sup, east, utc(2026, 1, 15), utc(2026, 2, 1), utc(2026, 2, 4), "100.00"),
         ):
             await add_opportunity(
-                session, stage=stage, status=status, created_by=creator, assignee=assignee, created_at=created,
-                assigned_at=assigned, closed_at=closed, amount=amount,
+                session,
+                stage=stage,
+                status=status,
+                created_by=creator,
+                assignee=assignee,
+                created_at=created,
+                assigned_at=assigned,
+                closed_at=closed,
+                amount=amount,
             )
     return world
 
@@ -76,10 +83,16 @@ async def test_sales_funnel_counts_amounts_and_conversion(client, app, actors, f
     assert (first["unassigned"], first["assigned"], first["won"], first["lost"]) == (1, 1, 0, 0)
     assert body["totals"]["total"] == 7 and body["totals"]["won"] == 3 and body["totals"]["expected_amount"] == "8400.30"
 
-    mine = (await client.get(f"{BASE}/sales-funnel", params=period | {"owner_id": world.east_manager.id},
-                             headers=world.executive.headers)).json()
+    mine = (
+        await client.get(
+            f"{BASE}/sales-funnel", params=period | {"owner_id": world.east_manager.id}, headers=world.executive.headers
+        )
+    ).json()
     assert [(r["total"], r["reached"], r["conversion"]) for r in mine["rows"]] == [
-        (1, 4, "75.00"), (1, 3, "100.00"), (1, 3, "66.67"), (1, 2, "100.00"),
+        (1, 4, "75.00"),
+        (1, 3, "100.00"),
+        (1, 3, "66.67"),
+        (1, 2, "100.00"),
     ]
     east = (await client.get(f"{BASE}/sales-funnel", params=period, headers=world.supervisor.headers)).json()
     assert [r["total"] for r in east["rows"]] == [2, 1, 1, 1]
@@ -95,7 +108,10 @@ async def test_sales_performance_per_account_manager(client, app, actors, frozen
     world = await pipeline_world(app, actors)
     period = {"from": "2026-01-01", "to": "2026-06-15"}
     body = (await client.get(f"{BASE}/sales-performance", params=period, headers=world.executive.headers)).json()
-    rows = {r["name"]: (r["assigned"], r["won"], r["lost"], r["win_rate"], r["median_days_to_win"], r["revenue"]) for r in body["rows"]}
+    rows = {
+        r["name"]: (r["assigned"], r["won"], r["lost"], r["win_rate"], r["median_days_to_win"], r["revenue"])
+        for r in body["rows"]
+    }
     # li.na won after 10.5 and 3 days: median 6.75; revenue is her customers' 2026 orders (100.10 + 0.10 + 0.20).
     assert rows == {
         "Li.Na": (4, 2, 0, "100.00", "6.75", "100.40"),

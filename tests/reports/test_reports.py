@@ -58,14 +58,16 @@ async def test_contribution_comes_a_page_at_a_time_with_totals_over_everyone(cli
     assert _revenue_by_name(first) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通", "210.00", 2)]
     assert first["totals"] == {"order_count": 8, "revenue": "680.40"}
     assert first["facts"][0]["value"] == 4
-    second = (await client.get(path, params={"limit": 2, "cursor": first["next_cursor"]},
-                               headers=world.executive.headers)).json()
+    second = (await client.get(path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=world.executive.headers)).json()
     assert _revenue_by_name(second) == [("上海华通有限公司", "150.40", 4), ("北方贸易", "20.00", 1)]
     assert second["totals"] == first["totals"]
     assert second["next_cursor"] is None
     assert_problem(await client.get(path, params={"limit": 0}, headers=world.executive.headers), 422)
-    assert_problem(await client.get(path, params={"cursor": "not-a-cursor"}, headers=world.executive.headers),
-                   422, "pagination.invalid_cursor")
+    assert_problem(
+        await client.get(path, params={"cursor": "not-a-cursor"}, headers=world.executive.headers),
+        422,
+        "pagination.invalid_cursor",
+    )
 
 
 async def test_contribution_follows_every_change_of_the_orders(client, app, actors):
@@ -111,7 +113,11 @@ async def test_contribution_year_filter_uses_the_order_date_year(client, app, ac
     assert in_2026["totals"]["revenue"] == "320.40"
     # 2025-12-31 belongs to 2025 and nothing else does in December.
     in_2025 = (await client.get(f"{BASE}/customer-contribution?year=2025", headers=world.executive.headers)).json()
-    assert _revenue_by_name(in_2025) == [("Acme Co., Ltd.", "300.00", 1), ("上海华通有限公司", "50.00", 1), ("上海华通", "10.00", 1)]
+    assert _revenue_by_name(in_2025) == [
+        ("Acme Co., Ltd.", "300.00", 1),
+        ("上海华通有限公司", "50.00", 1),
+        ("上海华通", "10.00", 1),
+    ]
 
 
 async def test_contribution_of_a_year_without_orders_is_empty_with_zero_totals(client, app, actors):
@@ -135,12 +141,12 @@ async def test_contribution_adds_money_to_the_cent(client, app, actors):
 
 async def test_contribution_filters_by_part_of_the_name(client, app, actors):
     world = await report_world(app, actors)
-    response = await client.get(f"{BASE}/customer-contribution", params={"customer_name": "华通"},
-                                headers=world.executive.headers)
+    response = await client.get(
+        f"{BASE}/customer-contribution", params={"customer_name": "华通"}, headers=world.executive.headers
+    )
     assert _revenue_by_name(response.json()) == [("上海华通", "210.00", 2), ("上海华通有限公司", "150.40", 4)]
     # LIKE wildcards in the input are plain characters.
-    wildcard = await client.get(f"{BASE}/customer-contribution", params={"customer_name": "%"},
-                                headers=world.executive.headers)
+    wildcard = await client.get(f"{BASE}/customer-contribution", params={"customer_name": "%"}, headers=world.executive.headers)
     assert wildcard.json()["rows"] == []
 
 
@@ -196,7 +202,12 @@ async def test_composition_shares_add_up_to_exactly_one_hundred(client, app, act
     body = (await client.get(f"{BASE}/customer-composition?by=satisfaction", headers=world.supervisor.headers)).json()
     # Team East: satisfaction 3, 4 and 5 once each; the spare hundredth goes to the first of the tied thirds.
     assert _composition(body) == [
-        ("1", 0, "0.00"), ("2", 0, "0.00"), ("3", 1, "33.34"), ("4", 1, "33.33"), ("5", 1, "33.33"), (None, 0, "0.00"),
+        ("1", 0, "0.00"),
+        ("2", 0, "0.00"),
+        ("3", 1, "33.34"),
+        ("4", 1, "33.33"),
+        ("5", 1, "33.33"),
+        (None, 0, "0.00"),
     ]
     assert sum(Decimal(row["share"]) for row in body["rows"]) == Decimal("100.00")
 
@@ -205,7 +216,12 @@ async def test_composition_by_credit_and_an_empty_scope(client, app, actors):
     world = await report_world(app, actors)
     body = (await client.get(f"{BASE}/customer-composition?by=credit", headers=world.executive.headers)).json()
     assert _composition(body) == [
-        ("1", 0, "0.00"), ("2", 0, "0.00"), ("3", 2, "50.00"), ("4", 0, "0.00"), ("5", 1, "25.00"), (None, 1, "25.00"),
+        ("1", 0, "0.00"),
+        ("2", 0, "0.00"),
+        ("3", 2, "50.00"),
+        ("4", 0, "0.00"),
+        ("5", 1, "25.00"),
+        (None, 1, "25.00"),
     ]
     lonely = await actors.make("sales_supervisor", team="Nobody")
     empty = (await client.get(f"{BASE}/customer-composition?by=credit", headers=lonely.headers)).json()
@@ -241,8 +257,12 @@ async def test_revenue_forecast_fits_a_least_squares_line_that_can_be_checked(cl
     # Frozen at 2026-06-15: the six full months before June, gaps as zero, the status-3 order left out.
     history = [(row["month"], row["revenue"]) for row in body["rows"] if row["kind"] == "actual"]
     assert history == [
-        ("2025-12", "50.00"), ("2026-01", "120.10"), ("2026-02", "200.00"),
-        ("2026-03", "0.30"), ("2026-04", "0.00"), ("2026-05", "0.00"),
+        ("2025-12", "50.00"),
+        ("2026-01", "120.10"),
+        ("2026-02", "200.00"),
+        ("2026-03", "0.30"),
+        ("2026-04", "0.00"),
+        ("2026-05", "0.00"),
     ]
     ys = [50.00, 120.10, 200.00, 0.30, 0.0, 0.0]
     xs = list(range(6))
@@ -276,7 +296,9 @@ async def test_revenue_forecast_months_follow_the_business_time_zone(client, app
     assert body["parameters"]["first_month"] == "2026-03"
     # Team East only: 上海华通有限公司's 0.10 + 0.20 in March.
     assert [(row["month"], row["revenue"]) for row in body["rows"][:3]] == [
-        ("2026-03", "0.30"), ("2026-04", "0.00"), ("2026-05", "0.00"),
+        ("2026-03", "0.30"),
+        ("2026-04", "0.00"),
+        ("2026-05", "0.00"),
     ]
     assert body["rows"][3]["month"] == "2026-06"
 
@@ -298,8 +320,12 @@ async def test_data_quality_duplicate_ratio_and_missing_rates(client, app, actor
     # 上海华通有限公司 and 上海华通 share a normalized name; Acme shares 上海华通有限公司's phone and
     # (case and spaces aside) its email.
     assert facts == {
-        "customers": 5, "duplicate_candidates": 3, "duplicate_ratio": "60.00",
-        "same_normalized_name": 2, "same_phone": 2, "same_email": 2,
+        "customers": 5,
+        "duplicate_candidates": 3,
+        "duplicate_ratio": "60.00",
+        "same_normalized_name": 2,
+        "same_phone": 2,
+        "same_email": 2,
     }
     customers = _missing(body, "customer")
     assert customers["region"] == (1, 5, "20.00")  # a blank region counts as missing

@@ -40,10 +40,16 @@ async def activity_world(app, actors):
             (c["acme"], "complaint", utc(2026, 1, 20), 3, None, None, 24, ()),
         ):
             await add_ticket(
-                session, customer, service_type=service_type, created_at=created, author_id=east,
-                handled_after=handled * HOURS if handled else None, archived_after=archived * HOURS if archived else None,
+                session,
+                customer,
+                service_type=service_type,
+                created_at=created,
+                author_id=east,
+                handled_after=handled * HOURS if handled else None,
+                archived_after=archived * HOURS if archived else None,
                 response_within=response * HOURS if response else None,
-                resolve_within=resolve * HOURS if resolve else None, satisfactions=satisfactions,
+                resolve_within=resolve * HOURS if resolve else None,
+                satisfactions=satisfactions,
             )
         await add_churn_warning(
             session, c["northern"], confirmed_at=utc(2026, 4, 30, 20), reason="价格原因", last_order=date(2026, 1, 20)
@@ -88,7 +94,9 @@ async def test_churn_lists_confirmed_churn_newest_first_with_filters_and_scope(c
     world = await activity_world(app, actors)
     body = (await client.get(f"{BASE}/churn", headers=world.executive.headers)).json()
     # The open warning of 华通 is not churn; 20:00 UTC on 30 April is 1 May in Shanghai.
-    assert [(r["customer_name"], r["owner_name"], r["confirmed_on"], r["reason"], r["last_order_date"]) for r in body["rows"]] == [
+    assert [
+        (r["customer_name"], r["owner_name"], r["confirmed_on"], r["reason"], r["last_order_date"]) for r in body["rows"]
+    ] == [
         ("Acme Co., Ltd.", "Li.Na", "2026-05-10", "转向竞争对手", "2025-05-05"),
         ("北方贸易", "Wang.Fang", "2026-05-01", "价格原因", "2026-01-20"),
     ]
@@ -106,8 +114,16 @@ async def test_churn_lists_confirmed_churn_newest_first_with_filters_and_scope(c
 
 def _months(body):
     return [
-        (r["month"], r["tickets"], r["first_handling_median_hours"], r["first_handling_p90_hours"],
-         r["archive_median_hours"], r["archive_p90_hours"], r["sla_breach_rate"], r["satisfaction_average"])
+        (
+            r["month"],
+            r["tickets"],
+            r["first_handling_median_hours"],
+            r["first_handling_p90_hours"],
+            r["archive_median_hours"],
+            r["archive_p90_hours"],
+            r["sla_breach_rate"],
+            r["satisfaction_average"],
+        )
         for r in body["rows"]
     ]
 
@@ -130,9 +146,13 @@ async def test_service_performance_per_business_month(client, app, actors, froze
 async def test_service_performance_refuses_a_backwards_or_too_long_period(client, actors):
     admin = await actors.make("admin")
     backwards = {"from": "2026-05-01", "to": "2026-04-01"}
-    assert_problem(await client.get(f"{BASE}/service-performance", params=backwards, headers=admin.headers), 422, "report.bad_period")
+    assert_problem(
+        await client.get(f"{BASE}/service-performance", params=backwards, headers=admin.headers), 422, "report.bad_period"
+    )
     too_long = {"from": "2023-01-01", "to": "2026-01-01"}
-    assert_problem(await client.get(f"{BASE}/service-performance", params=too_long, headers=admin.headers), 422, "report.bad_period")
+    assert_problem(
+        await client.get(f"{BASE}/service-performance", params=too_long, headers=admin.headers), 422, "report.bad_period"
+    )
 
 
 async def test_service_performance_defaults_to_the_last_twelve_months(client, actors, frozen_clock):

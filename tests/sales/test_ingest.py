@@ -74,10 +74,12 @@ async def test_the_same_batch_twice_changes_nothing(client, actors, app):
     await make_customer(app, owner_id=manager.id, code="KH2", external_id="ERP-C2")
     products = {"items": [product("P1"), product("P2", price=None, model=None)]}
     inventory = {"items": [stock("S1", "P1"), stock("S2", "P2", warehouse="北京仓", location=None)]}
-    orders = {"items": [
-        order("O1", "KH1", lines=[line("P1", "3", "0.10"), line("P2", "2.5", "4.00")]),
-        order("O2", None, customer_external_id="ERP-C2", status=2, lines=[line("P2")]),
-    ]}
+    orders = {
+        "items": [
+            order("O1", "KH1", lines=[line("P1", "3", "0.10"), line("P2", "2.5", "4.00")]),
+            order("O2", None, customer_external_id="ERP-C2", status=2, lines=[line("P2")]),
+        ]
+    }
     batches = ((PRODUCTS, products), (INVENTORY, inventory), (ORDERS, orders))
     for path, body in batches:
         assert (await client.put(path, json=body, headers=key)).json()["created"] == 2
@@ -108,7 +110,9 @@ async def test_a_batch_with_one_bad_record_writes_nothing(client, actors, app):
     items = [order(f"O{i}", "KH1") for i in range(5)]
     items[3] = order("O3", "KH-UNKNOWN")
     refused = assert_problem(await client.put(ORDERS, json={"items": items}, headers=key), 422, "sales.invalid_batch")
-    assert refused["errors"] == [{"field": "items.3.customer", "message": "Unknown customer KH-UNKNOWN", "type": "unknown_reference"}]
+    assert refused["errors"] == [
+        {"field": "items.3.customer", "message": "Unknown customer KH-UNKNOWN", "type": "unknown_reference"}
+    ]
     assert await _count(app, Order) == 0
     assert await _count(app, OrderLine) == 0
     assert await _count(app, AuditEvent, AuditEvent.entity_id == "orders") == 0

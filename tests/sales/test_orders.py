@@ -34,23 +34,30 @@ async def _order_id(app, number):
 async def test_history_shows_only_shipped_and_paid_orders_newest_first(client, actors, app):
     key, a, _, customer_a, _ = await _setup(client, actors, app)
     start = date(2026, 1, 1)
-    await _push(client, key, *(
-        order(f"O{status}", "KH-A", status=status, order_date=start + timedelta(days=status)) for status in range(1, 7)
-    ), order("O7", "KH-A", status=5, order_date=start + timedelta(days=6)))
+    await _push(
+        client,
+        key,
+        *(order(f"O{status}", "KH-A", status=status, order_date=start + timedelta(days=status)) for status in range(1, 7)),
+        order("O7", "KH-A", status=5, order_date=start + timedelta(days=6)),
+    )
     response = await client.get(f"/api/v1/customers/{customer_a}/orders", headers=a.headers)
     assert response.status_code == 200
     items = response.json()["items"]
     assert [(i["number"], i["status"], i["order_date"]) for i in items] == [
-        ("SO-O7", 5, "2026-01-07"), ("SO-O6", 6, "2026-01-07"), ("SO-O5", 5, "2026-01-06"),
+        ("SO-O7", 5, "2026-01-07"),
+        ("SO-O6", 6, "2026-01-07"),
+        ("SO-O5", 5, "2026-01-06"),
     ]
     assert items[0]["shipping_address"] == "上海市浦东新区世纪大道1号" and items[0]["total"] == "10.00"
 
 
 async def test_history_pages_with_a_cursor(client, actors, app):
     key, a, _, customer_a, _ = await _setup(client, actors, app)
-    await _push(client, key, *(
-        order(f"O{i:02d}", "KH-A", status=6, order_date=date(2026, 1, 1) + timedelta(days=i // 2)) for i in range(25)
-    ))
+    await _push(
+        client,
+        key,
+        *(order(f"O{i:02d}", "KH-A", status=6, order_date=date(2026, 1, 1) + timedelta(days=i // 2)) for i in range(25)),
+    )
     url = f"/api/v1/customers/{customer_a}/orders"
     seen, cursor = [], None
     while True:
@@ -117,7 +124,10 @@ async def test_order_detail_has_lines_and_a_total_equal_to_their_sum(client, act
     response = await client.get(f"/api/v1/orders/{await _order_id(app, 'SO-O1')}", headers=a.headers)
     assert response.status_code == 200 and response.headers["etag"]
     detail = response.json()
-    assert [(l["line_no"], l["product_name"], l["quantity"], l["unit"], l["unit_price"], l["amount"]) for l in detail["lines"]] == [
+    assert [
+        (line["line_no"], line["product_name"], line["quantity"], line["unit"], line["unit_price"], line["amount"])
+        for line in detail["lines"]
+    ] == [
         (1, "螺纹钢", "3.000", "件", "0.10", "0.30"),
         (2, "角钢", "1.500", "吨", "0.07", "0.11"),
     ]

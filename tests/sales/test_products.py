@@ -14,7 +14,8 @@ async def _catalogue(client, actors):
     ]
     assert (await client.put("/api/v1/integrations/sales/products", json={"items": products}, headers=key)).status_code == 200
     inventory = [
-        stock("S1", "P1", warehouse="上海仓", quantity=10), stock("S2", "P1", warehouse="广州仓", quantity=3),
+        stock("S1", "P1", warehouse="上海仓", quantity=10),
+        stock("S2", "P1", warehouse="广州仓", quantity=3),
         stock("S3", "P2", warehouse="上海仓", quantity=8),
     ]
     assert (await client.put("/api/v1/integrations/sales/inventory", json={"items": inventory}, headers=key)).status_code == 200

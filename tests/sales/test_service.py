@@ -26,8 +26,13 @@ def test_order_total_sums_the_lines_each_to_the_cent():
 
 def _order(external_id: str, customer_code: str, **fields) -> OrderIn:
     return OrderIn(
-        external_id=external_id, number=f"SO-{external_id}", customer_code=customer_code, order_date=date(2026, 3, 1),
-        status=5, lines=[OrderLineIn(product_external_id="P1", quantity=Decimal("2"), unit_price=Decimal("0.35"))], **fields,
+        external_id=external_id,
+        number=f"SO-{external_id}",
+        customer_code=customer_code,
+        order_date=date(2026, 3, 1),
+        status=5,
+        lines=[OrderLineIn(product_external_id="P1", quantity=Decimal("2"), unit_price=Decimal("0.35"))],
+        **fields,
     )
 
 

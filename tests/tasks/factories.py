@@ -28,5 +28,8 @@ async def all_tasks(app: FastAPI) -> list[Task]:
 
 async def make_interaction(app: FastAPI, customer_id: int, occurred_on: date) -> None:
     async with app.state.db.sessionmaker() as session, session.begin():
-        session.add(Interaction(customer_id=customer_id, occurred_on=occurred_on, location="电话", summary="回访",
-                                details="确认了交货时间"))
+        session.add(
+            Interaction(
+                customer_id=customer_id, occurred_on=occurred_on, location="电话", summary="回访", details="确认了交货时间"
+            )
+        )

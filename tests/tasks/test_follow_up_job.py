@@ -48,11 +48,13 @@ async def test_opens_a_follow_up_exactly_for_customers_not_contacted_for_more_th
     deleted = await customer(deleted_at=LONG_AGO)
 
     assert await _run(app) == 3
-    assert await _follow_ups(app) == sorted([
-        (one_day_more, other_owner.id, "open"),
-        (never_contacted_old, owner.id, "open"),
-        (never_contacted_just_before, owner.id, "open"),
-    ])
+    assert await _follow_ups(app) == sorted(
+        [
+            (one_day_more, other_owner.id, "open"),
+            (never_contacted_old, owner.id, "open"),
+            (never_contacted_just_before, owner.id, "open"),
+        ]
+    )
     assert not {exactly_n_days, recent_after_old, never_contacted_created_on_cutoff_day, churned, deleted} & {
         c for c, _, _ in await _follow_ups(app)
     }
@@ -64,7 +66,11 @@ async def test_opens_a_follow_up_exactly_for_customers_not_contacted_for_more_th
     clock.advance(timedelta(days=1))
     assert await _run(app) == 2
     assert {c for c, _, _ in await _follow_ups(app)} == {
-        one_day_more, never_contacted_old, never_contacted_just_before, exactly_n_days, never_contacted_created_on_cutoff_day,
+        one_day_more,
+        never_contacted_old,
+        never_contacted_just_before,
+        exactly_n_days,
+        never_contacted_created_on_cutoff_day,
     }
     assert await _run(app) == 0
 
@@ -73,8 +79,9 @@ async def test_an_open_follow_up_blocks_another_until_it_is_closed(app, client, 
     owner = await actors.make("account_manager")
     customer_id = await make_customer(app, owner.id, created_at=LONG_AGO)
     assert await _run(app) == 1
-    follow_up = (await client.get(BASE, params={"related_type": "customer", "related_id": customer_id},
-                                  headers=owner.headers)).json()["items"]
+    follow_up = (
+        await client.get(BASE, params={"related_type": "customer", "related_id": customer_id}, headers=owner.headers)
+    ).json()["items"]
     assert [t["kind"] for t in follow_up] == ["follow_up"]
     assert await _run(app) == 0
 
@@ -120,8 +127,9 @@ async def test_the_database_keeps_one_open_follow_up_per_customer(app, actors):
     customer_id = await make_customer(app, owner.id, created_at=LONG_AGO)
 
     def follow_up(status: str = "open") -> Task:
-        return Task(title="跟进", assignee_id=owner.id, related_type="customer", related_id=customer_id,
-                    kind="follow_up", status=status)
+        return Task(
+            title="跟进", assignee_id=owner.id, related_type="customer", related_id=customer_id, kind="follow_up", status=status
+        )
 
     async with app.state.db.sessionmaker() as session, session.begin():
         session.add_all([follow_up(), follow_up("done"), follow_up("cancelled")])

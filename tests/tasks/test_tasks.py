@@ -67,8 +67,11 @@ async def test_related_record_must_exist_and_be_in_the_creators_scope(client, ac
     ticket = await open_ticket(client, manager, mine["id"])
     lead = await create_lead(client, marketer)
 
-    for related_type, related_id in (("customer", mine["id"]), ("opportunity", opportunity["id"]),
-                                     ("service_ticket", ticket["id"])):
+    for related_type, related_id in (
+        ("customer", mine["id"]),
+        ("opportunity", opportunity["id"]),
+        ("service_ticket", ticket["id"]),
+    ):
         task = await create_task(client, manager, related_type=related_type, related_id=related_id)
         assert (task["related_type"], task["related_id"]) == (related_type, related_id)
     assert (await create_task(client, marketer, related_type="lead", related_id=lead["id"]))["related_id"] == lead["id"]
@@ -88,10 +91,14 @@ async def test_related_record_must_exist_and_be_in_the_creators_scope(client, ac
     body = {"title": "x", "related_type": "customer", "related_id": mine["id"]}
     assert_problem(await client.post(BASE, json=body, headers=marketer.headers), 422, "task.related_not_found")
     for half in ({"related_type": "customer"}, {"related_id": mine["id"]}):
-        assert_problem(await client.post(BASE, json={"title": "x"} | half, headers=manager.headers), 422,
-                       "task.related_incomplete")
-    assert_problem(await client.post(BASE, json={"title": "x", "related_type": "order", "related_id": 1},
-                                     headers=manager.headers), 422, "validation_failed")
+        assert_problem(
+            await client.post(BASE, json={"title": "x"} | half, headers=manager.headers), 422, "task.related_incomplete"
+        )
+    assert_problem(
+        await client.post(BASE, json={"title": "x", "related_type": "order", "related_id": 1}, headers=manager.headers),
+        422,
+        "validation_failed",
+    )
     assert len(await all_tasks(app)) == created
 
 
@@ -130,8 +137,9 @@ async def test_update_with_etag_and_only_while_open(client, actors):
     read = await client.get(url, headers=manager.headers)
     etag = read.headers["ETag"]
 
-    changed = await client.patch(url, json={"title": "改期到周五", "due_at": None, "notes": "客户出差"},
-                                 headers=manager.headers | {"If-Match": etag})
+    changed = await client.patch(
+        url, json={"title": "改期到周五", "due_at": None, "notes": "客户出差"}, headers=manager.headers | {"If-Match": etag}
+    )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["title"], changed.json()["due_at"], changed.json()["notes"]) == ("改期到周五", None, "客户出差")
     assert changed.headers["ETag"] != etag
@@ -140,8 +148,7 @@ async def test_update_with_etag_and_only_while_open(client, actors):
     for body in ({"title": None}, {"assignee_id": None}, {"status": "done"}, {"related_id": 3}):
         assert_problem(await client.patch(url, json=body, headers=manager.headers), 422)
     gone = await actors.make("account_manager", active=False)
-    assert_problem(await client.patch(url, json={"assignee_id": gone.id}, headers=manager.headers), 422,
-                   "task.assignee_invalid")
+    assert_problem(await client.patch(url, json={"assignee_id": gone.id}, headers=manager.headers), 422, "task.assignee_invalid")
     assert (await client.get(url, headers=manager.headers)).json()["title"] == "改期到周五"
 
     assert (await client.post(f"{url}/complete", headers=manager.headers)).status_code == 200
@@ -162,8 +169,7 @@ async def test_complete_and_cancel_only_from_open(client, actors, frozen_clock):
 
     for task in (done, cancelled):
         for action in ("complete", "cancel"):
-            assert_problem(await client.post(f"{BASE}/{task['id']}/{action}", headers=manager.headers), 409,
-                           "task.not_open")
+            assert_problem(await client.post(f"{BASE}/{task['id']}/{action}", headers=manager.headers), 409, "task.not_open")
     admin = await actors.make("admin")
     assert [e["action"] for e in await audit_of(client, admin, "task", done["id"])] == ["create", "complete"]
     assert [e["action"] for e in await audit_of(client, admin, "task", cancelled["id"])] == ["create", "cancel"]
@@ -189,8 +195,9 @@ async def test_filters_and_overdue_with_the_frozen_clock(client, actors, frozen_
     customer = await make_customer(client, manager)
     # The clock stands at 2026-06-15 02:00 UTC.
     due_soon = await create_task(client, manager, due_at="2026-06-15T03:00:00Z")
-    due_later = await create_task(client, manager, due_at="2026-06-18T00:00:00Z",
-                                  related_type="customer", related_id=customer["id"])
+    due_later = await create_task(
+        client, manager, due_at="2026-06-18T00:00:00Z", related_type="customer", related_id=customer["id"]
+    )
     undated = await create_task(client, manager, due_at=None)
     passed_but_done = await create_task(client, manager, due_at="2026-06-15T01:00:00Z")
     await client.post(f"{BASE}/{passed_but_done['id']}/complete", headers=manager.headers)

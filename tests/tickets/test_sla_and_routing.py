@@ -14,8 +14,10 @@ RULES = "/api/v1/ticket-routing-rules"
 
 def _policy(service_type="complaint", priority="high", response=30, resolution=240) -> dict:
     return {
-        "service_type": service_type, "priority": priority,
-        "first_response_minutes": response, "resolution_minutes": resolution,
+        "service_type": service_type,
+        "priority": priority,
+        "first_response_minutes": response,
+        "resolution_minutes": resolution,
     }
 
 
@@ -42,8 +44,9 @@ async def test_invalid_sla_policies_change_nothing(app, client, actors):
     admin = await actors.make("admin")
     await client.put(SLA, json=[_policy()], headers=admin.headers)
     assert_problem(await client.put(SLA, json=[_policy(), _policy()], headers=admin.headers), 422, "sla_policy.duplicate")
-    assert_problem(await client.put(SLA, json=[_policy(service_type="refund")], headers=admin.headers), 422,
-                   "dictionary.unknown_value")
+    assert_problem(
+        await client.put(SLA, json=[_policy(service_type="refund")], headers=admin.headers), 422, "dictionary.unknown_value"
+    )
     assert_problem(await client.put(SLA, json=[_policy(response=60, resolution=30)], headers=admin.headers), 422)
     assert_problem(await client.put(SLA, json=[_policy(priority="asap")], headers=admin.headers), 422)
     assert_problem(await client.put(SLA, json=[_policy(response=0)], headers=admin.headers), 422)
@@ -100,12 +103,14 @@ async def test_routing_rules_assign_on_create_by_level_and_type(app, client, act
     small = await make_customer(app, manager.id, level="regular")
 
     major_rule = await client.post(
-        RULES, json={"name": "大客户专人", "customer_level": "major", "assignee_id": senior.id, "sort_order": 1},
+        RULES,
+        json={"name": "大客户专人", "customer_level": "major", "assignee_id": senior.id, "sort_order": 1},
         headers=admin.headers,
     )
     assert major_rule.status_code == 201, major_rule.text
     complaint_rule = await client.post(
-        RULES, json={"name": "投诉", "service_type": "complaint", "assignee_id": complaints.id, "sort_order": 2},
+        RULES,
+        json={"name": "投诉", "service_type": "complaint", "assignee_id": complaints.id, "sort_order": 2},
         headers=admin.headers,
     )
     listed = await client.get(RULES, headers=manager.headers)
@@ -157,11 +162,11 @@ async def test_routing_rules_change_and_delete(app, client, actors):
     admin = await actors.make("admin")
     manager = await actors.make("account_manager")
     senior = await actors.make("account_manager")
-    rule = (await client.post(RULES, json={"name": "VIP", "customer_level": "major", "assignee_id": senior.id},
-                              headers=admin.headers)).json()
+    rule = (
+        await client.post(RULES, json={"name": "VIP", "customer_level": "major", "assignee_id": senior.id}, headers=admin.headers)
+    ).json()
     url = f"{RULES}/{rule['id']}"
-    assert_problem(await client.patch(url, json={"customer_level": None}, headers=admin.headers), 422,
-                   "routing_rule.no_criteria")
+    assert_problem(await client.patch(url, json={"customer_level": None}, headers=admin.headers), 422, "routing_rule.no_criteria")
     assert_problem(await client.patch(url, json={"name": "x"}, headers={**admin.headers, "If-Match": '"stale"'}), 412)
     changed = await client.patch(url, json={"service_type": "complaint", "customer_level": None}, headers=admin.headers)
     assert changed.status_code == 200, changed.text

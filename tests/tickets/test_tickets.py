@@ -73,7 +73,10 @@ async def test_the_whole_path_new_assigned_handled_archived(app, client, actors,
     assert assigned["status"] == "assigned" and assigned["assignee_id"] == desk.engineer.id
     assert assigned["assigned_at"] == "2026-06-15T02:00:00Z"
     assert assigned["assignments"][0] | {"id": 0} == {
-        "id": 0, "assignee_id": desk.engineer.id, "assigned_by_id": desk.supervisor.id, "routing_rule_id": None,
+        "id": 0,
+        "assignee_id": desk.engineer.id,
+        "assigned_by_id": desk.supervisor.id,
+        "routing_rule_id": None,
         "assigned_at": "2026-06-15T02:00:00Z",
     }
     assert assigned["allowed_actions"] == ["assign", "link_article"]  # the supervisor may re-assign
@@ -212,8 +215,11 @@ async def test_list_filters(app, client, actors):
     assert await ids(created_from="2026-03-01", created_to="2026-03-01") == [first["id"]]
     assert await ids(created_from="2026-03-02") == [second["id"]]
     assert await ids(created_to="2026-02-28") == []
-    assert_problem(await client.get(URL, params={"created_from": "2026-03-02", "created_to": "2026-03-01"},
-                                    headers=desk.manager.headers), 422, "service_ticket.bad_date_range")
+    assert_problem(
+        await client.get(URL, params={"created_from": "2026-03-02", "created_to": "2026-03-01"}, headers=desk.manager.headers),
+        422,
+        "service_ticket.bad_date_range",
+    )
     assert_problem(await client.get(URL, params={"status": "closed"}, headers=desk.manager.headers), 422)
     # Data scope: the engineer sees only what is assigned to them.
     engineer_view = await _ok(await client.get(URL, headers=desk.engineer.headers))
@@ -237,7 +243,11 @@ async def test_every_transition_is_audited(app, client, actors):
             )
         ).all()
     assert [(e.action, e.actor_id) for e in events] == [
-        ("create", desk.manager.id), ("assign", desk.supervisor.id), ("handle", desk.engineer.id),
-        ("reopen", desk.manager.id), ("handle", desk.engineer.id), ("archive", desk.manager.id),
+        ("create", desk.manager.id),
+        ("assign", desk.supervisor.id),
+        ("handle", desk.engineer.id),
+        ("reopen", desk.manager.id),
+        ("handle", desk.engineer.id),
+        ("archive", desk.manager.id),
     ]
     assert events[1].changes["status"] == {"before": "new", "after": "assigned"}

@@ -34,10 +34,18 @@ async def test_admin_creates_a_user_who_can_sign_in(client, actors):
 
 async def test_user_creation_rules(client, actors):
     admin = await actors.make("admin", username="boss")
-    assert_problem(await client.post("/api/v1/users", json=_new_user(username="boss"), headers=admin.headers), 409, "user.username_taken")
-    assert_problem(await client.post("/api/v1/users", json=_new_user(roles=["wizard"]), headers=admin.headers), 422, "user.unknown_role")
-    assert_problem(await client.post("/api/v1/users", json=_new_user(roles=["integrator"]), headers=admin.headers), 422, "user.api_key_role")
-    assert_problem(await client.post("/api/v1/users", json=_new_user(team_id=999), headers=admin.headers), 422, "user.unknown_team")
+    assert_problem(
+        await client.post("/api/v1/users", json=_new_user(username="boss"), headers=admin.headers), 409, "user.username_taken"
+    )
+    assert_problem(
+        await client.post("/api/v1/users", json=_new_user(roles=["wizard"]), headers=admin.headers), 422, "user.unknown_role"
+    )
+    assert_problem(
+        await client.post("/api/v1/users", json=_new_user(roles=["integrator"]), headers=admin.headers), 422, "user.api_key_role"
+    )
+    assert_problem(
+        await client.post("/api/v1/users", json=_new_user(team_id=999), headers=admin.headers), 422, "user.unknown_team"
+    )
     listed = (await client.get("/api/v1/users", headers=admin.headers, params={"with_total": True})).json()
     assert listed["total"] == 1  # nothing half-written by the refused requests
 
@@ -51,7 +59,9 @@ async def test_update_user_roles_and_team_is_audited(client, actors):
     )
     assert response.status_code == 200
     assert response.json()["roles"] == ["sales_supervisor"]
-    events = (await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": user.id}, headers=admin.headers)).json()
+    events = (
+        await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": user.id}, headers=admin.headers)
+    ).json()
     update = events["items"][0]
     assert update["action"] == "update" and update["actor_id"] == admin.id
     assert update["changes"]["roles"] == {"before": ["account_manager"], "after": ["sales_supervisor"]}
@@ -71,8 +81,12 @@ async def test_password_change_takes_effect_and_is_not_audited_in_clear(client, 
     user = await actors.make("account_manager", username="pw.user")
     await client.patch(f"/api/v1/users/{user.id}", json={"password": "brand-new-secret"}, headers=admin.headers)
     assert (await client.post("/api/v1/auth/login", json={"username": "pw.user", "password": PASSWORD})).status_code == 401
-    assert (await client.post("/api/v1/auth/login", json={"username": "pw.user", "password": "brand-new-secret"})).status_code == 200
-    events = (await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": user.id}, headers=admin.headers)).json()
+    assert (
+        await client.post("/api/v1/auth/login", json={"username": "pw.user", "password": "brand-new-secret"})
+    ).status_code == 200
+    events = (
+        await client.get("/api/v1/audit-events", params={"entity_type": "user", "entity_id": user.id}, headers=admin.headers)
+    ).json()
     assert "brand-new-secret" not in str(events) and "password_hash" not in str(events)
 
 
@@ -108,7 +122,9 @@ async def test_user_list_filters_and_pages_with_a_cursor(client, actors):
             break
     assert len(seen) == 25 == len(set(seen))
     assert seen == sorted(seen, reverse=True)
-    assert_problem(await client.get("/api/v1/users", params={"cursor": "garbage!"}, headers=admin.headers), 422, "pagination.invalid_cursor")
+    assert_problem(
+        await client.get("/api/v1/users", params={"cursor": "garbage!"}, headers=admin.headers), 422, "pagination.invalid_cursor"
+    )
 
 
 async def test_teams_create_rename_and_list_members(client, actors):
@@ -131,7 +147,9 @@ async def test_builtin_roles_are_listed_and_cannot_be_changed(client, actors):
     assert {"admin", "executive", "sales_supervisor", "account_manager", "marketer", "integrator"} <= codes
     manager_role = next(r for r in roles if r["code"] == "account_manager")
     assert {"permission": "customers:read", "scope": "own"} in manager_role["permissions"]
-    assert_problem(await client.patch(f"/api/v1/roles/{manager_role['id']}", json={"name": "x"}, headers=admin.headers), 409, "role.builtin")
+    assert_problem(
+        await client.patch(f"/api/v1/roles/{manager_role['id']}", json={"name": "x"}, headers=admin.headers), 409, "role.builtin"
+    )
 
 
 async def test_custom_role_grants_exactly_its_permissions(client, actors):

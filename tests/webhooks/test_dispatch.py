@@ -15,8 +15,8 @@ from crm_api.core.clock import clock
 from crm_api.core.outbox import publish
 from crm_api.core.scheduler import JOBS, run_job
 from crm_api.models.platform import JobRun
-from crm_api.webhooks import jobs
 from crm_api.models.webhook import WebhookDelivery
+from crm_api.webhooks import jobs
 from crm_api.webhooks.jobs import BACKOFF, CLAIM_LEASE, MAX_ATTEMPTS, WEBHOOK_DISPATCH, dispatch
 from tests.factories import assert_problem
 from tests.webhooks.factories import URL, create_webhook, deliveries, outbox
@@ -51,7 +51,9 @@ def verify(secret: str, request: httpx.Request) -> dict:
 
 async def _publish(app, event_type: str = "opportunity.won", entity_id: int = 7, **payload) -> None:
     async with app.state.db.sessionmaker() as session, session.begin():
-        await publish(session, event_type=event_type, entity_type="opportunity", entity_id=entity_id, payload=payload or {"id": entity_id})
+        await publish(
+            session, event_type=event_type, entity_type="opportunity", entity_id=entity_id, payload=payload or {"id": entity_id}
+        )
 
 
 async def _dispatch(app, receiver: Receiver) -> dict:
@@ -74,7 +76,10 @@ async def test_an_event_is_delivered_signed_to_its_subscriber(app, client, actor
     [event] = await outbox(app)
     [delivery] = await deliveries(app)
     assert signed["body"] == {
-        "id": event.id, "type": "opportunity.won", "occurred_at": frozen_clock.isoformat(), "data": {"amount": "120000.00"},
+        "id": event.id,
+        "type": "opportunity.won",
+        "occurred_at": frozen_clock.isoformat(),
+        "data": {"amount": "120000.00"},
     }
     assert request.headers["X-CRM-Event"] == "opportunity.won" and request.headers["X-CRM-Delivery"] == str(delivery.id)
     assert request.headers["Content-Type"] == "application/json"
@@ -149,9 +154,17 @@ async def test_after_six_failures_the_delivery_is_dead(app, client, actors, froz
             assert delivery.status == "failed"
             waits.append(delivery.next_attempt_at - clock.now())
             clock.advance(delivery.next_attempt_at - clock.now())
-    assert waits == list(BACKOFF) == [
-        timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12),
-    ]
+    assert (
+        waits
+        == list(BACKOFF)
+        == [
+            timedelta(minutes=1),
+            timedelta(minutes=5),
+            timedelta(minutes=30),
+            timedelta(hours=2),
+            timedelta(hours=12),
+        ]
+    )
     assert (delivery.status, delivery.next_attempt_at, delivery.last_status_code) == ("dead", None, 503)
     clock.advance(timedelta(days=30))
     assert (await _dispatch(app, receiver))["sent"] == 0
@@ -184,7 +197,9 @@ async def test_a_dead_delivery_retried_by_hand_gets_one_more_attempt(app, client
 
     assert (await client.post(f"{URL}/deliveries/{delivery.id}/retry", headers=admin.headers)).status_code == 200
     assert (await _dispatch(app, Receiver(200)))["succeeded"] == 1
-    assert_problem(await client.post(f"{URL}/deliveries/{delivery.id}/retry", headers=admin.headers), 409, "webhook_delivery.succeeded")
+    assert_problem(
+        await client.post(f"{URL}/deliveries/{delivery.id}/retry", headers=admin.headers), 409, "webhook_delivery.succeeded"
+    )
 
 
 async def test_a_network_error_is_a_failed_attempt(app, client, actors, frozen_clock):

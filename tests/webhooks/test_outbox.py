@@ -9,7 +9,8 @@ from crm_api.core.scheduler import JOBS, run_job
 from crm_api.models.customer import Customer
 from tests.churn.factories import make_customer, make_order, make_warning
 from tests.factories import assert_problem
-from tests.opportunities.factories import API as OPPORTUNITIES, count_rows, opportunity_in
+from tests.opportunities.factories import API as OPPORTUNITIES
+from tests.opportunities.factories import count_rows, opportunity_in
 from tests.tickets.factories import assign, feedback, handle, open_ticket
 from tests.webhooks.factories import outbox
 
@@ -118,13 +119,17 @@ async def test_publish_in_a_rolled_back_session_leaves_no_row(app):
 
     try:
         async with app.state.db.sessionmaker() as session, session.begin():
-            await publish(session, event_type="customer.created", entity_type="customer", entity_id=1, payload={"at": date(2026, 1, 2)})
+            await publish(
+                session, event_type="customer.created", entity_type="customer", entity_id=1, payload={"at": date(2026, 1, 2)}
+            )
             await session.flush()
             raise Abort
     except Abort:
         pass
     assert await outbox(app) == []
     async with app.state.db.sessionmaker() as session, session.begin():
-        await publish(session, event_type="customer.created", entity_type="customer", entity_id=1, payload={"at": date(2026, 1, 2)})
+        await publish(
+            session, event_type="customer.created", entity_type="customer", entity_id=1, payload={"at": date(2026, 1, 2)}
+        )
     [event] = await outbox(app)
     assert event.payload == {"at": "2026-01-02"}

@@ -14,8 +14,14 @@ PUBLIC_URL = "https://93.184.216.34/hooks"
 async def test_every_route_needs_a_login_and_webhooks_write(client, actors):
     supervisor = await actors.make("sales_supervisor")
     routes = [
-        ("GET", URL), ("POST", URL), ("GET", f"{URL}/event-types"), ("GET", f"{URL}/1"), ("PATCH", f"{URL}/1"),
-        ("DELETE", f"{URL}/1"), ("GET", f"{URL}/1/deliveries"), ("POST", f"{URL}/1/test"),
+        ("GET", URL),
+        ("POST", URL),
+        ("GET", f"{URL}/event-types"),
+        ("GET", f"{URL}/1"),
+        ("PATCH", f"{URL}/1"),
+        ("DELETE", f"{URL}/1"),
+        ("GET", f"{URL}/1/deliveries"),
+        ("POST", f"{URL}/1/test"),
         ("POST", f"{URL}/deliveries/1/retry"),
     ]
     for method, path in routes:
@@ -50,7 +56,10 @@ async def test_event_type_catalogue(client, actors):
 async def test_create_shows_a_generated_secret_once(app, client, actors):
     admin = await actors.make("admin")
     created = await create_webhook(
-        client, admin, url=PUBLIC_URL, event_types=["ticket.archived", "opportunity.won", "ticket.archived"],
+        client,
+        admin,
+        url=PUBLIC_URL,
+        event_types=["ticket.archived", "opportunity.won", "ticket.archived"],
         description="ERP sync",
     )
     assert created["secret"].startswith("whsec_") and len(created["secret"]) > 30
@@ -74,8 +83,12 @@ async def test_an_admin_may_supply_the_secret(client, actors):
     admin = await actors.make("admin")
     created = await create_webhook(client, admin, url=PUBLIC_URL, secret="my-own-signing-secret-1234")
     assert created["secret"] == "my-own-signing-secret-1234"
-    assert_problem(await client.post(URL, json={"url": PUBLIC_URL, "event_types": ["opportunity.won"], "secret": "short"},
-                                     headers=admin.headers), 422)
+    assert_problem(
+        await client.post(
+            URL, json={"url": PUBLIC_URL, "event_types": ["opportunity.won"], "secret": "short"}, headers=admin.headers
+        ),
+        422,
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,16 +139,22 @@ async def test_update_events_url_and_active_flag_with_if_match(client, actors):
     etag = (await client.get(path, headers=admin.headers)).headers["ETag"]
 
     changed = await client.patch(
-        path, json={"event_types": ["opportunity.lost", "opportunity.won"], "active": False}, headers=admin.headers | {"If-Match": etag}
+        path,
+        json={"event_types": ["opportunity.lost", "opportunity.won"], "active": False},
+        headers=admin.headers | {"If-Match": etag},
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["event_types"] == ["opportunity.lost", "opportunity.won"] and changed.json()["active"] is False
     stale = await client.patch(path, json={"active": True}, headers=admin.headers | {"If-Match": etag})
     assert_problem(stale, 412, "precondition.etag_mismatch")
 
-    assert_problem(await client.patch(path, json={"url": "http://10.0.0.8/x"}, headers=admin.headers), 422, "webhook.url_not_allowed")
+    assert_problem(
+        await client.patch(path, json={"url": "http://10.0.0.8/x"}, headers=admin.headers), 422, "webhook.url_not_allowed"
+    )
     assert_problem(await client.patch(path, json={"event_types": None}, headers=admin.headers), 422)
-    assert_problem(await client.patch(path, json={"event_types": ["nope"]}, headers=admin.headers), 422, "webhook.unknown_event_type")
+    assert_problem(
+        await client.patch(path, json={"event_types": ["nope"]}, headers=admin.headers), 422, "webhook.unknown_event_type"
+    )
     read = (await client.get(path, headers=admin.headers)).json()
     assert read["url"] == PUBLIC_URL and read["active"] is False
     assert read["event_types"] == ["opportunity.lost", "opportunity.won"]
@@ -159,7 +178,11 @@ async def test_test_queues_one_delivery_for_this_subscription_only(app, client, 
     assert queued.status_code == 202, queued.text
     body = queued.json()
     assert body["subscription_id"] == target["id"] and body["event_type"] == "webhook.test"
-    assert body["status"] == "pending" and body["attempts"] == 0 and body["next_attempt_at"] == frozen_clock.isoformat().replace("+00:00", "Z")
+    assert (
+        body["status"] == "pending"
+        and body["attempts"] == 0
+        and body["next_attempt_at"] == frozen_clock.isoformat().replace("+00:00", "Z")
+    )
     [event] = await outbox(app, "webhook.test")
     assert event.dispatched_at is not None and event.payload["webhook_id"] == target["id"]
     assert [d.subscription_id for d in await deliveries(app)] == [target["id"]]
@@ -180,7 +203,9 @@ async def test_delivery_log_is_paged_newest_first_and_filtered_by_status(client,
     ids = [(await client.post(f"{URL}/{created['id']}/test", headers=admin.headers)).json()["id"] for _ in range(3)]
     first = (await client.get(f"{URL}/{created['id']}/deliveries?limit=2", headers=admin.headers)).json()
     assert [d["id"] for d in first["items"]] == [ids[2], ids[1]] and first["next_cursor"]
-    second = (await client.get(f"{URL}/{created['id']}/deliveries?limit=2&cursor={first['next_cursor']}", headers=admin.headers)).json()
+    second = (
+        await client.get(f"{URL}/{created['id']}/deliveries?limit=2&cursor={first['next_cursor']}", headers=admin.headers)
+    ).json()
     assert [d["id"] for d in second["items"]] == [ids[0]] and second["next_cursor"] is None
     none_dead = await client.get(f"{URL}/{created['id']}/deliveries?status=dead", headers=admin.headers)
     assert none_dead.json()["items"] == []

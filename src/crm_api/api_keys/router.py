@@ -1,31 +1,39 @@
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 
 from crm_api.api_keys import service
 from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.permissions import Principal
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
-ApiKeysWrite = Requires("api_keys:write")
+ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
 
 
 @router.post(
-    "", response_model=ApiKeyIssued, status_code=status.HTTP_201_CREATED,
-    summary="Issue an API key (the secret is in this response only)", responses=error_responses(401, 403, 422),
+    "",
+    response_model=ApiKeyIssued,
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue an API key (the secret is in this response only)",
+    responses=error_responses(401, 403, 422),
 )
 async def issue_api_key(body: ApiKeyCreate, principal: ApiKeysWrite, session: SessionDep) -> ApiKeyIssued:
     return await service.issue(session, principal, body)
 
 
-@router.get("", response_model=list[ApiKeyRead], summary="List API keys (never their secrets)",
-            responses=error_responses(401, 403))
+@router.get(
+    "", response_model=list[ApiKeyRead], summary="List API keys (never their secrets)", responses=error_responses(401, 403)
+)
 async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead]:
     return await service.list_keys(session)
 
 
-@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key",
-               responses=error_responses(401, 403, 404))
+@router.delete(
+    "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key", responses=error_responses(401, 403, 404)
+)
 async def revoke_api_key(key_id: int, principal: ApiKeysWrite, session: SessionDep) -> None:
     await service.revoke(session, principal, key_id)

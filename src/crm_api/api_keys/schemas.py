@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -6,7 +7,7 @@ from crm_api.core.schemas import InputModel, OutputModel, Text
 
 
 class ApiKeyCreate(InputModel):
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     role: str = Field(default="integrator", max_length=50, description="Role code the key acts with")
 
 

@@ -15,8 +15,13 @@ from crm_api.models.identity import ApiKey, Role
 
 def to_read(key: ApiKey) -> ApiKeyRead:
     return ApiKeyRead(
-        id=key.id, name=key.name, prefix=key.prefix, role=key.role.code, created_at=key.created_at,
-        revoked_at=key.revoked_at, last_used_at=key.last_used_at,
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        role=key.role.code,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
     )
 
 
@@ -45,5 +50,11 @@ async def revoke(session: AsyncSession, actor: Principal, key_id: int) -> None:
         before = audit.snapshot(key)
         key.revoked_at = clock.now()
         await audit.record(
-            session, actor=actor, entity_type="api_key", entity_id=key.id, action="revoke", before=before, after=audit.snapshot(key)
+            session,
+            actor=actor,
+            entity_type="api_key",
+            entity_id=key.id,
+            action="revoke",
+            before=before,
+            after=audit.snapshot(key),
         )

@@ -1,22 +1,29 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from crm_api.audit import service
 from crm_api.audit.schemas import AuditEventRead
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
+
+AuditRead = Annotated[Principal, Depends(require("audit:read"))]
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
 
 
-@router.get("", response_model=Page[AuditEventRead], summary="Query the audit trail, newest first",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[AuditEventRead],
+    summary="Query the audit trail, newest first",
+    responses=error_responses(401, 403, 422),
+)
 async def list_audit_events(
-    _: Requires("audit:read"),
+    _: AuditRead,
     session: SessionDep,
     page: PageDep,
     entity_type: Annotated[str | None, Query(max_length=50)] = None,

@@ -37,9 +37,7 @@ async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> Refre
 
 async def revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:
     await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=at)
+        update(RefreshToken).where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)).values(revoked_at=at)
     )
 
 
@@ -65,8 +63,7 @@ async def use_recovery_code(session: AsyncSession, user_id: int, code_hash: str,
     """Spend an unused recovery code; False if there is none with this hash."""
     result = await session.execute(
         update(TotpRecoveryCode)
-        .where(TotpRecoveryCode.user_id == user_id, TotpRecoveryCode.code_hash == code_hash,
-               TotpRecoveryCode.used_at.is_(None))
+        .where(TotpRecoveryCode.user_id == user_id, TotpRecoveryCode.code_hash == code_hash, TotpRecoveryCode.used_at.is_(None))
         .values(used_at=at)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -27,18 +27,29 @@ def _client_ip(request: Request) -> str | None:
 
 
 @router.post(
-    "/login", response_model=TokenPair, summary="Sign in with username and password",
+    "/login",
+    response_model=TokenPair,
+    summary="Sign in with username and password",
     responses=error_responses(401, 422, 429),
 )
-async def login(body: LoginRequest, request: Request, session: SessionDep, database: DatabaseDep, settings: SettingsDep) -> TokenPair:
+async def login(
+    body: LoginRequest, request: Request, session: SessionDep, database: DatabaseDep, settings: SettingsDep
+) -> TokenPair:
     return await service.login(
-        session, database, settings, username=body.username, password=body.password, otp=body.otp,
+        session,
+        database,
+        settings,
+        username=body.username,
+        password=body.password,
+        otp=body.otp,
         client_ip=_client_ip(request),
     )
 
 
 @router.post(
-    "/token", response_model=TokenPair, summary="Sign in with an OAuth2 password form (Swagger UI's Authorize)",
+    "/token",
+    response_model=TokenPair,
+    summary="Sign in with an OAuth2 password form (Swagger UI's Authorize)",
     responses=error_responses(401, 422, 429),
 )
 async def token(
@@ -50,13 +61,20 @@ async def token(
     otp: Annotated[str | None, Form(max_length=32, description="The second factor's code, when it is on")] = None,
 ) -> TokenPair:
     return await service.login(
-        session, database, settings, username=form.username, password=form.password, otp=otp,
+        session,
+        database,
+        settings,
+        username=form.username,
+        password=form.password,
+        otp=otp,
         client_ip=_client_ip(request),
     )
 
 
 @router.post(
-    "/refresh", response_model=TokenPair, summary="Exchange a refresh token for a new pair (rotation)",
+    "/refresh",
+    response_model=TokenPair,
+    summary="Exchange a refresh token for a new pair (rotation)",
     responses=error_responses(401, 422),
 )
 async def refresh(body: RefreshRequest, session: SessionDep, database: DatabaseDep, settings: SettingsDep) -> TokenPair:
@@ -64,34 +82,47 @@ async def refresh(body: RefreshRequest, session: SessionDep, database: DatabaseD
 
 
 @router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a refresh token and its session",
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a refresh token and its session",
     responses=error_responses(422),
 )
 async def logout(body: RefreshRequest, session: SessionDep) -> None:
     await service.logout(session, refresh_token=body.refresh_token)
 
 
-@router.get("/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions",
-            responses=error_responses(401))
+@router.get(
+    "/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions", responses=error_responses(401)
+)
 async def me(principal: Authenticated, session: SessionDep) -> Me:
     return await service.me(session, principal)
 
 
-@router.post("/totp/setup", response_model=TotpSetup,
-             summary="Start the TOTP second factor: a new secret and its otpauth:// URI, active once enabled",
-             responses=error_responses(401, 409))
+@router.post(
+    "/totp/setup",
+    response_model=TotpSetup,
+    summary="Start the TOTP second factor: a new secret and its otpauth:// URI, active once enabled",
+    responses=error_responses(401, 409),
+)
 async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup:
     return await totp.setup(session, principal)
 
 
-@router.post("/totp/enable", response_model=RecoveryCodes,
-             summary="Turn the second factor on with a current code; returns the recovery codes this once",
-             responses=error_responses(401, 409, 422))
+@router.post(
+    "/totp/enable",
+    response_model=RecoveryCodes,
+    summary="Turn the second factor on with a current code; returns the recovery codes this once",
+    responses=error_responses(401, 409, 422),
+)
 async def enable_totp(body: TotpEnable, principal: Authenticated, session: SessionDep) -> RecoveryCodes:
     return RecoveryCodes(recovery_codes=await totp.enable(session, principal, code=body.code))
 
 
-@router.post("/totp/disable", status_code=status.HTTP_204_NO_CONTENT,
-             summary="Turn the second factor off (password and a code needed)", responses=error_responses(401, 409, 422))
+@router.post(
+    "/totp/disable",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Turn the second factor off (password and a code needed)",
+    responses=error_responses(401, 409, 422),
+)
 async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep) -> None:
     await totp.disable(session, principal, password=body.password, code=body.code)

@@ -5,15 +5,15 @@ from pydantic import Field
 from crm_api.core.permissions import Scope
 from crm_api.core.schemas import InputModel, OutputModel, Text
 
-
 OtpField = Field(
-    default=None, max_length=32,
+    default=None,
+    max_length=32,
     description="With the second factor on: the 6-digit code of the authenticator app, or an unused recovery code",
 )
 
 
 class LoginRequest(InputModel):
-    username: Text(64)
+    username: Annotated[str, Text(64)]
     password: str = Field(min_length=1, max_length=256)
     otp: str | None = OtpField
 

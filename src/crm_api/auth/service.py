@@ -36,9 +36,7 @@ async def _seconds_locked(session: AsyncSession, settings: Settings, username: s
     now = clock.now()
     window = timedelta(minutes=settings.login_lockout_minutes)
     # Failures are not recorded while locked, so the newest of the last N is the one that locked it.
-    failures = await repository.recent_failures(
-        session, username, since=now - 2 * window, limit=settings.login_max_failures
-    )
+    failures = await repository.recent_failures(session, username, since=now - 2 * window, limit=settings.login_max_failures)
     if len(failures) < settings.login_max_failures or failures[0] - failures[-1] > window:
         return 0
     remaining = failures[0] + window - now
@@ -61,15 +59,19 @@ async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int,
 
 
 async def login(
-    session: AsyncSession, database: Database, settings: Settings, *, username: str, password: str,
-    otp: str | None = None, client_ip: str | None,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    otp: str | None = None,
+    client_ip: str | None,
 ) -> TokenPair:
     username = normalize_username(username)
     locked_for = await _seconds_locked(session, settings, username)
     if locked_for:
-        raise RateLimited(
-            "Too many failed sign-ins; try again later", retry_after=locked_for, code="auth.too_many_attempts"
-        )
+        raise RateLimited("Too many failed sign-ins; try again later", retry_after=locked_for, code="auth.too_many_attempts")
     user = await repository.user_by_username(session, username)
     known = user is not None and user.active
     succeeded = await _verify_off_loop(password, user.password_hash if known else None)

@@ -45,7 +45,7 @@ def _recovery_hash(code: str) -> str:
 
 def _new_recovery_code() -> str:
     raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()  # 80 bits, 16 characters
-    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
 async def active_totp(session: AsyncSession, user_id: int) -> UserTotp | None:
@@ -65,8 +65,13 @@ async def spend_code(session: AsyncSession, totp: UserTotp, code: str) -> bool:
 async def _audit(session: AsyncSession, actor: Principal, user_id: int, action: str, *, enabled: bool) -> None:
     # Only the on/off state: the secret and the recovery codes never reach the audit trail.
     await audit.record(
-        session, actor=actor, entity_type="user", entity_id=user_id, action=action,
-        before={"totp_enabled": not enabled}, after={"totp_enabled": enabled},
+        session,
+        actor=actor,
+        entity_type="user",
+        entity_id=user_id,
+        action=action,
+        before={"totp_enabled": not enabled},
+        after={"totp_enabled": enabled},
     )
 
 

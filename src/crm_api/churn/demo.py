@@ -25,8 +25,13 @@ async def demo_customer(
     if customer is not None:
         return customer, False
     customer = Customer(
-        code=await next_code(session, "KH"), external_id=external_id, name=name, owner_id=owner.id, level=level,
-        created_at=clock.now() - timedelta(days=age_days), created_by_id=owner.id,
+        code=await next_code(session, "KH"),
+        external_id=external_id,
+        name=name,
+        owner_id=owner.id,
+        level=level,
+        created_at=clock.now() - timedelta(days=age_days),
+        created_by_id=owner.id,
     )
     session.add(customer)
     await session.flush()
@@ -42,7 +47,12 @@ async def demo_principal(session: AsyncSession, user: User) -> Principal:
 async def seed_churn(session: AsyncSession, settings: Settings, users: dict[str, User]) -> None:
     plans = [
         ("demo-churn-open", "杭州西湖电子有限公司", "li.na", None),
-        ("demo-churn-postponed", "苏州精密机械股份有限公司", "wang.fang", ["电话回访，了解到客户预算收紧", "提供下一季度九折优惠方案"]),
+        (
+            "demo-churn-postponed",
+            "苏州精密机械股份有限公司",
+            "wang.fang",
+            ["电话回访，了解到客户预算收紧", "提供下一季度九折优惠方案"],
+        ),
         ("demo-churn-confirmed", "广州白云贸易有限公司", "liu.yang", ["上门拜访，客户已转向竞争对手"]),
     ]
     for external_id, name, owner_name, measures in plans:

@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 
+from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.models.churn import LIVE_WARNING_STATUSES, ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
@@ -26,7 +27,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
     """Warnings are scoped by their customer's owner; warnings of deleted customers are hidden."""
 
     model = ChurnWarning
-    owner_column = Customer.owner_id
+    visible = staticmethod(owner_visibility(Customer.owner_id))
 
     def select(self, *, include_deleted: bool = False) -> Select[tuple[ChurnWarning]]:
         statement = select(ChurnWarning).join(Customer, Customer.id == ChurnWarning.customer_id)
@@ -42,7 +43,10 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         if owner_name:
             pattern = owner_name.lower()
             owners = select(User.id).where(
-                or_(func.lower(User.full_name).contains(pattern, autoescape=True), User.username.contains(pattern, autoescape=True))
+                or_(
+                    func.lower(User.full_name).contains(pattern, autoescape=True),
+                    User.username.contains(pattern, autoescape=True),
+                )
             )
             statement = statement.where(Customer.owner_id.in_(owners))
         return statement

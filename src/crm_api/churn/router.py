@@ -1,24 +1,31 @@
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from crm_api.churn import jobs, service
 from crm_api.churn.schemas import ChurnWarningDetail, ChurnWarningRead, ConfirmChurn, MeasureCreate, ScanResult
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
+
+ChurnScan = Annotated[Principal, Depends(require("churn:scan"))]
 
 router = APIRouter(prefix="/churn-warnings", tags=["churn"])
 
-ChurnRead = Requires("churn:read")
-ChurnManage = Requires("churn:manage")
+ChurnRead = Annotated[Principal, Depends(require("churn:read"))]
+ChurnManage = Annotated[Principal, Depends(require("churn:manage"))]
 
 
-@router.get("", response_model=Page[ChurnWarningRead], summary="List churn warnings in your data scope, newest first",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[ChurnWarningRead],
+    summary="List churn warnings in your data scope, newest first",
+    responses=error_responses(401, 403, 422),
+)
 async def list_warnings(
     principal: ChurnRead,
     session: SessionDep,
@@ -32,33 +39,47 @@ async def list_warnings(
     )
 
 
-@router.post("/scan", response_model=ScanResult, summary="Run the churn scan now (skipped if it is running elsewhere)",
-             responses=error_responses(401, 403))
-async def scan_now(_: Requires("churn:scan"), database: DatabaseDep, settings: SettingsDep) -> ScanResult:
+@router.post(
+    "/scan",
+    response_model=ScanResult,
+    summary="Run the churn scan now (skipped if it is running elsewhere)",
+    responses=error_responses(401, 403),
+)
+async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -> ScanResult:
     outcome = await jobs.run_scan_now(database, settings)
     return ScanResult(outcome=outcome.outcome, opened=outcome.counts.get("opened", 0))
 
 
-@router.get("/{warning_id}", response_model=ChurnWarningDetail,
-            summary="Get a churn warning with its reasons and measures", responses=error_responses(401, 403, 404))
+@router.get(
+    "/{warning_id}",
+    response_model=ChurnWarningDetail,
+    summary="Get a churn warning with its reasons and measures",
+    responses=error_responses(401, 403, 404),
+)
 async def get_warning(
     warning_id: int, principal: ChurnRead, session: SessionDep, settings: SettingsDep, response: Response
 ) -> ChurnWarningDetail:
     return with_etag(response, await service.get_warning(session, principal, settings, warning_id))  # type: ignore[return-value]
 
 
-@router.post("/{warning_id}/measures", response_model=ChurnWarningDetail,
-             summary="Add a postpone measure (the customer's account manager); the warning becomes postponed",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{warning_id}/measures",
+    response_model=ChurnWarningDetail,
+    summary="Add a postpone measure (the customer's account manager); the warning becomes postponed",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def add_measure(
     warning_id: int, body: MeasureCreate, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:
     return await service.add_measure(session, principal, settings, warning_id, body)
 
 
-@router.post("/{warning_id}/confirm", response_model=ChurnWarningDetail,
-             summary="Confirm the churn: needs a reason and a measure first; the customer becomes churned",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{warning_id}/confirm",
+    response_model=ChurnWarningDetail,
+    summary="Confirm the churn: needs a reason and a measure first; the customer becomes churned",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def confirm(
     warning_id: int, body: ConfirmChurn, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:

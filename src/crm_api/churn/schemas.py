@@ -1,16 +1,17 @@
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, VersionedOutput
 
 
 class MeasureCreate(InputModel):
-    measure: Text(2000)
+    measure: Annotated[str, Text(2000)]
 
 
 class ConfirmChurn(InputModel):
-    reason: Text(2000)
+    reason: Annotated[str, Text(2000)]
 
 
 class MeasureRead(OutputModel):
@@ -46,7 +47,7 @@ class ChurnReasons(OutputModel):
     orders_previous_period: int = Field(description="Shipped or paid orders in the period before that")
 
 
-class ChurnWarningRead(OutputModel):
+class ChurnWarningRead(VersionedOutput):
     id: int
     status: str
     customer: ChurnCustomer

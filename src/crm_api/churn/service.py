@@ -50,16 +50,25 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
         cutoff_date=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=now
     )
     await publish_selected(
-        session, event_type="churn_warning.opened", entity_type="churn_warning", entity_id=ChurnWarning.id,
+        session,
+        event_type="churn_warning.opened",
+        entity_type="churn_warning",
+        entity_id=ChurnWarning.id,
         payload=json_object(
-            session, warning_id=ChurnWarning.id, customer_id=ChurnWarning.customer_id,
+            session,
+            warning_id=ChurnWarning.id,
+            customer_id=ChurnWarning.customer_id,
             last_order_date=ChurnWarning.last_order_date_at_open,
         ),
         # Only the scan opens warnings, and this run's rows carry its instant.
         where=[ChurnWarning.opened_at == now, ChurnWarning.status == "open"],
     )
     await audit.record(
-        session, actor=None, entity_type="churn_scan", entity_id=cutoff.isoformat(), action="scan",
+        session,
+        actor=None,
+        entity_type="churn_scan",
+        entity_id=cutoff.isoformat(),
+        action="scan",
         after={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened
@@ -104,6 +113,7 @@ def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], pr
     customer, owner, last_order_date = context
     return ChurnWarningRead(
         id=warning.id,
+        version=warning.version,
         status=warning.status,
         customer=ChurnCustomer.model_validate(customer),
         owner=ChurnOwner.model_validate(owner),
@@ -170,7 +180,9 @@ async def get_warning(
         for m, name in await repo.measures(warning.id)
     ]
     return ChurnWarningDetail(
-        **_read(warning, context, principal).model_dump(), reasons=await _reasons(session, settings, customer, last_order_date), measures=measures
+        **_read(warning, context, principal).model_dump(),
+        reasons=await _reasons(session, settings, customer, last_order_date),
+        measures=measures,
     )
 
 
@@ -192,8 +204,13 @@ async def add_measure(
     warning.status = "postponed"
     await session.flush()
     await audit.record(
-        session, actor=principal, entity_type="churn_warning", entity_id=warning.id, action="add_measure",
-        before=before, after=audit.snapshot(warning) | {"measure": data.measure},
+        session,
+        actor=principal,
+        entity_type="churn_warning",
+        entity_id=warning.id,
+        action="add_measure",
+        before=before,
+        after=audit.snapshot(warning) | {"measure": data.measure},
     )
     return await get_warning(session, principal, settings, warning.id, permission="churn:manage")
 
@@ -212,15 +229,28 @@ async def confirm(
     customer.status, customer.churned_at = "churned", now
     await session.flush()
     await audit.record(
-        session, actor=principal, entity_type="churn_warning", entity_id=warning.id, action="confirm",
-        before=warning_before, after=audit.snapshot(warning),
+        session,
+        actor=principal,
+        entity_type="churn_warning",
+        entity_id=warning.id,
+        action="confirm",
+        before=warning_before,
+        after=audit.snapshot(warning),
     )
     await audit.record(
-        session, actor=principal, entity_type="customer", entity_id=customer.id, action="churn",
-        before=customer_before, after=audit.snapshot(customer),
+        session,
+        actor=principal,
+        entity_type="customer",
+        entity_id=customer.id,
+        action="churn",
+        before=customer_before,
+        after=audit.snapshot(customer),
     )
     await publish(
-        session, event_type="churn_warning.confirmed", entity_type="churn_warning", entity_id=warning.id,
+        session,
+        event_type="churn_warning.confirmed",
+        entity_type="churn_warning",
+        entity_id=warning.id,
         payload=audit.snapshot(warning),
     )
     return await get_warning(session, principal, settings, warning.id, permission="churn:manage")

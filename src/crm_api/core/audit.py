@@ -13,8 +13,8 @@ from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
 from crm_api.models.platform import AuditEvent
 
-# Never copied into the audit trail.
-SECRET_FIELDS = frozenset({"password_hash", "key_hash", "token_hash", "secret"})
+# Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
+LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version"})
 
 
 def _plain(value: Any) -> Any:
@@ -32,11 +32,7 @@ def _plain(value: Any) -> Any:
 def snapshot(entity: object) -> dict[str, Any]:
     """Column values of an ORM object, JSON-ready, secrets left out."""
     mapper = inspect(type(entity))
-    return {
-        column.key: _plain(getattr(entity, column.key))
-        for column in mapper.column_attrs
-        if column.key not in SECRET_FIELDS
-    }
+    return {column.key: _plain(getattr(entity, column.key)) for column in mapper.column_attrs if column.key not in LEFT_OUT}
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -86,8 +82,13 @@ async def record_change(
     """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
     await session.flush()
     await record(
-        session, actor=actor, entity_type=entity_type, entity_id=entity.id, action=action,
-        before=before, after=view(entity) if view is not None else None,
+        session,
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=entity.id,
+        action=action,
+        before=before,
+        after=view(entity) if view is not None else None,
     )
 
 

@@ -24,8 +24,13 @@ api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="I
 # The user, their roles and every grant in one round trip: this runs on every request.
 _PRINCIPAL_ROWS = (
     select(
-        User.username, User.team_id, User.active, User.tokens_valid_after,
-        Role.code, RolePermission.permission, RolePermission.scope,
+        User.username,
+        User.team_id,
+        User.active,
+        User.tokens_valid_after,
+        Role.code,
+        RolePermission.permission,
+        RolePermission.scope,
     )
     .select_from(User)
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
@@ -114,8 +119,3 @@ def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     check.__name__ = f"require_{permission.replace(':', '_')}"
     return check
-
-
-def Requires(permission: str) -> type[Principal]:  # noqa: N802 - used as a type annotation
-    """`principal: Requires("customers:read")` in a route signature."""
-    return Annotated[Principal, Depends(require(permission))]  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_api.core.context import request_id_var
@@ -148,8 +149,10 @@ def _integrity_problem(exc: IntegrityError) -> tuple[str, str, list[FieldError] 
     lowered = message.lower()
     if "unique" in lowered or "duplicate key" in lowered:
         field = _unique_field(message)
-        return "conflict.duplicate", "A record with the same value already exists", (
-            [FieldError(field=field, message="already in use", type="unique")] if field else None
+        return (
+            "conflict.duplicate",
+            "A record with the same value already exists",
+            ([FieldError(field=field, message="already in use", type="unique")] if field else None),
         )
     if "foreign key" in lowered:
         return "conflict.reference", "The record refers to, or is referred to by, another record", None
@@ -199,7 +202,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            FieldError(field=_field_name(err.get("loc", ())), message=err.get("msg", "invalid"), type=err.get("type", "value_error"))
+            FieldError(
+                field=_field_name(err.get("loc", ())), message=err.get("msg", "invalid"), type=err.get("type", "value_error")
+            )
             for err in exc.errors()
         ]
         return problem_response(
@@ -212,6 +217,20 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(exc.status_code, code, detail=detail, request=request, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # The ORM's `UPDATE … WHERE version = :read` matched nothing: another request changed the record first.
+        if "if-match" in request.headers:
+            return problem_response(
+                412, "precondition.etag_mismatch", detail="The record changed since you read it; GET it again", request=request
+            )
+        return problem_response(
+            409,
+            "conflict.concurrent_change",
+            detail="Someone else changed the record at the same time; GET it again",
+            request=request,
+        )
+
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         code, detail, errors = _integrity_problem(exc)
@@ -220,8 +239,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
         return problem_response(
-            503, "database.unavailable", detail="The database cannot be reached; try again shortly",
-            request=request, headers={"Retry-After": "5"},
+            503,
+            "database.unavailable",
+            detail="The database cannot be reached; try again shortly",
+            request=request,
+            headers={"Retry-After": "5"},
         )
 
     for unavailable in DATABASE_UNAVAILABLE:
@@ -231,6 +253,5 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting problem+json errors of a route."""
     return {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}}
-        for status in statuses
+        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}} for status in statuses
     }

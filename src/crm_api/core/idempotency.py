@@ -119,18 +119,24 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _answer_from_record(record: IdempotencyRecord, request_fingerprint: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def _answer_from_record(
+    record: IdempotencyRecord, request_fingerprint: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     if record.fingerprint != request_fingerprint:
-        response = problem_response(
-            422, "idempotency.key_reused", detail="This Idempotency-Key was used for a different request"
-        )
+        response = problem_response(422, "idempotency.key_reused", detail="This Idempotency-Key was used for a different request")
     elif record.completed_at is None:
         response = problem_response(
             409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed"
         )
     else:
         headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]
-        await send({"type": "http.response.start", "status": record.status_code, "headers": [*headers, (b"idempotent-replayed", b"true")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": record.status_code,
+                "headers": [*headers, (b"idempotent-replayed", b"true")],
+            }
+        )
         await send({"type": "http.response.body", "body": record.body or b""})
         return
     await response(scope, receive, send)

@@ -19,8 +19,11 @@ async def publish(session: AsyncSession, *, event_type: str, entity_type: str, e
     """Record `event_type` for the entity in the caller's transaction (values made JSON-ready here)."""
     session.add(
         OutboxEvent(
-            event_type=event_type, entity_type=entity_type, entity_id=str(entity_id),
-            payload=to_jsonable_python(payload), occurred_at=clock.now(),
+            event_type=event_type,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            payload=to_jsonable_python(payload),
+            occurred_at=clock.now(),
         )
     )
 
@@ -35,8 +38,13 @@ def json_object(session: AsyncSession, **values: ColumnElement[Any]) -> ColumnEl
 
 
 async def publish_selected(
-    session: AsyncSession, *, event_type: str, entity_type: str, entity_id: ColumnElement[Any],
-    payload: ColumnElement[Any], where: Sequence[ColumnElement[bool]],
+    session: AsyncSession,
+    *,
+    event_type: str,
+    entity_type: str,
+    entity_id: ColumnElement[Any],
+    payload: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
 ) -> int:
     """One INSERT … SELECT: an event per matching row not yet published with this type; returns how many."""
     entity_key = cast(entity_id, String)

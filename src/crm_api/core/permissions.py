@@ -1,5 +1,6 @@
 """The permission catalogue, built-in roles, and the data scope every domain query applies."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -64,8 +65,8 @@ _READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]
 
 # Built-in roles: permission -> scope. Kept in code and synced to the database on upgrade.
 BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
-    "admin": ("System admin", {p: Scope.ALL for p in PERMISSIONS}),
-    "executive": ("Executive", {p: Scope.ALL for p in _READ_ONLY}),
+    "admin": ("System admin", dict.fromkeys(PERMISSIONS, Scope.ALL)),
+    "executive": ("Executive", dict.fromkeys(_READ_ONLY, Scope.ALL)),
     "sales_supervisor": (
         "Sales supervisor",
         {
@@ -175,6 +176,17 @@ def scope_clause(
     if scope is Scope.TEAM and principal.team_id is not None:
         return owner_column.in_(select(User.id).where(User.team_id == principal.team_id))
     return owner_column == principal.user_id
+
+
+def owner_visibility(
+    owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+) -> Callable[[Principal, str], ColumnElement[bool]]:
+    """The `visible(principal, permission)` of an aggregate scoped by one owner column."""
+
+    def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
+        return scope_clause(principal, permission, owner_column)
+
+    return visible
 
 
 def merge_permissions(grants: list[tuple[str, str]]) -> dict[str, Scope]:

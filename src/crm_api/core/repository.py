@@ -1,23 +1,26 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.errors import NotFound
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
-from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.permissions import Principal
 from crm_api.models.base import Base
 
 M = TypeVar("M", bound=Base)
 
+# An aggregate policy's `visible(principal, permission)`: the WHERE clause of the rows a caller may see.
+Visibility = Callable[[Principal, str], ColumnElement[bool]]
+
 
 class Repository(Generic[M]):
     model: type[M]
-    # The column whose user (and that user's team) a data scope is checked against.
-    owner_column: InstrumentedAttribute[Any] | None = None
+    # The aggregate's visibility, from its policy (`staticmethod(policy.visible)`); None: no data scope.
+    visible: ClassVar[Visibility | None] = None
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -45,9 +48,9 @@ class Repository(Generic[M]):
     def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[M]]:
         """Rows the principal may see under `permission`: the one place data scopes are applied."""
         statement = self.select(include_deleted=include_deleted)
-        owner_column = type(self).owner_column  # read off the class: on an instance it is a descriptor
-        if owner_column is not None:
-            statement = statement.where(scope_clause(principal, permission, owner_column))
+        visible = type(self).visible
+        if visible is not None:
+            statement = statement.where(visible(principal, permission))
         return statement
 
     async def get_scoped(
@@ -58,7 +61,5 @@ class Repository(Generic[M]):
         )
         return await self.session.scalar(statement)
 
-    async def page(
-        self, statement: Select[Any], params: PageParams, sort: Sort | None = None
-    ) -> Rows:
+    async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None) -> Rows:
         return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]

@@ -100,5 +100,5 @@ async def _run_quietly(database: Database, settings: Settings, job: Job) -> None
     # Already logged and recorded in job_runs; the scheduler must keep going.
     try:
         await run_job(database, settings, job)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return

@@ -1,8 +1,8 @@
 """Base schemas: inputs refuse unknown fields; outputs read from ORM objects."""
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -16,10 +16,15 @@ class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class VersionedOutput(OutputModel):
+    """A record the CRM edits: its `version` is its ETag, the same for every caller."""
 
-def Text(max_length: int) -> type[str]:  # noqa: N802 - used as a type in schemas
-    """Trimmed text of 1..max_length characters."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)]  # type: ignore[return-value]
+    version: int = Field(description="Bumped on every change; send it back as If-Match to update only this version", examples=[3])
+
+
+def Text(max_length: int) -> StringConstraints:
+    """`Annotated[str, Text(100)]`: trimmed text of 1..max_length characters."""
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
 class PatchModel(InputModel):

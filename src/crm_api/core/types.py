@@ -65,5 +65,5 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value)).quantize(self.quantum, rounding=ROUND_HALF_UP)
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like the type it names
+def Money() -> ExactDecimal:
     return ExactDecimal(14, 2)

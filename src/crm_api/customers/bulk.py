@@ -58,5 +58,7 @@ async def bulk_update(session: AsyncSession, actor: Principal, data: CustomerBul
             apply_tags(customer, list(dict.fromkeys(names + changes.tags_add)))
         if owner is not None:
             customer.owner_id = owner.id
-        await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="bulk_update", before=before, view=audit_view)
+        await audit.record_change(
+            session, actor=actor, entity_type="customer", entity=customer, action="bulk_update", before=before, view=audit_view
+        )
     return [customer.id for customer in customers]

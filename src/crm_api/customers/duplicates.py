@@ -28,8 +28,11 @@ def _candidate_pairs(repo: CustomerRepository, principal: Principal) -> Select[t
         Customer.id, Customer.name_normalized, Customer.phone_e164, func.lower(Customer.email).label("email")
     )
     a, b = scoped.subquery("a"), scoped.subquery("b")
-    keys = {"name": (a.c.name_normalized, b.c.name_normalized), "phone": (a.c.phone_e164, b.c.phone_e164),
-            "email": (a.c.email, b.c.email)}
+    keys = {
+        "name": (a.c.name_normalized, b.c.name_normalized),
+        "phone": (a.c.phone_e164, b.c.phone_e164),
+        "email": (a.c.email, b.c.email),
+    }
     branches = [
         select(a.c.id.label("customer_id"), b.c.id.label("other_id"), literal(REASON_RANKS[reason]).label("rank"))
         .join_from(a, b, and_(mine == theirs, a.c.id < b.c.id))
@@ -55,8 +58,12 @@ async def list_duplicates(session: AsyncSession, principal: Principal, params: P
     names = await repo.names({i for row in rows for i in (row.customer_id, row.other_id)})
     items = [
         DuplicatePair(
-            customer_id=row.customer_id, customer_name=names[row.customer_id], other_id=row.other_id,
-            other_name=names[row.other_id], score=score(_reasons(row.rank)), reasons=_reasons(row.rank),
+            customer_id=row.customer_id,
+            customer_name=names[row.customer_id],
+            other_id=row.other_id,
+            other_name=names[row.other_id],
+            score=score(_reasons(row.rank)),
+            reasons=_reasons(row.rank),
         )
         for row in rows
     ]

@@ -173,21 +173,33 @@ async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, A
     now = clock.now()
     repo = CustomerRepository(session)
     for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start:start + INSERT_BATCH]
+        batch = rows[start : start + INSERT_BATCH]
         customers = [
-            {k: v for k, v in values.items() if k != "tags"} | {
-                "code": code, "name_normalized": normalize_company_name(values["name"]),
-                "custom_fields": values["custom_fields"] or {}, "owner_id": actor.user_id,
-                "created_by_id": actor.user_id, "status": ACTIVE, "created_at": now, "updated_at": now,
+            {k: v for k, v in values.items() if k != "tags"}
+            | {
+                "code": code,
+                "name_normalized": normalize_company_name(values["name"]),
+                "custom_fields": values["custom_fields"] or {},
+                "owner_id": actor.user_id,
+                "created_by_id": actor.user_id,
+                "status": ACTIVE,
+                "created_at": now,
+                "updated_at": now,
             }
-            for values, code in zip(batch, codes[start:start + INSERT_BATCH], strict=True)
+            for values, code in zip(batch, codes[start : start + INSERT_BATCH], strict=True)
         ]
         await repo.insert_many(customers, [values["tags"] or [] for values in batch])
     return codes
 
 
 async def import_customers(
-    session: AsyncSession, actor: Principal, *, upload: IO[bytes], filename: str, size: int, dry_run: bool,
+    session: AsyncSession,
+    actor: Principal,
+    *,
+    upload: IO[bytes],
+    filename: str,
+    size: int,
+    dry_run: bool,
     mode: ImportMode,
 ) -> ImportReport:
     """Customers from a file, owned by the importer. all_or_nothing: any invalid row is a 422 and nothing is written."""
@@ -201,21 +213,32 @@ async def import_customers(
     invalid = len({e.row for e in errors})
     write = not dry_run and (mode == "valid_rows_only" or not invalid)
     report = ImportReport(
-        dry_run=dry_run, mode=mode, rows=parsed.rows, valid=len(checked), invalid=invalid,
-        created=len(checked) if write else 0, errors=errors,
+        dry_run=dry_run,
+        mode=mode,
+        rows=parsed.rows,
+        valid=len(checked),
+        invalid=invalid,
+        created=len(checked) if write else 0,
+        errors=errors,
     )
     if mode == "all_or_nothing" and invalid and not dry_run:
         error = InvalidInput.many(
             [FieldError(field=f"row {e.row}: {e.field}", message=e.message, type="value_error") for e in errors],
-            f"{invalid} of {parsed.rows} rows are invalid; nothing was imported", code="customer_import.invalid_rows",
+            f"{invalid} of {parsed.rows} rows are invalid; nothing was imported",
+            code="customer_import.invalid_rows",
         )
         error.extra = {"report": report.model_dump()}
         raise error
     if write and checked:
         codes = await _write(session, actor, [checked[n] for n in sorted(checked)])
         await audit.record(
-            session, actor=actor, entity_type="customer_import", entity_id=codes[0], action="import",
-            after={"file": filename, "mode": mode} | report.model_dump(include={"rows", "valid", "invalid", "created"})
+            session,
+            actor=actor,
+            entity_type="customer_import",
+            entity_id=codes[0],
+            action="import",
+            after={"file": filename, "mode": mode}
+            | report.model_dump(include={"rows", "valid", "invalid", "created"})
             | {"codes": f"{codes[0]}..{codes[-1]}"},
         )
     return report

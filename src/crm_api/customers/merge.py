@@ -33,11 +33,21 @@ async def merge_customers(
     await session.refresh(survivor, ["tags"])
     await session.refresh(loser, ["tags"])
     await audit.record(
-        session, actor=actor, entity_type="customer", entity_id=survivor.id, action="merge", before=survivor_before,
+        session,
+        actor=actor,
+        entity_type="customer",
+        entity_id=survivor.id,
+        action="merge",
+        before=survivor_before,
         after=audit_view(survivor) | {"merged_from": loser.id, "moved": moved},
     )
     await audit.record(
-        session, actor=actor, entity_type="customer", entity_id=loser.id, action="merge", before=loser_before,
+        session,
+        actor=actor,
+        entity_type="customer",
+        entity_id=loser.id,
+        action="merge",
+        before=loser_before,
         after=audit_view(loser) | {"merged_into": survivor.id, "moved": moved},
     )
     return survivor, moved

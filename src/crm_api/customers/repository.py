@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
 from crm_api.customers.schemas import CustomerSearch
@@ -22,7 +23,7 @@ class CustomerRepository(Repository[Customer]):
     """Customers are scoped by their account manager (owner) and that owner's team."""
 
     model = Customer
-    owner_column = Customer.owner_id
+    visible = staticmethod(owner_visibility(Customer.owner_id))
 
     @staticmethod
     def with_tags(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
@@ -46,8 +47,12 @@ class CustomerRepository(Repository[Customer]):
                     Customer.phone_e164.contains(q, autoescape=True),
                 )
             )
-        exact = {Customer.region: filters.region, Customer.level: filters.level, Customer.owner_id: filters.owner_id,
-                 Customer.status: filters.status}
+        exact = {
+            Customer.region: filters.region,
+            Customer.level: filters.level,
+            Customer.owner_id: filters.owner_id,
+            Customer.status: filters.status,
+        }
         for column, value in exact.items():
             if value is not None:
                 statement = statement.where(column == value)
@@ -68,10 +73,9 @@ class CustomerRepository(Repository[Customer]):
         ).one()
         return row[0], row[1], row[2]
 
-
     async def names(self, ids: Iterable[int]) -> dict[int, str]:
         rows = await self.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(list(ids))))
-        return {customer_id: name for customer_id, name in rows}
+        return dict(rows.all())
 
     async def active_dictionary_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
         """Per category, each active item's value and label -> its value, in one query."""

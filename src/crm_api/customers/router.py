@@ -1,11 +1,11 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
@@ -38,113 +38,166 @@ from crm_api.customers.schemas import (
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
-CustomersRead = Requires("customers:read")
-CustomersWrite = Requires("customers:write")
-CustomersDelete = Requires("customers:delete")
-CustomersTransfer = Requires("customers:transfer")
+CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
+CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
+CustomersDelete = Annotated[Principal, Depends(require("customers:delete"))]
+CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
 
 
-@router.get("", response_model=Page[CustomerRead], summary="List and search customers, newest first",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[CustomerRead],
+    summary="List and search customers, newest first",
+    responses=error_responses(401, 403, 422),
+)
 async def list_customers(
     principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
 ) -> Page[CustomerRead]:
     return await service.list_customers(session, principal, page, filters)
 
 
-@router.post("", response_model=CustomerRead, status_code=status.HTTP_201_CREATED,
-             summary="Create a customer owned by the caller", responses=error_responses(401, 403, 422))
+@router.post(
+    "",
+    response_model=CustomerRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a customer owned by the caller",
+    responses=error_responses(401, 403, 422),
+)
 async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.create_customer(session, principal, body))
 
 
 # The tools' fixed paths come before /{customer_id}, which would otherwise capture them.
 
-@router.post("/import", response_model=ImportReport, summary="Import customers from a CSV or XLSX file",
-             description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
-                         "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
-             responses=error_responses(401, 403, 413, 422))
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    summary="Import customers from a CSV or XLSX file",
+    description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
+    "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
+    responses=error_responses(401, 403, 413, 422),
+)
 async def import_customers(
-    principal: CustomersWrite, session: SessionDep,
+    principal: CustomersWrite,
+    session: SessionDep,
     file: Annotated[UploadFile, File(description="A .csv (UTF-8 or GB18030) or .xlsx file")],
     dry_run: Annotated[bool, Query(description="Check and report only; nothing is written")] = False,
-    mode: Annotated[ImportMode, Query(description="all_or_nothing: any invalid row fails the import (422)")] = (
-        "all_or_nothing"
-    ),
+    mode: Annotated[ImportMode, Query(description="all_or_nothing: any invalid row fails the import (422)")] = ("all_or_nothing"),
 ) -> ImportReport:
     return await imports.import_customers(
-        session, principal, upload=file.file, filename=file.filename or "", size=file.size or 0, dry_run=dry_run,
+        session,
+        principal,
+        upload=file.file,
+        filename=file.filename or "",
+        size=file.size or 0,
+        dry_run=dry_run,
         mode=mode,
     )
 
 
-@router.get("/export", response_class=StreamingResponse, summary="Export the filtered customer list as CSV or XLSX",
-            responses={200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()},
-                             "description": "The file, streamed"}} | error_responses(401, 403, 422))
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    summary="Export the filtered customer list as CSV or XLSX",
+    responses={200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"}}
+    | error_responses(401, 403, 422),
+)
 async def export_customers(
-    principal: CustomersRead, database: DatabaseDep, filters: Annotated[CustomerSearch, Query()],
-    format: Annotated[ExportFormat, Query()] = "csv",  # noqa: A002 - the public parameter name
+    principal: CustomersRead,
+    database: DatabaseDep,
+    filters: Annotated[CustomerSearch, Query()],
+    format: Annotated[ExportFormat, Query()] = "csv",
 ) -> StreamingResponse:
     export = exports.export_customers(database, principal, filters, format)
     return StreamingResponse(
-        export.body, media_type=export.media_type,
+        export.body,
+        media_type=export.media_type,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
 
 
-@router.get("/duplicates", response_model=Page[DuplicatePair],
-            summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "/duplicates",
+    response_model=Page[DuplicatePair],
+    summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
+    responses=error_responses(401, 403, 422),
+)
 async def list_duplicates(principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DuplicatePair]:
     return await duplicates.list_duplicates(session, principal, page)
 
 
-@router.post("/bulk-update", response_model=CustomerBulkResult,
-             summary="Change level, tags or owner of up to 500 customers, all or none",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/bulk-update",
+    response_model=CustomerBulkResult,
+    summary="Change level, tags or owner of up to 500 customers, all or none",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, session: SessionDep) -> CustomerBulkResult:
     return CustomerBulkResult(updated=await bulk.bulk_update(session, principal, body))
 
 
-@router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer",
-            responses=error_responses(401, 403, 404))
+@router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer", responses=error_responses(401, 403, 404))
 async def get_customer(customer_id: int, principal: CustomersRead, session: SessionDep, response: Response) -> CustomerRead:
     return with_etag(response, service.to_read(await service.get_customer(session, principal, customer_id)))
 
 
-@router.patch("/{customer_id}", response_model=CustomerRead, summary="Change an active customer",
-              responses=error_responses(401, 403, 404, 409, 412, 422))
+@router.patch(
+    "/{customer_id}",
+    response_model=CustomerRead,
+    summary="Change an active customer",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
 async def update_customer(
-    customer_id: int, body: CustomerUpdate, principal: CustomersWrite, session: SessionDep, response: Response,
+    customer_id: int,
+    body: CustomerUpdate,
+    principal: CustomersWrite,
+    session: SessionDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> CustomerRead:
     customer = await service.update_customer(session, principal, customer_id, body, if_match=if_match)
     return with_etag(response, service.to_read(customer))
 
 
-@router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Soft-delete a customer (restorable)",
-               responses=error_responses(401, 403, 404))
+@router.delete(
+    "/{customer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Soft-delete a customer (restorable)",
+    responses=error_responses(401, 403, 404),
+)
 async def delete_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> None:
     await service.delete_customer(session, principal, customer_id)
 
 
-@router.post("/{customer_id}/restore", response_model=CustomerRead, summary="Restore a soft-deleted customer",
-             responses=error_responses(401, 403, 404, 409))
+@router.post(
+    "/{customer_id}/restore",
+    response_model=CustomerRead,
+    summary="Restore a soft-deleted customer",
+    responses=error_responses(401, 403, 404, 409),
+)
 async def restore_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.restore_customer(session, principal, customer_id))
 
 
-@router.post("/{customer_id}/transfer", response_model=CustomerRead,
-             summary="Give the customer to another account manager", responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{customer_id}/transfer",
+    response_model=CustomerRead,
+    summary="Give the customer to another account manager",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def transfer_customer(
     customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
     return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
 
 
-@router.post("/{customer_id}/merge", response_model=CustomerMergeResult,
-             summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{customer_id}/merge",
+    response_model=CustomerMergeResult,
+    summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def merge_customers(
     customer_id: int, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
 ) -> CustomerMergeResult:
@@ -152,60 +205,108 @@ async def merge_customers(
     return CustomerMergeResult(survivor=service.to_read(survivor), moved=moved)
 
 
-@router.get("/{customer_id}/overview", response_model=CustomerOverview,
-            summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
-            responses=error_responses(401, 403, 404))
+@router.get(
+    "/{customer_id}/overview",
+    response_model=CustomerOverview,
+    summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
+    responses=error_responses(401, 403, 404),
+)
 async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
     return await customer_overview(session, principal, customer_id)
 
 
 def _customer_records(
-    kind: service.CustomerRecords, path: str, plural: str, create_model: type[InputModel], update_model: type[PatchModel],
-    add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]], list_summary: str,
+    kind: service.CustomerRecords,
+    path: str,
+    plural: str,
+    create_model: type[InputModel],
+    update_model: type[PatchModel],
+    add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]],
+    list_summary: str,
 ) -> None:
     """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
     read_model = kind.read
     one = kind.entity_type
-    RecordId = Annotated[int, Path(alias=f"{one}_id")]  # noqa: N806 - a type, named like one
+    RecordId = Annotated[int, Path(alias=f"{one}_id")]
 
-    @router.get(f"/{{customer_id}}/{path}", response_model=Page[read_model], summary=list_summary,  # type: ignore[valid-type]
-                responses=error_responses(401, 403, 404, 422), name=f"list_{path}")
+    @router.get(
+        f"/{{customer_id}}/{path}",
+        response_model=Page[read_model],
+        summary=list_summary,  # type: ignore[valid-type]
+        responses=error_responses(401, 403, 404, 422),
+        name=f"list_{path}",
+    )
     async def list_records(customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
         return await service.list_records(session, principal, kind, customer_id, page)
 
-    @router.post(f"/{{customer_id}}/{path}", response_model=read_model, status_code=status.HTTP_201_CREATED,
-                 summary=f"Add {plural} to an active customer", responses=error_responses(401, 403, 404, 409, 422),
-                 name=f"add_{one}")
+    @router.post(
+        f"/{{customer_id}}/{path}",
+        response_model=read_model,
+        status_code=status.HTTP_201_CREATED,
+        summary=f"Add {plural} to an active customer",
+        responses=error_responses(401, 403, 404, 409, 422),
+        name=f"add_{one}",
+    )
     async def add_record(
-        customer_id: int, body: create_model, principal: CustomersWrite, session: SessionDep  # type: ignore[valid-type]
+        customer_id: int,
+        body: create_model,
+        principal: CustomersWrite,
+        session: SessionDep,  # type: ignore[valid-type]
     ) -> Any:
         return read_model.model_validate(await add(session, principal, customer_id, body))
 
-    @router.get(f"/{{customer_id}}/{path}/{{{one}_id}}", response_model=read_model, summary=f"Get {plural}",
-                responses=error_responses(401, 403, 404), name=f"get_{one}")
+    @router.get(
+        f"/{{customer_id}}/{path}/{{{one}_id}}",
+        response_model=read_model,
+        summary=f"Get {plural}",
+        responses=error_responses(401, 403, 404),
+        name=f"get_{one}",
+    )
     async def get_record(
         customer_id: int, record_id: RecordId, principal: CustomersRead, session: SessionDep, response: Response
     ) -> Any:
         record = await service.get_record(session, principal, kind, customer_id, record_id)
         return with_etag(response, read_model.model_validate(record))
 
-    @router.patch(f"/{{customer_id}}/{path}/{{{one}_id}}", response_model=read_model,
-                  summary=f"Change {plural} (required fields stay filled)",
-                  responses=error_responses(401, 403, 404, 409, 412, 422), name=f"update_{one}")
+    @router.patch(
+        f"/{{customer_id}}/{path}/{{{one}_id}}",
+        response_model=read_model,
+        summary=f"Change {plural} (required fields stay filled)",
+        responses=error_responses(401, 403, 404, 409, 412, 422),
+        name=f"update_{one}",
+    )
     async def update_record(
-        customer_id: int, record_id: RecordId, body: update_model, principal: CustomersWrite,  # type: ignore[valid-type]
-        session: SessionDep, response: Response, if_match: IfMatch = None,
+        customer_id: int,
+        record_id: RecordId,
+        body: update_model,
+        principal: CustomersWrite,  # type: ignore[valid-type]
+        session: SessionDep,
+        response: Response,
+        if_match: IfMatch = None,
     ) -> Any:
         record = await service.update_record(session, principal, kind, customer_id, record_id, body, if_match=if_match)
         return with_etag(response, read_model.model_validate(record))
 
-    @router.delete(f"/{{customer_id}}/{path}/{{{one}_id}}", status_code=status.HTTP_204_NO_CONTENT,
-                   summary=f"Delete {plural}", responses=error_responses(401, 403, 404, 409), name=f"delete_{one}")
+    @router.delete(
+        f"/{{customer_id}}/{path}/{{{one}_id}}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary=f"Delete {plural}",
+        responses=error_responses(401, 403, 404, 409),
+        name=f"delete_{one}",
+    )
     async def delete_record(customer_id: int, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
         await service.delete_record(session, principal, kind, customer_id, record_id)
 
 
-_customer_records(service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact,
-                  "List a customer's contacts")
-_customer_records(service.INTERACTIONS, "interactions", "an interaction", InteractionCreate, InteractionUpdate,
-                  service.add_interaction, "List a customer's interactions, newest first")
+_customer_records(
+    service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact, "List a customer's contacts"
+)
+_customer_records(
+    service.INTERACTIONS,
+    "interactions",
+    "an interaction",
+    InteractionCreate,
+    InteractionUpdate,
+    service.add_interaction,
+    "List a customer's interactions, newest first",
+)

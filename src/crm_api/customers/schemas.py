@@ -6,14 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 
 CustomerStatus = Literal["active", "churned"]
 Gender = Literal["male", "female", "other"]
 Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(to_money)]
-Phone = Annotated[Text(40), Field(description="As entered; also stored in E.164 (default region CN)")]
+Phone = Annotated[str, Text(40), Field(description="As entered; also stored in E.164 (default region CN)")]
 DictionaryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 CustomFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -29,20 +29,20 @@ class _CustomerProfile(InputModel):
     industry: Annotated[DictionaryCode | None, Field(description="Dictionary `industry` value")] = None
     satisfaction: Rating | None = None
     credit: Rating | None = None
-    address: Text(300) | None = None
-    postal_code: Text(20) | None = None
+    address: Annotated[str, Text(300)] | None = None
+    postal_code: Annotated[str, Text(20)] | None = None
     phone: Phone | None = None
-    fax: Text(40) | None = None
-    website: Text(300) | None = None
+    fax: Annotated[str, Text(40)] | None = None
+    website: Annotated[str, Text(300)] | None = None
     email: EmailStr | None = None
-    business_licence_no: Text(64) | None = None
-    legal_representative: Text(100) | None = None
+    business_licence_no: Annotated[str, Text(64)] | None = None
+    legal_representative: Annotated[str, Text(100)] | None = None
     registered_capital: Amount | None = None
     annual_turnover: Amount | None = None
-    bank: Text(200) | None = None
-    bank_account: Text(64) | None = None
-    local_tax_no: Text(64) | None = None
-    national_tax_no: Text(64) | None = None
+    bank: Annotated[str, Text(200)] | None = None
+    bank_account: Annotated[str, Text(64)] | None = None
+    local_tax_no: Annotated[str, Text(64)] | None = None
+    national_tax_no: Annotated[str, Text(64)] | None = None
     tags: list[Tag] | None = Field(default=None, max_length=20)
     custom_fields: dict[CustomFieldName, CustomFieldValue] | None = Field(default=None, max_length=50)
 
@@ -53,13 +53,13 @@ class _CustomerProfile(InputModel):
 
 
 class CustomerCreate(_CustomerProfile):
-    name: Text(200)
+    name: Annotated[str, Text(200)]
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
     not_nullable = frozenset({"name", "tags", "custom_fields"})
 
-    name: Text(200) | None = None
+    name: Annotated[str, Text(200)] | None = None
 
 
 class CustomerTransfer(InputModel):
@@ -81,7 +81,7 @@ class CustomerFilters(CustomerSearch):
     deleted: bool = Field(default=False, description="List soft-deleted customers instead (needs customers:delete)")
 
 
-class CustomerRead(OutputModel):
+class CustomerRead(VersionedOutput):
     id: int
     code: str
     name: str
@@ -123,9 +123,9 @@ class CustomerRead(OutputModel):
 
 
 class ContactCreate(InputModel):
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     gender: Gender
-    title: Text(100)
+    title: Annotated[str, Text(100)]
     office_phone: Phone
     mobile: Phone | None = None
     email: EmailStr | None = None
@@ -135,16 +135,16 @@ class ContactCreate(InputModel):
 class ContactUpdate(PatchModel):
     not_nullable = frozenset({"name", "gender", "title", "office_phone"})
 
-    name: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
     gender: Gender | None = None
-    title: Text(100) | None = None
+    title: Annotated[str, Text(100)] | None = None
     office_phone: Phone | None = None
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class ContactRead(OutputModel):
+class ContactRead(VersionedOutput):
     id: int
     customer_id: int
     name: str
@@ -164,9 +164,9 @@ class ContactRead(OutputModel):
 
 class InteractionCreate(InputModel):
     occurred_on: date = Field(description="The day of the interaction")
-    location: Text(200)
-    summary: Text(300)
-    details: Text(10_000)
+    location: Annotated[str, Text(200)]
+    summary: Annotated[str, Text(300)]
+    details: Annotated[str, Text(10_000)]
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -174,13 +174,13 @@ class InteractionUpdate(PatchModel):
     not_nullable = frozenset({"occurred_on", "location", "summary", "details"})
 
     occurred_on: date | None = None
-    location: Text(200) | None = None
-    summary: Text(300) | None = None
-    details: Text(10_000) | None = None
+    location: Annotated[str, Text(200)] | None = None
+    summary: Annotated[str, Text(300)] | None = None
+    details: Annotated[str, Text(10_000)] | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class InteractionRead(OutputModel):
+class InteractionRead(VersionedOutput):
     id: int
     customer_id: int
     occurred_on: date

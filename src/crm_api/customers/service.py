@@ -78,8 +78,9 @@ async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any
 def ensure_not_erased(record: Customer | Contact) -> None:
     """A customer or contact whose personal data was erased is read-only (§3.11)."""
     if record.erased_at is not None:
-        raise Conflict(f"The personal data of {type(record).__name__.lower()} {record.id} was erased; it is read-only",
-                       code="privacy.erased")
+        raise Conflict(
+            f"The personal data of {type(record).__name__.lower()} {record.id} was erased; it is read-only", code="privacy.erased"
+        )
 
 
 def ensure_active(customer: Customer) -> None:
@@ -151,9 +152,14 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
     session.add(customer)
-    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
+    )
     await publish(
-        session, event_type="customer.created", entity_type="customer", entity_id=customer.id,
+        session,
+        event_type="customer.created",
+        entity_type="customer",
+        entity_id=customer.id,
         payload=to_read(customer).model_dump(),
     )
     return customer
@@ -163,7 +169,7 @@ async def update_customer(
     session: AsyncSession, actor: Principal, customer_id: int, data: CustomerUpdate, *, if_match: str | None = None
 ) -> Customer:
     customer = await writable_customer(session, actor, customer_id)
-    check_if_match(if_match, to_read(customer))
+    check_if_match(if_match, customer)
     before = audit_view(customer)
     changes = data.changes()
     # A value kept as it is passes even if its dictionary item has been deactivated since.
@@ -173,7 +179,9 @@ async def update_customer(
         apply_tags(customer, changes.pop("tags"))
     for name, value in changes.items():
         setattr(customer, name, value)
-    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
+    )
     return customer
 
 
@@ -182,7 +190,9 @@ async def delete_customer(session: AsyncSession, actor: Principal, customer_id: 
     customer = await load_customer(session, actor, customer_id, "customers:delete")
     before = audit_view(customer)
     customer.deleted_at = clock.now()
-    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view
+    )
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
@@ -191,7 +201,9 @@ async def restore_customer(session: AsyncSession, actor: Principal, customer_id:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
     before = audit_view(customer)
     customer.deleted_at = None
-    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view
+    )
     return customer
 
 
@@ -213,11 +225,14 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
         return customer
     before = audit_view(customer)
     customer.owner_id = owner.id
-    await audit.record_change(session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view
+    )
     return customer
 
 
 # Contacts and interactions: records of one customer, reached only through it.
+
 
 @dataclass(frozen=True)
 class CustomerRecords:
@@ -236,7 +251,10 @@ class CustomerRecords:
 
 
 CONTACTS = CustomerRecords(
-    ContactRepository, "Contact", ContactRead, Sort([Contact.id], descending=False),
+    ContactRepository,
+    "Contact",
+    ContactRead,
+    Sort([Contact.id], descending=False),
     {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
 )
 INTERACTIONS = CustomerRecords(InteractionRepository, "Interaction", InteractionRead, INTERACTION_ORDER)
@@ -258,9 +276,7 @@ async def list_records(
     return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
 
 
-async def get_record(
-    session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, record_id: int
-) -> Any:
+async def get_record(session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, record_id: int) -> Any:
     return await _record_of(session, kind, await get_customer(session, principal, customer_id), record_id)
 
 
@@ -275,14 +291,20 @@ async def _add_record(
 
 
 async def update_record(
-    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int,
-    data: PatchModel, *, if_match: str | None = None,
+    session: AsyncSession,
+    actor: Principal,
+    kind: CustomerRecords,
+    customer_id: int,
+    record_id: int,
+    data: PatchModel,
+    *,
+    if_match: str | None = None,
 ) -> Any:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
     if isinstance(record, Contact):
         ensure_not_erased(record)
-    check_if_match(if_match, kind.read.model_validate(record))
+    check_if_match(if_match, record)
     before = audit.snapshot(record)
     changes = data.changes()
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
@@ -291,9 +313,7 @@ async def update_record(
     return record
 
 
-async def delete_record(
-    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int
-) -> None:
+async def delete_record(session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int) -> None:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
     if isinstance(record, Contact):

@@ -8,10 +8,7 @@ from crm_api.models.platform import DictionaryItem
 def columns_using(category: str) -> list[Column[str]]:
     """Columns declared with info={"dictionary": category} anywhere in the model registry."""
     return [
-        column
-        for table in Base.metadata.tables.values()
-        for column in table.columns
-        if column.info.get("dictionary") == category
+        column for table in Base.metadata.tables.values() for column in table.columns if column.info.get("dictionary") == category
     ]
 
 

@@ -1,21 +1,26 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
-from crm_api.core.auth import Authenticated, Requires
+from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.dictionary import service
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 
 router = APIRouter(prefix="/dictionary", tags=["dictionary"])
 
-DictionaryWrite = Requires("dictionary:write")
+DictionaryWrite = Annotated[Principal, Depends(require("dictionary:write"))]
 
 
-@router.get("", response_model=Page[DictionaryItemRead], summary="List dictionary items, by category and order",
-            responses=error_responses(401, 422))
+@router.get(
+    "",
+    response_model=Page[DictionaryItemRead],
+    summary="List dictionary items, by category and order",
+    responses=error_responses(401, 422),
+)
 async def list_items(
     _: Authenticated,
     session: SessionDep,
@@ -27,7 +32,10 @@ async def list_items(
 
 
 @router.post(
-    "", response_model=DictionaryItemRead, status_code=status.HTTP_201_CREATED, summary="Add a dictionary item",
+    "",
+    response_model=DictionaryItemRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a dictionary item",
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, session: SessionDep) -> DictionaryItemRead:
@@ -35,7 +43,9 @@ async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, se
 
 
 @router.patch(
-    "/{item_id}", response_model=DictionaryItemRead, summary="Change or deactivate an editable item",
+    "/{item_id}",
+    response_model=DictionaryItemRead,
+    summary="Change or deactivate an editable item",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_item(
@@ -45,7 +55,9 @@ async def update_item(
 
 
 @router.delete(
-    "/{item_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an editable item no record uses",
+    "/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an editable item no record uses",
     responses=error_responses(401, 403, 404, 409),
 )
 async def delete_item(item_id: int, principal: DictionaryWrite, session: SessionDep) -> None:

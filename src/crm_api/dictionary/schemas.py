@@ -9,7 +9,7 @@ Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
 
 class DictionaryItemCreate(InputModel):
     category: Category
-    label: Text(100)
+    label: Annotated[str, Text(100)]
     value: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Stable code stored in records")]
     sort_order: int = Field(default=0, ge=0, le=1_000_000)
     editable: bool = True
@@ -18,7 +18,7 @@ class DictionaryItemCreate(InputModel):
 class DictionaryItemUpdate(PatchModel):
     not_nullable = frozenset({"label", "value", "sort_order", "active"})
 
-    label: Text(100) | None = None
+    label: Annotated[str, Text(100)] | None = None
     value: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")] | None = None
     sort_order: int | None = Field(default=None, ge=0, le=1_000_000)
     active: bool | None = None

@@ -34,8 +34,7 @@ async def list_items(
 
 
 async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
-    item = await DictionaryRepository(session).get_or_404(item_id, "Dictionary item")
-    return item
+    return await DictionaryRepository(session).get_or_404(item_id, "Dictionary item")
 
 
 async def create_item(session: AsyncSession, actor: Principal, data: DictionaryItemCreate) -> DictionaryItem:

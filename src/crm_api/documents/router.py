@@ -1,22 +1,23 @@
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, UploadFile, status
 from fastapi.responses import FileResponse
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.documents import service
 from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.storage import ALLOWED
 
 router = APIRouter(prefix="/customers", tags=["documents"])
 
-CustomersRead = Requires("customers:read")
-CustomersWrite = Requires("customers:write")
+CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
+CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
 
 
 def content_disposition(filename: str) -> str:
@@ -25,18 +26,29 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@router.get("/{customer_id}/documents", response_model=Page[DocumentRead],
-            summary="List a customer's documents, newest first", responses=error_responses(401, 403, 404, 422))
+@router.get(
+    "/{customer_id}/documents",
+    response_model=Page[DocumentRead],
+    summary="List a customer's documents, newest first",
+    responses=error_responses(401, 403, 404, 422),
+)
 async def list_documents(customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DocumentRead]:
     return await service.list_documents(session, principal, customer_id, page)
 
 
-@router.post("/{customer_id}/documents", response_model=DocumentRead, status_code=status.HTTP_201_CREATED,
-             summary="Attach a document to an active customer",
-             description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
-             responses=error_responses(401, 403, 404, 409, 413, 415, 422))
+@router.post(
+    "/{customer_id}/documents",
+    response_model=DocumentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a document to an active customer",
+    description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
+)
 async def upload_document(
-    customer_id: int, principal: CustomersWrite, session: SessionDep, settings: SettingsDep,
+    customer_id: int,
+    principal: CustomersWrite,
+    session: SessionDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The document")],
     description: Annotated[str | None, Form(max_length=500)] = None,
 ) -> DocumentRead:
@@ -46,27 +58,41 @@ async def upload_document(
     return DocumentRead.model_validate(document)
 
 
-@router.get("/{customer_id}/documents/{document_id}", response_model=DocumentRead,
-            summary="Get a document's metadata", responses=error_responses(401, 403, 404))
+@router.get(
+    "/{customer_id}/documents/{document_id}",
+    response_model=DocumentRead,
+    summary="Get a document's metadata",
+    responses=error_responses(401, 403, 404),
+)
 async def get_document(customer_id: int, document_id: int, principal: CustomersRead, session: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(await service.get_document(session, principal, customer_id, document_id))
 
 
-@router.get("/{customer_id}/documents/{document_id}/content", response_class=FileResponse,
-            summary="Download a document", responses={
-                200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
-            } | error_responses(401, 403, 404))
+@router.get(
+    "/{customer_id}/documents/{document_id}/content",
+    response_class=FileResponse,
+    summary="Download a document",
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
+    }
+    | error_responses(401, 403, 404),
+)
 async def download_document(
     customer_id: int, document_id: int, principal: CustomersRead, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     document, path = await service.document_content(session, principal, settings, customer_id, document_id)
     return FileResponse(
-        path, media_type=document.content_type,
+        path,
+        media_type=document.content_type,
         headers={"Content-Disposition": content_disposition(document.filename), "X-Content-Type-Options": "nosniff"},
     )
 
 
-@router.delete("/{customer_id}/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Remove a document from an active customer", responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/{customer_id}/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a document from an active customer",
+    responses=error_responses(401, 403, 404, 409),
+)
 async def delete_document(customer_id: int, document_id: int, principal: CustomersWrite, session: SessionDep) -> None:
     await service.delete_document(session, principal, customer_id, document_id)

@@ -40,9 +40,7 @@ async def _document_of(session: AsyncSession, customer_id: int, document_id: int
     return document
 
 
-async def list_documents(
-    session: AsyncSession, principal: Principal, customer_id: int, params: PageParams
-) -> Page[DocumentRead]:
+async def list_documents(session: AsyncSession, principal: Principal, customer_id: int, params: PageParams) -> Page[DocumentRead]:
     customer = await get_customer(session, principal, customer_id)
     repo = DocumentRepository(session)
     documents, next_cursor, total = await repo.page(repo.of_customer(customer.id), params, NEWEST_FIRST)
@@ -65,8 +63,14 @@ async def document_content(
 
 
 async def upload_document(
-    session: AsyncSession, actor: Principal, settings: Settings, customer_id: int, *,
-    source: BinaryIO, filename: str | None, description: str | None,
+    session: AsyncSession,
+    actor: Principal,
+    settings: Settings,
+    customer_id: int,
+    *,
+    source: BinaryIO,
+    filename: str | None,
+    description: str | None,
 ) -> Document:
     """Store the file, then add its row in the request's transaction (a failed request leaves no row)."""
     customer = await writable_customer(session, actor, customer_id)
@@ -74,8 +78,13 @@ async def upload_document(
     save = partial(store_of(settings).save, source, filename=name, max_bytes=settings.document_max_bytes)
     stored = await to_thread.run_sync(save)
     document = Document(
-        customer_id=customer.id, filename=name, content_type=stored.content_type, size=stored.size,
-        sha256=stored.sha256, description=(description or "").strip() or None, uploaded_by_id=actor.user_id,
+        customer_id=customer.id,
+        filename=name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        description=(description or "").strip() or None,
+        uploaded_by_id=actor.user_id,
     )
     session.add(document)
     await audit.record_change(session, actor=actor, entity_type="document", entity=document, action="create", before=None)
@@ -88,4 +97,6 @@ async def delete_document(session: AsyncSession, actor: Principal, customer_id: 
     document = await _document_of(session, customer.id, document_id)
     before = audit.snapshot(document)
     await session.delete(document)
-    await audit.record_change(session, actor=actor, entity_type="document", entity=document, action="delete", before=before, view=None)
+    await audit.record_change(
+        session, actor=actor, entity_type="document", entity=document, action="delete", before=before, view=None
+    )

@@ -1,15 +1,19 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.core.schemas import OutputModel
 from crm_api.jobs import service
 from crm_api.jobs.schemas import JobRead, JobRunRead
+
+JobsRead = Annotated[Principal, Depends(require("jobs:read"))]
+JobsRun = Annotated[Principal, Depends(require("jobs:run"))]
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -20,20 +24,25 @@ class JobRunResult(OutputModel):
 
 
 @router.get("", response_model=list[JobRead], summary="Scheduled jobs and their cron", responses=error_responses(401, 403))
-async def list_jobs(_: Requires("jobs:read"), settings: SettingsDep) -> list[JobRead]:
+async def list_jobs(_: JobsRead, settings: SettingsDep) -> list[JobRead]:
     return service.list_jobs(settings)
 
 
-@router.get("/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first", responses=error_responses(401, 403, 422)
+)
 async def list_runs(
-    _: Requires("jobs:read"), session: SessionDep, page: PageDep, job: Annotated[str | None, Query(max_length=64)] = None
+    _: JobsRead, session: SessionDep, page: PageDep, job: Annotated[str | None, Query(max_length=64)] = None
 ) -> Page[JobRunRead]:
     return await service.list_runs(session, page, job=job)
 
 
-@router.post("/{name}/run", response_model=JobRunResult, summary="Run a job now (skipped if it is running elsewhere)",
-             responses=error_responses(401, 403, 404))
-async def run_job(name: str, _: Requires("jobs:run"), database: DatabaseDep, settings: SettingsDep) -> JobRunResult:
+@router.post(
+    "/{name}/run",
+    response_model=JobRunResult,
+    summary="Run a job now (skipped if it is running elsewhere)",
+    responses=error_responses(401, 403, 404),
+)
+async def run_job(name: str, _: JobsRun, database: DatabaseDep, settings: SettingsDep) -> JobRunResult:
     outcome = await service.run_now(database, settings, name)
     return JobRunResult(outcome=outcome.outcome, counts=outcome.counts)

@@ -1,24 +1,28 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, check_if_match, with_etag
+from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.kb import service
 from crm_api.kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
 
 router = APIRouter(prefix="/kb/articles", tags=["knowledge base"])
 
-KbRead = Requires("kb:read")
-KbWrite = Requires("kb:write")
+KbRead = Annotated[Principal, Depends(require("kb:read"))]
+KbWrite = Annotated[Principal, Depends(require("kb:write"))]
 
 
-@router.get("", response_model=Page[ArticleRead],
-            summary="List articles, or search them by keywords (`q`) ranked by relevance",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[ArticleRead],
+    summary="List articles, or search them by keywords (`q`) ranked by relevance",
+    responses=error_responses(401, 403, 422),
+)
 async def list_articles(
     _: KbRead,
     session: SessionDep,
@@ -28,8 +32,13 @@ async def list_articles(
     return await service.list_articles(session, page, q=q)
 
 
-@router.post("", response_model=ArticleRead, status_code=status.HTTP_201_CREATED, summary="Write an article",
-             responses=error_responses(401, 403, 422))
+@router.post(
+    "",
+    response_model=ArticleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Write an article",
+    responses=error_responses(401, 403, 422),
+)
 async def create_article(body: ArticleCreate, principal: KbWrite, session: SessionDep) -> ArticleRead:
     return ArticleRead.model_validate(await service.create_article(session, principal, body))
 
@@ -39,16 +48,23 @@ async def get_article(article_id: int, _: KbRead, session: SessionDep, response:
     return with_etag(response, ArticleRead.model_validate(await service.get_article(session, article_id)))  # type: ignore[return-value]
 
 
-@router.patch("/{article_id}", response_model=ArticleRead, summary="Change an article's title or body",
-              responses=error_responses(401, 403, 404, 412, 422))
+@router.patch(
+    "/{article_id}",
+    response_model=ArticleRead,
+    summary="Change an article's title or body",
+    responses=error_responses(401, 403, 404, 412, 422),
+)
 async def update_article(
     article_id: int, body: ArticleUpdate, principal: KbWrite, session: SessionDep, if_match: IfMatch = None
 ) -> ArticleRead:
-    check_if_match(if_match, ArticleRead.model_validate(await service.get_article(session, article_id)))
-    return ArticleRead.model_validate(await service.update_article(session, principal, article_id, body))
+    return ArticleRead.model_validate(await service.update_article(session, principal, article_id, body, if_match=if_match))
 
 
-@router.delete("/{article_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an article (and its ticket links)",
-               responses=error_responses(401, 403, 404))
+@router.delete(
+    "/{article_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an article (and its ticket links)",
+    responses=error_responses(401, 403, 404),
+)
 async def delete_article(article_id: int, principal: KbWrite, session: SessionDep) -> None:
     await service.delete_article(session, principal, article_id)

@@ -1,23 +1,24 @@
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
 
 
 class ArticleCreate(InputModel):
-    title: Text(200)
-    body: Text(100_000)
+    title: Annotated[str, Text(200)]
+    body: Annotated[str, Text(100_000)]
 
 
 class ArticleUpdate(PatchModel):
     not_nullable = frozenset({"title", "body"})
 
-    title: Text(200) | None = None
-    body: Text(100_000) | None = None
+    title: Annotated[str, Text(200)] | None = None
+    body: Annotated[str, Text(100_000)] | None = None
 
 
-class ArticleRead(OutputModel):
+class ArticleRead(VersionedOutput):
     id: int
     title: str
     body: str

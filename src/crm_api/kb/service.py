@@ -3,6 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
+from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.kb.repository import KbArticleRepository, search_terms
@@ -22,8 +23,7 @@ async def list_articles(session: AsyncSession, params: PageParams, *, q: str | N
 
 
 async def get_article(session: AsyncSession, article_id: int) -> KbArticle:
-    article = await KbArticleRepository(session).get_or_404(article_id, "Article")
-    return article
+    return await KbArticleRepository(session).get_or_404(article_id, "Article")
 
 
 async def create_article(session: AsyncSession, actor: Principal, data: ArticleCreate) -> KbArticle:
@@ -36,8 +36,11 @@ async def create_article(session: AsyncSession, actor: Principal, data: ArticleC
     return article
 
 
-async def update_article(session: AsyncSession, actor: Principal, article_id: int, data: ArticleUpdate) -> KbArticle:
+async def update_article(
+    session: AsyncSession, actor: Principal, article_id: int, data: ArticleUpdate, *, if_match: str | None = None
+) -> KbArticle:
     article = await get_article(session, article_id)
+    check_if_match(if_match, article)
     before = audit.snapshot(article)
     for field, value in data.changes().items():
         setattr(article, field, value)

@@ -41,8 +41,7 @@ async def list_rules(session: AsyncSession, params: PageParams) -> Page[Assignme
 
 
 async def _get(session: AsyncSession, rule_id: int) -> LeadAssignmentRule:
-    rule = await AssignmentRuleRepository(session).get_or_404(rule_id, "Assignment rule")
-    return rule
+    return await AssignmentRuleRepository(session).get_or_404(rule_id, "Assignment rule")
 
 
 async def _validate(session: AsyncSession, rule: LeadAssignmentRule) -> None:
@@ -77,7 +76,9 @@ async def update_rule(session: AsyncSession, actor: Principal, rule_id: int, dat
     if {"user_id", "team_id"} & changes.keys():
         rule.last_assigned_user_id = None
     await _validate(session, rule)
-    await audit.record_change(session, actor=actor, entity_type="lead_assignment_rule", entity=rule, action="update", before=before)
+    await audit.record_change(
+        session, actor=actor, entity_type="lead_assignment_rule", entity=rule, action="update", before=before
+    )
     return rule
 
 

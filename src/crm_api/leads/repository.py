@@ -1,5 +1,6 @@
 from sqlalchemy import Select, delete, func, or_, select
 
+from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadAssignmentRule, LeadScoringRule
@@ -7,7 +8,7 @@ from crm_api.models.pipeline import OPEN_LEAD_STATUSES, Lead, LeadActivity, Lead
 
 class LeadRepository(Repository[Lead]):
     model = Lead
-    owner_column = Lead.owner_id
+    visible = staticmethod(owner_visibility(Lead.owner_id))
 
     def filtered(
         self,
@@ -22,7 +23,10 @@ class LeadRepository(Repository[Lead]):
         q: str | None,
     ) -> Select[tuple[Lead]]:
         for column, value in (
-            (Lead.status, status), (Lead.owner_id, owner_id), (Lead.source, source), (Lead.region, region),
+            (Lead.status, status),
+            (Lead.owner_id, owner_id),
+            (Lead.source, source),
+            (Lead.region, region),
             (Lead.industry, industry),
         ):
             if value is not None:
@@ -50,9 +54,7 @@ class LeadRepository(Repository[Lead]):
         return int(await self.session.scalar(select(func.count()).where(LeadActivity.lead_id == lead_id)) or 0)
 
     async def not_converted_with_activity_counts(self) -> list[tuple[Lead, int]]:
-        activities = (
-            select(LeadActivity.lead_id, func.count().label("n")).group_by(LeadActivity.lead_id).subquery()
-        )
+        activities = select(LeadActivity.lead_id, func.count().label("n")).group_by(LeadActivity.lead_id).subquery()
         statement = (
             select(Lead, func.coalesce(activities.c.n, 0))
             .outerjoin(activities, activities.c.lead_id == Lead.id)
@@ -89,7 +91,9 @@ class AssignmentRuleRepository(Repository[LeadAssignmentRule]):
         """Active rules whose every set criterion equals the lead's, first in priority first; locked for round-robin."""
         statement = self.by_priority().where(LeadAssignmentRule.active.is_(True))
         for column, value in (
-            (LeadAssignmentRule.region, region), (LeadAssignmentRule.industry, industry), (LeadAssignmentRule.source, source),
+            (LeadAssignmentRule.region, region),
+            (LeadAssignmentRule.industry, industry),
+            (LeadAssignmentRule.source, source),
         ):
             statement = statement.where(column.is_(None) | (column == value) if value is not None else column.is_(None))
         return list((await self.session.scalars(statement.with_for_update())).all())

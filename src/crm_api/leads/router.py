@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.leads import assignment, scoring, service
 from crm_api.leads.schemas import (
     ActivityCreate,
@@ -28,14 +29,15 @@ from crm_api.opportunities import service as opportunities
 
 router = APIRouter(tags=["leads"])
 
-LeadsRead = Requires("leads:read")
-LeadsWrite = Requires("leads:write")
-SettingsWrite = Requires("settings:write")
+LeadsRead = Annotated[Principal, Depends(require("leads:read"))]
+LeadsWrite = Annotated[Principal, Depends(require("leads:write"))]
+SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 LEAD_TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
-@router.get("/leads", response_model=Page[LeadRead], summary="List leads in the caller's scope",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "/leads", response_model=Page[LeadRead], summary="List leads in the caller's scope", responses=error_responses(401, 403, 422)
+)
 async def list_leads(
     principal: LeadsRead,
     session: SessionDep,
@@ -49,13 +51,23 @@ async def list_leads(
     q: Annotated[str | None, Query(max_length=100, description="Company, contact name or email contains")] = None,
 ) -> Page[LeadRead]:
     return await service.list_leads(
-        session, principal, page, status=status_, owner_id=owner_id, source=source, region=region, industry=industry,
-        min_score=min_score, q=q,
+        session,
+        principal,
+        page,
+        status=status_,
+        owner_id=owner_id,
+        source=source,
+        region=region,
+        industry=industry,
+        min_score=min_score,
+        q=q,
     )
 
 
 @router.post(
-    "/leads", response_model=LeadRead, status_code=status.HTTP_201_CREATED,
+    "/leads",
+    response_model=LeadRead,
+    status_code=status.HTTP_201_CREATED,
     summary="Capture a lead: de-duplicated, scored and assigned by the rules",
     responses=error_responses(401, 403, 409, 422),
 )
@@ -69,7 +81,9 @@ async def get_lead(lead_id: int, principal: LeadsRead, session: SessionDep, resp
 
 
 @router.patch(
-    "/leads/{lead_id}", response_model=LeadRead, summary="Change a lead (not once converted); the score is recomputed",
+    "/leads/{lead_id}",
+    response_model=LeadRead,
+    summary="Change a lead (not once converted); the score is recomputed",
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_lead(
@@ -78,14 +92,20 @@ async def update_lead(
     return service.to_read(await service.update(session, principal, lead_id, body, if_match=if_match))
 
 
-@router.delete("/leads/{lead_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a lead that is not converted",
-               responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/leads/{lead_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a lead that is not converted",
+    responses=error_responses(401, 403, 404, 409),
+)
 async def delete_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) -> None:
     await service.delete(session, principal, lead_id)
 
 
 @router.get(
-    "/leads/{lead_id}/activities", response_model=Page[ActivityRead], summary="The nurture trail of a lead, newest first",
+    "/leads/{lead_id}/activities",
+    response_model=Page[ActivityRead],
+    summary="The nurture trail of a lead, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_activities(lead_id: int, principal: LeadsRead, session: SessionDep, page: PageDep) -> Page[ActivityRead]:
@@ -93,27 +113,36 @@ async def list_activities(lead_id: int, principal: LeadsRead, session: SessionDe
 
 
 @router.post(
-    "/leads/{lead_id}/activities", response_model=ActivityRead, status_code=status.HTTP_201_CREATED,
-    summary="Record an activity on a lead (a new lead becomes working)", responses=LEAD_TRANSITION_ERRORS,
+    "/leads/{lead_id}/activities",
+    response_model=ActivityRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an activity on a lead (a new lead becomes working)",
+    responses=LEAD_TRANSITION_ERRORS,
 )
 async def add_activity(lead_id: int, body: ActivityCreate, principal: LeadsWrite, session: SessionDep) -> ActivityRead:
     return ActivityRead.model_validate(await service.add_activity(session, principal, lead_id, body))
 
 
-@router.post("/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead",
-             responses=LEAD_TRANSITION_ERRORS)
+@router.post(
+    "/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead", responses=LEAD_TRANSITION_ERRORS
+)
 async def qualify_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.qualify(session, principal, lead_id))
 
 
-@router.post("/leads/{lead_id}/disqualify", response_model=LeadRead, summary="Disqualify an open lead, with a reason",
-             responses=LEAD_TRANSITION_ERRORS)
+@router.post(
+    "/leads/{lead_id}/disqualify",
+    response_model=LeadRead,
+    summary="Disqualify an open lead, with a reason",
+    responses=LEAD_TRANSITION_ERRORS,
+)
 async def disqualify_lead(lead_id: int, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.disqualify(session, principal, lead_id, body.reason))
 
 
 @router.post(
-    "/leads/{lead_id}/convert", response_model=ConvertResult,
+    "/leads/{lead_id}/convert",
+    response_model=ConvertResult,
     summary="Convert an open lead into an unassigned opportunity (owner, marketer, supervisor or admin)",
     responses=LEAD_TRANSITION_ERRORS,
 )
@@ -124,36 +153,51 @@ async def convert_lead(
     return ConvertResult(lead=service.to_read(lead), opportunity=opportunities.to_read(opportunity, principal))
 
 
-@router.get("/lead-scoring-rules", response_model=list[ScoringRuleRead], summary="The lead scoring rules",
-            responses=error_responses(401, 403))
+@router.get(
+    "/lead-scoring-rules",
+    response_model=list[ScoringRuleRead],
+    summary="The lead scoring rules",
+    responses=error_responses(401, 403),
+)
 async def list_scoring_rules(_: LeadsRead, session: SessionDep) -> list[ScoringRuleRead]:
     return [ScoringRuleRead.model_validate(r) for r in await scoring.list_rules(session)]
 
 
 @router.put(
-    "/lead-scoring-rules", response_model=list[ScoringRuleRead],
-    summary="Replace the lead scoring rules (admins); open leads are rescored", responses=error_responses(401, 403, 422),
+    "/lead-scoring-rules",
+    response_model=list[ScoringRuleRead],
+    summary="Replace the lead scoring rules (admins); open leads are rescored",
+    responses=error_responses(401, 403, 422),
 )
 async def replace_scoring_rules(body: ScoringRulesPut, principal: SettingsWrite, session: SessionDep) -> list[ScoringRuleRead]:
     return [ScoringRuleRead.model_validate(r) for r in await scoring.replace_rules(session, principal, body)]
 
 
-@router.get("/lead-assignment-rules", response_model=Page[AssignmentRuleRead],
-            summary="Lead assignment rules in the order they are tried", responses=error_responses(401, 403, 422))
+@router.get(
+    "/lead-assignment-rules",
+    response_model=Page[AssignmentRuleRead],
+    summary="Lead assignment rules in the order they are tried",
+    responses=error_responses(401, 403, 422),
+)
 async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: PageDep) -> Page[AssignmentRuleRead]:
     return await assignment.list_rules(session, page)
 
 
 @router.post(
-    "/lead-assignment-rules", response_model=AssignmentRuleRead, status_code=status.HTTP_201_CREATED,
-    summary="Add a lead assignment rule (admins)", responses=error_responses(401, 403, 422),
+    "/lead-assignment-rules",
+    response_model=AssignmentRuleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a lead assignment rule (admins)",
+    responses=error_responses(401, 403, 422),
 )
 async def create_assignment_rule(body: AssignmentRuleCreate, principal: SettingsWrite, session: SessionDep) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.create_rule(session, principal, body))
 
 
 @router.patch(
-    "/lead-assignment-rules/{rule_id}", response_model=AssignmentRuleRead, summary="Change a lead assignment rule (admins)",
+    "/lead-assignment-rules/{rule_id}",
+    response_model=AssignmentRuleRead,
+    summary="Change a lead assignment rule (admins)",
     responses=error_responses(401, 403, 404, 422),
 )
 async def update_assignment_rule(
@@ -162,7 +206,11 @@ async def update_assignment_rule(
     return AssignmentRuleRead.model_validate(await assignment.update_rule(session, principal, rule_id, body))
 
 
-@router.delete("/lead-assignment-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Delete a lead assignment rule (admins)", responses=error_responses(401, 403, 404))
+@router.delete(
+    "/lead-assignment-rules/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a lead assignment rule (admins)",
+    responses=error_responses(401, 403, 404),
+)
 async def delete_assignment_rule(rule_id: int, principal: SettingsWrite, session: SessionDep) -> None:
     await assignment.delete_rule(session, principal, rule_id)

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
 
 LeadStatus = Literal["new", "working", "qualified", "converted", "disqualified"]
@@ -16,8 +16,8 @@ SCORABLE_FIELDS = frozenset({"source", "company", "contact_name", "phone", "emai
 
 class LeadCreate(InputModel):
     source: Code | None = Field(default=None, description="A `lead_source` dictionary value")
-    company: Text(200)
-    contact_name: Text(100)
+    company: Annotated[str, Text(200)]
+    contact_name: Annotated[str, Text(100)]
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
     email: EmailStr | None = None
     region: Code | None = Field(default=None, description="A `region` dictionary value")
@@ -29,8 +29,8 @@ class LeadUpdate(PatchModel):
     not_nullable = frozenset({"company", "contact_name"})
 
     source: Code | None = None
-    company: Text(200) | None = None
-    contact_name: Text(100) | None = None
+    company: Annotated[str, Text(200)] | None = None
+    contact_name: Annotated[str, Text(100)] | None = None
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
     email: EmailStr | None = None
     region: Code | None = None
@@ -44,7 +44,7 @@ class ScoreReason(OutputModel):
     points: int
 
 
-class LeadRead(OutputModel):
+class LeadRead(VersionedOutput):
     id: int
     source: str | None
     company: str
@@ -91,14 +91,14 @@ class ActivityRead(OutputModel):
 
 
 class DisqualifyBody(InputModel):
-    reason: Text(500)
+    reason: Annotated[str, Text(500)]
 
 
 class ConvertBody(InputModel):
     """What the new opportunity needs beyond the lead; sensible defaults from the lead otherwise."""
 
-    summary: Text(300) | None = None
-    description: Text(5000) | None = None
+    summary: Annotated[str, Text(300)] | None = None
+    description: Annotated[str, Text(5000)] | None = None
     success_probability: Probability | None = Field(default=None, description="The lead's score when absent")
     expected_amount: Amount | None = None
     expected_close_date: date | None = None
@@ -135,7 +135,7 @@ class ScoringRuleRead(OutputModel):
 
 
 class AssignmentRuleCreate(InputModel):
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     priority: int = Field(default=100, ge=0, description="Lower runs first")
     region: Code | None = None
     industry: Code | None = None
@@ -154,7 +154,7 @@ class AssignmentRuleCreate(InputModel):
 class AssignmentRuleUpdate(PatchModel):
     not_nullable = frozenset({"name", "priority", "active"})
 
-    name: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
     priority: int | None = Field(default=None, ge=0)
     region: Code | None = None
     industry: Code | None = None
@@ -164,7 +164,7 @@ class AssignmentRuleUpdate(PatchModel):
     active: bool | None = None
 
 
-class AssignmentRuleRead(OutputModel):
+class AssignmentRuleRead(VersionedOutput):
     id: int
     name: str
     priority: int
@@ -177,5 +177,3 @@ class AssignmentRuleRead(OutputModel):
     last_assigned_user_id: int | None
     created_at: datetime
     updated_at: datetime
-
-

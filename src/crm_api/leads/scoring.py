@@ -50,8 +50,13 @@ async def replace_rules(session: AsyncSession, actor: Principal, data: ScoringRu
     session.add_all(rules)
     await session.flush()
     await audit.record(
-        session, actor=actor, entity_type="lead_scoring_rules", entity_id="all", action="replace",
-        before=before, after={"rules": [audit.snapshot(r) for r in rules]},
+        session,
+        actor=actor,
+        entity_type="lead_scoring_rules",
+        entity_id="all",
+        action="replace",
+        before=before,
+        after={"rules": [audit.snapshot(r) for r in rules]},
     )
     for lead, activities in await LeadRepository(session).not_converted_with_activity_counts():
         apply_rules(lead, rules, activities)

@@ -57,8 +57,14 @@ async def list_leads(
 ) -> Page[LeadRead]:
     repo = LeadRepository(session)
     statement = repo.filtered(
-        repo.scoped(actor, READ), status=status, owner_id=owner_id, source=source, region=region, industry=industry,
-        min_score=min_score, q=q,
+        repo.scoped(actor, READ),
+        status=status,
+        owner_id=owner_id,
+        source=source,
+        region=region,
+        industry=industry,
+        min_score=min_score,
+        q=q,
     )
     return (await repo.page(statement, params)).to_page(to_read)
 
@@ -114,7 +120,7 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
 
 async def update(session: AsyncSession, actor: Principal, lead_id: int, data: LeadUpdate, *, if_match: str | None = None) -> Lead:
     lead = await get(session, actor, lead_id)
-    check_if_match(if_match, to_read(lead))
+    check_if_match(if_match, lead)
     _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "changed")
     changes = data.changes()
     await _validate_codes(session, changes)
@@ -142,7 +148,10 @@ async def add_activity(session: AsyncSession, actor: Principal, lead_id: int, da
     lead = await get(session, actor, lead_id)
     _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "nurtured")
     activity = LeadActivity(
-        lead_id=lead.id, kind=data.kind, occurred_at=data.occurred_at or clock.now(), notes=data.notes,
+        lead_id=lead.id,
+        kind=data.kind,
+        occurred_at=data.occurred_at or clock.now(),
+        notes=data.notes,
         created_by_id=actor.user_id,
     )
     session.add(activity)

@@ -25,7 +25,9 @@ async def attribute(
         raise InvalidInput("to", "to is before from", code="attribution.period_reversed")
     tz = settings.time_zone
     rows = await CampaignRepository(session).attribution(
-        model, date_from=date_from, date_to=date_to,
+        model,
+        date_from=date_from,
+        date_to=date_to,
         won_from=start_of_local_day(date_from, tz) if date_from else None,
         won_until=start_of_local_day(date_to + timedelta(days=1), tz) if date_to else None,
     )
@@ -33,10 +35,17 @@ async def attribute(
     by_channel: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for campaign, revenue, conversions in rows:
         revenue = to_money(revenue)
-        campaigns.append(CampaignReturn(
-            campaign_id=campaign.id, name=campaign.name, channel=campaign.channel, budget=campaign.budget,
-            attributed_revenue=revenue, conversions=conversions, roi=roi(revenue, campaign.budget),
-        ))
+        campaigns.append(
+            CampaignReturn(
+                campaign_id=campaign.id,
+                name=campaign.name,
+                channel=campaign.channel,
+                budget=campaign.budget,
+                attributed_revenue=revenue,
+                conversions=conversions,
+                roi=roi(revenue, campaign.budget),
+            )
+        )
         totals = by_channel[campaign.channel]
         totals[0] += campaign.budget
         totals[1] += revenue

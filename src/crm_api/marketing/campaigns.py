@@ -101,8 +101,12 @@ async def _read(session: AsyncSession, campaign: Campaign, principal: Principal)
 
 def _to_read(campaign: Campaign, variants: list[CampaignVariant], principal: Principal) -> CampaignRead:
     return CampaignRead.model_validate(
-        {**audit.snapshot(campaign), "variants": [VariantRead.model_validate(v) for v in variants],
-         "allowed_actions": allowed_actions(campaign, principal)}
+        {
+            **audit.snapshot(campaign),
+            "version": campaign.version,
+            "variants": [VariantRead.model_validate(v) for v in variants],
+            "allowed_actions": allowed_actions(campaign, principal),
+        }
     )
 
 
@@ -141,8 +145,9 @@ async def create_campaign(session: AsyncSession, principal: Principal, data: Cam
     campaign = Campaign(**data.model_dump(), status="draft", created_by_id=principal.user_id)
     session.add(campaign)
     await session.flush()
-    await audit.record(session, actor=principal, entity_type="campaign", entity_id=campaign.id, action="create",
-                       after=audit.snapshot(campaign))
+    await audit.record(
+        session, actor=principal, entity_type="campaign", entity_id=campaign.id, action="create", after=audit.snapshot(campaign)
+    )
     return await _read(session, campaign, principal)
 
 
@@ -150,7 +155,7 @@ async def update_campaign(
     session: AsyncSession, principal: Principal, campaign_id: int, data: CampaignUpdate, if_match: str | None
 ) -> CampaignRead:
     campaign = await _get(session, campaign_id)
-    check_if_match(if_match, await _read(session, campaign, principal))
+    check_if_match(if_match, campaign)
     _enforce("edit", campaign, principal)
     changes = data.changes()
     if "segment_id" in changes:
@@ -179,8 +184,14 @@ async def add_variant(session: AsyncSession, principal: Principal, campaign_id: 
     variant = CampaignVariant(campaign_id=campaign.id, **data.model_dump())
     session.add(variant)
     await session.flush()
-    await audit.record(session, actor=principal, entity_type="campaign_variant", entity_id=variant.id, action="create",
-                       after=audit.snapshot(variant))
+    await audit.record(
+        session,
+        actor=principal,
+        entity_type="campaign_variant",
+        entity_id=variant.id,
+        action="create",
+        after=audit.snapshot(variant),
+    )
     return VariantRead.model_validate(variant)
 
 
@@ -197,10 +208,16 @@ async def audience(session: AsyncSession, principal: Principal, campaign_id: int
     items = []
     for contact in contacts:
         variant = assign_variant(campaign.id, contact.id, variants)
-        items.append(AudienceMember(
-            contact_id=contact.id, customer_id=contact.customer_id, name=contact.name, email=contact.email,
-            mobile=contact.mobile, variant_id=variant.id if variant else None,
-        ))
+        items.append(
+            AudienceMember(
+                contact_id=contact.id,
+                customer_id=contact.customer_id,
+                name=contact.name,
+                email=contact.email,
+                mobile=contact.mobile,
+                variant_id=variant.id if variant else None,
+            )
+        )
     return AudiencePage(items=items, next_cursor=next_cursor, total=total, excluded_without_consent=excluded)
 
 
@@ -229,13 +246,19 @@ async def record_touch(
     now = clock.now()
     occurred_at: datetime = data.at or now
     touch = CampaignTouch(
-        campaign_id=campaign.id, contact_id=data.contact_id, variant_id=variant_id, kind=data.kind,
-        occurred_at=occurred_at, occurred_on=occurred_at.astimezone(settings.time_zone).date(), created_at=now,
+        campaign_id=campaign.id,
+        contact_id=data.contact_id,
+        variant_id=variant_id,
+        kind=data.kind,
+        occurred_at=occurred_at,
+        occurred_on=occurred_at.astimezone(settings.time_zone).date(),
+        created_at=now,
     )
     session.add(touch)
     await session.flush()
-    await audit.record(session, actor=principal, entity_type="campaign_touch", entity_id=touch.id, action="create",
-                       after=audit.snapshot(touch))
+    await audit.record(
+        session, actor=principal, entity_type="campaign_touch", entity_id=touch.id, action="create", after=audit.snapshot(touch)
+    )
     return touch, True
 
 
@@ -246,9 +269,15 @@ def _performance(variant_id: int | None, name: str | None, counts: dict[str, int
         return (Decimal(counts.get(kind, 0)) / sent).quantize(RATE) if sent else None
 
     return VariantPerformance(
-        variant_id=variant_id, variant_name=name, sent=sent, opened=counts.get("opened", 0),
-        clicked=counts.get("clicked", 0), converted=counts.get("converted", 0),
-        open_rate=rate("opened"), click_rate=rate("clicked"), conversion_rate=rate("converted"),
+        variant_id=variant_id,
+        variant_name=name,
+        sent=sent,
+        opened=counts.get("opened", 0),
+        clicked=counts.get("clicked", 0),
+        converted=counts.get("converted", 0),
+        open_rate=rate("opened"),
+        click_rate=rate("clicked"),
+        conversion_rate=rate("converted"),
     )
 
 

@@ -25,12 +25,23 @@ DEMO_SEGMENTS = [
 DEMO_CAMPAIGNS = [
     ("新品发布预热", "wechat", "5000.00", "draft", []),
     ("双十一预售", "sms", "8000.00", "scheduled", []),
-    ("618 年中促销", "email", "12000.00", "running", [("A 折扣版", "年中特惠：全场九折", 1), ("B 赠品版", "年中特惠：买即赠", 1)]),
+    (
+        "618 年中促销",
+        "email",
+        "12000.00",
+        "running",
+        [("A 折扣版", "年中特惠：全场九折", 1), ("B 赠品版", "年中特惠：买即赠", 1)],
+    ),
     ("春季展会邀约", "event", "20000.00", "done", [("邀请函", "诚邀莅临春季展会", 1)]),
     ("线上广告试投", "ads", "3000.00", "cancelled", []),
 ]
-PATH = {"draft": [], "scheduled": ["schedule"], "running": ["schedule", "start"], "done": ["schedule", "start", "finish"],
-        "cancelled": ["cancel"]}
+PATH = {
+    "draft": [],
+    "scheduled": ["schedule"],
+    "running": ["schedule", "start"],
+    "done": ["schedule", "start", "finish"],
+    "cancelled": ["cancel"],
+}
 
 
 async def seed_marketing(session: AsyncSession, settings: Settings, users: dict[str, User]) -> None:
@@ -48,32 +59,50 @@ async def seed_marketing(session: AsyncSession, settings: Settings, users: dict[
     await service.refresh_rfm(session, settings)
     audience = segments["VIP 客户"]
     members = service.members(session, marketer, audience)
-    contacts = list(await session.scalars(
-        CampaignRepository.audience(members, consent=True).with_only_columns(Contact.id).order_by(Contact.id)
-    ))
+    contacts = list(
+        await session.scalars(
+            CampaignRepository.audience(members, consent=True).with_only_columns(Contact.id).order_by(Contact.id)
+        )
+    )
     today = clock.now().date()
     for name, channel, budget, status, variants in DEMO_CAMPAIGNS:
-        campaign = await campaigns.create_campaign(session, marketer, CampaignCreate(
-            name=name, goal="提升复购与新品认知", budget=Decimal(budget), channel=channel, segment_id=audience.id,
-            starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=30),
-        ))
+        campaign = await campaigns.create_campaign(
+            session,
+            marketer,
+            CampaignCreate(
+                name=name,
+                goal="提升复购与新品认知",
+                budget=Decimal(budget),
+                channel=channel,
+                segment_id=audience.id,
+                starts_on=today - timedelta(days=30),
+                ends_on=today + timedelta(days=30),
+            ),
+        )
         for variant, subject, weight in variants:
-            await campaigns.add_variant(session, marketer, campaign.id, VariantCreate(
-                name=variant, subject=subject, body=f"{subject}。详情请见官网。", weight=weight,
-            ))
+            await campaigns.add_variant(
+                session,
+                marketer,
+                campaign.id,
+                VariantCreate(
+                    name=variant,
+                    subject=subject,
+                    body=f"{subject}。详情请见官网。",
+                    weight=weight,
+                ),
+            )
         for action in PATH[status]:
             await campaigns.transition(session, marketer, campaign.id, action)
         if status in campaigns.TRACKED_STATUSES:
             await _touches(session, settings, marketer, campaign.id, contacts)
 
 
-async def _touches(
-    session: AsyncSession, settings: Settings, marketer: Principal, campaign_id: int, contacts: list[int]
-) -> None:
+async def _touches(session: AsyncSession, settings: Settings, marketer: Principal, campaign_id: int, contacts: list[int]) -> None:
     """Everyone sent, two in three opened, one in three clicked, one in six converted."""
     for index, contact_id in enumerate(contacts):
         kinds = ["sent"] + ["opened"] * (index % 3 != 2) + ["clicked"] * (index % 3 == 0) + ["converted"] * (index % 6 == 0)
         for offset, kind in enumerate(kinds):
             at = clock.now() - timedelta(days=20 - offset)
-            await campaigns.record_touch(session, marketer, settings, campaign_id,
-                                         TouchCreate(contact_id=contact_id, kind=kind, at=at))
+            await campaigns.record_touch(
+                session, marketer, settings, campaign_id, TouchCreate(contact_id=contact_id, kind=kind, at=at)
+            )

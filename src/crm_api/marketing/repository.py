@@ -91,8 +91,16 @@ class SegmentRepository(Repository[Segment]):
             literal(now, CustomerRfm.computed_at.type),
         )
         await self.session.execute(delete(CustomerRfm))
-        columns = ["customer_id", "recency_score", "frequency_score", "monetary_score", "last_order_date", "order_count",
-                   "order_total", "computed_at"]
+        columns = [
+            "customer_id",
+            "recency_score",
+            "frequency_score",
+            "monetary_score",
+            "last_order_date",
+            "order_count",
+            "order_total",
+            "computed_at",
+        ]
         result = await self.session.execute(insert(CustomerRfm).from_select(columns, scored))
         assert isinstance(result, CursorResult)
         return result.rowcount
@@ -139,7 +147,7 @@ class CampaignRepository(Repository[Campaign]):
             .where(CampaignTouch.campaign_id == campaign_id)
             .group_by(CampaignTouch.kind)
         )
-        return {kind: count for kind, count in rows}
+        return dict(rows.all())
 
     async def touch_counts(self, campaign_id: int) -> list[tuple[int | None, str, int]]:
         """Distinct contacts per variant and kind."""
@@ -151,7 +159,12 @@ class CampaignRepository(Repository[Campaign]):
         return [(variant_id, kind, count) for variant_id, kind, count in rows]
 
     async def attribution(
-        self, model: str, *, date_from: date | None, date_to: date | None, won_from: datetime | None,
+        self,
+        model: str,
+        *,
+        date_from: date | None,
+        date_to: date | None,
+        won_from: datetime | None,
         won_until: datetime | None,
     ) -> list[tuple[Campaign, Any, int]]:
         """Per running or finished campaign: revenue credited by `model` and the conversions credited.
@@ -160,16 +173,24 @@ class CampaignRepository(Repository[Campaign]):
         time). A campaign may be credited with an event when one of its touches reached a contact of the event's
         customer on or before the order date / before the win."""
         orders = select(
-            literal("order").label("source"), Order.id.label("event_id"), Order.customer_id, Order.total.label("amount"),
-            Order.order_date.label("event_on"), null().label("event_at"),
+            literal("order").label("source"),
+            Order.id.label("event_id"),
+            Order.customer_id,
+            Order.total.label("amount"),
+            Order.order_date.label("event_on"),
+            null().label("event_at"),
         ).where(Order.status.in_(COMPLETED_ORDER_STATUSES))
         if date_from is not None:
             orders = orders.where(Order.order_date >= date_from)
         if date_to is not None:
             orders = orders.where(Order.order_date <= date_to)
         wins = select(
-            literal("opportunity").label("source"), Opportunity.id.label("event_id"), Opportunity.customer_id,
-            Opportunity.expected_amount.label("amount"), null().label("event_on"), Opportunity.closed_at.label("event_at"),
+            literal("opportunity").label("source"),
+            Opportunity.id.label("event_id"),
+            Opportunity.customer_id,
+            Opportunity.expected_amount.label("amount"),
+            null().label("event_on"),
+            Opportunity.closed_at.label("event_at"),
         ).where(Opportunity.status == "won", Opportunity.customer_id.is_not(None), Opportunity.expected_amount.is_not(None))
         if won_from is not None:
             wins = wins.where(Opportunity.closed_at >= won_from)
@@ -184,8 +205,12 @@ class CampaignRepository(Repository[Campaign]):
         # One row per (event, campaign that reached the customer first): its first and last touch before the event.
         credited = (
             select(
-                events.c.source, events.c.event_id, events.c.amount, CampaignTouch.campaign_id,
-                func.min(CampaignTouch.occurred_at).label("first_at"), func.max(CampaignTouch.occurred_at).label("last_at"),
+                events.c.source,
+                events.c.event_id,
+                events.c.amount,
+                CampaignTouch.campaign_id,
+                func.min(CampaignTouch.occurred_at).label("first_at"),
+                func.max(CampaignTouch.occurred_at).label("last_at"),
             )
             .join(Contact, Contact.customer_id == events.c.customer_id)
             .join(CampaignTouch, and_(CampaignTouch.contact_id == Contact.id, reached_before))
@@ -199,11 +224,13 @@ class CampaignRepository(Repository[Campaign]):
             shares = select(credited.c.campaign_id, share.label("share"))
         else:
             order = (
-                (credited.c.first_at.asc(), credited.c.campaign_id.asc()) if model == "first_touch"
+                (credited.c.first_at.asc(), credited.c.campaign_id.asc())
+                if model == "first_touch"
                 else (credited.c.last_at.desc(), credited.c.campaign_id.desc())
             )
             ranked = select(
-                credited.c.campaign_id, credited.c.amount,
+                credited.c.campaign_id,
+                credited.c.amount,
                 func.row_number().over(partition_by=per_event, order_by=order).label("rank"),
             ).subquery("ranked")
             shares = select(ranked.c.campaign_id, ranked.c.amount.label("share")).where(ranked.c.rank == 1)
@@ -220,4 +247,3 @@ class CampaignRepository(Repository[Campaign]):
             .order_by(Campaign.id)
         )
         return [(campaign, revenue, conversions) for campaign, revenue, conversions in rows]
-

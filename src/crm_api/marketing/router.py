@@ -1,14 +1,15 @@
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
 from crm_api.marketing.schemas import (
@@ -36,118 +37,176 @@ segments_router = APIRouter(prefix="/segments", tags=["marketing"])
 campaigns_router = APIRouter(prefix="/campaigns", tags=["marketing"])
 marketing_router = APIRouter(prefix="/marketing", tags=["marketing"])
 
-MarketingRead = Requires("marketing:read")
-MarketingWrite = Requires("marketing:write")
+MarketingRead = Annotated[Principal, Depends(require("marketing:read"))]
+MarketingWrite = Annotated[Principal, Depends(require("marketing:write"))]
 
 
-@segments_router.get("", response_model=Page[SegmentRead], summary="List saved customer segments",
-                     responses=error_responses(401, 403, 422))
+MarketingTrack = Annotated[Principal, Depends(require("marketing:track"))]
+
+
+@segments_router.get(
+    "", response_model=Page[SegmentRead], summary="List saved customer segments", responses=error_responses(401, 403, 422)
+)
 async def list_segments(_: MarketingRead, session: SessionDep, page: PageDep) -> Page[SegmentRead]:
     return await service.list_segments(session, page)
 
 
-@segments_router.post("", response_model=SegmentRead, status_code=status.HTTP_201_CREATED,
-                      summary="Save a customer segment (customer list filters plus RFM ranges and last order date)",
-                      responses=error_responses(401, 403, 409, 422))
+@segments_router.post(
+    "",
+    response_model=SegmentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Save a customer segment (customer list filters plus RFM ranges and last order date)",
+    responses=error_responses(401, 403, 409, 422),
+)
 async def create_segment(body: SegmentCreate, principal: MarketingWrite, session: SessionDep) -> SegmentRead:
     return service.to_read(await service.create_segment(session, principal, body))
 
 
-@segments_router.post("/rfm/refresh", response_model=RfmRefreshResult,
-                      summary="Recompute every customer's RFM scores now (skipped if it is running elsewhere)",
-                      responses=error_responses(401, 403))
+@segments_router.post(
+    "/rfm/refresh",
+    response_model=RfmRefreshResult,
+    summary="Recompute every customer's RFM scores now (skipped if it is running elsewhere)",
+    responses=error_responses(401, 403),
+)
 async def refresh_rfm(_: MarketingWrite, database: DatabaseDep, settings: SettingsDep) -> RfmRefreshResult:
     outcome = await jobs.run_refresh_now(database, settings)
     return RfmRefreshResult(outcome=outcome.outcome, scored=outcome.counts.get("scored", 0))
 
 
-@segments_router.get("/{segment_id}", response_model=SegmentRead, summary="Get a segment",
-                     responses=error_responses(401, 403, 404))
+@segments_router.get(
+    "/{segment_id}", response_model=SegmentRead, summary="Get a segment", responses=error_responses(401, 403, 404)
+)
 async def get_segment(segment_id: int, _: MarketingRead, session: SessionDep, response: Response) -> SegmentRead:
     return with_etag(response, service.to_read(await service.get_segment(session, segment_id)))  # type: ignore[return-value]
 
 
-@segments_router.patch("/{segment_id}", response_model=SegmentRead, summary="Change a segment's name or filters",
-                       responses=error_responses(401, 403, 404, 409, 412, 422))
+@segments_router.patch(
+    "/{segment_id}",
+    response_model=SegmentRead,
+    summary="Change a segment's name or filters",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
 async def update_segment(
     segment_id: int, body: SegmentUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> SegmentRead:
     return service.to_read(await service.update_segment(session, principal, segment_id, body, if_match))
 
 
-@segments_router.delete("/{segment_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
-                        summary="Delete a segment no campaign uses", responses=error_responses(401, 403, 404, 409))
+@segments_router.delete(
+    "/{segment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete a segment no campaign uses",
+    responses=error_responses(401, 403, 404, 409),
+)
 async def delete_segment(segment_id: int, principal: MarketingWrite, session: SessionDep) -> Response:
     await service.delete_segment(session, principal, segment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@segments_router.get("/{segment_id}/customers", response_model=Page[CustomerRead],
-                     summary="The segment's customers now, newest first", responses=error_responses(401, 403, 404, 422))
+@segments_router.get(
+    "/{segment_id}/customers",
+    response_model=Page[CustomerRead],
+    summary="The segment's customers now, newest first",
+    responses=error_responses(401, 403, 404, 422),
+)
 async def list_segment_customers(
     segment_id: int, principal: MarketingRead, session: SessionDep, page: PageDep
 ) -> Page[CustomerRead]:
     return await service.list_members(session, principal, segment_id, page)
 
 
-@segments_router.get("/{segment_id}/count", response_model=SegmentCount, summary="How many customers the segment has now",
-                     responses=error_responses(401, 403, 404))
+@segments_router.get(
+    "/{segment_id}/count",
+    response_model=SegmentCount,
+    summary="How many customers the segment has now",
+    responses=error_responses(401, 403, 404),
+)
 async def count_segment_customers(segment_id: int, principal: MarketingRead, session: SessionDep) -> SegmentCount:
     return await service.count_members(session, principal, segment_id)
 
 
-@campaigns_router.get("", response_model=Page[CampaignRead], summary="List campaigns, newest first",
-                      responses=error_responses(401, 403, 422))
+@campaigns_router.get(
+    "", response_model=Page[CampaignRead], summary="List campaigns, newest first", responses=error_responses(401, 403, 422)
+)
 async def list_campaigns(
-    principal: MarketingRead, session: SessionDep, page: PageDep,
-    status: CampaignStatus | None = None, channel: Channel | None = None,
+    principal: MarketingRead,
+    session: SessionDep,
+    page: PageDep,
+    status: CampaignStatus | None = None,
+    channel: Channel | None = None,
 ) -> Page[CampaignRead]:
     return await campaigns.list_campaigns(session, principal, page, status=status, channel=channel)
 
 
-@campaigns_router.post("", response_model=CampaignRead, status_code=status.HTTP_201_CREATED,
-                       summary="Create a draft campaign", responses=error_responses(401, 403, 422))
+@campaigns_router.post(
+    "",
+    response_model=CampaignRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a draft campaign",
+    responses=error_responses(401, 403, 422),
+)
 async def create_campaign(body: CampaignCreate, principal: MarketingWrite, session: SessionDep) -> CampaignRead:
     return await campaigns.create_campaign(session, principal, body)
 
 
-@campaigns_router.get("/{campaign_id}", response_model=CampaignRead,
-                      summary="Get a campaign with its variants and the actions you may take",
-                      responses=error_responses(401, 403, 404))
+@campaigns_router.get(
+    "/{campaign_id}",
+    response_model=CampaignRead,
+    summary="Get a campaign with its variants and the actions you may take",
+    responses=error_responses(401, 403, 404),
+)
 async def get_campaign(campaign_id: int, principal: MarketingRead, session: SessionDep, response: Response) -> CampaignRead:
     return with_etag(response, await campaigns.get_campaign(session, principal, campaign_id))  # type: ignore[return-value]
 
 
-@campaigns_router.patch("/{campaign_id}", response_model=CampaignRead, summary="Change a draft campaign",
-                        responses=error_responses(401, 403, 404, 409, 412, 422))
+@campaigns_router.patch(
+    "/{campaign_id}",
+    response_model=CampaignRead,
+    summary="Change a draft campaign",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
 async def update_campaign(
     campaign_id: int, body: CampaignUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> CampaignRead:
     return await campaigns.update_campaign(session, principal, campaign_id, body, if_match)
 
 
-@campaigns_router.post("/{campaign_id}/variants", response_model=VariantRead, status_code=status.HTTP_201_CREATED,
-                       summary="Add an A/B content variant to a draft campaign",
-                       responses=error_responses(401, 403, 404, 409, 422))
+@campaigns_router.post(
+    "/{campaign_id}/variants",
+    response_model=VariantRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an A/B content variant to a draft campaign",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def add_variant(campaign_id: int, body: VariantCreate, principal: MarketingWrite, session: SessionDep) -> VariantRead:
     return await campaigns.add_variant(session, principal, campaign_id, body)
 
 
-@campaigns_router.get("/{campaign_id}/audience", response_model=AudiencePage,
-                      summary="Contacts of the audience segment's customers with marketing consent, with their variant",
-                      responses=error_responses(401, 403, 404, 422))
+@campaigns_router.get(
+    "/{campaign_id}/audience",
+    response_model=AudiencePage,
+    summary="Contacts of the audience segment's customers with marketing consent, with their variant",
+    responses=error_responses(401, 403, 404, 422),
+)
 async def campaign_audience(campaign_id: int, principal: MarketingRead, session: SessionDep, page: PageDep) -> AudiencePage:
     return await campaigns.audience(session, principal, campaign_id, page)
 
 
-@campaigns_router.post("/{campaign_id}/touches", response_model=TouchRead, status_code=status.HTTP_201_CREATED,
-                       summary="Track a touch (sent, opened, clicked, converted); a repeated sent/opened/clicked "
-                               "answers 200 with the first one",
-                       responses={200: {"model": TouchRead, "description": "Already recorded"}}
-                       | error_responses(401, 403, 404, 409, 422))
+@campaigns_router.post(
+    "/{campaign_id}/touches",
+    response_model=TouchRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Track a touch (sent, opened, clicked, converted); a repeated sent/opened/clicked answers 200 with the first one",
+    responses={200: {"model": TouchRead, "description": "Already recorded"}} | error_responses(401, 403, 404, 409, 422),
+)
 async def record_touch(
-    campaign_id: int, body: TouchCreate, principal: Requires("marketing:track"), session: SessionDep,
-    settings: SettingsDep, response: Response,
+    campaign_id: int,
+    body: TouchCreate,
+    principal: MarketingTrack,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> TouchRead:
     touch, created = await campaigns.record_touch(session, principal, settings, campaign_id, body)
     if not created:
@@ -155,31 +214,42 @@ async def record_touch(
     return TouchRead.model_validate(touch)
 
 
-@campaigns_router.get("/{campaign_id}/performance", response_model=CampaignPerformance,
-                      summary="Contacts sent, opened, clicked and converted per variant, with rates",
-                      responses=error_responses(401, 403, 404))
+@campaigns_router.get(
+    "/{campaign_id}/performance",
+    response_model=CampaignPerformance,
+    summary="Contacts sent, opened, clicked and converted per variant, with rates",
+    responses=error_responses(401, 403, 404),
+)
 async def campaign_performance(campaign_id: int, _: MarketingRead, session: SessionDep) -> CampaignPerformance:
     return await campaigns.performance(session, campaign_id)
 
 
 # Last: `{action}` would otherwise capture /variants and /touches.
-@campaigns_router.post("/{campaign_id}/{action}", response_model=CampaignRead,
-                       summary="Schedule (draft, with an audience), start (scheduled), finish (running) or cancel "
-                               "(draft or scheduled) a campaign",
-                       responses=error_responses(401, 403, 404, 409, 422))
+@campaigns_router.post(
+    "/{campaign_id}/{action}",
+    response_model=CampaignRead,
+    summary="Schedule (draft, with an audience), start (scheduled), finish (running) or cancel (draft or scheduled) a campaign",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def transition_campaign(
-    campaign_id: int, action: Literal["schedule", "start", "finish", "cancel"], principal: MarketingWrite,
+    campaign_id: int,
+    action: Literal["schedule", "start", "finish", "cancel"],
+    principal: MarketingWrite,
     session: SessionDep,
 ) -> CampaignRead:
     return await campaigns.transition(session, principal, campaign_id, action)
 
 
-@marketing_router.get("/attribution", response_model=Attribution,
-                      summary="Revenue of completed orders and won opportunities attributed to campaigns, with ROI "
-                              "per campaign and channel",
-                      responses=error_responses(401, 403, 422))
+@marketing_router.get(
+    "/attribution",
+    response_model=Attribution,
+    summary="Revenue of completed orders and won opportunities attributed to campaigns, with ROI per campaign and channel",
+    responses=error_responses(401, 403, 422),
+)
 async def campaign_attribution(
-    _: MarketingRead, session: SessionDep, settings: SettingsDep,
+    _: MarketingRead,
+    session: SessionDep,
+    settings: SettingsDep,
     model: AttributionModel = "last_touch",
     date_from: Annotated[date | None, Query(alias="from", description="Orders on or after; wins on or after")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="Orders on or before; wins on or before")] = None,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.schemas import CustomerSearch
 
@@ -41,7 +41,7 @@ class SegmentFilters(CustomerSearch, InputModel):
 
 
 class SegmentCreate(InputModel):
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     description: Annotated[str, Field(max_length=500)] | None = None
     filters: SegmentFilters = Field(default_factory=SegmentFilters)
 
@@ -49,12 +49,12 @@ class SegmentCreate(InputModel):
 class SegmentUpdate(PatchModel):
     not_nullable = frozenset({"name", "filters"})
 
-    name: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
     description: Annotated[str, Field(max_length=500)] | None = None
     filters: SegmentFilters | None = None
 
 
-class SegmentRead(OutputModel):
+class SegmentRead(VersionedOutput):
     id: int
     name: str
     description: str | None
@@ -80,7 +80,7 @@ class _CampaignFields(InputModel):
 
 
 class CampaignCreate(_CampaignFields):
-    name: Text(200)
+    name: Annotated[str, Text(200)]
     budget: Budget
     starts_on: date
     ends_on: date
@@ -96,7 +96,7 @@ class CampaignCreate(_CampaignFields):
 class CampaignUpdate(PatchModel, _CampaignFields):
     not_nullable = frozenset({"name", "budget", "starts_on", "ends_on", "channel"})
 
-    name: Text(200) | None = None
+    name: Annotated[str, Text(200)] | None = None
     budget: Budget | None = None
     starts_on: date | None = None
     ends_on: date | None = None
@@ -104,13 +104,13 @@ class CampaignUpdate(PatchModel, _CampaignFields):
 
 
 class VariantCreate(InputModel):
-    name: Text(100)
-    subject: Text(300)
-    body: Text(20_000)
+    name: Annotated[str, Text(100)]
+    subject: Annotated[str, Text(300)]
+    body: Annotated[str, Text(20_000)]
     weight: int = Field(default=1, ge=1, le=1000, description="Share of the audience relative to the other variants")
 
 
-class VariantRead(OutputModel):
+class VariantRead(VersionedOutput):
     id: int
     campaign_id: int
     name: str
@@ -119,7 +119,7 @@ class VariantRead(OutputModel):
     weight: int
 
 
-class CampaignRead(OutputModel):
+class CampaignRead(VersionedOutput):
     id: int
     name: str
     goal: str | None

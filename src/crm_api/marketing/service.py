@@ -24,7 +24,11 @@ RFM_MONTHS = 12
 
 
 async def apply_changes(
-    session: AsyncSession, principal: Principal, entity_type: str, entity: Any, changes: dict[str, Any],
+    session: AsyncSession,
+    principal: Principal,
+    entity_type: str,
+    entity: Any,
+    changes: dict[str, Any],
     action: str = "update",
 ) -> None:
     """Set the fields, flush, and audit the change in the same transaction."""
@@ -68,8 +72,9 @@ async def create_segment(session: AsyncSession, principal: Principal, data: Segm
     )
     session.add(segment)
     await session.flush()
-    await audit.record(session, actor=principal, entity_type="segment", entity_id=segment.id, action="create",
-                       after=audit.snapshot(segment))
+    await audit.record(
+        session, actor=principal, entity_type="segment", entity_id=segment.id, action="create", after=audit.snapshot(segment)
+    )
     return segment
 
 
@@ -77,7 +82,7 @@ async def update_segment(
     session: AsyncSession, principal: Principal, segment_id: int, data: SegmentUpdate, if_match: str | None
 ) -> Segment:
     segment = await get_segment(session, segment_id)
-    check_if_match(if_match, to_read(segment))
+    check_if_match(if_match, segment)
     changes = data.changes()
     if "name" in changes:
         await _name_free(session, changes["name"], other_than=segment.id)
@@ -94,8 +99,7 @@ async def delete_segment(session: AsyncSession, principal: Principal, segment_id
     before = audit.snapshot(segment)
     await session.delete(segment)
     await session.flush()
-    await audit.record(session, actor=principal, entity_type="segment", entity_id=segment_id, action="delete",
-                       before=before)
+    await audit.record(session, actor=principal, entity_type="segment", entity_id=segment_id, action="delete", before=before)
 
 
 def members(session: AsyncSession, principal: Principal, segment: Segment) -> Select[tuple[Customer]]:
@@ -104,9 +108,7 @@ def members(session: AsyncSession, principal: Principal, segment: Segment) -> Se
     return SegmentRepository.members(customers, SegmentFilters.model_validate(segment.filters))
 
 
-async def list_members(
-    session: AsyncSession, principal: Principal, segment_id: int, params: PageParams
-) -> Page[CustomerRead]:
+async def list_members(session: AsyncSession, principal: Principal, segment_id: int, params: PageParams) -> Page[CustomerRead]:
     segment = await get_segment(session, segment_id)
     repo = CustomerRepository(session)
     customers, next_cursor, total = await repo.page(repo.with_tags(members(session, principal, segment)), params)
@@ -122,6 +124,12 @@ async def count_members(session: AsyncSession, principal: Principal, segment_id:
 async def refresh_rfm(session: AsyncSession, settings: Settings) -> int:
     since = months_before(local_today(settings.time_zone), RFM_MONTHS)
     scored = await SegmentRepository(session).refresh_rfm(since=since, now=clock.now())
-    await audit.record(session, actor=None, entity_type="rfm_refresh", entity_id=since.isoformat(), action="refresh",
-                       after={"since": since.isoformat(), "scored": scored})
+    await audit.record(
+        session,
+        actor=None,
+        entity_type="rfm_refresh",
+        entity_id=since.isoformat(),
+        action="refresh",
+        after={"since": since.isoformat(), "scored": scored},
+    )
     return scored

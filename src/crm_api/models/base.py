@@ -3,10 +3,10 @@
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from sqlalchemy import JSON, MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Integer, MetaData, literal_column, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from crm_api.core.clock import clock
 from crm_api.core.types import BigIntPK, Money, UTCDateTime
@@ -39,7 +39,7 @@ def schema_filter(dialect_name: str) -> Callable[..., bool]:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     # int is BIGINT on PostgreSQL so keys and foreign keys agree; SQLite needs INTEGER.
-    type_annotation_map = {
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
         int: BigIntPK,
         datetime: UTCDateTime(),
         Decimal: Money(),
@@ -55,3 +55,17 @@ class Timestamped:
 
 class SoftDeletable:
     deleted_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class Versioned:
+    """Optimistic locking: `version` is the record's ETag and bumps on every change.
+
+    The ORM writes each change as `UPDATE … WHERE id = :id AND version = :read` (a lost race raises
+    StaleDataError, answered 409/412); a bulk UPDATE bumps it through `onupdate`.
+    """
+
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"), onupdate=literal_column("version") + 1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]

@@ -6,13 +6,13 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 # A customer has at most one warning in these states; the scan skips customers that have one.
 LIVE_WARNING_STATUSES = ("open", "postponed")
 
 
-class ChurnWarning(Timestamped, Base):
+class ChurnWarning(Versioned, Timestamped, Base):
     __tablename__ = "churn_warnings"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'postponed', 'confirmed')", name="status_known"),

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 TASK_STATUSES = ("open", "done", "cancelled")
 TASK_PRIORITIES = ("low", "normal", "high")
@@ -14,15 +14,13 @@ RELATED_TYPES = ("customer", "opportunity", "service_ticket", "lead")
 TASK_KINDS = ("manual", "follow_up")
 
 
-class Task(Timestamped, Base):
+class Task(Versioned, Timestamped, Base):
     __tablename__ = "tasks"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
         CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority_known"),
         CheckConstraint("kind IN ('manual', 'follow_up')", name="kind_known"),
-        CheckConstraint(
-            "related_type IN ('customer', 'opportunity', 'service_ticket', 'lead')", name="related_type_known"
-        ),
+        CheckConstraint("related_type IN ('customer', 'opportunity', 'service_ticket', 'lead')", name="related_type_known"),
         CheckConstraint("(related_type IS NULL) = (related_id IS NULL)", name="related_complete"),
         Index("ix_tasks_assignee_id_id", "assignee_id", "id"),
         Index("ix_tasks_created_by_id_id", "created_by_id", "id"),
@@ -30,7 +28,9 @@ class Task(Timestamped, Base):
         Index("ix_tasks_status_due_at", "status", "due_at"),
         # One open follow-up per customer, even if two job runs raced past the lock.
         Index(
-            "uq_tasks_open_follow_up", "related_id", unique=True,
+            "uq_tasks_open_follow_up",
+            "related_id",
+            unique=True,
             sqlite_where=text("kind = 'follow_up' AND status = 'open'"),
             postgresql_where=text("kind = 'follow_up' AND status = 'open'"),
         ),
@@ -51,7 +51,7 @@ class Task(Timestamped, Base):
     closed_at: Mapped[datetime | None]
 
 
-class Document(Timestamped, Base):
+class Document(Versioned, Timestamped, Base):
     """A file attached to a customer; the bytes live in the document store under their sha256."""
 
     __tablename__ = "documents"

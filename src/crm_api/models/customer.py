@@ -8,13 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
-from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped
+from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
 
 
-class Customer(Timestamped, SoftDeletable, Base):
+class Customer(Versioned, Timestamped, SoftDeletable, Base):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
@@ -25,7 +25,10 @@ class Customer(Timestamped, SoftDeletable, Base):
         # answer the OR with a bitmap of index scans instead of reading a million rows.
         *(
             Index(
-                f"ix_customers_{column}_trgm", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"},
+                f"ix_customers_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
                 info=POSTGRESQL_ONLY,
             )
             for column in SEARCHED_COLUMNS
@@ -79,13 +82,11 @@ class CustomerTag(Base):
     __tablename__ = "customer_tags"
     __table_args__ = (Index("ix_customer_tags_tag", "tag"),)
 
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(50), primary_key=True)
 
 
-class Contact(Timestamped, Base):
+class Contact(Versioned, Timestamped, Base):
     __tablename__ = "contacts"
     __table_args__ = (CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),)
 
@@ -108,7 +109,7 @@ class Contact(Timestamped, Base):
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")
 
 
-class Interaction(Timestamped, Base):
+class Interaction(Versioned, Timestamped, Base):
     __tablename__ = "interactions"
     __table_args__ = (Index("ix_interactions_customer_id_occurred_on", "customer_id", "occurred_on"),)
 

@@ -6,7 +6,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 user_roles = Table(
     "user_roles",
@@ -16,7 +16,7 @@ user_roles = Table(
 )
 
 
-class Team(Timestamped, Base):
+class Team(Versioned, Timestamped, Base):
     __tablename__ = "teams"
 
     id: Mapped[IntPK]
@@ -24,7 +24,7 @@ class Team(Timestamped, Base):
     description: Mapped[str | None] = mapped_column(String(500))
 
 
-class Role(Timestamped, Base):
+class Role(Versioned, Timestamped, Base):
     __tablename__ = "roles"
 
     id: Mapped[IntPK]
@@ -46,7 +46,7 @@ class RolePermission(Base):
     scope: Mapped[str] = mapped_column(String(8))
 
 
-class User(Timestamped, Base):
+class User(Versioned, Timestamped, Base):
     __tablename__ = "users"
 
     id: Mapped[IntPK]

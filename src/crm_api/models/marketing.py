@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "cancelled")
 CAMPAIGN_CHANNELS = ("email", "sms", "wechat", "event", "ads")
@@ -19,7 +19,7 @@ def _known(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Segment(Timestamped, Base):
+class Segment(Versioned, Timestamped, Base):
     """A saved, typed filter over customers, evaluated live."""
 
     __tablename__ = "segments"
@@ -50,7 +50,7 @@ class CustomerRfm(Base):
     computed_at: Mapped[datetime]
 
 
-class Campaign(Timestamped, Base):
+class Campaign(Versioned, Timestamped, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint(_known("status", CAMPAIGN_STATUSES), name="status_known"),
@@ -71,7 +71,7 @@ class Campaign(Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class CampaignVariant(Timestamped, Base):
+class CampaignVariant(Versioned, Timestamped, Base):
     """One content variant of an A/B test; contacts are split over variants by weight."""
 
     __tablename__ = "campaign_variants"
@@ -98,7 +98,11 @@ class CampaignTouch(Base):
         Index("ix_campaign_touches_contact_id_occurred_at", "contact_id", "occurred_at"),
         # Tracking pixels and retries repeat: one sent/opened/clicked per campaign and contact.
         Index(
-            "uq_campaign_touches_once", "campaign_id", "contact_id", "kind", unique=True,
+            "uq_campaign_touches_once",
+            "campaign_id",
+            "contact_id",
+            "kind",
+            unique=True,
             sqlite_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
             postgresql_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
         ),

@@ -7,16 +7,18 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.core.rules import status_check
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.opportunities.policy import OpportunityStatus
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")
 _OPEN_LEAD = text("status IN ('new', 'working', 'qualified')")
 
 
-class Opportunity(Timestamped, Base):
+class Opportunity(Versioned, Timestamped, Base):
     __tablename__ = "opportunities"
     __table_args__ = (
-        CheckConstraint("status IN ('unassigned', 'assigned', 'won', 'lost')", name="status_known"),
+        status_check(OpportunityStatus),
         CheckConstraint("success_probability BETWEEN 0 AND 100", name="probability_range"),
         Index("ix_opportunities_assignee_id_id", "assignee_id", "id"),
         Index("ix_opportunities_created_by_id_id", "created_by_id", "id"),
@@ -36,7 +38,7 @@ class Opportunity(Timestamped, Base):
     expected_amount: Mapped[Decimal | None]
     expected_close_date: Mapped[date | None]
     stage: Mapped[str] = mapped_column(String(100), info={"dictionary": "opportunity_stage"})
-    status: Mapped[str] = mapped_column(String(16), default="unassigned")
+    status: Mapped[OpportunityStatus] = mapped_column(String(16), default=OpportunityStatus.UNASSIGNED)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime | None]
@@ -47,7 +49,7 @@ class Opportunity(Timestamped, Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
 
-class PlanItem(Timestamped, Base):
+class PlanItem(Versioned, Timestamped, Base):
     """One step of an opportunity's development plan (客户开发计划)."""
 
     __tablename__ = "opportunity_plan_items"
@@ -78,8 +80,12 @@ class Reminder(Base):
         Index("ix_reminders_user_id_id", "user_id", "id"),
         # At most one open reminder of a kind per opportunity, whoever raises it.
         Index(
-            "uq_reminders_open_per_opportunity", "opportunity_id", "kind", unique=True,
-            sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL"),
+            "uq_reminders_open_per_opportunity",
+            "opportunity_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
         ),
     )
 
@@ -92,7 +98,7 @@ class Reminder(Base):
     done_at: Mapped[datetime | None]
 
 
-class LeadAssignmentRule(Timestamped, Base):
+class LeadAssignmentRule(Versioned, Timestamped, Base):
     __tablename__ = "lead_assignment_rules"
     __table_args__ = (
         CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="one_target"),
@@ -129,12 +135,10 @@ class LeadScoringRule(Base):
     position: Mapped[int] = mapped_column(default=0)
 
 
-class Lead(Timestamped, Base):
+class Lead(Versioned, Timestamped, Base):
     __tablename__ = "leads"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('new', 'working', 'qualified', 'converted', 'disqualified')", name="status_known"
-        ),
+        CheckConstraint("status IN ('new', 'working', 'qualified', 'converted', 'disqualified')", name="status_known"),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         Index("ix_leads_owner_id_id", "owner_id", "id"),
         # The de-duplication rule, also under concurrent captures: one open lead per phone and per email.

@@ -6,10 +6,10 @@ from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 
-class DictionaryItem(Timestamped, Base):
+class DictionaryItem(Versioned, Timestamped, Base):
     __tablename__ = "dictionary_items"
     __table_args__ = (UniqueConstraint("category", "value"),)
 

@@ -60,9 +60,7 @@ class Order(Base):
     total: Mapped[Decimal]
     synced_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    lines: Mapped[list["OrderLine"]] = relationship(
-        cascade="all, delete-orphan", lazy="raise", order_by="OrderLine.line_no"
-    )
+    lines: Mapped[list["OrderLine"]] = relationship(cascade="all, delete-orphan", lazy="raise", order_by="OrderLine.line_no")
 
 
 class OrderLine(Base):

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 TICKET_STATUSES = ("new", "assigned", "handled", "archived")
 TICKET_CHANNELS = ("phone", "email", "wechat", "web", "app")
@@ -17,7 +17,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class ServiceTicket(Timestamped, Base):
+class ServiceTicket(Versioned, Timestamped, Base):
     __tablename__ = "service_tickets"
     __table_args__ = (
         CheckConstraint(_one_of("status", TICKET_STATUSES), name="status_known"),
@@ -85,7 +85,7 @@ class TicketFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
-class SlaPolicy(Timestamped, Base):
+class SlaPolicy(Versioned, Timestamped, Base):
     __tablename__ = "sla_policies"
     __table_args__ = (
         UniqueConstraint("service_type", "priority"),
@@ -99,11 +99,9 @@ class SlaPolicy(Timestamped, Base):
     resolution_minutes: Mapped[int]
 
 
-class TicketRoutingRule(Timestamped, Base):
+class TicketRoutingRule(Versioned, Timestamped, Base):
     __tablename__ = "ticket_routing_rules"
-    __table_args__ = (
-        CheckConstraint("customer_level IS NOT NULL OR service_type IS NOT NULL", name="matches_something"),
-    )
+    __table_args__ = (CheckConstraint("customer_level IS NOT NULL OR service_type IS NOT NULL", name="matches_something"),)
 
     id: Mapped[IntPK]
     name: Mapped[str] = mapped_column(String(100))
@@ -114,7 +112,7 @@ class TicketRoutingRule(Timestamped, Base):
     sort_order: Mapped[int] = mapped_column(default=0)
 
 
-class KbArticle(Timestamped, Base):
+class KbArticle(Versioned, Timestamped, Base):
     __tablename__ = "kb_articles"
 
     id: Mapped[IntPK]

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped
+from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 DELIVERY_STATUSES = ("pending", "failed", "succeeded", "dead")
 
@@ -35,7 +35,7 @@ class OutboxEvent(Base):
     dispatched_at: Mapped[datetime | None]
 
 
-class WebhookSubscription(Timestamped, Base):
+class WebhookSubscription(Versioned, Timestamped, Base):
     __tablename__ = "webhook_subscriptions"
 
     id: Mapped[IntPK]
@@ -60,9 +60,7 @@ class WebhookSubscriptionEvent(Base):
 
     __tablename__ = "webhook_subscription_events"
 
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), primary_key=True
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 

@@ -23,16 +23,38 @@ from crm_api.opportunities import service as opportunities
 from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, PlanItemCreate, PlanItemUpdate, WinBody
 
 DEMO_SCORING = [
-    ("field_present", "email", 10), ("field_present", "phone", 10), ("source", "referral", 25),
-    ("source", "trade_show", 15), ("industry", "manufacturing", 15), ("activity_count", "2", 25),
+    ("field_present", "email", 10),
+    ("field_present", "phone", 10),
+    ("source", "referral", 25),
+    ("source", "trade_show", 15),
+    ("industry", "manufacturing", 15),
+    ("activity_count", "2", 25),
 ]
 
 # company, contact, phone, email, source, region, industry, what happens to it
 DEMO_LEADS = [
     ("宁波海天塑机有限公司", "周敏", "13705741234", "zhou.min@haitian.example", "trade_show", "zhejiang", "manufacturing", "new"),
     ("苏州恒信物流有限公司", "吴刚", "13912345678", "wu.gang@hengxin.example", "website", "jiangsu", "logistics", "working"),
-    ("广州美康医疗器械有限公司", "郑丽", "13622223333", "zheng.li@meikang.example", "referral", "guangdong", "healthcare", "qualified"),
-    ("成都学而思教育咨询有限公司", "冯涛", "13888886666", "feng.tao@xueersi.example", "cold_call", "sichuan", "education", "disqualified"),
+    (
+        "广州美康医疗器械有限公司",
+        "郑丽",
+        "13622223333",
+        "zheng.li@meikang.example",
+        "referral",
+        "guangdong",
+        "healthcare",
+        "qualified",
+    ),
+    (
+        "成都学而思教育咨询有限公司",
+        "冯涛",
+        "13888886666",
+        "feng.tao@xueersi.example",
+        "cold_call",
+        "sichuan",
+        "education",
+        "disqualified",
+    ),
     ("杭州联华超市有限公司", "陈晨", "13511112222", "chen.chen@lianhua.example", "referral", "zhejiang", "retail", "converted"),
 ]
 
@@ -66,9 +88,15 @@ async def seed_pipeline(session: AsyncSession, users: dict[str, User]) -> None:
     )
     for company, contact, phone, email, source, region, industry, fate in DEMO_LEADS:
         lead = await leads.create(
-            session, marketer,
+            session,
+            marketer,
             LeadCreate(
-                company=company, contact_name=contact, phone=phone, email=email, source=source, region=region,
+                company=company,
+                contact_name=contact,
+                phone=phone,
+                email=email,
+                source=source,
+                region=region,
                 industry=industry,
             ),
         )
@@ -84,10 +112,16 @@ async def seed_pipeline(session: AsyncSession, users: dict[str, User]) -> None:
 
     for customer, summary, probability, amount, fate in DEMO_OPPORTUNITIES:
         opportunity = await opportunities.create(
-            session, manager,
+            session,
+            manager,
             OpportunityCreate(
-                customer_name=customer, summary=summary, success_probability=probability, expected_amount=amount,
-                description=f"{summary}; first meeting went well", contact_name="张经理", contact_phone="0571-88886666",
+                customer_name=customer,
+                summary=summary,
+                success_probability=probability,
+                expected_amount=amount,
+                description=f"{summary}; first meeting went well",
+                contact_name="张经理",
+                contact_phone="0571-88886666",
                 source="trade_show",
             ),
         )

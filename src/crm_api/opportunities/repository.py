@@ -2,34 +2,26 @@ from datetime import datetime
 
 from sqlalchemy import Select, exists, insert, literal, or_, select, update
 
-from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
-from crm_api.opportunities.rules import FINAL_STATUSES
+from crm_api.opportunities import policy
+from crm_api.opportunities.policy import FINAL_STATUSES, OpportunityStatus
 
 STALL_REMINDER = "opportunity_stall"
 
 
 class OpportunityRepository(Repository[Opportunity]):
-    """Visible when the creator or the assignee is within the caller's scope."""
-
     model = Opportunity
-
-    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[Opportunity]]:
-        return self.select().where(
-            or_(
-                scope_clause(principal, permission, Opportunity.created_by_id),
-                scope_clause(principal, permission, Opportunity.assignee_id),
-            )
-        )
+    visible = staticmethod(policy.visible)
 
     def filtered(
         self,
         statement: Select[tuple[Opportunity]],
         *,
-        status: str | None,
+        status: OpportunityStatus | None,
         assignee_id: int | None,
         created_by: int | None,
         stage: str | None,
@@ -83,7 +75,7 @@ class PlanItemRepository(Repository[PlanItem]):
 
 class ReminderRepository(Repository[Reminder]):
     model = Reminder
-    owner_column = Reminder.user_id
+    visible = staticmethod(owner_visibility(Reminder.user_id))
 
     def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
         statement = self.select().where(Reminder.user_id == user_id)
@@ -108,7 +100,7 @@ class ReminderRepository(Repository[Reminder]):
             Opportunity.id,
             literal(f"Stage unchanged for {days} days or more: ") + Opportunity.code + literal(" ") + Opportunity.customer_name,
             literal(now, UTCDateTime()),
-        ).where(Opportunity.status == "assigned", Opportunity.stage_since <= unchanged_since, ~has_open_reminder)
+        ).where(Opportunity.status == OpportunityStatus.ASSIGNED, Opportunity.stage_since <= unchanged_since, ~has_open_reminder)
         result = await self.session.execute(
             insert(Reminder).from_select(["user_id", "kind", "opportunity_id", "message", "created_at"], stalled)
         )

@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Authenticated, Requires
+from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.customers import service as customers
 from crm_api.opportunities import service
 from crm_api.opportunities.schemas import (
@@ -26,16 +27,20 @@ from crm_api.opportunities.schemas import (
     WinResult,
 )
 
+OpportunitiesAssign = Annotated[Principal, Depends(require("opportunities:assign"))]
+
 router = APIRouter(tags=["opportunities"])
 
-OpportunitiesRead = Requires("opportunities:read")
-OpportunitiesCreate = Requires("opportunities:create")
-OpportunitiesWork = Requires("opportunities:work")
+OpportunitiesRead = Annotated[Principal, Depends(require("opportunities:read"))]
+OpportunitiesCreate = Annotated[Principal, Depends(require("opportunities:create"))]
+OpportunitiesWork = Annotated[Principal, Depends(require("opportunities:work"))]
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 @router.get(
-    "/opportunities", response_model=Page[OpportunityRead], summary="List opportunities in the caller's scope",
+    "/opportunities",
+    response_model=Page[OpportunityRead],
+    summary="List opportunities in the caller's scope",
     responses=error_responses(401, 403, 422),
 )
 async def list_opportunities(
@@ -54,15 +59,20 @@ async def list_opportunities(
 
 
 @router.post(
-    "/opportunities", response_model=OpportunityRead, status_code=status.HTTP_201_CREATED,
-    summary="Record a sales opportunity (status unassigned)", responses=error_responses(401, 403, 409, 422),
+    "/opportunities",
+    response_model=OpportunityRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a sales opportunity (status unassigned)",
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCreate, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.create(session, principal, body), principal)
 
 
 @router.get(
-    "/opportunities/{opportunity_id}", response_model=OpportunityRead, summary="Get an opportunity with what the caller may do",
+    "/opportunities/{opportunity_id}",
+    response_model=OpportunityRead,
+    summary="Get an opportunity with what the caller may do",
     responses=error_responses(401, 403, 404),
 )
 async def get_opportunity(
@@ -73,7 +83,9 @@ async def get_opportunity(
 
 
 @router.patch(
-    "/opportunities/{opportunity_id}", response_model=OpportunityRead, summary="Edit an unassigned opportunity",
+    "/opportunities/{opportunity_id}",
+    response_model=OpportunityRead,
+    summary="Edit an unassigned opportunity",
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_opportunity(
@@ -84,34 +96,44 @@ async def update_opportunity(
 
 
 @router.delete(
-    "/opportunities/{opportunity_id}", status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an unassigned opportunity (its creator only)", responses=error_responses(401, 403, 404, 409),
+    "/opportunities/{opportunity_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an unassigned opportunity (its creator only)",
+    responses=error_responses(401, 403, 404, 409),
 )
 async def delete_opportunity(opportunity_id: int, principal: OpportunitiesCreate, session: SessionDep) -> None:
     await service.delete(session, principal, opportunity_id)
 
 
 @router.post(
-    "/opportunities/{opportunity_id}/assign", response_model=OpportunityRead,
-    summary="Assign an unassigned opportunity to an active account manager (supervisors)", responses=TRANSITION_ERRORS,
+    "/opportunities/{opportunity_id}/assign",
+    response_model=OpportunityRead,
+    summary="Assign an unassigned opportunity to an active account manager (supervisors)",
+    responses=TRANSITION_ERRORS,
 )
 async def assign_opportunity(
-    opportunity_id: int, body: AssignBody, principal: Requires("opportunities:assign"), session: SessionDep
+    opportunity_id: int, body: AssignBody, principal: OpportunitiesAssign, session: SessionDep
 ) -> OpportunityRead:
     return service.to_read(await service.assign(session, principal, opportunity_id, body), principal)
 
 
 @router.post(
-    "/opportunities/{opportunity_id}/stage", response_model=OpportunityRead,
-    summary="Move an assigned opportunity to another pipeline stage (the assignee)", responses=TRANSITION_ERRORS,
+    "/opportunities/{opportunity_id}/stage",
+    response_model=OpportunityRead,
+    summary="Move an assigned opportunity to another pipeline stage (the assignee)",
+    responses=TRANSITION_ERRORS,
 )
-async def change_stage(opportunity_id: int, body: StageBody, principal: OpportunitiesWork, session: SessionDep) -> OpportunityRead:
+async def change_stage(
+    opportunity_id: int, body: StageBody, principal: OpportunitiesWork, session: SessionDep
+) -> OpportunityRead:
     return service.to_read(await service.change_stage(session, principal, opportunity_id, body.stage), principal)
 
 
 @router.get(
-    "/opportunities/{opportunity_id}/stages", response_model=list[StageChangeRead],
-    summary="Stage history of an opportunity, oldest first", responses=error_responses(401, 403, 404),
+    "/opportunities/{opportunity_id}/stages",
+    response_model=list[StageChangeRead],
+    summary="Stage history of an opportunity, oldest first",
+    responses=error_responses(401, 403, 404),
 )
 async def stage_history(opportunity_id: int, principal: OpportunitiesRead, session: SessionDep) -> list[StageChangeRead]:
     changes = await service.stage_history(session, principal, opportunity_id)
@@ -119,7 +141,8 @@ async def stage_history(opportunity_id: int, principal: OpportunitiesRead, sessi
 
 
 @router.post(
-    "/opportunities/{opportunity_id}/win", response_model=WinResult,
+    "/opportunities/{opportunity_id}/win",
+    response_model=WinResult,
     summary="Win an assigned opportunity (the assignee): it becomes a customer in the same transaction",
     responses=TRANSITION_ERRORS,
 )
@@ -131,8 +154,10 @@ async def win_opportunity(
 
 
 @router.post(
-    "/opportunities/{opportunity_id}/lose", response_model=OpportunityRead,
-    summary="Close an assigned opportunity as lost (the assignee)", responses=TRANSITION_ERRORS,
+    "/opportunities/{opportunity_id}/lose",
+    response_model=OpportunityRead,
+    summary="Close an assigned opportunity as lost (the assignee)",
+    responses=TRANSITION_ERRORS,
 )
 async def lose_opportunity(
     opportunity_id: int, principal: OpportunitiesWork, session: SessionDep, body: LoseBody | None = None
@@ -142,8 +167,10 @@ async def lose_opportunity(
 
 
 @router.get(
-    "/opportunities/{opportunity_id}/plan-items", response_model=Page[PlanItemRead],
-    summary="The development plan of an opportunity, by date", responses=error_responses(401, 403, 404, 422),
+    "/opportunities/{opportunity_id}/plan-items",
+    response_model=Page[PlanItemRead],
+    summary="The development plan of an opportunity, by date",
+    responses=error_responses(401, 403, 404, 422),
 )
 async def list_plan_items(
     opportunity_id: int, principal: OpportunitiesRead, session: SessionDep, page: PageDep
@@ -152,8 +179,11 @@ async def list_plan_items(
 
 
 @router.post(
-    "/opportunities/{opportunity_id}/plan-items", response_model=PlanItemRead, status_code=status.HTTP_201_CREATED,
-    summary="Add a plan item to an assigned opportunity (the assignee)", responses=TRANSITION_ERRORS,
+    "/opportunities/{opportunity_id}/plan-items",
+    response_model=PlanItemRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a plan item to an assigned opportunity (the assignee)",
+    responses=TRANSITION_ERRORS,
 )
 async def add_plan_item(
     opportunity_id: int, body: PlanItemCreate, principal: OpportunitiesWork, session: SessionDep
@@ -162,8 +192,10 @@ async def add_plan_item(
 
 
 @router.patch(
-    "/opportunities/{opportunity_id}/plan-items/{item_id}", response_model=PlanItemRead,
-    summary="Change a plan item's content or record its result (the date is fixed)", responses=TRANSITION_ERRORS,
+    "/opportunities/{opportunity_id}/plan-items/{item_id}",
+    response_model=PlanItemRead,
+    summary="Change a plan item's content or record its result (the date is fixed)",
+    responses=TRANSITION_ERRORS,
 )
 async def update_plan_item(
     opportunity_id: int, item_id: int, body: PlanItemUpdate, principal: OpportunitiesWork, session: SessionDep
@@ -172,26 +204,34 @@ async def update_plan_item(
 
 
 @router.delete(
-    "/opportunities/{opportunity_id}/plan-items/{item_id}", status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a plan item (the assignee)", responses=error_responses(401, 403, 404, 409),
+    "/opportunities/{opportunity_id}/plan-items/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a plan item (the assignee)",
+    responses=error_responses(401, 403, 404, 409),
 )
 async def delete_plan_item(opportunity_id: int, item_id: int, principal: OpportunitiesWork, session: SessionDep) -> None:
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 
 
 @router.get(
-    "/reminders", response_model=Page[ReminderRead], summary="The caller's reminders, newest first",
+    "/reminders",
+    response_model=Page[ReminderRead],
+    summary="The caller's reminders, newest first",
     responses=error_responses(401, 422),
 )
 async def list_reminders(
-    principal: Authenticated, session: SessionDep, page: PageDep,
+    principal: Authenticated,
+    session: SessionDep,
+    page: PageDep,
     open_only: Annotated[bool, Query(alias="open", description="Only reminders not yet done")] = False,
 ) -> Page[ReminderRead]:
     return await service.list_reminders(session, principal, page, open_only=open_only)
 
 
 @router.post(
-    "/reminders/{reminder_id}/done", response_model=ReminderRead, summary="Mark one of the caller's reminders done",
+    "/reminders/{reminder_id}/done",
+    response_model=ReminderRead,
+    summary="Mark one of the caller's reminders done",
     responses=error_responses(401, 404),
 )
 async def mark_reminder_done(reminder_id: int, principal: Authenticated, session: SessionDep) -> ReminderRead:

@@ -1,29 +1,31 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.customers.schemas import CustomerRead, Gender
+from crm_api.opportunities.policy import Action, OpportunityStatus
 
-OpportunityStatus = Literal["unassigned", "assigned", "won", "lost"]
 Probability = Annotated[int, Field(ge=0, le=100, description="Success probability in percent")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Phone = Annotated[str, Field(min_length=3, max_length=40)]
 
 
 class OpportunityCreate(InputModel):
-    source: Text(100) | None = Field(default=None, description="A `lead_source` dictionary value")
-    customer_name: Text(200)
+    source: Annotated[str, Text(100)] | None = Field(default=None, description="A `lead_source` dictionary value")
+    customer_name: Annotated[str, Text(200)]
     success_probability: Probability
-    summary: Text(300)
-    contact_name: Text(100) | None = None
+    summary: Annotated[str, Text(300)]
+    contact_name: Annotated[str, Text(100)] | None = None
     contact_phone: Phone | None = None
-    description: Text(5000)
+    description: Annotated[str, Text(5000)]
     expected_amount: Amount | None = None
     expected_close_date: date | None = None
-    stage: Text(100) | None = Field(default=None, description="An `opportunity_stage` value; the first stage when absent")
+    stage: Annotated[str, Text(100)] | None = Field(
+        default=None, description="An `opportunity_stage` value; the first stage when absent"
+    )
 
 
 class OpportunityUpdate(PatchModel):
@@ -31,18 +33,18 @@ class OpportunityUpdate(PatchModel):
 
     not_nullable = frozenset({"customer_name", "success_probability", "summary", "description"})
 
-    source: Text(100) | None = None
-    customer_name: Text(200) | None = None
+    source: Annotated[str, Text(100)] | None = None
+    customer_name: Annotated[str, Text(200)] | None = None
     success_probability: Probability | None = None
-    summary: Text(300) | None = None
-    contact_name: Text(100) | None = None
+    summary: Annotated[str, Text(300)] | None = None
+    contact_name: Annotated[str, Text(100)] | None = None
     contact_phone: Phone | None = None
-    description: Text(5000) | None = None
+    description: Annotated[str, Text(5000)] | None = None
     expected_amount: Amount | None = None
     expected_close_date: date | None = None
 
 
-class OpportunityRead(OutputModel):
+class OpportunityRead(VersionedOutput):
     id: int
     code: str
     source: str | None
@@ -65,7 +67,7 @@ class OpportunityRead(OutputModel):
     customer_id: int | None
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str] = Field(description="What the caller may do to this opportunity now")
+    allowed_actions: list[Action] = Field(description="What the caller may do to this opportunity now")
 
 
 class AssignBody(InputModel):
@@ -73,18 +75,18 @@ class AssignBody(InputModel):
 
 
 class StageBody(InputModel):
-    stage: Text(100) = Field(description="An `opportunity_stage` dictionary value")
+    stage: Annotated[str, Text(100)] = Field(description="An `opportunity_stage` dictionary value")
 
 
 class LoseBody(InputModel):
-    reason: Text(500) | None = None
+    reason: Annotated[str, Text(500)] | None = None
 
 
 class WinBody(InputModel):
     """How the opportunity's contact becomes the new customer's first contact."""
 
     contact_gender: Gender = "other"
-    contact_title: Text(100) = Field(default="Contact", description="The first contact's job title")
+    contact_title: Annotated[str, Text(100)] = Field(default="Contact", description="The first contact's job title")
     contact_phone: Phone | None = Field(default=None, description="Office phone of the first contact, if not the opportunity's")
 
 
@@ -103,7 +105,7 @@ class StageChangeRead(OutputModel):
 
 class PlanItemCreate(InputModel):
     planned_on: date
-    content: Text(2000)
+    content: Annotated[str, Text(2000)]
 
 
 class PlanItemUpdate(PatchModel):
@@ -111,11 +113,11 @@ class PlanItemUpdate(PatchModel):
 
     not_nullable = frozenset({"content"})
 
-    content: Text(2000) | None = None
-    result: Text(2000) | None = Field(default=None, description="The execution result")
+    content: Annotated[str, Text(2000)] | None = None
+    result: Annotated[str, Text(2000)] | None = Field(default=None, description="The execution result")
 
 
-class PlanItemRead(OutputModel):
+class PlanItemRead(VersionedOutput):
     id: int
     opportunity_id: int
     planned_on: date

@@ -1,4 +1,6 @@
-"""Opportunities and their development plans: the state machine of SRS 003 §3.1, enforced through `rules`."""
+"""Opportunities and their development plans: the state machine of SRS 003 §3.1, as `policy` states it."""
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,14 +13,15 @@ from crm_api.core.http import check_if_match
 from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.transitions import compare_and_set, transition
 from crm_api.customers import service as customers
 from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Customer
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.models.platform import DictionaryItem
+from crm_api.opportunities.policy import RULES, Action, OpportunityStatus
 from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
-from crm_api.opportunities.rules import Action, allowed_actions, enforce
 from crm_api.opportunities.schemas import (
     AssignBody,
     OpportunityCreate,
@@ -37,14 +40,25 @@ STAGE_CATEGORY = "opportunity_stage"
 
 def to_read(opportunity: Opportunity, actor: Principal) -> OpportunityRead:
     fields = {name: getattr(opportunity, name) for name in OpportunityRead.model_fields if name != "allowed_actions"}
-    return OpportunityRead(**fields, allowed_actions=allowed_actions(opportunity, actor))
+    return OpportunityRead(**fields, allowed_actions=RULES.allowed_actions(opportunity, actor))
 
 
 async def _record(session: AsyncSession, actor: Principal, opportunity: Opportunity, action: str, before: dict | None) -> None:
     await audit.record(
-        session, actor=actor, entity_type="opportunity", entity_id=opportunity.id, action=action,
-        before=before, after=audit.snapshot(opportunity),
+        session,
+        actor=actor,
+        entity_type="opportunity",
+        entity_id=opportunity.id,
+        action=action,
+        before=before,
+        after=audit.snapshot(opportunity),
     )
+
+
+async def _transition(
+    session: AsyncSession, actor: Principal, opportunity: Opportunity, action: str, changes: dict[str, Any]
+) -> Opportunity:
+    return await transition(session, opportunity, actor=actor, entity_type="opportunity", action=action, changes=changes)
 
 
 async def get(session: AsyncSession, actor: Principal, opportunity_id: int) -> Opportunity:
@@ -97,7 +111,7 @@ async def create(
         **data.model_dump(exclude={"stage"}),
         stage=data.stage or await _first_stage(session),
         code=await next_code(session, "JH"),
-        status="unassigned",
+        status=OpportunityStatus.UNASSIGNED,
         created_by_id=creator,
     )
     session.add(opportunity)
@@ -110,8 +124,8 @@ async def update(
     session: AsyncSession, actor: Principal, opportunity_id: int, data: OpportunityUpdate, *, if_match: str | None = None
 ) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
-    check_if_match(if_match, to_read(opportunity, actor))
-    enforce(Action.EDIT, opportunity, actor)
+    check_if_match(if_match, opportunity)
+    RULES.enforce(Action.EDIT, opportunity, actor)
     changes = data.changes()
     if "source" in changes:
         await ensure_value(session, "lead_source", changes["source"], field="source")
@@ -125,51 +139,39 @@ async def update(
 
 async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.DELETE, opportunity, actor)
+    RULES.enforce(Action.DELETE, opportunity, actor)
     before = audit.snapshot(opportunity)
     await session.delete(opportunity)
-    await audit.record(
-        session, actor=actor, entity_type="opportunity", entity_id=opportunity_id, action="delete", before=before
-    )
+    await audit.record(session, actor=actor, entity_type="opportunity", entity_id=opportunity_id, action="delete", before=before)
 
 
 async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, data: AssignBody) -> Opportunity:
     repo = OpportunityRepository(session)
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.ASSIGN, opportunity, actor)
+    RULES.enforce(Action.ASSIGN, opportunity, actor)
     if not await repo.is_active_account_manager(data.assignee_id):
         raise InvalidInput("assignee_id", "The assignee must be an active account manager", code="opportunity.invalid_assignee")
-    before = audit.snapshot(opportunity)
     now = clock.now()
-    opportunity.status = "assigned"
-    opportunity.assignee_id = data.assignee_id
-    opportunity.assigned_at = now
-    opportunity.stage_since = now
-    await session.flush()
-    await _record(session, actor, opportunity, "assign", before)
-    return opportunity
+    changes = {"status": OpportunityStatus.ASSIGNED, "assignee_id": data.assignee_id, "assigned_at": now, "stage_since": now}
+    return await _transition(session, actor, opportunity, Action.ASSIGN, changes)
 
 
 async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: int, stage: str) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.STAGE, opportunity, actor)
+    RULES.enforce(Action.STAGE, opportunity, actor)
     await ensure_value(session, STAGE_CATEGORY, stage, field="stage")
     if stage == opportunity.stage:
         raise Conflict(f"The opportunity is already at stage {stage}", code="opportunity.same_stage")
     assert actor.user_id is not None  # the assignee is a user
-    before = audit.snapshot(opportunity)
     now = clock.now()
+    from_stage = opportunity.stage
+    await _transition(session, actor, opportunity, "change_stage", {"stage": stage, "stage_since": now})
     session.add(
         StageChange(
-            opportunity_id=opportunity.id, from_stage=opportunity.stage, to_stage=stage, changed_by_id=actor.user_id,
-            changed_at=now,
+            opportunity_id=opportunity.id, from_stage=from_stage, to_stage=stage, changed_by_id=actor.user_id, changed_at=now
         )
     )
-    opportunity.stage = stage
-    opportunity.stage_since = now
     await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
-    await session.flush()
-    await _record(session, actor, opportunity, "change_stage", before)
     return opportunity
 
 
@@ -178,29 +180,29 @@ async def stage_history(session: AsyncSession, actor: Principal, opportunity_id:
     return await OpportunityRepository(session).stage_history(opportunity.id)
 
 
-async def _close(session: AsyncSession, opportunity: Opportunity, status: str) -> None:
+async def _close(session: AsyncSession, opportunity: Opportunity, changes: dict[str, Any]) -> None:
     """Won or lost: final, and a pending stall reminder is moot."""
     now = clock.now()
-    opportunity.status = status
-    opportunity.closed_at = now
+    await compare_and_set(session, opportunity, entity_type="opportunity", changes={**changes, "closed_at": now})
     await ReminderRepository(session).settle_stall_reminders(opportunity.id, now=now)
 
 
 async def _publish_closed(session: AsyncSession, actor: Principal, opportunity: Opportunity) -> None:
     payload = to_read(opportunity, actor).model_dump(exclude={"allowed_actions"})
     await publish(
-        session, event_type=f"opportunity.{opportunity.status}", entity_type="opportunity", entity_id=opportunity.id,
+        session,
+        event_type=f"opportunity.{opportunity.status}",
+        entity_type="opportunity",
+        entity_id=opportunity.id,
         payload=payload,
     )
 
 
 async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.LOSE, opportunity, actor)
+    RULES.enforce(Action.LOSE, opportunity, actor)
     before = audit.snapshot(opportunity)
-    await _close(session, opportunity, "lost")
-    opportunity.lost_reason = reason
-    await session.flush()
+    await _close(session, opportunity, {"status": OpportunityStatus.LOST, "lost_reason": reason})
     await _record(session, actor, opportunity, "lose", before)
     await _publish_closed(session, actor, opportunity)
     return opportunity
@@ -209,24 +211,26 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
 async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
     """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.WIN, opportunity, actor)
+    RULES.enforce(Action.WIN, opportunity, actor)
+    phone = data.contact_phone or opportunity.contact_phone
+    if opportunity.contact_name and phone is None:
+        raise InvalidInput(
+            "contact_phone",
+            "The first contact needs an office phone: send contact_phone",
+            code="opportunity.contact_phone_required",
+        )
+    # Won first: only the request whose compare-and-set matched goes on to create the customer.
+    before = audit.snapshot(opportunity)
+    await _close(session, opportunity, {"status": OpportunityStatus.WON})
     customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
-    if opportunity.contact_name:
-        phone = data.contact_phone or opportunity.contact_phone
-        if phone is None:
-            raise InvalidInput(
-                "contact_phone", "The first contact needs an office phone: send contact_phone",
-                code="opportunity.contact_phone_required",
-            )
+    if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
             name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
         )
         await customers.add_contact(session, actor, customer.id, contact)
     before = audit.snapshot(opportunity)
-    await _close(session, opportunity, "won")
     opportunity.customer_id = customer.id
-    await session.flush()
-    await _record(session, actor, opportunity, "win", before)
+    await audit.record_change(session, actor=actor, entity_type="opportunity", entity=opportunity, action="win", before=before)
     await _publish_closed(session, actor, opportunity)
     return opportunity, customer
 
@@ -258,7 +262,7 @@ async def _record_plan(
 
 async def add_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, data: PlanItemCreate) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
-    enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(Action.PLAN, opportunity, actor)
     assert actor.user_id is not None  # the assignee is a user
     item = PlanItem(opportunity_id=opportunity.id, created_by_id=actor.user_id, **data.model_dump())
     session.add(item)
@@ -272,7 +276,7 @@ async def update_plan_item(
 ) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
     item = await _plan_item(session, opportunity, item_id)
-    enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(Action.PLAN, opportunity, actor)
     before = audit.snapshot(item)
     for field, value in data.changes().items():
         setattr(item, field, value)
@@ -284,7 +288,7 @@ async def update_plan_item(
 async def delete_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, item_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
     item = await _plan_item(session, opportunity, item_id)
-    enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(Action.PLAN, opportunity, actor)
     before = audit.snapshot(item)
     await session.delete(item)
     await _record_plan(session, actor, item_id, "delete", before, None)
@@ -307,7 +311,12 @@ async def mark_reminder_done(session: AsyncSession, actor: Principal, reminder_i
         reminder.done_at = clock.now()
         await session.flush()
         await audit.record(
-            session, actor=actor, entity_type="reminder", entity_id=reminder.id, action="done",
-            before=before, after=audit.snapshot(reminder),
+            session,
+            actor=actor,
+            entity_type="reminder",
+            entity_id=reminder.id,
+            action="done",
+            before=before,
+            after=audit.snapshot(reminder),
         )
     return reminder

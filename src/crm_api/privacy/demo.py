@@ -13,8 +13,12 @@ async def seed_privacy(session: AsyncSession) -> None:
     rows = await session.execute(
         select(Contact.id, Contact.customer_id, Customer.owner_id)
         .join(Customer, Customer.id == Contact.customer_id)
-        .where(Contact.mobile.is_not(None), Contact.erased_at.is_(None), Customer.deleted_at.is_(None),
-               ~select(ContactConsent.id).where(ContactConsent.contact_id == Contact.id).exists())
+        .where(
+            Contact.mobile.is_not(None),
+            Contact.erased_at.is_(None),
+            Customer.deleted_at.is_(None),
+            ~select(ContactConsent.id).where(ContactConsent.contact_id == Contact.id).exists(),
+        )
         .order_by(Contact.id)
     )
     for contact_id, customer_id, owner_id in rows.all():

@@ -1,6 +1,5 @@
 from collections.abc import Iterable
 
-
 from sqlalchemy import Select, String, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,8 +44,11 @@ async def audit_events_about(
     statement = select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.occurred_at, AuditEvent.id)
     events = list((await session.scalars(statement)).all())
     known = {(t, str(i)) for t, ids in records.items() for i in ids}
-    return [e for e in events if e.entity_type == "customer" or (e.entity_type, e.entity_id) in known
-            or _about_customer(e, customer_id)]
+    return [
+        e
+        for e in events
+        if e.entity_type == "customer" or (e.entity_type, e.entity_id) in known or _about_customer(e, customer_id)
+    ]
 
 
 def _about_customer(event: AuditEvent, customer_id: int | None) -> bool:
@@ -63,6 +65,7 @@ async def anonymize_linked(session: AsyncSession, customer_id: int, *, name: str
     goods went are personal."""
     await session.execute(update(Order).where(Order.customer_id == customer_id).values(shipping_address=None))
     await session.execute(
-        update(Opportunity).where(Opportunity.customer_id == customer_id)
+        update(Opportunity)
+        .where(Opportunity.customer_id == customer_id)
         .values(customer_name=name, contact_name=None, contact_phone=None)
     )

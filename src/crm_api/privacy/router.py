@@ -1,9 +1,12 @@
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from crm_api.core.auth import Requires
+from fastapi import APIRouter, Depends, status
+
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.customers.router import CustomersRead, CustomersWrite
 from crm_api.customers.schemas import ContactRead, CustomerRead
 from crm_api.privacy import service
@@ -17,39 +20,47 @@ from crm_api.privacy.schemas import (
 
 router = APIRouter(prefix="/customers", tags=["privacy"])
 
-PrivacyErase = Requires("privacy:erase")
+PrivacyErase = Annotated[Principal, Depends(require("privacy:erase"))]
 
 CONTACT = "/{customer_id}/contacts/{contact_id}"
 
 
-@router.get("/{customer_id}/personal-data", response_model=CustomerPersonalData,
-            summary="Everything stored about a customer: profile, contacts, interactions, consents, orders, history",
-            responses=error_responses(401, 403, 404))
+@router.get(
+    "/{customer_id}/personal-data",
+    response_model=CustomerPersonalData,
+    summary="Everything stored about a customer: profile, contacts, interactions, consents, orders, history",
+    responses=error_responses(401, 403, 404),
+)
 async def export_customer(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerPersonalData:
     return await service.export_customer(session, principal, customer_id)
 
 
-@router.post("/{customer_id}/erase", response_model=CustomerRead,
-             summary="Erase a customer's personal data: anonymized in place, orders and totals kept, read-only since",
-             responses=error_responses(401, 403, 404, 409, 422))
-async def erase_customer(
-    customer_id: int, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
-) -> CustomerRead:
+@router.post(
+    "/{customer_id}/erase",
+    response_model=CustomerRead,
+    summary="Erase a customer's personal data: anonymized in place, orders and totals kept, read-only since",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def erase_customer(customer_id: int, body: ErasureRequest, principal: PrivacyErase, session: SessionDep) -> CustomerRead:
     return CustomerRead.model_validate(await service.erase_customer(session, principal, customer_id, reason=body.reason))
 
 
-@router.get(f"{CONTACT}/personal-data", response_model=ContactPersonalData,
-            summary="Everything stored about a contact person: profile, consents, history",
-            responses=error_responses(401, 403, 404))
-async def export_contact(
-    customer_id: int, contact_id: int, principal: CustomersRead, session: SessionDep
-) -> ContactPersonalData:
+@router.get(
+    f"{CONTACT}/personal-data",
+    response_model=ContactPersonalData,
+    summary="Everything stored about a contact person: profile, consents, history",
+    responses=error_responses(401, 403, 404),
+)
+async def export_contact(customer_id: int, contact_id: int, principal: CustomersRead, session: SessionDep) -> ContactPersonalData:
     return await service.export_contact(session, principal, customer_id, contact_id)
 
 
-@router.post(f"{CONTACT}/erase", response_model=ContactRead,
-             summary="Erase a contact's personal data: anonymized in place, read-only since",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    f"{CONTACT}/erase",
+    response_model=ContactRead,
+    summary="Erase a contact's personal data: anonymized in place, read-only since",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def erase_contact(
     customer_id: int, contact_id: int, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
 ) -> ContactRead:
@@ -57,17 +68,25 @@ async def erase_contact(
     return ContactRead.model_validate(contact)
 
 
-@router.get(f"{CONTACT}/consents", response_model=Page[ConsentRead],
-            summary="A contact's consent log, oldest first", responses=error_responses(401, 403, 404, 422))
+@router.get(
+    f"{CONTACT}/consents",
+    response_model=Page[ConsentRead],
+    summary="A contact's consent log, oldest first",
+    responses=error_responses(401, 403, 404, 422),
+)
 async def list_consents(
     customer_id: int, contact_id: int, principal: CustomersRead, session: SessionDep, page: PageDep
 ) -> Page[ConsentRead]:
     return await service.list_consents(session, principal, customer_id, contact_id, page)
 
 
-@router.post(f"{CONTACT}/consents", response_model=ConsentRead, status_code=status.HTTP_201_CREATED,
-             summary="Record a consent given or withdrawn (append-only); updates the contact's marketing flag",
-             responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    f"{CONTACT}/consents",
+    response_model=ConsentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consent given or withdrawn (append-only); updates the contact's marketing flag",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def record_consent(
     customer_id: int, contact_id: int, body: ConsentCreate, principal: CustomersWrite, session: SessionDep
 ) -> ConsentRead:

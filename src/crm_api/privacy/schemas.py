@@ -1,7 +1,7 @@
 """Personal data exports, erasure requests and consent records as the API reads and writes them."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -15,7 +15,7 @@ ConsentPurpose = Literal["marketing_email", "marketing_sms", "marketing_phone", 
 class ConsentCreate(InputModel):
     purpose: ConsentPurpose
     granted: bool = Field(description="true: consent given; false: withdrawn")
-    source: Text(100) = Field(description="Where it was given or withdrawn: web form, phone call, signed paper…")
+    source: Annotated[str, Text(100)] = Field(description="Where it was given or withdrawn: web form, phone call, signed paper…")
     at: datetime | None = Field(default=None, description="When the person said so; now when left out; not in the future")
 
 
@@ -31,7 +31,9 @@ class ConsentRead(OutputModel):
 
 
 class ErasureRequest(InputModel):
-    reason: Text(500) = Field(description="Why (e.g. the person's request and its reference); kept in the audit trail")
+    reason: Annotated[str, Text(500)] = Field(
+        description="Why (e.g. the person's request and its reference); kept in the audit trail"
+    )
 
 
 class CustomerRef(OutputModel):

@@ -22,15 +22,31 @@ from crm_api.privacy.schemas import ConsentCreate, ConsentRead, ContactPersonalD
 ERASED_TEXT = "[erased]"
 # Personal columns of each kind of record: set to None unless named in the erased values below.
 CUSTOMER_PII = (
-    "name", "name_normalized", "address", "postal_code", "phone", "phone_e164", "fax", "website", "email",
-    "business_licence_no", "legal_representative", "bank", "bank_account", "local_tax_no", "national_tax_no",
+    "name",
+    "name_normalized",
+    "address",
+    "postal_code",
+    "phone",
+    "phone_e164",
+    "fax",
+    "website",
+    "email",
+    "business_licence_no",
+    "legal_representative",
+    "bank",
+    "bank_account",
+    "local_tax_no",
+    "national_tax_no",
     "custom_fields",
 )
 CONTACT_PII = ("name", "office_phone", "office_phone_e164", "mobile", "mobile_e164", "email", "notes")
 INTERACTION_PII = ("location", "summary", "details", "notes")
 OPPORTUNITY_PII = ("customer_name", "contact_name", "contact_phone")
 AUDIT_PII = {
-    "customer": CUSTOMER_PII, "contact": CONTACT_PII, "interaction": INTERACTION_PII, "opportunity": OPPORTUNITY_PII,
+    "customer": CUSTOMER_PII,
+    "contact": CONTACT_PII,
+    "interaction": INTERACTION_PII,
+    "opportunity": OPPORTUNITY_PII,
 }
 CONSENT_ORDER = Sort([ContactConsent.at, ContactConsent.id], descending=False)
 
@@ -52,16 +68,16 @@ def _events(events: list[Any]) -> list[AuditEventRead]:
 
 # Export
 
+
 async def export_customer(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerPersonalData:
     customer = await customers.get_customer(session, principal, customer_id)
-    contacts = list((await session.scalars(ContactRepository(session).of_customer(customer.id).order_by(Contact.id))))
-    interactions = list(
-        await session.scalars(InteractionRepository(session).of_customer(customer.id).order_by(Interaction.id))
-    )
+    contacts = list(await session.scalars(ContactRepository(session).of_customer(customer.id).order_by(Contact.id)))
+    interactions = list(await session.scalars(InteractionRepository(session).of_customer(customer.id).order_by(Interaction.id)))
     contact_ids = [contact.id for contact in contacts]
     count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
     events = await repository.audit_events_about(
-        session, customer_id=customer.id,
+        session,
+        customer_id=customer.id,
         records={"contact": contact_ids, "interaction": [i.id for i in interactions]},
     )
     return CustomerPersonalData(
@@ -75,9 +91,7 @@ async def export_customer(session: AsyncSession, principal: Principal, customer_
     )
 
 
-async def export_contact(
-    session: AsyncSession, principal: Principal, customer_id: int, contact_id: int
-) -> ContactPersonalData:
+async def export_contact(session: AsyncSession, principal: Principal, customer_id: int, contact_id: int) -> ContactPersonalData:
     customer = await customers.get_customer(session, principal, customer_id)
     contact = await _contact_of(session, customer, contact_id)
     events = await repository.audit_events_about(session, customer_id=None, records={"contact": [contact.id]})
@@ -91,6 +105,7 @@ async def export_contact(
 
 
 # Erasure
+
 
 def _anonymize(record: Any, fields: tuple[str, ...], erased: dict[str, Any]) -> None:
     for name in fields:
@@ -113,7 +128,8 @@ def _scrub(events: list[Any]) -> None:
         fields = AUDIT_PII.get(event.entity_type, ())
         changes = {
             key: {side: ERASED_TEXT if value is not None else None for side, value in change.items()}
-            if key in fields and isinstance(change, dict) else change
+            if key in fields and isinstance(change, dict)
+            else change
             for key, change in event.changes.items()
         }
         if changes != event.changes:
@@ -123,8 +139,13 @@ def _scrub(events: list[Any]) -> None:
 async def _record_erasure(session: AsyncSession, actor: Principal, entity_type: str, record: Any, reason: str) -> None:
     await session.flush()
     await audit.record(
-        session, actor=actor, entity_type=entity_type, entity_id=record.id, action="erase",
-        before={"erased_at": None}, after={"erased_at": record.erased_at, "reason": reason},
+        session,
+        actor=actor,
+        entity_type=entity_type,
+        entity_id=record.id,
+        action="erase",
+        before={"erased_at": None},
+        after={"erased_at": record.erased_at, "reason": reason},
     )
 
 
@@ -142,9 +163,13 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
     contacts = list(await session.scalars(ContactRepository(session).of_customer(customer.id)))
     interactions = list(await session.scalars(InteractionRepository(session).of_customer(customer.id)))
     events = await repository.audit_events_about(
-        session, customer_id=customer.id,
-        records={"contact": [c.id for c in contacts], "interaction": [i.id for i in interactions],
-                 "opportunity": await repository.opportunity_ids(session, customer.id)},
+        session,
+        customer_id=customer.id,
+        records={
+            "contact": [c.id for c in contacts],
+            "interaction": [i.id for i in interactions],
+            "opportunity": await repository.opportunity_ids(session, customer.id),
+        },
     )
     _anonymize(customer, CUSTOMER_PII, {"name": _placeholder(customer.id)})
     customer.erased_at = clock.now()
@@ -159,9 +184,7 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
     return customer
 
 
-async def erase_contact(
-    session: AsyncSession, actor: Principal, customer_id: int, contact_id: int, *, reason: str
-) -> Contact:
+async def erase_contact(session: AsyncSession, actor: Principal, customer_id: int, contact_id: int, *, reason: str) -> Contact:
     customer = await customers.load_customer(session, actor, customer_id, "privacy:erase", include_deleted=True)
     contact = await _contact_of(session, customer, contact_id)
     customers.ensure_not_erased(contact)
@@ -172,6 +195,7 @@ async def erase_contact(
 
 
 # Consents
+
 
 async def list_consents(
     session: AsyncSession, principal: Principal, customer_id: int, contact_id: int, params: PageParams
@@ -204,7 +228,11 @@ async def record_consent(
     if data.at is not None and data.at > now:
         raise InvalidInput("at", "A consent cannot be given in the future", code="consent.in_future")
     consent = ContactConsent(
-        contact_id=contact.id, purpose=data.purpose, granted=data.granted, source=data.source, at=data.at or now,
+        contact_id=contact.id,
+        purpose=data.purpose,
+        granted=data.granted,
+        source=data.source,
+        at=data.at or now,
         recorded_by_id=actor.user_id,
     )
     session.add(consent)
@@ -212,8 +240,12 @@ async def record_consent(
     before = {"marketing_consent": contact.marketing_consent}
     contact.marketing_consent = _marketing_consent(await ConsentRepository(session).all_of([contact.id]))
     await audit.record_change(
-        session, actor=actor, entity_type="contact", entity=contact,
-        action="consent_grant" if data.granted else "consent_withdraw", before=before,
+        session,
+        actor=actor,
+        entity_type="contact",
+        entity=contact,
+        action="consent_grant" if data.granted else "consent_withdraw",
+        before=before,
         view=lambda c: {"marketing_consent": c.marketing_consent, "consent_id": consent.id, "purpose": data.purpose},
     )
     return consent

@@ -57,7 +57,7 @@ def _format_from_accept(accept: str) -> ExportFormat:
 
 def export_format(
     request: Request,
-    format: Annotated[  # noqa: A002 - the public query parameter is called format
+    format: Annotated[
         ExportFormat | None, Query(description="json (default), csv, xlsx or pdf; overrides the Accept header")
     ] = None,
 ) -> ExportFormat:
@@ -152,7 +152,8 @@ def _printed(value: Scalar, column_type: ColumnType) -> str:
 def _pdf(report: ReportRead[Any]) -> bytes:
     if len(report.rows) > PDF_MAX_ROWS:
         raise InvalidInput(
-            "format", f"Reports over {PDF_MAX_ROWS} rows are not printed; ask for csv or xlsx",
+            "format",
+            f"Reports over {PDF_MAX_ROWS} rows are not printed; ask for csv or xlsx",
             code="report.too_large_for_pdf",
         )
     pdf = FPDF(orientation="landscape", format="A4")

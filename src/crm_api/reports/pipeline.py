@@ -7,16 +7,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
+from crm_api.opportunities.policy import OpportunityStatus
 from crm_api.reports.periods import local_period, utc_bounds
 from crm_api.reports.repository import PipelineRepository
 from crm_api.reports.schemas import ColumnType, FunnelRow, PerformanceRow, ReportRead
 from crm_api.reports.service import build_report, decimal_or_none, dictionary_buckets, money_from_cents, rate
 
-OPPORTUNITY_STATUSES = ("unassigned", "assigned", "won", "lost")
-
 
 async def sales_funnel(
-    session: AsyncSession, principal: Principal, *, start: date | None, end: date | None, owner_id: int | None,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    start: date | None,
+    end: date | None,
+    owner_id: int | None,
     time_zone: ZoneInfo,
 ) -> ReportRead[FunnelRow]:
     """Opportunities created in the period per stage and status, their expected amount, and stage-to-stage conversion."""
@@ -30,21 +34,24 @@ async def sales_funnel(
         stage["cents"] += int(row.cents)
     stages = dictionary_buckets(await repo.dictionary_items("opportunity_stage"), by_stage)
     stages += [(value, value) for value in sorted(by_stage) if value not in {v for v, _ in stages}]
-    totals = [sum(by_stage.get(value, {}).get(status, 0) for status in OPPORTUNITY_STATUSES) for value, _ in stages]
+    totals = [sum(by_stage.get(value, {}).get(status, 0) for status in OpportunityStatus) for value, _ in stages]
     won_by_stage = [by_stage.get(value, {}).get("won", 0) for value, _ in stages]
     # Reached stage k: now at stage k or later, or won at an earlier stage.
     reached = [sum(totals[k:]) + sum(won_by_stage[:k]) for k in range(len(stages))]
-    next_reached = reached[1:] + [sum(won_by_stage)]
+    next_reached = [*reached[1:], sum(won_by_stage)]
     rows = [
         FunnelRow(
-            stage=value, label=label,
-            **{status: by_stage.get(value, {}).get(status, 0) for status in OPPORTUNITY_STATUSES},
-            total=total, expected_amount=money_from_cents(by_stage.get(value, {}).get("cents", 0)),
-            reached=here, conversion=rate(following, here) if here else None,
+            stage=value,
+            label=label,
+            **{status: by_stage.get(value, {}).get(status, 0) for status in OpportunityStatus},
+            total=total,
+            expected_amount=money_from_cents(by_stage.get(value, {}).get("cents", 0)),
+            reached=here,
+            conversion=rate(following, here) if here else None,
         )
         for (value, label), total, here, following in zip(stages, totals, reached, next_reached, strict=True)
     ]
-    sums = {status: sum(getattr(row, status) for row in rows) for status in (*OPPORTUNITY_STATUSES, "total")}
+    sums = {status: sum(getattr(row, status) for row in rows) for status in (*OpportunityStatus, "total")}
     return build_report(
         FunnelRow,
         "销售漏斗 Sales funnel",
@@ -82,9 +89,14 @@ async def sales_performance(
         assigned, won, lost, median = outcomes.get(user.id, (0, 0, 0, None))
         rows.append(
             PerformanceRow(
-                user_id=user.id, name=user.full_name, assigned=assigned, won=won, lost=lost,
+                user_id=user.id,
+                name=user.full_name,
+                assigned=assigned,
+                won=won,
+                lost=lost,
                 win_rate=rate(won, won + lost) if won + lost else None,
-                median_days_to_win=decimal_or_none(median), revenue=money_from_cents(revenue.get(user.id, 0)),
+                median_days_to_win=decimal_or_none(median),
+                revenue=money_from_cents(revenue.get(user.id, 0)),
             )
         )
     won, lost = sum(row.won for row in rows), sum(row.lost for row in rows)
@@ -103,7 +115,9 @@ async def sales_performance(
         ),
         rows=rows,
         totals={
-            "assigned": sum(row.assigned for row in rows), "won": won, "lost": lost,
+            "assigned": sum(row.assigned for row in rows),
+            "won": won,
+            "lost": lost,
             "win_rate": rate(won, won + lost) if won + lost else None,
             "revenue": sum((row.revenue for row in rows), Decimal("0.00")),
         },

@@ -39,6 +39,7 @@ PERMISSION = "reports:read"
 # Largest first; between equal sums the newer customer first, so every page boundary is exact.
 CONTRIBUTION_SORT = Sort([CustomerRevenue.revenue_cents, CustomerRevenue.customer_id])
 
+
 def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
     """Exact sum of money in integer cents: SQLite keeps NUMERIC as binary floats, so 0.10 + 0.20 must not add as floats."""
     return func.coalesce(func.sum(cast(func.round(total * 100), BigInteger)), 0)
@@ -75,8 +76,12 @@ class ReportRepository:
         """
         statement = (
             select(
-                CustomerRevenue.customer_id, Customer.code, Customer.name, User.full_name.label("owner_name"),
-                CustomerRevenue.order_count, CustomerRevenue.revenue_cents,
+                CustomerRevenue.customer_id,
+                Customer.code,
+                Customer.name,
+                User.full_name.label("owner_name"),
+                CustomerRevenue.order_count,
+                CustomerRevenue.revenue_cents,
             )
             .join(Customer, Customer.id == CustomerRevenue.customer_id)
             .join(User, User.id == Customer.owner_id)
@@ -101,12 +106,8 @@ class ReportRepository:
         return (await self.session.execute(statement)).one()
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:
-        statement = (
-            select(column, func.count())
-            .where(self.visible_customers(), Customer.status == "active")
-            .group_by(column)
-        )
-        return {value: count for value, count in (await self.session.execute(statement)).all()}
+        statement = select(column, func.count()).where(self.visible_customers(), Customer.status == "active").group_by(column)
+        return dict((await self.session.execute(statement)).all())
 
     async def dictionary_items(self, category: str) -> list[DictionaryItem]:
         statement = (
@@ -123,8 +124,10 @@ class ReportRepository:
             select(year, month, revenue_cents(Order.total))
             .join(Customer, Customer.id == Order.customer_id)
             .where(
-                self.visible_customers(), Order.status.in_(COMPLETED_ORDER_STATUSES),
-                Order.order_date >= start, Order.order_date < end,
+                self.visible_customers(),
+                Order.status.in_(COMPLETED_ORDER_STATUSES),
+                Order.order_date >= start,
+                Order.order_date < end,
             )
             .group_by(year, month)
         )
@@ -133,9 +136,9 @@ class ReportRepository:
     async def missing_counts(self, fields: list[InstrumentedAttribute[Any]]) -> tuple[int, dict[str, int]]:
         """Total rows and, per field, how many are empty; customers, or contacts of visible customers."""
         entity = fields[0].class_
-        statement = select(
-            func.count(), *(func.coalesce(func.sum(case((blank(f), 1), else_=0)), 0) for f in fields)
-        ).where(self.visible_customers())
+        statement = select(func.count(), *(func.coalesce(func.sum(case((blank(f), 1), else_=0)), 0) for f in fields)).where(
+            self.visible_customers()
+        )
         if entity is Contact:
             statement = statement.select_from(Contact).join(Customer, Customer.id == Contact.customer_id)
         total, *missing = (await self.session.execute(statement)).one()
@@ -171,7 +174,7 @@ class ReportRepository:
         return {key: int(value) for key, value in (await self.session.execute(statement)).one()._mapping.items()}
 
 
-class days_between(FunctionElement[float]):  # noqa: N801 - reads as the SQL function it compiles to
+class days_between(FunctionElement[float]):
     """Days (with fraction) from one timestamp to a later one, on either database."""
 
     type = Float()
@@ -233,13 +236,17 @@ class ServiceDeskRepository(ReportRepository):
         )
         if period is not None:
             statement = statement.where(ServiceTicket.created_at >= period[0], ServiceTicket.created_at < period[1])
-        return {value: count for value, count in (await self.session.execute(statement)).all()}
+        return dict((await self.session.execute(statement)).all())
 
     async def confirmed_churn(self, *, customer_name: str | None, owner_name: str | None) -> list[Row[Any]]:
         statement = (
             select(
-                ChurnWarning.id, ChurnWarning.confirmed_at, ChurnWarning.confirm_reason,
-                ChurnWarning.last_order_date_at_open, Customer.code, Customer.name,
+                ChurnWarning.id,
+                ChurnWarning.confirmed_at,
+                ChurnWarning.confirm_reason,
+                ChurnWarning.last_order_date_at_open,
+                Customer.code,
+                Customer.name,
                 User.full_name.label("owner_name"),
             )
             .join(Customer, Customer.id == ChurnWarning.customer_id)
@@ -256,9 +263,7 @@ class ServiceDeskRepository(ReportRepository):
     async def ticket_months(self, bounds: Sequence[datetime], now: datetime) -> dict[int, dict[str, Any]]:
         """Per month bucket of ticket creation: count, SLA breaches, mean satisfaction, handling and archive quantiles."""
         month = time_buckets(ServiceTicket.created_at, bounds)
-        in_period = and_(
-            self.visible_customers(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1]
-        )
+        in_period = and_(self.visible_customers(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1])
         tickets = (
             select(
                 month.label("bucket"),
@@ -301,18 +306,19 @@ class PipelineRepository(ReportRepository):
             scope_clause(self.principal, PERMISSION, Opportunity.assignee_id),
         )
 
-    async def opportunities_by_stage(
-        self, period: tuple[datetime, datetime], assignee_id: int | None
-    ) -> list[Row[Any]]:
+    async def opportunities_by_stage(self, period: tuple[datetime, datetime], assignee_id: int | None) -> list[Row[Any]]:
         """Count and expected amount (cents) per stage and status of opportunities created in the period."""
         statement = (
             select(
-                Opportunity.stage, Opportunity.status, func.count().label("count"),
+                Opportunity.stage,
+                Opportunity.status,
+                func.count().label("count"),
                 revenue_cents(Opportunity.expected_amount).label("cents"),
             )
             .where(
                 self.visible_opportunities(),
-                Opportunity.created_at >= period[0], Opportunity.created_at < period[1],
+                Opportunity.created_at >= period[0],
+                Opportunity.created_at < period[1],
             )
             .group_by(Opportunity.stage, Opportunity.status)
         )
@@ -357,8 +363,10 @@ class PipelineRepository(ReportRepository):
             select(Customer.owner_id, revenue_cents(Order.total))
             .join(Order, Order.customer_id == Customer.id)
             .where(
-                self.visible_customers(), Order.status.in_(COMPLETED_ORDER_STATUSES),
-                Order.order_date >= start, Order.order_date < end,
+                self.visible_customers(),
+                Order.status.in_(COMPLETED_ORDER_STATUSES),
+                Order.order_date >= start,
+                Order.order_date < end,
             )
             .group_by(Customer.owner_id)
         )

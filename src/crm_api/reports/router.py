@@ -4,11 +4,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
+from crm_api.core.permissions import Principal
 from crm_api.reports import pipeline, service, service_desk
 from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
 from crm_api.reports.schemas import (
@@ -26,16 +27,20 @@ from crm_api.reports.service import CompositionField
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-ReportsRead = Requires("reports:read")
+ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
 RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
 Year = Annotated[int | None, Query(ge=1900, le=9999, description="calendar year in the business time zone")]
-PeriodStart = Annotated[date | None, Query(alias="from", description="first day (business calendar); default: 11 months before `to`, from the 1st")]
+PeriodStart = Annotated[
+    date | None, Query(alias="from", description="first day (business calendar); default: 11 months before `to`, from the 1st")
+]
 PeriodEnd = Annotated[date | None, Query(alias="to", description="last day, included; default: today")]
 
 
 @router.get(
-    "/customer-contribution", response_model=ReportRead[ContributionRow], responses=RESPONSES,
+    "/customer-contribution",
+    response_model=ReportRead[ContributionRow],
+    responses=RESPONSES,
     summary="Customer contribution: shipped and paid order totals per customer, largest first",
     description="JSON and PDF hold one page of customers (`limit`, `cursor`); CSV and XLSX stream every customer. "
     "The totals always cover every contributing customer.",
@@ -49,15 +54,15 @@ async def customer_contribution(
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
     year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
 ) -> Response:
-    report = await service.customer_contribution(
-        session, principal, customer_name=customer_name, year=year, page=page
-    )
+    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, page=page)
     every_row = service.every_contribution_row(database, principal, customer_name=customer_name, year=year)
     return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""), every_row)
 
 
 @router.get(
-    "/customer-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    "/customer-composition",
+    response_model=ReportRead[CompositionRow],
+    responses=RESPONSES,
     summary="Customer composition: active customers and their share per level, credit or satisfaction",
 )
 async def customer_composition(
@@ -68,7 +73,9 @@ async def customer_composition(
 
 
 @router.get(
-    "/revenue-forecast", response_model=ReportRead[ForecastRow], responses=RESPONSES,
+    "/revenue-forecast",
+    response_model=ReportRead[ForecastRow],
+    responses=RESPONSES,
     summary="Revenue forecast: monthly history, least-squares trend and a 95 % prediction interval",
 )
 async def revenue_forecast(
@@ -79,14 +86,14 @@ async def revenue_forecast(
     months: Annotated[int, Query(ge=1, le=12, description="months to forecast")] = 3,
     history: Annotated[int, Query(ge=3, le=60, description="full months of history the trend is fitted on")] = 12,
 ) -> Response:
-    report = await service.revenue_forecast(
-        session, principal, months=months, history=history, time_zone=settings.time_zone
-    )
+    report = await service.revenue_forecast(session, principal, months=months, history=history, time_zone=settings.time_zone)
     return export_response(report, export, "revenue-forecast")
 
 
 @router.get(
-    "/data-quality", response_model=ReportRead[FieldQualityRow], responses=RESPONSES,
+    "/data-quality",
+    response_model=ReportRead[FieldQualityRow],
+    responses=RESPONSES,
     summary="Data quality: duplicate-candidate ratio and missing rates per customer and contact field",
 )
 async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
@@ -94,7 +101,9 @@ async def data_quality(principal: ReportsRead, session: SessionDep, export: Form
 
 
 @router.get(
-    "/service-composition", response_model=ReportRead[CompositionRow], responses=RESPONSES,
+    "/service-composition",
+    response_model=ReportRead[CompositionRow],
+    responses=RESPONSES,
     summary="Service composition: tickets per service type, every type shown, optionally of one year",
 )
 async def service_composition(
@@ -105,7 +114,9 @@ async def service_composition(
 
 
 @router.get(
-    "/churn", response_model=ReportRead[ChurnRow], responses=RESPONSES,
+    "/churn",
+    response_model=ReportRead[ChurnRow],
+    responses=RESPONSES,
     summary="Churn analysis: confirmed churn with customer, account manager, date and reason",
 )
 async def churn_analysis(
@@ -123,7 +134,9 @@ async def churn_analysis(
 
 
 @router.get(
-    "/sales-funnel", response_model=ReportRead[FunnelRow], responses=RESPONSES,
+    "/sales-funnel",
+    response_model=ReportRead[FunnelRow],
+    responses=RESPONSES,
     summary="Sales funnel: opportunities per stage and status, expected amount and stage-to-stage conversion",
 )
 async def sales_funnel(
@@ -142,24 +155,36 @@ async def sales_funnel(
 
 
 @router.get(
-    "/sales-performance", response_model=ReportRead[PerformanceRow], responses=RESPONSES,
+    "/sales-performance",
+    response_model=ReportRead[PerformanceRow],
+    responses=RESPONSES,
     summary="Sales performance per account manager: assigned, won, lost, win rate, days to win, revenue",
 )
 async def sales_performance(
-    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
-    start: PeriodStart = None, end: PeriodEnd = None,
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
 ) -> Response:
     report = await pipeline.sales_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
     return export_response(report, export, "sales-performance")
 
 
 @router.get(
-    "/service-performance", response_model=ReportRead[ServiceMonthRow], responses=RESPONSES,
+    "/service-performance",
+    response_model=ReportRead[ServiceMonthRow],
+    responses=RESPONSES,
     summary="Service performance per month: handling and archive times (median, p90), SLA breaches, satisfaction",
 )
 async def service_performance(
-    principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep,
-    start: PeriodStart = None, end: PeriodEnd = None,
+    principal: ReportsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
 ) -> Response:
     report = await service_desk.service_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
     return export_response(report, export, "service-performance")

@@ -32,7 +32,6 @@ from crm_api.reports.schemas import (
     Scalar,
 )
 
-
 RowT = TypeVar("RowT", bound=BaseModel)
 
 
@@ -102,8 +101,12 @@ CONTRIBUTION_BATCH = 1_000
 
 def _contribution_row(row: Row[Any]) -> ContributionRow:
     return ContributionRow(
-        customer_id=row.customer_id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
-        order_count=row.order_count, revenue=money_from_cents(row.revenue_cents),
+        customer_id=row.customer_id,
+        customer_code=row.code,
+        customer_name=row.name,
+        owner_name=row.owner_name,
+        order_count=row.order_count,
+        revenue=money_from_cents(row.revenue_cents),
     )
 
 
@@ -119,7 +122,9 @@ async def customer_contribution(
     found = await repo.contribution_page(statement, page)
     if page.cursor is None and found.next_cursor is None:  # one page holds every contributor
         customers, order_count, cents = (
-            len(found.rows), sum(row.order_count for row in found.rows), sum(row.revenue_cents for row in found.rows)
+            len(found.rows),
+            sum(row.order_count for row in found.rows),
+            sum(row.revenue_cents for row in found.rows),
         )
     else:
         customers, order_count, cents = await repo.contribution_totals(customer_name=customer_name, year=year)
@@ -228,10 +233,38 @@ async def customer_composition(
 # Two-sided 95 % quantiles of Student's t by degrees of freedom; between entries the smaller df's
 # (larger, so more cautious) value is used, and past 60 the normal 1.96.
 T_95 = {
-    1: "12.706", 2: "4.303", 3: "3.182", 4: "2.776", 5: "2.571", 6: "2.447", 7: "2.365", 8: "2.306",
-    9: "2.262", 10: "2.228", 11: "2.201", 12: "2.179", 13: "2.160", 14: "2.145", 15: "2.131", 16: "2.120",
-    17: "2.110", 18: "2.101", 19: "2.093", 20: "2.086", 21: "2.080", 22: "2.074", 23: "2.069", 24: "2.064",
-    25: "2.060", 26: "2.056", 27: "2.052", 28: "2.048", 29: "2.045", 30: "2.042", 40: "2.021", 60: "2.000",
+    1: "12.706",
+    2: "4.303",
+    3: "3.182",
+    4: "2.776",
+    5: "2.571",
+    6: "2.447",
+    7: "2.365",
+    8: "2.306",
+    9: "2.262",
+    10: "2.228",
+    11: "2.201",
+    12: "2.179",
+    13: "2.160",
+    14: "2.145",
+    15: "2.131",
+    16: "2.120",
+    17: "2.110",
+    18: "2.101",
+    19: "2.093",
+    20: "2.086",
+    21: "2.080",
+    22: "2.074",
+    23: "2.069",
+    24: "2.064",
+    25: "2.060",
+    26: "2.056",
+    27: "2.052",
+    28: "2.048",
+    29: "2.045",
+    30: "2.042",
+    40: "2.021",
+    60: "2.000",
 }
 
 
@@ -283,8 +316,12 @@ async def revenue_forecast(
         point, half = fit.at(x), fit.interval_half_width(x)
         rows.append(
             ForecastRow(
-                month=f"{month_start(this_month, step):%Y-%m}", kind="forecast", revenue=to_money(point),
-                trend=to_money(point), lower=to_money(point - half), upper=to_money(point + half),
+                month=f"{month_start(this_month, step):%Y-%m}",
+                kind="forecast",
+                revenue=to_money(point),
+                trend=to_money(point),
+                lower=to_money(point - half),
+                upper=to_money(point + half),
             )
         )
     four_places = Decimal("0.0001")
@@ -315,10 +352,25 @@ async def revenue_forecast(
 
 
 CUSTOMER_FIELDS = [
-    Customer.region, Customer.level, Customer.industry, Customer.satisfaction, Customer.credit, Customer.address,
-    Customer.postal_code, Customer.phone, Customer.fax, Customer.website, Customer.email,
-    Customer.business_licence_no, Customer.legal_representative, Customer.registered_capital,
-    Customer.annual_turnover, Customer.bank, Customer.bank_account, Customer.local_tax_no, Customer.national_tax_no,
+    Customer.region,
+    Customer.level,
+    Customer.industry,
+    Customer.satisfaction,
+    Customer.credit,
+    Customer.address,
+    Customer.postal_code,
+    Customer.phone,
+    Customer.fax,
+    Customer.website,
+    Customer.email,
+    Customer.business_licence_no,
+    Customer.legal_representative,
+    Customer.registered_capital,
+    Customer.annual_turnover,
+    Customer.bank,
+    Customer.bank_account,
+    Customer.local_tax_no,
+    Customer.national_tax_no,
 ]
 CONTACT_FIELDS = [Contact.name, Contact.title, Contact.office_phone, Contact.mobile, Contact.email, Contact.notes]
 

@@ -30,15 +30,23 @@ async def service_composition(
 
 
 async def churn_analysis(
-    session: AsyncSession, principal: Principal, *, customer_name: str | None, owner_name: str | None,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer_name: str | None,
+    owner_name: str | None,
     time_zone: ZoneInfo,
 ) -> ReportRead[ChurnRow]:
     """Confirmed churn, newest first, with the customer, its account manager, the date and the reason."""
     found = await ServiceDeskRepository(session, principal).confirmed_churn(customer_name=customer_name, owner_name=owner_name)
     rows = [
         ChurnRow(
-            warning_id=row.id, customer_code=row.code, customer_name=row.name, owner_name=row.owner_name,
-            confirmed_on=row.confirmed_at.astimezone(time_zone).date(), reason=row.confirm_reason,
+            warning_id=row.id,
+            customer_code=row.code,
+            customer_name=row.name,
+            owner_name=row.owner_name,
+            confirmed_on=row.confirmed_at.astimezone(time_zone).date(),
+            reason=row.confirm_reason,
             last_order_date=row.last_order_date_at_open,
         )
         for row in found
@@ -76,7 +84,8 @@ async def service_performance(
         tickets = found.get("tickets", 0)
         rows.append(
             ServiceMonthRow(
-                month=f"{month:%Y-%m}", tickets=tickets,
+                month=f"{month:%Y-%m}",
+                tickets=tickets,
                 first_handling_median_hours=decimal_or_none(found.get("first_handling_median")),
                 first_handling_p90_hours=decimal_or_none(found.get("first_handling_p90")),
                 archive_median_hours=decimal_or_none(found.get("archive_median")),

@@ -1,31 +1,39 @@
-from fastapi import APIRouter, status
+from typing import Annotated
 
-from crm_api.core.auth import Requires
+from fastapi import APIRouter, Depends, status
+
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.permissions import Principal
 from crm_api.roles import service
 from crm_api.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
 
 router = APIRouter(tags=["roles"])
 
-RolesRead = Requires("roles:read")
-RolesWrite = Requires("roles:write")
+RolesRead = Annotated[Principal, Depends(require("roles:read"))]
+RolesWrite = Annotated[Principal, Depends(require("roles:write"))]
 
 
-@router.get("/roles", response_model=list[RoleRead], summary="List roles with their permissions",
-            responses=error_responses(401, 403))
+@router.get(
+    "/roles", response_model=list[RoleRead], summary="List roles with their permissions", responses=error_responses(401, 403)
+)
 async def list_roles(_: RolesRead, session: SessionDep) -> list[RoleRead]:
     return [RoleRead.model_validate(role) for role in await service.list_roles(session)]
 
 
-@router.get("/permissions", response_model=list[PermissionRead], summary="The permission catalogue",
-            responses=error_responses(401, 403))
+@router.get(
+    "/permissions", response_model=list[PermissionRead], summary="The permission catalogue", responses=error_responses(401, 403)
+)
 async def list_permissions(_: RolesRead) -> list[PermissionRead]:
     return service.list_permissions()
 
 
 @router.post(
-    "/roles", response_model=RoleRead, status_code=status.HTTP_201_CREATED, summary="Create a custom role",
+    "/roles",
+    response_model=RoleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a custom role",
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_role(body: RoleCreate, principal: RolesWrite, session: SessionDep) -> RoleRead:
@@ -38,7 +46,9 @@ async def get_role(role_id: int, _: RolesRead, session: SessionDep) -> RoleRead:
 
 
 @router.patch(
-    "/roles/{role_id}", response_model=RoleRead, summary="Change a custom role",
+    "/roles/{role_id}",
+    response_model=RoleRead,
+    summary="Change a custom role",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_role(role_id: int, body: RoleUpdate, principal: RolesWrite, session: SessionDep) -> RoleRead:

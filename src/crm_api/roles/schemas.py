@@ -18,15 +18,15 @@ class GrantRead(OutputModel):
 
 class RoleCreate(InputModel):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,49}$")]
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     description: Annotated[str, Field(max_length=500)] | None = None
-    permissions: list[Grant] = []
+    permissions: list[Grant] = Field(default_factory=list)
 
 
 class RoleUpdate(PatchModel):
     not_nullable = frozenset({"name", "permissions"})
 
-    name: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
     description: Annotated[str, Field(max_length=500)] | None = None
     permissions: list[Grant] | None = None
 

@@ -44,7 +44,9 @@ async def get_role(session: AsyncSession, role_id: int) -> Role:
 async def create_role(session: AsyncSession, actor: Principal, data: RoleCreate) -> Role:
     if await session.scalar(select(Role).where(Role.code == data.code)) is not None:
         raise Conflict(f"Role {data.code} already exists", code="role.code_taken")
-    role = Role(code=data.code, name=data.name, description=data.description, builtin=False, permissions=_grants(data.permissions))
+    role = Role(
+        code=data.code, name=data.name, description=data.description, builtin=False, permissions=_grants(data.permissions)
+    )
     session.add(role)
     await session.flush()
     await audit.record(session, actor=actor, entity_type="role", entity_id=role.id, action="create", after=_audit_view(role))

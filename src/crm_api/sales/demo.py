@@ -51,16 +51,22 @@ STATUS_WEIGHTS = {1: 1, 2: 1, 3: 1, 4: 1, 5: 6, 6: 14}
 
 def _products() -> list[ProductIn]:
     return [
-        ProductIn(external_id=f"DEMO-P{n:03d}", name=name, model=model, batch=f"2026{'ABCD'[n % 4]}", unit=unit,
-                  price=Decimal(price))
+        ProductIn(
+            external_id=f"DEMO-P{n:03d}", name=name, model=model, batch=f"2026{'ABCD'[n % 4]}", unit=unit, price=Decimal(price)
+        )
         for n, (name, model, unit, price) in enumerate(DEMO_PRODUCTS, start=1)
     ]
 
 
 def _inventory(products: list[ProductIn], rng: random.Random) -> list[InventoryIn]:
     return [
-        InventoryIn(external_id=f"{p.external_id}-{code}", product_external_id=p.external_id, warehouse=warehouse,
-                    location=f"{code}-{rng.randint(1, 20):02d}-{rng.randint(1, 9)}", quantity=rng.randint(0, 800))
+        InventoryIn(
+            external_id=f"{p.external_id}-{code}",
+            product_external_id=p.external_id,
+            warehouse=warehouse,
+            location=f"{code}-{rng.randint(1, 20):02d}-{rng.randint(1, 9)}",
+            quantity=rng.randint(0, 800),
+        )
         for p in products
         for warehouse, code in rng.sample(WAREHOUSES, k=rng.randint(2, 3))
     ]
@@ -74,16 +80,25 @@ def _orders(customers: list[Customer], products: list[ProductIn]) -> list[OrderI
         anchor = customer.created_at.date()
         for n in range(1, rng.randint(4, 12) + 1):
             lines = [
-                OrderLineIn(product_external_id=p.external_id, quantity=Decimal(rng.randint(1, 50)), unit=p.unit,
-                            unit_price=p.price or Decimal("1.00"))
+                OrderLineIn(
+                    product_external_id=p.external_id,
+                    quantity=Decimal(rng.randint(1, 50)),
+                    unit=p.unit,
+                    unit_price=p.price or Decimal("1.00"),
+                )
                 for p in rng.sample(products, k=rng.randint(1, 4))
             ]
-            orders.append(OrderIn(
-                external_id=f"DEMO-SO-{customer.code}-{n:02d}", number=f"SO-{customer.code}-{n:02d}",
-                customer_code=customer.code, order_date=anchor - timedelta(days=rng.randint(0, 364)),
-                shipping_address=customer.address or f"{customer.name}收货部",
-                status=rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0], lines=lines,
-            ))
+            orders.append(
+                OrderIn(
+                    external_id=f"DEMO-SO-{customer.code}-{n:02d}",
+                    number=f"SO-{customer.code}-{n:02d}",
+                    customer_code=customer.code,
+                    order_date=anchor - timedelta(days=rng.randint(0, 364)),
+                    shipping_address=customer.address or f"{customer.name}收货部",
+                    status=rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0],
+                    lines=lines,
+                )
+            )
     return orders
 
 

@@ -82,9 +82,7 @@ def _refuse_if_any(errors: list[FieldError], count: int) -> None:
     if errors:
         errors.sort(key=lambda e: [int(p) if p.isdigit() else p for p in e.field.split(".")])
         bad = len({e.field.split(".")[1] for e in errors})
-        raise InvalidInput.many(
-            errors, f"{bad} of {count} records are invalid; nothing was written", code="sales.invalid_batch"
-        )
+        raise InvalidInput.many(errors, f"{bad} of {count} records are invalid; nothing was written", code="sales.invalid_batch")
 
 
 async def _write(session: AsyncSession, model: type[Base], plan: _Plan) -> dict[str, int]:
@@ -158,13 +156,16 @@ class _OrderReferences:
             errors.append(_error(index, "customer", "Send exactly one of customer_code and customer_external_id"))
             return None
         found = (
-            self.by_code.get(item.customer_code) if item.customer_code is not None
+            self.by_code.get(item.customer_code)
+            if item.customer_code is not None
             else self.by_external_id.get(item.customer_external_id)
         )
         if found is None:
-            errors.append(_error(
-                index, "customer", f"Unknown customer {item.customer_code or item.customer_external_id}", "unknown_reference"
-            ))
+            errors.append(
+                _error(
+                    index, "customer", f"Unknown customer {item.customer_code or item.customer_external_id}", "unknown_reference"
+                )
+            )
             return None
         return int(found.id)
 
@@ -173,10 +174,14 @@ class _OrderReferences:
         for line_index, line in enumerate(item.lines):
             product = self.products.get(line.product_external_id)
             if product is None:
-                errors.append(_error(
-                    index, f"lines.{line_index}.product_external_id", f"Unknown product {line.product_external_id}",
-                    "unknown_reference",
-                ))
+                errors.append(
+                    _error(
+                        index,
+                        f"lines.{line_index}.product_external_id",
+                        f"Unknown product {line.product_external_id}",
+                        "unknown_reference",
+                    )
+                )
                 continue
             lines.append(_Line(product.id, product.name, line.quantity, line.unit, line.unit_price))
         return tuple(lines)
@@ -196,8 +201,13 @@ def _order_values(references: _OrderReferences, index: int, item: OrderIn, error
     if references.number_taken(item):
         errors.append(_error(index, "number", f"Order number {item.number} belongs to another order", "duplicate"))
     return {
-        "number": item.number, "customer_id": customer_id, "order_date": item.order_date,
-        "shipping_address": item.shipping_address, "status": item.status, "total": total, "lines": lines,
+        "number": item.number,
+        "customer_id": customer_id,
+        "order_date": item.order_date,
+        "shipping_address": item.shipping_address,
+        "status": item.status,
+        "total": total,
+        "lines": lines,
     }
 
 
@@ -221,9 +231,12 @@ async def sync_orders(session: AsyncSession, actor: Principal | None, items: Seq
     changed_lines = {row["id"]: row.pop("lines") for row in plan.updates}
     created_ids = await _write(session, Order, plan)
     lines_by_order = changed_lines | {created_ids[external_id]: lines for external_id, lines in new_lines.items()}
-    await repo.replace_lines(list(changed_lines), [
-        {"order_id": order_id, "line_no": line_no, **line._asdict()}
-        for order_id, lines in lines_by_order.items()
-        for line_no, line in enumerate(lines, start=1)
-    ])
+    await repo.replace_lines(
+        list(changed_lines),
+        [
+            {"order_id": order_id, "line_no": line_no, **line._asdict()}
+            for order_id, lines in lines_by_order.items()
+            for line_no, line in enumerate(lines, start=1)
+        ],
+    )
     return await _finish(session, actor, "orders", plan)

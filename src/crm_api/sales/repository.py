@@ -23,7 +23,7 @@ class SyncRepository:
     ) -> dict[str, dict[str, Any]]:
         """external_id -> {"id", *fields} of the rows already stored."""
         columns = [getattr(model, name) for name in ("id", "external_id", *fields)]
-        rows = await self.session.execute(select(*columns).where(getattr(model, "external_id").in_(external_ids)))
+        rows = await self.session.execute(select(*columns).where(model.external_id.in_(external_ids)))
         return {row.external_id: dict(row._mapping) for row in rows}
 
     async def lookup(
@@ -40,8 +40,8 @@ class SyncRepository:
         """Inserts the rows; external_id -> new id."""
         if not rows:
             return {}
-        external_id = getattr(model, "external_id")
-        result = await self.session.execute(insert(model).returning(external_id, getattr(model, "id")), rows)
+        external_id = model.external_id
+        result = await self.session.execute(insert(model).returning(external_id, model.id), rows)
         return {row[0]: row[1] for row in result}
 
     async def update_by_id(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
@@ -52,8 +52,14 @@ class SyncRepository:
         """The stored lines as plain rows: they are about to be replaced, so none enters the identity map."""
         if not order_ids:
             return []
-        columns = (OrderLine.order_id, OrderLine.product_id, OrderLine.product_name, OrderLine.quantity,
-                   OrderLine.unit, OrderLine.unit_price)
+        columns = (
+            OrderLine.order_id,
+            OrderLine.product_id,
+            OrderLine.product_name,
+            OrderLine.quantity,
+            OrderLine.unit,
+            OrderLine.unit_price,
+        )
         statement = select(*columns).where(OrderLine.order_id.in_(order_ids)).order_by(OrderLine.order_id, OrderLine.line_no)
         return list((await self.session.execute(statement)).all())
 

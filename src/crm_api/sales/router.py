@@ -1,10 +1,10 @@
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import with_etag
@@ -26,9 +26,9 @@ from crm_api.sales.schemas import (
 
 router = APIRouter()
 
-SalesIntegration = Requires("integrations:sales")
-CustomersRead = Requires("customers:read")
-ProductsRead = Requires("products:read")
+SalesIntegration = Annotated[Principal, Depends(require("integrations:sales"))]
+CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
+ProductsRead = Annotated[Principal, Depends(require("products:read"))]
 
 SyncService = Callable[[AsyncSession, Principal, Sequence[Any]], Awaitable[SyncResult]]
 SubstringFilter = Annotated[str | None, Query(max_length=100, description="Contains, case-insensitive")]
@@ -40,34 +40,42 @@ SYNC_DESCRIPTION = (
 )
 
 
-def _sync_route(
-    kind: str, item: type[InputModel], sync: SyncService, summary: str, description: str = SYNC_DESCRIPTION
-) -> None:
+def _sync_route(kind: str, item: type[InputModel], sync: SyncService, summary: str, description: str = SYNC_DESCRIPTION) -> None:
     """PUT /integrations/sales/<kind>: the three upserts differ only in their record type and service."""
 
-    Batch = SyncBatch[item]  # type: ignore[valid-type]  # noqa: N806 - a type
+    Batch = SyncBatch[item]  # type: ignore[valid-type]
 
     async def upsert(body: Batch, principal: SalesIntegration, session: SessionDep) -> SyncResult:  # type: ignore[valid-type]
         return await sync(session, principal, body.items)
 
     upsert.__name__ = f"sync_{kind}"
     router.put(
-        f"/integrations/sales/{kind}", response_model=SyncResult, tags=["sales integration"], summary=summary,
-        description=description, responses=error_responses(401, 403, 409, 422),
+        f"/integrations/sales/{kind}",
+        response_model=SyncResult,
+        tags=["sales integration"],
+        summary=summary,
+        description=description,
+        responses=error_responses(401, 403, 409, 422),
     )(upsert)
 
 
 _sync_route("products", ProductIn, ingest.sync_products, "Upsert products from the sales system")
 _sync_route("inventory", InventoryIn, ingest.sync_inventory, "Upsert inventory from the sales system")
 _sync_route(
-    "orders", OrderIn, ingest.sync_orders, "Upsert orders with their lines from the sales system",
+    "orders",
+    OrderIn,
+    ingest.sync_orders,
+    "Upsert orders with their lines from the sales system",
     SYNC_DESCRIPTION + " An order's lines are replaced wholesale; its total is computed from the lines.",
 )
 
 
 @router.get(
-    "/customers/{customer_id}/orders", response_model=Page[OrderSummary], tags=["orders"],
-    summary="A customer's shipped and paid orders, newest first", responses=error_responses(401, 403, 404, 422),
+    "/customers/{customer_id}/orders",
+    response_model=Page[OrderSummary],
+    tags=["orders"],
+    summary="A customer's shipped and paid orders, newest first",
+    responses=error_responses(401, 403, 404, 422),
 )
 async def list_customer_orders(
     customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep
@@ -76,38 +84,56 @@ async def list_customer_orders(
 
 
 @router.get(
-    "/orders/{order_id}", response_model=OrderDetail, tags=["orders"],
-    summary="An order with its lines and total", responses=error_responses(401, 403, 404),
+    "/orders/{order_id}",
+    response_model=OrderDetail,
+    tags=["orders"],
+    summary="An order with its lines and total",
+    responses=error_responses(401, 403, 404),
 )
 async def get_order(order_id: int, principal: CustomersRead, session: SessionDep, response: Response) -> OrderDetail:
     return with_etag(response, await service.get_order(session, principal, order_id))  # type: ignore[return-value]
 
 
 @router.get(
-    "/products", response_model=Page[ProductRead], tags=["products"],
-    summary="Search products by name, model and batch", responses=error_responses(401, 403, 422),
+    "/products",
+    response_model=Page[ProductRead],
+    tags=["products"],
+    summary="Search products by name, model and batch",
+    responses=error_responses(401, 403, 422),
 )
 async def list_products(
-    _: ProductsRead, session: SessionDep, page: PageDep,
-    name: SubstringFilter = None, model: SubstringFilter = None, batch: SubstringFilter = None,
+    _: ProductsRead,
+    session: SessionDep,
+    page: PageDep,
+    name: SubstringFilter = None,
+    model: SubstringFilter = None,
+    batch: SubstringFilter = None,
 ) -> Page[ProductRead]:
     return await service.list_products(session, page, name=name, model=model, batch=batch)
 
 
 @router.get(
-    "/products/{product_id}", response_model=ProductRead, tags=["products"],
-    summary="Get a product", responses=error_responses(401, 403, 404),
+    "/products/{product_id}",
+    response_model=ProductRead,
+    tags=["products"],
+    summary="Get a product",
+    responses=error_responses(401, 403, 404),
 )
 async def get_product(product_id: int, _: ProductsRead, session: SessionDep, response: Response) -> ProductRead:
     return with_etag(response, await service.get_product(session, product_id))  # type: ignore[return-value]
 
 
 @router.get(
-    "/inventory", response_model=Page[InventoryRead], tags=["products"],
-    summary="Stock by product and warehouse", responses=error_responses(401, 403, 422),
+    "/inventory",
+    response_model=Page[InventoryRead],
+    tags=["products"],
+    summary="Stock by product and warehouse",
+    responses=error_responses(401, 403, 422),
 )
 async def list_inventory(
-    _: ProductsRead, session: SessionDep, page: PageDep,
+    _: ProductsRead,
+    session: SessionDep,
+    page: PageDep,
     product_id: int | None = None,
     product_name: SubstringFilter = None,
     warehouse: Annotated[str | None, Query(max_length=100, description="Warehouse name, exactly")] = None,

@@ -10,7 +10,7 @@ MAX_BATCH = 1000
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=3)]
-ExternalId = Annotated[Text(64), Field(description="The sales system's id of the record")]
+ExternalId = Annotated[str, Text(64), Field(description="The sales system's id of the record")]
 
 Item = TypeVar("Item", bound=InputModel)
 
@@ -27,39 +27,39 @@ class SyncResult(OutputModel):
 
 class ProductIn(InputModel):
     external_id: ExternalId
-    name: Text(200)
-    model: Text(100) | None = None
-    batch: Text(100) | None = None
-    unit: Text(20) | None = None
+    name: Annotated[str, Text(200)]
+    model: Annotated[str, Text(100)] | None = None
+    batch: Annotated[str, Text(100)] | None = None
+    unit: Annotated[str, Text(20)] | None = None
     price: Amount | None = None
 
 
 class InventoryIn(InputModel):
     external_id: ExternalId
-    product_external_id: Text(64)
-    warehouse: Text(100)
-    location: Text(100) | None = None
+    product_external_id: Annotated[str, Text(64)]
+    warehouse: Annotated[str, Text(100)]
+    location: Annotated[str, Text(100)] | None = None
     quantity: int = Field(ge=0, le=2_000_000_000)
 
 
 class OrderLineIn(InputModel):
-    product_external_id: Text(64)
+    product_external_id: Annotated[str, Text(64)]
     quantity: Quantity
-    unit: Text(20) | None = None
+    unit: Annotated[str, Text(20)] | None = None
     unit_price: Amount
 
 
 class OrderIn(InputModel):
     external_id: ExternalId
-    number: Text(64)
-    customer_code: Text(20) | None = Field(
+    number: Annotated[str, Text(64)]
+    customer_code: Annotated[str, Text(20)] | None = Field(
         default=None, description="The customer's CRM code; or send customer_external_id"
     )
-    customer_external_id: Text(64) | None = Field(
+    customer_external_id: Annotated[str, Text(64)] | None = Field(
         default=None, description="The customer's sales-system id; or send customer_code"
     )
     order_date: date
-    shipping_address: Text(300) | None = None
+    shipping_address: Annotated[str, Text(300)] | None = None
     status: int = Field(ge=1, le=6, description="1–6; 5 = shipped (已发货), 6 = paid (已回款)")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=500, description="Replace the order's lines wholesale")
     total: Amount | None = Field(default=None, description="Optional check: must equal the sum of the lines")

@@ -35,8 +35,13 @@ def order_total(lines: Iterable[PricedLine]) -> Decimal:
 
 def _line_read(line: OrderLine) -> OrderLineRead:
     return OrderLineRead(
-        line_no=line.line_no, product_id=line.product_id, product_name=line.product_name, quantity=line.quantity,
-        unit=line.unit, unit_price=line.unit_price, amount=line_amount(line),
+        line_no=line.line_no,
+        product_id=line.product_id,
+        product_name=line.product_name,
+        quantity=line.quantity,
+        unit=line.unit,
+        unit_price=line.unit_price,
+        amount=line_amount(line),
     )
 
 
@@ -51,7 +56,9 @@ async def customer_orders(
     if not await _visible_customer(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
     repo = OrderRepository(session)
-    return (await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)).to_page(OrderSummary.model_validate)
+    return (await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)).to_page(
+        OrderSummary.model_validate
+    )
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
@@ -60,9 +67,16 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: int) 
     if order is None or not await _visible_customer(session, principal, order.customer_id):
         raise NotFound("Order", order_id)
     return OrderDetail(
-        id=order.id, external_id=order.external_id, number=order.number, customer_id=order.customer_id,
-        order_date=order.order_date, shipping_address=order.shipping_address, status=order.status,
-        total=order_total(order.lines), synced_at=order.synced_at, lines=[_line_read(line) for line in order.lines],
+        id=order.id,
+        external_id=order.external_id,
+        number=order.number,
+        customer_id=order.customer_id,
+        order_date=order.order_date,
+        shipping_address=order.shipping_address,
+        status=order.status,
+        total=order_total(order.lines),
+        synced_at=order.synced_at,
+        lines=[_line_read(line) for line in order.lines],
     )
 
 
@@ -80,8 +94,14 @@ async def get_product(session: AsyncSession, product_id: int) -> ProductRead:
 
 def _inventory_read(item: InventoryItem) -> InventoryRead:
     return InventoryRead(
-        id=item.id, external_id=item.external_id, product_id=item.product_id, product_name=item.product.name,
-        warehouse=item.warehouse, location=item.location, quantity=item.quantity, synced_at=item.synced_at,
+        id=item.id,
+        external_id=item.external_id,
+        product_id=item.product_id,
+        product_name=item.product.name,
+        warehouse=item.warehouse,
+        location=item.location,
+        quantity=item.quantity,
+        synced_at=item.synced_at,
     )
 
 

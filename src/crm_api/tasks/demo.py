@@ -25,8 +25,15 @@ async def seed_tasks(session: AsyncSession, users: dict[str, User]) -> None:
     )
     await create_task(session, actor, TaskCreate(title="整理上月拜访纪要", due_at=now - timedelta(days=2), priority="high"))
     if customer_id is not None:
-        await create_task(session, actor, TaskCreate(
-            title="电话确认年度框架合同条款", due_at=now + timedelta(days=3), related_type="customer", related_id=customer_id,
-        ))
+        await create_task(
+            session,
+            actor,
+            TaskCreate(
+                title="电话确认年度框架合同条款",
+                due_at=now + timedelta(days=3),
+                related_type="customer",
+                related_id=customer_id,
+            ),
+        )
     done = await create_task(session, actor, TaskCreate(title="发送新版产品目录", due_at=now - timedelta(days=5)))
     await complete_task(session, actor, done.id)

@@ -28,8 +28,12 @@ class TaskRepository(Repository[Task]):
 
     @staticmethod
     def filtered(statement: Select[tuple[Task]], filters: TaskFilters, *, now: datetime) -> Select[tuple[Task]]:
-        exact = {Task.assignee_id: filters.assignee_id, Task.status: filters.status,
-                 Task.related_type: filters.related_type, Task.related_id: filters.related_id}
+        exact = {
+            Task.assignee_id: filters.assignee_id,
+            Task.status: filters.status,
+            Task.related_type: filters.related_type,
+            Task.related_id: filters.related_id,
+        }
         for column, value in exact.items():
             if value is not None:
                 statement = statement.where(column == value)
@@ -81,8 +85,18 @@ class TaskRepository(Repository[Task]):
                 ),
             )
         )
-        columns = ["title", "assignee_id", "related_type", "related_id", "kind", "status", "priority", "due_at",
-                   "created_at", "updated_at"]
+        columns = [
+            "title",
+            "assignee_id",
+            "related_type",
+            "related_id",
+            "kind",
+            "status",
+            "priority",
+            "due_at",
+            "created_at",
+            "updated_at",
+        ]
         result = await self.session.execute(insert(Task).from_select(columns, uncontacted))
         assert isinstance(result, CursorResult)
         return result.rowcount

@@ -1,33 +1,42 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.tasks import service
 from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
-TasksRead = Requires("tasks:read")
-TasksWrite = Requires("tasks:write")
+TasksRead = Annotated[Principal, Depends(require("tasks:read"))]
+TasksWrite = Annotated[Principal, Depends(require("tasks:write"))]
 
 
-@router.get("", response_model=Page[TaskRead], summary="List tasks assigned to or created by people in your scope",
-            description="`overdue=true` lists open tasks whose due time has passed: the due-task reminder.",
-            responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[TaskRead],
+    summary="List tasks assigned to or created by people in your scope",
+    description="`overdue=true` lists open tasks whose due time has passed: the due-task reminder.",
+    responses=error_responses(401, 403, 422),
+)
 async def list_tasks(
     principal: TasksRead, session: SessionDep, page: PageDep, filters: Annotated[TaskFilters, Query()]
 ) -> Page[TaskRead]:
     return await service.list_tasks(session, principal, page, filters)
 
 
-@router.post("", response_model=TaskRead, status_code=status.HTTP_201_CREATED,
-             summary="Create a task, optionally about a customer, opportunity, service ticket or lead",
-             responses=error_responses(401, 403, 422))
+@router.post(
+    "",
+    response_model=TaskRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a task, optionally about a customer, opportunity, service ticket or lead",
+    responses=error_responses(401, 403, 422),
+)
 async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.create_task(session, principal, body))
 
@@ -37,29 +46,40 @@ async def get_task(task_id: int, principal: TasksRead, session: SessionDep, resp
     return with_etag(response, service.to_read(await service.get_task(session, principal, task_id)))
 
 
-@router.patch("/{task_id}", response_model=TaskRead, summary="Change an open task",
-              responses=error_responses(401, 403, 404, 409, 412, 422))
+@router.patch(
+    "/{task_id}", response_model=TaskRead, summary="Change an open task", responses=error_responses(401, 403, 404, 409, 412, 422)
+)
 async def update_task(
-    task_id: int, body: TaskUpdate, principal: TasksWrite, session: SessionDep, response: Response,
+    task_id: int,
+    body: TaskUpdate,
+    principal: TasksWrite,
+    session: SessionDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> TaskRead:
     task = await service.update_task(session, principal, task_id, body, if_match=if_match)
     return with_etag(response, service.to_read(task))
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task",
-               responses=error_responses(401, 403, 404))
+@router.delete(
+    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task", responses=error_responses(401, 403, 404)
+)
 async def delete_task(task_id: int, principal: TasksWrite, session: SessionDep) -> None:
     await service.delete_task(session, principal, task_id)
 
 
-@router.post("/{task_id}/complete", response_model=TaskRead, summary="Mark an open task done",
-             responses=error_responses(401, 403, 404, 409))
+@router.post(
+    "/{task_id}/complete",
+    response_model=TaskRead,
+    summary="Mark an open task done",
+    responses=error_responses(401, 403, 404, 409),
+)
 async def complete_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.complete_task(session, principal, task_id))
 
 
-@router.post("/{task_id}/cancel", response_model=TaskRead, summary="Cancel an open task",
-             responses=error_responses(401, 403, 404, 409))
+@router.post(
+    "/{task_id}/cancel", response_model=TaskRead, summary="Cancel an open task", responses=error_responses(401, 403, 404, 409)
+)
 async def cancel_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.cancel_task(session, principal, task_id))

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
 
 TaskStatus = Literal["open", "done", "cancelled"]
 TaskPriority = Literal["low", "normal", "high"]
@@ -12,7 +12,7 @@ TaskKind = Literal["manual", "follow_up"]
 
 
 class TaskCreate(InputModel):
-    title: Text(300)
+    title: Annotated[str, Text(300)]
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority = "normal"
@@ -26,7 +26,7 @@ class TaskUpdate(PatchModel):
 
     not_nullable = frozenset({"title", "priority", "assignee_id"})
 
-    title: Text(300) | None = None
+    title: Annotated[str, Text(300)] | None = None
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority | None = None
@@ -44,7 +44,7 @@ class TaskFilters(BaseModel):
     overdue: bool | None = Field(default=None, description="true: open tasks whose due time has passed")
 
 
-class TaskRead(OutputModel):
+class TaskRead(VersionedOutput):
     id: int
     title: str
     notes: str | None

@@ -93,7 +93,7 @@ async def update_task(
     session: AsyncSession, actor: Principal, task_id: int, data: TaskUpdate, *, if_match: str | None = None
 ) -> Task:
     task = await _open_task(session, actor, task_id)
-    check_if_match(if_match, to_read(task))
+    check_if_match(if_match, task)
     changes = data.changes()
     if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
         await _ensure_assignee(session, changes["assignee_id"])
@@ -136,11 +136,17 @@ async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
     days = settings.follow_up_days
     cutoff = local_today(settings.time_zone) - timedelta(days=days)
     opened = await TaskRepository(session).open_follow_ups(
-        last_contact_before=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=clock.now(),
+        last_contact_before=cutoff,
+        created_before=start_of_local_day(cutoff, settings.time_zone),
+        now=clock.now(),
         days=days,
     )
     await audit.record(
-        session, actor=None, entity_type="follow_up_reminders", entity_id=cutoff.isoformat(), action="scan",
+        session,
+        actor=None,
+        entity_type="follow_up_reminders",
+        entity_id=cutoff.isoformat(),
+        action="scan",
         after={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened

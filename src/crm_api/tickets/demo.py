@@ -34,7 +34,8 @@ async def _policies(session: AsyncSession, admin: User) -> None:
         return
     policies = [
         SlaPolicyWrite(
-            service_type=service_type, priority=priority,
+            service_type=service_type,
+            priority=priority,
             first_response_minutes=response // (2 if service_type == "complaint" else 1),
             resolution_minutes=resolution // (2 if service_type == "complaint" else 1),
         )
@@ -54,7 +55,9 @@ async def _articles(session: AsyncSession, admin: User) -> list[KbArticle]:
     articles = []
     for title, body in ARTICLES:
         article = await session.scalar(select(KbArticle).where(KbArticle.title == title))
-        articles.append(article or await create_article(session, await demo_principal(session, admin), ArticleCreate(title=title, body=body)))
+        articles.append(
+            article or await create_article(session, await demo_principal(session, admin), ArticleCreate(title=title, body=body))
+        )
     return articles
 
 
@@ -64,14 +67,22 @@ async def seed_service(session: AsyncSession, users: dict[str, User]) -> None:
     await _routing(session, admin, senior)
     articles = await _articles(session, admin)
     customer, created = await demo_customer(session, "demo-service-regular", "宁波港城物流有限公司", manager, age_days=200)
-    major, _ = await demo_customer(session, "demo-service-major", "上海浦江科技集团有限公司", manager, level="major", age_days=400)
+    major, _ = await demo_customer(
+        session, "demo-service-major", "上海浦江科技集团有限公司", manager, level="major", age_days=400
+    )
     if not created:
         return
     as_manager, as_supervisor, as_senior = [await demo_principal(session, u) for u in (manager, supervisor, senior)]
 
     async def open_ticket(summary: str, service_type: str, customer_id: int, priority: str = "normal") -> int:
-        data = TicketCreate(service_type=service_type, summary=summary, customer_id=customer_id, channel="phone",
-                            priority=priority, content=f"客户来电：{summary}")
+        data = TicketCreate(
+            service_type=service_type,
+            summary=summary,
+            customer_id=customer_id,
+            channel="phone",
+            priority=priority,
+            content=f"客户来电：{summary}",
+        )
         return (await service.create_ticket(session, as_manager, data)).id
 
     await open_ticket("咨询年度保养套餐价格", "consultation", customer.id)  # stays new

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
 from crm_api.core.errors import InvalidInput
+from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.dictionary.service import ensure_value
@@ -35,8 +36,13 @@ async def replace_sla_policies(session: AsyncSession, actor: Principal, policies
     await session.flush()
     after = await list_sla_policies(session)
     await audit.record(
-        session, actor=actor, entity_type="sla_policies", entity_id="all", action="replace",
-        before=before, after={"policies": [p.model_dump() for p in after]},
+        session,
+        actor=actor,
+        entity_type="sla_policies",
+        entity_id="all",
+        action="replace",
+        before=before,
+        after={"policies": [p.model_dump() for p in after]},
     )
     return after
 
@@ -48,8 +54,7 @@ async def list_routing_rules(session: AsyncSession, params: PageParams) -> Page[
 
 
 async def get_routing_rule(session: AsyncSession, rule_id: int) -> TicketRoutingRule:
-    rule = await RoutingRuleRepository(session).get_or_404(rule_id, "Routing rule")
-    return rule
+    return await RoutingRuleRepository(session).get_or_404(rule_id, "Routing rule")
 
 
 async def _validate_rule(session: AsyncSession, rule: TicketRoutingRule) -> None:
@@ -74,14 +79,17 @@ async def create_routing_rule(session: AsyncSession, actor: Principal, data: Rou
 
 
 async def update_routing_rule(
-    session: AsyncSession, actor: Principal, rule_id: int, data: RoutingRuleUpdate
+    session: AsyncSession, actor: Principal, rule_id: int, data: RoutingRuleUpdate, *, if_match: str | None = None
 ) -> TicketRoutingRule:
     rule = await get_routing_rule(session, rule_id)
+    check_if_match(if_match, rule)
     before = audit.snapshot(rule)
     for field, value in data.changes().items():
         setattr(rule, field, value)
     await _validate_rule(session, rule)
-    await audit.record_change(session, actor=actor, entity_type="ticket_routing_rule", entity=rule, action="update", before=before)
+    await audit.record_change(
+        session, actor=actor, entity_type="ticket_routing_rule", entity=rule, action="update", before=before
+    )
     return rule
 
 

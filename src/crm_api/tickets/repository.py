@@ -1,4 +1,5 @@
 from datetime import datetime
+
 from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -79,8 +80,10 @@ class TicketRepository(Repository[ServiceTicket]):
 
     async def articles(self, ticket_id: int) -> list[KbArticle]:
         statement = (
-            select(KbArticle).join(TicketArticle, TicketArticle.article_id == KbArticle.id)
-            .where(TicketArticle.ticket_id == ticket_id).order_by(TicketArticle.linked_at, KbArticle.id)
+            select(KbArticle)
+            .join(TicketArticle, TicketArticle.article_id == KbArticle.id)
+            .where(TicketArticle.ticket_id == ticket_id)
+            .order_by(TicketArticle.linked_at, KbArticle.id)
         )
         return list((await self.session.scalars(statement)).all())
 

@@ -3,12 +3,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, check_if_match, with_etag
+from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.kb.schemas import ArticleLink
 from crm_api.tickets import policies, service
 from crm_api.tickets.schemas import (
@@ -31,9 +32,13 @@ from crm_api.tickets.schemas import (
 tickets_router = APIRouter(prefix="/service-tickets", tags=["service tickets"])
 policies_router = APIRouter(tags=["service settings"])
 
-TicketsRead = Requires("tickets:read")
-TicketsHandle = Requires("tickets:handle")
-SettingsWrite = Requires("settings:write")
+TicketsRead = Annotated[Principal, Depends(require("tickets:read"))]
+TicketsHandle = Annotated[Principal, Depends(require("tickets:handle"))]
+SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
+
+
+TicketsAssign = Annotated[Principal, Depends(require("tickets:assign"))]
+TicketsCreate = Annotated[Principal, Depends(require("tickets:create"))]
 
 
 def _ticket_filters(
@@ -48,13 +53,24 @@ def _ticket_filters(
     breached: Annotated[bool | None, Query(description="Only tickets past (true) or within (false) their SLA")] = None,
 ) -> TicketFilters:
     return TicketFilters(
-        status=status, service_type=service_type, priority=priority, customer_id=customer_id, assignee_id=assignee_id,
-        q=q, created_from=created_from, created_to=created_to, breached=breached,
+        status=status,
+        service_type=service_type,
+        priority=priority,
+        customer_id=customer_id,
+        assignee_id=assignee_id,
+        q=q,
+        created_from=created_from,
+        created_to=created_to,
+        breached=breached,
     )
 
 
-@tickets_router.get("", response_model=Page[TicketRead], summary="List and search service tickets in your data scope",
-                    responses=error_responses(401, 403, 422))
+@tickets_router.get(
+    "",
+    response_model=Page[TicketRead],
+    summary="List and search service tickets in your data scope",
+    responses=error_responses(401, 403, 422),
+)
 async def list_tickets(
     principal: TicketsRead,
     session: SessionDep,
@@ -65,85 +81,127 @@ async def list_tickets(
     return await service.list_tickets(session, principal, settings, page, filters)
 
 
-@tickets_router.post("", response_model=TicketDetail, status_code=status.HTTP_201_CREATED,
-                     summary="Open a service ticket (routing rules may assign it at once)",
-                     responses=error_responses(401, 403, 422))
-async def create_ticket(body: TicketCreate, principal: Requires("tickets:create"), session: SessionDep) -> TicketDetail:
+@tickets_router.post(
+    "",
+    response_model=TicketDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a service ticket (routing rules may assign it at once)",
+    responses=error_responses(401, 403, 422),
+)
+async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: SessionDep) -> TicketDetail:
     return await service.create_ticket(session, principal, body)
 
 
-@tickets_router.get("/{ticket_id}", response_model=TicketDetail,
-                    summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
-                    responses=error_responses(401, 403, 404))
+@tickets_router.get(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
+    responses=error_responses(401, 403, 404),
+)
 async def get_ticket(ticket_id: int, principal: TicketsRead, session: SessionDep, response: Response) -> TicketDetail:
     return with_etag(response, await service.get_ticket(session, principal, ticket_id))  # type: ignore[return-value]
 
 
-@tickets_router.post("/{ticket_id}/assign", response_model=TicketDetail,
-                     summary="Assign (or re-assign) a new or assigned ticket to an active user (supervisor)",
-                     responses=error_responses(401, 403, 404, 409, 422))
-async def assign(
-    ticket_id: int, body: AssignTicket, principal: Requires("tickets:assign"), session: SessionDep
-) -> TicketDetail:
+@tickets_router.post(
+    "/{ticket_id}/assign",
+    response_model=TicketDetail,
+    summary="Assign (or re-assign) a new or assigned ticket to an active user (supervisor)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def assign(ticket_id: int, body: AssignTicket, principal: TicketsAssign, session: SessionDep) -> TicketDetail:
     return await service.assign(session, principal, ticket_id, body)
 
 
-@tickets_router.post("/{ticket_id}/handle", response_model=TicketDetail,
-                     summary="Record how the assignee handled the ticket", responses=error_responses(401, 403, 404, 409, 422))
+@tickets_router.post(
+    "/{ticket_id}/handle",
+    response_model=TicketDetail,
+    summary="Record how the assignee handled the ticket",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def handle(ticket_id: int, body: HandleTicket, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.handle(session, principal, ticket_id, body)
 
 
-@tickets_router.post("/{ticket_id}/feedback", response_model=TicketDetail,
-                     summary="Customer feedback: satisfaction 3+ archives the ticket, below 3 sends it back to the assignee",
-                     responses=error_responses(401, 403, 404, 409, 422))
-async def feedback(
-    ticket_id: int, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep
-) -> TicketDetail:
+@tickets_router.post(
+    "/{ticket_id}/feedback",
+    response_model=TicketDetail,
+    summary="Customer feedback: satisfaction 3+ archives the ticket, below 3 sends it back to the assignee",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def feedback(ticket_id: int, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.give_feedback(session, principal, ticket_id, body)
 
 
-@tickets_router.post("/{ticket_id}/articles", response_model=TicketDetail, summary="Link a knowledge base article",
-                     responses=error_responses(401, 403, 404, 409, 422))
+@tickets_router.post(
+    "/{ticket_id}/articles",
+    response_model=TicketDetail,
+    summary="Link a knowledge base article",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def link_article(ticket_id: int, body: ArticleLink, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.link_article(session, principal, ticket_id, body.article_id)
 
 
-@policies_router.get("/sla-policies", response_model=list[SlaPolicyRead], summary="SLA targets per service type and priority",
-                     responses=error_responses(401, 403))
+@policies_router.get(
+    "/sla-policies",
+    response_model=list[SlaPolicyRead],
+    summary="SLA targets per service type and priority",
+    responses=error_responses(401, 403),
+)
 async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPolicyRead]:
     return await policies.list_sla_policies(session)
 
 
-@policies_router.put("/sla-policies", response_model=list[SlaPolicyRead],
-                     summary="Replace the SLA targets (existing tickets keep their due times)",
-                     responses=error_responses(401, 403, 422))
+@policies_router.put(
+    "/sla-policies",
+    response_model=list[SlaPolicyRead],
+    summary="Replace the SLA targets (existing tickets keep their due times)",
+    responses=error_responses(401, 403, 422),
+)
 async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWrite, session: SessionDep) -> list[SlaPolicyRead]:
     return await policies.replace_sla_policies(session, principal, body)
 
 
-@policies_router.get("/ticket-routing-rules", response_model=Page[RoutingRuleRead],
-                     summary="Ticket routing rules, in the order they are tried", responses=error_responses(401, 403, 422))
+@policies_router.get(
+    "/ticket-routing-rules",
+    response_model=Page[RoutingRuleRead],
+    summary="Ticket routing rules, in the order they are tried",
+    responses=error_responses(401, 403, 422),
+)
 async def list_routing_rules(_: TicketsRead, session: SessionDep, page: PageDep) -> Page[RoutingRuleRead]:
     return await policies.list_routing_rules(session, page)
 
 
-@policies_router.post("/ticket-routing-rules", response_model=RoutingRuleRead, status_code=status.HTTP_201_CREATED,
-                      summary="Add a routing rule: customer level and/or type → a user", responses=error_responses(401, 403, 422))
+@policies_router.post(
+    "/ticket-routing-rules",
+    response_model=RoutingRuleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a routing rule: customer level and/or type → a user",
+    responses=error_responses(401, 403, 422),
+)
 async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite, session: SessionDep) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await policies.create_routing_rule(session, principal, body))
 
 
-@policies_router.patch("/ticket-routing-rules/{rule_id}", response_model=RoutingRuleRead, summary="Change a routing rule",
-                       responses=error_responses(401, 403, 404, 412, 422))
+@policies_router.patch(
+    "/ticket-routing-rules/{rule_id}",
+    response_model=RoutingRuleRead,
+    summary="Change a routing rule",
+    responses=error_responses(401, 403, 404, 412, 422),
+)
 async def update_routing_rule(
     rule_id: int, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> RoutingRuleRead:
-    check_if_match(if_match, RoutingRuleRead.model_validate(await policies.get_routing_rule(session, rule_id)))
-    return RoutingRuleRead.model_validate(await policies.update_routing_rule(session, principal, rule_id, body))
+    return RoutingRuleRead.model_validate(
+        await policies.update_routing_rule(session, principal, rule_id, body, if_match=if_match)
+    )
 
 
-@policies_router.delete("/ticket-routing-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT,
-                        summary="Delete a routing rule", responses=error_responses(401, 403, 404))
+@policies_router.delete(
+    "/ticket-routing-rules/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a routing rule",
+    responses=error_responses(401, 403, 404),
+)
 async def delete_routing_rule(rule_id: int, principal: SettingsWrite, session: SessionDep) -> None:
     await policies.delete_routing_rule(session, principal, rule_id)

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 
 Channel = Literal["phone", "email", "wechat", "web", "app"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -29,12 +29,12 @@ class TicketFilters:
 
 
 class TicketCreate(InputModel):
-    service_type: Text(100) = Field(description="A `service_type` dictionary value")
-    summary: Text(300)
+    service_type: Annotated[str, Text(100)] = Field(description="A `service_type` dictionary value")
+    summary: Annotated[str, Text(300)]
     customer_id: int
     channel: Channel
     priority: Priority = "normal"
-    content: Text(10_000) = Field(description="The customer's request")
+    content: Annotated[str, Text(10_000)] = Field(description="The customer's request")
 
 
 class AssignTicket(InputModel):
@@ -42,11 +42,11 @@ class AssignTicket(InputModel):
 
 
 class HandleTicket(InputModel):
-    method: Text(10_000) = Field(description="How the request was handled")
+    method: Annotated[str, Text(10_000)] = Field(description="How the request was handled")
 
 
 class TicketFeedbackCreate(InputModel):
-    result: Text(2000)
+    result: Annotated[str, Text(2000)]
     satisfaction: Satisfaction
 
 
@@ -78,7 +78,7 @@ class LinkedArticle(OutputModel):
     title: str
 
 
-class TicketRead(OutputModel):
+class TicketRead(VersionedOutput):
     id: int
     code: str
     service_type: str
@@ -110,7 +110,7 @@ class TicketDetail(TicketRead):
 
 
 class SlaPolicyWrite(InputModel):
-    service_type: Text(100)
+    service_type: Annotated[str, Text(100)]
     priority: Priority
     first_response_minutes: Minutes
     resolution_minutes: Minutes
@@ -131,9 +131,9 @@ class SlaPolicyRead(OutputModel):
 
 
 class RoutingRuleCreate(InputModel):
-    name: Text(100)
-    customer_level: Text(100) | None = Field(default=None, description="A `customer_level` dictionary value")
-    service_type: Text(100) | None = Field(default=None, description="A `service_type` dictionary value")
+    name: Annotated[str, Text(100)]
+    customer_level: Annotated[str, Text(100)] | None = Field(default=None, description="A `customer_level` dictionary value")
+    service_type: Annotated[str, Text(100)] | None = Field(default=None, description="A `service_type` dictionary value")
     assignee_id: int = Field(description="An active user who receives matching tickets")
     sort_order: int = Field(default=0, ge=0, le=1_000_000, description="Lower first; the first matching rule wins")
 
@@ -141,14 +141,14 @@ class RoutingRuleCreate(InputModel):
 class RoutingRuleUpdate(PatchModel):
     not_nullable = frozenset({"name", "assignee_id", "sort_order"})
 
-    name: Text(100) | None = None
-    customer_level: Text(100) | None = None
-    service_type: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
+    customer_level: Annotated[str, Text(100)] | None = None
+    service_type: Annotated[str, Text(100)] | None = None
     assignee_id: int | None = None
     sort_order: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
-class RoutingRuleRead(OutputModel):
+class RoutingRuleRead(VersionedOutput):
     id: int
     name: str
     customer_level: str | None

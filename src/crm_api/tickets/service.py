@@ -24,10 +24,10 @@ from crm_api.tickets.schemas import (
     AssignTicket,
     HandleTicket,
     LinkedArticle,
+    TicketAssignmentRead,
     TicketCreate,
     TicketDetail,
     TicketFeedbackCreate,
-    TicketAssignmentRead,
     TicketFeedbackRead,
     TicketFilters,
     TicketHandlingRead,
@@ -57,7 +57,9 @@ def assign_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError |
 
 def handle_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
     if ticket.status != "assigned":
-        return Conflict(f"Only an assigned ticket can be handled, this one is {ticket.status}", code="service_ticket.not_assigned")
+        return Conflict(
+            f"Only an assigned ticket can be handled, this one is {ticket.status}", code="service_ticket.not_assigned"
+        )
     if not principal.can("tickets:handle") or principal.user_id != ticket.assignee_id:
         return Forbidden("Only the assignee handles the ticket", code="service_ticket.not_assignee")
     return None
@@ -190,8 +192,13 @@ async def _transition(
     ticket.updated_at = clock.now()
     await session.flush()
     await audit.record(
-        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action=action,
-        before=before, after=audit.snapshot(ticket),
+        session,
+        actor=principal,
+        entity_type="service_ticket",
+        entity_id=ticket.id,
+        action=action,
+        before=before,
+        after=audit.snapshot(ticket),
     )
     return await _reload(session, principal, ticket)
 
@@ -202,7 +209,9 @@ async def assign(session: AsyncSession, principal: Principal, ticket_id: int, da
     await _ensure_active_assignee(session, data.assignee_id)
     before, now = audit.snapshot(ticket), clock.now()
     ticket.status, ticket.assignee_id, ticket.assigned_at = "assigned", data.assignee_id, now
-    session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now))
+    session.add(
+        TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now)
+    )
     return await _transition(session, principal, ticket, "assign", before)
 
 
@@ -217,9 +226,7 @@ async def handle(session: AsyncSession, principal: Principal, ticket_id: int, da
     return await _transition(session, principal, ticket, "handle", before)
 
 
-async def give_feedback(
-    session: AsyncSession, principal: Principal, ticket_id: int, data: TicketFeedbackCreate
-) -> TicketDetail:
+async def give_feedback(session: AsyncSession, principal: Principal, ticket_id: int, data: TicketFeedbackCreate) -> TicketDetail:
     ticket = await _get(session, principal, ticket_id, "tickets:handle")
     _enforce("feedback", ticket, principal)
     assert principal.user_id is not None  # creator or assignee
@@ -232,7 +239,10 @@ async def give_feedback(
     if data.satisfaction >= SATISFIED:
         ticket.status, ticket.archived_at = "archived", now
         await publish(
-            session, event_type="ticket.archived", entity_type="service_ticket", entity_id=ticket.id,
+            session,
+            event_type="ticket.archived",
+            entity_type="service_ticket",
+            entity_id=ticket.id,
             payload=audit.snapshot(ticket),
         )
     else:
@@ -250,7 +260,11 @@ async def link_article(session: AsyncSession, principal: Principal, ticket_id: i
     session.add(TicketArticle(ticket_id=ticket.id, article_id=article.id, linked_by_id=principal.user_id, linked_at=clock.now()))
     await session.flush()
     await audit.record(
-        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action="link_article",
+        session,
+        actor=principal,
+        entity_type="service_ticket",
+        entity_id=ticket.id,
+        action="link_article",
         after={"article_id": article.id},
     )
     return await _reload(session, principal, ticket)

@@ -1,6 +1,7 @@
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
+from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.models.identity import Role, Team, User
 
@@ -8,7 +9,7 @@ from crm_api.models.identity import Role, Team, User
 class UserRepository(Repository[User]):
     model = User
     # A user record "belongs" to that user, so team scope means the team's members.
-    owner_column = User.id
+    visible = staticmethod(owner_visibility(User.id))
 
     def with_roles(self, statement: Select[tuple[User]]) -> Select[tuple[User]]:
         return statement.options(selectinload(User.roles))

@@ -1,19 +1,20 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.auth import totp
-from crm_api.core.auth import Requires
+from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.users import service
 from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(tags=["users"])
 
-UsersRead = Requires("users:read")
-UsersWrite = Requires("users:write")
+UsersRead = Annotated[Principal, Depends(require("users:read"))]
+UsersWrite = Annotated[Principal, Depends(require("users:write"))]
 
 
 @router.get("/users", response_model=Page[UserRead], summary="List users", responses=error_responses(401, 403, 422))
@@ -30,7 +31,10 @@ async def list_users(
 
 
 @router.post(
-    "/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, summary="Create a user",
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a user",
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_user(body: UserCreate, principal: UsersWrite, session: SessionDep) -> UserRead:
@@ -43,7 +47,9 @@ async def get_user(user_id: int, principal: UsersRead, session: SessionDep) -> U
 
 
 @router.patch(
-    "/users/{user_id}", response_model=UserRead, summary="Change a user's name, email, password, roles or team",
+    "/users/{user_id}",
+    response_model=UserRead,
+    summary="Change a user's name, email, password, roles or team",
     responses=error_responses(401, 403, 404, 422),
 )
 async def update_user(user_id: int, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
@@ -51,7 +57,9 @@ async def update_user(user_id: int, body: UserUpdate, principal: UsersWrite, ses
 
 
 @router.post(
-    "/users/{user_id}/disable", response_model=UserRead, summary="Disable a user: sign-in refused, tokens revoked at once",
+    "/users/{user_id}/disable",
+    response_model=UserRead,
+    summary="Disable a user: sign-in refused, tokens revoked at once",
     responses=error_responses(401, 403, 404, 409),
 )
 async def disable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
@@ -59,7 +67,9 @@ async def disable_user(user_id: int, principal: UsersWrite, session: SessionDep)
 
 
 @router.post(
-    "/users/{user_id}/enable", response_model=UserRead, summary="Enable a disabled user",
+    "/users/{user_id}/enable",
+    response_model=UserRead,
+    summary="Enable a disabled user",
     responses=error_responses(401, 403, 404),
 )
 async def enable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
@@ -72,21 +82,27 @@ async def list_teams(_: UsersRead, session: SessionDep, page: PageDep) -> Page[T
 
 
 @router.post(
-    "/teams", response_model=TeamRead, status_code=status.HTTP_201_CREATED, summary="Create a team",
+    "/teams",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a team",
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_team(body: TeamCreate, principal: UsersWrite, session: SessionDep) -> TeamRead:
     return TeamRead.model_validate(await service.create_team(session, principal, body))
 
 
-@router.get("/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members",
-            responses=error_responses(401, 403, 404))
+@router.get(
+    "/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members", responses=error_responses(401, 403, 404)
+)
 async def get_team(team_id: int, _: UsersRead, session: SessionDep) -> TeamDetail:
     return await service.get_team(session, team_id)
 
 
 @router.patch(
-    "/teams/{team_id}", response_model=TeamDetail, summary="Rename or describe a team",
+    "/teams/{team_id}",
+    response_model=TeamDetail,
+    summary="Rename or describe a team",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
@@ -94,8 +110,10 @@ async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, ses
 
 
 @router.post(
-    "/users/{user_id}/totp/reset", status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a user's TOTP second factor (a lost phone)", responses=error_responses(401, 403, 404, 409),
+    "/users/{user_id}/totp/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a user's TOTP second factor (a lost phone)",
+    responses=error_responses(401, 403, 404, 409),
 )
 async def reset_totp(user_id: int, principal: UsersWrite, session: SessionDep) -> None:
     await totp.reset(session, principal, user_id=user_id)

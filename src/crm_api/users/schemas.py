@@ -11,7 +11,7 @@ Password = Annotated[str, Field(min_length=8, max_length=256)]
 
 class UserCreate(InputModel):
     username: Username
-    full_name: Text(100)
+    full_name: Annotated[str, Text(100)]
     email: EmailStr | None = None
     password: Password
     roles: list[str] = Field(min_length=1, description="Role codes")
@@ -26,7 +26,7 @@ class UserCreate(InputModel):
 class UserUpdate(PatchModel):
     not_nullable = frozenset({"full_name", "password", "roles"})
 
-    full_name: Text(100) | None = None
+    full_name: Annotated[str, Text(100)] | None = None
     email: EmailStr | None = None
     password: Password | None = None
     roles: list[str] | None = Field(default=None, min_length=1)
@@ -46,14 +46,14 @@ class UserRead(OutputModel):
 
 
 class TeamCreate(InputModel):
-    name: Text(100)
+    name: Annotated[str, Text(100)]
     description: Annotated[str, Field(max_length=500)] | None = None
 
 
 class TeamUpdate(PatchModel):
     not_nullable = frozenset({"name"})
 
-    name: Text(100) | None = None
+    name: Annotated[str, Text(100)] | None = None
     description: Annotated[str, Field(max_length=500)] | None = None
 
 

@@ -69,7 +69,9 @@ async def list_users(
     active: bool | None = None,
 ) -> Page[UserRead]:
     repo = UserRepository(session)
-    statement = repo.filtered(repo.with_roles(repo.scoped(principal, "users:read")), q=q, role=role, team_id=team_id, active=active)
+    statement = repo.filtered(
+        repo.with_roles(repo.scoped(principal, "users:read")), q=q, role=role, team_id=team_id, active=active
+    )
     return (await repo.page(statement, params)).to_page(to_read)
 
 
@@ -127,8 +129,13 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
         await revoke_user_tokens(session, user.id, now)
     await session.flush()
     await audit.record(
-        session, actor=actor, entity_type="user", entity_id=user.id, action="enable" if active else "disable",
-        before=before, after=_audit_view(user),
+        session,
+        actor=actor,
+        entity_type="user",
+        entity_id=user.id,
+        action="enable" if active else "disable",
+        before=before,
+        after=_audit_view(user),
     )
     return user
 

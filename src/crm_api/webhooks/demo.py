@@ -16,8 +16,11 @@ async def seed_webhooks(session: AsyncSession, users: dict[str, User]) -> None:
         return
     session.add(
         WebhookSubscription(
-            url=DEMO_WEBHOOK_URL, description="ERP notifications (demo: activate after pointing it at a real receiver)",
-            secret=new_secret("whsec"), active=False, created_by_id=users["admin"].id,
+            url=DEMO_WEBHOOK_URL,
+            description="ERP notifications (demo: activate after pointing it at a real receiver)",
+            secret=new_secret("whsec"),
+            active=False,
+            created_by_id=users["admin"].id,
             events=[WebhookSubscriptionEvent(event_type=name) for name in DEMO_EVENTS],
         )
     )

@@ -105,9 +105,15 @@ def outcome(item: Outgoing, attempt: Attempt, now: datetime) -> dict[str, Any]:
     else:
         status, next_attempt_at = "failed", now + BACKOFF[attempts - 1]
     return {
-        "id": item.delivery_id, "status": status, "attempts": attempts, "next_attempt_at": next_attempt_at,
-        "last_attempt_at": now, "last_status_code": attempt.status_code, "last_error": attempt.error,
-        "last_response_ms": attempt.response_ms, "delivered_at": now if attempt.succeeded else None,
+        "id": item.delivery_id,
+        "status": status,
+        "attempts": attempts,
+        "next_attempt_at": next_attempt_at,
+        "last_attempt_at": now,
+        "last_status_code": attempt.status_code,
+        "last_error": attempt.error,
+        "last_response_ms": attempt.response_ms,
+        "delivered_at": now if attempt.succeeded else None,
     }
 
 

@@ -51,8 +51,12 @@ class DeliveryRepository(Repository[WebhookDelivery]):
             return 0
         matches = (
             select(
-                WebhookSubscription.id, OutboxEvent.id, literal("pending"), literal(0),
-                literal(now, WebhookDelivery.next_attempt_at.type), literal(now, WebhookDelivery.created_at.type),
+                WebhookSubscription.id,
+                OutboxEvent.id,
+                literal("pending"),
+                literal(0),
+                literal(now, WebhookDelivery.next_attempt_at.type),
+                literal(now, WebhookDelivery.created_at.type),
             )
             .select_from(OutboxEvent)
             .join(WebhookSubscriptionEvent, WebhookSubscriptionEvent.event_type == OutboxEvent.event_type)
@@ -68,8 +72,14 @@ class DeliveryRepository(Repository[WebhookDelivery]):
         """Due deliveries of active subscriptions, leased so no other run takes them while they are in flight."""
         due = (
             select(
-                WebhookDelivery.id, WebhookDelivery.attempts, WebhookSubscription.url, WebhookSubscription.secret,
-                OutboxEvent.id, OutboxEvent.event_type, OutboxEvent.occurred_at, OutboxEvent.payload,
+                WebhookDelivery.id,
+                WebhookDelivery.attempts,
+                WebhookSubscription.url,
+                WebhookSubscription.secret,
+                OutboxEvent.id,
+                OutboxEvent.event_type,
+                OutboxEvent.occurred_at,
+                OutboxEvent.payload,
             )
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
             .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)

@@ -1,11 +1,14 @@
-from fastapi import APIRouter, Response, status
+from typing import Annotated
 
-from crm_api.core.auth import Requires
+from fastapi import APIRouter, Depends, Response, status
+
+from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
 from crm_api.webhooks import service
 from crm_api.webhooks.schemas import (
     DeliveryStatus,
@@ -19,25 +22,28 @@ from crm_api.webhooks.schemas import (
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-WebhooksWrite = Requires("webhooks:write")
+WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
 
 
-@router.get("/event-types", response_model=list[EventTypeRead], summary="The event types a webhook can subscribe to",
-            responses=error_responses(401, 403))
+@router.get(
+    "/event-types",
+    response_model=list[EventTypeRead],
+    summary="The event types a webhook can subscribe to",
+    responses=error_responses(401, 403),
+)
 async def list_event_types(_: WebhooksWrite) -> list[EventTypeRead]:
     return service.event_types()
 
 
-@router.get("", response_model=Page[WebhookRead], summary="List webhook subscriptions",
-            responses=error_responses(401, 403, 422))
-async def list_webhooks(
-    _: WebhooksWrite, session: SessionDep, page: PageDep, active: bool | None = None
-) -> Page[WebhookRead]:
+@router.get("", response_model=Page[WebhookRead], summary="List webhook subscriptions", responses=error_responses(401, 403, 422))
+async def list_webhooks(_: WebhooksWrite, session: SessionDep, page: PageDep, active: bool | None = None) -> Page[WebhookRead]:
     return await service.list_subscriptions(session, page, active=active)
 
 
 @router.post(
-    "", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=WebhookCreated,
+    status_code=status.HTTP_201_CREATED,
     summary="Subscribe a URL to events (the signing secret is in this response only)",
     responses=error_responses(401, 403, 422),
 )
@@ -48,7 +54,8 @@ async def create_webhook(
 
 
 @router.post(
-    "/deliveries/{delivery_id}/retry", response_model=WebhookDeliveryRead,
+    "/deliveries/{delivery_id}/retry",
+    response_model=WebhookDeliveryRead,
     summary="Attempt a failed or dead delivery again at the next dispatcher run",
     responses=error_responses(401, 403, 404, 409),
 )
@@ -56,32 +63,46 @@ async def retry_delivery(delivery_id: int, principal: WebhooksWrite, session: Se
     return WebhookDeliveryRead.model_validate(await service.retry_delivery(session, principal, delivery_id))
 
 
-@router.get("/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription",
-            responses=error_responses(401, 403, 404))
+@router.get(
+    "/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription", responses=error_responses(401, 403, 404)
+)
 async def get_webhook(webhook_id: int, _: WebhooksWrite, session: SessionDep, response: Response) -> WebhookRead:
     return with_etag(response, WebhookRead.model_validate(await service.get(session, webhook_id)))  # type: ignore[return-value]
 
 
 @router.patch(
-    "/{webhook_id}", response_model=WebhookRead, summary="Change a webhook's URL, events, secret or active flag",
+    "/{webhook_id}",
+    response_model=WebhookRead,
+    summary="Change a webhook's URL, events, secret or active flag",
     responses=error_responses(401, 403, 404, 412, 422),
 )
 async def update_webhook(
-    webhook_id: int, body: WebhookUpdate, principal: WebhooksWrite, session: SessionDep, settings: SettingsDep,
-    response: Response, if_match: IfMatch = None,
+    webhook_id: int,
+    body: WebhookUpdate,
+    principal: WebhooksWrite,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> WebhookRead:
     subscription = await service.update(session, principal, settings, webhook_id, body, if_match=if_match)
     return with_etag(response, WebhookRead.model_validate(subscription))  # type: ignore[return-value]
 
 
-@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Delete a webhook subscription and its delivery log", responses=error_responses(401, 403, 404))
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a webhook subscription and its delivery log",
+    responses=error_responses(401, 403, 404),
+)
 async def delete_webhook(webhook_id: int, principal: WebhooksWrite, session: SessionDep) -> None:
     await service.delete(session, principal, webhook_id)
 
 
 @router.get(
-    "/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryRead], summary="The webhook's delivery log, newest first",
+    "/{webhook_id}/deliveries",
+    response_model=Page[WebhookDeliveryRead],
+    summary="The webhook's delivery log, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_deliveries(
@@ -91,8 +112,11 @@ async def list_deliveries(
 
 
 @router.post(
-    "/{webhook_id}/test", response_model=WebhookDeliveryRead, status_code=status.HTTP_202_ACCEPTED,
-    summary="Queue a webhook.test event for this subscription only", responses=error_responses(401, 403, 404, 409),
+    "/{webhook_id}/test",
+    response_model=WebhookDeliveryRead,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Queue a webhook.test event for this subscription only",
+    responses=error_responses(401, 403, 404, 409),
 )
 async def test_webhook(webhook_id: int, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.send_test(session, principal, webhook_id))

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, UrlConstraints
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, description="Event types to receive, from the catalogue")]
@@ -16,7 +16,7 @@ DeliveryStatus = Literal["pending", "failed", "succeeded", "dead"]
 class WebhookCreate(InputModel):
     url: WebhookUrl
     event_types: EventTypes
-    description: Text(200) | None = None
+    description: Annotated[str, Text(200)] | None = None
     secret: Secret | None = None
     active: bool = True
 
@@ -26,12 +26,12 @@ class WebhookUpdate(PatchModel):
 
     url: WebhookUrl | None = None
     event_types: EventTypes | None = None
-    description: Text(200) | None = None
+    description: Annotated[str, Text(200)] | None = None
     secret: Secret | None = Field(default=None, description="A new signing secret, used from the next attempt on")
     active: bool | None = None
 
 
-class WebhookRead(OutputModel):
+class WebhookRead(VersionedOutput):
     id: int
     url: str
     description: str | None

@@ -76,7 +76,8 @@ def _ensure_event_types(types: list[str]) -> list[str]:
     unknown = sorted(set(types) - EVENT_TYPES.keys())
     if unknown:
         raise InvalidInput(
-            "event_types", f"Unknown event types: {', '.join(unknown)}; see GET /webhooks/event-types",
+            "event_types",
+            f"Unknown event types: {', '.join(unknown)}; see GET /webhooks/event-types",
             code="webhook.unknown_event_type",
         )
     return sorted(set(types))
@@ -90,8 +91,13 @@ async def _record(
     session: AsyncSession, actor: Principal, subscription: WebhookSubscription, action: str, before: dict | None
 ) -> None:
     await audit.record(
-        session, actor=actor, entity_type="webhook", entity_id=subscription.id, action=action,
-        before=before, after=_snapshot(subscription) if action != "delete" else None,
+        session,
+        actor=actor,
+        entity_type="webhook",
+        entity_id=subscription.id,
+        action=action,
+        before=before,
+        after=_snapshot(subscription) if action != "delete" else None,
     )
 
 
@@ -115,7 +121,11 @@ async def create(session: AsyncSession, actor: Principal, settings: Settings, da
     _ensure_allowed_url(str(data.url), data.url.host, settings)
     secret = data.secret or new_secret("whsec")
     subscription = WebhookSubscription(
-        url=str(data.url), description=data.description, secret=secret, active=data.active, created_by_id=actor.user_id,
+        url=str(data.url),
+        description=data.description,
+        secret=secret,
+        active=data.active,
+        created_by_id=actor.user_id,
         events=[WebhookSubscriptionEvent(event_type=name) for name in _ensure_event_types(data.event_types)],
     )
     session.add(subscription)
@@ -125,11 +135,16 @@ async def create(session: AsyncSession, actor: Principal, settings: Settings, da
 
 
 async def update(
-    session: AsyncSession, actor: Principal, settings: Settings, subscription_id: int, data: WebhookUpdate,
-    *, if_match: str | None,
+    session: AsyncSession,
+    actor: Principal,
+    settings: Settings,
+    subscription_id: int,
+    data: WebhookUpdate,
+    *,
+    if_match: str | None,
 ) -> WebhookSubscription:
     subscription = await get(session, subscription_id)
-    check_if_match(if_match, WebhookRead.model_validate(subscription))
+    check_if_match(if_match, subscription)
     before = _snapshot(subscription)
     changes = data.changes()
     if data.url is not None:
@@ -172,14 +187,22 @@ async def send_test(session: AsyncSession, actor: Principal, subscription_id: in
         raise Conflict("The webhook is inactive: activate it first", code="webhook.inactive")
     now = clock.now()
     event = OutboxEvent(
-        event_type=TEST_EVENT, entity_type="webhook", entity_id=str(subscription.id),
-        payload={"webhook_id": subscription.id, "requested_by": actor.label}, occurred_at=now, dispatched_at=now,
+        event_type=TEST_EVENT,
+        entity_type="webhook",
+        entity_id=str(subscription.id),
+        payload={"webhook_id": subscription.id, "requested_by": actor.label},
+        occurred_at=now,
+        dispatched_at=now,
     )
     delivery = WebhookDelivery(subscription_id=subscription.id, event=event, next_attempt_at=now, created_at=now)
     session.add(delivery)
     await session.flush()
     await audit.record(
-        session, actor=actor, entity_type="webhook", entity_id=subscription.id, action="test",
+        session,
+        actor=actor,
+        entity_type="webhook",
+        entity_id=subscription.id,
+        action="test",
         after={"delivery_id": delivery.id},
     )
     return delivery
@@ -196,7 +219,12 @@ async def retry_delivery(session: AsyncSession, actor: Principal, delivery_id: i
     delivery.status, delivery.next_attempt_at = "pending", clock.now()
     await session.flush()
     await audit.record(
-        session, actor=actor, entity_type="webhook_delivery", entity_id=delivery.id, action="retry",
-        before=before, after=audit.snapshot(delivery),
+        session,
+        actor=actor,
+        entity_type="webhook_delivery",
+        entity_id=delivery.id,
+        action="retry",
+        before=before,
+        after=audit.snapshot(delivery),
     )
     return delivery

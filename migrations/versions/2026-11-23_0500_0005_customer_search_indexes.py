@@ -36,8 +36,13 @@ def upgrade() -> None:
     with op.get_context().autocommit_block():
         for name, column in TRIGRAM_INDEXES.items():
             op.create_index(
-                name, "customers", [column], postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"},
-                postgresql_concurrently=True, if_not_exists=True,
+                name,
+                "customers",
+                [column],
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                postgresql_concurrently=True,
+                if_not_exists=True,
             )
 
 

@@ -73,7 +73,7 @@ SQLITE_TRIGGERS = (
     f"CREATE TRIGGER orders_customer_revenue_insert AFTER INSERT ON orders BEGIN {_sqlite_put_in('NEW')} END",
     f"CREATE TRIGGER orders_customer_revenue_delete AFTER DELETE ON orders BEGIN {_sqlite_take_out('OLD')} END",
     f"""CREATE TRIGGER orders_customer_revenue_update AFTER UPDATE OF customer_id, status, total, order_date ON orders
-        BEGIN {_sqlite_take_out('OLD')} {_sqlite_put_in('NEW')} END""",
+        BEGIN {_sqlite_take_out("OLD")} {_sqlite_put_in("NEW")} END""",
 )
 TRIGGER_NAMES = {
     "postgresql": ("orders_customer_revenue_insert_delete", "orders_customer_revenue_update"),
@@ -100,7 +100,9 @@ def upgrade() -> None:
         sa.Column("order_count", sa.Integer(), nullable=False),
         sa.Column("revenue_cents", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"], ["customers.id"], name=op.f("fk_customer_revenue_customer_id_customers"),
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_revenue_customer_id_customers"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("customer_id", "year", name=op.f("pk_customer_revenue")),
@@ -115,9 +117,7 @@ def upgrade() -> None:
         op.execute(_backfill_sql("CAST(strftime('%Y', order_date) AS INTEGER)"))
         for trigger in SQLITE_TRIGGERS:
             op.execute(trigger)
-    op.create_index(
-        "ix_customer_revenue_year_revenue_cents", "customer_revenue", ["year", "revenue_cents", "customer_id"]
-    )
+    op.create_index("ix_customer_revenue_year_revenue_cents", "customer_revenue", ["year", "revenue_cents", "customer_id"])
 
 
 def downgrade() -> None:
