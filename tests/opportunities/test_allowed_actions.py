@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm_api.opportunities.policy import Action
+from crm_api.opportunities.policy import OpportunityAction
 from tests.opportunities.factories import API, opportunity_in
 
 STATUSES = ["unassigned", "assigned", "won", "lost"]
@@ -20,19 +20,19 @@ EXPECTED = {
 def _attempt(client, action: str, opportunity_id: int, headers: dict[str, str], assignee_id: int):
     url = f"{API}/{opportunity_id}"
     match action:
-        case Action.EDIT:
+        case OpportunityAction.EDIT:
             return client.patch(url, json={"summary": "Changed"}, headers=headers)
-        case Action.DELETE:
+        case OpportunityAction.DELETE:
             return client.delete(url, headers=headers)
-        case Action.ASSIGN:
+        case OpportunityAction.ASSIGN:
             return client.post(f"{url}/assign", json={"assignee_id": assignee_id}, headers=headers)
-        case Action.PLAN:
+        case OpportunityAction.PLAN:
             return client.post(f"{url}/plan-items", json={"planned_on": "2026-07-01", "content": "Call"}, headers=headers)
-        case Action.STAGE:
+        case OpportunityAction.STAGE:
             return client.post(f"{url}/stage", json={"stage": "proposal"}, headers=headers)
-        case Action.WIN:
+        case OpportunityAction.WIN:
             return client.post(f"{url}/win", headers=headers)
-        case Action.LOSE:
+        case OpportunityAction.LOSE:
             return client.post(f"{url}/lose", headers=headers)
     raise AssertionError(action)
 
@@ -58,7 +58,7 @@ async def test_allowed_actions_are_exactly_the_accepted_ones(client, actors, sta
         listed = got.json()["allowed_actions"]
         assert set(listed) == EXPECTED.get((caller, status), set()), (caller, status)
         target = shown
-        for action in Action:
+        for action in OpportunityAction:
             response = await _attempt(client, action, target["id"], headers, people["assignee"].id)
             if action.value in listed:
                 assert response.status_code in {200, 201, 204}, (caller, status, action, response.text)

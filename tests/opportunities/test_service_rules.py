@@ -5,7 +5,7 @@ import pytest
 from crm_api.core.auth import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden
 from crm_api.opportunities import service
-from crm_api.opportunities.policy import RULES, Action
+from crm_api.opportunities.policy import RULES, OpportunityAction
 from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, PlanItemCreate
 
 
@@ -39,7 +39,7 @@ async def test_service_refuses_what_the_rules_refuse(session, actors):
 
     for principal in (creator, supervisor, assignee):
         listed = RULES.allowed_actions(opportunity, principal)
-        for action in Action:
+        for action in OpportunityAction:
             if action.value in listed:
                 RULES.enforce(action, opportunity, principal)
             else:

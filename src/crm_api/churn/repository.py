@@ -6,8 +6,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 
-from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
+from crm_api.customers import policy as customer_policy
+from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import LIVE_WARNING_STATUSES, ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
@@ -27,7 +28,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
     """Warnings are scoped by their customer's owner; warnings of deleted customers are hidden."""
 
     model = ChurnWarning
-    visible = staticmethod(owner_visibility(Customer.owner_id))
+    visible = staticmethod(customer_policy.visible)
 
     def select(self, *, include_deleted: bool = False) -> Select[tuple[ChurnWarning]]:
         statement = select(ChurnWarning).join(Customer, Customer.id == ChurnWarning.customer_id)
@@ -103,7 +104,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
             .select_from(Customer)
             .outerjoin(last_orders, last_orders.c.customer_id == Customer.id)
             .where(
-                Customer.status == "active",
+                Customer.status == CustomerStatus.ACTIVE,
                 Customer.deleted_at.is_(None),
                 or_(
                     last_orders.c.order_date < cutoff_date,

@@ -24,6 +24,7 @@ from crm_api.core.errors import Conflict, DomainError, Forbidden, NotFound
 from crm_api.core.outbox import json_object, publish, publish_selected
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
+from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
@@ -226,7 +227,7 @@ async def confirm(
     warning_before, customer_before = audit.snapshot(warning), audit.snapshot(customer)
     warning.status, warning.confirmed_at = "confirmed", now
     warning.confirmed_by_id, warning.confirm_reason = principal.user_id, data.reason
-    customer.status, customer.churned_at = "churned", now
+    customer.status, customer.churned_at = CustomerStatus.CHURNED, now
     await session.flush()
     await audit.record(
         session,

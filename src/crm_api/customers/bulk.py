@@ -5,10 +5,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, NotFound
 from crm_api.core.permissions import Principal
+from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerBulkUpdate
 from crm_api.customers.service import (
-    ACTIVE,
     apply_tags,
     audit_view,
     ensure_dictionary_values,
@@ -33,7 +33,7 @@ async def _all_or_refuse(session: AsyncSession, actor: Principal, ids: list[int]
     erased = [i for i in ids if found[i].erased_at is not None]
     if erased:
         raise Conflict("Erased customers are read-only", code="privacy.erased", ids=erased)
-    inactive = [i for i in ids if found[i].status != ACTIVE]
+    inactive = [i for i in ids if found[i].status != CustomerStatus.ACTIVE]
     if inactive:
         raise Conflict("Only active customers can be changed", code="customer.not_active", ids=inactive)
     return [found[i] for i in ids]

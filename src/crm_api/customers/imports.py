@@ -22,9 +22,10 @@ from crm_api.core.errors import FieldError, InvalidInput, PayloadTooLarge
 from crm_api.core.names import normalize_company_name
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
+from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerCreate, ImportMode, ImportReport, ImportRowError
-from crm_api.customers.service import ACTIVE, CUSTOMER_PHONES, DICTIONARY_FIELDS, ensure_can_own, normalized_phones
+from crm_api.customers.service import CUSTOMER_PHONES, DICTIONARY_FIELDS, ensure_can_own, normalized_phones
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
@@ -182,7 +183,7 @@ async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, A
                 "custom_fields": values["custom_fields"] or {},
                 "owner_id": actor.user_id,
                 "created_by_id": actor.user_id,
-                "status": ACTIVE,
+                "status": CustomerStatus.ACTIVE,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -6,9 +6,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
+from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
 from crm_api.models.collaboration import Document
@@ -23,7 +23,7 @@ class CustomerRepository(Repository[Customer]):
     """Customers are scoped by their account manager (owner) and that owner's team."""
 
     model = Customer
-    visible = staticmethod(owner_visibility(Customer.owner_id))
+    visible = staticmethod(customer_policy.visible)
 
     @staticmethod
     def with_tags(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:

@@ -8,8 +8,8 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstrain
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
+from crm_api.customers.policy import CustomerStatus
 
-CustomerStatus = Literal["active", "churned"]
 Gender = Literal["male", "female", "other"]
 Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(to_money)]

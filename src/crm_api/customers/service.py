@@ -15,6 +15,7 @@ from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal, Scope
 from crm_api.core.phones import to_e164
 from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import (
     ContactRepository,
     CustomerRecordRepository,
@@ -36,7 +37,6 @@ from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.identity import User
 
-ACTIVE = "active"
 # Customer columns whose values come from the data dictionary, with their category.
 DICTIONARY_FIELDS = {
     column.key: column.info["dictionary"] for column in Customer.__table__.columns if "dictionary" in column.info
@@ -86,7 +86,7 @@ def ensure_not_erased(record: Customer | Contact) -> None:
 def ensure_active(customer: Customer) -> None:
     """Only active customers change; a churned (or erased) one is read-only."""
     ensure_not_erased(customer)
-    if customer.status != ACTIVE:
+    if customer.status != CustomerStatus.ACTIVE:
         raise Conflict(f"Customer {customer.code} is {customer.status} and cannot be changed", code="customer.not_active")
 
 
@@ -148,7 +148,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         code=await next_code(session, "KH"),
         owner_id=actor.user_id,
         created_by_id=actor.user_id,
-        status=ACTIVE,
+        status=CustomerStatus.ACTIVE,
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
     session.add(customer)

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
+from crm_api.core.rules import status_check
+from crm_api.customers.policy import CustomerStatus
 from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 
 # Columns `q` searches by substring.
@@ -19,7 +21,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     __table_args__ = (
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         CheckConstraint("credit BETWEEN 1 AND 5", name="credit_range"),
-        CheckConstraint("status IN ('active', 'churned')", name="status_known"),
+        status_check(CustomerStatus),
         Index("ix_customers_owner_id_id", "owner_id", "id"),
         # Search is "name, code or phone contains q": one trigram index per column, so PostgreSQL can
         # answer the OR with a bitmap of index scans instead of reading a million rows.
@@ -63,7 +65,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     local_tax_no: Mapped[str | None] = mapped_column(String(64))
     national_tax_no: Mapped[str | None] = mapped_column(String(64))
     custom_fields: Mapped[dict] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.ACTIVE, index=True)
     churned_at: Mapped[datetime | None]
     # Set when its personal data was erased (§3.11): the record is read-only from then on.
     erased_at: Mapped[datetime | None]

@@ -28,7 +28,7 @@ FINAL_STATUSES = frozenset({OpportunityStatus.WON, OpportunityStatus.LOST})
 OPEN_STATUSES = frozenset(OpportunityStatus) - FINAL_STATUSES
 
 
-class Action(StrEnum):
+class OpportunityAction(StrEnum):
     EDIT = "edit"
     DELETE = "delete"
     ASSIGN = "assign"
@@ -65,16 +65,16 @@ def _is_assignee(opportunity: "Opportunity", actor: Principal) -> DomainError | 
 # Plans, stages, win and lose: only the assignee, only while assigned.
 _ASSIGNEE_WORKS = (holds("opportunities:work"), _is_assignee, _status_is(OpportunityStatus.ASSIGNED))
 
-RULES: RuleTable["Opportunity", Action] = RuleTable(
+RULES: RuleTable["Opportunity", OpportunityAction] = RuleTable(
     {
-        Action.EDIT: (holds("opportunities:create"), _status_is(OpportunityStatus.UNASSIGNED)),
-        Action.DELETE: (holds("opportunities:create"), _is_creator, _status_is(OpportunityStatus.UNASSIGNED)),
-        Action.ASSIGN: (holds("opportunities:assign"), _status_is(OpportunityStatus.UNASSIGNED)),
-        Action.PLAN: _ASSIGNEE_WORKS,
-        Action.STAGE: _ASSIGNEE_WORKS,
+        OpportunityAction.EDIT: (holds("opportunities:create"), _status_is(OpportunityStatus.UNASSIGNED)),
+        OpportunityAction.DELETE: (holds("opportunities:create"), _is_creator, _status_is(OpportunityStatus.UNASSIGNED)),
+        OpportunityAction.ASSIGN: (holds("opportunities:assign"), _status_is(OpportunityStatus.UNASSIGNED)),
+        OpportunityAction.PLAN: _ASSIGNEE_WORKS,
+        OpportunityAction.STAGE: _ASSIGNEE_WORKS,
         # Winning creates a customer the assignee will own.
-        Action.WIN: (*_ASSIGNEE_WORKS, holds("customers:write")),
-        Action.LOSE: _ASSIGNEE_WORKS,
+        OpportunityAction.WIN: (*_ASSIGNEE_WORKS, holds("customers:write")),
+        OpportunityAction.LOSE: _ASSIGNEE_WORKS,
     }
 )
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.customers.schemas import CustomerRead, Gender
-from crm_api.opportunities.policy import Action, OpportunityStatus
+from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
 
 Probability = Annotated[int, Field(ge=0, le=100, description="Success probability in percent")]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -67,7 +67,7 @@ class OpportunityRead(VersionedOutput):
     customer_id: int | None
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[Action] = Field(description="What the caller may do to this opportunity now")
+    allowed_actions: list[OpportunityAction] = Field(description="What the caller may do to this opportunity now")
 
 
 class AssignBody(InputModel):

@@ -20,7 +20,7 @@ from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Customer
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.models.platform import DictionaryItem
-from crm_api.opportunities.policy import RULES, Action, OpportunityStatus
+from crm_api.opportunities.policy import RULES, OpportunityAction, OpportunityStatus
 from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
 from crm_api.opportunities.schemas import (
     AssignBody,
@@ -125,7 +125,7 @@ async def update(
 ) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
     check_if_match(if_match, opportunity)
-    RULES.enforce(Action.EDIT, opportunity, actor)
+    RULES.enforce(OpportunityAction.EDIT, opportunity, actor)
     changes = data.changes()
     if "source" in changes:
         await ensure_value(session, "lead_source", changes["source"], field="source")
@@ -139,7 +139,7 @@ async def update(
 
 async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.DELETE, opportunity, actor)
+    RULES.enforce(OpportunityAction.DELETE, opportunity, actor)
     before = audit.snapshot(opportunity)
     await session.delete(opportunity)
     await audit.record(session, actor=actor, entity_type="opportunity", entity_id=opportunity_id, action="delete", before=before)
@@ -148,17 +148,17 @@ async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -
 async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, data: AssignBody) -> Opportunity:
     repo = OpportunityRepository(session)
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.ASSIGN, opportunity, actor)
+    RULES.enforce(OpportunityAction.ASSIGN, opportunity, actor)
     if not await repo.is_active_account_manager(data.assignee_id):
         raise InvalidInput("assignee_id", "The assignee must be an active account manager", code="opportunity.invalid_assignee")
     now = clock.now()
     changes = {"status": OpportunityStatus.ASSIGNED, "assignee_id": data.assignee_id, "assigned_at": now, "stage_since": now}
-    return await _transition(session, actor, opportunity, Action.ASSIGN, changes)
+    return await _transition(session, actor, opportunity, OpportunityAction.ASSIGN, changes)
 
 
 async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: int, stage: str) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.STAGE, opportunity, actor)
+    RULES.enforce(OpportunityAction.STAGE, opportunity, actor)
     await ensure_value(session, STAGE_CATEGORY, stage, field="stage")
     if stage == opportunity.stage:
         raise Conflict(f"The opportunity is already at stage {stage}", code="opportunity.same_stage")
@@ -200,7 +200,7 @@ async def _publish_closed(session: AsyncSession, actor: Principal, opportunity: 
 
 async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.LOSE, opportunity, actor)
+    RULES.enforce(OpportunityAction.LOSE, opportunity, actor)
     before = audit.snapshot(opportunity)
     await _close(session, opportunity, {"status": OpportunityStatus.LOST, "lost_reason": reason})
     await _record(session, actor, opportunity, "lose", before)
@@ -211,7 +211,7 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
 async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
     """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.WIN, opportunity, actor)
+    RULES.enforce(OpportunityAction.WIN, opportunity, actor)
     phone = data.contact_phone or opportunity.contact_phone
     if opportunity.contact_name and phone is None:
         raise InvalidInput(
@@ -262,7 +262,7 @@ async def _record_plan(
 
 async def add_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, data: PlanItemCreate) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
-    RULES.enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(OpportunityAction.PLAN, opportunity, actor)
     assert actor.user_id is not None  # the assignee is a user
     item = PlanItem(opportunity_id=opportunity.id, created_by_id=actor.user_id, **data.model_dump())
     session.add(item)
@@ -276,7 +276,7 @@ async def update_plan_item(
 ) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
     item = await _plan_item(session, opportunity, item_id)
-    RULES.enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(OpportunityAction.PLAN, opportunity, actor)
     before = audit.snapshot(item)
     for field, value in data.changes().items():
         setattr(item, field, value)
@@ -288,7 +288,7 @@ async def update_plan_item(
 async def delete_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, item_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
     item = await _plan_item(session, opportunity, item_id)
-    RULES.enforce(Action.PLAN, opportunity, actor)
+    RULES.enforce(OpportunityAction.PLAN, opportunity, actor)
     before = audit.snapshot(item)
     await session.delete(item)
     await _record_plan(session, actor, item_id, "delete", before, None)

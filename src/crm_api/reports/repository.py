@@ -26,6 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, Scope, scope_clause
+from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.identity import Role, User
@@ -106,7 +107,11 @@ class ReportRepository:
         return (await self.session.execute(statement)).one()
 
     async def active_customers_by(self, column: InstrumentedAttribute[Any]) -> dict[Any, int]:
-        statement = select(column, func.count()).where(self.visible_customers(), Customer.status == "active").group_by(column)
+        statement = (
+            select(column, func.count())
+            .where(self.visible_customers(), Customer.status == CustomerStatus.ACTIVE)
+            .group_by(column)
+        )
         return dict((await self.session.execute(statement)).all())
 
     async def dictionary_items(self, category: str) -> list[DictionaryItem]:

@@ -5,6 +5,7 @@ from sqlalchemy.engine import CursorResult
 
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.core.repository import Repository
+from crm_api.customers.policy import CustomerStatus
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Customer, Interaction
 from crm_api.models.identity import User
@@ -76,7 +77,7 @@ class TaskRepository(Repository[Task]):
             .select_from(Customer)
             .outerjoin(last_contacts, last_contacts.c.customer_id == Customer.id)
             .where(
-                Customer.status == "active",
+                Customer.status == CustomerStatus.ACTIVE,
                 Customer.deleted_at.is_(None),
                 ~has_open_follow_up,
                 or_(
