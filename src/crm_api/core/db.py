@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -40,6 +41,13 @@ class Database:
         self.reader = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
         )
+        # SQLite's deferred transaction already reads one snapshot (WAL) and is the default there.
+        snapshot = (
+            self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            if self.dialect == "postgresql"
+            else self.engine
+        )
+        self.snapshot_reader = async_sessionmaker(snapshot, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -62,15 +70,30 @@ class Database:
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises.
+class SnapshotRoute(APIRoute):
+    """A read that runs several statements (the customer 360, reports, a page and its tags).
 
-    Reads run without BEGIN and COMMIT: under READ COMMITTED a transaction gives their statements
-    no common snapshot anyway, and the two round trips would double those of a lookup by id.
+    Its GET runs in one REPEATABLE READ, READ ONLY transaction, so every statement sees the same
+    committed state; a router declares it once with `APIRouter(route_class=SnapshotRoute)`.
+    """
+
+
+def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """Writes: one READ COMMITTED transaction. Reads: one snapshot when the route needs it, else autocommit.
+
+    A single-statement read runs without BEGIN and COMMIT: those two round trips would triple a lookup by id.
     """
     database: Database = request.app.state.db
-    sessionmaker = database.reader if request.method in READ_METHODS else database.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    if request.method not in READ_METHODS:
+        return database.sessionmaker
+    if isinstance(request.scope.get("route"), SnapshotRoute):
+        return database.snapshot_reader
+    return database.reader
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    async with _sessionmaker(request)() as session, session.begin():
         yield session
 
 

@@ -1,0 +1,56 @@
+"""A read of several statements sees one snapshot; a single-statement read stays in autocommit."""
+
+import httpx
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from crm_api.core.db import SessionDep, SnapshotRoute
+from crm_api.main import create_app
+
+ISOLATION = "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+
+
+def _app_with_probes(settings):
+    app = create_app(settings)
+    snapshot_router = APIRouter(route_class=SnapshotRoute)
+    plain_router = APIRouter()
+
+    async def _isolation(session) -> dict[str, object]:
+        if session.bind.dialect.name != "postgresql":
+            return {"in_transaction": session.in_transaction()}
+        level, read_only = (await session.execute(text(ISOLATION))).one()
+        return {"level": level, "read_only": read_only}
+
+    @snapshot_router.get("/probe/snapshot")
+    async def snapshot(session: SessionDep) -> dict[str, object]:
+        return await _isolation(session)
+
+    @plain_router.get("/probe/plain")
+    async def plain(session: SessionDep) -> dict[str, object]:
+        return await _isolation(session)
+
+    @plain_router.post("/probe/plain")
+    async def write(session: SessionDep) -> dict[str, object]:
+        return await _isolation(session)
+
+    app.include_router(snapshot_router)
+    app.include_router(plain_router)
+    return app
+
+
+async def test_snapshot_routes_read_in_one_repeatable_read_transaction(settings):
+    app = _app_with_probes(settings)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            snapshot = (await client.get("/probe/snapshot")).json()
+            plain = (await client.get("/probe/plain")).json()
+            write = (await client.post("/probe/plain")).json()
+    finally:
+        await app.state.db.dispose()
+    if settings.is_sqlite:
+        # SQLite's deferred transaction reads one WAL snapshot from its first statement on.
+        assert snapshot == {"in_transaction": True}
+        return
+    assert snapshot == {"level": "repeatable read", "read_only": "on"}
+    assert plain == {"level": "read committed", "read_only": "off"}
+    assert write == {"level": "read committed", "read_only": "off"}
