@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.middleware.cors import CORSMiddleware
 
 from crm_api.api_keys.router import router as api_keys_router
@@ -96,6 +97,12 @@ def load_jobs() -> None:
         importlib.import_module(module)
 
 
+def operation_id(route: APIRoute) -> str:
+    """`verbNoun` from the endpoint's name (`win_opportunity` → `winOpportunity`): what a generated client calls."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_jobs()
@@ -122,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.db = database

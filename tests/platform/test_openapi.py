@@ -1,4 +1,5 @@
 import json
+import re
 
 from crm_api.main import create_app
 from tests.conftest import make_settings, repo_root
@@ -18,3 +19,11 @@ def test_every_operation_documents_a_summary_and_its_errors():
             if path.startswith("/api/v1"):
                 documented = {int(code) for code in operation["responses"] if code.isdigit()}
                 assert documented & {401, 404, 409, 422}, f"{method.upper()} {path} documents no errors"
+
+
+def test_operation_ids_read_as_verbs_and_are_unique():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    operation_ids = [operation["operationId"] for operations in schema["paths"].values() for operation in operations.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", operation_id) for operation_id in operation_ids), operation_ids
+    assert {"listCustomers", "winOpportunity", "updateCustomer", "login"} <= set(operation_ids)
