@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
@@ -15,7 +15,7 @@ from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
-from crm_api.core.errors import install_error_handlers
+from crm_api.core.errors import install_error_handlers, problem_contract
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     install_error_handlers(app)
+    problem_contract(app)
     # Added innermost first: CORS wraps everything, then request ids, then idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestIdMiddleware)

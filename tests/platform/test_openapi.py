@@ -27,3 +27,17 @@ def test_operation_ids_read_as_verbs_and_are_unique():
     assert len(operation_ids) == len(set(operation_ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", operation_id) for operation_id in operation_ids), operation_ids
     assert {"listCustomers", "winOpportunity", "updateCustomer", "login"} <= set(operation_ids)
+
+
+def test_every_error_is_documented_as_the_problem_json_it_is():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert "errors" in schema["components"]["schemas"]["ValidationProblem"]["required"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    expected = "ValidationProblem" if status == "422" else "Problem"
+                    assert response["content"] == {
+                        "application/problem+json": {"schema": {"$ref": f"#/components/schemas/{expected}"}}
+                    }, f"{method.upper()} {path} {status}"

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -29,16 +29,22 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """The body of every error response."""
+    """The body of every error response (RFC 9457), sent as application/problem+json."""
 
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    code: str
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
+    type: str = Field(description="A URI naming the problem's code", examples=["https://crm-api.dev/problems/customer.not_found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(default=None, examples=["Customer 42 not found"])
+    code: str = Field(description="Stable machine code: branch on this", examples=["customer.not_found"])
+    instance: str | None = Field(default=None, description="The request path", examples=["/api/v1/customers/42"])
+    request_id: str | None = Field(default=None, description="Quote it when reporting a problem")
+    errors: list[FieldError] | None = Field(default=None, description="Per-field errors, on 422 only")
+
+
+class ValidationProblem(Problem):
+    """A 422: the request is not valid; `errors` says which field and why."""
+
+    errors: list[FieldError]
 
 
 class DomainError(Exception):
@@ -251,7 +257,38 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting problem+json errors of a route."""
-    return {
-        status: {"model": Problem, "description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {}}} for status in statuses
-    }
+    """OpenAPI `responses=` entries naming the errors a route answers; `problem_contract` gives them their body."""
+    return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
+
+
+def _problem_schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in (Problem, ValidationProblem):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas |= schema.pop("$defs", {})
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def problem_contract(app: FastAPI) -> None:
+    """Every 4xx/5xx of every operation is documented as it is sent: application/problem+json with
+    the `Problem` schema (`ValidationProblem` for 422), in place of FastAPI's JSON `HTTPValidationError`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for fastapi_default in ("HTTPValidationError", "ValidationError"):
+                components.pop(fastapi_default, None)
+            components |= _problem_schemas()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        if status.isdigit() and int(status) >= 400:
+                            name = "ValidationProblem" if status == "422" else "Problem"
+                            response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
