@@ -1,6 +1,5 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
-from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
@@ -13,14 +12,12 @@ from crm_api.models.base import Base
 
 M = TypeVar("M", bound=Base)
 
-# An aggregate policy's `visible(principal, permission)`: the WHERE clause of the rows a caller may see.
-Visibility = Callable[[Principal, str], ColumnElement[bool]]
-
 
 class Repository(Generic[M]):
     model: type[M]
-    # The aggregate's visibility, from its policy (`staticmethod(policy.visible)`); None: no data scope.
-    visible: ClassVar[Visibility | None] = None
+    # The aggregate policy's `visible(principal, permission)`, the WHERE clause of the rows a caller may
+    # see, as `staticmethod(policy.visible)` (typed so, or mypy binds `principal` as self); None: no data scope.
+    visible: ClassVar["staticmethod[[Principal, str], ColumnElement[bool]] | None"] = None
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
