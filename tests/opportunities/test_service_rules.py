@@ -1,48 +1,53 @@
 """The rules live in the service: calling it directly, without the routes' permission checks, still refuses."""
 
-import pytest
-
-from crm_api.core.auth import principal_for_user
-from crm_api.core.errors import Conflict, Forbidden
 from crm_api.opportunities import service
 from crm_api.opportunities.policy import RULES, OpportunityAction
-from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, PlanItemCreate
+from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, OpportunityUpdate, PlanItemCreate, WinBody
+from tests.policy_matrix import accepted_actions, principal_of
+
+# What each caller may do in each status; every other cell accepts nothing.
+EXPECTED = {
+    ("creator", "unassigned"): {"edit", "delete"},
+    ("supervisor", "unassigned"): {"edit", "assign"},
+    ("assignee", "assigned"): {"plan", "stage", "win", "lose"},
+}
 
 
-async def _principal(session, actor):
-    found = await principal_for_user(session, actor.id)
-    assert found is not None
-    return found[0]
+async def test_service_accepts_exactly_what_the_rules_allow(session, actors):
+    people = {
+        "creator": await actors.make("account_manager", team="east"),
+        "supervisor": await actors.make("sales_supervisor", team="east"),
+        "assignee": await actors.make("account_manager", team="east"),
+    }
+    principals = {name: await principal_of(session, actor) for name, actor in people.items()}
+    assignee = AssignBody(assignee_id=people["assignee"].id)
 
+    async def opportunity_in(status: str):
+        data = OpportunityCreate(customer_name="Acme", success_probability=10, summary="s", description="d")
+        opportunity = await service.create(session, principals["creator"], data)
+        if status != "unassigned":
+            opportunity = await service.assign(session, principals["supervisor"], opportunity.id, assignee)
+        if status == "won":
+            opportunity, _ = await service.win(session, principals["assignee"], opportunity.id, WinBody())
+        if status == "lost":
+            opportunity = await service.lose(session, principals["assignee"], opportunity.id, None)
+        return opportunity
 
-async def test_service_refuses_what_the_rules_refuse(session, actors):
-    creator_actor = await actors.make("account_manager", team="east")
-    supervisor_actor = await actors.make("sales_supervisor", team="east")
-    assignee_actor = await actors.make("account_manager", team="east")
-    creator, supervisor, assignee = [await _principal(session, a) for a in (creator_actor, supervisor_actor, assignee_actor)]
-    data = OpportunityCreate(customer_name="Acme", success_probability=10, summary="s", description="d")
-    opportunity = await service.create(session, creator, data)
+    plan = PlanItemCreate(planned_on="2026-07-01", content="Call")
+    matrix = await accepted_actions(
+        RULES,
+        statuses=["unassigned", "assigned", "won", "lost"],
+        principals=principals,
+        record_in=opportunity_in,
+        attempts={
+            OpportunityAction.EDIT: lambda p, o: service.update(session, p, o.id, OpportunityUpdate(summary="Changed")),
+            OpportunityAction.DELETE: lambda p, o: service.delete(session, p, o.id),
+            OpportunityAction.ASSIGN: lambda p, o: service.assign(session, p, o.id, assignee),
+            OpportunityAction.PLAN: lambda p, o: service.add_plan_item(session, p, o.id, plan),
+            OpportunityAction.STAGE: lambda p, o: service.change_stage(session, p, o.id, "proposal"),
+            OpportunityAction.WIN: lambda p, o: service.win(session, p, o.id, WinBody()),
+            OpportunityAction.LOSE: lambda p, o: service.lose(session, p, o.id, None),
+        },
+    )
 
-    with pytest.raises(Forbidden) as refused:
-        await service.assign(session, creator, opportunity.id, AssignBody(assignee_id=assignee.user_id))
-    assert refused.value.code == "auth.missing_permission"
-    with pytest.raises(Forbidden) as refused:
-        await service.delete(session, supervisor, opportunity.id)
-    assert refused.value.code == "opportunity.not_creator"
-
-    await service.assign(session, supervisor, opportunity.id, AssignBody(assignee_id=assignee.user_id))
-    with pytest.raises(Conflict) as conflict:
-        await service.assign(session, supervisor, opportunity.id, AssignBody(assignee_id=assignee.user_id))
-    assert conflict.value.code == "opportunity.not_unassigned"
-    with pytest.raises(Forbidden):
-        await service.add_plan_item(session, creator, opportunity.id, PlanItemCreate(planned_on="2026-07-01", content="x"))
-
-    for principal in (creator, supervisor, assignee):
-        listed = RULES.allowed_actions(opportunity, principal)
-        for action in OpportunityAction:
-            if action.value in listed:
-                RULES.enforce(action, opportunity, principal)
-            else:
-                with pytest.raises((Forbidden, Conflict)):
-                    RULES.enforce(action, opportunity, principal)
-    assert RULES.allowed_actions(opportunity, assignee) == ["plan", "stage", "win", "lose"]
+    assert {cell: accepted for cell, accepted in matrix.items() if accepted} == EXPECTED

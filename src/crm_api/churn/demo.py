@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.churn.schemas import ConfirmChurn, MeasureCreate
 from crm_api.churn.service import add_measure, confirm
 from crm_api.core.auth import principal_for_user
@@ -61,7 +62,7 @@ async def seed_churn(session: AsyncSession, settings: Settings, users: dict[str,
         if not created:
             continue
         # Orders come from the sales system: these customers have none, so their age raised the warning.
-        warning = ChurnWarning(customer_id=customer.id, status="open")
+        warning = ChurnWarning(customer_id=customer.id, status=ChurnWarningStatus.OPEN)
         session.add(warning)
         await session.flush()
         principal = await demo_principal(session, owner)

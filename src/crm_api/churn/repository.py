@@ -6,10 +6,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 
+from crm_api.churn import policy
+from crm_api.churn.policy import LIVE_STATUSES, ChurnWarningStatus
 from crm_api.core.repository import Repository
-from crm_api.customers import policy as customer_policy
 from crm_api.customers.policy import CustomerStatus
-from crm_api.models.churn import LIVE_WARNING_STATUSES, ChurnMeasure, ChurnWarning
+from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
@@ -28,14 +29,19 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
     """Warnings are scoped by their customer's owner; warnings of deleted customers are hidden."""
 
     model = ChurnWarning
-    visible = staticmethod(customer_policy.visible)
+    visible = staticmethod(policy.visible)
 
     def select(self, *, include_deleted: bool = False) -> Select[tuple[ChurnWarning]]:
         statement = select(ChurnWarning).join(Customer, Customer.id == ChurnWarning.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
 
     def filtered(
-        self, statement: Select[tuple[ChurnWarning]], *, status: str | None, customer_name: str | None, owner_name: str | None
+        self,
+        statement: Select[tuple[ChurnWarning]],
+        *,
+        status: ChurnWarningStatus | None,
+        customer_name: str | None,
+        owner_name: str | None,
     ) -> Select[tuple[ChurnWarning]]:
         if status:
             statement = statement.where(ChurnWarning.status == status)
@@ -95,7 +101,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         inactive = (
             select(
                 Customer.id,
-                literal("open"),
+                literal(ChurnWarningStatus.OPEN.value),
                 literal(now, ChurnWarning.opened_at.type),
                 last_orders.c.order_date,
                 literal(now, ChurnWarning.created_at.type),
@@ -119,9 +125,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         statement = (
             dialect_insert(ChurnWarning)
             .from_select(columns, inactive)
-            .on_conflict_do_nothing(
-                index_elements=[ChurnWarning.customer_id], index_where=ChurnWarning.status.in_(LIVE_WARNING_STATUSES)
-            )
+            .on_conflict_do_nothing(index_elements=[ChurnWarning.customer_id], index_where=ChurnWarning.status.in_(LIVE_STATUSES))
         )
         result = await self.session.execute(statement)
         assert isinstance(result, CursorResult)

@@ -1,8 +1,9 @@
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from crm_api.churn import jobs, service
+from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.churn.schemas import ChurnWarningDetail, ChurnWarningRead, ConfirmChurn, MeasureCreate, ScanResult
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -30,7 +31,7 @@ async def list_warnings(
     principal: ChurnRead,
     session: SessionDep,
     page: PageDep,
-    status: Literal["open", "postponed", "confirmed"] | None = None,
+    status: ChurnWarningStatus | None = None,
     customer_name: Annotated[str | None, Query(max_length=200, description="Customer name contains")] = None,
     owner_name: Annotated[str | None, Query(max_length=100, description="Account manager name or username contains")] = None,
 ) -> Page[ChurnWarningRead]:

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from crm_api.churn.policy import ChurnWarningAction, ChurnWarningStatus
 from crm_api.core.schemas import InputModel, OutputModel, Text, VersionedOutput
 
 
@@ -49,7 +50,7 @@ class ChurnReasons(OutputModel):
 
 class ChurnWarningRead(VersionedOutput):
     id: int
-    status: str
+    status: ChurnWarningStatus
     customer: ChurnCustomer
     owner: ChurnOwner
     last_order_date: date | None
@@ -57,7 +58,7 @@ class ChurnWarningRead(VersionedOutput):
     confirmed_at: datetime | None
     confirmed_by_id: int | None
     confirm_reason: str | None
-    allowed_actions: list[str]
+    allowed_actions: list[ChurnWarningAction]
 
 
 class ChurnWarningDetail(ChurnWarningRead):

@@ -1,11 +1,11 @@
 """Churn warnings: the set-based scan, postpone measures and confirming a customer as lost."""
 
 import calendar
-from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.churn.policy import RULES, ChurnWarningAction, ChurnWarningStatus, OwnedWarning
 from crm_api.churn.repository import ChurnWarningRepository
 from crm_api.churn.schemas import (
     ChurnCustomer,
@@ -20,10 +20,11 @@ from crm_api.churn.schemas import (
 from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
-from crm_api.core.errors import Conflict, DomainError, Forbidden, NotFound
+from crm_api.core.errors import NotFound
 from crm_api.core.outbox import json_object, publish, publish_selected
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
+from crm_api.core.transitions import transition
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
@@ -62,7 +63,7 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
             last_order_date=ChurnWarning.last_order_date_at_open,
         ),
         # Only the scan opens warnings, and this run's rows carry its instant.
-        where=[ChurnWarning.opened_at == now, ChurnWarning.status == "open"],
+        where=[ChurnWarning.opened_at == now, ChurnWarning.status == ChurnWarningStatus.OPEN],
     )
     await audit.record(
         session,
@@ -73,41 +74,6 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
         after={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened
-
-
-# Transition rules: None when allowed, else the error to raise. allowed_actions uses the same functions.
-def measure_refusal(warning: ChurnWarning, owner_id: int, principal: Principal) -> DomainError | None:
-    if warning.status == "confirmed":
-        return Conflict("The churn is confirmed; the warning is final", code="churn_warning.confirmed")
-    if not principal.can("churn:manage") or principal.user_id != owner_id:
-        return Forbidden("Only the customer's account manager adds measures", code="churn_warning.not_owner")
-    return None
-
-
-def confirm_refusal(warning: ChurnWarning, _owner_id: int, principal: Principal) -> DomainError | None:
-    if warning.status == "confirmed":
-        return Conflict("The churn is already confirmed", code="churn_warning.confirmed")
-    if not principal.can("churn:manage"):
-        return Forbidden("Confirming churn needs churn:manage", code="auth.missing_permission")
-    if warning.status != "postponed":  # a warning becomes postponed with its first measure
-        return Conflict("Add at least one postpone measure before confirming", code="churn_warning.no_measures")
-    return None
-
-
-RULES: dict[str, Callable[[ChurnWarning, int, Principal], DomainError | None]] = {
-    "add_measure": measure_refusal,
-    "confirm": confirm_refusal,
-}
-
-
-def allowed_actions(warning: ChurnWarning, owner_id: int, principal: Principal) -> list[str]:
-    return [action for action, rule in RULES.items() if rule(warning, owner_id, principal) is None]
-
-
-def _enforce(action: str, warning: ChurnWarning, owner_id: int, principal: Principal) -> None:
-    refusal = RULES[action](warning, owner_id, principal)
-    if refusal is not None:
-        raise refusal
 
 
 def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], principal: Principal) -> ChurnWarningRead:
@@ -123,7 +89,7 @@ def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], pr
         confirmed_at=warning.confirmed_at,
         confirmed_by_id=warning.confirmed_by_id,
         confirm_reason=warning.confirm_reason,
-        allowed_actions=allowed_actions(warning, owner.id, principal),
+        allowed_actions=RULES.allowed_actions(OwnedWarning(warning, owner.id), principal),
     )
 
 
@@ -132,7 +98,7 @@ async def list_warnings(
     principal: Principal,
     params: PageParams,
     *,
-    status: str | None,
+    status: ChurnWarningStatus | None,
     customer_name: str | None,
     owner_name: str | None,
 ) -> Page[ChurnWarningRead]:
@@ -187,31 +153,30 @@ async def get_warning(
     )
 
 
-async def _owner_id(session: AsyncSession, warning: ChurnWarning) -> int:
+async def _owned(session: AsyncSession, warning: ChurnWarning) -> tuple[OwnedWarning, Customer]:
     customer = await session.get(Customer, warning.customer_id)
     assert customer is not None  # FK
-    return customer.owner_id
+    return OwnedWarning(warning, customer.owner_id), customer
 
 
 async def add_measure(
     session: AsyncSession, principal: Principal, settings: Settings, warning_id: int, data: MeasureCreate
 ) -> ChurnWarningDetail:
     warning = await _get(session, principal, warning_id, "churn:manage")
-    _enforce("add_measure", warning, await _owner_id(session, warning), principal)
+    owned, _ = await _owned(session, warning)
+    RULES.enforce(ChurnWarningAction.ADD_MEASURE, owned, principal)
     before = audit.snapshot(warning)
     assert principal.user_id is not None  # only the owner (a user) gets past the rule
-    measure = ChurnMeasure(warning_id=warning.id, measure=data.measure, author_id=principal.user_id, created_at=clock.now())
-    session.add(measure)
-    warning.status = "postponed"
-    await session.flush()
-    await audit.record(
+    session.add(ChurnMeasure(warning_id=warning.id, measure=data.measure, author_id=principal.user_id, created_at=clock.now()))
+    warning.status = ChurnWarningStatus.POSTPONED
+    await audit.record_change(
         session,
         actor=principal,
         entity_type="churn_warning",
-        entity_id=warning.id,
-        action="add_measure",
+        entity=warning,
+        action=ChurnWarningAction.ADD_MEASURE,
         before=before,
-        after=audit.snapshot(warning) | {"measure": data.measure},
+        view=lambda changed: audit.snapshot(changed) | {"measure": data.measure},
     )
     return await get_warning(session, principal, settings, warning.id, permission="churn:manage")
 
@@ -219,33 +184,24 @@ async def add_measure(
 async def confirm(
     session: AsyncSession, principal: Principal, settings: Settings, warning_id: int, data: ConfirmChurn
 ) -> ChurnWarningDetail:
+    """Confirmed once: the winner of a race churns the customer (its version checked too) and publishes."""
     warning = await _get(session, principal, warning_id, "churn:manage")
-    customer = await session.get(Customer, warning.customer_id)
-    assert customer is not None  # FK
-    _enforce("confirm", warning, customer.owner_id, principal)
+    owned, customer = await _owned(session, warning)
+    RULES.enforce(ChurnWarningAction.CONFIRM, owned, principal)
     now = clock.now()
-    warning_before, customer_before = audit.snapshot(warning), audit.snapshot(customer)
-    warning.status, warning.confirmed_at = "confirmed", now
-    warning.confirmed_by_id, warning.confirm_reason = principal.user_id, data.reason
-    customer.status, customer.churned_at = CustomerStatus.CHURNED, now
-    await session.flush()
-    await audit.record(
-        session,
-        actor=principal,
-        entity_type="churn_warning",
-        entity_id=warning.id,
-        action="confirm",
-        before=warning_before,
-        after=audit.snapshot(warning),
+    changes = {
+        "status": ChurnWarningStatus.CONFIRMED,
+        "confirmed_at": now,
+        "confirmed_by_id": principal.user_id,
+        "confirm_reason": data.reason,
+    }
+    warning = await transition(
+        session, warning, actor=principal, entity_type="churn_warning", action=ChurnWarningAction.CONFIRM, changes=changes
     )
-    await audit.record(
-        session,
-        actor=principal,
-        entity_type="customer",
-        entity_id=customer.id,
-        action="churn",
-        before=customer_before,
-        after=audit.snapshot(customer),
+    customer_before = audit.snapshot(customer)
+    customer.status, customer.churned_at = CustomerStatus.CHURNED, now
+    await audit.record_change(
+        session, actor=principal, entity_type="customer", entity=customer, action="churn", before=customer_before
     )
     await publish(
         session,

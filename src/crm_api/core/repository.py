@@ -15,8 +15,8 @@ M = TypeVar("M", bound=Base)
 
 class Repository(Generic[M]):
     model: type[M]
-    # The aggregate policy's `visible(principal, permission)`, the WHERE clause of the rows a caller
-    # may see, as `staticmethod(policy.visible)`; None: the rows have no data scope.
+    # The aggregate policy's `visible(principal, permission)`, the WHERE clause of the rows a caller may
+    # see, as `staticmethod(policy.visible)` (typed so, or mypy binds `principal` as self); None: no data scope.
     visible: ClassVar["staticmethod[[Principal, str], ColumnElement[bool]] | None"] = None
 
     def __init__(self, session: AsyncSession) -> None:

@@ -20,7 +20,8 @@ Check = Callable[[E, Principal], DomainError | None]
 
 
 class HasStatus(Protocol):
-    status: Any
+    @property
+    def status(self) -> Any: ...  # read-only, so a property (a warning with its owner) fits too
 
 
 def one_of(column: str, values: Iterable[StrEnum]) -> str:

@@ -2,27 +2,28 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm_api.churn.policy import LIVE_STATUSES, ChurnWarningStatus
 from crm_api.core.clock import clock
+from crm_api.core.rules import one_of, status_check
 from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
-# A customer has at most one warning in these states; the scan skips customers that have one.
-LIVE_WARNING_STATUSES = ("open", "postponed")
+_LIVE = text(one_of("status", LIVE_STATUSES))
 
 
 class ChurnWarning(Versioned, Timestamped, Base):
     __tablename__ = "churn_warnings"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'postponed', 'confirmed')", name="status_known"),
+        status_check(ChurnWarningStatus),
         # Backstop for exactly-once: even two scans racing cannot give a customer two live warnings.
         Index(
             "uq_churn_warnings_live_customer",
             "customer_id",
             unique=True,
-            sqlite_where=text("status IN ('open', 'postponed')"),
-            postgresql_where=text("status IN ('open', 'postponed')"),
+            sqlite_where=_LIVE,
+            postgresql_where=_LIVE,
         ),
         Index("ix_churn_warnings_customer_id", "customer_id"),
         Index("ix_churn_warnings_status", "status"),
@@ -30,7 +31,7 @@ class ChurnWarning(Versioned, Timestamped, Base):
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[ChurnWarningStatus] = mapped_column(String(16), default=ChurnWarningStatus.OPEN)
     opened_at: Mapped[datetime] = mapped_column(default=clock.now)
     # The last completed order when the warning was raised (none: judged by the customer's age).
     last_order_date_at_open: Mapped[date | None]

@@ -5,22 +5,18 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.rules import status_check
 from crm_api.models.base import Base, IntPK, Timestamped, Versioned
-
-TASK_STATUSES = ("open", "done", "cancelled")
-TASK_PRIORITIES = ("low", "normal", "high")
-RELATED_TYPES = ("customer", "opportunity", "service_ticket", "lead")
-# A task a person wrote, or one the follow-up job opened for a customer nobody has contacted.
-TASK_KINDS = ("manual", "follow_up")
+from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 
 class Task(Versioned, Timestamped, Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
-        CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority_known"),
-        CheckConstraint("kind IN ('manual', 'follow_up')", name="kind_known"),
-        CheckConstraint("related_type IN ('customer', 'opportunity', 'service_ticket', 'lead')", name="related_type_known"),
+        status_check(TaskStatus),
+        status_check(TaskPriority, column="priority"),
+        status_check(TaskKind, column="kind"),
+        status_check(TaskRelatedType, column="related_type"),
         CheckConstraint("(related_type IS NULL) = (related_id IS NULL)", name="related_complete"),
         Index("ix_tasks_assignee_id_id", "assignee_id", "id"),
         Index("ix_tasks_created_by_id_id", "created_by_id", "id"),
@@ -40,11 +36,11 @@ class Task(Versioned, Timestamped, Base):
     title: Mapped[str] = mapped_column(String(300))
     notes: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]
-    priority: Mapped[str] = mapped_column(String(8), default="normal")
-    kind: Mapped[str] = mapped_column(String(16), default="manual")
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    priority: Mapped[TaskPriority] = mapped_column(String(8), default=TaskPriority.NORMAL)
+    kind: Mapped[TaskKind] = mapped_column(String(16), default=TaskKind.MANUAL)
+    status: Mapped[TaskStatus] = mapped_column(String(16), default=TaskStatus.OPEN)
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    related_type: Mapped[str | None] = mapped_column(String(32))
+    related_type: Mapped[TaskRelatedType | None] = mapped_column(String(32))
     related_id: Mapped[int | None]
     # NULL for tasks the system opened.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

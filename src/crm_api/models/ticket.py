@@ -6,23 +6,17 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from crm_api.core.clock import clock
+from crm_api.core.rules import status_check
 from crm_api.models.base import Base, IntPK, Timestamped, Versioned
-
-TICKET_STATUSES = ("new", "assigned", "handled", "archived")
-TICKET_CHANNELS = ("phone", "email", "wechat", "web", "app")
-TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from crm_api.tickets.policy import TicketChannel, TicketPriority, TicketStatus
 
 
 class ServiceTicket(Versioned, Timestamped, Base):
     __tablename__ = "service_tickets"
     __table_args__ = (
-        CheckConstraint(_one_of("status", TICKET_STATUSES), name="status_known"),
-        CheckConstraint(_one_of("channel", TICKET_CHANNELS), name="channel_known"),
-        CheckConstraint(_one_of("priority", TICKET_PRIORITIES), name="priority_known"),
+        status_check(TicketStatus),
+        status_check(TicketChannel, column="channel"),
+        status_check(TicketPriority, column="priority"),
         Index("ix_service_tickets_customer_id_id", "customer_id", "id"),
         Index("ix_service_tickets_assignee_id_status", "assignee_id", "status"),
         Index("ix_service_tickets_status", "status"),
@@ -33,10 +27,10 @@ class ServiceTicket(Versioned, Timestamped, Base):
     service_type: Mapped[str] = mapped_column(String(100), info={"dictionary": "service_type"})
     summary: Mapped[str] = mapped_column(String(300))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    channel: Mapped[str] = mapped_column(String(16))
-    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    channel: Mapped[TicketChannel] = mapped_column(String(16))
+    priority: Mapped[TicketPriority] = mapped_column(String(16), default=TicketPriority.NORMAL)
     content: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.NEW)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime | None]
@@ -89,12 +83,12 @@ class SlaPolicy(Versioned, Timestamped, Base):
     __tablename__ = "sla_policies"
     __table_args__ = (
         UniqueConstraint("service_type", "priority"),
-        CheckConstraint(_one_of("priority", TICKET_PRIORITIES), name="priority_known"),
+        status_check(TicketPriority, column="priority"),
     )
 
     id: Mapped[IntPK]
     service_type: Mapped[str] = mapped_column(String(100), info={"dictionary": "service_type"})
-    priority: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[TicketPriority] = mapped_column(String(16))
     first_response_minutes: Mapped[int]
     resolution_minutes: Mapped[int]
 

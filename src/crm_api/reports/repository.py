@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.functions import FunctionElement
 
+from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, Scope, scope_clause
 from crm_api.customers.policy import CustomerStatus
@@ -256,7 +257,7 @@ class ServiceDeskRepository(ReportRepository):
             )
             .join(Customer, Customer.id == ChurnWarning.customer_id)
             .join(User, User.id == Customer.owner_id)
-            .where(ChurnWarning.status == "confirmed", self.visible_customers())
+            .where(ChurnWarning.status == ChurnWarningStatus.CONFIRMED, self.visible_customers())
             .order_by(ChurnWarning.confirmed_at.desc(), ChurnWarning.id.desc())
         )
         if customer_name:

@@ -10,6 +10,7 @@ from crm_api.core.clock import clock
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
+from crm_api.tasks.policy import TaskPriority
 from crm_api.tasks.schemas import TaskCreate
 from crm_api.tasks.service import complete_task, create_task
 
@@ -23,7 +24,9 @@ async def seed_tasks(session: AsyncSession, users: dict[str, User]) -> None:
     customer_id = await session.scalar(
         select(Customer.id).where(Customer.owner_id == manager.id, Customer.status == "active").order_by(Customer.id)
     )
-    await create_task(session, actor, TaskCreate(title="整理上月拜访纪要", due_at=now - timedelta(days=2), priority="high"))
+    await create_task(
+        session, actor, TaskCreate(title="整理上月拜访纪要", due_at=now - timedelta(days=2), priority=TaskPriority.HIGH)
+    )
     if customer_id is not None:
         await create_task(
             session,

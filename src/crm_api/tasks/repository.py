@@ -3,29 +3,19 @@ from datetime import date, datetime
 from sqlalchemy import Select, and_, exists, func, insert, literal, or_, select
 from sqlalchemy.engine import CursorResult
 
-from crm_api.core.permissions import Principal, scope_clause
 from crm_api.core.repository import Repository
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Customer, Interaction
 from crm_api.models.identity import User
+from crm_api.tasks import policy
+from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 from crm_api.tasks.schemas import TaskFilters
-
-FOLLOW_UP = "follow_up"
 
 
 class TaskRepository(Repository[Task]):
-    """Visible when the assignee or the creator is within the caller's scope."""
-
     model = Task
-
-    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[Task]]:
-        return self.select().where(
-            or_(
-                scope_clause(principal, permission, Task.assignee_id),
-                scope_clause(principal, permission, Task.created_by_id),
-            )
-        )
+    visible = staticmethod(policy.visible)
 
     @staticmethod
     def filtered(statement: Select[tuple[Task]], filters: TaskFilters, *, now: datetime) -> Select[tuple[Task]]:
@@ -41,9 +31,9 @@ class TaskRepository(Repository[Task]):
         if filters.due_before is not None:
             statement = statement.where(Task.due_at < filters.due_before)
         if filters.overdue is True:
-            statement = statement.where(Task.status == "open", Task.due_at < now)
+            statement = statement.where(Task.status == TaskStatus.OPEN, Task.due_at < now)
         elif filters.overdue is False:
-            statement = statement.where(or_(Task.status != "open", Task.due_at.is_(None), Task.due_at >= now))
+            statement = statement.where(or_(Task.status != TaskStatus.OPEN, Task.due_at.is_(None), Task.due_at >= now))
         return statement
 
     async def is_active_user(self, user_id: int) -> bool:
@@ -58,18 +48,21 @@ class TaskRepository(Repository[Task]):
             .subquery("last_contacts")
         )
         has_open_follow_up = exists().where(
-            Task.related_type == "customer", Task.related_id == Customer.id, Task.kind == FOLLOW_UP, Task.status == "open"
+            Task.related_type == TaskRelatedType.CUSTOMER,
+            Task.related_id == Customer.id,
+            Task.kind == TaskKind.FOLLOW_UP,
+            Task.status == TaskStatus.OPEN,
         )
         at_now = literal(now, Task.created_at.type)
         uncontacted = (
             select(
                 literal(f"Follow up: no contact for more than {days} days with ") + Customer.name,
                 Customer.owner_id,
-                literal("customer"),
+                literal(TaskRelatedType.CUSTOMER.value),
                 Customer.id,
-                literal(FOLLOW_UP),
-                literal("open"),
-                literal("normal"),
+                literal(TaskKind.FOLLOW_UP.value),
+                literal(TaskStatus.OPEN.value),
+                literal(TaskPriority.NORMAL.value),
                 at_now,
                 at_now,
                 at_now,

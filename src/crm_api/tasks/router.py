@@ -38,12 +38,12 @@ async def list_tasks(
     responses=error_responses(401, 403, 422),
 )
 async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionDep) -> TaskRead:
-    return service.to_read(await service.create_task(session, principal, body))
+    return service.to_read(await service.create_task(session, principal, body), principal)
 
 
 @router.get("/{task_id}", response_model=TaskRead, summary="Get a task", responses=error_responses(401, 403, 404))
 async def get_task(task_id: int, principal: TasksRead, session: SessionDep, response: Response) -> TaskRead:
-    return with_etag(response, service.to_read(await service.get_task(session, principal, task_id)))
+    return with_etag(response, service.to_read(await service.get_task(session, principal, task_id), principal))
 
 
 @router.patch(
@@ -58,7 +58,7 @@ async def update_task(
     if_match: IfMatch = None,
 ) -> TaskRead:
     task = await service.update_task(session, principal, task_id, body, if_match=if_match)
-    return with_etag(response, service.to_read(task))
+    return with_etag(response, service.to_read(task, principal))
 
 
 @router.delete(
@@ -75,11 +75,11 @@ async def delete_task(task_id: int, principal: TasksWrite, session: SessionDep) 
     responses=error_responses(401, 403, 404, 409),
 )
 async def complete_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
-    return service.to_read(await service.complete_task(session, principal, task_id))
+    return service.to_read(await service.complete_task(session, principal, task_id), principal)
 
 
 @router.post(
     "/{task_id}/cancel", response_model=TaskRead, summary="Cancel an open task", responses=error_responses(401, 403, 404, 409)
 )
 async def cancel_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
-    return service.to_read(await service.cancel_task(session, principal, task_id))
+    return service.to_read(await service.cancel_task(session, principal, task_id), principal)

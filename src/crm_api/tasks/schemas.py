@@ -1,23 +1,19 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
-
-TaskStatus = Literal["open", "done", "cancelled"]
-TaskPriority = Literal["low", "normal", "high"]
-RelatedType = Literal["customer", "opportunity", "service_ticket", "lead"]
-TaskKind = Literal["manual", "follow_up"]
+from crm_api.tasks.policy import TaskAction, TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 
 class TaskCreate(InputModel):
     title: Annotated[str, Text(300)]
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
-    priority: TaskPriority = "normal"
+    priority: TaskPriority = TaskPriority.NORMAL
     assignee_id: int | None = Field(default=None, description="An active user; the caller when left out")
-    related_type: RelatedType | None = None
+    related_type: TaskRelatedType | None = None
     related_id: int | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
 
 
@@ -39,7 +35,7 @@ class TaskFilters(BaseModel):
     assignee_id: int | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = Field(default=None, description="Due strictly before this instant")
-    related_type: RelatedType | None = None
+    related_type: TaskRelatedType | None = None
     related_id: int | None = None
     overdue: bool | None = Field(default=None, description="true: open tasks whose due time has passed")
 
@@ -53,9 +49,10 @@ class TaskRead(VersionedOutput):
     kind: TaskKind
     status: TaskStatus
     assignee_id: int
-    related_type: RelatedType | None
+    related_type: TaskRelatedType | None
     related_id: int | None
     created_by_id: int | None = Field(description="null for tasks the system opened (follow-up reminders)")
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    allowed_actions: list[TaskAction]

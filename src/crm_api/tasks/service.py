@@ -8,31 +8,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
-from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.errors import InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
+from crm_api.core.transitions import transition
 from crm_api.customers.repository import CustomerRepository
 from crm_api.leads.repository import LeadRepository
 from crm_api.models.collaboration import Task
 from crm_api.opportunities.repository import OpportunityRepository
+from crm_api.tasks.policy import RULES, TaskAction, TaskRelatedType, TaskStatus
 from crm_api.tasks.repository import TaskRepository
 from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
 from crm_api.tickets.repository import TicketRepository
 
-OPEN = "open"
 # A related record must be one the creator may read: its repository and the permission to read it.
-RELATED_RECORDS: dict[str, tuple[type[Repository[Any]], str]] = {
-    "customer": (CustomerRepository, "customers:read"),
-    "opportunity": (OpportunityRepository, "opportunities:read"),
-    "service_ticket": (TicketRepository, "tickets:read"),
-    "lead": (LeadRepository, "leads:read"),
+RELATED_RECORDS: dict[TaskRelatedType, tuple[type[Repository[Any]], str]] = {
+    TaskRelatedType.CUSTOMER: (CustomerRepository, "customers:read"),
+    TaskRelatedType.OPPORTUNITY: (OpportunityRepository, "opportunities:read"),
+    TaskRelatedType.SERVICE_TICKET: (TicketRepository, "tickets:read"),
+    TaskRelatedType.LEAD: (LeadRepository, "leads:read"),
 }
 
 
-def to_read(task: Task) -> TaskRead:
-    return TaskRead.model_validate(task)
+def to_read(task: Task, principal: Principal) -> TaskRead:
+    fields = {name: getattr(task, name) for name in TaskRead.model_fields if name != "allowed_actions"}
+    return TaskRead(**fields, allowed_actions=RULES.allowed_actions(task, principal))
 
 
 async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
@@ -46,10 +48,9 @@ async def get_task(session: AsyncSession, principal: Principal, task_id: int) ->
     return await _load(session, principal, task_id, "tasks:read")
 
 
-async def _open_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
+async def _open_task(session: AsyncSession, actor: Principal, task_id: int, action: TaskAction) -> Task:
     task = await _load(session, actor, task_id, "tasks:write")
-    if task.status != OPEN:
-        raise Conflict(f"Task {task.id} is {task.status}; only open tasks change", code="task.not_open")
+    RULES.enforce(action, task, actor)
     return task
 
 
@@ -57,7 +58,7 @@ async def list_tasks(session: AsyncSession, principal: Principal, params: PagePa
     repo = TaskRepository(session)
     statement = repo.filtered(repo.scoped(principal, "tasks:read"), filters, now=clock.now())
     tasks, next_cursor, total = await repo.page(statement, params)
-    return Page(items=[to_read(t) for t in tasks], next_cursor=next_cursor, total=total)
+    return Page(items=[to_read(t, principal) for t in tasks], next_cursor=next_cursor, total=total)
 
 
 async def _ensure_assignee(session: AsyncSession, assignee_id: int) -> None:
@@ -65,7 +66,9 @@ async def _ensure_assignee(session: AsyncSession, assignee_id: int) -> None:
         raise InvalidInput("assignee_id", f"User {assignee_id} is not an active user", code="task.assignee_invalid")
 
 
-async def _ensure_related(session: AsyncSession, actor: Principal, related_type: str | None, related_id: int | None) -> None:
+async def _ensure_related(
+    session: AsyncSession, actor: Principal, related_type: TaskRelatedType | None, related_id: int | None
+) -> None:
     """The related record exists and the creator may read it; otherwise, as for a 404, say only that it is not found."""
     if related_type is None and related_id is None:
         return
@@ -92,7 +95,7 @@ async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate)
 async def update_task(
     session: AsyncSession, actor: Principal, task_id: int, data: TaskUpdate, *, if_match: str | None = None
 ) -> Task:
-    task = await _open_task(session, actor, task_id)
+    task = await _open_task(session, actor, task_id, TaskAction.EDIT)
     check_if_match(if_match, task)
     changes = data.changes()
     if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
@@ -104,27 +107,24 @@ async def update_task(
     return task
 
 
-async def _close(session: AsyncSession, actor: Principal, task_id: int, status: str, action: str) -> Task:
-    task = await _open_task(session, actor, task_id)
-    before = audit.snapshot(task)
-    task.status, task.closed_at = status, clock.now()
-    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action=action, before=before)
-    return task
+async def _close(session: AsyncSession, actor: Principal, task_id: int, action: TaskAction, status: TaskStatus) -> Task:
+    """A compare-and-set: of racing requests only the first closes the task."""
+    task = await _open_task(session, actor, task_id, action)
+    changes = {"status": status, "closed_at": clock.now()}
+    return await transition(session, task, actor=actor, entity_type="task", action=action, changes=changes)
 
 
 async def complete_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
-    return await _close(session, actor, task_id, "done", "complete")
+    return await _close(session, actor, task_id, TaskAction.COMPLETE, TaskStatus.DONE)
 
 
 async def cancel_task(session: AsyncSession, actor: Principal, task_id: int) -> Task:
-    return await _close(session, actor, task_id, "cancelled", "cancel")
+    return await _close(session, actor, task_id, TaskAction.CANCEL, TaskStatus.CANCELLED)
 
 
 async def delete_task(session: AsyncSession, actor: Principal, task_id: int) -> None:
     task = await _load(session, actor, task_id, "tasks:write")
-    before = audit.snapshot(task)
-    await session.delete(task)
-    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="delete", before=before, view=None)
+    await audit.delete_recorded(session, actor=actor, entity_type="task", entity=task)
 
 
 async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:

@@ -9,7 +9,7 @@ from crm_api.kb.service import create_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import KbArticle, SlaPolicy, TicketRoutingRule
 from crm_api.tickets import service
-from crm_api.tickets.policies import create_routing_rule, replace_sla_policies
+from crm_api.tickets.routing import create_routing_rule, replace_sla_policies
 from crm_api.tickets.schemas import (
     AssignTicket,
     HandleTicket,

@@ -1,13 +1,14 @@
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
-from crm_api.core.permissions import Principal, scope_clause
 from crm_api.core.repository import Repository
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArticle, TicketRoutingRule
+from crm_api.tickets import policy
+from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import TicketFilters
 
 
@@ -21,26 +22,19 @@ def breached_clause(now: datetime) -> ColumnElement[bool]:
 
 
 class TicketRepository(Repository[ServiceTicket]):
-    """Tickets are scoped by their customer's owner; the assignee and the creator always see theirs."""
+    """Tickets join their customer: its owner scopes them, and tickets of deleted customers are hidden."""
 
     model = ServiceTicket
+    visible = staticmethod(policy.visible)
 
     def select(self, *, include_deleted: bool = False) -> Select[tuple[ServiceTicket]]:
         statement = select(ServiceTicket).join(Customer, Customer.id == ServiceTicket.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
 
-    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[ServiceTicket]]:
-        involved: ColumnElement[bool] = false()
-        if principal.user_id is not None:
-            involved = or_(ServiceTicket.assignee_id == principal.user_id, ServiceTicket.created_by_id == principal.user_id)
-        return self.select(include_deleted=include_deleted).where(
-            or_(scope_clause(principal, permission, Customer.owner_id), involved)
-        )
-
     async def open_for_customer(self, customer_id: int) -> list[ServiceTicket]:
         statement = (
             self.select()
-            .where(ServiceTicket.customer_id == customer_id, ServiceTicket.status != "archived")
+            .where(ServiceTicket.customer_id == customer_id, ServiceTicket.status != TicketStatus.ARCHIVED)
             .order_by(ServiceTicket.id.desc())
         )
         return list((await self.session.scalars(statement)).all())
@@ -90,7 +84,7 @@ class TicketRepository(Repository[ServiceTicket]):
     async def is_linked(self, ticket_id: int, article_id: int) -> bool:
         return await self.session.get(TicketArticle, (ticket_id, article_id)) is not None
 
-    async def sla_policy(self, service_type: str, priority: str) -> SlaPolicy | None:
+    async def sla_policy(self, service_type: str, priority: TicketPriority) -> SlaPolicy | None:
         return await self.session.scalar(
             select(SlaPolicy).where(SlaPolicy.service_type == service_type, SlaPolicy.priority == priority)
         )

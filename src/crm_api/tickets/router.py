@@ -11,11 +11,11 @@ from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.kb.schemas import ArticleLink
-from crm_api.tickets import policies, service
+from crm_api.tickets import routing, service
+from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import (
     AssignTicket,
     HandleTicket,
-    Priority,
     RoutingRuleCreate,
     RoutingRuleRead,
     RoutingRuleUpdate,
@@ -26,7 +26,6 @@ from crm_api.tickets.schemas import (
     TicketFeedbackCreate,
     TicketFilters,
     TicketRead,
-    TicketStatus,
 )
 
 tickets_router = APIRouter(prefix="/service-tickets", tags=["service tickets"])
@@ -44,7 +43,7 @@ TicketsCreate = Annotated[Principal, Depends(require("tickets:create"))]
 def _ticket_filters(
     status: TicketStatus | None = None,
     service_type: Annotated[str | None, Query(alias="type", max_length=100, description="Service type value")] = None,
-    priority: Priority | None = None,
+    priority: TicketPriority | None = None,
     customer_id: int | None = None,
     assignee_id: int | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Summary contains")] = None,
@@ -149,7 +148,7 @@ async def link_article(ticket_id: int, body: ArticleLink, principal: TicketsHand
     responses=error_responses(401, 403),
 )
 async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPolicyRead]:
-    return await policies.list_sla_policies(session)
+    return await routing.list_sla_policies(session)
 
 
 @policies_router.put(
@@ -159,7 +158,7 @@ async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPoli
     responses=error_responses(401, 403, 422),
 )
 async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWrite, session: SessionDep) -> list[SlaPolicyRead]:
-    return await policies.replace_sla_policies(session, principal, body)
+    return await routing.replace_sla_policies(session, principal, body)
 
 
 @policies_router.get(
@@ -169,7 +168,7 @@ async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWr
     responses=error_responses(401, 403, 422),
 )
 async def list_routing_rules(_: TicketsRead, session: SessionDep, page: PageDep) -> Page[RoutingRuleRead]:
-    return await policies.list_routing_rules(session, page)
+    return await routing.list_routing_rules(session, page)
 
 
 @policies_router.post(
@@ -180,7 +179,7 @@ async def list_routing_rules(_: TicketsRead, session: SessionDep, page: PageDep)
     responses=error_responses(401, 403, 422),
 )
 async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite, session: SessionDep) -> RoutingRuleRead:
-    return RoutingRuleRead.model_validate(await policies.create_routing_rule(session, principal, body))
+    return RoutingRuleRead.model_validate(await routing.create_routing_rule(session, principal, body))
 
 
 @policies_router.patch(
@@ -192,9 +191,7 @@ async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite,
 async def update_routing_rule(
     rule_id: int, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> RoutingRuleRead:
-    return RoutingRuleRead.model_validate(
-        await policies.update_routing_rule(session, principal, rule_id, body, if_match=if_match)
-    )
+    return RoutingRuleRead.model_validate(await routing.update_routing_rule(session, principal, rule_id, body, if_match=if_match))
 
 
 @policies_router.delete(
@@ -204,4 +201,4 @@ async def update_routing_rule(
     responses=error_responses(401, 403, 404),
 )
 async def delete_routing_rule(rule_id: int, principal: SettingsWrite, session: SessionDep) -> None:
-    await policies.delete_routing_rule(session, principal, rule_id)
+    await routing.delete_routing_rule(session, principal, rule_id)

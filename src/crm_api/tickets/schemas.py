@@ -1,14 +1,12 @@
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.tickets.policy import TicketAction, TicketChannel, TicketPriority, TicketStatus
 
-Channel = Literal["phone", "email", "wechat", "web", "app"]
-Priority = Literal["low", "normal", "high", "urgent"]
-TicketStatus = Literal["new", "assigned", "handled", "archived"]
 Satisfaction = Annotated[int, Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")]
 Minutes = Annotated[int, Field(ge=1, le=525_600)]
 
@@ -19,7 +17,7 @@ class TicketFilters:
 
     status: TicketStatus | None = None
     service_type: str | None = None
-    priority: Priority | None = None
+    priority: TicketPriority | None = None
     customer_id: int | None = None
     assignee_id: int | None = None
     q: str | None = None
@@ -32,8 +30,8 @@ class TicketCreate(InputModel):
     service_type: Annotated[str, Text(100)] = Field(description="A `service_type` dictionary value")
     summary: Annotated[str, Text(300)]
     customer_id: int
-    channel: Channel
-    priority: Priority = "normal"
+    channel: TicketChannel
+    priority: TicketPriority = TicketPriority.NORMAL
     content: Annotated[str, Text(10_000)] = Field(description="The customer's request")
 
 
@@ -84,10 +82,10 @@ class TicketRead(VersionedOutput):
     service_type: str
     summary: str
     customer_id: int
-    channel: str
-    priority: str
+    channel: TicketChannel
+    priority: TicketPriority
     content: str
-    status: str
+    status: TicketStatus
     created_by_id: int | None
     assignee_id: int | None
     assigned_at: datetime | None
@@ -99,7 +97,7 @@ class TicketRead(VersionedOutput):
     breached: bool = Field(description="A due time has passed before the ticket was handled or archived")
     created_at: datetime
     updated_at: datetime
-    allowed_actions: list[str]
+    allowed_actions: list[TicketAction]
 
 
 class TicketDetail(TicketRead):
@@ -111,7 +109,7 @@ class TicketDetail(TicketRead):
 
 class SlaPolicyWrite(InputModel):
     service_type: Annotated[str, Text(100)]
-    priority: Priority
+    priority: TicketPriority
     first_response_minutes: Minutes
     resolution_minutes: Minutes
 
@@ -125,7 +123,7 @@ class SlaPolicyWrite(InputModel):
 class SlaPolicyRead(OutputModel):
     id: int
     service_type: str
-    priority: str
+    priority: TicketPriority
     first_response_minutes: int
     resolution_minutes: int
 

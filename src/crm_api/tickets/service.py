@@ -1,6 +1,5 @@
 """Service tickets: create (with SLA and routing), assign → handle → feedback, and their history."""
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,15 +9,17 @@ from crm_api.core import audit
 from crm_api.core.clock import clock, start_of_local_day
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
-from crm_api.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
+from crm_api.core.transitions import transition
 from crm_api.customers.repository import CustomerRepository
 from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
+from crm_api.tickets.policy import RULES, TicketAction, TicketStatus
 from crm_api.tickets.repository import TicketRepository
 from crm_api.tickets.schemas import (
     AssignTicket,
@@ -46,60 +47,11 @@ def is_breached(ticket: ServiceTicket, now: datetime) -> bool:
     return response or resolve
 
 
-# Transition rules: None when allowed, else the error to raise; allowed_actions uses the same functions.
-def assign_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
-    if ticket.status not in ("new", "assigned"):
-        return Conflict(f"A {ticket.status} ticket cannot be assigned", code="service_ticket.not_assignable")
-    if not principal.can("tickets:assign"):
-        return Forbidden("Only a supervisor assigns tickets", code="auth.missing_permission")
-    return None
-
-
-def handle_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
-    if ticket.status != "assigned":
-        return Conflict(
-            f"Only an assigned ticket can be handled, this one is {ticket.status}", code="service_ticket.not_assigned"
-        )
-    if not principal.can("tickets:handle") or principal.user_id != ticket.assignee_id:
-        return Forbidden("Only the assignee handles the ticket", code="service_ticket.not_assignee")
-    return None
-
-
-def feedback_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
-    if ticket.status != "handled":
-        return Conflict(f"Feedback needs a handled ticket, this one is {ticket.status}", code="service_ticket.not_handled")
-    if not principal.can("tickets:handle") or principal.user_id not in (ticket.created_by_id, ticket.assignee_id):
-        return Forbidden("Only the ticket's creator or assignee gives feedback", code="service_ticket.not_participant")
-    return None
-
-
-def link_article_refusal(ticket: ServiceTicket, principal: Principal) -> DomainError | None:
-    if not (principal.can("tickets:handle") and principal.can("kb:read")):
-        return Forbidden("Linking articles needs tickets:handle and kb:read", code="auth.missing_permission")
-    return None
-
-
-RULES: dict[str, Callable[[ServiceTicket, Principal], DomainError | None]] = {
-    "assign": assign_refusal,
-    "handle": handle_refusal,
-    "feedback": feedback_refusal,
-    "link_article": link_article_refusal,
-}
-
-
-def allowed_actions(ticket: ServiceTicket, principal: Principal) -> list[str]:
-    return [action for action, rule in RULES.items() if rule(ticket, principal) is None]
-
-
-def _enforce(action: str, ticket: ServiceTicket, principal: Principal) -> None:
-    refusal = RULES[action](ticket, principal)
-    if refusal is not None:
-        raise refusal
-
-
 def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
     fields = {name: getattr(ticket, name) for name in TicketRead.model_fields if name not in {"breached", "allowed_actions"}}
-    return TicketRead(**fields, breached=is_breached(ticket, clock.now()), allowed_actions=allowed_actions(ticket, principal))
+    return TicketRead(
+        **fields, breached=is_breached(ticket, clock.now()), allowed_actions=RULES.allowed_actions(ticket, principal)
+    )
 
 
 async def list_tickets(
@@ -143,7 +95,8 @@ async def get_ticket(
 
 async def _reload(session: AsyncSession, principal: Principal, ticket: ServiceTicket) -> TicketDetail:
     ticket_id = ticket.id
-    session.expire(ticket)  # history collections changed: load them again
+    await session.flush()  # history rows were added: write them, then load the collections again
+    session.expire(ticket)
     return await get_ticket(session, principal, ticket_id, permission="tickets:read")
 
 
@@ -163,81 +116,65 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
     ticket = ServiceTicket(
         code=await next_code(session, CODE_SERIES),
         **data.model_dump(),
-        status="new",
+        status=TicketStatus.NEW,
         created_by_id=principal.user_id,
         created_at=now,
         updated_at=now,
     )
-    policy = await repo.sla_policy(data.service_type, data.priority)
-    if policy is not None:
-        ticket.response_due_at = now + timedelta(minutes=policy.first_response_minutes)
-        ticket.resolve_due_at = now + timedelta(minutes=policy.resolution_minutes)
+    sla = await repo.sla_policy(data.service_type, data.priority)
+    if sla is not None:
+        ticket.response_due_at = now + timedelta(minutes=sla.first_response_minutes)
+        ticket.resolve_due_at = now + timedelta(minutes=sla.resolution_minutes)
     rule = await repo.matching_rule(customer_level=customer.level, service_type=data.service_type)
     if rule is not None:
-        ticket.status, ticket.assignee_id, ticket.assigned_at, ticket.routing_rule_id = "assigned", rule.assignee_id, now, rule.id
+        ticket.status, ticket.assignee_id, ticket.assigned_at = TicketStatus.ASSIGNED, rule.assignee_id, now
+        ticket.routing_rule_id = rule.id
     session.add(ticket)
-    await session.flush()
+    await audit.record_change(session, actor=principal, entity_type="service_ticket", entity=ticket, action="create", before=None)
     if rule is not None:
         session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
-    await audit.record(
-        session, actor=principal, entity_type="service_ticket", entity_id=ticket.id, action="create", after=audit.snapshot(ticket)
-    )
-    await session.flush()
     return await _reload(session, principal, ticket)
 
 
-async def _transition(
-    session: AsyncSession, principal: Principal, ticket: ServiceTicket, action: str, before: dict[str, Any]
-) -> TicketDetail:
-    ticket.updated_at = clock.now()
-    await session.flush()
-    await audit.record(
-        session,
-        actor=principal,
-        entity_type="service_ticket",
-        entity_id=ticket.id,
-        action=action,
-        before=before,
-        after=audit.snapshot(ticket),
-    )
-    return await _reload(session, principal, ticket)
+async def _move(
+    session: AsyncSession, principal: Principal, ticket: ServiceTicket, action: str, changes: dict[str, Any]
+) -> ServiceTicket:
+    """Compare-and-set on the version read: of racing requests only the first moves the ticket."""
+    return await transition(session, ticket, actor=principal, entity_type="service_ticket", action=action, changes=changes)
 
 
 async def assign(session: AsyncSession, principal: Principal, ticket_id: int, data: AssignTicket) -> TicketDetail:
     ticket = await _get(session, principal, ticket_id, "tickets:assign")
-    _enforce("assign", ticket, principal)
+    RULES.enforce(TicketAction.ASSIGN, ticket, principal)
     await _ensure_active_assignee(session, data.assignee_id)
-    before, now = audit.snapshot(ticket), clock.now()
-    ticket.status, ticket.assignee_id, ticket.assigned_at = "assigned", data.assignee_id, now
+    now = clock.now()
+    changes = {"status": TicketStatus.ASSIGNED, "assignee_id": data.assignee_id, "assigned_at": now}
+    await _move(session, principal, ticket, "assign", changes)
     session.add(
         TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now)
     )
-    return await _transition(session, principal, ticket, "assign", before)
+    return await _reload(session, principal, ticket)
 
 
 async def handle(session: AsyncSession, principal: Principal, ticket_id: int, data: HandleTicket) -> TicketDetail:
     ticket = await _get(session, principal, ticket_id, "tickets:handle")
-    _enforce("handle", ticket, principal)
+    RULES.enforce(TicketAction.HANDLE, ticket, principal)
     assert principal.user_id is not None  # the assignee is a user
-    before, now = audit.snapshot(ticket), clock.now()
-    ticket.status = "handled"
-    ticket.first_handled_at = ticket.first_handled_at or now
+    now = clock.now()
+    changes = {"status": TicketStatus.HANDLED, "first_handled_at": ticket.first_handled_at or now}
+    await _move(session, principal, ticket, "handle", changes)
     session.add(TicketHandling(ticket_id=ticket.id, handler_id=principal.user_id, method=data.method, handled_at=now))
-    return await _transition(session, principal, ticket, "handle", before)
+    return await _reload(session, principal, ticket)
 
 
 async def give_feedback(session: AsyncSession, principal: Principal, ticket_id: int, data: TicketFeedbackCreate) -> TicketDetail:
+    """Satisfied: archived, and `ticket.archived` goes out; otherwise back to the same assignee."""
     ticket = await _get(session, principal, ticket_id, "tickets:handle")
-    _enforce("feedback", ticket, principal)
+    RULES.enforce(TicketAction.FEEDBACK, ticket, principal)
     assert principal.user_id is not None  # creator or assignee
-    before, now = audit.snapshot(ticket), clock.now()
-    session.add(
-        TicketFeedback(
-            ticket_id=ticket.id, author_id=principal.user_id, result=data.result, satisfaction=data.satisfaction, created_at=now
-        )
-    )
+    now = clock.now()
     if data.satisfaction >= SATISFIED:
-        ticket.status, ticket.archived_at = "archived", now
+        ticket = await _move(session, principal, ticket, "archive", {"status": TicketStatus.ARCHIVED, "archived_at": now})
         await publish(
             session,
             event_type="ticket.archived",
@@ -246,19 +183,23 @@ async def give_feedback(session: AsyncSession, principal: Principal, ticket_id: 
             payload=audit.snapshot(ticket),
         )
     else:
-        ticket.status = "assigned"  # same assignee handles it again
-    return await _transition(session, principal, ticket, "archive" if ticket.status == "archived" else "reopen", before)
+        ticket = await _move(session, principal, ticket, "reopen", {"status": TicketStatus.ASSIGNED})
+    session.add(
+        TicketFeedback(
+            ticket_id=ticket.id, author_id=principal.user_id, result=data.result, satisfaction=data.satisfaction, created_at=now
+        )
+    )
+    return await _reload(session, principal, ticket)
 
 
 async def link_article(session: AsyncSession, principal: Principal, ticket_id: int, article_id: int) -> TicketDetail:
     ticket = await _get(session, principal, ticket_id, "tickets:handle")
-    _enforce("link_article", ticket, principal)
+    RULES.enforce(TicketAction.LINK_ARTICLE, ticket, principal)
     article = await get_article(session, article_id)
     repo = TicketRepository(session)
     if await repo.is_linked(ticket.id, article.id):
         raise Conflict("The article is already linked to this ticket", code="service_ticket.article_already_linked")
     session.add(TicketArticle(ticket_id=ticket.id, article_id=article.id, linked_by_id=principal.user_id, linked_at=clock.now()))
-    await session.flush()
     await audit.record(
         session,
         actor=principal,

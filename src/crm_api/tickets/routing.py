@@ -71,10 +71,7 @@ async def create_routing_rule(session: AsyncSession, actor: Principal, data: Rou
     rule = TicketRoutingRule(**data.model_dump())
     await _validate_rule(session, rule)
     session.add(rule)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="ticket_routing_rule", entity_id=rule.id, action="create", after=audit.snapshot(rule)
-    )
+    await audit.record_change(session, actor=actor, entity_type="ticket_routing_rule", entity=rule, action="create", before=None)
     return rule
 
 
