@@ -7,7 +7,6 @@ import pytest
 
 from crm_api.core.auth import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden
-from crm_api.core.permissions import Principal
 from crm_api.leads import service
 from crm_api.leads.policy import LeadAction, LeadStatus
 from tests.factories import Actor, assert_problem
@@ -89,7 +88,8 @@ async def test_the_service_refuses_what_the_rules_refuse(session, actors, client
     executive_actor = await actors.make("executive")
     converted = await lead_in(client, owner_actor, "converted")
     fresh = await lead_in(client, owner_actor, "new")
-    owner, executive = [await _principal(session, actor) for actor in (owner_actor, executive_actor)]
+    owner, _ = await principal_for_user(session, owner_actor.id)
+    executive, _ = await principal_for_user(session, executive_actor.id)
 
     with pytest.raises(Forbidden) as refused:
         await service.qualify(session, executive, fresh["id"])
@@ -98,9 +98,3 @@ async def test_the_service_refuses_what_the_rules_refuse(session, actors, client
         await service.disqualify(session, owner, converted["id"], "late")
     assert conflict.value.code == "lead.converted" and conflict.value.extra["current_status"] == "converted"
     assert (await service.qualify(session, owner, fresh["id"])).status == "qualified"
-
-
-async def _principal(session, actor: Actor) -> Principal:
-    found = await principal_for_user(session, actor.id)
-    assert found is not None
-    return found[0]
