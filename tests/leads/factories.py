@@ -1,5 +1,6 @@
 """Leads and lead rules through the API."""
 
+import itertools
 from typing import Any
 
 import httpx
@@ -43,3 +44,24 @@ async def custom_role(app: FastAPI, code: str, grants: dict[str, str]) -> None:
         session.add(role)
         await session.flush()
         session.add_all(RolePermission(role_id=role.id, permission=p, scope=s) for p, s in grants.items())
+
+
+# The moves that bring a new lead to each status, made by its owner.
+MOVES_TO = {
+    "new": [],
+    "working": [("activities", {"kind": "call"})],
+    "qualified": [("qualify", None)],
+    "converted": [("convert", None)],
+    "disqualified": [("disqualify", {"reason": "No budget"})],
+}
+_serial = itertools.count(1)
+
+
+async def lead_in(client: httpx.AsyncClient, owner: Actor, status: str) -> dict[str, Any]:
+    """A lead of `owner` moved to `status`, with a phone and email no other lead has."""
+    number = next(_serial)
+    lead = await create_lead(client, owner, phone=f"1390000{number:04d}", email=f"lead{number}@x.example")
+    for move, body in MOVES_TO[status]:
+        response = await client.post(f"{API}/{lead['id']}/{move}", json=body, headers=owner.headers)
+        assert response.status_code in (200, 201), response.text
+    return (await client.get(f"{API}/{lead['id']}", headers=owner.headers)).json()

@@ -146,3 +146,23 @@ async def touch(
 ) -> httpx.Response:
     body = {"contact_id": contact_id, "kind": kind} | ({"at": at.isoformat()} if at else {}) | fields
     return await client.post(f"{CAMPAIGNS}/{campaign_id}/touches", json=body, headers=headers)
+
+
+# The transitions that bring a new campaign to each status.
+PATH_TO = {
+    "draft": [],
+    "scheduled": ["schedule"],
+    "running": ["schedule", "start"],
+    "done": ["schedule", "start", "finish"],
+    "cancelled": ["cancel"],
+}
+
+
+async def campaign_in(client: httpx.AsyncClient, marketer: Actor, segment_id: int, status: str) -> dict[str, Any]:
+    """A campaign with an audience, moved to `status` by `marketer`."""
+    campaign = await create_campaign(client, marketer, segment_id=segment_id)
+    for action in PATH_TO[status]:
+        response = await act(client, marketer, campaign["id"], action)
+        assert response.status_code == 200, response.text
+        campaign = response.json()
+    return campaign

@@ -60,10 +60,7 @@ async def create_rule(session: AsyncSession, actor: Principal, data: AssignmentR
     rule = LeadAssignmentRule(**data.model_dump())
     await _validate(session, rule)
     session.add(rule)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="lead_assignment_rule", entity_id=rule.id, action="create", after=audit.snapshot(rule)
-    )
+    await audit.record_change(session, actor=actor, entity_type="lead_assignment_rule", entity=rule, action="create", before=None)
     return rule
 
 

@@ -1,20 +1,21 @@
 from sqlalchemy import Select, delete, func, or_, select
 
-from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
+from crm_api.leads import policy
+from crm_api.leads.policy import OPEN_STATUSES, LeadStatus
 from crm_api.models.identity import Role, User
-from crm_api.models.pipeline import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadAssignmentRule, LeadScoringRule
+from crm_api.models.pipeline import Lead, LeadActivity, LeadAssignmentRule, LeadScoringRule
 
 
 class LeadRepository(Repository[Lead]):
     model = Lead
-    visible = staticmethod(owner_visibility(Lead.owner_id))
+    visible = staticmethod(policy.visible)
 
     def filtered(
         self,
         statement: Select[tuple[Lead]],
         *,
-        status: str | None,
+        status: LeadStatus | None,
         owner_id: int | None,
         source: str | None,
         region: str | None,
@@ -45,7 +46,7 @@ class LeadRepository(Repository[Lead]):
         matches = [column == value for column, value in ((Lead.phone_e164, phone_e164), (Lead.email_normalized, email)) if value]
         if not matches:
             return None
-        statement = select(Lead).where(Lead.status.in_(OPEN_LEAD_STATUSES), or_(*matches))
+        statement = select(Lead).where(Lead.status.in_(OPEN_STATUSES), or_(*matches))
         if except_id is not None:
             statement = statement.where(Lead.id != except_id)
         return await self.session.scalar(statement.order_by(Lead.id).limit(1))
@@ -58,7 +59,7 @@ class LeadRepository(Repository[Lead]):
         statement = (
             select(Lead, func.coalesce(activities.c.n, 0))
             .outerjoin(activities, activities.c.lead_id == Lead.id)
-            .where(Lead.status != "converted")
+            .where(Lead.status != LeadStatus.CONVERTED)
         )
         return [(lead, int(n)) for lead, n in (await self.session.execute(statement)).all()]
 

@@ -9,6 +9,7 @@ from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.leads import assignment, scoring, service
+from crm_api.leads.policy import LeadStatus
 from crm_api.leads.schemas import (
     ActivityCreate,
     ActivityRead,
@@ -20,7 +21,6 @@ from crm_api.leads.schemas import (
     DisqualifyBody,
     LeadCreate,
     LeadRead,
-    LeadStatus,
     LeadUpdate,
     ScoringRuleRead,
     ScoringRulesPut,
@@ -72,12 +72,12 @@ async def list_leads(
     responses=error_responses(401, 403, 409, 422),
 )
 async def create_lead(body: LeadCreate, principal: LeadsWrite, session: SessionDep) -> LeadRead:
-    return service.to_read(await service.create(session, principal, body))
+    return service.to_read(await service.create(session, principal, body), principal)
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead, summary="Get a lead", responses=error_responses(401, 403, 404))
 async def get_lead(lead_id: int, principal: LeadsRead, session: SessionDep, response: Response) -> LeadRead:
-    return with_etag(response, service.to_read(await service.get(session, principal, lead_id)))  # type: ignore[return-value]
+    return with_etag(response, service.to_read(await service.get(session, principal, lead_id), principal))  # type: ignore[return-value]
 
 
 @router.patch(
@@ -89,7 +89,7 @@ async def get_lead(lead_id: int, principal: LeadsRead, session: SessionDep, resp
 async def update_lead(
     lead_id: int, body: LeadUpdate, principal: LeadsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> LeadRead:
-    return service.to_read(await service.update(session, principal, lead_id, body, if_match=if_match))
+    return service.to_read(await service.update(session, principal, lead_id, body, if_match=if_match), principal)
 
 
 @router.delete(
@@ -127,7 +127,7 @@ async def add_activity(lead_id: int, body: ActivityCreate, principal: LeadsWrite
     "/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead", responses=LEAD_TRANSITION_ERRORS
 )
 async def qualify_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) -> LeadRead:
-    return service.to_read(await service.qualify(session, principal, lead_id))
+    return service.to_read(await service.qualify(session, principal, lead_id), principal)
 
 
 @router.post(
@@ -137,7 +137,7 @@ async def qualify_lead(lead_id: int, principal: LeadsWrite, session: SessionDep)
     responses=LEAD_TRANSITION_ERRORS,
 )
 async def disqualify_lead(lead_id: int, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
-    return service.to_read(await service.disqualify(session, principal, lead_id, body.reason))
+    return service.to_read(await service.disqualify(session, principal, lead_id, body.reason), principal)
 
 
 @router.post(
@@ -150,7 +150,7 @@ async def convert_lead(
     lead_id: int, principal: LeadsWrite, session: SessionDep, body: ConvertBody | None = None
 ) -> ConvertResult:
     lead, opportunity = await service.convert(session, principal, lead_id, body or ConvertBody())
-    return ConvertResult(lead=service.to_read(lead), opportunity=opportunities.to_read(opportunity, principal))
+    return ConvertResult(lead=service.to_read(lead, principal), opportunity=opportunities.to_read(opportunity, principal))
 
 
 @router.get(

@@ -4,10 +4,9 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, field_validator, model_validator
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.leads.policy import LeadAction, LeadActivityKind, LeadStatus
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
 
-LeadStatus = Literal["new", "working", "qualified", "converted", "disqualified"]
-ActivityKind = Literal["viewed_article", "attended_webinar", "email_opened", "call", "meeting", "note"]
 ScoringCriterion = Literal["field_present", "source", "region", "industry", "activity_count"]
 Code = Annotated[str, Field(min_length=1, max_length=100)]
 # Lead fields a `field_present` scoring rule may name.
@@ -66,10 +65,11 @@ class LeadRead(VersionedOutput):
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
+    allowed_actions: list[LeadAction] = Field(description="What the caller may do to this lead now")
 
 
 class ActivityCreate(InputModel):
-    kind: ActivityKind
+    kind: LeadActivityKind
     occurred_at: datetime | None = Field(default=None, description="When it happened; now when absent")
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -84,7 +84,7 @@ class ActivityCreate(InputModel):
 class ActivityRead(OutputModel):
     id: int
     lead_id: int
-    kind: ActivityKind
+    kind: LeadActivityKind
     occurred_at: datetime
     notes: str | None
     created_by_id: int | None

@@ -1,5 +1,7 @@
 """Lead scores: 0–100 from admin-editable rules, with the matched rules kept as the explanation."""
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -21,16 +23,33 @@ def _matches(rule: LeadScoringRule, lead: Lead, activities: int) -> bool:
     return getattr(lead, rule.criterion) == rule.value
 
 
-def apply_rules(lead: Lead, rules: list[LeadScoringRule], activities: int) -> None:
+def score_of(lead: Lead, rules: list[LeadScoringRule], activities: int) -> dict[str, Any]:
+    """The lead's `score` and `score_reasons` under the rules."""
     matched = [rule for rule in rules if _matches(rule, lead, activities)]
-    lead.score = max(0, min(100, sum(rule.points for rule in matched)))
-    lead.score_reasons = [{"criterion": r.criterion, "value": r.value, "points": r.points} for r in matched]
+    return {
+        "score": max(0, min(100, sum(rule.points for rule in matched))),
+        "score_reasons": [{"criterion": r.criterion, "value": r.value, "points": r.points} for r in matched],
+    }
+
+
+def _set(lead: Lead, scored: dict[str, Any]) -> None:
+    for field, value in scored.items():
+        setattr(lead, field, value)
+
+
+def apply_rules(lead: Lead, rules: list[LeadScoringRule], activities: int) -> None:
+    _set(lead, score_of(lead, rules, activities))
+
+
+async def current_score(session: AsyncSession, lead: Lead, *, new_activities: int = 0) -> dict[str, Any]:
+    """The lead's score fields now, counting `new_activities` about to be recorded: a transition's changes."""
+    recorded = await LeadRepository(session).activity_count(lead.id) if lead.id is not None else 0
+    return score_of(lead, await ScoringRuleRepository(session).all(), recorded + new_activities)
 
 
 async def rescore(session: AsyncSession, lead: Lead) -> None:
     """Recompute one lead's score; called on every change of the lead."""
-    activities = await LeadRepository(session).activity_count(lead.id) if lead.id is not None else 0
-    apply_rules(lead, await ScoringRuleRepository(session).all(), activities)
+    _set(lead, await current_score(session, lead))
 
 
 async def list_rules(session: AsyncSession) -> list[LeadScoringRule]:

@@ -1,4 +1,4 @@
-"""Leads: capture with de-duplication, scoring and assignment, the nurture trail, and conversion."""
+"""Leads: capture with de-duplication, scoring and assignment, the nurture trail, and conversion, as `policy` states it."""
 
 from typing import Any
 
@@ -6,33 +6,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
 from crm_api.core.clock import clock
-from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.transitions import compare_and_set, transition
 from crm_api.customers.service import normalized_phones
 from crm_api.dictionary.service import ensure_value
 from crm_api.leads import assignment, scoring
+from crm_api.leads.policy import OPEN_STATUSES, RULES, LeadAction, LeadStatus
 from crm_api.leads.repository import ActivityRepository, LeadRepository
 from crm_api.leads.schemas import ActivityCreate, ActivityRead, ConvertBody, LeadCreate, LeadRead, LeadUpdate
-from crm_api.models.pipeline import OPEN_LEAD_STATUSES, Lead, LeadActivity, Opportunity
+from crm_api.models.pipeline import Lead, LeadActivity, Opportunity
 from crm_api.opportunities import service as opportunities
 from crm_api.opportunities.schemas import OpportunityCreate
 
 READ = "leads:read"
-# Besides the lead's owner, who may convert a lead.
-CONVERTING_ROLES = frozenset({"marketer", "sales_supervisor", "admin"})
 LEAD_PHONES = {"phone": "phone_e164"}
 
 
-def to_read(lead: Lead) -> LeadRead:
-    return LeadRead.model_validate(lead)
+def to_read(lead: Lead, actor: Principal) -> LeadRead:
+    fields = {name: getattr(lead, name) for name in LeadRead.model_fields if name != "allowed_actions"}
+    return LeadRead(**fields, allowed_actions=RULES.allowed_actions(lead, actor))
 
 
-async def _record(session: AsyncSession, actor: Principal, lead: Lead, action: str, before: dict[str, Any] | None) -> None:
-    await audit.record(
-        session, actor=actor, entity_type="lead", entity_id=lead.id, action=action, before=before, after=audit.snapshot(lead)
-    )
+async def _transition(session: AsyncSession, actor: Principal, lead: Lead, action: LeadAction, changes: dict[str, Any]) -> Lead:
+    return await transition(session, lead, actor=actor, entity_type="lead", action=action, changes=changes)
 
 
 async def get(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
@@ -47,7 +46,7 @@ async def list_leads(
     actor: Principal,
     params: PageParams,
     *,
-    status: str | None = None,
+    status: LeadStatus | None = None,
     owner_id: int | None = None,
     source: str | None = None,
     region: str | None = None,
@@ -66,14 +65,7 @@ async def list_leads(
         min_score=min_score,
         q=q,
     )
-    return (await repo.page(statement, params)).to_page(to_read)
-
-
-def _ensure_status(lead: Lead, allowed: tuple[str, ...], action: str) -> None:
-    if lead.status == "converted":
-        raise Conflict("A converted lead is read-only", code="lead.converted")
-    if lead.status not in allowed:
-        raise Conflict(f"A {lead.status} lead cannot be {action}", code="lead.invalid_status")
+    return (await repo.page(statement, params)).to_page(lambda lead: to_read(lead, actor))
 
 
 async def _validate_codes(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -101,7 +93,9 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
     values = data.model_dump()
     await _validate_codes(session, values)
     phone_e164, email_normalized = _normalized_contact(data.phone, data.email)
-    lead = Lead(**values, phone_e164=phone_e164, email_normalized=email_normalized, status="new", created_by_id=actor.user_id)
+    lead = Lead(
+        **values, phone_e164=phone_e164, email_normalized=email_normalized, status=LeadStatus.NEW, created_by_id=actor.user_id
+    )
     await _refuse_duplicate(session, lead)
     chosen = await assignment.choose_owner(session, region=data.region, industry=data.industry, source=data.source)
     if chosen is not None:
@@ -113,15 +107,14 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
         raise InvalidInput("owner_id", "No assignment rule matches and the caller is not a user", code="lead.no_owner")
     await scoring.rescore(session, lead)
     session.add(lead)
-    await session.flush()
-    await _record(session, actor, lead, "create", None)
+    await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="create", before=None)
     return lead
 
 
 async def update(session: AsyncSession, actor: Principal, lead_id: int, data: LeadUpdate, *, if_match: str | None = None) -> Lead:
     lead = await get(session, actor, lead_id)
     check_if_match(if_match, lead)
-    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "changed")
+    RULES.enforce(LeadAction.EDIT, lead, actor)
     changes = data.changes()
     await _validate_codes(session, changes)
     before = audit.snapshot(lead)
@@ -129,24 +122,27 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
         setattr(lead, field, value)
     if {"phone", "email"} & changes.keys():
         lead.phone_e164, lead.email_normalized = _normalized_contact(lead.phone, lead.email)
-        if lead.status in OPEN_LEAD_STATUSES:
+        if lead.status in OPEN_STATUSES:
             await _refuse_duplicate(session, lead)
     await scoring.rescore(session, lead)
-    await session.flush()
-    await _record(session, actor, lead, "update", before)
+    await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="update", before=before)
     return lead
 
 
 async def delete(session: AsyncSession, actor: Principal, lead_id: int) -> None:
     lead = await get(session, actor, lead_id)
-    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "deleted")
+    RULES.enforce(LeadAction.DELETE, lead, actor)
     await audit.delete_recorded(session, actor=actor, entity_type="lead", entity=lead)
 
 
 async def add_activity(session: AsyncSession, actor: Principal, lead_id: int, data: ActivityCreate) -> LeadActivity:
-    """An activity on a new lead means someone is working it."""
+    """An activity on a new lead means someone is working it; the lead moves first, then the activity is recorded."""
     lead = await get(session, actor, lead_id)
-    _ensure_status(lead, (*OPEN_LEAD_STATUSES, "disqualified"), "nurtured")
+    RULES.enforce(LeadAction.NURTURE, lead, actor)
+    changes = await scoring.current_score(session, lead, new_activities=1)
+    if lead.status == LeadStatus.NEW:
+        changes["status"] = LeadStatus.WORKING
+    await _transition(session, actor, lead, LeadAction.NURTURE, changes)
     activity = LeadActivity(
         lead_id=lead.id,
         kind=data.kind,
@@ -155,16 +151,7 @@ async def add_activity(session: AsyncSession, actor: Principal, lead_id: int, da
         created_by_id=actor.user_id,
     )
     session.add(activity)
-    await session.flush()
-    before = audit.snapshot(lead)
-    if lead.status == "new":
-        lead.status = "working"
-    await scoring.rescore(session, lead)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="lead_activity", entity_id=activity.id, action="create", after=audit.snapshot(activity)
-    )
-    await _record(session, actor, lead, "nurture", before)
+    await audit.record_change(session, actor=actor, entity_type="lead_activity", entity=activity, action="create", before=None)
     return activity
 
 
@@ -177,33 +164,27 @@ async def list_activities(session: AsyncSession, actor: Principal, lead_id: int,
 
 async def qualify(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
     lead = await get(session, actor, lead_id)
-    _ensure_status(lead, ("new", "working"), "qualified")
-    before = audit.snapshot(lead)
-    lead.status = "qualified"
-    await scoring.rescore(session, lead)
-    await session.flush()
-    await _record(session, actor, lead, "qualify", before)
-    return lead
+    RULES.enforce(LeadAction.QUALIFY, lead, actor)
+    changes = {"status": LeadStatus.QUALIFIED, **await scoring.current_score(session, lead)}
+    return await _transition(session, actor, lead, LeadAction.QUALIFY, changes)
 
 
 async def disqualify(session: AsyncSession, actor: Principal, lead_id: int, reason: str) -> Lead:
     lead = await get(session, actor, lead_id)
-    _ensure_status(lead, OPEN_LEAD_STATUSES, "disqualified")
-    before = audit.snapshot(lead)
-    lead.status = "disqualified"
-    lead.disqualify_reason = reason
-    await scoring.rescore(session, lead)
-    await session.flush()
-    await _record(session, actor, lead, "disqualify", before)
-    return lead
+    RULES.enforce(LeadAction.DISQUALIFY, lead, actor)
+    changes = {"status": LeadStatus.DISQUALIFIED, "disqualify_reason": reason, **await scoring.current_score(session, lead)}
+    return await _transition(session, actor, lead, LeadAction.DISQUALIFY, changes)
 
 
 async def convert(session: AsyncSession, actor: Principal, lead_id: int, data: ConvertBody) -> tuple[Lead, Opportunity]:
     """The lead becomes an unassigned opportunity created on its owner's behalf; the lead keeps the link."""
     lead = await get(session, actor, lead_id)
-    if lead.owner_id != actor.user_id and not CONVERTING_ROLES & set(actor.roles):
-        raise Forbidden("Only the lead's owner, a marketer, a supervisor or an admin converts a lead", code="lead.cannot_convert")
-    _ensure_status(lead, OPEN_LEAD_STATUSES, "converted")
+    RULES.enforce(LeadAction.CONVERT, lead, actor)
+    # Converted first: only the request whose compare-and-set matched goes on to create the opportunity.
+    before = audit.snapshot(lead)
+    await compare_and_set(
+        session, lead, entity_type="lead", changes={"status": LeadStatus.CONVERTED, "converted_at": clock.now()}
+    )
     summary = data.summary or f"{lead.company} · {lead.contact_name}"[:300]
     opportunity = await opportunities.create(
         session,
@@ -221,10 +202,6 @@ async def convert(session: AsyncSession, actor: Principal, lead_id: int, data: C
         ),
         created_by_id=lead.owner_id,
     )
-    before = audit.snapshot(lead)
-    lead.status = "converted"
     lead.opportunity_id = opportunity.id
-    lead.converted_at = clock.now()
-    await session.flush()
-    await _record(session, actor, lead, "convert", before)
+    await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="convert", before=before)
     return lead, opportunity

@@ -1,20 +1,31 @@
 """Campaigns: the draft → scheduled → running → done machine, audiences with consent, A/B variants and touches."""
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
+from crm_api.core import audit, transitions
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
-from crm_api.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort, paginate
 from crm_api.core.permissions import Principal
 from crm_api.marketing import service as segments
+from crm_api.marketing.policy import (
+    ONCE_PER_CONTACT_KINDS,
+    RULES,
+    TARGETS,
+    TRACKED_STATUSES,
+    CampaignAction,
+    CampaignChannel,
+    CampaignStatus,
+    CampaignTransition,
+    TouchKind,
+)
 from crm_api.marketing.repository import CampaignRepository, SegmentRepository
 from crm_api.marketing.schemas import (
     AudienceMember,
@@ -29,56 +40,9 @@ from crm_api.marketing.schemas import (
     VariantRead,
 )
 from crm_api.models.customer import Contact
-from crm_api.models.marketing import ONCE_PER_CONTACT_KINDS, Campaign, CampaignTouch, CampaignVariant
+from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant
 
 RATE = Decimal("0.0001")
-# Touches are recorded while a campaign runs and after it is done (late opens, conversions).
-TRACKED_STATUSES = ("running", "done")
-
-
-def _state_refusal(allowed_from: Sequence[str], code: str, verb: str) -> Callable[[Campaign], DomainError | None]:
-    def refusal(campaign: Campaign) -> DomainError | None:
-        if campaign.status not in allowed_from:
-            return Conflict(f"A {campaign.status} campaign cannot {verb}", code=code)
-        return None
-
-    return refusal
-
-
-def _schedule_refusal(campaign: Campaign) -> DomainError | None:
-    if campaign.status != "draft":
-        return Conflict(f"A {campaign.status} campaign cannot be scheduled", code="campaign.not_draft")
-    if campaign.segment_id is None:
-        return Conflict("Choose the audience segment before scheduling", code="campaign.no_audience")
-    return None
-
-
-# Action -> the refusal (None when allowed) and, for transitions, the status it leads to.
-RULES: dict[str, tuple[Callable[[Campaign], DomainError | None], str | None]] = {
-    "edit": (_state_refusal(("draft",), "campaign.not_draft", "be edited"), None),
-    "add_variant": (_state_refusal(("draft",), "campaign.not_draft", "get variants"), None),
-    "schedule": (_schedule_refusal, "scheduled"),
-    "start": (_state_refusal(("scheduled",), "campaign.not_scheduled", "start"), "running"),
-    "finish": (_state_refusal(("running",), "campaign.not_running", "finish"), "done"),
-    "cancel": (_state_refusal(("draft", "scheduled"), "campaign.not_cancellable", "be cancelled"), "cancelled"),
-}
-TRANSITIONS = tuple(action for action, (_, target) in RULES.items() if target is not None)
-
-
-def _refusal(action: str, campaign: Campaign, principal: Principal) -> DomainError | None:
-    if not principal.can("marketing:write"):
-        return Forbidden("Changing campaigns needs marketing:write", code="auth.missing_permission")
-    return RULES[action][0](campaign)
-
-
-def allowed_actions(campaign: Campaign, principal: Principal) -> list[str]:
-    return [action for action in RULES if _refusal(action, campaign, principal) is None]
-
-
-def _enforce(action: str, campaign: Campaign, principal: Principal) -> None:
-    refusal = _refusal(action, campaign, principal)
-    if refusal is not None:
-        raise refusal
 
 
 def assign_variant(campaign_id: int, contact_id: int, variants: Sequence[CampaignVariant]) -> CampaignVariant | None:
@@ -105,7 +69,7 @@ def _to_read(campaign: Campaign, variants: list[CampaignVariant], principal: Pri
             **audit.snapshot(campaign),
             "version": campaign.version,
             "variants": [VariantRead.model_validate(v) for v in variants],
-            "allowed_actions": allowed_actions(campaign, principal),
+            "allowed_actions": RULES.allowed_actions(campaign, principal),
         }
     )
 
@@ -122,7 +86,12 @@ async def get_campaign(session: AsyncSession, principal: Principal, campaign_id:
 
 
 async def list_campaigns(
-    session: AsyncSession, principal: Principal, params: PageParams, *, status: str | None, channel: str | None
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: CampaignStatus | None,
+    channel: CampaignChannel | None,
 ) -> Page[CampaignRead]:
     repo = CampaignRepository(session)
     statement = repo.select()
@@ -136,18 +105,15 @@ async def list_campaigns(
 
 
 async def _ensure_segment(session: AsyncSession, segment_id: int | None) -> None:
-    if segment_id is not None and await segments.SegmentRepository(session).get(segment_id) is None:
+    if segment_id is not None and await SegmentRepository(session).get(segment_id) is None:
         raise InvalidInput("segment_id", f"Segment {segment_id} does not exist", code="campaign.unknown_segment")
 
 
 async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> CampaignRead:
     await _ensure_segment(session, data.segment_id)
-    campaign = Campaign(**data.model_dump(), status="draft", created_by_id=principal.user_id)
+    campaign = Campaign(**data.model_dump(), status=CampaignStatus.DRAFT, created_by_id=principal.user_id)
     session.add(campaign)
-    await session.flush()
-    await audit.record(
-        session, actor=principal, entity_type="campaign", entity_id=campaign.id, action="create", after=audit.snapshot(campaign)
-    )
+    await audit.record_change(session, actor=principal, entity_type="campaign", entity=campaign, action="create", before=None)
     return await _read(session, campaign, principal)
 
 
@@ -156,7 +122,7 @@ async def update_campaign(
 ) -> CampaignRead:
     campaign = await _get(session, campaign_id)
     check_if_match(if_match, campaign)
-    _enforce("edit", campaign, principal)
+    RULES.enforce(CampaignAction.EDIT, campaign, principal)
     changes = data.changes()
     if "segment_id" in changes:
         await _ensure_segment(session, changes["segment_id"])
@@ -167,30 +133,24 @@ async def update_campaign(
     return await _read(session, campaign, principal)
 
 
-async def transition(session: AsyncSession, principal: Principal, campaign_id: int, action: str) -> CampaignRead:
+async def transition(session: AsyncSession, principal: Principal, campaign_id: int, action: CampaignTransition) -> CampaignRead:
+    """Schedule, start, finish or cancel: a compare-and-set on the status read, audited only when it matched."""
     campaign = await _get(session, campaign_id)
-    _enforce(action, campaign, principal)
-    target = RULES[action][1]
-    assert target is not None  # only transitions are routed here
-    await segments.apply_changes(session, principal, "campaign", campaign, {"status": target}, action)
+    RULES.enforce(action, campaign, principal)
+    changes = {"status": TARGETS[action]}
+    await transitions.transition(session, campaign, actor=principal, entity_type="campaign", action=action, changes=changes)
     return await _read(session, campaign, principal)
 
 
 async def add_variant(session: AsyncSession, principal: Principal, campaign_id: int, data: VariantCreate) -> VariantRead:
     campaign = await _get(session, campaign_id)
-    _enforce("add_variant", campaign, principal)
+    RULES.enforce(CampaignAction.ADD_VARIANT, campaign, principal)
     if await CampaignRepository(session).has_variant_named(campaign.id, data.name):
         raise Conflict(f"The campaign has a variant named {data.name!r}", code="campaign_variant.name_taken")
     variant = CampaignVariant(campaign_id=campaign.id, **data.model_dump())
     session.add(variant)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=principal,
-        entity_type="campaign_variant",
-        entity_id=variant.id,
-        action="create",
-        after=audit.snapshot(variant),
+    await audit.record_change(
+        session, actor=principal, entity_type="campaign_variant", entity=variant, action="create", before=None
     )
     return VariantRead.model_validate(variant)
 
@@ -255,29 +215,26 @@ async def record_touch(
         created_at=now,
     )
     session.add(touch)
-    await session.flush()
-    await audit.record(
-        session, actor=principal, entity_type="campaign_touch", entity_id=touch.id, action="create", after=audit.snapshot(touch)
-    )
+    await audit.record_change(session, actor=principal, entity_type="campaign_touch", entity=touch, action="create", before=None)
     return touch, True
 
 
 def _performance(variant_id: int | None, name: str | None, counts: dict[str, int]) -> VariantPerformance:
-    sent = counts.get("sent", 0)
+    sent = counts.get(TouchKind.SENT, 0)
 
-    def rate(kind: str) -> Decimal | None:
+    def rate(kind: TouchKind) -> Decimal | None:
         return (Decimal(counts.get(kind, 0)) / sent).quantize(RATE) if sent else None
 
     return VariantPerformance(
         variant_id=variant_id,
         variant_name=name,
         sent=sent,
-        opened=counts.get("opened", 0),
-        clicked=counts.get("clicked", 0),
-        converted=counts.get("converted", 0),
-        open_rate=rate("opened"),
-        click_rate=rate("clicked"),
-        conversion_rate=rate("converted"),
+        opened=counts.get(TouchKind.OPENED, 0),
+        clicked=counts.get(TouchKind.CLICKED, 0),
+        converted=counts.get(TouchKind.CONVERTED, 0),
+        open_rate=rate(TouchKind.OPENED),
+        click_rate=rate(TouchKind.CLICKED),
+        conversion_rate=rate(TouchKind.CONVERTED),
     )
 
 

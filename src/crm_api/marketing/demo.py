@@ -11,6 +11,7 @@ from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.permissions import Principal
 from crm_api.marketing import campaigns, service
+from crm_api.marketing.policy import TRACKED_STATUSES, CampaignAction, CampaignTransition
 from crm_api.marketing.repository import CampaignRepository
 from crm_api.marketing.schemas import CampaignCreate, SegmentCreate, SegmentFilters, TouchCreate, VariantCreate
 from crm_api.models.customer import Contact
@@ -35,12 +36,12 @@ DEMO_CAMPAIGNS = [
     ("春季展会邀约", "event", "20000.00", "done", [("邀请函", "诚邀莅临春季展会", 1)]),
     ("线上广告试投", "ads", "3000.00", "cancelled", []),
 ]
-PATH = {
+PATH: dict[str, list[CampaignTransition]] = {
     "draft": [],
-    "scheduled": ["schedule"],
-    "running": ["schedule", "start"],
-    "done": ["schedule", "start", "finish"],
-    "cancelled": ["cancel"],
+    "scheduled": [CampaignAction.SCHEDULE],
+    "running": [CampaignAction.SCHEDULE, CampaignAction.START],
+    "done": [CampaignAction.SCHEDULE, CampaignAction.START, CampaignAction.FINISH],
+    "cancelled": [CampaignAction.CANCEL],
 }
 
 
@@ -93,7 +94,7 @@ async def seed_marketing(session: AsyncSession, settings: Settings, users: dict[
             )
         for action in PATH[status]:
             await campaigns.transition(session, marketer, campaign.id, action)
-        if status in campaigns.TRACKED_STATUSES:
+        if status in TRACKED_STATUSES:
             await _touches(session, settings, marketer, campaign.id, contacts)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import CursorResult
 
 from crm_api.core.repository import Repository
 from crm_api.customers.repository import CustomerRepository
+from crm_api.marketing.policy import TRACKED_STATUSES
 from crm_api.marketing.schemas import SCORES, SegmentFilters
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
@@ -243,7 +244,7 @@ class CampaignRepository(Repository[Campaign]):
         rows = await self.session.execute(
             select(Campaign, func.coalesce(per_campaign.c.revenue, 0), func.coalesce(per_campaign.c.conversions, 0))
             .outerjoin(per_campaign, per_campaign.c.campaign_id == Campaign.id)
-            .where(Campaign.status.in_(("running", "done")))
+            .where(Campaign.status.in_(TRACKED_STATUSES))
             .order_by(Campaign.id)
         )
         return [(campaign, revenue, conversions) for campaign, revenue, conversions in rows]

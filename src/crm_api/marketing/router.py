@@ -1,5 +1,5 @@
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -12,6 +12,7 @@ from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
+from crm_api.marketing.policy import CampaignChannel, CampaignStatus, CampaignTransition
 from crm_api.marketing.schemas import (
     Attribution,
     AttributionModel,
@@ -19,9 +20,7 @@ from crm_api.marketing.schemas import (
     CampaignCreate,
     CampaignPerformance,
     CampaignRead,
-    CampaignStatus,
     CampaignUpdate,
-    Channel,
     RfmRefreshResult,
     SegmentCount,
     SegmentCreate,
@@ -134,7 +133,7 @@ async def list_campaigns(
     session: SessionDep,
     page: PageDep,
     status: CampaignStatus | None = None,
-    channel: Channel | None = None,
+    channel: CampaignChannel | None = None,
 ) -> Page[CampaignRead]:
     return await campaigns.list_campaigns(session, principal, page, status=status, channel=channel)
 
@@ -233,7 +232,7 @@ async def campaign_performance(campaign_id: int, _: MarketingRead, session: Sess
 )
 async def transition_campaign(
     campaign_id: int,
-    action: Literal["schedule", "start", "finish", "cancel"],
+    action: CampaignTransition,
     principal: MarketingWrite,
     session: SessionDep,
 ) -> CampaignRead:

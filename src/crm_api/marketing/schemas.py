@@ -9,11 +9,9 @@ from pydantic import AfterValidator, Field, model_validator
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.schemas import CustomerSearch
+from crm_api.marketing.policy import CampaignAction, CampaignChannel, CampaignStatus, TouchKind
 
 Score = Annotated[int, Field(ge=1, le=5)]
-Channel = Literal["email", "sms", "wechat", "event", "ads"]
-CampaignStatus = Literal["draft", "scheduled", "running", "done", "cancelled"]
-TouchKind = Literal["sent", "opened", "clicked", "converted"]
 AttributionModel = Literal["first_touch", "last_touch", "linear"]
 Budget = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(to_money)]
 SCORES = ("recency", "frequency", "monetary")
@@ -84,7 +82,7 @@ class CampaignCreate(_CampaignFields):
     budget: Budget
     starts_on: date
     ends_on: date
-    channel: Channel
+    channel: CampaignChannel
 
     @model_validator(mode="after")
     def _period_ordered(self) -> "CampaignCreate":
@@ -100,7 +98,7 @@ class CampaignUpdate(PatchModel, _CampaignFields):
     budget: Budget | None = None
     starts_on: date | None = None
     ends_on: date | None = None
-    channel: Channel | None = None
+    channel: CampaignChannel | None = None
 
 
 class VariantCreate(InputModel):
@@ -126,14 +124,14 @@ class CampaignRead(VersionedOutput):
     budget: Decimal
     starts_on: date
     ends_on: date
-    channel: Channel
+    channel: CampaignChannel
     status: CampaignStatus
     segment_id: int | None
     created_by_id: int | None
     created_at: datetime
     updated_at: datetime
     variants: list[VariantRead]
-    allowed_actions: list[str]
+    allowed_actions: list[CampaignAction] = Field(description="What the caller may do to this campaign now")
 
 
 class AudienceMember(OutputModel):
@@ -195,7 +193,7 @@ class CampaignPerformance(OutputModel):
 class CampaignReturn(OutputModel):
     campaign_id: int
     name: str
-    channel: Channel
+    channel: CampaignChannel
     budget: Decimal
     attributed_revenue: Decimal
     conversions: int = Field(description="Orders and won opportunities credited (in part, for linear) to the campaign")
@@ -203,7 +201,7 @@ class CampaignReturn(OutputModel):
 
 
 class ChannelReturn(OutputModel):
-    channel: Channel
+    channel: CampaignChannel
     budget: Decimal
     attributed_revenue: Decimal
     roi: Decimal | None

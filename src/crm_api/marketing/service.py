@@ -71,10 +71,7 @@ async def create_segment(session: AsyncSession, principal: Principal, data: Segm
         name=data.name, description=data.description, filters=_stored(data.filters), created_by_id=principal.user_id
     )
     session.add(segment)
-    await session.flush()
-    await audit.record(
-        session, actor=principal, entity_type="segment", entity_id=segment.id, action="create", after=audit.snapshot(segment)
-    )
+    await audit.record_change(session, actor=principal, entity_type="segment", entity=segment, action="create", before=None)
     return segment
 
 
@@ -96,10 +93,7 @@ async def delete_segment(session: AsyncSession, principal: Principal, segment_id
     segment = await get_segment(session, segment_id)
     if await CampaignRepository(session).uses_segment(segment.id):
         raise Conflict("Campaigns use this segment as their audience", code="segment.in_use")
-    before = audit.snapshot(segment)
-    await session.delete(segment)
-    await session.flush()
-    await audit.record(session, actor=principal, entity_type="segment", entity_id=segment_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=principal, entity_type="segment", entity=segment)
 
 
 def members(session: AsyncSession, principal: Principal, segment: Segment) -> Select[tuple[Customer]]:

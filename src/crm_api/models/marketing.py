@@ -6,17 +6,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.rules import one_of, status_check
+from crm_api.marketing.policy import ONCE_PER_CONTACT_KINDS, CampaignChannel, CampaignStatus, TouchKind
 from crm_api.models.base import Base, IntPK, Timestamped, Versioned
-
-CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "cancelled")
-CAMPAIGN_CHANNELS = ("email", "sms", "wechat", "event", "ads")
-TOUCH_KINDS = ("sent", "opened", "clicked", "converted")
-# Kinds recorded at most once per campaign and contact; conversions may repeat.
-ONCE_PER_CONTACT_KINDS = ("sent", "opened", "clicked")
-
-
-def _known(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Segment(Versioned, Timestamped, Base):
@@ -53,8 +45,8 @@ class CustomerRfm(Base):
 class Campaign(Versioned, Timestamped, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
-        CheckConstraint(_known("status", CAMPAIGN_STATUSES), name="status_known"),
-        CheckConstraint(_known("channel", CAMPAIGN_CHANNELS), name="channel_known"),
+        status_check(CampaignStatus),
+        CheckConstraint(one_of("channel", CampaignChannel), name="channel_known"),
         CheckConstraint("budget >= 0", name="budget_not_negative"),
         CheckConstraint("ends_on >= starts_on", name="period_ordered"),
     )
@@ -65,8 +57,8 @@ class Campaign(Versioned, Timestamped, Base):
     budget: Mapped[Decimal]
     starts_on: Mapped[date]
     ends_on: Mapped[date]
-    channel: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    channel: Mapped[CampaignChannel] = mapped_column(String(16))
+    status: Mapped[CampaignStatus] = mapped_column(String(16), default=CampaignStatus.DRAFT, index=True)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -93,7 +85,7 @@ class CampaignTouch(Base):
 
     __tablename__ = "campaign_touches"
     __table_args__ = (
-        CheckConstraint(_known("kind", TOUCH_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", TouchKind), name="kind_known"),
         Index("ix_campaign_touches_campaign_id_kind", "campaign_id", "kind"),
         Index("ix_campaign_touches_contact_id_occurred_at", "contact_id", "occurred_at"),
         # Tracking pixels and retries repeat: one sent/opened/clicked per campaign and contact.
@@ -103,8 +95,8 @@ class CampaignTouch(Base):
             "contact_id",
             "kind",
             unique=True,
-            sqlite_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
-            postgresql_where=text(_known("kind", ONCE_PER_CONTACT_KINDS)),
+            sqlite_where=text(one_of("kind", ONCE_PER_CONTACT_KINDS)),
+            postgresql_where=text(one_of("kind", ONCE_PER_CONTACT_KINDS)),
         ),
     )
 
@@ -112,7 +104,7 @@ class CampaignTouch(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("campaign_variants.id", ondelete="SET NULL"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[TouchKind] = mapped_column(String(16))
     occurred_at: Mapped[datetime]
     # The business-time day of the touch, compared with order dates by attribution.
     occurred_on: Mapped[date]

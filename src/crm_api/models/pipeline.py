@@ -7,12 +7,13 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
-from crm_api.core.rules import status_check
+from crm_api.core.rules import one_of, status_check
+from crm_api.leads.policy import OPEN_STATUSES as OPEN_LEAD_STATUSES
+from crm_api.leads.policy import LeadActivityKind, LeadStatus
 from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 from crm_api.opportunities.policy import OpportunityStatus
 
-OPEN_LEAD_STATUSES = ("new", "working", "qualified")
-_OPEN_LEAD = text("status IN ('new', 'working', 'qualified')")
+_OPEN_LEAD = text(one_of("status", OPEN_LEAD_STATUSES))
 
 
 class Opportunity(Versioned, Timestamped, Base):
@@ -138,7 +139,7 @@ class LeadScoringRule(Base):
 class Lead(Versioned, Timestamped, Base):
     __tablename__ = "leads"
     __table_args__ = (
-        CheckConstraint("status IN ('new', 'working', 'qualified', 'converted', 'disqualified')", name="status_known"),
+        status_check(LeadStatus),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         Index("ix_leads_owner_id_id", "owner_id", "id"),
         # The de-duplication rule, also under concurrent captures: one open lead per phone and per email.
@@ -158,7 +159,7 @@ class Lead(Versioned, Timestamped, Base):
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     notes: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[str] = mapped_column(String(16), default="new")
+    status: Mapped[LeadStatus] = mapped_column(String(16), default=LeadStatus.NEW)
     score: Mapped[int] = mapped_column(default=0)
     score_reasons: Mapped[list] = mapped_column(default=list)
     assignment_rule_id: Mapped[int | None] = mapped_column(ForeignKey("lead_assignment_rules.id", ondelete="SET NULL"))
@@ -173,15 +174,13 @@ class LeadActivity(Base):
 
     __tablename__ = "lead_activities"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('viewed_article', 'attended_webinar', 'email_opened', 'call', 'meeting', 'note')", name="kind_known"
-        ),
+        CheckConstraint(one_of("kind", LeadActivityKind), name="kind_known"),
         Index("ix_lead_activities_lead_id_occurred_at", "lead_id", "occurred_at"),
     )
 
     id: Mapped[IntPK]
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[LeadActivityKind] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
