@@ -228,7 +228,6 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
             name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
         )
         await customers.add_contact(session, actor, customer.id, contact)
-    before = audit.snapshot(opportunity)
     opportunity.customer_id = customer.id
     await audit.record_change(session, actor=actor, entity_type="opportunity", entity=opportunity, action="win", before=before)
     await _publish_closed(session, actor, opportunity)
