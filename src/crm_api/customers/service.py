@@ -32,6 +32,7 @@ from crm_api.customers.schemas import (
     CustomerUpdate,
     InteractionCreate,
     InteractionRead,
+    OrdersSummary,
 )
 from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
@@ -266,6 +267,32 @@ async def _record_of(session: AsyncSession, kind: CustomerRecords, customer: Cus
     if record is None:
         raise NotFound(kind.label, record_id)
     return record
+
+
+async def contact_of(session: AsyncSession, customer: Customer, contact_id: int) -> Contact:
+    """The contact under this customer (reached through its scope first); one under another customer is a 404."""
+    return await _record_of(session, CONTACTS, customer, contact_id)  # type: ignore[no-any-return]
+
+
+async def contacts_of(session: AsyncSession, customer: Customer) -> list[Contact]:
+    """The customer's contacts, in the order they were added."""
+    statement = ContactRepository(session).of_customer(customer.id).order_by(*CONTACTS.order.keys)
+    return list(await session.scalars(statement))
+
+
+async def interactions_of(session: AsyncSession, customer: Customer, *, latest: int | None = None) -> list[Interaction]:
+    """The customer's interactions in the order recorded, or only the `latest` ones, newest first."""
+    statement = InteractionRepository(session).of_customer(customer.id)
+    if latest is None:
+        statement = statement.order_by(Interaction.id)
+    else:
+        statement = statement.order_by(*(key.desc() for key in INTERACTION_ORDER.keys)).limit(latest)
+    return list(await session.scalars(statement))
+
+
+async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSummary:
+    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
+    return OrdersSummary(count=count, total=total, last_order_date=last_order_date)
 
 
 async def list_records(
