@@ -12,9 +12,10 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal, Scope
+from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
 from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import (
     ContactRepository,
@@ -212,7 +213,7 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
     owner = await session.get(User, owner_id)
     if owner is None or not owner.active:
         raise InvalidInput("owner_id", f"User {owner_id} is not an active user", code="customer.owner_inactive")
-    if actor.scope("customers:transfer") is Scope.TEAM and owner.team_id != actor.team_id:
+    if not policy.may_transfer_to(actor, owner):
         raise InvalidInput("owner_id", "The new owner must be in your team", code="customer.owner_outside_team")
     return owner
 
