@@ -103,6 +103,12 @@ async def load_customer(
     return customer
 
 
+async def is_visible(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
+    """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
+    other domains keep about a customer (its orders)."""
+    return await CustomerRepository(session).get_scoped(customer_id, principal, "customers:read") is not None
+
+
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
     return await load_customer(session, principal, customer_id, "customers:read")
 
