@@ -18,7 +18,8 @@ class DocumentRepository(Repository[Document]):
         return self.select().where(Document.customer_id == customer_id)
 
     async def get_of_customer(self, customer_id: int, document_id: int) -> Document | None:
-        return await self.session.scalar(self.of_customer(customer_id).where(Document.id == document_id))
+        document: Document | None = await self.session.scalar(self.of_customer(customer_id).where(Document.id == document_id))
+        return document
 
     async def referenced(self, sha256s: Iterable[str]) -> set[str]:
         """Those of the given contents that some document row still names."""
