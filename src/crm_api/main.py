@@ -29,7 +29,8 @@ from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
-from crm_api.reports.router import router as reports_router
+from crm_api.read.customer_360.router import router as customer_360_router
+from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
 from crm_api.tasks.router import router as tasks_router
@@ -62,6 +63,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     audit_router,
     jobs_router,
     customers_router,
+    customer_360_router,
     privacy_router,
     sales_router,
     churn_router,

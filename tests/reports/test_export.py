@@ -6,7 +6,7 @@ import openpyxl
 import pypdf
 import pytest
 
-from crm_api.reports import export, service
+from crm_api.read.reports import export, service
 from tests.factories import assert_problem
 from tests.reports.factories import report_world
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, update
 from crm_api.core.clock import clock
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import Order
-from crm_api.reports.service import percentages
+from crm_api.read.reports.service import percentages
 from tests.factories import assert_problem
 from tests.reports.factories import add_customer, add_order, report_world
 

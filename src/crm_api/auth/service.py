@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,6 +116,11 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
     token = await repository.refresh_token_by_hash(session, fingerprint(refresh_token))
     if token is not None:
         await repository.revoke_family(session, token.family_id, clock.now())
+
+
+async def sign_out_everywhere(session: AsyncSession, *, user_id: int, at: datetime) -> None:
+    """Revoke every refresh token of the user (a disabled account keeps no session)."""
+    await repository.revoke_user_tokens(session, user_id, at)
 
 
 async def me(session: AsyncSession, principal: Principal) -> Me:

@@ -11,12 +11,11 @@ from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
-from crm_api.models.collaboration import Document
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 
-R = TypeVar("R", Contact, Interaction, Document)
+R = TypeVar("R", Contact, Interaction)
 
 
 class CustomerRepository(Repository[Customer]):

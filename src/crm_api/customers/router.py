@@ -13,7 +13,6 @@ from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel, PatchModel
 from crm_api.customers import bulk, duplicates, exports, imports, merge, service
-from crm_api.customers.overview import customer_overview
 from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
@@ -23,7 +22,6 @@ from crm_api.customers.schemas import (
     CustomerFilters,
     CustomerMerge,
     CustomerMergeResult,
-    CustomerOverview,
     CustomerRead,
     CustomerSearch,
     CustomerTransfer,
@@ -203,16 +201,6 @@ async def merge_customers(
 ) -> CustomerMergeResult:
     survivor, moved = await merge.merge_customers(session, principal, customer_id, body.loser_id)
     return CustomerMergeResult(survivor=service.to_read(survivor), moved=moved)
-
-
-@router.get(
-    "/{customer_id}/overview",
-    response_model=CustomerOverview,
-    summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
-    responses=error_responses(401, 403, 404),
-)
-async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
-    return await customer_overview(session, principal, customer_id)
 
 
 def _customer_records(

@@ -201,26 +201,6 @@ class OrdersSummary(OutputModel):
     last_order_date: date | None
 
 
-class RelatedRecord(OutputModel):
-    """A record of another domain shown in the customer 360 (open opportunities, open tickets)."""
-
-    id: int
-    code: str
-    summary: str
-    status: str
-
-
-class CustomerOverview(OutputModel):
-    profile: CustomerRead
-    contacts: list[ContactRead]
-    latest_interactions: list[InteractionRead] = Field(description="The 10 most recent, newest first")
-    orders: OrdersSummary
-    open_opportunities: list[RelatedRecord]
-    open_tickets: list[RelatedRecord]
-    churn_status: CustomerStatus
-    tags: list[str]
-
-
 # Customer tools: import, export, duplicates, merge, bulk update.
 
 ImportMode = Literal["all_or_nothing", "valid_rows_only"]

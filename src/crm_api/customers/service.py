@@ -12,9 +12,10 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal, Scope
+from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
 from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import (
     ContactRepository,
@@ -32,6 +33,7 @@ from crm_api.customers.schemas import (
     CustomerUpdate,
     InteractionCreate,
     InteractionRead,
+    OrdersSummary,
 )
 from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
@@ -99,6 +101,12 @@ async def load_customer(
     if customer is None:
         raise NotFound("Customer", customer_id)
     return customer
+
+
+async def is_visible(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
+    """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
+    other domains keep about a customer (its orders)."""
+    return await CustomerRepository(session).get_scoped(customer_id, principal, "customers:read") is not None
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
@@ -211,7 +219,7 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
     owner = await session.get(User, owner_id)
     if owner is None or not owner.active:
         raise InvalidInput("owner_id", f"User {owner_id} is not an active user", code="customer.owner_inactive")
-    if actor.scope("customers:transfer") is Scope.TEAM and owner.team_id != actor.team_id:
+    if not policy.may_transfer_to(actor, owner):
         raise InvalidInput("owner_id", "The new owner must be in your team", code="customer.owner_outside_team")
     return owner
 
@@ -266,6 +274,32 @@ async def _record_of(session: AsyncSession, kind: CustomerRecords, customer: Cus
     if record is None:
         raise NotFound(kind.label, record_id)
     return record
+
+
+async def contact_of(session: AsyncSession, customer: Customer, contact_id: int) -> Contact:
+    """The contact under this customer (reached through its scope first); one under another customer is a 404."""
+    return await _record_of(session, CONTACTS, customer, contact_id)  # type: ignore[no-any-return]
+
+
+async def contacts_of(session: AsyncSession, customer: Customer) -> list[Contact]:
+    """The customer's contacts, in the order they were added."""
+    statement = ContactRepository(session).of_customer(customer.id).order_by(*CONTACTS.order.keys)
+    return list(await session.scalars(statement))
+
+
+async def interactions_of(session: AsyncSession, customer: Customer, *, latest: int | None = None) -> list[Interaction]:
+    """The customer's interactions in the order recorded, or only the `latest` ones, newest first."""
+    statement = InteractionRepository(session).of_customer(customer.id)
+    if latest is None:
+        statement = statement.order_by(Interaction.id)
+    else:
+        statement = statement.order_by(*(key.desc() for key in INTERACTION_ORDER.keys)).limit(latest)
+    return list(await session.scalars(statement))
+
+
+async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSummary:
+    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
+    return OrdersSummary(count=count, total=total, last_order_date=last_order_date)
 
 
 async def list_records(

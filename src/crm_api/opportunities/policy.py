@@ -87,3 +87,10 @@ def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
         scope_clause(principal, permission, Opportunity.created_by_id),
         scope_clause(principal, permission, Opportunity.assignee_id),
     )
+
+
+def reminder_visible(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """A reminder is visible when the person it reminds is within the caller's scope."""
+    from crm_api.models.pipeline import Reminder
+
+    return scope_clause(principal, permission, Reminder.user_id)

@@ -2,7 +2,6 @@ from datetime import datetime
 
 from sqlalchemy import Select, exists, insert, literal, or_, select, update
 
-from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
@@ -75,7 +74,7 @@ class PlanItemRepository(Repository[PlanItem]):
 
 class ReminderRepository(Repository[Reminder]):
     model = Reminder
-    visible = staticmethod(owner_visibility(Reminder.user_id))
+    visible = staticmethod(policy.reminder_visible)
 
     def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
         statement = self.select().where(Reminder.user_id == user_id)

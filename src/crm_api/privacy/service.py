@@ -8,13 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.audit.schemas import AuditEventRead
 from crm_api.core import audit
 from crm_api.core.clock import clock
-from crm_api.core.errors import InvalidInput, NotFound
+from crm_api.core.errors import InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.customers import service as customers
-from crm_api.customers.repository import ContactRepository, CustomerRepository, InteractionRepository
-from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead, OrdersSummary
-from crm_api.models.customer import Contact, ContactConsent, Customer, Interaction
+from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
+from crm_api.models.customer import Contact, ContactConsent, Customer
 from crm_api.privacy import repository
 from crm_api.privacy.repository import ConsentRepository
 from crm_api.privacy.schemas import ConsentCreate, ConsentRead, ContactPersonalData, CustomerPersonalData, CustomerRef
@@ -55,13 +54,6 @@ def _placeholder(record_id: int) -> str:
     return f"已删除用户 #{record_id}"
 
 
-async def _contact_of(session: AsyncSession, customer: Customer, contact_id: int) -> Contact:
-    contact = await ContactRepository(session).get_of_customer(customer.id, contact_id)
-    if contact is None:
-        raise NotFound("Contact", contact_id)
-    return contact
-
-
 def _events(events: list[Any]) -> list[AuditEventRead]:
     return [AuditEventRead.model_validate(event) for event in events]
 
@@ -71,10 +63,9 @@ def _events(events: list[Any]) -> list[AuditEventRead]:
 
 async def export_customer(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerPersonalData:
     customer = await customers.get_customer(session, principal, customer_id)
-    contacts = list(await session.scalars(ContactRepository(session).of_customer(customer.id).order_by(Contact.id)))
-    interactions = list(await session.scalars(InteractionRepository(session).of_customer(customer.id).order_by(Interaction.id)))
+    contacts = await customers.contacts_of(session, customer)
+    interactions = await customers.interactions_of(session, customer)
     contact_ids = [contact.id for contact in contacts]
-    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
     events = await repository.audit_events_about(
         session,
         customer_id=customer.id,
@@ -86,14 +77,14 @@ async def export_customer(session: AsyncSession, principal: Principal, customer_
         contacts=[ContactRead.model_validate(contact) for contact in contacts],
         interactions=[InteractionRead.model_validate(interaction) for interaction in interactions],
         consents=[ConsentRead.model_validate(c) for c in await ConsentRepository(session).all_of(contact_ids)],
-        orders=OrdersSummary(count=count, total=total, last_order_date=last_order_date),
+        orders=await customers.orders_summary(session, customer),
         audit_events=_events(events),
     )
 
 
 async def export_contact(session: AsyncSession, principal: Principal, customer_id: int, contact_id: int) -> ContactPersonalData:
     customer = await customers.get_customer(session, principal, customer_id)
-    contact = await _contact_of(session, customer, contact_id)
+    contact = await customers.contact_of(session, customer, contact_id)
     events = await repository.audit_events_about(session, customer_id=None, records={"contact": [contact.id]})
     return ContactPersonalData(
         exported_at=clock.now(),
@@ -160,8 +151,8 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
     """Anonymize the customer, its contacts and interactions in place, and who its opportunities were with;
     orders, opportunities and their amounts stay."""
     customer = await _erasable_customer(session, actor, customer_id)
-    contacts = list(await session.scalars(ContactRepository(session).of_customer(customer.id)))
-    interactions = list(await session.scalars(InteractionRepository(session).of_customer(customer.id)))
+    contacts = await customers.contacts_of(session, customer)
+    interactions = await customers.interactions_of(session, customer)
     events = await repository.audit_events_about(
         session,
         customer_id=customer.id,
@@ -186,7 +177,7 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
 
 async def erase_contact(session: AsyncSession, actor: Principal, customer_id: int, contact_id: int, *, reason: str) -> Contact:
     customer = await customers.load_customer(session, actor, customer_id, "privacy:erase", include_deleted=True)
-    contact = await _contact_of(session, customer, contact_id)
+    contact = await customers.contact_of(session, customer, contact_id)
     customers.ensure_not_erased(contact)
     _scrub(await repository.audit_events_about(session, customer_id=None, records={"contact": [contact.id]}))
     _erase_contact_fields(contact)
@@ -201,7 +192,7 @@ async def list_consents(
     session: AsyncSession, principal: Principal, customer_id: int, contact_id: int, params: PageParams
 ) -> Page[ConsentRead]:
     customer = await customers.get_customer(session, principal, customer_id)
-    contact = await _contact_of(session, customer, contact_id)
+    contact = await customers.contact_of(session, customer, contact_id)
     repo = ConsentRepository(session)
     consents, next_cursor, total = await repo.page(repo.of_contacts([contact.id]), params, CONSENT_ORDER)
     return Page(items=[ConsentRead.model_validate(c) for c in consents], next_cursor=next_cursor, total=total)
@@ -222,7 +213,7 @@ async def record_consent(
     a withdrawal must always be recordable."""
     customer = await customers.load_customer(session, actor, customer_id, "customers:write")
     customers.ensure_not_erased(customer)
-    contact = await _contact_of(session, customer, contact_id)
+    contact = await customers.contact_of(session, customer, contact_id)
     customers.ensure_not_erased(contact)
     now = clock.now()
     if data.at is not None and data.at > now:

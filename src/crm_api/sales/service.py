@@ -10,7 +10,7 @@ from crm_api.core.errors import NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.types import to_money
-from crm_api.customers.repository import CustomerRepository
+from crm_api.customers import service as customers
 from crm_api.models.sales import InventoryItem, Order, OrderLine
 from crm_api.sales.repository import InventoryRepository, OrderRepository, ProductRepository
 from crm_api.sales.schemas import InventoryRead, OrderDetail, OrderLineRead, OrderSummary, ProductRead
@@ -45,15 +45,11 @@ def _line_read(line: OrderLine) -> OrderLineRead:
     )
 
 
-async def _visible_customer(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
-    return await CustomerRepository(session).get_scoped(customer_id, principal, "customers:read") is not None
-
-
 async def customer_orders(
     session: AsyncSession, principal: Principal, customer_id: int, params: PageParams
 ) -> Page[OrderSummary]:
     """Shipped and paid orders of a customer in the caller's scope, newest first."""
-    if not await _visible_customer(session, principal, customer_id):
+    if not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
     repo = OrderRepository(session)
     return (await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)).to_page(
@@ -64,7 +60,7 @@ async def customer_orders(
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
     """An order with its lines; visible when its customer is."""
     order = await OrderRepository(session).with_lines(order_id)
-    if order is None or not await _visible_customer(session, principal, order.customer_id):
+    if order is None or not await customers.is_visible(session, principal, order.customer_id):
         raise NotFound("Order", order_id)
     return OrderDetail(
         id=order.id,

@@ -1,15 +1,14 @@
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
-from crm_api.core.permissions import owner_visibility
 from crm_api.core.repository import Repository
 from crm_api.models.identity import Role, Team, User
+from crm_api.users import policy
 
 
 class UserRepository(Repository[User]):
     model = User
-    # A user record "belongs" to that user, so team scope means the team's members.
-    visible = staticmethod(owner_visibility(User.id))
+    visible = staticmethod(policy.visible)
 
     def with_roles(self, statement: Select[tuple[User]]) -> Select[tuple[User]]:
         return statement.options(selectinload(User.roles))

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.auth.repository import revoke_user_tokens
+from crm_api.auth import service as auth
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
@@ -126,7 +126,7 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
     if not active:
         now = clock.now()
         user.tokens_valid_after = now
-        await revoke_user_tokens(session, user.id, now)
+        await auth.sign_out_everywhere(session, user_id=user.id, at=now)
     await session.flush()
     await audit.record(
         session,

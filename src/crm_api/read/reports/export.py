@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.files import csv_chunks, saved_workbook_chunks
-from crm_api.reports.schemas import ColumnType, ReportRead, Scalar
+from crm_api.read.reports.schemas import ColumnType, ReportRead, Scalar
 
 
 class ExportFormat(StrEnum):

@@ -7,10 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
 from crm_api.core.permissions import Principal
-from crm_api.reports.periods import local_midnight, local_period, months_between, utc_bounds
-from crm_api.reports.repository import ServiceDeskRepository
-from crm_api.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportRead, ServiceMonthRow
-from crm_api.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
+from crm_api.read.reports.periods import local_midnight, local_period, months_between, utc_bounds
+from crm_api.read.reports.repository import ServiceDeskRepository
+from crm_api.read.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportRead, ServiceMonthRow
+from crm_api.read.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
 
 
 async def service_composition(

@@ -26,7 +26,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
-from crm_api.core.permissions import Principal, Scope, scope_clause
+from crm_api.core.permissions import Principal, Scope
+from crm_api.customers import policy as customer_policy
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Contact, Customer
@@ -35,7 +36,9 @@ from crm_api.models.pipeline import Opportunity
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, CustomerRevenue, Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
+from crm_api.opportunities import policy as opportunity_policy
 from crm_api.tickets.repository import breached_clause
+from crm_api.users import policy as user_policy
 
 PERMISSION = "reports:read"
 # Largest first; between equal sums the newer customer first, so every page boundary is exact.
@@ -65,8 +68,8 @@ class ReportRepository:
         self.principal = principal
 
     def visible_customers(self) -> ColumnElement[bool]:
-        """Live customers inside the caller's `reports:read` scope (a supervisor: their team's)."""
-        return and_(Customer.deleted_at.is_(None), scope_clause(self.principal, PERMISSION, Customer.owner_id))
+        """Live customers the customers' policy shows under `reports:read` (a supervisor: their team's)."""
+        return and_(Customer.deleted_at.is_(None), customer_policy.visible(self.principal, PERMISSION))
 
     def _revenue_of(self, year: int | None) -> ColumnElement[bool]:
         return and_(CustomerRevenue.year == (ALL_YEARS if year is None else year), CustomerRevenue.order_count > 0)
@@ -307,10 +310,8 @@ class PipelineRepository(ReportRepository):
     """Queries over opportunities (visible when their creator or assignee is in scope) and account managers."""
 
     def visible_opportunities(self) -> ColumnElement[bool]:
-        return or_(
-            scope_clause(self.principal, PERMISSION, Opportunity.created_by_id),
-            scope_clause(self.principal, PERMISSION, Opportunity.assignee_id),
-        )
+        """Opportunities the opportunities' policy shows under `reports:read`."""
+        return opportunity_policy.visible(self.principal, PERMISSION)
 
     async def opportunities_by_stage(self, period: tuple[datetime, datetime], assignee_id: int | None) -> list[Row[Any]]:
         """Count and expected amount (cents) per stage and status of opportunities created in the period."""
@@ -335,7 +336,7 @@ class PipelineRepository(ReportRepository):
     async def account_managers(self) -> list[Row[Any]]:
         statement = (
             select(User.id, User.full_name, User.username)
-            .where(User.roles.any(Role.code == "account_manager"), scope_clause(self.principal, PERMISSION, User.id))
+            .where(User.roles.any(Role.code == "account_manager"), user_policy.visible(self.principal, PERMISSION))
             .order_by(User.full_name, User.id)
         )
         return list((await self.session.execute(statement)).all())

@@ -18,9 +18,9 @@ from crm_api.core.permissions import Principal
 from crm_api.core.types import CENT, to_money
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.platform import DictionaryItem
-from crm_api.reports.periods import month_start
-from crm_api.reports.repository import ReportRepository
-from crm_api.reports.schemas import (
+from crm_api.read.reports.periods import month_start
+from crm_api.read.reports.repository import ReportRepository
+from crm_api.read.reports.schemas import (
     ColumnType,
     CompositionRow,
     ContributionRow,

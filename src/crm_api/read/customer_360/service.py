@@ -6,11 +6,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
-from crm_api.customers.repository import ContactRepository, CustomerRepository, InteractionRepository
-from crm_api.customers.schemas import ContactRead, CustomerOverview, InteractionRead, OrdersSummary, RelatedRecord
-from crm_api.customers.service import CONTACTS, INTERACTION_ORDER, get_customer, to_read
+from crm_api.customers import service as customers
+from crm_api.customers.schemas import ContactRead, InteractionRead
 from crm_api.models.customer import Customer
 from crm_api.opportunities.repository import OpportunityRepository
+from crm_api.read.customer_360.schemas import CustomerOverview, RelatedRecord
 from crm_api.tickets.repository import TicketRepository
 
 LATEST_INTERACTIONS = 10
@@ -21,19 +21,16 @@ OverviewSection = Callable[[AsyncSession, Principal, Customer], Awaitable[dict[s
 
 
 async def _contacts(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    statement = ContactRepository(session).of_customer(customer.id).order_by(*CONTACTS.order.keys)
-    return {"contacts": [ContactRead.model_validate(c) for c in await session.scalars(statement)]}
+    return {"contacts": [ContactRead.model_validate(c) for c in await customers.contacts_of(session, customer)]}
 
 
 async def _latest_interactions(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    newest_first = [key.desc() for key in INTERACTION_ORDER.keys]
-    statement = InteractionRepository(session).of_customer(customer.id).order_by(*newest_first).limit(LATEST_INTERACTIONS)
-    return {"latest_interactions": [InteractionRead.model_validate(i) for i in await session.scalars(statement)]}
+    interactions = await customers.interactions_of(session, customer, latest=LATEST_INTERACTIONS)
+    return {"latest_interactions": [InteractionRead.model_validate(i) for i in interactions]}
 
 
 async def _orders(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
-    return {"orders": OrdersSummary(count=count, total=total, last_order_date=last_order_date)}
+    return {"orders": await customers.orders_summary(session, customer)}
 
 
 async def _open_opportunities(session: AsyncSession, principal: Principal, customer: Customer) -> dict[str, Any]:
@@ -54,9 +51,9 @@ SECTIONS: list[OverviewSection] = [_contacts, _latest_interactions, _orders, _op
 
 
 async def customer_overview(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerOverview:
-    customer = await get_customer(session, principal, customer_id)
+    customer = await customers.get_customer(session, principal, customer_id)
     fields: dict[str, Any] = {}
     for section in SECTIONS:
         fields |= await section(session, principal, customer)
-    profile = to_read(customer)
+    profile = customers.to_read(customer)
     return CustomerOverview(profile=profile, churn_status=customer.status, tags=profile.tags, **fields)

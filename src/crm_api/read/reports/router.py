@@ -10,9 +10,9 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
-from crm_api.reports import pipeline, service, service_desk
-from crm_api.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
-from crm_api.reports.schemas import (
+from crm_api.read.reports import pipeline, service, service_desk
+from crm_api.read.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.read.reports.schemas import (
     ChurnRow,
     CompositionRow,
     ContributionRow,
@@ -23,7 +23,7 @@ from crm_api.reports.schemas import (
     ReportRead,
     ServiceMonthRow,
 )
-from crm_api.reports.service import CompositionField
+from crm_api.read.reports.service import CompositionField
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
 from crm_api.opportunities.policy import OpportunityStatus
-from crm_api.reports.periods import local_period, utc_bounds
-from crm_api.reports.repository import PipelineRepository
-from crm_api.reports.schemas import ColumnType, FunnelRow, PerformanceRow, ReportRead
-from crm_api.reports.service import build_report, decimal_or_none, dictionary_buckets, money_from_cents, rate
+from crm_api.read.reports.periods import local_period, utc_bounds
+from crm_api.read.reports.repository import PipelineRepository
+from crm_api.read.reports.schemas import ColumnType, FunnelRow, PerformanceRow, ReportRead
+from crm_api.read.reports.service import build_report, decimal_or_none, dictionary_buckets, money_from_cents, rate
 
 
 async def sales_funnel(

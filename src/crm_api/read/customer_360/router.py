@@ -1,0 +1,25 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from crm_api.core.auth import require
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.permissions import Principal
+from crm_api.read.customer_360.schemas import CustomerOverview
+from crm_api.read.customer_360.service import customer_overview
+
+# Under the customer's path, beside the customers' own routes.
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
+
+
+@router.get(
+    "/{customer_id}/overview",
+    response_model=CustomerOverview,
+    summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
+    responses=error_responses(401, 403, 404),
+)
+async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
+    return await customer_overview(session, principal, customer_id)

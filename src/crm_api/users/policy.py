@@ -1,0 +1,11 @@
+"""Who sees which user: a user record belongs to that user, so a team scope means the team's members."""
+
+from sqlalchemy import ColumnElement
+
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.models.identity import User
+
+
+def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """A user is visible when that user is within the caller's scope (own: oneself; team: the team's members)."""
+    return scope_clause(principal, permission, User.id)
