@@ -98,8 +98,8 @@ async def _finish(session: AsyncSession, actor: Principal | None, kind: str, pla
     """One audit event per call that changed something; a repeated batch leaves no trace."""
     result = plan.result()
     if plan.creates or plan.updates:
-        await audit.record(
-            session, actor=actor, entity_type="sales_batch", entity_id=kind, action="sync", after=result.model_dump()
+        await audit.record_batch(
+            session, actor=actor, batch_type="sales_batch", batch_id=kind, action="sync", summary=result.model_dump()
         )
     return result
 
