@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
-from crm_api.models.platform import AuditEvent
+from crm_api.core.tables import AuditEvent
 
 # Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
 LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version"})

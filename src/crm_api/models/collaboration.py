@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 
 TASK_STATUSES = ("open", "done", "cancelled")
 TASK_PRIORITIES = ("low", "normal", "high")

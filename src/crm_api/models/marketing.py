@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "cancelled")
 CAMPAIGN_CHANNELS = ("email", "sms", "wechat", "event", "ads")

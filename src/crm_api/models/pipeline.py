@@ -7,8 +7,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 from crm_api.opportunities.policy import OpportunityStatus
 
 OPEN_LEAD_STATUSES = ("new", "working", "qualified")

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 
 TICKET_STATUSES = ("new", "assigned", "handled", "archived")
 TICKET_CHANNELS = ("phone", "email", "wechat", "web", "app")

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import FieldError, InvalidInput
+from crm_api.core.orm import Base
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel
-from crm_api.models.base import Base
 from crm_api.models.customer import Customer
 from crm_api.models.sales import InventoryItem, Order, Product
 from crm_api.sales.repository import SyncRepository

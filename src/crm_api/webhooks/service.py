@@ -12,7 +12,8 @@ from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
-from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.core.tables import OutboxEvent
+from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
 from crm_api.webhooks.schemas import (
     EventTypeRead,
