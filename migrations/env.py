@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from crm_api.core.config import get_settings
+from crm_api.core.orm import schema_filter
 from crm_api.models import Base
-from crm_api.models.base import schema_filter
 
 config = context.config
 target_metadata = Base.metadata

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from crm_api.core.config import Settings
+from crm_api.core.tables import OutboxEvent
 from crm_api.models.platform import AuditEvent
-from crm_api.models.webhook import OutboxEvent
 
 # As many as one worker's pool holds connections: every request of the race is in flight at once.
 RACERS = 20

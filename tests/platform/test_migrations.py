@@ -7,8 +7,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_api.cli import alembic_config
+from crm_api.core.orm import schema_filter
 from crm_api.models import Base
-from crm_api.models.base import schema_filter
 from tests.conftest import migrate
 
 

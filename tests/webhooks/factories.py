@@ -6,7 +6,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from crm_api.models.webhook import OutboxEvent, WebhookDelivery
+from crm_api.core.tables import OutboxEvent
+from crm_api.models.webhook import WebhookDelivery
 from tests.factories import Actor
 
 URL = "/api/v1/webhooks"

@@ -32,8 +32,7 @@ async def issue(session: AsyncSession, actor: Principal, data: ApiKeyCreate) -> 
     secret = new_secret("crm")
     key = ApiKey(name=data.name, prefix=secret[:12], key_hash=fingerprint(secret), role=role, created_by_id=actor.user_id)
     session.add(key)
-    await session.flush()
-    await audit.record(session, actor=actor, entity_type="api_key", entity_id=key.id, action="create", after=audit.snapshot(key))
+    await audit.record_change(session, actor=actor, entity_type="api_key", entity=key, action="create", before=None)
     return ApiKeyIssued(**to_read(key).model_dump(), secret=secret)
 
 
@@ -49,12 +48,4 @@ async def revoke(session: AsyncSession, actor: Principal, key_id: int) -> None:
     if key.revoked_at is None:
         before = audit.snapshot(key)
         key.revoked_at = clock.now()
-        await audit.record(
-            session,
-            actor=actor,
-            entity_type="api_key",
-            entity_id=key.id,
-            action="revoke",
-            before=before,
-            after=audit.snapshot(key),
-        )
+        await audit.record_change(session, actor=actor, entity_type="api_key", entity=key, action="revoke", before=before)

@@ -62,16 +62,10 @@ async def spend_code(session: AsyncSession, totp: UserTotp, code: str) -> bool:
     return await repository.use_recovery_code(session, totp.user_id, _recovery_hash(code), clock.now())
 
 
-async def _audit(session: AsyncSession, actor: Principal, user_id: int, action: str, *, enabled: bool) -> None:
+async def _audit(session: AsyncSession, actor: Principal, user: User, action: str, *, enabled: bool) -> None:
     # Only the on/off state: the secret and the recovery codes never reach the audit trail.
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="user",
-        entity_id=user_id,
-        action=action,
-        before={"totp_enabled": not enabled},
-        after={"totp_enabled": enabled},
+    await audit.record_switch(
+        session, actor=actor, entity_type="user", entity=user, action=action, switch="totp_enabled", on=enabled
     )
 
 
@@ -96,6 +90,8 @@ async def setup(session: AsyncSession, principal: Principal) -> TotpSetup:
 async def enable(session: AsyncSession, principal: Principal, *, code: str) -> list[str]:
     """Activate the pending secret once a code from it checks out; the recovery codes are returned this once."""
     user_id = _signed_in_user_id(principal)
+    user = await session.get(User, user_id)
+    assert user is not None  # the principal was resolved from it
     totp = await session.get(UserTotp, user_id)
     if totp is None:
         raise Conflict("Set up the second factor first", code="auth.totp_not_set_up")
@@ -106,7 +102,7 @@ async def enable(session: AsyncSession, principal: Principal, *, code: str) -> l
     totp.enabled_at = clock.now()
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     await repository.add_recovery_codes(session, user_id, [_recovery_hash(c) for c in codes])
-    await _audit(session, principal, user_id, "totp_enable", enabled=True)
+    await _audit(session, principal, user, "totp_enable", enabled=True)
     return codes
 
 
@@ -123,14 +119,15 @@ async def disable(session: AsyncSession, principal: Principal, *, password: str,
     if not await spend_code(session, totp, code):
         raise InvalidInput("code", "The code is wrong or expired", code="auth.invalid_otp")
     await repository.remove_totp(session, user_id)
-    await _audit(session, principal, user_id, "totp_disable", enabled=False)
+    await _audit(session, principal, user, "totp_disable", enabled=False)
 
 
 async def reset(session: AsyncSession, actor: Principal, *, user_id: int) -> None:
     """An admin removes a user's second factor (a lost phone); the user may set up a new one."""
-    if await session.get(User, user_id) is None:
+    user = await session.get(User, user_id)
+    if user is None:
         raise NotFound("User", user_id)
     if await session.get(UserTotp, user_id) is None:
         raise Conflict("The user has no second factor", code="auth.totp_not_enabled")
     await repository.remove_totp(session, user_id)
-    await _audit(session, actor, user_id, "totp_reset", enabled=False)
+    await _audit(session, actor, user, "totp_reset", enabled=False)

@@ -11,10 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
-from crm_api.models.platform import AuditEvent
+from crm_api.core.tables import AuditEvent
 
 # Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
 LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version"})
+
+Snapshot = dict[str, Any]
+# What an entity's events record of it: `snapshot`, or a domain's snapshot with its collections added.
+View = Callable[[Any], Snapshot]
 
 
 def _plain(value: Any) -> Any:
@@ -29,7 +33,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def snapshot(entity: object) -> dict[str, Any]:
+def snapshot(entity: object) -> Snapshot:
     """Column values of an ORM object, JSON-ready, secrets left out."""
     mapper = inspect(type(entity))
     return {column.key: _plain(getattr(entity, column.key)) for column in mapper.column_attrs if column.key not in LEFT_OUT}
@@ -52,9 +56,11 @@ async def record(
     entity_type: str,
     entity_id: object,
     action: str,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    before: Snapshot | None = None,
+    after: Snapshot | None = None,
 ) -> AuditEvent:
+    """The row itself, for the functions below: domains record through those, which take entities
+    (tests/platform/test_audit_path.py lists the domains still calling this directly)."""
     event = AuditEvent(
         actor_id=actor.user_id if actor else None,
         actor_label=actor.label if actor else "system",
@@ -76,10 +82,11 @@ async def record_change(
     entity_type: str,
     entity: Any,
     action: str,
-    before: dict[str, Any] | None,
-    view: Callable[[Any], dict[str, Any]] | None = snapshot,
+    before: Snapshot | None,
+    view: View | None = snapshot,
 ) -> None:
-    """Flush the change, then record it with the entity as it now is (`view=None`: it is gone)."""
+    """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
+    gone). `before` is `view(entity)` taken before the change."""
     await session.flush()
     await record(
         session,
@@ -92,8 +99,84 @@ async def record_change(
     )
 
 
-async def delete_recorded(session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any) -> None:
+async def delete_recorded(
+    session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, view: View = snapshot
+) -> None:
     """Delete the entity and record what it was."""
-    before = snapshot(entity)
+    before = view(entity)
     await session.delete(entity)
     await record_change(session, actor=actor, entity_type=entity_type, entity=entity, action="delete", before=before, view=None)
+
+
+async def record_merge(
+    session: AsyncSession,
+    *,
+    actor: Principal | None,
+    entity_type: str,
+    survivor: Any,
+    loser: Any,
+    before: tuple[Snapshot, Snapshot],
+    view: View,
+    moved: dict[str, int],
+) -> None:
+    """One event on each side of a merge, naming the other side and the records that moved (table → count)."""
+
+    async def side(entity: Any, entity_before: Snapshot, other: Snapshot) -> None:
+        await record_change(
+            session,
+            actor=actor,
+            entity_type=entity_type,
+            entity=entity,
+            action="merge",
+            before=entity_before,
+            view=lambda e: view(e) | other | {"moved": moved},
+        )
+
+    await side(survivor, before[0], {"merged_from": loser.id})
+    await side(loser, before[1], {"merged_into": survivor.id})
+
+
+async def record_erasure(session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, reason: str) -> None:
+    """The entity's personal data was erased: when and why, never what it was."""
+    await record_change(
+        session,
+        actor=actor,
+        entity_type=entity_type,
+        entity=entity,
+        action="erase",
+        before={"erased_at": None},
+        view=lambda e: {"erased_at": e.erased_at, "reason": reason},
+    )
+
+
+async def record_switch(
+    session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, action: str, switch: str, on: bool
+) -> None:
+    """A setting of the entity kept outside its own columns (a second factor) turned on or off: only that it did."""
+    await record_change(
+        session,
+        actor=actor,
+        entity_type=entity_type,
+        entity=entity,
+        action=action,
+        before={switch: not on},
+        view=lambda _: {switch: on},
+    )
+
+
+async def record_follow_up(
+    session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, action: str, made_type: str, made: Any
+) -> None:
+    """An action that left the entity as it was but made another record (a test delivery): which one, once it has an id."""
+    await session.flush()
+    made_id = {f"{made_type}_id": made.id}
+    await record_change(
+        session, actor=actor, entity_type=entity_type, entity=entity, action=action, before=None, view=lambda _: made_id
+    )
+
+
+async def record_batch(
+    session: AsyncSession, *, actor: Principal | None, batch_type: str, batch_id: object, action: str, summary: Snapshot
+) -> None:
+    """A write of many rows that is no one entity's change (a sync, an import): one event with what it did."""
+    await record(session, actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, before=None, after=summary)

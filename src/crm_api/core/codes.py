@@ -3,7 +3,7 @@
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.models.platform import CodeCounter
+from crm_api.core.tables import CodeCounter
 
 
 async def next_codes(session: AsyncSession, series: str, count: int, *, width: int = 8) -> list[str]:

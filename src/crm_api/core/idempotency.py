@@ -15,7 +15,7 @@ from crm_api.core.db import Database
 from crm_api.core.errors import problem_response
 from crm_api.core.scheduler import register_job
 from crm_api.core.security import decode_access_token, fingerprint
-from crm_api.models.platform import IdempotencyRecord
+from crm_api.core.tables import IdempotencyRecord
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")

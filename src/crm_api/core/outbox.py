@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, String, cast, exists, func, insert, litera
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
-from crm_api.models.webhook import OutboxEvent
+from crm_api.core.tables import OutboxEvent
 
 
 async def publish(session: AsyncSession, *, event_type: str, entity_type: str, entity_id: object, payload: dict) -> None:

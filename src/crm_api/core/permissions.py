@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, Integer, column, false, select, table, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.errors import Forbidden
@@ -17,6 +17,9 @@ class Scope(StrEnum):
 
 
 SCOPE_RANK = {Scope.OWN: 0, Scope.TEAM: 1, Scope.ALL: 2}
+
+# The users table as far as a team scope needs it: core names the table, not the model.
+_USERS = table("users", column("id", Integer), column("team_id", Integer))
 
 # Every permission the API checks, with what it lets a caller do.
 PERMISSIONS: dict[str, str] = {
@@ -166,15 +169,13 @@ def scope_clause(
     principal: Principal, permission: str, owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
 ) -> ColumnElement[bool]:
     """The WHERE clause limiting `owner_column` to what the principal may see under `permission`."""
-    from crm_api.models.identity import User  # models import core; keep core importable alone
-
     scope = principal.scope(permission)
     if scope is Scope.ALL:
         return true()
     if principal.user_id is None:
         return false()
     if scope is Scope.TEAM and principal.team_id is not None:
-        return owner_column.in_(select(User.id).where(User.team_id == principal.team_id))
+        return owner_column.in_(select(_USERS.c.id).where(_USERS.c.team_id == principal.team_id))
     return owner_column == principal.user_id
 
 

@@ -6,9 +6,9 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
+from crm_api.core.orm import Base
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal
-from crm_api.models.base import Base
 
 M = TypeVar("M", bound=Base)
 

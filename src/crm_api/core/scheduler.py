@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.db import Database
-from crm_api.models.platform import JobRun
+from crm_api.core.tables import JobRun
 
 log = logging.getLogger("crm_api.scheduler")
 

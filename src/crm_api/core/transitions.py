@@ -61,8 +61,5 @@ async def transition(
     """`compare_and_set`, then the audit event of the move with the state before and after."""
     before = audit.snapshot(entity)
     moved = await compare_and_set(session, entity, entity_type=entity_type, changes=changes)
-    after = audit.snapshot(moved)
-    await audit.record(
-        session, actor=actor, entity_type=entity_type, entity_id=moved.id, action=action, before=before, after=after
-    )
+    await audit.record_change(session, actor=actor, entity_type=entity_type, entity=moved, action=action, before=before)
     return moved

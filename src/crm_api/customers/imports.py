@@ -232,13 +232,13 @@ async def import_customers(
         raise error
     if write and checked:
         codes = await _write(session, actor, [checked[n] for n in sorted(checked)])
-        await audit.record(
+        await audit.record_batch(
             session,
             actor=actor,
-            entity_type="customer_import",
-            entity_id=codes[0],
+            batch_type="customer_import",
+            batch_id=codes[0],
             action="import",
-            after={"file": filename, "mode": mode}
+            summary={"file": filename, "mode": mode}
             | report.model_dump(include={"rows", "valid", "invalid", "created"})
             | {"codes": f"{codes[0]}..{codes[-1]}"},
         )

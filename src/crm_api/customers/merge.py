@@ -32,22 +32,14 @@ async def merge_customers(
     # The UPDATEs went around the ORM: reload the tags both now have.
     await session.refresh(survivor, ["tags"])
     await session.refresh(loser, ["tags"])
-    await audit.record(
+    await audit.record_merge(
         session,
         actor=actor,
         entity_type="customer",
-        entity_id=survivor.id,
-        action="merge",
-        before=survivor_before,
-        after=audit_view(survivor) | {"merged_from": loser.id, "moved": moved},
-    )
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="customer",
-        entity_id=loser.id,
-        action="merge",
-        before=loser_before,
-        after=audit_view(loser) | {"merged_into": survivor.id, "moved": moved},
+        survivor=survivor,
+        loser=loser,
+        before=(survivor_before, loser_before),
+        view=audit_view,
+        moved=moved,
     )
     return survivor, moved

@@ -42,10 +42,7 @@ async def create_item(session: AsyncSession, actor: Principal, data: DictionaryI
         raise Conflict(f"{data.category} already has the value {data.value}", code="dictionary.duplicate_value")
     item = DictionaryItem(**data.model_dump())
     session.add(item)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="dictionary_item", entity_id=item.id, action="create", after=audit.snapshot(item)
-    )
+    await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="create", before=None)
     return item
 
 

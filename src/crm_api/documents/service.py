@@ -95,8 +95,4 @@ async def delete_document(session: AsyncSession, actor: Principal, customer_id: 
     """Only the row goes: other documents may share the content; the orphan job removes unnamed files."""
     customer = await writable_customer(session, actor, customer_id)
     document = await _document_of(session, customer.id, document_id)
-    before = audit.snapshot(document)
-    await session.delete(document)
-    await audit.record_change(
-        session, actor=actor, entity_type="document", entity=document, action="delete", before=before, view=None
-    )
+    await audit.delete_recorded(session, actor=actor, entity_type="document", entity=document)

@@ -29,10 +29,7 @@ async def get_article(session: AsyncSession, article_id: int) -> KbArticle:
 async def create_article(session: AsyncSession, actor: Principal, data: ArticleCreate) -> KbArticle:
     article = KbArticle(title=data.title, body=data.body, created_by_id=actor.user_id)
     session.add(article)
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="kb_article", entity_id=article.id, action="create", after=audit.snapshot(article)
-    )
+    await audit.record_change(session, actor=actor, entity_type="kb_article", entity=article, action="create", before=None)
     return article
 
 

@@ -1,6 +1,7 @@
-"""Every model module, imported here so Alembic and the app see one complete registry."""
+"""Every model module, imported here so Alembic and the app see one complete registry (core.orm's `Base`)."""
 
-from crm_api.models.base import Base
+from crm_api.core.orm import Base
+from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
 from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction
@@ -26,7 +27,7 @@ from crm_api.models.pipeline import (
     Reminder,
     StageChange,
 )
-from crm_api.models.platform import AuditEvent, CodeCounter, DictionaryItem, IdempotencyRecord, JobRun
+from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import CustomerRevenue, InventoryItem, Order, OrderLine, Product
 from crm_api.models.ticket import (
     KbArticle,
@@ -38,7 +39,7 @@ from crm_api.models.ticket import (
     TicketHandling,
     TicketRoutingRule,
 )
-from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 
 __all__ = [
     "ApiKey",

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.churn.policy import LIVE_STATUSES, ChurnWarningStatus
 from crm_api.core.clock import clock
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 _LIVE = text(one_of("status", LIVE_STATUSES))
 

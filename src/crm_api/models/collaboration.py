@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 

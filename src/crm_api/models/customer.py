@@ -8,9 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
+from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 from crm_api.core.rules import status_check
 from crm_api.customers.policy import CustomerStatus
-from crm_api.models.base import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")

@@ -6,7 +6,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 
 user_roles = Table(
     "user_roles",

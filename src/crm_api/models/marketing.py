@@ -6,9 +6,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
 from crm_api.marketing.policy import ONCE_PER_CONTACT_KINDS, CampaignChannel, CampaignStatus, TouchKind
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 
 
 class Segment(Versioned, Timestamped, Base):

@@ -7,10 +7,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
 from crm_api.leads.policy import OPEN_STATUSES as OPEN_LEAD_STATUSES
 from crm_api.leads.policy import LeadActivityKind, LeadStatus
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 from crm_api.opportunities.policy import OpportunityStatus
 
 _OPEN_LEAD = text(one_of("status", OPEN_LEAD_STATUSES))

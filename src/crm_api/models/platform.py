@@ -1,12 +1,14 @@
-"""Platform records shared by every domain: dictionary, audit trail, job runs, code counters."""
+"""The data dictionary every domain draws its values from; the audit trail and job runs are core's (core.tables),
+read here by the domains that list them."""
 
-from datetime import datetime
-
-from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.tables import AuditEvent, JobRun
+
+# Core's tables the domains and tests read, where they have always found them.
+__all__ = ["AuditEvent", "DictionaryItem", "JobRun"]
 
 
 class DictionaryItem(Versioned, Timestamped, Base):
@@ -20,61 +22,3 @@ class DictionaryItem(Versioned, Timestamped, Base):
     sort_order: Mapped[int] = mapped_column(default=0)
     editable: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
-
-
-class AuditEvent(Base):
-    """Append-only: nothing in the API updates or deletes these rows."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (
-        Index("ix_audit_events_entity", "entity_type", "entity_id"),
-        Index("ix_audit_events_actor_id", "actor_id"),
-        Index("ix_audit_events_occurred_at", "occurred_at"),
-    )
-
-    id: Mapped[IntPK]
-    occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
-    actor_id: Mapped[int | None]
-    actor_label: Mapped[str | None] = mapped_column(String(120))
-    entity_type: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(50))
-    changes: Mapped[dict]
-    request_id: Mapped[str | None] = mapped_column(String(64))
-    client_ip: Mapped[str | None] = mapped_column(String(45))
-
-
-class JobRun(Base):
-    __tablename__ = "job_runs"
-    __table_args__ = (Index("ix_job_runs_job_started_at", "job", "started_at"),)
-
-    id: Mapped[IntPK]
-    job: Mapped[str] = mapped_column(String(64))
-    started_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None]
-    outcome: Mapped[str] = mapped_column(String(16))
-    counts: Mapped[dict] = mapped_column(default=dict)
-    error: Mapped[str | None] = mapped_column(Text)
-
-
-class CodeCounter(Base):
-    """Next number for a human-facing code series (customers, opportunities, tickets)."""
-
-    __tablename__ = "code_counters"
-
-    series: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_value: Mapped[int] = mapped_column(default=0)
-
-
-class IdempotencyRecord(Base):
-    """The first response to a write sent with an Idempotency-Key, replayed to retries of it."""
-
-    __tablename__ = "idempotency_records"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    completed_at: Mapped[datetime | None]
-    status_code: Mapped[int | None]
-    headers: Mapped[dict] = mapped_column(default=dict)
-    body: Mapped[bytes | None] = mapped_column(LargeBinary)

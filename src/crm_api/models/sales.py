@@ -7,8 +7,8 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
+from crm_api.core.orm import Base, IntPK
 from crm_api.core.types import ExactDecimal
-from crm_api.models.base import Base, IntPK
 
 SHIPPED = 5
 PAID = 6

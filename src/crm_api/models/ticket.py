@@ -6,8 +6,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from crm_api.core.clock import clock
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
 from crm_api.tickets.policy import TicketChannel, TicketPriority, TicketStatus
 
 

@@ -1,38 +1,15 @@
-"""Outbox events written in the transaction of the change, webhook subscriptions and their deliveries."""
+"""Webhook subscriptions and their deliveries of the outbox's events (core.tables)."""
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.models.base import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.tables import OutboxEvent
 
 DELIVERY_STATUSES = ("pending", "failed", "succeeded", "dead")
-
-
-class OutboxEvent(Base):
-    """A domain event, committed or rolled back with the change it describes; append-only."""
-
-    __tablename__ = "outbox_events"
-    __table_args__ = (
-        # The dispatcher's work queue: only the few undispatched rows are indexed.
-        Index(
-            "ix_outbox_events_undispatched",
-            "id",
-            sqlite_where=text("dispatched_at IS NULL"),
-            postgresql_where=text("dispatched_at IS NULL"),
-        ),
-        Index("ix_outbox_events_entity", "entity_type", "entity_id"),
-    )
-
-    id: Mapped[IntPK]
-    event_type: Mapped[str] = mapped_column(String(64))
-    entity_type: Mapped[str] = mapped_column(String(50))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict]
-    occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
-    dispatched_at: Mapped[datetime | None]
 
 
 class WebhookSubscription(Versioned, Timestamped, Base):

@@ -36,6 +36,7 @@ from crm_api.opportunities.schemas import (
 
 READ = "opportunities:read"
 STAGE_CATEGORY = "opportunity_stage"
+PLAN_ITEM = "opportunity_plan_item"
 
 
 def to_read(opportunity: Opportunity, actor: Principal) -> OpportunityRead:
@@ -43,16 +44,10 @@ def to_read(opportunity: Opportunity, actor: Principal) -> OpportunityRead:
     return OpportunityRead(**fields, allowed_actions=RULES.allowed_actions(opportunity, actor))
 
 
-async def _record(session: AsyncSession, actor: Principal, opportunity: Opportunity, action: str, before: dict | None) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="opportunity",
-        entity_id=opportunity.id,
-        action=action,
-        before=before,
-        after=audit.snapshot(opportunity),
-    )
+async def _record(
+    session: AsyncSession, actor: Principal, opportunity: Opportunity, action: str, before: audit.Snapshot | None
+) -> None:
+    await audit.record_change(session, actor=actor, entity_type="opportunity", entity=opportunity, action=action, before=before)
 
 
 async def _transition(
@@ -115,7 +110,6 @@ async def create(
         created_by_id=creator,
     )
     session.add(opportunity)
-    await session.flush()
     await _record(session, actor, opportunity, "create", None)
     return opportunity
 
@@ -132,7 +126,6 @@ async def update(
     before = audit.snapshot(opportunity)
     for field, value in changes.items():
         setattr(opportunity, field, value)
-    await session.flush()
     await _record(session, actor, opportunity, "update", before)
     return opportunity
 
@@ -140,9 +133,7 @@ async def update(
 async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.DELETE, opportunity, actor)
-    before = audit.snapshot(opportunity)
-    await session.delete(opportunity)
-    await audit.record(session, actor=actor, entity_type="opportunity", entity_id=opportunity_id, action="delete", before=before)
+    await audit.delete_recorded(session, actor=actor, entity_type="opportunity", entity=opportunity)
 
 
 async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, data: AssignBody) -> Opportunity:
@@ -229,7 +220,7 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
         )
         await customers.add_contact(session, actor, customer.id, contact)
     opportunity.customer_id = customer.id
-    await audit.record_change(session, actor=actor, entity_type="opportunity", entity=opportunity, action="win", before=before)
+    await _record(session, actor, opportunity, "win", before)
     await _publish_closed(session, actor, opportunity)
     return opportunity, customer
 
@@ -251,22 +242,13 @@ async def _plan_item(session: AsyncSession, opportunity: Opportunity, item_id: i
     return item
 
 
-async def _record_plan(
-    session: AsyncSession, actor: Principal, item_id: int, action: str, before: dict | None, after: dict | None
-) -> None:
-    await audit.record(
-        session, actor=actor, entity_type="opportunity_plan_item", entity_id=item_id, action=action, before=before, after=after
-    )
-
-
 async def add_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, data: PlanItemCreate) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.PLAN, opportunity, actor)
     assert actor.user_id is not None  # the assignee is a user
     item = PlanItem(opportunity_id=opportunity.id, created_by_id=actor.user_id, **data.model_dump())
     session.add(item)
-    await session.flush()
-    await _record_plan(session, actor, item.id, "create", None, audit.snapshot(item))
+    await audit.record_change(session, actor=actor, entity_type=PLAN_ITEM, entity=item, action="create", before=None)
     return item
 
 
@@ -279,8 +261,7 @@ async def update_plan_item(
     before = audit.snapshot(item)
     for field, value in data.changes().items():
         setattr(item, field, value)
-    await session.flush()
-    await _record_plan(session, actor, item.id, "update", before, audit.snapshot(item))
+    await audit.record_change(session, actor=actor, entity_type=PLAN_ITEM, entity=item, action="update", before=before)
     return item
 
 
@@ -288,9 +269,7 @@ async def delete_plan_item(session: AsyncSession, actor: Principal, opportunity_
     opportunity = await get(session, actor, opportunity_id)
     item = await _plan_item(session, opportunity, item_id)
     RULES.enforce(OpportunityAction.PLAN, opportunity, actor)
-    before = audit.snapshot(item)
-    await session.delete(item)
-    await _record_plan(session, actor, item_id, "delete", before, None)
+    await audit.delete_recorded(session, actor=actor, entity_type=PLAN_ITEM, entity=item)
 
 
 # Reminders
@@ -308,14 +287,5 @@ async def mark_reminder_done(session: AsyncSession, actor: Principal, reminder_i
     if reminder.done_at is None:
         before = audit.snapshot(reminder)
         reminder.done_at = clock.now()
-        await session.flush()
-        await audit.record(
-            session,
-            actor=actor,
-            entity_type="reminder",
-            entity_id=reminder.id,
-            action="done",
-            before=before,
-            after=audit.snapshot(reminder),
-        )
+        await audit.record_change(session, actor=actor, entity_type="reminder", entity=reminder, action="done", before=before)
     return reminder

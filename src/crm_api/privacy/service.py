@@ -127,19 +127,6 @@ def _scrub(events: list[Any]) -> None:
             event.changes = changes  # a new dict, so the JSON column sees the change
 
 
-async def _record_erasure(session: AsyncSession, actor: Principal, entity_type: str, record: Any, reason: str) -> None:
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type=entity_type,
-        entity_id=record.id,
-        action="erase",
-        before={"erased_at": None},
-        after={"erased_at": record.erased_at, "reason": reason},
-    )
-
-
 async def _erasable_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
     # A soft-deleted customer may be erased too: that is the "hard erase" of §3.4.
     customer = await customers.load_customer(session, actor, customer_id, "privacy:erase", include_deleted=True)
@@ -171,7 +158,7 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
         _anonymize(interaction, INTERACTION_PII, dict.fromkeys(INTERACTION_PII, ERASED_TEXT))
     await repository.anonymize_linked(session, customer.id, name=customer.name)
     _scrub(events)
-    await _record_erasure(session, actor, "customer", customer, reason)
+    await audit.record_erasure(session, actor=actor, entity_type="customer", entity=customer, reason=reason)
     return customer
 
 
@@ -181,7 +168,7 @@ async def erase_contact(session: AsyncSession, actor: Principal, customer_id: in
     customers.ensure_not_erased(contact)
     _scrub(await repository.audit_events_about(session, customer_id=None, records={"contact": [contact.id]}))
     _erase_contact_fields(contact)
-    await _record_erasure(session, actor, "contact", contact, reason)
+    await audit.record_erasure(session, actor=actor, entity_type="contact", entity=contact, reason=reason)
     return contact
 
 

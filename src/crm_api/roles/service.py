@@ -10,7 +10,7 @@ from crm_api.models.identity import Role, RolePermission
 from crm_api.roles.schemas import Grant, PermissionRead, RoleCreate, RoleUpdate
 
 
-def _audit_view(role: Role) -> dict[str, object]:
+def _audit_view(role: Role) -> audit.Snapshot:
     return audit.snapshot(role) | {"permissions": sorted(f"{g.permission}:{g.scope}" for g in role.permissions)}
 
 
@@ -48,8 +48,9 @@ async def create_role(session: AsyncSession, actor: Principal, data: RoleCreate)
         code=data.code, name=data.name, description=data.description, builtin=False, permissions=_grants(data.permissions)
     )
     session.add(role)
-    await session.flush()
-    await audit.record(session, actor=actor, entity_type="role", entity_id=role.id, action="create", after=_audit_view(role))
+    await audit.record_change(
+        session, actor=actor, entity_type="role", entity=role, action="create", before=None, view=_audit_view
+    )
     return role
 
 
@@ -64,8 +65,7 @@ async def update_role(session: AsyncSession, actor: Principal, role_id: int, dat
     for field in ("name", "description"):
         if field in changes:
             setattr(role, field, changes[field])
-    await session.flush()
-    await audit.record(
-        session, actor=actor, entity_type="role", entity_id=role.id, action="update", before=before, after=_audit_view(role)
+    await audit.record_change(
+        session, actor=actor, entity_type="role", entity=role, action="update", before=before, view=_audit_view
     )
     return role

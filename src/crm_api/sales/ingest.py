@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import FieldError, InvalidInput
+from crm_api.core.orm import Base
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel
-from crm_api.models.base import Base
 from crm_api.models.customer import Customer
 from crm_api.models.sales import InventoryItem, Order, Product
 from crm_api.sales.repository import SyncRepository
@@ -98,8 +98,8 @@ async def _finish(session: AsyncSession, actor: Principal | None, kind: str, pla
     """One audit event per call that changed something; a repeated batch leaves no trace."""
     result = plan.result()
     if plan.creates or plan.updates:
-        await audit.record(
-            session, actor=actor, entity_type="sales_batch", entity_id=kind, action="sync", after=result.model_dump()
+        await audit.record_batch(
+            session, actor=actor, batch_type="sales_batch", batch_id=kind, action="sync", summary=result.model_dump()
         )
     return result
 

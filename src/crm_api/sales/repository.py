@@ -7,8 +7,8 @@ from sqlalchemy import Row, Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
+from crm_api.core.orm import Base
 from crm_api.core.repository import Repository
-from crm_api.models.base import Base
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
 
 

@@ -30,8 +30,13 @@ def to_read(user: User) -> UserRead:
     )
 
 
-def _audit_view(user: User) -> dict[str, object]:
+def _audit_view(user: User) -> audit.Snapshot:
     return audit.snapshot(user) | {"roles": [role.code for role in user.roles]}
+
+
+def _audit_view_password_changed(user: User) -> audit.Snapshot:
+    # The hash never reaches the trail; that it changed does.
+    return _audit_view(user) | {"password": "changed"}
 
 
 async def _roles(repo: UserRepository, codes: list[str]) -> list[Role]:
@@ -89,8 +94,9 @@ async def create_user(session: AsyncSession, actor: Principal | None, data: User
         roles=await _roles(repo, data.roles),
     )
     session.add(user)
-    await session.flush()
-    await audit.record(session, actor=actor, entity_type="user", entity_id=user.id, action="create", after=_audit_view(user))
+    await audit.record_change(
+        session, actor=actor, entity_type="user", entity=user, action="create", before=None, view=_audit_view
+    )
     return user
 
 
@@ -109,9 +115,8 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     for field in ("full_name", "email"):
         if field in changes:
             setattr(user, field, changes[field])
-    await session.flush()
-    after = _audit_view(user) | ({"password": "changed"} if "password" in changes else {})
-    await audit.record(session, actor=actor, entity_type="user", entity_id=user.id, action="update", before=before, after=after)
+    view = _audit_view_password_changed if "password" in changes else _audit_view
+    await audit.record_change(session, actor=actor, entity_type="user", entity=user, action="update", before=before, view=view)
     return user
 
 
@@ -127,15 +132,9 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
         now = clock.now()
         user.tokens_valid_after = now
         await auth.sign_out_everywhere(session, user_id=user.id, at=now)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="user",
-        entity_id=user.id,
-        action="enable" if active else "disable",
-        before=before,
-        after=_audit_view(user),
+    action = "enable" if active else "disable"
+    await audit.record_change(
+        session, actor=actor, entity_type="user", entity=user, action=action, before=before, view=_audit_view
     )
     return user
 
@@ -170,8 +169,7 @@ async def create_team(session: AsyncSession, actor: Principal | None, data: Team
     await _ensure_team_name_free(session, data.name)
     team = Team(name=data.name, description=data.description)
     session.add(team)
-    await session.flush()
-    await audit.record(session, actor=actor, entity_type="team", entity_id=team.id, action="create", after=audit.snapshot(team))
+    await audit.record_change(session, actor=actor, entity_type="team", entity=team, action="create", before=None)
     return team
 
 

@@ -6,7 +6,8 @@ from sqlalchemy import literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.repository import Repository
-from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.core.tables import OutboxEvent
+from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 
 RETRYABLE = ("pending", "failed")
 

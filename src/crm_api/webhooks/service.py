@@ -12,7 +12,8 @@ from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
-from crm_api.models.webhook import OutboxEvent, WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.core.tables import OutboxEvent
+from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
 from crm_api.webhooks.schemas import (
     EventTypeRead,
@@ -83,22 +84,8 @@ def _ensure_event_types(types: list[str]) -> list[str]:
     return sorted(set(types))
 
 
-def _snapshot(subscription: WebhookSubscription) -> dict[str, object]:
+def _snapshot(subscription: WebhookSubscription) -> audit.Snapshot:
     return audit.snapshot(subscription) | {"event_types": subscription.event_types}
-
-
-async def _record(
-    session: AsyncSession, actor: Principal, subscription: WebhookSubscription, action: str, before: dict | None
-) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="webhook",
-        entity_id=subscription.id,
-        action=action,
-        before=before,
-        after=_snapshot(subscription) if action != "delete" else None,
-    )
 
 
 async def get(session: AsyncSession, subscription_id: int) -> WebhookSubscription:
@@ -129,8 +116,9 @@ async def create(session: AsyncSession, actor: Principal, settings: Settings, da
         events=[WebhookSubscriptionEvent(event_type=name) for name in _ensure_event_types(data.event_types)],
     )
     session.add(subscription)
-    await session.flush()
-    await _record(session, actor, subscription, "create", None)
+    await audit.record_change(
+        session, actor=actor, entity_type="webhook", entity=subscription, action="create", before=None, view=_snapshot
+    )
     return WebhookCreated(**WebhookRead.model_validate(subscription).model_dump(), secret=secret)
 
 
@@ -158,17 +146,16 @@ async def update(
     for field, value in changes.items():
         setattr(subscription, field, value)
     subscription.updated_at = clock.now()
-    await session.flush()
-    await _record(session, actor, subscription, "update", before)
+    await audit.record_change(
+        session, actor=actor, entity_type="webhook", entity=subscription, action="update", before=before, view=_snapshot
+    )
     return subscription
 
 
 async def delete(session: AsyncSession, actor: Principal, subscription_id: int) -> None:
     """The subscription and its delivery log go; the events stay in the outbox."""
     subscription = await get(session, subscription_id)
-    before = _snapshot(subscription)
-    await session.delete(subscription)
-    await _record(session, actor, subscription, "delete", before)
+    await audit.delete_recorded(session, actor=actor, entity_type="webhook", entity=subscription, view=_snapshot)
 
 
 async def list_deliveries(
@@ -196,14 +183,8 @@ async def send_test(session: AsyncSession, actor: Principal, subscription_id: in
     )
     delivery = WebhookDelivery(subscription_id=subscription.id, event=event, next_attempt_at=now, created_at=now)
     session.add(delivery)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="webhook",
-        entity_id=subscription.id,
-        action="test",
-        after={"delivery_id": delivery.id},
+    await audit.record_follow_up(
+        session, actor=actor, entity_type="webhook", entity=subscription, action="test", made_type="delivery", made=delivery
     )
     return delivery
 
@@ -217,14 +198,7 @@ async def retry_delivery(session: AsyncSession, actor: Principal, delivery_id: i
         raise Conflict("The delivery has already succeeded", code="webhook_delivery.succeeded")
     before = audit.snapshot(delivery)
     delivery.status, delivery.next_attempt_at = "pending", clock.now()
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="webhook_delivery",
-        entity_id=delivery.id,
-        action="retry",
-        before=before,
-        after=audit.snapshot(delivery),
+    await audit.record_change(
+        session, actor=actor, entity_type="webhook_delivery", entity=delivery, action="retry", before=before
     )
     return delivery

@@ -1,4 +1,5 @@
-"""The one declarative registry; every model module imports `Base` from here."""
+"""The one declarative registry, its naming convention and the mixins every table shares; core owns it so its
+own tables (core.tables) need no model."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -44,6 +45,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         Decimal: Money(),
         dict: JSON(),
+        dict[str, Any]: JSON(),
         list: JSON(),
     }
 
