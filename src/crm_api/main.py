@@ -18,6 +18,7 @@ from crm_api.core.errors import install_error_handlers
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
+from crm_api.core.security import PasswordChecks
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.password_checks = PasswordChecks(
+        concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
+    )
     install_error_handlers(app)
     # Added innermost first: CORS wraps everything, then request ids, then idempotency.
     app.add_middleware(IdempotencyMiddleware)
