@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
+from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.authenticate = authenticate
     app.state.password_checks = PasswordChecks(
         concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
     )

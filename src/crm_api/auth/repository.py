@@ -22,7 +22,7 @@ async def claim_login_attempt(session: AsyncSession, username: str, *, now: date
     """Count one attempt for `username` unless `limit` were counted since its window began (a window that began at
     or before `window_start` is over, and this attempt opens the next). One statement, so however many race, at most
     `limit` pass per window."""
-    dialect_insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     expired = LoginThrottle.window_started_at <= window_start
     statement = (
         dialect_insert(LoginThrottle)

@@ -138,7 +138,7 @@ async def enable_totp(body: TotpEnable, principal: Authenticated, session: Sessi
     "/totp/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Turn the second factor off (password and a code needed)",
-    responses=error_responses(401, 409, 422),
+    responses=error_responses(401, 409, 422, 429),
 )
 async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep, checks: PasswordChecksDep) -> None:
     await totp.disable(session, checks, principal, password=body.password, code=body.code)
