@@ -1,5 +1,6 @@
 """Sign-in (with the second factor when on), refresh-token rotation with reuse detection, and login throttling."""
 
+import math
 import uuid
 from datetime import timedelta
 
@@ -29,9 +30,12 @@ async def _claim_attempt(session: AsyncSession, settings: Settings, username: st
     )
     if not claimed:
         started = await repository.login_window_start(session, username)
-        remaining = (started + window - now).total_seconds() if started is not None else 0
+        # Clamped: a racer that read the clock before the window's opener would count from before it began.
+        remaining = min(started + window - now, window) if started is not None else timedelta(0)
         raise RateLimited(
-            "Too many failed sign-ins; try again later", retry_after=int(remaining) + 1, code="auth.too_many_attempts"
+            "Too many failed sign-ins; try again later",
+            retry_after=math.ceil(remaining.total_seconds()),
+            code="auth.too_many_attempts",
         )
 
 
