@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden, NotFound
 from crm_api.core.permissions import Principal
 from crm_api.core.rules import RuleTable

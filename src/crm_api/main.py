@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
+from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
@@ -19,6 +20,7 @@ from crm_api.core.errors import install_error_handlers, problem_contract
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
+from crm_api.core.security import PasswordChecks
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -135,6 +137,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.authenticate = authenticate
+    app.state.password_checks = PasswordChecks(
+        concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
+    )
     install_error_handlers(app)
     problem_contract(app)
     # Added innermost first: CORS wraps everything, then request ids, then idempotency.

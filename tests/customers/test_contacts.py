@@ -1,6 +1,6 @@
 import pytest
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.customers.service import add_contact, create_customer
 from tests.customers.factories import (

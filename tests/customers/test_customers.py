@@ -1,6 +1,6 @@
 import pytest
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Forbidden
 from crm_api.customers.schemas import CustomerCreate
 from crm_api.customers.service import create_customer

@@ -5,8 +5,8 @@ import io
 
 from openpyxl import load_workbook
 
+from crm_api.auth.principal import principal_for_user
 from crm_api.core import files
-from crm_api.core.auth import principal_for_user
 from crm_api.customers import exports
 from crm_api.customers.schemas import CustomerSearch
 from tests.customers.factories import BASE, customer_names, import_file, make_customer, two_managers

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden
 from crm_api.leads import service
 from crm_api.leads.policy import LeadAction, LeadStatus

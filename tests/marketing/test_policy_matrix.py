@@ -2,7 +2,7 @@
 
 import pytest
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Conflict, Forbidden
 from crm_api.marketing import campaigns
 from crm_api.marketing.policy import CampaignAction, CampaignStatus

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Conflict
 from crm_api.models.customer import Contact, ContactConsent, Customer
 from crm_api.privacy import service

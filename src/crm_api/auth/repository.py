@@ -1,38 +1,81 @@
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.models.identity import LoginAttempt, RefreshToken, TotpRecoveryCode, User, UserTotp
+from crm_api.models.identity import LoginThrottle, RefreshToken, TotpRecoveryCode, User, UserTotp
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
-async def recent_failures(session: AsyncSession, username: str, *, since: datetime, limit: int) -> list[datetime]:
-    """Times of the latest failed logins after `since` and after the last success, newest first."""
-    last_success = (
-        select(func.max(LoginAttempt.at))
-        .where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(True))
-        .scalar_subquery()
-    )
+async def user_for_token(session: AsyncSession, user_id: int) -> User | None:
+    """The user, share-locked until the transaction ends: a concurrent revocation (which updates the row first)
+    either commits before this reads it or waits until the tokens this transaction issues exist to be revoked."""
+    return await session.scalar(select(User).where(User.id == user_id).with_for_update(read=True))
+
+
+async def claim_login_attempt(session: AsyncSession, username: str, *, now: datetime, window_start: datetime, limit: int) -> bool:
+    """Count one attempt for `username` unless `limit` were counted since its window began (a window that began at
+    or before `window_start` is over, and this attempt opens the next). One statement, so however many race, at most
+    `limit` pass per window."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    expired = LoginThrottle.window_started_at <= window_start
     statement = (
-        select(LoginAttempt.at)
-        .where(
-            LoginAttempt.username == username,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > since,
-            LoginAttempt.at > func.coalesce(last_success, since),
+        dialect_insert(LoginThrottle)
+        .values(username=username, window_started_at=now, attempts=1)
+        .on_conflict_do_update(
+            index_elements=[LoginThrottle.username],
+            set_={
+                "attempts": case((expired, 1), else_=LoginThrottle.attempts + 1),
+                "window_started_at": case(
+                    (expired, literal(now, LoginThrottle.window_started_at.type)), else_=LoginThrottle.window_started_at
+                ),
+            },
+            where=or_(expired, LoginThrottle.attempts < limit),
         )
-        .order_by(LoginAttempt.at.desc())
-        .limit(limit)
+        .returning(LoginThrottle.username)
     )
-    return list((await session.scalars(statement)).all())
+    return (await session.execute(statement)).first() is not None
+
+
+async def login_window_start(session: AsyncSession, username: str) -> datetime | None:
+    return await session.scalar(select(LoginThrottle.window_started_at).where(LoginThrottle.username == username))
+
+
+async def release_login_attempt(session: AsyncSession, username: str) -> None:
+    await session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.username == username, LoginThrottle.attempts > 0)
+        .values(attempts=LoginThrottle.attempts - 1)
+    )
+
+
+async def reset_login_attempts(session: AsyncSession, username: str) -> None:
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
 
 
 async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
     return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+async def spend_refresh_token(session: AsyncSession, token_id: int, at: datetime) -> bool:
+    """Mark the token used if it is still live: of concurrent rotations of one token, exactly one matches."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == token_id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > at,
+        )
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:

@@ -18,8 +18,16 @@ from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.security import PasswordChecks
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+async def _password_checks(request: Request) -> PasswordChecks:
+    return request.app.state.password_checks  # type: ignore[no-any-return]
+
+
+PasswordChecksDep = Annotated[PasswordChecks, Depends(_password_checks)]
 
 
 def _client_ip(request: Request) -> str | None:
@@ -33,11 +41,17 @@ def _client_ip(request: Request) -> str | None:
     responses=error_responses(401, 422, 429),
 )
 async def login(
-    body: LoginRequest, request: Request, session: SessionDep, database: DatabaseDep, settings: SettingsDep
+    body: LoginRequest,
+    request: Request,
+    session: SessionDep,
+    database: DatabaseDep,
+    checks: PasswordChecksDep,
+    settings: SettingsDep,
 ) -> TokenPair:
     return await service.login(
         session,
         database,
+        checks,
         settings,
         username=body.username,
         password=body.password,
@@ -57,12 +71,14 @@ async def token(
     request: Request,
     session: SessionDep,
     database: DatabaseDep,
+    checks: PasswordChecksDep,
     settings: SettingsDep,
     otp: Annotated[str | None, Form(max_length=32, description="The second factor's code, when it is on")] = None,
 ) -> TokenPair:
     return await service.login(
         session,
         database,
+        checks,
         settings,
         username=form.username,
         password=form.password,
@@ -122,7 +138,7 @@ async def enable_totp(body: TotpEnable, principal: Authenticated, session: Sessi
     "/totp/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Turn the second factor off (password and a code needed)",
-    responses=error_responses(401, 409, 422),
+    responses=error_responses(401, 409, 422, 429),
 )
-async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep) -> None:
-    await totp.disable(session, principal, password=body.password, code=body.code)
+async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep, checks: PasswordChecksDep) -> None:
+    await totp.disable(session, checks, principal, password=body.password, code=body.code)

@@ -1,8 +1,8 @@
 """Sign-in (with the second factor when on), refresh-token rotation with reuse detection, and login throttling."""
 
-import asyncio
+import math
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from crm_api.core.config import Settings
 from crm_api.core.db import Database
 from crm_api.core.errors import RateLimited, Unauthorized
 from crm_api.core.permissions import Principal
-from crm_api.core.security import create_access_token, fingerprint, new_secret, verify_password
+from crm_api.core.security import PasswordChecks, create_access_token, fingerprint, new_secret
 from crm_api.models.identity import LoginAttempt, RefreshToken, Team, User
 
 
@@ -21,26 +21,22 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-# Argon2 is slow and takes 64 MiB per check by design: off the event loop so other requests keep flowing,
-# one at a time per process so memory stays bounded (it is CPU-bound, so more at once would not be faster).
-_password_checks = asyncio.Semaphore(1)
-
-
-async def _verify_off_loop(password: str, hashed: str | None) -> bool:
-    async with _password_checks:
-        return await asyncio.to_thread(verify_password, password, hashed)
-
-
-async def _seconds_locked(session: AsyncSession, settings: Settings, username: str) -> int:
-    """Seconds until `username` may try again; 0 when it is not locked."""
+async def _claim_attempt(session: AsyncSession, settings: Settings, username: str) -> None:
+    """Count this attempt before its password is checked, or refuse it (429) when the window's are used up."""
     now = clock.now()
     window = timedelta(minutes=settings.login_lockout_minutes)
-    # Failures are not recorded while locked, so the newest of the last N is the one that locked it.
-    failures = await repository.recent_failures(session, username, since=now - 2 * window, limit=settings.login_max_failures)
-    if len(failures) < settings.login_max_failures or failures[0] - failures[-1] > window:
-        return 0
-    remaining = failures[0] + window - now
-    return max(0, int(remaining.total_seconds()) + 1) if remaining > timedelta(0) else 0
+    claimed = await repository.claim_login_attempt(
+        session, username, now=now, window_start=now - window, limit=settings.login_max_failures
+    )
+    if not claimed:
+        started = await repository.login_window_start(session, username)
+        # Clamped: a racer that read the clock before the window's opener would count from before it began.
+        remaining = min(started + window - now, window) if started is not None else timedelta(0)
+        raise RateLimited(
+            "Too many failed sign-ins; try again later",
+            retry_after=math.ceil(remaining.total_seconds()),
+            code="auth.too_many_attempts",
+        )
 
 
 async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int, family_id: str) -> TokenPair:
@@ -58,9 +54,25 @@ async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int,
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
+def _wrong_credentials() -> Unauthorized:
+    return Unauthorized("Wrong username or password", code="auth.invalid_credentials")
+
+
+async def _failed(
+    session: AsyncSession, database: Database, username: str, client_ip: str | None, error: Unauthorized
+) -> Unauthorized:
+    """Record the failed attempt in a transaction of its own, as the error rolls the request's back; that one is
+    ended first, so the request never holds one connection while waiting for a second."""
+    await session.rollback()
+    async with database.sessionmaker() as attempts, attempts.begin():
+        attempts.add(LoginAttempt(username=username, succeeded=False, client_ip=client_ip, at=clock.now()))
+    return error
+
+
 async def login(
     session: AsyncSession,
     database: Database,
+    checks: PasswordChecks,
     settings: Settings,
     *,
     username: str,
@@ -68,47 +80,68 @@ async def login(
     otp: str | None = None,
     client_ip: str | None,
 ) -> TokenPair:
+    """Claim the attempt and read the user in autocommit statements, check the password holding no connection,
+    then write the outcome."""
     username = normalize_username(username)
-    locked_for = await _seconds_locked(session, settings, username)
-    if locked_for:
-        raise RateLimited("Too many failed sign-ins; try again later", retry_after=locked_for, code="auth.too_many_attempts")
-    user = await repository.user_by_username(session, username)
-    known = user is not None and user.active
-    succeeded = await _verify_off_loop(password, user.password_hash if known else None)
-    second_factor = await totp.active_totp(session, user.id) if succeeded and user is not None else None
-    if second_factor is not None and not otp:
-        # Not a failure: the client asks for the code and signs in again with it.
-        raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
-    # The attempt must be counted even though a failure rolls this request back; the code is spent there too.
-    async with database.sessionmaker() as attempts, attempts.begin():
-        if second_factor is not None and otp:
-            succeeded = await totp.spend_code(attempts, second_factor, otp)
-        attempts.add(LoginAttempt(username=username, succeeded=succeeded, client_ip=client_ip, at=clock.now()))
-    if second_factor is not None and not succeeded:
-        raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
+    async with checks.slot():
+        async with database.reader() as reader:
+            await _claim_attempt(reader, settings, username)
+            user = await repository.user_by_username(reader, username)
+            if user is not None and not user.active:
+                user = None
+            second_factor = await totp.active_totp(reader, user.id) if user is not None else None
+        succeeded = await checks.verify(password, user.password_hash if user is not None else None)
     if not succeeded or user is None:
-        raise Unauthorized("Wrong username or password", code="auth.invalid_credentials")
+        raise await _failed(session, database, username, client_ip, _wrong_credentials())
+    if second_factor is not None and not otp:
+        # Not a failure: the client asks for the code and signs in again with it, so the attempt is given back.
+        async with database.reader() as reader:
+            await repository.release_login_attempt(reader, username)
+        raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
+    current = await repository.user_for_token(session, user.id)
+    # The password checked must still be the user's: a change or a disable may have committed meanwhile.
+    if current is None or not current.active or current.password_hash != user.password_hash:
+        raise await _failed(session, database, username, client_ip, _wrong_credentials())
+    if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
+        invalid_otp = Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
+        raise await _failed(session, database, username, client_ip, invalid_otp)
+    session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
+    await repository.reset_login_attempts(session, username)
     return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
 
 
 async def refresh(session: AsyncSession, database: Database, settings: Settings, *, refresh_token: str) -> TokenPair:
     token = await repository.refresh_token_by_hash(session, fingerprint(refresh_token))
-    now = clock.now()
-    if token is None or token.expires_at <= now:
+    if token is None:
         raise Unauthorized("The refresh token is invalid or expired", code="auth.invalid_refresh_token")
-    if token.used_at is not None:
-        # A rotated token came back: whoever holds the family may be an attacker, so end it.
-        # Written outside the request's transaction, which the 401 rolls back.
-        async with database.sessionmaker() as revocation, revocation.begin():
-            await repository.revoke_family(revocation, token.family_id, now)
-        raise Unauthorized("The refresh token was already used; the session is revoked", code="auth.refresh_token_reused")
-    if token.revoked_at is not None:
-        raise Unauthorized("The refresh token has been revoked", code="auth.invalid_refresh_token")
-    user = await session.get(User, token.user_id)
+    user = await repository.user_for_token(session, token.user_id)
     if user is None or not user.active:
         raise Unauthorized("The account is disabled", code="auth.invalid_refresh_token")
-    token.used_at = now
-    return await _issue_tokens(session, settings, user.id, token.family_id)
+    now = clock.now()
+    if await repository.spend_refresh_token(session, token.id, now):
+        return await _issue_tokens(session, settings, user.id, token.family_id)
+    await session.refresh(token)  # what made it fail, as committed by whoever won
+    if token.used_at is None:
+        raise Unauthorized("The refresh token is invalid, expired or revoked", code="auth.invalid_refresh_token")
+    if now - token.used_at < timedelta(seconds=settings.refresh_reuse_grace_seconds):
+        raise Unauthorized("The refresh token was just exchanged", code="auth.invalid_refresh_token")
+    # A rotated token came back: whoever holds the family may be an attacker, so end it. The request's own
+    # transaction is ended first, so this never holds one connection while waiting for another.
+    family_id = token.family_id
+    await session.rollback()
+    async with database.sessionmaker() as revocation, revocation.begin():
+        await repository.revoke_family(revocation, family_id, now)
+    raise Unauthorized("The refresh token was already used; the session is revoked", code="auth.refresh_token_reused")
+
+
+async def revoke_sessions(session: AsyncSession, user: User) -> None:
+    """Refuse every token `user` holds: access tokens by their issue time, refresh tokens outright. The user row is
+    written first, so a rotation in flight (which share-locks it) either commits before, and its new token is
+    revoked here, or waits and then finds the revocation."""
+    now = clock.now()
+    user.tokens_valid_after = now
+    await session.flush()
+    await repository.revoke_user_tokens(session, user.id, now)
 
 
 async def logout(session: AsyncSession, *, refresh_token: str) -> None:
@@ -116,11 +149,6 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
     token = await repository.refresh_token_by_hash(session, fingerprint(refresh_token))
     if token is not None:
         await repository.revoke_family(session, token.family_id, clock.now())
-
-
-async def sign_out_everywhere(session: AsyncSession, *, user_id: int, at: datetime) -> None:
-    """Revoke every refresh token of the user (a disabled account keeps no session)."""
-    await repository.revoke_user_tokens(session, user_id, at)
 
 
 async def me(session: AsyncSession, principal: Principal) -> Me:

@@ -15,7 +15,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from crm_api.core.permissions import Principal
-from crm_api.core.security import fingerprint, verify_password
+from crm_api.core.security import PasswordChecks, fingerprint
 from crm_api.models.identity import User, UserTotp
 
 ISSUER = "CRM"
@@ -106,7 +106,7 @@ async def enable(session: AsyncSession, principal: Principal, *, code: str) -> l
     return codes
 
 
-async def disable(session: AsyncSession, principal: Principal, *, password: str, code: str) -> None:
+async def disable(session: AsyncSession, checks: PasswordChecks, principal: Principal, *, password: str, code: str) -> None:
     """Turn the second factor off: the password and a current code (or a recovery code) are both needed."""
     user_id = _signed_in_user_id(principal)
     user = await session.get(User, user_id)
@@ -114,7 +114,9 @@ async def disable(session: AsyncSession, principal: Principal, *, password: str,
     totp = await active_totp(session, user_id)
     if totp is None:
         raise Conflict("The second factor is not enabled", code="auth.totp_not_enabled")
-    if not verify_password(password, user.password_hash):
+    async with checks.slot():
+        password_ok = await checks.verify(password, user.password_hash)
+    if not password_ok:
         raise InvalidInput("password", "The password is wrong", code="auth.invalid_password")
     if not await spend_code(session, totp, code):
         raise InvalidInput("code", "The code is wrong or expired", code="auth.invalid_otp")

@@ -5,10 +5,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import principal_for_user
 from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.churn.schemas import ConfirmChurn, MeasureCreate
 from crm_api.churn.service import add_measure, confirm
-from crm_api.core.auth import principal_for_user
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings

@@ -27,11 +27,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
+    # A rotated refresh token presented again within this many seconds is refused without ending the session
+    # (two tabs refreshing at once); later, it is taken as stolen and its whole family is revoked.
+    refresh_reuse_grace_seconds: int = Field(default=0, ge=0)
     business_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
     cors_origins: list[str] = []
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    # Argon2 checks running at once per worker (each is CPU-bound and takes 19 MiB), and how many more may wait
+    # for one; past that a sign-in is answered 429 at once rather than queued.
+    password_check_concurrency: int = Field(default=1, ge=1)
+    password_check_queue: int = Field(default=32, ge=0)
     scheduler_enabled: bool = False
     churn_scan_cron: str = "0 2 * * sat"
     churn_inactive_months: int = Field(default=6, ge=1)

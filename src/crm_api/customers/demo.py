@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.clock import clock
 from crm_api.customers.schemas import ContactCreate, CustomerCreate, InteractionCreate
 from crm_api.customers.service import add_contact, add_interaction, create_customer

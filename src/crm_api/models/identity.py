@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
@@ -56,7 +56,7 @@ class User(Versioned, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
-    # Access tokens issued up to this second are refused (set when the user is disabled).
+    # Tokens issued up to this instant are refused: set by a disable, a password or a role change.
     tokens_valid_after: Mapped[datetime | None]
 
     team: Mapped[Team | None] = relationship(lazy="raise")
@@ -85,6 +85,16 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(default=clock.now)
     succeeded: Mapped[bool]
     client_ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class LoginThrottle(Base):
+    """Password checks claimed for a username in its current lockout window, claimed before each check runs."""
+
+    __tablename__ = "login_throttles"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
 
 
 class ApiKey(Base):

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.core.permissions import Principal
 from crm_api.leads import assignment, scoring
 from crm_api.leads import service as leads

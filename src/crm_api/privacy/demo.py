@@ -3,7 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.auth import principal_for_user
+from crm_api.auth.principal import principal_for_user
 from crm_api.models.customer import Contact, ContactConsent, Customer
 from crm_api.privacy.schemas import ConsentCreate
 from crm_api.privacy.service import record_consent

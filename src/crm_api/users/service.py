@@ -2,9 +2,8 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.auth import service as auth
+from crm_api.auth.service import revoke_sessions
 from crm_api.core import audit
-from crm_api.core.clock import clock
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
@@ -104,6 +103,7 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     repo = UserRepository(session)
     user = await get_user(session, actor, user_id)
     before = _audit_view(user)
+    roles_before = {role.code for role in user.roles}
     changes = data.changes()
     if "team_id" in changes:
         await _ensure_team(session, changes["team_id"])
@@ -115,6 +115,9 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     for field in ("full_name", "email"):
         if field in changes:
             setattr(user, field, changes[field])
+    # New credentials or new powers: tokens issued before stop working at once.
+    if "password" in changes or roles_before != {role.code for role in user.roles}:
+        await revoke_sessions(session, user)
     view = _audit_view_password_changed if "password" in changes else _audit_view
     await audit.record_change(session, actor=actor, entity_type="user", entity=user, action="update", before=before, view=view)
     return user
@@ -129,9 +132,7 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
     before = _audit_view(user)
     user.active = active
     if not active:
-        now = clock.now()
-        user.tokens_valid_after = now
-        await auth.sign_out_everywhere(session, user_id=user.id, at=now)
+        await revoke_sessions(session, user)
     action = "enable" if active else "disable"
     await audit.record_change(
         session, actor=actor, entity_type="user", entity=user, action=action, before=before, view=_audit_view

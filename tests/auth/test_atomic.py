@@ -1,0 +1,181 @@
+"""Sign-in under load and attack: one winner per refresh token, a lockout no burst gets past, revocation at once
+on credential changes, and a password queue that neither holds connections nor grows without bound."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from crm_api.core import security
+from crm_api.core.config import Settings
+from crm_api.main import create_app
+from crm_api.models.identity import LoginAttempt
+from tests.concurrency import RACERS, race, skip_unless_postgresql, statuses
+from tests.conftest import make_settings
+from tests.factories import PASSWORD, assert_problem
+
+AUTH = "/api/v1/auth"
+DEADLINE = 10  # seconds any one wait below may take before the test fails
+
+
+@asynccontextmanager
+async def app_client(settings: Settings, **overrides: object) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a second app on the test database, with some settings changed."""
+    app = create_app(make_settings(settings.database_url, **overrides))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            yield client
+    finally:
+        await app.state.db.dispose()
+
+
+class HeldPasswordChecks:
+    """Stands in for the Argon2 check: each one waits until the test lets it go."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        real = security.verify_off_loop
+
+        async def held(password: str, hashed: str | None) -> bool:
+            self.entered.set()
+            await self.release.wait()
+            return await real(password, hashed)
+
+        monkeypatch.setattr(security, "verify_off_loop", held)
+
+
+async def _login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post(f"{AUTH}/login", json={"username": username, "password": password})
+
+
+def _bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def _refresh(client: httpx.AsyncClient, tokens: dict[str, str]) -> httpx.Response:
+    return await client.post(f"{AUTH}/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+
+async def _attempts(app: FastAPI) -> int:
+    async with app.state.db.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(LoginAttempt)) or 0)
+
+
+async def test_parallel_refreshes_of_one_token_let_one_through(client, actors, settings):
+    skip_unless_postgresql(settings)
+    await actors.make("account_manager", username="li.na")
+    tokens = (await _login(client, "li.na")).json()
+
+    responses = await race(lambda _: _refresh(client, tokens))
+
+    assert statuses(responses) == {200: 1, 401: RACERS - 1}
+    [winner] = [response.json() for response in responses if response.status_code == 200]
+    assert (await client.get(f"{AUTH}/me", headers=_bearer(winner))).status_code == 200
+    # The losers presented a spent token: reuse, so the session ends, the winner's refresh token with it.
+    assert_problem(await _refresh(client, winner), 401, "auth.invalid_refresh_token")
+
+
+async def test_within_the_reuse_grace_only_the_winners_tokens_work(actors, settings):
+    skip_unless_postgresql(settings)
+    await actors.make("account_manager", username="li.na")
+    async with app_client(settings, refresh_reuse_grace_seconds=60) as client:
+        tokens = (await _login(client, "li.na")).json()
+
+        responses = await race(lambda _: _refresh(client, tokens))
+
+        assert statuses(responses) == {200: 1, 401: RACERS - 1}
+        assert {response.json()["code"] for response in responses if response.status_code == 401} == {
+            "auth.invalid_refresh_token"
+        }
+        [winner] = [response.json() for response in responses if response.status_code == 200]
+        assert (await client.get(f"{AUTH}/me", headers=_bearer(winner))).status_code == 200
+        assert (await _refresh(client, winner)).status_code == 200
+
+
+async def test_a_burst_of_guesses_gets_no_more_than_the_lockout_allows(client, actors, app, settings):
+    await actors.make("account_manager", username="li.na")
+    guesses = 30
+
+    responses = await race(lambda n: _login(client, "li.na", f"wrong-{n}"), racers=guesses)
+
+    allowed = settings.login_max_failures
+    assert statuses(responses) == {401: allowed, 429: guesses - allowed}
+    assert await _attempts(app) == allowed  # only the claimed guesses reached the password check
+    assert all(0 < int(r.headers["retry-after"]) <= 15 * 60 for r in responses if r.status_code == 429)
+    locked = await _login(client, "li.na")
+    assert_problem(locked, 429, "auth.too_many_attempts")
+    assert int(locked.headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "method", "body", "new_password"),
+    [
+        ("admin password reset", "PATCH", {"password": "a-brand-new-passphrase"}, "a-brand-new-passphrase"),
+        ("role change", "PATCH", {"roles": ["sales_supervisor"]}, PASSWORD),
+        ("disable", "POST", None, None),
+    ],
+)
+async def test_a_change_revokes_earlier_tokens_at_once(client, actors, change, method, body, new_password):
+    admin = await actors.make("admin")
+    user = await actors.make("account_manager", username="li.na")
+    tokens = (await _login(client, "li.na")).json()
+    url = f"/api/v1/users/{user.id}" + ("/disable" if change == "disable" else "")
+
+    assert (await client.request(method, url, json=body, headers=admin.headers)).status_code == 200
+
+    assert_problem(await client.get(f"{AUTH}/me", headers=_bearer(tokens)), 401, "auth.invalid_token")
+    assert_problem(await _refresh(client, tokens), 401, "auth.invalid_refresh_token")
+    if new_password is not None:
+        # A token issued after the change works, even within the same second.
+        fresh = (await _login(client, "li.na", new_password)).json()
+        assert (await client.get(f"{AUTH}/me", headers=_bearer(fresh))).status_code == 200
+
+
+async def test_changing_ones_own_password_revokes_ones_earlier_tokens(client, actors):
+    await actors.make("admin", username="root")
+    tokens = (await _login(client, "root")).json()
+    me = (await client.get(f"{AUTH}/me", headers=_bearer(tokens))).json()
+
+    changed = await client.patch(f"/api/v1/users/{me['id']}", json={"password": "another-passphrase"}, headers=_bearer(tokens))
+
+    assert changed.status_code == 200
+    assert_problem(await client.get(f"{AUTH}/me", headers=_bearer(tokens)), 401, "auth.invalid_token")
+    assert_problem(await _refresh(client, tokens), 401, "auth.invalid_refresh_token")
+    assert_problem(await _login(client, "root"), 401, "auth.invalid_credentials")
+    assert (await _login(client, "root", "another-passphrase")).status_code == 200
+
+
+async def test_a_full_password_queue_answers_429_at_once(actors, settings, monkeypatch):
+    await actors.make("account_manager", username="li.na")
+    held = HeldPasswordChecks(monkeypatch)
+    async with app_client(settings, password_check_concurrency=1, password_check_queue=0) as client:
+        first = asyncio.create_task(_login(client, "li.na"))
+        await asyncio.wait_for(held.entered.wait(), DEADLINE)
+
+        turned_away = await asyncio.wait_for(_login(client, "li.na"), DEADLINE)
+
+        assert_problem(turned_away, 429, "auth.busy")
+        assert turned_away.headers["retry-after"] == "1"
+        held.release.set()
+        assert (await asyncio.wait_for(first, DEADLINE)).status_code == 200
+
+
+async def test_a_sign_in_holds_no_connection_while_its_password_is_checked(actors, settings, monkeypatch):
+    skip_unless_postgresql(settings)  # SQLite has no fixed-size pool to exhaust
+    user = await actors.make("account_manager", username="li.na")
+    held = HeldPasswordChecks(monkeypatch)
+    async with app_client(settings, database_pool_size=1) as client:
+        signing_in = asyncio.create_task(_login(client, "li.na"))
+        await asyncio.wait_for(held.entered.wait(), DEADLINE)
+
+        # The pool's one connection is free: a request in the meantime gets it.
+        meanwhile = await asyncio.wait_for(client.get(f"{AUTH}/me", headers=user.headers), DEADLINE)
+
+        assert meanwhile.status_code == 200
+        held.release.set()
+        assert (await asyncio.wait_for(signing_in, DEADLINE)).status_code == 200
