@@ -8,6 +8,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -35,5 +36,5 @@ async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead
 @router.delete(
     "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key", responses=error_responses(401, 403, 404)
 )
-async def revoke_api_key(key_id: int, principal: ApiKeysWrite, session: SessionDep) -> None:
+async def revoke_api_key(key_id: Id, principal: ApiKeysWrite, session: SessionDep) -> None:
     await service.revoke(session, principal, key_id)

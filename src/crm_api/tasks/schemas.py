@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
 
 TaskStatus = Literal["open", "done", "cancelled"]
 TaskPriority = Literal["low", "normal", "high"]
@@ -16,9 +16,9 @@ class TaskCreate(InputModel):
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority = "normal"
-    assignee_id: int | None = Field(default=None, description="An active user; the caller when left out")
+    assignee_id: Id | None = Field(default=None, description="An active user; the caller when left out")
     related_type: RelatedType | None = None
-    related_id: int | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
+    related_id: Id | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
 
 
 class TaskUpdate(PatchModel):
@@ -30,17 +30,17 @@ class TaskUpdate(PatchModel):
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
 
 
 class TaskFilters(BaseModel):
     """The filters of the task list, as query parameters; every one given must match."""
 
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = Field(default=None, description="Due strictly before this instant")
     related_type: RelatedType | None = None
-    related_id: int | None = None
+    related_id: Id | None = None
     overdue: bool | None = Field(default=None, description="true: open tasks whose due time has passed")
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 
 Channel = Literal["phone", "email", "wechat", "web", "app"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -31,14 +31,14 @@ class TicketFilters:
 class TicketCreate(InputModel):
     service_type: Annotated[str, Text(100)] = Field(description="A `service_type` dictionary value")
     summary: Annotated[str, Text(300)]
-    customer_id: int
+    customer_id: Id
     channel: Channel
     priority: Priority = "normal"
     content: Annotated[str, Text(10_000)] = Field(description="The customer's request")
 
 
 class AssignTicket(InputModel):
-    assignee_id: int
+    assignee_id: Id
 
 
 class HandleTicket(InputModel):
@@ -134,7 +134,7 @@ class RoutingRuleCreate(InputModel):
     name: Annotated[str, Text(100)]
     customer_level: Annotated[str, Text(100)] | None = Field(default=None, description="A `customer_level` dictionary value")
     service_type: Annotated[str, Text(100)] | None = Field(default=None, description="A `service_type` dictionary value")
-    assignee_id: int = Field(description="An active user who receives matching tickets")
+    assignee_id: Id = Field(description="An active user who receives matching tickets")
     sort_order: int = Field(default=0, ge=0, le=1_000_000, description="Lower first; the first matching rule wins")
 
 
@@ -144,7 +144,7 @@ class RoutingRuleUpdate(PatchModel):
     name: Annotated[str, Text(100)] | None = None
     customer_level: Annotated[str, Text(100)] | None = None
     service_type: Annotated[str, Text(100)] | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     sort_order: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
