@@ -71,6 +71,19 @@ async def test_bad_input_is_a_422_problem_and_writes_nothing(client, actors, pro
     assert await _count(client, admin.headers, "/api/v1/users") == users
 
 
+def test_every_id_parameter_in_the_contract_is_bounded(app):
+    """The Id type is on every path and query id: a new route that forgets it fails here."""
+    unbounded = []
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"].get("anyOf", [parameter["schema"]])[0]
+                bounds = (schema.get("minimum"), schema.get("maximum"))
+                if parameter["name"].endswith("_id") and schema["type"] == "integer" and bounds != (1, 2**63 - 1):
+                    unbounded.append(f"{method.upper()} {path} {parameter['name']}")
+    assert unbounded == []
+
+
 async def test_a_valid_cursor_still_pages(client, actors):
     admin = await actors.make("admin")
     for name in ("Alpha", "Beta"):
@@ -154,6 +167,9 @@ async def test_token_responses_are_not_cached(client, actors):
     assert login.headers["cache-control"] == "no-store"
     refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": login.json()["refresh_token"]})
     assert refreshed.headers["cache-control"] == "no-store"
+    issued = await client.post("/api/v1/api-keys", json={"name": "ERP"}, headers=admin.headers)
+    assert issued.status_code == 201, issued.text
+    assert issued.headers["cache-control"] == "no-store"
 
 
 async def _get(app, path: str) -> httpx.Response:

@@ -7,6 +7,7 @@ from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.http import no_store
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
@@ -21,6 +22,7 @@ ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key (the secret is in this response only)",
     responses=error_responses(401, 403, 422),
+    dependencies=[Depends(no_store)],
 )
 async def issue_api_key(body: ApiKeyCreate, principal: ApiKeysWrite, session: SessionDep) -> ApiKeyIssued:
     return await service.issue(session, principal, body)
