@@ -90,6 +90,7 @@ def running_server(database_url: str, *, workers: int) -> Iterator[tuple[str, in
         "CRM_SECRET_KEY": secrets.token_urlsafe(48),
         "CRM_LOG_LEVEL": "WARNING",
         "CRM_SCHEDULER_ENABLED": "false",
+        "CRM_PUBLIC_DOCS": "true",  # the bench reads the served routes from /openapi.json
     }
     command = [
         sys.executable,

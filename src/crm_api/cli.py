@@ -100,6 +100,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         reload=args.reload,
         proxy_headers=True,
+        server_header=False,  # no "server: uvicorn" banner for a scanner to match
         log_level=settings.log_level.lower(),
     )
 

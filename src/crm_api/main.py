@@ -2,6 +2,7 @@
 
 import asyncio
 import importlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,11 +17,13 @@ from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
+from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
 from crm_api.core.errors import install_error_handlers, problem_contract
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
+from crm_api.customers.imports import MAX_IMPORT_BYTES
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -96,6 +99,20 @@ JOB_MODULES: tuple[str, ...] = (
 )
 
 
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+# Room for the multipart boundaries, part headers and small form fields around an uploaded file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
+    """The upload routes, whose bodies may be larger than CRM_MAX_BODY_BYTES."""
+    return {
+        re.compile(rf"^{API_PREFIX}/customers/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
+        re.compile(rf"^{API_PREFIX}/customers/import$"): MAX_IMPORT_BYTES + MULTIPART_OVERHEAD,
+    }
+
+
 def load_jobs() -> None:
     for module in JOB_MODULES:
         importlib.import_module(module)
@@ -127,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
             await database.dispose()
 
+    docs = settings.docs_are_public
     app = FastAPI(
         title="CRM API",
         version="1.0.0",
@@ -134,6 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True},
         generate_unique_id_function=operation_id,
+        docs_url=DOCS_URL if docs else None,
+        redoc_url=REDOC_URL if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -144,7 +165,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     problem_contract(app)
     # Added innermost first: CORS wraps everything, then request ids, then idempotency.
+    # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -154,6 +177,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=frozenset({DOCS_URL, f"{DOCS_URL}/oauth2-redirect", REDOC_URL}),
+        hsts=settings.env == "prod",
+    )
     app.include_router(health_router)
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, prefix=API_PREFIX)

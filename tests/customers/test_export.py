@@ -116,3 +116,31 @@ async def test_an_exported_csv_imports_again(client, actors):
     assert {k: copy[k] for k in same} == {k: original[k] for k in same}
     assert copy["owner_id"] == b.id and copy["code"] != original["code"]
     assert await customer_names(client, a) == [original["name"]]
+
+
+# Text a spreadsheet would run as a formula (OWASP CSV injection), as a customer could have typed it.
+FORMULAS = {
+    "name": '=HYPERLINK("http://evil.example","open")',
+    "address": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "phone": "+86 138 0000 0001",
+}
+
+
+async def test_formula_text_is_exported_as_text_and_imports_back_unchanged(client, actors):
+    a, b = await two_managers(actors)
+    original = await make_customer(client, a, **FORMULAS, tags=["-1", "ok"])
+    [row] = rows_of(await client.get(f"{BASE}/export", params={"format": "csv"}, headers=a.headers))
+    assert {column: row[column] for column in FORMULAS} == {column: "'" + text for column, text in FORMULAS.items()}
+    assert row["tags"] == "'-1;ok"
+
+    response = await client.get(f"{BASE}/export", params={"format": "xlsx"}, headers=a.headers)
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    header = [cell.value for cell in sheet[1]]
+    cells = {name: sheet.cell(row=2, column=header.index(name) + 1) for name in FORMULAS}
+    for name, cell in cells.items():
+        assert cell.data_type == "s" and cell.value == "'" + FORMULAS[name], name
+
+    imported = await import_file(client, b, {"file": ("customers.xlsx", response.content, "application/octet-stream")})
+    assert imported.status_code == 200, imported.text
+    [copy] = (await client.get(BASE, headers=b.headers)).json()["items"]
+    assert {k: copy[k] for k in [*FORMULAS, "tags"]} == {k: original[k] for k in [*FORMULAS, "tags"]}

@@ -7,6 +7,7 @@ import crm_api
 
 CORE = Path(crm_api.__file__).parent / "core"
 
+
 def _imported_packages(tree: ast.Module) -> set[str]:
     """The crm_api package each import names ("core", "models", "users", …)."""
     names = set()

@@ -149,3 +149,22 @@ async def test_a_pdf_too_long_to_print_is_refused(client, app, actors, monkeypat
     assert_problem(response, 422, "report.too_large_for_pdf")
     # The same report as CSV is not limited.
     assert (await client.get(f"{BASE}/customer-contribution?format=csv", headers=world.executive.headers)).status_code == 200
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+async def test_formula_text_in_a_report_is_written_as_text(client, app, actors, file_format):
+    world = await report_world(app, actors)
+    formula = "=1+2"
+    renamed = await client.patch(
+        f"/api/v1/customers/{world.customers['acme'].id}", json={"name": formula}, headers=world.east_manager.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    _, response = await _json_and(client, world.executive.headers, f"{BASE}/customer-contribution", file_format)
+    if file_format == "csv":
+        names = [row[1] for row in csv.reader(io.StringIO(response.content.decode("utf-8-sig")))]
+        assert "'" + formula in names and formula not in names
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content))["Report"]
+        [cell] = [cell for cell in sheet["B"] if cell.value == "'" + formula]
+        assert cell.data_type == "s"
+        assert not any(cell.data_type == "f" for row in sheet.iter_rows() for cell in row)

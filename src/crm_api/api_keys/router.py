@@ -7,7 +7,9 @@ from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.http import no_store
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -20,6 +22,7 @@ ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key (the secret is in this response only)",
     responses=error_responses(401, 403, 422),
+    dependencies=[Depends(no_store)],
 )
 async def issue_api_key(body: ApiKeyCreate, principal: ApiKeysWrite, session: SessionDep) -> ApiKeyIssued:
     return await service.issue(session, principal, body)
@@ -35,5 +38,5 @@ async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead
 @router.delete(
     "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key", responses=error_responses(401, 403, 404)
 )
-async def revoke_api_key(key_id: int, principal: ApiKeysWrite, session: SessionDep) -> None:
+async def revoke_api_key(key_id: Id, principal: ApiKeysWrite, session: SessionDep) -> None:
     await service.revoke(session, principal, key_id)

@@ -10,6 +10,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 
 AuditRead = Annotated[Principal, Depends(require("audit:read"))]
 
@@ -28,7 +29,7 @@ async def list_audit_events(
     page: PageDep,
     entity_type: Annotated[str | None, Query(max_length=50)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
-    actor_id: int | None = None,
+    actor_id: Id | None = None,
     from_: Annotated[datetime | None, Query(alias="from", description="Occurred at or after (ISO 8601)")] = None,
     to: Annotated[datetime | None, Query(description="Occurred before (ISO 8601)")] = None,
 ) -> Page[AuditEventRead]:

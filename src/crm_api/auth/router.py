@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
 
 from crm_api.auth import service, totp
 from crm_api.auth.schemas import (
@@ -18,9 +17,12 @@ from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
+from crm_api.core.http import no_store
+from crm_api.core.schemas import PlainText
 from crm_api.core.security import PasswordChecks
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+# Tokens must not be kept by a browser or proxy cache.
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store)])
 
 
 async def _password_checks(request: Request) -> PasswordChecks:
@@ -67,21 +69,22 @@ async def login(
     responses=error_responses(401, 422, 429),
 )
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    username: Annotated[PlainText, Form(min_length=1, max_length=64)],
+    password: Annotated[PlainText, Form(min_length=1, max_length=256, json_schema_extra={"format": "password"})],
     request: Request,
     session: SessionDep,
     database: DatabaseDep,
     checks: PasswordChecksDep,
     settings: SettingsDep,
-    otp: Annotated[str | None, Form(max_length=32, description="The second factor's code, when it is on")] = None,
+    otp: Annotated[PlainText | None, Form(max_length=32, description="The second factor's code, when it is on")] = None,
 ) -> TokenPair:
     return await service.login(
         session,
         database,
         checks,
         settings,
-        username=form.username,
-        password=form.password,
+        username=username,
+        password=password,
         otp=otp,
         client_ip=_client_ip(request),
     )

@@ -12,6 +12,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 
 ChurnScan = Annotated[Principal, Depends(require("churn:scan"))]
 
@@ -58,7 +59,7 @@ async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -
     responses=error_responses(401, 403, 404),
 )
 async def get_warning(
-    warning_id: int, principal: ChurnRead, session: SessionDep, settings: SettingsDep, response: Response
+    warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, response: Response
 ) -> ChurnWarningDetail:
     return with_etag(response, await service.get_warning(session, principal, settings, warning_id))  # type: ignore[return-value]
 
@@ -70,7 +71,7 @@ async def get_warning(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def add_measure(
-    warning_id: int, body: MeasureCreate, principal: ChurnManage, session: SessionDep, settings: SettingsDep
+    warning_id: Id, body: MeasureCreate, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:
     return await service.add_measure(session, principal, settings, warning_id, body)
 
@@ -82,6 +83,6 @@ async def add_measure(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def confirm(
-    warning_id: int, body: ConfirmChurn, principal: ChurnManage, session: SessionDep, settings: SettingsDep
+    warning_id: Id, body: ConfirmChurn, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:
     return await service.confirm(session, principal, settings, warning_id, body)

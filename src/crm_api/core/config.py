@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     follow_up_days: int = Field(default=30, ge=1)
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Any other request body; larger ones are refused (413) before they are read.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # /docs, /redoc and /openapi.json; unset: open except in production.
+    public_docs: bool | None = None
     webhook_dispatch_cron: str = "* * * * *"
     # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
     webhook_allow_private_hosts: bool = False
@@ -71,6 +75,10 @@ class Settings(BaseSettings):
     @property
     def time_zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
+
+    @property
+    def docs_are_public(self) -> bool:
+        return self.public_docs if self.public_docs is not None else self.env != "prod"
 
     @property
     def is_sqlite(self) -> bool:

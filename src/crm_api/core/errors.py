@@ -20,6 +20,8 @@ from crm_api.core.context import request_id_var
 log = logging.getLogger("crm_api.errors")
 
 PROBLEM_JSON = "application/problem+json"
+# A body over CRM_MAX_BODY_BYTES (or an upload's own limit), refused before it is read.
+REQUEST_TOO_LARGE = "request.too_large"
 
 
 class FieldError(BaseModel):
@@ -142,6 +144,13 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def invalid_input_response(request: Request, errors: Sequence[FieldError]) -> JSONResponse:
+    """The 422 of input refused before any rule ran (schema, unreadable body, NUL in the URL)."""
+    return problem_response(
+        422, "validation_failed", title="Invalid input", detail="The request is not valid", request=request, errors=errors
+    )
+
+
 def _field_name(loc: Sequence[str | int]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
@@ -213,13 +222,16 @@ def install_error_handlers(app: FastAPI) -> None:
             )
             for err in exc.errors()
         ]
-        return problem_response(
-            422, "validation_failed", title="Invalid input", detail="The request is not valid", request=request, errors=errors
-        )
+        return invalid_input_response(request, errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if exc.status_code == 400:
+            # The only 400s are bodies the framework could not parse (invalid UTF-8, a broken form): invalid input.
+            return invalid_input_response(
+                request, [FieldError(field="body", message="The body cannot be read", type="body_unreadable")]
+            )
+        code = {404: "not_found", 405: "method_not_allowed", 413: REQUEST_TOO_LARGE}.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(exc.status_code, code, detail=detail, request=request, headers=getattr(exc, "headers", None))
 

@@ -34,6 +34,11 @@ def with_etag(response: Response, representation: R) -> R:
     return representation
 
 
+def no_store(response: Response) -> None:
+    """A route dependency: the response may not be cached anywhere (it carries tokens)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
 def check_if_match(if_match: str | None, record: HasVersion) -> None:
     """412 when If-Match names another version than the record's; the UPDATE then pins this one."""
     if if_match is None or if_match.strip() == "*":

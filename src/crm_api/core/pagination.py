@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.errors import InvalidInput
+from crm_api.core.schemas import MAX_ID
 
 T = TypeVar("T")
 
@@ -37,7 +39,8 @@ class PageParams:
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+# A real cursor is a few sort keys: a longer one is crafted, and is refused before it is decoded.
+Cursor = Annotated[str | None, Query(max_length=1024, description="`next_cursor` of the previous page")]
 
 
 def _page_params(
@@ -93,10 +96,21 @@ def _decode(cursor: str, sort: Sort) -> list[Any]:
             elif python_type is date:
                 decoded.append(date.fromisoformat(value))
             else:
-                decoded.append(python_type(value))
+                decoded.append(_in_range(python_type(value)))
         return decoded
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, NotImplementedError) as exc:
+    except (ValueError, TypeError, ArithmeticError, RecursionError, binascii.Error, NotImplementedError) as exc:
         raise InvalidInput("cursor", "The cursor is not valid for this list", code="pagination.invalid_cursor") from exc
+
+
+def _in_range(value: Any) -> Any:
+    """A key value the database can compare: a 64-bit integer, a finite number, text without NUL."""
+    if isinstance(value, int) and not -MAX_ID - 1 <= value <= MAX_ID:
+        raise ValueError("integer out of range")
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL in text")
+    return value
 
 
 class Rows(NamedTuple):

@@ -1,15 +1,45 @@
 """Base schemas: inputs refuse unknown fields; outputs read from ORM objects."""
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+# Ids are BIGINT: a larger number could never name a record, and the driver fails on it.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul(value: Any) -> Any:
+    # PostgreSQL cannot store NUL in text, and no CRM field has a use for it.
+    if _has_nul(value):
+        raise PydanticCustomError("string_nul", "NUL characters are not allowed")
+    return value
+
+
+# A form field or other text read outside an InputModel (which refuses NUL in every field itself).
+PlainText = Annotated[str, AfterValidator(_refuse_nul)]
 
 
 class InputModel(BaseModel):
-    """Request bodies: unknown fields (and so mass assignment of status, owner_id, code…) are a 422."""
+    """Request bodies: unknown fields (and so mass assignment of status, owner_id, code…) are a 422, so is NUL in any text."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _refuse_nul(value)
 
 
 class OutputModel(BaseModel):

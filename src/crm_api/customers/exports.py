@@ -8,7 +8,7 @@ from openpyxl import Workbook
 
 from crm_api.core.clock import clock
 from crm_api.core.db import Database
-from crm_api.core.files import csv_chunks, saved_workbook_chunks
+from crm_api.core.files import csv_chunks, safe_row, saved_workbook_chunks
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import EXPORT_COLUMNS, to_cell
 from crm_api.customers.repository import CustomerRepository
@@ -58,7 +58,7 @@ async def _xlsx(customers: AsyncIterator[CustomerRead]) -> AsyncIterator[bytes]:
     sheet = workbook.create_sheet("customers")
     sheet.append(EXPORT_COLUMNS)
     async for customer in customers:
-        sheet.append([to_cell(customer, column) for column in EXPORT_COLUMNS])
+        sheet.append(safe_row(to_cell(customer, column) for column in EXPORT_COLUMNS))
     for chunk in saved_workbook_chunks(workbook):
         yield chunk
 

@@ -19,6 +19,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_codes
 from crm_api.core.errors import FieldError, InvalidInput, PayloadTooLarge
+from crm_api.core.files import unescaped_cell
 from crm_api.core.names import normalize_company_name
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
@@ -54,7 +55,7 @@ def _cell_text(value: Any) -> str | None:
         value = int(value)  # XLSX keeps numbers as floats: 13801380001.0 is a phone
     if isinstance(value, datetime | date):
         value = value.isoformat()
-    return str(value).strip() or None
+    return unescaped_cell(str(value).strip()) or None
 
 
 def _csv_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
@@ -63,7 +64,10 @@ def _csv_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("gb18030", errors="replace")  # what Excel on a Chinese Windows saves
-    yield from csv.reader(io.StringIO(text, newline=""))
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""))
+    except csv.Error as exc:  # a cell over the csv module's field limit, an unclosed quote…
+        raise InvalidInput("file", f"The CSV file cannot be read: {exc}", code="customer_import.unreadable") from exc
 
 
 def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
@@ -129,7 +133,7 @@ def _check_row(parsed: ParsedFile, number: int, values: dict[str, str]) -> None:
     for column, text in values.items():
         try:
             data[column] = from_cell(column, text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: custom_fields JSON nested too deep
             parsed.reject(number, column, str(exc))
             unreadable = True
     try:

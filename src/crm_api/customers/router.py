@@ -11,7 +11,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
-from crm_api.core.schemas import InputModel, PatchModel
+from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.customers import bulk, duplicates, exports, imports, merge, service
 from crm_api.customers.schemas import (
     ContactCreate,
@@ -136,7 +136,7 @@ async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, sessi
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer", responses=error_responses(401, 403, 404))
-async def get_customer(customer_id: int, principal: CustomersRead, session: SessionDep, response: Response) -> CustomerRead:
+async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, response: Response) -> CustomerRead:
     return with_etag(response, service.to_read(await service.get_customer(session, principal, customer_id)))
 
 
@@ -147,7 +147,7 @@ async def get_customer(customer_id: int, principal: CustomersRead, session: Sess
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_customer(
-    customer_id: int,
+    customer_id: Id,
     body: CustomerUpdate,
     principal: CustomersWrite,
     session: SessionDep,
@@ -164,7 +164,7 @@ async def update_customer(
     summary="Soft-delete a customer (restorable)",
     responses=error_responses(401, 403, 404),
 )
-async def delete_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> None:
+async def delete_customer(customer_id: Id, principal: CustomersDelete, session: SessionDep) -> None:
     await service.delete_customer(session, principal, customer_id)
 
 
@@ -174,7 +174,7 @@ async def delete_customer(customer_id: int, principal: CustomersDelete, session:
     summary="Restore a soft-deleted customer",
     responses=error_responses(401, 403, 404, 409),
 )
-async def restore_customer(customer_id: int, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
+async def restore_customer(customer_id: Id, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.restore_customer(session, principal, customer_id))
 
 
@@ -185,7 +185,7 @@ async def restore_customer(customer_id: int, principal: CustomersDelete, session
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def transfer_customer(
-    customer_id: int, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
+    customer_id: Id, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
     return service.to_read(await service.transfer_customer(session, principal, customer_id, body))
 
@@ -197,7 +197,7 @@ async def transfer_customer(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def merge_customers(
-    customer_id: int, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
+    customer_id: Id, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
 ) -> CustomerMergeResult:
     survivor, moved = await merge.merge_customers(session, principal, customer_id, body.loser_id)
     return CustomerMergeResult(survivor=service.to_read(survivor), moved=moved)
@@ -215,7 +215,7 @@ def _customer_records(
     """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
     read_model = kind.read
     one = kind.entity_type
-    RecordId = Annotated[int, Path(alias=f"{one}_id")]
+    RecordId = Annotated[Id, Path(alias=f"{one}_id")]
 
     @router.get(
         f"/{{customer_id}}/{path}",
@@ -224,7 +224,7 @@ def _customer_records(
         responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
-    async def list_records(customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
+    async def list_records(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
         return await service.list_records(session, principal, kind, customer_id, page)
 
     @router.post(
@@ -236,7 +236,7 @@ def _customer_records(
         name=f"add_{one}",
     )
     async def add_record(
-        customer_id: int,
+        customer_id: Id,
         body: create_model,
         principal: CustomersWrite,
         session: SessionDep,  # type: ignore[valid-type]
@@ -251,7 +251,7 @@ def _customer_records(
         name=f"get_{one}",
     )
     async def get_record(
-        customer_id: int, record_id: RecordId, principal: CustomersRead, session: SessionDep, response: Response
+        customer_id: Id, record_id: RecordId, principal: CustomersRead, session: SessionDep, response: Response
     ) -> Any:
         record = await service.get_record(session, principal, kind, customer_id, record_id)
         return with_etag(response, read_model.model_validate(record))
@@ -264,7 +264,7 @@ def _customer_records(
         name=f"update_{one}",
     )
     async def update_record(
-        customer_id: int,
+        customer_id: Id,
         record_id: RecordId,
         body: update_model,
         principal: CustomersWrite,  # type: ignore[valid-type]
@@ -282,7 +282,7 @@ def _customer_records(
         responses=error_responses(401, 403, 404, 409),
         name=f"delete_{one}",
     )
-    async def delete_record(customer_id: int, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
+    async def delete_record(customer_id: Id, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
         await service.delete_record(session, principal, kind, customer_id, record_id)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.policy import CustomerStatus
 
@@ -17,8 +17,10 @@ Phone = Annotated[str, Text(40), Field(description="As entered; also stored in E
 DictionaryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 CustomFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-# Scalars only for now; admin-defined typed custom fields replace this later.
-CustomFieldValue = str | bool | int | float | None
+# Scalars only for now; admin-defined typed custom fields replace this later. Numbers JSON can carry: 64-bit, finite.
+CustomFieldValue = (
+    str | bool | Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)] | Annotated[float, Field(allow_inf_nan=False)] | None
+)
 
 
 class _CustomerProfile(InputModel):
@@ -63,7 +65,7 @@ class CustomerUpdate(PatchModel, _CustomerProfile):
 
 
 class CustomerTransfer(InputModel):
-    owner_id: int = Field(description="The active user who becomes the customer's account manager")
+    owner_id: Id = Field(description="The active user who becomes the customer's account manager")
 
 
 class CustomerSearch(BaseModel):
@@ -72,7 +74,7 @@ class CustomerSearch(BaseModel):
     q: Annotated[str | None, Field(max_length=100, description="Name, code or phone contains")] = None
     region: Annotated[str | None, Field(max_length=100)] = None
     level: Annotated[str | None, Field(max_length=100)] = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     status: CustomerStatus | None = None
     tag: Annotated[str | None, Field(max_length=50)] = None
 
@@ -236,7 +238,7 @@ class DuplicatePair(OutputModel):
 
 
 class CustomerMerge(InputModel):
-    loser_id: int = Field(description="The customer merged into this one and then soft-deleted")
+    loser_id: Id = Field(description="The customer merged into this one and then soft-deleted")
 
 
 class CustomerMergeResult(OutputModel):
@@ -248,7 +250,7 @@ class CustomerBulkChanges(InputModel):
     level: Annotated[DictionaryCode | None, Field(description="Dictionary `customer_level` value")] = None
     tags_add: list[Tag] = Field(default_factory=list, max_length=20)
     tags_remove: list[Tag] = Field(default_factory=list, max_length=20)
-    owner_id: int | None = Field(default=None, description="Transfer to this account manager (needs customers:transfer)")
+    owner_id: Id | None = Field(default=None, description="Transfer to this account manager (needs customers:transfer)")
 
     @model_validator(mode="after")
     def _something_consistent(self) -> "CustomerBulkChanges":
@@ -260,7 +262,7 @@ class CustomerBulkChanges(InputModel):
 
 
 class CustomerBulkUpdate(InputModel):
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[Id] = Field(min_length=1, max_length=500)
     set: CustomerBulkChanges
 
     @field_validator("ids")

@@ -7,6 +7,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.dictionary import service
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 
@@ -49,7 +50,7 @@ async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, se
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def update_item(
-    item_id: int, body: DictionaryItemUpdate, principal: DictionaryWrite, session: SessionDep
+    item_id: Id, body: DictionaryItemUpdate, principal: DictionaryWrite, session: SessionDep
 ) -> DictionaryItemRead:
     return DictionaryItemRead.model_validate(await service.update_item(session, principal, item_id, body))
 
@@ -60,5 +61,5 @@ async def update_item(
     summary="Delete an editable item no record uses",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_item(item_id: int, principal: DictionaryWrite, session: SessionDep) -> None:
+async def delete_item(item_id: Id, principal: DictionaryWrite, session: SessionDep) -> None:
     await service.delete_item(session, principal, item_id)

@@ -10,6 +10,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id, PlainText
 from crm_api.documents import service
 from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.storage import ALLOWED
@@ -32,7 +33,7 @@ def content_disposition(filename: str) -> str:
     summary="List a customer's documents, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
-async def list_documents(customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DocumentRead]:
+async def list_documents(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DocumentRead]:
     return await service.list_documents(session, principal, customer_id, page)
 
 
@@ -45,12 +46,12 @@ async def list_documents(customer_id: int, principal: CustomersRead, session: Se
     responses=error_responses(401, 403, 404, 409, 413, 415, 422),
 )
 async def upload_document(
-    customer_id: int,
+    customer_id: Id,
     principal: CustomersWrite,
     session: SessionDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="The document")],
-    description: Annotated[str | None, Form(max_length=500)] = None,
+    description: Annotated[PlainText | None, Form(max_length=500)] = None,
 ) -> DocumentRead:
     document = await service.upload_document(
         session, principal, settings, customer_id, source=file.file, filename=file.filename, description=description
@@ -64,7 +65,7 @@ async def upload_document(
     summary="Get a document's metadata",
     responses=error_responses(401, 403, 404),
 )
-async def get_document(customer_id: int, document_id: int, principal: CustomersRead, session: SessionDep) -> DocumentRead:
+async def get_document(customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(await service.get_document(session, principal, customer_id, document_id))
 
 
@@ -78,7 +79,7 @@ async def get_document(customer_id: int, document_id: int, principal: CustomersR
     | error_responses(401, 403, 404),
 )
 async def download_document(
-    customer_id: int, document_id: int, principal: CustomersRead, session: SessionDep, settings: SettingsDep
+    customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     document, path = await service.document_content(session, principal, settings, customer_id, document_id)
     return FileResponse(
@@ -94,5 +95,5 @@ async def download_document(
     summary="Remove a document from an active customer",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_document(customer_id: int, document_id: int, principal: CustomersWrite, session: SessionDep) -> None:
+async def delete_document(customer_id: Id, document_id: Id, principal: CustomersWrite, session: SessionDep) -> None:
     await service.delete_document(session, principal, customer_id, document_id)

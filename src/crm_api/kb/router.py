@@ -8,6 +8,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.kb import service
 from crm_api.kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
 
@@ -44,7 +45,7 @@ async def create_article(body: ArticleCreate, principal: KbWrite, session: Sessi
 
 
 @router.get("/{article_id}", response_model=ArticleRead, summary="Get an article", responses=error_responses(401, 403, 404))
-async def get_article(article_id: int, _: KbRead, session: SessionDep, response: Response) -> ArticleRead:
+async def get_article(article_id: Id, _: KbRead, session: SessionDep, response: Response) -> ArticleRead:
     return with_etag(response, ArticleRead.model_validate(await service.get_article(session, article_id)))  # type: ignore[return-value]
 
 
@@ -55,7 +56,7 @@ async def get_article(article_id: int, _: KbRead, session: SessionDep, response:
     responses=error_responses(401, 403, 404, 412, 422),
 )
 async def update_article(
-    article_id: int, body: ArticleUpdate, principal: KbWrite, session: SessionDep, if_match: IfMatch = None
+    article_id: Id, body: ArticleUpdate, principal: KbWrite, session: SessionDep, if_match: IfMatch = None
 ) -> ArticleRead:
     return ArticleRead.model_validate(await service.update_article(session, principal, article_id, body, if_match=if_match))
 
@@ -66,5 +67,5 @@ async def update_article(
     summary="Delete an article (and its ticket links)",
     responses=error_responses(401, 403, 404),
 )
-async def delete_article(article_id: int, principal: KbWrite, session: SessionDep) -> None:
+async def delete_article(article_id: Id, principal: KbWrite, session: SessionDep) -> None:
     await service.delete_article(session, principal, article_id)

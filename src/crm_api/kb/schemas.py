@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
 
 
 class ArticleCreate(InputModel):
@@ -31,4 +31,4 @@ class ArticleRead(VersionedOutput):
 
 
 class ArticleLink(InputModel):
-    article_id: int
+    article_id: Id

@@ -8,6 +8,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.leads import assignment, scoring, service
 from crm_api.leads.policy import LeadStatus
 from crm_api.leads.schemas import (
@@ -43,7 +44,7 @@ async def list_leads(
     session: SessionDep,
     page: PageDep,
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
-    owner_id: int | None = None,
+    owner_id: Id | None = None,
     source: Annotated[str | None, Query(max_length=100)] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
     industry: Annotated[str | None, Query(max_length=100)] = None,
@@ -76,7 +77,7 @@ async def create_lead(body: LeadCreate, principal: LeadsWrite, session: SessionD
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead, summary="Get a lead", responses=error_responses(401, 403, 404))
-async def get_lead(lead_id: int, principal: LeadsRead, session: SessionDep, response: Response) -> LeadRead:
+async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, response: Response) -> LeadRead:
     return with_etag(response, service.to_read(await service.get(session, principal, lead_id), principal))  # type: ignore[return-value]
 
 
@@ -87,7 +88,7 @@ async def get_lead(lead_id: int, principal: LeadsRead, session: SessionDep, resp
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_lead(
-    lead_id: int, body: LeadUpdate, principal: LeadsWrite, session: SessionDep, if_match: IfMatch = None
+    lead_id: Id, body: LeadUpdate, principal: LeadsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> LeadRead:
     return service.to_read(await service.update(session, principal, lead_id, body, if_match=if_match), principal)
 
@@ -98,7 +99,7 @@ async def update_lead(
     summary="Delete a lead that is not converted",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) -> None:
+async def delete_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> None:
     await service.delete(session, principal, lead_id)
 
 
@@ -108,7 +109,7 @@ async def delete_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) 
     summary="The nurture trail of a lead, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
-async def list_activities(lead_id: int, principal: LeadsRead, session: SessionDep, page: PageDep) -> Page[ActivityRead]:
+async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep, page: PageDep) -> Page[ActivityRead]:
     return await service.list_activities(session, principal, lead_id, page)
 
 
@@ -119,14 +120,14 @@ async def list_activities(lead_id: int, principal: LeadsRead, session: SessionDe
     summary="Record an activity on a lead (a new lead becomes working)",
     responses=LEAD_TRANSITION_ERRORS,
 )
-async def add_activity(lead_id: int, body: ActivityCreate, principal: LeadsWrite, session: SessionDep) -> ActivityRead:
+async def add_activity(lead_id: Id, body: ActivityCreate, principal: LeadsWrite, session: SessionDep) -> ActivityRead:
     return ActivityRead.model_validate(await service.add_activity(session, principal, lead_id, body))
 
 
 @router.post(
     "/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead", responses=LEAD_TRANSITION_ERRORS
 )
-async def qualify_lead(lead_id: int, principal: LeadsWrite, session: SessionDep) -> LeadRead:
+async def qualify_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.qualify(session, principal, lead_id), principal)
 
 
@@ -136,7 +137,7 @@ async def qualify_lead(lead_id: int, principal: LeadsWrite, session: SessionDep)
     summary="Disqualify an open lead, with a reason",
     responses=LEAD_TRANSITION_ERRORS,
 )
-async def disqualify_lead(lead_id: int, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
+async def disqualify_lead(lead_id: Id, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.disqualify(session, principal, lead_id, body.reason), principal)
 
 
@@ -146,9 +147,7 @@ async def disqualify_lead(lead_id: int, body: DisqualifyBody, principal: LeadsWr
     summary="Convert an open lead into an unassigned opportunity (owner, marketer, supervisor or admin)",
     responses=LEAD_TRANSITION_ERRORS,
 )
-async def convert_lead(
-    lead_id: int, principal: LeadsWrite, session: SessionDep, body: ConvertBody | None = None
-) -> ConvertResult:
+async def convert_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep, body: ConvertBody | None = None) -> ConvertResult:
     lead, opportunity = await service.convert(session, principal, lead_id, body or ConvertBody())
     return ConvertResult(lead=service.to_read(lead, principal), opportunity=opportunities.to_read(opportunity, principal))
 
@@ -201,7 +200,7 @@ async def create_assignment_rule(body: AssignmentRuleCreate, principal: Settings
     responses=error_responses(401, 403, 404, 422),
 )
 async def update_assignment_rule(
-    rule_id: int, body: AssignmentRuleUpdate, principal: SettingsWrite, session: SessionDep
+    rule_id: Id, body: AssignmentRuleUpdate, principal: SettingsWrite, session: SessionDep
 ) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.update_rule(session, principal, rule_id, body))
 
@@ -212,5 +211,5 @@ async def update_assignment_rule(
     summary="Delete a lead assignment rule (admins)",
     responses=error_responses(401, 403, 404),
 )
-async def delete_assignment_rule(rule_id: int, principal: SettingsWrite, session: SessionDep) -> None:
+async def delete_assignment_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await assignment.delete_rule(session, principal, rule_id)

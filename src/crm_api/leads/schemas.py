@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.leads.policy import LeadAction, LeadActivityKind, LeadStatus
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
 
@@ -136,12 +136,12 @@ class ScoringRuleRead(OutputModel):
 
 class AssignmentRuleCreate(InputModel):
     name: Annotated[str, Text(100)]
-    priority: int = Field(default=100, ge=0, description="Lower runs first")
+    priority: int = Field(default=100, ge=0, le=1_000_000, description="Lower runs first")
     region: Code | None = None
     industry: Code | None = None
     source: Code | None = None
-    user_id: int | None = Field(default=None, description="Give matching leads to this user…")
-    team_id: int | None = Field(default=None, description="…or round-robin among this team's account managers")
+    user_id: Id | None = Field(default=None, description="Give matching leads to this user…")
+    team_id: Id | None = Field(default=None, description="…or round-robin among this team's account managers")
     active: bool = True
 
     @model_validator(mode="after")
@@ -155,12 +155,12 @@ class AssignmentRuleUpdate(PatchModel):
     not_nullable = frozenset({"name", "priority", "active"})
 
     name: Annotated[str, Text(100)] | None = None
-    priority: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=0, le=1_000_000)
     region: Code | None = None
     industry: Code | None = None
     source: Code | None = None
-    user_id: int | None = None
-    team_id: int | None = None
+    user_id: Id | None = None
+    team_id: Id | None = None
     active: bool | None = None
 
 

@@ -10,6 +10,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
 from crm_api.marketing.policy import CampaignChannel, CampaignStatus, CampaignTransition
@@ -75,7 +76,7 @@ async def refresh_rfm(_: MarketingWrite, database: DatabaseDep, settings: Settin
 @segments_router.get(
     "/{segment_id}", response_model=SegmentRead, summary="Get a segment", responses=error_responses(401, 403, 404)
 )
-async def get_segment(segment_id: int, _: MarketingRead, session: SessionDep, response: Response) -> SegmentRead:
+async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, response: Response) -> SegmentRead:
     return with_etag(response, service.to_read(await service.get_segment(session, segment_id)))  # type: ignore[return-value]
 
 
@@ -86,7 +87,7 @@ async def get_segment(segment_id: int, _: MarketingRead, session: SessionDep, re
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_segment(
-    segment_id: int, body: SegmentUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
+    segment_id: Id, body: SegmentUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> SegmentRead:
     return service.to_read(await service.update_segment(session, principal, segment_id, body, if_match))
 
@@ -98,7 +99,7 @@ async def update_segment(
     summary="Delete a segment no campaign uses",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_segment(segment_id: int, principal: MarketingWrite, session: SessionDep) -> Response:
+async def delete_segment(segment_id: Id, principal: MarketingWrite, session: SessionDep) -> Response:
     await service.delete_segment(session, principal, segment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -110,7 +111,7 @@ async def delete_segment(segment_id: int, principal: MarketingWrite, session: Se
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_segment_customers(
-    segment_id: int, principal: MarketingRead, session: SessionDep, page: PageDep
+    segment_id: Id, principal: MarketingRead, session: SessionDep, page: PageDep
 ) -> Page[CustomerRead]:
     return await service.list_members(session, principal, segment_id, page)
 
@@ -121,7 +122,7 @@ async def list_segment_customers(
     summary="How many customers the segment has now",
     responses=error_responses(401, 403, 404),
 )
-async def count_segment_customers(segment_id: int, principal: MarketingRead, session: SessionDep) -> SegmentCount:
+async def count_segment_customers(segment_id: Id, principal: MarketingRead, session: SessionDep) -> SegmentCount:
     return await service.count_members(session, principal, segment_id)
 
 
@@ -155,7 +156,7 @@ async def create_campaign(body: CampaignCreate, principal: MarketingWrite, sessi
     summary="Get a campaign with its variants and the actions you may take",
     responses=error_responses(401, 403, 404),
 )
-async def get_campaign(campaign_id: int, principal: MarketingRead, session: SessionDep, response: Response) -> CampaignRead:
+async def get_campaign(campaign_id: Id, principal: MarketingRead, session: SessionDep, response: Response) -> CampaignRead:
     return with_etag(response, await campaigns.get_campaign(session, principal, campaign_id))  # type: ignore[return-value]
 
 
@@ -166,7 +167,7 @@ async def get_campaign(campaign_id: int, principal: MarketingRead, session: Sess
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_campaign(
-    campaign_id: int, body: CampaignUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
+    campaign_id: Id, body: CampaignUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> CampaignRead:
     return await campaigns.update_campaign(session, principal, campaign_id, body, if_match)
 
@@ -178,7 +179,7 @@ async def update_campaign(
     summary="Add an A/B content variant to a draft campaign",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def add_variant(campaign_id: int, body: VariantCreate, principal: MarketingWrite, session: SessionDep) -> VariantRead:
+async def add_variant(campaign_id: Id, body: VariantCreate, principal: MarketingWrite, session: SessionDep) -> VariantRead:
     return await campaigns.add_variant(session, principal, campaign_id, body)
 
 
@@ -188,7 +189,7 @@ async def add_variant(campaign_id: int, body: VariantCreate, principal: Marketin
     summary="Contacts of the audience segment's customers with marketing consent, with their variant",
     responses=error_responses(401, 403, 404, 422),
 )
-async def campaign_audience(campaign_id: int, principal: MarketingRead, session: SessionDep, page: PageDep) -> AudiencePage:
+async def campaign_audience(campaign_id: Id, principal: MarketingRead, session: SessionDep, page: PageDep) -> AudiencePage:
     return await campaigns.audience(session, principal, campaign_id, page)
 
 
@@ -200,7 +201,7 @@ async def campaign_audience(campaign_id: int, principal: MarketingRead, session:
     responses={200: {"model": TouchRead, "description": "Already recorded"}} | error_responses(401, 403, 404, 409, 422),
 )
 async def record_touch(
-    campaign_id: int,
+    campaign_id: Id,
     body: TouchCreate,
     principal: MarketingTrack,
     session: SessionDep,
@@ -219,7 +220,7 @@ async def record_touch(
     summary="Contacts sent, opened, clicked and converted per variant, with rates",
     responses=error_responses(401, 403, 404),
 )
-async def campaign_performance(campaign_id: int, _: MarketingRead, session: SessionDep) -> CampaignPerformance:
+async def campaign_performance(campaign_id: Id, _: MarketingRead, session: SessionDep) -> CampaignPerformance:
     return await campaigns.performance(session, campaign_id)
 
 
@@ -231,7 +232,7 @@ async def campaign_performance(campaign_id: int, _: MarketingRead, session: Sess
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def transition_campaign(
-    campaign_id: int,
+    campaign_id: Id,
     action: CampaignTransition,
     principal: MarketingWrite,
     session: SessionDep,

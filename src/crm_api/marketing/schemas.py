@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.marketing.policy import CampaignAction, CampaignChannel, CampaignStatus, TouchKind
@@ -74,7 +74,7 @@ class RfmRefreshResult(OutputModel):
 
 class _CampaignFields(InputModel):
     goal: Annotated[str, Field(max_length=500)] | None = None
-    segment_id: int | None = Field(default=None, description="The segment whose customers' contacts are the audience")
+    segment_id: Id | None = Field(default=None, description="The segment whose customers' contacts are the audience")
 
 
 class CampaignCreate(_CampaignFields):
@@ -151,8 +151,8 @@ class AudiencePage(OutputModel):
 
 
 class TouchCreate(InputModel):
-    contact_id: int
-    variant_id: int | None = Field(default=None, description="Defaults to the contact's assigned variant")
+    contact_id: Id
+    variant_id: Id | None = Field(default=None, description="Defaults to the contact's assigned variant")
     kind: TouchKind
     at: datetime | None = Field(default=None, description="When it happened (with a time zone); defaults to now")
 

@@ -8,6 +8,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.customers import service as customers
 from crm_api.opportunities import service
 from crm_api.opportunities.schemas import (
@@ -48,8 +49,8 @@ async def list_opportunities(
     session: SessionDep,
     page: PageDep,
     status_: Annotated[OpportunityStatus | None, Query(alias="status")] = None,
-    assignee_id: int | None = None,
-    created_by: int | None = None,
+    assignee_id: Id | None = None,
+    created_by: Id | None = None,
     stage: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=100, description="Customer name, summary or code contains")] = None,
 ) -> Page[OpportunityRead]:
@@ -76,7 +77,7 @@ async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCr
     responses=error_responses(401, 403, 404),
 )
 async def get_opportunity(
-    opportunity_id: int, principal: OpportunitiesRead, session: SessionDep, response: Response
+    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, response: Response
 ) -> OpportunityRead:
     opportunity = await service.get(session, principal, opportunity_id)
     return with_etag(response, service.to_read(opportunity, principal))  # type: ignore[return-value]
@@ -89,7 +90,7 @@ async def get_opportunity(
     responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_opportunity(
-    opportunity_id: int, body: OpportunityUpdate, principal: OpportunitiesCreate, session: SessionDep, if_match: IfMatch = None
+    opportunity_id: Id, body: OpportunityUpdate, principal: OpportunitiesCreate, session: SessionDep, if_match: IfMatch = None
 ) -> OpportunityRead:
     opportunity = await service.update(session, principal, opportunity_id, body, if_match=if_match)
     return service.to_read(opportunity, principal)
@@ -101,7 +102,7 @@ async def update_opportunity(
     summary="Delete an unassigned opportunity (its creator only)",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_opportunity(opportunity_id: int, principal: OpportunitiesCreate, session: SessionDep) -> None:
+async def delete_opportunity(opportunity_id: Id, principal: OpportunitiesCreate, session: SessionDep) -> None:
     await service.delete(session, principal, opportunity_id)
 
 
@@ -112,7 +113,7 @@ async def delete_opportunity(opportunity_id: int, principal: OpportunitiesCreate
     responses=TRANSITION_ERRORS,
 )
 async def assign_opportunity(
-    opportunity_id: int, body: AssignBody, principal: OpportunitiesAssign, session: SessionDep
+    opportunity_id: Id, body: AssignBody, principal: OpportunitiesAssign, session: SessionDep
 ) -> OpportunityRead:
     return service.to_read(await service.assign(session, principal, opportunity_id, body), principal)
 
@@ -123,9 +124,7 @@ async def assign_opportunity(
     summary="Move an assigned opportunity to another pipeline stage (the assignee)",
     responses=TRANSITION_ERRORS,
 )
-async def change_stage(
-    opportunity_id: int, body: StageBody, principal: OpportunitiesWork, session: SessionDep
-) -> OpportunityRead:
+async def change_stage(opportunity_id: Id, body: StageBody, principal: OpportunitiesWork, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.change_stage(session, principal, opportunity_id, body.stage), principal)
 
 
@@ -135,7 +134,7 @@ async def change_stage(
     summary="Stage history of an opportunity, oldest first",
     responses=error_responses(401, 403, 404),
 )
-async def stage_history(opportunity_id: int, principal: OpportunitiesRead, session: SessionDep) -> list[StageChangeRead]:
+async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep) -> list[StageChangeRead]:
     changes = await service.stage_history(session, principal, opportunity_id)
     return [StageChangeRead.model_validate(c) for c in changes]
 
@@ -147,7 +146,7 @@ async def stage_history(opportunity_id: int, principal: OpportunitiesRead, sessi
     responses=TRANSITION_ERRORS,
 )
 async def win_opportunity(
-    opportunity_id: int, principal: OpportunitiesWork, session: SessionDep, body: WinBody | None = None
+    opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: WinBody | None = None
 ) -> WinResult:
     opportunity, customer = await service.win(session, principal, opportunity_id, body or WinBody())
     return WinResult(opportunity=service.to_read(opportunity, principal), customer=customers.to_read(customer))
@@ -160,7 +159,7 @@ async def win_opportunity(
     responses=TRANSITION_ERRORS,
 )
 async def lose_opportunity(
-    opportunity_id: int, principal: OpportunitiesWork, session: SessionDep, body: LoseBody | None = None
+    opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: LoseBody | None = None
 ) -> OpportunityRead:
     reason = body.reason if body is not None else None
     return service.to_read(await service.lose(session, principal, opportunity_id, reason), principal)
@@ -173,7 +172,7 @@ async def lose_opportunity(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_plan_items(
-    opportunity_id: int, principal: OpportunitiesRead, session: SessionDep, page: PageDep
+    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PageDep
 ) -> Page[PlanItemRead]:
     return await service.list_plan_items(session, principal, opportunity_id, page)
 
@@ -186,7 +185,7 @@ async def list_plan_items(
     responses=TRANSITION_ERRORS,
 )
 async def add_plan_item(
-    opportunity_id: int, body: PlanItemCreate, principal: OpportunitiesWork, session: SessionDep
+    opportunity_id: Id, body: PlanItemCreate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
     return PlanItemRead.model_validate(await service.add_plan_item(session, principal, opportunity_id, body))
 
@@ -198,7 +197,7 @@ async def add_plan_item(
     responses=TRANSITION_ERRORS,
 )
 async def update_plan_item(
-    opportunity_id: int, item_id: int, body: PlanItemUpdate, principal: OpportunitiesWork, session: SessionDep
+    opportunity_id: Id, item_id: Id, body: PlanItemUpdate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
     return PlanItemRead.model_validate(await service.update_plan_item(session, principal, opportunity_id, item_id, body))
 
@@ -209,7 +208,7 @@ async def update_plan_item(
     summary="Remove a plan item (the assignee)",
     responses=error_responses(401, 403, 404, 409),
 )
-async def delete_plan_item(opportunity_id: int, item_id: int, principal: OpportunitiesWork, session: SessionDep) -> None:
+async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesWork, session: SessionDep) -> None:
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 
 
@@ -234,5 +233,5 @@ async def list_reminders(
     summary="Mark one of the caller's reminders done",
     responses=error_responses(401, 404),
 )
-async def mark_reminder_done(reminder_id: int, principal: Authenticated, session: SessionDep) -> ReminderRead:
+async def mark_reminder_done(reminder_id: Id, principal: Authenticated, session: SessionDep) -> ReminderRead:
     return ReminderRead.model_validate(await service.mark_reminder_done(session, principal, reminder_id))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.customers.schemas import CustomerRead, Gender
 from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
 
@@ -71,7 +71,7 @@ class OpportunityRead(VersionedOutput):
 
 
 class AssignBody(InputModel):
-    assignee_id: int = Field(description="An active account manager")
+    assignee_id: Id = Field(description="An active account manager")
 
 
 class StageBody(InputModel):

@@ -7,6 +7,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.customers.router import CustomersRead, CustomersWrite
 from crm_api.customers.schemas import ContactRead, CustomerRead
 from crm_api.privacy import service
@@ -31,7 +32,7 @@ CONTACT = "/{customer_id}/contacts/{contact_id}"
     summary="Everything stored about a customer: profile, contacts, interactions, consents, orders, history",
     responses=error_responses(401, 403, 404),
 )
-async def export_customer(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerPersonalData:
+async def export_customer(customer_id: Id, principal: CustomersRead, session: SessionDep) -> CustomerPersonalData:
     return await service.export_customer(session, principal, customer_id)
 
 
@@ -41,7 +42,7 @@ async def export_customer(customer_id: int, principal: CustomersRead, session: S
     summary="Erase a customer's personal data: anonymized in place, orders and totals kept, read-only since",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def erase_customer(customer_id: int, body: ErasureRequest, principal: PrivacyErase, session: SessionDep) -> CustomerRead:
+async def erase_customer(customer_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep) -> CustomerRead:
     return CustomerRead.model_validate(await service.erase_customer(session, principal, customer_id, reason=body.reason))
 
 
@@ -51,7 +52,7 @@ async def erase_customer(customer_id: int, body: ErasureRequest, principal: Priv
     summary="Everything stored about a contact person: profile, consents, history",
     responses=error_responses(401, 403, 404),
 )
-async def export_contact(customer_id: int, contact_id: int, principal: CustomersRead, session: SessionDep) -> ContactPersonalData:
+async def export_contact(customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep) -> ContactPersonalData:
     return await service.export_contact(session, principal, customer_id, contact_id)
 
 
@@ -62,7 +63,7 @@ async def export_contact(customer_id: int, contact_id: int, principal: Customers
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def erase_contact(
-    customer_id: int, contact_id: int, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
+    customer_id: Id, contact_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
 ) -> ContactRead:
     contact = await service.erase_contact(session, principal, customer_id, contact_id, reason=body.reason)
     return ContactRead.model_validate(contact)
@@ -75,7 +76,7 @@ async def erase_contact(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_consents(
-    customer_id: int, contact_id: int, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
 ) -> Page[ConsentRead]:
     return await service.list_consents(session, principal, customer_id, contact_id, page)
 
@@ -88,6 +89,6 @@ async def list_consents(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def record_consent(
-    customer_id: int, contact_id: int, body: ConsentCreate, principal: CustomersWrite, session: SessionDep
+    customer_id: Id, contact_id: Id, body: ConsentCreate, principal: CustomersWrite, session: SessionDep
 ) -> ConsentRead:
     return ConsentRead.model_validate(await service.record_consent(session, principal, customer_id, contact_id, body))

@@ -6,6 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.roles import service
 from crm_api.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
 
@@ -41,7 +42,7 @@ async def create_role(body: RoleCreate, principal: RolesWrite, session: SessionD
 
 
 @router.get("/roles/{role_id}", response_model=RoleRead, summary="Get a role", responses=error_responses(401, 403, 404))
-async def get_role(role_id: int, _: RolesRead, session: SessionDep) -> RoleRead:
+async def get_role(role_id: Id, _: RolesRead, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.get_role(session, role_id))
 
 
@@ -51,5 +52,5 @@ async def get_role(role_id: int, _: RolesRead, session: SessionDep) -> RoleRead:
     summary="Change a custom role",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def update_role(role_id: int, body: RoleUpdate, principal: RolesWrite, session: SessionDep) -> RoleRead:
+async def update_role(role_id: Id, body: RoleUpdate, principal: RolesWrite, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.update_role(session, principal, role_id, body))

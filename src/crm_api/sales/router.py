@@ -10,7 +10,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
-from crm_api.core.schemas import InputModel
+from crm_api.core.schemas import Id, InputModel
 from crm_api.sales import ingest, service
 from crm_api.sales.schemas import (
     InventoryIn,
@@ -78,7 +78,7 @@ _sync_route(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_customer_orders(
-    customer_id: int, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
 ) -> Page[OrderSummary]:
     return await service.customer_orders(session, principal, customer_id, page)
 
@@ -90,7 +90,7 @@ async def list_customer_orders(
     summary="An order with its lines and total",
     responses=error_responses(401, 403, 404),
 )
-async def get_order(order_id: int, principal: CustomersRead, session: SessionDep, response: Response) -> OrderDetail:
+async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep, response: Response) -> OrderDetail:
     return with_etag(response, await service.get_order(session, principal, order_id))  # type: ignore[return-value]
 
 
@@ -119,7 +119,7 @@ async def list_products(
     summary="Get a product",
     responses=error_responses(401, 403, 404),
 )
-async def get_product(product_id: int, _: ProductsRead, session: SessionDep, response: Response) -> ProductRead:
+async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, response: Response) -> ProductRead:
     return with_etag(response, await service.get_product(session, product_id))  # type: ignore[return-value]
 
 
@@ -134,7 +134,7 @@ async def list_inventory(
     _: ProductsRead,
     session: SessionDep,
     page: PageDep,
-    product_id: int | None = None,
+    product_id: Id | None = None,
     product_name: SubstringFilter = None,
     warehouse: Annotated[str | None, Query(max_length=100, description="Warehouse name, exactly")] = None,
 ) -> Page[InventoryRead]:

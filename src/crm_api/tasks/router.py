@@ -8,6 +8,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.tasks import service
 from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
 
@@ -42,7 +43,7 @@ async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionD
 
 
 @router.get("/{task_id}", response_model=TaskRead, summary="Get a task", responses=error_responses(401, 403, 404))
-async def get_task(task_id: int, principal: TasksRead, session: SessionDep, response: Response) -> TaskRead:
+async def get_task(task_id: Id, principal: TasksRead, session: SessionDep, response: Response) -> TaskRead:
     return with_etag(response, service.to_read(await service.get_task(session, principal, task_id), principal))
 
 
@@ -50,7 +51,7 @@ async def get_task(task_id: int, principal: TasksRead, session: SessionDep, resp
     "/{task_id}", response_model=TaskRead, summary="Change an open task", responses=error_responses(401, 403, 404, 409, 412, 422)
 )
 async def update_task(
-    task_id: int,
+    task_id: Id,
     body: TaskUpdate,
     principal: TasksWrite,
     session: SessionDep,
@@ -64,7 +65,7 @@ async def update_task(
 @router.delete(
     "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task", responses=error_responses(401, 403, 404)
 )
-async def delete_task(task_id: int, principal: TasksWrite, session: SessionDep) -> None:
+async def delete_task(task_id: Id, principal: TasksWrite, session: SessionDep) -> None:
     await service.delete_task(session, principal, task_id)
 
 
@@ -74,12 +75,12 @@ async def delete_task(task_id: int, principal: TasksWrite, session: SessionDep) 
     summary="Mark an open task done",
     responses=error_responses(401, 403, 404, 409),
 )
-async def complete_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
+async def complete_task(task_id: Id, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.complete_task(session, principal, task_id), principal)
 
 
 @router.post(
     "/{task_id}/cancel", response_model=TaskRead, summary="Cancel an open task", responses=error_responses(401, 403, 404, 409)
 )
-async def cancel_task(task_id: int, principal: TasksWrite, session: SessionDep) -> TaskRead:
+async def cancel_task(task_id: Id, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.cancel_task(session, principal, task_id), principal)

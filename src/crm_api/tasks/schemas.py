@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from crm_api.core.schemas import InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
 from crm_api.tasks.policy import TaskAction, TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 
@@ -12,9 +12,9 @@ class TaskCreate(InputModel):
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority = TaskPriority.NORMAL
-    assignee_id: int | None = Field(default=None, description="An active user; the caller when left out")
+    assignee_id: Id | None = Field(default=None, description="An active user; the caller when left out")
     related_type: TaskRelatedType | None = None
-    related_id: int | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
+    related_id: Id | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
 
 
 class TaskUpdate(PatchModel):
@@ -26,17 +26,17 @@ class TaskUpdate(PatchModel):
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
     priority: TaskPriority | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
 
 
 class TaskFilters(BaseModel):
     """The filters of the task list, as query parameters; every one given must match."""
 
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     status: TaskStatus | None = None
     due_before: AwareDatetime | None = Field(default=None, description="Due strictly before this instant")
     related_type: TaskRelatedType | None = None
-    related_id: int | None = None
+    related_id: Id | None = None
     overdue: bool | None = Field(default=None, description="true: open tasks whose due time has passed")
 
 
@@ -50,7 +50,7 @@ class TaskRead(VersionedOutput):
     status: TaskStatus
     assignee_id: int
     related_type: TaskRelatedType | None
-    related_id: int | None
+    related_id: Id | None
     created_by_id: int | None = Field(description="null for tasks the system opened (follow-up reminders)")
     closed_at: datetime | None
     created_at: datetime

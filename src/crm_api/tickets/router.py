@@ -10,6 +10,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.kb.schemas import ArticleLink
 from crm_api.tickets import routing, service
 from crm_api.tickets.policy import TicketPriority, TicketStatus
@@ -44,8 +45,8 @@ def _ticket_filters(
     status: TicketStatus | None = None,
     service_type: Annotated[str | None, Query(alias="type", max_length=100, description="Service type value")] = None,
     priority: TicketPriority | None = None,
-    customer_id: int | None = None,
-    assignee_id: int | None = None,
+    customer_id: Id | None = None,
+    assignee_id: Id | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Summary contains")] = None,
     created_from: Annotated[date | None, Query(description="Created on or after this business-calendar day")] = None,
     created_to: Annotated[date | None, Query(description="Created on or before this business-calendar day")] = None,
@@ -97,7 +98,7 @@ async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: S
     summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
     responses=error_responses(401, 403, 404),
 )
-async def get_ticket(ticket_id: int, principal: TicketsRead, session: SessionDep, response: Response) -> TicketDetail:
+async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, response: Response) -> TicketDetail:
     return with_etag(response, await service.get_ticket(session, principal, ticket_id))  # type: ignore[return-value]
 
 
@@ -107,7 +108,7 @@ async def get_ticket(ticket_id: int, principal: TicketsRead, session: SessionDep
     summary="Assign (or re-assign) a new or assigned ticket to an active user (supervisor)",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def assign(ticket_id: int, body: AssignTicket, principal: TicketsAssign, session: SessionDep) -> TicketDetail:
+async def assign(ticket_id: Id, body: AssignTicket, principal: TicketsAssign, session: SessionDep) -> TicketDetail:
     return await service.assign(session, principal, ticket_id, body)
 
 
@@ -117,7 +118,7 @@ async def assign(ticket_id: int, body: AssignTicket, principal: TicketsAssign, s
     summary="Record how the assignee handled the ticket",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def handle(ticket_id: int, body: HandleTicket, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
+async def handle(ticket_id: Id, body: HandleTicket, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.handle(session, principal, ticket_id, body)
 
 
@@ -127,7 +128,7 @@ async def handle(ticket_id: int, body: HandleTicket, principal: TicketsHandle, s
     summary="Customer feedback: satisfaction 3+ archives the ticket, below 3 sends it back to the assignee",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def feedback(ticket_id: int, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
+async def feedback(ticket_id: Id, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.give_feedback(session, principal, ticket_id, body)
 
 
@@ -137,7 +138,7 @@ async def feedback(ticket_id: int, body: TicketFeedbackCreate, principal: Ticket
     summary="Link a knowledge base article",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def link_article(ticket_id: int, body: ArticleLink, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
+async def link_article(ticket_id: Id, body: ArticleLink, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.link_article(session, principal, ticket_id, body.article_id)
 
 
@@ -189,7 +190,7 @@ async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite,
     responses=error_responses(401, 403, 404, 412, 422),
 )
 async def update_routing_rule(
-    rule_id: int, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
+    rule_id: Id, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await routing.update_routing_rule(session, principal, rule_id, body, if_match=if_match))
 
@@ -200,5 +201,5 @@ async def update_routing_rule(
     summary="Delete a routing rule",
     responses=error_responses(401, 403, 404),
 )
-async def delete_routing_rule(rule_id: int, principal: SettingsWrite, session: SessionDep) -> None:
+async def delete_routing_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await routing.delete_routing_rule(session, principal, rule_id)

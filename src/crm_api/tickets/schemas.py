@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.tickets.policy import TicketAction, TicketChannel, TicketPriority, TicketStatus
 
 Satisfaction = Annotated[int, Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")]
@@ -18,8 +18,8 @@ class TicketFilters:
     status: TicketStatus | None = None
     service_type: str | None = None
     priority: TicketPriority | None = None
-    customer_id: int | None = None
-    assignee_id: int | None = None
+    customer_id: Id | None = None
+    assignee_id: Id | None = None
     q: str | None = None
     created_from: date | None = None
     created_to: date | None = None
@@ -29,14 +29,14 @@ class TicketFilters:
 class TicketCreate(InputModel):
     service_type: Annotated[str, Text(100)] = Field(description="A `service_type` dictionary value")
     summary: Annotated[str, Text(300)]
-    customer_id: int
+    customer_id: Id
     channel: TicketChannel
     priority: TicketPriority = TicketPriority.NORMAL
     content: Annotated[str, Text(10_000)] = Field(description="The customer's request")
 
 
 class AssignTicket(InputModel):
-    assignee_id: int
+    assignee_id: Id
 
 
 class HandleTicket(InputModel):
@@ -81,13 +81,13 @@ class TicketRead(VersionedOutput):
     code: str
     service_type: str
     summary: str
-    customer_id: int
+    customer_id: Id
     channel: TicketChannel
     priority: TicketPriority
     content: str
     status: TicketStatus
     created_by_id: int | None
-    assignee_id: int | None
+    assignee_id: Id | None
     assigned_at: datetime | None
     routing_rule_id: int | None = Field(description="The routing rule that assigned the ticket on create, if any")
     response_due_at: datetime | None = Field(description="First handling due (SLA); null without a policy")
@@ -132,7 +132,7 @@ class RoutingRuleCreate(InputModel):
     name: Annotated[str, Text(100)]
     customer_level: Annotated[str, Text(100)] | None = Field(default=None, description="A `customer_level` dictionary value")
     service_type: Annotated[str, Text(100)] | None = Field(default=None, description="A `service_type` dictionary value")
-    assignee_id: int = Field(description="An active user who receives matching tickets")
+    assignee_id: Id = Field(description="An active user who receives matching tickets")
     sort_order: int = Field(default=0, ge=0, le=1_000_000, description="Lower first; the first matching rule wins")
 
 
@@ -142,7 +142,7 @@ class RoutingRuleUpdate(PatchModel):
     name: Annotated[str, Text(100)] | None = None
     customer_level: Annotated[str, Text(100)] | None = None
     service_type: Annotated[str, Text(100)] | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     sort_order: int | None = Field(default=None, ge=0, le=1_000_000)
 
 

@@ -8,6 +8,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.users import service
 from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
 
@@ -24,7 +25,7 @@ async def list_users(
     page: PageDep,
     q: Annotated[str | None, Query(max_length=100, description="Username or name contains")] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
-    team_id: int | None = None,
+    team_id: Id | None = None,
     active: bool | None = None,
 ) -> Page[UserRead]:
     return await service.list_users(session, principal, page, q=q, role=role, team_id=team_id, active=active)
@@ -42,7 +43,7 @@ async def create_user(body: UserCreate, principal: UsersWrite, session: SessionD
 
 
 @router.get("/users/{user_id}", response_model=UserRead, summary="Get a user", responses=error_responses(401, 403, 404))
-async def get_user(user_id: int, principal: UsersRead, session: SessionDep) -> UserRead:
+async def get_user(user_id: Id, principal: UsersRead, session: SessionDep) -> UserRead:
     return service.to_read(await service.get_user(session, principal, user_id))
 
 
@@ -52,7 +53,7 @@ async def get_user(user_id: int, principal: UsersRead, session: SessionDep) -> U
     summary="Change a user's name, email, password, roles or team",
     responses=error_responses(401, 403, 404, 422),
 )
-async def update_user(user_id: int, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
+async def update_user(user_id: Id, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.update_user(session, principal, user_id, body))
 
 
@@ -62,7 +63,7 @@ async def update_user(user_id: int, body: UserUpdate, principal: UsersWrite, ses
     summary="Disable a user: sign-in refused, tokens revoked at once",
     responses=error_responses(401, 403, 404, 409),
 )
-async def disable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
+async def disable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=False))
 
 
@@ -72,7 +73,7 @@ async def disable_user(user_id: int, principal: UsersWrite, session: SessionDep)
     summary="Enable a disabled user",
     responses=error_responses(401, 403, 404),
 )
-async def enable_user(user_id: int, principal: UsersWrite, session: SessionDep) -> UserRead:
+async def enable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=True))
 
 
@@ -95,7 +96,7 @@ async def create_team(body: TeamCreate, principal: UsersWrite, session: SessionD
 @router.get(
     "/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members", responses=error_responses(401, 403, 404)
 )
-async def get_team(team_id: int, _: UsersRead, session: SessionDep) -> TeamDetail:
+async def get_team(team_id: Id, _: UsersRead, session: SessionDep) -> TeamDetail:
     return await service.get_team(session, team_id)
 
 
@@ -105,7 +106,7 @@ async def get_team(team_id: int, _: UsersRead, session: SessionDep) -> TeamDetai
     summary="Rename or describe a team",
     responses=error_responses(401, 403, 404, 409, 422),
 )
-async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
+async def update_team(team_id: Id, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
     return await service.update_team(session, principal, team_id, body)
 
 
@@ -115,5 +116,5 @@ async def update_team(team_id: int, body: TeamUpdate, principal: UsersWrite, ses
     summary="Remove a user's TOTP second factor (a lost phone)",
     responses=error_responses(401, 403, 404, 409),
 )
-async def reset_totp(user_id: int, principal: UsersWrite, session: SessionDep) -> None:
+async def reset_totp(user_id: Id, principal: UsersWrite, session: SessionDep) -> None:
     await totp.reset(session, principal, user_id=user_id)

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, field_validator
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text
 
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$", description="3-64 letters, digits, _ . -")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
@@ -15,7 +15,7 @@ class UserCreate(InputModel):
     email: EmailStr | None = None
     password: Password
     roles: list[str] = Field(min_length=1, description="Role codes")
-    team_id: int | None = None
+    team_id: Id | None = None
 
     @field_validator("username")
     @classmethod
@@ -30,7 +30,7 @@ class UserUpdate(PatchModel):
     email: EmailStr | None = None
     password: Password | None = None
     roles: list[str] | None = Field(default=None, min_length=1)
-    team_id: int | None = None
+    team_id: Id | None = None
 
 
 class UserRead(OutputModel):

@@ -9,6 +9,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.http import IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.webhooks import service
 from crm_api.webhooks.schemas import (
     DeliveryStatus,
@@ -59,14 +60,14 @@ async def create_webhook(
     summary="Attempt a failed or dead delivery again at the next dispatcher run",
     responses=error_responses(401, 403, 404, 409),
 )
-async def retry_delivery(delivery_id: int, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
+async def retry_delivery(delivery_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.retry_delivery(session, principal, delivery_id))
 
 
 @router.get(
     "/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription", responses=error_responses(401, 403, 404)
 )
-async def get_webhook(webhook_id: int, _: WebhooksWrite, session: SessionDep, response: Response) -> WebhookRead:
+async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, response: Response) -> WebhookRead:
     return with_etag(response, WebhookRead.model_validate(await service.get(session, webhook_id)))  # type: ignore[return-value]
 
 
@@ -77,7 +78,7 @@ async def get_webhook(webhook_id: int, _: WebhooksWrite, session: SessionDep, re
     responses=error_responses(401, 403, 404, 412, 422),
 )
 async def update_webhook(
-    webhook_id: int,
+    webhook_id: Id,
     body: WebhookUpdate,
     principal: WebhooksWrite,
     session: SessionDep,
@@ -95,7 +96,7 @@ async def update_webhook(
     summary="Delete a webhook subscription and its delivery log",
     responses=error_responses(401, 403, 404),
 )
-async def delete_webhook(webhook_id: int, principal: WebhooksWrite, session: SessionDep) -> None:
+async def delete_webhook(webhook_id: Id, principal: WebhooksWrite, session: SessionDep) -> None:
     await service.delete(session, principal, webhook_id)
 
 
@@ -106,7 +107,7 @@ async def delete_webhook(webhook_id: int, principal: WebhooksWrite, session: Ses
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_deliveries(
-    webhook_id: int, _: WebhooksWrite, session: SessionDep, page: PageDep, status: DeliveryStatus | None = None
+    webhook_id: Id, _: WebhooksWrite, session: SessionDep, page: PageDep, status: DeliveryStatus | None = None
 ) -> Page[WebhookDeliveryRead]:
     return await service.list_deliveries(session, webhook_id, page, status=status)
 
@@ -118,5 +119,5 @@ async def list_deliveries(
     summary="Queue a webhook.test event for this subscription only",
     responses=error_responses(401, 403, 404, 409),
 )
-async def test_webhook(webhook_id: int, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
+async def test_webhook(webhook_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.send_test(session, principal, webhook_id))

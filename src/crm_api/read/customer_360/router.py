@@ -6,6 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.read.customer_360.schemas import CustomerOverview
 from crm_api.read.customer_360.service import customer_overview
 
@@ -21,5 +22,5 @@ CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
     summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
     responses=error_responses(401, 403, 404),
 )
-async def get_overview(customer_id: int, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
+async def get_overview(customer_id: Id, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
     return await customer_overview(session, principal, customer_id)

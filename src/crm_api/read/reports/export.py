@@ -16,7 +16,7 @@ from openpyxl.styles import Font
 from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
-from crm_api.core.files import csv_chunks, saved_workbook_chunks
+from crm_api.core.files import csv_chunks, safe_cell, safe_row, saved_workbook_chunks
 from crm_api.read.reports.schemas import ColumnType, ReportRead, Scalar
 
 
@@ -112,7 +112,7 @@ async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) 
     def line(values: list[Scalar], *, header: bool = False) -> list[WriteOnlyCell]:
         cells = []
         for column, value in zip(report.columns, values, strict=True):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=safe_cell(value))
             if header:
                 cell.font = bold
             elif isinstance(value, int | Decimal | date) and column.type in NUMBER_FORMATS:
@@ -128,12 +128,12 @@ async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) 
         sheet.append(line(totals))
 
     about = workbook.create_sheet("About")
-    about.append([report.title])
+    about.append(safe_row([report.title]))
     about.append(["Generated at", report.generated_at.isoformat()])
     for key, value in report.parameters.items():
-        about.append([key, _text(value)])
+        about.append(safe_row([key, _text(value)]))
     for fact in report.facts:
-        about.append([fact.label, fact.value])
+        about.append(safe_row([fact.label, fact.value]))
     for chunk in saved_workbook_chunks(workbook):
         yield chunk
 

@@ -10,6 +10,7 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, service, service_desk
 from crm_api.read.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
 from crm_api.read.reports.schemas import (
@@ -146,7 +147,7 @@ async def sales_funnel(
     export: FormatDep,
     start: PeriodStart = None,
     end: PeriodEnd = None,
-    owner_id: Annotated[int | None, Query(description="only opportunities assigned to this user")] = None,
+    owner_id: Annotated[Id | None, Query(description="only opportunities assigned to this user")] = None,
 ) -> Response:
     report = await pipeline.sales_funnel(
         session, principal, start=start, end=end, owner_id=owner_id, time_zone=settings.time_zone

@@ -1,0 +1,127 @@
+"""What every request and response passes at the edge: input no route should see, and the security headers."""
+
+import re
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, invalid_input_response, problem_response
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive`: an HTTPException, so FastAPI's body reading lets it through to the handlers."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes")
+
+
+class InputGuardMiddleware:
+    """422 for a NUL in the path or query; 413 for a body over its limit, before it is read.
+
+    The limit is checked against Content-Length first, then against the bytes as they stream in,
+    so a chunked body is never buffered past it. `upload_limits` gives upload paths a larger one.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, upload_limits: Mapping[re.Pattern[str], int]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.upload_limits = upload_limits
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.upload_limits.items() if pattern.match(path)), self.max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nul_in_path = "\x00" in scope["path"]
+        if nul_in_path or b"%00" in scope["query_string"]:
+            where = "path" if nul_in_path else "query"
+            error = FieldError(field=where, message="NUL characters are not allowed", type="string_nul")
+            await invalid_input_response(Request(scope), [error])(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        try:
+            declared = int(Headers(scope=scope).get("content-length", ""))
+        except ValueError:
+            declared = None
+        if declared is not None and declared > limit:
+            await _too_large(BodyTooLarge(limit), scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge as exc:
+            # Read outside the routes (the idempotency middleware reads bodies itself): answered here.
+            if started:
+                raise
+            await _too_large(exc, scope, receive, send)
+
+
+async def _too_large(exc: BodyTooLarge, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(413, REQUEST_TOO_LARGE, detail=exc.detail, request=Request(scope))
+    await response(scope, receive, send)
+
+
+# The API answers JSON and files: nothing may run, load or frame it.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI and ReDoc run their own inline script and load assets from FastAPI's default CDN.
+DOCS_CSP = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; "
+    "frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SecurityHeadersMiddleware:
+    """The headers every response carries; HSTS only where the service is served over HTTPS (production)."""
+
+    def __init__(self, app: ASGIApp, *, docs_paths: frozenset[str], hsts: bool) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+        self.common = {
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "X-Frame-Options": "DENY",
+        } | ({"Strict-Transport-Security": HSTS} if hsts else {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else API_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.common.items():
+                    headers.setdefault(name, value)
+                headers.setdefault("Content-Security-Policy", csp)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
