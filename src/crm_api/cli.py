@@ -128,6 +128,28 @@ def run_scheduler(settings: Settings) -> None:
     asyncio.run(main())
 
 
+def backup(settings: Settings, args: argparse.Namespace) -> None:
+    from crm_api.backup import BackupError
+    from crm_api.backup import backup as make_backup
+
+    try:
+        make_backup(settings.database_url, Path(args.output))
+    except BackupError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"backed up to {args.output}")
+
+
+def restore(settings: Settings, args: argparse.Namespace) -> None:
+    from crm_api.backup import BackupError
+    from crm_api.backup import restore as restore_backup
+
+    try:
+        restore_backup(settings.database_url, Path(args.input))
+    except BackupError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"restored {args.input}")
+
+
 def openapi_export(args: argparse.Namespace) -> None:
     from crm_api.main import create_app
 
@@ -164,6 +186,11 @@ def parser() -> argparse.ArgumentParser:
 
     commands.add_parser("scheduler", help="run the scheduled jobs in this process only")
 
+    backup_cmd = commands.add_parser("backup", help="back up the database (pg_dump custom format, or SQLite's online backup)")
+    backup_cmd.add_argument("--output", required=True)
+    restore_cmd = commands.add_parser("restore", help="restore a backup into an empty database")
+    restore_cmd.add_argument("--input", required=True)
+
     openapi = commands.add_parser("openapi", help="the OpenAPI contract").add_subparsers(dest="action", required=True)
     export = openapi.add_parser("export", help="write the contract to a file")
     export.add_argument("--output", default="openapi/openapi.json")
@@ -184,6 +211,10 @@ def main(argv: list[str] | None = None) -> None:
             serve(settings, args)
         case "scheduler", _:
             run_scheduler(settings)
+        case "backup", _:
+            backup(settings, args)
+        case "restore", _:
+            restore(settings, args)
         case "openapi", "export":
             openapi_export(args)
 
