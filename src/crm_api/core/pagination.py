@@ -86,7 +86,7 @@ def _decode(cursor: str, sort: Sort) -> list[Any]:
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(sort.keys):
             raise ValueError("wrong arity")
-        decoded = []
+        decoded: list[Any] = []
         for key, value in zip(sort.keys, values, strict=True):
             python_type = key.type.python_type
             if value is None:
