@@ -31,18 +31,18 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
     model = ChurnWarning
     visible = staticmethod(policy.visible)
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[ChurnWarning]]:
+    def select(self, *, include_deleted: bool = False) -> Select[ChurnWarning]:
         statement = select(ChurnWarning).join(Customer, Customer.id == ChurnWarning.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
 
     def filtered(
         self,
-        statement: Select[tuple[ChurnWarning]],
+        statement: Select[ChurnWarning],
         *,
         status: ChurnWarningStatus | None,
         customer_name: str | None,
         owner_name: str | None,
-    ) -> Select[tuple[ChurnWarning]]:
+    ) -> Select[ChurnWarning]:
         if status:
             statement = statement.where(ChurnWarning.status == status)
         if customer_name:

@@ -22,7 +22,7 @@ def score(reasons: list[DuplicateReason]) -> float:
     return round(1 - unlikely, 3)
 
 
-def _candidate_pairs(repo: CustomerRepository, principal: Principal) -> Select[tuple[int, int, int]]:
+def _candidate_pairs(repo: CustomerRepository, principal: Principal) -> Select[int, int, int]:
     """(customer_id, other_id, rank) per pair, customer_id < other_id: one indexed equi-join per reason."""
     scoped = repo.scoped(principal, "customers:read").with_only_columns(
         Customer.id, Customer.name_normalized, Customer.phone_e164, func.lower(Customer.email).label("email")

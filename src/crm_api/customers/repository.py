@@ -25,17 +25,17 @@ class CustomerRepository(Repository[Customer]):
     visible = staticmethod(customer_policy.visible)
 
     @staticmethod
-    def with_tags(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
+    def with_tags(statement: Select[Customer]) -> Select[Customer]:
         """Tags of many customers: one more query for all of them."""
         return statement.options(selectinload(Customer.tags))
 
-    async def one_with_tags(self, statement: Select[tuple[Customer]]) -> Customer | None:
+    async def one_with_tags(self, statement: Select[Customer]) -> Customer | None:
         """The one customer the statement selects, joined to its tags: a single round trip."""
         result = await self.session.scalars(statement.options(joinedload(Customer.tags)))
         return result.unique().one_or_none()
 
     @staticmethod
-    def filtered(statement: Select[tuple[Customer]], filters: CustomerSearch) -> Select[tuple[Customer]]:
+    def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:
         if filters.q:
             q = filters.q
             statement = statement.where(
@@ -136,7 +136,7 @@ def customer_references() -> list[Column[Any]]:
 class CustomerRecordRepository(Repository[R]):
     """Records of one customer; the data scope is the customer's, which the service checks first."""
 
-    def of_customer(self, customer_id: int) -> Select[tuple[R]]:
+    def of_customer(self, customer_id: int) -> Select[R]:
         return self.select().where(self.model.customer_id == customer_id)
 
     async def get_of_customer(self, customer_id: int, record_id: int) -> R | None:

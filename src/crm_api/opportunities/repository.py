@@ -18,14 +18,14 @@ class OpportunityRepository(Repository[Opportunity]):
 
     def filtered(
         self,
-        statement: Select[tuple[Opportunity]],
+        statement: Select[Opportunity],
         *,
         status: OpportunityStatus | None,
         assignee_id: int | None,
         created_by: int | None,
         stage: str | None,
         q: str | None,
-    ) -> Select[tuple[Opportunity]]:
+    ) -> Select[Opportunity]:
         if status:
             statement = statement.where(Opportunity.status == status)
         if assignee_id is not None:
@@ -68,7 +68,7 @@ class OpportunityRepository(Repository[Opportunity]):
 class PlanItemRepository(Repository[PlanItem]):
     model = PlanItem
 
-    def of_opportunity(self, opportunity_id: int) -> Select[tuple[PlanItem]]:
+    def of_opportunity(self, opportunity_id: int) -> Select[PlanItem]:
         return self.select().where(PlanItem.opportunity_id == opportunity_id)
 
 
@@ -76,7 +76,7 @@ class ReminderRepository(Repository[Reminder]):
     model = Reminder
     visible = staticmethod(policy.reminder_visible)
 
-    def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
+    def of_user(self, user_id: int | None, *, open_only: bool) -> Select[Reminder]:
         statement = self.select().where(Reminder.user_id == user_id)
         return statement.where(Reminder.done_at.is_(None)) if open_only else statement
 

@@ -75,7 +75,7 @@ class SyncRepository:
 class ProductRepository(Repository[Product]):
     model = Product
 
-    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[tuple[Product]]:
+    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[Product]:
         statement = self.select()
         for column, value in ((Product.name, name), (Product.model, model), (Product.batch, batch)):
             if value:
@@ -88,7 +88,7 @@ class InventoryRepository(Repository[InventoryItem]):
 
     def filtered(
         self, *, product_id: int | None, product_name: str | None, warehouse: str | None
-    ) -> Select[tuple[InventoryItem]]:
+    ) -> Select[InventoryItem]:
         statement = self.select().options(selectinload(InventoryItem.product))
         if product_id is not None:
             statement = statement.where(InventoryItem.product_id == product_id)
@@ -103,7 +103,7 @@ class InventoryRepository(Repository[InventoryItem]):
 class OrderRepository(Repository[Order]):
     model = Order
 
-    def completed_for_customer(self, customer_id: int) -> Select[tuple[Order]]:
+    def completed_for_customer(self, customer_id: int) -> Select[Order]:
         return self.select().where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
 
     async def with_lines(self, order_id: int) -> Order | None:

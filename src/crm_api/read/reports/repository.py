@@ -204,7 +204,7 @@ def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) ->
 
 def quantiles(
     group: ColumnElement[Any], value: ColumnElement[float], where: ColumnElement[bool]
-) -> Select[tuple[Any, float | None, float | None]]:
+) -> Select[Any, float | None, float | None]:
     """Per group, the median (mean of the two middle values) and the nearest-rank 90th percentile of `value`.
 
     Window functions, so SQLite (which has no percentile_cont) and PostgreSQL agree exactly.
