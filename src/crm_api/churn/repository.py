@@ -121,7 +121,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         columns = ["customer_id", "status", "opened_at", "last_order_date_at_open", "created_at", "updated_at"]
         # A customer with a live warning is skipped by the unique index, not by NOT EXISTS: reading the
         # table this statement fills made PostgreSQL rescan it per row when it planned it as nearly empty.
-        dialect_insert = postgresql_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = (
             dialect_insert(ChurnWarning)
             .from_select(columns, inactive)

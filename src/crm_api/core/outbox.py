@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, CursorResult, String, exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, CursorResult, String, exists, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ async def publish(
     )
 
 
-def json_object(session: AsyncSession, **values: ColumnElement[Any]) -> ColumnElement[Any]:
+def json_object(session: AsyncSession, **values: ColumnExpressionArgument[Any]) -> ColumnElement[Any]:
     """A JSON object built in SQL from named columns, for set-based publishing."""
     build = func.json_build_object if session.get_bind().dialect.name == "postgresql" else func.json_object
     arguments: list[Any] = []
@@ -45,7 +45,7 @@ async def publish_selected(
     *,
     event_type: str,
     entity_type: str,
-    entity_id: ColumnElement[Any],
+    entity_id: ColumnExpressionArgument[Any],
     payload: ColumnElement[Any],
     where: Sequence[ColumnElement[bool]],
 ) -> int:

@@ -1,9 +1,9 @@
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
@@ -108,7 +108,7 @@ class CustomerRepository(Repository[Customer]):
             others = [survivors.c[c.name] == c for c in key if c is not column]
             statement = statement.where(~exists().where(survivors.c[column.name] == survivor_id, *others))
         result = await self.session.execute(statement)
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def _unique_keys_with(column: Column[Any]) -> list[list[Column[Any]]]:

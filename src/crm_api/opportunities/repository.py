@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, Select, exists, insert, literal, or_, select, update
 
 from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
@@ -103,4 +104,4 @@ class ReminderRepository(Repository[Reminder]):
         result = await self.session.execute(
             insert(Reminder).from_select(["user_id", "kind", "opportunity_id", "message", "created_at"], stalled)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(cast("CursorResult[Any]", result).rowcount or 0)
