@@ -125,7 +125,7 @@ class Rows(NamedTuple):
 
 
 async def paginate(
-    session: AsyncSession, statement: Select[Any], params: PageParams, sort: Sort, *, scalars: bool = True
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort, *, scalars: bool = True
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for."""
     total = None
