@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.schemas import MAX_ID
@@ -64,7 +65,7 @@ CursorPageDep = Annotated[PageParams, Depends(_cursor_params)]
 class Sort:
     """Sort keys of one direction; the last key must be unique (usually the id)."""
 
-    keys: Sequence[InstrumentedAttribute[Any]]
+    keys: Sequence[InstrumentedAttribute[Any] | KeyedColumnElement[Any]]
     descending: bool = True
 
 

@@ -91,7 +91,7 @@ class TicketRepository(Repository[ServiceTicket]):
 
     async def matching_rule(self, *, customer_level: str | None, service_type: str) -> TicketRoutingRule | None:
         """The first rule (by sort order) whose criteria all match and whose user is still active."""
-        level_matches = TicketRoutingRule.customer_level.is_(None)
+        level_matches: ColumnElement[bool] = TicketRoutingRule.customer_level.is_(None)
         if customer_level is not None:
             level_matches = or_(level_matches, TicketRoutingRule.customer_level == customer_level)
         return await self.session.scalar(
