@@ -206,7 +206,7 @@ async def merge_customers(
 
 
 def _customer_records(
-    kind: service.CustomerRecords,
+    kind: service.CustomerRecords[Any],
     path: str,
     plural: str,
     create_model: type[InputModel],

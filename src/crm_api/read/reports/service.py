@@ -46,7 +46,7 @@ def build_report(
     facts: Sequence[tuple[str, str, Scalar]] = (),
     next_cursor: str | None = None,
 ) -> ReportRead[RowT]:
-    return ReportRead[row_type](  # type: ignore[valid-type]
+    return ReportRead[row_type](  # type: ignore[valid-type]  # parametrised at runtime: pydantic validates the rows as row_type
         title=title,
         generated_at=clock.now(),
         parameters=parameters,
