@@ -5,10 +5,12 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
@@ -28,7 +30,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-async def _with_session(settings: Settings, work) -> None:  # type: ignore[no-untyped-def]
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
     database = Database.from_settings(settings)
     try:
         async with database.sessionmaker() as session, session.begin():
@@ -54,7 +56,7 @@ def users_create(settings: Settings, args: argparse.Namespace) -> None:
     from crm_api.users.schemas import TeamCreate, UserCreate
     from crm_api.users.service import create_team, create_user
 
-    async def work(session) -> None:  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession) -> None:
         team_id = None
         if args.team:
             team = await session.scalar(select(Team).where(Team.name == args.team))

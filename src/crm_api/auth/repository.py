@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import CursorResult, case, delete, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,7 +76,7 @@ async def spend_refresh_token(session: AsyncSession, token_id: int, at: datetime
         .values(used_at=at)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def revoke_family(session: AsyncSession, family_id: str, at: datetime) -> None:
@@ -99,7 +100,7 @@ async def claim_totp_step(session: AsyncSession, user_id: int, step: int) -> boo
         .values(last_used_step=step)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def use_recovery_code(session: AsyncSession, user_id: int, code_hash: str, at: datetime) -> bool:
@@ -109,7 +110,7 @@ async def use_recovery_code(session: AsyncSession, user_id: int, code_hash: str,
         .where(TotpRecoveryCode.user_id == user_id, TotpRecoveryCode.code_hash == code_hash, TotpRecoveryCode.used_at.is_(None))
         .values(used_at=at)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 async def remove_totp(session: AsyncSession, user_id: int) -> None:

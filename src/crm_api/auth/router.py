@@ -26,7 +26,8 @@ router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store
 
 
 async def _password_checks(request: Request) -> PasswordChecks:
-    return request.app.state.password_checks  # type: ignore[no-any-return]
+    checks: PasswordChecks = request.app.state.password_checks
+    return checks
 
 
 PasswordChecksDep = Annotated[PasswordChecks, Depends(_password_checks)]

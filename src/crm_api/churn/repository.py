@@ -31,18 +31,18 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
     model = ChurnWarning
     visible = staticmethod(policy.visible)
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[ChurnWarning]]:
+    def select(self, *, include_deleted: bool = False) -> Select[ChurnWarning]:
         statement = select(ChurnWarning).join(Customer, Customer.id == ChurnWarning.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
 
     def filtered(
         self,
-        statement: Select[tuple[ChurnWarning]],
+        statement: Select[ChurnWarning],
         *,
         status: ChurnWarningStatus | None,
         customer_name: str | None,
         owner_name: str | None,
-    ) -> Select[tuple[ChurnWarning]]:
+    ) -> Select[ChurnWarning]:
         if status:
             statement = statement.where(ChurnWarning.status == status)
         if customer_name:
@@ -121,7 +121,7 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         columns = ["customer_id", "status", "opened_at", "last_order_date_at_open", "created_at", "updated_at"]
         # A customer with a live warning is skipped by the unique index, not by NOT EXISTS: reading the
         # table this statement fills made PostgreSQL rescan it per row when it planned it as nearly empty.
-        dialect_insert = postgresql_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = postgresql_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = (
             dialect_insert(ChurnWarning)
             .from_select(columns, inactive)

@@ -61,7 +61,7 @@ async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -
 async def get_warning(
     warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, response: Response
 ) -> ChurnWarningDetail:
-    return with_etag(response, await service.get_warning(session, principal, settings, warning_id))  # type: ignore[return-value]
+    return with_etag(response, await service.get_warning(session, principal, settings, warning_id))
 
 
 @router.post(

@@ -91,7 +91,8 @@ def get_settings() -> Settings:
 
 
 def _settings_of(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(_settings_of)]

@@ -102,7 +102,8 @@ SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 
 
 def _database(request: Request) -> Database:
-    return request.app.state.db
+    database: Database = request.app.state.db
+    return database
 
 
 # For the rare write that must survive the request's rollback (a failed login is still counted).

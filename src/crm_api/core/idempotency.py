@@ -3,8 +3,9 @@
 import hashlib
 import re
 from datetime import timedelta
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,12 @@ ABANDONED_AFTER = timedelta(minutes=5)
 # Responses worth replaying; 401/429/5xx are about the moment, so a retry runs again.
 NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
+
+
+class _Captured(TypedDict):
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytearray
 
 
 def _caller(settings: Settings, headers: dict[bytes, bytes]) -> str:
@@ -91,7 +98,7 @@ class IdempotencyMiddleware:
             await _answer_from_record(existing, request_fingerprint, scope, receive, send)
             return
 
-        captured: dict[str, object] = {"status": 500, "headers": [], "body": bytearray()}
+        captured: _Captured = {"status": 500, "headers": [], "body": bytearray()}
 
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
@@ -101,7 +108,7 @@ class IdempotencyMiddleware:
                 captured["status"] = message["status"]
                 captured["headers"] = message.get("headers", [])
             elif message["type"] == "http.response.body":
-                captured["body"].extend(message.get("body", b""))  # type: ignore[union-attr]
+                captured["body"].extend(message.get("body", b""))
             await send(message)
 
         try:
@@ -142,8 +149,8 @@ async def _answer_from_record(
     await response(scope, receive, send)
 
 
-async def _settle(database: Database, record_id: str, captured: dict[str, object]) -> None:
-    status = int(captured["status"])  # type: ignore[call-overload]
+async def _settle(database: Database, record_id: str, captured: _Captured) -> None:
+    status = int(captured["status"])
     async with database.sessionmaker() as session, session.begin():
         if status >= 500 or status in NOT_STORED:
             await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
@@ -153,14 +160,16 @@ async def _settle(database: Database, record_id: str, captured: dict[str, object
             return
         kept = {
             name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in captured["headers"]  # type: ignore[attr-defined]
+            for name, value in captured["headers"]
             if name.decode("latin-1").lower() in REPLAYED_HEADERS
         }
-        record.status_code, record.headers, record.body = status, kept, bytes(captured["body"])  # type: ignore[arg-type]
+        record.status_code, record.headers, record.body = status, kept, bytes(captured["body"])
         record.completed_at = clock.now()
 
 
 @register_job("idempotency_cleanup", cron=lambda settings: "17 4 * * *")
 async def forget_old_keys(session: AsyncSession, settings: Settings) -> dict[str, int]:
-    result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - RETENTION))
+    statement = delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - RETENTION)
+    # A DELETE's result is a CursorResult; AsyncSession.execute is typed to return the base Result.
+    result = cast("CursorResult[Any]", await session.execute(statement))
     return {"deleted": result.rowcount or 0}

@@ -4,9 +4,9 @@ own tables (core.tables) need no model."""
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from sqlalchemy import JSON, Integer, MetaData, literal_column, text
+from sqlalchemy import JSON, Integer, MetaData, Table, literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from crm_api.core.clock import clock
@@ -48,6 +48,9 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list: JSON(),
     }
+    if TYPE_CHECKING:
+        # DeclarativeBase types it as any FromClause; every model here maps a Table.
+        __table__: ClassVar[Table]
 
 
 class Timestamped:
@@ -70,4 +73,4 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # a mixin: the mapped class has __table__

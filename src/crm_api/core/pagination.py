@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.schemas import MAX_ID
@@ -64,7 +65,7 @@ CursorPageDep = Annotated[PageParams, Depends(_cursor_params)]
 class Sort:
     """Sort keys of one direction; the last key must be unique (usually the id)."""
 
-    keys: Sequence[InstrumentedAttribute[Any]]
+    keys: Sequence[InstrumentedAttribute[Any] | KeyedColumnElement[Any]]
     descending: bool = True
 
 
@@ -86,7 +87,7 @@ def _decode(cursor: str, sort: Sort) -> list[Any]:
         values = json.loads(raw)
         if not isinstance(values, list) or len(values) != len(sort.keys):
             raise ValueError("wrong arity")
-        decoded = []
+        decoded: list[Any] = []
         for key, value in zip(sort.keys, values, strict=True):
             python_type = key.type.python_type
             if value is None:
@@ -125,7 +126,7 @@ class Rows(NamedTuple):
 
 
 async def paginate(
-    session: AsyncSession, statement: Select[Any], params: PageParams, sort: Sort, *, scalars: bool = True
+    session: AsyncSession, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort, *, scalars: bool = True
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for."""
     total = None

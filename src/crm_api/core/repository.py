@@ -35,14 +35,14 @@ class Repository(Generic[M]):
             return None
         return entity
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[M]]:
+    def select(self, *, include_deleted: bool = False) -> Select[M]:
         statement = select(self.model)
         deleted_at = getattr(self.model, "deleted_at", None)
         if deleted_at is not None and not include_deleted:
             statement = statement.where(deleted_at.is_(None))
         return statement
 
-    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[tuple[M]]:
+    def scoped(self, principal: Principal, permission: str, *, include_deleted: bool = False) -> Select[M]:
         """Rows the principal may see under `permission`: the one place data scopes are applied."""
         statement = self.select(include_deleted=include_deleted)
         visible = type(self).visible
@@ -54,9 +54,9 @@ class Repository(Generic[M]):
         self, entity_id: int, principal: Principal, permission: str, *, include_deleted: bool = False
     ) -> M | None:
         statement = self.scoped(principal, permission, include_deleted=include_deleted).where(
-            self.model.id == entity_id  # type: ignore[attr-defined]
+            self.model.id == entity_id  # type: ignore[attr-defined]  # Base declares no id; every repository's model maps one
         )
         return await self.session.scalar(statement)
 
     async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None) -> Rows:
-        return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]
+        return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]  # Base declares no id

@@ -47,7 +47,7 @@ def lock_key(job_name: str) -> int:
 
 
 async def _try_lock(session: AsyncSession, job_name: str) -> bool:
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return True  # SQLite: one process writes at a time anyway
     return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(job_name)}))
 

@@ -46,7 +46,7 @@ async def compare_and_set(session: AsyncSession, entity: R, *, entity_type: str,
             current_status=status,
             current_version=current.version if current is not None else None,
         )
-    return moved  # type: ignore[no-any-return]
+    return moved
 
 
 async def transition(

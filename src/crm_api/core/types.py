@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, DateTime, Integer, Numeric
 from sqlalchemy.engine import Dialect
@@ -50,8 +50,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         # SQLite has no decimal type: bind exact text rather than a binary float.
-        asdecimal = dialect.name != "sqlite"
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.impl.scale, asdecimal=asdecimal))
+        numeric = cast("Numeric[Decimal]", self.impl_instance)
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Numeric(numeric.precision, numeric.scale, asdecimal=False))
+        return dialect.type_descriptor(Numeric(numeric.precision, numeric.scale, asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:

@@ -63,7 +63,8 @@ def to_cell(customer: CustomerRead, column: str) -> str | int | None:
         return json.dumps(value, ensure_ascii=False) if value else None
     if isinstance(value, Decimal):
         return str(value)
-    return value  # type: ignore[no-any-return]
+    cell: str | int | None = value  # the other export columns hold text, whole numbers or nothing
+    return cell
 
 
 def from_cell(column: str, value: str) -> Any:

@@ -12,8 +12,9 @@ from crm_api.customers.service import add_contact, add_interaction, create_custo
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 
+DemoContact = tuple[str, str, str, str | None, str | None]
 # owner, name, region, level, industry, phone, address, tags, [(contact name, gender, title, office phone, mobile)]
-DEMO_CUSTOMERS = [
+DEMO_CUSTOMERS: list[tuple[str, str, str, str, str, str, str, list[str], list[DemoContact]]] = [
     (
         "li.na",
         "上海华信科技有限公司",

@@ -1,6 +1,8 @@
 """Duplicate candidates: pairs of customers in the caller's scope sharing a normalized name, a phone or an email."""
 
-from sqlalchemy import Select, and_, func, literal, select, union_all
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.pagination import Page, PageParams, Sort, paginate
@@ -22,13 +24,13 @@ def score(reasons: list[DuplicateReason]) -> float:
     return round(1 - unlikely, 3)
 
 
-def _candidate_pairs(repo: CustomerRepository, principal: Principal) -> Select[tuple[int, int, int]]:
+def _candidate_pairs(repo: CustomerRepository, principal: Principal) -> Select[int, int, int]:
     """(customer_id, other_id, rank) per pair, customer_id < other_id: one indexed equi-join per reason."""
     scoped = repo.scoped(principal, "customers:read").with_only_columns(
         Customer.id, Customer.name_normalized, Customer.phone_e164, func.lower(Customer.email).label("email")
     )
     a, b = scoped.subquery("a"), scoped.subquery("b")
-    keys = {
+    keys: dict[DuplicateReason, tuple[ColumnElement[Any], ColumnElement[Any]]] = {
         "name": (a.c.name_normalized, b.c.name_normalized),
         "phone": (a.c.phone_e164, b.c.phone_e164),
         "email": (a.c.email, b.c.email),
@@ -53,7 +55,7 @@ async def list_duplicates(session: AsyncSession, principal: Principal, params: P
     """Likeliest pairs first."""
     repo = CustomerRepository(session)
     pairs = _candidate_pairs(repo, principal).subquery("pairs")
-    sort = Sort([pairs.c.rank, pairs.c.customer_id, pairs.c.other_id])  # type: ignore[list-item]
+    sort = Sort([pairs.c.rank, pairs.c.customer_id, pairs.c.other_id])
     rows, next_cursor, total = await paginate(session, select(pairs), params, sort, scalars=False)
     names = await repo.names({i for row in rows for i in (row.customer_id, row.other_id)})
     items = [

@@ -76,7 +76,7 @@ def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
         raise InvalidInput("file", "The file is not a readable XLSX workbook", code="customer_import.unreadable") from exc
     try:
-        for row in workbook.active.iter_rows(values_only=True):  # type: ignore[union-attr]
+        for row in workbook.active.iter_rows(values_only=True):
             yield list(row)
     finally:
         workbook.close()

@@ -1,9 +1,9 @@
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
@@ -25,17 +25,17 @@ class CustomerRepository(Repository[Customer]):
     visible = staticmethod(customer_policy.visible)
 
     @staticmethod
-    def with_tags(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
+    def with_tags(statement: Select[Customer]) -> Select[Customer]:
         """Tags of many customers: one more query for all of them."""
         return statement.options(selectinload(Customer.tags))
 
-    async def one_with_tags(self, statement: Select[tuple[Customer]]) -> Customer | None:
+    async def one_with_tags(self, statement: Select[Customer]) -> Customer | None:
         """The one customer the statement selects, joined to its tags: a single round trip."""
         result = await self.session.scalars(statement.options(joinedload(Customer.tags)))
         return result.unique().one_or_none()
 
     @staticmethod
-    def filtered(statement: Select[tuple[Customer]], filters: CustomerSearch) -> Select[tuple[Customer]]:
+    def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:
         if filters.q:
             q = filters.q
             statement = statement.where(
@@ -108,7 +108,7 @@ class CustomerRepository(Repository[Customer]):
             others = [survivors.c[c.name] == c for c in key if c is not column]
             statement = statement.where(~exists().where(survivors.c[column.name] == survivor_id, *others))
         result = await self.session.execute(statement)
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def _unique_keys_with(column: Column[Any]) -> list[list[Column[Any]]]:
@@ -136,7 +136,7 @@ def customer_references() -> list[Column[Any]]:
 class CustomerRecordRepository(Repository[R]):
     """Records of one customer; the data scope is the customer's, which the service checks first."""
 
-    def of_customer(self, customer_id: int) -> Select[tuple[R]]:
+    def of_customer(self, customer_id: int) -> Select[R]:
         return self.select().where(self.model.customer_id == customer_id)
 
     async def get_of_customer(self, customer_id: int, record_id: int) -> R | None:

@@ -98,8 +98,10 @@ async def import_customers(
     "/export",
     response_class=StreamingResponse,
     summary="Export the filtered customer list as CSV or XLSX",
-    responses={200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"}}
-    | error_responses(401, 403, 422),
+    responses={
+        200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"},
+        **error_responses(401, 403, 422),
+    },
 )
 async def export_customers(
     principal: CustomersRead,
@@ -204,7 +206,7 @@ async def merge_customers(
 
 
 def _customer_records(
-    kind: service.CustomerRecords,
+    kind: service.CustomerRecords[Any],
     path: str,
     plural: str,
     create_model: type[InputModel],
@@ -219,8 +221,8 @@ def _customer_records(
 
     @router.get(
         f"/{{customer_id}}/{path}",
-        response_model=Page[read_model],
-        summary=list_summary,  # type: ignore[valid-type]
+        response_model=Page[read_model],  # type: ignore[valid-type]  # the page of a model chosen at runtime
+        summary=list_summary,
         responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
@@ -237,9 +239,9 @@ def _customer_records(
     )
     async def add_record(
         customer_id: Id,
-        body: create_model,
+        body: create_model,  # type: ignore[valid-type]  # a model chosen at runtime; FastAPI reads the annotation
         principal: CustomersWrite,
-        session: SessionDep,  # type: ignore[valid-type]
+        session: SessionDep,
     ) -> Any:
         return read_model.model_validate(await add(session, principal, customer_id, body))
 
@@ -266,8 +268,8 @@ def _customer_records(
     async def update_record(
         customer_id: Id,
         record_id: RecordId,
-        body: update_model,
-        principal: CustomersWrite,  # type: ignore[valid-type]
+        body: update_model,  # type: ignore[valid-type]  # a model chosen at runtime; FastAPI reads the annotation
+        principal: CustomersWrite,
         session: SessionDep,
         response: Response,
         if_match: IfMatch = None,

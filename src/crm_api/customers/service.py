@@ -1,7 +1,7 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -242,11 +242,14 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
 # Contacts and interactions: records of one customer, reached only through it.
 
 
+Record = TypeVar("Record", Contact, Interaction)
+
+
 @dataclass(frozen=True)
-class CustomerRecords:
+class CustomerRecords(Generic[Record]):
     """A kind of record that belongs to exactly one customer."""
 
-    repository: type[CustomerRecordRepository[Any]]
+    repository: type[CustomerRecordRepository[Record]]
     label: str
     read: type[OutputModel]
     order: Sort
@@ -268,7 +271,7 @@ CONTACTS = CustomerRecords(
 INTERACTIONS = CustomerRecords(InteractionRepository, "Interaction", InteractionRead, INTERACTION_ORDER)
 
 
-async def _record_of(session: AsyncSession, kind: CustomerRecords, customer: Customer, record_id: int) -> Any:
+async def _record_of(session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int) -> Record:
     """The record under this customer; one under another customer is a 404."""
     record = await kind.repository(session).get_of_customer(customer.id, record_id)
     if record is None:
@@ -278,7 +281,7 @@ async def _record_of(session: AsyncSession, kind: CustomerRecords, customer: Cus
 
 async def contact_of(session: AsyncSession, customer: Customer, contact_id: int) -> Contact:
     """The contact under this customer (reached through its scope first); one under another customer is a 404."""
-    return await _record_of(session, CONTACTS, customer, contact_id)  # type: ignore[no-any-return]
+    return await _record_of(session, CONTACTS, customer, contact_id)
 
 
 async def contacts_of(session: AsyncSession, customer: Customer) -> list[Contact]:
@@ -303,20 +306,22 @@ async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSum
 
 
 async def list_records(
-    session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, params: PageParams
+    session: AsyncSession, principal: Principal, kind: CustomerRecords[Any], customer_id: int, params: PageParams
 ) -> Page[Any]:
     customer = await get_customer(session, principal, customer_id)
     repo = kind.repository(session)
     return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
 
 
-async def get_record(session: AsyncSession, principal: Principal, kind: CustomerRecords, customer_id: int, record_id: int) -> Any:
+async def get_record(
+    session: AsyncSession, principal: Principal, kind: CustomerRecords[Any], customer_id: int, record_id: int
+) -> Any:
     return await _record_of(session, kind, await get_customer(session, principal, customer_id), record_id)
 
 
 async def _add_record(
-    session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, values: dict[str, Any]
-) -> Any:
+    session: AsyncSession, actor: Principal, kind: CustomerRecords[Record], customer_id: int, values: dict[str, Any]
+) -> Record:
     customer = await writable_customer(session, actor, customer_id)
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
@@ -327,7 +332,7 @@ async def _add_record(
 async def update_record(
     session: AsyncSession,
     actor: Principal,
-    kind: CustomerRecords,
+    kind: CustomerRecords[Any],
     customer_id: int,
     record_id: int,
     data: PatchModel,
@@ -347,7 +352,9 @@ async def update_record(
     return record
 
 
-async def delete_record(session: AsyncSession, actor: Principal, kind: CustomerRecords, customer_id: int, record_id: int) -> None:
+async def delete_record(
+    session: AsyncSession, actor: Principal, kind: CustomerRecords[Any], customer_id: int, record_id: int
+) -> None:
     customer = await writable_customer(session, actor, customer_id)
     record = await _record_of(session, kind, customer, record_id)
     if isinstance(record, Contact):
@@ -357,9 +364,9 @@ async def delete_record(session: AsyncSession, actor: Principal, kind: CustomerR
 
 async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:
     """A new contact of an active customer the actor may change."""
-    return await _add_record(session, actor, CONTACTS, customer_id, data.model_dump())  # type: ignore[no-any-return]
+    return await _add_record(session, actor, CONTACTS, customer_id, data.model_dump())
 
 
 async def add_interaction(session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate) -> Interaction:
     values = data.model_dump() | {"created_by_id": actor.user_id}
-    return await _add_record(session, actor, INTERACTIONS, customer_id, values)  # type: ignore[no-any-return]
+    return await _add_record(session, actor, INTERACTIONS, customer_id, values)

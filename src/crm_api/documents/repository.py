@@ -14,7 +14,7 @@ class DocumentRepository(Repository[Document]):
 
     model = Document
 
-    def of_customer(self, customer_id: int) -> Select[tuple[Document]]:
+    def of_customer(self, customer_id: int) -> Select[Document]:
         return self.select().where(Document.customer_id == customer_id)
 
     async def get_of_customer(self, customer_id: int, document_id: int) -> Document | None:

@@ -75,8 +75,8 @@ async def get_document(customer_id: Id, document_id: Id, principal: CustomersRea
     summary="Download a document",
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
-    }
-    | error_responses(401, 403, 404),
+        **error_responses(401, 403, 404),
+    },
 )
 async def download_document(
     customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep, settings: SettingsDep

@@ -9,6 +9,7 @@ from crm_api.core.errors import DATABASE_UNAVAILABLE, problem_response
 
 router = APIRouter(prefix="/health", tags=["health"])
 log = logging.getLogger("crm_api.health")
+NOT_READY: tuple[type[Exception], ...] = (SQLAlchemyError, *DATABASE_UNAVAILABLE)
 
 
 @router.get("/live", summary="The process is up")
@@ -20,7 +21,7 @@ async def live() -> dict[str, str]:
 async def ready(database: DatabaseDep) -> JSONResponse:
     try:
         await database.ping()
-    except (SQLAlchemyError, *DATABASE_UNAVAILABLE) as exc:
+    except NOT_READY as exc:
         log.warning("readiness check failed: %s", exc)
         return problem_response(503, "database.unavailable", detail="The database cannot be reached")
     return JSONResponse({"status": "ok", "database": database.dialect})

@@ -30,7 +30,7 @@ class KbArticleRepository(Repository[KbArticle]):
         ]
         return reduce(operator.add, parts).label("relevance")
 
-    def search(self, terms: list[str]) -> tuple[Select[tuple[KbArticle]], Any]:
+    def search(self, terms: list[str]) -> tuple[Select[KbArticle], Any]:
         """Articles matching any term, with their relevance loaded; returns the statement and the score."""
         score = self.relevance(terms)
         title, body = func.lower(KbArticle.title), func.lower(KbArticle.body)

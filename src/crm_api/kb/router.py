@@ -46,7 +46,7 @@ async def create_article(body: ArticleCreate, principal: KbWrite, session: Sessi
 
 @router.get("/{article_id}", response_model=ArticleRead, summary="Get an article", responses=error_responses(401, 403, 404))
 async def get_article(article_id: Id, _: KbRead, session: SessionDep, response: Response) -> ArticleRead:
-    return with_etag(response, ArticleRead.model_validate(await service.get_article(session, article_id)))  # type: ignore[return-value]
+    return with_etag(response, ArticleRead.model_validate(await service.get_article(session, article_id)))
 
 
 @router.patch(

@@ -13,7 +13,7 @@ class LeadRepository(Repository[Lead]):
 
     def filtered(
         self,
-        statement: Select[tuple[Lead]],
+        statement: Select[Lead],
         *,
         status: LeadStatus | None,
         owner_id: int | None,
@@ -22,7 +22,7 @@ class LeadRepository(Repository[Lead]):
         industry: str | None,
         min_score: int | None,
         q: str | None,
-    ) -> Select[tuple[Lead]]:
+    ) -> Select[Lead]:
         for column, value in (
             (Lead.status, status),
             (Lead.owner_id, owner_id),
@@ -67,7 +67,7 @@ class LeadRepository(Repository[Lead]):
 class ActivityRepository(Repository[LeadActivity]):
     model = LeadActivity
 
-    def of_lead(self, lead_id: int) -> Select[tuple[LeadActivity]]:
+    def of_lead(self, lead_id: int) -> Select[LeadActivity]:
         return self.select().where(LeadActivity.lead_id == lead_id)
 
 
@@ -85,7 +85,7 @@ class ScoringRuleRepository(Repository[LeadScoringRule]):
 class AssignmentRuleRepository(Repository[LeadAssignmentRule]):
     model = LeadAssignmentRule
 
-    def by_priority(self) -> Select[tuple[LeadAssignmentRule]]:
+    def by_priority(self) -> Select[LeadAssignmentRule]:
         return self.select().order_by(LeadAssignmentRule.priority, LeadAssignmentRule.id)
 
     async def matching(self, *, region: str | None, industry: str | None, source: str | None) -> list[LeadAssignmentRule]:

@@ -20,7 +20,7 @@ def _matches(rule: LeadScoringRule, lead: Lead, activities: int) -> bool:
         return bool(getattr(lead, rule.value))
     if rule.criterion == "activity_count":
         return activities >= int(rule.value)
-    return getattr(lead, rule.criterion) == rule.value
+    return bool(getattr(lead, rule.criterion) == rule.value)
 
 
 def score_of(lead: Lead, rules: list[LeadScoringRule], activities: int) -> dict[str, Any]:

@@ -53,4 +53,4 @@ async def attribute(
         ChannelReturn(channel=channel, budget=budget, attributed_revenue=revenue, roi=roi(revenue, budget))
         for channel, (budget, revenue) in sorted(by_channel.items())
     ]
-    return Attribution(model=model, date_from=date_from, date_to=date_to, campaigns=campaigns, channels=channels)  # type: ignore[arg-type]
+    return Attribution(model=model, date_from=date_from, date_to=date_to, campaigns=campaigns, channels=channels)

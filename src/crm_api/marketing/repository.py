@@ -33,7 +33,7 @@ class SegmentRepository(Repository[Segment]):
     model = Segment
 
     @staticmethod
-    def members(customers: Select[tuple[Customer]], filters: SegmentFilters) -> Select[tuple[Customer]]:
+    def members(customers: Select[Customer], filters: SegmentFilters) -> Select[Customer]:
         """Narrow a (scoped) customer select to the segment: the customer list filters, then RFM and last order."""
         statement = CustomerRepository.filtered(customers, filters)
         ranges = [
@@ -123,7 +123,7 @@ class CampaignRepository(Repository[Campaign]):
         return variants
 
     @staticmethod
-    def audience(customers: Select[tuple[Customer]], *, consent: bool) -> Select[tuple[Contact]]:
+    def audience(customers: Select[Customer], *, consent: bool) -> Select[Contact]:
         """Contacts of the segment's customers with (or without) marketing consent."""
         member_ids = customers.with_only_columns(Customer.id).order_by(None)
         return select(Contact).where(Contact.customer_id.in_(member_ids), Contact.marketing_consent.is_(consent))

@@ -77,7 +77,7 @@ async def refresh_rfm(_: MarketingWrite, database: DatabaseDep, settings: Settin
     "/{segment_id}", response_model=SegmentRead, summary="Get a segment", responses=error_responses(401, 403, 404)
 )
 async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, response: Response) -> SegmentRead:
-    return with_etag(response, service.to_read(await service.get_segment(session, segment_id)))  # type: ignore[return-value]
+    return with_etag(response, service.to_read(await service.get_segment(session, segment_id)))
 
 
 @segments_router.patch(
@@ -157,7 +157,7 @@ async def create_campaign(body: CampaignCreate, principal: MarketingWrite, sessi
     responses=error_responses(401, 403, 404),
 )
 async def get_campaign(campaign_id: Id, principal: MarketingRead, session: SessionDep, response: Response) -> CampaignRead:
-    return with_etag(response, await campaigns.get_campaign(session, principal, campaign_id))  # type: ignore[return-value]
+    return with_etag(response, await campaigns.get_campaign(session, principal, campaign_id))
 
 
 @campaigns_router.patch(
@@ -198,7 +198,7 @@ async def campaign_audience(campaign_id: Id, principal: MarketingRead, session: 
     response_model=TouchRead,
     status_code=status.HTTP_201_CREATED,
     summary="Track a touch (sent, opened, clicked, converted); a repeated sent/opened/clicked answers 200 with the first one",
-    responses={200: {"model": TouchRead, "description": "Already recorded"}} | error_responses(401, 403, 404, 409, 422),
+    responses={200: {"model": TouchRead, "description": "Already recorded"}, **error_responses(401, 403, 404, 409, 422)},
 )
 async def record_touch(
     campaign_id: Id,

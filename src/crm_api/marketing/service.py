@@ -96,7 +96,7 @@ async def delete_segment(session: AsyncSession, principal: Principal, segment_id
     await audit.delete_recorded(session, actor=principal, entity_type="segment", entity=segment)
 
 
-def members(session: AsyncSession, principal: Principal, segment: Segment) -> Select[tuple[Customer]]:
+def members(session: AsyncSession, principal: Principal, segment: Segment) -> Select[Customer]:
     """The segment's customers the caller may see, as a statement (evaluated live)."""
     customers = CustomerRepository(session).scoped(principal, "marketing:read")
     return SegmentRepository.members(customers, SegmentFilters.model_validate(segment.filters))

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -64,7 +65,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     bank_account: Mapped[str | None] = mapped_column(String(64))
     local_tax_no: Mapped[str | None] = mapped_column(String(64))
     national_tax_no: Mapped[str | None] = mapped_column(String(64))
-    custom_fields: Mapped[dict] = mapped_column(default=dict)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.ACTIVE, index=True)
     churned_at: Mapped[datetime | None]
     # Set when its personal data was erased (§3.11): the record is read-only from then on.

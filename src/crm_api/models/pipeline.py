@@ -2,8 +2,9 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
@@ -161,7 +162,7 @@ class Lead(Versioned, Timestamped, Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     status: Mapped[LeadStatus] = mapped_column(String(16), default=LeadStatus.NEW)
     score: Mapped[int] = mapped_column(default=0)
-    score_reasons: Mapped[list] = mapped_column(default=list)
+    score_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     assignment_rule_id: Mapped[int | None] = mapped_column(ForeignKey("lead_assignment_rules.id", ondelete="SET NULL"))
     disqualify_reason: Mapped[str | None] = mapped_column(String(500))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))

@@ -78,7 +78,7 @@ async def seed_pipeline(session: AsyncSession, users: dict[str, User]) -> None:
         return
     admin, marketer = await _as(session, users["admin"]), await _as(session, users["sun.li"])
     supervisor, manager = await _as(session, users["zhang.wei"]), await _as(session, users["li.na"])
-    rules = [ScoringRuleIn(criterion=c, value=v, points=p) for c, v, p in DEMO_SCORING]  # type: ignore[arg-type]
+    rules = [ScoringRuleIn(criterion=c, value=v, points=p) for c, v, p in DEMO_SCORING]
     await scoring.replace_rules(session, admin, ScoringRulesPut(rules=rules))
     await assignment.create_rule(
         session, admin, AssignmentRuleCreate(name="华东线索轮转", region="zhejiang", team_id=users["li.na"].team_id)

@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, Select, exists, insert, literal, or_, select, update
 
 from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
@@ -18,14 +19,14 @@ class OpportunityRepository(Repository[Opportunity]):
 
     def filtered(
         self,
-        statement: Select[tuple[Opportunity]],
+        statement: Select[Opportunity],
         *,
         status: OpportunityStatus | None,
         assignee_id: int | None,
         created_by: int | None,
         stage: str | None,
         q: str | None,
-    ) -> Select[tuple[Opportunity]]:
+    ) -> Select[Opportunity]:
         if status:
             statement = statement.where(Opportunity.status == status)
         if assignee_id is not None:
@@ -68,7 +69,7 @@ class OpportunityRepository(Repository[Opportunity]):
 class PlanItemRepository(Repository[PlanItem]):
     model = PlanItem
 
-    def of_opportunity(self, opportunity_id: int) -> Select[tuple[PlanItem]]:
+    def of_opportunity(self, opportunity_id: int) -> Select[PlanItem]:
         return self.select().where(PlanItem.opportunity_id == opportunity_id)
 
 
@@ -76,7 +77,7 @@ class ReminderRepository(Repository[Reminder]):
     model = Reminder
     visible = staticmethod(policy.reminder_visible)
 
-    def of_user(self, user_id: int | None, *, open_only: bool) -> Select[tuple[Reminder]]:
+    def of_user(self, user_id: int | None, *, open_only: bool) -> Select[Reminder]:
         statement = self.select().where(Reminder.user_id == user_id)
         return statement.where(Reminder.done_at.is_(None)) if open_only else statement
 
@@ -103,4 +104,4 @@ class ReminderRepository(Repository[Reminder]):
         result = await self.session.execute(
             insert(Reminder).from_select(["user_id", "kind", "opportunity_id", "message", "created_at"], stalled)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(cast("CursorResult[Any]", result).rowcount or 0)

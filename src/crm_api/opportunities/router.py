@@ -11,12 +11,12 @@ from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.customers import service as customers
 from crm_api.opportunities import service
+from crm_api.opportunities.policy import OpportunityStatus
 from crm_api.opportunities.schemas import (
     AssignBody,
     LoseBody,
     OpportunityCreate,
     OpportunityRead,
-    OpportunityStatus,
     OpportunityUpdate,
     PlanItemCreate,
     PlanItemRead,
@@ -80,7 +80,7 @@ async def get_opportunity(
     opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, response: Response
 ) -> OpportunityRead:
     opportunity = await service.get(session, principal, opportunity_id)
-    return with_etag(response, service.to_read(opportunity, principal))  # type: ignore[return-value]
+    return with_etag(response, service.to_read(opportunity, principal))
 
 
 @router.patch(

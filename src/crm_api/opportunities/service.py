@@ -68,7 +68,7 @@ async def list_opportunities(
     actor: Principal,
     params: PageParams,
     *,
-    status: str | None = None,
+    status: OpportunityStatus | None = None,
     assignee_id: int | None = None,
     created_by: int | None = None,
     stage: str | None = None,

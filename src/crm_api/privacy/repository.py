@@ -15,7 +15,7 @@ class ConsentRepository(Repository[ContactConsent]):
 
     model = ContactConsent
 
-    def of_contacts(self, contact_ids: Iterable[int]) -> Select[tuple[ContactConsent]]:
+    def of_contacts(self, contact_ids: Iterable[int]) -> Select[ContactConsent]:
         return self.select().where(ContactConsent.contact_id.in_(list(contact_ids)))
 
     async def all_of(self, contact_ids: Iterable[int]) -> list[ContactConsent]:

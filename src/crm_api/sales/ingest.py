@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import FieldError, InvalidInput
-from crm_api.core.orm import Base
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import InputModel
 from crm_api.models.customer import Customer
 from crm_api.models.sales import InventoryItem, Order, Product
-from crm_api.sales.repository import SyncRepository
+from crm_api.sales.repository import Synced, SyncRepository
 from crm_api.sales.schemas import InventoryIn, OrderIn, ProductIn, SyncResult
 from crm_api.sales.service import order_total
 
@@ -31,7 +30,7 @@ ORDER_FIELDS = ("number", "customer_id", "order_date", "shipping_address", "stat
 class _Line(NamedTuple):
     """An order line as stored, compared field by field with what is already there."""
 
-    product_id: int
+    product_id: int | None  # as stored: the column is nullable
     product_name: str
     quantity: Decimal
     unit: str | None
@@ -85,7 +84,7 @@ def _refuse_if_any(errors: list[FieldError], count: int) -> None:
         raise InvalidInput.many(errors, f"{bad} of {count} records are invalid; nothing was written", code="sales.invalid_batch")
 
 
-async def _write(session: AsyncSession, model: type[Base], plan: _Plan) -> dict[str, int]:
+async def _write(session: AsyncSession, model: type[Synced], plan: _Plan) -> dict[str, int]:
     """Inserts and updates the plan's rows; external_id -> id of every created row."""
     repo = SyncRepository(session)
     now = clock.now()
@@ -155,11 +154,12 @@ class _OrderReferences:
         if (item.customer_code is None) == (item.customer_external_id is None):
             errors.append(_error(index, "customer", "Send exactly one of customer_code and customer_external_id"))
             return None
-        found = (
-            self.by_code.get(item.customer_code)
-            if item.customer_code is not None
-            else self.by_external_id.get(item.customer_external_id)
-        )
+        if item.customer_code is not None:
+            found = self.by_code.get(item.customer_code)
+        elif item.customer_external_id is not None:
+            found = self.by_external_id.get(item.customer_external_id)
+        else:  # ruled out above: exactly one of the two is set
+            return None
         if found is None:
             errors.append(
                 _error(
@@ -214,8 +214,8 @@ def _order_values(references: _OrderReferences, index: int, item: OrderIn, error
 async def _stored_orders(repo: SyncRepository, external_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     stored = await repo.current_values(Order, ORDER_FIELDS, external_ids)
     lines: dict[int, list[_Line]] = {order["id"]: [] for order in stored.values()}
-    for order_id, *line in await repo.lines_of(list(lines)):
-        lines[order_id].append(_Line(*line))
+    for order_id, product_id, product_name, quantity, unit, unit_price in await repo.lines_of(list(lines)):
+        lines[order_id].append(_Line(product_id, product_name, quantity, unit, unit_price))
     return {external_id: order | {"lines": tuple(lines[order["id"]])} for external_id, order in stored.items()}
 
 

@@ -1,15 +1,18 @@
 """Queries of the sales read model: set-based lookups and bulk writes for the ingest, filtered lists for reading."""
 
 from collections.abc import Collection, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
-from crm_api.core.orm import Base
 from crm_api.core.repository import Repository
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
+
+# The records an integration syncs by their external_id.
+Synced = Product | InventoryItem | Order
 
 
 class SyncRepository:
@@ -19,7 +22,7 @@ class SyncRepository:
         self.session = session
 
     async def current_values(
-        self, model: type[Base], fields: Sequence[str], external_ids: Collection[str]
+        self, model: type[Synced], fields: Sequence[str], external_ids: Collection[str]
     ) -> dict[str, dict[str, Any]]:
         """external_id -> {"id", *fields} of the rows already stored."""
         columns = [getattr(model, name) for name in ("id", "external_id", *fields)]
@@ -36,7 +39,7 @@ class SyncRepository:
         rows = await self.session.execute(select(key, table.id, *extra).where(key.in_(values)))
         return {row[0]: row for row in rows}
 
-    async def insert(self, model: type[Base], rows: list[dict[str, Any]]) -> dict[str, int]:
+    async def insert(self, model: type[Synced], rows: list[dict[str, Any]]) -> dict[str, int]:
         """Inserts the rows; external_id -> new id."""
         if not rows:
             return {}
@@ -44,11 +47,11 @@ class SyncRepository:
         result = await self.session.execute(insert(model).returning(external_id, model.id), rows)
         return {row[0]: row[1] for row in result}
 
-    async def update_by_id(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    async def update_by_id(self, model: type[Synced], rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(update(model), rows)
 
-    async def lines_of(self, order_ids: Collection[int]) -> list[Row[Any]]:
+    async def lines_of(self, order_ids: Collection[int]) -> list[Row[int, int | None, str, Decimal, str | None, Decimal]]:
         """The stored lines as plain rows: they are about to be replaced, so none enters the identity map."""
         if not order_ids:
             return []
@@ -75,7 +78,7 @@ class SyncRepository:
 class ProductRepository(Repository[Product]):
     model = Product
 
-    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[tuple[Product]]:
+    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[Product]:
         statement = self.select()
         for column, value in ((Product.name, name), (Product.model, model), (Product.batch, batch)):
             if value:
@@ -86,9 +89,7 @@ class ProductRepository(Repository[Product]):
 class InventoryRepository(Repository[InventoryItem]):
     model = InventoryItem
 
-    def filtered(
-        self, *, product_id: int | None, product_name: str | None, warehouse: str | None
-    ) -> Select[tuple[InventoryItem]]:
+    def filtered(self, *, product_id: int | None, product_name: str | None, warehouse: str | None) -> Select[InventoryItem]:
         statement = self.select().options(selectinload(InventoryItem.product))
         if product_id is not None:
             statement = statement.where(InventoryItem.product_id == product_id)
@@ -103,7 +104,7 @@ class InventoryRepository(Repository[InventoryItem]):
 class OrderRepository(Repository[Order]):
     model = Order
 
-    def completed_for_customer(self, customer_id: int) -> Select[tuple[Order]]:
+    def completed_for_customer(self, customer_id: int) -> Select[Order]:
         return self.select().where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
 
     async def with_lines(self, order_id: int) -> Order | None:

@@ -18,7 +18,7 @@ class TaskRepository(Repository[Task]):
     visible = staticmethod(policy.visible)
 
     @staticmethod
-    def filtered(statement: Select[tuple[Task]], filters: TaskFilters, *, now: datetime) -> Select[tuple[Task]]:
+    def filtered(statement: Select[Task], filters: TaskFilters, *, now: datetime) -> Select[Task]:
         exact = {
             Task.assignee_id: filters.assignee_id,
             Task.status: filters.status,

@@ -27,7 +27,7 @@ class TicketRepository(Repository[ServiceTicket]):
     model = ServiceTicket
     visible = staticmethod(policy.visible)
 
-    def select(self, *, include_deleted: bool = False) -> Select[tuple[ServiceTicket]]:
+    def select(self, *, include_deleted: bool = False) -> Select[ServiceTicket]:
         statement = select(ServiceTicket).join(Customer, Customer.id == ServiceTicket.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
 
@@ -39,20 +39,20 @@ class TicketRepository(Repository[ServiceTicket]):
         )
         return list((await self.session.scalars(statement)).all())
 
-    def with_history(self, statement: Select[tuple[ServiceTicket]]) -> Select[tuple[ServiceTicket]]:
+    def with_history(self, statement: Select[ServiceTicket]) -> Select[ServiceTicket]:
         return statement.options(
             selectinload(ServiceTicket.assignments), selectinload(ServiceTicket.handlings), selectinload(ServiceTicket.feedbacks)
         )
 
     def filtered(
         self,
-        statement: Select[tuple[ServiceTicket]],
+        statement: Select[ServiceTicket],
         filters: TicketFilters,
         *,
         now: datetime,
         created_from: datetime | None,
         created_before: datetime | None,
-    ) -> Select[tuple[ServiceTicket]]:
+    ) -> Select[ServiceTicket]:
         equal = {
             ServiceTicket.status: filters.status,
             ServiceTicket.service_type: filters.service_type,
@@ -91,7 +91,7 @@ class TicketRepository(Repository[ServiceTicket]):
 
     async def matching_rule(self, *, customer_level: str | None, service_type: str) -> TicketRoutingRule | None:
         """The first rule (by sort order) whose criteria all match and whose user is still active."""
-        level_matches = TicketRoutingRule.customer_level.is_(None)
+        level_matches: ColumnElement[bool] = TicketRoutingRule.customer_level.is_(None)
         if customer_level is not None:
             level_matches = or_(level_matches, TicketRoutingRule.customer_level == customer_level)
         return await self.session.scalar(

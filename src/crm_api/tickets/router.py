@@ -99,7 +99,7 @@ async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: S
     responses=error_responses(401, 403, 404),
 )
 async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, response: Response) -> TicketDetail:
-    return with_etag(response, await service.get_ticket(session, principal, ticket_id))  # type: ignore[return-value]
+    return with_etag(response, await service.get_ticket(session, principal, ticket_id))
 
 
 @tickets_router.post(

@@ -10,12 +10,12 @@ class UserRepository(Repository[User]):
     model = User
     visible = staticmethod(policy.visible)
 
-    def with_roles(self, statement: Select[tuple[User]]) -> Select[tuple[User]]:
+    def with_roles(self, statement: Select[User]) -> Select[User]:
         return statement.options(selectinload(User.roles))
 
     def filtered(
-        self, statement: Select[tuple[User]], *, q: str | None, role: str | None, team_id: int | None, active: bool | None
-    ) -> Select[tuple[User]]:
+        self, statement: Select[User], *, q: str | None, role: str | None, team_id: int | None, active: bool | None
+    ) -> Select[User]:
         if q:
             pattern = f"%{q.lower()}%"
             statement = statement.where(or_(User.username.like(pattern), User.full_name.ilike(pattern)))

@@ -28,7 +28,7 @@ class Outgoing:
 
 def _for_update(session: AsyncSession, statement: Any, **options: Any) -> Any:
     # SQLite has no row locks (one writer at a time anyway); PostgreSQL workers skip each other's rows.
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return statement
     return statement.with_for_update(skip_locked=True, **options)
 

@@ -68,7 +68,7 @@ async def retry_delivery(delivery_id: Id, principal: WebhooksWrite, session: Ses
     "/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription", responses=error_responses(401, 403, 404)
 )
 async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, response: Response) -> WebhookRead:
-    return with_etag(response, WebhookRead.model_validate(await service.get(session, webhook_id)))  # type: ignore[return-value]
+    return with_etag(response, WebhookRead.model_validate(await service.get(session, webhook_id)))
 
 
 @router.patch(
@@ -87,7 +87,7 @@ async def update_webhook(
     if_match: IfMatch = None,
 ) -> WebhookRead:
     subscription = await service.update(session, principal, settings, webhook_id, body, if_match=if_match)
-    return with_etag(response, WebhookRead.model_validate(subscription))  # type: ignore[return-value]
+    return with_etag(response, WebhookRead.model_validate(subscription))
 
 
 @router.delete(

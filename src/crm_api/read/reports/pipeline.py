@@ -28,10 +28,10 @@ async def sales_funnel(
     repo = PipelineRepository(session, principal)
     found = await repo.opportunities_by_stage(utc_bounds(start, end, time_zone), owner_id)
     by_stage: dict[str, dict[str, int]] = {}
-    for row in found:
-        stage = by_stage.setdefault(row.stage, {"cents": 0})
-        stage[row.status] = row.count
-        stage["cents"] += int(row.cents)
+    for stage_value, status, count, cents in found:  # unpacked: a Row's `count` attribute types as tuple.count
+        stage = by_stage.setdefault(stage_value, {"cents": 0})
+        stage[status] = count
+        stage["cents"] += int(cents)
     stages = dictionary_buckets(await repo.dictionary_items("opportunity_stage"), by_stage)
     stages += [(value, value) for value in sorted(by_stage) if value not in {v for v, _ in stages}]
     totals = [sum(by_stage.get(value, {}).get(status, 0) for status in OpportunityStatus) for value, _ in stages]

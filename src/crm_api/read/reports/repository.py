@@ -74,7 +74,7 @@ class ReportRepository:
     def _revenue_of(self, year: int | None) -> ColumnElement[bool]:
         return and_(CustomerRevenue.year == (ALL_YEARS if year is None else year), CustomerRevenue.order_count > 0)
 
-    def contribution(self, *, customer_name: str | None, year: int | None) -> Select[Any]:
+    def contribution(self, *, customer_name: str | None, year: int | None) -> Select[int, str, str, str, int, int]:
         """Visible customers (whose name contains the text) with shipped or paid orders (in the year).
 
         Read from the revenue the order triggers keep per customer, not summed over the orders.
@@ -94,11 +94,13 @@ class ReportRepository:
         )
         return statement.where(contains(Customer.name, customer_name)) if customer_name else statement
 
-    async def contribution_page(self, statement: Select[Any], params: PageParams) -> Rows:
+    async def contribution_page(self, statement: Select[int, str, str, str, int, int], params: PageParams) -> Rows:
         return await paginate(self.session, statement, params, CONTRIBUTION_SORT, scalars=False)
 
-    async def contribution_totals(self, *, customer_name: str | None, year: int | None) -> Row[Any]:
+    async def contribution_totals(self, *, customer_name: str | None, year: int | None) -> Row[int, int, int]:
         """Contributing customers, their orders and revenue cents, over every page."""
+        revenue: tuple[ColumnElement[int] | InstrumentedAttribute[int], ColumnElement[int] | InstrumentedAttribute[int]]
+        conditions: tuple[ColumnElement[bool], ...]
         if customer_name or self.principal.scope(PERMISSION) is not Scope.ALL:
             contributors = self.contribution(customer_name=customer_name, year=year).subquery()
             revenue, conditions = (contributors.c.order_count, contributors.c.revenue_cents), ()
@@ -157,7 +159,7 @@ class ReportRepository:
         """Visible customers, and how many share a normalized name, an E.164 phone or an email with another one."""
         email = func.lower(func.trim(Customer.email))
 
-        def shared(key: ColumnElement[Any]) -> ColumnElement[int]:
+        def shared(key: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[int]:
             # Window counts: one pass over the customers; an empty key matches nobody.
             return case((or_(key.is_(None), key == ""), 1), else_=func.count().over(partition_by=key))
 
@@ -203,8 +205,8 @@ def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) ->
 
 
 def quantiles(
-    group: ColumnElement[Any], value: ColumnElement[float], where: ColumnElement[bool]
-) -> Select[tuple[Any, float | None, float | None]]:
+    group: ColumnElement[Any] | InstrumentedAttribute[Any], value: ColumnElement[float], where: ColumnElement[bool]
+) -> Select[Any, float | None, float | None]:
     """Per group, the median (mean of the two middle values) and the nearest-rank 90th percentile of `value`.
 
     Window functions, so SQLite (which has no percentile_cont) and PostgreSQL agree exactly.
@@ -247,7 +249,9 @@ class ServiceDeskRepository(ReportRepository):
             statement = statement.where(ServiceTicket.created_at >= period[0], ServiceTicket.created_at < period[1])
         return dict((await self.session.execute(statement)).all())
 
-    async def confirmed_churn(self, *, customer_name: str | None, owner_name: str | None) -> list[Row[Any]]:
+    async def confirmed_churn(
+        self, *, customer_name: str | None, owner_name: str | None
+    ) -> list[Row[int, datetime | None, str | None, date | None, str, str, str]]:
         statement = (
             select(
                 ChurnWarning.id,
@@ -313,7 +317,9 @@ class PipelineRepository(ReportRepository):
         """Opportunities the opportunities' policy shows under `reports:read`."""
         return opportunity_policy.visible(self.principal, PERMISSION)
 
-    async def opportunities_by_stage(self, period: tuple[datetime, datetime], assignee_id: int | None) -> list[Row[Any]]:
+    async def opportunities_by_stage(
+        self, period: tuple[datetime, datetime], assignee_id: int | None
+    ) -> list[Row[str, opportunity_policy.OpportunityStatus, int, int]]:
         """Count and expected amount (cents) per stage and status of opportunities created in the period."""
         statement = (
             select(
@@ -333,7 +339,7 @@ class PipelineRepository(ReportRepository):
             statement = statement.where(Opportunity.assignee_id == assignee_id)
         return list((await self.session.execute(statement)).all())
 
-    async def account_managers(self) -> list[Row[Any]]:
+    async def account_managers(self) -> list[Row[int, str, str]]:
         statement = (
             select(User.id, User.full_name, User.username)
             .where(User.roles.any(Role.code == "account_manager"), user_policy.visible(self.principal, PERMISSION))
@@ -341,7 +347,7 @@ class PipelineRepository(ReportRepository):
         )
         return list((await self.session.execute(statement)).all())
 
-    async def assignment_outcomes(self, period: tuple[datetime, datetime]) -> dict[int, Row[Any]]:
+    async def assignment_outcomes(self, period: tuple[datetime, datetime]) -> dict[int, tuple[int, int, int, float | None]]:
         """Per assignee, opportunities assigned in the period, how many of them were won and lost, median days to win."""
         assigned_in_period = and_(
             self.visible_opportunities(), Opportunity.assigned_at >= period[0], Opportunity.assigned_at < period[1]

@@ -1,6 +1,6 @@
 """The reports: the database aggregates, this module only shapes, rounds and fits the aggregated figures."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -46,7 +46,7 @@ def build_report(
     facts: Sequence[tuple[str, str, Scalar]] = (),
     next_cursor: str | None = None,
 ) -> ReportRead[RowT]:
-    return ReportRead[row_type](  # type: ignore[valid-type]
+    return ReportRead[row_type](  # type: ignore[valid-type]  # parametrised at runtime: pydantic validates the rows as row_type
         title=title,
         generated_at=clock.now(),
         parameters=parameters,
@@ -99,7 +99,7 @@ CONTRIBUTION_COLUMNS = (
 CONTRIBUTION_BATCH = 1_000
 
 
-def _contribution_row(row: Row[Any]) -> ContributionRow:
+def _contribution_row(row: Row[int, str, str, str, int, int]) -> ContributionRow:
     return ContributionRow(
         customer_id=row.customer_id,
         customer_code=row.code,
@@ -170,7 +170,7 @@ UNSET_LABEL = "未设置 (unset)"
 RATING_VALUES = range(1, 6)
 
 
-def dictionary_buckets(items: Sequence[DictionaryItem], counts: dict[Any, int]) -> list[tuple[Any, str]]:
+def dictionary_buckets(items: Sequence[DictionaryItem], counts: Mapping[Any, object]) -> list[tuple[Any, str]]:
     """Dictionary values in their order; inactive ones only while records still carry them."""
     return [(item.value, item.label) for item in items if item.active or counts.get(item.value)]
 
@@ -281,11 +281,11 @@ class LinearFit:
         self.n = len(ys)
         self.x_mean = Decimal(self.n - 1) / 2
         y_mean = sum(ys, Decimal(0)) / self.n
-        self.sxx = sum((Decimal(x) - self.x_mean) ** 2 for x in range(self.n))
-        sxy = sum((Decimal(x) - self.x_mean) * (y - y_mean) for x, y in enumerate(ys))
+        self.sxx = sum(((Decimal(x) - self.x_mean) ** 2 for x in range(self.n)), Decimal(0))
+        sxy = sum(((Decimal(x) - self.x_mean) * (y - y_mean) for x, y in enumerate(ys)), Decimal(0))
         self.slope = sxy / self.sxx
         self.intercept = y_mean - self.slope * self.x_mean
-        residuals = sum((y - self.at(x)) ** 2 for x, y in enumerate(ys))
+        residuals = sum(((y - self.at(x)) ** 2 for x, y in enumerate(ys)), Decimal(0))
         self.residual_standard_error = (residuals / (self.n - 2)).sqrt()
         self.t = t_quantile_95(self.n - 2)
 
@@ -325,7 +325,7 @@ async def revenue_forecast(
             )
         )
     four_places = Decimal("0.0001")
-    facts = [
+    facts: list[tuple[str, str, Scalar]] = [
         ("model", "Model", f"revenue = intercept + slope × x, x = 0 for {history_months[0]:%Y-%m}"),
         ("months_used", "Months used", history),
         ("slope", "Slope (per month)", fit.slope.quantize(four_places)),
@@ -386,7 +386,7 @@ async def data_quality(session: AsyncSession, principal: Principal) -> ReportRea
             for field, count in missing.items()
         ]
     found = await repo.duplicate_candidates()
-    facts = [
+    facts: list[tuple[str, str, Scalar]] = [
         ("customers", "Customers", found["customers"]),
         ("duplicate_candidates", "Duplicate candidates", found["candidates"]),
         ("duplicate_ratio", "Duplicate-candidate ratio (%)", rate(found["candidates"], found["customers"])),
