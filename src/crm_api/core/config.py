@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     database_echo: bool = False
     # A round trip per checkout; without it a connection the server dropped fails one request (503), then is replaced.
     database_pool_pre_ping: bool = False
+    # Bounds on a database that does not answer, each ending in a 503: opening a connection, waiting for a pooled
+    # one, and one command (client side; on SQLite, how long a statement waits for a lock).
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_command_timeout_seconds: float = Field(default=10.0, gt=0)
+    # PostgreSQL's own statement_timeout (0: none). Below the command timeout, so a slow statement is cancelled by
+    # the server and its connection stays usable.
+    database_statement_timeout_ms: int = Field(default=8000, ge=0)
+    # /health/ready answers 503 past this, whatever the database does.
+    health_ready_timeout_seconds: float = Field(default=1.0, gt=0)
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)

@@ -1,23 +1,70 @@
 """Engine, sessions and the per-request unit of work."""
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import event, text
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_api.core.config import Settings
+from crm_api.core.errors import DatabaseFailure, classify_database_failure
+
+# SQLite's lock wait when no timeouts are given (a Database built outside the settings, in tests).
+DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds on a database that stops answering (the CRM_DATABASE_*_TIMEOUT_* settings)."""
+
+    connect_seconds: float
+    pool_seconds: float
+    command_seconds: float
+    statement_ms: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Timeouts":
+        return cls(
+            connect_seconds=settings.database_connect_timeout_seconds,
+            pool_seconds=settings.database_pool_timeout_seconds,
+            command_seconds=settings.database_command_timeout_seconds,
+            statement_ms=settings.database_statement_timeout_ms,
+        )
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    # The driver raises socket errors and its connect timeout unwrapped (refused, unknown host, several addresses
+    # all failing): while connecting, each means the server cannot be reached.
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        raise DisconnectionError(f"cannot connect to the database: {exc!r}") from exc
+
+
+def _invalidate_when_down(context: ExceptionContext) -> None:
+    # The dialect only recognises a closed socket; after a shutdown SQLSTATE or a command timeout the connection
+    # is as unusable, so it is closed rather than returned to the pool, and the pool's older connections, likely
+    # dropped by the same restart, are replaced when next checked out.
+    if classify_database_failure(context.original_exception) is DatabaseFailure.DOWN:
+        context.is_disconnect = True
 
 
 # asyncpg prepares every statement; after five runs PostgreSQL may switch to a generic plan that
@@ -27,16 +74,34 @@ POSTGRESQL_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20, pre_ping: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 20,
+        pre_ping: bool = False,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping}
         if not url.startswith("sqlite"):
             options |= {"pool_size": pool_size, "max_overflow": 0}
+            if timeouts is not None:
+                options["pool_timeout"] = timeouts.pool_seconds
         if url.startswith("postgresql+asyncpg"):
-            options["connect_args"] = {"server_settings": POSTGRESQL_SERVER_SETTINGS}
+            server_settings = dict(POSTGRESQL_SERVER_SETTINGS)
+            connect_args: dict[str, Any] = {"server_settings": server_settings}
+            if timeouts is not None:
+                server_settings["statement_timeout"] = str(timeouts.statement_ms)
+                connect_args |= {"timeout": timeouts.connect_seconds, "command_timeout": timeouts.command_seconds}
+            options["connect_args"] = connect_args
         self.engine: AsyncEngine = create_async_engine(url, **options)
         self.dialect = self.engine.dialect.name
+        event.listen(self.engine.sync_engine, "do_connect", _connect)
+        event.listen(self.engine.sync_engine, "handle_error", _invalidate_when_down)
         if self.dialect == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            busy_timeout_ms = round(timeouts.command_seconds * 1000) if timeouts else DEFAULT_SQLITE_BUSY_TIMEOUT_MS
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.reader = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
@@ -48,6 +113,7 @@ class Database:
             else self.engine
         )
         self.snapshot_reader = async_sessionmaker(snapshot, expire_on_commit=False, autoflush=False)
+        self._abandoned_pings: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -56,11 +122,32 @@ class Database:
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
             pre_ping=settings.database_pool_pre_ping,
+            timeouts=Timeouts.from_settings(settings),
         )
 
-    async def ping(self) -> None:
+    async def _select_one(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+
+    async def ping(self, within_seconds: float) -> None:
+        """SELECT 1, or TimeoutError after `within_seconds`.
+
+        Answers on time even when the database hangs: the abandoned check is cancelled but not waited for,
+        since closing its connection to a hung server may itself take seconds.
+        """
+        check = asyncio.ensure_future(self._select_one())
+        try:
+            await asyncio.wait_for(asyncio.shield(check), within_seconds)
+        except TimeoutError:
+            check.cancel()
+            self._abandoned_pings.add(check)  # a reference until it ends, and its outcome read
+            check.add_done_callback(self._forget_ping)
+            raise
+
+    def _forget_ping(self, check: "asyncio.Task[None]") -> None:
+        self._abandoned_pings.discard(check)
+        if not check.cancelled():
+            check.exception()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

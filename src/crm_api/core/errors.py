@@ -3,6 +3,7 @@
 import logging
 import socket
 from collections.abc import Sequence
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -188,16 +189,83 @@ def internal_error_response() -> JSONResponse:
     return problem_response(500, "internal_error", detail="An unexpected error occurred")
 
 
-# Raised when the database is down or unreachable: the driver's own connect errors are not wrapped.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    PoolTimeout,
-    ConnectionError,
-    socket.gaierror,
-    TimeoutError,
-)
+class DatabaseFailure(Enum):
+    """Why the database could not serve a request now (a 503, not a bug)."""
+
+    # The server is up but refused or cancelled this work (a statement or lock timeout, no free connection):
+    # the connection stays good.
+    BUSY = "busy"
+    # The server is gone, restarting or not answering, or the connection broke: it must not be reused.
+    DOWN = "down"
+
+
+# PostgreSQL SQLSTATEs: class 08 is connection exceptions; 57P01-57P03 admin shutdown, crash shutdown,
+# "cannot connect now" (starting up, shutting down, in recovery).
+_CONNECTION_SQLSTATE_CLASS = "08"
+_DOWN_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+# Too many connections; a statement cancelled (statement_timeout).
+_BUSY_SQLSTATES = frozenset({"53300", "57014"})
+# SQLite primary result codes.
+_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED: the busy timeout ran out
+_SQLITE_DOWN_CODES = frozenset({10, 13, 14})  # SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+
+
+def _failure_of(error: BaseException) -> DatabaseFailure | None:
+    if isinstance(error, PoolTimeout):
+        return DatabaseFailure.BUSY
+    # DisconnectionError: see Database's connect hook. TimeoutError: a connect or command timeout (asyncpg).
+    if isinstance(error, DisconnectionError | TimeoutError | ConnectionError | socket.gaierror):
+        return DatabaseFailure.DOWN
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate.startswith(_CONNECTION_SQLSTATE_CLASS) or sqlstate in _DOWN_SQLSTATES:
+            return DatabaseFailure.DOWN
+        return DatabaseFailure.BUSY if sqlstate in _BUSY_SQLSTATES else None
+    sqlite_code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        primary = sqlite_code & 0xFF
+        if primary in _SQLITE_DOWN_CODES:
+            return DatabaseFailure.DOWN
+        return DatabaseFailure.BUSY if primary in _SQLITE_BUSY_CODES else None
+    return None
+
+
+def classify_database_failure(exc: BaseException) -> DatabaseFailure | None:
+    """The one place that decides whether an error means "the database cannot serve this now".
+
+    Decided by type and SQLSTATE (or SQLite result code) along the chain SQLAlchemy builds: its DBAPIError,
+    the driver adapter's error, the driver's own.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseFailure.DOWN  # the dialect saw the connection closed under it
+    error: BaseException | None = exc
+    for _ in range(4):  # the chain is at most three deep
+        if error is None:
+            break
+        failure = _failure_of(error)
+        if failure is not None:
+            return failure
+        error = getattr(error, "orig", None) or error.__cause__
+    return None
+
+
+# Every error that may mean the database is unavailable; classify_database_failure decides.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, DisconnectionError, TimeoutError, ConnectionError)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response(exc: BaseException, request: Request | None = None) -> JSONResponse | None:
+    """The 503 for an error classified as the database being unavailable; None for any other error."""
+    if classify_database_failure(exc) is None:
+        return None
+    log.warning("database unavailable: %r", getattr(exc, "orig", None) or exc)
+    return problem_response(
+        503,
+        "database.unavailable",
+        detail="The database cannot be reached; try again shortly",
+        request=request,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -254,18 +322,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code, detail, errors = _integrity_problem(exc)
         return problem_response(409, code, detail=detail, request=request, errors=errors)
 
-    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
-        return problem_response(
-            503,
-            "database.unavailable",
-            detail="The database cannot be reached; try again shortly",
-            request=request,
-            headers={"Retry-After": "5"},
-        )
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        unavailable = database_unavailable_response(exc, request)
+        if unavailable is not None:
+            return unavailable
+        log.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+        return internal_error_response()
 
-    for unavailable in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(unavailable, _database_unavailable)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

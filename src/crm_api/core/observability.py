@@ -4,10 +4,11 @@ import logging
 import re
 import uuid
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.context import client_ip_var, request_id_var
-from crm_api.core.errors import internal_error_response
+from crm_api.core.errors import database_unavailable_response, internal_error_response
 
 log = logging.getLogger("crm_api.errors")
 
@@ -41,8 +42,13 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            # Handled here rather than by Starlette's outermost handler, so the 500 keeps its request id.
+        except Exception as exc:
+            # Handled here rather than by Starlette's outermost handler, so the answer keeps its request id; a
+            # middleware's database error (idempotency keys) never reaches the app's exception handlers.
+            unavailable = None if started else database_unavailable_response(exc, Request(scope))
+            if unavailable is not None:
+                await unavailable(scope, receive, send_with_id)
+                return
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
