@@ -3,12 +3,15 @@
 import asyncio
 import importlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
@@ -101,6 +104,8 @@ JOB_MODULES: tuple[str, ...] = (
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
+OPENAPI_URL = "/openapi.json"
+DOCS_ASSETS_URL = "/docs/assets"
 # Room for the multipart boundaries, part headers and small form fields around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -124,6 +129,17 @@ def operation_id(route: APIRoute) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
+def _home(docs: bool) -> Callable[[], Awaitable[Response]]:
+    """`/`: the docs, or where to go when they are closed."""
+
+    async def home() -> Response:
+        if docs:
+            return RedirectResponse(DOCS_URL)
+        return JSONResponse({"title": "CRM API", "api": API_PREFIX, "health": "/health/live"})
+
+    return home
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_jobs()
@@ -145,17 +161,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.dispose()
 
     docs = settings.docs_are_public
-    app = FastAPI(
-        title="CRM API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
-        generate_unique_id_function=operation_id,
-        docs_url=DOCS_URL if docs else None,
-        redoc_url=REDOC_URL if docs else None,
-        openapi_url="/openapi.json" if docs else None,
+    options: dict[str, Any] = {
+        "title": "CRM API",
+        "version": "1.0.0",
+        "description": DESCRIPTION,
+        "lifespan": lifespan,
+        # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
+        "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
+        "generate_unique_id_function": operation_id,
+    }
+    # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
+    # serve none of them, nor the contract.
+    app = (
+        FastAPIOffline(DOCS_URL, REDOC_URL, openapi_url=OPENAPI_URL, static_url=DOCS_ASSETS_URL, **options)
+        if docs
+        else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **options)
     )
+    app.add_api_route("/", _home(docs), include_in_schema=False)
     app.state.settings = settings
     app.state.db = database
     app.state.authenticate = authenticate
@@ -179,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(
         SecurityHeadersMiddleware,
-        docs_paths=frozenset({DOCS_URL, f"{DOCS_URL}/oauth2-redirect", REDOC_URL}),
+        docs_paths=frozenset({DOCS_URL, app.swagger_ui_oauth2_redirect_url or "", REDOC_URL}),
         hsts=settings.env == "prod",
     )
     app.include_router(health_router)
