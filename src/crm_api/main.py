@@ -21,7 +21,7 @@ from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
 from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
-from crm_api.core.errors import install_error_handlers, problem_contract
+from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
@@ -37,6 +37,8 @@ from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
+from crm_api.problems.router import pages_router as problem_pages_router
+from crm_api.problems.router import router as problems_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
@@ -53,7 +55,8 @@ CRM API: leads, opportunities and development plans, customers with contacts and
 orders from the sales system, churn warnings, service tickets and reports.
 
 Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
-Errors are `application/problem+json` with a stable `code`. Lists use keyset pagination:
+Errors are `application/problem+json` with a stable `code`; their `type` is a page saying what the code
+means, and `GET /api/v1/problems` lists every code. Lists use keyset pagination:
 pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
 a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
 Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412).
@@ -87,6 +90,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     segments_router,
     campaigns_router,
     marketing_router,
+    problems_router,
 )
 
 
@@ -135,7 +139,7 @@ def _home(docs: bool) -> Callable[[], Awaitable[Response]]:
     async def home() -> Response:
         if docs:
             return RedirectResponse(DOCS_URL)
-        return JSONResponse({"title": "CRM API", "api": API_PREFIX, "health": "/health/live"})
+        return JSONResponse({"title": "CRM API", "api": API_PREFIX, "problems": PROBLEMS_URL, "health": "/health/live"})
 
     return home
 
@@ -205,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hsts=settings.env == "prod",
     )
     app.include_router(health_router)
+    app.include_router(problem_pages_router)
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, prefix=API_PREFIX)
     return app
