@@ -19,9 +19,11 @@ from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
+from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
 from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
+from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
@@ -59,7 +61,8 @@ Errors are `application/problem+json` with a stable `code`; their `type` is a pa
 means, and `GET /api/v1/problems` lists every code. Lists use keyset pagination:
 pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
 a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
-Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412).
+Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412), or as
+`If-None-Match` to get 304 while the record is unchanged. A 201 names the record created in `Location`.
 """
 
 
@@ -189,9 +192,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
     )
     install_error_handlers(app)
+    header_contract(app)
     problem_contract(app)
-    # Added innermost first: CORS wraps everything, then request ids, then idempotency.
-    # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency.
+    # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency
+    # (which keeps the Location the innermost one adds).
+    app.add_middleware(LocationMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
     app.add_middleware(RequestIdMiddleware)
@@ -201,7 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
         )
     app.add_middleware(
         SecurityHeadersMiddleware,

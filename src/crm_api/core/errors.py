@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -255,7 +255,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return invalid_input_response(request, errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 304:  # If-None-Match named the record's ETag: no body, only its headers
+            return Response(status_code=304, headers=exc.headers)
         if exc.status_code == 400:
             # The only 400s are bodies the framework could not parse (invalid UTF-8, a broken form): invalid input.
             return invalid_input_response(
