@@ -3,12 +3,15 @@
 import asyncio
 import importlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.audit.router import router as audit_router
@@ -16,9 +19,11 @@ from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
+from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
 from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
-from crm_api.core.errors import install_error_handlers, problem_contract
+from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
+from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
@@ -34,6 +39,8 @@ from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
+from crm_api.problems.router import pages_router as problem_pages_router
+from crm_api.problems.router import router as problems_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
@@ -50,10 +57,12 @@ CRM API: leads, opportunities and development plans, customers with contacts and
 orders from the sales system, churn warnings, service tickets and reports.
 
 Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
-Errors are `application/problem+json` with a stable `code`. Lists use keyset pagination:
+Errors are `application/problem+json` with a stable `code`; their `type` is a page saying what the code
+means, and `GET /api/v1/problems` lists every code. Lists use keyset pagination:
 pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
 a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
-Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412).
+Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412), or as
+`If-None-Match` to get 304 while the record is unchanged. A 201 names the record created in `Location`.
 """
 
 
@@ -84,6 +93,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     segments_router,
     campaigns_router,
     marketing_router,
+    problems_router,
 )
 
 
@@ -101,6 +111,8 @@ JOB_MODULES: tuple[str, ...] = (
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
+OPENAPI_URL = "/openapi.json"
+DOCS_ASSETS_URL = "/docs/assets"
 # Room for the multipart boundaries, part headers and small form fields around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -124,6 +136,17 @@ def operation_id(route: APIRoute) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
+def _home(docs: bool) -> Callable[[], Awaitable[Response]]:
+    """`/`: the docs, or where to go when they are closed."""
+
+    async def home() -> Response:
+        if docs:
+            return RedirectResponse(DOCS_URL)
+        return JSONResponse({"title": "CRM API", "api": API_PREFIX, "problems": PROBLEMS_URL, "health": "/health/live"})
+
+    return home
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_jobs()
@@ -145,17 +168,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await database.dispose()
 
     docs = settings.docs_are_public
-    app = FastAPI(
-        title="CRM API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
-        generate_unique_id_function=operation_id,
-        docs_url=DOCS_URL if docs else None,
-        redoc_url=REDOC_URL if docs else None,
-        openapi_url="/openapi.json" if docs else None,
+    options: dict[str, Any] = {
+        "title": "CRM API",
+        "version": "1.0.0",
+        "description": DESCRIPTION,
+        "lifespan": lifespan,
+        # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
+        "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
+        "generate_unique_id_function": operation_id,
+    }
+    # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
+    # serve none of them, nor the contract.
+    app = (
+        FastAPIOffline(DOCS_URL, REDOC_URL, openapi_url=OPENAPI_URL, static_url=DOCS_ASSETS_URL, **options)
+        if docs
+        else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **options)
     )
+    app.add_api_route("/", _home(docs), include_in_schema=False)
     app.state.settings = settings
     app.state.db = database
     app.state.authenticate = authenticate
@@ -163,9 +192,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
     )
     install_error_handlers(app)
+    header_contract(app)
     problem_contract(app)
-    # Added innermost first: CORS wraps everything, then request ids, then idempotency.
-    # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency.
+    # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency
+    # (which keeps the Location the innermost one adds).
+    app.add_middleware(LocationMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
     app.add_middleware(RequestIdMiddleware)
@@ -175,14 +206,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
         )
     app.add_middleware(
         SecurityHeadersMiddleware,
-        docs_paths=frozenset({DOCS_URL, f"{DOCS_URL}/oauth2-redirect", REDOC_URL}),
+        docs_paths=frozenset({DOCS_URL, app.swagger_ui_oauth2_redirect_url or "", REDOC_URL}),
         hsts=settings.env == "prod",
     )
     app.include_router(health_router)
+    app.include_router(problem_pages_router)
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, prefix=API_PREFIX)
     return app

@@ -41,3 +41,45 @@ def test_every_error_is_documented_as_the_problem_json_it_is():
                     assert response["content"] == {
                         "application/problem+json": {"schema": {"$ref": f"#/components/schemas/{expected}"}}
                     }, f"{method.upper()} {path} {status}"
+
+
+def _operations(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_every_write_declares_the_optional_idempotency_key():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    for path, method, operation in _operations(schema):
+        if path.startswith("/api/v1") and method in {"post", "put", "patch", "delete"}:
+            [key] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+            assert key["in"] == "header" and key["required"] is False, f"{method.upper()} {path}"
+            assert {"409", "422"} <= operation["responses"].keys(), f"{method.upper()} {path}"
+        else:
+            assert all(p["name"] != "Idempotency-Key" for p in operation.get("parameters", [])), f"{method.upper()} {path}"
+
+
+def test_headers_are_declared_where_they_are_sent():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    etagged, located = set(), set()
+    for path, method, operation in _operations(schema):
+        responses = operation["responses"]
+        where = f"{method.upper()} {path}"
+        if "requestBody" in operation:
+            assert "413" in responses, where
+        for status in ("429", "503"):
+            if status in responses:
+                assert "Retry-After" in responses[status]["headers"], where
+        conditional = any(p["name"] == "If-None-Match" for p in operation.get("parameters", []))
+        assert conditional == ("ETag" in responses.get("200", {}).get("headers", {})) == ("304" in responses), where
+        if conditional:
+            assert method == "get" and path.endswith("}"), where
+            etagged.add(path)
+        if "Location" in responses.get("201", {}).get("headers", {}):
+            record_urls = [other for other, ops in schema["paths"].items() if "get" in ops]
+            assert method == "post", where
+            assert any(re.fullmatch(re.escape(path) + r"/\{[^/]+\}", url) for url in record_urls), where
+            located.add(path)
+    assert {"/api/v1/customers/{customer_id}", "/api/v1/opportunities/{opportunity_id}", "/api/v1/orders/{order_id}"} <= etagged
+    assert {"/api/v1/customers", "/api/v1/customers/{customer_id}/contacts", "/api/v1/leads"} <= located

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from crm_api.churn import jobs, service
 from crm_api.churn.policy import ChurnWarningStatus
@@ -9,7 +9,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import with_etag
+from crm_api.core.http import ETag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -59,9 +59,9 @@ async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -
     responses=error_responses(401, 403, 404),
 )
 async def get_warning(
-    warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, response: Response
+    warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, etag: ETag
 ) -> ChurnWarningDetail:
-    return with_etag(response, await service.get_warning(session, principal, settings, warning_id))
+    return etag(await service.get_warning(session, principal, settings, warning_id))
 
 
 @router.post(

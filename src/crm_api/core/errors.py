@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,8 +21,22 @@ from crm_api.core.context import request_id_var
 log = logging.getLogger("crm_api.errors")
 
 PROBLEM_JSON = "application/problem+json"
-# A body over CRM_MAX_BODY_BYTES (or an upload's own limit), refused before it is read.
-REQUEST_TOO_LARGE = "request.too_large"
+# Where a problem's `type` resolves: the service explains each code there.
+PROBLEMS_URL = "/problems"
+
+
+def problem_code(status: int, code: str, detail: str) -> str:
+    """Declares a code answered with no DomainError behind it; the problem catalogue reads the declaration."""
+    return code
+
+
+REQUEST_TOO_LARGE = problem_code(
+    413, "request.too_large", "The request body is larger than CRM_MAX_BODY_BYTES (or an upload's own limit)"
+)
+METHOD_NOT_ALLOWED = problem_code(405, "method_not_allowed", "The path exists but does not answer this method")
+DUPLICATE = problem_code(409, "conflict.duplicate", "A value that must be unique (a username, a code…) is already taken")
+REFERENCE = problem_code(409, "conflict.reference", "The record refers to a missing record, or others still refer to it")
+CONSTRAINT = problem_code(409, "conflict.constraint", "The change violates a rule the database enforces")
 
 
 class FieldError(BaseModel):
@@ -34,7 +48,9 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """The body of every error response (RFC 9457), sent as application/problem+json."""
 
-    type: str = Field(description="A URI naming the problem's code", examples=["https://crm-api.dev/problems/customer.not_found"])
+    type: str = Field(
+        description="A URI naming the problem's code; GET it for what the code means", examples=["/problems/customer.not_found"]
+    )
     title: str = Field(examples=["Not found"])
     status: int = Field(examples=[404])
     detail: str | None = Field(default=None, examples=["Customer 42 not found"])
@@ -65,6 +81,8 @@ class DomainError(Exception):
 
 
 class Unauthorized(DomainError):
+    """No credentials, or credentials the service does not accept: sign in again or check the API key."""
+
     status, code, title = 401, "auth.unauthorized", "Not authenticated"
 
     def __init__(self, detail: str | None = None, *, code: str | None = None, **extra: Any) -> None:
@@ -73,10 +91,14 @@ class Unauthorized(DomainError):
 
 
 class Forbidden(DomainError):
+    """The caller is known, but its role or its relation to the record does not allow this."""
+
     status, code, title = 403, "auth.forbidden", "Permission denied"
 
 
 class NotFound(DomainError):
+    """The record does not exist, or is outside the caller's data scope (the service does not say which)."""
+
     status, code, title = 404, "not_found", "Not found"
 
     def __init__(self, entity: str, entity_id: object | None = None) -> None:
@@ -85,18 +107,26 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """The record's current state does not allow the change: GET it again and see `current_status`."""
+
     status, code, title = 409, "conflict", "Conflict with the current state"
 
 
 class PreconditionFailed(DomainError):
+    """`If-Match` names another version than the record's: someone changed it since you read it."""
+
     status, code, title = 412, "precondition_failed", "The resource has changed"
 
 
 class PayloadTooLarge(DomainError):
+    """The uploaded file is larger than the limit for its kind."""
+
     status, code, title = 413, "upload.too_large", "The upload is too large"
 
 
 class RateLimited(DomainError):
+    """Too many requests: wait `Retry-After` seconds, then try again."""
+
     status, code, title = 429, "rate_limited", "Too many requests"
 
     def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
@@ -132,7 +162,7 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     problem = Problem(
-        type=f"https://crm-api.dev/problems/{code}",
+        type=f"{PROBLEMS_URL}/{code}",
         title=title or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
@@ -166,13 +196,13 @@ def _integrity_problem(exc: IntegrityError) -> tuple[str, str, list[FieldError] 
     if "unique" in lowered or "duplicate key" in lowered:
         field = _unique_field(message)
         return (
-            "conflict.duplicate",
+            DUPLICATE,
             "A record with the same value already exists",
             ([FieldError(field=field, message="already in use", type="unique")] if field else None),
         )
     if "foreign key" in lowered:
-        return "conflict.reference", "The record refers to, or is referred to by, another record", None
-    return "conflict.constraint", "The change violates a data rule", None
+        return REFERENCE, "The record refers to, or is referred to by, another record", None
+    return CONSTRAINT, "The change violates a data rule", None
 
 
 def _unique_field(message: str) -> str | None:
@@ -293,15 +323,20 @@ def install_error_handlers(app: FastAPI) -> None:
         return invalid_input_response(request, errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 304:  # If-None-Match named the record's ETag: no body, only its headers
+            return Response(status_code=304, headers=exc.headers)
         if exc.status_code == 400:
             # The only 400s are bodies the framework could not parse (invalid UTF-8, a broken form): invalid input.
             return invalid_input_response(
                 request, [FieldError(field="body", message="The body cannot be read", type="body_unreadable")]
             )
-        code = {404: "not_found", 405: "method_not_allowed", 413: REQUEST_TOO_LARGE}.get(exc.status_code, "http_error")
+        code = {404: NotFound.code, 405: METHOD_NOT_ALLOWED, 413: REQUEST_TOO_LARGE}.get(exc.status_code)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, code, detail=detail, request=request, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if code is None:
+            return problem_response(exc.status_code, "http_error", detail=detail, request=request, headers=headers)
+        return problem_response(exc.status_code, code, detail=detail, request=request, headers=headers)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:

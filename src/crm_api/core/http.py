@@ -1,16 +1,24 @@
-"""HTTP conditional requests: ETag on single-record reads, If-Match on updates."""
+"""HTTP conditional requests: ETag on single-record reads (304 for If-None-Match), If-Match on updates."""
 
 import hashlib
+import json
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Header, Response
+from fastapi import Depends, Header, HTTPException, Response
 from pydantic import BaseModel
+from starlette.datastructures import MutableHeaders
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.errors import PreconditionFailed
 
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="ETag from a previous GET; the update is refused (412) if the record changed"),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="ETag from a previous GET; 304 with no body while the record is unchanged"),
 ]
 
 R = TypeVar("R", bound=BaseModel)
@@ -34,6 +42,30 @@ def with_etag(response: Response, representation: R) -> R:
     return representation
 
 
+def _names(tag: str, header: str) -> bool:
+    """The If-Match / If-None-Match header lists this ETag (or is `*`); weak tags compare by their value."""
+    return header.strip() == "*" or tag in {listed.strip().removeprefix("W/") for listed in header.split(",")}
+
+
+class ETagged:
+    """A single-record GET's dependency: `etag(representation)` sends its ETag, or answers 304 with no body when
+    If-None-Match names it already. The contract documents ETag and 304 on every operation that takes it."""
+
+    def __init__(self, response: Response, if_none_match: IfNoneMatch = None) -> None:
+        self.response = response
+        self.if_none_match = if_none_match
+
+    def __call__(self, representation: R) -> R:
+        tag = etag_of(representation)
+        if self.if_none_match is not None and _names(tag, self.if_none_match):
+            raise HTTPException(304, headers={"ETag": tag})
+        self.response.headers["ETag"] = tag
+        return representation
+
+
+ETag = Annotated[ETagged, Depends()]
+
+
 def no_store(response: Response) -> None:
     """A route dependency: the response may not be cached anywhere (it carries tokens)."""
     response.headers["Cache-Control"] = "no-store"
@@ -41,8 +73,51 @@ def no_store(response: Response) -> None:
 
 def check_if_match(if_match: str | None, record: HasVersion) -> None:
     """412 when If-Match names another version than the record's; the UPDATE then pins this one."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if f'"{record.version}"' not in wanted:
+    if if_match is not None and not _names(f'"{record.version}"', if_match):
         raise PreconditionFailed("The record changed since you read it; GET it again", code="precondition.etag_mismatch")
+
+
+class LocationMiddleware:
+    """Sends `Location` with a 201 whose body is a record that has its own URL: `{path}/{id}`, when a GET answers there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def locate(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 201:
+                held.append(message)
+                return
+            if not held:
+                await send(message)
+                return
+            held.append(message)
+            if message.get("more_body", False):
+                return
+            start, *body = held
+            location = _record_url(scope, b"".join(part.get("body", b"") for part in body))
+            if location is not None:
+                MutableHeaders(scope=start).append("Location", location)
+            for part in (start, *body):
+                await send(part)
+            held.clear()
+
+        await self.app(scope, receive, locate)
+
+
+def _record_url(scope: Scope, body: bytes) -> str | None:
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("id"), int | str):
+        return None
+    url = f"{scope['path'].rstrip('/')}/{record['id']}"
+    probe = {**scope, "path": url, "method": "GET"}
+    answers = any(route.matches(probe)[0] is Match.FULL for route in scope["app"].router.routes)
+    return url if answers else None

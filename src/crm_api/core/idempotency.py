@@ -19,6 +19,8 @@ from crm_api.core.security import decode_access_token, fingerprint
 from crm_api.core.tables import IdempotencyRecord
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The paths whose writes the middleware keeps: the API, not the docs or health checks.
+IDEMPOTENT_PATHS = "/api/"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
 # A request that has not finished by then is taken to have died with its process.
@@ -67,7 +69,7 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         key = headers.get(b"idempotency-key")
-        if key is None or scope["method"] not in WRITE_METHODS or not scope["path"].startswith("/api/"):
+        if key is None or scope["method"] not in WRITE_METHODS or not scope["path"].startswith(IDEMPOTENT_PATHS):
             await self.app(scope, receive, send)
             return
         raw_key = key.decode("latin-1")

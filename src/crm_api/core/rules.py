@@ -55,7 +55,7 @@ def status_in(allowed: Iterable[StrEnum], refusal: Callable[[Any], DomainError])
     return check
 
 
-def conflict(code: str, detail: str) -> Callable[[HasStatus], DomainError]:
+def conflict(code: str, detail: str) -> Callable[[HasStatus], Conflict]:
     """A refusal for `status_in`: `detail` may name `{status}`, the state the entity is in."""
     return lambda entity: Conflict(detail.format(status=entity.status), code=code, current_status=str(entity.status))
 

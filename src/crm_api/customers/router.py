@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.auth import require
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
@@ -138,8 +138,8 @@ async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, sessi
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer", responses=error_responses(401, 403, 404))
-async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, response: Response) -> CustomerRead:
-    return with_etag(response, service.to_read(await service.get_customer(session, principal, customer_id)))
+async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> CustomerRead:
+    return etag(service.to_read(await service.get_customer(session, principal, customer_id)))
 
 
 @router.patch(
@@ -252,11 +252,9 @@ def _customer_records(
         responses=error_responses(401, 403, 404),
         name=f"get_{one}",
     )
-    async def get_record(
-        customer_id: Id, record_id: RecordId, principal: CustomersRead, session: SessionDep, response: Response
-    ) -> Any:
+    async def get_record(customer_id: Id, record_id: RecordId, principal: CustomersRead, session: SessionDep, etag: ETag) -> Any:
         record = await service.get_record(session, principal, kind, customer_id, record_id)
-        return with_etag(response, read_model.model_validate(record))
+        return etag(read_model.model_validate(record))
 
     @router.patch(
         f"/{{customer_id}}/{path}/{{{one}_id}}",

@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -45,8 +45,8 @@ async def create_article(body: ArticleCreate, principal: KbWrite, session: Sessi
 
 
 @router.get("/{article_id}", response_model=ArticleRead, summary="Get an article", responses=error_responses(401, 403, 404))
-async def get_article(article_id: Id, _: KbRead, session: SessionDep, response: Response) -> ArticleRead:
-    return with_etag(response, ArticleRead.model_validate(await service.get_article(session, article_id)))
+async def get_article(article_id: Id, _: KbRead, session: SessionDep, etag: ETag) -> ArticleRead:
+    return etag(ArticleRead.model_validate(await service.get_article(session, article_id)))
 
 
 @router.patch(

@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -77,8 +77,8 @@ async def create_lead(body: LeadCreate, principal: LeadsWrite, session: SessionD
 
 
 @router.get("/leads/{lead_id}", response_model=LeadRead, summary="Get a lead", responses=error_responses(401, 403, 404))
-async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, response: Response) -> LeadRead:
-    return with_etag(response, service.to_read(await service.get(session, principal, lead_id), principal))
+async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, etag: ETag) -> LeadRead:
+    return etag(service.to_read(await service.get(session, principal, lead_id), principal))
 
 
 @router.patch(

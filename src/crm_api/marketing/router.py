@@ -7,7 +7,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -76,8 +76,8 @@ async def refresh_rfm(_: MarketingWrite, database: DatabaseDep, settings: Settin
 @segments_router.get(
     "/{segment_id}", response_model=SegmentRead, summary="Get a segment", responses=error_responses(401, 403, 404)
 )
-async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, response: Response) -> SegmentRead:
-    return with_etag(response, service.to_read(await service.get_segment(session, segment_id)))
+async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, etag: ETag) -> SegmentRead:
+    return etag(service.to_read(await service.get_segment(session, segment_id)))
 
 
 @segments_router.patch(
@@ -156,8 +156,8 @@ async def create_campaign(body: CampaignCreate, principal: MarketingWrite, sessi
     summary="Get a campaign with its variants and the actions you may take",
     responses=error_responses(401, 403, 404),
 )
-async def get_campaign(campaign_id: Id, principal: MarketingRead, session: SessionDep, response: Response) -> CampaignRead:
-    return with_etag(response, await campaigns.get_campaign(session, principal, campaign_id))
+async def get_campaign(campaign_id: Id, principal: MarketingRead, session: SessionDep, etag: ETag) -> CampaignRead:
+    return etag(await campaigns.get_campaign(session, principal, campaign_id))
 
 
 @campaigns_router.patch(

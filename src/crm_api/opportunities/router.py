@@ -1,11 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -76,11 +76,9 @@ async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCr
     summary="Get an opportunity with what the caller may do",
     responses=error_responses(401, 403, 404),
 )
-async def get_opportunity(
-    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, response: Response
-) -> OpportunityRead:
+async def get_opportunity(opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, etag: ETag) -> OpportunityRead:
     opportunity = await service.get(session, principal, opportunity_id)
-    return with_etag(response, service.to_read(opportunity, principal))
+    return etag(service.to_read(opportunity, principal))
 
 
 @router.patch(

@@ -1,13 +1,13 @@
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import with_etag
+from crm_api.core.http import ETag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel
@@ -90,8 +90,8 @@ async def list_customer_orders(
     summary="An order with its lines and total",
     responses=error_responses(401, 403, 404),
 )
-async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep, response: Response) -> OrderDetail:
-    return with_etag(response, await service.get_order(session, principal, order_id))
+async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> OrderDetail:
+    return etag(await service.get_order(session, principal, order_id))
 
 
 @router.get(
@@ -119,8 +119,8 @@ async def list_products(
     summary="Get a product",
     responses=error_responses(401, 403, 404),
 )
-async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, response: Response) -> ProductRead:
-    return with_etag(response, await service.get_product(session, product_id))
+async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, etag: ETag) -> ProductRead:
+    return etag(await service.get_product(session, product_id))
 
 
 @router.get(

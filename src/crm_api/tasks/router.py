@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -43,8 +43,8 @@ async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionD
 
 
 @router.get("/{task_id}", response_model=TaskRead, summary="Get a task", responses=error_responses(401, 403, 404))
-async def get_task(task_id: Id, principal: TasksRead, session: SessionDep, response: Response) -> TaskRead:
-    return with_etag(response, service.to_read(await service.get_task(session, principal, task_id), principal))
+async def get_task(task_id: Id, principal: TasksRead, session: SessionDep, etag: ETag) -> TaskRead:
+    return etag(service.to_read(await service.get_task(session, principal, task_id), principal))
 
 
 @router.patch(

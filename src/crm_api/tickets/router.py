@@ -1,13 +1,13 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -98,8 +98,8 @@ async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: S
     summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
     responses=error_responses(401, 403, 404),
 )
-async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, response: Response) -> TicketDetail:
-    return with_etag(response, await service.get_ticket(session, principal, ticket_id))
+async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, etag: ETag) -> TicketDetail:
+    return etag(await service.get_ticket(session, principal, ticket_id))
 
 
 @tickets_router.post(

@@ -6,7 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -67,8 +67,8 @@ async def retry_delivery(delivery_id: Id, principal: WebhooksWrite, session: Ses
 @router.get(
     "/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription", responses=error_responses(401, 403, 404)
 )
-async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, response: Response) -> WebhookRead:
-    return with_etag(response, WebhookRead.model_validate(await service.get(session, webhook_id)))
+async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, etag: ETag) -> WebhookRead:
+    return etag(WebhookRead.model_validate(await service.get(session, webhook_id)))
 
 
 @router.patch(
