@@ -1,7 +1,6 @@
 """Domain errors and their one translation into RFC 9457 problem+json."""
 
 import logging
-import socket
 from collections.abc import Sequence
 from enum import Enum
 from http import HTTPStatus
@@ -244,7 +243,7 @@ def _failure_of(error: BaseException) -> DatabaseFailure | None:
     if isinstance(error, PoolTimeout):
         return DatabaseFailure.BUSY
     # DisconnectionError: see Database's connect hook. TimeoutError: a connect or command timeout (asyncpg).
-    if isinstance(error, DisconnectionError | TimeoutError | ConnectionError | socket.gaierror):
+    if isinstance(error, DisconnectionError | TimeoutError | ConnectionError):
         return DatabaseFailure.DOWN
     sqlstate = getattr(error, "sqlstate", None)
     if isinstance(sqlstate, str):
