@@ -1,5 +1,7 @@
 """Engine, sessions and the per-request unit of work."""
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -7,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from starlette.types import Scope
 
 from crm_api.core.config import Settings
 
@@ -91,10 +94,32 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return database.reader
 
 
+# A transaction the idempotency middleware opened, holding the request's key: the request joins it, and the
+# middleware commits it together with the response it stores, before sending that response.
+JOINED_TRANSACTION = "crm.joined_transaction"
+
+
+def after_commit(scope: Scope) -> None:
+    """Tests only: a crash between a commit and its response, when CRM_TEST_CRASH_AFTER_COMMIT_PATH names the path."""
+    if scope["app"].state.settings.test_crash_after_commit_path == scope["path"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    joined: AsyncSession | None = request.scope.get(JOINED_TRANSACTION)
+    if joined is not None:
+        try:
+            yield joined
+            await joined.flush()  # a constraint violation is still answered by the error handlers
+        except Exception:
+            await joined.rollback()
+            raise
+        return
     async with _sessionmaker(request)() as session, session.begin():
         yield session
+    if request.method not in READ_METHODS:
+        after_commit(request.scope)
 
 
 # scope="function": commit before the response is sent, so a failed commit is an error response.
