@@ -35,6 +35,7 @@ from bench import vocabulary as words
 from crm_api.bootstrap import seed_reference_data
 from crm_api.cli import alembic_config
 from crm_api.core.clock import clock
+from crm_api.core.codes import series_sequence
 from crm_api.core.db import Database
 from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
@@ -1060,9 +1061,15 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
             )
         # Customers, opportunities and tickets created through the API continue after the generated codes.
         await connection.executemany(
-            """INSERT INTO code_counters (series, last_value) VALUES ($1, $2)
-               ON CONFLICT (series) DO UPDATE SET last_value = EXCLUDED.last_value""",
-            [("KH", data.customers), ("JH", generator.last_ids["opportunities"]), ("FW", generator.last_ids["service_tickets"])],
+            "SELECT setval($1, greatest($2, 1), $2 > 0)",  # none generated: the first code is 1
+            [
+                (series_sequence(series).name, last)
+                for series, last in (
+                    ("KH", data.customers),
+                    ("JH", generator.last_ids["opportunities"]),
+                    ("FW", generator.last_ids["service_tickets"]),
+                )
+            ],
         )
         started = time.perf_counter()
         # The orders went in with their triggers off: sum them once, as migration 0010 does.

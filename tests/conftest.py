@@ -12,13 +12,14 @@ import httpx
 import pytest
 from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.bootstrap import seed_reference_data
 from crm_api.cli import alembic_config
 from crm_api.core.clock import clock
+from crm_api.core.codes import SERIES, series_sequence
 from crm_api.core.config import Settings
 from crm_api.main import create_app
 from crm_api.models import Base
@@ -97,6 +98,9 @@ async def _empty_all_tables(session: AsyncSession) -> None:
     # DELETE, children first: on a few rows it is far cheaper than TRUNCATE on PostgreSQL.
     for table in reversed(Base.metadata.sorted_tables):
         await session.execute(delete(table))
+    if session.get_bind().dialect.name == "postgresql":  # codes start at 1 in every test, as on SQLite
+        for series in SERIES:
+            await session.execute(text(f"ALTER SEQUENCE {series_sequence(series).name} RESTART"))
 
 
 @pytest.fixture(autouse=True)

@@ -76,7 +76,7 @@ async def test_tiny_data_set_is_complete_and_deterministic(bench_databases):
             first,
             """SELECT (SELECT count(*) FROM customers) AS customers,
         (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM order_lines) AS lines,
-        (SELECT last_value FROM code_counters WHERE series = 'KH') AS kh,
+        (SELECT last_value FROM code_seq_kh) AS kh,
         (SELECT count(*) FROM orders o WHERE o.total <> (SELECT sum(round(quantity * unit_price, 2))
                                                          FROM order_lines l WHERE l.order_id = o.id)) AS bad_totals""",
         )
@@ -163,9 +163,9 @@ async def test_tiny_data_set_follows_the_domain_rules(bench_databases):
         )
         == {}
     )
-    counters = dict(await _rows(url, "SELECT series, last_value FROM code_counters"))
-    assert counters["JH"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]
-    assert counters["FW"] == (await _rows(url, "SELECT max(id) AS n FROM service_tickets"))[0]["n"]
+    [counters] = await _rows(url, "SELECT (SELECT last_value FROM code_seq_jh) AS jh, (SELECT last_value FROM code_seq_fw) AS fw")
+    assert counters["jh"] == (await _rows(url, "SELECT max(id) AS n FROM opportunities"))[0]["n"]
+    assert counters["fw"] == (await _rows(url, "SELECT max(id) AS n FROM service_tickets"))[0]["n"]
 
 
 async def test_the_import_scenario_checks_its_counts_and_removes_what_it_imported(bench_databases):

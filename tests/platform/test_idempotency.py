@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from crm_api.core.clock import clock
 from crm_api.core.idempotency import forget_old_keys
+from tests.concurrency import race, skip_unless_postgresql
 from tests.factories import assert_problem
 
 
@@ -64,3 +65,19 @@ async def test_keys_expire_after_a_day(client, actors, session, frozen_clock):
     await client.post("/api/v1/teams", json={"name": "A"}, headers=admin.headers | {"Idempotency-Key": "old"})
     clock.advance(timedelta(hours=25))
     assert await forget_old_keys(session, None) == {"deleted": 1}
+
+
+async def test_concurrent_requests_with_one_key_have_one_effect(client, actors, settings):
+    skip_unless_postgresql(settings)
+    admin = await actors.make("admin")
+    headers = admin.headers | {"Idempotency-Key": "race"}
+    responses = await race(lambda _: client.post("/api/v1/teams", json={"name": "华南"}, headers=headers))
+    first = [response for response in responses if response.status_code == 201 and "idempotent-replayed" not in response.headers]
+    assert len(first) == 1
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, "idempotency.in_progress")
+        elif response is not first[0]:
+            assert response.status_code == 201 and response.headers["idempotent-replayed"] == "true"
+            assert response.json() == first[0].json()
+    assert await _team_count(client, admin.headers) == 1

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+    # Tests only (CRM_ENV=test): the process SIGKILLs itself right after committing a write to this path.
+    test_crash_after_commit_path: str | None = None
 
     @field_validator("business_timezone")
     @classmethod
@@ -80,6 +82,8 @@ class Settings(BaseSettings):
             secret = self.secret_key.get_secret_value()
             if secret == DEV_SECRET_KEY or len(secret.encode()) < 32:
                 raise ValueError("CRM_SECRET_KEY must be set to at least 32 bytes when CRM_ENV=prod")
+        if self.test_crash_after_commit_path is not None and self.env != "test":
+            raise ValueError("CRM_TEST_CRASH_AFTER_COMMIT_PATH is for tests only (CRM_ENV=test)")
         return self
 
     @property

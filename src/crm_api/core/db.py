@@ -1,6 +1,8 @@
 """Engine, sessions and the per-request unit of work."""
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -11,6 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from starlette.types import Scope
 
 from crm_api.core.config import Settings
 from crm_api.core.errors import DatabaseFailure, classify_database_failure
@@ -178,10 +181,32 @@ def _sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return database.reader
 
 
+# A transaction the idempotency middleware opened, holding the request's key: the request joins it, and the
+# middleware commits it together with the response it stores, before sending that response.
+JOINED_TRANSACTION = "crm.joined_transaction"
+
+
+def after_commit(scope: Scope) -> None:
+    """Tests only: a crash between a commit and its response, when CRM_TEST_CRASH_AFTER_COMMIT_PATH names the path."""
+    if scope["app"].state.settings.test_crash_after_commit_path == scope["path"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    joined: AsyncSession | None = request.scope.get(JOINED_TRANSACTION)
+    if joined is not None:
+        try:
+            yield joined
+            await joined.flush()  # a constraint violation is still answered by the error handlers
+        except Exception:
+            await joined.rollback()
+            raise
+        return
     async with _sessionmaker(request)() as session, session.begin():
         yield session
+    if request.method not in READ_METHODS:
+        after_commit(request.scope)
 
 
 # scope="function": commit before the response is sent, so a failed commit is an error response.

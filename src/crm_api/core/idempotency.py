@@ -3,16 +3,17 @@
 import hashlib
 import re
 from datetime import timedelta
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
-from crm_api.core.db import Database
+from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit
 from crm_api.core.errors import problem_response
 from crm_api.core.scheduler import register_job
 from crm_api.core.security import decode_access_token, fingerprint
@@ -23,17 +24,13 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENT_PATHS = "/api/"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
-# A request that has not finished by then is taken to have died with its process.
-ABANDONED_AFTER = timedelta(minutes=5)
 # Responses worth replaying; 401/429/5xx are about the moment, so a retry runs again.
 NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
 
 
-class _Captured(TypedDict):
-    status: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytearray
+class _InProgress(Exception):
+    """Another live request holds the key."""
 
 
 def _caller(settings: Settings, headers: dict[bytes, bytes]) -> str:
@@ -47,22 +44,38 @@ def _caller(settings: Settings, headers: dict[bytes, bytes]) -> str:
 
 
 async def _claim(session: AsyncSession, record_id: str, request_fingerprint: str) -> IdempotencyRecord | None:
-    """The stored record for this key, or None once this request has claimed the key."""
+    """The stored answer for this key, or None once this transaction holds the key (its record is pending in it).
+
+    PostgreSQL: an advisory lock held until the transaction ends, so a concurrent duplicate is refused at once
+    and a crashed holder's lock dies with its connection. SQLite: the pending record's insert takes the write
+    lock, so a duplicate waits for the holder's commit and then finds its answer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        lock = int(record_id[:16], 16) - 2**63  # a signed bigint from the key's hash
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(lock))):
+            raise _InProgress
     existing = await session.get(IdempotencyRecord, record_id)
-    now = clock.now()
     if existing is not None:
-        stale = existing.created_at < now - RETENTION
-        abandoned = existing.completed_at is None and existing.created_at < now - ABANDONED_AFTER
-        if not (stale or abandoned):
+        # No answer: a record left by the earlier design, whose request ended long ago.
+        if existing.completed_at is not None and existing.created_at >= clock.now() - RETENTION:
             return existing
         await session.delete(existing)
         await session.flush()
-    session.add(IdempotencyRecord(id=record_id, fingerprint=request_fingerprint, created_at=now))
-    await session.flush()
+    session.add(IdempotencyRecord(id=record_id, fingerprint=request_fingerprint, created_at=clock.now()))
+    try:
+        await session.flush()
+    except IntegrityError:  # SQLite: the holder committed while this request waited for the write lock
+        await session.rollback()
+        stored = await session.get(IdempotencyRecord, record_id)
+        if stored is None:
+            raise _InProgress from None
+        return stored
     return None
 
 
 class IdempotencyMiddleware:
+    """Claims the key in a transaction the request joins, and commits the response with the request's effect."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -87,36 +100,35 @@ class IdempotencyMiddleware:
         target = f"{scope['method']}\n{scope['path']}\n{scope.get('query_string', b'').decode('latin-1')}\n"
         request_fingerprint = hashlib.sha256(target.encode() + body).hexdigest()
 
-        try:
-            async with database.sessionmaker() as session, session.begin():
-                existing = await _claim(session, record_id, request_fingerprint)
-        except IntegrityError:  # another request claimed the key between our read and insert
-            await problem_response(
-                409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed"
-            )(scope, receive, send)
-            return
-
-        if existing is not None:
-            await _answer_from_record(existing, request_fingerprint, scope, receive, send)
-            return
-
-        captured: _Captured = {"status": 500, "headers": [], "body": bytearray()}
-
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
-                captured["body"].extend(message.get("body", b""))
+        # Held back until the transaction that produced them has committed with them.
+        messages: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            messages.append(message)
+
+        async with database.sessionmaker() as session:
+            try:
+                await session.begin()
+                stored = await _claim(session, record_id, request_fingerprint)
+                if stored is None:
+                    await self.app({**scope, JOINED_TRANSACTION: session}, replay_body, hold)
+                    await _settle(session, record_id, request_fingerprint, messages)
+            except _InProgress:
+                await _in_progress()(scope, receive, send)
+                return
+        if stored is not None:
+            await _answer_from_record(stored, request_fingerprint, scope, receive, send)
+            return
+        after_commit(scope)
+        for message in messages:
             await send(message)
 
-        try:
-            await self.app(scope, replay_body, capture)
-        finally:
-            await _settle(database, record_id, captured)
+
+def _in_progress() -> Response:
+    return problem_response(409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed")
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -133,40 +145,51 @@ async def _answer_from_record(
 ) -> None:
     if record.fingerprint != request_fingerprint:
         response = problem_response(422, "idempotency.key_reused", detail="This Idempotency-Key was used for a different request")
-    elif record.completed_at is None:
-        response = problem_response(
-            409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed"
-        )
-    else:
-        headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": record.status_code,
-                "headers": [*headers, (b"idempotent-replayed", b"true")],
-            }
-        )
-        await send({"type": "http.response.body", "body": record.body or b""})
+        await response(scope, receive, send)
         return
-    await response(scope, receive, send)
+    headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": record.status_code,
+            "headers": [*headers, (b"idempotent-replayed", b"true")],
+        }
+    )
+    await send({"type": "http.response.body", "body": record.body or b""})
 
 
-async def _settle(database: Database, record_id: str, captured: _Captured) -> None:
-    status = int(captured["status"])
-    async with database.sessionmaker() as session, session.begin():
-        if status >= 500 or status in NOT_STORED:
-            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+async def _settle(session: AsyncSession, record_id: str, request_fingerprint: str, messages: list[Message]) -> None:
+    """Commits the request's transaction with its response in the key's record.
+
+    A request that raised has rolled its transaction back, and with it the key: its refusal is kept in a new one,
+    unless a retry has claimed the key meanwhile (that retry keeps its own answer).
+    """
+    start: Message = next((message for message in messages if message["type"] == "http.response.start"), {})
+    status = int(start.get("status", 500))
+    stored = status < 500 and status not in NOT_STORED
+    if not session.in_transaction():
+        if not stored:
             return
-        record = await session.get(IdempotencyRecord, record_id)
-        if record is None:
+        await session.begin()
+        try:
+            if await _claim(session, record_id, request_fingerprint) is not None:
+                return
+        except _InProgress:
             return
-        kept = {
+    record = await session.get(IdempotencyRecord, record_id)
+    assert record is not None  # pending in this transaction since the claim
+    if stored:
+        record.status_code = status
+        record.headers = {
             name.decode("latin-1").lower(): value.decode("latin-1")
-            for name, value in captured["headers"]
+            for name, value in start.get("headers", [])
             if name.decode("latin-1").lower() in REPLAYED_HEADERS
         }
-        record.status_code, record.headers, record.body = status, kept, bytes(captured["body"])
+        record.body = b"".join(message.get("body", b"") for message in messages if message["type"] == "http.response.body")
         record.completed_at = clock.now()
+    else:
+        await session.delete(record)  # the request's effect, if any, still commits
+    await session.commit()
 
 
 @register_job("idempotency_cleanup", cron=lambda settings: "17 4 * * *")

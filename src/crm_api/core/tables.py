@@ -47,7 +47,7 @@ class JobRun(Base):
 
 
 class CodeCounter(Base):
-    """Next number for a human-facing code series (customers, opportunities, tickets)."""
+    """Next number for a human-facing code series on SQLite; PostgreSQL draws from a sequence per series."""
 
     __tablename__ = "code_counters"
 
