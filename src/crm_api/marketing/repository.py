@@ -18,9 +18,12 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import selectinload
 
+from crm_api.core.pagination import PageParams, Rows, Sort, paginate
+from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
-from crm_api.customers.repository import CustomerRepository
+from crm_api.customers import policy as customer_policy
 from crm_api.marketing.policy import TRACKED_STATUSES
 from crm_api.marketing.schemas import SCORES, SegmentFilters
 from crm_api.models.customer import Contact, Customer
@@ -33,9 +36,14 @@ class SegmentRepository(Repository[Segment]):
     model = Segment
 
     @staticmethod
-    def members(customers: Select[tuple[Customer]], filters: SegmentFilters) -> Select[tuple[Customer]]:
-        """Narrow a (scoped) customer select to the segment: the customer list filters, then RFM and last order."""
-        statement = CustomerRepository.filtered(customers, filters)
+    def members(principal: Principal, permission: str, filters: SegmentFilters) -> Select[Customer]:
+        """The live customers visible under `permission` the segment holds: the customer list's filters (the customers'
+        policy), then RFM and last order."""
+        statement = select(Customer).where(
+            Customer.deleted_at.is_(None),
+            customer_policy.visible(principal, permission),
+            *customer_policy.matching(filters),
+        )
         ranges = [
             (getattr(CustomerRfm, f"{score}_score"), getattr(filters, f"{score}_min"), getattr(filters, f"{score}_max"))
             for score in SCORES
@@ -58,6 +66,10 @@ class SegmentRepository(Repository[Segment]):
             if filters.last_order_after is not None:
                 statement = statement.where(last_order > filters.last_order_after)
         return statement
+
+    async def page_members(self, members: Select[Customer], params: PageParams) -> Rows:
+        """A page of the members, newest first (as the customer list), with their tags (one more query)."""
+        return await paginate(self.session, members.options(selectinload(Customer.tags)), params, Sort([Customer.id]))
 
     async def count(self, statement: Select[Any]) -> int:
         return await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
@@ -123,7 +135,7 @@ class CampaignRepository(Repository[Campaign]):
         return variants
 
     @staticmethod
-    def audience(customers: Select[tuple[Customer]], *, consent: bool) -> Select[tuple[Contact]]:
+    def audience(customers: Select[Customer], *, consent: bool) -> Select[tuple[Contact]]:
         """Contacts of the segment's customers with (or without) marketing consent."""
         member_ids = customers.with_only_columns(Customer.id).order_by(None)
         return select(Contact).where(Contact.customer_id.in_(member_ids), Contact.marketing_consent.is_(consent))

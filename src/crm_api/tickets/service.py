@@ -14,7 +14,7 @@ from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
-from crm_api.customers.repository import CustomerRepository
+from crm_api.customers import service as customers
 from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
@@ -79,6 +79,11 @@ async def _get(session: AsyncSession, principal: Principal, ticket_id: int, perm
     return ticket
 
 
+async def is_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> bool:
+    """Whether the ticket exists, its customer is live, and it is within the principal's `tickets:read` scope."""
+    return await TicketRepository(session).get_scoped(ticket_id, principal, "tickets:read") is not None
+
+
 async def get_ticket(
     session: AsyncSession, principal: Principal, ticket_id: int, *, permission: str = "tickets:read"
 ) -> TicketDetail:
@@ -108,7 +113,7 @@ async def _ensure_active_assignee(session: AsyncSession, user_id: int) -> None:
 
 async def create_ticket(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketDetail:
     await ensure_value(session, "service_type", data.service_type, field="service_type")
-    customer = await CustomerRepository(session).get_scoped(data.customer_id, principal, "tickets:create")
+    customer = await customers.visible_customer(session, principal, data.customer_id, "tickets:create")
     if customer is None:
         raise InvalidInput("customer_id", f"Customer {data.customer_id} not found", code="service_ticket.unknown_customer")
     repo = TicketRepository(session)
