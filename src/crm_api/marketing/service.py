@@ -115,12 +115,12 @@ async def count_members(session: AsyncSession, principal: Principal, segment_id:
 async def refresh_rfm(session: AsyncSession, settings: Settings) -> int:
     since = months_before(local_today(settings.time_zone), RFM_MONTHS)
     scored = await SegmentRepository(session).refresh_rfm(since=since, now=clock.now())
-    await audit.record(
+    await audit.record_batch(
         session,
         actor=None,
-        entity_type="rfm_refresh",
-        entity_id=since.isoformat(),
+        batch_type="rfm_refresh",
+        batch_id=since.isoformat(),
         action="refresh",
-        after={"since": since.isoformat(), "scored": scored},
+        summary={"since": since.isoformat(), "scored": scored},
     )
     return scored

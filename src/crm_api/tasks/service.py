@@ -142,12 +142,12 @@ async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
         now=clock.now(),
         days=days,
     )
-    await audit.record(
+    await audit.record_batch(
         session,
         actor=None,
-        entity_type="follow_up_reminders",
-        entity_id=cutoff.isoformat(),
+        batch_type="follow_up_reminders",
+        batch_id=cutoff.isoformat(),
         action="scan",
-        after={"cutoff": cutoff.isoformat(), "opened": opened},
+        summary={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened

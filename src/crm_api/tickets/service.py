@@ -205,12 +205,13 @@ async def link_article(session: AsyncSession, principal: Principal, ticket_id: i
     if await repo.is_linked(ticket.id, article.id):
         raise Conflict("The article is already linked to this ticket", code="service_ticket.article_already_linked")
     session.add(TicketArticle(ticket_id=ticket.id, article_id=article.id, linked_by_id=principal.user_id, linked_at=clock.now()))
-    await audit.record(
+    await audit.record_follow_up(
         session,
         actor=principal,
         entity_type="service_ticket",
-        entity_id=ticket.id,
-        action="link_article",
-        after={"article_id": article.id},
+        entity=ticket,
+        action=TicketAction.LINK_ARTICLE,
+        made_type="article",
+        made=article,
     )
     return await _reload(session, principal, ticket)
