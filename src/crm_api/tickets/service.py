@@ -1,6 +1,6 @@
 """Service tickets: create (with SLA and routing), assign → handle → feedback, and their history."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
-from crm_api.tickets.policy import RULES, TicketAction, TicketStatus
+from crm_api.tickets.policy import RULES, TicketAction, TicketStatus, is_breached
 from crm_api.tickets.repository import TicketRepository
 from crm_api.tickets.schemas import (
     AssignTicket,
@@ -38,13 +38,6 @@ from crm_api.tickets.schemas import (
 CODE_SERIES = "FW"
 # Satisfaction from this value up closes the ticket; below it the assignee handles it again.
 SATISFIED = 3
-
-
-def is_breached(ticket: ServiceTicket, now: datetime) -> bool:
-    """Python twin of repository.breached_clause."""
-    response = ticket.response_due_at is not None and (ticket.first_handled_at or now) > ticket.response_due_at
-    resolve = ticket.resolve_due_at is not None and (ticket.archived_at or now) > ticket.resolve_due_at
-    return response or resolve
 
 
 def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
