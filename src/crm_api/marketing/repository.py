@@ -30,6 +30,7 @@ from crm_api.models.customer import Contact, Customer
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.opportunities.policy import OpportunityStatus
 
 
 class SegmentRepository(Repository[Segment]):
@@ -204,7 +205,11 @@ class CampaignRepository(Repository[Campaign]):
             Opportunity.expected_amount.label("amount"),
             null().label("event_on"),
             Opportunity.closed_at.label("event_at"),
-        ).where(Opportunity.status == "won", Opportunity.customer_id.is_not(None), Opportunity.expected_amount.is_not(None))
+        ).where(
+            Opportunity.status == OpportunityStatus.WON,
+            Opportunity.customer_id.is_not(None),
+            Opportunity.expected_amount.is_not(None),
+        )
         if won_from is not None:
             wins = wins.where(Opportunity.closed_at >= won_from)
         if won_until is not None:

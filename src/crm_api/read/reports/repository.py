@@ -38,6 +38,7 @@ from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, CustomerRevenue, Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from crm_api.opportunities import policy as opportunity_policy
+from crm_api.opportunities.policy import OpportunityStatus
 from crm_api.tickets import policy as ticket_policy
 from crm_api.users import policy as user_policy
 
@@ -360,14 +361,16 @@ class PipelineRepository(ReportRepository):
             select(
                 Opportunity.assignee_id,
                 func.count().label("assigned"),
-                func.coalesce(func.sum(case((Opportunity.status == "won", 1), else_=0)), 0).label("won"),
-                func.coalesce(func.sum(case((Opportunity.status == "lost", 1), else_=0)), 0).label("lost"),
+                func.coalesce(func.sum(case((Opportunity.status == OpportunityStatus.WON, 1), else_=0)), 0).label("won"),
+                func.coalesce(func.sum(case((Opportunity.status == OpportunityStatus.LOST, 1), else_=0)), 0).label("lost"),
             )
             .where(assigned_in_period)
             .group_by(Opportunity.assignee_id)
         )
         days_to_win = days_between(Opportunity.assigned_at, Opportunity.closed_at)
-        medians = quantiles(Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == "won"))
+        medians = quantiles(
+            Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == OpportunityStatus.WON)
+        )
         median_by_assignee = {row[0]: row[1] for row in (await self.session.execute(medians)).all()}
         return {
             row.assignee_id: (row.assigned, row.won, row.lost, median_by_assignee.get(row.assignee_id))
