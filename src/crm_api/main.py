@@ -29,6 +29,7 @@ from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.customers.imports import MAX_IMPORT_BYTES
+from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -76,6 +77,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     dictionary_router,
     audit_router,
     jobs_router,
+    customer_list_router,
     customers_router,
     customer_360_router,
     privacy_router,

@@ -1,5 +1,6 @@
 from sqlalchemy import func, select
 
+from crm_api.models.platform import AuditEvent
 from crm_api.models.ticket import KbArticle
 from tests.churn.factories import make_customer
 from tests.factories import assert_problem
@@ -88,6 +89,11 @@ async def test_link_an_article_to_a_ticket(app, client, actors):
     linked = await client.post(url, json={"article_id": article["id"]}, headers=manager.headers)
     assert linked.status_code == 200, linked.text
     assert linked.json()["articles"] == [{"id": article["id"], "title": "无法开机怎么办"}]
+    async with app.state.db.sessionmaker() as session:
+        event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "link_article"))
+    assert event is not None
+    assert (event.entity_type, event.entity_id, event.actor_id) == ("service_ticket", str(ticket["id"]), manager.id)
+    assert event.changes == {"article_id": {"before": None, "after": article["id"]}}
     assert_problem(
         await client.post(url, json={"article_id": article["id"]}, headers=manager.headers),
         409,

@@ -10,16 +10,6 @@ from tests.conftest import repo_root
 PACKAGE = repo_root() / "src" / "crm_api"
 # Packages that are not domains: shared code below them, the read side above them.
 NOT_DOMAINS = {"core", "models", "read"}
-# (domain, sibling) imports still to replace by a call to the sibling's service or policy (issue #11).
-# Delete an entry when its import goes; add none.
-NOT_YET_REPLACED = {
-    ("marketing", "customers"),
-    ("tasks", "customers"),
-    ("tasks", "leads"),
-    ("tasks", "opportunities"),
-    ("tasks", "tickets"),
-    ("tickets", "customers"),
-}
 
 
 def _domains() -> list[Path]:
@@ -50,7 +40,7 @@ def test_no_domain_imports_a_siblings_repository():
         if len(parts) < 3 or parts[0] != "crm_api" or parts[2] != "repository":
             continue
         sibling = parts[1]
-        if sibling not in {domain, "core"} and (domain, sibling) not in NOT_YET_REPLACED:
+        if sibling not in {domain, "core"}:
             found.add(f"{path} imports crm_api.{sibling}.repository")
     assert not found, "call the owning domain's service or policy instead:\n" + "\n".join(sorted(found))
 

@@ -5,7 +5,8 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.main import create_app
+from crm_api.main import DOMAIN_ROUTERS, create_app
+from tests.customers.factories import make_customer
 
 ISOLATION = "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
 
@@ -54,3 +55,37 @@ async def test_snapshot_routes_read_in_one_repeatable_read_transaction(settings)
     assert snapshot == {"level": "repeatable read", "read_only": "on"}
     assert plain == {"level": "read committed", "read_only": "off"}
     assert write == {"level": "read committed", "read_only": "off"}
+
+
+def _route_classes() -> dict[tuple[str, str], type]:
+    return {(route.path, method): type(route) for router in DOMAIN_ROUTERS for route in router.routes for method in route.methods}
+
+
+def test_the_reads_of_several_statements_are_snapshot_routes():
+    routes = _route_classes()
+    assert routes["/customers/{customer_id}/overview", "GET"] is SnapshotRoute
+    assert routes["/customers", "GET"] is SnapshotRoute  # a page, then its customers' tags
+    reports = [kind for (path, _), kind in routes.items() if path.startswith("/reports/")]
+    assert reports and set(reports) == {SnapshotRoute}
+    # Beside them, the create and a one-statement read keep their plain routes.
+    assert routes["/customers", "POST"] is not SnapshotRoute
+    assert routes["/customers/{customer_id}", "GET"] is not SnapshotRoute
+
+
+async def test_the_customer_360_reads_through_the_snapshot_reader(app, client, actors):
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    database, used = app.state.db, []
+    for name in ("reader", "snapshot_reader"):
+        setattr(database, name, _counting(getattr(database, name), name, used))
+    response = await client.get(f"/api/v1/customers/{customer['id']}/overview", headers=manager.headers)
+    assert response.status_code == 200, response.text
+    assert used == ["snapshot_reader"]
+
+
+def _counting(maker, name: str, used: list[str]):
+    def session():
+        used.append(name)
+        return maker()
+
+    return session

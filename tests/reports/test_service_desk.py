@@ -1,5 +1,6 @@
 import csv
 import io
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
@@ -88,6 +89,30 @@ async def test_service_composition_counts_tickets_per_dictionary_type(client, ap
     assert _shares(in_2024) == [("consultation", 0, "0.00"), ("suggestion", 0, "0.00"), ("complaint", 0, "0.00")]
     east = (await client.get(f"{BASE}/service-composition", headers=world.supervisor.headers)).json()
     assert _shares(east) == [("consultation", 1, "33.33"), ("suggestion", 0, "0.00"), ("complaint", 2, "66.67")]
+
+
+async def test_service_composition_counts_exactly_the_tickets_the_ticket_list_shows(client, app, actors, frozen_clock):
+    """The tickets' own policy scopes the report: their customer's owner in scope, or the caller is the assignee or
+    the creator."""
+    world = await activity_world(app, actors)
+    south = world.customers["huatong_south"]
+    async with app.state.db.sessionmaker() as session, session.begin():
+        # Tickets of a South customer the East supervisor works on: one assigned to them, one they opened.
+        assigned = await add_ticket(
+            session, south, service_type="suggestion", created_at=utc(2026, 4, 1), author_id=world.south_manager.id
+        )
+        assigned.status, assigned.assignee_id, assigned.assigned_at = "assigned", world.supervisor.id, utc(2026, 4, 1, 1)
+        await add_ticket(session, south, service_type="suggestion", created_at=utc(2026, 4, 2), author_id=world.supervisor.id)
+    for actor in (world.supervisor, world.executive):
+        listed = await client.get("/api/v1/service-tickets", params={"limit": 100}, headers=actor.headers)
+        assert listed.status_code == 200 and listed.json()["next_cursor"] is None
+        shown = Counter(ticket["service_type"] for ticket in listed.json()["items"])
+        report = (await client.get(f"{BASE}/service-composition", headers=actor.headers)).json()
+        assert {row["value"]: row["count"] for row in report["rows"]} == {
+            value: shown[value] for value in ("consultation", "suggestion", "complaint")
+        }
+    east = (await client.get(f"{BASE}/service-composition", headers=world.supervisor.headers)).json()
+    assert _shares(east) == [("consultation", 1, "20.00"), ("suggestion", 2, "40.00"), ("complaint", 2, "40.00")]
 
 
 async def test_churn_lists_confirmed_churn_newest_first_with_filters_and_scope(client, app, actors, frozen_clock):

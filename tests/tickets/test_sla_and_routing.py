@@ -3,6 +3,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from crm_api.core.clock import clock
+from crm_api.models.platform import AuditEvent
 from crm_api.models.ticket import SlaPolicy, TicketRoutingRule
 from tests.churn.factories import make_customer
 from tests.factories import assert_problem
@@ -38,6 +39,19 @@ async def test_sla_policies_are_replaced_as_a_set_by_settings_writers(app, clien
     assert [(p["service_type"], p["first_response_minutes"]) for p in replaced.json()] == [("complaint", 15)]
     listed = await client.get(SLA, headers=supervisor.headers)
     assert listed.status_code == 200 and listed.json() == replaced.json()
+
+
+async def test_replacing_the_sla_policies_is_one_audit_event_with_the_set_before_and_after(app, client, actors):
+    admin = await actors.make("admin")
+    first = await client.put(SLA, json=[_policy(), _policy("consultation", "low", 240, 2880)], headers=admin.headers)
+    replaced = await client.put(SLA, json=[_policy(response=15, resolution=60)], headers=admin.headers)
+    async with app.state.db.sessionmaker() as session:
+        events = (
+            await session.scalars(select(AuditEvent).where(AuditEvent.entity_type == "sla_policies").order_by(AuditEvent.id))
+        ).all()
+    assert [(e.entity_id, e.action, e.actor_id) for e in events] == [("all", "replace", admin.id)] * 2
+    assert events[0].changes == {"policies": {"before": [], "after": first.json()}}
+    assert events[1].changes == {"policies": {"before": first.json(), "after": replaced.json()}}
 
 
 async def test_invalid_sla_policies_change_nothing(app, client, actors):

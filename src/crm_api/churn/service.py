@@ -65,13 +65,13 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
         # Only the scan opens warnings, and this run's rows carry its instant.
         where=[ChurnWarning.opened_at == now, ChurnWarning.status == ChurnWarningStatus.OPEN],
     )
-    await audit.record(
+    await audit.record_batch(
         session,
         actor=None,
-        entity_type="churn_scan",
-        entity_id=cutoff.isoformat(),
+        batch_type="churn_scan",
+        batch_id=cutoff.isoformat(),
         action="scan",
-        after={"cutoff": cutoff.isoformat(), "opened": opened},
+        summary={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened
 

@@ -49,7 +49,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     return changes
 
 
-async def record(
+async def _record(
     session: AsyncSession,
     *,
     actor: Principal | None,
@@ -59,8 +59,7 @@ async def record(
     before: Snapshot | None = None,
     after: Snapshot | None = None,
 ) -> AuditEvent:
-    """The row itself, for the functions below: domains record through those, which take entities
-    (tests/platform/test_audit_path.py lists the domains still calling this directly)."""
+    """The row itself, for the functions below: domains record through those, which take entities or a batch."""
     event = AuditEvent(
         actor_id=actor.user_id if actor else None,
         actor_label=actor.label if actor else "system",
@@ -88,7 +87,7 @@ async def record_change(
     """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
     gone). `before` is `view(entity)` taken before the change."""
     await session.flush()
-    await record(
+    await _record(
         session,
         actor=actor,
         entity_type=entity_type,
@@ -179,4 +178,28 @@ async def record_batch(
     session: AsyncSession, *, actor: Principal | None, batch_type: str, batch_id: object, action: str, summary: Snapshot
 ) -> None:
     """A write of many rows that is no one entity's change (a sync, an import): one event with what it did."""
-    await record(session, actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, before=None, after=summary)
+    await _record(session, actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, before=None, after=summary)
+
+
+async def record_replacement(
+    session: AsyncSession,
+    *,
+    actor: Principal | None,
+    set_type: str,
+    key: str,
+    before: list[Snapshot],
+    after: list[Any],
+    view: View = snapshot,
+) -> None:
+    """A whole set of records replaced at once (a rule set): flush, then one event with the set as it was and as it
+    now is, under `key`. `before` is `view(entity)` of each old record, taken before the change."""
+    await session.flush()
+    await _record(
+        session,
+        actor=actor,
+        entity_type=set_type,
+        entity_id="all",
+        action="replace",
+        before={key: before},
+        after={key: [view(entity) for entity in after]},
+    )

@@ -1,6 +1,5 @@
 """The permission catalogue, built-in roles, and the data scope every domain query applies."""
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -177,17 +176,6 @@ def scope_clause(
     if scope is Scope.TEAM and principal.team_id is not None:
         return owner_column.in_(select(_USERS.c.id).where(_USERS.c.team_id == principal.team_id))
     return owner_column == principal.user_id
-
-
-def owner_visibility(
-    owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
-) -> Callable[[Principal, str], ColumnElement[bool]]:
-    """The `visible(principal, permission)` of an aggregate scoped by one owner column."""
-
-    def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
-        return scope_clause(principal, permission, owner_column)
-
-    return visible
 
 
 def merge_permissions(grants: list[tuple[str, str]]) -> dict[str, Scope]:

@@ -3,11 +3,12 @@
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 
 from crm_api.core.permissions import Principal, Scope, scope_clause
 
 if TYPE_CHECKING:
+    from crm_api.customers.schemas import CustomerSearch  # the schemas import this module for the statuses
     from crm_api.models.identity import User
 
 
@@ -21,6 +22,33 @@ def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
     from crm_api.models.customer import Customer  # the model imports this module for its statuses
 
     return scope_clause(principal, permission, Customer.owner_id)
+
+
+def matching(filters: "CustomerSearch") -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the customers a search matches: the list, the export and marketing's segments share them."""
+    from crm_api.models.customer import Customer, CustomerTag
+
+    clauses: list[ColumnElement[bool]] = []
+    if filters.q:
+        q = filters.q
+        clauses.append(
+            or_(
+                Customer.name.icontains(q, autoescape=True),
+                Customer.code.icontains(q, autoescape=True),
+                Customer.phone.contains(q, autoescape=True),
+                Customer.phone_e164.contains(q, autoescape=True),
+            )
+        )
+    exact = {
+        Customer.region: filters.region,
+        Customer.level: filters.level,
+        Customer.owner_id: filters.owner_id,
+        Customer.status: filters.status,
+    }
+    clauses += [column == value for column, value in exact.items() if value is not None]
+    if filters.tag:
+        clauses.append(Customer.tags.any(CustomerTag.tag == filters.tag))
+    return clauses
 
 
 def may_transfer_to(actor: Principal, new_owner: "User") -> bool:

@@ -3,7 +3,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, or_, select, type_coerce, update
+from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
@@ -36,28 +36,7 @@ class CustomerRepository(Repository[Customer]):
 
     @staticmethod
     def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:
-        if filters.q:
-            q = filters.q
-            statement = statement.where(
-                or_(
-                    Customer.name.icontains(q, autoescape=True),
-                    Customer.code.icontains(q, autoescape=True),
-                    Customer.phone.contains(q, autoescape=True),
-                    Customer.phone_e164.contains(q, autoescape=True),
-                )
-            )
-        exact = {
-            Customer.region: filters.region,
-            Customer.level: filters.level,
-            Customer.owner_id: filters.owner_id,
-            Customer.status: filters.status,
-        }
-        for column, value in exact.items():
-            if value is not None:
-                statement = statement.where(column == value)
-        if filters.tag:
-            statement = statement.where(Customer.tags.any(CustomerTag.tag == filters.tag))
-        return statement
+        return statement.where(*customer_policy.matching(filters))
 
     async def orders_summary(self, customer_id: int) -> tuple[int, Decimal, date | None]:
         """Count, total and last date of the customer's completed orders, in one statement."""

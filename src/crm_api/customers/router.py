@@ -6,7 +6,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
-from crm_api.core.db import DatabaseDep, SessionDep
+from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
@@ -34,6 +34,8 @@ from crm_api.customers.schemas import (
     InteractionUpdate,
 )
 
+# The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
+list_router = APIRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
@@ -42,7 +44,7 @@ CustomersDelete = Annotated[Principal, Depends(require("customers:delete"))]
 CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
 
 
-@router.get(
+@list_router.get(
     "",
     response_model=Page[CustomerRead],
     summary="List and search customers, newest first",

@@ -103,10 +103,18 @@ async def load_customer(
     return customer
 
 
+async def visible_customer(
+    session: AsyncSession, principal: Principal, customer_id: int, permission: str = "customers:read"
+) -> Customer | None:
+    """The customer, if it exists, is live and is within the principal's scope of `permission` (another domain's
+    permission on a customer's records, such as `tickets:create`, scopes by the customer's owner too)."""
+    return await CustomerRepository(session).get_scoped(customer_id, principal, permission)
+
+
 async def is_visible(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
     """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
-    other domains keep about a customer (its orders)."""
-    return await CustomerRepository(session).get_scoped(customer_id, principal, "customers:read") is not None
+    other domains keep about a customer (its orders, tasks)."""
+    return await visible_customer(session, principal, customer_id) is not None
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:

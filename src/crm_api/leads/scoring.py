@@ -63,20 +63,11 @@ async def replace_rules(session: AsyncSession, actor: Principal, data: ScoringRu
         category = DICTIONARY_CRITERIA.get(rule.criterion)
         if category is not None:
             await ensure_value(session, category, rule.value, field=f"rules.{index}.value")
-    before = {"rules": [audit.snapshot(r) for r in await repo.all()]}
+    before = [audit.snapshot(r) for r in await repo.all()]
     await repo.clear()
     rules = [LeadScoringRule(position=index, **rule.model_dump()) for index, rule in enumerate(data.rules)]
     session.add_all(rules)
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="lead_scoring_rules",
-        entity_id="all",
-        action="replace",
-        before=before,
-        after={"rules": [audit.snapshot(r) for r in rules]},
-    )
+    await audit.record_replacement(session, actor=actor, set_type="lead_scoring_rules", key="rules", before=before, after=rules)
     for lead, activities in await LeadRepository(session).not_converted_with_activity_counts():
         apply_rules(lead, rules, activities)
     await session.flush()

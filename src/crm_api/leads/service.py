@@ -41,6 +41,11 @@ async def get(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
     return lead
 
 
+async def is_visible(session: AsyncSession, principal: Principal, lead_id: int) -> bool:
+    """Whether the lead exists and is within the principal's `leads:read` scope (a task's related record)."""
+    return await LeadRepository(session).get_scoped(lead_id, principal, READ) is not None
+
+
 async def list_leads(
     session: AsyncSession,
     actor: Principal,

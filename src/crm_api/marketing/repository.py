@@ -18,24 +18,33 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import selectinload
 
+from crm_api.core.pagination import PageParams, Rows, Sort, paginate
+from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
-from crm_api.customers.repository import CustomerRepository
+from crm_api.customers import policy as customer_policy
 from crm_api.marketing.policy import TRACKED_STATUSES
 from crm_api.marketing.schemas import SCORES, SegmentFilters
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.opportunities.policy import OpportunityStatus
 
 
 class SegmentRepository(Repository[Segment]):
     model = Segment
 
     @staticmethod
-    def members(customers: Select[Customer], filters: SegmentFilters) -> Select[Customer]:
-        """Narrow a (scoped) customer select to the segment: the customer list filters, then RFM and last order."""
-        statement = CustomerRepository.filtered(customers, filters)
+    def members(principal: Principal, permission: str, filters: SegmentFilters) -> Select[Customer]:
+        """The live customers visible under `permission` the segment holds: the customer list's filters (the customers'
+        policy), then RFM and last order."""
+        statement = select(Customer).where(
+            Customer.deleted_at.is_(None),
+            customer_policy.visible(principal, permission),
+            *customer_policy.matching(filters),
+        )
         ranges = [
             (getattr(CustomerRfm, f"{score}_score"), getattr(filters, f"{score}_min"), getattr(filters, f"{score}_max"))
             for score in SCORES
@@ -58,6 +67,10 @@ class SegmentRepository(Repository[Segment]):
             if filters.last_order_after is not None:
                 statement = statement.where(last_order > filters.last_order_after)
         return statement
+
+    async def page_members(self, members: Select[Customer], params: PageParams) -> Rows:
+        """A page of the members, newest first (as the customer list), with their tags (one more query)."""
+        return await paginate(self.session, members.options(selectinload(Customer.tags)), params, Sort([Customer.id]))
 
     async def count(self, statement: Select[Any]) -> int:
         return await self.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
@@ -192,7 +205,11 @@ class CampaignRepository(Repository[Campaign]):
             Opportunity.expected_amount.label("amount"),
             null().label("event_on"),
             Opportunity.closed_at.label("event_at"),
-        ).where(Opportunity.status == "won", Opportunity.customer_id.is_not(None), Opportunity.expected_amount.is_not(None))
+        ).where(
+            Opportunity.status == OpportunityStatus.WON,
+            Opportunity.customer_id.is_not(None),
+            Opportunity.expected_amount.is_not(None),
+        )
         if won_from is not None:
             wins = wins.where(Opportunity.closed_at >= won_from)
         if won_until is not None:

@@ -13,7 +13,6 @@ from crm_api.core.errors import Conflict, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
-from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing.repository import CampaignRepository, SegmentRepository
 from crm_api.marketing.schemas import SegmentCount, SegmentCreate, SegmentFilters, SegmentRead, SegmentUpdate
@@ -98,14 +97,12 @@ async def delete_segment(session: AsyncSession, principal: Principal, segment_id
 
 def members(session: AsyncSession, principal: Principal, segment: Segment) -> Select[Customer]:
     """The segment's customers the caller may see, as a statement (evaluated live)."""
-    customers = CustomerRepository(session).scoped(principal, "marketing:read")
-    return SegmentRepository.members(customers, SegmentFilters.model_validate(segment.filters))
+    return SegmentRepository.members(principal, "marketing:read", SegmentFilters.model_validate(segment.filters))
 
 
 async def list_members(session: AsyncSession, principal: Principal, segment_id: int, params: PageParams) -> Page[CustomerRead]:
     segment = await get_segment(session, segment_id)
-    repo = CustomerRepository(session)
-    customers, next_cursor, total = await repo.page(repo.with_tags(members(session, principal, segment)), params)
+    customers, next_cursor, total = await SegmentRepository(session).page_members(members(session, principal, segment), params)
     return Page(items=[CustomerRead.model_validate(c) for c in customers], next_cursor=next_cursor, total=total)
 
 
@@ -118,12 +115,12 @@ async def count_members(session: AsyncSession, principal: Principal, segment_id:
 async def refresh_rfm(session: AsyncSession, settings: Settings) -> int:
     since = months_before(local_today(settings.time_zone), RFM_MONTHS)
     scored = await SegmentRepository(session).refresh_rfm(since=since, now=clock.now())
-    await audit.record(
+    await audit.record_batch(
         session,
         actor=None,
-        entity_type="rfm_refresh",
-        entity_id=since.isoformat(),
+        batch_type="rfm_refresh",
+        batch_id=since.isoformat(),
         action="refresh",
-        after={"since": since.isoformat(), "scored": scored},
+        summary={"since": since.isoformat(), "scored": scored},
     )
     return scored

@@ -9,6 +9,9 @@ from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
+# The rows of the one-open-follow-up-per-customer index.
+OPEN_FOLLOW_UP = f"kind = '{TaskKind.FOLLOW_UP}' AND status = '{TaskStatus.OPEN}'"
+
 
 class Task(Versioned, Timestamped, Base):
     __tablename__ = "tasks"
@@ -27,8 +30,8 @@ class Task(Versioned, Timestamped, Base):
             "uq_tasks_open_follow_up",
             "related_id",
             unique=True,
-            sqlite_where=text("kind = 'follow_up' AND status = 'open'"),
-            postgresql_where=text("kind = 'follow_up' AND status = 'open'"),
+            sqlite_where=text(OPEN_FOLLOW_UP),
+            postgresql_where=text(OPEN_FOLLOW_UP),
         ),
     )
 

@@ -2,14 +2,14 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.rules import status_check
 from crm_api.core.tables import OutboxEvent
-
-DELIVERY_STATUSES = ("pending", "failed", "succeeded", "dead")
+from crm_api.webhooks.policy import DeliveryStatus
 
 
 class WebhookSubscription(Versioned, Timestamped, Base):
@@ -47,7 +47,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id"),
-        CheckConstraint("status IN ('pending', 'failed', 'succeeded', 'dead')", name="status_known"),
+        status_check(DeliveryStatus),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_event_id", "event_id"),
     )
@@ -55,7 +55,7 @@ class WebhookDelivery(Base):
     id: Mapped[IntPK]
     subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=clock.now)
     last_attempt_at: Mapped[datetime | None]

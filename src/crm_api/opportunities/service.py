@@ -63,6 +63,11 @@ async def get(session: AsyncSession, actor: Principal, opportunity_id: int) -> O
     return opportunity
 
 
+async def is_visible(session: AsyncSession, principal: Principal, opportunity_id: int) -> bool:
+    """Whether the opportunity exists and is within the principal's `opportunities:read` scope (a task's related record)."""
+    return await OpportunityRepository(session).get_scoped(opportunity_id, principal, READ) is not None
+
+
 async def list_opportunities(
     session: AsyncSession,
     actor: Principal,

@@ -1,7 +1,7 @@
 """Tasks: data scope through assignee and creator, the related record check, open → done | cancelled, audit."""
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,23 +12,24 @@ from crm_api.core.errors import InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
-from crm_api.core.repository import Repository
 from crm_api.core.transitions import transition
-from crm_api.customers.repository import CustomerRepository
-from crm_api.leads.repository import LeadRepository
+from crm_api.customers import service as customers
+from crm_api.leads import service as leads
 from crm_api.models.collaboration import Task
-from crm_api.opportunities.repository import OpportunityRepository
+from crm_api.opportunities import service as opportunities
 from crm_api.tasks.policy import RULES, TaskAction, TaskRelatedType, TaskStatus
 from crm_api.tasks.repository import TaskRepository
 from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
-from crm_api.tickets.repository import TicketRepository
+from crm_api.tickets import service as tickets
 
-# A related record must be one the creator may read: its repository and the permission to read it.
-RELATED_RECORDS: dict[TaskRelatedType, tuple[type[Repository[Any]], str]] = {
-    TaskRelatedType.CUSTOMER: (CustomerRepository, "customers:read"),
-    TaskRelatedType.OPPORTUNITY: (OpportunityRepository, "opportunities:read"),
-    TaskRelatedType.SERVICE_TICKET: (TicketRepository, "tickets:read"),
-    TaskRelatedType.LEAD: (LeadRepository, "leads:read"),
+# A related record must be one the creator may read: the permission to read it, and its domain's visibility check
+# (under that permission).
+IsVisible = Callable[[AsyncSession, Principal, int], Awaitable[bool]]
+RELATED_RECORDS: dict[TaskRelatedType, tuple[str, IsVisible]] = {
+    TaskRelatedType.CUSTOMER: ("customers:read", customers.is_visible),
+    TaskRelatedType.OPPORTUNITY: ("opportunities:read", opportunities.is_visible),
+    TaskRelatedType.SERVICE_TICKET: ("tickets:read", tickets.is_visible),
+    TaskRelatedType.LEAD: ("leads:read", leads.is_visible),
 }
 
 
@@ -75,8 +76,8 @@ async def _ensure_related(
     if related_type is None or related_id is None:
         field = "related_id" if related_id is None else "related_type"
         raise InvalidInput(field, "related_type and related_id go together", code="task.related_incomplete")
-    repository, permission = RELATED_RECORDS[related_type]
-    if not actor.can(permission) or await repository(session).get_scoped(related_id, actor, permission) is None:
+    permission, is_visible = RELATED_RECORDS[related_type]
+    if not actor.can(permission) or not await is_visible(session, actor, related_id):
         raise InvalidInput("related_id", f"No {related_type} {related_id} in your data scope", code="task.related_not_found")
 
 
@@ -141,12 +142,12 @@ async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
         now=clock.now(),
         days=days,
     )
-    await audit.record(
+    await audit.record_batch(
         session,
         actor=None,
-        entity_type="follow_up_reminders",
-        entity_id=cutoff.isoformat(),
+        batch_type="follow_up_reminders",
+        batch_id=cutoff.isoformat(),
         action="scan",
-        after={"cutoff": cutoff.isoformat(), "opened": opened},
+        summary={"cutoff": cutoff.isoformat(), "opened": opened},
     )
     return opened

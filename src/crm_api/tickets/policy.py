@@ -4,10 +4,11 @@ The model's CHECK constraints, the schemas' enums and the queries use these name
 enforces `RULES` and every response lists what `RULES` allows the caller.
 """
 
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, false, func, literal, or_
 
 from crm_api.core.errors import DomainError, Forbidden
 from crm_api.core.permissions import Principal
@@ -97,3 +98,22 @@ def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
     if principal.user_id is not None:
         involved = or_(ServiceTicket.assignee_id == principal.user_id, ServiceTicket.created_by_id == principal.user_id)
     return or_(customer_policy.visible(principal, permission), involved)
+
+
+def is_breached(ticket: "ServiceTicket", now: datetime) -> bool:
+    """The SLA rule: a due time passed before the ticket was first handled (response) or archived (resolution).
+    Python twin of `breached_clause`."""
+    response = ticket.response_due_at is not None and (ticket.first_handled_at or now) > ticket.response_due_at
+    resolve = ticket.resolve_due_at is not None and (ticket.archived_at or now) > ticket.resolve_due_at
+    return response or resolve
+
+
+def breached_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL twin of `is_breached` (NULL when the ticket has no due times)."""
+    from crm_api.models.ticket import ServiceTicket
+
+    at_now = literal(now, ServiceTicket.response_due_at.type)
+    return or_(
+        func.coalesce(ServiceTicket.first_handled_at, at_now) > ServiceTicket.response_due_at,
+        func.coalesce(ServiceTicket.archived_at, at_now) > ServiceTicket.resolve_due_at,
+    )

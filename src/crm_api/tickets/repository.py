@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm_api.core.repository import Repository
@@ -10,15 +10,6 @@ from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArt
 from crm_api.tickets import policy
 from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import TicketFilters
-
-
-def breached_clause(now: datetime) -> ColumnElement[bool]:
-    """SQL twin of service.is_breached: a due time passed before the ticket was handled / archived."""
-    at_now = literal(now, ServiceTicket.response_due_at.type)
-    return or_(
-        func.coalesce(ServiceTicket.first_handled_at, at_now) > ServiceTicket.response_due_at,
-        func.coalesce(ServiceTicket.archived_at, at_now) > ServiceTicket.resolve_due_at,
-    )
 
 
 class TicketRepository(Repository[ServiceTicket]):
@@ -68,7 +59,7 @@ class TicketRepository(Repository[ServiceTicket]):
         if created_before is not None:
             statement = statement.where(ServiceTicket.created_at < created_before)
         if filters.breached is not None:
-            breached = breached_clause(now)
+            breached = policy.breached_clause(now)
             statement = statement.where(breached if filters.breached else ~func.coalesce(breached, False))
         return statement
 

@@ -15,10 +15,18 @@ from crm_api.tickets.repository import RoutingRuleRepository, SlaPolicyRepositor
 from crm_api.tickets.schemas import RoutingRuleCreate, RoutingRuleRead, RoutingRuleUpdate, SlaPolicyRead, SlaPolicyWrite
 
 
-async def list_sla_policies(session: AsyncSession) -> list[SlaPolicyRead]:
+async def _sla_policies(session: AsyncSession) -> list[SlaPolicy]:
     repo = SlaPolicyRepository(session)
-    policies = await session.scalars(repo.select().order_by(SlaPolicy.service_type, SlaPolicy.priority))
-    return [SlaPolicyRead.model_validate(p) for p in policies]
+    return list(await session.scalars(repo.select().order_by(SlaPolicy.service_type, SlaPolicy.priority)))
+
+
+def _sla_view(policy: SlaPolicy) -> audit.Snapshot:
+    """A policy in the audit trail: as the API reads it."""
+    return SlaPolicyRead.model_validate(policy).model_dump()
+
+
+async def list_sla_policies(session: AsyncSession) -> list[SlaPolicyRead]:
+    return [SlaPolicyRead.model_validate(p) for p in await _sla_policies(session)]
 
 
 async def replace_sla_policies(session: AsyncSession, actor: Principal, policies: list[SlaPolicyWrite]) -> list[SlaPolicyRead]:
@@ -30,21 +38,15 @@ async def replace_sla_policies(session: AsyncSession, actor: Principal, policies
         if key in seen:
             raise InvalidInput(f"{index}.priority", f"{key[0]}/{key[1]} is given twice", code="sla_policy.duplicate")
         seen.add(key)
-    before = {"policies": [p.model_dump() for p in await list_sla_policies(session)]}
+    before = [_sla_view(p) for p in await _sla_policies(session)]
     await session.execute(delete(SlaPolicy))
     session.add_all(SlaPolicy(**p.model_dump()) for p in policies)
     await session.flush()
-    after = await list_sla_policies(session)
-    await audit.record(
-        session,
-        actor=actor,
-        entity_type="sla_policies",
-        entity_id="all",
-        action="replace",
-        before=before,
-        after={"policies": [p.model_dump() for p in after]},
+    after = await _sla_policies(session)
+    await audit.record_replacement(
+        session, actor=actor, set_type="sla_policies", key="policies", before=before, after=after, view=_sla_view
     )
-    return after
+    return [SlaPolicyRead.model_validate(p) for p in after]
 
 
 async def list_routing_rules(session: AsyncSession, params: PageParams) -> Page[RoutingRuleRead]:

@@ -1,6 +1,6 @@
 """Service tickets: create (with SLA and routing), assign → handle → feedback, and their history."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,12 +14,12 @@ from crm_api.core.outbox import publish
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
-from crm_api.customers.repository import CustomerRepository
+from crm_api.customers import service as customers
 from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
-from crm_api.tickets.policy import RULES, TicketAction, TicketStatus
+from crm_api.tickets.policy import RULES, TicketAction, TicketStatus, is_breached
 from crm_api.tickets.repository import TicketRepository
 from crm_api.tickets.schemas import (
     AssignTicket,
@@ -38,13 +38,6 @@ from crm_api.tickets.schemas import (
 CODE_SERIES = "FW"
 # Satisfaction from this value up closes the ticket; below it the assignee handles it again.
 SATISFIED = 3
-
-
-def is_breached(ticket: ServiceTicket, now: datetime) -> bool:
-    """Python twin of repository.breached_clause."""
-    response = ticket.response_due_at is not None and (ticket.first_handled_at or now) > ticket.response_due_at
-    resolve = ticket.resolve_due_at is not None and (ticket.archived_at or now) > ticket.resolve_due_at
-    return response or resolve
 
 
 def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
@@ -79,6 +72,11 @@ async def _get(session: AsyncSession, principal: Principal, ticket_id: int, perm
     return ticket
 
 
+async def is_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> bool:
+    """Whether the ticket exists, its customer is live, and it is within the principal's `tickets:read` scope."""
+    return await TicketRepository(session).get_scoped(ticket_id, principal, "tickets:read") is not None
+
+
 async def get_ticket(
     session: AsyncSession, principal: Principal, ticket_id: int, *, permission: str = "tickets:read"
 ) -> TicketDetail:
@@ -108,7 +106,7 @@ async def _ensure_active_assignee(session: AsyncSession, user_id: int) -> None:
 
 async def create_ticket(session: AsyncSession, principal: Principal, data: TicketCreate) -> TicketDetail:
     await ensure_value(session, "service_type", data.service_type, field="service_type")
-    customer = await CustomerRepository(session).get_scoped(data.customer_id, principal, "tickets:create")
+    customer = await customers.visible_customer(session, principal, data.customer_id, "tickets:create")
     if customer is None:
         raise InvalidInput("customer_id", f"Customer {data.customer_id} not found", code="service_ticket.unknown_customer")
     repo = TicketRepository(session)
@@ -200,12 +198,13 @@ async def link_article(session: AsyncSession, principal: Principal, ticket_id: i
     if await repo.is_linked(ticket.id, article.id):
         raise Conflict("The article is already linked to this ticket", code="service_ticket.article_already_linked")
     session.add(TicketArticle(ticket_id=ticket.id, article_id=article.id, linked_by_id=principal.user_id, linked_at=clock.now()))
-    await audit.record(
+    await audit.record_follow_up(
         session,
         actor=principal,
         entity_type="service_ticket",
-        entity_id=ticket.id,
-        action="link_article",
-        after={"article_id": article.id},
+        entity=ticket,
+        action=TicketAction.LINK_ARTICLE,
+        made_type="article",
+        made=article,
     )
     return await _reload(session, principal, ticket)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.scheduler import register_job
+from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.repository import DeliveryRepository, Outgoing
 from crm_api.webhooks.service import host_refusal, is_public_address
 
@@ -99,11 +100,11 @@ def outcome(item: Outgoing, attempt: Attempt, now: datetime) -> dict[str, Any]:
     """The delivery's new state after one attempt: succeeded, retried after the backoff, or dead."""
     attempts = item.attempts + 1
     if attempt.succeeded:
-        status, next_attempt_at = "succeeded", None
+        status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
     elif attempts >= MAX_ATTEMPTS:
-        status, next_attempt_at = "dead", None
+        status, next_attempt_at = DeliveryStatus.DEAD, None
     else:
-        status, next_attempt_at = "failed", now + BACKOFF[attempts - 1]
+        status, next_attempt_at = DeliveryStatus.FAILED, now + BACKOFF[attempts - 1]
     return {
         "id": item.delivery_id,
         "status": status,

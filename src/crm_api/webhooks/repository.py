@@ -8,8 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.repository import Repository
 from crm_api.core.tables import OutboxEvent
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
-
-RETRYABLE = ("pending", "failed")
+from crm_api.webhooks.policy import RETRYABLE, DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class DeliveryRepository(Repository[WebhookDelivery]):
             select(
                 WebhookSubscription.id,
                 OutboxEvent.id,
-                literal("pending"),
+                literal(DeliveryStatus.PENDING),
                 literal(0),
                 literal(now, WebhookDelivery.next_attempt_at.type),
                 literal(now, WebhookDelivery.created_at.type),

@@ -11,8 +11,8 @@ from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.webhooks import service
+from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.schemas import (
-    DeliveryStatus,
     EventTypeRead,
     WebhookCreate,
     WebhookCreated,

@@ -1,16 +1,16 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, HttpUrl, UrlConstraints
 
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.webhooks.policy import DeliveryStatus
 
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 EventTypes = Annotated[list[str], Field(min_length=1, max_length=50, description="Event types to receive, from the catalogue")]
 Secret = Annotated[
     str, Field(min_length=16, max_length=200, pattern=r"^\S+$", description="Signing secret; leave out to have one generated")
 ]
-DeliveryStatus = Literal["pending", "failed", "succeeded", "dead"]
 
 
 class WebhookCreate(InputModel):

@@ -14,6 +14,7 @@ from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
 from crm_api.core.tables import OutboxEvent
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
 from crm_api.webhooks.schemas import (
     EventTypeRead,
@@ -194,10 +195,10 @@ async def retry_delivery(session: AsyncSession, actor: Principal, delivery_id: i
     delivery = await DeliveryRepository(session).get(delivery_id)
     if delivery is None:
         raise NotFound("Webhook delivery", delivery_id)
-    if delivery.status == "succeeded":
+    if delivery.status == DeliveryStatus.SUCCEEDED:
         raise Conflict("The delivery has already succeeded", code="webhook_delivery.succeeded")
     before = audit.snapshot(delivery)
-    delivery.status, delivery.next_attempt_at = "pending", clock.now()
+    delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, clock.now()
     await audit.record_change(
         session, actor=actor, entity_type="webhook_delivery", entity=delivery, action="retry", before=before
     )

@@ -35,7 +35,7 @@ async def sales_funnel(
     stages = dictionary_buckets(await repo.dictionary_items("opportunity_stage"), by_stage)
     stages += [(value, value) for value in sorted(by_stage) if value not in {v for v, _ in stages}]
     totals = [sum(by_stage.get(value, {}).get(status, 0) for status in OpportunityStatus) for value, _ in stages]
-    won_by_stage = [by_stage.get(value, {}).get("won", 0) for value, _ in stages]
+    won_by_stage = [by_stage.get(value, {}).get(OpportunityStatus.WON, 0) for value, _ in stages]
     # Reached stage k: now at stage k or later, or won at an earlier stage.
     reached = [sum(totals[k:]) + sum(won_by_stage[:k]) for k in range(len(stages))]
     next_reached = [*reached[1:], sum(won_by_stage)]
@@ -58,10 +58,7 @@ async def sales_funnel(
         parameters={"from": start.isoformat(), "to": end.isoformat(), "owner_id": owner_id},
         columns=(
             ("label", "Stage", ColumnType.TEXT),
-            ("unassigned", "Unassigned", ColumnType.INTEGER),
-            ("assigned", "Assigned", ColumnType.INTEGER),
-            ("won", "Won", ColumnType.INTEGER),
-            ("lost", "Lost", ColumnType.INTEGER),
+            *((status.value, status.title(), ColumnType.INTEGER) for status in OpportunityStatus),
             ("total", "Opportunities", ColumnType.INTEGER),
             ("expected_amount", "Expected amount", ColumnType.MONEY),
             ("reached", "Reached", ColumnType.INTEGER),

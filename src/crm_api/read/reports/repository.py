@@ -24,6 +24,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.functions import FunctionElement
 
+from crm_api.churn import policy as churn_policy
 from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, Scope
@@ -37,7 +38,8 @@ from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, CustomerRevenue, Order
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from crm_api.opportunities import policy as opportunity_policy
-from crm_api.tickets.repository import breached_clause
+from crm_api.opportunities.policy import OpportunityStatus
+from crm_api.tickets import policy as ticket_policy
 from crm_api.users import policy as user_policy
 
 PERMISSION = "reports:read"
@@ -236,13 +238,22 @@ def time_buckets(column: InstrumentedAttribute[datetime], bounds: Sequence[datet
 
 
 class ServiceDeskRepository(ReportRepository):
-    """Queries over service tickets and churn warnings, scoped through their customer's owner."""
+    """Queries over service tickets and churn warnings, each scoped by its own policy (joined to a live customer)."""
+
+    def visible_tickets(self) -> ColumnElement[bool]:
+        """Tickets of live customers the tickets' policy shows under `reports:read`: the customer's owner, the
+        assignee or the creator in scope, as the ticket list shows them."""
+        return and_(Customer.deleted_at.is_(None), ticket_policy.visible(self.principal, PERMISSION))
+
+    def visible_warnings(self) -> ColumnElement[bool]:
+        """Churn warnings of live customers the churn policy shows under `reports:read`."""
+        return and_(Customer.deleted_at.is_(None), churn_policy.visible(self.principal, PERMISSION))
 
     async def tickets_by_type(self, period: tuple[datetime, datetime] | None) -> dict[Any, int]:
         statement = (
             select(ServiceTicket.service_type, func.count())
             .join(Customer, Customer.id == ServiceTicket.customer_id)
-            .where(self.visible_customers())
+            .where(self.visible_tickets())
             .group_by(ServiceTicket.service_type)
         )
         if period is not None:
@@ -264,7 +275,7 @@ class ServiceDeskRepository(ReportRepository):
             )
             .join(Customer, Customer.id == ChurnWarning.customer_id)
             .join(User, User.id == Customer.owner_id)
-            .where(ChurnWarning.status == ChurnWarningStatus.CONFIRMED, self.visible_customers())
+            .where(ChurnWarning.status == ChurnWarningStatus.CONFIRMED, self.visible_warnings())
             .order_by(ChurnWarning.confirmed_at.desc(), ChurnWarning.id.desc())
         )
         if customer_name:
@@ -276,12 +287,12 @@ class ServiceDeskRepository(ReportRepository):
     async def ticket_months(self, bounds: Sequence[datetime], now: datetime) -> dict[int, dict[str, Any]]:
         """Per month bucket of ticket creation: count, SLA breaches, mean satisfaction, handling and archive quantiles."""
         month = time_buckets(ServiceTicket.created_at, bounds)
-        in_period = and_(self.visible_customers(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1])
+        in_period = and_(self.visible_tickets(), ServiceTicket.created_at >= bounds[0], ServiceTicket.created_at < bounds[-1])
         tickets = (
             select(
                 month.label("bucket"),
                 func.count(),
-                func.coalesce(func.sum(case((breached_clause(now), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((ticket_policy.breached_clause(now), 1), else_=0)), 0),
             )
             .select_from(ServiceTicket)
             .join(Customer, Customer.id == ServiceTicket.customer_id)
@@ -356,14 +367,16 @@ class PipelineRepository(ReportRepository):
             select(
                 Opportunity.assignee_id,
                 func.count().label("assigned"),
-                func.coalesce(func.sum(case((Opportunity.status == "won", 1), else_=0)), 0).label("won"),
-                func.coalesce(func.sum(case((Opportunity.status == "lost", 1), else_=0)), 0).label("lost"),
+                func.coalesce(func.sum(case((Opportunity.status == OpportunityStatus.WON, 1), else_=0)), 0).label("won"),
+                func.coalesce(func.sum(case((Opportunity.status == OpportunityStatus.LOST, 1), else_=0)), 0).label("lost"),
             )
             .where(assigned_in_period)
             .group_by(Opportunity.assignee_id)
         )
         days_to_win = days_between(Opportunity.assigned_at, Opportunity.closed_at)
-        medians = quantiles(Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == "won"))
+        medians = quantiles(
+            Opportunity.assignee_id, days_to_win, and_(assigned_in_period, Opportunity.status == OpportunityStatus.WON)
+        )
         median_by_assignee = {row[0]: row[1] for row in (await self.session.execute(medians)).all()}
         return {
             row.assignee_id: (row.assigned, row.won, row.lost, median_by_assignee.get(row.assignee_id))

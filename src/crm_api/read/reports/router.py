@@ -6,7 +6,7 @@ from fastapi.responses import Response
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
-from crm_api.core.db import DatabaseDep, SessionDep
+from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
@@ -26,7 +26,8 @@ from crm_api.read.reports.schemas import (
 )
 from crm_api.read.reports.service import CompositionField
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+# A report runs several statements (figures, totals, dictionary labels): one snapshot for all of them.
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRoute)
 
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
