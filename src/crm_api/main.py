@@ -29,6 +29,7 @@ from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.customers.imports import MAX_IMPORT_BYTES
+from crm_api.customers.router import pool_router as customer_pool_router
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -77,6 +78,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     audit_router,
     jobs_router,
     customers_router,
+    customer_pool_router,
     customer_360_router,
     privacy_router,
     sales_router,
