@@ -30,6 +30,7 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.customers.imports import MAX_IMPORT_BYTES
 from crm_api.customers.router import list_router as customer_list_router
+from crm_api.customers.router import pool_router as customer_pool_router
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
@@ -79,6 +80,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     jobs_router,
     customer_list_router,
     customers_router,
+    customer_pool_router,
     customer_360_router,
     privacy_router,
     sales_router,

@@ -33,7 +33,7 @@ class OwnedWarning:
     """A warning with its customer's owner, who alone adds measures."""
 
     warning: "ChurnWarning"
-    owner_id: int
+    owner_id: int | None  # None: the customer is in the pool
 
     @property
     def status(self) -> ChurnWarningStatus:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
     follow_up_days: int = Field(default=30, ge=1)
+    # The customer pool (§3.12): how many active customers one person may own and still claim another, and how
+    # long after releasing a customer its former owner may not claim it back.
+    pool_claim_limit: int = Field(default=300, ge=0)
+    pool_claim_cooldown_days: int = Field(default=7, ge=0)
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.

@@ -5,13 +5,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, NotFound
 from crm_api.core.permissions import Principal
-from crm_api.customers.policy import CustomerStatus
+from crm_api.customers.policy import CustomerStatus, OwnershipAction
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerBulkUpdate
 from crm_api.customers.service import (
     apply_tags,
     audit_view,
     ensure_dictionary_values,
+    record_ownership,
     transfer_target,
 )
 from crm_api.models.customer import Customer
@@ -56,9 +57,12 @@ async def bulk_update(session: AsyncSession, actor: Principal, data: CustomerBul
         if changes.tags_add or changes.tags_remove:
             names = [t.tag for t in customer.tags if t.tag not in changes.tags_remove]
             apply_tags(customer, list(dict.fromkeys(names + changes.tags_add)))
+        previous_owner_id = customer.owner_id
         if owner is not None:
             customer.owner_id = owner.id
         await audit.record_change(
             session, actor=actor, entity_type="customer", entity=customer, action="bulk_update", before=before, view=audit_view
         )
+        if customer.owner_id != previous_owner_id:
+            record_ownership(session, customer, OwnershipAction.TRANSFER, actor, from_user_id=previous_owner_id)
     return [customer.id for customer in customers]

@@ -1,4 +1,4 @@
-"""The customer's vocabulary and who sees it: statuses (SPEC §3.4) and the owner's data scope."""
+"""The customer's vocabulary and who sees it: statuses (SPEC §3.4), ownership moves and the pool (§3.12), scopes."""
 
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -11,14 +11,26 @@ if TYPE_CHECKING:
     from crm_api.customers.schemas import CustomerSearch  # the schemas import this module for the statuses
     from crm_api.models.identity import User
 
+# Who may own a customer may see the pool and claim from it.
+POOL_PERMISSION = "customers:write"
+
 
 class CustomerStatus(StrEnum):
     ACTIVE = "active"  # 正常: the only status that may be edited
     CHURNED = "churned"  # 已流失: set by confirming a churn warning
 
 
+class OwnershipAction(StrEnum):
+    """How a customer's owner changed; each is a row of its ownership history."""
+
+    CREATE = "create"  # the creator became the first owner
+    CLAIM = "claim"  # taken from the pool (申领)
+    RELEASE = "release"  # put back into the pool, with a reason
+    TRANSFER = "transfer"  # given to another account manager
+
+
 def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
-    """A customer is visible when its owner is within the caller's scope."""
+    """A customer is visible when its owner is within the caller's scope (a pool customer has none, so is not)."""
     from crm_api.models.customer import Customer  # the model imports this module for its statuses
 
     return scope_clause(principal, permission, Customer.owner_id)
@@ -49,6 +61,21 @@ def matching(filters: "CustomerSearch") -> list[ColumnElement[bool]]:
     if filters.tag:
         clauses.append(Customer.tags.any(CustomerTag.tag == filters.tag))
     return clauses
+
+
+def in_pool(principal: Principal) -> ColumnElement[bool]:
+    """Customers without an owner, to whoever may own customers (403 otherwise)."""
+    from crm_api.models.customer import Customer
+
+    principal.require(POOL_PERMISSION)
+    return Customer.owner_id.is_(None)
+
+
+def visible_or_pooled(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """Visible under `permission`, or in the pool to a caller who may claim it."""
+    if not principal.can(POOL_PERMISSION):
+        return visible(principal, permission)
+    return or_(visible(principal, permission), in_pool(principal))
 
 
 def may_transfer_to(actor: Principal, new_owner: "User") -> bool:

@@ -1,5 +1,5 @@
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -11,7 +11,8 @@ from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
-from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
+from crm_api.models.identity import User
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 
@@ -53,6 +54,67 @@ class CustomerRepository(Repository[Customer]):
 
     async def names(self, ids: Iterable[int]) -> dict[int, str]:
         rows = await self.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(list(ids))))
+        return dict(rows.all())
+
+    async def owned_active(self, user_id: int) -> int:
+        """How many live, active customers the user owns (the claim limit counts these)."""
+        statement = select(func.count()).where(
+            Customer.owner_id == user_id, Customer.status == customer_policy.CustomerStatus.ACTIVE, Customer.deleted_at.is_(None)
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def hold_claimant(self, user_id: int) -> None:
+        """Lock the claimant's user row until commit, so their claims count and move one at a time (the limit holds
+        under concurrency). FOR NO KEY UPDATE: rows referring to the user may still be written meanwhile."""
+        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+
+    async def claim(self, customer_id: int, user_id: int) -> Customer | None:
+        """`UPDATE customers SET owner_id = :me, version = version + 1 WHERE id = :id AND owner_id IS NULL AND
+        deleted_at IS NULL AND status = 'active' RETURNING …`: of concurrent claims exactly one matches."""
+        statement = (
+            update(Customer)
+            .where(
+                Customer.id == customer_id,
+                Customer.owner_id.is_(None),
+                Customer.deleted_at.is_(None),
+                Customer.status == customer_policy.CustomerStatus.ACTIVE,
+            )
+            .values(owner_id=user_id, version=Customer.version + 1)
+            .returning(Customer)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def owner_name(self, customer_id: int) -> tuple[bool, str | None]:
+        """Whether the customer is live, and its owner's name (None: in the pool), as committed now."""
+        row = (
+            await self.session.execute(
+                select(Customer.deleted_at, User.full_name)
+                .outerjoin(User, User.id == Customer.owner_id)
+                .where(Customer.id == customer_id)
+            )
+        ).one_or_none()
+        if row is None or row[0] is not None:
+            return False, None
+        return True, row[1]
+
+    async def last_release_by(self, customer_id: int, user_id: int) -> datetime | None:
+        """When `user_id` last stopped owning the customer by a release."""
+        statement = select(func.max(OwnershipChange.at)).where(
+            OwnershipChange.customer_id == customer_id,
+            OwnershipChange.from_user_id == user_id,
+            OwnershipChange.action == customer_policy.OwnershipAction.RELEASE,
+        )
+        return await self.session.scalar(statement)
+
+    def ownership_history(self, customer_id: int) -> Select[OwnershipChange]:
+        return select(OwnershipChange).where(OwnershipChange.customer_id == customer_id)
+
+    async def user_names(self, ids: Iterable[int | None]) -> dict[int, str]:
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        rows = await self.session.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))
         return dict(rows.all())
 
     async def active_dictionary_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -101,12 +163,13 @@ def _unique_keys_with(column: Column[Any]) -> list[list[Column[Any]]]:
 
 def customer_references() -> list[Column[Any]]:
     """Every column of another table that refers to customers.id, from the model metadata: new domains are covered
-    by merge without code changes. Tables the database derives from others (`info["derived_from"]`) follow those."""
+    by merge without code changes. Tables the database derives from others (`info["derived_from"]`) follow those; histories of the record itself
+    (`info["stays_on_merge"]`) stay with the loser."""
     customer_id = Customer.__table__.c.id
     return [
         fk.parent
         for table in Base.metadata.sorted_tables
-        if table is not Customer.__table__ and "derived_from" not in table.info
+        if table is not Customer.__table__ and not {"derived_from", "stays_on_merge"} & table.info.keys()
         for fk in table.foreign_keys
         if fk.column is customer_id
     ]

@@ -6,6 +6,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
+from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
@@ -23,6 +24,7 @@ from crm_api.customers.schemas import (
     CustomerMerge,
     CustomerMergeResult,
     CustomerRead,
+    CustomerRelease,
     CustomerSearch,
     CustomerTransfer,
     CustomerUpdate,
@@ -32,11 +34,14 @@ from crm_api.customers.schemas import (
     ImportReport,
     InteractionCreate,
     InteractionUpdate,
+    OwnershipChangeRead,
+    PoolCustomerRead,
 )
 
 # The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
 list_router = APIRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
 router = APIRouter(prefix="/customers", tags=["customers"])
+pool_router = APIRouter(prefix="/customer-pool", tags=["customers"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
@@ -195,6 +200,44 @@ async def transfer_customer(
 
 
 @router.post(
+    "/{customer_id}/claim",
+    response_model=CustomerRead,
+    summary="Claim a customer from the pool: the caller becomes its owner",
+    description="One conditional update: of concurrent claims exactly one wins, the others get 409 "
+    "`customer.already_owned` naming the owner. Refused with 409 `customer.claim_limit` when the caller owns "
+    "CRM_POOL_CLAIM_LIMIT active customers, and `customer.claim_cooldown` within CRM_POOL_CLAIM_COOLDOWN_DAYS "
+    "of the caller releasing it.",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def claim_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
+    return service.to_read(await service.claim_customer(session, principal, settings, customer_id))
+
+
+@router.post(
+    "/{customer_id}/release",
+    response_model=CustomerRead,
+    summary="Put a customer back into the pool (its owner, or their supervisor or an admin)",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def release_customer(
+    customer_id: Id, body: CustomerRelease, principal: CustomersWrite, session: SessionDep
+) -> CustomerRead:
+    return service.to_read(await service.release_customer(session, principal, customer_id, body))
+
+
+@router.get(
+    "/{customer_id}/ownership-history",
+    response_model=Page[OwnershipChangeRead],
+    summary="Who owned the customer, when and why (create, claim, release, transfer), oldest first",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def ownership_history(
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+) -> Page[OwnershipChangeRead]:
+    return await service.ownership_history(session, principal, customer_id, page)
+
+
+@router.post(
     "/{customer_id}/merge",
     response_model=CustomerMergeResult,
     summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
@@ -300,3 +343,15 @@ _customer_records(
     service.add_interaction,
     "List a customer's interactions, newest first",
 )
+
+
+@pool_router.get(
+    "",
+    response_model=Page[PoolCustomerRead],
+    summary="List the customer pool (公海): customers without an owner, newest first; phones and email masked",
+    responses=error_responses(401, 403, 422),
+)
+async def list_pool(
+    principal: CustomersWrite, session: SessionDep, page: PageDep, filters: Annotated[CustomerSearch, Query()]
+) -> Page[PoolCustomerRead]:
+    return await service.list_pool(session, principal, page, filters)

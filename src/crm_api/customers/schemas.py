@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstrain
 
 from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
-from crm_api.customers.policy import CustomerStatus
+from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 Gender = Literal["male", "female", "other"]
 Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
@@ -68,6 +68,26 @@ class CustomerTransfer(InputModel):
     owner_id: Id = Field(description="The active user who becomes the customer's account manager")
 
 
+class CustomerRelease(InputModel):
+    reason: Annotated[str, Text(500)] = Field(description="Why the customer goes back to the pool; kept in its history")
+
+
+class OwnershipChangeRead(OutputModel):
+    """One move of a customer's ownership; a null user is the pool."""
+
+    id: int
+    customer_id: int
+    action: OwnershipAction
+    from_user_id: int | None
+    from_user_name: str | None
+    to_user_id: int | None
+    to_user_name: str | None
+    reason: str | None
+    actor_id: int | None
+    actor_name: str | None
+    at: datetime
+
+
 class CustomerSearch(BaseModel):
     """The filters of the customer list and export, as query parameters."""
 
@@ -88,7 +108,7 @@ class CustomerRead(VersionedOutput):
     code: str
     name: str
     status: CustomerStatus
-    owner_id: int
+    owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
     region: str | None
     level: str | None
     industry: str | None
@@ -122,6 +142,10 @@ class CustomerRead(VersionedOutput):
     @classmethod
     def _tag_names(cls, tags: list[Any]) -> list[str]:
         return sorted(tag if isinstance(tag, str) else tag.tag for tag in tags)
+
+
+class PoolCustomerRead(CustomerRead):
+    """A customer in the pool: phone, fax and email are masked (`138****5678`) until someone claims it."""
 
 
 class ContactCreate(InputModel):

@@ -1,6 +1,7 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
+from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import publish
@@ -15,8 +17,9 @@ from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
 from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.core.transitions import compare_and_set
 from crm_api.customers import policy
-from crm_api.customers.policy import CustomerStatus
+from crm_api.customers.policy import CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
     ContactRepository,
     CustomerRecordRepository,
@@ -29,14 +32,18 @@ from crm_api.customers.schemas import (
     CustomerCreate,
     CustomerFilters,
     CustomerRead,
+    CustomerRelease,
+    CustomerSearch,
     CustomerTransfer,
     CustomerUpdate,
     InteractionCreate,
     InteractionRead,
     OrdersSummary,
+    OwnershipChangeRead,
+    PoolCustomerRead,
 )
 from crm_api.dictionary.service import ensure_value
-from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import User
 
 # Customer columns whose values come from the data dictionary, with their category.
@@ -171,6 +178,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
+    record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
     await publish(
         session,
         event_type="customer.created",
@@ -240,11 +248,186 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
     if owner.id == customer.owner_id:
         return customer
     before = audit_view(customer)
-    customer.owner_id = owner.id
+    previous_owner_id, customer.owner_id = customer.owner_id, owner.id
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view
     )
+    record_ownership(session, customer, OwnershipAction.TRANSFER, actor, from_user_id=previous_owner_id)
     return customer
+
+
+# The pool (公海): customers without an owner, claimed and released (§3.12).
+
+
+def record_ownership(
+    session: AsyncSession,
+    customer: Customer,
+    action: OwnershipAction,
+    actor: Principal,
+    *,
+    from_user_id: int | None,
+    reason: str | None = None,
+) -> None:
+    """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool)."""
+    session.add(
+        OwnershipChange(
+            customer_id=customer.id,
+            from_user_id=from_user_id,
+            to_user_id=customer.owner_id,
+            action=action,
+            reason=reason,
+            actor_id=actor.user_id,
+            at=clock.now(),
+        )
+    )
+
+
+def mask_phone(value: str | None) -> str | None:
+    """`13812345678` -> `138****5678`: the first three and last four characters, the rest hidden."""
+    if value is None:
+        return None
+    return f"{value[:3]}****{value[-4:]}" if len(value) > 7 else "****"
+
+
+def mask_email(value: str | None) -> str | None:
+    """`chen.jing@example.com` -> `c****@example.com`."""
+    if value is None:
+        return None
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}****@{domain}"
+
+
+def to_pool_read(customer: Customer) -> PoolCustomerRead:
+    read = PoolCustomerRead.model_validate(customer)
+    return read.model_copy(
+        update={
+            "phone": mask_phone(read.phone),
+            "phone_e164": mask_phone(read.phone_e164),
+            "fax": mask_phone(read.fax),
+            "email": mask_email(read.email),
+        }
+    )
+
+
+async def list_pool(
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerSearch
+) -> Page[PoolCustomerRead]:
+    """Live customers without an owner, to whoever may own customers; their phones and email masked."""
+    repo = CustomerRepository(session)
+    statement = repo.filtered(repo.with_tags(repo.select().where(policy.in_pool(principal))), filters)
+    return (await repo.page(statement, params)).to_page(to_pool_read)
+
+
+def already_owned(customer_id: int, owner_name: str | None) -> Conflict:
+    return Conflict(
+        f"Customer {customer_id} is already owned by {owner_name}", code="customer.already_owned", owner_name=owner_name
+    )
+
+
+async def claim_customer(session: AsyncSession, actor: Principal, settings: Settings, customer_id: int) -> Customer:
+    """The caller becomes the owner of a pool customer, by one conditional UPDATE: of concurrent claims one wins."""
+    ensure_can_own(actor)
+    assert actor.user_id is not None  # ensure_can_own refuses API keys
+    me = actor.user_id
+    repo = CustomerRepository(session)
+    customer = await repo.one_with_tags(repo.select().where(Customer.id == customer_id))
+    if customer is None:
+        raise NotFound("Customer", customer_id)
+    if customer.owner_id is not None:
+        raise already_owned(customer_id, (await repo.owner_name(customer_id))[1])
+    ensure_active(customer)
+    await repo.hold_claimant(me)
+    released_at = await repo.last_release_by(customer_id, me)
+    cooldown = timedelta(days=settings.pool_claim_cooldown_days)
+    if released_at is not None and clock.now() < released_at + cooldown:
+        raise Conflict(
+            f"You released customer {customer.code}; you may claim it again from {(released_at + cooldown).isoformat()}",
+            code="customer.claim_cooldown",
+            claimable_at=(released_at + cooldown).isoformat(),
+        )
+    owned = await repo.owned_active(me)
+    if owned >= settings.pool_claim_limit:
+        raise Conflict(
+            f"You own {owned} active customers, the most one may own and still claim is {settings.pool_claim_limit}",
+            code="customer.claim_limit",
+            limit=settings.pool_claim_limit,
+        )
+    before = audit_view(customer)
+    claimed = await repo.claim(customer_id, me)
+    if claimed is None:
+        # A fresh statement: under READ COMMITTED it sees what the winner committed.
+        live, owner_name = await repo.owner_name(customer_id)
+        if not live:
+            raise NotFound("Customer", customer_id)
+        if owner_name is not None:
+            raise already_owned(customer_id, owner_name)
+        raise Conflict(f"Customer {customer.code} was changed by someone else", code="customer.changed")
+    claimed = await _with_tags(repo, customer_id)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=claimed, action="claim", before=before, view=audit_view
+    )
+    record_ownership(session, claimed, OwnershipAction.CLAIM, actor, from_user_id=None)
+    await publish_ownership(session, "customer.claimed", claimed)
+    return claimed
+
+
+async def publish_ownership(session: AsyncSession, event_type: str, customer: Customer) -> None:
+    await publish(
+        session, event_type=event_type, entity_type="customer", entity_id=customer.id, payload=to_read(customer).model_dump()
+    )
+
+
+async def _with_tags(repo: CustomerRepository, customer_id: int) -> Customer:
+    """The customer as its last statement left it, with its tags (a RETURNING refresh leaves them unloaded)."""
+    customer = await repo.one_with_tags(repo.select(include_deleted=True).where(Customer.id == customer_id))
+    assert customer is not None
+    return customer
+
+
+async def release_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerRelease) -> Customer:
+    """Back to the pool: by its owner, or whoever holds its owner in their customers:write scope (supervisor, admin)."""
+    customer = await load_customer(session, actor, customer_id, "customers:write")
+    ensure_active(customer)
+    before = audit_view(customer)
+    previous_owner_id = customer.owner_id
+    await compare_and_set(session, customer, entity_type="customer", changes={"owner_id": None})
+    released = await _with_tags(CustomerRepository(session), customer_id)
+    await audit.record_change(
+        session, actor=actor, entity_type="customer", entity=released, action="release", before=before, view=audit_view
+    )
+    record_ownership(session, released, OwnershipAction.RELEASE, actor, from_user_id=previous_owner_id, reason=data.reason)
+    await publish_ownership(session, "customer.released", released)
+    return released
+
+
+async def ownership_history(
+    session: AsyncSession, principal: Principal, customer_id: int, params: PageParams
+) -> Page[OwnershipChangeRead]:
+    """Every ownership move of a customer the caller sees, or of a pool customer to whoever may claim it; oldest first."""
+    repo = CustomerRepository(session)
+    visible = repo.select().where(Customer.id == customer_id, policy.visible_or_pooled(principal, "customers:read"))
+    if await session.scalar(visible.with_only_columns(Customer.id)) is None:
+        raise NotFound("Customer", customer_id)
+    rows = await repo.page(repo.ownership_history(customer_id), params, Sort([OwnershipChange.id], descending=False))
+    changes: list[OwnershipChange] = rows.rows
+    names = await repo.user_names(i for c in changes for i in (c.from_user_id, c.to_user_id, c.actor_id))
+
+    def read(change: OwnershipChange) -> OwnershipChangeRead:
+        return OwnershipChangeRead(
+            id=change.id,
+            customer_id=change.customer_id,
+            action=change.action,
+            from_user_id=change.from_user_id,
+            from_user_name=names.get(change.from_user_id) if change.from_user_id else None,
+            to_user_id=change.to_user_id,
+            to_user_name=names.get(change.to_user_id) if change.to_user_id else None,
+            reason=change.reason,
+            actor_id=change.actor_id,
+            actor_name=names.get(change.actor_id) if change.actor_id else None,
+            at=change.at,
+        )
+
+    return rows.to_page(read)
 
 
 # Contacts and interactions: records of one customer, reached only through it.

@@ -4,7 +4,7 @@ from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction
+from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import (
     ApiKey,
     LoginAttempt,
@@ -73,6 +73,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboxEvent",
+    "OwnershipChange",
     "PlanItem",
     "Product",
     "RefreshToken",

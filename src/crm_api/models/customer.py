@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
-from crm_api.core.rules import status_check
-from crm_api.customers.policy import CustomerStatus
+from crm_api.core.rules import one_of, status_check
+from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
@@ -45,7 +45,8 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     # The duplicate-detection key of the name, kept in step by `_keep_name_normalized`.
     name_normalized: Mapped[str] = mapped_column(String(200), index=True)
     region: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "region"})
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None: the customer is in the pool (公海), free to claim.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     satisfaction: Mapped[int | None]
@@ -140,3 +141,25 @@ class ContactConsent(Base):
     at: Mapped[datetime]
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class OwnershipChange(Base):
+    """Append-only history of who owned a customer: every claim, release, transfer and the first owner at create."""
+
+    __tablename__ = "customer_ownership_changes"
+    __table_args__ = (
+        CheckConstraint(one_of("action", OwnershipAction), name="action_known"),
+        Index("ix_customer_ownership_changes_customer_id_id", "customer_id", "id"),
+        # A merge leaves the loser's history with the loser: it is about who owned that record.
+        {"info": {"stays_on_merge": True}},
+    )
+
+    id: Mapped[IntPK]
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # None on either side: the pool.
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[OwnershipAction] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -22,7 +22,7 @@ async def seed_privacy(session: AsyncSession) -> None:
         .order_by(Contact.id)
     )
     for contact_id, customer_id, owner_id in rows.all():
-        found = await principal_for_user(session, owner_id)
+        found = await principal_for_user(session, owner_id) if owner_id is not None else None
         if found is None:
             continue
         consent = ConsentCreate(purpose="marketing_email", granted=True, source="官网表单")

@@ -28,6 +28,8 @@ from crm_api.webhooks.schemas import (
 # The events a subscription may ask for, as published by the domains through core.outbox.
 EVENT_TYPES: dict[str, str] = {
     "customer.created": "A customer was created (by hand or by winning an opportunity)",
+    "customer.claimed": "A customer was claimed from the pool; its new owner is `owner_id`",
+    "customer.released": "A customer was put back into the pool",
     "opportunity.won": "An opportunity was won; the customer created from it is `customer_id`",
     "opportunity.lost": "An opportunity was lost",
     "ticket.archived": "A service ticket was archived after satisfied feedback",

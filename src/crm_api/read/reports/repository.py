@@ -396,4 +396,5 @@ class PipelineRepository(ReportRepository):
             )
             .group_by(Customer.owner_id)
         )
-        return {owner: int(cents) for owner, cents in (await self.session.execute(statement)).all()}
+        rows = (await self.session.execute(statement)).all()
+        return {owner: int(cents) for owner, cents in rows if owner is not None}  # pool customers have no owner
