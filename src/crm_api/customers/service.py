@@ -10,7 +10,7 @@ from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
@@ -47,6 +47,7 @@ DICTIONARY_FIELDS = {
 CUSTOMER_PHONES = {"phone": "phone_e164"}
 # Interactions list newest first.
 INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
+CUSTOMER_EVENTS = RecordEvents("customer", CustomerRead, "A customer (by hand, or by winning an opportunity)")
 
 
 def to_read(customer: Customer) -> CustomerRead:
@@ -163,13 +164,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
-    await publish(
-        session,
-        event_type="customer.created",
-        entity_type="customer",
-        entity_id=customer.id,
-        payload=to_read(customer).model_dump(),
-    )
+    await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
     return customer
 
 
@@ -190,6 +185,7 @@ async def update_customer(
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
     )
+    await CUSTOMER_EVENTS.publish(session, "updated", customer.id, to_read(customer))
     return customer
 
 
@@ -201,6 +197,7 @@ async def delete_customer(session: AsyncSession, actor: Principal, customer_id: 
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view
     )
+    await CUSTOMER_EVENTS.publish(session, "deleted", customer.id, to_read(customer))
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
@@ -253,6 +250,7 @@ class CustomerRecords(Generic[Record]):
     label: str
     read: type[OutputModel]
     order: Sort
+    events: RecordEvents
     # Phone input fields -> the column keeping their E.164 form.
     phones: dict[str, str] = field(default_factory=dict)
 
@@ -260,15 +258,25 @@ class CustomerRecords(Generic[Record]):
     def entity_type(self) -> str:
         return self.label.lower()
 
+    async def publish(self, session: AsyncSession, change: RecordChange, record: Record) -> None:
+        await self.events.publish(session, change, record.id, self.read.model_validate(record))
+
 
 CONTACTS = CustomerRecords(
     ContactRepository,
     "Contact",
     ContactRead,
     Sort([Contact.id], descending=False),
+    RecordEvents("contact", ContactRead, "A contact of a customer"),
     {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
 )
-INTERACTIONS = CustomerRecords(InteractionRepository, "Interaction", InteractionRead, INTERACTION_ORDER)
+INTERACTIONS = CustomerRecords(
+    InteractionRepository,
+    "Interaction",
+    InteractionRead,
+    INTERACTION_ORDER,
+    RecordEvents("interaction", InteractionRead, "An interaction with a customer"),
+)
 
 
 async def _record_of(session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int) -> Record:
@@ -326,6 +334,7 @@ async def _add_record(
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
+    await kind.publish(session, "created", record)
     return record
 
 
@@ -349,6 +358,7 @@ async def update_record(
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)
+    await kind.publish(session, "updated", record)
     return record
 
 
@@ -359,6 +369,7 @@ async def delete_record(
     record = await _record_of(session, kind, customer, record_id)
     if isinstance(record, Contact):
         ensure_not_erased(record)
+    await kind.publish(session, "deleted", record)
     await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 

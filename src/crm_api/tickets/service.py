@@ -10,7 +10,7 @@ from crm_api.core.clock import clock, start_of_local_day
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
@@ -45,6 +45,11 @@ def is_breached(ticket: ServiceTicket, now: datetime) -> bool:
     response = ticket.response_due_at is not None and (ticket.first_handled_at or now) > ticket.response_due_at
     resolve = ticket.resolve_due_at is not None and (ticket.archived_at or now) > ticket.resolve_due_at
     return response or resolve
+
+
+# Tickets are never deleted; each move of one is its change.
+EVENTS = RecordEvents("ticket", TicketRead, "A service ticket", entity_type="service_ticket", changes=("created", "updated"))
+ARCHIVED = EventType("ticket.archived", "A service ticket was archived after satisfied feedback", TicketRead)
 
 
 def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
@@ -131,6 +136,7 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
         ticket.routing_rule_id = rule.id
     session.add(ticket)
     await audit.record_change(session, actor=principal, entity_type="service_ticket", entity=ticket, action="create", before=None)
+    await EVENTS.publish(session, "created", ticket.id, to_read(ticket, principal))
     if rule is not None:
         session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
     return await _reload(session, principal, ticket)
@@ -140,7 +146,9 @@ async def _move(
     session: AsyncSession, principal: Principal, ticket: ServiceTicket, action: str, changes: dict[str, Any]
 ) -> ServiceTicket:
     """Compare-and-set on the version read: of racing requests only the first moves the ticket."""
-    return await transition(session, ticket, actor=principal, entity_type="service_ticket", action=action, changes=changes)
+    moved = await transition(session, ticket, actor=principal, entity_type="service_ticket", action=action, changes=changes)
+    await EVENTS.publish(session, "updated", moved.id, to_read(moved, principal))
+    return moved
 
 
 async def assign(session: AsyncSession, principal: Principal, ticket_id: int, data: AssignTicket) -> TicketDetail:
@@ -175,13 +183,7 @@ async def give_feedback(session: AsyncSession, principal: Principal, ticket_id: 
     now = clock.now()
     if data.satisfaction >= SATISFIED:
         ticket = await _move(session, principal, ticket, "archive", {"status": TicketStatus.ARCHIVED, "archived_at": now})
-        await publish(
-            session,
-            event_type="ticket.archived",
-            entity_type="service_ticket",
-            entity_id=ticket.id,
-            payload=audit.snapshot(ticket),
-        )
+        await ARCHIVED.publish(session, entity_type="service_ticket", entity_id=ticket.id, payload=to_read(ticket, principal))
     else:
         ticket = await _move(session, principal, ticket, "reopen", {"status": TicketStatus.ASSIGNED})
     session.add(
