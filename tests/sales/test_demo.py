@@ -43,7 +43,8 @@ async def test_the_whole_demo_gives_the_demo_customers_orders_and_is_idempotent(
 async def test_demo_orders_are_a_year_of_mostly_completed_orders_and_reseeding_adds_nothing(app, actors, frozen_clock):
     manager = await actors.make("account_manager")
     for n in range(5):
-        await make_customer(app, owner_id=manager.id, code=f"KH-DEMO-{n}")
+        await make_customer(app, owner_id=manager.id, code=f"KH-DEMO-{n}", external_id=f"demo-test-{n}")
+    user_customer = await make_customer(app, owner_id=manager.id, code="KH-USER-1")  # a user's: the demo leaves it alone
     await _seed(app)
     first = await _counts(app)
     await _seed(app)
@@ -58,3 +59,5 @@ async def test_demo_orders_are_a_year_of_mostly_completed_orders_and_reseeding_a
     assert {row.status for row in orders} - set(range(1, 7)) == set()
     assert (max(dates) - min(dates)).days > 180 and max(dates) <= frozen_clock.date()
     assert one.total == order_total(lines)
+    async with app.state.db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == user_customer)) == 0

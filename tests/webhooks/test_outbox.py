@@ -29,10 +29,11 @@ async def test_a_win_that_fails_publishes_nothing(app, client, actors):
     opportunity = await opportunity_in(
         client, "assigned", creator=creator, supervisor=supervisor, assignee=assignee, contact_phone="not a phone"
     )
+    published = [e.id for e in await outbox(app)]
     refused = await client.post(f"{OPPORTUNITIES}/{opportunity['id']}/win", headers=assignee.headers)
     assert_problem(refused, 422, "phone.invalid")
     # The customer was created (and its event published) before the contact failed: all of it rolled back.
-    assert await outbox(app) == [] and await count_rows(app, Customer) == 0
+    assert [e.id for e in await outbox(app)] == published and await count_rows(app, Customer) == 0
 
 
 async def test_a_committed_win_publishes_exactly_one_event(app, client, actors, frozen_clock):
@@ -45,14 +46,16 @@ async def test_a_committed_win_publishes_exactly_one_event(app, client, actors, 
     assert event.dispatched_at is None
     [created] = await outbox(app, "customer.created")
     assert created.entity_id == str(won["customer_id"]) and created.payload["name"] == won["customer_name"]
-    assert [e.event_type for e in await outbox(app)] == ["customer.created", "opportunity.won"]
+    business = {"customer.created", "opportunity.won", "opportunity.lost"}
+    assert [e.event_type for e in await outbox(app) if e.event_type in business] == ["customer.created", "opportunity.won"]
 
 
 async def test_a_loss_publishes_opportunity_lost(app, client, actors):
     creator, supervisor, assignee = await _pipeline(actors)
     lost = await opportunity_in(client, "lost", creator=creator, supervisor=supervisor, assignee=assignee)
-    [event] = await outbox(app)
+    [event] = await outbox(app, "opportunity.lost")
     assert (event.event_type, event.entity_id, event.payload["status"]) == ("opportunity.lost", str(lost["id"]), "lost")
+    assert await outbox(app, "opportunity.won") == []
 
 
 async def test_archiving_a_ticket_publishes_ticket_archived_and_reopening_does_not(app, client, actors):
@@ -62,10 +65,10 @@ async def test_archiving_a_ticket_publishes_ticket_archived_and_reopening_does_n
     assert (await assign(client, supervisor, ticket["id"], manager.id)).status_code == 200
     assert (await handle(client, manager, ticket["id"])).status_code == 200
     assert (await feedback(client, manager, ticket["id"], 2)).status_code == 200
-    assert await outbox(app) == []
+    assert await outbox(app, "ticket.archived") == []
     assert (await handle(client, manager, ticket["id"])).status_code == 200
     assert (await feedback(client, manager, ticket["id"], 5)).status_code == 200
-    [event] = await outbox(app)
+    [event] = await outbox(app, "ticket.archived")
     assert (event.event_type, event.entity_type, event.entity_id) == ("ticket.archived", "service_ticket", str(ticket["id"]))
     assert event.payload["status"] == "archived"
 

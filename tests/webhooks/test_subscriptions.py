@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from crm_api.models.platform import AuditEvent
 from crm_api.models.webhook import WebhookSubscription
-from crm_api.webhooks.service import EVENT_TYPES
+from crm_api.webhooks.service import CATALOGUE
 from tests.factories import assert_problem
 from tests.opportunities.factories import count_rows
 from tests.webhooks.factories import RECEIVER, URL, create_webhook, deliveries, outbox
@@ -50,7 +50,8 @@ async def test_event_type_catalogue(client, actors):
     assert response.status_code == 200
     types = [item["type"] for item in response.json()]
     assert {"opportunity.won", "opportunity.lost", "ticket.archived", "churn_warning.opened"} <= set(types)
-    assert types == list(EVENT_TYPES)
+    assert types == list(CATALOGUE)
+    assert all(item["payload_schema"]["properties"] for item in response.json())
 
 
 async def test_create_shows_a_generated_secret_once(app, client, actors):

@@ -69,3 +69,11 @@ class ChurnWarningDetail(ChurnWarningRead):
 class ScanResult(OutputModel):
     outcome: str = Field(description="`succeeded`, or `skipped` when a scan is already running elsewhere")
     opened: int = Field(description="Warnings this run opened")
+
+
+class ChurnWarningOpened(OutputModel):
+    """The payload of `churn_warning.opened`, built in SQL for every warning a scan opens."""
+
+    warning_id: int
+    customer_id: int
+    last_order_date: date | None = Field(description="The customer's last shipped or paid order when the warning opened")

@@ -12,6 +12,7 @@ from crm_api.churn.schemas import (
     ChurnOwner,
     ChurnReasons,
     ChurnWarningDetail,
+    ChurnWarningOpened,
     ChurnWarningRead,
     ConfirmChurn,
     MeasureCreate,
@@ -21,7 +22,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
 from crm_api.core.errors import NotFound
-from crm_api.core.outbox import json_object, publish, publish_selected
+from crm_api.core.outbox import EventType, json_object, publish_selected
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
@@ -29,6 +30,9 @@ from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
+
+OPENED = EventType("churn_warning.opened", "The churn scan opened a warning for an inactive customer", ChurnWarningOpened)
+CONFIRMED = EventType("churn_warning.confirmed", "A customer's churn was confirmed", ChurnWarningRead)
 
 
 def months_before(day: date, months: int) -> date:
@@ -53,7 +57,7 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
     )
     await publish_selected(
         session,
-        event_type="churn_warning.opened",
+        event_type=OPENED.name,
         entity_type="churn_warning",
         entity_id=ChurnWarning.id,
         payload=json_object(
@@ -203,11 +207,6 @@ async def confirm(
     await audit.record_change(
         session, actor=principal, entity_type="customer", entity=customer, action="churn", before=customer_before
     )
-    await publish(
-        session,
-        event_type="churn_warning.confirmed",
-        entity_type="churn_warning",
-        entity_id=warning.id,
-        payload=audit.snapshot(warning),
-    )
-    return await get_warning(session, principal, settings, warning.id, permission="churn:manage")
+    confirmed = await get_warning(session, principal, settings, warning.id, permission="churn:manage")
+    await CONFIRMED.publish(session, entity_type="churn_warning", entity_id=warning.id, payload=confirmed)
+    return confirmed

@@ -5,8 +5,10 @@ written by the same session as the change.
 """
 
 from collections.abc import Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, CursorResult, String, exists, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
@@ -29,6 +31,77 @@ async def publish(
             occurred_at=clock.now(),
         )
     )
+
+
+# Fields of a read representation that depend on who reads it: never part of an event.
+PER_CALLER = frozenset({"allowed_actions"})
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event of the catalogue: its name, what it means, and the schema class its payload is a dump of."""
+
+    name: str
+    description: str
+    payload: type[BaseModel]
+
+    @property
+    def fields(self) -> set[str]:
+        return set(self.payload.model_fields) - PER_CALLER
+
+    def json_schema(self) -> dict[str, Any]:
+        """The payload's JSON Schema: the schema class's, without the per-caller fields."""
+        schema = self.payload.model_json_schema(mode="serialization")
+        schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k in self.fields}
+        if "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name in self.fields]
+        return schema
+
+    async def publish(self, session: AsyncSession, *, entity_type: str, entity_id: object, payload: BaseModel) -> None:
+        """`payload` is an instance of the schema class (or of a subclass: only the class's own fields are sent)."""
+        if not isinstance(payload, self.payload):
+            raise TypeError(f"{self.name} carries a {self.payload.__name__}, not a {type(payload).__name__}")
+        await publish(
+            session,
+            event_type=self.name,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            payload=payload.model_dump(mode="json", include=self.fields),
+        )
+
+
+RecordChange = Literal["created", "updated", "deleted"]
+CHANGE_TEXT: dict[RecordChange, str] = {
+    "created": "was created; the payload is the record as it reads now",
+    "updated": "was changed; the payload is the record as it reads after the change",
+    "deleted": "was deleted; the payload is the record as it read when it went",
+}
+
+
+@dataclass(frozen=True)
+class RecordEvents:
+    """`<name>.created|updated|deleted` of one kind of record, each carrying its read representation.
+
+    Services call `publish` next to their audit call, in the transaction of the change.
+    """
+
+    name: str
+    read: type[BaseModel]
+    noun: str
+    # The audit and outbox entity type, when it differs from the event name (`service_ticket`).
+    entity_type: str | None = None
+    changes: tuple[RecordChange, ...] = ("created", "updated", "deleted")
+
+    def event(self, change: RecordChange) -> EventType:
+        if change not in self.changes:
+            raise ValueError(f"{self.name} has no {change} event")
+        return EventType(f"{self.name}.{change}", f"{self.noun} {CHANGE_TEXT[change]}", self.read)
+
+    def types(self) -> list[EventType]:
+        return [self.event(change) for change in self.changes]
+
+    async def publish(self, session: AsyncSession, change: RecordChange, entity_id: object, payload: BaseModel) -> None:
+        await self.event(change).publish(session, entity_type=self.entity_type or self.name, entity_id=entity_id, payload=payload)
 
 
 def json_object(session: AsyncSession, **values: ColumnExpressionArgument[Any]) -> ColumnElement[Any]:

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import principal_for_user
@@ -11,6 +11,15 @@ from crm_api.customers.schemas import ContactCreate, CustomerCreate, Interaction
 from crm_api.customers.service import add_contact, add_interaction, create_customer
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
+
+# Every customer the demo makes carries an external id with this prefix: the demo adds orders, consents and tasks
+# to these only, never to a customer someone created.
+DEMO_EXTERNAL_ID = "demo-"
+
+
+def is_demo_customer() -> ColumnElement[bool]:
+    return Customer.external_id.startswith(DEMO_EXTERNAL_ID, autoescape=True)
+
 
 DemoContact = tuple[str, str, str, str | None, str | None]
 # owner, name, region, level, industry, phone, address, tags, [(contact name, gender, title, office phone, mobile)]
@@ -160,7 +169,7 @@ DEMO_INTERACTIONS = [
 async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
     existing = set(await session.scalars(select(Customer.name)))
     today = clock.now().date()
-    for owner, name, region, level, industry, phone, address, tags, contacts in DEMO_CUSTOMERS:
+    for n, (owner, name, region, level, industry, phone, address, tags, contacts) in enumerate(DEMO_CUSTOMERS, start=1):
         if name in existing:
             continue
         found = await principal_for_user(session, users[owner].id)
@@ -181,6 +190,7 @@ async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
                 credit=4,
             ),
         )
+        customer.external_id = f"{DEMO_EXTERNAL_ID}customer-{n:02d}"
         for contact_name, gender, title, office_phone, mobile in contacts:
             await add_contact(
                 session,

@@ -12,7 +12,7 @@ from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
@@ -54,6 +54,9 @@ DICTIONARY_FIELDS = {
 CUSTOMER_PHONES = {"phone": "phone_e164"}
 # Interactions list newest first.
 INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
+CUSTOMER_EVENTS = RecordEvents("customer", CustomerRead, "A customer (by hand, or by winning an opportunity)")
+CLAIMED = EventType("customer.claimed", "A customer was claimed from the pool; its new owner is `owner_id`", CustomerRead)
+RELEASED = EventType("customer.released", "A customer was put back into the pool", CustomerRead)
 
 
 def to_read(customer: Customer) -> CustomerRead:
@@ -179,13 +182,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
     record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
-    await publish(
-        session,
-        event_type="customer.created",
-        entity_type="customer",
-        entity_id=customer.id,
-        payload=to_read(customer).model_dump(),
-    )
+    await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
     return customer
 
 
@@ -206,6 +203,7 @@ async def update_customer(
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
     )
+    await CUSTOMER_EVENTS.publish(session, "updated", customer.id, to_read(customer))
     return customer
 
 
@@ -217,6 +215,7 @@ async def delete_customer(session: AsyncSession, actor: Principal, customer_id: 
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="delete", before=before, view=audit_view
     )
+    await CUSTOMER_EVENTS.publish(session, "deleted", customer.id, to_read(customer))
 
 
 async def restore_customer(session: AsyncSession, actor: Principal, customer_id: int) -> Customer:
@@ -367,14 +366,12 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
         session, actor=actor, entity_type="customer", entity=claimed, action="claim", before=before, view=audit_view
     )
     record_ownership(session, claimed, OwnershipAction.CLAIM, actor, from_user_id=None)
-    await publish_ownership(session, "customer.claimed", claimed)
+    await publish_ownership(session, CLAIMED, claimed)
     return claimed
 
 
-async def publish_ownership(session: AsyncSession, event_type: str, customer: Customer) -> None:
-    await publish(
-        session, event_type=event_type, entity_type="customer", entity_id=customer.id, payload=to_read(customer).model_dump()
-    )
+async def publish_ownership(session: AsyncSession, event: EventType, customer: Customer) -> None:
+    await event.publish(session, entity_type="customer", entity_id=customer.id, payload=to_read(customer))
 
 
 async def _with_tags(repo: CustomerRepository, customer_id: int) -> Customer:
@@ -396,7 +393,7 @@ async def release_customer(session: AsyncSession, actor: Principal, customer_id:
         session, actor=actor, entity_type="customer", entity=released, action="release", before=before, view=audit_view
     )
     record_ownership(session, released, OwnershipAction.RELEASE, actor, from_user_id=previous_owner_id, reason=data.reason)
-    await publish_ownership(session, "customer.released", released)
+    await publish_ownership(session, RELEASED, released)
     return released
 
 
@@ -444,6 +441,7 @@ class CustomerRecords(Generic[Record]):
     label: str
     read: type[OutputModel]
     order: Sort
+    events: RecordEvents
     # Phone input fields -> the column keeping their E.164 form.
     phones: dict[str, str] = field(default_factory=dict)
 
@@ -451,15 +449,25 @@ class CustomerRecords(Generic[Record]):
     def entity_type(self) -> str:
         return self.label.lower()
 
+    async def publish(self, session: AsyncSession, change: RecordChange, record: Record) -> None:
+        await self.events.publish(session, change, record.id, self.read.model_validate(record))
+
 
 CONTACTS = CustomerRecords(
     ContactRepository,
     "Contact",
     ContactRead,
     Sort([Contact.id], descending=False),
+    RecordEvents("contact", ContactRead, "A contact of a customer"),
     {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
 )
-INTERACTIONS = CustomerRecords(InteractionRepository, "Interaction", InteractionRead, INTERACTION_ORDER)
+INTERACTIONS = CustomerRecords(
+    InteractionRepository,
+    "Interaction",
+    InteractionRead,
+    INTERACTION_ORDER,
+    RecordEvents("interaction", InteractionRead, "An interaction with a customer"),
+)
 
 
 async def _record_of(session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int) -> Record:
@@ -517,6 +525,7 @@ async def _add_record(
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
+    await kind.publish(session, "created", record)
     return record
 
 
@@ -540,6 +549,7 @@ async def update_record(
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)
+    await kind.publish(session, "updated", record)
     return record
 
 
@@ -550,6 +560,7 @@ async def delete_record(
     record = await _record_of(session, kind, customer, record_id)
     if isinstance(record, Contact):
         ensure_not_erased(record)
+    await kind.publish(session, "deleted", record)
     await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 

@@ -8,6 +8,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.outbox import RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import compare_and_set, transition
@@ -23,6 +24,9 @@ from crm_api.opportunities.schemas import OpportunityCreate
 
 READ = "leads:read"
 LEAD_PHONES = {"phone": "phone_e164"}
+
+
+EVENTS = RecordEvents("lead", LeadRead, "A lead")
 
 
 def to_read(lead: Lead, actor: Principal) -> LeadRead:
@@ -113,6 +117,7 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
     await scoring.rescore(session, lead)
     session.add(lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="create", before=None)
+    await EVENTS.publish(session, "created", lead.id, to_read(lead, actor))
     return lead
 
 
@@ -131,12 +136,14 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
             await _refuse_duplicate(session, lead)
     await scoring.rescore(session, lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="update", before=before)
+    await EVENTS.publish(session, "updated", lead.id, to_read(lead, actor))
     return lead
 
 
 async def delete(session: AsyncSession, actor: Principal, lead_id: int) -> None:
     lead = await get(session, actor, lead_id)
     RULES.enforce(LeadAction.DELETE, lead, actor)
+    await EVENTS.publish(session, "deleted", lead.id, to_read(lead, actor))
     await audit.delete_recorded(session, actor=actor, entity_type="lead", entity=lead)
 
 

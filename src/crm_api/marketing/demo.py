@@ -10,11 +10,12 @@ from crm_api.churn.demo import demo_principal
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.permissions import Principal
+from crm_api.customers.demo import is_demo_customer
 from crm_api.marketing import campaigns, service
 from crm_api.marketing.policy import TRACKED_STATUSES, CampaignAction, CampaignTransition
 from crm_api.marketing.repository import CampaignRepository
 from crm_api.marketing.schemas import CampaignCreate, SegmentCreate, SegmentFilters, TouchCreate, VariantCreate
-from crm_api.models.customer import Contact
+from crm_api.models.customer import Contact, Customer
 from crm_api.models.identity import User
 from crm_api.models.marketing import Campaign, Segment
 
@@ -50,7 +51,10 @@ async def seed_marketing(session: AsyncSession, settings: Settings, users: dict[
         return
     marketer = await demo_principal(session, users["sun.li"])
     # Contacts who gave a mobile number agreed to marketing; the others stay out of audiences.
-    await session.execute(update(Contact).where(Contact.mobile.is_not(None)).values(marketing_consent=True))
+    demo_contacts = select(Customer.id).where(is_demo_customer())
+    await session.execute(
+        update(Contact).where(Contact.mobile.is_not(None), Contact.customer_id.in_(demo_contacts)).values(marketing_consent=True)
+    )
     segments = {}
     for name, description, filters in DEMO_SEGMENTS:
         segment = await session.scalar(select(Segment).where(Segment.name == name))

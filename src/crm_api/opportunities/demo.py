@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import principal_for_user
 from crm_api.core.permissions import Principal
+from crm_api.customers.demo import DEMO_EXTERNAL_ID
 from crm_api.leads import assignment, scoring
 from crm_api.leads import service as leads
 from crm_api.leads.schemas import (
@@ -141,4 +142,5 @@ async def seed_pipeline(session: AsyncSession, users: dict[str, User]) -> None:
         if fate == "lost":
             await opportunities.lose(session, manager, opportunity.id, "Budget frozen until next year")
         elif fate == "won":
-            await opportunities.win(session, manager, opportunity.id, WinBody(contact_title="采购经理"))
+            _, customer_won = await opportunities.win(session, manager, opportunity.id, WinBody(contact_title="采购经理"))
+            customer_won.external_id = f"{DEMO_EXTERNAL_ID}won-{opportunity.code}"

@@ -10,7 +10,7 @@ from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import compare_and_set, transition
@@ -37,6 +37,9 @@ from crm_api.opportunities.schemas import (
 READ = "opportunities:read"
 STAGE_CATEGORY = "opportunity_stage"
 PLAN_ITEM = "opportunity_plan_item"
+EVENTS = RecordEvents("opportunity", OpportunityRead, "An opportunity")
+WON = EventType("opportunity.won", "An opportunity was won; the customer created from it is `customer_id`", OpportunityRead)
+LOST = EventType("opportunity.lost", "An opportunity was lost", OpportunityRead)
 
 
 def to_read(opportunity: Opportunity, actor: Principal) -> OpportunityRead:
@@ -116,6 +119,7 @@ async def create(
     )
     session.add(opportunity)
     await _record(session, actor, opportunity, "create", None)
+    await EVENTS.publish(session, "created", opportunity.id, to_read(opportunity, actor))
     return opportunity
 
 
@@ -132,12 +136,14 @@ async def update(
     for field, value in changes.items():
         setattr(opportunity, field, value)
     await _record(session, actor, opportunity, "update", before)
+    await EVENTS.publish(session, "updated", opportunity.id, to_read(opportunity, actor))
     return opportunity
 
 
 async def delete(session: AsyncSession, actor: Principal, opportunity_id: int) -> None:
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.DELETE, opportunity, actor)
+    await EVENTS.publish(session, "deleted", opportunity.id, to_read(opportunity, actor))
     await audit.delete_recorded(session, actor=actor, entity_type="opportunity", entity=opportunity)
 
 
@@ -184,14 +190,8 @@ async def _close(session: AsyncSession, opportunity: Opportunity, changes: dict[
 
 
 async def _publish_closed(session: AsyncSession, actor: Principal, opportunity: Opportunity) -> None:
-    payload = to_read(opportunity, actor).model_dump(exclude={"allowed_actions"})
-    await publish(
-        session,
-        event_type=f"opportunity.{opportunity.status}",
-        entity_type="opportunity",
-        entity_id=opportunity.id,
-        payload=payload,
-    )
+    event = WON if opportunity.status == OpportunityStatus.WON else LOST
+    await event.publish(session, entity_type="opportunity", entity_id=opportunity.id, payload=to_read(opportunity, actor))
 
 
 async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, reason: str | None) -> Opportunity:

@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth.principal import principal_for_user
+from crm_api.customers.demo import is_demo_customer
 from crm_api.models.customer import Contact, ContactConsent, Customer
 from crm_api.privacy.schemas import ConsentCreate
 from crm_api.privacy.service import record_consent
@@ -14,6 +15,7 @@ async def seed_privacy(session: AsyncSession) -> None:
         select(Contact.id, Contact.customer_id, Customer.owner_id)
         .join(Customer, Customer.id == Contact.customer_id)
         .where(
+            is_demo_customer(),
             Contact.mobile.is_not(None),
             Contact.erased_at.is_(None),
             Customer.deleted_at.is_(None),

@@ -1,4 +1,4 @@
-"""Demo products, stock and a year of orders for every customer, pushed through the same upserts as the sales system."""
+"""Demo products, stock and a year of orders for every demo customer, pushed through the same upserts as the sales system."""
 
 import random
 from datetime import timedelta
@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.customers.demo import is_demo_customer
 from crm_api.models.customer import Customer
 from crm_api.sales import ingest
 from crm_api.sales.schemas import MAX_BATCH, InventoryIn, OrderIn, OrderLineIn, ProductIn
@@ -107,7 +108,8 @@ async def seed_sales(session: AsyncSession) -> None:
     products = _products()
     await ingest.sync_products(session, None, products)
     await ingest.sync_inventory(session, None, _inventory(products, rng))
-    customers = list((await session.scalars(select(Customer).where(Customer.deleted_at.is_(None)))).all())
+    demo = select(Customer).where(is_demo_customer(), Customer.deleted_at.is_(None)).order_by(Customer.id)
+    customers = list((await session.scalars(demo)).all())
     orders = _orders(customers, products)
     for start in range(0, len(orders), MAX_BATCH):
         await ingest.sync_orders(session, None, orders[start : start + MAX_BATCH])

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.churn.demo import demo_principal
 from crm_api.core.clock import clock
+from crm_api.customers.demo import is_demo_customer
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
@@ -22,7 +23,9 @@ async def seed_tasks(session: AsyncSession, users: dict[str, User]) -> None:
     actor = await demo_principal(session, manager)
     now = clock.now()
     customer_id = await session.scalar(
-        select(Customer.id).where(Customer.owner_id == manager.id, Customer.status == "active").order_by(Customer.id)
+        select(Customer.id)
+        .where(is_demo_customer(), Customer.owner_id == manager.id, Customer.status == "active")
+        .order_by(Customer.id)
     )
     await create_task(
         session, actor, TaskCreate(title="整理上月拜访纪要", due_at=now - timedelta(days=2), priority=TaskPriority.HIGH)

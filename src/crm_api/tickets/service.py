@@ -10,7 +10,7 @@ from crm_api.core.clock import clock, start_of_local_day
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
@@ -38,6 +38,11 @@ from crm_api.tickets.schemas import (
 CODE_SERIES = "FW"
 # Satisfaction from this value up closes the ticket; below it the assignee handles it again.
 SATISFIED = 3
+
+
+# Tickets are never deleted; each move of one is its change.
+EVENTS = RecordEvents("ticket", TicketRead, "A service ticket", entity_type="service_ticket", changes=("created", "updated"))
+ARCHIVED = EventType("ticket.archived", "A service ticket was archived after satisfied feedback", TicketRead)
 
 
 def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
@@ -129,6 +134,7 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
         ticket.routing_rule_id = rule.id
     session.add(ticket)
     await audit.record_change(session, actor=principal, entity_type="service_ticket", entity=ticket, action="create", before=None)
+    await EVENTS.publish(session, "created", ticket.id, to_read(ticket, principal))
     if rule is not None:
         session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
     return await _reload(session, principal, ticket)
@@ -138,7 +144,9 @@ async def _move(
     session: AsyncSession, principal: Principal, ticket: ServiceTicket, action: str, changes: dict[str, Any]
 ) -> ServiceTicket:
     """Compare-and-set on the version read: of racing requests only the first moves the ticket."""
-    return await transition(session, ticket, actor=principal, entity_type="service_ticket", action=action, changes=changes)
+    moved = await transition(session, ticket, actor=principal, entity_type="service_ticket", action=action, changes=changes)
+    await EVENTS.publish(session, "updated", moved.id, to_read(moved, principal))
+    return moved
 
 
 async def assign(session: AsyncSession, principal: Principal, ticket_id: int, data: AssignTicket) -> TicketDetail:
@@ -173,13 +181,7 @@ async def give_feedback(session: AsyncSession, principal: Principal, ticket_id: 
     now = clock.now()
     if data.satisfaction >= SATISFIED:
         ticket = await _move(session, principal, ticket, "archive", {"status": TicketStatus.ARCHIVED, "archived_at": now})
-        await publish(
-            session,
-            event_type="ticket.archived",
-            entity_type="service_ticket",
-            entity_id=ticket.id,
-            payload=audit.snapshot(ticket),
-        )
+        await ARCHIVED.publish(session, entity_type="service_ticket", entity_id=ticket.id, payload=to_read(ticket, principal))
     else:
         ticket = await _move(session, principal, ticket, "reopen", {"status": TicketStatus.ASSIGNED})
     session.add(

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, HttpUrl, UrlConstraints
 
@@ -49,6 +49,7 @@ class WebhookCreated(WebhookRead):
 class EventTypeRead(OutputModel):
     type: str
     description: str
+    payload_schema: dict[str, Any] = Field(description="JSON Schema of the event's `data`, from the record's read schema")
 
 
 class WebhookDeliveryRead(OutputModel):

@@ -4,16 +4,22 @@ import ipaddress
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.churn import service as churn
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.outbox import EventType
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
 from crm_api.core.tables import OutboxEvent
+from crm_api.customers import service as customers
+from crm_api.leads import service as leads
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
+from crm_api.opportunities import service as opportunities
+from crm_api.tickets import service as tickets
 from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
 from crm_api.webhooks.schemas import (
@@ -25,16 +31,24 @@ from crm_api.webhooks.schemas import (
     WebhookUpdate,
 )
 
-# The events a subscription may ask for, as published by the domains through core.outbox.
-EVENT_TYPES: dict[str, str] = {
-    "customer.created": "A customer was created (by hand or by winning an opportunity)",
-    "customer.claimed": "A customer was claimed from the pool; its new owner is `owner_id`",
-    "customer.released": "A customer was put back into the pool",
-    "opportunity.won": "An opportunity was won; the customer created from it is `customer_id`",
-    "opportunity.lost": "An opportunity was lost",
-    "ticket.archived": "A service ticket was archived after satisfied feedback",
-    "churn_warning.opened": "The churn scan opened a warning for an inactive customer",
-    "churn_warning.confirmed": "A customer's churn was confirmed",
+# The events a subscription may ask for, as the domains publish them through core.outbox.
+CATALOGUE: dict[str, EventType] = {
+    event.name: event
+    for event in [
+        *customers.CUSTOMER_EVENTS.types(),
+        customers.CLAIMED,
+        customers.RELEASED,
+        *customers.CONTACTS.events.types(),
+        *customers.INTERACTIONS.events.types(),
+        *leads.EVENTS.types(),
+        *opportunities.EVENTS.types(),
+        opportunities.WON,
+        opportunities.LOST,
+        *tickets.EVENTS.types(),
+        tickets.ARCHIVED,
+        churn.OPENED,
+        churn.CONFIRMED,
+    ]
 }
 # Sent only to one subscription, on request.
 TEST_EVENT = "webhook.test"
@@ -43,7 +57,10 @@ LOCAL_HOST_NAMES = ("localhost", "localhost.localdomain")
 
 
 def event_types() -> list[EventTypeRead]:
-    return [EventTypeRead(type=name, description=text) for name, text in EVENT_TYPES.items()]
+    return [
+        EventTypeRead(type=event.name, description=event.description, payload_schema=event.json_schema())
+        for event in CATALOGUE.values()
+    ]
 
 
 def is_public_address(address: str) -> bool:
@@ -77,7 +94,7 @@ def _ensure_allowed_url(url: str, host: str | None, settings: Settings) -> None:
 
 
 def _ensure_event_types(types: list[str]) -> list[str]:
-    unknown = sorted(set(types) - EVENT_TYPES.keys())
+    unknown = sorted(set(types) - CATALOGUE.keys())
     if unknown:
         raise InvalidInput(
             "event_types",
