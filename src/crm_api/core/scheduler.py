@@ -170,6 +170,9 @@ class Scheduler:
     def get_jobs(self) -> list[Any]:
         return list(self._apscheduler.get_jobs())
 
+    def get_job(self, job_id: str) -> Any:
+        return self._apscheduler.get_job(job_id)
+
     def start(self) -> None:
         self._apscheduler.start()
 
