@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.db import Database
+from crm_api.core.observability import configure_logging
 
 
 def _project_root() -> Path:
@@ -91,9 +92,21 @@ def seed_demo(settings: Settings) -> None:
     print(f"  integrator API key (X-API-Key): {DEMO_API_KEY}")
 
 
+def _exit_cleanly_on(signum: signal.Signals) -> None:
+    """After a graceful stop uvicorn raises the signal it caught again, to the handler it found: make that an exit 0."""
+
+    def exit_cleanly(received: int, frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signum, exit_cleanly)
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    # SIGTERM (docker stop, Kubernetes, systemd): stop accepting, finish the requests in flight within
+    # CRM_SHUTDOWN_GRACE_SECONDS, run the lifespan's shutdown, exit 0.
+    _exit_cleanly_on(signal.SIGTERM)
     uvicorn.run(
         "crm_api.main:create_app",
         factory=True,
@@ -102,6 +115,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         reload=args.reload,
         proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         server_header=False,  # no "server: uvicorn" banner for a scanner to match
         log_level=settings.log_level.lower(),
     )
@@ -112,6 +127,7 @@ def run_scheduler(settings: Settings) -> None:
     from crm_api.main import load_jobs
 
     load_jobs()
+    configure_logging(settings.log_level)
 
     async def main() -> None:
         database = Database.from_settings(settings)
@@ -121,10 +137,10 @@ def run_scheduler(settings: Settings) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         scheduler.start()
-        print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop")
+        print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop", flush=True)
         await stop.wait()
-        scheduler.shutdown(wait=False)
-        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
+        # Fire nothing more and let the runs in progress finish (within CRM_SHUTDOWN_GRACE_SECONDS).
+        await scheduler.stop(settings.shutdown_grace_seconds)
         await database.dispose()
 
     asyncio.run(main())
@@ -185,6 +201,11 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--workers", type=int, default=1)
     serve_cmd.add_argument("--reload", action="store_true")
+    serve_cmd.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="proxies whose X-Forwarded-For/-Proto to trust (comma-separated, or *); default 127.0.0.1 or $FORWARDED_ALLOW_IPS",
+    )
 
     commands.add_parser("scheduler", help="run the scheduled jobs in this process only")
 

@@ -1,6 +1,5 @@
 """The application factory."""
 
-import asyncio
 import importlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -167,8 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown(wait=False)
-                await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
+                await scheduler.stop(settings.shutdown_grace_seconds)
             await database.dispose()
 
     docs = settings.docs_are_public

@@ -33,11 +33,9 @@ async def _until(condition: Callable[[], object], seconds: float, what: str) -> 
         await asyncio.sleep(0.05)
 
 
-@asynccontextmanager
-async def server(settings, tmp_path, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, asyncio.subprocess.Process]]:
-    """The app in a uvicorn process of its own on a loopback port, on the tests' database."""
-    port = _free_port()
-    environment = {
+def process_environment(settings, **env: str) -> dict[str, str]:
+    """The environment of a process of the app's on the tests' database."""
+    return {
         **os.environ,
         "PYTHONPATH": str(repo_root() / "src"),
         "CRM_ENV": "test",
@@ -46,6 +44,13 @@ async def server(settings, tmp_path, **env: str) -> AsyncIterator[tuple[httpx.As
         "CRM_LOG_LEVEL": "WARNING",
         **env,
     }
+
+
+@asynccontextmanager
+async def server(settings, tmp_path, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, asyncio.subprocess.Process]]:
+    """The app in a uvicorn process of its own on a loopback port, on the tests' database."""
+    port = _free_port()
+    environment = process_environment(settings, **env)
     command = [sys.executable, "-m", "uvicorn", "crm_api.main:create_app", "--factory", "--port", str(port)]
     process = await asyncio.create_subprocess_exec(*command, env=environment, cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL)
     try:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     password_check_concurrency: int = Field(default=1, ge=1)
     password_check_queue: int = Field(default=32, ge=0)
     scheduler_enabled: bool = False
+    # On SIGTERM: how long `crm serve` waits for the requests in flight, and `crm scheduler` (or an API process
+    # running the scheduler) for the jobs running, before cancelling them. Keep it under the orchestrator's stop
+    # timeout (Docker's stop_grace_period, Kubernetes' terminationGracePeriodSeconds).
+    shutdown_grace_seconds: int = Field(default=20, ge=1)
     churn_scan_cron: str = "0 2 * * sat"
     churn_inactive_months: int = Field(default=6, ge=1)
     opportunity_stall_cron: str = "0 3 * * *"
@@ -65,6 +69,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # /docs, /redoc and /openapi.json; unset: open except in production.
     public_docs: bool | None = None
+    # Crontab (5 fields), or 6 with seconds first ("*/2 * * * * *"), like every *_cron setting.
     webhook_dispatch_cron: str = "* * * * *"
     # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
     webhook_allow_private_hosts: bool = False

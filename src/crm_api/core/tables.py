@@ -35,12 +35,17 @@ class AuditEvent(Base):
 
 class JobRun(Base):
     __tablename__ = "job_runs"
-    __table_args__ = (Index("ix_job_runs_job_started_at", "job", "started_at"),)
+    __table_args__ = (
+        Index("ix_job_runs_job_started_at", "job", "started_at"),
+        Index("ix_job_runs_job_scheduled_for", "job", "scheduled_for"),
+    )
 
     id: Mapped[IntPK]
     job: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The fire time a scheduled run served (the same in every process); null for a run started by hand.
+    scheduled_for: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(String(16))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
