@@ -28,8 +28,12 @@ async def test_concurrent_schedules_and_cancels_move_a_draft_once(client, actors
 
     responses = await race(lambda n: act(client, marketer, campaign["id"], "schedule" if n % 2 else "cancel"))
 
-    assert statuses(responses) == {200: 1, 409: RACERS - 1}
-    [winner] = [r.json() for r in responses if r.status_code == 200]
+    # Each move is taken once from the state it read; a cancel that reads the scheduled campaign may
+    # legitimately follow a schedule (draft → scheduled → cancelled), never the other way round.
+    won = [r.json() for r in responses if r.status_code == 200]
+    assert statuses(responses) == {200: len(won), 409: RACERS - len(won)}
+    schedules, cancels = await audited(app, "campaign", "schedule"), await audited(app, "campaign", "cancel")
+    assert schedules <= 1 and cancels <= 1 and schedules + cancels == len(won) >= 1
     current = (await client.get(f"{CAMPAIGNS}/{campaign['id']}", headers=marketer.headers)).json()
-    assert current["status"] == winner["status"] and current["version"] == winner["version"]
-    assert await audited(app, "campaign", "schedule") + await audited(app, "campaign", "cancel") == 1
+    assert current["status"] == ("cancelled" if cancels else "scheduled")
+    assert current["version"] == max(w["version"] for w in won)
