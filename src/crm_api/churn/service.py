@@ -21,7 +21,6 @@ from crm_api.churn.schemas import (
 from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
-from crm_api.core.errors import NotFound
 from crm_api.core.outbox import EventType, json_object, publish_selected
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
@@ -116,10 +115,7 @@ async def list_warnings(
 
 
 async def _get(session: AsyncSession, principal: Principal, warning_id: int, permission: str) -> ChurnWarning:
-    warning = await ChurnWarningRepository(session).get_scoped(warning_id, principal, permission)
-    if warning is None:
-        raise NotFound("Churn warning", warning_id)
-    return warning
+    return await ChurnWarningRepository(session).get_scoped_or_404(warning_id, principal, permission, "Churn warning")
 
 
 async def _reasons(session: AsyncSession, settings: Settings, customer: Customer, last_order_date: date | None) -> ChurnReasons:

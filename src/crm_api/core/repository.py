@@ -58,5 +58,13 @@ class Repository(Generic[M]):
         )
         return await self.session.scalar(statement)
 
+    async def get_scoped_or_404(self, entity_id: int, principal: Principal, permission: str, label: str) -> M:
+        """The entity if the principal may see it under `permission`, else NotFound naming it as `label`:
+        a record outside the caller's scope answers as if it did not exist."""
+        entity = await self.get_scoped(entity_id, principal, permission)
+        if entity is None:
+            raise NotFound(label, entity_id)
+        return entity
+
     async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None) -> Rows:
         return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]  # Base declares no id

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
 from crm_api.core.clock import clock
-from crm_api.core.errors import Conflict, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, InvalidInput
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
@@ -39,10 +39,7 @@ async def _transition(session: AsyncSession, actor: Principal, lead: Lead, actio
 
 
 async def get(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
-    lead = await LeadRepository(session).get_scoped(lead_id, actor, READ)
-    if lead is None:
-        raise NotFound("Lead", lead_id)
-    return lead
+    return await LeadRepository(session).get_scoped_or_404(lead_id, actor, READ, "Lead")
 
 
 async def is_visible(session: AsyncSession, principal: Principal, lead_id: int) -> bool:

@@ -60,10 +60,7 @@ async def _transition(
 
 
 async def get(session: AsyncSession, actor: Principal, opportunity_id: int) -> Opportunity:
-    opportunity = await OpportunityRepository(session).get_scoped(opportunity_id, actor, READ)
-    if opportunity is None:
-        raise NotFound("Opportunity", opportunity_id)
-    return opportunity
+    return await OpportunityRepository(session).get_scoped_or_404(opportunity_id, actor, READ, "Opportunity")
 
 
 async def is_visible(session: AsyncSession, principal: Principal, opportunity_id: int) -> bool:

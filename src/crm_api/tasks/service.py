@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
-from crm_api.core.errors import InvalidInput, NotFound
+from crm_api.core.errors import InvalidInput
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
@@ -39,10 +39,7 @@ def to_read(task: Task, principal: Principal) -> TaskRead:
 
 
 async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
-    task = await TaskRepository(session).get_scoped(task_id, principal, permission)
-    if task is None:
-        raise NotFound("Task", task_id)
-    return task
+    return await TaskRepository(session).get_scoped_or_404(task_id, principal, permission, "Task")
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: int) -> Task:
