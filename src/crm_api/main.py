@@ -103,6 +103,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
 # Domain modules that register scheduled jobs when imported.
 JOB_MODULES: tuple[str, ...] = (
     "crm_api.core.idempotency",
+    "crm_api.auth.jobs",
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",

@@ -28,14 +28,16 @@ def hash_password(password: str) -> str:
     return password_hash.hash(password)
 
 
-def verify_password(password: str, hashed: str | None) -> bool:
+def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    """Whether the password matches, and when it does and `hashed` was made with other parameters than today's, the
+    password hashed anew (one Argon2 check either way; the rehash only after a match)."""
     if hashed is None:
         password_hash.verify(password, _DUMMY_HASH)
-        return False
-    return password_hash.verify(password, hashed)
+        return False, None
+    return password_hash.verify_and_update(password, hashed)
 
 
-async def verify_off_loop(password: str, hashed: str | None) -> bool:
+async def verify_off_loop(password: str, hashed: str | None) -> tuple[bool, str | None]:
     return await asyncio.to_thread(verify_password, password, hashed)
 
 
@@ -59,8 +61,8 @@ class PasswordChecks:
         finally:
             self._admitted -= 1
 
-    async def verify(self, password: str, hashed: str | None) -> bool:
-        """Within a slot: waits for a turn, then checks."""
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """Within a slot: waits for a turn, then checks; see verify_password."""
         async with self._running:
             return await verify_off_loop(password, hashed)
 
