@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 await scheduler.stop(settings.shutdown_grace_seconds)
+            app.state.password_checks.close()
             await database.dispose()
 
     docs = settings.docs_are_public
@@ -192,7 +193,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.authenticate = authenticate
     app.state.password_checks = PasswordChecks(
-        concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
+        concurrency=settings.password_check_concurrency,
+        queue=settings.password_check_queue,
+        wait_seconds=settings.password_check_wait_seconds,
     )
     install_error_handlers(app)
     header_contract(app)

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 
 import httpx
@@ -39,12 +40,12 @@ class PasswordChecksSeen:
         self._changed = asyncio.Condition()
         real = security.verify_off_loop
 
-        async def seen(password: str, hashed: str | None) -> tuple[bool, str | None]:
+        async def seen(password: str, hashed: str | None, threads: Executor) -> tuple[bool, str | None]:
             async with self._changed:
                 self.count += 1
                 self._changed.notify_all()
             await self.release.wait()
-            return await real(password, hashed)
+            return await real(password, hashed, threads)
 
         monkeypatch.setattr(security, "verify_off_loop", seen)
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from crm_api.models.identity import LoginAttempt
+from crm_api.models.identity import LoginAttempt, LoginThrottle
 from tests.auth.factories import AUTH, DEADLINE, PasswordChecksSeen, app_client, bearer, login
 from tests.concurrency import RACERS, race, skip_unless_postgresql, statuses
 from tests.factories import PASSWORD, assert_problem
@@ -125,6 +125,28 @@ async def test_a_full_password_queue_answers_429_at_once(actors, settings, monke
         assert turned_away.headers["retry-after"] == "1"
         held.release.set()
         assert (await asyncio.wait_for(first, DEADLINE)).status_code == 200
+
+
+async def test_a_sign_in_that_waits_too_long_for_its_check_is_answered_busy_and_counts_nothing(
+    actors, app, settings, monkeypatch
+):
+    await actors.make("account_manager", username="li.na")
+    await actors.make("account_manager", username="wang.fang")
+    held = PasswordChecksSeen(monkeypatch, held=True)
+    async with app_client(settings, password_check_concurrency=1, password_check_wait_seconds=0.2) as client:
+        first = asyncio.create_task(login(client, "li.na"))
+        await held.reached(1)
+
+        waited = await asyncio.wait_for(login(client, "wang.fang"), DEADLINE)
+
+        assert_problem(waited, 429, "auth.busy")
+        assert waited.headers["retry-after"] == "1"
+        assert held.count == 1  # its password was never checked
+        held.release.set()
+        assert (await asyncio.wait_for(first, DEADLINE)).status_code == 200
+    async with app.state.db.sessionmaker() as session:
+        throttle = await session.get(LoginThrottle, "wang.fang")
+    assert throttle is not None and (throttle.failures, throttle.checks_in_flight) == (0, 0)  # given back, not failed
 
 
 async def test_a_sign_in_holds_no_connection_while_its_password_is_checked(actors, settings, monkeypatch):

@@ -5,6 +5,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select, update
 
@@ -90,6 +91,21 @@ async def test_checks_in_flight_answer_busy_and_the_right_password_gets_no_check
         assert_problem(right_after, 429, "auth.too_many_attempts")
         assert 0 < int(right_after.headers["retry-after"]) <= settings.login_lockout_minutes * 60
         assert checks.count == limit
+
+
+async def test_a_check_cut_short_counts_as_a_failure_and_stops_running(client, actors, app, monkeypatch):
+    await actors.make("account_manager", username="li.na")
+    checks = PasswordChecksSeen(monkeypatch, held=True)
+    signing_in = asyncio.create_task(login(client, "li.na"))
+    await checks.reached(1)
+
+    signing_in.cancel()  # the client went away, or the server is stopping
+
+    with pytest.raises(asyncio.CancelledError):
+        await signing_in
+    async with app.state.db.sessionmaker() as session:
+        throttle = await session.get(LoginThrottle, "li.na")
+    assert throttle is not None and (throttle.failures, throttle.checks_in_flight) == (1, 0)
 
 
 async def test_sign_in_rehashes_a_password_hashed_with_older_parameters(client, actors, app):

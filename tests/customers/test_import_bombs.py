@@ -1,5 +1,5 @@
-"""XLSX files built to exhaust the server (a small zip unpacking to millions of rows, strings or columns) are refused
-with 422 within two seconds, before their rows are read."""
+"""Files built to exhaust the server (a small zip unpacking to millions of rows, strings or columns; millions of blank
+CSV lines) are refused with 422 within two seconds, before their rows are read."""
 
 import io
 import time
@@ -122,6 +122,18 @@ async def test_a_workbook_built_to_exhaust_the_server_is_refused_at_once(client,
     assert_problem(response, 422, code)
     assert elapsed < WITHIN_SECONDS, f"{bomb}: refused after {elapsed:.2f} s"
     assert await customer_names(client, manager) == []
+
+
+async def test_a_csv_of_millions_of_blank_lines_is_refused_at_once(client, actors):
+    manager = await actors.make("account_manager")
+    files = {"file": ("customers.csv", "客户名称\n".encode() + b"\n" * 10_000_000, "text/csv")}
+
+    started = time.perf_counter()
+    response = await import_file(client, manager, files, dry_run="true")
+    elapsed = time.perf_counter() - started
+
+    assert_problem(response, 422, "customer_import.too_many_rows")
+    assert elapsed < WITHIN_SECONDS, f"refused after {elapsed:.2f} s"
 
 
 async def test_a_workbook_within_the_bounds_still_imports(client, actors):

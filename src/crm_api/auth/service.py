@@ -4,6 +4,7 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth import repository, totp
@@ -110,8 +111,9 @@ async def login(
                 if user is not None and not user.active:
                     user = None
                 second_factor = await totp.active_totp(reader, user.id) if user is not None else None
-            outcome = "failed"  # from here a guess is evaluated: cut short, it counts as one
-            matched, rehashed = await checks.verify(password, user.password_hash if user is not None else None)
+            async with checks.turn():
+                outcome = "failed"  # from here a guess is evaluated: cut short, it counts as one
+                matched, rehashed = await checks.verify(password, user.password_hash if user is not None else None)
             if not matched or user is None:
                 raise _wrong_credentials()
             outcome = "passed"
@@ -131,7 +133,9 @@ async def login(
             await repository.finish_password_check(session, username, window_started_at=window_started_at, outcome="signed_in")
             return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
         except BaseException:
-            await _finish_apart(session, database, username, window_started_at, outcome, client_ip)
+            # Shielded: a cancelled request (shutdown, a client gone) still ends its claim.
+            with anyio.CancelScope(shield=True):
+                await _finish_apart(session, database, username, window_started_at, outcome, client_ip)
             raise
 
 

@@ -33,7 +33,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
 # What an XLSX may make the server do, checked before a row is read: a small zip can unpack to gigabytes, declare
 # millions of rows or columns, or hold millions of strings, each of which would take minutes and gigabytes to read.
-MAX_SHEET_ROWS = 2 * MAX_IMPORT_ROWS  # blank rows included
+MAX_SHEET_ROWS = 2 * MAX_IMPORT_ROWS  # blank rows included, in CSV too
 MAX_IMPORT_COLUMNS = 64
 MAX_CELL_CHARS = 32_767  # Excel's own limit
 MAX_UNPACKED_BYTES = 128 * 1024 * 1024
@@ -131,10 +131,8 @@ def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
         if width > MAX_IMPORT_COLUMNS:
             raise _too_many_columns()
         yield list(header[:width])
-        # Rows the sheet skips come back blank, so count them too: `<row r="5000000">` is one element.
-        for number, row in enumerate(sheet.iter_rows(min_row=2, max_col=max(width, 1), values_only=True), start=2):
-            if number > MAX_SHEET_ROWS:
-                raise _too_many_rows()
+        # Rows the sheet skips come back blank, and parse_file counts them: `<row r="5000000">` is one element.
+        for row in sheet.iter_rows(min_row=2, max_col=max(width, 1), values_only=True):
             yield list(row)
     finally:
         workbook.close()
@@ -178,6 +176,8 @@ def parse_file(upload: IO[bytes], filename: str) -> ParsedFile:
     columns = _header(next(rows, []))
     parsed = ParsedFile()
     for number, cells in enumerate(rows, start=HEADER_ROW + 1):
+        if number > MAX_SHEET_ROWS:  # blank rows cost time too: a file of millions of empty lines is refused
+            raise _too_many_rows()
         texts = {columns[i]: _cell_text(cell) for i, cell in enumerate(cells) if i in columns}
         values = {column: text for column, text in texts.items() if text is not None}
         if not values:
