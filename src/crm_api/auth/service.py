@@ -2,6 +2,9 @@
 
 import math
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
@@ -70,21 +73,32 @@ def _password_changed(checked: User, current: User) -> bool:
     return current.password_hash != checked.password_hash and current.tokens_valid_after != checked.tokens_valid_after
 
 
-async def _finish_apart(
-    session: AsyncSession,
-    database: Database,
-    username: str,
-    window_started_at: datetime,
-    outcome: repository.CheckOutcome,
-    client_ip: str | None,
-) -> None:
-    """End the claimed check in a transaction of its own, as the error rolls the request's back; that one is ended
-    first, so the request never holds one connection while waiting for a second."""
-    await session.rollback()
-    async with database.sessionmaker() as apart, apart.begin():
-        await repository.finish_password_check(apart, username, window_started_at=window_started_at, outcome=outcome)
-        if outcome == "failed":
-            apart.add(LoginAttempt(username=username, succeeded=False, client_ip=client_ip, at=clock.now()))
+@dataclass
+class _Claim:
+    """A claimed password check, and what it ends as if the sign-in stops here."""
+
+    username: str
+    window_started_at: datetime
+    outcome: repository.CheckOutcome = "passed"  # nothing evaluated yet
+
+
+@asynccontextmanager
+async def _ended_on_error(claim: _Claim, session: AsyncSession, database: Database, client_ip: str | None) -> AsyncIterator[None]:
+    """On any error, end the claim in a transaction of its own, as the error rolls the request's back; that one is
+    ended first, so the request never holds one connection while waiting for a second. Shielded: a cancelled request
+    (shutdown, a client gone) still ends its claim."""
+    try:
+        yield
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await session.rollback()
+            async with database.sessionmaker() as apart, apart.begin():
+                await repository.finish_password_check(
+                    apart, claim.username, window_started_at=claim.window_started_at, outcome=claim.outcome
+                )
+                if claim.outcome == "failed":
+                    apart.add(LoginAttempt(username=claim.username, succeeded=False, client_ip=client_ip, at=clock.now()))
+        raise
 
 
 async def login(
@@ -98,45 +112,40 @@ async def login(
     otp: str | None = None,
     client_ip: str | None,
 ) -> TokenPair:
-    """Claim a password check and read the user in autocommit statements, check the password holding no connection,
-    then write the outcome. The claim ends as a failure when the credentials are wrong (or the check was cut short),
-    is given back when the password was right, and clears the failures with the sign-in."""
+    """Wait for a turn to check (touching no database, so a busy answer costs it nothing), claim the check and read
+    the user in autocommit statements, check the password holding no connection, then write the outcome. The claim
+    ends as a failure when the credentials are wrong (or the check was cut short), is given back when the password
+    was right, and clears the failures with the sign-in."""
     username = normalize_username(username)
-    async with checks.slot():
-        window_started_at = await _claim_password_check(database, settings, username)
-        outcome: repository.CheckOutcome = "passed"  # nothing evaluated yet
-        try:
+    async with checks.slot(), checks.turn():
+        claim = _Claim(username, await _claim_password_check(database, settings, username))
+        async with _ended_on_error(claim, session, database, client_ip):
             async with database.reader() as reader:
                 user = await repository.user_by_username(reader, username)
                 if user is not None and not user.active:
                     user = None
                 second_factor = await totp.active_totp(reader, user.id) if user is not None else None
-            async with checks.turn():
-                outcome = "failed"  # from here a guess is evaluated: cut short, it counts as one
-                matched, rehashed = await checks.verify(password, user.password_hash if user is not None else None)
-            if not matched or user is None:
-                raise _wrong_credentials()
-            outcome = "passed"
-            if second_factor is not None and not otp:
-                # Not a failure: the client asks for the code and signs in again with it.
-                raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
-            current = await repository.user_for_token(session, user.id, to_write=rehashed is not None)
-            if current is None or not current.active or _password_changed(user, current):
-                outcome = "failed"
-                raise _wrong_credentials()
-            if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
-                outcome = "failed"
-                raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
-            if rehashed is not None and current.password_hash == user.password_hash:
-                current.password_hash = rehashed  # the same password, hashed with today's parameters
-            session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
-            await repository.finish_password_check(session, username, window_started_at=window_started_at, outcome="signed_in")
-            return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
-        except BaseException:
-            # Shielded: a cancelled request (shutdown, a client gone) still ends its claim.
-            with anyio.CancelScope(shield=True):
-                await _finish_apart(session, database, username, window_started_at, outcome, client_ip)
-            raise
+            claim.outcome = "failed"  # from here a guess is evaluated: cut short, it counts as one
+            matched, rehashed = await checks.verify(password, user.password_hash if user is not None else None)
+    async with _ended_on_error(claim, session, database, client_ip):
+        if not matched or user is None:
+            raise _wrong_credentials()
+        claim.outcome = "passed"
+        if second_factor is not None and not otp:
+            # Not a failure: the client asks for the code and signs in again with it.
+            raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
+        current = await repository.user_for_token(session, user.id, to_write=rehashed is not None)
+        if current is None or not current.active or _password_changed(user, current):
+            claim.outcome = "failed"
+            raise _wrong_credentials()
+        if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
+            claim.outcome = "failed"
+            raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
+        if rehashed is not None and current.password_hash == user.password_hash:
+            current.password_hash = rehashed  # the same password, hashed with today's parameters
+        session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
+        await repository.finish_password_check(session, username, window_started_at=claim.window_started_at, outcome="signed_in")
+        return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
 
 
 async def refresh(session: AsyncSession, database: Database, settings: Settings, *, refresh_token: str) -> TokenPair:
