@@ -44,7 +44,7 @@ from bench.generate import (
     describe_existing,
     generate,
 )
-from bench.load import Call, Measurement, MemorySampler, drive
+from bench.load import Call, Measurement, MemorySampler, RetryLater, drive
 from bench.scenarios import (
     ADMIN,
     EXECUTIVE,
@@ -250,14 +250,16 @@ async def run_sign_in_storm(
     ) as session:
         read = http_call(session, reads, headers, fixtures)
 
-        async def sign_in_once(rng: random.Random) -> bool | str:
+        async def sign_in_once(rng: random.Random) -> bool | str | RetryLater:
             body = {"username": rng.choice(usernames), "password": BENCH_PASSWORD}
             async with session.post("/api/v1/auth/login", json=body) as response:
                 answer = str(response.status)
                 if response.status != 200:
                     answer += f" {(await response.json(content_type=None)).get('code')}"
             answers[answer] += 1
-            return answer in ("200", "429 auth.busy") or answer
+            if answer == "429 auth.busy":
+                return RetryLater(float(response.headers["Retry-After"]))
+            return answer == "200" or answer
 
         alone = await drive(f"{storm.name}: reads alone", read, concurrency=storm.readers, seconds=seconds)
         print(f"  {_line(alone)}")

@@ -274,7 +274,8 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 @dataclass(frozen=True)
 class SignInStorm:
-    """Many clients signing in at once, each again and again as a user of its own, while customers are read by id:
+    """Many clients signing in at once, again and again (after the Retry-After of a busy answer, as the contract asks),
+    each as one of `sign_ins` users, while customers are read by id:
     every sign-in is answered within `answer_seconds` (a 200, or 429 auth.busy from a full password queue), and the
     reads' p95 stays within `read_slowdown` times their p95 without the storm (#13)."""
 
