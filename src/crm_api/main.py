@@ -168,7 +168,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 await scheduler.stop(settings.shutdown_grace_seconds)
-            app.state.password_checks.close()
             await database.dispose()
 
     docs = settings.docs_are_public

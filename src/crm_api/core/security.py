@@ -64,6 +64,7 @@ class PasswordChecks:
         self._capacity = concurrency + queue
         self._admitted = 0
         self._wait_seconds = wait_seconds
+        # Never shut down: the process's exit ends its idle threads, and an app may be started again (tests do).
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="password-check", initializer=_lower_priority)
 
     @asynccontextmanager
@@ -92,9 +93,6 @@ class PasswordChecks:
     async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
         """Within a turn: checks; see verify_password."""
         return await verify_off_loop(password, hashed, self._threads)
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=False)
 
 
 def _busy() -> RateLimited:
