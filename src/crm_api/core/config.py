@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # for one; past that a sign-in is answered 429 at once rather than queued.
     password_check_concurrency: int = Field(default=1, ge=1)
     password_check_queue: int = Field(default=32, ge=0)
+    # How long a sign-in in that line waits for its check to start; past it, 429 too, so each is answered in time.
+    password_check_wait_seconds: float = Field(default=2.0, gt=0)
     scheduler_enabled: bool = False
     # On SIGTERM: how long `crm serve` waits for the requests in flight, and `crm scheduler` (or an API process
     # running the scheduler) for the jobs running, before cancelling them. Keep it under the orchestrator's stop
