@@ -69,7 +69,9 @@ async def list_customers(
     response_model=CustomerRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a customer owned by the caller",
-    responses=error_responses(401, 403, 422),
+    description='409 `customer.duplicate` (with `duplicate`: id, name, owner_name or "pool") when a live customer '
+    "has the same normalized name, E.164 phone or email.",
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.create_customer(session, principal, body))
@@ -83,8 +85,10 @@ async def create_customer(body: CustomerCreate, principal: CustomersWrite, sessi
     response_model=ImportReport,
     summary="Import customers from a CSV or XLSX file",
     description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
-    "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
-    responses=error_responses(401, 403, 413, 422),
+    "客户等级, 电话 …). Every row is checked like a create, the duplicate guard too (a row matching a live customer "
+    "or an earlier row is a row error naming it); the importer owns the new customers. 409 `customer.duplicate` "
+    "when a concurrent request created one of the rows' customers first.",
+    responses=error_responses(401, 403, 409, 413, 422),
 )
 async def import_customers(
     principal: CustomersWrite,

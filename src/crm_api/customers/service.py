@@ -1,6 +1,7 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -229,11 +230,14 @@ async def ensure_not_duplicate(session: AsyncSession, keys: CustomerKeys, *, exc
         raise duplicate_error(matches[0])
 
 
-async def flush_guarded(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> None:
-    """Flush a new or renamed customer under a savepoint: a concurrent request that wrote the same name or phone
-    first (the unique indexes' doing) is the same 409 as one the check saw."""
+@asynccontextmanager
+async def guarded(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> AsyncIterator[None]:
+    """Write a new or renamed customer inside, under a savepoint flushed on the way out: a concurrent request that
+    wrote the same name or phone first (the unique indexes' doing) is the same 409 as one the check saw. The change
+    must be made inside: one made before would roll back with the savepoint's whole transaction."""
     try:
         async with session.begin_nested():
+            yield
             await session.flush()
     except IntegrityError:
         await ensure_not_duplicate(session, keys, except_id=except_id)
@@ -263,8 +267,8 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         status=CustomerStatus.ACTIVE,
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
-    session.add(customer)
-    await flush_guarded(session, keys)
+    async with guarded(session, keys):
+        session.add(customer)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
@@ -286,11 +290,11 @@ async def update_customer(
     # Only a value that changes is compared: a legacy duplicate may still be edited otherwise.
     keys = CustomerKeys.of({k: v for k, v in changes.items() if v != getattr(customer, k, None)})
     await ensure_not_duplicate(session, keys, except_id=customer.id)
-    if "tags" in changes:
-        apply_tags(customer, changes.pop("tags"))
-    for name, value in changes.items():
-        setattr(customer, name, value)
-    await flush_guarded(session, keys, except_id=customer.id)
+    async with guarded(session, keys, except_id=customer.id):
+        if "tags" in changes:
+            apply_tags(customer, changes.pop("tags"))
+        for name, value in changes.items():
+            setattr(customer, name, value)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
     )
@@ -316,8 +320,8 @@ async def restore_customer(session: AsyncSession, actor: Principal, customer_id:
     keys = CustomerKeys.of({"name": customer.name, "phone_e164": customer.phone_e164, "email": customer.email})
     await ensure_not_duplicate(session, keys, except_id=customer.id)
     before = audit_view(customer)
-    customer.deleted_at = None
-    await flush_guarded(session, keys, except_id=customer.id)
+    async with guarded(session, keys, except_id=customer.id):
+        customer.deleted_at = None
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view
     )
