@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from crm_api.customers import repository
 from crm_api.models.customer import Customer
 from tests.concurrency import RACERS, losers_codes, race, skip_unless_postgresql, statuses
 from tests.conftest import migrate
@@ -92,7 +93,8 @@ async def test_a_legacy_duplicate_may_still_be_edited_but_not_renamed_onto_anoth
     assert response.status_code == 200, response.text
 
 
-async def test_an_import_refuses_rows_duplicating_a_customer_or_an_earlier_row(client, actors):
+async def test_an_import_refuses_rows_duplicating_a_customer_or_an_earlier_row(client, actors, monkeypatch):
+    monkeypatch.setattr(repository, "KEY_BATCH", 2)  # the lookup in several batches, as for a large file
     owner, importer = await two_managers(actors)
     existing = await make_customer(client, owner, name="甲公司", phone="13800000001")
     header = ["name", "phone", "email"]

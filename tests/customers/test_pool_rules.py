@@ -82,14 +82,19 @@ async def test_locks_stop_at_the_owners_limit_whoever_locks(client, actors, app,
     assert (await lock(client, owner, third["id"])).status_code == 200
 
 
-async def test_a_transfer_ends_the_lock(client, actors):
+async def test_a_transfer_one_by_one_or_in_bulk_ends_the_lock(client, actors):
     owner, successor = await two_managers(actors)
     supervisor = await actors.make("sales_supervisor", team="east")
-    customer = await make_customer(client, owner)
-    await lock(client, owner, customer["id"])
+    customer, other = await make_customer(client, owner), await make_customer(client, owner)
+    for locked in (customer, other):
+        assert (await lock(client, owner, locked["id"])).status_code == 200
     response = await client.post(f"{BASE}/{customer['id']}/transfer", json={"owner_id": successor.id}, headers=supervisor.headers)
     assert response.status_code == 200, response.text
     assert response.json()["locked"] is False
+    body = {"ids": [other["id"]], "set": {"owner_id": successor.id}}
+    assert (await client.post(f"{BASE}/bulk-update", json=body, headers=supervisor.headers)).status_code == 200
+    moved = (await client.get(f"{BASE}/{other['id']}", headers=successor.headers)).json()
+    assert (moved["owner_id"], moved["locked"]) == (successor.id, False)
 
 
 @pytest.mark.parametrize("racers", [RACERS])

@@ -40,6 +40,8 @@ from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskSt
 
 R = TypeVar("R", Contact, Interaction)
 
+# Values per IN list of the duplicate guard's lookup: an import's 100,000 rows stay under the drivers' parameter limits.
+KEY_BATCH = 5_000
 # Ownership moves that start an owner's time with a customer: the recycle clock runs from the latest of them.
 OWNERSHIP_STARTS = (
     customer_policy.OwnershipAction.CREATE,
@@ -96,17 +98,11 @@ class CustomerRepository(Repository[Customer]):
     async def sharing_keys(
         self, *, names: Sequence[str], phones: Sequence[str], emails: Sequence[str], except_id: int | None
     ) -> list[Any]:
-        """Live customers whose normalized name, E.164 phone or lower-case email is among these (each an indexed
-        lookup), with their owner's name: rows of (id, name, owner_id, owner_name, name_normalized, phone_e164,
-        email)."""
+        """Live customers whose normalized name, E.164 phone or lower-case email is among these (indexed lookups,
+        a query per KEY_BATCH values of each), with their owner's name: rows of (id, name, owner_id, owner_name,
+        name_normalized, phone_e164, email), each once, oldest first."""
         email = func.lower(Customer.email)
-        keys = [
-            column.in_(values)
-            for column, values in ((Customer.name_normalized, names), (Customer.phone_e164, phones), (email, emails))
-            if values
-        ]
-        if not keys:
-            return []
+        keyed = [(Customer.name_normalized, names), (Customer.phone_e164, phones), (email, emails)]
         statement = (
             select(
                 Customer.id,
@@ -118,12 +114,17 @@ class CustomerRepository(Repository[Customer]):
                 email.label("email"),
             )
             .outerjoin(User, User.id == Customer.owner_id)
-            .where(Customer.deleted_at.is_(None), or_(*keys))
-            .order_by(Customer.id)
+            .where(Customer.deleted_at.is_(None))
         )
         if except_id is not None:
             statement = statement.where(Customer.id != except_id)
-        return list((await self.session.execute(statement)).all())
+        found: dict[int, Any] = {}
+        longest = max(len(values) for _, values in keyed)
+        for start in range(0, longest, KEY_BATCH):
+            keys = [column.in_(values[start : start + KEY_BATCH]) for column, values in keyed if values[start:]]
+            for row in await self.session.execute(statement.where(or_(*keys))):
+                found.setdefault(row.id, row)
+        return [found[i] for i in sorted(found)]
 
     async def names(self, ids: Iterable[int]) -> dict[int, str]:
         rows = await self.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(list(ids))))

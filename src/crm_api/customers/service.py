@@ -337,6 +337,14 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
     return owner
 
 
+def hand_over(customer: Customer, owner_id: int) -> int | None:
+    """Make `owner_id` the owner; the previous owner. A lock is its owner's: it ends, the new owner decides again."""
+    previous_owner_id = customer.owner_id
+    if owner_id != previous_owner_id:
+        customer.owner_id, customer.locked_at = owner_id, None
+    return previous_owner_id
+
+
 async def transfer_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerTransfer) -> Customer:
     """Give the customer to another account manager (the only way its owner changes)."""
     customer = await load_customer(session, actor, customer_id, "customers:transfer")
@@ -345,8 +353,7 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
     if owner.id == customer.owner_id:
         return customer
     before = audit_view(customer)
-    previous_owner_id, customer.owner_id = customer.owner_id, owner.id
-    customer.locked_at = None  # a lock is its owner's: the new one decides again
+    previous_owner_id = hand_over(customer, owner.id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view
     )
