@@ -187,25 +187,28 @@ async def duplicates_of(
     session: AsyncSession, candidates: Sequence[CustomerKeys], *, except_id: int | None = None
 ) -> list[list[DuplicateMatch]]:
     """The duplicate guard for one customer or a whole import: per candidate, the live customers sharing its name,
-    phone or email (a name match first, then phone, then email; oldest first). One query per call; the candidates
-    are not compared with each other."""
+    phone or email (a name match first, then phone, then email; oldest first). One query per 5,000 keys; the
+    candidates are not compared with each other."""
     rows = await CustomerRepository(session).sharing_keys(
         names=sorted({c.name for c in candidates if c.name}),
         phones=sorted({c.phone for c in candidates if c.phone}),
         emails=sorted({c.email for c in candidates if c.email}),
         except_id=except_id,
     )
+    # (key, value) -> the customers having it, oldest first: each candidate is a few lookups, whatever the count.
+    having: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        for on, column in DUPLICATE_KEYS.items():
+            if getattr(row, column):
+                having.setdefault((on, getattr(row, column)), []).append(row)
 
     def matches(candidate: CustomerKeys) -> list[DuplicateMatch]:
         found: dict[int, DuplicateMatch] = {}
-        for on, column in DUPLICATE_KEYS.items():
-            key = getattr(candidate, on)
-            for row in rows:
-                if key is not None and getattr(row, column) == key and row.id not in found:
-                    owner = row.owner_name or "pool"
-                    found[row.id] = DuplicateMatch(
-                        id=row.id, name=row.name, owner_id=row.owner_id, owner_name=owner, matched_on=on
-                    )
+        for on in DUPLICATE_KEYS:
+            for row in having.get((on, getattr(candidate, on)), []):
+                owner = row.owner_name or "pool"
+                match = DuplicateMatch(id=row.id, name=row.name, owner_id=row.owner_id, owner_name=owner, matched_on=on)
+                found.setdefault(row.id, match)
         return list(found.values())
 
     return [matches(candidate) for candidate in candidates]
