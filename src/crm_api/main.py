@@ -110,6 +110,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
+    "crm_api.customers.jobs",
 )
 
 

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # long after releasing a customer its former owner may not claim it back.
     pool_claim_limit: int = Field(default=300, ge=0)
     pool_claim_cooldown_days: int = Field(default=7, ge=0)
+    # How many customers one owner may lock out of the recycle job.
+    pool_lock_limit: int = Field(default=10, ge=0)
+    # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
+    pool_recycle_cron: str = "30 0 * * *"
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.

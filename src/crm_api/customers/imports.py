@@ -14,6 +14,7 @@ from typing import IO, Any
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -26,8 +27,17 @@ from crm_api.core.permissions import Principal
 from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
 from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import CustomerRepository
-from crm_api.customers.schemas import CustomerCreate, ImportMode, ImportReport, ImportRowError
-from crm_api.customers.service import CUSTOMER_PHONES, DICTIONARY_FIELDS, ensure_can_own, normalized_phones
+from crm_api.customers.schemas import CustomerCreate, DuplicateMatch, ImportMode, ImportReport, ImportRowError
+from crm_api.customers.service import (
+    CUSTOMER_PHONES,
+    DICTIONARY_FIELDS,
+    CustomerKeys,
+    duplicate_error,
+    duplicate_message,
+    duplicates_of,
+    ensure_can_own,
+    normalized_phones,
+)
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
@@ -53,8 +63,8 @@ class ParsedFile:
     valid: dict[int, CustomerCreate] = field(default_factory=dict)
     errors: list[ImportRowError] = field(default_factory=list)
 
-    def reject(self, row: int, field_name: str, message: str) -> None:
-        self.errors.append(ImportRowError(row=row, field=field_name, message=message))
+    def reject(self, row: int, field_name: str, message: str, duplicate: DuplicateMatch | None = None) -> None:
+        self.errors.append(ImportRowError(row=row, field=field_name, message=message, duplicate=duplicate))
         self.valid.pop(row, None)
 
 
@@ -231,7 +241,29 @@ async def _check_rules(session: AsyncSession, parsed: ParsedFile) -> dict[int, d
             parsed.reject(number, name, message)
         if not problems:
             checked[number] = values
+    await _refuse_duplicates(session, parsed, checked)
     return checked
+
+
+async def _refuse_duplicates(session: AsyncSession, parsed: ParsedFile, checked: dict[int, dict[str, Any]]) -> None:
+    """The create's duplicate guard on every checked row, in one query; a row repeating an earlier row's name,
+    phone or email is refused too."""
+    keys = {number: CustomerKeys.of(values) for number, values in checked.items()}
+    found = await duplicates_of(session, list(keys.values()))
+    first_rows: dict[tuple[str, str], int] = {}
+    for (number, key), matches in zip(keys.items(), found, strict=True):
+        if matches:
+            match = matches[0]
+            parsed.reject(number, match.matched_on, duplicate_message(match), match)
+            del checked[number]
+            continue
+        for on in ("name", "phone", "email"):
+            value = getattr(key, on)
+            earlier = first_rows.setdefault((on, value), number) if value else number
+            if earlier != number:
+                parsed.reject(number, on, f"Row {earlier} has the same {on}")
+                del checked[number]
+                break
 
 
 async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, Any]]) -> list[str]:
@@ -297,7 +329,17 @@ async def import_customers(
         error.extra = {"report": report.model_dump()}
         raise error
     if write and checked:
-        codes = await _write(session, actor, [checked[n] for n in sorted(checked)])
+        rows = [checked[n] for n in sorted(checked)]
+        try:
+            async with session.begin_nested():
+                codes = await _write(session, actor, rows)
+        except IntegrityError:
+            # Another request wrote one of these customers meanwhile (the unique indexes held): its 409.
+            found = await duplicates_of(session, [CustomerKeys.of(values) for values in rows])
+            match = next((matches[0] for matches in found if matches), None)
+            if match is None:
+                raise
+            raise duplicate_error(match) from None
         await audit.record_batch(
             session,
             actor=actor,

@@ -58,6 +58,8 @@ class User(Versioned, Timestamped, Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     # Tokens issued up to this instant are refused: set by a disable, a password or a role change.
     tokens_valid_after: Mapped[datetime | None]
+    # How many active customers this person may own and still claim from the pool; None: CRM_POOL_CLAIM_LIMIT.
+    pool_claim_limit: Mapped[int | None]
 
     team: Mapped[Team | None] = relationship(lazy="raise")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="raise", order_by=Role.code)
