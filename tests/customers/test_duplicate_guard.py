@@ -226,7 +226,7 @@ async def test_concurrent_creates_sharing_a_phone_make_one_customer(client, acto
 async def test_the_migration_marks_duplicates_already_present_and_keeps_them(fresh_database):
     """Existing data: all but the oldest live customer of each name or phone wait outside the unique indexes."""
     url = await fresh_database()
-    await migrate(url, "5c0d1e2f3a4b")
+    await migrate(url, "598c36366de2")
     engine = create_async_engine(url)
     rows = [
         (1, "上海华信科技有限公司", "上海华信科技", "+862162345678", None),

@@ -5,7 +5,7 @@ such group is marked `legacy_duplicate` and stays outside the new unique indexes
 until someone merges it. Nothing is deleted or renamed.
 
 Revision ID: b96968d706b4
-Revises: 5c0d1e2f3a4b
+Revises: 598c36366de2
 Create Date: 2026-12-06 09:42:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b96968d706b4"
-down_revision: str | None = "5c0d1e2f3a4b"
+down_revision: str | None = "598c36366de2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
