@@ -1,11 +1,11 @@
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
 from crm_api.core.auth import get_principal
 from crm_api.main import create_app
 from tests.conftest import make_settings
 from tests.factories import assert_problem
+from tests.routes import api_routes
 
 # Routes anyone may call: signing in needs no token.
 PUBLIC_ROUTES = {
@@ -25,8 +25,8 @@ def _dependency_calls(dependant) -> set:
 
 def test_every_api_route_requires_an_authenticated_caller(app: FastAPI):
     unguarded = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/v1"):
+    for route in api_routes(app):
+        if not route.path.startswith("/api/v1"):
             continue
         for method in route.methods:
             if (method, route.path) not in PUBLIC_ROUTES and get_principal not in _dependency_calls(route.dependant):

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # How long a sign-in in that line waits for its check to start; past it, 429 too, so each is answered in time.
     password_check_wait_seconds: float = Field(default=2.0, gt=0)
     scheduler_enabled: bool = False
+    # How long a scheduler waits for another process's run of the same job before skipping a fire time; keep it under
+    # the statement timeout, which also ends the wait.
+    scheduler_lock_wait_seconds: float = Field(default=5, ge=0, le=60)
     # On SIGTERM: how long `crm serve` waits for the requests in flight, and `crm scheduler` (or an API process
     # running the scheduler) for the jobs running, before cancelling them. Keep it under the orchestrator's stop
     # timeout (Docker's stop_grace_period, Kubernetes' terminationGracePeriodSeconds).
