@@ -3,7 +3,7 @@
 import hashlib
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, exists, func, literal, select, type_coerce
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, literal, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -57,6 +57,27 @@ def _document_has_json(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -
 def _document_has_jsonb(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -> str:
     wanted = {element.key: [element.value] if element.in_list else element.value}
     return compiler.process(type_coerce(element.document, JSONB()).contains(wanted), **kw)
+
+
+class DocumentHasKey(ColumnElement[bool]):
+    """The document holds `key` (with a non-null value)."""
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, document: Any, key: str) -> None:
+        self.document, self.key = document, key
+
+
+@compiles(DocumentHasKey)
+def _document_has_key_json(element: DocumentHasKey, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.json_extract(element.document, f'$."{element.key}"').is_not(None), **kw)
+
+
+@compiles(DocumentHasKey, "postgresql")
+def _document_has_key_jsonb(element: DocumentHasKey, compiler: SQLCompiler, **kw: Any) -> str:
+    value = type_coerce(element.document, JSONB())[element.key]
+    return compiler.process(and_(value.is_not(None), func.jsonb_typeof(value) != "null"), **kw)
 
 
 def live(entity: CustomFieldEntity) -> list[ColumnElement[bool]]:
@@ -114,9 +135,15 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
             statement = statement.where(model.id.not_in(except_ids))
         return await self.session.scalar(statement.limit(1))
 
-    async def holders(self, entity: CustomFieldEntity, key: str) -> list[tuple[int, Any]]:
-        """(id, value) of every live record of the entity holding `key`: what a stricter rule must be checked on."""
+    async def holders(self, entity: CustomFieldEntity, key: str) -> list[tuple[int, dict[str, Any]]]:
+        """(id, custom_fields) of every live record of the entity holding `key`: what a new rule must fit."""
         model: Any = MODELS[entity]
-        value = model.custom_fields[key]
-        statement = select(model.id, value).where(value.is_not(None), *live(entity))
+        statement = select(model.id, model.custom_fields).where(DocumentHasKey(model.custom_fields, key), *live(entity))
         return [(row[0], row[1]) for row in await self.session.execute(statement)]
+
+    async def rewrite(self, entity: CustomFieldEntity, record_id: int, document: dict[str, Any]) -> None:
+        """Store a record's custom_fields as given (a value normalised when its field was defined over it)."""
+        model: Any = MODELS[entity]
+        await self.session.execute(
+            update(model).where(model.id == record_id).values(custom_fields=document).execution_options(synchronize_session=False)
+        )

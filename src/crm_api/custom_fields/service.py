@@ -228,17 +228,22 @@ async def get_definition(session: AsyncSession, entity: CustomFieldEntity, key: 
     return definition
 
 
-async def _ensure_stored_values_fit(session: AsyncSession, definition: CustomFieldDefinition, *, unique: bool) -> None:
-    """Values records already hold under the key (written before the field was defined, while it was not unique, or
-    while it was inactive) must fit the field: 409 naming how many do not, so an admin fixes the data first."""
+async def _adopt_stored_values(session: AsyncSession, definition: CustomFieldDefinition, *, unique: bool) -> None:
+    """Values records already hold under the key (written before the field was defined, as the untyped custom fields of
+    customers were, or while it was not unique) must fit the field: 409 naming how many do not, so an admin fixes the
+    data first. Those that fit are stored normalised ("120" becomes 120 for a number), so filters find them."""
+    repo = CustomFieldRepository(session)
     rules = await _rules(session, definition.entity, [definition])
     unfit, seen, repeated = 0, set(), 0
-    for _, value in await CustomFieldRepository(session).holders(definition.entity, definition.key):
+    rewrites = []
+    for record_id, document in await repo.holders(definition.entity, definition.key):
         try:
-            normalized = rules.normalized(definition, value)
+            normalized = rules.normalized(definition, document[definition.key])
         except ValueError:
             unfit += 1
             continue
+        if normalized != document[definition.key]:
+            rewrites.append((record_id, document | {definition.key: normalized}))
         if unique:
             marker = repr(normalized)
             repeated += marker in seen
@@ -251,6 +256,8 @@ async def _ensure_stored_values_fit(session: AsyncSession, definition: CustomFie
             unfit=unfit,
             repeated=repeated,
         )
+    for record_id, document in rewrites:
+        await repo.rewrite(definition.entity, record_id, document)
 
 
 async def create_definition(
@@ -266,7 +273,7 @@ async def create_definition(
             code="custom_field.unknown_category",
         )
     definition = CustomFieldDefinition(entity=entity, active=True, **data.model_dump())
-    await _ensure_stored_values_fit(session, definition, unique=data.unique)
+    await _adopt_stored_values(session, definition, unique=data.unique)
     session.add(definition)
     await audit.record_change(session, actor=actor, entity_type="custom_field", entity=definition, action="create", before=None)
     return definition
@@ -280,7 +287,7 @@ async def update_definition(
     if changes.get("unique") and not definition.unique:
         if definition.type in {CustomFieldType.BOOLEAN, CustomFieldType.MULTI_CHOICE}:
             raise InvalidInput("unique", f"A {definition.type} field cannot be unique", code="custom_field.not_uniqueable")
-        await _ensure_stored_values_fit(session, definition, unique=True)
+        await _adopt_stored_values(session, definition, unique=True)
     before = audit.snapshot(definition)
     for name, value in changes.items():
         setattr(definition, name, value)
@@ -296,7 +303,7 @@ async def set_active(
     if definition.active == active:
         return definition
     if active:
-        await _ensure_stored_values_fit(session, definition, unique=definition.unique)
+        await _adopt_stored_values(session, definition, unique=definition.unique)
     before = audit.snapshot(definition)
     definition.active = active
     action = "activate" if active else "deactivate"
