@@ -52,13 +52,8 @@ def upgrade() -> None:
     for table in NEW_DOCUMENTS:
         with op.batch_alter_table(table) as batch_op:
             batch_op.add_column(sa.Column("custom_fields", DOCUMENT, nullable=False, server_default=sa.text("'{}'")))
-        # The default only fills the rows already there; the application always writes the column.
-        with op.batch_alter_table(table) as batch_op:
-            batch_op.alter_column("custom_fields", server_default=None)
     if op.get_bind().dialect.name == "postgresql":
-        op.alter_column(
-            "customers", "custom_fields", type_=postgresql.JSONB(), postgresql_using="custom_fields::jsonb"
-        )
+        op.alter_column("customers", "custom_fields", type_=postgresql.JSONB(), postgresql_using="custom_fields::jsonb")
         op.create_index(
             "ix_customers_custom_fields",
             "customers",

@@ -4,7 +4,6 @@ import pytest
 from sqlalchemy import update
 
 from crm_api.models.customer import Customer
-
 from tests.custom_fields.factories import BASE, define_field
 from tests.customers.factories import BASE as CUSTOMERS
 from tests.customers.factories import audit_of, make_customer
@@ -107,7 +106,9 @@ async def test_a_field_over_stored_values_must_fit_them_and_stores_them_normalis
         for customer_id, document in ((many["id"], {"employees": "many"}), (some["id"], {"employees": "120", "erp": "E"})):
             await session.execute(update(Customer).where(Customer.id == customer_id).values(custom_fields=document))
     problem = assert_problem(
-        await client.post(f"{BASE}/customer", json={"key": "employees", "label": "员工数", "type": "number"}, headers=admin.headers),
+        await client.post(
+            f"{BASE}/customer", json={"key": "employees", "label": "员工数", "type": "number"}, headers=admin.headers
+        ),
         409,
         "custom_field.stored_values_conflict",
     )

@@ -96,5 +96,11 @@ async def test_filters_keep_the_data_scope_and_apply_to_the_pool_and_contacts(cl
 
 async def test_list_descriptions_document_the_cf_parameters(client):
     paths = (await client.get("/openapi.json")).json()["paths"]
-    for path in ("/api/v1/customers", "/api/v1/leads", "/api/v1/opportunities", "/api/v1/service-tickets", "/api/v1/customer-pool"):
+    for path in (
+        "/api/v1/customers",
+        "/api/v1/leads",
+        "/api/v1/opportunities",
+        "/api/v1/service-tickets",
+        "/api/v1/customer-pool",
+    ):
         assert "cf.<key>" in paths[path]["get"]["description"], path

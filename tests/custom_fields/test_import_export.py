@@ -19,7 +19,9 @@ def csv_file(*rows: list[object]) -> dict[str, tuple[str, bytes, str]]:
 async def fields(client, admin):
     await define_field(client, admin, "customer", "erp_no", label="ERP 编号", unique=True, sort_order=1)
     await define_field(client, admin, "customer", "founded", "date", label="成立日期", sort_order=2)
-    await define_field(client, admin, "customer", "markets", "multi_choice", label="市场", dictionary_category="region", sort_order=3)
+    await define_field(
+        client, admin, "customer", "markets", "multi_choice", label="市场", dictionary_category="region", sort_order=3
+    )
     await define_field(client, admin, "customer", "listed", "boolean", label="上市", required=True, sort_order=4)
 
 
@@ -27,7 +29,12 @@ async def test_export_has_a_column_per_active_field_by_label_and_filters_by_cf(c
     admin, manager = await actors.make("admin"), await actors.make("account_manager")
     await fields(client, admin)
     await define_field(client, admin, "customer", "old", label="旧字段")
-    await make_customer(client, manager, name="甲", custom_fields={"erp_no": "E-1", "markets": ["shanghai", "beijing"], "listed": True, "old": "x"})
+    await make_customer(
+        client,
+        manager,
+        name="甲",
+        custom_fields={"erp_no": "E-1", "markets": ["shanghai", "beijing"], "listed": True, "old": "x"},
+    )
     await make_customer(client, manager, name="乙", custom_fields={"erp_no": "E-2", "founded": "2001-02-03", "listed": False})
     await client.post("/api/v1/custom-fields/customer/old/deactivate", headers=admin.headers)
     response = await client.get(f"{BASE}/export", params={"cf.listed": "true"}, headers=manager.headers)

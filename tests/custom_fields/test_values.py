@@ -59,10 +59,18 @@ WRONG = {
 async def create(client: httpx.AsyncClient, actor: Actor, entity: str, custom_fields: Any) -> httpx.Response:
     """POST a record of the entity with these custom fields."""
     if entity == "customer":
-        return await client.post(CUSTOMERS, json={"name": "上海华信科技有限公司", "custom_fields": custom_fields}, headers=actor.headers)
+        return await client.post(
+            CUSTOMERS, json={"name": "上海华信科技有限公司", "custom_fields": custom_fields}, headers=actor.headers
+        )
     if entity == "contact":
         customer = await make_customer(client, actor, name=f"客户 {id(custom_fields)}")
-        body = {"name": "陈静", "gender": "female", "title": "经理", "office_phone": "021-62345679", "custom_fields": custom_fields}
+        body = {
+            "name": "陈静",
+            "gender": "female",
+            "title": "经理",
+            "office_phone": "021-62345679",
+            "custom_fields": custom_fields,
+        }
         return await client.post(f"{CUSTOMERS}/{customer['id']}/contacts", json=body, headers=actor.headers)
     if entity == "lead":
         body = lead_body(phone=None, email=None, custom_fields=custom_fields)
@@ -120,7 +128,9 @@ async def test_required_on_create_and_never_cleared_but_old_records_are_not_forc
     blank = await client.post(CUSTOMERS, json={"name": "甲", "custom_fields": {"erp_no": " "}}, headers=manager.headers)
     assert assert_problem(blank, 422)["errors"][0]["field"] == "custom_fields.erp_no"
     customer = await make_customer(client, manager, name="乙", custom_fields={"erp_no": "E-1"})
-    cleared = await client.patch(f"{CUSTOMERS}/{customer['id']}", json={"custom_fields": {"erp_no": None}}, headers=manager.headers)
+    cleared = await client.patch(
+        f"{CUSTOMERS}/{customer['id']}", json={"custom_fields": {"erp_no": None}}, headers=manager.headers
+    )
     assert assert_problem(cleared, 422)["errors"][0]["type"] == "missing"
     # A customer made before the field became required edits other fields without one.
     edited = await client.patch(f"{CUSTOMERS}/{before['id']}", json={"address": "上海"}, headers=manager.headers)

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.custom_fields.factories import define_field
 from tests.customers.factories import (
     BASE,
     assert_guarded,
@@ -10,7 +11,6 @@ from tests.customers.factories import (
     make_customer,
     two_managers,
 )
-from tests.custom_fields.factories import define_field
 from tests.factories import assert_problem
 
 

@@ -4,8 +4,8 @@ from crm_api.auth.principal import principal_for_user
 from crm_api.core.errors import Forbidden
 from crm_api.customers.schemas import CustomerCreate
 from crm_api.customers.service import create_customer
-from tests.customers.factories import BASE, audit_of, churn, customer_names, make_customer, two_managers
 from tests.custom_fields.factories import define_field
+from tests.customers.factories import BASE, audit_of, churn, customer_names, make_customer, two_managers
 from tests.factories import assert_problem
 
 

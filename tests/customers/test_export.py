@@ -9,8 +9,8 @@ from crm_api.auth.principal import principal_for_user
 from crm_api.core import files
 from crm_api.customers import exports
 from crm_api.customers.schemas import CustomerSearch
-from tests.customers.factories import BASE, customer_names, import_file, make_customer, two_managers
 from tests.custom_fields.factories import define_field
+from tests.customers.factories import BASE, customer_names, import_file, make_customer, two_managers
 from tests.factories import assert_problem, count_statements
 
 

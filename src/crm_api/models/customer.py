@@ -11,7 +11,7 @@ from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
-from crm_api.core.types import JsonDocument
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 # Columns `q` searches by substring.
@@ -119,7 +119,7 @@ class Contact(Versioned, Timestamped, Base):
     # Derived from the consent log: a marketing purpose whose latest record is a grant.
     marketing_consent: Mapped[bool] = mapped_column(default=False)
     # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
-    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     erased_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")

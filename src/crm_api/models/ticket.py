@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
-from crm_api.core.types import JsonDocument
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.tickets.policy import TicketChannel, TicketPriority, TicketStatus
 
 
@@ -43,7 +43,7 @@ class ServiceTicket(Versioned, Timestamped, Base):
     first_handled_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
     # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
-    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
 
     assignments: Mapped[list["TicketAssignment"]] = relationship(lazy="raise", order_by="TicketAssignment.id")
     handlings: Mapped[list["TicketHandling"]] = relationship(lazy="raise", order_by="TicketHandling.id")
