@@ -3,7 +3,7 @@
 import pytest
 
 from tests.custom_fields.factories import define_field
-from tests.custom_fields.test_values import create
+from tests.custom_fields.test_values import create, every_type
 from tests.customers.factories import BASE as CUSTOMERS
 from tests.customers.factories import make_contact, make_customer
 from tests.factories import assert_problem
@@ -23,13 +23,7 @@ async def names_of(client, actor, url, params):
 @pytest.mark.parametrize("entity", sorted(LISTS))
 async def test_each_list_filters_by_its_custom_fields(client, actors, entity):
     admin = await actors.make("admin")
-    await define_field(client, admin, entity, "erp_no")
-    await define_field(client, admin, entity, "employees", "number")
-    await define_field(client, admin, entity, "capital", "decimal")
-    await define_field(client, admin, entity, "founded", "date")
-    await define_field(client, admin, entity, "listed", "boolean")
-    await define_field(client, admin, entity, "hq", "choice", dictionary_category="region")
-    await define_field(client, admin, entity, "markets", "multi_choice", dictionary_category="region")
+    await every_type(client, admin, entity)
     records = [
         {"erp_no": "A", "employees": 10, "capital": "100.5", "founded": "2001-01-01", "listed": True, "hq": "shanghai",
          "markets": ["beijing", "shanghai"]},

@@ -224,3 +224,15 @@ async def test_a_won_opportunity_gives_the_new_customer_its_required_fields(clie
     won = await client.post(f"{url}/win", json={"customer_custom_fields": {"erp_no": "E-9"}}, headers=manager.headers)
     assert won.status_code == 200, won.text
     assert won.json()["customer"]["custom_fields"] == {"erp_no": "E-9"}
+
+
+async def test_erasing_a_contact_erases_its_custom_fields(client, actors):
+    """Custom fields may hold personal data: an erasure (§3.11) empties them with the rest."""
+    admin, manager = await actors.make("admin"), await actors.make("account_manager")
+    await define_field(client, admin, "contact", "wechat")
+    customer = await make_customer(client, manager)
+    contact = await make_contact(client, manager, customer["id"], custom_fields={"wechat": "chenjing"})
+    url = f"{CUSTOMERS}/{customer['id']}/contacts/{contact['id']}/erase"
+    erased = await client.post(url, json={"reason": "本人要求删除"}, headers=admin.headers)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["custom_fields"] == {}
