@@ -1,7 +1,10 @@
 """`?cf.<key>=` on the lists of every entity with custom fields: equality, ranges, choices, and 422 on what cannot apply."""
 
 import pytest
+from fastapi.routing import APIRoute
 
+from crm_api.core.query import accepted_prefixes
+from crm_api.main import DOMAIN_ROUTERS
 from tests.custom_fields.factories import define_field
 from tests.custom_fields.test_values import create, every_type
 from tests.customers.factories import BASE as CUSTOMERS
@@ -98,3 +101,24 @@ async def test_list_descriptions_document_the_cf_parameters(client):
         "/api/v1/customer-pool",
     ):
         assert "cf.<key>" in paths[path]["get"]["description"], path
+
+
+def test_the_lists_with_custom_fields_declare_the_cf_family_through_the_core_hook():
+    """What an unknown-query-parameter check asks: which names a route takes beyond its declared ones."""
+    accepting = {
+        (route.path, method)
+        for router in DOMAIN_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "cf." in accepted_prefixes(route.dependant)
+        for method in route.methods
+    }
+    assert accepting == {
+        ("/customers", "GET"),
+        ("/customers/export", "GET"),
+        ("/customer-pool", "GET"),
+        ("/customers/{customer_id}/contacts", "GET"),
+        ("/customers/{customer_id}/interactions", "GET"),  # answers 422: interactions have no custom fields
+        ("/leads", "GET"),
+        ("/opportunities", "GET"),
+        ("/service-tickets", "GET"),
+    }

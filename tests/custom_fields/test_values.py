@@ -236,3 +236,32 @@ async def test_erasing_a_contact_erases_its_custom_fields(client, actors):
     erased = await client.post(url, json={"reason": "本人要求删除"}, headers=admin.headers)
     assert erased.status_code == 200, erased.text
     assert erased.json()["custom_fields"] == {}
+
+
+async def test_a_dictionary_item_a_custom_field_holds_is_in_use(client, actors):
+    """Such an item may be deactivated, not deleted (§3.1); the value a record keeps stays readable."""
+    admin, manager = await actors.make("admin"), await actors.make("account_manager")
+    item = (
+        await client.post(
+            "/api/v1/dictionary", json={"category": "channel_kind", "label": "经销", "value": "dealer"}, headers=admin.headers
+        )
+    ).json()
+    spare = (
+        await client.post(
+            "/api/v1/dictionary", json={"category": "channel_kind", "label": "直销", "value": "direct"}, headers=admin.headers
+        )
+    ).json()
+    await define_field(client, admin, "customer", "channels", "multi_choice", dictionary_category="channel_kind")
+    customer = await make_customer(client, manager, custom_fields={"channels": ["经销"]})
+    assert_problem(await client.delete(f"/api/v1/dictionary/{item['id']}", headers=admin.headers), 409, "dictionary.in_use")
+    assert (await client.delete(f"/api/v1/dictionary/{spare['id']}", headers=admin.headers)).status_code == 204
+    await client.patch(f"/api/v1/dictionary/{item['id']}", json={"active": False}, headers=admin.headers)
+    # Kept as it is, the deactivated choice passes; chosen anew, it is refused.
+    url = f"{CUSTOMERS}/{customer['id']}"
+    kept = await client.patch(url, json={"custom_fields": {"channels": ["dealer"]}}, headers=manager.headers)
+    assert kept.status_code == 200, kept.text
+    other = await make_customer(client, manager, name="乙")
+    chosen = await client.patch(
+        f"{CUSTOMERS}/{other['id']}", json={"custom_fields": {"channels": ["dealer"]}}, headers=manager.headers
+    )
+    assert assert_problem(chosen, 422)["errors"][0]["field"] == "custom_fields.channels"

@@ -10,7 +10,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from crm_api.core.orm import Base
 from crm_api.core.repository import Repository
-from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.custom_fields.policy import CustomFieldEntity, CustomFieldType
 from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.pipeline import Lead, Opportunity
@@ -113,6 +113,17 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
         for item in await self.session.scalars(statement):
             items[item.category].append(item)
         return items
+
+    async def with_category(self, category: str) -> list[CustomFieldDefinition]:
+        """The fields, of any entity, whose choices are the category's items."""
+        return list(await self.session.scalars(self.select().where(CustomFieldDefinition.dictionary_category == category)))
+
+    async def holds_choice(self, definition: CustomFieldDefinition, value: str) -> bool:
+        """Whether any record, soft-deleted ones too, holds `value` in the field."""
+        model: Any = MODELS[definition.entity]
+        in_list = definition.type == CustomFieldType.MULTI_CHOICE
+        held = DocumentHas(model.custom_fields, definition.key, value, in_list=in_list)
+        return await self.session.scalar(select(model.id).where(held).limit(1)) is not None
 
     async def category_exists(self, category: str) -> bool:
         return bool(await self.session.scalar(select(exists().where(DictionaryItem.category == category))))

@@ -207,6 +207,15 @@ async def filter_conditions(
     return (await rules_for(session, entity)).conditions(params)
 
 
+async def uses_choice(session: AsyncSession, category: str, value: str) -> bool:
+    """Whether a record's custom field holds this dictionary value: such an item is in use (deactivate, not delete)."""
+    repo = CustomFieldRepository(session)
+    for definition in await repo.with_category(category):
+        if await repo.holds_choice(definition, value):
+            return True
+    return False
+
+
 # Definitions: listed by anyone signed in (forms need them), changed by admins.
 
 
