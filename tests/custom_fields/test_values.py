@@ -10,7 +10,7 @@ from tests.customers.factories import BASE as CUSTOMERS
 from tests.customers.factories import make_contact, make_customer
 from tests.factories import Actor, assert_problem
 from tests.leads.factories import API as LEADS
-from tests.leads.factories import lead_body
+from tests.leads.factories import lead_body, lead_in
 from tests.opportunities.factories import API as OPPORTUNITIES
 from tests.opportunities.factories import opportunity_body
 from tests.tickets.factories import URL as TICKETS
@@ -265,3 +265,15 @@ async def test_a_dictionary_item_a_custom_field_holds_is_in_use(client, actors):
         f"{CUSTOMERS}/{other['id']}", json={"custom_fields": {"channels": ["dealer"]}}, headers=manager.headers
     )
     assert assert_problem(chosen, 422)["errors"][0]["field"] == "custom_fields.channels"
+
+
+async def test_a_converted_lead_gives_the_new_opportunity_its_custom_fields(client, actors):
+    admin, marketer = await actors.make("admin"), await actors.make("marketer", "account_manager")
+    await define_field(client, admin, "opportunity", "budget", "decimal", required=True)
+    lead = await lead_in(client, marketer, "qualified")
+    url = f"{LEADS}/{lead['id']}/convert"
+    refused = await client.post(url, json={}, headers=marketer.headers)
+    assert assert_problem(refused, 422)["errors"][0]["field"] == "custom_fields.budget"
+    converted = await client.post(url, json={"custom_fields": {"budget": "50000.00"}}, headers=marketer.headers)
+    assert converted.status_code == 200, converted.text
+    assert converted.json()["opportunity"]["custom_fields"] == {"budget": "50000"}

@@ -3,7 +3,7 @@
 import hashlib
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, literal, select, type_coerce, update
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, literal, select, true, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -146,11 +146,13 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
             statement = statement.where(model.id.not_in(except_ids))
         return await self.session.scalar(statement.limit(1))
 
-    async def holders(self, entity: CustomFieldEntity, key: str) -> list[tuple[int, dict[str, Any]]]:
-        """(id, custom_fields) of every live record of the entity holding `key`: what a new rule must fit."""
+    async def holders(self, entity: CustomFieldEntity, key: str) -> list[tuple[int, dict[str, Any], bool]]:
+        """(id, custom_fields, whether live) of every record of the entity holding `key`, soft-deleted ones too (a
+        query casting the key's values reads their rows as well): what a new rule must fit."""
         model: Any = MODELS[entity]
-        statement = select(model.id, model.custom_fields).where(DocumentHasKey(model.custom_fields, key), *live(entity))
-        return [(row[0], row[1]) for row in await self.session.execute(statement)]
+        is_live = and_(true(), *live(entity))
+        statement = select(model.id, model.custom_fields, is_live).where(DocumentHasKey(model.custom_fields, key))
+        return [(row[0], row[1], bool(row[2])) for row in await self.session.execute(statement)]
 
     async def rewrite(self, entity: CustomFieldEntity, record_id: int, document: dict[str, Any]) -> None:
         """Store a record's custom_fields as given (a value normalised when its field was defined over it)."""

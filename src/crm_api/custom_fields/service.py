@@ -245,7 +245,7 @@ async def _adopt_stored_values(session: AsyncSession, definition: CustomFieldDef
     rules = await _rules(session, definition.entity, [definition])
     unfit, seen, repeated = 0, set(), 0
     rewrites = []
-    for record_id, document in await repo.holders(definition.entity, definition.key):
+    for record_id, document, is_live in await repo.holders(definition.entity, definition.key):
         try:
             normalized = rules.normalized(definition, document[definition.key])
         except ValueError:
@@ -253,7 +253,7 @@ async def _adopt_stored_values(session: AsyncSession, definition: CustomFieldDef
             continue
         if normalized != document[definition.key]:
             rewrites.append((record_id, document | {definition.key: normalized}))
-        if unique:
+        if unique and is_live:
             marker = repr(normalized)
             repeated += marker in seen
             seen.add(marker)
