@@ -64,6 +64,13 @@ async def test_keys_are_unique_per_entity_and_choices_need_a_known_category(clie
     await define_field(client, admin, "customer", "erp_no")
     again = await client.post(f"{BASE}/customer", json={"key": "erp_no", "label": "x", "type": "text"}, headers=admin.headers)
     assert_problem(again, 409, "custom_field.duplicate_key")
+    same_label = {"key": "erp", "label": "Erp No", "type": "text"}
+    assert_problem(
+        await client.post(f"{BASE}/customer", json=same_label, headers=admin.headers), 409, "custom_field.duplicate_label"
+    )
+    await define_field(client, admin, "customer", "erp")
+    relabel = await client.patch(f"{BASE}/customer/erp", json={"label": "Erp No"}, headers=admin.headers)
+    assert_problem(relabel, 409, "custom_field.duplicate_label")
     body = {"key": "planet", "label": "x", "type": "choice", "dictionary_category": "planets"}
     problem = assert_problem(await client.post(f"{BASE}/customer", json=body, headers=admin.headers), 422)
     assert problem["code"] == "custom_field.unknown_category"

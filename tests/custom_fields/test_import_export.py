@@ -96,3 +96,18 @@ async def test_a_column_naming_no_field_is_refused(client, actors):
     manager = await actors.make("account_manager")
     response = await import_file(client, manager, csv_file(["客户名称", "ERP 编号"], ["甲", "E-1"]))
     assert "ERP 编号" in assert_problem(response, 422, "customer_import.unknown_columns")["detail"]
+
+
+async def test_a_label_that_names_a_customer_field_heads_its_column_by_key(client, actors):
+    """地址 is the customer's address column: a custom field labelled so exports as `custom_fields.<key>`, and that
+    header imports back into the field, while 地址 stays the address."""
+    admin, a, b = await actors.make("admin"), await actors.make("account_manager"), await actors.make("account_manager")
+    await define_field(client, admin, "customer", "site_address", label="地址")
+    original = await make_customer(client, a, address="上海市浦东新区", custom_fields={"site_address": "苏州工厂"})
+    exported = await client.get(f"{BASE}/export", headers=a.headers)
+    [row] = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert (row["address"], row["custom_fields.site_address"]) == ("上海市浦东新区", "苏州工厂")
+    response = await import_file(client, b, {"file": ("customers.csv", exported.content, "text/csv")})
+    assert response.status_code == 200, response.text
+    [copy] = (await client.get(BASE, headers=b.headers)).json()["items"]
+    assert (copy["address"], copy["custom_fields"]) == (original["address"], original["custom_fields"])

@@ -127,9 +127,9 @@ class FieldRules:
         return clauses
 
     def key_for_header(self, header: str) -> str | None:
-        """The key of the active field a file's column names, by key or by label."""
+        """The key of the active field a file's column names: by key, by label, or as `custom_fields.<key>`."""
         for definition in self.active:
-            if header in {definition.key, definition.label}:
+            if header in {definition.key, definition.label, f"custom_fields.{definition.key}"}:
                 return definition.key
         return None
 
@@ -269,12 +269,19 @@ async def _adopt_stored_values(session: AsyncSession, definition: CustomFieldDef
         await repo.rewrite(definition.entity, record_id, document)
 
 
+async def _ensure_label_free(session: AsyncSession, entity: CustomFieldEntity, label: str) -> None:
+    """Labels head export columns and name import columns: two fields of an entity never share one."""
+    if any(definition.label == label for definition in await CustomFieldRepository(session).all_of(entity)):
+        raise Conflict(f"{entity} already has a custom field labelled {label}", code="custom_field.duplicate_label")
+
+
 async def create_definition(
     session: AsyncSession, actor: Principal, entity: CustomFieldEntity, data: CustomFieldCreate
 ) -> CustomFieldDefinition:
     repo = CustomFieldRepository(session)
     if await repo.find(entity, data.key) is not None:
         raise Conflict(f"{entity} already has a custom field {data.key}", code="custom_field.duplicate_key")
+    await _ensure_label_free(session, entity, data.label)
     if data.dictionary_category is not None and not await repo.category_exists(data.dictionary_category):
         raise InvalidInput(
             "dictionary_category",
@@ -293,6 +300,8 @@ async def update_definition(
 ) -> CustomFieldDefinition:
     definition = await get_definition(session, entity, key)
     changes = data.changes()
+    if changes.get("label", definition.label) != definition.label:
+        await _ensure_label_free(session, entity, changes["label"])
     if changes.get("unique") and not definition.unique:
         if definition.type in {CustomFieldType.BOOLEAN, CustomFieldType.MULTI_CHOICE}:
             raise InvalidInput("unique", f"A {definition.type} field cannot be unique", code="custom_field.not_uniqueable")

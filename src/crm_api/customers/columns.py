@@ -55,6 +55,11 @@ def column_for(header: Any) -> str | None:
     return COLUMN_NAMES.get(text) or COLUMN_NAMES.get(text.lower())
 
 
+def custom_field_header(key: str, label: str) -> str:
+    """A custom field's column: its label, or `custom_fields.<key>` where the label names a customer field (地址)."""
+    return label if column_for(label) is None else CUSTOM_FIELD_COLUMN + key
+
+
 def to_cell(customer: CustomerRead, column: str) -> str | int | None:
     value = getattr(customer, column)
     if column == "tags":

@@ -15,7 +15,7 @@ from crm_api.core.query import PrefixedParams
 from crm_api.custom_fields import service as custom_fields
 from crm_api.custom_fields import values as field_values
 from crm_api.custom_fields.policy import CustomFieldEntity
-from crm_api.customers.columns import EXPORT_COLUMNS, to_cell
+from crm_api.customers.columns import EXPORT_COLUMNS, custom_field_header, to_cell
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerRead, CustomerSearch, ExportFormat
 from crm_api.models.customer import Customer
@@ -83,7 +83,7 @@ async def export_customers(
     async with database.sessionmaker() as session:
         rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER)
     keys = [definition.key for definition in rules.active]
-    header = EXPORT_COLUMNS + [definition.label for definition in rules.active]
+    header = EXPORT_COLUMNS + [custom_field_header(definition.key, definition.label) for definition in rules.active]
 
     def row(customer: CustomerRead) -> list[Any]:
         cells = [to_cell(customer, column) for column in EXPORT_COLUMNS]
