@@ -14,6 +14,9 @@ async def test_the_four_cases_of_defining_a_field(client, actors):
     admin, manager = await actors.make("admin"), await actors.make("account_manager")
     body = {"key": "erp_no", "label": "ERP 编号", "type": "text"}
     assert_problem(await client.post(f"{BASE}/customer", json=body), 401)
+    assert_problem(await client.get(f"{BASE}/customer"), 401)
+    assert_problem(await client.patch(f"{BASE}/customer/erp_no", json={"label": "x"}, headers=manager.headers), 403)
+    assert_problem(await client.post(f"{BASE}/customer/erp_no/deactivate", headers=manager.headers), 403)
     assert_problem(await client.post(f"{BASE}/customer", json=body, headers=manager.headers), 403, "auth.missing_permission")
     assert_problem(await client.patch(f"{BASE}/customer/missing", json={"label": "x"}, headers=admin.headers), 404)
     assert_problem(await client.post(f"{BASE}/customer/missing/deactivate", headers=admin.headers), 404)
