@@ -39,6 +39,8 @@ from crm_api.core.codes import series_sequence
 from crm_api.core.db import Database
 from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
+from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES
 from crm_api.tickets.demo import SLA_MINUTES
 from crm_api.tickets.policy import TicketChannel
@@ -64,6 +66,9 @@ NEVER_ORDERED, DORMANT = 0.15, 0.30
 DORMANT_SINCE_DAYS = 200
 HISTORY_DAYS = 3 * 365
 CUSTOMER_AGE_DAYS = 5 * 365
+# A text custom field every customer has (SA000…SA499): what the `cf.` filter scenario looks for.
+SALES_AREA = {"key": "sales_area", "label": "销售片区", "type": "text"}
+SALES_AREAS = 500
 PRODUCT_COUNT = 2_000
 CUSTOMER_CHUNK = 20_000
 
@@ -687,7 +692,7 @@ class Generator:
             f"6222{cid:012d}",
             licence,
             licence,
-            "{}",
+            sales_area_document(cid),
             "churned" if churned_at else "active",
             churned_at,
             owner,
@@ -1017,11 +1022,20 @@ async def _recreate_database(database_url: str) -> None:
         await connection.close()
 
 
+def sales_area(cid: int) -> str:
+    return f"SA{cid % SALES_AREAS:03d}"
+
+
+def sales_area_document(cid: int) -> str:
+    return json.dumps({SALES_AREA["key"]: sales_area(cid)})
+
+
 async def _reference_data(database_url: str) -> None:
     database = Database(database_url)
     try:
         async with database.sessionmaker() as session, session.begin():
             await seed_reference_data(session)
+            session.add(CustomFieldDefinition(entity=CustomFieldEntity.CUSTOMER, **SALES_AREA))
     finally:
         await database.dispose()
 

@@ -6,6 +6,7 @@ serve yet is reported "not available" and picked up by itself once its domain la
 
 import csv
 import io
+import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, cast, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from bench import vocabulary as words
-from bench.generate import BENCH_PASSWORD, username
+from bench.generate import BENCH_PASSWORD, SALES_AREA, SALES_AREAS, sales_area, username
 from crm_api.bootstrap import DICTIONARY_SEED
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerFilters
@@ -130,6 +132,11 @@ CUSTOMERS_BY_NAME = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.search_terms)},
 )
+# `?cf.sales_area=SA123`: `custom_fields @> $1::jsonb`, answered by the GIN index on customers.custom_fields.
+CUSTOMERS_BY_CUSTOM_FIELD = RawQuery(
+    _first_page(_LIVE_CUSTOMERS.where(Customer.custom_fields.op("@>")(cast(bindparam("document"), JSONB)))),
+    lambda rng, fx: {"document": json.dumps({SALES_AREA["key"]: sales_area(rng.randrange(SALES_AREAS))})},
+)
 CUSTOMERS_BY_PHONE = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.phones)},
@@ -230,6 +237,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         EXECUTIVE,
         lambda rng, fx: ("/api/v1/customers", {"q": rng.choice(fx.phones), "limit": PAGE_SIZE}, None),
         raw=CUSTOMERS_BY_PHONE,
+    ),
+    Scenario(
+        "customers by custom field (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: (
+            "/api/v1/customers",
+            {f"cf.{SALES_AREA['key']}": sales_area(rng.randrange(SALES_AREAS)), "limit": PAGE_SIZE},
+            None,
+        ),
+        raw=CUSTOMERS_BY_CUSTOM_FIELD,
     ),
     Scenario(
         "customer overview (account manager)",

@@ -27,6 +27,7 @@ from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
+from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.customers.imports import MAX_IMPORT_BYTES
 from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import pool_router as customer_pool_router
@@ -75,6 +76,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     roles_router,
     api_keys_router,
     dictionary_router,
+    custom_fields_router,
     audit_router,
     jobs_router,
     customer_list_router,

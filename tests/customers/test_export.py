@@ -9,6 +9,7 @@ from crm_api.auth.principal import principal_for_user
 from crm_api.core import files
 from crm_api.customers import exports
 from crm_api.customers.schemas import CustomerSearch
+from tests.custom_fields.factories import define_field
 from tests.customers.factories import BASE, customer_names, import_file, make_customer, two_managers
 from tests.factories import assert_problem, count_statements
 
@@ -62,7 +63,7 @@ async def test_export_reads_in_keyset_batches_and_yields_chunks(app, client, act
     for i in range(5):
         await make_customer(client, manager, name=f"客户{i}")
     principal, _ = await principal_for_user(session, manager.id)
-    export = exports.export_customers(app.state.db, principal, CustomerSearch(), "csv")
+    export = await exports.export_customers(app.state.db, principal, CustomerSearch(), [], "csv")
     with count_statements(app.state.db.engine) as statements:
         chunks = [chunk async for chunk in export.body]
     # 5 rows in batches of 2: three bounded reads of customers (each with its tags), never one for all.
@@ -92,6 +93,8 @@ async def retire(client, owner, customer) -> None:
 
 async def test_an_exported_csv_imports_again(client, actors):
     a, b = await two_managers(actors)
+    admin = await actors.make("admin")
+    await define_field(client, admin, "customer", "erp_no", label="ERP 编号")
     original = await make_customer(
         client,
         a,

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import PurePath
@@ -24,7 +24,9 @@ from crm_api.core.errors import FieldError, InvalidInput, PayloadTooLarge
 from crm_api.core.files import count_elements, unescaped_cell
 from crm_api.core.names import normalize_company_name
 from crm_api.core.permissions import Principal
-from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.customers.columns import CUSTOM_FIELD_COLUMN, SYSTEM_COLUMNS, column_for, from_cell
 from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerCreate, DuplicateMatch, ImportMode, ImportReport, ImportRowError
@@ -161,14 +163,21 @@ def _rows_of(upload: IO[bytes], filename: str) -> Iterator[list[Any]]:
     raise InvalidInput("file", "Upload a .csv or .xlsx file", code="customer_import.unsupported_format")
 
 
-def _header(cells: list[Any]) -> dict[int, str]:
-    """Column index -> field; a column nobody knows is a 422, so no data is silently dropped."""
+# The key of the active custom field a header names (by key or label), None when it names none.
+CustomFieldHeader = Callable[[str], str | None]
+
+
+def _header(cells: list[Any], custom_field_key: CustomFieldHeader) -> dict[int, str]:
+    """Column index -> field (`custom_fields.<key>` for a custom field); a column nobody knows is a 422, so no data is
+    silently dropped."""
     columns, unknown = {}, []
     for index, cell in enumerate(cells):
         text = _cell_text(cell)
         if text is None:
             continue
         column = column_for(text)
+        if column is None and (key := custom_field_key(text)) is not None:
+            column = CUSTOM_FIELD_COLUMN + key
         if column is None:
             unknown.append(text)
         elif column not in SYSTEM_COLUMNS:
@@ -180,10 +189,10 @@ def _header(cells: list[Any]) -> dict[int, str]:
     return columns
 
 
-def parse_file(upload: IO[bytes], filename: str) -> ParsedFile:
+def parse_file(upload: IO[bytes], filename: str, custom_field_key: CustomFieldHeader) -> ParsedFile:
     """Read the rows and check each against the create schema (no database: runs in a worker thread)."""
     rows = _rows_of(upload, filename)
-    columns = _header(next(rows, []))
+    columns = _header(next(rows, []), custom_field_key)
     parsed = ParsedFile()
     for number, cells in enumerate(rows, start=HEADER_ROW + 1):
         if number > MAX_SHEET_ROWS:  # blank rows cost time too: a file of millions of empty lines is refused
@@ -201,26 +210,45 @@ def parse_file(upload: IO[bytes], filename: str) -> ParsedFile:
 
 def _check_row(parsed: ParsedFile, number: int, values: dict[str, str]) -> None:
     data: dict[str, Any] = {}
-    unreadable = False
     for column, text in values.items():
-        try:
+        if column.startswith(CUSTOM_FIELD_COLUMN):
+            data.setdefault("custom_fields", {})[column.removeprefix(CUSTOM_FIELD_COLUMN)] = text
+        else:
             data[column] = from_cell(column, text)
-        except (ValueError, RecursionError) as exc:  # RecursionError: custom_fields JSON nested too deep
-            parsed.reject(number, column, str(exc))
-            unreadable = True
     try:
         customer = CustomerCreate.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             parsed.reject(number, ".".join(str(p) for p in error["loc"]) or "row", error["msg"])
         return
-    if not unreadable:
-        parsed.valid[number] = customer
+    parsed.valid[number] = customer
 
 
-async def _check_rules(session: AsyncSession, parsed: ParsedFile) -> dict[int, dict[str, Any]]:
-    """The create's rules on the schema-valid rows (dictionary items fetched once): row -> column values."""
+async def _custom_field_problems(
+    session: AsyncSession, rules: custom_fields.FieldRules, values: dict[str, Any], taken_in_file: set[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Checks the row's custom fields like a create, and its unique values against the database and the rows before;
+    puts the normalised document in `values`."""
+    document, errors = rules.check(values["custom_fields"] or {})
+    if not errors:
+        errors = await custom_fields.unique_errors(session, rules, document)
+    for definition in rules.unique_written(document, None):
+        marker = (definition.key, repr(document[definition.key]))
+        if marker in taken_in_file:
+            errors.append(
+                FieldError(
+                    field=f"custom_fields.{definition.key}", message=f"{definition.label} repeats an earlier row", type="unique"
+                )
+            )
+        taken_in_file.add(marker)
+    values["custom_fields"] = document
+    return [(error.field, error.message) for error in errors]
+
+
+async def _check_rules(session: AsyncSession, parsed: ParsedFile, rules: custom_fields.FieldRules) -> dict[int, dict[str, Any]]:
+    """The create's rules on the schema-valid rows (dictionary items and custom fields fetched once): row -> values."""
     allowed = await CustomerRepository(session).active_dictionary_values(DICTIONARY_FIELDS.values())
+    taken_in_file: set[tuple[str, str]] = set()
     checked = {}
     for number, customer in list(parsed.valid.items()):
         values = customer.model_dump()
@@ -237,6 +265,7 @@ async def _check_rules(session: AsyncSession, parsed: ParsedFile) -> dict[int, d
             values |= normalized_phones(values, CUSTOMER_PHONES)
         except InvalidInput as exc:
             problems += [(e.field, e.message) for e in exc.errors]
+        problems += await _custom_field_problems(session, rules, values, taken_in_file)
         for name, message in problems:
             parsed.reject(number, name, message)
         if not problems:
@@ -278,7 +307,6 @@ async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, A
             | {
                 "code": code,
                 "name_normalized": normalize_company_name(values["name"]),
-                "custom_fields": values["custom_fields"] or {},
                 "owner_id": actor.user_id,
                 "created_by_id": actor.user_id,
                 "status": CustomerStatus.ACTIVE,
@@ -305,9 +333,10 @@ async def import_customers(
     ensure_can_own(actor)
     if size > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+    rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER)
     # Parsing and schema checks are CPU work: off the event loop.
-    parsed = await asyncio.to_thread(parse_file, upload, filename)
-    checked = await _check_rules(session, parsed)
+    parsed = await asyncio.to_thread(parse_file, upload, filename, rules.key_for_header)
+    checked = await _check_rules(session, parsed, rules)
     errors = sorted(parsed.errors, key=lambda e: e.row)
     invalid = len({e.row for e in errors})
     write = not dry_run and (mode == "valid_rows_only" or not invalid)

@@ -13,6 +13,7 @@ from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import bulk, duplicates, exports, imports, merge, pool, service
 from crm_api.customers.schemas import (
     ContactCreate,
@@ -56,12 +57,17 @@ SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
     "",
     response_model=Page[CustomerRead],
     summary="List and search customers, newest first",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_customers(
-    principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
+    principal: CustomersRead,
+    session: SessionDep,
+    page: PageDep,
+    filters: Annotated[CustomerFilters, Query()],
+    custom: CustomFieldFilters,
 ) -> Page[CustomerRead]:
-    return await service.list_customers(session, principal, page, filters)
+    return await service.list_customers(session, principal, page, filters, custom)
 
 
 @router.post(
@@ -85,9 +91,10 @@ async def create_customer(body: CustomerCreate, principal: CustomersWrite, sessi
     response_model=ImportReport,
     summary="Import customers from a CSV or XLSX file",
     description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
-    "客户等级, 电话 …). Every row is checked like a create, the duplicate guard too (a row matching a live customer "
-    "or an earlier row is a row error naming it); the importer owns the new customers. 409 `customer.duplicate` "
-    "when a concurrent request created one of the rows' customers first.",
+    "客户等级, 电话 …) and the active custom fields (by key or label). Every row is checked like a create, the "
+    "duplicate guard too (a row matching a live customer or an earlier row is a row error naming it); the importer "
+    "owns the new customers. 409 `customer.duplicate` when a concurrent request created one of the rows' customers "
+    "first.",
     responses=error_responses(401, 403, 409, 413, 422),
 )
 async def import_customers(
@@ -112,6 +119,7 @@ async def import_customers(
     "/export",
     response_class=StreamingResponse,
     summary="Export the filtered customer list as CSV or XLSX",
+    description="One column per field, then one per active custom field, headed by its label. " + FILTERS_DESCRIPTION,
     responses={
         200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"},
         **error_responses(401, 403, 422),
@@ -121,9 +129,10 @@ async def export_customers(
     principal: CustomersRead,
     database: DatabaseDep,
     filters: Annotated[CustomerSearch, Query()],
+    custom: CustomFieldFilters,
     format: Annotated[ExportFormat, Query()] = "csv",
 ) -> StreamingResponse:
-    export = exports.export_customers(database, principal, filters, format)
+    export = await exports.export_customers(database, principal, filters, custom, format)
     return StreamingResponse(
         export.body,
         media_type=export.media_type,
@@ -297,11 +306,16 @@ def _customer_records(
         f"/{{customer_id}}/{path}",
         response_model=Page[read_model],  # type: ignore[valid-type]  # the page of a model chosen at runtime
         summary=list_summary,
+        description=FILTERS_DESCRIPTION
+        if kind.custom_fields
+        else f"{plural.capitalize()} have no custom fields: `cf.` is a 422.",
         responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
-    async def list_records(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
-        return await service.list_records(session, principal, kind, customer_id, page)
+    async def list_records(
+        customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep, custom: CustomFieldFilters
+    ) -> Page[Any]:
+        return await service.list_records(session, principal, kind, customer_id, page, custom)
 
     @router.post(
         f"/{{customer_id}}/{path}",
@@ -378,11 +392,17 @@ _customer_records(
     "",
     response_model=Page[PoolCustomerRead],
     summary="List the customer pool (公海): customers without an owner, newest first; phones and email masked",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_pool(
-    principal: CustomersWrite, session: SessionDep, page: PageDep, filters: Annotated[CustomerSearch, Query()]
+    principal: CustomersWrite,
+    session: SessionDep,
+    page: PageDep,
+    filters: Annotated[CustomerSearch, Query()],
+    custom: CustomFieldFilters,
 ) -> Page[PoolCustomerRead]:
+    return await service.list_pool(session, principal, page, filters, custom)
     return await service.list_pool(session, principal, page, filters)
 
 

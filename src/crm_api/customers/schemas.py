@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
+from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 Gender = Literal["male", "female", "other"]
@@ -16,11 +17,6 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterV
 Phone = Annotated[str, Text(40), Field(description="As entered; also stored in E.164 (default region CN)")]
 DictionaryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-CustomFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-# Scalars only for now; admin-defined typed custom fields replace this later. Numbers JSON can carry: 64-bit, finite.
-CustomFieldValue = (
-    str | bool | Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)] | Annotated[float, Field(allow_inf_nan=False)] | None
-)
 
 
 class _CustomerProfile(InputModel):
@@ -46,7 +42,7 @@ class _CustomerProfile(InputModel):
     local_tax_no: Annotated[str, Text(64)] | None = None
     national_tax_no: Annotated[str, Text(64)] | None = None
     tags: list[Tag] | None = Field(default=None, max_length=20)
-    custom_fields: dict[CustomFieldName, CustomFieldValue] | None = Field(default=None, max_length=50)
+    custom_fields: CustomFieldValues | None = None
 
     @field_validator("tags")
     @classmethod
@@ -223,10 +219,11 @@ class ContactCreate(InputModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ContactUpdate(PatchModel):
-    not_nullable = frozenset({"name", "gender", "title", "office_phone"})
+    not_nullable = frozenset({"name", "gender", "title", "office_phone", "custom_fields"})
 
     name: Annotated[str, Text(100)] | None = None
     gender: Gender | None = None
@@ -235,6 +232,7 @@ class ContactUpdate(PatchModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ContactRead(VersionedOutput):
@@ -250,6 +248,7 @@ class ContactRead(VersionedOutput):
     email: str | None
     notes: str | None
     marketing_consent: bool = Field(description="Derived from the consent log: a marketing purpose last granted")
+    custom_fields: dict[str, Any]
     erased_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -20,8 +20,11 @@ from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
+from crm_api.core.query import PrefixedParams
 from crm_api.core.schemas import OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
@@ -144,7 +147,7 @@ async def writable_customer(session: AsyncSession, principal: Principal, custome
 
 
 async def list_customers(
-    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters, custom: PrefixedParams
 ) -> Page[CustomerRead]:
     repo = CustomerRepository(session)
     if filters.deleted:
@@ -152,7 +155,8 @@ async def list_customers(
         scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
     else:
         scoped = repo.scoped(principal, "customers:read")
-    statement = repo.filtered(repo.with_tags(scoped), filters)
+    custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
+    statement = repo.filtered(repo.with_tags(scoped), filters).where(*custom_conditions)
     return (await repo.page(statement, params)).to_page(to_read)
 
 
@@ -259,6 +263,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     ensure_can_own(actor)
     values = data.model_dump(exclude={"tags"}, exclude_none=True)
     await ensure_dictionary_values(session, values)
+    values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.CUSTOMER, data.custom_fields)
     values |= normalized_phones(values, CUSTOMER_PHONES)
     keys = CustomerKeys.of(values)
     await ensure_not_duplicate(session, keys)
@@ -290,6 +295,10 @@ async def update_customer(
     # A value kept as it is passes even if its dictionary item has been deactivated since.
     await ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, CustomFieldEntity.CUSTOMER, changes["custom_fields"], current=customer.custom_fields, record_id=customer.id
+        )
     # Only a value that changes is compared: a legacy duplicate may still be edited otherwise.
     keys = CustomerKeys.of({k: v for k, v in changes.items() if v != getattr(customer, k, None)})
     await ensure_not_duplicate(session, keys, except_id=customer.id)
@@ -419,11 +428,13 @@ def to_pool_read(customer: Customer) -> PoolCustomerRead:
 
 
 async def list_pool(
-    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerSearch
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerSearch, custom: PrefixedParams
 ) -> Page[PoolCustomerRead]:
     """Live customers without an owner, to whoever may own customers; their phones and email masked."""
     repo = CustomerRepository(session)
-    statement = repo.filtered(repo.with_tags(repo.select().where(policy.in_pool(principal))), filters)
+    pooled = repo.select().where(policy.in_pool(principal))
+    custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
+    statement = repo.filtered(repo.with_tags(pooled), filters).where(*custom_conditions)
     return (await repo.page(statement, params)).to_page(to_pool_read)
 
 
@@ -556,6 +567,8 @@ class CustomerRecords(Generic[Record]):
     events: RecordEvents
     # Phone input fields -> the column keeping their E.164 form.
     phones: dict[str, str] = field(default_factory=dict)
+    # The entity whose custom fields the records carry; None: they have none.
+    custom_fields: CustomFieldEntity | None = None
 
     @property
     def entity_type(self) -> str:
@@ -572,6 +585,7 @@ CONTACTS = CustomerRecords(
     Sort([Contact.id], descending=False),
     RecordEvents("contact", ContactRead, "A contact of a customer"),
     {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
+    CustomFieldEntity.CONTACT,
 )
 INTERACTIONS = CustomerRecords(
     InteractionRepository,
@@ -617,11 +631,22 @@ async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSum
 
 
 async def list_records(
-    session: AsyncSession, principal: Principal, kind: CustomerRecords[Any], customer_id: int, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    kind: CustomerRecords[Any],
+    customer_id: int,
+    params: PageParams,
+    custom: PrefixedParams,
 ) -> Page[Any]:
     customer = await get_customer(session, principal, customer_id)
+    custom_conditions = []
+    if custom:
+        if kind.custom_fields is None:
+            raise InvalidInput(f"cf.{custom[0][0]}", f"{kind.label}s have no custom fields", code="custom_field.invalid_filter")
+        custom_conditions = await custom_fields.filter_conditions(session, kind.custom_fields, custom)
     repo = kind.repository(session)
-    return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
+    statement = repo.of_customer(customer.id).where(*custom_conditions)
+    return (await repo.page(statement, params, kind.order)).to_page(kind.read.model_validate)
 
 
 async def get_record(
@@ -634,6 +659,8 @@ async def _add_record(
     session: AsyncSession, actor: Principal, kind: CustomerRecords[Record], customer_id: int, values: dict[str, Any]
 ) -> Record:
     customer = await writable_customer(session, actor, customer_id)
+    if kind.custom_fields is not None:
+        values["custom_fields"] = await custom_fields.validate_values(session, kind.custom_fields, values.get("custom_fields"))
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
@@ -658,6 +685,10 @@ async def update_record(
     check_if_match(if_match, record)
     before = audit.snapshot(record)
     changes = data.changes()
+    if "custom_fields" in changes and kind.custom_fields is not None:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, kind.custom_fields, changes["custom_fields"], current=record.custom_fields, record_id=record.id
+        )
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)

@@ -9,6 +9,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.leads import assignment, scoring, service
 from crm_api.leads.policy import LeadStatus
 from crm_api.leads.schemas import (
@@ -37,12 +38,17 @@ LEAD_TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 @router.get(
-    "/leads", response_model=Page[LeadRead], summary="List leads in the caller's scope", responses=error_responses(401, 403, 422)
+    "/leads",
+    response_model=Page[LeadRead],
+    summary="List leads in the caller's scope",
+    description=FILTERS_DESCRIPTION,
+    responses=error_responses(401, 403, 422),
 )
 async def list_leads(
     principal: LeadsRead,
     session: SessionDep,
     page: PageDep,
+    custom: CustomFieldFilters,
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
     owner_id: Id | None = None,
     source: Annotated[str | None, Query(max_length=100)] = None,
@@ -62,6 +68,7 @@ async def list_leads(
         industry=industry,
         min_score=min_score,
         q=q,
+        custom=custom,
     )
 
 

@@ -11,7 +11,10 @@ from crm_api.core.http import check_if_match
 from crm_api.core.outbox import RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import compare_and_set, transition
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers.service import CustomerKeys, duplicates_of, normalized_phones
 from crm_api.dictionary.service import ensure_value
 from crm_api.leads import assignment, scoring
@@ -59,6 +62,7 @@ async def list_leads(
     industry: str | None = None,
     min_score: int | None = None,
     q: str | None = None,
+    custom: PrefixedParams = (),
 ) -> Page[LeadRead]:
     repo = LeadRepository(session)
     statement = repo.filtered(
@@ -70,7 +74,7 @@ async def list_leads(
         industry=industry,
         min_score=min_score,
         q=q,
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.LEAD, custom))
     return (await repo.page(statement, params)).to_page(lambda lead: to_read(lead, actor))
 
 
@@ -111,6 +115,7 @@ async def _refuse_registered_elsewhere(session: AsyncSession, actor: Principal, 
 async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> Lead:
     values = data.model_dump()
     await _validate_codes(session, values)
+    values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.LEAD, data.custom_fields)
     phone_e164, email_normalized = _normalized_contact(data.phone, data.email)
     lead = Lead(
         **values, phone_e164=phone_e164, email_normalized=email_normalized, status=LeadStatus.NEW, created_by_id=actor.user_id
@@ -138,6 +143,10 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
     RULES.enforce(LeadAction.EDIT, lead, actor)
     changes = data.changes()
     await _validate_codes(session, changes)
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, CustomFieldEntity.LEAD, changes["custom_fields"], current=lead.custom_fields, record_id=lead.id
+        )
     before = audit.snapshot(lead)
     for field, value in changes.items():
         setattr(lead, field, value)
@@ -224,6 +233,7 @@ async def convert(session: AsyncSession, actor: Principal, lead_id: int, data: C
             description=data.description or lead.notes or summary,
             expected_amount=data.expected_amount,
             expected_close_date=data.expected_close_date,
+            custom_fields=data.custom_fields,
         ),
         created_by_id=lead.owner_id,
     )

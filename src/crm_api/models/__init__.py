@@ -4,6 +4,7 @@ from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
+from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.customer import (
     Contact,
     ContactConsent,
@@ -61,6 +62,7 @@ __all__ = [
     "CodeCounter",
     "Contact",
     "ContactConsent",
+    "CustomFieldDefinition",
     "Customer",
     "CustomerRevenue",
     "CustomerRfm",

@@ -11,6 +11,7 @@ from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 # Columns `q` searches by substring.
@@ -55,6 +56,14 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
             sqlite_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
             postgresql_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
         ),
+        # `?cf.<key>=value` is `custom_fields @> '{"<key>": value}'`, which this index answers.
+        Index(
+            "ix_customers_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+            info=POSTGRESQL_ONLY,
+        ),
     )
 
     id: Mapped[IntPK]
@@ -89,7 +98,8 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     bank_account: Mapped[str | None] = mapped_column(String(64))
     local_tax_no: Mapped[str | None] = mapped_column(String(64))
     national_tax_no: Mapped[str | None] = mapped_column(String(64))
-    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.ACTIVE, index=True)
     churned_at: Mapped[datetime | None]
     # Set when its personal data was erased (§3.11): the record is read-only from then on.
@@ -135,6 +145,8 @@ class Contact(Versioned, Timestamped, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # Derived from the consent log: a marketing purpose whose latest record is a grant.
     marketing_consent: Mapped[bool] = mapped_column(default=False)
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     erased_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.leads.policy import OPEN_STATUSES as OPEN_LEAD_STATUSES
 from crm_api.leads.policy import LeadActivityKind, LeadStatus
 from crm_api.opportunities.policy import OpportunityStatus
@@ -48,6 +49,8 @@ class Opportunity(Versioned, Timestamped, Base):
     stage_since: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     lost_reason: Mapped[str | None] = mapped_column(String(500))
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
 
@@ -167,6 +170,8 @@ class Lead(Versioned, Timestamped, Base):
     disqualify_reason: Mapped[str | None] = mapped_column(String(500))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
     converted_at: Mapped[datetime | None]
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 

@@ -1,6 +1,7 @@
 """Service tickets (客户服务) with their history, SLA policies, routing rules and the knowledge base."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.tickets.policy import TicketChannel, TicketPriority, TicketStatus
 
 
@@ -40,6 +42,8 @@ class ServiceTicket(Versioned, Timestamped, Base):
     resolve_due_at: Mapped[datetime | None]
     first_handled_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
 
     assignments: Mapped[list["TicketAssignment"]] = relationship(lazy="raise", order_by="TicketAssignment.id")
     handlings: Mapped[list["TicketHandling"]] = relationship(lazy="raise", order_by="TicketHandling.id")

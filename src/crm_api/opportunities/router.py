@@ -9,6 +9,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import service as customers
 from crm_api.opportunities import service
 from crm_api.opportunities.policy import OpportunityStatus
@@ -42,12 +43,14 @@ TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
     "/opportunities",
     response_model=Page[OpportunityRead],
     summary="List opportunities in the caller's scope",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_opportunities(
     principal: OpportunitiesRead,
     session: SessionDep,
     page: PageDep,
+    custom: CustomFieldFilters,
     status_: Annotated[OpportunityStatus | None, Query(alias="status")] = None,
     assignee_id: Id | None = None,
     created_by: Id | None = None,
@@ -55,7 +58,15 @@ async def list_opportunities(
     q: Annotated[str | None, Query(max_length=100, description="Customer name, summary or code contains")] = None,
 ) -> Page[OpportunityRead]:
     return await service.list_opportunities(
-        session, principal, page, status=status_, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
+        session,
+        principal,
+        page,
+        status=status_,
+        assignee_id=assignee_id,
+        created_by=created_by,
+        stage=stage,
+        q=q,
+        custom=custom,
     )
 
 

@@ -13,7 +13,10 @@ from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import compare_and_set, transition
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import service as customers
 from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.dictionary.service import ensure_value
@@ -78,11 +81,12 @@ async def list_opportunities(
     created_by: int | None = None,
     stage: str | None = None,
     q: str | None = None,
+    custom: PrefixedParams = (),
 ) -> Page[OpportunityRead]:
     repo = OpportunityRepository(session)
     statement = repo.filtered(
         repo.scoped(actor, READ), status=status, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.OPPORTUNITY, custom))
     return (await repo.page(statement, params)).to_page(lambda o: to_read(o, actor))
 
 
@@ -108,7 +112,8 @@ async def create(
     if creator is None:
         raise InvalidInput("created_by", "An opportunity needs a signed-in creator", code="opportunity.no_creator")
     opportunity = Opportunity(
-        **data.model_dump(exclude={"stage"}),
+        **data.model_dump(exclude={"stage", "custom_fields"}),
+        custom_fields=await custom_fields.validate_values(session, CustomFieldEntity.OPPORTUNITY, data.custom_fields),
         stage=data.stage or await _first_stage(session),
         code=await next_code(session, "JH"),
         status=OpportunityStatus.UNASSIGNED,
@@ -129,6 +134,14 @@ async def update(
     changes = data.changes()
     if "source" in changes:
         await ensure_value(session, "lead_source", changes["source"], field="source")
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session,
+            CustomFieldEntity.OPPORTUNITY,
+            changes["custom_fields"],
+            current=opportunity.custom_fields,
+            record_id=opportunity.id,
+        )
     before = audit.snapshot(opportunity)
     for field, value in changes.items():
         setattr(opportunity, field, value)
@@ -220,10 +233,16 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     if data.customer_id is not None:
         customer = await customers.writable_customer(session, actor, data.customer_id)
     else:
-        customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+        customer = await customers.create_customer(
+            session, actor, CustomerCreate(name=opportunity.customer_name, custom_fields=data.customer_custom_fields)
+        )
     if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
-            name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
+            name=opportunity.contact_name,
+            gender=data.contact_gender,
+            title=data.contact_title,
+            office_phone=phone,
+            custom_fields=data.contact_custom_fields,
         )
         await customers.add_contact(session, actor, customer.id, contact)
     opportunity.customer_id = customer.id

@@ -11,6 +11,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.kb.schemas import ArticleLink
 from crm_api.tickets import routing, service
 from crm_api.tickets.policy import TicketPriority, TicketStatus
@@ -69,6 +70,7 @@ def _ticket_filters(
     "",
     response_model=Page[TicketRead],
     summary="List and search service tickets in your data scope",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_tickets(
@@ -77,8 +79,9 @@ async def list_tickets(
     settings: SettingsDep,
     page: PageDep,
     filters: Annotated[TicketFilters, Depends(_ticket_filters)],
+    custom: CustomFieldFilters,
 ) -> Page[TicketRead]:
-    return await service.list_tickets(session, principal, settings, page, filters)
+    return await service.list_tickets(session, principal, settings, page, filters, custom)
 
 
 @tickets_router.post(

@@ -13,7 +13,10 @@ from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import transition
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import service as customers
 from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
@@ -53,7 +56,12 @@ def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
 
 
 async def list_tickets(
-    session: AsyncSession, principal: Principal, settings: Settings, params: PageParams, filters: TicketFilters
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    params: PageParams,
+    filters: TicketFilters,
+    custom: PrefixedParams = (),
 ) -> Page[TicketRead]:
     first, last = filters.created_from, filters.created_to
     if first and last and last < first:
@@ -65,7 +73,7 @@ async def list_tickets(
         now=clock.now(),
         created_from=start_of_local_day(first, settings.time_zone) if first else None,
         created_before=start_of_local_day(last + timedelta(days=1), settings.time_zone) if last else None,
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.TICKET, custom))
     return (await repo.page(statement, params)).to_page(lambda t: to_read(t, principal))
 
 
@@ -118,7 +126,8 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
     now = clock.now()
     ticket = ServiceTicket(
         code=await next_code(session, CODE_SERIES),
-        **data.model_dump(),
+        **data.model_dump(exclude={"custom_fields"}),
+        custom_fields=await custom_fields.validate_values(session, CustomFieldEntity.TICKET, data.custom_fields),
         status=TicketStatus.NEW,
         created_by_id=principal.user_id,
         created_at=now,
