@@ -10,7 +10,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.customers import bulk, duplicates, exports, imports, merge, service
@@ -49,6 +49,9 @@ CustomersDelete = Annotated[Principal, Depends(require("customers:delete"))]
 CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
 
 
+CustomerPage = Annotated[PageParams, listing("CustomerSort", "code", "name", "created_at", "updated_at")]
+
+
 @list_router.get(
     "",
     response_model=Page[CustomerRead],
@@ -56,7 +59,7 @@ CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
     responses=error_responses(401, 403, 422),
 )
 async def list_customers(
-    principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
+    principal: CustomersRead, session: SessionDep, page: CustomerPage, filters: Annotated[CustomerFilters, Query()]
 ) -> Page[CustomerRead]:
     return await service.list_customers(session, principal, page, filters)
 
@@ -225,6 +228,9 @@ async def release_customer(
     return service.to_read(await service.release_customer(session, principal, customer_id, body))
 
 
+OwnershipChangePage = Annotated[PageParams, listing("OwnershipChangeSort", "at")]
+
+
 @router.get(
     "/{customer_id}/ownership-history",
     response_model=Page[OwnershipChangeRead],
@@ -232,7 +238,7 @@ async def release_customer(
     responses=error_responses(401, 403, 404, 422),
 )
 async def ownership_history(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OwnershipChangePage
 ) -> Page[OwnershipChangeRead]:
     return await service.ownership_history(session, principal, customer_id, page)
 
@@ -258,6 +264,7 @@ def _customer_records(
     update_model: type[PatchModel],
     add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]],
     list_summary: str,
+    sorting: Any,
 ) -> None:
     """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
     read_model = kind.read
@@ -271,7 +278,9 @@ def _customer_records(
         responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
-    async def list_records(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
+    async def list_records(
+        customer_id: Id, principal: CustomersRead, session: SessionDep, page: Annotated[PageParams, sorting]
+    ) -> Page[Any]:
         return await service.list_records(session, principal, kind, customer_id, page)
 
     @router.post(
@@ -332,7 +341,14 @@ def _customer_records(
 
 
 _customer_records(
-    service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact, "List a customer's contacts"
+    service.CONTACTS,
+    "contacts",
+    "a contact",
+    ContactCreate,
+    ContactUpdate,
+    service.add_contact,
+    "List a customer's contacts",
+    listing("ContactSort", "name", "created_at", "updated_at"),
 )
 _customer_records(
     service.INTERACTIONS,
@@ -342,6 +358,7 @@ _customer_records(
     InteractionUpdate,
     service.add_interaction,
     "List a customer's interactions, newest first",
+    listing("InteractionSort", "occurred_on", "created_at", "updated_at"),
 )
 
 
@@ -352,6 +369,6 @@ _customer_records(
     responses=error_responses(401, 403, 422),
 )
 async def list_pool(
-    principal: CustomersWrite, session: SessionDep, page: PageDep, filters: Annotated[CustomerSearch, Query()]
+    principal: CustomersWrite, session: SessionDep, page: CustomerPage, filters: Annotated[CustomerSearch, Query()]
 ) -> Page[PoolCustomerRead]:
     return await service.list_pool(session, principal, page, filters)
