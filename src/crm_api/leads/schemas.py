@@ -55,6 +55,7 @@ class LeadRead(VersionedOutput):
     industry: str | None
     notes: str | None
     owner_id: int
+    owner_name: str
     status: LeadStatus
     score: int
     score_reasons: list[ScoreReason] = Field(description="The scoring rules that matched, with their points")
@@ -63,6 +64,7 @@ class LeadRead(VersionedOutput):
     opportunity_id: int | None
     converted_at: datetime | None
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[LeadAction] = Field(description="What the caller may do to this lead now")
@@ -88,6 +90,7 @@ class ActivityRead(OutputModel):
     occurred_at: datetime
     notes: str | None
     created_by_id: int | None
+    created_by_name: str | None
 
 
 class DisqualifyBody(InputModel):

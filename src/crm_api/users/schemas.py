@@ -40,6 +40,7 @@ class UserRead(OutputModel):
     email: str | None
     active: bool
     team_id: int | None
+    team_name: str | None
     roles: list[str]
     created_at: datetime
     updated_at: datetime
