@@ -122,6 +122,9 @@ async def test_each_sort_walks_every_record_once_in_order_and_updated_since_filt
     everything = await _walk(client, url, demo["headers"], limit=100)
     keys = [_key(item) for item in everything]
     assert len(keys) == len(set(keys))
+    for item in everything:  # each reference comes with its name
+        named = [key.removesuffix("_id") for key in item if key.endswith("_id") and f"{key[:-3]}_name" in item]
+        assert all(item[f"{key}_name"] for key in named if item[f"{key}_id"] is not None), item
     limit = max(1, math.ceil(len(everything) / 4))
     for sort in _sort_values(route) or []:
         walked = await _walk(client, url, demo["headers"], limit=limit, sort=sort)

@@ -175,7 +175,9 @@ class AssignmentRuleRead(VersionedOutput):
     industry: str | None
     source: str | None
     user_id: int | None
+    user_name: str | None
     team_id: int | None
+    team_name: str | None
     active: bool
     last_assigned_user_id: int | None
     created_at: datetime

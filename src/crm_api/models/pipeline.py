@@ -13,7 +13,7 @@ from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.leads.policy import OPEN_STATUSES as OPEN_LEAD_STATUSES
 from crm_api.leads.policy import LeadActivityKind, LeadStatus
-from crm_api.models.identity import User
+from crm_api.models.identity import Team, User
 from crm_api.opportunities.policy import OpportunityStatus
 
 _OPEN_LEAD = text(one_of("status", OPEN_LEAD_STATUSES))
@@ -120,7 +120,9 @@ class LeadAssignmentRule(Versioned, Timestamped, Base):
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     source: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "lead_source"})
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    user_name: Mapped[str | None] = name_of(User.full_name, user_id)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team_name: Mapped[str | None] = name_of(Team.name, team_id)
     active: Mapped[bool] = mapped_column(default=True)
     # Round-robin state: the team member who got the previous lead.
     last_assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
