@@ -140,7 +140,7 @@ def _decode(cursor: str, sort: Sort, sort_name: str | None) -> list[Any]:
             else:
                 decoded.append(_in_range(python_type(value)))
         return decoded
-    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError, binascii.Error, NotImplementedError) as exc:
+    except (ValueError, TypeError, ArithmeticError, RecursionError, binascii.Error, NotImplementedError) as exc:
         raise InvalidInput("cursor", "The cursor is not valid for this list", code="pagination.invalid_cursor") from exc
 
 
