@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -20,7 +20,7 @@ from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
-from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
+from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, reject_unknown_query
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware
@@ -60,8 +60,10 @@ orders from the sales system, churn warnings, service tickets and reports.
 
 Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
 Errors are `application/problem+json` with a stable `code`; their `type` is a page saying what the code
-means, and `GET /api/v1/problems` lists every code. Lists use keyset pagination:
-pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
+means, and `GET /api/v1/problems` lists every code; a query parameter an operation does not declare is a 422
+naming it. Lists use keyset pagination: pass `next_cursor` back as `cursor`. Lists of records take `sort`
+(`key` ascending, `-key` descending, from the list's enum) and `updated_since` (records changed at or after
+that instant): an incremental sync passes the time its previous sync started. Writes accept an `Idempotency-Key` header (kept 24 hours):
 a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
 Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412), or as
 `If-None-Match` to get 304 while the record is unchanged. A 201 names the record created in `Location`.
@@ -182,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
         "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
         "generate_unique_id_function": operation_id,
+        "dependencies": [Depends(reject_unknown_query)],
     }
     # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
     # serve none of them, nor the contract.

@@ -91,6 +91,7 @@ def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], pr
         opened_at=warning.opened_at,
         confirmed_at=warning.confirmed_at,
         confirmed_by_id=warning.confirmed_by_id,
+        confirmed_by_name=warning.confirmed_by_name,
         confirm_reason=warning.confirm_reason,
         allowed_actions=RULES.allowed_actions(OwnedWarning(warning, owner.id), principal),
     )

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.custom_fields import service
 from crm_api.custom_fields.policy import CustomFieldEntity
@@ -18,6 +18,9 @@ Entity = Annotated[CustomFieldEntity, Path(description="The kind of record the f
 Key = Annotated[str, Path(pattern=KEY_PATTERN, max_length=50, description="The field's key")]
 
 
+CustomFieldPage = Annotated[PageParams, listing("CustomFieldSort", "key", "sort_order", "created_at", "updated_at")]
+
+
 @router.get(
     "/{entity}",
     response_model=Page[CustomFieldRead],
@@ -25,7 +28,7 @@ Key = Annotated[str, Path(pattern=KEY_PATTERN, max_length=50, description="The f
     responses=error_responses(401, 422),
 )
 async def list_custom_fields(
-    entity: Entity, _: Authenticated, session: SessionDep, page: PageDep, include_inactive: bool = False
+    entity: Entity, _: Authenticated, session: SessionDep, page: CustomFieldPage, include_inactive: bool = False
 ) -> Page[CustomFieldRead]:
     return await service.list_definitions(session, entity, page, include_inactive=include_inactive)
 

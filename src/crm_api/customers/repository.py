@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
@@ -166,7 +167,10 @@ class CustomerRepository(Repository[Customer]):
             .returning(Customer)
             .execution_options(populate_existing=True, synchronize_session=False)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        claimed = (await self.session.execute(statement)).scalar_one_or_none()
+        if claimed is not None:
+            await reload_names(self.session, claimed, {}, {"owner_id"})
+        return claimed
 
     async def owner_name(self, customer_id: int) -> tuple[bool, str | None]:
         """Whether the customer is live, and its owner's name (None: in the pool), as committed now."""

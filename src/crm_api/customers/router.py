@@ -10,7 +10,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
@@ -53,6 +53,9 @@ CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
 SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 
 
+CustomerPage = Annotated[PageParams, listing("CustomerSort", "code", "name", "created_at", "updated_at")]
+
+
 @list_router.get(
     "",
     response_model=Page[CustomerRead],
@@ -63,7 +66,7 @@ SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 async def list_customers(
     principal: CustomersRead,
     session: SessionDep,
-    page: PageDep,
+    page: CustomerPage,
     filters: Annotated[CustomerFilters, Query()],
     custom: CustomFieldFilters,
 ) -> Page[CustomerRead]:
@@ -263,6 +266,9 @@ async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: S
     return service.to_read(await pool.unlock_customer(session, principal, customer_id))
 
 
+OwnershipChangePage = Annotated[PageParams, listing("OwnershipChangeSort", "at")]
+
+
 @router.get(
     "/{customer_id}/ownership-history",
     response_model=Page[OwnershipChangeRead],
@@ -270,7 +276,7 @@ async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: S
     responses=error_responses(401, 403, 404, 422),
 )
 async def ownership_history(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OwnershipChangePage
 ) -> Page[OwnershipChangeRead]:
     return await service.ownership_history(session, principal, customer_id, page)
 
@@ -296,6 +302,7 @@ def _customer_records(
     update_model: type[PatchModel],
     add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]],
     list_summary: str,
+    sorting: Any,
 ) -> None:
     """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
     read_model = kind.read
@@ -313,7 +320,11 @@ def _customer_records(
         name=f"list_{path}",
     )
     async def list_records(
-        customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep, custom: CustomFieldFilters
+        customer_id: Id,
+        principal: CustomersRead,
+        session: SessionDep,
+        page: Annotated[PageParams, sorting],
+        custom: CustomFieldFilters,
     ) -> Page[Any]:
         return await service.list_records(session, principal, kind, customer_id, page, custom)
 
@@ -375,7 +386,14 @@ def _customer_records(
 
 
 _customer_records(
-    service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact, "List a customer's contacts"
+    service.CONTACTS,
+    "contacts",
+    "a contact",
+    ContactCreate,
+    ContactUpdate,
+    service.add_contact,
+    "List a customer's contacts",
+    listing("ContactSort", "name", "created_at", "updated_at"),
 )
 _customer_records(
     service.INTERACTIONS,
@@ -385,6 +403,7 @@ _customer_records(
     InteractionUpdate,
     service.add_interaction,
     "List a customer's interactions, newest first",
+    listing("InteractionSort", "occurred_on", "created_at", "updated_at"),
 )
 
 
@@ -398,7 +417,7 @@ _customer_records(
 async def list_pool(
     principal: CustomersWrite,
     session: SessionDep,
-    page: PageDep,
+    page: CustomerPage,
     filters: Annotated[CustomerSearch, Query()],
     custom: CustomFieldFilters,
 ) -> Page[PoolCustomerRead]:

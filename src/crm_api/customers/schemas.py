@@ -107,6 +107,7 @@ class CustomerRead(VersionedOutput):
     owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
     locked: bool = Field(description="Locked by its owner: the recycle job leaves it with them")
     locked_at: datetime | None
+    owner_name: str | None = Field(description="The account manager's full name")
     region: str | None
     level: str | None
     industry: str | None
@@ -133,6 +134,7 @@ class CustomerRead(VersionedOutput):
     deleted_at: datetime | None
     erased_at: datetime | None = Field(description="When its personal data was erased; read-only since")
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -238,6 +240,7 @@ class ContactUpdate(PatchModel):
 class ContactRead(VersionedOutput):
     id: int
     customer_id: int
+    customer_name: str
     name: str
     gender: Gender
     title: str
@@ -275,12 +278,14 @@ class InteractionUpdate(PatchModel):
 class InteractionRead(VersionedOutput):
     id: int
     customer_id: int
+    customer_name: str
     occurred_on: date
     location: str
     summary: str
     details: str
     notes: str | None
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
 

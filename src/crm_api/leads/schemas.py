@@ -58,6 +58,7 @@ class LeadRead(VersionedOutput):
     industry: str | None
     notes: str | None
     owner_id: int
+    owner_name: str
     status: LeadStatus
     score: int
     score_reasons: list[ScoreReason] = Field(description="The scoring rules that matched, with their points")
@@ -67,6 +68,7 @@ class LeadRead(VersionedOutput):
     converted_at: datetime | None
     custom_fields: dict[str, Any]
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[LeadAction] = Field(description="What the caller may do to this lead now")
@@ -92,6 +94,7 @@ class ActivityRead(OutputModel):
     occurred_at: datetime
     notes: str | None
     created_by_id: int | None
+    created_by_name: str | None
 
 
 class DisqualifyBody(InputModel):
@@ -177,7 +180,9 @@ class AssignmentRuleRead(VersionedOutput):
     industry: str | None
     source: str | None
     user_id: int | None
+    user_name: str | None
     team_id: int | None
+    team_name: str | None
     active: bool
     last_assigned_user_id: int | None
     created_at: datetime

@@ -10,9 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
+from crm_api.models.identity import User
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
@@ -79,6 +81,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     locked_at: Mapped[datetime | None]
     # A duplicate of an older customer from before the duplicate guard: outside its unique indexes until merged.
     legacy_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    owner_name: Mapped[str | None] = name_of(User.full_name, owner_id)
     level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     satisfaction: Mapped[int | None]
@@ -105,6 +108,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     # Set when its personal data was erased (§3.11): the record is read-only from then on.
     erased_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
     tags: Mapped[list["CustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="raise")
@@ -133,6 +137,7 @@ class Contact(Versioned, Timestamped, Base):
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(100))
@@ -158,12 +163,14 @@ class Interaction(Versioned, Timestamped, Base):
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     occurred_on: Mapped[date]
     location: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(String(300))
     details: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class ContactConsent(Base):

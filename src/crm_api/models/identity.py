@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 
 user_roles = Table(
     "user_roles",
@@ -56,6 +57,7 @@ class User(Versioned, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    team_name: Mapped[str | None] = name_of(Team.name, team_id)
     # Tokens issued up to this instant are refused: set by a disable, a password or a role change.
     tokens_valid_after: Mapped[datetime | None]
     # How many active customers this person may own and still claim from the pool; None: CRM_POOL_CLAIM_LIMIT.

@@ -6,7 +6,7 @@ from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
@@ -39,6 +39,11 @@ OpportunitiesWork = Annotated[Principal, Depends(require("opportunities:work"))]
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
+OpportunityPage = Annotated[
+    PageParams, listing("OpportunitySort", "code", "customer_name", "success_probability", "created_at", "updated_at")
+]
+
+
 @router.get(
     "/opportunities",
     response_model=Page[OpportunityRead],
@@ -49,7 +54,7 @@ TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 async def list_opportunities(
     principal: OpportunitiesRead,
     session: SessionDep,
-    page: PageDep,
+    page: OpportunityPage,
     custom: CustomFieldFilters,
     status_: Annotated[OpportunityStatus | None, Query(alias="status")] = None,
     assignee_id: Id | None = None,
@@ -176,6 +181,9 @@ async def lose_opportunity(
     return service.to_read(await service.lose(session, principal, opportunity_id, reason), principal)
 
 
+PlanItemPage = Annotated[PageParams, listing("PlanItemSort", "planned_on", "created_at", "updated_at")]
+
+
 @router.get(
     "/opportunities/{opportunity_id}/plan-items",
     response_model=Page[PlanItemRead],
@@ -183,7 +191,7 @@ async def lose_opportunity(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_plan_items(
-    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PageDep
+    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PlanItemPage
 ) -> Page[PlanItemRead]:
     return await service.list_plan_items(session, principal, opportunity_id, page)
 
@@ -223,6 +231,9 @@ async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: Opportuni
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 
 
+ReminderPage = Annotated[PageParams, listing("ReminderSort", "created_at")]
+
+
 @router.get(
     "/reminders",
     response_model=Page[ReminderRead],
@@ -232,7 +243,7 @@ async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: Opportuni
 async def list_reminders(
     principal: Authenticated,
     session: SessionDep,
-    page: PageDep,
+    page: ReminderPage,
     open_only: Annotated[bool, Query(alias="open", description="Only reminders not yet done")] = False,
 ) -> Page[ReminderRead]:
     return await service.list_reminders(session, principal, page, open_only=open_only)

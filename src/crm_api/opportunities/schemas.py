@@ -62,7 +62,9 @@ class OpportunityRead(VersionedOutput):
     stage: str
     status: OpportunityStatus
     created_by_id: int
+    created_by_name: str
     assignee_id: int | None
+    assignee_name: str | None
     assigned_at: datetime | None
     stage_since: datetime | None
     closed_at: datetime | None
@@ -139,6 +141,7 @@ class PlanItemRead(VersionedOutput):
     content: str
     result: str | None
     created_by_id: int
+    created_by_name: str
     created_at: datetime
     updated_at: datetime
 

@@ -84,12 +84,15 @@ class TicketRead(VersionedOutput):
     service_type: str
     summary: str
     customer_id: Id
+    customer_name: str
     channel: TicketChannel
     priority: TicketPriority
     content: str
     status: TicketStatus
     created_by_id: int | None
+    created_by_name: str | None
     assignee_id: Id | None
+    assignee_name: str | None
     assigned_at: datetime | None
     routing_rule_id: int | None = Field(description="The routing rule that assigned the ticket on create, if any")
     response_due_at: datetime | None = Field(description="First handling due (SLA); null without a policy")

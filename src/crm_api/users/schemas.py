@@ -46,6 +46,7 @@ class UserRead(OutputModel):
     email: str | None
     active: bool
     team_id: int | None
+    team_name: str | None
     roles: list[str]
     pool_claim_limit: int | None = Field(description="Own claim limit set by an admin; null: CRM_POOL_CLAIM_LIMIT")
     created_at: datetime

@@ -23,6 +23,7 @@ def to_read(user: User) -> UserRead:
         email=user.email,
         active=user.active,
         team_id=user.team_id,
+        team_name=user.team_name,
         roles=[role.code for role in user.roles],
         pool_claim_limit=user.pool_claim_limit,
         created_at=user.created_at,
