@@ -41,9 +41,13 @@ def _id(route: APIRoute) -> str:
     return f"{sorted(route.methods)[0]} {route.path}"
 
 
-def _url(route: APIRoute, ids: dict[str, int] | None = None) -> str:
+# Path parameters that are not ids: a value each list answers for.
+PATH_VALUES = {"entity": "customer"}
+
+
+def _url(route: APIRoute, ids: dict[str, Any] | None = None) -> str:
     names = re.findall(r"\{(\w+)\}", route.path)
-    return API_PREFIX + route.path.format(**(ids or dict.fromkeys(names, 1)))
+    return API_PREFIX + route.path.format(**(ids or {name: PATH_VALUES.get(name, 1) for name in names}))
 
 
 def test_every_list_of_records_offers_sorts():
@@ -79,9 +83,12 @@ TABLE_OF = {"contact_id": "contacts"}
 async def _parent_ids(app: FastAPI, path: str) -> dict[str, int]:
     """For each `{x_id}` of the path, innermost first, the id that most rows of other tables point at (the parent with
     most children), or the one its chosen child belongs to."""
-    ids: dict[str, int] = {}
+    ids: dict[str, Any] = {}
     async with app.state.db.sessionmaker() as session:
         for name in reversed(re.findall(r"\{(\w+)\}", path)):
+            if name in PATH_VALUES:
+                ids[name] = PATH_VALUES[name]
+                continue
             column = COLUMN_OF.get(name, name)
             child = next(
                 (child for child in ids if child in TABLE_OF and column in Base.metadata.tables[TABLE_OF[child]].c), None
