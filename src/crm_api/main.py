@@ -38,6 +38,7 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
+from crm_api.notifications.router import router as notifications_router
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
@@ -96,6 +97,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     segments_router,
     campaigns_router,
     marketing_router,
+    notifications_router,
     problems_router,
 )
 
@@ -106,6 +108,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
+    "crm_api.tickets.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
     follow_up_days: int = Field(default=30, ge=1)
+    # How often open tickets are checked against their SLA due times (a breach notifies once).
+    ticket_sla_check_cron: str = "*/5 * * * *"
     # The customer pool (§3.12): how many active customers one person may own and still claim another, and how
     # long after releasing a customer its former owner may not claim it back.
     pool_claim_limit: int = Field(default=300, ge=0)

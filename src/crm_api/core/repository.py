@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
@@ -34,6 +34,10 @@ class Repository(Generic[M]):
         if entity is not None and not include_deleted and getattr(entity, "deleted_at", None) is not None:
             return None
         return entity
+
+    async def last_id(self) -> int:
+        """The highest id so far (0: none): rows a set-based insert adds after reading it have larger ids."""
+        return int(await self.session.scalar(select(func.max(self.model.id))) or 0)  # type: ignore[attr-defined]  # Base declares no id
 
     def select(self, *, include_deleted: bool = False) -> Select[M]:
         statement = select(self.model)

@@ -17,6 +17,7 @@ from crm_api.models.identity import (
     UserTotp,
 )
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
+from crm_api.models.notification import Notification, NotificationPreference
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -69,6 +70,8 @@ __all__ = [
     "LeadAssignmentRule",
     "LeadScoringRule",
     "LoginAttempt",
+    "Notification",
+    "NotificationPreference",
     "Opportunity",
     "Order",
     "OrderLine",

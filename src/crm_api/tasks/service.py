@@ -16,6 +16,8 @@ from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.collaboration import Task
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import NotificationType
 from crm_api.opportunities import service as opportunities
 from crm_api.tasks.policy import RULES, TaskAction, TaskRelatedType, TaskStatus
 from crm_api.tasks.repository import TaskRepository
@@ -133,12 +135,13 @@ async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
     """
     days = settings.follow_up_days
     cutoff = local_today(settings.time_zone) - timedelta(days=days)
-    opened = await TaskRepository(session).open_follow_ups(
-        last_contact_before=cutoff,
-        created_before=start_of_local_day(cutoff, settings.time_zone),
-        now=clock.now(),
-        days=days,
+    now = clock.now()
+    repo = TaskRepository(session)
+    last_id = await repo.last_id()
+    opened = await repo.open_follow_ups(
+        last_contact_before=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=now, days=days
     )
+    await notifications.notify_selected(session, NotificationType.FOLLOW_UP_DUE, repo.follow_ups_opened(after_id=last_id))
     await audit.record_batch(
         session,
         actor=None,
