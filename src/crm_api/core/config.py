@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
     follow_up_days: int = Field(default=30, ge=1)
+    # Notification streams (SSE): a comment this often keeps proxies from closing an idle stream; on SQLite a stream
+    # looks for new notifications and checks its caller this often; on PostgreSQL NOTIFY wakes it, and it checks its
+    # caller at least this often besides (a disabled user or a revoked token is announced at once).
+    notification_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    notification_poll_seconds: float = Field(default=1.0, gt=0)
+    notification_recheck_seconds: float = Field(default=60.0, gt=0)
     # How often open tickets are checked against their SLA due times (a breach notifies once).
     ticket_sla_check_cron: str = "*/5 * * * *"
     # The customer pool (§3.12): how many active customers one person may own and still claim another, and how
