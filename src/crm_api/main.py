@@ -39,6 +39,7 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
+from crm_api.notifications.admin_router import router as notification_channels_router
 from crm_api.notifications.router import router as notifications_router
 from crm_api.notifications.stream import StreamHub
 from crm_api.opportunities.router import router as opportunities_router
@@ -100,6 +101,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     campaigns_router,
     marketing_router,
     notifications_router,
+    notification_channels_router,
     problems_router,
 )
 
@@ -111,6 +113,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
     "crm_api.tickets.jobs",
+    "crm_api.notifications.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     notification_heartbeat_seconds: float = Field(default=15.0, gt=0)
     notification_poll_seconds: float = Field(default=1.0, gt=0)
     notification_recheck_seconds: float = Field(default=60.0, gt=0)
+    # How often emails and group-robot messages (notifications, emails to contacts) are sent and retried.
+    notification_dispatch_cron: str = "* * * * *"
     # How often open tickets are checked against their SLA due times (a breach notifies once).
     ticket_sla_check_cron: str = "*/5 * * * *"
     # The customer pool (§3.12): how many active customers one person may own and still claim another, and how

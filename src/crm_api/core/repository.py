@@ -13,6 +13,14 @@ from crm_api.core.permissions import Principal
 M = TypeVar("M", bound=Base)
 
 
+def skip_locked(session: AsyncSession, statement: Any, **options: Any) -> Any:
+    """FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent dispatchers claim different rows; SQLite has no row locks
+    (one writer at a time anyway)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return statement
+    return statement.with_for_update(skip_locked=True, **options)
+
+
 class Repository(Generic[M]):
     model: type[M]
     # The aggregate policy's `visible(principal, permission)`, the WHERE clause of the rows a caller may

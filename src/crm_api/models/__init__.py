@@ -17,7 +17,13 @@ from crm_api.models.identity import (
     UserTotp,
 )
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
-from crm_api.models.notification import Notification, NotificationPreference
+from crm_api.models.notification import (
+    ChannelDelivery,
+    Notification,
+    NotificationChannelPreference,
+    NotificationRobot,
+    SmtpSettings,
+)
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -49,6 +55,7 @@ __all__ = [
     "Campaign",
     "CampaignTouch",
     "CampaignVariant",
+    "ChannelDelivery",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
@@ -71,7 +78,8 @@ __all__ = [
     "LeadScoringRule",
     "LoginAttempt",
     "Notification",
-    "NotificationPreference",
+    "NotificationChannelPreference",
+    "NotificationRobot",
     "Opportunity",
     "Order",
     "OrderLine",
@@ -86,6 +94,7 @@ __all__ = [
     "Segment",
     "ServiceTicket",
     "SlaPolicy",
+    "SmtpSettings",
     "StageChange",
     "Task",
     "Team",

@@ -31,6 +31,27 @@ class NotificationChannel(StrEnum):
     FEISHU = "feishu"
 
 
+class RobotKind(StrEnum):
+    """The group-robot webhooks an admin may configure, one per vendor (the channels other than email)."""
+
+    WECOM = "wecom"
+    DINGTALK = "dingtalk"
+    FEISHU = "feishu"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plain SMTP (a relay on the local network)
+    STARTTLS = "starttls"  # upgrade after connecting (port 587)
+    TLS = "tls"  # TLS from the start (port 465)
+
+
+class DeliveryPurpose(StrEnum):
+    """What a channel delivery carries."""
+
+    NOTIFICATION = "notification"
+    CONTACT_EMAIL = "contact_email"
+
+
 # The PostgreSQL NOTIFY channel that wakes the streams (core.pubsub): its payload names the users to wake.
 STREAM_CHANNEL = "crm_notifications"
 # The payload that wakes every stream: a set-based job wrote for many users at once.

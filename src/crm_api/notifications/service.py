@@ -4,7 +4,7 @@ and marks their own. A commit wakes the streams (core.pubsub) on every worker.""
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit, pubsub
@@ -12,7 +12,7 @@ from crm_api.core.clock import clock
 from crm_api.core.errors import NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
-from crm_api.models.notification import Notification, NotificationPreference
+from crm_api.models.notification import Notification
 from crm_api.notifications.policy import EVERYONE, STREAM_CHANNEL, Link, NotificationChannel, NotificationType
 from crm_api.notifications.repository import NotificationRepository
 from crm_api.notifications.schemas import (
@@ -58,6 +58,8 @@ async def notify(
     ]
     if notifications:
         session.add_all(notifications)
+        await session.flush()
+        await NotificationRepository(session).queue_deliveries(Notification.id.in_([n.id for n in notifications]), now=now)
         await _wake(session, recipients)
     return notifications
 
@@ -67,10 +69,12 @@ async def notify_selected(
 ) -> int:
     """Set-based `notify` for jobs: one INSERT … SELECT from `rows`, which labels its columns user_id, title, body and
     the three of `policy.link_columns`. `once_per_record`: a user already notified of this type about a record is skipped."""
-    created = await NotificationRepository(session).insert_selected(
-        rows, notification_type=notification_type, now=clock.now(), once_per_record=once_per_record
-    )
+    repo = NotificationRepository(session)
+    last_id, now = await repo.last_id(), clock.now()
+    created = await repo.insert_selected(rows, notification_type=notification_type, now=now, once_per_record=once_per_record)
     if created:
+        this_run = and_(Notification.id > last_id, Notification.type == notification_type, Notification.created_at == now)
+        await repo.queue_deliveries(this_run, now=now)
         await _wake(session, None)
     return created
 
@@ -102,14 +106,11 @@ async def mark_all_read(session: AsyncSession, principal: Principal) -> MarkedRe
     return MarkedRead(marked=await NotificationRepository(session).mark_all_read(principal.user_id, now=clock.now()))
 
 
-def _channels(preference: NotificationPreference | None) -> list[NotificationChannel]:
-    return [NotificationChannel(channel) for channel in preference.channels] if preference else []
-
-
 async def get_preferences(session: AsyncSession, principal: Principal) -> NotificationPreferencesRead:
     if principal.user_id is None:
         return NotificationPreferencesRead(channels=[])
-    return NotificationPreferencesRead(channels=_channels(await NotificationRepository(session).preference(principal.user_id)))
+    channels = await NotificationRepository(session).channels_of(principal.user_id)
+    return NotificationPreferencesRead(channels=[NotificationChannel(c) for c in channels])
 
 
 async def set_preferences(
@@ -117,18 +118,16 @@ async def set_preferences(
 ) -> NotificationPreferencesRead:
     if principal.user_id is None:
         raise NotFound("Notification preferences")
-    preference = await NotificationRepository(session).preference(principal.user_id)
-    before = audit.snapshot(preference) if preference else None
-    if preference is None:
-        preference = NotificationPreference(user_id=principal.user_id)
-        session.add(preference)
-    preference.channels = sorted(set(data.channels))
-    await audit.record_change(
+    repo = NotificationRepository(session)
+    before = await repo.channels_of(principal.user_id)
+    after = sorted(set(data.channels))
+    await repo.replace_channels(principal.user_id, after)
+    await audit.record_batch(
         session,
         actor=principal,
-        entity_type="notification_preferences",
-        entity=preference,
-        action="update" if before else "create",
-        before=before,
+        batch_type="notification_preferences",
+        batch_id=principal.user_id,
+        action="update",
+        summary={"channels": {"before": before, "after": after}},
     )
-    return NotificationPreferencesRead(channels=_channels(preference))
+    return NotificationPreferencesRead(channels=[NotificationChannel(c) for c in after])

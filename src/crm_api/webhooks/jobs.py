@@ -10,7 +10,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,17 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
+from crm_api.core.outbox import CLAIM_LEASE, retry_at
 from crm_api.core.scheduler import register_job
-from crm_api.webhooks.policy import DeliveryStatus
+from crm_api.webhooks.policy import delivery_status
 from crm_api.webhooks.repository import DeliveryRepository, Outgoing
 from crm_api.webhooks.service import host_refusal, is_public_address
 
 WEBHOOK_DISPATCH = "webhook_dispatch"
-# Wait after the 1st..5th failed attempt; the 6th failure makes the delivery dead.
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
-MAX_ATTEMPTS = len(BACKOFF) + 1
-# A claimed delivery is not due again before this, so a crash mid-send only delays it.
-CLAIM_LEASE = timedelta(minutes=10)
 CONCURRENT_SENDS = 10
 ERROR_LENGTH = 500
 
@@ -99,12 +95,8 @@ async def _send(http: httpx.AsyncClient, item: Outgoing, settings: Settings) -> 
 def outcome(item: Outgoing, attempt: Attempt, now: datetime) -> dict[str, Any]:
     """The delivery's new state after one attempt: succeeded, retried after the backoff, or dead."""
     attempts = item.attempts + 1
-    if attempt.succeeded:
-        status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
-    elif attempts >= MAX_ATTEMPTS:
-        status, next_attempt_at = DeliveryStatus.DEAD, None
-    else:
-        status, next_attempt_at = DeliveryStatus.FAILED, now + BACKOFF[attempts - 1]
+    next_attempt_at = None if attempt.succeeded else retry_at(attempts, now)
+    status = delivery_status(succeeded=attempt.succeeded, next_attempt_at=next_attempt_at)
     return {
         "id": item.delivery_id,
         "status": status,
