@@ -1,16 +1,12 @@
 """Channels through HTTP: an admin points the service at an SMTP server and the vendors' robots (secrets never read
 back); a notification goes out over the channels its user chose, through the dispatcher, with retries and a log."""
 
-import httpx
-import pytest
 from sqlalchemy import update
 
 from crm_api.core.clock import clock
 from crm_api.core.outbox import BACKOFF
-from crm_api.main import create_app
 from crm_api.models.identity import User
-from tests.conftest import make_settings
-from tests.factories import Actors, assert_problem
+from tests.factories import assert_problem
 from tests.notifications.receivers import (
     DINGTALK_SECRET,
     FEISHU_SECRET,
@@ -26,27 +22,6 @@ CHANNELS = "/api/v1/notification-channels"
 SMTP = "/api/v1/settings/smtp"
 DELIVERIES = "/api/v1/notification-deliveries"
 DISPATCH = "/api/v1/jobs/notification_dispatch/run"
-
-
-@pytest.fixture(scope="module")
-async def loopback_app(settings):
-    """The app allowed to send to loopback (as CRM_WEBHOOK_ALLOW_PRIVATE_HOSTS does), where the test servers listen."""
-    application = create_app(make_settings(settings.database_url, webhook_allow_private_hosts=True))
-    yield application
-    await application.state.pubsub.stop()
-    await application.state.db.dispose()
-
-
-@pytest.fixture
-async def api(loopback_app):
-    transport = httpx.ASGITransport(app=loopback_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
-
-
-@pytest.fixture
-def people(loopback_app) -> Actors:
-    return Actors(loopback_app)
 
 
 async def _with_email(app, actor, email: str) -> None:

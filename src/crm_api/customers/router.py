@@ -13,9 +13,11 @@ from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
-from crm_api.customers import bulk, duplicates, exports, imports, merge, service
+from crm_api.customers import bulk, duplicates, emails, exports, imports, merge, service
 from crm_api.customers.schemas import (
     ContactCreate,
+    ContactEmailCreate,
+    ContactEmailSent,
     ContactUpdate,
     CustomerBulkResult,
     CustomerBulkUpdate,
@@ -343,6 +345,20 @@ _customer_records(
     service.add_interaction,
     "List a customer's interactions, newest first",
 )
+
+
+@router.post(
+    "/{customer_id}/emails",
+    response_model=ContactEmailSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Email a contact of the customer over SMTP, recorded as an interaction",
+    description="Accepted: the email goes out through the delivery log (retried until sent); the interaction is recorded at once.",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def email_contact(
+    customer_id: Id, body: ContactEmailCreate, principal: CustomersWrite, session: SessionDep, settings: SettingsDep
+) -> ContactEmailSent:
+    return await emails.email_contact(session, principal, settings, customer_id, body)
 
 
 @pool_router.get(

@@ -12,8 +12,15 @@ from crm_api.core.clock import clock
 from crm_api.core.errors import NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
-from crm_api.models.notification import Notification
-from crm_api.notifications.policy import EVERYONE, STREAM_CHANNEL, Link, NotificationChannel, NotificationType
+from crm_api.models.notification import ChannelDelivery, Notification
+from crm_api.notifications.policy import (
+    EVERYONE,
+    STREAM_CHANNEL,
+    DeliveryPurpose,
+    Link,
+    NotificationChannel,
+    NotificationType,
+)
 from crm_api.notifications.repository import NotificationRepository
 from crm_api.notifications.schemas import (
     MarkedRead,
@@ -22,6 +29,7 @@ from crm_api.notifications.schemas import (
     NotificationRead,
     UnreadCount,
 )
+from crm_api.webhooks.policy import DeliveryStatus
 
 # NOTIFY payloads stop at 8000 bytes: a longer list of users wakes every stream instead.
 MAX_WAKE_PAYLOAD = 7000
@@ -131,3 +139,25 @@ async def set_preferences(
         summary={"channels": {"before": before, "after": after}},
     )
     return NotificationPreferencesRead(channels=[NotificationChannel(c) for c in after])
+
+
+async def queue_email(
+    session: AsyncSession, *, to: str, subject: str, body: str, html: str | None = None, purpose: DeliveryPurpose
+) -> ChannelDelivery:
+    """An email sent by the dispatcher once the caller's transaction commits (none if it rolls back)."""
+    now = clock.now()
+    delivery = ChannelDelivery(
+        channel=NotificationChannel.EMAIL,
+        purpose=purpose,
+        recipient=to,
+        subject=subject,
+        body=body,
+        html=html,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
