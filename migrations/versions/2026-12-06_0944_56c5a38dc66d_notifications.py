@@ -110,7 +110,8 @@ def upgrade() -> None:
             one_of("status", ("pending", "failed", "succeeded", "dead")), name=op.f("ck_channel_deliveries_status_known")
         ),
         sa.CheckConstraint(
-            one_of("purpose", ("notification", "contact_email")), name=op.f("ck_channel_deliveries_purpose_known")
+            one_of("purpose", ("notification", "contact_email", "weekly_report")),
+            name=op.f("ck_channel_deliveries_purpose_known"),
         ),
         sa.ForeignKeyConstraint(
             ["notification_id"],

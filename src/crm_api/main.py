@@ -114,6 +114,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.tasks.jobs",
     "crm_api.tickets.jobs",
     "crm_api.notifications.jobs",
+    "crm_api.read.weekly_report.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",

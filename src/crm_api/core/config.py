@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     notification_recheck_seconds: float = Field(default=60.0, gt=0)
     # How often emails and group-robot messages (notifications, emails to contacts) are sent and retried.
     notification_dispatch_cron: str = "* * * * *"
+    # The supervisors' weekly report (notification and HTML email), of the week just ended.
+    weekly_report_cron: str = "0 8 * * mon"
     # How often open tickets are checked against their SLA due times (a breach notifies once).
     ticket_sla_check_cron: str = "*/5 * * * *"
     # The customer pool (§3.12): how many active customers one person may own and still claim another, and how

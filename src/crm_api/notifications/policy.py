@@ -50,6 +50,7 @@ class DeliveryPurpose(StrEnum):
 
     NOTIFICATION = "notification"
     CONTACT_EMAIL = "contact_email"
+    WEEKLY_REPORT = "weekly_report"
 
 
 # The PostgreSQL NOTIFY channel that wakes the streams (core.pubsub): its payload names the users to wake.
@@ -65,7 +66,6 @@ LINK_PATHS: dict[str, str] = {
     "customer": "/api/v1/customers",
     "churn_warning": "/api/v1/churn-warnings",
     "task": "/api/v1/tasks",
-    "team": "/api/v1/teams",
 }
 
 

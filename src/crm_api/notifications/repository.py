@@ -81,16 +81,22 @@ class NotificationRepository(Repository[Notification]):
         self.session.add_all(NotificationChannelPreference(user_id=user_id, channel=channel) for channel in channels)
         await self.session.flush()
 
-    async def queue_deliveries(self, which: ColumnElement[bool], *, now: datetime) -> int:
+    async def has(self, user_id: int, notification_type: str, title: str) -> bool:
+        statement = select(Notification.id).where(
+            Notification.user_id == user_id, Notification.type == notification_type, Notification.title == title
+        )
+        return await self.session.scalar(statement.limit(1)) is not None
+
+    async def queue_deliveries(self, which: ColumnElement[bool], *, now: datetime, email: bool = True) -> int:
         """One INSERT … SELECT: a delivery per notification matching `which` and channel its user chose (email only
         to a user with an address), carrying what it sends."""
-        email = NotificationChannelPreference.channel == NotificationChannel.EMAIL
+        by_email = NotificationChannelPreference.channel == NotificationChannel.EMAIL
         rows = (
             select(
                 NotificationChannelPreference.channel,
                 literal(DeliveryPurpose.NOTIFICATION.value),
                 Notification.id,
-                case((email, User.email), else_=User.username),
+                case((by_email, User.email), else_=User.username),
                 Notification.title,
                 Notification.body,
                 literal(DeliveryStatus.PENDING.value),
@@ -101,7 +107,7 @@ class NotificationRepository(Repository[Notification]):
             .select_from(Notification)
             .join(NotificationChannelPreference, NotificationChannelPreference.user_id == Notification.user_id)
             .join(User, User.id == Notification.user_id)
-            .where(which, User.active.is_(True), or_(~email, User.email.is_not(None)))
+            .where(which, User.active.is_(True), or_(~by_email, User.email.is_not(None)))
         )
         columns = [
             "channel",
@@ -115,6 +121,8 @@ class NotificationRepository(Repository[Notification]):
             "next_attempt_at",
             "created_at",
         ]
+        if not email:
+            rows = rows.where(~by_email)
         result = await self.session.execute(insert(ChannelDelivery).from_select(columns, rows))
         return int(cast("CursorResult[Any]", result).rowcount or 0)
 

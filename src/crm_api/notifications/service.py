@@ -47,8 +47,11 @@ async def notify(
     title: str,
     body: str,
     link: Link | None = None,
+    *,
+    email: bool = True,
 ) -> list[Notification]:
-    """One notification per user (None and repeats skipped), committed or rolled back with the caller's change."""
+    """One notification per user (None and repeats skipped), committed or rolled back with the caller's change, and
+    a delivery per channel each user chose (`email=False`: none by email, the caller sends its own)."""
     recipients = sorted({user_id for user_id in user_ids if user_id is not None})
     now = clock.now()
     notifications = [
@@ -67,7 +70,9 @@ async def notify(
     if notifications:
         session.add_all(notifications)
         await session.flush()
-        await NotificationRepository(session).queue_deliveries(Notification.id.in_([n.id for n in notifications]), now=now)
+        await NotificationRepository(session).queue_deliveries(
+            Notification.id.in_([n.id for n in notifications]), now=now, email=email
+        )
         await _wake(session, recipients)
     return notifications
 
@@ -161,3 +166,8 @@ async def queue_email(
     session.add(delivery)
     await session.flush()
     return delivery
+
+
+async def has_notification(session: AsyncSession, user_id: int, notification_type: NotificationType, title: str) -> bool:
+    """Whether the user already has this notification (a job run again in the same period sends it once)."""
+    return await NotificationRepository(session).has(user_id, notification_type, title)
