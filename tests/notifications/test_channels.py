@@ -4,6 +4,7 @@ back); a notification goes out over the channels its user chose, through the dis
 from sqlalchemy import update
 
 from crm_api.core.clock import clock
+from crm_api.core.config import Settings
 from crm_api.core.outbox import BACKOFF
 from crm_api.models.identity import User
 from tests.factories import assert_problem
@@ -187,3 +188,13 @@ async def test_email_without_an_smtp_server_waits_in_the_log(loopback_app, api, 
     assert await _dispatch(api, admin) == {"sent": 2, "succeeded": 0}
     errors = {d["channel"]: d["last_error"] for d in await _log(api, admin, status="failed")}
     assert "no SMTP server" in errors["email"] and "no active wecom robot" in errors["wecom"]
+
+
+def test_private_targets_are_allowed_in_dev_only_unless_set():
+    def allowed(env: str, **overrides: object) -> bool:
+        return Settings(_env_file=None, env=env, **overrides).private_targets_allowed  # type: ignore[call-arg, arg-type]
+
+    assert allowed("dev") is True and allowed("test") is False and allowed("prod", secret_key="k" * 40) is False
+    assert allowed("test", allow_private_targets=True) is True
+    assert allowed("dev", allow_private_targets=False) is False
+    assert allowed("test", webhook_allow_private_hosts=True) is True

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     webhook_dispatch_cron: str = "* * * * *"
     # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
     webhook_allow_private_hosts: bool = False
+    # Every outbound target (webhooks, group robots, the SMTP server) may be loopback, private or link-local (SSRF
+    # guard off); unset: in dev only, or where CRM_WEBHOOK_ALLOW_PRIVATE_HOSTS says so.
+    allow_private_targets: bool | None = None
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
@@ -114,6 +117,12 @@ class Settings(BaseSettings):
     @property
     def docs_are_public(self) -> bool:
         return self.public_docs if self.public_docs is not None else self.env != "prod"
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        if self.allow_private_targets is not None:
+            return self.allow_private_targets
+        return self.webhook_allow_private_hosts or self.env == "dev"
 
     @property
     def is_sqlite(self) -> bool:

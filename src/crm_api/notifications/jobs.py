@@ -19,7 +19,7 @@ from crm_api.notifications import senders
 from crm_api.notifications.policy import NotificationChannel, RobotKind, SmtpSecurity
 from crm_api.notifications.repository import DeliveryRepository, Outgoing
 from crm_api.webhooks.policy import delivery_status
-from crm_api.webhooks.service import host_refusal
+from crm_api.webhooks.service import resolved_refusal
 
 NOTIFICATION_DISPATCH = "notification_dispatch"
 CONCURRENT_SENDS = 10
@@ -65,7 +65,7 @@ async def _send(http: httpx.AsyncClient, item: Outgoing, targets: Targets, setti
             smtp = targets.smtp
             if smtp is None:
                 return "no SMTP server is set (PUT /api/v1/settings/smtp)"
-            refusal = host_refusal(smtp.host, settings)
+            refusal = await resolved_refusal(smtp.host, settings)
             if refusal is not None:
                 return f"refused: {refusal}"
             message = senders.email_message(
@@ -85,7 +85,7 @@ async def _send(http: httpx.AsyncClient, item: Outgoing, targets: Targets, setti
         robot = targets.robots.get(kind)
         if robot is None:
             return f"no active {kind} robot is set (PUT /api/v1/notification-channels/{kind})"
-        refusal = host_refusal(httpx.URL(robot.url).host, settings)
+        refusal = await resolved_refusal(httpx.URL(robot.url).host, settings)
         if refusal is not None:
             return f"refused: {refusal}"
         text = f"{item.subject}\n{item.body}\n@{item.recipient}"

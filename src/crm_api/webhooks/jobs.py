@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from crm_api.core.outbox import CLAIM_LEASE, retry_at
 from crm_api.core.scheduler import register_job
 from crm_api.webhooks.policy import delivery_status
 from crm_api.webhooks.repository import DeliveryRepository, Outgoing
-from crm_api.webhooks.service import host_refusal, is_public_address
+from crm_api.webhooks.service import resolved_refusal
 
 WEBHOOK_DISPATCH = "webhook_dispatch"
 CONCURRENT_SENDS = 10
@@ -51,27 +50,8 @@ class Attempt:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def resolve(host: str) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def _resolved_refusal(url: str, settings: Settings) -> str | None:
-    """Refuse a host name that resolves to a non-public address (checked per attempt: DNS may change)."""
-    host = httpx.URL(url).host
-    refusal = host_refusal(host, settings)
-    if refusal is not None or settings.webhook_allow_private_hosts:
-        return refusal
-    try:
-        addresses = await resolve(host)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
-    private = sorted({address for address in addresses if not is_public_address(address)})
-    return f"{host} resolves to a non-public address {', '.join(private)}" if private else None
-
-
 async def _send(http: httpx.AsyncClient, item: Outgoing, settings: Settings) -> Attempt:
-    refusal = await _resolved_refusal(item.url, settings)
+    refusal = await resolved_refusal(httpx.URL(item.url).host, settings)
     if refusal is not None:
         return Attempt(None, f"refused: {refusal}", None)
     body = body_of(item)
