@@ -10,6 +10,7 @@ from crm_api.notifications import service as notifications
 from crm_api.notifications.policy import Link, NotificationType
 from tests.churn.factories import make_customer
 from tests.factories import assert_problem
+from tests.leads.factories import create_assignment_rule, create_lead
 from tests.opportunities.factories import opportunity_in
 from tests.tickets.factories import assign as assign_ticket
 from tests.tickets.factories import open_ticket
@@ -171,3 +172,18 @@ async def test_the_follow_up_and_churn_jobs_notify_the_customers_owner(app, clie
     assert "静默客户" in by_type["churn_warning"]["body"]
     warning = await client.get(by_type["churn_warning"]["path"], headers=owner.headers)
     assert warning.status_code == 200 and warning.json()["customer"]["id"] == customer_id
+
+
+async def test_a_lead_an_assignment_rule_gives_to_someone_notifies_them(client, actors):
+    admin = await actors.make("admin")
+    marketer = await actors.make("marketer")
+    specialist = await actors.make("account_manager", team="south")
+    await create_assignment_rule(client, admin, name="zhejiang", region="zhejiang", priority=10, user_id=specialist.id)
+    lead = await create_lead(client, marketer, region="zhejiang")
+    own = await create_lead(
+        client, marketer, region="beijing", phone=None, email="other@x.example"
+    )  # no rule: the marketer's own
+    [notification] = await _items(client, specialist)
+    assert notification["type"] == "assignment" and notification["path"] == f"/api/v1/leads/{lead['id']}"
+    assert "杭州云帆科技有限公司" in notification["body"]
+    assert own["owner_id"] == marketer.id and await _items(client, marketer) == []

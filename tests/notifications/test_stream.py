@@ -141,3 +141,10 @@ async def test_a_notification_written_by_another_process_reaches_the_stream_with
             event = await stream.next_of("notification", PUSH_SECONDS)
             assert event is not None and json.loads(event.data)["entity_id"] == opportunity["id"]
             assert asyncio.get_running_loop().time() - started < PUSH_SECONDS
+
+
+async def test_sigterm_ends_the_open_streams_and_the_server_exits_0(settings, actors, tmp_path):
+    me = await actors.make("account_manager")
+    async with crm(settings, tmp_path, "serve") as api, open_stream(api.url, me.headers) as stream:
+        assert await api.stop() == 0  # within the stop timeout: an open stream does not hold the shutdown
+        assert await stream.next_event(5) is None
