@@ -187,3 +187,19 @@ async def test_a_lead_an_assignment_rule_gives_to_someone_notifies_them(client, 
     assert notification["type"] == "assignment" and notification["path"] == f"/api/v1/leads/{lead['id']}"
     assert "杭州云帆科技有限公司" in notification["body"]
     assert own["owner_id"] == marketer.id and await _items(client, marketer) == []
+
+
+async def test_a_task_given_to_someone_else_notifies_them_on_create_and_on_reassignment(client, actors):
+    supervisor = await actors.make("sales_supervisor", team="east")
+    first = await actors.make("account_manager", team="east")
+    second = await actors.make("account_manager", team="east")
+    mine = await client.post("/api/v1/tasks", json={"title": "Call back"}, headers=supervisor.headers)
+    assert mine.status_code == 201 and await _items(client, supervisor) == []  # one's own task: no notification
+    task = await client.post(
+        "/api/v1/tasks", json={"title": "Visit the plant", "assignee_id": first.id}, headers=supervisor.headers
+    )
+    [given] = await _items(client, first)
+    assert given["title"] == "Task for you: Visit the plant" and given["path"] == f"/api/v1/tasks/{task.json()['id']}"
+    moved = await client.patch(f"/api/v1/tasks/{task.json()['id']}", json={"assignee_id": second.id}, headers=supervisor.headers)
+    assert moved.status_code == 200
+    assert [n["title"] for n in await _items(client, second)] == ["Task for you: Visit the plant"]

@@ -17,7 +17,7 @@ from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.collaboration import Task
 from crm_api.notifications import service as notifications
-from crm_api.notifications.policy import NotificationType
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities import service as opportunities
 from crm_api.tasks.policy import RULES, TaskAction, TaskRelatedType, TaskStatus
 from crm_api.tasks.repository import TaskRepository
@@ -89,7 +89,17 @@ async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate)
     task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
     session.add(task)
     await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="create", before=None)
+    await _notify_new_assignee(session, actor, task)
     return task
+
+
+async def _notify_new_assignee(session: AsyncSession, actor: Principal, task: Task) -> None:
+    """Someone else's task for them: the assignee hears of it (not who gave it to themselves)."""
+    if task.assignee_id != actor.user_id:
+        body = f"Due {task.due_at.isoformat()}" if task.due_at else "No due time"
+        await notifications.notify(
+            session, [task.assignee_id], NotificationType.ASSIGNMENT, f"Task for you: {task.title}", body, Link("task", task.id)
+        )
 
 
 async def update_task(
@@ -104,6 +114,8 @@ async def update_task(
     for name, value in changes.items():
         setattr(task, name, value)
     await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="update", before=before)
+    if task.assignee_id != before["assignee_id"]:
+        await _notify_new_assignee(session, actor, task)
     return task
 
 
