@@ -116,7 +116,7 @@ class PubSub:
                 failures = 0
                 self._resync_everyone()
                 await self._hold(self._connection)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # whatever broke it, the process must keep listening
                 log.warning("listening connection lost: %r", exc)
                 failures += 1
             finally:
