@@ -25,6 +25,7 @@ from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_co
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
+from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
@@ -39,6 +40,9 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
+from crm_api.notifications.admin_router import router as notification_channels_router
+from crm_api.notifications.router import router as notifications_router
+from crm_api.notifications.stream import StreamHub
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
@@ -100,6 +104,8 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     segments_router,
     campaigns_router,
     marketing_router,
+    notifications_router,
+    notification_channels_router,
     problems_router,
 )
 
@@ -111,6 +117,9 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
+    "crm_api.tickets.jobs",
+    "crm_api.notifications.jobs",
+    "crm_api.read.weekly_report.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
@@ -161,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     load_jobs()
     configure_logging(settings.log_level)
     database = Database.from_settings(settings)
+    pubsub = PubSub(listen_dsn(settings.database_url), connect_timeout=settings.database_connect_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -173,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduler is not None:
                 await scheduler.stop(settings.shutdown_grace_seconds)
+            await pubsub.stop()
             await database.dispose()
 
     docs = settings.docs_are_public
@@ -196,6 +207,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/", _home(docs), include_in_schema=False)
     app.state.settings = settings
     app.state.db = database
+    app.state.pubsub = pubsub
+    app.state.notification_streams = StreamHub(pubsub)
     app.state.authenticate = authenticate
     app.state.password_checks = PasswordChecks(
         concurrency=settings.password_check_concurrency,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
@@ -114,10 +115,10 @@ def create_access_token(settings: Settings, *, user_id: int) -> tuple[str, int]:
     return token, int(lifetime.total_seconds())
 
 
-def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] | None:
-    """The user id and issue time of a valid access token, or None."""
+def _access_claims(settings: Settings, token: str) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired access token, or None."""
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             settings.secret_key.get_secret_value(),
             algorithms=[JWT_ALGORITHM],
@@ -127,6 +128,20 @@ def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] 
         return None
     # Expiry is checked against our clock so tests can move time.
     if claims.get("typ") != "access" or claims["exp"] <= clock.now().timestamp():
+        return None
+    return claims
+
+
+def access_token_expiry(settings: Settings, token: str) -> datetime | None:
+    """When a valid access token stops being accepted (a long-lived stream ends then), or None if it already has."""
+    claims = _access_claims(settings, token)
+    return None if claims is None else datetime.fromtimestamp(claims["exp"], tz=clock.now().tzinfo)
+
+
+def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] | None:
+    """The user id and issue time of a valid access token, or None."""
+    claims = _access_claims(settings, token)
+    if claims is None:
         return None
     try:
         user_id = int(claims["sub"])

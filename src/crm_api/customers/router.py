@@ -14,9 +14,11 @@ from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
-from crm_api.customers import bulk, duplicates, exports, imports, merge, pool, service
+from crm_api.customers import bulk, duplicates, emails, exports, imports, merge, pool, service
 from crm_api.customers.schemas import (
     ContactCreate,
+    ContactEmailCreate,
+    ContactEmailSent,
     ContactUpdate,
     CustomerBulkResult,
     CustomerBulkUpdate,
@@ -405,6 +407,20 @@ _customer_records(
     "List a customer's interactions, newest first",
     listing("InteractionSort", "occurred_on", "created_at", "updated_at"),
 )
+
+
+@router.post(
+    "/{customer_id}/emails",
+    response_model=ContactEmailSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Email a contact of the customer over SMTP, recorded as an interaction",
+    description="Accepted: the email goes out through the delivery log (retried until sent); the interaction is recorded at once.",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def email_contact(
+    customer_id: Id, body: ContactEmailCreate, principal: CustomersWrite, session: SessionDep, settings: SettingsDep
+) -> ContactEmailSent:
+    return await emails.email_contact(session, principal, settings, customer_id, body)
 
 
 @pool_router.get(

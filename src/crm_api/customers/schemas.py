@@ -10,6 +10,7 @@ from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, 
 from crm_api.core.types import to_money
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
+from crm_api.webhooks.policy import DeliveryStatus
 
 Gender = Literal["male", "female", "other"]
 Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
@@ -369,3 +370,16 @@ class CustomerBulkUpdate(InputModel):
 
 class CustomerBulkResult(OutputModel):
     updated: list[int]
+
+
+class ContactEmailCreate(InputModel):
+    contact_id: Id = Field(description="A contact of this customer with an email address")
+    subject: Annotated[str, Text(300)] = Field(examples=["Quotation for the packaging line"])
+    body: Annotated[str, Text(10_000)] = Field(examples=["Dear Mr Wang, please find our quotation below."])
+
+
+class ContactEmailSent(BaseModel):
+    interaction: InteractionRead = Field(description="The interaction that records the email (its summary is the subject)")
+    delivery_id: int = Field(description="The email in the delivery log (GET /api/v1/notification-deliveries)")
+    to: str
+    status: DeliveryStatus = Field(description="`pending` until the dispatcher has sent it")

@@ -22,6 +22,8 @@ from crm_api.leads.policy import OPEN_STATUSES, RULES, LeadAction, LeadStatus
 from crm_api.leads.repository import ActivityRepository, LeadRepository
 from crm_api.leads.schemas import ActivityCreate, ActivityRead, ConvertBody, LeadCreate, LeadRead, LeadUpdate
 from crm_api.models.pipeline import Lead, LeadActivity, Opportunity
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities import service as opportunities
 from crm_api.opportunities.schemas import OpportunityCreate
 
@@ -134,6 +136,15 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
     session.add(lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="create", before=None)
     await EVENTS.publish(session, "created", lead.id, to_read(lead, actor))
+    if lead.owner_id != actor.user_id:  # an assignment rule gave it to someone else
+        await notifications.notify(
+            session,
+            [lead.owner_id],
+            NotificationType.ASSIGNMENT,
+            "A new lead was assigned to you",
+            " · ".join(part for part in (lead.company, lead.contact_name) if part),
+            Link("lead", lead.id),
+        )
     return lead
 
 

@@ -26,6 +26,13 @@ from crm_api.models.identity import (
     UserTotp,
 )
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
+from crm_api.models.notification import (
+    ChannelDelivery,
+    Notification,
+    NotificationChannelPreference,
+    NotificationRobot,
+    SmtpSettings,
+)
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -57,6 +64,7 @@ __all__ = [
     "Campaign",
     "CampaignTouch",
     "CampaignVariant",
+    "ChannelDelivery",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
@@ -79,6 +87,9 @@ __all__ = [
     "LeadAssignmentRule",
     "LeadScoringRule",
     "LoginAttempt",
+    "Notification",
+    "NotificationChannelPreference",
+    "NotificationRobot",
     "Opportunity",
     "Order",
     "OrderLine",
@@ -94,6 +105,7 @@ __all__ = [
     "Segment",
     "ServiceTicket",
     "SlaPolicy",
+    "SmtpSettings",
     "StageChange",
     "Task",
     "Team",

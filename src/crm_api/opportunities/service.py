@@ -23,6 +23,8 @@ from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Customer
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.models.platform import DictionaryItem
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities.policy import RULES, OpportunityAction, OpportunityStatus
 from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
 from crm_api.opportunities.schemas import (
@@ -165,7 +167,16 @@ async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, d
         raise InvalidInput("assignee_id", "The assignee must be an active account manager", code="opportunity.invalid_assignee")
     now = clock.now()
     changes = {"status": OpportunityStatus.ASSIGNED, "assignee_id": data.assignee_id, "assigned_at": now, "stage_since": now}
-    return await _transition(session, actor, opportunity, OpportunityAction.ASSIGN, changes)
+    assigned = await _transition(session, actor, opportunity, OpportunityAction.ASSIGN, changes)
+    await notifications.notify(
+        session,
+        [data.assignee_id],
+        NotificationType.ASSIGNMENT,
+        f"Opportunity {assigned.code} assigned to you",
+        f"{assigned.customer_name}: {assigned.summary}",
+        Link("opportunity", assigned.id),
+    )
+    return assigned
 
 
 async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: int, stage: str) -> Opportunity:

@@ -22,6 +22,8 @@ from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.tickets.policy import RULES, TicketAction, TicketStatus, is_breached
 from crm_api.tickets.repository import TicketRepository
 from crm_api.tickets.schemas import (
@@ -146,7 +148,19 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
     await EVENTS.publish(session, "created", ticket.id, to_read(ticket, principal))
     if rule is not None:
         session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
+        await _notify_assignee(session, ticket)
     return await _reload(session, principal, ticket)
+
+
+async def _notify_assignee(session: AsyncSession, ticket: ServiceTicket) -> None:
+    await notifications.notify(
+        session,
+        [ticket.assignee_id],
+        NotificationType.ASSIGNMENT,
+        f"Service ticket {ticket.code} assigned to you",
+        ticket.summary,
+        Link("service_ticket", ticket.id),
+    )
 
 
 async def _move(
@@ -168,6 +182,7 @@ async def assign(session: AsyncSession, principal: Principal, ticket_id: int, da
     session.add(
         TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now)
     )
+    await _notify_assignee(session, ticket)
     return await _reload(session, principal, ticket)
 
 
