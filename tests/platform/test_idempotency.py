@@ -3,7 +3,7 @@ from datetime import timedelta
 from crm_api.core.clock import clock
 from crm_api.core.idempotency import forget_old_keys
 from tests.concurrency import race, skip_unless_postgresql
-from tests.factories import assert_problem
+from tests.factories import PASSWORD, assert_problem
 
 
 async def _team_count(client, headers):
@@ -26,7 +26,10 @@ async def test_a_key_reused_for_another_request_is_refused(client, actors):
     admin = await actors.make("admin")
     headers = admin.headers | {"Idempotency-Key": "k-1"}
     await client.post("/api/v1/teams", json={"name": "A"}, headers=headers)
-    assert_problem(await client.post("/api/v1/teams", json={"name": "B"}, headers=headers), 422, "idempotency.key_reused")
+    refused = assert_problem(
+        await client.post("/api/v1/teams", json={"name": "B"}, headers=headers), 422, "idempotency.key_reused"
+    )
+    assert refused["errors"][0]["field"] == "Idempotency-Key"
     assert await _team_count(client, admin.headers) == 1
 
 
@@ -50,7 +53,16 @@ async def test_a_refusal_is_replayed_too(client, actors):
 async def test_a_malformed_key_is_422(client, actors):
     admin = await actors.make("admin")
     response = await client.post("/api/v1/teams", json={"name": "A"}, headers=admin.headers | {"Idempotency-Key": "x" * 300})
-    assert_problem(response, 422, "idempotency.invalid_key")
+    assert assert_problem(response, 422, "idempotency.invalid_key")["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_sign_in_is_never_kept_as_its_tokens_are_stored_nowhere(client, actors):
+    manager = await actors.make("account_manager")
+    body = {"username": manager.username, "password": PASSWORD}
+    signed_in = [await client.post("/api/v1/auth/login", json=body, headers={"Idempotency-Key": "sign-in"}) for _ in range(2)]
+    assert [response.status_code for response in signed_in] == [200, 200]
+    assert "idempotent-replayed" not in signed_in[1].headers
+    assert signed_in[0].json()["refresh_token"] != signed_in[1].json()["refresh_token"]
 
 
 async def test_reads_ignore_the_header(client, actors):

@@ -2,9 +2,12 @@
 
 import hashlib
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, cast
 
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit
-from crm_api.core.errors import problem_response
+from crm_api.core.errors import FieldError, problem_response
+from crm_api.core.http import no_store, path_template
 from crm_api.core.scheduler import register_job
 from crm_api.core.security import decode_access_token, fingerprint
 from crm_api.core.tables import IdempotencyRecord
@@ -27,6 +31,23 @@ RETENTION = timedelta(hours=24)
 # Responses worth replaying; 401/429/5xx are about the moment, so a retry runs again.
 NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
+
+
+def keeps(route: APIRoute) -> bool:
+    """Whether the middleware keeps a write to `route`: not when its response carries credentials (`no_store`: tokens,
+    keys, recovery codes), which are stored nowhere, and whose sign-in writes need a connection of their own."""
+    return not any(dependency.dependency is no_store for dependency in route.dependencies)
+
+
+def unkept_writes(routers: Iterable[APIRouter], prefix: str) -> frozenset[tuple[str, str]]:
+    """(method, path template) of the writes the middleware leaves alone, as `keeps` says."""
+    return frozenset(
+        (method, f"{prefix}{route.path}")
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and not keeps(route)
+        for method in (route.methods or set()) & WRITE_METHODS
+    )
 
 
 class _InProgress(Exception):
@@ -76,21 +97,27 @@ async def _claim(session: AsyncSession, record_id: str, request_fingerprint: str
 class IdempotencyMiddleware:
     """Claims the key in a transaction the request joins, and commits the response with the request's effect."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, unkept: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.app = app
+        self.unkept = [(method, path_template(path)) for method, path in unkept]
+
+    def _keeps(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        if method not in WRITE_METHODS or not path.startswith(IDEMPOTENT_PATHS):
+            return False
+        return not any(method == unkept and template.fullmatch(path) for unkept, template in self.unkept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         key = headers.get(b"idempotency-key")
-        if key is None or scope["method"] not in WRITE_METHODS or not scope["path"].startswith(IDEMPOTENT_PATHS):
+        if key is None or not self._keeps(scope):
             await self.app(scope, receive, send)
             return
         raw_key = key.decode("latin-1")
         if not KEY_PATTERN.match(raw_key):
-            response = problem_response(
-                422, "idempotency.invalid_key", detail="Idempotency-Key must be 1-255 visible ASCII characters"
+            await _key_refused("idempotency.invalid_key", "Idempotency-Key must be 1-255 visible ASCII characters")(
+                scope, receive, send
             )
-            await response(scope, receive, send)
             return
 
         body = await _read_body(receive)
@@ -127,6 +154,13 @@ class IdempotencyMiddleware:
             await send(message)
 
 
+def _key_refused(code: str, message: str) -> Response:
+    """A 422 like every other: `errors` names the header at fault."""
+    return problem_response(
+        422, code, detail=message, errors=[FieldError(field="Idempotency-Key", message=message, type=code.split(".")[-1])]
+    )
+
+
 def _in_progress() -> Response:
     return problem_response(409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed")
 
@@ -144,8 +178,8 @@ async def _answer_from_record(
     record: IdempotencyRecord, request_fingerprint: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
     if record.fingerprint != request_fingerprint:
-        response = problem_response(422, "idempotency.key_reused", detail="This Idempotency-Key was used for a different request")
-        await response(scope, receive, send)
+        refused = _key_refused("idempotency.key_reused", "This Idempotency-Key was used for a different request")
+        await refused(scope, receive, send)
         return
     headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]
     await send(
