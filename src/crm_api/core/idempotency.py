@@ -2,11 +2,12 @@
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
-from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit
+from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit, request_database
 from crm_api.core.errors import FieldError, problem_response
 from crm_api.core.http import no_store, path_template
 from crm_api.core.scheduler import register_job
@@ -33,10 +34,19 @@ NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
 
 
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
 def keeps(route: APIRoute) -> bool:
-    """Whether the middleware keeps a write to `route`: not when its response carries credentials (`no_store`: tokens,
-    keys, recovery codes), which are stored nowhere, and whose sign-in writes need a connection of their own."""
-    return not any(dependency.dependency is no_store for dependency in route.dependencies)
+    """Whether the middleware keeps a write to `route`. Not when its response carries credentials (`no_store`: tokens,
+    keys, recovery codes), which are stored nowhere; nor when it commits in transactions of its own (`DatabaseDep`: a
+    sign-in attempt, a job run now), which the key, kept in the request's transaction, cannot make happen once (and
+    on SQLite would wait for the key's write lock until it timed out)."""
+    calls = set(_calls(route.dependant))
+    return no_store not in calls and request_database not in calls
 
 
 def unkept_writes(routers: Iterable[APIRouter], prefix: str) -> frozenset[tuple[str, str]]:
