@@ -125,9 +125,13 @@ class IdempotencyMiddleware:
             return
         raw_key = key.decode("latin-1")
         if not KEY_PATTERN.match(raw_key):
-            await _key_refused("idempotency.invalid_key", "Idempotency-Key must be 1-255 visible ASCII characters")(
-                scope, receive, send
+            response = problem_response(
+                422,
+                "idempotency.invalid_key",
+                detail="Idempotency-Key must be 1-255 visible ASCII characters",
+                errors=_at_key("not 1-255 visible ASCII characters", "invalid_key"),
             )
+            await response(scope, receive, send)
             return
 
         body = await _read_body(receive)
@@ -164,11 +168,9 @@ class IdempotencyMiddleware:
             await send(message)
 
 
-def _key_refused(code: str, message: str) -> Response:
+def _at_key(message: str, type: str) -> list[FieldError]:
     """A 422 like every other: `errors` names the header at fault."""
-    return problem_response(
-        422, code, detail=message, errors=[FieldError(field="Idempotency-Key", message=message, type=code.split(".")[-1])]
-    )
+    return [FieldError(field="Idempotency-Key", message=message, type=type)]
 
 
 def _in_progress() -> Response:
@@ -188,8 +190,13 @@ async def _answer_from_record(
     record: IdempotencyRecord, request_fingerprint: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
     if record.fingerprint != request_fingerprint:
-        refused = _key_refused("idempotency.key_reused", "This Idempotency-Key was used for a different request")
-        await refused(scope, receive, send)
+        response = problem_response(
+            422,
+            "idempotency.key_reused",
+            detail="This Idempotency-Key was used for a different request",
+            errors=_at_key("used for a different request", "key_reused"),
+        )
+        await response(scope, receive, send)
         return
     headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]
     await send(
