@@ -264,6 +264,7 @@ CUSTOMER_COLUMNS = (
     "created_at",
     "updated_at",
     "deleted_at",
+    "legacy_duplicate",
 )
 CONTACT_COLUMNS = (
     "id",
@@ -398,6 +399,9 @@ class Generator:
         self.moments = [datetime(d.year, d.month, d.day, 9, tzinfo=UTC) for d in self.days]
         self.loaded_at = datetime(data.as_of.year, data.as_of.month, data.as_of.day, tzinfo=UTC)
         self.account_managers: list[int] = []
+        # Hashes of the names and phones live customers already have: a random name or phone drawn twice makes a
+        # duplicate from before the duplicate guard, marked as its migration marks them (outside its unique indexes).
+        self.taken: set[int] = set()
         self.team_of: dict[int, int] = {}  # user -> team
         self.team_managers: dict[int, list[int]] = defaultdict(list)  # team -> its account managers
         self.supervisor_of: dict[int, int] = {}  # team -> its supervisor
@@ -633,6 +637,14 @@ class Generator:
         """First day of the customer's history: its creation, or three years ago."""
         return max(self.created_offset(cid), -HISTORY_DAYS)
 
+    def already_taken(self, *keys: tuple[str, str]) -> bool:
+        """Whether a live customer already has one of these keys; takes them when none has."""
+        hashes = [hash(key) for key in keys]
+        if any(h in self.taken for h in hashes):
+            return True
+        self.taken.update(hashes)
+        return False
+
     def customer(self, cid: int, rng: random.Random, names: Names, churned_at: datetime | None) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
@@ -646,12 +658,14 @@ class Generator:
         code = f"KH{cid:08d}"
         address = names.address(city)
         name = names.company(city, industry)
+        key = normalize_company_name(name)
+        duplicate = not deleted and self.already_taken(("name", key), ("phone", phone_e164))
         row = (
             cid,
             code,
             f"ERP-C{cid:08d}" if rng.random() < 0.8 else None,
             name,
-            normalize_company_name(name),
+            key,
             region,
             owner,
             level,
@@ -680,6 +694,7 @@ class Generator:
             self.moment(created),
             churned_at or self.moment(created),
             self.moment(-rng.randint(1, 90)) if deleted else None,
+            duplicate,
         )
         return row, Profile(cid, name, owner, city, address, phone, phone_e164, created, self.moment(created))
 

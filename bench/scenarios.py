@@ -273,6 +273,28 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 
 @dataclass(frozen=True)
+class SignInStorm:
+    """Many clients signing in at once, again and again (after the Retry-After of a busy answer, as the contract asks),
+    each as one of `sign_ins` users, while customers are read by id:
+    every sign-in is answered within `answer_seconds` (a 200, or 429 auth.busy from a full password queue), and the
+    reads' p95 stays within `read_slowdown` times their p95 without the storm (#13)."""
+
+    name: str
+    sign_ins: int
+    readers: int
+    reads: str  # the scenario whose requests are the reads
+    answer_seconds: float = 5.0
+    read_slowdown: float = 2.0
+
+    def usernames(self) -> list[str]:
+        # Not ACCOUNT_MANAGER nor IMPORTER, whose sessions the other scenarios hold.
+        return [username("account_manager", 3 + n) for n in range(self.sign_ins)]
+
+
+SIGN_IN_STORM = SignInStorm("sign-in storm", sign_ins=64, readers=8, reads="customer by id (executive)")
+
+
+@dataclass(frozen=True)
 class TimedJob:
     """A scheduled job run once through `POST /api/v1/jobs/{name}/run` and timed (SPEC §5: churn scan < 60 s)."""
 

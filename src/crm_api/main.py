@@ -103,12 +103,14 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
 # Domain modules that register scheduled jobs when imported.
 JOB_MODULES: tuple[str, ...] = (
     "crm_api.core.idempotency",
+    "crm_api.auth.jobs",
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
+    "crm_api.customers.jobs",
 )
 
 
@@ -191,7 +193,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.authenticate = authenticate
     app.state.password_checks = PasswordChecks(
-        concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
+        concurrency=settings.password_check_concurrency,
+        queue=settings.password_check_queue,
+        wait_seconds=settings.password_check_wait_seconds,
     )
     install_error_handlers(app)
     unkept = unkept_writes(DOMAIN_ROUTERS, API_PREFIX)

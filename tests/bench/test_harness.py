@@ -16,6 +16,7 @@ from bench.load import MemorySampler, drive
 from bench.run import (
     http_call,
     raw_call,
+    run_sign_in_storm,
     run_timed_import,
     run_timed_jobs,
     running_server,
@@ -29,6 +30,7 @@ from bench.scenarios import (
     EXECUTIVE,
     IMPORT_MARK,
     SCENARIOS,
+    SignInStorm,
     TimedJob,
     load_fixtures,
     timed_import,
@@ -214,3 +216,23 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
     finally:
         await pool.close()
     assert raw.requests > 0 and raw.errors == 0, raw.first_error
+
+
+async def test_the_sign_in_storm_reports_its_answers_and_the_reads_slowdown(bench_databases):
+    url = bench_databases[0][0]
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        fixtures = await load_fixtures(connection)
+    finally:
+        await connection.close()
+    storm = SignInStorm("storm", sign_ins=4, readers=2, reads="customer by id (executive)")
+
+    with running_server(url, workers=1) as (base_url, pid):
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            await wait_ready(client)
+            result = await run_sign_in_storm(client, base_url, MemorySampler(pid), storm, fixtures, seconds=1)
+
+    assert result["sign_ins"]["requests"] > 0 and result["sign_ins"]["errors"] == 0, result["sign_ins"]["first_error"]
+    assert set(result["sign_ins"]["answers"]) <= {"200", "429 auth.busy"}
+    assert result["reads_alone"]["requests"] > 0 and result["reads_during"]["errors"] == 0
+    assert result["read_p95_slowdown"] > 0

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # for one; past that a sign-in is answered 429 at once rather than queued.
     password_check_concurrency: int = Field(default=1, ge=1)
     password_check_queue: int = Field(default=32, ge=0)
+    # How long a sign-in in that line waits for its check to start; past it, 429 too, so each is answered in time.
+    password_check_wait_seconds: float = Field(default=2.0, gt=0)
     scheduler_enabled: bool = False
     # On SIGTERM: how long `crm serve` waits for the requests in flight, and `crm scheduler` (or an API process
     # running the scheduler) for the jobs running, before cancelling them. Keep it under the orchestrator's stop
@@ -63,6 +65,10 @@ class Settings(BaseSettings):
     # long after releasing a customer its former owner may not claim it back.
     pool_claim_limit: int = Field(default=300, ge=0)
     pool_claim_cooldown_days: int = Field(default=7, ge=0)
+    # How many customers one owner may lock out of the recycle job.
+    pool_lock_limit: int = Field(default=10, ge=0)
+    # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
+    pool_recycle_cron: str = "30 0 * * *"
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.

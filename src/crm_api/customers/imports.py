@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,23 +14,42 @@ from typing import IO, Any
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_codes
 from crm_api.core.errors import FieldError, InvalidInput, PayloadTooLarge
-from crm_api.core.files import unescaped_cell
+from crm_api.core.files import count_elements, unescaped_cell
 from crm_api.core.names import normalize_company_name
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
 from crm_api.customers.policy import CustomerStatus
 from crm_api.customers.repository import CustomerRepository
-from crm_api.customers.schemas import CustomerCreate, ImportMode, ImportReport, ImportRowError
-from crm_api.customers.service import CUSTOMER_PHONES, DICTIONARY_FIELDS, ensure_can_own, normalized_phones
+from crm_api.customers.schemas import CustomerCreate, DuplicateMatch, ImportMode, ImportReport, ImportRowError
+from crm_api.customers.service import (
+    CUSTOMER_PHONES,
+    DICTIONARY_FIELDS,
+    CustomerKeys,
+    duplicate_error,
+    duplicate_message,
+    duplicates_of,
+    ensure_can_own,
+    normalized_phones,
+)
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
+# What an XLSX may make the server do, checked before a row is read: a small zip can unpack to gigabytes, declare
+# millions of rows or columns, or hold millions of strings, each of which would take minutes and gigabytes to read.
+MAX_SHEET_ROWS = 2 * MAX_IMPORT_ROWS  # blank rows included, in CSV too
+MAX_IMPORT_COLUMNS = 64
+MAX_CELL_CHARS = 32_767  # Excel's own limit
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+MAX_SHARED_STRINGS = 10 * MAX_IMPORT_ROWS
+WORKSHEETS = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+SHARED_STRINGS = "xl/sharedStrings.xml"
 # Customers per INSERT round trip (the driver splits further by its parameter limit).
 INSERT_BATCH = 5_000
 HEADER_ROW = 1
@@ -43,9 +63,13 @@ class ParsedFile:
     valid: dict[int, CustomerCreate] = field(default_factory=dict)
     errors: list[ImportRowError] = field(default_factory=list)
 
-    def reject(self, row: int, field_name: str, message: str) -> None:
-        self.errors.append(ImportRowError(row=row, field=field_name, message=message))
+    def reject(self, row: int, field_name: str, message: str, duplicate: DuplicateMatch | None = None) -> None:
+        self.errors.append(ImportRowError(row=row, field=field_name, message=message, duplicate=duplicate))
         self.valid.pop(row, None)
+
+
+def _too_many_rows() -> InvalidInput:
+    return InvalidInput("file", f"At most {MAX_IMPORT_ROWS} rows per import", code="customer_import.too_many_rows")
 
 
 def _cell_text(value: Any) -> str | None:
@@ -55,7 +79,10 @@ def _cell_text(value: Any) -> str | None:
         value = int(value)  # XLSX keeps numbers as floats: 13801380001.0 is a phone
     if isinstance(value, datetime | date):
         value = value.isoformat()
-    return unescaped_cell(str(value).strip()) or None
+    text = str(value)
+    if len(text) > MAX_CELL_CHARS:
+        raise InvalidInput("file", f"A cell holds more than {MAX_CELL_CHARS} characters", code="customer_import.cell_too_long")
+    return unescaped_cell(text.strip()) or None
 
 
 def _csv_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
@@ -70,16 +97,59 @@ def _csv_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
         raise InvalidInput("file", f"The CSV file cannot be read: {exc}", code="customer_import.unreadable") from exc
 
 
+def _check_unpacked(upload: IO[bytes]) -> None:
+    """Refuse a workbook whose parts unpack too large, or whose sheets or strings are too many, before reading it.
+    The sizes are those the zip declares, which its reader holds every part to; the elements are counted on the bytes."""
+    too_large = InvalidInput(
+        "file",
+        f"The workbook unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB or {MAX_SHARED_STRINGS} strings",
+        code="customer_import.unpacked_too_large",
+    )
+    with zipfile.ZipFile(upload) as archive:
+        parts = archive.infolist()
+        if sum(part.file_size for part in parts) > MAX_UNPACKED_BYTES:
+            raise too_large
+        for part in parts:
+            if WORKSHEETS.match(part.filename):
+                with archive.open(part) as xml:
+                    if count_elements(xml, "row", stop_after=MAX_SHEET_ROWS) > MAX_SHEET_ROWS:
+                        raise _too_many_rows()
+            elif part.filename == SHARED_STRINGS:
+                with archive.open(part) as xml:
+                    if count_elements(xml, "si", stop_after=MAX_SHARED_STRINGS) > MAX_SHARED_STRINGS:
+                        raise too_large
+    upload.seek(0)
+
+
 def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
     try:
+        _check_unpacked(upload)
         workbook = openpyxl.load_workbook(upload, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
         raise InvalidInput("file", "The file is not a readable XLSX workbook", code="customer_import.unreadable") from exc
     try:
-        for row in workbook.active.iter_rows(values_only=True):
+        sheet = workbook.active
+        # The declared size (the <dimension> openpyxl read on opening): refused when too large, then forgotten, as
+        # openpyxl would pad every row to its width and add its rows.
+        if (sheet.max_row or 0) > MAX_SHEET_ROWS:
+            raise _too_many_rows()
+        if (sheet.max_column or 0) > MAX_IMPORT_COLUMNS:
+            raise _too_many_columns()
+        sheet.reset_dimensions()
+        header = next(sheet.iter_rows(max_row=1, values_only=True), ())
+        width = max((index + 1 for index, cell in enumerate(header) if cell is not None), default=0)
+        if width > MAX_IMPORT_COLUMNS:
+            raise _too_many_columns()
+        yield list(header[:width])
+        # Rows the sheet skips come back blank, and parse_file counts them: `<row r="5000000">` is one element.
+        for row in sheet.iter_rows(min_row=2, max_col=max(width, 1), values_only=True):
             yield list(row)
     finally:
         workbook.close()
+
+
+def _too_many_columns() -> InvalidInput:
+    return InvalidInput("file", f"At most {MAX_IMPORT_COLUMNS} columns", code="customer_import.too_many_columns")
 
 
 def _rows_of(upload: IO[bytes], filename: str) -> Iterator[list[Any]]:
@@ -116,13 +186,15 @@ def parse_file(upload: IO[bytes], filename: str) -> ParsedFile:
     columns = _header(next(rows, []))
     parsed = ParsedFile()
     for number, cells in enumerate(rows, start=HEADER_ROW + 1):
+        if number > MAX_SHEET_ROWS:  # blank rows cost time too: a file of millions of empty lines is refused
+            raise _too_many_rows()
         texts = {columns[i]: _cell_text(cell) for i, cell in enumerate(cells) if i in columns}
         values = {column: text for column, text in texts.items() if text is not None}
         if not values:
             continue
         parsed.rows += 1
         if parsed.rows > MAX_IMPORT_ROWS:
-            raise InvalidInput("file", f"At most {MAX_IMPORT_ROWS} rows per import", code="customer_import.too_many_rows")
+            raise _too_many_rows()
         _check_row(parsed, number, values)
     return parsed
 
@@ -169,7 +241,29 @@ async def _check_rules(session: AsyncSession, parsed: ParsedFile) -> dict[int, d
             parsed.reject(number, name, message)
         if not problems:
             checked[number] = values
+    await _refuse_duplicates(session, parsed, checked)
     return checked
+
+
+async def _refuse_duplicates(session: AsyncSession, parsed: ParsedFile, checked: dict[int, dict[str, Any]]) -> None:
+    """The create's duplicate guard on every checked row, in one query; a row repeating an earlier row's name,
+    phone or email is refused too."""
+    keys = {number: CustomerKeys.of(values) for number, values in checked.items()}
+    found = await duplicates_of(session, list(keys.values()))
+    first_rows: dict[tuple[str, str], int] = {}
+    for (number, key), matches in zip(keys.items(), found, strict=True):
+        if matches:
+            match = matches[0]
+            parsed.reject(number, match.matched_on, duplicate_message(match), match)
+            del checked[number]
+            continue
+        for on in ("name", "phone", "email"):
+            value = getattr(key, on)
+            earlier = first_rows.setdefault((on, value), number) if value else number
+            if earlier != number:
+                parsed.reject(number, on, f"Row {earlier} has the same {on}")
+                del checked[number]
+                break
 
 
 async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, Any]]) -> list[str]:
@@ -235,7 +329,17 @@ async def import_customers(
         error.extra = {"report": report.model_dump()}
         raise error
     if write and checked:
-        codes = await _write(session, actor, [checked[n] for n in sorted(checked)])
+        rows = [checked[n] for n in sorted(checked)]
+        try:
+            async with session.begin_nested():
+                codes = await _write(session, actor, rows)
+        except IntegrityError:
+            # Another request wrote one of these customers meanwhile (the unique indexes held): its 409.
+            found = await duplicates_of(session, [CustomerKeys.of(values) for values in rows])
+            match = next((matches[0] for matches in found if matches), None)
+            if match is None:
+                raise
+            raise duplicate_error(match) from None
         await audit.record_batch(
             session,
             actor=actor,

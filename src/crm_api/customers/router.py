@@ -13,7 +13,7 @@ from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
-from crm_api.customers import bulk, duplicates, exports, imports, merge, service
+from crm_api.customers import bulk, duplicates, exports, imports, merge, pool, service
 from crm_api.customers.schemas import (
     ContactCreate,
     ContactUpdate,
@@ -36,6 +36,8 @@ from crm_api.customers.schemas import (
     InteractionUpdate,
     OwnershipChangeRead,
     PoolCustomerRead,
+    RecycleRules,
+    RecycleRulesRead,
 )
 
 # The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
@@ -47,6 +49,7 @@ CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
 CustomersDelete = Annotated[Principal, Depends(require("customers:delete"))]
 CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
+SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 
 
 @list_router.get(
@@ -66,7 +69,9 @@ async def list_customers(
     response_model=CustomerRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a customer owned by the caller",
-    responses=error_responses(401, 403, 422),
+    description='409 `customer.duplicate` (with `duplicate`: id, name, owner_name or "pool") when a live customer '
+    "has the same normalized name, E.164 phone or email.",
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.create_customer(session, principal, body))
@@ -80,8 +85,10 @@ async def create_customer(body: CustomerCreate, principal: CustomersWrite, sessi
     response_model=ImportReport,
     summary="Import customers from a CSV or XLSX file",
     description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
-    "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
-    responses=error_responses(401, 403, 413, 422),
+    "客户等级, 电话 …). Every row is checked like a create, the duplicate guard too (a row matching a live customer "
+    "or an earlier row is a row error naming it); the importer owns the new customers. 409 `customer.duplicate` "
+    "when a concurrent request created one of the rows' customers first.",
+    responses=error_responses(401, 403, 409, 413, 422),
 )
 async def import_customers(
     principal: CustomersWrite,
@@ -225,10 +232,32 @@ async def release_customer(
     return service.to_read(await service.release_customer(session, principal, customer_id, body))
 
 
+@router.post(
+    "/{customer_id}/lock",
+    response_model=CustomerRead,
+    summary="Lock a customer: the recycle job leaves it with its owner (its owner, their supervisor or an admin)",
+    description="Refused with 409 `customer.lock_limit` when its owner already has CRM_POOL_LOCK_LIMIT locked "
+    "customers, `customer.already_locked`, and `customer.in_pool` for a customer without an owner.",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def lock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
+    return service.to_read(await pool.lock_customer(session, principal, settings, customer_id))
+
+
+@router.post(
+    "/{customer_id}/unlock",
+    response_model=CustomerRead,
+    summary="Unlock a customer: the recycle rules apply to it again",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
+    return service.to_read(await pool.unlock_customer(session, principal, customer_id))
+
+
 @router.get(
     "/{customer_id}/ownership-history",
     response_model=Page[OwnershipChangeRead],
-    summary="Who owned the customer, when and why (create, claim, release, transfer), oldest first",
+    summary="Who owned the customer, when and why (create, claim, release, recycle, transfer, merge, lock), oldest first",
     responses=error_responses(401, 403, 404, 422),
 )
 async def ownership_history(
@@ -355,3 +384,28 @@ async def list_pool(
     principal: CustomersWrite, session: SessionDep, page: PageDep, filters: Annotated[CustomerSearch, Query()]
 ) -> Page[PoolCustomerRead]:
     return await service.list_pool(session, principal, page, filters)
+
+
+@pool_router.get(
+    "/recycle-rules",
+    response_model=RecycleRulesRead,
+    summary="The recycle rules: per customer level, when an owned customer goes back to the pool",
+    responses=error_responses(401, 403),
+)
+async def list_recycle_rules(_: CustomersRead, session: SessionDep) -> RecycleRulesRead:
+    return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in await pool.recycle_rules(session)])
+
+
+@pool_router.put(
+    "/recycle-rules",
+    response_model=RecycleRulesRead,
+    summary="Replace the recycle rules (admins); the daily pool_recycle job applies them",
+    description="Per level (null: the default rule for every level without its own), a customer goes back to the "
+    "pool after `no_interaction_days` without an interaction or `no_deal_days` without a won opportunity or a shipped "
+    "order, counted from when its owner got it at the earliest; its owner gets a task `warning_days` before. "
+    "Locked customers stay. An empty list turns recycling off.",
+    responses=error_responses(401, 403, 422),
+)
+async def replace_recycle_rules(body: RecycleRules, principal: SettingsWrite, session: SessionDep) -> RecycleRulesRead:
+    rules = await pool.replace_recycle_rules(session, principal, body)
+    return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in rules])

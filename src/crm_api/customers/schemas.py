@@ -61,7 +61,7 @@ class CustomerCreate(_CustomerProfile):
             "region": "shanghai",
             "level": "major",
             "industry": "retail",
-            "phone": "021-6234 5678",
+            "phone": "021-5888 1234",
             "email": "info@dfmz.example.cn",
             "tags": ["展会"],
         }
@@ -70,7 +70,7 @@ class CustomerCreate(_CustomerProfile):
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
-    model_config = example({"phone": "021-6234 5679", "satisfaction": 4})
+    model_config = example({"phone": "021-5888 1235", "satisfaction": 4})
     not_nullable = frozenset({"name", "tags", "custom_fields"})
 
     name: Annotated[str, Text(200)] | None = None
@@ -123,6 +123,8 @@ class CustomerRead(VersionedOutput):
     name: str
     status: CustomerStatus
     owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
+    locked: bool = Field(description="Locked by its owner: the recycle job leaves it with them")
+    locked_at: datetime | None
     region: str | None
     level: str | None
     industry: str | None
@@ -156,6 +158,71 @@ class CustomerRead(VersionedOutput):
     @classmethod
     def _tag_names(cls, tags: list[Any]) -> list[str]:
         return sorted(tag if isinstance(tag, str) else tag.tag for tag in tags)
+
+
+class RecycleRule(InputModel):
+    """When an owned customer of a level goes back to the pool: either condition is enough."""
+
+    level: Annotated[
+        DictionaryCode | None,
+        Field(description="Dictionary `customer_level` value; null: the default rule, for every other level"),
+    ] = None
+    no_interaction_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Recycled after this many days without an interaction; null: never"
+    )
+    no_deal_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Recycled after this many days without a won opportunity or a shipped order; null: never",
+    )
+    warning_days: int = Field(default=0, ge=0, le=365, description="The owner gets a task this many days before; 0: none")
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> "RecycleRule":
+        if self.no_interaction_days is None and self.no_deal_days is None:
+            raise ValueError("give no_interaction_days, no_deal_days or both")
+        return self
+
+
+class RecycleRules(InputModel):
+    """The whole rule set; a level without a rule of its own follows the default rule (if there is one)."""
+
+    rules: list[RecycleRule] = Field(
+        max_length=100,
+        examples=[[{"level": None, "no_interaction_days": 30, "no_deal_days": 180, "warning_days": 3}]],
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _one_rule_per_level(cls, rules: list[RecycleRule]) -> list[RecycleRule]:
+        levels = [rule.level for rule in rules]
+        if len(set(levels)) != len(levels):
+            raise ValueError("one rule per level (and one default rule)")
+        return rules
+
+
+class RecycleRuleRead(OutputModel):
+    level: str | None = Field(description="null: the default rule")
+    no_interaction_days: int | None
+    no_deal_days: int | None
+    warning_days: int
+    updated_at: datetime
+    updated_by_id: int | None
+
+
+class RecycleRulesRead(OutputModel):
+    rules: list[RecycleRuleRead]
+
+
+class DuplicateMatch(OutputModel):
+    """The live customer a new or changed one would duplicate (§3.12)."""
+
+    id: int
+    name: str
+    owner_id: int | None
+    owner_name: str = Field(description='Its owner\'s name, or "pool"', examples=["Wang Fang", "pool"])
+    matched_on: Literal["name", "phone", "email"]
 
 
 class PoolCustomerRead(CustomerRead):
@@ -272,6 +339,7 @@ class ImportRowError(OutputModel):
     row: int = Field(description="Row number in the file; the header is row 1")
     field: str
     message: str
+    duplicate: DuplicateMatch | None = Field(default=None, description="The live customer the row would duplicate")
 
 
 class ImportReport(OutputModel):

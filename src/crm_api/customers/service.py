@@ -1,9 +1,12 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -12,6 +15,7 @@ from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.names import normalize_company_name
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
@@ -36,6 +40,7 @@ from crm_api.customers.schemas import (
     CustomerSearch,
     CustomerTransfer,
     CustomerUpdate,
+    DuplicateMatch,
     InteractionCreate,
     InteractionRead,
     OrdersSummary,
@@ -156,6 +161,92 @@ def apply_tags(customer: Customer, tags: list[str]) -> None:
     customer.tags = [kept.get(name) or CustomerTag(tag=name) for name in tags]
 
 
+# The duplicate guard (防撞单, §3.12): one company, one live customer, one owner.
+# What it compares, in the order a match is reported -> the column of the repository's rows holding it.
+DUPLICATE_KEYS = {"name": "name_normalized", "phone": "phone_e164", "email": "email"}
+
+
+@dataclass(frozen=True)
+class CustomerKeys:
+    """What the duplicate guard compares: the normalized name, the E.164 phone, the lower-case email (None: not
+    compared, as for a value an update leaves alone)."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> "CustomerKeys":
+        """The keys of the customer fields among `values` (`name`, `phone_e164`, `email`)."""
+        name = normalize_company_name(values["name"]) if values.get("name") else None
+        email = values.get("email")
+        return cls(name=name or None, phone=values.get("phone_e164"), email=email.lower() if email else None)
+
+
+async def duplicates_of(
+    session: AsyncSession, candidates: Sequence[CustomerKeys], *, except_id: int | None = None
+) -> list[list[DuplicateMatch]]:
+    """The duplicate guard for one customer or a whole import: per candidate, the live customers sharing its name,
+    phone or email (a name match first, then phone, then email; oldest first). One query per 5,000 keys; the
+    candidates are not compared with each other."""
+    rows = await CustomerRepository(session).sharing_keys(
+        names=sorted({c.name for c in candidates if c.name}),
+        phones=sorted({c.phone for c in candidates if c.phone}),
+        emails=sorted({c.email for c in candidates if c.email}),
+        except_id=except_id,
+    )
+    # (key, value) -> the customers having it, oldest first: each candidate is a few lookups, whatever the count.
+    having: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        for on, column in DUPLICATE_KEYS.items():
+            if getattr(row, column):
+                having.setdefault((on, getattr(row, column)), []).append(row)
+
+    def matches(candidate: CustomerKeys) -> list[DuplicateMatch]:
+        found: dict[int, DuplicateMatch] = {}
+        for on in DUPLICATE_KEYS:
+            for row in having.get((on, getattr(candidate, on)), []):
+                owner = row.owner_name or "pool"
+                match = DuplicateMatch(id=row.id, name=row.name, owner_id=row.owner_id, owner_name=owner, matched_on=on)
+                found.setdefault(row.id, match)
+        return list(found.values())
+
+    return [matches(candidate) for candidate in candidates]
+
+
+def duplicate_message(match: DuplicateMatch) -> str:
+    return f"Customer {match.id} {match.name} ({match.owner_name}) has the same {match.matched_on}"
+
+
+def duplicate_error(match: DuplicateMatch) -> Conflict:
+    return Conflict(
+        duplicate_message(match),
+        code="customer.duplicate",
+        duplicate=match.model_dump(),
+    )
+
+
+async def ensure_not_duplicate(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> None:
+    """409 `customer.duplicate` naming the live customer that shares the name, phone or email."""
+    [matches] = await duplicates_of(session, [keys], except_id=except_id)
+    if matches:
+        raise duplicate_error(matches[0])
+
+
+@asynccontextmanager
+async def guarded(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> AsyncIterator[None]:
+    """Write a new or renamed customer inside, under a savepoint flushed on the way out: a concurrent request that
+    wrote the same name or phone first (the unique indexes' doing) is the same 409 as one the check saw. The change
+    must be made inside: one made before would roll back with the savepoint's whole transaction."""
+    try:
+        async with session.begin_nested():
+            yield
+            await session.flush()
+    except IntegrityError:
+        await ensure_not_duplicate(session, keys, except_id=except_id)
+        raise
+
+
 def ensure_can_own(actor: Principal) -> None:
     """Who creates a customer owns it: a person holding customers:write."""
     actor.require("customers:write")
@@ -169,6 +260,8 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     values = data.model_dump(exclude={"tags"}, exclude_none=True)
     await ensure_dictionary_values(session, values)
     values |= normalized_phones(values, CUSTOMER_PHONES)
+    keys = CustomerKeys.of(values)
+    await ensure_not_duplicate(session, keys)
     customer = Customer(
         **values,
         code=await next_code(session, "KH"),
@@ -177,7 +270,8 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
         status=CustomerStatus.ACTIVE,
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
-    session.add(customer)
+    async with guarded(session, keys):
+        session.add(customer)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
@@ -196,10 +290,14 @@ async def update_customer(
     # A value kept as it is passes even if its dictionary item has been deactivated since.
     await ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
-    if "tags" in changes:
-        apply_tags(customer, changes.pop("tags"))
-    for name, value in changes.items():
-        setattr(customer, name, value)
+    # Only a value that changes is compared: a legacy duplicate may still be edited otherwise.
+    keys = CustomerKeys.of({k: v for k, v in changes.items() if v != getattr(customer, k, None)})
+    await ensure_not_duplicate(session, keys, except_id=customer.id)
+    async with guarded(session, keys, except_id=customer.id):
+        if "tags" in changes:
+            apply_tags(customer, changes.pop("tags"))
+        for name, value in changes.items():
+            setattr(customer, name, value)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
     )
@@ -222,8 +320,11 @@ async def restore_customer(session: AsyncSession, actor: Principal, customer_id:
     customer = await load_customer(session, actor, customer_id, "customers:delete", include_deleted=True)
     if customer.deleted_at is None:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
+    keys = CustomerKeys.of({"name": customer.name, "phone_e164": customer.phone_e164, "email": customer.email})
+    await ensure_not_duplicate(session, keys, except_id=customer.id)
     before = audit_view(customer)
-    customer.deleted_at = None
+    async with guarded(session, keys, except_id=customer.id):
+        customer.deleted_at = None
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view
     )
@@ -239,6 +340,14 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
     return owner
 
 
+def hand_over(customer: Customer, owner_id: int) -> int | None:
+    """Make `owner_id` the owner; the previous owner. A lock is its owner's: it ends, the new owner decides again."""
+    previous_owner_id = customer.owner_id
+    if owner_id != previous_owner_id:
+        customer.owner_id, customer.locked_at = owner_id, None
+    return previous_owner_id
+
+
 async def transfer_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerTransfer) -> Customer:
     """Give the customer to another account manager (the only way its owner changes)."""
     customer = await load_customer(session, actor, customer_id, "customers:transfer")
@@ -247,7 +356,7 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
     if owner.id == customer.owner_id:
         return customer
     before = audit_view(customer)
-    previous_owner_id, customer.owner_id = customer.owner_id, owner.id
+    previous_owner_id = hand_over(customer, owner.id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view
     )
@@ -262,12 +371,13 @@ def record_ownership(
     session: AsyncSession,
     customer: Customer,
     action: OwnershipAction,
-    actor: Principal,
+    actor: Principal | None,
     *,
     from_user_id: int | None,
     reason: str | None = None,
 ) -> None:
-    """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool)."""
+    """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool); no actor:
+    a job moved it."""
     session.add(
         OwnershipChange(
             customer_id=customer.id,
@@ -275,7 +385,7 @@ def record_ownership(
             to_user_id=customer.owner_id,
             action=action,
             reason=reason,
-            actor_id=actor.user_id,
+            actor_id=actor.user_id if actor is not None else None,
             at=clock.now(),
         )
     )
@@ -335,7 +445,8 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
     if customer.owner_id is not None:
         raise already_owned(customer_id, (await repo.owner_name(customer_id))[1])
     ensure_active(customer)
-    await repo.hold_claimant(me)
+    own_limit = await repo.hold_user(me)
+    limit = own_limit if own_limit is not None else settings.pool_claim_limit
     released_at = await repo.last_release_by(customer_id, me)
     cooldown = timedelta(days=settings.pool_claim_cooldown_days)
     if released_at is not None and clock.now() < released_at + cooldown:
@@ -345,11 +456,11 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
             claimable_at=(released_at + cooldown).isoformat(),
         )
     owned = await repo.owned_active(me)
-    if owned >= settings.pool_claim_limit:
+    if owned >= limit:
         raise Conflict(
-            f"You own {owned} active customers, the most one may own and still claim is {settings.pool_claim_limit}",
+            f"You own {owned} active customers, the most you may own and still claim is {limit}",
             code="customer.claim_limit",
-            limit=settings.pool_claim_limit,
+            limit=limit,
         )
     before = audit_view(customer)
     claimed = await repo.claim(customer_id, me)
@@ -361,7 +472,7 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
         if owner_name is not None:
             raise already_owned(customer_id, owner_name)
         raise Conflict(f"Customer {customer.code} was changed by someone else", code="customer.changed")
-    claimed = await _with_tags(repo, customer_id)
+    claimed = await reloaded(repo, customer_id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=claimed, action="claim", before=before, view=audit_view
     )
@@ -374,7 +485,7 @@ async def publish_ownership(session: AsyncSession, event: EventType, customer: C
     await event.publish(session, entity_type="customer", entity_id=customer.id, payload=to_read(customer))
 
 
-async def _with_tags(repo: CustomerRepository, customer_id: int) -> Customer:
+async def reloaded(repo: CustomerRepository, customer_id: int) -> Customer:
     """The customer as its last statement left it, with its tags (a RETURNING refresh leaves them unloaded)."""
     customer = await repo.one_with_tags(repo.select(include_deleted=True).where(Customer.id == customer_id))
     assert customer is not None
@@ -387,8 +498,9 @@ async def release_customer(session: AsyncSession, actor: Principal, customer_id:
     ensure_active(customer)
     before = audit_view(customer)
     previous_owner_id = customer.owner_id
-    await compare_and_set(session, customer, entity_type="customer", changes={"owner_id": None})
-    released = await _with_tags(CustomerRepository(session), customer_id)
+    # A lock is the owner's: it goes with them.
+    await compare_and_set(session, customer, entity_type="customer", changes={"owner_id": None, "locked_at": None})
+    released = await reloaded(CustomerRepository(session), customer_id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=released, action="release", before=before, view=audit_view
     )

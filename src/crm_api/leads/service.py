@@ -12,7 +12,7 @@ from crm_api.core.outbox import RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import compare_and_set, transition
-from crm_api.customers.service import normalized_phones
+from crm_api.customers.service import CustomerKeys, duplicates_of, normalized_phones
 from crm_api.dictionary.service import ensure_value
 from crm_api.leads import assignment, scoring
 from crm_api.leads.policy import OPEN_STATUSES, RULES, LeadAction, LeadStatus
@@ -95,6 +95,19 @@ async def _refuse_duplicate(session: AsyncSession, lead: Lead) -> None:
         )
 
 
+async def _refuse_registered_elsewhere(session: AsyncSession, actor: Principal, lead: Lead) -> None:
+    """报备 (§3.12): a lead for a company someone else already owns as a customer (same normalized name or phone) is
+    theirs to work, unless the caller owns that customer; a pool customer is anyone's to claim."""
+    [matches] = await duplicates_of(session, [CustomerKeys.of({"name": lead.company, "phone_e164": lead.phone_e164})])
+    for match in matches:
+        if match.owner_id is not None and match.owner_id != actor.user_id:
+            raise Conflict(
+                f"Customer {match.id} {match.name} is owned by {match.owner_name}: the lead is registered to them",
+                code="lead.registered_elsewhere",
+                customer=match.model_dump(),
+            )
+
+
 async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> Lead:
     values = data.model_dump()
     await _validate_codes(session, values)
@@ -103,6 +116,7 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
         **values, phone_e164=phone_e164, email_normalized=email_normalized, status=LeadStatus.NEW, created_by_id=actor.user_id
     )
     await _refuse_duplicate(session, lead)
+    await _refuse_registered_elsewhere(session, actor, lead)
     chosen = await assignment.choose_owner(session, region=data.region, industry=data.industry, source=data.source)
     if chosen is not None:
         lead.owner_id, rule = chosen
@@ -131,6 +145,8 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
         lead.phone_e164, lead.email_normalized = _normalized_contact(lead.phone, lead.email)
         if lead.status in OPEN_STATUSES:
             await _refuse_duplicate(session, lead)
+    if {"company", "phone"} & changes.keys():
+        await _refuse_registered_elsewhere(session, actor, lead)
     await scoring.rescore(session, lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="update", before=before)
     await EVENTS.publish(session, "updated", lead.id, to_read(lead, actor))

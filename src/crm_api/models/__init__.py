@@ -4,7 +4,15 @@ from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
+from crm_api.models.customer import (
+    Contact,
+    ContactConsent,
+    Customer,
+    CustomerTag,
+    Interaction,
+    OwnershipChange,
+    RecycleRule,
+)
 from crm_api.models.identity import (
     ApiKey,
     LoginAttempt,
@@ -76,6 +84,7 @@ __all__ = [
     "OwnershipChange",
     "PlanItem",
     "Product",
+    "RecycleRule",
     "RefreshToken",
     "Reminder",
     "Role",

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
@@ -15,6 +15,9 @@ from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
+# The live customers the duplicate guard's unique indexes hold to one per name and per phone (§3.12): duplicates
+# that predate the guard are marked `legacy_duplicate` by its migration and wait outside them for a merge.
+GUARDED = "deleted_at IS NULL AND NOT legacy_duplicate"
 
 
 class Customer(Versioned, Timestamped, SoftDeletable, Base):
@@ -36,6 +39,22 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
             )
             for column in SEARCHED_COLUMNS
         ),
+        # The duplicate guard compares emails case-blind.
+        Index("ix_customers_email_lower", func.lower(text("email"))),
+        Index(
+            "uq_customers_name_normalized",
+            "name_normalized",
+            unique=True,
+            sqlite_where=text(f"{GUARDED} AND name_normalized <> ''"),
+            postgresql_where=text(f"{GUARDED} AND name_normalized <> ''"),
+        ),
+        Index(
+            "uq_customers_phone_e164",
+            "phone_e164",
+            unique=True,
+            sqlite_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
+            postgresql_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
+        ),
     )
 
     id: Mapped[IntPK]
@@ -47,6 +66,10 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     region: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "region"})
     # None: the customer is in the pool (公海), free to claim.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set while its owner has locked it: the recycle job leaves it with them.
+    locked_at: Mapped[datetime | None]
+    # A duplicate of an older customer from before the duplicate guard: outside its unique indexes until merged.
+    legacy_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
     level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     satisfaction: Mapped[int | None]
@@ -75,6 +98,10 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
     tags: Mapped[list["CustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
 
     @validates("name")
     def _keep_name_normalized(self, _key: str, name: str) -> str:
@@ -144,7 +171,8 @@ class ContactConsent(Base):
 
 
 class OwnershipChange(Base):
-    """Append-only history of who owned a customer: every claim, release, transfer and the first owner at create."""
+    """Append-only history of who owned a customer: the first owner at create, every claim, release, recycle,
+    transfer and merge, and its locks and unlocks."""
 
     __tablename__ = "customer_ownership_changes"
     __table_args__ = (
@@ -163,3 +191,22 @@ class OwnershipChange(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class RecycleRule(Base):
+    """When an owned customer of a level goes back to the pool (§3.12); `level` "*" is the rule of every other level."""
+
+    __tablename__ = "customer_recycle_rules"
+    __table_args__ = (
+        CheckConstraint("no_interaction_days > 0", name="no_interaction_days_positive"),
+        CheckConstraint("no_deal_days > 0", name="no_deal_days_positive"),
+        CheckConstraint("warning_days >= 0", name="warning_days_not_negative"),
+    )
+
+    level: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # None: that condition never recycles.
+    no_interaction_days: Mapped[int | None]
+    no_deal_days: Mapped[int | None]
+    warning_days: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -141,6 +141,8 @@ async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, sessio
     "/opportunities/{opportunity_id}/win",
     response_model=WinResult,
     summary="Win an assigned opportunity (the assignee): it becomes a customer in the same transaction",
+    description="A company that is already a customer (same normalized name) is 409 `customer.duplicate` naming it; "
+    "send its id as `customer_id` to attach the won opportunity to it instead.",
     responses=TRANSITION_ERRORS,
 )
 async def win_opportunity(

@@ -106,6 +106,11 @@ class WinBody(InputModel):
     contact_gender: Gender = "other"
     contact_title: Annotated[str, Text(100)] = Field(default="Contact", description="The first contact's job title")
     contact_phone: Phone | None = Field(default=None, description="Office phone of the first contact, if not the opportunity's")
+    customer_id: Id | None = Field(
+        default=None,
+        description="An existing active customer you may change, to attach the won opportunity to instead of creating "
+        "one (the one a 409 `customer.duplicate` named)",
+    )
 
 
 class WinResult(OutputModel):

@@ -202,7 +202,9 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
 
 
 async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
-    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
+    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact; or, with
+    `customer_id`, attached to that existing customer (one the assignee may change), the contact added to it. A new
+    customer goes through the duplicate guard: 409 `customer.duplicate` names the existing one to attach to."""
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.WIN, opportunity, actor)
     phone = data.contact_phone or opportunity.contact_phone
@@ -215,7 +217,10 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     # Won first: only the request whose compare-and-set matched goes on to create the customer.
     before = audit.snapshot(opportunity)
     await _close(session, opportunity, {"status": OpportunityStatus.WON})
-    customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+    if data.customer_id is not None:
+        customer = await customers.writable_customer(session, actor, data.customer_id)
+    else:
+        customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
     if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
             name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone

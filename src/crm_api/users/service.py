@@ -24,6 +24,7 @@ def to_read(user: User) -> UserRead:
         active=user.active,
         team_id=user.team_id,
         roles=[role.code for role in user.roles],
+        pool_claim_limit=user.pool_claim_limit,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -112,7 +113,7 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
         user.roles = await _roles(repo, changes["roles"])
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
-    for field in ("full_name", "email"):
+    for field in ("full_name", "email", "pool_claim_limit"):
         if field in changes:
             setattr(user, field, changes[field])
     # New credentials or new powers: tokens issued before stop working at once.

@@ -15,6 +15,7 @@ from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
 from crm_api.core.tables import OutboxEvent
+from crm_api.customers import pool
 from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
@@ -38,6 +39,7 @@ CATALOGUE: dict[str, EventType] = {
         *customers.CUSTOMER_EVENTS.types(),
         customers.CLAIMED,
         customers.RELEASED,
+        pool.RECYCLED,
         *customers.CONTACTS.events.types(),
         *customers.INTERACTIONS.events.types(),
         *leads.EVENTS.types(),
