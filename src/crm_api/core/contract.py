@@ -63,8 +63,9 @@ def _declare(schema: dict[str, Any], unkept: frozenset[tuple[str, str]]) -> None
             template = f"{path}/{{id}}"
             if method == "post" and created and _has_id(created, components) and any(u.fullmatch(template) for u in record_urls):
                 created.setdefault("headers", {})["Location"] = LOCATION
-            elif created:  # an entry of a log or of its parent: read with the list at `path`, so it has no Location
-                created["description"] = f"Created: an entry of the list at `{path}`, which has no URL of its own"
+            elif created:  # an entry of a log or a part of its parent, with no GET of its own to locate
+                whole = f"an entry of the list at `{path}`" if "get" in operations else f"a part of `{path.rsplit('/', 1)[0]}`"
+                created["description"] = f"Created: {whole}, with no URL of its own (so no Location)"
             for status in ("429", "503"):
                 if status in operation["responses"]:
                     operation["responses"][status].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
