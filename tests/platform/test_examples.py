@@ -86,6 +86,9 @@ async def test_every_example_body_succeeds_on_the_demo_data(fresh_database):
                             response = await client.request(method, path.format(**ids), json=example, headers=headers)
                             if response.is_success:
                                 del refused[where]
+                                if "location" in response.headers:  # the record created is there to read
+                                    located = await client.get(response.headers["location"], headers=headers)
+                                    assert located.json()["id"] == response.json()["id"], located.text
                                 break
                             problem = response.json()
                             answers.add(f"{response.status_code} {problem.get('code')} {problem.get('errors', '')}"[:300])

@@ -1,5 +1,7 @@
 """The headers the contract declares, sent: Location on a 201, 304 for If-None-Match, Idempotency-Key kept."""
 
+import pytest
+
 from tests.factories import assert_problem
 from tests.leads.factories import create_lead
 
@@ -72,3 +74,21 @@ async def test_the_served_contract_documents_the_idempotency_key(client):
     [key] = [parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key"]
     assert (key["in"], key["required"]) == ("header", False)
     assert "Location" in operation["responses"]["201"]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "outsider"),
+    [
+        ("/api/v1/api-keys/{id}", "api_key.not_found", "account_manager"),
+        ("/api/v1/dictionary/{id}", "dictionary_item.not_found", None),
+        ("/api/v1/lead-assignment-rules/{id}", "assignment_rule.not_found", "integrator"),
+        ("/api/v1/ticket-routing-rules/{id}", "routing_rule.not_found", "marketer"),
+        ("/api/v1/opportunities/{id}/plan-items/{id}", "opportunity.not_found", "marketer"),
+    ],
+)
+async def test_the_records_a_201_locates_are_read_like_any_other(client, actors, url, code, outsider):
+    missing = url.format(id=999999)
+    assert_problem(await client.get(missing), 401)
+    if outsider is not None:
+        assert_problem(await client.get(missing, headers=(await actors.make(outsider)).headers), 403)
+    assert_problem(await client.get(missing, headers=(await actors.make("admin")).headers), 404, code)
