@@ -23,7 +23,7 @@ from crm_api.core.db import Database
 from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, reject_unknown_query
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
-from crm_api.core.idempotency import IdempotencyMiddleware
+from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.scheduler import build_scheduler
@@ -216,12 +216,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wait_seconds=settings.password_check_wait_seconds,
     )
     install_error_handlers(app)
-    header_contract(app)
+    unkept = unkept_writes(DOMAIN_ROUTERS, API_PREFIX)
+    header_contract(app, unkept)
     problem_contract(app)
     # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency
     # (which keeps the Location the innermost one adds).
     app.add_middleware(LocationMiddleware)
-    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(IdempotencyMiddleware, unkept=unkept)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:

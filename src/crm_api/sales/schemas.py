@@ -4,7 +4,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, example
 
 MAX_BATCH = 1000
 
@@ -26,6 +26,7 @@ class SyncResult(OutputModel):
 
 
 class ProductIn(InputModel):
+    model_config = example({"external_id": "ERP-P100", "name": "镀锌钢板", "model": "DX51D", "unit": "吨", "price": "4800.00"})
     external_id: ExternalId
     name: Annotated[str, Text(200)]
     model: Annotated[str, Text(100)] | None = None
@@ -35,6 +36,9 @@ class ProductIn(InputModel):
 
 
 class InventoryIn(InputModel):
+    model_config = example(
+        {"external_id": "ERP-I100", "product_external_id": "DEMO-P001", "warehouse": "上海一号仓", "quantity": 120}
+    )
     external_id: ExternalId
     product_external_id: Annotated[str, Text(64)]
     warehouse: Annotated[str, Text(100)]
@@ -50,6 +54,16 @@ class OrderLineIn(InputModel):
 
 
 class OrderIn(InputModel):
+    model_config = example(
+        {
+            "external_id": "ERP-O100",
+            "number": "SO-2026-0100",
+            "customer_code": "KH00000001",
+            "order_date": "2026-06-01",
+            "status": 5,
+            "lines": [{"product_external_id": "DEMO-P001", "quantity": 2, "unit_price": "4800.00"}],
+        }
+    )
     external_id: ExternalId
     number: Annotated[str, Text(64)]
     customer_code: Annotated[str, Text(20)] | None = Field(
