@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
+from crm_api.approvals.router import router as approvals_router
 from crm_api.audit.router import router as audit_router
 from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
@@ -88,6 +89,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     policies_router,
     kb_router,
     opportunities_router,
+    approvals_router,
     leads_router,
     reports_router,
     tasks_router,

@@ -2,6 +2,7 @@
 
 from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
+from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
 from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
@@ -43,6 +44,10 @@ from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, Webhook
 
 __all__ = [
     "ApiKey",
+    "ApprovalFlow",
+    "ApprovalFlowStep",
+    "ApprovalRequest",
+    "ApprovalRequestStep",
     "AuditEvent",
     "Base",
     "Campaign",

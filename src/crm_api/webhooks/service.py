@@ -4,6 +4,7 @@ import ipaddress
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.approvals import service as approvals
 from crm_api.churn import service as churn
 from crm_api.core import audit
 from crm_api.core.clock import clock
@@ -48,6 +49,8 @@ CATALOGUE: dict[str, EventType] = {
         tickets.ARCHIVED,
         churn.OPENED,
         churn.CONFIRMED,
+        approvals.REQUESTED,
+        approvals.DECIDED,
     ]
 }
 # Sent only to one subscription, on request.
