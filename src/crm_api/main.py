@@ -43,6 +43,7 @@ from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
 from crm_api.problems.router import router as problems_router
+from crm_api.quotes.router import router as quotes_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
@@ -90,6 +91,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     kb_router,
     opportunities_router,
     approvals_router,
+    quotes_router,
     leads_router,
     reports_router,
     tasks_router,
@@ -112,6 +114,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
+    "crm_api.quotes.jobs",
 )
 
 

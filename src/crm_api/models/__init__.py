@@ -29,6 +29,7 @@ from crm_api.models.pipeline import (
     StageChange,
 )
 from crm_api.models.platform import DictionaryItem
+from crm_api.models.quote import Quote, QuoteLine
 from crm_api.models.sales import CustomerRevenue, InventoryItem, Order, OrderLine, Product
 from crm_api.models.ticket import (
     KbArticle,
@@ -81,6 +82,8 @@ __all__ = [
     "OwnershipChange",
     "PlanItem",
     "Product",
+    "Quote",
+    "QuoteLine",
     "RefreshToken",
     "Reminder",
     "Role",

@@ -85,6 +85,11 @@ class SyncRepository:
 class ProductRepository(Repository[Product]):
     model = Product
 
+    async def by_ids(self, product_ids: Collection[int]) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        return {p.id: p for p in (await self.session.scalars(select(Product).where(Product.id.in_(product_ids)))).all()}
+
     def filtered(
         self, *, name: str | None, model: str | None, batch: str | None, q: str | None, active: bool | None
     ) -> Select[Product]:

@@ -106,6 +106,11 @@ async def get_product(session: AsyncSession, product_id: int) -> Product:
     return await ProductRepository(session).get_or_404(product_id, "Product")
 
 
+async def products_by_id(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, Product]:
+    """The products that exist among `product_ids` (a quote's lines), in one query."""
+    return await ProductRepository(session).by_ids(set(product_ids))
+
+
 async def create_product(session: AsyncSession, actor: Principal, data: ProductCreate) -> Product:
     product = Product(**data.model_dump())
     session.add(product)

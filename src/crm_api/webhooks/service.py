@@ -20,6 +20,7 @@ from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 from crm_api.opportunities import service as opportunities
+from crm_api.quotes import service as quotes
 from crm_api.tickets import service as tickets
 from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
@@ -51,6 +52,8 @@ CATALOGUE: dict[str, EventType] = {
         churn.CONFIRMED,
         approvals.REQUESTED,
         approvals.DECIDED,
+        *quotes.EVENTS.types(),
+        quotes.APPROVED,
     ]
 }
 # Sent only to one subscription, on request.
