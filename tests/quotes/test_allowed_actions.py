@@ -43,7 +43,12 @@ def _attempt(desk: Desk, action: QuoteAction, quote_id: int, headers: dict[str, 
 async def test_allowed_actions_are_exactly_the_accepted_ones(client, actors, status):
     desk = await Desk(client, actors).set_up()
     await supervisor_flow(client, desk.admin)
-    callers = {"owner": desk.manager, "supervisor": desk.supervisor, "admin": desk.admin, "executive": await actors.make("executive")}
+    callers = {
+        "owner": desk.manager,
+        "supervisor": desk.supervisor,
+        "admin": desk.admin,
+        "executive": await actors.make("executive"),
+    }
     for caller, actor in callers.items():
         shown = await _quote_in(desk, status)
         listed = (await client.get(f"{API}/{shown['id']}", headers=actor.headers)).json()["allowed_actions"]

@@ -6,14 +6,15 @@ from crm_api.approvals import service
 from crm_api.approvals.policy import ApprovalAction
 from crm_api.approvals.schemas import ApprovalRead, DecisionBody, FlowPut, FlowRead
 from crm_api.core.auth import require
-from crm_api.core.db import SessionDep
+from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
-router = APIRouter(tags=["approvals"])
+# Reads load a record with its lines or steps and approval summaries: several statements, one snapshot.
+router = APIRouter(tags=["approvals"], route_class=SnapshotRoute)
 
 ApprovalsRead = Annotated[Principal, Depends(require("approvals:read"))]
 ApprovalsManage = Annotated[Principal, Depends(require("approvals:manage"))]

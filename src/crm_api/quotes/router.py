@@ -5,7 +5,7 @@ from fastapi.responses import Response
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
-from crm_api.core.db import SessionDep
+from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageDep
@@ -15,7 +15,8 @@ from crm_api.quotes import service
 from crm_api.quotes.policy import QuoteAction, QuoteStatus
 from crm_api.quotes.schemas import PRICING_RULE, CustomerAnswer, QuoteCreate, QuoteRead, QuoteUpdate
 
-router = APIRouter(tags=["quotes"])
+# Reads load a record with its lines or steps and approval summaries: several statements, one snapshot.
+router = APIRouter(tags=["quotes"], route_class=SnapshotRoute)
 
 QuotesRead = Annotated[Principal, Depends(require("quotes:read"))]
 QuotesWrite = Annotated[Principal, Depends(require("quotes:write"))]

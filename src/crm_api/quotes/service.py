@@ -227,7 +227,7 @@ async def update(
 async def _move(session: AsyncSession, actor: Principal | None, quote: Quote, action: str, changes: dict[str, Any]) -> Quote:
     moved = await transition(session, quote, actor=actor, entity_type=ENTITY, action=action, changes=changes)
     await session.refresh(moved, ["owner"])
-    if moved.status == QuoteStatus.APPROVED and action != QuoteAction.REVISE:
+    if moved.status == QuoteStatus.APPROVED:
         await APPROVED.publish(session, entity_type=ENTITY, entity_id=moved.id, payload=await read(session, moved, None))
     return moved
 
