@@ -153,37 +153,13 @@ async def delete_flow(session: AsyncSession, actor: Principal, subject_type: str
 
 
 def to_read(request: ApprovalRequest, actor: Principal | None) -> ApprovalRead:
-    steps = [
-        RequestStepRead(
-            position=step.position,
-            name=step.name,
-            approver_kind=step.approver_kind,
-            approver_role=step.approver_role,
-            approver_user_id=step.approver_user_id,
-            decision=step.decision,
-            decided_by_id=step.decided_by_id,
-            decided_by_name=step.decided_by.full_name if step.decided_by is not None else None,
-            decided_at=step.decided_at,
-            comment=step.comment,
-        )
-        for step in request.steps
-    ]
+    """`actor` None: the representation an event carries, with no caller's allowed actions."""
+    computed = {"steps", "allowed_actions", "requester_name"}
+    fields = {name: getattr(request, name) for name in ApprovalRead.model_fields if name not in computed}
     return ApprovalRead(
-        id=request.id,
-        version=request.version,
-        subject_type=request.subject_type,
-        subject_id=request.subject_id,
-        title=request.title,
-        amount=request.amount,
-        max_discount=request.max_discount,
-        link=request.link,
-        status=request.status,
-        current_step=request.current_step,
-        requester_id=request.requester_id,
+        **fields,
         requester_name=request.requester.full_name,
-        created_at=request.created_at,
-        decided_at=request.decided_at,
-        steps=steps,
+        steps=[RequestStepRead.model_validate(step) for step in request.steps],
         allowed_actions=RULES.allowed_actions(request, actor) if actor is not None else [],
     )
 

@@ -127,3 +127,7 @@ class ApprovalRequestStep(Base):
     comment: Mapped[str | None] = mapped_column(Text)
 
     decided_by: Mapped[User | None] = relationship(lazy="joined", foreign_keys=[decided_by_id])
+
+    @property
+    def decided_by_name(self) -> str | None:
+        return self.decided_by.full_name if self.decided_by is not None else None
