@@ -43,6 +43,8 @@ async def test_admin_defines_and_replaces_a_flow(client, actors):
     assert replaced["version"] > flow["version"]
     assert (await client.get(f"{FLOWS}/{SUBJECT}", headers=admin.headers)).json()["steps"][0]["approver_user_id"] == admin.id
     assert [f["subject_type"] for f in (await client.get(FLOWS, headers=admin.headers)).json()] == [SUBJECT]
+    assert (await client.delete(f"{FLOWS}/{SUBJECT}", headers=admin.headers)).status_code == 204
+    assert_problem(await client.get(f"{FLOWS}/{SUBJECT}", headers=admin.headers), 404, "approval_flow.not_found")
 
 
 @pytest.mark.parametrize(

@@ -17,3 +17,18 @@ async def test_concurrent_submits_open_one_approval_request(client, actors, app,
     assert await audited(app, "quote", "submit") == 1
     assert await audited(app, "approval", "request") == 1
     assert await published(app, "approval.requested") == 1
+
+
+async def test_concurrent_revisions_make_one_new_version(client, actors, app, settings):
+    skip_unless_postgresql(settings)
+    desk = await Desk(client, actors).set_up()
+    quote = await desk.quote()
+    await desk.act(quote["id"], "submit")
+
+    responses = await race(lambda _: client.post(f"{API}/{quote['id']}/revise", headers=desk.manager.headers))
+
+    assert statuses(responses) == {201: 1, 409: RACERS - 1}
+    listed = (await client.get(API, headers=desk.manager.headers)).json()["items"]
+    assert sorted(q["revision"] for q in listed) == [1, 2]
+    assert await audited(app, "quote", "revise") == 1
+    assert await published(app, "quote.created") == 2
