@@ -18,6 +18,7 @@ from crm_api.audit.router import router as audit_router
 from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
+from crm_api.contracts.router import router as contracts_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
@@ -92,6 +93,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     opportunities_router,
     approvals_router,
     quotes_router,
+    contracts_router,
     leads_router,
     reports_router,
     tasks_router,

@@ -334,3 +334,23 @@ async def expire(session: AsyncSession, settings: Settings) -> int:
 async def printed(session: AsyncSession, actor: Principal, settings: Settings, quote_id: int) -> tuple[Quote, bytes]:
     quote = await get(session, actor, quote_id)
     return quote, render(quote, settings)
+
+
+async def accepted_for_contract(session: AsyncSession, actor: Principal, quote_id: int) -> tuple[Quote, int]:
+    """The caller's accepted quote a contract is drawn from, and its customer (for an opportunity's quote: the
+    customer winning the opportunity made)."""
+    quote = await get(session, actor, quote_id)
+    if quote.owner_id != actor.user_id:
+        raise Forbidden("Only the quote's owner may do this", code="quote.not_owner")
+    if quote.status != QuoteStatus.ACCEPTED:
+        raise Conflict(
+            f"The quote is {quote.status}; a contract is drawn from an accepted one",
+            code="quote.not_accepted",
+            current_status=str(quote.status),
+        )
+    customer_id = quote.customer_id
+    if customer_id is None and quote.opportunity_id is not None:
+        customer_id = (await opportunities.get(session, actor, quote.opportunity_id)).customer_id
+    if customer_id is None:
+        raise Conflict("The quote's opportunity has no customer yet: win it first", code="quote.no_customer")
+    return quote, customer_id

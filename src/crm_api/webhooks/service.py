@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import service as approvals
 from crm_api.churn import service as churn
+from crm_api.contracts import service as contracts
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
@@ -54,6 +55,8 @@ CATALOGUE: dict[str, EventType] = {
         approvals.DECIDED,
         *quotes.EVENTS.types(),
         quotes.APPROVED,
+        *contracts.EVENTS.types(),
+        contracts.ACTIVATED,
     ]
 }
 # Sent only to one subscription, on request.

@@ -1,0 +1,63 @@
+"""The contract's vocabulary and rules (SPEC §3.13): draft → pending_approval → active → completed | terminated.
+
+Approval is always needed (§3.14): an approved request makes the contract active, a rejected or withdrawn
+one returns it to draft.
+"""
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement
+
+from crm_api.core.errors import DomainError, Forbidden
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.rules import RuleTable, conflict, holds, status_in
+
+if TYPE_CHECKING:  # the model imports this module for its statuses
+    from crm_api.models.contract import Contract
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+
+class ContractAction(StrEnum):
+    EDIT = "edit"
+    SUBMIT = "submit"
+    COMPLETE = "complete"
+    TERMINATE = "terminate"
+
+
+WRITE = "contracts:write"
+
+
+def _is_owner(contract: "Contract", actor: Principal) -> DomainError | None:
+    if contract.owner_id != actor.user_id:
+        return Forbidden("Only the contract's owner may do this", code="contract.not_owner")
+    return None
+
+
+_DRAFT = status_in([ContractStatus.DRAFT], conflict("contract.not_draft", "The contract is {status}; only a draft allows this"))
+_ACTIVE = status_in(
+    [ContractStatus.ACTIVE], conflict("contract.not_active", "The contract is {status}; only an active one is closed")
+)
+
+RULES: RuleTable["Contract", ContractAction] = RuleTable(
+    {
+        ContractAction.EDIT: (holds(WRITE), _is_owner, _DRAFT),
+        ContractAction.SUBMIT: (holds(WRITE), _is_owner, _DRAFT),
+        ContractAction.COMPLETE: (holds(WRITE), _is_owner, _ACTIVE),
+        ContractAction.TERMINATE: (holds(WRITE), _is_owner, _ACTIVE),
+    }
+)
+
+
+def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """A contract is visible when its owner is within the caller's scope."""
+    from crm_api.models.contract import Contract
+
+    return scope_clause(principal, permission, Contract.owner_id)
