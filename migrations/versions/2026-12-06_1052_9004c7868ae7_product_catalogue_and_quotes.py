@@ -1,4 +1,4 @@
-"""Products become an editable catalogue (code, tax rate, active, version); quotes with their lines; contracts; the BJ and HT code series
+"""Products become an editable catalogue (code, tax rate, active, version); quotes with their lines; contracts with installments, receipts and invoices; the BJ and HT code series
 
 Revision ID: 9004c7868ae7
 Revises: 0acfef027a92
@@ -145,12 +145,93 @@ def upgrade() -> None:
     with op.batch_alter_table("contracts", schema=None) as batch_op:
         batch_op.create_index("ix_contracts_customer_id", ["customer_id"], unique=False)
         batch_op.create_index("ix_contracts_owner_id_id", ["owner_id", "id"], unique=False)
+    op.create_table(
+        "contract_installments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("contract_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("collected", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_contract_installments_amount_positive")),
+        sa.CheckConstraint(
+            "collected >= 0 AND collected <= amount", name=op.f("ck_contract_installments_collected_within_amount")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contracts.id"], name=op.f("fk_contract_installments_contract_id_contracts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_installments")),
+    )
+    with op.batch_alter_table("contract_installments", schema=None) as batch_op:
+        batch_op.create_index("ix_contract_installments_contract_id_due_date", ["contract_id", "due_date"], unique=False)
+
+    op.create_table(
+        "contract_invoices",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("contract_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("number", sa.String(length=50), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("issued_on", sa.Date(), nullable=False),
+        sa.Column("created_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('vat_ordinary', 'vat_special')", name=op.f("ck_contract_invoices_kind_known")),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_contract_invoices_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contracts.id"], name=op.f("fk_contract_invoices_contract_id_contracts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_contract_invoices_created_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_invoices")),
+        sa.UniqueConstraint("number", name=op.f("uq_contract_invoices_number")),
+    )
+    with op.batch_alter_table("contract_invoices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contract_invoices_contract_id"), ["contract_id"], unique=False)
+
+    op.create_table(
+        "contract_receipts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("installment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("contract_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("method", sa.String(length=50), nullable=False),
+        sa.Column("recorded_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_contract_receipts_amount_positive")),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contracts.id"], name=op.f("fk_contract_receipts_contract_id_contracts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["installment_id"],
+            ["contract_installments.id"],
+            name=op.f("fk_contract_receipts_installment_id_contract_installments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(["recorded_by_id"], ["users.id"], name=op.f("fk_contract_receipts_recorded_by_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_receipts")),
+    )
+    with op.batch_alter_table("contract_receipts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contract_receipts_contract_id"), ["contract_id"], unique=False)
+        batch_op.create_index("ix_contract_receipts_installment_id", ["installment_id"], unique=False)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP SEQUENCE code_seq_bj")
         op.execute("DROP SEQUENCE code_seq_ht")
+    with op.batch_alter_table("contract_receipts", schema=None) as batch_op:
+        batch_op.drop_index("ix_contract_receipts_installment_id")
+        batch_op.drop_index(batch_op.f("ix_contract_receipts_contract_id"))
+
+    op.drop_table("contract_receipts")
+    with op.batch_alter_table("contract_invoices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contract_invoices_contract_id"))
+
+    op.drop_table("contract_invoices")
+    with op.batch_alter_table("contract_installments", schema=None) as batch_op:
+        batch_op.drop_index("ix_contract_installments_contract_id_due_date")
+
+    op.drop_table("contract_installments")
     with op.batch_alter_table("contracts", schema=None) as batch_op:
         batch_op.drop_index("ix_contracts_owner_id_id")
         batch_op.drop_index("ix_contracts_customer_id")

@@ -98,7 +98,7 @@ async def test_approval_makes_it_active_and_rejection_returns_it_to_draft(client
     await client.post(f"/api/v1/approvals/{again['approval']['id']}/approve", headers=desk.supervisor.headers)
     active = (await client.get(url, headers=desk.manager.headers)).json()
     assert active["status"] == "active" and active["activated_at"] is not None
-    assert active["allowed_actions"] == ["complete", "terminate"]
+    assert active["allowed_actions"] == ["complete", "terminate", "plan", "collect", "invoice"]
     assert await published(app, "contract.activated") == 1
 
     assert_problem(await client.post(f"{url}/terminate", json={}, headers=desk.manager.headers), 422)

@@ -30,6 +30,23 @@ class ContractAction(StrEnum):
     SUBMIT = "submit"
     COMPLETE = "complete"
     TERMINATE = "terminate"
+    PLAN = "plan"  # add payment installments
+    COLLECT = "collect"  # record a receipt
+    INVOICE = "invoice"
+
+
+class InvoiceKind(StrEnum):
+    VAT_ORDINARY = "vat_ordinary"  # 增值税普通发票
+    VAT_SPECIAL = "vat_special"  # 增值税专用发票
+
+
+class InstallmentStatus(StrEnum):
+    """Derived when read: it depends on today's date as much as on the receipts."""
+
+    PENDING = "pending"
+    PARTIAL = "partial"
+    PAID = "paid"
+    OVERDUE = "overdue"
 
 
 WRITE = "contracts:write"
@@ -43,15 +60,19 @@ def _is_owner(contract: "Contract", actor: Principal) -> DomainError | None:
 
 _DRAFT = status_in([ContractStatus.DRAFT], conflict("contract.not_draft", "The contract is {status}; only a draft allows this"))
 _ACTIVE = status_in(
-    [ContractStatus.ACTIVE], conflict("contract.not_active", "The contract is {status}; only an active one is closed")
+    [ContractStatus.ACTIVE], conflict("contract.not_active", "The contract is {status}; this needs an active one")
 )
+_OWNER_ACTIVE = (holds(WRITE), _is_owner, _ACTIVE)
 
 RULES: RuleTable["Contract", ContractAction] = RuleTable(
     {
         ContractAction.EDIT: (holds(WRITE), _is_owner, _DRAFT),
         ContractAction.SUBMIT: (holds(WRITE), _is_owner, _DRAFT),
-        ContractAction.COMPLETE: (holds(WRITE), _is_owner, _ACTIVE),
-        ContractAction.TERMINATE: (holds(WRITE), _is_owner, _ACTIVE),
+        ContractAction.COMPLETE: _OWNER_ACTIVE,
+        ContractAction.TERMINATE: _OWNER_ACTIVE,
+        ContractAction.PLAN: _OWNER_ACTIVE,
+        ContractAction.COLLECT: _OWNER_ACTIVE,
+        ContractAction.INVOICE: _OWNER_ACTIVE,
     }
 )
 

@@ -4,8 +4,20 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.contracts import service
 from crm_api.contracts.policy import ContractAction, ContractStatus
-from crm_api.contracts.schemas import ContractCreate, ContractRead, ContractUpdate, TerminateBody
+from crm_api.contracts.schemas import (
+    ContractCreate,
+    ContractRead,
+    ContractUpdate,
+    InstallmentCreate,
+    InstallmentRead,
+    InvoiceCreate,
+    InvoiceRead,
+    ReceiptCreate,
+    ReceiptRead,
+    TerminateBody,
+)
 from crm_api.core.auth import require
+from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
@@ -103,3 +115,62 @@ async def terminate_contract(
 ) -> ContractRead:
     contract = await service.close(session, principal, contract_id, ContractAction.TERMINATE, body.reason)
     return await service.read(session, contract, principal)
+
+
+@router.get(
+    "/contracts/{contract_id}/installments",
+    response_model=list[InstallmentRead],
+    summary="The contract's payment plan, by due date, each with what was collected and its status",
+    responses=error_responses(401, 403, 404),
+)
+async def list_installments(
+    contract_id: Id, principal: ContractsRead, session: SessionDep, settings: SettingsDep
+) -> list[InstallmentRead]:
+    return await service.list_installments(session, principal, settings, contract_id)
+
+
+@router.post(
+    "/contracts/{contract_id}/installments",
+    response_model=InstallmentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an installment to an active contract's payment plan (its owner); the plan may not exceed the amount",
+    responses=TRANSITION_ERRORS,
+)
+async def add_installment(
+    contract_id: Id, body: InstallmentCreate, principal: ContractsWrite, session: SessionDep, settings: SettingsDep
+) -> InstallmentRead:
+    return await service.add_installment(session, principal, settings, contract_id, body)
+
+
+@router.post(
+    "/contracts/{contract_id}/installments/{installment_id}/receipts",
+    response_model=ReceiptRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record money received against an installment (its owner); collecting more than is outstanding is 409",
+    responses=TRANSITION_ERRORS,
+)
+async def record_receipt(
+    contract_id: Id, installment_id: Id, body: ReceiptCreate, principal: ContractsWrite, session: SessionDep
+) -> ReceiptRead:
+    return await service.record_receipt(session, principal, contract_id, installment_id, body)
+
+
+@router.get(
+    "/contracts/{contract_id}/invoices",
+    response_model=list[InvoiceRead],
+    summary="The contract's invoices",
+    responses=error_responses(401, 403, 404),
+)
+async def list_invoices(contract_id: Id, principal: ContractsRead, session: SessionDep) -> list[InvoiceRead]:
+    return await service.list_invoices(session, principal, contract_id)
+
+
+@router.post(
+    "/contracts/{contract_id}/invoices",
+    response_model=InvoiceRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an invoice of an active contract (its owner); invoices may not total more than the amount",
+    responses=TRANSITION_ERRORS,
+)
+async def add_invoice(contract_id: Id, body: InvoiceCreate, principal: ContractsWrite, session: SessionDep) -> InvoiceRead:
+    return await service.add_invoice(session, principal, contract_id, body)

@@ -6,8 +6,8 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from crm_api.approvals.schemas import ApprovalSummary
-from crm_api.contracts.policy import ContractAction, ContractStatus
-from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
+from crm_api.contracts.policy import ContractAction, ContractStatus, InstallmentStatus, InvoiceKind
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["188000.00"])]
 
@@ -77,5 +77,57 @@ class ContractRead(VersionedOutput):
     termination_reason: str | None
     created_at: datetime
     updated_at: datetime
+    collected: Decimal = Field(description="Received so far, over all installments")
+    outstanding: Decimal = Field(description="amount − collected")
+    invoiced: Decimal = Field(description="Invoiced so far")
     approval: ApprovalSummary | None = Field(description="The latest approval request of the contract")
     allowed_actions: list[ContractAction] = Field(description="What the caller may do to this contract now")
+
+
+class InstallmentCreate(InputModel):
+    due_date: date
+    amount: Amount
+
+
+class InstallmentRead(OutputModel):
+    id: int
+    contract_id: int
+    due_date: date
+    amount: Decimal
+    collected: Decimal
+    status: InstallmentStatus = Field(description="paid when collected in full; overdue when past due and not paid")
+
+
+class ReceiptCreate(InputModel):
+    amount: Amount
+    received_on: date
+    method: Annotated[str, Text(50)] = Field(examples=["bank_transfer"])
+
+
+class ReceiptRead(OutputModel):
+    id: int
+    contract_id: int
+    installment_id: int
+    amount: Decimal
+    received_on: date
+    method: str
+    recorded_by_id: int
+    created_at: datetime
+
+
+class InvoiceCreate(InputModel):
+    kind: InvoiceKind = Field(description="vat_ordinary 增值税普通发票, vat_special 增值税专用发票")
+    number: Annotated[str, Text(50)]
+    amount: Amount
+    issued_on: date
+
+
+class InvoiceRead(OutputModel):
+    id: int
+    contract_id: int
+    kind: InvoiceKind
+    number: str
+    amount: Decimal
+    issued_on: date
+    created_by_id: int
+    created_at: datetime

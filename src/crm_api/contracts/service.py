@@ -1,5 +1,8 @@
 """Contracts (SPEC §3.13): drawn from an accepted quote or for an owned customer, active once approved (§3.14)."""
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,42 +11,76 @@ from crm_api.approvals import service as approvals
 from crm_api.approvals.policy import ApprovalStatus
 from crm_api.approvals.schemas import ApprovalSummary
 from crm_api.approvals.subjects import SubjectFacts, register_subject
-from crm_api.contracts.policy import RULES, WRITE, ContractAction, ContractStatus
-from crm_api.contracts.repository import ContractRepository
-from crm_api.contracts.schemas import ContractCreate, ContractRead, ContractUpdate
+from crm_api.contracts.policy import RULES, WRITE, ContractAction, ContractStatus, InstallmentStatus
+from crm_api.contracts.repository import ContractRepository, PaymentRepository
+from crm_api.contracts.schemas import (
+    ContractCreate,
+    ContractRead,
+    ContractUpdate,
+    InstallmentCreate,
+    InstallmentRead,
+    InvoiceCreate,
+    InvoiceRead,
+    ReceiptCreate,
+    ReceiptRead,
+)
 from crm_api.core import audit
-from crm_api.core.clock import clock
+from crm_api.core.clock import clock, local_today
 from crm_api.core.codes import next_code
-from crm_api.core.errors import Forbidden, InvalidInput, NotFound
+from crm_api.core.config import Settings
+from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
-from crm_api.models.contract import Contract
+from crm_api.models.contract import Contract, Installment, Invoice, Receipt
 from crm_api.quotes import service as quotes
 
 READ = "contracts:read"
 ENTITY = "contract"
 EVENTS = RecordEvents(ENTITY, ContractRead, "A contract", changes=("created", "updated"))
 ACTIVATED = EventType("contract.activated", "A contract was approved and is now active", ContractRead)
+PAYMENT_RECEIVED = EventType("payment.received", "A receipt was recorded against an installment of a contract", ReceiptRead)
 
 
-def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSummary | None) -> ContractRead:
-    computed = {"approval", "allowed_actions", "owner_name"}
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Money:
+    """What a contract's representation shows of its payments and invoices."""
+
+    collected: Decimal = ZERO
+    invoiced: Decimal = ZERO
+
+
+def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSummary | None, money: Money) -> ContractRead:
+    computed = {"approval", "allowed_actions", "owner_name", "collected", "outstanding", "invoiced"}
     fields = {name: getattr(contract, name) for name in ContractRead.model_fields if name not in computed}
     return ContractRead(
         **fields,
         owner_name=contract.owner.full_name,
+        collected=money.collected,
+        outstanding=contract.amount - money.collected,
+        invoiced=money.invoiced,
         approval=approval,
         allowed_actions=RULES.allowed_actions(contract, actor) if actor is not None else [],
     )
 
 
+async def _money(session: AsyncSession, contract_ids: list[int]) -> dict[int, Money]:
+    repo = PaymentRepository(session)
+    collected = await repo.totals(Installment.collected, contract_ids)
+    invoiced = await repo.totals(Invoice.amount, contract_ids)
+    return {i: Money(collected.get(i, ZERO), invoiced.get(i, ZERO)) for i in contract_ids}
+
+
 async def read(session: AsyncSession, contract: Contract, actor: Principal | None) -> ContractRead:
     summaries = await approvals.summaries(session, ENTITY, [contract.id])
-    return to_read(contract, actor, summaries.get(contract.id))
+    money = await _money(session, [contract.id])
+    return to_read(contract, actor, summaries.get(contract.id), money[contract.id])
 
 
 async def get(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
@@ -60,8 +97,9 @@ async def list_contracts(
 ) -> Page[ContractRead]:
     repo = ContractRepository(session)
     rows = await repo.page(repo.filtered(repo.scoped(actor, READ), status=status, customer_id=customer_id), params)
-    summaries = await approvals.summaries(session, ENTITY, [contract.id for contract in rows.rows])
-    return rows.to_page(lambda c: to_read(c, actor, summaries.get(c.id)))
+    ids = [contract.id for contract in rows.rows]
+    summaries, money = await approvals.summaries(session, ENTITY, ids), await _money(session, ids)
+    return rows.to_page(lambda c: to_read(c, actor, summaries.get(c.id), money[c.id]))
 
 
 async def _counterparty(session: AsyncSession, actor: Principal, data: ContractCreate) -> dict[str, Any]:
@@ -183,3 +221,107 @@ class ContractApprovals:
 
 
 register_subject(ENTITY, ContractApprovals())
+
+
+# Payment plans, receipts and invoices (§3.13)
+
+
+def installment_status(installment: Installment, today: date) -> InstallmentStatus:
+    if installment.collected >= installment.amount:
+        return InstallmentStatus.PAID
+    if installment.due_date < today:
+        return InstallmentStatus.OVERDUE
+    return InstallmentStatus.PARTIAL if installment.collected > 0 else InstallmentStatus.PENDING
+
+
+def _installment_read(installment: Installment, today: date) -> InstallmentRead:
+    return InstallmentRead(
+        id=installment.id,
+        contract_id=installment.contract_id,
+        due_date=installment.due_date,
+        amount=installment.amount,
+        collected=installment.collected,
+        status=installment_status(installment, today),
+    )
+
+
+async def list_installments(
+    session: AsyncSession, actor: Principal, settings: Settings, contract_id: int
+) -> list[InstallmentRead]:
+    contract = await get(session, actor, contract_id)
+    today = local_today(settings.time_zone)
+    return [_installment_read(i, today) for i in await PaymentRepository(session).installments_of(contract.id)]
+
+
+async def _locked(session: AsyncSession, actor: Principal, contract_id: int, action: ContractAction) -> Contract:
+    """The contract, its row held until commit, checked against the rules as it now is."""
+    contract = await get(session, actor, contract_id)
+    await PaymentRepository(session).lock_contract(contract.id)
+    await session.refresh(contract)
+    RULES.enforce(action, contract, actor)
+    return contract
+
+
+async def add_installment(
+    session: AsyncSession, actor: Principal, settings: Settings, contract_id: int, data: InstallmentCreate
+) -> InstallmentRead:
+    """An installment of the plan; the plan's sum may not exceed the contract amount (422)."""
+    contract = await _locked(session, actor, contract_id, ContractAction.PLAN)
+    planned = await PaymentRepository(session).total(Installment.amount, contract.id)
+    if planned + data.amount > contract.amount:
+        raise InvalidInput(
+            "amount",
+            f"The plan would total {planned + data.amount}, over the contract amount {contract.amount}",
+            code="contract.plan_over_amount",
+        )
+    installment = Installment(contract_id=contract.id, due_date=data.due_date, amount=data.amount, collected=ZERO)
+    session.add(installment)
+    await audit.record_change(session, actor=actor, entity_type="installment", entity=installment, action="create", before=None)
+    return _installment_read(installment, local_today(settings.time_zone))
+
+
+async def record_receipt(
+    session: AsyncSession, actor: Principal, contract_id: int, installment_id: int, data: ReceiptCreate
+) -> ReceiptRead:
+    """A receipt against an installment: one conditional UPDATE, so receipts at once never collect past it (409)."""
+    contract = await get(session, actor, contract_id)
+    RULES.enforce(ContractAction.COLLECT, contract, actor)
+    repo = PaymentRepository(session)
+    installment = await repo.installment(contract.id, installment_id)
+    if installment is None:
+        raise NotFound("Installment", installment_id)
+    if not await repo.collect(installment.id, data.amount):
+        await session.refresh(installment)
+        raise Conflict(
+            f"Only {installment.amount - installment.collected} of this installment is outstanding",
+            code="installment.over_collected",
+            outstanding=str(installment.amount - installment.collected),
+        )
+    assert actor.user_id is not None  # contracts:write is a user's permission
+    receipt = Receipt(contract_id=contract.id, installment_id=installment.id, recorded_by_id=actor.user_id, **data.model_dump())
+    session.add(receipt)
+    await audit.record_change(session, actor=actor, entity_type="receipt", entity=receipt, action="create", before=None)
+    read = ReceiptRead.model_validate(receipt)
+    await PAYMENT_RECEIVED.publish(session, entity_type="receipt", entity_id=receipt.id, payload=read)
+    return read
+
+
+async def add_invoice(session: AsyncSession, actor: Principal, contract_id: int, data: InvoiceCreate) -> InvoiceRead:
+    """An invoice; the contract's invoices may not total more than its amount (409)."""
+    contract = await _locked(session, actor, contract_id, ContractAction.INVOICE)
+    invoiced = await PaymentRepository(session).total(Invoice.amount, contract.id)
+    if invoiced + data.amount > contract.amount:
+        raise Conflict(
+            f"Invoices would total {invoiced + data.amount}, over the contract amount {contract.amount}",
+            code="contract.over_invoiced",
+        )
+    assert actor.user_id is not None  # contracts:write is a user's permission
+    invoice = Invoice(contract_id=contract.id, created_by_id=actor.user_id, **data.model_dump())
+    session.add(invoice)
+    await audit.record_change(session, actor=actor, entity_type="invoice", entity=invoice, action="create", before=None)
+    return InvoiceRead.model_validate(invoice)
+
+
+async def list_invoices(session: AsyncSession, actor: Principal, contract_id: int) -> list[InvoiceRead]:
+    contract = await get(session, actor, contract_id)
+    return [InvoiceRead.model_validate(i) for i in await PaymentRepository(session).invoices_of(contract.id)]

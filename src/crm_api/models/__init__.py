@@ -5,7 +5,7 @@ from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobR
 from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.contract import Contract
+from crm_api.models.contract import Contract, Installment, Invoice, Receipt
 from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import (
     ApiKey,
@@ -68,8 +68,10 @@ __all__ = [
     "DictionaryItem",
     "Document",
     "IdempotencyRecord",
+    "Installment",
     "Interaction",
     "InventoryItem",
+    "Invoice",
     "JobRun",
     "KbArticle",
     "Lead",
@@ -86,6 +88,7 @@ __all__ = [
     "Product",
     "Quote",
     "QuoteLine",
+    "Receipt",
     "RefreshToken",
     "Reminder",
     "Role",

@@ -57,6 +57,7 @@ CATALOGUE: dict[str, EventType] = {
         quotes.APPROVED,
         *contracts.EVENTS.types(),
         contracts.ACTIVATED,
+        contracts.PAYMENT_RECEIVED,
     ]
 }
 # Sent only to one subscription, on request.
