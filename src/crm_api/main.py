@@ -13,10 +13,12 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
+from crm_api.approvals.router import router as approvals_router
 from crm_api.audit.router import router as audit_router
 from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
+from crm_api.contracts.router import router as contracts_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
@@ -47,6 +49,7 @@ from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
 from crm_api.problems.router import router as problems_router
+from crm_api.quotes.router import router as quotes_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
@@ -96,6 +99,9 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     policies_router,
     kb_router,
     opportunities_router,
+    approvals_router,
+    quotes_router,
+    contracts_router,
     leads_router,
     reports_router,
     tasks_router,
@@ -124,6 +130,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
     "crm_api.customers.jobs",
+    "crm_api.quotes.jobs",
 )
 
 
