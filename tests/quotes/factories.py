@@ -2,6 +2,7 @@ from typing import Any
 
 import httpx
 
+from tests.customers.factories import make_customer as new_customer
 from tests.factories import Actor, Actors
 
 API = "/api/v1/quotes"
@@ -16,11 +17,9 @@ async def make_product(client: httpx.AsyncClient, admin: Actor, code: str, price
     return int(response.json()["id"])
 
 
-async def make_customer(client: httpx.AsyncClient, owner: Actor, name: str = "上海华信科技有限公司") -> int:
-    body = {"name": name, "region": "shanghai", "level": "major", "phone": "021-6234 5678"}
-    response = await client.post("/api/v1/customers", json=body, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+async def make_customer(client: httpx.AsyncClient, owner: Actor, **fields: Any) -> int:
+    """A customer of the owner's with a name and phone of its own (the duplicate guard refuses repeats)."""
+    return int((await new_customer(client, owner, **fields))["id"])
 
 
 async def supervisor_flow(client: httpx.AsyncClient, admin: Actor) -> None:
