@@ -46,6 +46,7 @@ from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
+from crm_api.sync.router import router as sync_router
 from crm_api.tasks.router import router as tasks_router
 from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
@@ -91,6 +92,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     leads_router,
     reports_router,
     tasks_router,
+    sync_router,
     documents_router,
     webhooks_router,
     segments_router,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.core import changes
 from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import AuditEvent
@@ -85,8 +86,9 @@ async def record_change(
     view: View | None = snapshot,
 ) -> None:
     """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
-    gone). `before` is `view(entity)` taken before the change."""
+    gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change."""
     await session.flush()
+    await changes.log_change(session, entity, before)
     await _record(
         session,
         actor=actor,
@@ -133,6 +135,8 @@ async def record_merge(
 
     await side(survivor, before[0], {"merged_from": loser.id})
     await side(loser, before[1], {"merged_into": survivor.id})
+    # The loser's records (its contacts, interactions) now sit under the survivor, in its owner's scope.
+    await changes.log_children(session, survivor, changes.owners_of(survivor) | changes.owners_of(loser))
 
 
 async def record_erasure(session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, reason: str) -> None:

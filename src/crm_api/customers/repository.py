@@ -6,6 +6,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm_api.core import changes
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
@@ -137,6 +138,7 @@ class CustomerRepository(Repository[Customer]):
         tag_rows = [{"customer_id": i, "tag": tag} for i, names in zip(ids, tags, strict=True) for tag in names]
         if tag_rows:
             await self.session.execute(insert(CustomerTag.__table__), tag_rows)
+        await changes.log_selected(self.session, Customer, Customer.id.in_(ids))
         return ids
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
