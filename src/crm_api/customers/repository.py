@@ -7,7 +7,7 @@ from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, f
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core import changes
-from crm_api.core.repository import Repository
+from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
@@ -183,8 +183,9 @@ class CustomerRecordRepository(Repository[R]):
     def of_customer(self, customer_id: int) -> Select[R]:
         return self.select().where(self.model.customer_id == customer_id)
 
-    async def get_of_customer(self, customer_id: int, record_id: int) -> R | None:
-        return await self.session.scalar(self.of_customer(customer_id).where(self.model.id == record_id))
+    async def get_of_customer(self, customer_id: int, record_id: int, *, for_update: bool = False) -> R | None:
+        statement = self.of_customer(customer_id).where(self.model.id == record_id)
+        return await self.session.scalar(locked(statement) if for_update else statement)
 
 
 class ContactRepository(CustomerRecordRepository[Contact]):

@@ -16,6 +16,7 @@ from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
+from crm_api.core.repository import locked
 from crm_api.core.schemas import OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
 from crm_api.customers import policy
@@ -103,11 +104,18 @@ def ensure_active(customer: Customer) -> None:
 
 
 async def load_customer(
-    session: AsyncSession, principal: Principal, customer_id: int, permission: str, *, include_deleted: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: int,
+    permission: str,
+    *,
+    include_deleted: bool = False,
+    for_update: bool = False,
 ) -> Customer:
+    """`for_update`: lock the row till commit and read its latest committed version (an If-Match check)."""
     repo = CustomerRepository(session)
     statement = repo.scoped(principal, permission, include_deleted=include_deleted).where(Customer.id == customer_id)
-    customer = await repo.one_with_tags(statement)
+    customer = await repo.one_with_tags(locked(statement, of=Customer) if for_update else statement)
     if customer is None:
         raise NotFound("Customer", customer_id)
     return customer
@@ -131,9 +139,11 @@ async def get_customer(session: AsyncSession, principal: Principal, customer_id:
     return await load_customer(session, principal, customer_id, "customers:read")
 
 
-async def writable_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
+async def writable_customer(
+    session: AsyncSession, principal: Principal, customer_id: int, *, for_update: bool = False
+) -> Customer:
     """The customer, if the principal may change it and it is active (for its contacts and interactions too)."""
-    customer = await load_customer(session, principal, customer_id, "customers:write")
+    customer = await load_customer(session, principal, customer_id, "customers:write", for_update=for_update)
     ensure_active(customer)
     return customer
 
@@ -189,8 +199,8 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
 async def update_customer(
     session: AsyncSession, actor: Principal, customer_id: int, data: CustomerUpdate, *, if_match: str | None = None
 ) -> Customer:
-    customer = await writable_customer(session, actor, customer_id)
-    check_if_match(if_match, customer)
+    customer = await writable_customer(session, actor, customer_id, for_update=if_match is not None)
+    check_if_match(if_match, customer, lambda: to_read(customer))
     before = audit_view(customer)
     changes = data.changes()
     # A value kept as it is passes even if its dictionary item has been deactivated since.
@@ -470,9 +480,11 @@ INTERACTIONS = CustomerRecords(
 )
 
 
-async def _record_of(session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int) -> Record:
+async def _record_of(
+    session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int, *, for_update: bool = False
+) -> Record:
     """The record under this customer; one under another customer is a 404."""
-    record = await kind.repository(session).get_of_customer(customer.id, record_id)
+    record = await kind.repository(session).get_of_customer(customer.id, record_id, for_update=for_update)
     if record is None:
         raise NotFound(kind.label, record_id)
     return record
@@ -540,10 +552,10 @@ async def update_record(
     if_match: str | None = None,
 ) -> Any:
     customer = await writable_customer(session, actor, customer_id)
-    record = await _record_of(session, kind, customer, record_id)
+    record = await _record_of(session, kind, customer, record_id, for_update=if_match is not None)
     if isinstance(record, Contact):
         ensure_not_erased(record)
-    check_if_match(if_match, record)
+    check_if_match(if_match, record, lambda: kind.read.model_validate(record))
     before = audit.snapshot(record)
     changes = data.changes()
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():

@@ -38,16 +38,18 @@ def to_read(task: Task, principal: Principal) -> TaskRead:
     return TaskRead(**fields, allowed_actions=RULES.allowed_actions(task, principal))
 
 
-async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
-    return await TaskRepository(session).get_scoped_or_404(task_id, principal, permission, "Task")
+async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str, *, for_update: bool = False) -> Task:
+    return await TaskRepository(session).get_scoped_or_404(task_id, principal, permission, "Task", for_update=for_update)
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: int) -> Task:
     return await _load(session, principal, task_id, "tasks:read")
 
 
-async def _open_task(session: AsyncSession, actor: Principal, task_id: int, action: TaskAction) -> Task:
-    task = await _load(session, actor, task_id, "tasks:write")
+async def _open_task(
+    session: AsyncSession, actor: Principal, task_id: int, action: TaskAction, *, for_update: bool = False
+) -> Task:
+    task = await _load(session, actor, task_id, "tasks:write", for_update=for_update)
     RULES.enforce(action, task, actor)
     return task
 
@@ -93,8 +95,8 @@ async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate)
 async def update_task(
     session: AsyncSession, actor: Principal, task_id: int, data: TaskUpdate, *, if_match: str | None = None
 ) -> Task:
-    task = await _open_task(session, actor, task_id, TaskAction.EDIT)
-    check_if_match(if_match, task)
+    task = await _open_task(session, actor, task_id, TaskAction.EDIT, for_update=if_match is not None)
+    check_if_match(if_match, task, lambda: to_read(task, actor))
     changes = data.changes()
     if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
         await _ensure_assignee(session, changes["assignee_id"])
