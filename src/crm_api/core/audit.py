@@ -5,6 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +15,9 @@ from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import AuditEvent
 
-# Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
-LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version"})
+# Never copied into the audit trail: secrets, the optimistic-locking counter every change bumps, and the digest of an
+# offline create's body.
+LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version", "client_digest"})
 
 Snapshot = dict[str, Any]
 # What an entity's events record of it: `snapshot`, or a domain's snapshot with its collections added.
@@ -25,7 +27,7 @@ View = Callable[[Any], Snapshot]
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, Enum):
         return value.value

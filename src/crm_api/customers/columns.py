@@ -4,10 +4,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from crm_api.core.offline import REQUEST_FIELDS
 from crm_api.customers.schemas import CustomerCreate, CustomerRead
 
 # Writable fields, name first: the columns an import understands.
-FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name != "name")]
+FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name != "name" and name not in REQUEST_FIELDS)]
 # Exported for the reader, ignored on import (the importer becomes the owner; codes and status are the system's).
 SYSTEM_COLUMNS = ("code", "status", "owner_id")
 EXPORT_COLUMNS = ["code", *FIELDS, "status", "owner_id"]

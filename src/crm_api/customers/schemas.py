@@ -3,9 +3,11 @@
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
+from crm_api.core.offline import ClientId
 from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
@@ -56,6 +58,7 @@ class _CustomerProfile(InputModel):
 
 class CustomerCreate(_CustomerProfile):
     name: Annotated[str, Text(200)]
+    client_id: ClientId = None
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
@@ -135,6 +138,7 @@ class CustomerRead(VersionedOutput):
     deleted_at: datetime | None
     erased_at: datetime | None = Field(description="When its personal data was erased; read-only since")
     created_by_id: int | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_at: datetime
     updated_at: datetime
 
@@ -156,6 +160,7 @@ class ContactCreate(InputModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    client_id: ClientId = None
 
 
 class ContactUpdate(PatchModel):
@@ -184,6 +189,7 @@ class ContactRead(VersionedOutput):
     notes: str | None
     marketing_consent: bool = Field(description="Derived from the consent log: a marketing purpose last granted")
     erased_at: datetime | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_at: datetime
     updated_at: datetime
 
@@ -194,6 +200,7 @@ class InteractionCreate(InputModel):
     summary: Annotated[str, Text(300)]
     details: Annotated[str, Text(10_000)]
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    client_id: ClientId = None
 
 
 class InteractionUpdate(PatchModel):
@@ -215,6 +222,7 @@ class InteractionRead(VersionedOutput):
     details: str
     notes: str | None
     created_by_id: int | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_at: datetime
     updated_at: datetime
 

@@ -2,22 +2,24 @@
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
+from crm_api.core import audit, offline
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
 from crm_api.core.repository import locked
-from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
 from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
@@ -173,27 +175,36 @@ def ensure_can_own(actor: Principal) -> None:
         raise Forbidden("A customer is owned by a person; an API key cannot create one", code="customer.owner_required")
 
 
-async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
-    """A new active customer owned by the actor, who must hold customers:write."""
-    ensure_can_own(actor)
-    values = data.model_dump(exclude={"tags"}, exclude_none=True)
+async def _new_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
+    values = data.model_dump(exclude={"tags", *offline.REQUEST_FIELDS}, exclude_none=True)
     await ensure_dictionary_values(session, values)
     values |= normalized_phones(values, CUSTOMER_PHONES)
-    customer = Customer(
+    return Customer(
         **values,
+        **offline.client_columns(data),
         code=await next_code(session, "KH"),
         owner_id=actor.user_id,
         created_by_id=actor.user_id,
         status=CustomerStatus.ACTIVE,
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
-    session.add(customer)
+
+
+async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Created[Customer]:
+    """A new active customer owned by the actor, who must hold customers:write (or, replayed, the one an earlier
+    create with the same `client_id` made, if the actor still sees it)."""
+    ensure_can_own(actor)
+    make = partial(_new_customer, session, actor, data)
+    created = await offline.create_once(session, Customer, creator_id=actor.user_id, body=data, make=make)
+    if created.replayed:
+        return Created(await get_customer(session, actor, created.record.id), replayed=True)
+    customer = created.record
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
     record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
     await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
-    return customer
+    return Created(customer)
 
 
 async def update_customer(
@@ -531,14 +542,34 @@ async def get_record(
 
 
 async def _add_record(
-    session: AsyncSession, actor: Principal, kind: CustomerRecords[Record], customer_id: int, values: dict[str, Any]
-) -> Record:
-    customer = await writable_customer(session, actor, customer_id)
-    record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
-    session.add(record)
+    session: AsyncSession,
+    actor: Principal,
+    kind: CustomerRecords[Record],
+    customer_id: int,
+    data: InputModel,
+    values: dict[str, Any],
+) -> Created[Record]:
+    """A new record of the customer from `data` (its columns: `values`), or, replayed, the one an earlier create with
+    the same `client_id` made."""
+
+    async def make() -> Record:
+        customer = await writable_customer(session, actor, customer_id)
+        return kind.repository.model(
+            customer_id=customer.id,
+            created_by_id=actor.user_id,
+            **values,
+            **normalized_phones(values, kind.phones),
+            **offline.client_columns(data, customer_id=customer.id),
+        )
+
+    model = kind.repository.model
+    created = await offline.create_once(session, model, creator_id=actor.user_id, body=data, make=make, customer_id=customer_id)
+    if created.replayed:
+        return Created(await get_record(session, actor, kind, customer_id, created.record.id), replayed=True)
+    record: Record = created.record
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
     await kind.publish(session, "created", record)
-    return record
+    return Created(record)
 
 
 async def update_record(
@@ -576,11 +607,13 @@ async def delete_record(
     await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 
-async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:
+async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Created[Contact]:
     """A new contact of an active customer the actor may change."""
-    return await _add_record(session, actor, CONTACTS, customer_id, data.model_dump())
+    return await _add_record(session, actor, CONTACTS, customer_id, data, data.model_dump(exclude=offline.REQUEST_FIELDS))
 
 
-async def add_interaction(session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate) -> Interaction:
-    values = data.model_dump() | {"created_by_id": actor.user_id}
-    return await _add_record(session, actor, INTERACTIONS, customer_id, values)
+async def add_interaction(
+    session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate
+) -> Created[Interaction]:
+    values = data.model_dump(exclude=offline.REQUEST_FIELDS)
+    return await _add_record(session, actor, INTERACTIONS, customer_id, data, values)

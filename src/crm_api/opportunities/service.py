@@ -216,7 +216,7 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     # Won first: only the request whose compare-and-set matched goes on to create the customer.
     before = audit.snapshot(opportunity)
     await _close(session, opportunity, {"status": OpportunityStatus.WON})
-    customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+    customer = (await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))).record
     if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
             name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone

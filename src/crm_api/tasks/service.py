@@ -2,14 +2,16 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
+from crm_api.core import audit, offline
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
 from crm_api.core.errors import InvalidInput
 from crm_api.core.http import check_if_match
+from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
@@ -80,16 +82,28 @@ async def _ensure_related(
         raise InvalidInput("related_id", f"No {related_type} {related_id} in your data scope", code="task.related_not_found")
 
 
-async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Task:
+async def _new_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Task:
     assignee_id = data.assignee_id if data.assignee_id is not None else actor.user_id
     if assignee_id is None:
         raise InvalidInput("assignee_id", "An API key has no user to assign the task to", code="task.assignee_invalid")
     await _ensure_assignee(session, assignee_id)
     await _ensure_related(session, actor, data.related_type, data.related_id)
-    task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
-    session.add(task)
-    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="create", before=None)
-    return task
+    return Task(
+        **data.model_dump(exclude={"assignee_id", *offline.REQUEST_FIELDS}),
+        **offline.client_columns(data),
+        assignee_id=assignee_id,
+        created_by_id=actor.user_id,
+    )
+
+
+async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Created[Task]:
+    """A new open task (or, replayed, the one an earlier create with the same `client_id` made)."""
+    make = partial(_new_task, session, actor, data)
+    created = await offline.create_once(session, Task, creator_id=actor.user_id, body=data, make=make)
+    if created.replayed:
+        return Created(await get_task(session, actor, created.record.id), replayed=True)
+    await audit.record_change(session, actor=actor, entity_type="task", entity=created.record, action="create", before=None)
+    return created
 
 
 async def update_task(
