@@ -126,6 +126,7 @@ def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
     """The upload routes, whose bodies may be larger than CRM_MAX_BODY_BYTES."""
     return {
         re.compile(rf"^{API_PREFIX}/customers/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
+        re.compile(rf"^{API_PREFIX}/customers/[^/]+/interactions/[^/]+/photos$"): settings.photo_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/import$"): MAX_IMPORT_BYTES + MULTIPART_OVERHEAD,
     }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, String, Table, and_, insert, literal, literal_column, or_, select
+from sqlalchemy import BigInteger, ColumnElement, String, Table, and_, insert, literal, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
@@ -168,12 +168,30 @@ async def log_selected(session: AsyncSession, model: type[Base], where: ColumnEl
         await _insert_selected(session, _row(session, synced.entity_type, table.c.id, table.c[owner]), where)
 
 
+# The oldest transaction of this snapshot still running in this database (xids are the cluster's, and a transaction
+# held open in another database must not hold back this one's readers); with none, the snapshot's next xid. A
+# running transaction not found in pg_stat_activity (it ended since, or its backend is hidden from this role) counts.
+_HORIZON = text(
+    """
+    WITH snapshot AS (SELECT pg_current_snapshot() AS s)
+    SELECT least(
+        (SELECT pg_snapshot_xmax(s)::text::bigint FROM snapshot),
+        (SELECT min(x::text::bigint) FROM snapshot, pg_snapshot_xip(s) AS x
+         WHERE NOT EXISTS (
+             SELECT FROM pg_stat_activity AS a
+             WHERE a.datname <> current_database() AND a.backend_xid::text::bigint = x::text::bigint % 4294967296
+         ))
+    )
+    """
+)
+
+
 async def horizon(session: AsyncSession) -> int:
-    """Every transaction with a smaller id has finished: its log rows are all visible now or never will be."""
+    """Every transaction of this database with a smaller id has finished: its log rows are all visible now or never
+    will be."""
     if session.get_bind().dialect.name != "postgresql":
         return END
-    xmin = await session.scalar(select(literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
-    return int(xmin or 0)
+    return int(await session.scalar(_HORIZON) or 0)
 
 
 async def start(session: AsyncSession) -> Position:

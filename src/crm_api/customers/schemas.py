@@ -5,7 +5,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from crm_api.core.offline import ClientId
 from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
@@ -194,12 +203,22 @@ class ContactRead(VersionedOutput):
     updated_at: datetime
 
 
+class CheckIn(InputModel):
+    """Where and when a field visit's check-in (外勤打卡) was made, as the phone measured it."""
+
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[31.2304])
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[121.4737])
+    accuracy_m: float = Field(ge=0, allow_inf_nan=False, description="Radius of the fix in metres", examples=[15.0])
+    checked_in_at: AwareDatetime = Field(examples=["2026-06-01T02:30:00Z"])
+
+
 class InteractionCreate(InputModel):
     occurred_on: date = Field(description="The day of the interaction")
     location: Annotated[str, Text(200)]
     summary: Annotated[str, Text(300)]
     details: Annotated[str, Text(10_000)]
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    check_in: CheckIn | None = Field(default=None, description="A field visit's check-in; kept as sent, never edited")
     client_id: ClientId = None
 
 
@@ -221,10 +240,25 @@ class InteractionRead(VersionedOutput):
     summary: str
     details: str
     notes: str | None
+    check_in: CheckIn | None = None
     created_by_id: int | None
     client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_in_of(cls, interaction: Any) -> Any:
+        """An Interaction row keeps its check-in in four columns."""
+        if isinstance(interaction, dict) or getattr(interaction, "checked_in_at", None) is None:
+            return interaction
+        check_in = CheckIn(
+            latitude=interaction.checkin_latitude,
+            longitude=interaction.checkin_longitude,
+            accuracy_m=interaction.checkin_accuracy_m,
+            checked_in_at=interaction.checked_in_at,
+        )
+        return {name: getattr(interaction, name) for name in cls.model_fields if name != "check_in"} | {"check_in": check_in}
 
 
 class OrdersSummary(OutputModel):

@@ -615,5 +615,14 @@ async def add_contact(session: AsyncSession, actor: Principal, customer_id: int,
 async def add_interaction(
     session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate
 ) -> Created[Interaction]:
-    values = data.model_dump(exclude=offline.REQUEST_FIELDS)
+    """A new interaction; a field visit's check-in goes into its own columns."""
+    values = data.model_dump(exclude={"check_in", *offline.REQUEST_FIELDS})
+    if data.check_in is not None:
+        check_in = data.check_in
+        values |= {
+            "checkin_latitude": check_in.latitude,
+            "checkin_longitude": check_in.longitude,
+            "checkin_accuracy_m": check_in.accuracy_m,
+            "checked_in_at": check_in.checked_in_at,
+        }
     return await _add_record(session, actor, INTERACTIONS, customer_id, data, values)
