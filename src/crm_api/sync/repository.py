@@ -5,14 +5,13 @@ from typing import Any
 
 from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from crm_api.core.changes import Position
 from crm_api.core.permissions import Principal, scope_clause
 from crm_api.core.tables import ChangeLog
 from crm_api.customers import policy as customers
 from crm_api.models.collaboration import Task
-from crm_api.models.customer import Contact, Customer, Interaction
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.pipeline import Opportunity
 from crm_api.opportunities import policy as opportunities
 from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
@@ -29,38 +28,45 @@ MODELS: dict[SyncType, Any] = {
 
 def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     """The records of `kind` the caller's lists show: live customers in scope and what belongs to them, tasks and
-    opportunities by their own policies."""
+    opportunities by their own policies. Plain rows, not entities: a snapshot sends thousands, and the identity map
+    would cost more than the query."""
     permission = PERMISSIONS[kind]
+    model = MODELS[kind]
+    statement = select(*model.__table__.columns)
     if kind is SyncType.CUSTOMERS:
-        statement = select(Customer).options(selectinload(Customer.tags))
         return statement.where(Customer.deleted_at.is_(None), customers.visible(principal, permission))
     if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
-        model = MODELS[kind]
-        return (
-            select(model)
-            .join(Customer, Customer.id == model.customer_id)
-            .where(Customer.deleted_at.is_(None), customers.visible(principal, permission))
+        return statement.join(Customer, Customer.id == model.customer_id).where(
+            Customer.deleted_at.is_(None), customers.visible(principal, permission)
         )
     if kind is SyncType.TASKS:
-        return select(Task).where(tasks.visible(principal, permission))
-    return select(Opportunity).where(opportunities.visible(principal, permission))
+        return statement.where(tasks.visible(principal, permission))
+    return statement.where(opportunities.visible(principal, permission))
 
 
 class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def records_after(self, kind: SyncType, principal: Principal, after_id: int, limit: int) -> list[Any]:
+    async def records_after(self, kind: SyncType, principal: Principal, after_id: int, limit: int) -> list[Row[Any]]:
         """A snapshot page: the kind's records in scope with ids above `after_id`, by id."""
         model = MODELS[kind]
         statement = _in_scope(kind, principal).where(model.id > after_id).order_by(model.id).limit(limit)
-        return list(await self.session.scalars(statement))
+        return list((await self.session.execute(statement)).all())
 
-    async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[Any]:
+    async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[Row[Any]]:
         """Those of the records that are in scope now."""
         model = MODELS[kind]
         statement = _in_scope(kind, principal).where(model.id.in_(list(ids))).order_by(model.id)
-        return list(await self.session.scalars(statement))
+        return list((await self.session.execute(statement)).all())
+
+    async def tags_of(self, customer_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each customer's tags, by name."""
+        statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(list(customer_ids)))
+        tags: dict[int, list[str]] = {}
+        for customer_id, tag in (await self.session.execute(statement.order_by(CustomerTag.tag))).all():
+            tags.setdefault(customer_id, []).append(tag)
+        return tags
 
     async def changed(
         self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int, limit: int

@@ -19,17 +19,17 @@ from crm_api.core import changes
 from crm_api.core.changes import Position
 from crm_api.core.errors import InvalidInput
 from crm_api.core.permissions import Principal
-from crm_api.customers import service as customers
-from crm_api.customers.schemas import ContactRead, InteractionRead
+from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
 from crm_api.opportunities import service as opportunities
 from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
 from crm_api.sync.repository import SyncRepository
 from crm_api.sync.schemas import Changes, SyncPage
 from crm_api.tasks import service as tasks
 
-# Each kind's read representation, for this caller (tasks and opportunities list the caller's allowed actions).
+# Each kind's read representation of a row, for this caller (tasks and opportunities list its allowed actions); a
+# customer's row comes as a mapping with its tags added.
 READS: dict[SyncType, Callable[[Any, Principal], BaseModel]] = {
-    SyncType.CUSTOMERS: lambda customer, _: customers.to_read(customer),
+    SyncType.CUSTOMERS: lambda customer, _: CustomerRead.model_validate(customer),
     SyncType.CONTACTS: lambda contact, _: ContactRead.model_validate(contact),
     SyncType.INTERACTIONS: lambda interaction, _: InteractionRead.model_validate(interaction),
     SyncType.TASKS: tasks.to_read,
@@ -107,11 +107,14 @@ class _Page:
         for record_id in ids:
             self.upserts[kind].pop(record_id, None)
 
-    def read(self, principal: Principal, token: Token, more: bool) -> SyncPage:
+    async def read(self, repo: SyncRepository, principal: Principal, token: Token, more: bool) -> SyncPage:
+        records: dict[SyncType, list[Any]] = {kind: list(self.upserts[kind].values()) for kind in token.kinds}
+        if records.get(SyncType.CUSTOMERS):
+            tags = await repo.tags_of(row.id for row in records[SyncType.CUSTOMERS])
+            records[SyncType.CUSTOMERS] = [dict(row._mapping, tags=tags.get(row.id, [])) for row in records[SyncType.CUSTOMERS]]
         sets: dict[str, Changes[Any]] = {
             kind.value: Changes(
-                upserts=[READS[kind](record, principal) for record in self.upserts[kind].values()],
-                deleted=sorted(self.deleted[kind]),
+                upserts=[READS[kind](record, principal) for record in records[kind]], deleted=sorted(self.deleted[kind])
             )
             for kind in token.kinds
         }
@@ -130,9 +133,9 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
     if token.snapshot is not None:
         token = await _snapshot(repo, principal, token, page)
         if token.snapshot is not None:
-            return page.read(principal, token, more=True)
+            return await page.read(repo, principal, token, more=True)
     token, more = await _logged(repo, principal, token, page)
-    return page.read(principal, token, more=more)
+    return await page.read(repo, principal, token, more=more)
 
 
 async def _snapshot(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> Token:
