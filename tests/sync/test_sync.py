@@ -4,6 +4,8 @@ import httpx
 
 from tests.customers.factories import BASE, make_contact, make_customer, make_interaction
 from tests.factories import Actors, assert_problem
+from tests.opportunities.factories import API as OPPORTUNITIES
+from tests.opportunities.factories import create_opportunity
 from tests.sync.factories import SYNC, Device
 from tests.tasks.factories import create_task
 
@@ -159,3 +161,32 @@ async def test_a_colleagues_changes_never_reach_the_caller(client: httpx.AsyncCl
     page = (await device.sync(client))[-1]
     assert page["customers"] == {"upserts": [], "deleted": []}
     assert page["contacts"] == {"upserts": [], "deleted": []}
+
+
+async def test_a_customer_claimed_from_the_pool_reaches_its_claimant_with_its_records(client: httpx.AsyncClient, actors: Actors):
+    owner, claimant = await actors.make("account_manager"), await actors.make("account_manager")
+    customer = await make_customer(client, owner)
+    contact = await make_contact(client, owner, customer["id"])
+    await client.post(f"{BASE}/{customer['id']}/release", json={"reason": "不再跟进"}, headers=owner.headers)
+    device = Device(claimant)
+    await device.sync(client)
+    assert device.ids("customers") == set()
+
+    claimed = await client.post(f"{BASE}/{customer['id']}/claim", headers=claimant.headers)
+    assert claimed.status_code == 200, claimed.text
+    await device.sync(client)
+
+    assert device.ids("customers") == {customer["id"]} and device.ids("contacts") == {contact["id"]}
+
+
+async def test_opportunities_sync_by_creator_and_assignee(client: httpx.AsyncClient, actors: Actors):
+    manager = await actors.make("account_manager")
+    opportunity = await create_opportunity(client, manager)
+    device = Device(manager, types="opportunities")
+    await device.sync(client)
+    assert device.ids("opportunities") == {opportunity["id"]}
+
+    response = await client.patch(f"{OPPORTUNITIES}/{opportunity['id']}", json={"summary": "扩大采购"}, headers=manager.headers)
+    assert response.status_code == 200, response.text
+    await device.sync(client)
+    assert device.records["opportunities"][opportunity["id"]]["summary"] == "扩大采购"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, String, Table, and_, insert, literal, literal_column, or_, select, text
+from sqlalchemy import BigInteger, ColumnElement, String, Table, insert, literal, literal_column, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
@@ -50,7 +50,7 @@ class Position(NamedTuple):
     seq: int
 
     def after(self) -> ColumnElement[bool]:
-        return or_(ChangeLog.xid > self.xid, and_(ChangeLog.xid == self.xid, ChangeLog.seq > self.seq))
+        return tuple_(ChangeLog.xid, ChangeLog.seq) > tuple_(literal(self.xid, BigInteger), literal(self.seq, BigInteger))
 
 
 def _synced(table: Table) -> Synced | None:
