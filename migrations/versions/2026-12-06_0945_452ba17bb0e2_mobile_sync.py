@@ -36,9 +36,18 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.BigInteger(), nullable=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_change_log")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_change_log_xid_seq", "change_log", ["xid", "seq"])
     op.create_index("ix_change_log_owner_id_xid_seq", "change_log", ["owner_id", "xid", "seq"])
+    op.create_table(
+        "change_log_pruned",
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.Column("xid", sa.BigInteger(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("pruned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_change_log_pruned")),
+    )
 
     with op.batch_alter_table("contacts") as batch_op:
         batch_op.add_column(sa.Column("created_by_id", ID, nullable=True))
@@ -83,6 +92,7 @@ def downgrade() -> None:
     with op.batch_alter_table("contacts") as batch_op:
         batch_op.drop_constraint(op.f("fk_contacts_created_by_id_users"), type_="foreignkey")
         batch_op.drop_column("created_by_id")
+    op.drop_table("change_log_pruned")
     op.drop_index("ix_change_log_owner_id_xid_seq", table_name="change_log")
     op.drop_index("ix_change_log_xid_seq", table_name="change_log")
     op.drop_table("change_log")

@@ -109,6 +109,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
+    "crm_api.sync.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",

@@ -1,7 +1,13 @@
 """GET /sync: a full snapshot, then changes and tombstones in the caller's scope (SPEC §3.16)."""
 
-import httpx
+from datetime import datetime, timedelta
 
+import httpx
+from fastapi import FastAPI
+
+from crm_api.core.clock import clock
+from crm_api.core.scheduler import JOBS, run_job
+from crm_api.sync.jobs import SYNC_LOG_PRUNE
 from tests.customers.factories import BASE, make_contact, make_customer, make_interaction
 from tests.factories import Actors, assert_problem
 from tests.opportunities.factories import API as OPPORTUNITIES
@@ -190,3 +196,30 @@ async def test_opportunities_sync_by_creator_and_assignee(client: httpx.AsyncCli
     assert response.status_code == 200, response.text
     await device.sync(client)
     assert device.records["opportunities"][opportunity["id"]]["summary"] == "扩大采购"
+
+
+async def test_a_token_from_before_the_pruned_log_is_410_and_a_fresh_sync_goes_on(
+    app: FastAPI, client: httpx.AsyncClient, actors: Actors, frozen_clock: datetime
+):
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    device = Device(manager, types="customers")
+    await device.sync(client)
+    stale = device.token
+    await client.patch(f"{BASE}/{customer['id']}", json={"address": "旧地址"}, headers=manager.headers)
+    clock.advance(timedelta(days=app.state.settings.sync_log_retention_days + 1))
+    manager.headers = actors.headers_for(manager.id)  # signed in again, months later
+    kept = await client.patch(f"{BASE}/{customer['id']}", json={"postal_code": "200000"}, headers=manager.headers)
+    assert kept.status_code == 200, kept.text
+
+    outcome = await run_job(app.state.db, app.state.settings, JOBS[SYNC_LOG_PRUNE])
+    assert outcome.outcome == "succeeded" and outcome.counts["removed"] >= 1
+
+    expired = await client.get(SYNC, params={"types": "customers", "since": stale}, headers=manager.headers)
+    assert_problem(expired, 410, "sync.token_expired")
+    fresh = Device(manager, types="customers")
+    await fresh.sync(client)
+    assert fresh.records["customers"][customer["id"]]["address"] == "旧地址"
+    await client.patch(f"{BASE}/{customer['id']}", json={"address": "新地址"}, headers=manager.headers)
+    await fresh.sync(client)
+    assert fresh.records["customers"][customer["id"]]["address"] == "新地址"

@@ -13,15 +13,16 @@ and its rows are all visible at once. SQLite serialises writers, so its rows com
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, String, Table, insert, literal, literal_column, select, text, tuple_
+from sqlalchemy import BigInteger, ColumnElement, String, Table, delete, insert, literal, literal_column, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base
-from crm_api.core.tables import ChangeLog
+from crm_api.core.tables import ChangeLog, ChangeLogPruned
 
 # Above any sequence number or transaction id.
 END = 2**63 - 1
@@ -201,3 +202,35 @@ async def start(session: AsyncSession) -> Position:
         return Position(await horizon(session) - 1, END)
     last = await session.scalar(select(ChangeLog.seq).order_by(ChangeLog.seq.desc()).limit(1))
     return Position(0, last or 0)
+
+
+# The one row of change_log_pruned.
+PRUNED_ROW = 1
+
+
+async def pruned_up_to(session: AsyncSession) -> Position | None:
+    """The last position the log no longer holds: a reader standing before it may have missed changes."""
+    row = (await session.execute(select(ChangeLogPruned.xid, ChangeLogPruned.seq))).one_or_none()
+    return Position(row.xid, row.seq) if row is not None else None
+
+
+async def prune(session: AsyncSession, *, before: datetime) -> int:
+    """Remove the log up to its last finished row logged before `before`, and remember where it now starts.
+    How many rows went."""
+    last = await session.execute(
+        select(ChangeLog.xid, ChangeLog.seq)
+        .where(ChangeLog.occurred_at < before, ChangeLog.xid < await horizon(session))
+        .order_by(ChangeLog.xid.desc(), ChangeLog.seq.desc())
+        .limit(1)
+    )
+    row = last.one_or_none()
+    if row is None:
+        return 0
+    up_to = Position(row.xid, row.seq)
+    removed = await session.execute(delete(ChangeLog).where(~up_to.after()))
+    marker = await session.get(ChangeLogPruned, PRUNED_ROW, with_for_update=True)
+    if marker is None:
+        session.add(ChangeLogPruned(id=PRUNED_ROW, xid=up_to.xid, seq=up_to.seq, pruned_at=clock.now()))
+    elif Position(marker.xid, marker.seq) < up_to:
+        marker.xid, marker.seq, marker.pruned_at = up_to.xid, up_to.seq, clock.now()
+    return int(getattr(removed, "rowcount", 0) or 0)

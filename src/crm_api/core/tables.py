@@ -108,6 +108,8 @@ class ChangeLog(Base):
     __table_args__ = (
         Index("ix_change_log_xid_seq", "xid", "seq"),
         Index("ix_change_log_owner_id_xid_seq", "owner_id", "xid", "seq"),
+        # Never a number again once pruned: SQLite would otherwise reuse the highest after a delete.
+        {"sqlite_autoincrement": True},
     )
 
     seq: Mapped[IntPK]
@@ -117,3 +119,14 @@ class ChangeLog(Base):
     # A user in whose scope the record was before or is after the change; null: nobody's (a pool customer).
     owner_id: Mapped[int | None] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class ChangeLogPruned(Base):
+    """One row: the last log position the prune job removed. A sync token before it may have missed changes."""
+
+    __tablename__ = "change_log_pruned"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    pruned_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -1,7 +1,7 @@
 """Every model module, imported here so Alembic and the app see one complete registry (core.orm's `Base`)."""
 
 from crm_api.core.orm import Base
-from crm_api.core.tables import AuditEvent, ChangeLog, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
+from crm_api.core.tables import AuditEvent, ChangeLog, ChangeLogPruned, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
 from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
@@ -49,6 +49,7 @@ __all__ = [
     "CampaignTouch",
     "CampaignVariant",
     "ChangeLog",
+    "ChangeLogPruned",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",

@@ -20,8 +20,9 @@ router = APIRouter(prefix="/sync", tags=["sync"], route_class=SnapshotRoute)
     description="Without `since`: a full snapshot, page by page, then the changes made meanwhile. With `since`: the "
     "records changed after it, as they are now (`upserts`), and the ids of records deleted or gone out of your scope "
     "(`deleted`). Call again with the page's `token` while `more` is true; keep the last token for next time. "
-    "Nothing changed: an empty page at once.",
-    responses=error_responses(401, 403, 422),
+    "Nothing changed: an empty page at once. A token older than `CRM_SYNC_LOG_RETENTION_DAYS`: 410, sync again "
+    "from scratch.",
+    responses=error_responses(401, 403, 410, 422),
 )
 async def sync_changes(
     principal: Authenticated,

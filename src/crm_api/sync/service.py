@@ -21,6 +21,7 @@ from crm_api.core.errors import InvalidInput
 from crm_api.core.permissions import Principal
 from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
 from crm_api.opportunities import service as opportunities
+from crm_api.sync.exceptions import TokenExpired
 from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
 from crm_api.sync.repository import SyncRepository
 from crm_api.sync.schemas import Changes, SyncPage
@@ -128,6 +129,9 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
         token = Token(kinds, await changes.start(session), (kinds[0], 0) if kinds else None)
     else:
         token = Token.decode(since, kinds)
+        pruned = await changes.pruned_up_to(session)
+        if pruned is not None and token.position < pruned:
+            raise TokenExpired("Changes after this token are no longer kept; sync again from scratch (no `since`)")
     page = _Page(kinds, limit)
     repo = SyncRepository(session)
     if token.snapshot is not None:
