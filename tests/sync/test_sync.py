@@ -1,5 +1,7 @@
 """GET /sync: a full snapshot, then changes and tombstones in the caller's scope (SPEC §3.16)."""
 
+import base64
+import json
 from datetime import datetime, timedelta
 
 import httpx
@@ -26,6 +28,11 @@ async def test_anonymous_is_401_and_a_kind_without_its_permission_is_403(client:
     assert page["customers"] is None and page["more"] is False
 
 
+def _token(**state: object) -> str:
+    """A token crafted by hand, as the API encodes its own."""
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
 async def test_unknown_types_and_foreign_tokens_are_422(client: httpx.AsyncClient, actors: Actors):
     manager = await actors.make("account_manager")
     for params, code in [
@@ -34,6 +41,10 @@ async def test_unknown_types_and_foreign_tokens_are_422(client: httpx.AsyncClien
         ({"since": "not-a-token"}, "sync.invalid_token"),
         ({"since": "eyJrIjpbXSwicCI6Wy0xLDBdLCJzIjpudWxsfQ"}, "sync.invalid_token"),  # a negative position
         ({"limit": 0}, None),
+        ({"types": "customers", "since": _token(k=["customers"], p=[0, 0], s=["tasks", 0])}, "sync.invalid_token"),
+        ({"types": "customers", "since": _token(k=["customers"], p=[0, 2**64], s=None)}, "sync.invalid_token"),
+        ({"types": "customers", "since": _token(k="customers", p=[0, 0], s=None)}, "sync.invalid_token"),
+        ({"types": "customers", "since": _token(p=[0, 0], s=None)}, "sync.invalid_token"),
     ]:
         assert_problem(await client.get(SYNC, params=params, headers=manager.headers), 422, code)
     token = (await client.get(SYNC, params={"types": "customers"}, headers=manager.headers)).json()["token"]

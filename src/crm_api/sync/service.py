@@ -57,6 +57,8 @@ class Token:
             position = Position(*(_count(n) for n in state["p"]))
             snapshot = (SyncType(state["s"][0]), _count(state["s"][1])) if state["s"] is not None else None
             sent = tuple(SyncType(kind) for kind in state["k"])
+            if snapshot is not None and snapshot[0] not in sent:
+                raise ValueError("a snapshot of a kind the token does not sync")
         except (ValueError, TypeError, KeyError, IndexError, binascii.Error, RecursionError) as exc:
             raise InvalidInput("since", "The token is not one this API gave", code="sync.invalid_token") from exc
         if sent != kinds:
