@@ -54,5 +54,13 @@ class Device:
                 return pages
         raise AssertionError(f"still more after {most_pages} pages")
 
+    async def until_waiting(self, client: httpx.AsyncClient, limit: int = 500, *, most_pages: int = 100) -> dict[str, Any]:
+        """Page while pages bring changes; the first empty one, whose `more` says whether a change waits."""
+        for _ in range(most_pages):
+            page = await self.page(client, limit)
+            if not any(page[kind] and (page[kind]["upserts"] or page[kind]["deleted"]) for kind in KINDS):
+                return page
+        raise AssertionError(f"still changes after {most_pages} pages")
+
     def ids(self, kind: str) -> set[int]:
         return set(self.records[kind])

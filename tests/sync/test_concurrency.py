@@ -31,9 +31,10 @@ async def test_a_change_held_open_while_a_client_pages_arrives_once_it_commits(
         await customers.update_customer(held, principal, first, CustomerUpdate(address="慢的那笔"))
         response = await client.patch(f"{BASE}/{last}", json={"address": "快的那笔"}, headers=manager.headers)
         assert response.status_code == 200, response.text
-        # The client pages to the end of the snapshot and past it, and syncs again, while the first is open.
-        await device.sync(client, limit=2)
-        await device.sync(client, limit=2)
+        # The client pages to the end of the snapshot and past it while the first is open: the later change waits
+        # behind it, and the page says so.
+        waiting = await device.until_waiting(client, limit=2)
+        assert waiting["more"] is True
         assert device.records["customers"][first]["address"] is None
         # Committed now.
     await device.sync(client, limit=2)
@@ -54,7 +55,7 @@ async def test_twenty_writers_while_a_client_pages_leave_it_with_what_was_commit
         race(lambda n: client.patch(f"{BASE}/{made[n]['id']}", json={"address": f"地址{n}"}, headers=manager.headers))
     )
     while not writing.done():  # page while they write
-        await device.sync(client, limit=3)
+        await device.page(client, limit=3)
     assert all(response.status_code == 200 for response in await writing)
     await device.sync(client, limit=3)
 

@@ -169,19 +169,23 @@ async def log_selected(session: AsyncSession, model: type[Base], where: ColumnEl
         await _insert_selected(session, _row(session, synced.entity_type, table.c.id, table.c[owner]), where)
 
 
-# The oldest transaction of this snapshot still running in this database (xids are the cluster's, and a transaction
-# held open in another database must not hold back this one's readers); with none, the snapshot's next xid. A
-# running transaction not found in pg_stat_activity (it ended since, or its backend is hidden from this role) counts.
+# The oldest transaction of this snapshot still running that may write the log: a client's, in this database (xids
+# are the cluster's: a transaction held open in another database, or autovacuum's ANALYZE here, must not hold back
+# this database's readers); with none, the snapshot's next xid. A running transaction whose backend
+# pg_stat_activity does not show (it ended since, or is hidden from this role) counts.
 _HORIZON = text(
     """
-    WITH snapshot AS (SELECT pg_current_snapshot() AS s)
+    WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+    running AS (SELECT x, x::text::bigint % 4294967296 AS xid32 FROM snapshot, pg_snapshot_xip(s) AS x)
     SELECT least(
         (SELECT pg_snapshot_xmax(s)::text::bigint FROM snapshot),
-        (SELECT min(x::text::bigint) FROM snapshot, pg_snapshot_xip(s) AS x
-         WHERE NOT EXISTS (
-             SELECT FROM pg_stat_activity AS a
-             WHERE a.datname <> current_database() AND a.backend_xid::text::bigint = x::text::bigint % 4294967296
-         ))
+        (SELECT min(x::text::bigint) FROM running
+         WHERE NOT EXISTS (SELECT FROM pg_stat_activity AS a WHERE a.backend_xid::text::bigint = running.xid32)
+            OR EXISTS (
+                SELECT FROM pg_stat_activity AS a
+                WHERE a.backend_xid::text::bigint = running.xid32
+                  AND a.datname = current_database() AND a.backend_type = 'client backend'
+            ))
     )
     """
 )

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
@@ -44,6 +44,16 @@ def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     return statement.where(opportunities.visible(principal, permission))
 
 
+def _reach(kinds: Sequence[SyncType], principal: Principal) -> ColumnElement[bool]:
+    """Log rows of the kinds that reach the caller's scope: the record was or is in it."""
+    return or_(
+        *(
+            and_(ChangeLog.entity_type == ENTITY_TYPES[kind], scope_clause(principal, PERMISSIONS[kind], ChangeLog.owner_id))
+            for kind in kinds
+        )
+    )
+
+
 class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -73,16 +83,16 @@ class SyncRepository:
     ) -> Sequence[Row[str, int, int, int]]:
         """Log rows after `after` whose transaction id is below `below`, of the kinds, that reach the caller's scope
         (the record was or is in it), in log order."""
-        reach = or_(
-            *(
-                and_(ChangeLog.entity_type == ENTITY_TYPES[kind], scope_clause(principal, PERMISSIONS[kind], ChangeLog.owner_id))
-                for kind in kinds
-            )
-        )
         statement = (
             select(ChangeLog.entity_type, ChangeLog.entity_id, ChangeLog.xid, ChangeLog.seq)
-            .where(after.after(), ChangeLog.xid < below, reach)
+            .where(after.after(), ChangeLog.xid < below, _reach(kinds, principal))
             .order_by(ChangeLog.xid, ChangeLog.seq)
             .limit(limit)
         )
         return (await self.session.execute(statement)).all()
+
+    async def held_back(self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int) -> bool:
+        """Whether a committed change that reaches the caller lies beyond `below`, waiting for an earlier
+        transaction to finish."""
+        statement = select(ChangeLog.seq).where(after.after(), ChangeLog.xid >= below, _reach(kinds, principal)).limit(1)
+        return await self.session.scalar(statement) is not None

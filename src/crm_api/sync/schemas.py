@@ -25,4 +25,7 @@ class SyncPage(BaseModel):
     tasks: Changes[TaskRead] | None = None
     opportunities: Changes[OpportunityRead] | None = None
     token: str = Field(description="Keep it, and send it as `since` next time: the changes after this page")
-    more: bool = Field(description="true: ask again now with `token`; false: you are up to date")
+    more: bool = Field(
+        description="true: ask again with `token` (at once; after a moment when the page was empty: a change waits "
+        "for an earlier transaction to commit); false: you are up to date"
+    )

@@ -166,15 +166,16 @@ async def _snapshot(repo: SyncRepository, principal: Principal, token: Token, pa
 
 async def _logged(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> tuple[Token, bool]:
     """Fill the rest of the page from the change log: each record reached, as it is now if the caller sees it, else
-    a tombstone. Only rows of finished transactions are read, so the token never passes a change still to commit."""
+    a tombstone. Only rows of finished transactions are read, so the token never passes a change still to commit;
+    `more` also says when a committed change waits behind one."""
     if page.room <= 0 or not token.kinds:
         return token, page.room <= 0
     below = await changes.horizon(repo.session)
     rows = await repo.changed(token.kinds, principal, token.position, below, page.room + 1)
-    more = len(rows) > page.room
+    more = len(rows) > page.room or await repo.held_back(token.kinds, principal, token.position, below)
     rows = rows[: page.room]
     if not rows:
-        return token, False
+        return token, more
     reached: dict[SyncType, set[int]] = {kind: set() for kind in token.kinds}
     for row in rows:
         reached[KINDS_OF_ENTITY[row.entity_type]].add(row.entity_id)
