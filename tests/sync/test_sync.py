@@ -2,6 +2,7 @@
 
 import base64
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -11,6 +12,7 @@ from crm_api.core.clock import clock
 from crm_api.core.scheduler import JOBS, run_job
 from crm_api.sync.jobs import SYNC_LOG_PRUNE
 from tests.customers.factories import BASE, make_contact, make_customer, make_interaction
+from tests.customers.test_pool import POOL
 from tests.factories import Actors, assert_problem
 from tests.opportunities.factories import API as OPPORTUNITIES
 from tests.opportunities.factories import create_opportunity
@@ -234,3 +236,38 @@ async def test_a_token_from_before_the_pruned_log_is_410_and_a_fresh_sync_goes_o
     await client.patch(f"{BASE}/{customer['id']}", json={"address": "新地址"}, headers=manager.headers)
     await fresh.sync(client)
     assert fresh.records["customers"][customer["id"]]["address"] == "新地址"
+
+
+async def test_the_recycle_job_warns_then_takes_a_neglected_customer_off_its_owners_phone(
+    client: httpx.AsyncClient, actors: Actors, frozen_clock: datetime
+):
+    admin, owner = await actors.make("admin"), await actors.make("account_manager")
+    rules = {"rules": [{"level": None, "no_interaction_days": 30, "warning_days": 3}]}
+    assert (await client.put(f"{POOL}/recycle-rules", json=rules, headers=admin.headers)).status_code == 200
+    neglected = await make_customer(client, owner, name="久未跟进")
+    contact = await make_contact(client, owner, neglected["id"])
+    kept = await make_customer(client, owner, name="已锁定")
+    device = Device(owner)
+    await device.sync(client)
+    assert (await client.post(f"{BASE}/{kept['id']}/lock", headers=owner.headers)).status_code == 200
+
+    async def run_on(day: int) -> dict[str, int]:
+        clock.advance(timedelta(days=day) - (clock.now() - frozen_clock))
+        ran = await client.post("/api/v1/jobs/pool_recycle/run", headers=actors.headers_for(admin.id))
+        assert ran.status_code == 200, ran.text
+        device.actor = replace(owner, headers=actors.headers_for(owner.id))  # a token of the moved clock
+        counts: dict[str, int] = ran.json()["counts"]
+        return counts
+
+    assert await run_on(28) == {"recycled": 0, "warned": 1}
+    await device.sync(client)
+    [warning] = device.records["tasks"].values()
+    assert (warning["related_id"], warning["status"]) == (neglected["id"], "open")
+
+    assert await run_on(31) == {"recycled": 1, "warned": 0}
+    page = (await device.sync(client))[-1]
+
+    assert page["customers"]["deleted"] == [neglected["id"]] and page["contacts"]["deleted"] == [contact["id"]]
+    assert device.ids("customers") == {kept["id"]} and device.ids("contacts") == set()
+    assert device.records["customers"][kept["id"]]["locked"] is True
+    assert device.records["tasks"][warning["id"]]["status"] == "cancelled"

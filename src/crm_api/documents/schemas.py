@@ -9,10 +9,12 @@ class DocumentRead(OutputModel):
     id: int
     customer_id: int
     interaction_id: int | None = Field(description="Set on a photo of a field visit: the interaction it shows")
+    customer_name: str
     filename: str
     content_type: str
     size: int
     sha256: str
     description: str | None
     uploaded_by_id: int | None
+    uploaded_by_name: str | None
     created_at: datetime

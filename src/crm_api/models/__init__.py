@@ -4,7 +4,16 @@ from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, ChangeLog, ChangeLogPruned, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
+from crm_api.models.custom_field import CustomFieldDefinition
+from crm_api.models.customer import (
+    Contact,
+    ContactConsent,
+    Customer,
+    CustomerTag,
+    Interaction,
+    OwnershipChange,
+    RecycleRule,
+)
 from crm_api.models.identity import (
     ApiKey,
     LoginAttempt,
@@ -17,6 +26,13 @@ from crm_api.models.identity import (
     UserTotp,
 )
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
+from crm_api.models.notification import (
+    ChannelDelivery,
+    Notification,
+    NotificationChannelPreference,
+    NotificationRobot,
+    SmtpSettings,
+)
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -50,11 +66,13 @@ __all__ = [
     "CampaignVariant",
     "ChangeLog",
     "ChangeLogPruned",
+    "ChannelDelivery",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
     "Contact",
     "ContactConsent",
+    "CustomFieldDefinition",
     "Customer",
     "CustomerRevenue",
     "CustomerRfm",
@@ -71,6 +89,9 @@ __all__ = [
     "LeadAssignmentRule",
     "LeadScoringRule",
     "LoginAttempt",
+    "Notification",
+    "NotificationChannelPreference",
+    "NotificationRobot",
     "Opportunity",
     "Order",
     "OrderLine",
@@ -78,6 +99,7 @@ __all__ = [
     "OwnershipChange",
     "PlanItem",
     "Product",
+    "RecycleRule",
     "RefreshToken",
     "Reminder",
     "Role",
@@ -85,6 +107,7 @@ __all__ = [
     "Segment",
     "ServiceTicket",
     "SlaPolicy",
+    "SmtpSettings",
     "StageChange",
     "Task",
     "Team",

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
@@ -32,7 +32,8 @@ def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     would cost more than the query."""
     permission = PERMISSIONS[kind]
     model = MODELS[kind]
-    statement = select(*model.__table__.columns)
+    # Every mapped column, with the `*_name` ones (core.references: subqueries on the referenced row), by attribute name.
+    statement = select(*(attribute.expression.label(attribute.key) for attribute in inspect(model).column_attrs))
     if kind is SyncType.CUSTOMERS:
         return statement.where(Customer.deleted_at.is_(None), customers.visible(principal, permission))
     if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):

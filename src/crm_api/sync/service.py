@@ -28,7 +28,7 @@ from crm_api.sync.schemas import Changes, SyncPage
 from crm_api.tasks import service as tasks
 
 # Each kind's read representation of a row, for this caller (tasks and opportunities list its allowed actions); a
-# customer's row comes as a mapping with its tags added.
+# customer's row comes as a mapping with its tags and lock added.
 READS: dict[SyncType, Callable[[Any, Principal], BaseModel]] = {
     SyncType.CUSTOMERS: lambda customer, _: CustomerRead.model_validate(customer),
     SyncType.CONTACTS: lambda contact, _: ContactRead.model_validate(contact),
@@ -114,7 +114,10 @@ class _Page:
         records: dict[SyncType, list[Any]] = {kind: list(self.upserts[kind].values()) for kind in token.kinds}
         if records.get(SyncType.CUSTOMERS):
             tags = await repo.tags_of(row.id for row in records[SyncType.CUSTOMERS])
-            records[SyncType.CUSTOMERS] = [dict(row._mapping, tags=tags.get(row.id, [])) for row in records[SyncType.CUSTOMERS]]
+            records[SyncType.CUSTOMERS] = [
+                dict(row._mapping, tags=tags.get(row.id, []), locked=row.locked_at is not None)
+                for row in records[SyncType.CUSTOMERS]
+            ]
         sets: dict[str, Changes[Any]] = {
             kind.value: Changes(
                 upserts=[READS[kind](record, principal) for record in records[kind]], deleted=sorted(self.deleted[kind])
