@@ -46,6 +46,7 @@ from bench.generate import (
 )
 from bench.load import Call, Measurement, MemorySampler, RetryLater, drive
 from bench.scenarios import (
+    ACCOUNT_MANAGER,
     ADMIN,
     EXECUTIVE,
     IMPORT_MARK,
@@ -53,8 +54,10 @@ from bench.scenarios import (
     IMPORTER,
     SCENARIOS,
     SIGN_IN_STORM,
+    SYNC_ROUTE,
     TIMED_JOBS,
     TIMED_REPORTS,
+    TIMED_SYNCS,
     Fixtures,
     RawQuery,
     Scenario,
@@ -62,7 +65,10 @@ from bench.scenarios import (
     TimedImport,
     TimedJob,
     TimedReport,
+    TimedSync,
+    edit_own_customers,
     load_fixtures,
+    sync_all,
     timed_import,
 )
 from crm_api.core.clock import clock
@@ -220,6 +226,9 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                 jobs = tuple(job for job in TIMED_JOBS if _selected(job.name, args.only))
                 if jobs:
                     results += await run_timed_jobs(client, await sign_in(client, ADMIN), sampler, jobs)
+                syncs = tuple(timed for timed in TIMED_SYNCS if _selected(timed.name, args.only))
+                if syncs:
+                    results += await run_timed_syncs(client, sampler, syncs, routes, fixtures)
                 importing = timed_import(customers_for(args.scale))
                 if _selected(importing.name, args.only):
                     results.append(await run_timed_import(client, sampler, importing, routes, args.database_url))
@@ -323,6 +332,47 @@ async def run_timed_reports(
             | sampler.window()
         )
         print(f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s)")
+    return results
+
+
+async def run_timed_syncs(
+    client: httpx.AsyncClient,
+    sampler: MemorySampler,
+    syncs: tuple[TimedSync, ...],
+    routes: set[tuple[str, str]],
+    fixtures: Fixtures,
+) -> list[dict[str, Any]]:
+    """Each sync in turn as the account manager; one after changes goes on from the token the one before left."""
+    results: list[dict[str, Any]] = []
+    if ("GET", SYNC_ROUTE) not in routes:
+        for timed in syncs:
+            print(f"  {timed.name:<42} not available (GET {SYNC_ROUTE} is not served yet)")
+            results.append({"name": timed.name, "kind": "job", "available": False, "limit_seconds": timed.limit_seconds})
+        return results
+    headers = await sign_in(client, ACCOUNT_MANAGER)
+    token: str | None = None
+    for timed in syncs:
+        if timed.changes:
+            if token is None:
+                token, _, _ = await sync_all(client, headers, None)
+            await edit_own_customers(client, headers, fixtures, timed.changes)
+        sampler.window()
+        started = time.perf_counter()
+        token, records, pages = await sync_all(client, headers, token if timed.changes else None)
+        seconds = time.perf_counter() - started
+        outcome = f"{records:,} records in {pages} pages"
+        results.append(
+            {
+                "name": timed.name,
+                "kind": "job",
+                "available": True,
+                "seconds": round(seconds, 3),
+                "outcome": outcome,
+                "limit_seconds": timed.limit_seconds,
+            }
+            | sampler.window()
+        )
+        print(f"  {timed.name:<42} {seconds:8.3f} s  {outcome}  (target < {timed.limit_seconds:g} s)")
     return results
 
 

@@ -426,3 +426,47 @@ def timed_import(customers: int) -> TimedImport:
     """The import for a data set: 100,000 rows at full scale, a quarter of the customers below it."""
     rows = min(IMPORT_ROWS, max(customers // 4, 2 * len(INVALID_IMPORT_CELLS)))
     return TimedImport(f"import {rows:,} customers from CSV", rows, IMPORT_SECONDS * rows / IMPORT_ROWS)
+
+
+# SPEC §3.16 at scale: an account manager's phone syncs its records from scratch, then after some changes.
+SYNC_ROUTE = "/api/v1/sync"
+SYNC_PAGE = 1000  # the largest page the API gives
+
+
+@dataclass(frozen=True)
+class TimedSync:
+    """A sync run once as the account manager, every page, and timed: from scratch, or after `changes` edits of
+    its own customers (made first, untimed) from the token the previous sync left."""
+
+    name: str
+    changes: int
+    limit_seconds: float
+
+
+TIMED_SYNCS: tuple[TimedSync, ...] = (
+    TimedSync("sync from scratch (account manager)", 0, 2.0),
+    TimedSync("sync after 100 changes (account manager)", 100, 0.1),
+)
+
+
+async def sync_all(client: httpx.AsyncClient, headers: dict[str, str], token: str | None) -> tuple[str, int, int]:
+    """Page a sync to its end: the token it leaves, and how many records and pages it sent."""
+    records = pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": SYNC_PAGE} | ({"since": token} if token else {})
+        response = await client.get(SYNC_ROUTE, params=params, headers=headers)
+        response.raise_for_status()
+        page = response.json()
+        pages += 1
+        records += sum(len(kind["upserts"]) + len(kind["deleted"]) for kind in page.values() if isinstance(kind, dict))
+        token = page["token"]
+        if not page["more"]:
+            return page["token"], records, pages
+
+
+async def edit_own_customers(client: httpx.AsyncClient, headers: dict[str, str], fixtures: Fixtures, count: int) -> None:
+    """`count` edits of the account manager's customers, one after another, as a day in the field makes them."""
+    for n in range(count):
+        customer_id = fixtures.own_customer_ids[n % len(fixtures.own_customer_ids)]
+        body = {"address": f"压测同步 {n} 号"}
+        (await client.patch(f"/api/v1/customers/{customer_id}", json=body, headers=headers)).raise_for_status()

@@ -19,6 +19,7 @@ from bench.run import (
     run_sign_in_storm,
     run_timed_import,
     run_timed_jobs,
+    run_timed_syncs,
     running_server,
     served_routes,
     sign_in,
@@ -33,6 +34,7 @@ from bench.scenarios import (
     SCENARIOS,
     SignInStorm,
     TimedJob,
+    TimedSync,
     load_fixtures,
     timed_import,
 )
@@ -209,6 +211,13 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
             )
             jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
             timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
+            syncs = (TimedSync("from scratch", 0, 2.0), TimedSync("after 3 changes", 3, 1.0))
+            routes = await served_routes(client)
+            synced = await run_timed_syncs(client, MemorySampler(os.getpid()), syncs, routes, fixtures)
+    own = len(fixtures.own_customer_ids)
+    # Three edits of the account manager's customers, one after another: as many records as customers they reach.
+    assert synced[1]["outcome"] == f"{min(3, own)} records in 1 pages"
+    assert int(synced[0]["outcome"].split(" records")[0].replace(",", "")) >= own
     assert measured.requests > 0 and measured.errors == 0, measured.first_error
     assert filtered.requests > 0 and filtered.errors == 0, filtered.first_error
     assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [

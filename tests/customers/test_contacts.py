@@ -154,8 +154,13 @@ async def test_contacts_of_a_churned_customer_are_read_only(client, actors, app)
 async def test_service_add_contact_as_the_new_owner(session, actors):
     manager = await actors.make("account_manager")
     principal, _ = await principal_for_user(session, manager.id)
-    customer = await create_customer(session, principal, CustomerCreate(name="杭州西湖电子有限公司"))
-    contact = await add_contact(
-        session, principal, customer.id, ContactCreate(name="李明", gender="male", title="总经理", office_phone="0571-88886666")
-    )
+    customer = (await create_customer(session, principal, CustomerCreate(name="杭州西湖电子有限公司"))).record
+    contact = (
+        await add_contact(
+            session,
+            principal,
+            customer.id,
+            ContactCreate(name="李明", gender="male", title="总经理", office_phone="0571-88886666"),
+        )
+    ).record
     assert contact.customer_id == customer.id and contact.office_phone_e164 == "+8657188886666"

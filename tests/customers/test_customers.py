@@ -175,5 +175,5 @@ async def test_service_create_needs_customers_write(session, actors):
 async def test_service_create_owns_by_the_actor(session, actors):
     manager = await actors.make("account_manager")
     principal, _ = await principal_for_user(session, manager.id)
-    customer = await create_customer(session, principal, CustomerCreate(name="杭州西湖电子有限公司"))
+    customer = (await create_customer(session, principal, CustomerCreate(name="杭州西湖电子有限公司"))).record
     assert customer.owner_id == manager.id and customer.code.startswith("KH") and customer.status == "active"

@@ -77,7 +77,7 @@ async def demo(app: FastAPI, frozen_clock, actors) -> dict[str, Any]:
 
 # A path parameter whose rows other tables name by another column; the table of a nested parent's rows.
 COLUMN_OF = {"webhook_id": "subscription_id"}
-TABLE_OF = {"contact_id": "contacts"}
+TABLE_OF = {"contact_id": "contacts", "interaction_id": "interactions"}
 
 
 async def _parent_ids(app: FastAPI, path: str) -> dict[str, int]:
@@ -102,6 +102,8 @@ async def _parent_ids(app: FastAPI, path: str) -> dict[str, int]:
                 if column in table.c:
                     rows = await session.execute(select(table.c[column], func.count()).group_by(table.c[column]))
                     counts.update({value: count for value, count in rows if value is not None})
+            if not counts and name in TABLE_OF:  # no demo row points at it (a visit's photos): its table's first row
+                counts[await session.scalar(select(func.min(Base.metadata.tables[TABLE_OF[name]].c.id)))] = 1
             ids[name] = counts.most_common(1)[0][0]
     return ids
 

@@ -33,11 +33,12 @@ def test_every_error_is_documented_as_the_problem_json_it_is():
     schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert "errors" in schema["components"]["schemas"]["ValidationProblem"]["required"]
+    assert "current" in schema["components"]["schemas"]["StaleProblem"]["properties"]
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
-                    expected = "ValidationProblem" if status == "422" else "Problem"
+                    expected = {"422": "ValidationProblem", "412": "StaleProblem"}.get(status, "Problem")
                     assert response["content"] == {
                         "application/problem+json": {"schema": {"$ref": f"#/components/schemas/{expected}"}}
                     }, f"{method.upper()} {path} {status}"

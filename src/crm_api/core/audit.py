@@ -5,17 +5,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.core import changes
 from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
 from crm_api.core.references import NAME_OF
 from crm_api.core.tables import AuditEvent
 
-# Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
-LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version"})
+# Never copied into the audit trail: secrets, the optimistic-locking counter every change bumps, and the digest of an
+# offline create's body.
+LEFT_OUT = frozenset({"password_hash", "key_hash", "token_hash", "secret", "version", "client_digest"})
 
 Snapshot = dict[str, Any]
 # What an entity's events record of it: `snapshot`, or a domain's snapshot with its collections added.
@@ -25,7 +28,7 @@ View = Callable[[Any], Snapshot]
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | UUID):
         return str(value)
     if isinstance(value, Enum):
         return value.value
@@ -90,8 +93,9 @@ async def record_change(
     view: View | None = snapshot,
 ) -> None:
     """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
-    gone). `before` is `view(entity)` taken before the change."""
+    gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change."""
     await session.flush()
+    await changes.log_change(session, entity, before)
     await _record(
         session,
         actor=actor,
@@ -138,6 +142,8 @@ async def record_merge(
 
     await side(survivor, before[0], {"merged_from": loser.id})
     await side(loser, before[1], {"merged_into": survivor.id})
+    # The loser's records (its contacts, interactions) now sit under the survivor, in its owner's scope.
+    await changes.log_children(session, survivor, changes.owners_of(survivor) | changes.owners_of(loser))
 
 
 async def record_erasure(session: AsyncSession, *, actor: Principal | None, entity_type: str, entity: Any, reason: str) -> None:

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     company_phone: str = ""
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # A field visit's photo (PNG or JPEG, attached to an interaction).
+    photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # How long the change log keeps a change for phones to sync; a sync token older than that starts again (410).
+    sync_log_retention_days: int = Field(default=90, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # /docs, /redoc and /openapi.json; unset: open except in production.

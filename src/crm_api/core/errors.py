@@ -65,6 +65,14 @@ class ValidationProblem(Problem):
     errors: list[FieldError]
 
 
+class StaleProblem(Problem):
+    """A 412: `If-Match` named an older version; `current` is the record as it is now, to merge into and resend."""
+
+    current: dict[str, Any] | None = Field(
+        default=None, description="The record as it is now (its `version` is the If-Match to send with the merged change)"
+    )
+
+
 class DomainError(Exception):
     status: int = 400
     code: str = "error"
@@ -374,7 +382,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def _problem_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for model in (Problem, ValidationProblem):
+    for model in (Problem, ValidationProblem, StaleProblem):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas |= schema.pop("$defs", {})
         schemas[model.__name__] = schema
@@ -397,7 +405,7 @@ def problem_contract(app: FastAPI) -> None:
                 for operation in operations.values():
                     for status, response in operation.get("responses", {}).items():
                         if status.isdigit() and int(status) >= 400:
-                            name = "ValidationProblem" if status == "422" else "Problem"
+                            name = {"422": "ValidationProblem", "412": "StaleProblem"}.get(status, "Problem")
                             response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}
             app.openapi_schema = schema
         return app.openapi_schema

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Response
@@ -77,10 +78,17 @@ def no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def check_if_match(if_match: str | None, record: HasVersion) -> None:
-    """412 when If-Match names another version than the record's; the UPDATE then pins this one."""
+def check_if_match(if_match: str | None, record: HasVersion, current: Callable[[], BaseModel] | None = None) -> None:
+    """412 when If-Match names another version than the record's, with `current()`, the record as the caller reads
+    it, so an offline client can merge without another request; the UPDATE then pins this version. A caller that
+    read the record with `FOR UPDATE` (Repository.get_scoped(…, for_update=True)) checks the latest committed one."""
     if if_match is not None and not _names(f'"{record.version}"', if_match):
-        raise PreconditionFailed("The record changed since you read it; GET it again", code="precondition.etag_mismatch")
+        extra = {"current": current().model_dump(mode="json")} if current is not None else {}
+        raise PreconditionFailed(
+            "The record changed since you read it; merge into `current` and send its version",
+            code="precondition.etag_mismatch",
+            **extra,
+        )
 
 
 class LocationMiddleware:

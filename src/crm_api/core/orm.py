@@ -1,12 +1,13 @@
 """The one declarative registry, its naming convention and the mixins every table shares; core owns it so its
 own tables (core.tables) need no model."""
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from sqlalchemy import JSON, Integer, MetaData, Table, literal_column, text
+from sqlalchemy import JSON, Integer, MetaData, String, Table, Uuid, literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from crm_api.core.clock import clock
@@ -74,3 +75,12 @@ class Versioned:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]  # a mixin: the mapped class has __table__
+
+
+class ClientCreated:
+    """A record a mobile client may create offline: `client_id` is the app's UUID for it, unique per creator (each
+    table declares `UniqueConstraint("created_by_id", "client_id")`), and `client_digest` the digest of the create
+    body, so a replayed create returns the record and the same UUID with another body is refused."""
+
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    client_digest: Mapped[str | None] = mapped_column(String(64))

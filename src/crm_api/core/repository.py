@@ -13,6 +13,15 @@ from crm_api.core.permissions import Principal
 M = TypeVar("M", bound=Base)
 
 
+S = TypeVar("S", bound=Select[Any])
+
+
+def locked(statement: S, of: Any = None) -> S:
+    """The statement's rows locked till commit, read at their latest committed version even when the session holds
+    them already: what an If-Match is checked against. `of`: the entity to lock when the statement joins others."""
+    return statement.with_for_update(of=of).execution_options(populate_existing=True)
+
+
 def skip_locked(session: AsyncSession, statement: Any, **options: Any) -> Any:
     """FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent dispatchers claim different rows; SQLite has no row locks
     (one writer at a time anyway)."""
@@ -63,17 +72,20 @@ class Repository(Generic[M]):
         return statement
 
     async def get_scoped(
-        self, entity_id: int, principal: Principal, permission: str, *, include_deleted: bool = False
+        self, entity_id: int, principal: Principal, permission: str, *, include_deleted: bool = False, for_update: bool = False
     ) -> M | None:
+        """`for_update`: lock the row till commit and read its latest committed version (an If-Match check)."""
         statement = self.scoped(principal, permission, include_deleted=include_deleted).where(
             self.model.id == entity_id  # type: ignore[attr-defined]  # Base declares no id; every repository's model maps one
         )
-        return await self.session.scalar(statement)
+        return await self.session.scalar(locked(statement) if for_update else statement)
 
-    async def get_scoped_or_404(self, entity_id: int, principal: Principal, permission: str, label: str) -> M:
+    async def get_scoped_or_404(
+        self, entity_id: int, principal: Principal, permission: str, label: str, *, for_update: bool = False
+    ) -> M:
         """The entity if the principal may see it under `permission`, else NotFound naming it as `label`:
         a record outside the caller's scope answers as if it did not exist."""
-        entity = await self.get_scoped(entity_id, principal, permission)
+        entity = await self.get_scoped(entity_id, principal, permission, for_update=for_update)
         if entity is None:
             raise NotFound(label, entity_id)
         return entity

@@ -4,7 +4,7 @@ idempotency records. `crm_api.models` imports them into the one registry Alembic
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
@@ -96,3 +96,37 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     dispatched_at: Mapped[datetime | None]
+
+
+class ChangeLog(Base):
+    """Append-only: a row per change of a synced record and per user whose scope it reaches (core.changes).
+
+    Read in (xid, seq) order: `xid` is the writing transaction's id on PostgreSQL (0 on SQLite), so a reader can
+    stop below the oldest transaction still running instead of skipping a change committed after a later one."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (
+        Index("ix_change_log_xid_seq", "xid", "seq"),
+        Index("ix_change_log_owner_id_xid_seq", "owner_id", "xid", "seq"),
+        # Never a number again once pruned: SQLite would otherwise reuse the highest after a delete.
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[IntPK]
+    xid: Mapped[int] = mapped_column(BigInteger)
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    # A user in whose scope the record was before or is after the change; null: nobody's (a pool customer).
+    owner_id: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class ChangeLogPruned(Base):
+    """One row: the last log position the prune job removed. A sync token before it may have missed changes."""
+
+    __tablename__ = "change_log_pruned"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    xid: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    pruned_at: Mapped[datetime] = mapped_column(default=clock.now)

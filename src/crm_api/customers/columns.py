@@ -3,10 +3,11 @@
 from decimal import Decimal
 from typing import Any
 
+from crm_api.core.offline import REQUEST_FIELDS
 from crm_api.customers.schemas import CustomerCreate, CustomerRead
 
 # Writable fields, name first: the columns an import understands. Custom fields have a column each, by key or label.
-FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name not in {"name", "custom_fields"})]
+FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name not in {"name", "custom_fields", *REQUEST_FIELDS})]
 # A custom field's column, as `column_for` callers name it: the prefix and the field's key.
 CUSTOM_FIELD_COLUMN = "custom_fields."
 # Exported for the reader, ignored on import (the importer becomes the owner; codes and status are the system's).

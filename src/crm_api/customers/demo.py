@@ -175,7 +175,7 @@ async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
         found = await principal_for_user(session, users[owner].id)
         assert found is not None  # the demo people are active
         actor = found[0]
-        customer = await create_customer(
+        created = await create_customer(
             session,
             actor,
             CustomerCreate(
@@ -190,6 +190,7 @@ async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
                 credit=4,
             ),
         )
+        customer = created.record
         customer.external_id = f"{DEMO_EXTERNAL_ID}customer-{n:02d}"
         for contact_name, gender, title, office_phone, mobile in contacts:
             await add_contact(

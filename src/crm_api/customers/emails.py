@@ -25,18 +25,20 @@ async def email_contact(
     delivery = await notifications.queue_email(
         session, to=contact.email, subject=data.subject, body=data.body, purpose=DeliveryPurpose.CONTACT_EMAIL
     )
-    interaction = await service.add_interaction(
-        session,
-        actor,
-        customer.id,
-        InteractionCreate(
-            occurred_on=local_today(settings.time_zone),
-            location=EMAIL_LOCATION,
-            summary=data.subject,
-            details=data.body,
-            notes=f"Email to {contact.name} <{contact.email}>",
-        ),
-    )
+    interaction = (
+        await service.add_interaction(
+            session,
+            actor,
+            customer.id,
+            InteractionCreate(
+                occurred_on=local_today(settings.time_zone),
+                location=EMAIL_LOCATION,
+                summary=data.subject,
+                details=data.body,
+                notes=f"Email to {contact.name} <{contact.email}>",
+            ),
+        )
+    ).record
     return ContactEmailSent(
         interaction=InteractionRead.model_validate(interaction), delivery_id=delivery.id, to=contact.email, status=delivery.status
     )

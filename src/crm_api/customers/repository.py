@@ -24,8 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm_api.core import changes
 from crm_api.core.references import reload_names
-from crm_api.core.repository import Repository
+from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
@@ -294,21 +295,26 @@ class CustomerRepository(Repository[Customer]):
             "updated_at",
         ]
         result = await self.session.execute(insert(Task).from_select(columns, rows))
+        # Warnings are tasks of their assignee's phone: logged as an import's rows are (set-based).
+        await changes.log_selected(self.session, Task, and_(Task.kind == TaskKind.RECYCLE_WARNING, Task.created_at == at_now))
         return int(cast("CursorResult[Any]", result).rowcount or 0)
 
     async def settle_recycle_warnings(self, customer_ids: Sequence[int], *, now: datetime) -> None:
         """The customers went back to the pool: their open warnings are moot."""
         for start in range(0, len(customer_ids), 5_000):
+            settled = and_(
+                Task.related_type == TaskRelatedType.CUSTOMER,
+                Task.related_id.in_(customer_ids[start : start + 5_000]),
+                Task.kind == TaskKind.RECYCLE_WARNING,
+            )
             await self.session.execute(
                 update(Task)
-                .where(
-                    Task.related_type == TaskRelatedType.CUSTOMER,
-                    Task.related_id.in_(customer_ids[start : start + 5_000]),
-                    Task.kind == TaskKind.RECYCLE_WARNING,
-                    Task.status == TaskStatus.OPEN,
-                )
+                .where(settled, Task.status == TaskStatus.OPEN)
                 .values(status=TaskStatus.CANCELLED, closed_at=now, version=Task.version + 1)
                 .execution_options(synchronize_session=False)
+            )
+            await changes.log_selected(
+                self.session, Task, and_(settled, Task.status == TaskStatus.CANCELLED, Task.closed_at == now)
             )
 
     async def recycle_rules(self) -> list[RecycleRule]:
@@ -347,6 +353,7 @@ class CustomerRepository(Repository[Customer]):
         tag_rows = [{"customer_id": i, "tag": tag} for i, names in zip(ids, tags, strict=True) for tag in names]
         if tag_rows:
             await self.session.execute(insert(CustomerTag.__table__), tag_rows)
+        await changes.log_selected(self.session, Customer, Customer.id.in_(ids))
         return ids
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
@@ -391,8 +398,9 @@ class CustomerRecordRepository(Repository[R]):
     def of_customer(self, customer_id: int) -> Select[R]:
         return self.select().where(self.model.customer_id == customer_id)
 
-    async def get_of_customer(self, customer_id: int, record_id: int) -> R | None:
-        return await self.session.scalar(self.of_customer(customer_id).where(self.model.id == record_id))
+    async def get_of_customer(self, customer_id: int, record_id: int, *, for_update: bool = False) -> R | None:
+        statement = self.of_customer(customer_id).where(self.model.id == record_id)
+        return await self.session.scalar(locked(statement) if for_update else statement)
 
 
 class ContactRepository(CustomerRecordRepository[Contact]):

@@ -5,11 +5,13 @@ from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile,
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.core import offline
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
+from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
@@ -82,10 +84,12 @@ async def list_customers(
     summary="Create a customer owned by the caller",
     description='409 `customer.duplicate` (with `duplicate`: id, name, owner_name or "pool") when a live customer '
     "has the same normalized name, E.164 phone or email.",
-    responses=error_responses(401, 403, 409, 422),
+    responses=offline.replay_response(CustomerRead) | error_responses(401, 403, 404, 409, 422),
 )
-async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
-    return service.to_read(await service.create_customer(session, principal, body))
+async def create_customer(
+    body: CustomerCreate, principal: CustomersWrite, session: SessionDep, response: Response
+) -> CustomerRead:
+    return service.to_read((await service.create_customer(session, principal, body)).answer(response))
 
 
 # The tools' fixed paths come before /{customer_id}, which would otherwise capture them.
@@ -335,7 +339,7 @@ def _customer_records(
         response_model=read_model,
         status_code=status.HTTP_201_CREATED,
         summary=f"Add {plural} to an active customer",
-        responses=error_responses(401, 403, 404, 409, 422),
+        responses=offline.replay_response(read_model) | error_responses(401, 403, 404, 409, 422),
         name=f"add_{one}",
     )
     async def add_record(
@@ -343,8 +347,10 @@ def _customer_records(
         body: create_model,  # type: ignore[valid-type]  # a model chosen at runtime; FastAPI reads the annotation
         principal: CustomersWrite,
         session: SessionDep,
+        response: Response,
     ) -> Any:
-        return read_model.model_validate(await add(session, principal, customer_id, body))
+        created: Created[Any] = await add(session, principal, customer_id, body)
+        return read_model.model_validate(created.answer(response))
 
     @router.get(
         f"/{{customer_id}}/{path}/{{{one}_id}}",

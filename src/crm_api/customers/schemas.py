@@ -3,9 +3,20 @@
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from crm_api.core.offline import ClientId
 from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.core.types import to_money
 from crm_api.custom_fields.schemas import CustomFieldValues
@@ -64,6 +75,7 @@ class CustomerCreate(_CustomerProfile):
         }
     )
     name: Annotated[str, Text(200)]
+    client_id: ClientId = None
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
@@ -149,6 +161,7 @@ class CustomerRead(VersionedOutput):
     deleted_at: datetime | None
     erased_at: datetime | None = Field(description="When its personal data was erased; read-only since")
     created_by_id: int | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_by_name: str | None
     created_at: datetime
     updated_at: datetime
@@ -246,6 +259,7 @@ class ContactCreate(InputModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    client_id: ClientId = None
     custom_fields: CustomFieldValues | None = None
 
 
@@ -279,8 +293,18 @@ class ContactRead(VersionedOutput):
     marketing_consent: bool = Field(description="Derived from the consent log: a marketing purpose last granted")
     custom_fields: dict[str, Any]
     erased_at: datetime | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_at: datetime
     updated_at: datetime
+
+
+class CheckIn(InputModel):
+    """Where and when a field visit's check-in (外勤打卡) was made, as the phone measured it."""
+
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, examples=[31.2304])
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, examples=[121.4737])
+    accuracy_m: float = Field(ge=0, allow_inf_nan=False, description="Radius of the fix in metres", examples=[15.0])
+    checked_in_at: AwareDatetime = Field(examples=["2026-06-01T02:30:00Z"])
 
 
 class InteractionCreate(InputModel):
@@ -297,6 +321,8 @@ class InteractionCreate(InputModel):
     summary: Annotated[str, Text(300)]
     details: Annotated[str, Text(10_000)]
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    check_in: CheckIn | None = Field(default=None, description="A field visit's check-in; kept as sent, never edited")
+    client_id: ClientId = None
 
 
 class InteractionUpdate(PatchModel):
@@ -319,10 +345,26 @@ class InteractionRead(VersionedOutput):
     summary: str
     details: str
     notes: str | None
+    check_in: CheckIn | None = None
     created_by_id: int | None
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_by_name: str | None
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_in_of(cls, interaction: Any) -> Any:
+        """An Interaction row keeps its check-in in four columns."""
+        if isinstance(interaction, dict) or getattr(interaction, "checked_in_at", None) is None:
+            return interaction
+        check_in = CheckIn(
+            latitude=interaction.checkin_latitude,
+            longitude=interaction.checkin_longitude,
+            accuracy_m=interaction.checkin_accuracy_m,
+            checked_in_at=interaction.checked_in_at,
+        )
+        return {name: getattr(interaction, name) for name in cls.model_fields if name != "check_in"} | {"check_in": check_in}
 
 
 class OrdersSummary(OutputModel):

@@ -4,24 +4,27 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
+from crm_api.core import audit, offline
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.names import normalize_company_name
+from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
-from crm_api.core.schemas import OutputModel, PatchModel
+from crm_api.core.repository import locked
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
 from crm_api.custom_fields import service as custom_fields
 from crm_api.custom_fields.policy import CustomFieldEntity
@@ -111,11 +114,18 @@ def ensure_active(customer: Customer) -> None:
 
 
 async def load_customer(
-    session: AsyncSession, principal: Principal, customer_id: int, permission: str, *, include_deleted: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: int,
+    permission: str,
+    *,
+    include_deleted: bool = False,
+    for_update: bool = False,
 ) -> Customer:
+    """`for_update`: lock the row till commit and read its latest committed version (an If-Match check)."""
     repo = CustomerRepository(session)
     statement = repo.scoped(principal, permission, include_deleted=include_deleted).where(Customer.id == customer_id)
-    customer = await repo.one_with_tags(statement)
+    customer = await repo.one_with_tags(locked(statement, of=Customer) if for_update else statement)
     if customer is None:
         raise NotFound("Customer", customer_id)
     return customer
@@ -139,9 +149,11 @@ async def get_customer(session: AsyncSession, principal: Principal, customer_id:
     return await load_customer(session, principal, customer_id, "customers:read")
 
 
-async def writable_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
+async def writable_customer(
+    session: AsyncSession, principal: Principal, customer_id: int, *, for_update: bool = False
+) -> Customer:
     """The customer, if the principal may change it and it is active (for its contacts and interactions too)."""
-    customer = await load_customer(session, principal, customer_id, "customers:write")
+    customer = await load_customer(session, principal, customer_id, "customers:write", for_update=for_update)
     ensure_active(customer)
     return customer
 
@@ -258,38 +270,52 @@ def ensure_can_own(actor: Principal) -> None:
         raise Forbidden("A customer is owned by a person; an API key cannot create one", code="customer.owner_required")
 
 
-async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Customer:
-    """A new active customer owned by the actor, who must hold customers:write."""
-    ensure_can_own(actor)
-    values = data.model_dump(exclude={"tags"}, exclude_none=True)
+async def _new_customer(
+    session: AsyncSession, actor: Principal, data: CustomerCreate, values: dict[str, Any], keys: CustomerKeys
+) -> Customer:
+    """The customer `data` asks for (`values`: its columns, phones normalized), its rules checked: dictionary values,
+    custom fields, the duplicate guard."""
     await ensure_dictionary_values(session, values)
     values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.CUSTOMER, data.custom_fields)
-    values |= normalized_phones(values, CUSTOMER_PHONES)
-    keys = CustomerKeys.of(values)
     await ensure_not_duplicate(session, keys)
-    customer = Customer(
+    return Customer(
         **values,
+        **offline.client_columns(data),
         code=await next_code(session, "KH"),
         owner_id=actor.user_id,
         created_by_id=actor.user_id,
         status=CustomerStatus.ACTIVE,
         tags=[CustomerTag(tag=name) for name in data.tags or []],
     )
+
+
+async def create_customer(session: AsyncSession, actor: Principal, data: CustomerCreate) -> Created[Customer]:
+    """A new active customer owned by the actor, who must hold customers:write (or, replayed, the one an earlier
+    create with the same `client_id` made, if the actor still sees it)."""
+    ensure_can_own(actor)
+    values = data.model_dump(exclude={"tags", *offline.REQUEST_FIELDS}, exclude_none=True)
+    values |= normalized_phones(values, CUSTOMER_PHONES)
+    keys = CustomerKeys.of(values)
+    make = partial(_new_customer, session, actor, data, values, keys)
+    # The replay check comes first: a replayed create would otherwise be its own duplicate.
     async with guarded(session, keys):
-        session.add(customer)
+        created = await offline.create_once(session, Customer, creator_id=actor.user_id, body=data, make=make)
+    if created.replayed:
+        return Created(await get_customer(session, actor, created.record.id), replayed=True)
+    customer = created.record
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
     )
     record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
     await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
-    return customer
+    return Created(customer)
 
 
 async def update_customer(
     session: AsyncSession, actor: Principal, customer_id: int, data: CustomerUpdate, *, if_match: str | None = None
 ) -> Customer:
-    customer = await writable_customer(session, actor, customer_id)
-    check_if_match(if_match, customer)
+    customer = await writable_customer(session, actor, customer_id, for_update=if_match is not None)
+    check_if_match(if_match, customer, lambda: to_read(customer))
     before = audit_view(customer)
     changes = data.changes()
     # A value kept as it is passes even if its dictionary item has been deactivated since.
@@ -596,9 +622,11 @@ INTERACTIONS = CustomerRecords(
 )
 
 
-async def _record_of(session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int) -> Record:
+async def _record_of(
+    session: AsyncSession, kind: CustomerRecords[Record], customer: Customer, record_id: int, *, for_update: bool = False
+) -> Record:
     """The record under this customer; one under another customer is a 404."""
-    record = await kind.repository(session).get_of_customer(customer.id, record_id)
+    record = await kind.repository(session).get_of_customer(customer.id, record_id, for_update=for_update)
     if record is None:
         raise NotFound(kind.label, record_id)
     return record
@@ -656,16 +684,38 @@ async def get_record(
 
 
 async def _add_record(
-    session: AsyncSession, actor: Principal, kind: CustomerRecords[Record], customer_id: int, values: dict[str, Any]
-) -> Record:
-    customer = await writable_customer(session, actor, customer_id)
-    if kind.custom_fields is not None:
-        values["custom_fields"] = await custom_fields.validate_values(session, kind.custom_fields, values.get("custom_fields"))
-    record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
-    session.add(record)
+    session: AsyncSession,
+    actor: Principal,
+    kind: CustomerRecords[Record],
+    customer_id: int,
+    data: InputModel,
+    values: dict[str, Any],
+) -> Created[Record]:
+    """A new record of the customer from `data` (its columns: `values`), or, replayed, the one an earlier create with
+    the same `client_id` made."""
+
+    async def make() -> Record:
+        customer = await writable_customer(session, actor, customer_id)
+        if kind.custom_fields is not None:
+            values["custom_fields"] = await custom_fields.validate_values(
+                session, kind.custom_fields, values.get("custom_fields")
+            )
+        return kind.repository.model(
+            customer_id=customer.id,
+            created_by_id=actor.user_id,
+            **values,
+            **normalized_phones(values, kind.phones),
+            **offline.client_columns(data, customer_id=customer.id),
+        )
+
+    model = kind.repository.model
+    created = await offline.create_once(session, model, creator_id=actor.user_id, body=data, make=make, customer_id=customer_id)
+    if created.replayed:
+        return Created(await get_record(session, actor, kind, customer_id, created.record.id), replayed=True)
+    record: Record = created.record
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
     await kind.publish(session, "created", record)
-    return record
+    return Created(record)
 
 
 async def update_record(
@@ -679,10 +729,10 @@ async def update_record(
     if_match: str | None = None,
 ) -> Any:
     customer = await writable_customer(session, actor, customer_id)
-    record = await _record_of(session, kind, customer, record_id)
+    record = await _record_of(session, kind, customer, record_id, for_update=if_match is not None)
     if isinstance(record, Contact):
         ensure_not_erased(record)
-    check_if_match(if_match, record)
+    check_if_match(if_match, record, lambda: kind.read.model_validate(record))
     before = audit.snapshot(record)
     changes = data.changes()
     if "custom_fields" in changes and kind.custom_fields is not None:
@@ -707,11 +757,22 @@ async def delete_record(
     await audit.delete_recorded(session, actor=actor, entity_type=kind.entity_type, entity=record)
 
 
-async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Contact:
+async def add_contact(session: AsyncSession, actor: Principal, customer_id: int, data: ContactCreate) -> Created[Contact]:
     """A new contact of an active customer the actor may change."""
-    return await _add_record(session, actor, CONTACTS, customer_id, data.model_dump())
+    return await _add_record(session, actor, CONTACTS, customer_id, data, data.model_dump(exclude=offline.REQUEST_FIELDS))
 
 
-async def add_interaction(session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate) -> Interaction:
-    values = data.model_dump() | {"created_by_id": actor.user_id}
-    return await _add_record(session, actor, INTERACTIONS, customer_id, values)
+async def add_interaction(
+    session: AsyncSession, actor: Principal, customer_id: int, data: InteractionCreate
+) -> Created[Interaction]:
+    """A new interaction; a field visit's check-in goes into its own columns."""
+    values = data.model_dump(exclude={"check_in", *offline.REQUEST_FIELDS})
+    if data.check_in is not None:
+        check_in = data.check_in
+        values |= {
+            "checkin_latitude": check_in.latitude,
+            "checkin_longitude": check_in.longitude,
+            "checkin_accuracy_m": check_in.accuracy_m,
+            "checked_in_at": check_in.checked_in_at,
+        }
+    return await _add_record(session, actor, INTERACTIONS, customer_id, data, values)

@@ -17,6 +17,9 @@ class DocumentRepository(Repository[Document]):
     def of_customer(self, customer_id: int) -> Select[Document]:
         return self.select().where(Document.customer_id == customer_id)
 
+    def of_interaction(self, interaction_id: int) -> Select[Document]:
+        return self.select().where(Document.interaction_id == interaction_id)
+
     async def get_of_customer(self, customer_id: int, document_id: int) -> Document | None:
         document: Document | None = await self.session.scalar(self.of_customer(customer_id).where(Document.id == document_id))
         return document

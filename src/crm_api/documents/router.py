@@ -58,10 +58,42 @@ async def upload_document(
     file: Annotated[UploadFile, File(description="The document")],
     description: Annotated[PlainText | None, Form(max_length=500)] = None,
 ) -> DocumentRead:
-    document = await service.upload_document(
-        session, principal, settings, customer_id, source=file.file, filename=file.filename, description=description
-    )
-    return DocumentRead.model_validate(document)
+    upload = service.Upload(file.file, file.filename, description)
+    return DocumentRead.model_validate(await service.upload_document(session, principal, settings, customer_id, upload))
+
+
+@router.post(
+    "/{customer_id}/interactions/{interaction_id}/photos",
+    response_model=DocumentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a photo to a field visit (an interaction of an active customer)",
+    description="PNG or JPEG, read from the file's bytes (not its Content-Type): anything else is 415 "
+    "`photo.not_an_image`. Larger than `CRM_PHOTO_MAX_BYTES`: 413. Download it as a document of the customer.",
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
+)
+async def add_photo(
+    customer_id: Id,
+    interaction_id: Id,
+    principal: CustomersWrite,
+    session: SessionDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="The photo")],
+    description: Annotated[PlainText | None, Form(max_length=500)] = None,
+) -> DocumentRead:
+    upload = service.Upload(file.file, file.filename, description)
+    return DocumentRead.model_validate(await service.add_photo(session, principal, settings, customer_id, interaction_id, upload))
+
+
+@router.get(
+    "/{customer_id}/interactions/{interaction_id}/photos",
+    response_model=Page[DocumentRead],
+    summary="List the photos of a field visit, newest first",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def list_photos(
+    customer_id: Id, interaction_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
+) -> Page[DocumentRead]:
+    return await service.list_photos(session, principal, customer_id, interaction_id, page)
 
 
 @router.get(

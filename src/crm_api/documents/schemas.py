@@ -1,11 +1,14 @@
 from datetime import datetime
 
+from pydantic import Field
+
 from crm_api.core.schemas import OutputModel
 
 
 class DocumentRead(OutputModel):
     id: int
     customer_id: int
+    interaction_id: int | None = Field(description="Set on a photo of a field visit: the interaction it shows")
     customer_name: str
     filename: str
     content_type: str

@@ -1,5 +1,7 @@
 """Documents of a customer: the customer's data scope, active customers only for changes, audit."""
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -12,7 +14,7 @@ from crm_api.core.config import Settings
 from crm_api.core.errors import NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
-from crm_api.customers.service import get_customer, writable_customer
+from crm_api.customers.service import INTERACTIONS, get_customer, get_record, writable_customer
 from crm_api.documents.repository import DocumentRepository
 from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.storage import DocumentStore
@@ -62,33 +64,77 @@ async def document_content(
     return document, path
 
 
-async def upload_document(
+@dataclass(frozen=True)
+class Upload:
+    source: BinaryIO
+    filename: str | None
+    description: str | None
+
+
+async def _store(
     session: AsyncSession,
     actor: Principal,
     settings: Settings,
-    customer_id: int,
+    upload: Upload,
     *,
-    source: BinaryIO,
-    filename: str | None,
-    description: str | None,
+    customer_id: int,
+    interaction_id: int | None = None,
+    max_bytes: int,
+    accept: Collection[str] | None = None,
 ) -> Document:
     """Store the file, then add its row in the request's transaction (a failed request leaves no row)."""
-    customer = await writable_customer(session, actor, customer_id)
-    name = clean_filename(filename)
-    save = partial(store_of(settings).save, source, filename=name, max_bytes=settings.document_max_bytes)
+    name = clean_filename(upload.filename)
+    save = partial(store_of(settings).save, upload.source, filename=name, max_bytes=max_bytes, accept=accept)
     stored = await to_thread.run_sync(save)
     document = Document(
-        customer_id=customer.id,
+        customer_id=customer_id,
+        interaction_id=interaction_id,
         filename=name,
         content_type=stored.content_type,
         size=stored.size,
         sha256=stored.sha256,
-        description=(description or "").strip() or None,
+        description=(upload.description or "").strip() or None,
         uploaded_by_id=actor.user_id,
     )
     session.add(document)
     await audit.record_change(session, actor=actor, entity_type="document", entity=document, action="create", before=None)
     return document
+
+
+async def upload_document(
+    session: AsyncSession, actor: Principal, settings: Settings, customer_id: int, upload: Upload
+) -> Document:
+    customer = await writable_customer(session, actor, customer_id)
+    return await _store(session, actor, settings, upload, customer_id=customer.id, max_bytes=settings.document_max_bytes)
+
+
+# Photos of a field visit (外勤拜访): images only, read from their bytes, attached to the interaction.
+PHOTO_TYPES = ("image/jpeg", "image/png")
+
+
+async def add_photo(
+    session: AsyncSession, actor: Principal, settings: Settings, customer_id: int, interaction_id: int, upload: Upload
+) -> Document:
+    customer = await writable_customer(session, actor, customer_id)
+    interaction = await get_record(session, actor, INTERACTIONS, customer.id, interaction_id)
+    return await _store(
+        session,
+        actor,
+        settings,
+        upload,
+        customer_id=customer.id,
+        interaction_id=interaction.id,
+        max_bytes=settings.photo_max_bytes,
+        accept=PHOTO_TYPES,
+    )
+
+
+async def list_photos(
+    session: AsyncSession, principal: Principal, customer_id: int, interaction_id: int, params: PageParams
+) -> Page[DocumentRead]:
+    interaction = await get_record(session, principal, INTERACTIONS, customer_id, interaction_id)
+    repo = DocumentRepository(session)
+    return (await repo.page(repo.of_interaction(interaction.id), params, NEWEST_FIRST)).to_page(DocumentRead.model_validate)
 
 
 async def delete_document(session: AsyncSession, actor: Principal, customer_id: int, document_id: int) -> None:

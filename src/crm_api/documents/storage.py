@@ -9,7 +9,7 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -82,8 +82,9 @@ class DocumentStore:
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def save(self, source: BinaryIO, *, filename: str, max_bytes: int) -> StoredFile:
-        """Copy the upload into the store; nothing stays behind when it is too large or of a refused type."""
+    def save(self, source: BinaryIO, *, filename: str, max_bytes: int, accept: Collection[str] | None = None) -> StoredFile:
+        """Copy the upload into the store; nothing stays behind when it is too large or of a refused type. `accept`:
+        the media types wanted (read from the content), when not every document type is."""
         self.root.mkdir(parents=True, exist_ok=True)
         descriptor, temp_name = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
         temp = Path(temp_name)
@@ -102,6 +103,8 @@ class DocumentStore:
             if size == 0:
                 raise InvalidInput("file", "The file is empty", code="document.empty")
             content_type = sniff(head, temp, filename)
+            if accept is not None and content_type not in accept:
+                raise DocumentTypeNotAllowed(f"Only {', '.join(sorted(accept))} is accepted here", code="photo.not_an_image")
             target = self.path_of(digest.hexdigest())
             target.parent.mkdir(exist_ok=True)
             os.replace(temp, target)  # atomic: readers see the whole file or none

@@ -1,7 +1,7 @@
 """Every model module, imported here so Alembic and the app see one complete registry (core.orm's `Base`)."""
 
 from crm_api.core.orm import Base
-from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
+from crm_api.core.tables import AuditEvent, ChangeLog, ChangeLogPruned, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
@@ -71,6 +71,8 @@ __all__ = [
     "Campaign",
     "CampaignTouch",
     "CampaignVariant",
+    "ChangeLog",
+    "ChangeLogPruned",
     "ChannelDelivery",
     "ChurnMeasure",
     "ChurnWarning",

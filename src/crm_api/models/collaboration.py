@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.changes import Synced
+from crm_api.core.orm import Base, ClientCreated, IntPK, Timestamped, Versioned
 from crm_api.core.references import name_of
 from crm_api.core.rules import status_check
 from crm_api.models.customer import Customer
@@ -16,7 +17,7 @@ from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskSt
 OPEN_FOLLOW_UP = f"kind = '{TaskKind.FOLLOW_UP}' AND status = '{TaskStatus.OPEN}'"
 
 
-class Task(Versioned, Timestamped, Base):
+class Task(Versioned, Timestamped, ClientCreated, Base):
     __tablename__ = "tasks"
     __table_args__ = (
         status_check(TaskStatus),
@@ -36,6 +37,8 @@ class Task(Versioned, Timestamped, Base):
             sqlite_where=text(OPEN_FOLLOW_UP),
             postgresql_where=text(OPEN_FOLLOW_UP),
         ),
+        UniqueConstraint("created_by_id", "client_id"),
+        Synced("task", owners=("assignee_id", "created_by_id")).table_info(),
     )
 
     id: Mapped[IntPK]
@@ -59,10 +62,15 @@ class Document(Versioned, Timestamped, Base):
     """A file attached to a customer; the bytes live in the document store under their sha256."""
 
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (
+        Index("ix_documents_customer_id_id", "customer_id", "id"),
+        Index("ix_documents_interaction_id_id", "interaction_id", "id"),
+    )
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # Set on a photo of a field visit: the interaction it shows.
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
     customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

@@ -4,12 +4,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, func, text
+from sqlalchemy import CheckConstraint, Double, ForeignKey, Index, String, Text, UniqueConstraint, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from crm_api.core.changes import Synced
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
-from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
+from crm_api.core.orm import POSTGRESQL_ONLY, Base, ClientCreated, IntPK, SoftDeletable, Timestamped, Versioned
 from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
@@ -23,10 +24,11 @@ SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
 GUARDED = "deleted_at IS NULL AND NOT legacy_duplicate"
 
 
-class Customer(Versioned, Timestamped, SoftDeletable, Base):
+class Customer(Versioned, Timestamped, SoftDeletable, ClientCreated, Base):
     __tablename__ = "customers"
     __table_args__ = (
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        UniqueConstraint("created_by_id", "client_id"),
         CheckConstraint("credit BETWEEN 1 AND 5", name="credit_range"),
         status_check(CustomerStatus),
         Index("ix_customers_owner_id_id", "owner_id", "id"),
@@ -66,6 +68,7 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
             postgresql_ops={"custom_fields": "jsonb_path_ops"},
             info=POSTGRESQL_ONLY,
         ),
+        Synced("customer", owners=("owner_id",), live="deleted_at").table_info(),
     )
 
     id: Mapped[IntPK]
@@ -131,9 +134,13 @@ class CustomerTag(Base):
     tag: Mapped[str] = mapped_column(String(50), primary_key=True)
 
 
-class Contact(Versioned, Timestamped, Base):
+class Contact(Versioned, Timestamped, ClientCreated, Base):
     __tablename__ = "contacts"
-    __table_args__ = (CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),)
+    __table_args__ = (
+        CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),
+        UniqueConstraint("created_by_id", "client_id"),
+        Synced("contact", parent="customer_id").table_info(),
+    )
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
@@ -153,13 +160,27 @@ class Contact(Versioned, Timestamped, Base):
     # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     erased_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")
 
 
-class Interaction(Versioned, Timestamped, Base):
+class Interaction(Versioned, Timestamped, ClientCreated, Base):
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_customer_id_occurred_on", "customer_id", "occurred_on"),)
+    __table_args__ = (
+        Index("ix_interactions_customer_id_occurred_on", "customer_id", "occurred_on"),
+        UniqueConstraint("created_by_id", "client_id"),
+        # A field visit's check-in (外勤打卡): all four values or none.
+        CheckConstraint("checkin_latitude BETWEEN -90 AND 90", name="checkin_latitude_range"),
+        CheckConstraint("checkin_longitude BETWEEN -180 AND 180", name="checkin_longitude_range"),
+        CheckConstraint("checkin_accuracy_m >= 0", name="checkin_accuracy_range"),
+        CheckConstraint(
+            "(checkin_latitude IS NULL) = (checkin_longitude IS NULL) AND (checkin_latitude IS NULL) = "
+            "(checkin_accuracy_m IS NULL) AND (checkin_latitude IS NULL) = (checked_in_at IS NULL)",
+            name="checkin_complete",
+        ),
+        Synced("interaction", parent="customer_id").table_info(),
+    )
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -170,6 +191,10 @@ class Interaction(Versioned, Timestamped, Base):
     details: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    checkin_latitude: Mapped[float | None] = mapped_column(Double)
+    checkin_longitude: Mapped[float | None] = mapped_column(Double)
+    checkin_accuracy_m: Mapped[float | None] = mapped_column(Double)
+    checked_in_at: Mapped[datetime | None]
     created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 

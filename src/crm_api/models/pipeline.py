@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.changes import Synced
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.references import name_of
@@ -29,6 +30,7 @@ class Opportunity(Versioned, Timestamped, Base):
         Index("ix_opportunities_created_by_id_id", "created_by_id", "id"),
         Index("ix_opportunities_status_stage_since", "status", "stage_since"),
         Index("ix_opportunities_customer_id", "customer_id"),  # a customer's overview, merge
+        Synced("opportunity", owners=("created_by_id", "assignee_id")).table_info(),
     )
 
     id: Mapped[IntPK]

@@ -64,8 +64,9 @@ async def _transition(
     return await transition(session, opportunity, actor=actor, entity_type="opportunity", action=action, changes=changes)
 
 
-async def get(session: AsyncSession, actor: Principal, opportunity_id: int) -> Opportunity:
-    return await OpportunityRepository(session).get_scoped_or_404(opportunity_id, actor, READ, "Opportunity")
+async def get(session: AsyncSession, actor: Principal, opportunity_id: int, *, for_update: bool = False) -> Opportunity:
+    repo = OpportunityRepository(session)
+    return await repo.get_scoped_or_404(opportunity_id, actor, READ, "Opportunity", for_update=for_update)
 
 
 async def is_visible(session: AsyncSession, principal: Principal, opportunity_id: int) -> bool:
@@ -130,8 +131,8 @@ async def create(
 async def update(
     session: AsyncSession, actor: Principal, opportunity_id: int, data: OpportunityUpdate, *, if_match: str | None = None
 ) -> Opportunity:
-    opportunity = await get(session, actor, opportunity_id)
-    check_if_match(if_match, opportunity)
+    opportunity = await get(session, actor, opportunity_id, for_update=if_match is not None)
+    check_if_match(if_match, opportunity, lambda: to_read(opportunity, actor))
     RULES.enforce(OpportunityAction.EDIT, opportunity, actor)
     changes = data.changes()
     if "source" in changes:
@@ -244,9 +245,11 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     if data.customer_id is not None:
         customer = await customers.writable_customer(session, actor, data.customer_id)
     else:
-        customer = await customers.create_customer(
-            session, actor, CustomerCreate(name=opportunity.customer_name, custom_fields=data.customer_custom_fields)
-        )
+        customer = (
+            await customers.create_customer(
+                session, actor, CustomerCreate(name=opportunity.customer_name, custom_fields=data.customer_custom_fields)
+            )
+        ).record
     if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
             name=opportunity.contact_name,

@@ -41,5 +41,5 @@ async def seed_tasks(session: AsyncSession, users: dict[str, User]) -> None:
                 related_id=customer_id,
             ),
         )
-    done = await create_task(session, actor, TaskCreate(title="发送新版产品目录", due_at=now - timedelta(days=5)))
+    done = (await create_task(session, actor, TaskCreate(title="发送新版产品目录", due_at=now - timedelta(days=5)))).record
     await complete_task(session, actor, done.id)

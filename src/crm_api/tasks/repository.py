@@ -4,6 +4,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, insert, literal, or_, select
 from sqlalchemy.engine import CursorResult
 
+from crm_api.core import changes
 from crm_api.core.repository import Repository
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.collaboration import Task
@@ -95,6 +96,7 @@ class TaskRepository(Repository[Task]):
         ]
         result = await self.session.execute(insert(Task).from_select(columns, uncontacted))
         assert isinstance(result, CursorResult)
+        await changes.log_selected(self.session, Task, and_(Task.kind == TaskKind.FOLLOW_UP, Task.created_at == now))
         return result.rowcount
 
     def follow_ups_opened(self, after_id: int) -> Select[*tuple[Any, ...]]:

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from crm_api.core import offline
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
@@ -39,10 +40,10 @@ async def list_tasks(
     response_model=TaskRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a task, optionally about a customer, opportunity, service ticket or lead",
-    responses=error_responses(401, 403, 422),
+    responses=offline.replay_response(TaskRead) | error_responses(401, 403, 404, 409, 422),
 )
-async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionDep) -> TaskRead:
-    return service.to_read(await service.create_task(session, principal, body), principal)
+async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionDep, response: Response) -> TaskRead:
+    return service.to_read((await service.create_task(session, principal, body)).answer(response), principal)
 
 
 @router.get("/{task_id}", response_model=TaskRead, summary="Get a task", responses=error_responses(401, 403, 404))

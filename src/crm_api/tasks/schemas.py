@@ -1,8 +1,10 @@
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from crm_api.core.offline import ClientId
 from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.tasks.policy import TaskAction, TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
@@ -24,6 +26,7 @@ class TaskCreate(InputModel):
     assignee_id: Id | None = Field(default=None, description="An active user; the caller when left out")
     related_type: TaskRelatedType | None = None
     related_id: Id | None = Field(default=None, description="Required with `related_type`; must be in your data scope")
+    client_id: ClientId = None
 
 
 class TaskUpdate(PatchModel):
@@ -64,6 +67,7 @@ class TaskRead(VersionedOutput):
     related_type: TaskRelatedType | None
     related_id: Id | None
     created_by_id: int | None = Field(description="null for tasks the system opened (follow-up reminders)")
+    client_id: UUID | None = Field(description="The app's UUID for it, when it was created offline")
     created_by_name: str | None
     closed_at: datetime | None
     created_at: datetime

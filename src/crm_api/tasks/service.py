@@ -2,14 +2,16 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
+from crm_api.core import audit, offline
 from crm_api.core.clock import clock, local_today, start_of_local_day
 from crm_api.core.config import Settings
 from crm_api.core.errors import InvalidInput
 from crm_api.core.http import check_if_match
+from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
@@ -40,16 +42,18 @@ def to_read(task: Task, principal: Principal) -> TaskRead:
     return TaskRead(**fields, allowed_actions=RULES.allowed_actions(task, principal))
 
 
-async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str) -> Task:
-    return await TaskRepository(session).get_scoped_or_404(task_id, principal, permission, "Task")
+async def _load(session: AsyncSession, principal: Principal, task_id: int, permission: str, *, for_update: bool = False) -> Task:
+    return await TaskRepository(session).get_scoped_or_404(task_id, principal, permission, "Task", for_update=for_update)
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: int) -> Task:
     return await _load(session, principal, task_id, "tasks:read")
 
 
-async def _open_task(session: AsyncSession, actor: Principal, task_id: int, action: TaskAction) -> Task:
-    task = await _load(session, actor, task_id, "tasks:write")
+async def _open_task(
+    session: AsyncSession, actor: Principal, task_id: int, action: TaskAction, *, for_update: bool = False
+) -> Task:
+    task = await _load(session, actor, task_id, "tasks:write", for_update=for_update)
     RULES.enforce(action, task, actor)
     return task
 
@@ -80,17 +84,29 @@ async def _ensure_related(
         raise InvalidInput("related_id", f"No {related_type} {related_id} in your data scope", code="task.related_not_found")
 
 
-async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Task:
+async def _new_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Task:
     assignee_id = data.assignee_id if data.assignee_id is not None else actor.user_id
     if assignee_id is None:
         raise InvalidInput("assignee_id", "An API key has no user to assign the task to", code="task.assignee_invalid")
     await _ensure_assignee(session, assignee_id)
     await _ensure_related(session, actor, data.related_type, data.related_id)
-    task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
-    session.add(task)
-    await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="create", before=None)
-    await _notify_new_assignee(session, actor, task)
-    return task
+    return Task(
+        **data.model_dump(exclude={"assignee_id", *offline.REQUEST_FIELDS}),
+        **offline.client_columns(data),
+        assignee_id=assignee_id,
+        created_by_id=actor.user_id,
+    )
+
+
+async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate) -> Created[Task]:
+    """A new open task (or, replayed, the one an earlier create with the same `client_id` made)."""
+    make = partial(_new_task, session, actor, data)
+    created = await offline.create_once(session, Task, creator_id=actor.user_id, body=data, make=make)
+    if created.replayed:
+        return Created(await get_task(session, actor, created.record.id), replayed=True)
+    await audit.record_change(session, actor=actor, entity_type="task", entity=created.record, action="create", before=None)
+    await _notify_new_assignee(session, actor, created.record)
+    return created
 
 
 async def _notify_new_assignee(session: AsyncSession, actor: Principal, task: Task) -> None:
@@ -105,8 +121,8 @@ async def _notify_new_assignee(session: AsyncSession, actor: Principal, task: Ta
 async def update_task(
     session: AsyncSession, actor: Principal, task_id: int, data: TaskUpdate, *, if_match: str | None = None
 ) -> Task:
-    task = await _open_task(session, actor, task_id, TaskAction.EDIT)
-    check_if_match(if_match, task)
+    task = await _open_task(session, actor, task_id, TaskAction.EDIT, for_update=if_match is not None)
+    check_if_match(if_match, task, lambda: to_read(task, actor))
     changes = data.changes()
     if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
         await _ensure_assignee(session, changes["assignee_id"])

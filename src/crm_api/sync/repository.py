@@ -1,0 +1,99 @@
+"""The statements of a sync: each kind's records in the caller's scope, and the change log rows that reach it."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, and_, inspect, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_api.core.changes import Position
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.tables import ChangeLog
+from crm_api.customers import policy as customers
+from crm_api.models.collaboration import Task
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
+from crm_api.models.pipeline import Opportunity
+from crm_api.opportunities import policy as opportunities
+from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
+from crm_api.tasks import policy as tasks
+
+MODELS: dict[SyncType, Any] = {
+    SyncType.CUSTOMERS: Customer,
+    SyncType.CONTACTS: Contact,
+    SyncType.INTERACTIONS: Interaction,
+    SyncType.TASKS: Task,
+    SyncType.OPPORTUNITIES: Opportunity,
+}
+
+
+def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
+    """The records of `kind` the caller's lists show: live customers in scope and what belongs to them, tasks and
+    opportunities by their own policies. Plain rows, not entities: a snapshot sends thousands, and the identity map
+    would cost more than the query."""
+    permission = PERMISSIONS[kind]
+    model = MODELS[kind]
+    # Every mapped column, with the `*_name` ones (core.references: subqueries on the referenced row), by attribute name.
+    statement = select(*(attribute.expression.label(attribute.key) for attribute in inspect(model).column_attrs))
+    if kind is SyncType.CUSTOMERS:
+        return statement.where(Customer.deleted_at.is_(None), customers.visible(principal, permission))
+    if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
+        return statement.join(Customer, Customer.id == model.customer_id).where(
+            Customer.deleted_at.is_(None), customers.visible(principal, permission)
+        )
+    if kind is SyncType.TASKS:
+        return statement.where(tasks.visible(principal, permission))
+    return statement.where(opportunities.visible(principal, permission))
+
+
+def _reach(kinds: Sequence[SyncType], principal: Principal) -> ColumnElement[bool]:
+    """Log rows of the kinds that reach the caller's scope: the record was or is in it."""
+    return or_(
+        *(
+            and_(ChangeLog.entity_type == ENTITY_TYPES[kind], scope_clause(principal, PERMISSIONS[kind], ChangeLog.owner_id))
+            for kind in kinds
+        )
+    )
+
+
+class SyncRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def records_after(self, kind: SyncType, principal: Principal, after_id: int, limit: int) -> list[Row[Any]]:
+        """A snapshot page: the kind's records in scope with ids above `after_id`, by id."""
+        model = MODELS[kind]
+        statement = _in_scope(kind, principal).where(model.id > after_id).order_by(model.id).limit(limit)
+        return list((await self.session.execute(statement)).all())
+
+    async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[Row[Any]]:
+        """Those of the records that are in scope now."""
+        model = MODELS[kind]
+        statement = _in_scope(kind, principal).where(model.id.in_(list(ids))).order_by(model.id)
+        return list((await self.session.execute(statement)).all())
+
+    async def tags_of(self, customer_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Each customer's tags, by name."""
+        statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(list(customer_ids)))
+        tags: dict[int, list[str]] = {}
+        for customer_id, tag in (await self.session.execute(statement.order_by(CustomerTag.tag))).all():
+            tags.setdefault(customer_id, []).append(tag)
+        return tags
+
+    async def changed(
+        self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int, limit: int
+    ) -> Sequence[Row[str, int, int, int]]:
+        """Log rows after `after` whose transaction id is below `below`, of the kinds, that reach the caller's scope
+        (the record was or is in it), in log order."""
+        statement = (
+            select(ChangeLog.entity_type, ChangeLog.entity_id, ChangeLog.xid, ChangeLog.seq)
+            .where(after.after(), ChangeLog.xid < below, _reach(kinds, principal))
+            .order_by(ChangeLog.xid, ChangeLog.seq)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def held_back(self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int) -> bool:
+        """Whether a committed change that reaches the caller lies beyond `below`, waiting for an earlier
+        transaction to finish."""
+        statement = select(ChangeLog.seq).where(after.after(), ChangeLog.xid >= below, _reach(kinds, principal)).limit(1)
+        return await self.session.scalar(statement) is not None
