@@ -70,13 +70,21 @@ class FlowPut(InputModel):
     )
 
 
+class StepConditionRead(OutputModel):
+    """A step's condition as stored: one model per direction, so a generated client gets one class per name."""
+
+    field: ConditionField
+    operator: ConditionOperator
+    value: Decimal
+
+
 class FlowStepRead(OutputModel):
     position: int
     name: str
     approver_kind: ApproverKind
     approver_role: str | None
     approver_user_id: int | None
-    condition: StepCondition | None
+    condition: StepConditionRead | None
 
 
 class FlowRead(VersionedOutput):

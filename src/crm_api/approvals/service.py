@@ -23,7 +23,7 @@ from crm_api.approvals.schemas import (
     FlowRead,
     FlowStepRead,
     RequestStepRead,
-    StepCondition,
+    StepConditionRead,
 )
 from crm_api.approvals.subjects import SubjectFacts, subject_of
 from crm_api.core import audit
@@ -65,10 +65,10 @@ def flow_read(flow: ApprovalFlow) -> FlowRead:
     return FlowRead(subject_type=flow.subject_type, name=flow.name, steps=steps, version=flow.version, updated_at=flow.updated_at)
 
 
-def _condition(step: ApprovalFlowStep) -> StepCondition | None:
+def _condition(step: ApprovalFlowStep) -> StepConditionRead | None:
     if step.condition_field is None or step.condition_operator is None or step.condition_value is None:
         return None
-    return StepCondition(field=step.condition_field, operator=step.condition_operator, value=step.condition_value)
+    return StepConditionRead(field=step.condition_field, operator=step.condition_operator, value=step.condition_value)
 
 
 async def list_flows(session: AsyncSession) -> list[FlowRead]:

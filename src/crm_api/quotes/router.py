@@ -135,7 +135,7 @@ async def revise_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep
     response_class=Response,
     summary="The quote printed as a PDF (Chinese), with the company header, lines, totals and validity",
     responses={
-        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}, "description": "The PDF"},
         **error_responses(401, 403, 404),
     },
 )
