@@ -34,6 +34,8 @@ from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
 from crm_api.health.router import router as health_router
+from crm_api.imports.jobs import ImportRunner
+from crm_api.imports.router import router as imports_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
@@ -92,6 +94,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     tasks_router,
     documents_router,
+    imports_router,
     webhooks_router,
     segments_router,
     campaigns_router,
@@ -125,6 +128,7 @@ def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
     return {
         re.compile(rf"^{API_PREFIX}/customers/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/import$"): MAX_IMPORT_BYTES + MULTIPART_OVERHEAD,
+        re.compile(rf"^{API_PREFIX}/imports$"): settings.import_max_bytes + MULTIPART_OVERHEAD,
     }
 
 
@@ -159,13 +163,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        # Imports queued by a worker that stopped before running them are picked up where the scheduler runs.
+        import_runner = ImportRunner(database, settings) if settings.scheduler_enabled else None
         app.state.scheduler = scheduler
-        if scheduler is not None:
+        if scheduler is not None and import_runner is not None:
             scheduler.start()
+            import_runner.start()
         try:
             yield
         finally:
-            if scheduler is not None:
+            if scheduler is not None and import_runner is not None:
+                await import_runner.stop(settings.shutdown_grace_seconds)
                 await scheduler.stop(settings.shutdown_grace_seconds)
             await database.dispose()
 

@@ -1,6 +1,6 @@
 """Audit events, written in the transaction of the change they describe."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -96,6 +96,15 @@ async def record_change(
         before=before,
         after=view(entity) if view is not None else None,
     )
+
+
+async def record_creations(
+    session: AsyncSession, *, actor: Principal | None, entity_type: str, entities: Sequence[Any], view: View = snapshot
+) -> None:
+    """record_change(action="create") of many new entities with one flush (an import's chunk)."""
+    await session.flush()
+    for entity in entities:
+        await _record(session, actor=actor, entity_type=entity_type, entity_id=entity.id, action="create", after=view(entity))
 
 
 async def delete_recorded(

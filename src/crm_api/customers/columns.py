@@ -44,6 +44,7 @@ CHINESE_LABELS = {
     "自定义字段": "custom_fields",
     "状态": "status",
     "客户经理": "owner_id",
+    "外部编号": "external_id",
 }
 COLUMN_NAMES = {name: name for name in [*FIELDS, *SYSTEM_COLUMNS]} | CHINESE_LABELS
 TAG_SEPARATOR = ";"

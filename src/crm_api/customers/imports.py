@@ -1,204 +1,26 @@
-"""Customer import from CSV or XLSX: every row checked like a create, the valid ones written set-based."""
+"""POST /customers/import: the import pipeline (crm_api.imports) on customers, always run in the request and answered
+with the report this endpoint has always sent."""
 
-import asyncio
-import csv
-import io
-import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import PurePath
-from typing import IO, Any
+from typing import IO
 
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core import audit
-from crm_api.core.clock import clock
-from crm_api.core.codes import next_codes
+from crm_api.core.config import Settings
 from crm_api.core.errors import FieldError, InvalidInput, PayloadTooLarge
-from crm_api.core.files import unescaped_cell
-from crm_api.core.names import normalize_company_name
 from crm_api.core.permissions import Principal
-from crm_api.customers.columns import SYSTEM_COLUMNS, column_for, from_cell
-from crm_api.customers.policy import CustomerStatus
-from crm_api.customers.repository import CustomerRepository
-from crm_api.customers.schemas import CustomerCreate, ImportMode, ImportReport, ImportRowError
-from crm_api.customers.service import CUSTOMER_PHONES, DICTIONARY_FIELDS, ensure_can_own, normalized_phones
+from crm_api.customers.schemas import ImportMode, ImportReport, ImportRowError
+from crm_api.customers.service import ensure_can_own
+from crm_api.imports import service as imports
+from crm_api.imports.policy import ImportEntity
+from crm_api.imports.policy import ImportMode as Mode
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
-# Customers per INSERT round trip (the driver splits further by its parameter limit).
-INSERT_BATCH = 5_000
-HEADER_ROW = 1
-
-
-@dataclass
-class ParsedFile:
-    """The rows that passed the schema (by row number) and the errors of those that did not."""
-
-    rows: int = 0
-    valid: dict[int, CustomerCreate] = field(default_factory=dict)
-    errors: list[ImportRowError] = field(default_factory=list)
-
-    def reject(self, row: int, field_name: str, message: str) -> None:
-        self.errors.append(ImportRowError(row=row, field=field_name, message=message))
-        self.valid.pop(row, None)
-
-
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # XLSX keeps numbers as floats: 13801380001.0 is a phone
-    if isinstance(value, datetime | date):
-        value = value.isoformat()
-    return unescaped_cell(str(value).strip()) or None
-
-
-def _csv_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
-    raw = upload.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030", errors="replace")  # what Excel on a Chinese Windows saves
-    try:
-        yield from csv.reader(io.StringIO(text, newline=""))
-    except csv.Error as exc:  # a cell over the csv module's field limit, an unclosed quote…
-        raise InvalidInput("file", f"The CSV file cannot be read: {exc}", code="customer_import.unreadable") from exc
-
-
-def _xlsx_rows(upload: IO[bytes]) -> Iterator[list[Any]]:
-    try:
-        workbook = openpyxl.load_workbook(upload, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-        raise InvalidInput("file", "The file is not a readable XLSX workbook", code="customer_import.unreadable") from exc
-    try:
-        for row in workbook.active.iter_rows(values_only=True):
-            yield list(row)
-    finally:
-        workbook.close()
-
-
-def _rows_of(upload: IO[bytes], filename: str) -> Iterator[list[Any]]:
-    suffix = PurePath(filename).suffix.lower()
-    if suffix == ".csv":
-        return _csv_rows(upload)
-    if suffix == ".xlsx":
-        return _xlsx_rows(upload)
-    raise InvalidInput("file", "Upload a .csv or .xlsx file", code="customer_import.unsupported_format")
-
-
-def _header(cells: list[Any]) -> dict[int, str]:
-    """Column index -> field; a column nobody knows is a 422, so no data is silently dropped."""
-    columns, unknown = {}, []
-    for index, cell in enumerate(cells):
-        text = _cell_text(cell)
-        if text is None:
-            continue
-        column = column_for(text)
-        if column is None:
-            unknown.append(text)
-        elif column not in SYSTEM_COLUMNS:
-            columns[index] = column
-    if unknown:
-        raise InvalidInput("file", f"Unknown columns: {', '.join(unknown)}", code="customer_import.unknown_columns")
-    if "name" not in columns.values():
-        raise InvalidInput("file", "The file has no name (客户名称) column", code="customer_import.no_name_column")
-    return columns
-
-
-def parse_file(upload: IO[bytes], filename: str) -> ParsedFile:
-    """Read the rows and check each against the create schema (no database: runs in a worker thread)."""
-    rows = _rows_of(upload, filename)
-    columns = _header(next(rows, []))
-    parsed = ParsedFile()
-    for number, cells in enumerate(rows, start=HEADER_ROW + 1):
-        texts = {columns[i]: _cell_text(cell) for i, cell in enumerate(cells) if i in columns}
-        values = {column: text for column, text in texts.items() if text is not None}
-        if not values:
-            continue
-        parsed.rows += 1
-        if parsed.rows > MAX_IMPORT_ROWS:
-            raise InvalidInput("file", f"At most {MAX_IMPORT_ROWS} rows per import", code="customer_import.too_many_rows")
-        _check_row(parsed, number, values)
-    return parsed
-
-
-def _check_row(parsed: ParsedFile, number: int, values: dict[str, str]) -> None:
-    data: dict[str, Any] = {}
-    unreadable = False
-    for column, text in values.items():
-        try:
-            data[column] = from_cell(column, text)
-        except (ValueError, RecursionError) as exc:  # RecursionError: custom_fields JSON nested too deep
-            parsed.reject(number, column, str(exc))
-            unreadable = True
-    try:
-        customer = CustomerCreate.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            parsed.reject(number, ".".join(str(p) for p in error["loc"]) or "row", error["msg"])
-        return
-    if not unreadable:
-        parsed.valid[number] = customer
-
-
-async def _check_rules(session: AsyncSession, parsed: ParsedFile) -> dict[int, dict[str, Any]]:
-    """The create's rules on the schema-valid rows (dictionary items fetched once): row -> column values."""
-    allowed = await CustomerRepository(session).active_dictionary_values(DICTIONARY_FIELDS.values())
-    checked = {}
-    for number, customer in list(parsed.valid.items()):
-        values = customer.model_dump()
-        problems = []
-        for name, category in DICTIONARY_FIELDS.items():
-            if values[name] is None:
-                continue
-            # A file written by people may carry the label (上海) rather than the value (shanghai).
-            value = allowed.get(category, {}).get(values[name])
-            if value is None:
-                problems.append((name, f"{values[name]!r} is not an active {category} value"))
-            values[name] = value
-        try:
-            values |= normalized_phones(values, CUSTOMER_PHONES)
-        except InvalidInput as exc:
-            problems += [(e.field, e.message) for e in exc.errors]
-        for name, message in problems:
-            parsed.reject(number, name, message)
-        if not problems:
-            checked[number] = values
-    return checked
-
-
-async def _write(session: AsyncSession, actor: Principal, rows: list[dict[str, Any]]) -> list[str]:
-    """Insert the customers with codes from one counter bump; their codes."""
-    codes = await next_codes(session, "KH", len(rows))
-    now = clock.now()
-    repo = CustomerRepository(session)
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
-        customers = [
-            {k: v for k, v in values.items() if k != "tags"}
-            | {
-                "code": code,
-                "name_normalized": normalize_company_name(values["name"]),
-                "custom_fields": values["custom_fields"] or {},
-                "owner_id": actor.user_id,
-                "created_by_id": actor.user_id,
-                "status": CustomerStatus.ACTIVE,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for values, code in zip(batch, codes[start : start + INSERT_BATCH], strict=True)
-        ]
-        await repo.insert_many(customers, [values["tags"] or [] for values in batch])
-    return codes
 
 
 async def import_customers(
     session: AsyncSession,
+    settings: Settings,
     actor: Principal,
     *,
     upload: IO[bytes],
@@ -211,39 +33,36 @@ async def import_customers(
     ensure_can_own(actor)
     if size > MAX_IMPORT_BYTES:
         raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
-    # Parsing and schema checks are CPU work: off the event loop.
-    parsed = await asyncio.to_thread(parse_file, upload, filename)
-    checked = await _check_rules(session, parsed)
-    errors = sorted(parsed.errors, key=lambda e: e.row)
-    invalid = len({e.row for e in errors})
-    write = not dry_run and (mode == "valid_rows_only" or not invalid)
+    limits = imports.Limits.of(settings)
+    _, tally = await imports.submit(
+        session,
+        settings,
+        actor,
+        entity=ImportEntity.CUSTOMERS,
+        mode=Mode(mode),
+        dry_run=dry_run,
+        upload=imports.Upload(upload, filename),
+        limits=imports.Limits(MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, limits.chunk_rows, limits.max_errors),
+        inline_max_rows=MAX_IMPORT_ROWS,
+    )
+    assert tally is not None  # inline up to the most rows it takes
+    errors = [ImportRowError(row=e.row, field=e.field, message=e.reason) for e in tally.errors]
+    written = not dry_run and not (mode == "all_or_nothing" and tally.failed)
     report = ImportReport(
         dry_run=dry_run,
         mode=mode,
-        rows=parsed.rows,
-        valid=len(checked),
-        invalid=invalid,
-        created=len(checked) if write else 0,
+        rows=tally.rows,
+        valid=tally.created + tally.updated,
+        invalid=tally.failed,
+        created=tally.created if written else 0,
         errors=errors,
     )
-    if mode == "all_or_nothing" and invalid and not dry_run:
+    if mode == "all_or_nothing" and tally.failed and not dry_run:
         error = InvalidInput.many(
             [FieldError(field=f"row {e.row}: {e.field}", message=e.message, type="value_error") for e in errors],
-            f"{invalid} of {parsed.rows} rows are invalid; nothing was imported",
+            f"{tally.failed} of {tally.rows} rows are invalid; nothing was imported",
             code="customer_import.invalid_rows",
         )
         error.extra = {"report": report.model_dump()}
         raise error
-    if write and checked:
-        codes = await _write(session, actor, [checked[n] for n in sorted(checked)])
-        await audit.record_batch(
-            session,
-            actor=actor,
-            batch_type="customer_import",
-            batch_id=codes[0],
-            action="import",
-            summary={"file": filename, "mode": mode}
-            | report.model_dump(include={"rows", "valid", "invalid", "created"})
-            | {"codes": f"{codes[0]}..{codes[-1]}"},
-        )
     return report

@@ -1,9 +1,9 @@
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, select, type_coerce, update
+from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
@@ -11,9 +11,8 @@ from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
-from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
+from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange
 from crm_api.models.identity import User
-from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 
 R = TypeVar("R", Contact, Interaction)
@@ -117,27 +116,13 @@ class CustomerRepository(Repository[Customer]):
         rows = await self.session.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))
         return dict(rows.all())
 
-    async def active_dictionary_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Per category, each active item's value and label -> its value, in one query."""
+    async def ids_by_code(self, codes: Collection[str]) -> dict[str, int]:
+        if not codes:
+            return {}
         rows = await self.session.execute(
-            select(DictionaryItem.category, DictionaryItem.value, DictionaryItem.label).where(
-                DictionaryItem.category.in_(list(categories)), DictionaryItem.active.is_(True)
-            )
+            select(Customer.code, Customer.id).where(Customer.code.in_(list(codes)), Customer.deleted_at.is_(None))
         )
-        values: dict[str, dict[str, str]] = {}
-        for category, value, label in rows:
-            values.setdefault(category, {}).update({label: value, value: value})
-        return values
-
-    async def insert_many(self, rows: list[dict[str, Any]], tags: list[list[str]]) -> list[int]:
-        """Insert customers (uniform keys) and their tags set-based; the new ids in the order of `rows`."""
-        table = Customer.__table__
-        result = await self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        ids = list(result.scalars())
-        tag_rows = [{"customer_id": i, "tag": tag} for i, names in zip(ids, tags, strict=True) for tag in names]
-        if tag_rows:
-            await self.session.execute(insert(CustomerTag.__table__), tag_rows)
-        return ids
+        return {row[0]: row[1] for row in rows}
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
         """Point the loser's rows of `column`'s table at the survivor; rows that would collide with one of the

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import MAX_ID, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import MAX_ID, ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
@@ -56,6 +56,7 @@ class _CustomerProfile(InputModel):
 
 class CustomerCreate(_CustomerProfile):
     name: Annotated[str, Text(200)]
+    external_id: ExternalId | None = None
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
@@ -106,6 +107,7 @@ class CustomerFilters(CustomerSearch):
 class CustomerRead(VersionedOutput):
     id: int
     code: str
+    external_id: str | None
     name: str
     status: CustomerStatus
     owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
@@ -156,6 +158,7 @@ class ContactCreate(InputModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    external_id: ExternalId | None = None
 
 
 class ContactUpdate(PatchModel):
@@ -172,6 +175,7 @@ class ContactUpdate(PatchModel):
 
 class ContactRead(VersionedOutput):
     id: int
+    external_id: str | None
     customer_id: int
     name: str
     gender: Gender

@@ -16,6 +16,7 @@ from crm_api.models.identity import (
     User,
     UserTotp,
 )
+from crm_api.models.imports import DataImport, ImportRowError
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.pipeline import (
     Lead,
@@ -57,9 +58,11 @@ __all__ = [
     "CustomerRevenue",
     "CustomerRfm",
     "CustomerTag",
+    "DataImport",
     "DictionaryItem",
     "Document",
     "IdempotencyRecord",
+    "ImportRowError",
     "Interaction",
     "InventoryItem",
     "JobRun",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
-from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned
+from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned, external_id_index
 from crm_api.core.rules import one_of, status_check
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 
@@ -92,9 +92,13 @@ class CustomerTag(Base):
 
 class Contact(Versioned, Timestamped, Base):
     __tablename__ = "contacts"
-    __table_args__ = (CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),)
+    __table_args__ = (
+        CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),
+        external_id_index("contacts"),
+    )
 
     id: Mapped[IntPK]
+    external_id: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str] = mapped_column(String(8))

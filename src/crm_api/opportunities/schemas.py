@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.customers.schemas import CustomerRead, Gender
 from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
 
@@ -26,6 +26,7 @@ class OpportunityCreate(InputModel):
     stage: Annotated[str, Text(100)] | None = Field(
         default=None, description="An `opportunity_stage` value; the first stage when absent"
     )
+    external_id: ExternalId | None = None
 
 
 class OpportunityUpdate(PatchModel):
@@ -47,6 +48,7 @@ class OpportunityUpdate(PatchModel):
 class OpportunityRead(VersionedOutput):
     id: int
     code: str
+    external_id: str | None
     source: str | None
     customer_name: str
     success_probability: int
