@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, select, type_coerce, update
+from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, select, type_coerce, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core.repository import Repository
@@ -123,6 +123,10 @@ class CustomerRepository(Repository[Customer]):
             select(Customer.code, Customer.id).where(Customer.code.in_(list(codes)), Customer.deleted_at.is_(None))
         )
         return {row[0]: row[1] for row in rows}
+
+    async def insert_ownership_changes(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(OwnershipChange), rows)
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
         """Point the loser's rows of `column`'s table at the survivor; rows that would collide with one of the

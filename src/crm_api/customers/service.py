@@ -203,9 +203,10 @@ async def create_customers(session: AsyncSession, actor: Principal, items: Seque
     ]
     session.add_all(customers)
     await audit.record_creations(session, actor=actor, entity_type="customer", entities=customers, view=audit_view)
-    for customer in customers:
-        record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
-        await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
+    await CustomerRepository(session).insert_ownership_changes(
+        [_ownership_change(customer, OwnershipAction.CREATE, actor, from_user_id=None) for customer in customers]
+    )
+    await CUSTOMER_EVENTS.publish_many(session, "created", {customer.id: to_read(customer) for customer in customers})
     return customers
 
 
@@ -306,17 +307,21 @@ def record_ownership(
     reason: str | None = None,
 ) -> None:
     """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool)."""
-    session.add(
-        OwnershipChange(
-            customer_id=customer.id,
-            from_user_id=from_user_id,
-            to_user_id=customer.owner_id,
-            action=action,
-            reason=reason,
-            actor_id=actor.user_id,
-            at=clock.now(),
-        )
-    )
+    session.add(OwnershipChange(**_ownership_change(customer, action, actor, from_user_id=from_user_id, reason=reason)))
+
+
+def _ownership_change(
+    customer: Customer, action: OwnershipAction, actor: Principal, *, from_user_id: int | None, reason: str | None = None
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer.id,
+        "from_user_id": from_user_id,
+        "to_user_id": customer.owner_id,
+        "action": action,
+        "reason": reason,
+        "actor_id": actor.user_id,
+        "at": clock.now(),
+    }
 
 
 def mask_phone(value: str | None) -> str | None:
