@@ -222,3 +222,12 @@ async def _poll(client: httpx.AsyncClient, actor: Actor, location: str) -> dict[
         assert body["rows_done"] <= ROWS
         assert asyncio.get_running_loop().time() < deadline, body
         await asyncio.sleep(0.1)
+
+
+async def test_a_nul_in_a_cell_is_a_row_error_the_report_can_show(client, actors):
+    admin = await actors.make("admin")
+    file = ("c.csv", "name,region\nAcme\x00Co,shanghai\n甲公司,shanghai\n".encode(), "text/csv")
+    report = await finished(client, admin, await upload(client, admin, "customers", file, mode="valid_rows_only"))
+    assert (report["created"], report["failed"]) == (1, 1)
+    [error] = await row_errors(client, admin, report["id"])
+    assert (error["row"], error["column"], error["value"]) == ("2", "name", "Acme\\0Co")

@@ -163,8 +163,8 @@ class RowReader:
         return RowError(
             row=row,
             column=self.headers.get(name, "" if name == "row" else name),
-            value=value[:VALUE_CHARS] if value is not None else None,
-            reason=reason[:REASON_CHARS],
+            value=storable(value[:VALUE_CHARS]) if value is not None else None,
+            reason=storable(reason[:REASON_CHARS]),
             field=name,
         )
 
@@ -241,6 +241,11 @@ class RowWriter:
         if isinstance(exc, IntegrityError):
             return [self.reader.error(row.number, "row", row.texts, "A value that must be unique is already taken")]
         return [self.reader.error(row.number, "row", row.texts, "The record was changed meanwhile; import the row again")]
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL keeps: a NUL (which a file may hold, and which is why its row was refused) is shown as \\0."""
+    return text.replace("\x00", "\\0")
 
 
 async def _in_savepoint(session: AsyncSession, write: Callable[[], Awaitable[object]]) -> Exception | None:

@@ -24,7 +24,7 @@ from crm_api.core.errors import DomainError, Forbidden, PayloadTooLarge
 from crm_api.core.permissions import Principal
 from crm_api.dictionary.service import values_by_label
 from crm_api.imports.entities import ENTITIES, EntityImport
-from crm_api.imports.pipeline import Chunk, RowReader, RowWriter, Tally
+from crm_api.imports.pipeline import Chunk, RowReader, RowWriter, Tally, storable
 from crm_api.imports.policy import ImportEntity, ImportMode, ImportStatus
 from crm_api.imports.reader import FileFormat, count_rows, file_format, too_many_rows
 from crm_api.imports.repository import ImportRepository
@@ -144,7 +144,7 @@ async def submit(
             entity=entity,
             mode=mode,
             dry_run=dry_run,
-            filename=upload.filename[:255],
+            filename=storable(upload.filename[:255]),
             status=ImportStatus.RUNNING if inline else ImportStatus.QUEUED,
             stored_path=None if inline else str(path),
             rows_total=rows if inline else None,
