@@ -39,6 +39,8 @@ from crm_api.core.codes import series_sequence
 from crm_api.core.db import Database
 from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
+from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES
 from crm_api.tickets.demo import SLA_MINUTES
 from crm_api.tickets.policy import TicketChannel
@@ -64,6 +66,9 @@ NEVER_ORDERED, DORMANT = 0.15, 0.30
 DORMANT_SINCE_DAYS = 200
 HISTORY_DAYS = 3 * 365
 CUSTOMER_AGE_DAYS = 5 * 365
+# A text custom field every customer has (SA000…SA499): what the `cf.` filter scenario looks for.
+SALES_AREA = {"key": "sales_area", "label": "销售片区", "type": "text"}
+SALES_AREAS = 500
 PRODUCT_COUNT = 2_000
 CUSTOMER_CHUNK = 20_000
 
@@ -264,6 +269,7 @@ CUSTOMER_COLUMNS = (
     "created_at",
     "updated_at",
     "deleted_at",
+    "legacy_duplicate",
 )
 CONTACT_COLUMNS = (
     "id",
@@ -398,6 +404,9 @@ class Generator:
         self.moments = [datetime(d.year, d.month, d.day, 9, tzinfo=UTC) for d in self.days]
         self.loaded_at = datetime(data.as_of.year, data.as_of.month, data.as_of.day, tzinfo=UTC)
         self.account_managers: list[int] = []
+        # Hashes of the names and phones live customers already have: a random name or phone drawn twice makes a
+        # duplicate from before the duplicate guard, marked as its migration marks them (outside its unique indexes).
+        self.taken: set[int] = set()
         self.team_of: dict[int, int] = {}  # user -> team
         self.team_managers: dict[int, list[int]] = defaultdict(list)  # team -> its account managers
         self.supervisor_of: dict[int, int] = {}  # team -> its supervisor
@@ -633,6 +642,14 @@ class Generator:
         """First day of the customer's history: its creation, or three years ago."""
         return max(self.created_offset(cid), -HISTORY_DAYS)
 
+    def already_taken(self, *keys: tuple[str, str]) -> bool:
+        """Whether a live customer already has one of these keys; takes them when none has."""
+        hashes = [hash(key) for key in keys]
+        if any(h in self.taken for h in hashes):
+            return True
+        self.taken.update(hashes)
+        return False
+
     def customer(self, cid: int, rng: random.Random, names: Names, churned_at: datetime | None) -> tuple[tuple, Profile]:
         region = rng.choice(self.regions)
         city, area = rng.choice(words.REGION_CITIES[region])
@@ -646,12 +663,14 @@ class Generator:
         code = f"KH{cid:08d}"
         address = names.address(city)
         name = names.company(city, industry)
+        key = normalize_company_name(name)
+        duplicate = not deleted and self.already_taken(("name", key), ("phone", phone_e164))
         row = (
             cid,
             code,
             f"ERP-C{cid:08d}" if rng.random() < 0.8 else None,
             name,
-            normalize_company_name(name),
+            key,
             region,
             owner,
             level,
@@ -673,13 +692,14 @@ class Generator:
             f"6222{cid:012d}",
             licence,
             licence,
-            "{}",
+            sales_area_document(cid),
             "churned" if churned_at else "active",
             churned_at,
             owner,
             self.moment(created),
             churned_at or self.moment(created),
             self.moment(-rng.randint(1, 90)) if deleted else None,
+            duplicate,
         )
         return row, Profile(cid, name, owner, city, address, phone, phone_e164, created, self.moment(created))
 
@@ -1002,11 +1022,20 @@ async def _recreate_database(database_url: str) -> None:
         await connection.close()
 
 
+def sales_area(cid: int) -> str:
+    return f"SA{cid % SALES_AREAS:03d}"
+
+
+def sales_area_document(cid: int) -> str:
+    return json.dumps({SALES_AREA["key"]: sales_area(cid)})
+
+
 async def _reference_data(database_url: str) -> None:
     database = Database(database_url)
     try:
         async with database.sessionmaker() as session, session.begin():
             await seed_reference_data(session)
+            session.add(CustomFieldDefinition(entity=CustomFieldEntity.CUSTOMER, **SALES_AREA))
     finally:
         await database.dispose()
 

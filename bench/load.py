@@ -9,8 +9,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
+@dataclass(frozen=True)
+class RetryLater:
+    """An expected answer telling the client to wait `seconds` (429 with Retry-After) before its next request."""
+
+    seconds: float
+
+
 # One request or query: True when the answer was the expected one, else what was wrong with it.
-Call = Callable[[random.Random], Awaitable[bool | str]]
+Call = Callable[[random.Random], Awaitable[bool | str | RetryLater]]
 
 
 @dataclass
@@ -70,7 +78,10 @@ async def drive(name: str, call: Call, *, concurrency: int, seconds: float, seed
             except Exception as exc:
                 outcome = f"{type(exc).__name__}: {exc}"
             latencies.append((time.perf_counter() - started) * 1000)
-            if outcome is not True:
+            if isinstance(outcome, RetryLater):
+                # As a client keeping to the contract does: the wait is not part of the answer's time.
+                await asyncio.sleep(max(0.0, min(outcome.seconds, deadline - time.perf_counter())))
+            elif outcome is not True:
                 errors += 1
                 first_error = first_error or str(outcome)
 

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,7 +44,7 @@ from bench.generate import (
     describe_existing,
     generate,
 )
-from bench.load import Call, Measurement, MemorySampler, drive
+from bench.load import Call, Measurement, MemorySampler, RetryLater, drive
 from bench.scenarios import (
     ADMIN,
     EXECUTIVE,
@@ -51,11 +52,13 @@ from bench.scenarios import (
     IMPORT_ROUTE,
     IMPORTER,
     SCENARIOS,
+    SIGN_IN_STORM,
     TIMED_JOBS,
     TIMED_REPORTS,
     Fixtures,
     RawQuery,
     Scenario,
+    SignInStorm,
     TimedImport,
     TimedJob,
     TimedReport,
@@ -220,9 +223,74 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                 importing = timed_import(customers_for(args.scale), args.import_rows)
                 if _selected(importing.name, args.only):
                     results.append(await run_timed_import(client, sampler, importing, routes, args.database_url))
+                if _selected(SIGN_IN_STORM.name, args.only):
+                    storm = await run_sign_in_storm(client, base_url, sampler, SIGN_IN_STORM, fixtures, args.storm_seconds)
+                    results.append(storm)
             finally:
                 await sampler.stop()
     return results
+
+
+async def run_sign_in_storm(
+    client: httpx.AsyncClient,
+    base_url: str,
+    sampler: MemorySampler,
+    storm: SignInStorm,
+    fixtures: Fixtures,
+    seconds: float,
+) -> dict[str, Any]:
+    """The reads alone for `seconds`, then the same reads for `seconds` while `storm.sign_ins` clients sign in."""
+    reads = next(scenario for scenario in SCENARIOS if scenario.name == storm.reads)
+    headers = await sign_in(client, str(reads.actor))
+    usernames = storm.usernames()
+    answers: Counter[str] = Counter()
+    connections = aiohttp.TCPConnector(limit=storm.sign_ins + storm.readers)
+    async with aiohttp.ClientSession(
+        base_url, connector=connections, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    ) as session:
+        read = http_call(session, reads, headers, fixtures)
+
+        async def sign_in_once(rng: random.Random) -> bool | str | RetryLater:
+            body = {"username": rng.choice(usernames), "password": BENCH_PASSWORD}
+            async with session.post("/api/v1/auth/login", json=body) as response:
+                answer = str(response.status)
+                if response.status != 200:
+                    answer += f" {(await response.json(content_type=None)).get('code')}"
+            answers[answer] += 1
+            if answer == "429 auth.busy":
+                return RetryLater(float(response.headers["Retry-After"]))
+            return answer == "200" or answer
+
+        alone = await drive(f"{storm.name}: reads alone", read, concurrency=storm.readers, seconds=seconds)
+        print(f"  {_line(alone)}")
+        sampler.window()
+        signing_in, during = await asyncio.gather(
+            drive(f"{storm.name}: sign-ins", sign_in_once, concurrency=storm.sign_ins, seconds=seconds),
+            drive(f"{storm.name}: reads during", read, concurrency=storm.readers, seconds=seconds, seed=2),
+        )
+    peaks = sampler.window()
+    slowest = max(signing_in.latencies_ms, default=0.0) / 1000
+    slowdown = during.percentile(95) / alone.percentile(95) if alone.percentile(95) else 0.0
+    for measured in (signing_in, during):
+        print(f"  {_line(measured)}")
+    print(
+        f"  {storm.name:<42} slowest sign-in {slowest:.2f} s (target < {storm.answer_seconds:g} s), read p95 "
+        f"x{slowdown:.2f} (target < x{storm.read_slowdown:g}), answers {dict(answers)}  rss/worker {peaks['peak_worker_mib']} MiB"
+    )
+    return {
+        "name": storm.name,
+        "kind": "storm",
+        "available": True,
+        "seconds": seconds,
+        "sign_in_clients": storm.sign_ins,
+        "read_clients": storm.readers,
+        "sign_ins": signing_in.summary() | {"slowest_s": round(slowest, 2), "answers": dict(answers)},
+        "reads_alone": alone.summary(),
+        "reads_during": during.summary(),
+        "read_p95_slowdown": round(slowdown, 2),
+        "limit_answer_seconds": storm.answer_seconds,
+        "limit_read_slowdown": storm.read_slowdown,
+    } | peaks
 
 
 async def run_timed_reports(
@@ -405,8 +473,9 @@ def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     jobs = [row for row in service if row.get("kind") == "job"]
+    storms = [row for row in service if row.get("kind") == "storm"]
     for row in service:
-        if row.get("kind") == "job":
+        if row.get("kind") in ("job", "storm"):
             continue
         if not row["available"]:
             lines.append(f"| {row['name']} | not available | | | | | |")
@@ -420,8 +489,21 @@ def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
         for row in jobs:
             measured = f"{row['seconds']:.2f} | {row['outcome']}" if row["available"] else "not available | "
             lines.append(f"| {row['name']} | {measured} | < {row['limit_seconds']:g} s |")
+    if storms:
+        lines += [
+            "",
+            "| storm | sign-ins/s | slowest sign-in s | answers | read p95 alone ms | read p95 during ms | slowdown |",
+            "|---|---:|---:|---|---:|---:|---:|",
+        ]
+        for row in storms:
+            lines.append(
+                f"| {row['name']} ({row['sign_in_clients']} clients, {row['seconds']:g} s) "
+                f"| {row['sign_ins']['requests_per_second']:.1f} | {row['sign_ins']['slowest_s']:.2f} "
+                f"(< {row['limit_answer_seconds']:g}) | {row['sign_ins']['answers']} | {row['reads_alone']['p95_ms']:.1f} "
+                f"| {row['reads_during']['p95_ms']:.1f} | x{row['read_p95_slowdown']:.2f} (< x{row['limit_read_slowdown']:g}) |"
+            )
     if raw:
-        by_name = {row["name"]: row for row in service if row["available"]}
+        by_name = {row["name"]: row for row in service if row["available"] and row.get("kind") != "storm"}
         lines += [
             "",
             "| raw asyncpg, same SQL | raw req/s | raw p95 ms | service req/s | service/raw |",
@@ -526,6 +608,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=[], help="run only scenarios whose name contains one of these")
+    parser.add_argument(
+        "--storm-seconds", type=float, default=30.0, help="seconds of the sign-in storm, and of the reads measured alone"
+    )
     parser.add_argument("--regenerate", action="store_true", help="generate the data set even if it exists")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--import-rows", type=int, default=None, help="rows of the timed import (default: by scale)")

@@ -6,6 +6,7 @@ serve yet is reported "not available" and picked up by itself once its domain la
 
 import csv
 import io
+import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,11 +14,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, cast, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from bench import vocabulary as words
-from bench.generate import BENCH_PASSWORD, username
+from bench.generate import BENCH_PASSWORD, SALES_AREA, SALES_AREAS, sales_area, username
 from crm_api.bootstrap import DICTIONARY_SEED
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerFilters
@@ -130,6 +132,11 @@ CUSTOMERS_BY_NAME = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.search_terms)},
 )
+# `?cf.sales_area=SA123`: `custom_fields @> $1::jsonb`, answered by the GIN index on customers.custom_fields.
+CUSTOMERS_BY_CUSTOM_FIELD = RawQuery(
+    _first_page(_LIVE_CUSTOMERS.where(Customer.custom_fields.op("@>")(cast(bindparam("document"), JSONB)))),
+    lambda rng, fx: {"document": json.dumps({SALES_AREA["key"]: sales_area(rng.randrange(SALES_AREAS))})},
+)
 CUSTOMERS_BY_PHONE = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.phones)},
@@ -232,6 +239,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         raw=CUSTOMERS_BY_PHONE,
     ),
     Scenario(
+        "customers by custom field (executive)",
+        "GET",
+        "/api/v1/customers",
+        EXECUTIVE,
+        lambda rng, fx: (
+            "/api/v1/customers",
+            {f"cf.{SALES_AREA['key']}": sales_area(rng.randrange(SALES_AREAS)), "limit": PAGE_SIZE},
+            None,
+        ),
+        raw=CUSTOMERS_BY_CUSTOM_FIELD,
+    ),
+    Scenario(
         "customer overview (account manager)",
         "GET",
         "/api/v1/customers/{}/overview",
@@ -270,6 +289,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         lambda rng, fx: ("/api/v1/auth/login", None, {"username": ACCOUNT_MANAGER, "password": BENCH_PASSWORD}),
     ),
 )
+
+
+@dataclass(frozen=True)
+class SignInStorm:
+    """Many clients signing in at once, again and again (after the Retry-After of a busy answer, as the contract asks),
+    each as one of `sign_ins` users, while customers are read by id:
+    every sign-in is answered within `answer_seconds` (a 200, or 429 auth.busy from a full password queue), and the
+    reads' p95 stays within `read_slowdown` times their p95 without the storm (#13)."""
+
+    name: str
+    sign_ins: int
+    readers: int
+    reads: str  # the scenario whose requests are the reads
+    answer_seconds: float = 5.0
+    read_slowdown: float = 2.0
+
+    def usernames(self) -> list[str]:
+        # Not ACCOUNT_MANAGER nor IMPORTER, whose sessions the other scenarios hold.
+        return [username("account_manager", 3 + n) for n in range(self.sign_ins)]
+
+
+SIGN_IN_STORM = SignInStorm("sign-in storm", sign_ins=64, readers=8, reads="customer by id (executive)")
 
 
 @dataclass(frozen=True)

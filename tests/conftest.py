@@ -91,6 +91,7 @@ async def settings(fresh_database: Callable[[], object]) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
+    await application.state.pubsub.stop()
     await application.state.db.dispose()
 
 

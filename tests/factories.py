@@ -1,6 +1,6 @@
 """Plain-function factories: users of a role with ready auth headers, and statement counting."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -67,18 +67,31 @@ class Actors:
 
 
 @contextmanager
-def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Collects every SQL statement the engine runs inside the block."""
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+def _on_each_statement(engine: AsyncEngine, record: Callable[[str, Any], None]) -> Iterator[None]:
+    def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        record(statement, parameters)
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     try:
-        yield statements
+        yield
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Collects every SQL statement the engine runs inside the block."""
+    statements: list[str] = []
+    with _on_each_statement(engine, lambda statement, _: statements.append(statement)):
+        yield statements
+
+
+@contextmanager
+def captured_statements(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
+    """Collects every SQL statement the engine runs inside the block with its parameters, as the driver gets them."""
+    captured: list[tuple[str, Any]] = []
+    with _on_each_statement(engine, lambda statement, parameters: captured.append((statement, parameters))):
+        yield captured
 
 
 def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

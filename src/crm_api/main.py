@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -20,13 +20,15 @@ from crm_api.churn.router import router as churn_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
-from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
+from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, reject_unknown_query
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
+from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
+from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.customers.imports import MAX_IMPORT_BYTES
 from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import pool_router as customer_pool_router
@@ -40,6 +42,9 @@ from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
 from crm_api.marketing.router import campaigns_router, marketing_router, segments_router
+from crm_api.notifications.admin_router import router as notification_channels_router
+from crm_api.notifications.router import router as notifications_router
+from crm_api.notifications.stream import StreamHub
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
@@ -61,8 +66,10 @@ orders from the sales system, churn warnings, service tickets and reports.
 
 Sign in with **Authorize** (username and password), or send an integrator key as `X-API-Key`.
 Errors are `application/problem+json` with a stable `code`; their `type` is a page saying what the code
-means, and `GET /api/v1/problems` lists every code. Lists use keyset pagination:
-pass `next_cursor` back as `cursor`. Writes accept an `Idempotency-Key` header (kept 24 hours):
+means, and `GET /api/v1/problems` lists every code; a query parameter an operation does not declare is a 422
+naming it. Lists use keyset pagination: pass `next_cursor` back as `cursor`. Lists of records take `sort`
+(`key` ascending, `-key` descending, from the list's enum) and `updated_since` (records changed at or after
+that instant): an incremental sync passes the time its previous sync started. Writes accept an `Idempotency-Key` header (kept 24 hours):
 a retry with the same key gets the first response (`Idempotent-Replayed: true`) and no second effect.
 Single-record reads return an `ETag`; send it back as `If-Match` to refuse a lost update (412), or as
 `If-None-Match` to get 304 while the record is unchanged. A 201 names the record created in `Location`.
@@ -77,6 +84,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     roles_router,
     api_keys_router,
     dictionary_router,
+    custom_fields_router,
     audit_router,
     jobs_router,
     customer_list_router,
@@ -99,6 +107,8 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     segments_router,
     campaigns_router,
     marketing_router,
+    notifications_router,
+    notification_channels_router,
     problems_router,
 )
 
@@ -106,12 +116,17 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
 # Domain modules that register scheduled jobs when imported.
 JOB_MODULES: tuple[str, ...] = (
     "crm_api.core.idempotency",
+    "crm_api.auth.jobs",
     "crm_api.churn.jobs",
     "crm_api.opportunities.jobs",
     "crm_api.tasks.jobs",
+    "crm_api.tickets.jobs",
+    "crm_api.notifications.jobs",
+    "crm_api.read.weekly_report.jobs",
     "crm_api.documents.jobs",
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
+    "crm_api.customers.jobs",
 )
 
 
@@ -159,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     load_jobs()
     configure_logging(settings.log_level)
     database = Database.from_settings(settings)
+    pubsub = PubSub(listen_dsn(settings.database_url), connect_timeout=settings.database_connect_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if scheduler is not None and import_runner is not None:
                 await import_runner.stop(settings.shutdown_grace_seconds)
                 await scheduler.stop(settings.shutdown_grace_seconds)
+            await pubsub.stop()
             await database.dispose()
 
     docs = settings.docs_are_public
@@ -186,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
         "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
         "generate_unique_id_function": operation_id,
+        "dependencies": [Depends(reject_unknown_query)],
     }
     # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
     # serve none of them, nor the contract.
@@ -197,9 +215,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/", _home(docs), include_in_schema=False)
     app.state.settings = settings
     app.state.db = database
+    app.state.pubsub = pubsub
+    app.state.notification_streams = StreamHub(pubsub)
     app.state.authenticate = authenticate
     app.state.password_checks = PasswordChecks(
-        concurrency=settings.password_check_concurrency, queue=settings.password_check_queue
+        concurrency=settings.password_check_concurrency,
+        queue=settings.password_check_queue,
+        wait_seconds=settings.password_check_wait_seconds,
     )
     install_error_handlers(app)
     header_contract(app)

@@ -94,6 +94,13 @@ async def test_wrong_codes_count_toward_the_lockout(client, actors, frozen_clock
     assert (await _login(client, "li.na", _code(secret))).status_code == 200
 
 
+async def test_the_prompt_for_the_code_counts_no_failure(client, actors, frozen_clock):
+    await _with_totp(client, actors)
+    for _ in range(6):  # more than the lockout allows: the right password gives its check back each time
+        assert_problem(await _login(client, "li.na"), 401, "auth.otp_required")
+    assert_problem(await _login(client, "li.na", password="wrong"), 401, "auth.invalid_credentials")
+
+
 async def test_disable_needs_password_and_code(client, actors, frozen_clock):
     user, secret, _ = await _with_totp(client, actors)
     url = f"{AUTH}/totp/disable"

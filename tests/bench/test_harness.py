@@ -16,6 +16,7 @@ from bench.load import MemorySampler, drive
 from bench.run import (
     http_call,
     raw_call,
+    run_sign_in_storm,
     run_timed_import,
     run_timed_jobs,
     running_server,
@@ -26,9 +27,11 @@ from bench.run import (
 from bench.scenarios import (
     ADMIN,
     CUSTOMER_BY_ID,
+    CUSTOMERS_BY_CUSTOM_FIELD,
     EXECUTIVE,
     IMPORT_MARK,
     SCENARIOS,
+    SignInStorm,
     TimedJob,
     load_fixtures,
     timed_import,
@@ -200,9 +203,14 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
             headers = await sign_in(client, EXECUTIVE)
             scenario = next(s for s in SCENARIOS if s.name == "users first page")
             measured = await drive(scenario.name, http_call(load_client, scenario, headers, fixtures), concurrency=4, seconds=1)
+            by_custom_field = next(s for s in SCENARIOS if s.name == "customers by custom field (executive)")
+            filtered = await drive(
+                by_custom_field.name, http_call(load_client, by_custom_field, headers, fixtures), concurrency=2, seconds=0.5
+            )
             jobs = (TimedJob("cleanup", "idempotency", 60.0), TimedJob("missing", "no-such-job", 60.0))
             timed = await run_timed_jobs(client, await sign_in(client, ADMIN), MemorySampler(os.getpid()), jobs)
     assert measured.requests > 0 and measured.errors == 0, measured.first_error
+    assert filtered.requests > 0 and filtered.errors == 0, filtered.first_error
     assert [(row["name"], row["available"], row.get("outcome")) for row in timed] == [
         ("cleanup", True, "succeeded"),
         ("missing", False, None),
@@ -211,6 +219,28 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
     pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=2, max_size=2)
     try:
         raw = await drive("raw", raw_call(pool, CUSTOMER_BY_ID, fixtures), concurrency=2, seconds=0.3)
+        raw_filtered = await drive("raw cf", raw_call(pool, CUSTOMERS_BY_CUSTOM_FIELD, fixtures), concurrency=2, seconds=0.3)
     finally:
         await pool.close()
     assert raw.requests > 0 and raw.errors == 0, raw.first_error
+    assert raw_filtered.requests > 0 and raw_filtered.errors == 0, raw_filtered.first_error
+
+
+async def test_the_sign_in_storm_reports_its_answers_and_the_reads_slowdown(bench_databases):
+    url = bench_databases[0][0]
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        fixtures = await load_fixtures(connection)
+    finally:
+        await connection.close()
+    storm = SignInStorm("storm", sign_ins=4, readers=2, reads="customer by id (executive)")
+
+    with running_server(url, workers=1) as (base_url, pid):
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            await wait_ready(client)
+            result = await run_sign_in_storm(client, base_url, MemorySampler(pid), storm, fixtures, seconds=1)
+
+    assert result["sign_ins"]["requests"] > 0 and result["sign_ins"]["errors"] == 0, result["sign_ins"]["first_error"]
+    assert set(result["sign_ins"]["answers"]) <= {"200", "429 auth.busy"}
+    assert result["reads_alone"]["requests"] > 0 and result["reads_during"]["errors"] == 0
+    assert result["read_p95_slowdown"] > 0

@@ -97,9 +97,15 @@ async def test_the_scan_is_one_statement_however_many_customers(app, actors, fro
         outcome = await run_job(app.state.db, settings, JOBS[CHURN_SCAN])
     assert outcome.counts == {"opened": 5}
     touching_warnings = [s for s in statements if "churn_warnings" in s]
-    # One INSERT … SELECT opens the warnings, one more publishes them to the webhook outbox.
-    statement_heads = [s.lstrip().split(" (")[0].upper() for s in touching_warnings]
-    assert statement_heads == ["INSERT INTO CHURN_WARNINGS", "INSERT INTO OUTBOX_EVENTS"]
+    # The last warning id before the scan; one INSERT … SELECT opens the warnings, one notifies their owners of the
+    # ones past that id, one more publishes them to the webhook outbox.
+    statement_heads = [s.lstrip().split(" (")[0].split()[0:3] for s in touching_warnings]
+    assert [" ".join(head).upper() for head in statement_heads] == [
+        "SELECT MAX(CHURN_WARNINGS.ID) AS",
+        "INSERT INTO CHURN_WARNINGS",
+        "INSERT INTO NOTIFICATIONS",
+        "INSERT INTO OUTBOX_EVENTS",
+    ]
     assert not any("FROM customers" in s and "INSERT" not in s for s in statements)
     async with app.state.db.sessionmaker() as session:
         run = await session.scalar(select(JobRun).where(JobRun.job == CHURN_SCAN))

@@ -12,7 +12,7 @@ LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
 URL = "/api/v1/churn-warnings"
 
 
-async def _warning_of(app, owner_id: int, *, name: str = "华为技术", status: str = "open") -> tuple[int, int]:
+async def _warning_of(app, owner_id: int, *, name: str | None = None, status: str = "open") -> tuple[int, int]:
     customer_id = await make_customer(app, owner_id, name=name, created_at=LONG_AGO)
     return customer_id, await make_warning(app, customer_id, status=status)
 
@@ -54,7 +54,7 @@ async def test_list_is_data_scoped_and_filtered(app, client, actors):
 
 async def test_detail_shows_customer_owner_last_order_and_reasons(app, client, actors, frozen_clock):
     owner = await actors.make("account_manager")
-    customer_id, warning_id = await _warning_of(app, owner.id)
+    customer_id, warning_id = await _warning_of(app, owner.id, name="华为技术")
     # Frozen "today" is 2026-06-15: the last period starts 2025-12-15, the one before 2025-06-15.
     for day in (date(2025, 7, 1), date(2025, 9, 1), date(2025, 11, 30)):
         await make_order(app, customer_id, day)

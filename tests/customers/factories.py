@@ -1,5 +1,6 @@
 """Customers, contacts and interactions made through the API, as a user would."""
 
+from itertools import count
 from typing import Any
 
 import httpx
@@ -10,10 +11,19 @@ from crm_api.models.customer import Customer
 from tests.factories import Actor, Actors, assert_problem
 
 BASE = "/api/v1/customers"
+# Every customer a test makes without naming it is a company of its own: the duplicate guard refuses a second one
+# with the same name or phone.
+_SERIAL = count(1)
+
+
+def company(**fields: Any) -> dict[str, Any]:
+    """A new customer's body: a distinct name and phone unless given."""
+    n = next(_SERIAL)
+    return {"name": f"上海华信{n}号科技有限公司", "region": "shanghai", "level": "major", "phone": f"021-6{n:07d}"} | fields
 
 
 async def make_customer(client: httpx.AsyncClient, owner: Actor, **fields: Any) -> dict[str, Any]:
-    body = {"name": "上海华信科技有限公司", "region": "shanghai", "level": "major", "phone": "021-6234 5678"} | fields
+    body = company(**fields)
     response = await client.post(BASE, json=body, headers=owner.headers)
     assert response.status_code == 201, response.text
     return response.json()
@@ -107,3 +117,24 @@ def xlsx_file(*rows: list[object], name: str = "customers.xlsx") -> dict[str, tu
 
 async def import_file(client: httpx.AsyncClient, actor: Actor, files: dict[str, Any], **params: Any) -> httpx.Response:
     return await client.post(f"{BASE}/import", files=files, params=params, headers=actor.headers)
+
+
+async def make_legacy_duplicate(app: FastAPI, owner: Actor, **fields: Any) -> dict[str, Any]:
+    """A customer from before the duplicate guard sharing a name, phone or email with another: written straight to
+    the database and marked as its migration marks such rows, as only old data can be."""
+    from crm_api.core.phones import to_e164
+
+    body = company(**fields)
+    phone = body.get("phone")
+    async with app.state.db.sessionmaker() as session, session.begin():
+        customer = Customer(
+            **body,
+            phone_e164=to_e164(phone) if phone else None,
+            code=f"OLD{next(_SERIAL):07d}",
+            owner_id=owner.id,
+            created_by_id=owner.id,
+            legacy_duplicate=True,
+        )
+        session.add(customer)
+        await session.flush()
+        return {"id": customer.id, "name": customer.name}

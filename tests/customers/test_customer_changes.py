@@ -1,5 +1,6 @@
 import pytest
 
+from tests.custom_fields.factories import define_field
 from tests.customers.factories import (
     BASE,
     assert_guarded,
@@ -16,6 +17,7 @@ from tests.factories import assert_problem
 async def test_update_changes_fields_tags_and_phone_and_is_audited(client, actors):
     manager = await actors.make("account_manager")
     admin = await actors.make("admin")
+    await define_field(client, admin, "customer", "erp_no")
     customer = await make_customer(client, manager, tags=["VIP", "华东"])
     url = f"{BASE}/{customer['id']}"
     body = {

@@ -7,9 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.custom_fields.factories import define_field
 from tests.customers.factories import make_customer
 from tests.factories import Actor, assert_problem
-from tests.imports.files import CUSTOMERS, FILES, LEADS, ROWS, csv_bytes, row_number
+from tests.imports.files import CSV, CUSTOMERS, FILES, LEADS, ROWS, XLSX, csv_bytes, row_number, xlsx_bytes
 
 IMPORTS = "/api/v1/imports"
 # Where each entity's records are counted, as the importer (an admin: every scope) reads them.
@@ -231,3 +232,47 @@ async def test_a_nul_in_a_cell_is_a_row_error_the_report_can_show(client, actors
     assert (report["created"], report["failed"]) == (1, 1)
     [error] = await row_errors(client, admin, report["id"])
     assert (error["row"], error["column"], error["value"]) == ("2", "name", "Acme\\0Co")
+
+
+async def test_every_entitys_file_is_bounded_before_its_rows_are_read(client, actors, app, monkeypatch):
+    monkeypatch.setattr(app.state.settings, "import_max_rows", 5)
+    admin = await actors.make("admin")
+    wide = [[f"c{n}" for n in range(65)], ["x"] * 65]
+    cases = [
+        ("leads", ("l.csv", csv_bytes(wide), "text/csv"), "lead_import.too_many_columns"),
+        (
+            "contacts",
+            ("c.csv", b"name,gender,title,office_phone,customer_code\n" + b"\n" * 20, CSV),
+            "contact_import.too_many_rows",
+        ),
+        (
+            "opportunities",
+            ("o.csv", csv_bytes([FILES["opportunities"].header, ["x" * 40_000]]), "text/csv"),
+            "opportunity_import.cell_too_long",
+        ),
+        ("products", ("p.xlsx", xlsx_bytes([["name"], *[[f"p{n}"] for n in range(20)]]), XLSX), "product_import.too_many_rows"),
+    ]
+    for entity, file, code in cases:
+        assert_problem(await upload(client, admin, entity, file), 422, code)
+    assert await count(client, admin, "leads") == 0
+
+
+async def test_a_lead_file_names_custom_fields_by_key_or_label(client, actors):
+    admin = await actors.make("admin")
+    await define_field(client, admin, "lead", "budget", "number", label="预算")
+    await define_field(client, admin, "lead", "channel", label="渠道")
+    header = ["公司名称", "联系人", "电话", "来源", "预算", "custom_fields.channel"]
+    rows = [
+        ["预算公司", "张三", "13700000001", "官网", "12000", "展会"],
+        ["坏预算公司", "李四", "13700000002", "官网", "很多", ""],
+    ]
+
+    report = await finished(
+        client, admin, await upload(client, admin, "leads", ("l.csv", csv_bytes([header, *rows]), CSV), mode="valid_rows_only")
+    )
+
+    assert (report["created"], report["failed"]) == (1, 1)
+    [error] = await row_errors(client, admin, report["id"])
+    assert (error["row"], error["column"], error["value"]) == ("3", "预算", "很多")
+    leads = (await client.get(LISTS["leads"], headers=admin.headers)).json()["items"]
+    assert [lead["custom_fields"] for lead in leads] == [{"budget": 12000, "channel": "展会"}]

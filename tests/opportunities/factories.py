@@ -1,5 +1,6 @@
 """Opportunities through the API, in whichever status a test needs."""
 
+from itertools import count
 from typing import Any
 
 import httpx
@@ -9,11 +10,14 @@ from sqlalchemy import func, select
 from tests.factories import Actor
 
 API = "/api/v1/opportunities"
+# Each opportunity is for a company of its own unless a test names it: a win makes the customer, and the duplicate
+# guard refuses a second customer of one name.
+_SERIAL = count(1)
 
 
 def opportunity_body(**overrides: Any) -> dict[str, Any]:
     return {
-        "customer_name": "上海明达机械有限公司",
+        "customer_name": f"上海明达{next(_SERIAL)}号机械有限公司",
         "success_probability": 60,
         "summary": "Replace the packaging line",
         "contact_name": "王强",

@@ -1,5 +1,7 @@
 """The rules live in the service: calling it directly, without the routes' permission checks, still refuses."""
 
+from itertools import count
+
 from crm_api.opportunities import service
 from crm_api.opportunities.policy import RULES, OpportunityAction
 from crm_api.opportunities.schemas import AssignBody, OpportunityCreate, OpportunityUpdate, PlanItemCreate, WinBody
@@ -21,9 +23,11 @@ async def test_service_accepts_exactly_what_the_rules_allow(session, actors):
     }
     principals = {name: await principal_of(session, actor) for name, actor in people.items()}
     assignee = AssignBody(assignee_id=people["assignee"].id)
+    serial = count(1)
 
     async def opportunity_in(status: str):
-        data = OpportunityCreate(customer_name="Acme", success_probability=10, summary="s", description="d")
+        # A company of its own each time: a win makes its customer, and the duplicate guard allows one.
+        data = OpportunityCreate(customer_name=f"Acme {next(serial)}", success_probability=10, summary="s", description="d")
         opportunity = await service.create(session, principals["creator"], data)
         if status != "unassigned":
             opportunity = await service.assign(session, principals["supervisor"], opportunity.id, assignee)

@@ -74,9 +74,9 @@ async def test_admin_runs_the_job_over_http_and_the_run_is_recorded(client, acto
     assert_problem(await client.post("/api/v1/jobs/opportunity_stall/run", headers=assignee.headers), 403)
     run = await client.post("/api/v1/jobs/opportunity_stall/run", headers=admin.headers)
     assert run.status_code == 200
-    assert run.json() == {"outcome": "succeeded", "counts": {"reminders_raised": 1}}
+    assert run.json() == {"outcome": "succeeded", "counts": {"reminders_raised": 1, "notified": 1}}
     again = await client.post("/api/v1/jobs/opportunity_stall/run", headers=admin.headers)
-    assert again.json()["counts"] == {"reminders_raised": 0}
+    assert again.json()["counts"] == {"reminders_raised": 0, "notified": 0}
     runs = (await client.get("/api/v1/jobs/runs", params={"job": "opportunity_stall"}, headers=admin.headers)).json()
     assert len(runs["items"]) == 2
     jobs = (await client.get("/api/v1/jobs", headers=admin.headers)).json()

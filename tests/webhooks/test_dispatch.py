@@ -12,12 +12,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from crm_api.core.clock import clock
-from crm_api.core.outbox import publish
+from crm_api.core.outbox import BACKOFF, CLAIM_LEASE, MAX_ATTEMPTS, publish
 from crm_api.core.scheduler import JOBS, run_job
 from crm_api.models.platform import JobRun
 from crm_api.models.webhook import WebhookDelivery
-from crm_api.webhooks import jobs
-from crm_api.webhooks.jobs import BACKOFF, CLAIM_LEASE, MAX_ATTEMPTS, WEBHOOK_DISPATCH, dispatch
+from crm_api.webhooks import service as webhook_service
+from crm_api.webhooks.jobs import WEBHOOK_DISPATCH, dispatch
 from tests.factories import assert_problem
 from tests.webhooks.factories import URL, create_webhook, deliveries, outbox
 
@@ -243,7 +243,7 @@ async def test_a_host_name_resolving_to_a_private_address_is_refused_at_send(app
         assert host == "hooks.partner.example"
         return ["93.184.216.34", "10.0.0.5"]
 
-    monkeypatch.setattr(jobs, "resolve", resolve)
+    monkeypatch.setattr(webhook_service, "resolve", resolve)
     receiver = Receiver()
     await _dispatch(app, receiver)
     assert receiver.requests == []

@@ -8,13 +8,16 @@ from crm_api.audit.schemas import AuditEventRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
 AuditRead = Annotated[Principal, Depends(require("audit:read"))]
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
+
+
+AuditEventPage = Annotated[PageParams, listing("AuditEventSort", "occurred_at")]
 
 
 @router.get(
@@ -26,7 +29,7 @@ router = APIRouter(prefix="/audit-events", tags=["audit"])
 async def list_audit_events(
     _: AuditRead,
     session: SessionDep,
-    page: PageDep,
+    page: AuditEventPage,
     entity_type: Annotated[str | None, Query(max_length=50)] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Id | None = None,

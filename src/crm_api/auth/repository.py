@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, case, delete, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -13,50 +13,65 @@ async def user_by_username(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
 
-async def user_for_token(session: AsyncSession, user_id: int) -> User | None:
+async def user_for_token(session: AsyncSession, user_id: int, *, to_write: bool = False) -> User | None:
     """The user, share-locked until the transaction ends: a concurrent revocation (which updates the row first)
-    either commits before this reads it or waits until the tokens this transaction issues exist to be revoked."""
-    return await session.scalar(select(User).where(User.id == user_id).with_for_update(read=True))
+    either commits before this reads it or waits until the tokens this transaction issues exist to be revoked.
+    `to_write` locks it for update at once: two share locks that both turn into writes would deadlock."""
+    return await session.scalar(select(User).where(User.id == user_id).with_for_update(read=not to_write))
 
 
-async def claim_login_attempt(session: AsyncSession, username: str, *, now: datetime, window_start: datetime, limit: int) -> bool:
-    """Count one attempt for `username` unless `limit` were counted since its window began (a window that began at
-    or before `window_start` is over, and this attempt opens the next). One statement, so however many race, at most
-    `limit` pass per window."""
+async def claim_password_check(
+    session: AsyncSession, username: str, *, now: datetime, window_start: datetime, limit: int
+) -> datetime | None:
+    """Claim one password check for `username` unless its window's failures and running checks already make `limit`
+    (a window that began at or before `window_start` is over, and this check opens the next, forgetting the old one's
+    counts). One statement, so however many race, at most `limit` are claimed per window. The claimed window's start,
+    or None when refused."""
     dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     expired = LoginThrottle.window_started_at <= window_start
     statement = (
         dialect_insert(LoginThrottle)
-        .values(username=username, window_started_at=now, attempts=1)
+        .values(username=username, window_started_at=now, failures=0, checks_in_flight=1)
         .on_conflict_do_update(
             index_elements=[LoginThrottle.username],
             set_={
-                "attempts": case((expired, 1), else_=LoginThrottle.attempts + 1),
+                "failures": case((expired, 0), else_=LoginThrottle.failures),
+                "checks_in_flight": case((expired, 1), else_=LoginThrottle.checks_in_flight + 1),
                 "window_started_at": case(
                     (expired, literal(now, LoginThrottle.window_started_at.type)), else_=LoginThrottle.window_started_at
                 ),
             },
-            where=or_(expired, LoginThrottle.attempts < limit),
+            where=or_(expired, LoginThrottle.failures + LoginThrottle.checks_in_flight < limit),
         )
-        .returning(LoginThrottle.username)
+        .returning(LoginThrottle.window_started_at)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def login_window_start(session: AsyncSession, username: str) -> datetime | None:
-    return await session.scalar(select(LoginThrottle.window_started_at).where(LoginThrottle.username == username))
+async def login_throttle(session: AsyncSession, username: str) -> LoginThrottle | None:
+    return await session.scalar(select(LoginThrottle).where(LoginThrottle.username == username))
 
 
-async def release_login_attempt(session: AsyncSession, username: str) -> None:
+CheckOutcome = Literal["failed", "passed", "signed_in"]
+
+
+async def finish_password_check(
+    session: AsyncSession, username: str, *, window_started_at: datetime, outcome: CheckOutcome
+) -> None:
+    """End a claimed check in one statement: it stops running and, failed, counts as a failure; a sign-in clears the
+    failures. A check whose window has ended since belonged to that window, so the next one is left alone."""
+    failures = {"failed": LoginThrottle.failures + 1, "passed": LoginThrottle.failures, "signed_in": 0}[outcome]
     await session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.username == username, LoginThrottle.attempts > 0)
-        .values(attempts=LoginThrottle.attempts - 1)
+        .where(LoginThrottle.username == username, LoginThrottle.window_started_at == window_started_at)
+        .values(failures=failures, checks_in_flight=LoginThrottle.checks_in_flight - 1)
+        .execution_options(synchronize_session=False)
     )
 
 
-async def reset_login_attempts(session: AsyncSession, username: str) -> None:
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+async def delete_expired_login_throttles(session: AsyncSession, *, window_start: datetime) -> int:
+    result = await session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= window_start))
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:

@@ -2,17 +2,23 @@
 
 import math
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth import repository, totp
 from crm_api.auth.schemas import Me, TeamRef, TokenPair
+from crm_api.core import pubsub
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.db import Database
 from crm_api.core.errors import RateLimited, Unauthorized
 from crm_api.core.permissions import Principal
+from crm_api.core.pubsub import PRINCIPAL_CHANNEL
 from crm_api.core.security import PasswordChecks, create_access_token, fingerprint, new_secret
 from crm_api.models.identity import LoginAttempt, RefreshToken, Team, User
 
@@ -21,22 +27,27 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-async def _claim_attempt(session: AsyncSession, settings: Settings, username: str) -> None:
-    """Count this attempt before its password is checked, or refuse it (429) when the window's are used up."""
+async def _claim_password_check(database: Database, settings: Settings, username: str) -> datetime:
+    """Claim a password check for `username` (the start of the window it counts in), or refuse it: 429
+    auth.too_many_attempts once the window's failures reach the limit, else auth.busy while checks are running."""
     now = clock.now()
     window = timedelta(minutes=settings.login_lockout_minutes)
-    claimed = await repository.claim_login_attempt(
-        session, username, now=now, window_start=now - window, limit=settings.login_max_failures
-    )
-    if not claimed:
-        started = await repository.login_window_start(session, username)
-        # Clamped: a racer that read the clock before the window's opener would count from before it began.
-        remaining = min(started + window - now, window) if started is not None else timedelta(0)
-        raise RateLimited(
-            "Too many failed sign-ins; try again later",
-            retry_after=math.ceil(remaining.total_seconds()),
-            code="auth.too_many_attempts",
+    async with database.reader() as reader:
+        claimed = await repository.claim_password_check(
+            reader, username, now=now, window_start=now - window, limit=settings.login_max_failures
         )
+        if claimed is not None:
+            return claimed
+        throttle = await repository.login_throttle(reader, username)
+    if throttle is None or throttle.failures < settings.login_max_failures or throttle.window_started_at <= now - window:
+        raise RateLimited("Other sign-ins of this username are being checked; try again shortly", retry_after=1, code="auth.busy")
+    # Clamped: a racer that read the clock before the window's opener would count from before it began.
+    remaining = min(throttle.window_started_at + window - now, window)
+    raise RateLimited(
+        "Too many failed sign-ins; try again later",
+        retry_after=max(1, math.ceil(remaining.total_seconds())),
+        code="auth.too_many_attempts",
+    )
 
 
 async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: int, family_id: str) -> TokenPair:
@@ -58,15 +69,38 @@ def _wrong_credentials() -> Unauthorized:
     return Unauthorized("Wrong username or password", code="auth.invalid_credentials")
 
 
-async def _failed(
-    session: AsyncSession, database: Database, username: str, client_ip: str | None, error: Unauthorized
-) -> Unauthorized:
-    """Record the failed attempt in a transaction of its own, as the error rolls the request's back; that one is
-    ended first, so the request never holds one connection while waiting for a second."""
-    await session.rollback()
-    async with database.sessionmaker() as attempts, attempts.begin():
-        attempts.add(LoginAttempt(username=username, succeeded=False, client_ip=client_ip, at=clock.now()))
-    return error
+def _password_changed(checked: User, current: User) -> bool:
+    """Whether the password checked stopped being the user's since it was read. Every password change revokes the
+    user's tokens; a new hash without that is a concurrent sign-in's rehash of the same password."""
+    return current.password_hash != checked.password_hash and current.tokens_valid_after != checked.tokens_valid_after
+
+
+@dataclass
+class _Claim:
+    """A claimed password check, and what it ends as if the sign-in stops here."""
+
+    username: str
+    window_started_at: datetime
+    outcome: repository.CheckOutcome = "passed"  # nothing evaluated yet
+
+
+@asynccontextmanager
+async def _ended_on_error(claim: _Claim, session: AsyncSession, database: Database, client_ip: str | None) -> AsyncIterator[None]:
+    """On any error, end the claim in a transaction of its own, as the error rolls the request's back; that one is
+    ended first, so the request never holds one connection while waiting for a second. Shielded: a cancelled request
+    (shutdown, a client gone) still ends its claim."""
+    try:
+        yield
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await session.rollback()
+            async with database.sessionmaker() as apart, apart.begin():
+                await repository.finish_password_check(
+                    apart, claim.username, window_started_at=claim.window_started_at, outcome=claim.outcome
+                )
+                if claim.outcome == "failed":
+                    apart.add(LoginAttempt(username=claim.username, succeeded=False, client_ip=client_ip, at=clock.now()))
+        raise
 
 
 async def login(
@@ -80,34 +114,40 @@ async def login(
     otp: str | None = None,
     client_ip: str | None,
 ) -> TokenPair:
-    """Claim the attempt and read the user in autocommit statements, check the password holding no connection,
-    then write the outcome."""
+    """Wait for a turn to check (touching no database, so a busy answer costs it nothing), claim the check and read
+    the user in autocommit statements, check the password holding no connection, then write the outcome. The claim
+    ends as a failure when the credentials are wrong (or the check was cut short), is given back when the password
+    was right, and clears the failures with the sign-in."""
     username = normalize_username(username)
-    async with checks.slot():
-        async with database.reader() as reader:
-            await _claim_attempt(reader, settings, username)
-            user = await repository.user_by_username(reader, username)
-            if user is not None and not user.active:
-                user = None
-            second_factor = await totp.active_totp(reader, user.id) if user is not None else None
-        succeeded = await checks.verify(password, user.password_hash if user is not None else None)
-    if not succeeded or user is None:
-        raise await _failed(session, database, username, client_ip, _wrong_credentials())
-    if second_factor is not None and not otp:
-        # Not a failure: the client asks for the code and signs in again with it, so the attempt is given back.
-        async with database.reader() as reader:
-            await repository.release_login_attempt(reader, username)
-        raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
-    current = await repository.user_for_token(session, user.id)
-    # The password checked must still be the user's: a change or a disable may have committed meanwhile.
-    if current is None or not current.active or current.password_hash != user.password_hash:
-        raise await _failed(session, database, username, client_ip, _wrong_credentials())
-    if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
-        invalid_otp = Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
-        raise await _failed(session, database, username, client_ip, invalid_otp)
-    session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
-    await repository.reset_login_attempts(session, username)
-    return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
+    async with checks.slot(), checks.turn():
+        claim = _Claim(username, await _claim_password_check(database, settings, username))
+        async with _ended_on_error(claim, session, database, client_ip):
+            async with database.reader() as reader:
+                user = await repository.user_by_username(reader, username)
+                if user is not None and not user.active:
+                    user = None
+                second_factor = await totp.active_totp(reader, user.id) if user is not None else None
+            claim.outcome = "failed"  # from here a guess is evaluated: cut short, it counts as one
+            matched, rehashed = await checks.verify(password, user.password_hash if user is not None else None)
+    async with _ended_on_error(claim, session, database, client_ip):
+        if not matched or user is None:
+            raise _wrong_credentials()
+        claim.outcome = "passed"
+        if second_factor is not None and not otp:
+            # Not a failure: the client asks for the code and signs in again with it.
+            raise Unauthorized("Enter the code of your authenticator app or a recovery code", code="auth.otp_required")
+        current = await repository.user_for_token(session, user.id, to_write=rehashed is not None)
+        if current is None or not current.active or _password_changed(user, current):
+            claim.outcome = "failed"
+            raise _wrong_credentials()
+        if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
+            claim.outcome = "failed"
+            raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
+        if rehashed is not None and current.password_hash == user.password_hash:
+            current.password_hash = rehashed  # the same password, hashed with today's parameters
+        session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
+        await repository.finish_password_check(session, username, window_started_at=claim.window_started_at, outcome="signed_in")
+        return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
 
 
 async def refresh(session: AsyncSession, database: Database, settings: Settings, *, refresh_token: str) -> TokenPair:
@@ -142,6 +182,7 @@ async def revoke_sessions(session: AsyncSession, user: User) -> None:
     user.tokens_valid_after = now
     await session.flush()
     await repository.revoke_user_tokens(session, user.id, now)
+    await pubsub.publish(session, PRINCIPAL_CHANNEL, str(user.id))  # open streams end when this commits
 
 
 async def logout(session: AsyncSession, *, refresh_token: str) -> None:

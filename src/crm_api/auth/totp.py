@@ -114,8 +114,8 @@ async def disable(session: AsyncSession, checks: PasswordChecks, principal: Prin
     totp = await active_totp(session, user_id)
     if totp is None:
         raise Conflict("The second factor is not enabled", code="auth.totp_not_enabled")
-    async with checks.slot():
-        password_ok = await checks.verify(password, user.password_hash)
+    async with checks.slot(), checks.turn():
+        password_ok, _ = await checks.verify(password, user.password_hash)
     if not password_ok:
         raise InvalidInput("password", "The password is wrong", code="auth.invalid_password")
     if not await spend_code(session, totp, code):

@@ -14,6 +14,7 @@ from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.notifications.policy import link_columns
 
 
 def _last_completed_order_date() -> Any:
@@ -130,3 +131,16 @@ class ChurnWarningRepository(Repository[ChurnWarning]):
         result = await self.session.execute(statement)
         assert isinstance(result, CursorResult)
         return result.rowcount
+
+    def opened_since(self, after_id: int) -> Select[*tuple[Any, ...]]:
+        """The warnings opened since `after_id` was the last, as notifications of their customers' owners."""
+        return (
+            select(
+                Customer.owner_id.label("user_id"),
+                literal("Churn warning opened").label("title"),
+                (literal("No shipped or paid order for a long time: ") + Customer.name).label("body"),
+                *link_columns("churn_warning", ChurnWarning.id),
+            )
+            .join(Customer, Customer.id == ChurnWarning.customer_id)
+            .where(ChurnWarning.id > after_id, Customer.owner_id.is_not(None))
+        )

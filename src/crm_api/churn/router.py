@@ -10,7 +10,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
@@ -22,6 +22,9 @@ ChurnRead = Annotated[Principal, Depends(require("churn:read"))]
 ChurnManage = Annotated[Principal, Depends(require("churn:manage"))]
 
 
+WarningPage = Annotated[PageParams, listing("WarningSort", "opened_at", "created_at", "updated_at")]
+
+
 @router.get(
     "",
     response_model=Page[ChurnWarningRead],
@@ -31,7 +34,7 @@ ChurnManage = Annotated[Principal, Depends(require("churn:manage"))]
 async def list_warnings(
     principal: ChurnRead,
     session: SessionDep,
-    page: PageDep,
+    page: WarningPage,
     status: ChurnWarningStatus | None = None,
     customer_name: Annotated[str | None, Query(max_length=200, description="Customer name contains")] = None,
     owner_name: Annotated[str | None, Query(max_length=100, description="Account manager name or username contains")] = None,

@@ -57,6 +57,7 @@ class ChurnWarningRead(VersionedOutput):
     opened_at: datetime
     confirmed_at: datetime | None
     confirmed_by_id: int | None
+    confirmed_by_name: str | None
     confirm_reason: str | None
     allowed_actions: list[ChurnWarningAction]
 

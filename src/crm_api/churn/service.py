@@ -29,6 +29,8 @@ from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import NotificationType
 
 OPENED = EventType("churn_warning.opened", "The churn scan opened a warning for an inactive customer", ChurnWarningOpened)
 CONFIRMED = EventType("churn_warning.confirmed", "A customer's churn was confirmed", ChurnWarningRead)
@@ -51,9 +53,12 @@ async def scan(session: AsyncSession, settings: Settings) -> int:
     """
     cutoff = months_before(local_today(settings.time_zone), settings.churn_inactive_months)
     now = clock.now()
-    opened = await ChurnWarningRepository(session).open_warnings_for_inactive(
+    repo = ChurnWarningRepository(session)
+    last_id = await repo.last_id()
+    opened = await repo.open_warnings_for_inactive(
         cutoff_date=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=now
     )
+    await notifications.notify_selected(session, NotificationType.CHURN_WARNING, repo.opened_since(after_id=last_id))
     await publish_selected(
         session,
         event_type=OPENED.name,
@@ -91,6 +96,7 @@ def _read(warning: ChurnWarning, context: tuple[Customer, User, date | None], pr
         opened_at=warning.opened_at,
         confirmed_at=warning.confirmed_at,
         confirmed_by_id=warning.confirmed_by_id,
+        confirmed_by_name=warning.confirmed_by_name,
         confirm_reason=warning.confirm_reason,
         allowed_actions=RULES.allowed_actions(OwnedWarning(warning, owner.id), principal),
     )

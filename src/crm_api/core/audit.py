@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.clock import clock
 from crm_api.core.context import client_ip_var, request_id_var
 from crm_api.core.permissions import Principal
+from crm_api.core.references import NAME_OF
 from crm_api.core.tables import AuditEvent
 
 # Never copied into the audit trail: secrets, and the optimistic-locking counter every change bumps.
@@ -35,9 +36,13 @@ def _plain(value: Any) -> Any:
 
 
 def snapshot(entity: object) -> Snapshot:
-    """Column values of an ORM object, JSON-ready, secrets left out."""
+    """Column values of an ORM object, JSON-ready, secrets and the names of its references (core.references) left out."""
     mapper = inspect(type(entity))
-    return {column.key: _plain(getattr(entity, column.key)) for column in mapper.column_attrs if column.key not in LEFT_OUT}
+    return {
+        column.key: _plain(getattr(entity, column.key))
+        for column in mapper.column_attrs
+        if column.key not in LEFT_OUT and NAME_OF not in column.info
+    }
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

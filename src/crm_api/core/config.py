@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     # for one; past that a sign-in is answered 429 at once rather than queued.
     password_check_concurrency: int = Field(default=1, ge=1)
     password_check_queue: int = Field(default=32, ge=0)
+    # How long a sign-in in that line waits for its check to start; past it, 429 too, so each is answered in time.
+    password_check_wait_seconds: float = Field(default=2.0, gt=0)
     scheduler_enabled: bool = False
+    # How long a scheduler waits for another process's run of the same job before skipping a fire time; keep it under
+    # the statement timeout, which also ends the wait.
+    scheduler_lock_wait_seconds: float = Field(default=5, ge=0, le=60)
     # On SIGTERM: how long `crm serve` waits for the requests in flight, and `crm scheduler` (or an API process
     # running the scheduler) for the jobs running, before cancelling them. Keep it under the orchestrator's stop
     # timeout (Docker's stop_grace_period, Kubernetes' terminationGracePeriodSeconds).
@@ -59,6 +64,18 @@ class Settings(BaseSettings):
     opportunity_stall_cron: str = "0 3 * * *"
     opportunity_stall_days: int = Field(default=14, ge=1)
     follow_up_days: int = Field(default=30, ge=1)
+    # Notification streams (SSE): a comment this often keeps proxies from closing an idle stream; on SQLite a stream
+    # looks for new notifications and checks its caller this often; on PostgreSQL NOTIFY wakes it, and it checks its
+    # caller at least this often besides (a disabled user or a revoked token is announced at once).
+    notification_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    notification_poll_seconds: float = Field(default=1.0, gt=0)
+    notification_recheck_seconds: float = Field(default=60.0, gt=0)
+    # How often emails and group-robot messages (notifications, emails to contacts) are sent and retried.
+    notification_dispatch_cron: str = "* * * * *"
+    # The supervisors' weekly report (notification and HTML email), of the week just ended.
+    weekly_report_cron: str = "0 8 * * mon"
+    # How often open tickets are checked against their SLA due times (a breach notifies once).
+    ticket_sla_check_cron: str = "*/5 * * * *"
     # The customer pool (§3.12): how many active customers one person may own and still claim another, and how
     # long after releasing a customer its former owner may not claim it back.
     pool_claim_limit: int = Field(default=300, ge=0)
@@ -73,6 +90,10 @@ class Settings(BaseSettings):
     import_max_reported_errors: int = Field(default=10_000, ge=1)
     # How often a runner (the scheduler process, or a worker with the scheduler on) looks for queued imports.
     import_poll_seconds: float = Field(default=10.0, gt=0)
+    # How many customers one owner may lock out of the recycle job.
+    pool_lock_limit: int = Field(default=10, ge=0)
+    # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
+    pool_recycle_cron: str = "30 0 * * *"
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.
@@ -83,6 +104,9 @@ class Settings(BaseSettings):
     webhook_dispatch_cron: str = "* * * * *"
     # Off in production: a subscription may not point at loopback, private or link-local hosts (SSRF).
     webhook_allow_private_hosts: bool = False
+    # Every outbound target (webhooks, group robots, the SMTP server) may be loopback, private or link-local (SSRF
+    # guard off); unset: in dev only, or where CRM_WEBHOOK_ALLOW_PRIVATE_HOSTS says so.
+    allow_private_targets: bool | None = None
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
@@ -112,6 +136,12 @@ class Settings(BaseSettings):
     @property
     def docs_are_public(self) -> bool:
         return self.public_docs if self.public_docs is not None else self.env != "prod"
+
+    @property
+    def private_targets_allowed(self) -> bool:
+        if self.allow_private_targets is not None:
+            return self.allow_private_targets
+        return self.webhook_allow_private_hosts or self.env == "dev"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,8 +1,9 @@
 """The headers of the contract, derived from what sends or honours them rather than listed per route.
 
-`Idempotency-Key` on every write the IdempotencyMiddleware keeps; `ETag` and 304 on every GET that takes
+`Idempotency-Key` on every write the IdempotencyMiddleware keeps (not sign-in and tokens); `ETag` and 304 on every GET that takes
 the `ETag` dependency (its If-None-Match parameter shows it); `Location` on a 201 whose record has a GET
-at `{path}/{id}` (LocationMiddleware sends it); `Retry-After` on 429 and 503; 413 wherever a body is read.
+at `{path}/{id}` (LocationMiddleware sends it); `Retry-After` on 429 and 503; 413 wherever a body is read; 422
+on every operation, which refuses a query parameter it does not declare (`edge.reject_unknown_query`).
 """
 
 import re
@@ -11,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from crm_api.core.idempotency import IDEMPOTENT_PATHS, KEY_PATTERN, WRITE_METHODS
+from crm_api.core.idempotency import KEY_PATTERN, keeps
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -48,7 +49,8 @@ def _declare(schema: dict[str, Any]) -> None:
     for path, operations in paths.items():
         for method, operation in operations.items():
             parameters = operation.setdefault("parameters", [])
-            if method.upper() in WRITE_METHODS and path.startswith(IDEMPOTENT_PATHS) and IDEMPOTENCY_KEY not in parameters:
+            _status(operation, 422)
+            if keeps(method.upper(), path) and IDEMPOTENCY_KEY not in parameters:
                 parameters.append(IDEMPOTENCY_KEY)
                 _status(operation, 409)  # the first request with the key is still running
                 _status(operation, 422)  # a malformed key, or one used for another request

@@ -2,13 +2,17 @@
 
 import re
 from collections.abc import Mapping
+from typing import get_args
 
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, invalid_input_response, problem_response
+from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, InvalidInput, invalid_input_response, problem_response
+from crm_api.core.query import accepted_prefixes
 
 
 class BodyTooLarge(HTTPException):
@@ -124,3 +128,42 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, through its dependencies and query models."""
+    names: set[str] = set()
+    dependants = [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        dependants.extend(dependant.dependencies)
+        for field in dependant.query_params:
+            annotation = field.field_info.annotation
+            models = [arg for arg in (annotation, *get_args(annotation)) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+            if models:
+                names.update(info.alias or name for name, info in models[0].model_fields.items())
+            else:
+                names.add(field.alias)
+    return frozenset(names)
+
+
+# By id, as routes are not hashable; each entry holds its route, so the id stays its own.
+_declared_queries: dict[int, tuple[APIRoute, frozenset[str], tuple[str, ...]]] = {}
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """An app-wide dependency: a query parameter the operation does not declare is a 422 naming it, not silently
+    ignored (a misspelt filter would otherwise answer the unfiltered list). Async: no thread hop on every request."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    entry = _declared_queries.get(id(route))
+    if entry is None:
+        entry = _declared_queries[id(route)] = (route, _query_names(route), tuple(accepted_prefixes(route.dependant)))
+    _, declared, prefixes = entry
+    unknown = [
+        name for name in dict.fromkeys(request.query_params.keys()) if name not in declared and not name.startswith(prefixes)
+    ]
+    if unknown:
+        errors = [FieldError(field=name, message="Unknown query parameter", type="unknown_parameter") for name in unknown]
+        raise InvalidInput.many(errors, f"Unknown query parameter: {', '.join(unknown)}")

@@ -22,11 +22,19 @@ from crm_api.core.tables import IdempotencyRecord
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The paths whose writes the middleware keeps: the API, not the docs or health checks.
 IDEMPOTENT_PATHS = "/api/"
+# Except sign-in and tokens: their answers are credentials, which no table should keep, and holding a key would hold
+# a pooled connection while the password is checked. A retried sign-in signs in again.
+UNKEPT_PATHS = "/api/v1/auth/"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
 # Responses worth replaying; 401/429/5xx are about the moment, so a retry runs again.
 NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
+
+
+def keeps(method: str, path: str) -> bool:
+    """Whether a request to `path` with an Idempotency-Key is answered once per key."""
+    return method in WRITE_METHODS and path.startswith(IDEMPOTENT_PATHS) and not path.startswith(UNKEPT_PATHS)
 
 
 class _InProgress(Exception):
@@ -82,7 +90,7 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         key = headers.get(b"idempotency-key")
-        if key is None or scope["method"] not in WRITE_METHODS or not scope["path"].startswith(IDEMPOTENT_PATHS):
+        if key is None or not keeps(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
         raw_key = key.decode("latin-1")

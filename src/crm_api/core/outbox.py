@@ -6,6 +6,7 @@ written by the same session as the change.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
@@ -16,6 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
 from crm_api.core.tables import OutboxEvent
+
+# Outbound deliveries (webhooks, notification channels): the wait after the 1st..5th failed attempt; the 6th failure
+# makes a delivery dead.
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+# A claimed delivery is not due again before this, so a crash mid-send only delays it.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def retry_at(attempts: int, now: datetime) -> datetime | None:
+    """When a delivery that has failed `attempts` times in all is tried again; None: it is out of attempts."""
+    return None if attempts >= MAX_ATTEMPTS else now + BACKOFF[attempts - 1]
 
 
 def _event(event_type: str, entity_type: str, entity_id: object, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Keyset pagination: an opaque cursor over a stable sort, no OFFSET."""
+"""Keyset pagination: an opaque cursor over a stable sort, no OFFSET; the `sort` and `updated_since` every list takes."""
 
 import base64
 import binascii
@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select, tuple_
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import Select, TypeDecorator, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -37,6 +38,10 @@ class PageParams:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     with_total: bool = False
+    # `key` ascending or `-key` descending, one of the list's declared keys; None: the list's own order.
+    sort: str | None = None
+    # Only records changed (else created) at or after this instant.
+    updated_since: datetime | None = None
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
@@ -44,18 +49,49 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=1024, description="`next_cursor` of the previous page")]
 
 
-def _page_params(
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-    with_total: Annotated[bool, Query(description="Also count all matching items")] = False,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor, with_total=with_total)
-
-
 def _cursor_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 
 
+WithTotal = Annotated[bool, Query(description="Also count all matching items")]
+UpdatedSince = Annotated[
+    AwareDatetime | None,
+    Query(
+        description="Only records changed at or after this instant (their `updated_at`, else when they were created), "
+        "with its UTC offset: an integrator's incremental sync passes the time its previous sync started"
+    ),
+]
+
+
+def listing(name: str, *keys: str) -> Any:
+    """The page parameters of a list of records sortable by `keys` (columns of the record, never null), as a
+    FastAPI dependency: `page: Annotated[PageParams, listing("CustomerSort", "name", "updated_at")]`. `sort`
+    is documented as the enum `name` (`key` ascending, `-key` descending); every sort breaks ties on the id."""
+    sort_key: Any = StrEnum(name, [(value, value) for key in keys for value in (key, f"-{key}")])  # type: ignore[misc]  # named per list
+    sort_key.__doc__ = "`key` ascending, `-key` descending"
+
+    def sorted_(
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        with_total: WithTotal = False,
+        updated_since: UpdatedSince = None,
+        sort: Annotated[
+            sort_key | None,
+            Query(description="`key` ascending, `-key` descending, ties broken by id; a cursor keeps its sort"),
+        ] = None,
+    ) -> PageParams:
+        return PageParams(
+            limit=limit, cursor=cursor, with_total=with_total, sort=sort.value if sort else None, updated_since=updated_since
+        )
+
+    return Depends(sorted_)
+
+
+def _page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None, with_total: WithTotal = False) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor, with_total=with_total)
+
+
+# A computed list (pairs, report rows) in its own order: it has no records that change, so no sort or updated_since.
 PageDep = Annotated[PageParams, Depends(_page_params)]
 # Pages of a result that reports its own totals.
 CursorPageDep = Annotated[PageParams, Depends(_cursor_params)]
@@ -81,15 +117,20 @@ def _encode(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort: Sort) -> list[Any]:
+def _decode(cursor: str, sort: Sort, sort_name: str | None) -> list[Any]:
+    """The key values of the cursor's last row; 422 for a cursor of another list, or of another sort of this one."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(sort.keys):
+        named, *values = json.loads(raw)
+        if named != sort_name:
+            raise ValueError("another sort")
+        if len(values) != len(sort.keys):
             raise ValueError("wrong arity")
         decoded: list[Any] = []
         for key, value in zip(sort.keys, values, strict=True):
-            python_type = key.type.python_type
+            # A TypeDecorator (UTCDateTime, Money) names no Python type of its own: its column type does.
+            column_type = key.type.impl_instance if isinstance(key.type, TypeDecorator) else key.type
+            python_type = column_type.python_type
             if value is None:
                 decoded.append(None)
             elif python_type is datetime:
@@ -125,16 +166,45 @@ class Rows(NamedTuple):
         return Page(items=[convert(row) for row in self.rows], next_cursor=self.next_cursor, total=self.total)
 
 
+# The column that says when a record last changed: the first of these its table has.
+CHANGE_COLUMNS = ("updated_at", "synced_at", "created_at", "occurred_at", "at", "started_at")
+
+
+def changed_at(entity: Any) -> InstrumentedAttribute[Any]:
+    """`updated_since` compares with this column of the listed record."""
+    for name in CHANGE_COLUMNS:
+        if name in entity.__table__.c:
+            column: InstrumentedAttribute[Any] = getattr(entity, name)
+            return column
+    raise TypeError(f"{entity.__name__} has no column saying when it changed")
+
+
+def sorted_by(entity: Any, sort_name: str) -> Sort:
+    """`key` / `-key` as keyset sort keys: the column, then the id, both one way."""
+    name = sort_name.removeprefix("-")
+    if entity.__table__.c[name].nullable:
+        # A NULL compares as unknown in the keyset's row comparison: pages would skip those rows.
+        raise TypeError(f"{entity.__name__}.{name} may be null: it cannot be a sort key")
+    return Sort([getattr(entity, name), entity.id], descending=sort_name.startswith("-"))
+
+
 async def paginate(
     session: AsyncSession, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort, *, scalars: bool = True
 ) -> Rows:
-    """Rows of one page, the cursor of the next page, and the total when asked for."""
+    """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
+    `params.sort` and `params.updated_since` apply to the record the statement selects first."""
+    if params.sort is not None or params.updated_since is not None:
+        entity = statement.column_descriptions[0]["entity"]
+        if params.updated_since is not None:
+            statement = statement.where(changed_at(entity) >= params.updated_since)
+        if params.sort is not None:
+            sort = sorted_by(entity, params.sort)
     total = None
     if params.with_total:
         total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     keyed = statement
     if params.cursor:
-        after = _decode(params.cursor, sort)
+        after = _decode(params.cursor, sort, params.sort)
         columns = tuple_(*sort.keys)
         keyed = keyed.where(columns < tuple_(*after) if sort.descending else columns > tuple_(*after))
     order = [key.desc() if sort.descending else key.asc() for key in sort.keys]
@@ -145,5 +215,5 @@ async def paginate(
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = _encode([getattr(last, key.key) for key in sort.keys])
+        next_cursor = _encode([params.sort, *(getattr(last, key.key) for key in sort.keys)])
     return Rows(rows, next_cursor, total)

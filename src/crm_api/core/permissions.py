@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, str] = {
     "roles:write": "Create and change custom roles",
     "api_keys:write": "Issue and revoke integrator API keys",
     "dictionary:write": "Change the data dictionary",
+    "custom_fields:write": "Define, change and deactivate custom fields",
     "settings:write": "Change business settings: stages, scoring, assignment, SLA and routing rules",
     "audit:read": "Read the audit trail",
     "jobs:read": "Read scheduled job runs",

@@ -3,7 +3,7 @@
 from collections.abc import Collection
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
@@ -12,6 +12,14 @@ from crm_api.core.pagination import PageParams, Rows, Sort, paginate
 from crm_api.core.permissions import Principal
 
 M = TypeVar("M", bound=Base)
+
+
+def skip_locked(session: AsyncSession, statement: Any, **options: Any) -> Any:
+    """FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent dispatchers claim different rows; SQLite has no row locks
+    (one writer at a time anyway)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return statement
+    return statement.with_for_update(skip_locked=True, **options)
 
 
 class Repository(Generic[M]):
@@ -35,6 +43,10 @@ class Repository(Generic[M]):
         if entity is not None and not include_deleted and getattr(entity, "deleted_at", None) is not None:
             return None
         return entity
+
+    async def last_id(self) -> int:
+        """The highest id so far (0: none): rows a set-based insert adds after reading it have larger ids."""
+        return int(await self.session.scalar(select(func.max(self.model.id))) or 0)  # type: ignore[attr-defined]  # Base declares no id
 
     def select(self, *, include_deleted: bool = False) -> Select[M]:
         statement = select(self.model)

@@ -13,6 +13,7 @@ from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
@@ -50,10 +51,27 @@ def lock_key(job_name: str) -> int:
     return int.from_bytes(hashlib.sha256(job_name.encode()).digest()[:8], "big", signed=True)
 
 
-async def _try_lock(session: AsyncSession, job_name: str) -> bool:
+# SQLSTATE lock_not_available: the wait for the advisory lock ran past lock_timeout.
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+async def _lock(session: AsyncSession, job_name: str, *, wait_seconds: float) -> bool:
+    """Take the job's advisory lock, waiting up to `wait_seconds` for a run in another process to end."""
     if session.get_bind().dialect.name != "postgresql":
         return True  # SQLite: one process writes at a time anyway
-    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(job_name)}))
+    key = {"key": lock_key(job_name)}
+    if wait_seconds <= 0:
+        return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key))
+    try:
+        async with session.begin_nested():  # a timed-out wait rolls back to here and the skip is still recorded
+            await session.execute(text(f"SET LOCAL lock_timeout = '{int(wait_seconds * 1000)}ms'"))
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), key)
+            await session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,10 @@ async def run_job(database: Database, settings: Settings, job: Job, *, scheduled
 
     try:
         async with database.sessionmaker() as session, session.begin():
-            if not await _try_lock(session, job.name):
+            # A fire time waits for a run of the previous one elsewhere, so no fire time is lost to a slow run;
+            # a run asked for by hand does not wait.
+            wait = settings.scheduler_lock_wait_seconds if scheduled_for is not None else 0
+            if not await _lock(session, job.name, wait_seconds=wait):
                 reason = "running elsewhere"
             elif scheduled_for is not None and await _already_served(session, job.name, scheduled_for):
                 reason = f"{scheduled_for.isoformat()} already ran elsewhere"

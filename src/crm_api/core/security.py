@@ -1,12 +1,17 @@
 """Password hashing, JWT access tokens, opaque refresh tokens and API key secrets."""
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import secrets
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from pwdlib import PasswordHash
@@ -20,6 +25,8 @@ JWT_ALGORITHM = "HS256"
 
 # OWASP's first Argon2id choice (19 MiB, two passes, one lane); hashes made with other parameters still verify.
 password_hash = PasswordHash((Argon2Hasher(memory_cost=19 * 1024, time_cost=2, parallelism=1),))
+# 0 is normal, 19 the lowest: a check waits while the CPU has requests to serve, and runs in the time they leave.
+PASSWORD_CHECK_NICE = 10
 # Verified against when the username is unknown, so both paths cost the same time.
 _DUMMY_HASH = password_hash.hash("not-a-real-password")
 
@@ -28,41 +35,69 @@ def hash_password(password: str) -> str:
     return password_hash.hash(password)
 
 
-def verify_password(password: str, hashed: str | None) -> bool:
+def verify_password(password: str, hashed: str | None) -> tuple[bool, str | None]:
+    """Whether the password matches, and when it does and `hashed` was made with other parameters than today's, the
+    password hashed anew (one Argon2 check either way; the rehash only after a match)."""
     if hashed is None:
         password_hash.verify(password, _DUMMY_HASH)
-        return False
-    return password_hash.verify(password, hashed)
+        return False, None
+    return password_hash.verify_and_update(password, hashed)
 
 
-async def verify_off_loop(password: str, hashed: str | None) -> bool:
-    return await asyncio.to_thread(verify_password, password, hashed)
+def _lower_priority() -> None:
+    """Runs in each password-check thread: Linux gives every thread its own nice value, so a storm of sign-ins takes
+    the CPU the requests of everyone already signed in leave over, rather than slowing them down."""
+    with contextlib.suppress(OSError, AttributeError):  # elsewhere the check runs at normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_CHECK_NICE)
+
+
+async def verify_off_loop(password: str, hashed: str | None, threads: Executor) -> tuple[bool, str | None]:
+    return await asyncio.get_running_loop().run_in_executor(threads, verify_password, password, hashed)
 
 
 class PasswordChecks:
-    """A worker's queue of password checks: `concurrency` run at once, off the event loop; `queue` more callers may
-    wait in line, and any further one is turned away at once (429) rather than pile up behind them."""
+    """A worker's queue of password checks: `concurrency` run at once, in threads of their own at a low priority; `queue`
+    more callers may wait in line, each up to `wait_seconds`; any other is turned away at once (429) rather than pile
+    up behind them, so every sign-in is answered within about `wait_seconds` and one check."""
 
-    def __init__(self, *, concurrency: int, queue: int) -> None:
+    def __init__(self, *, concurrency: int, queue: int, wait_seconds: float) -> None:
         self._running = asyncio.Semaphore(concurrency)
         self._capacity = concurrency + queue
         self._admitted = 0
+        self._wait_seconds = wait_seconds
+        # Never shut down: the process's exit ends its idle threads, and an app may be started again (tests do).
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="password-check", initializer=_lower_priority)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """A place in line for the checks made inside the block."""
         if self._admitted >= self._capacity:
-            raise RateLimited("Too many sign-ins at once; try again shortly", retry_after=1, code="auth.busy")
+            raise _busy()
         self._admitted += 1
         try:
             yield
         finally:
             self._admitted -= 1
 
-    async def verify(self, password: str, hashed: str | None) -> bool:
-        """Within a slot: waits for a turn, then checks."""
-        async with self._running:
-            return await verify_off_loop(password, hashed)
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Within a slot: the turn to check, once one is free within `wait_seconds`, else 429."""
+        try:
+            await asyncio.wait_for(self._running.acquire(), self._wait_seconds)
+        except TimeoutError:
+            raise _busy() from None
+        try:
+            yield
+        finally:
+            self._running.release()
+
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """Within a turn: checks; see verify_password."""
+        return await verify_off_loop(password, hashed, self._threads)
+
+
+def _busy() -> RateLimited:
+    return RateLimited("Too many sign-ins at once; try again shortly", retry_after=1, code="auth.busy")
 
 
 def create_access_token(settings: Settings, *, user_id: int) -> tuple[str, int]:
@@ -80,10 +115,10 @@ def create_access_token(settings: Settings, *, user_id: int) -> tuple[str, int]:
     return token, int(lifetime.total_seconds())
 
 
-def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] | None:
-    """The user id and issue time of a valid access token, or None."""
+def _access_claims(settings: Settings, token: str) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired access token, or None."""
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             settings.secret_key.get_secret_value(),
             algorithms=[JWT_ALGORITHM],
@@ -93,6 +128,20 @@ def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] 
         return None
     # Expiry is checked against our clock so tests can move time.
     if claims.get("typ") != "access" or claims["exp"] <= clock.now().timestamp():
+        return None
+    return claims
+
+
+def access_token_expiry(settings: Settings, token: str) -> datetime | None:
+    """When a valid access token stops being accepted (a long-lived stream ends then), or None if it already has."""
+    claims = _access_claims(settings, token)
+    return None if claims is None else datetime.fromtimestamp(claims["exp"], tz=clock.now().tzinfo)
+
+
+def decode_access_token(settings: Settings, token: str) -> tuple[int, datetime] | None:
+    """The user id and issue time of a valid access token, or None."""
+    claims = _access_claims(settings, token)
+    if claims is None:
         return None
     try:
         user_id = int(claims["sub"])

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.errors import Conflict
 from crm_api.core.permissions import Principal
+from crm_api.core.references import names_before, reload_names
 
 
 class VersionedRecord(Protocol):
@@ -28,6 +29,7 @@ async def compare_and_set(session: AsyncSession, entity: R, *, entity_type: str,
     others get 409 naming the state the winner left, before they write anything.
     """
     model = type(entity)
+    names = names_before(entity)
     statement = (
         update(model)
         .where(model.id == entity.id, model.version == entity.version)
@@ -46,6 +48,7 @@ async def compare_and_set(session: AsyncSession, entity: R, *, entity_type: str,
             current_status=status,
             current_version=current.version if current is not None else None,
         )
+    await reload_names(session, moved, names, set(changes))
     return moved
 
 

@@ -4,12 +4,18 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, DateTime, Integer, Numeric
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+# A JSON document a query looks into (custom fields): JSONB on PostgreSQL, so a GIN index answers `@>`; JSON elsewhere.
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+# Its default in the database, for rows written by SQL that does not name it (bulk loads).
+EMPTY_DOCUMENT = text("'{}'")
 
 CENT = Decimal("0.01")
 

@@ -12,6 +12,7 @@ from crm_api.customers.service import (
     apply_tags,
     audit_view,
     ensure_dictionary_values,
+    hand_over,
     record_ownership,
     transfer_target,
 )
@@ -57,9 +58,7 @@ async def bulk_update(session: AsyncSession, actor: Principal, data: CustomerBul
         if changes.tags_add or changes.tags_remove:
             names = [t.tag for t in customer.tags if t.tag not in changes.tags_remove]
             apply_tags(customer, list(dict.fromkeys(names + changes.tags_add)))
-        previous_owner_id = customer.owner_id
-        if owner is not None:
-            customer.owner_id = owner.id
+        previous_owner_id = hand_over(customer, owner.id) if owner is not None else customer.owner_id
         await audit.record_change(
             session, actor=actor, entity_type="customer", entity=customer, action="bulk_update", before=before, view=audit_view
         )

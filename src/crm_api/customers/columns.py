@@ -1,13 +1,14 @@
 """The columns of a customer file, shared by import and export so an exported file imports again."""
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from crm_api.customers.schemas import CustomerCreate, CustomerRead
 
-# Writable fields, name first: the columns an import understands.
-FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name != "name")]
+# Writable fields, name first: the columns an import understands. Custom fields have a column each, by key or label.
+FIELDS = ["name", *(name for name in CustomerCreate.model_fields if name not in {"name", "custom_fields"})]
+# A custom field's column, as `column_for` callers name it: the prefix and the field's key.
+CUSTOM_FIELD_COLUMN = "custom_fields."
 # Exported for the reader, ignored on import (the importer becomes the owner; codes and status are the system's).
 SYSTEM_COLUMNS = ("code", "status", "owner_id")
 EXPORT_COLUMNS = ["code", *FIELDS, "status", "owner_id"]
@@ -41,7 +42,6 @@ CHINESE_LABELS = {
     "地税登记号": "local_tax_no",
     "国税登记号": "national_tax_no",
     "标签": "tags",
-    "自定义字段": "custom_fields",
     "状态": "status",
     "客户经理": "owner_id",
     "外部编号": "external_id",
@@ -56,12 +56,15 @@ def column_for(header: Any) -> str | None:
     return COLUMN_NAMES.get(text) or COLUMN_NAMES.get(text.lower())
 
 
+def custom_field_header(key: str, label: str) -> str:
+    """A custom field's column: its label, or `custom_fields.<key>` where the label names a customer field (地址)."""
+    return label if column_for(label) is None else CUSTOM_FIELD_COLUMN + key
+
+
 def to_cell(customer: CustomerRead, column: str) -> str | int | None:
     value = getattr(customer, column)
     if column == "tags":
         return TAG_SEPARATOR.join(value) or None
-    if column == "custom_fields":
-        return json.dumps(value, ensure_ascii=False) if value else None
     if isinstance(value, Decimal):
         return str(value)
     cell: str | int | None = value  # the other export columns hold text, whole numbers or nothing
@@ -69,12 +72,7 @@ def to_cell(customer: CustomerRead, column: str) -> str | int | None:
 
 
 def from_cell(column: str, value: str) -> Any:
-    """A cell's text as the schema takes it; ValueError when it cannot be read."""
+    """A cell's text as the schema takes it."""
     if column == "tags":
         return [tag for tag in value.replace("；", TAG_SEPARATOR).split(TAG_SEPARATOR) if tag.strip()]
-    if column == "custom_fields":
-        parsed = json.loads(value)
-        if not isinstance(parsed, dict):
-            raise ValueError("custom_fields must be a JSON object")
-        return parsed
     return value

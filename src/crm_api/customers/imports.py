@@ -13,9 +13,12 @@ from crm_api.customers.service import ensure_can_own
 from crm_api.imports import service as imports
 from crm_api.imports.policy import ImportEntity
 from crm_api.imports.policy import ImportMode as Mode
+from crm_api.imports.reader import max_sheet_rows
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 100_000
+# Lines a file may have, blank ones included (its bounds, as every import's: crm_api.imports.reader).
+MAX_SHEET_ROWS = max_sheet_rows(MAX_IMPORT_ROWS)
 
 
 async def import_customers(
@@ -46,7 +49,7 @@ async def import_customers(
         inline_max_rows=MAX_IMPORT_ROWS,
     )
     assert tally is not None  # inline up to the most rows it takes
-    errors = [ImportRowError(row=e.row, field=e.field, message=e.reason) for e in tally.errors]
+    errors = [ImportRowError(row=e.row, field=e.field, message=e.reason, duplicate=e.duplicate) for e in tally.errors]
     written = not dry_run and not (mode == "all_or_nothing" and tally.failed)
     report = ImportReport(
         dry_run=dry_run,

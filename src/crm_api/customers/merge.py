@@ -6,8 +6,9 @@ from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import Conflict
 from crm_api.core.permissions import Principal
+from crm_api.customers.policy import OwnershipAction
 from crm_api.customers.repository import CustomerRepository, customer_references
-from crm_api.customers.service import audit_view, writable_customer
+from crm_api.customers.service import audit_view, record_ownership, writable_customer
 from crm_api.models.customer import Customer
 
 
@@ -41,5 +42,12 @@ async def merge_customers(
         before=(survivor_before, loser_before),
         view=audit_view,
         moved=moved,
+    )
+    # Each keeps its own history; the merge is a row of both, naming the owner the loser's records moved from.
+    record_ownership(
+        session, survivor, OwnershipAction.MERGE, actor, from_user_id=loser.owner_id, reason=f"{loser.code} merged into it"
+    )
+    record_ownership(
+        session, loser, OwnershipAction.MERGE, actor, from_user_id=loser.owner_id, reason=f"Merged into {survivor.code}"
     )
     return survivor, moved

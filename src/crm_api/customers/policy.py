@@ -27,6 +27,10 @@ class OwnershipAction(StrEnum):
     CLAIM = "claim"  # taken from the pool (申领)
     RELEASE = "release"  # put back into the pool, with a reason
     TRANSFER = "transfer"  # given to another account manager
+    RECYCLE = "recycle"  # returned to the pool by the recycle job
+    MERGE = "merge"  # a duplicate merged into it: the loser's owner gives way to the survivor's
+    LOCK = "lock"  # its owner keeps it out of the recycle job (the owner does not change)
+    UNLOCK = "unlock"
 
 
 def visible(principal: Principal, permission: str) -> ColumnElement[bool]:

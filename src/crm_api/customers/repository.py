@@ -1,21 +1,65 @@
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, CursorResult, Select, UniqueConstraint, exists, func, insert, select, type_coerce, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    CursorResult,
+    Select,
+    UniqueConstraint,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
-from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange
+from crm_api.models.collaboration import Task
+from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange, RecycleRule
 from crm_api.models.identity import User
+from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.opportunities.policy import OpportunityStatus
+from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 R = TypeVar("R", Contact, Interaction)
+
+# Values per IN list of the duplicate guard's lookup: an import's 100,000 rows stay under the drivers' parameter limits.
+KEY_BATCH = 5_000
+# Ownership moves that start an owner's time with a customer: the recycle clock runs from the latest of them.
+OWNERSHIP_STARTS = (
+    customer_policy.OwnershipAction.CREATE,
+    customer_policy.OwnershipAction.CLAIM,
+    customer_policy.OwnershipAction.TRANSFER,
+)
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """The customers one recycle rule catches on a day: of these levels (None: every level but `other_levels`), owned
+    since before `interaction_since` with no interaction on or after that day, or owned since before `deal_since`
+    with no won opportunity or shipped order since. A None day: that condition is off."""
+
+    level: str | None
+    other_levels: Sequence[str]
+    interaction_since: tuple[date, datetime] | None
+    deal_since: tuple[date, datetime] | None
 
 
 class CustomerRepository(Repository[Customer]):
@@ -51,6 +95,37 @@ class CustomerRepository(Repository[Customer]):
         ).one()
         return row[0], row[1], row[2]
 
+    async def sharing_keys(
+        self, *, names: Sequence[str], phones: Sequence[str], emails: Sequence[str], except_id: int | None
+    ) -> list[Any]:
+        """Live customers whose normalized name, E.164 phone or lower-case email is among these (indexed lookups,
+        a query per KEY_BATCH values of each), with their owner's name: rows of (id, name, owner_id, owner_name,
+        name_normalized, phone_e164, email), each once, oldest first."""
+        email = func.lower(Customer.email)
+        keyed = [(Customer.name_normalized, names), (Customer.phone_e164, phones), (email, emails)]
+        statement = (
+            select(
+                Customer.id,
+                Customer.name,
+                Customer.owner_id,
+                User.full_name.label("owner_name"),
+                Customer.name_normalized,
+                Customer.phone_e164,
+                email.label("email"),
+            )
+            .outerjoin(User, User.id == Customer.owner_id)
+            .where(Customer.deleted_at.is_(None))
+        )
+        if except_id is not None:
+            statement = statement.where(Customer.id != except_id)
+        found: dict[int, Any] = {}
+        longest = max(len(values) for _, values in keyed)
+        for start in range(0, longest, KEY_BATCH):
+            keys = [column.in_(values[start : start + KEY_BATCH]) for column, values in keyed if values[start:]]
+            for row in await self.session.execute(statement.where(or_(*keys))):
+                found.setdefault(row.id, row)
+        return [found[i] for i in sorted(found)]
+
     async def names(self, ids: Iterable[int]) -> dict[int, str]:
         rows = await self.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(list(ids))))
         return dict(rows.all())
@@ -62,10 +137,19 @@ class CustomerRepository(Repository[Customer]):
         )
         return int(await self.session.scalar(statement) or 0)
 
-    async def hold_claimant(self, user_id: int) -> None:
-        """Lock the claimant's user row until commit, so their claims count and move one at a time (the limit holds
-        under concurrency). FOR NO KEY UPDATE: rows referring to the user may still be written meanwhile."""
-        await self.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+    async def hold_user(self, user_id: int) -> int | None:
+        """Lock the user's row until commit, so their claims (or locks) count and move one at a time (a limit holds
+        under concurrency); their own claim limit, if an admin set one. FOR NO KEY UPDATE: rows referring to the
+        user may still be written meanwhile."""
+        statement = select(User.pool_claim_limit).where(User.id == user_id).with_for_update(key_share=True)
+        return await self.session.scalar(statement)
+
+    async def locked_by(self, owner_id: int) -> int:
+        """How many live customers of this owner are locked (the lock limit counts these)."""
+        statement = select(func.count()).where(
+            Customer.owner_id == owner_id, Customer.locked_at.is_not(None), Customer.deleted_at.is_(None)
+        )
+        return int(await self.session.scalar(statement) or 0)
 
     async def claim(self, customer_id: int, user_id: int) -> Customer | None:
         """`UPDATE customers SET owner_id = :me, version = version + 1 WHERE id = :id AND owner_id IS NULL AND
@@ -82,7 +166,10 @@ class CustomerRepository(Repository[Customer]):
             .returning(Customer)
             .execution_options(populate_existing=True, synchronize_session=False)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        claimed = (await self.session.execute(statement)).scalar_one_or_none()
+        if claimed is not None:
+            await reload_names(self.session, claimed, {}, {"owner_id"})
+        return claimed
 
     async def owner_name(self, customer_id: int) -> tuple[bool, str | None]:
         """Whether the customer is live, and its owner's name (None: in the pool), as committed now."""
@@ -105,6 +192,129 @@ class CustomerRepository(Repository[Customer]):
             OwnershipChange.action == customer_policy.OwnershipAction.RELEASE,
         )
         return await self.session.scalar(statement)
+
+    @staticmethod
+    def stale(rule: Staleness) -> ColumnElement[bool]:
+        """Owned, active, live, unlocked customers the rule catches: correlated subqueries, so it also suits a
+        SELECT … FOR UPDATE of customers."""
+        owned_since = func.coalesce(
+            select(func.max(OwnershipChange.at))
+            .where(
+                OwnershipChange.customer_id == Customer.id,
+                OwnershipChange.to_user_id == Customer.owner_id,
+                OwnershipChange.action.in_(OWNERSHIP_STARTS),
+            )
+            .scalar_subquery(),
+            Customer.created_at,
+        )
+        conditions = []
+        if rule.interaction_since is not None:
+            day, instant = rule.interaction_since
+            contacted = exists().where(Interaction.customer_id == Customer.id, Interaction.occurred_on >= day)
+            conditions.append(and_(owned_since < instant, ~contacted))
+        if rule.deal_since is not None:
+            day, instant = rule.deal_since
+            won = exists().where(
+                Opportunity.customer_id == Customer.id,
+                Opportunity.status == OpportunityStatus.WON,
+                Opportunity.closed_at >= instant,
+            )
+            shipped = exists().where(
+                Order.customer_id == Customer.id, Order.status.in_(COMPLETED_ORDER_STATUSES), Order.order_date >= day
+            )
+            conditions.append(and_(owned_since < instant, ~won, ~shipped))
+        if rule.level is not None:
+            level = Customer.level == rule.level
+        else:
+            level = or_(Customer.level.is_(None), Customer.level.not_in(rule.other_levels))
+        return and_(
+            Customer.owner_id.is_not(None),
+            Customer.locked_at.is_(None),
+            Customer.status == customer_policy.CustomerStatus.ACTIVE,
+            Customer.deleted_at.is_(None),
+            level,
+            or_(*conditions) if conditions else false(),
+        )
+
+    async def hold_stale(self, rules: Sequence[Staleness]) -> list[Customer]:
+        """The customers any of the rules catches, with their tags, their rows locked until commit."""
+        statement = self.with_tags(
+            select(Customer).where(or_(*(self.stale(rule) for rule in rules))).order_by(Customer.id)
+        ).with_for_update(of=Customer)
+        return list((await self.session.scalars(statement)).all())
+
+    async def return_to_pool(self, customer_ids: Sequence[int]) -> None:
+        """`UPDATE customers SET owner_id = NULL, version = version + 1 WHERE id IN (…)`, in slices."""
+        for start in range(0, len(customer_ids), 5_000):
+            await self.session.execute(
+                update(Customer)
+                .where(Customer.id.in_(customer_ids[start : start + 5_000]))
+                .values(owner_id=None, version=Customer.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def reload_with_tags(self, customer_ids: Sequence[int]) -> list[Customer]:
+        statement = self.with_tags(select(Customer).where(Customer.id.in_(customer_ids)).order_by(Customer.id))
+        return list((await self.session.scalars(statement.execution_options(populate_existing=True))).all())
+
+    async def open_recycle_warnings(self, rule: Staleness, *, days: int, now: datetime, due_at: datetime, since: datetime) -> int:
+        """One INSERT … SELECT: a task due `due_at` for the owner of each customer the rule catches (on the day it
+        will be recycled), unless it has an open warning or got one since `since`. Returns how many."""
+        warned = exists().where(
+            Task.related_type == TaskRelatedType.CUSTOMER,
+            Task.related_id == Customer.id,
+            Task.kind == TaskKind.RECYCLE_WARNING,
+            or_(Task.status == TaskStatus.OPEN, Task.created_at >= since),
+        )
+        at_now = literal(now, Task.created_at.type)
+        due = literal(due_at, Task.due_at.type)
+        rows = select(
+            literal(f"Back to the pool within {days} days unless you follow up: ") + Customer.name,
+            Customer.owner_id,
+            literal(TaskRelatedType.CUSTOMER.value),
+            Customer.id,
+            literal(TaskKind.RECYCLE_WARNING.value),
+            literal(TaskStatus.OPEN.value),
+            literal(TaskPriority.HIGH.value),
+            due,
+            at_now,
+            at_now,
+        ).where(self.stale(rule), ~warned)
+        columns = [
+            "title",
+            "assignee_id",
+            "related_type",
+            "related_id",
+            "kind",
+            "status",
+            "priority",
+            "due_at",
+            "created_at",
+            "updated_at",
+        ]
+        result = await self.session.execute(insert(Task).from_select(columns, rows))
+        return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+    async def settle_recycle_warnings(self, customer_ids: Sequence[int], *, now: datetime) -> None:
+        """The customers went back to the pool: their open warnings are moot."""
+        for start in range(0, len(customer_ids), 5_000):
+            await self.session.execute(
+                update(Task)
+                .where(
+                    Task.related_type == TaskRelatedType.CUSTOMER,
+                    Task.related_id.in_(customer_ids[start : start + 5_000]),
+                    Task.kind == TaskKind.RECYCLE_WARNING,
+                    Task.status == TaskStatus.OPEN,
+                )
+                .values(status=TaskStatus.CANCELLED, closed_at=now, version=Task.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def recycle_rules(self) -> list[RecycleRule]:
+        return list((await self.session.scalars(select(RecycleRule).order_by(RecycleRule.level))).all())
+
+    async def clear_recycle_rules(self) -> None:
+        await self.session.execute(delete(RecycleRule))
 
     def ownership_history(self, customer_id: int) -> Select[OwnershipChange]:
         return select(OwnershipChange).where(OwnershipChange.customer_id == customer_id)

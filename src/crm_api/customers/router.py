@@ -10,12 +10,15 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel, PatchModel
-from crm_api.customers import bulk, duplicates, exports, imports, merge, service
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
+from crm_api.customers import bulk, duplicates, emails, exports, imports, merge, pool, service
 from crm_api.customers.schemas import (
     ContactCreate,
+    ContactEmailCreate,
+    ContactEmailSent,
     ContactUpdate,
     CustomerBulkResult,
     CustomerBulkUpdate,
@@ -36,6 +39,8 @@ from crm_api.customers.schemas import (
     InteractionUpdate,
     OwnershipChangeRead,
     PoolCustomerRead,
+    RecycleRules,
+    RecycleRulesRead,
 )
 
 # The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
@@ -47,18 +52,27 @@ CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
 CustomersDelete = Annotated[Principal, Depends(require("customers:delete"))]
 CustomersTransfer = Annotated[Principal, Depends(require("customers:transfer"))]
+SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
+
+
+CustomerPage = Annotated[PageParams, listing("CustomerSort", "code", "name", "created_at", "updated_at")]
 
 
 @list_router.get(
     "",
     response_model=Page[CustomerRead],
     summary="List and search customers, newest first",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_customers(
-    principal: CustomersRead, session: SessionDep, page: PageDep, filters: Annotated[CustomerFilters, Query()]
+    principal: CustomersRead,
+    session: SessionDep,
+    page: CustomerPage,
+    filters: Annotated[CustomerFilters, Query()],
+    custom: CustomFieldFilters,
 ) -> Page[CustomerRead]:
-    return await service.list_customers(session, principal, page, filters)
+    return await service.list_customers(session, principal, page, filters, custom)
 
 
 @router.post(
@@ -66,7 +80,9 @@ async def list_customers(
     response_model=CustomerRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a customer owned by the caller",
-    responses=error_responses(401, 403, 422),
+    description='409 `customer.duplicate` (with `duplicate`: id, name, owner_name or "pool") when a live customer '
+    "has the same normalized name, E.164 phone or email.",
+    responses=error_responses(401, 403, 409, 422),
 )
 async def create_customer(body: CustomerCreate, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.create_customer(session, principal, body))
@@ -80,8 +96,11 @@ async def create_customer(body: CustomerCreate, principal: CustomersWrite, sessi
     response_model=ImportReport,
     summary="Import customers from a CSV or XLSX file",
     description="The header row names the fields (English field names or the Chinese labels: 客户名称, 地区, "
-    "客户等级, 电话 …). Every row is checked like a create; the importer owns the new customers.",
-    responses=error_responses(401, 403, 413, 422),
+    "客户等级, 电话 …) and the active custom fields (by key or label). Every row is checked like a create, the "
+    "duplicate guard too (a row matching a live customer or an earlier row is a row error naming it); the importer "
+    "owns the new customers. 409 `customer.duplicate` when a concurrent request created one of the rows' customers "
+    "first.",
+    responses=error_responses(401, 403, 409, 413, 422),
 )
 async def import_customers(
     principal: CustomersWrite,
@@ -107,6 +126,7 @@ async def import_customers(
     "/export",
     response_class=StreamingResponse,
     summary="Export the filtered customer list as CSV or XLSX",
+    description="One column per field, then one per active custom field, headed by its label. " + FILTERS_DESCRIPTION,
     responses={
         200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"},
         **error_responses(401, 403, 422),
@@ -116,9 +136,10 @@ async def export_customers(
     principal: CustomersRead,
     database: DatabaseDep,
     filters: Annotated[CustomerSearch, Query()],
+    custom: CustomFieldFilters,
     format: Annotated[ExportFormat, Query()] = "csv",
 ) -> StreamingResponse:
-    export = exports.export_customers(database, principal, filters, format)
+    export = await exports.export_customers(database, principal, filters, custom, format)
     return StreamingResponse(
         export.body,
         media_type=export.media_type,
@@ -227,14 +248,39 @@ async def release_customer(
     return service.to_read(await service.release_customer(session, principal, customer_id, body))
 
 
+@router.post(
+    "/{customer_id}/lock",
+    response_model=CustomerRead,
+    summary="Lock a customer: the recycle job leaves it with its owner (its owner, their supervisor or an admin)",
+    description="Refused with 409 `customer.lock_limit` when its owner already has CRM_POOL_LOCK_LIMIT locked "
+    "customers, `customer.already_locked`, and `customer.in_pool` for a customer without an owner.",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def lock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
+    return service.to_read(await pool.lock_customer(session, principal, settings, customer_id))
+
+
+@router.post(
+    "/{customer_id}/unlock",
+    response_model=CustomerRead,
+    summary="Unlock a customer: the recycle rules apply to it again",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
+    return service.to_read(await pool.unlock_customer(session, principal, customer_id))
+
+
+OwnershipChangePage = Annotated[PageParams, listing("OwnershipChangeSort", "at")]
+
+
 @router.get(
     "/{customer_id}/ownership-history",
     response_model=Page[OwnershipChangeRead],
-    summary="Who owned the customer, when and why (create, claim, release, transfer), oldest first",
+    summary="Who owned the customer, when and why (create, claim, release, recycle, transfer, merge, lock), oldest first",
     responses=error_responses(401, 403, 404, 422),
 )
 async def ownership_history(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OwnershipChangePage
 ) -> Page[OwnershipChangeRead]:
     return await service.ownership_history(session, principal, customer_id, page)
 
@@ -260,6 +306,7 @@ def _customer_records(
     update_model: type[PatchModel],
     add: Callable[[AsyncSession, Principal, int, Any], Awaitable[Any]],
     list_summary: str,
+    sorting: Any,
 ) -> None:
     """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
     read_model = kind.read
@@ -270,11 +317,20 @@ def _customer_records(
         f"/{{customer_id}}/{path}",
         response_model=Page[read_model],  # type: ignore[valid-type]  # the page of a model chosen at runtime
         summary=list_summary,
+        description=FILTERS_DESCRIPTION
+        if kind.custom_fields
+        else f"{plural.capitalize()} have no custom fields: `cf.` is a 422.",
         responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
-    async def list_records(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[Any]:
-        return await service.list_records(session, principal, kind, customer_id, page)
+    async def list_records(
+        customer_id: Id,
+        principal: CustomersRead,
+        session: SessionDep,
+        page: Annotated[PageParams, sorting],
+        custom: CustomFieldFilters,
+    ) -> Page[Any]:
+        return await service.list_records(session, principal, kind, customer_id, page, custom)
 
     @router.post(
         f"/{{customer_id}}/{path}",
@@ -334,7 +390,14 @@ def _customer_records(
 
 
 _customer_records(
-    service.CONTACTS, "contacts", "a contact", ContactCreate, ContactUpdate, service.add_contact, "List a customer's contacts"
+    service.CONTACTS,
+    "contacts",
+    "a contact",
+    ContactCreate,
+    ContactUpdate,
+    service.add_contact,
+    "List a customer's contacts",
+    listing("ContactSort", "name", "created_at", "updated_at"),
 )
 _customer_records(
     service.INTERACTIONS,
@@ -344,16 +407,62 @@ _customer_records(
     InteractionUpdate,
     service.add_interaction,
     "List a customer's interactions, newest first",
+    listing("InteractionSort", "occurred_on", "created_at", "updated_at"),
 )
+
+
+@router.post(
+    "/{customer_id}/emails",
+    response_model=ContactEmailSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Email a contact of the customer over SMTP, recorded as an interaction",
+    description="Accepted: the email goes out through the delivery log (retried until sent); the interaction is recorded at once.",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def email_contact(
+    customer_id: Id, body: ContactEmailCreate, principal: CustomersWrite, session: SessionDep, settings: SettingsDep
+) -> ContactEmailSent:
+    return await emails.email_contact(session, principal, settings, customer_id, body)
 
 
 @pool_router.get(
     "",
     response_model=Page[PoolCustomerRead],
     summary="List the customer pool (公海): customers without an owner, newest first; phones and email masked",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_pool(
-    principal: CustomersWrite, session: SessionDep, page: PageDep, filters: Annotated[CustomerSearch, Query()]
+    principal: CustomersWrite,
+    session: SessionDep,
+    page: CustomerPage,
+    filters: Annotated[CustomerSearch, Query()],
+    custom: CustomFieldFilters,
 ) -> Page[PoolCustomerRead]:
+    return await service.list_pool(session, principal, page, filters, custom)
     return await service.list_pool(session, principal, page, filters)
+
+
+@pool_router.get(
+    "/recycle-rules",
+    response_model=RecycleRulesRead,
+    summary="The recycle rules: per customer level, when an owned customer goes back to the pool",
+    responses=error_responses(401, 403),
+)
+async def list_recycle_rules(_: CustomersRead, session: SessionDep) -> RecycleRulesRead:
+    return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in await pool.recycle_rules(session)])
+
+
+@pool_router.put(
+    "/recycle-rules",
+    response_model=RecycleRulesRead,
+    summary="Replace the recycle rules (admins); the daily pool_recycle job applies them",
+    description="Per level (null: the default rule for every level without its own), a customer goes back to the "
+    "pool after `no_interaction_days` without an interaction or `no_deal_days` without a won opportunity or a shipped "
+    "order, counted from when its owner got it at the earliest; its owner gets a task `warning_days` before. "
+    "Locked customers stay. An empty list turns recycling off.",
+    responses=error_responses(401, 403, 422),
+)
+async def replace_recycle_rules(body: RecycleRules, principal: SettingsWrite, session: SessionDep) -> RecycleRulesRead:
+    rules = await pool.replace_recycle_rules(session, principal, body)
+    return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in rules])

@@ -6,9 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import MAX_ID, ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
 from crm_api.core.types import to_money
+from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
+from crm_api.webhooks.policy import DeliveryStatus
 
 Gender = Literal["male", "female", "other"]
 Rating = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
@@ -16,11 +18,6 @@ Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterV
 Phone = Annotated[str, Text(40), Field(description="As entered; also stored in E.164 (default region CN)")]
 DictionaryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-CustomFieldName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-# Scalars only for now; admin-defined typed custom fields replace this later. Numbers JSON can carry: 64-bit, finite.
-CustomFieldValue = (
-    str | bool | Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)] | Annotated[float, Field(allow_inf_nan=False)] | None
-)
 
 
 class _CustomerProfile(InputModel):
@@ -46,7 +43,7 @@ class _CustomerProfile(InputModel):
     local_tax_no: Annotated[str, Text(64)] | None = None
     national_tax_no: Annotated[str, Text(64)] | None = None
     tags: list[Tag] | None = Field(default=None, max_length=20)
-    custom_fields: dict[CustomFieldName, CustomFieldValue] | None = Field(default=None, max_length=50)
+    custom_fields: CustomFieldValues | None = None
 
     @field_validator("tags")
     @classmethod
@@ -111,6 +108,9 @@ class CustomerRead(VersionedOutput):
     name: str
     status: CustomerStatus
     owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
+    locked: bool = Field(description="Locked by its owner: the recycle job leaves it with them")
+    locked_at: datetime | None
+    owner_name: str | None = Field(description="The account manager's full name")
     region: str | None
     level: str | None
     industry: str | None
@@ -137,6 +137,7 @@ class CustomerRead(VersionedOutput):
     deleted_at: datetime | None
     erased_at: datetime | None = Field(description="When its personal data was erased; read-only since")
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -144,6 +145,71 @@ class CustomerRead(VersionedOutput):
     @classmethod
     def _tag_names(cls, tags: list[Any]) -> list[str]:
         return sorted(tag if isinstance(tag, str) else tag.tag for tag in tags)
+
+
+class RecycleRule(InputModel):
+    """When an owned customer of a level goes back to the pool: either condition is enough."""
+
+    level: Annotated[
+        DictionaryCode | None,
+        Field(description="Dictionary `customer_level` value; null: the default rule, for every other level"),
+    ] = None
+    no_interaction_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Recycled after this many days without an interaction; null: never"
+    )
+    no_deal_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Recycled after this many days without a won opportunity or a shipped order; null: never",
+    )
+    warning_days: int = Field(default=0, ge=0, le=365, description="The owner gets a task this many days before; 0: none")
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> "RecycleRule":
+        if self.no_interaction_days is None and self.no_deal_days is None:
+            raise ValueError("give no_interaction_days, no_deal_days or both")
+        return self
+
+
+class RecycleRules(InputModel):
+    """The whole rule set; a level without a rule of its own follows the default rule (if there is one)."""
+
+    rules: list[RecycleRule] = Field(
+        max_length=100,
+        examples=[[{"level": None, "no_interaction_days": 30, "no_deal_days": 180, "warning_days": 3}]],
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _one_rule_per_level(cls, rules: list[RecycleRule]) -> list[RecycleRule]:
+        levels = [rule.level for rule in rules]
+        if len(set(levels)) != len(levels):
+            raise ValueError("one rule per level (and one default rule)")
+        return rules
+
+
+class RecycleRuleRead(OutputModel):
+    level: str | None = Field(description="null: the default rule")
+    no_interaction_days: int | None
+    no_deal_days: int | None
+    warning_days: int
+    updated_at: datetime
+    updated_by_id: int | None
+
+
+class RecycleRulesRead(OutputModel):
+    rules: list[RecycleRuleRead]
+
+
+class DuplicateMatch(OutputModel):
+    """The live customer a new or changed one would duplicate (§3.12)."""
+
+    id: int
+    name: str
+    owner_id: int | None
+    owner_name: str = Field(description='Its owner\'s name, or "pool"', examples=["Wang Fang", "pool"])
+    matched_on: Literal["name", "phone", "email"]
 
 
 class PoolCustomerRead(CustomerRead):
@@ -159,10 +225,11 @@ class ContactCreate(InputModel):
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
     external_id: ExternalId | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ContactUpdate(PatchModel):
-    not_nullable = frozenset({"name", "gender", "title", "office_phone"})
+    not_nullable = frozenset({"name", "gender", "title", "office_phone", "custom_fields"})
 
     name: Annotated[str, Text(100)] | None = None
     gender: Gender | None = None
@@ -171,12 +238,14 @@ class ContactUpdate(PatchModel):
     mobile: Phone | None = None
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ContactRead(VersionedOutput):
     id: int
     external_id: str | None
     customer_id: int
+    customer_name: str
     name: str
     gender: Gender
     title: str
@@ -187,6 +256,7 @@ class ContactRead(VersionedOutput):
     email: str | None
     notes: str | None
     marketing_consent: bool = Field(description="Derived from the consent log: a marketing purpose last granted")
+    custom_fields: dict[str, Any]
     erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -213,12 +283,14 @@ class InteractionUpdate(PatchModel):
 class InteractionRead(VersionedOutput):
     id: int
     customer_id: int
+    customer_name: str
     occurred_on: date
     location: str
     summary: str
     details: str
     notes: str | None
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -242,6 +314,7 @@ class ImportRowError(OutputModel):
     row: int = Field(description="Row number in the file; the header is row 1")
     field: str
     message: str
+    duplicate: DuplicateMatch | None = Field(default=None, description="The live customer the row would duplicate")
 
 
 class ImportReport(OutputModel):
@@ -301,3 +374,16 @@ class CustomerBulkUpdate(InputModel):
 
 class CustomerBulkResult(OutputModel):
     updated: list[int]
+
+
+class ContactEmailCreate(InputModel):
+    contact_id: Id = Field(description="A contact of this customer with an email address")
+    subject: Annotated[str, Text(300)] = Field(examples=["Quotation for the packaging line"])
+    body: Annotated[str, Text(10_000)] = Field(examples=["Dear Mr Wang, please find our quotation below."])
+
+
+class ContactEmailSent(BaseModel):
+    interaction: InteractionRead = Field(description="The interaction that records the email (its summary is the subject)")
+    delivery_id: int = Field(description="The email in the delivery log (GET /api/v1/notification-deliveries)")
+    to: str
+    status: DeliveryStatus = Field(description="`pending` until the dispatcher has sent it")

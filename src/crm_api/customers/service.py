@@ -1,10 +1,12 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -13,12 +15,16 @@ from crm_api.core.codes import next_codes
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
+from crm_api.core.names import normalize_company_name
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.phones import to_e164
+from crm_api.core.query import PrefixedParams
 from crm_api.core.schemas import OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
@@ -37,6 +43,7 @@ from crm_api.customers.schemas import (
     CustomerSearch,
     CustomerTransfer,
     CustomerUpdate,
+    DuplicateMatch,
     InteractionCreate,
     InteractionRead,
     OrdersSummary,
@@ -140,7 +147,7 @@ async def writable_customer(session: AsyncSession, principal: Principal, custome
 
 
 async def list_customers(
-    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters, custom: PrefixedParams
 ) -> Page[CustomerRead]:
     repo = CustomerRepository(session)
     if filters.deleted:
@@ -148,13 +155,149 @@ async def list_customers(
         scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
     else:
         scoped = repo.scoped(principal, "customers:read")
-    statement = repo.filtered(repo.with_tags(scoped), filters)
+    custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
+    statement = repo.filtered(repo.with_tags(scoped), filters).where(*custom_conditions)
     return (await repo.page(statement, params)).to_page(to_read)
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:
     kept = {tag.tag: tag for tag in customer.tags}
     customer.tags = [kept.get(name) or CustomerTag(tag=name) for name in tags]
+
+
+# The duplicate guard (防撞单, §3.12): one company, one live customer, one owner.
+# What it compares, in the order a match is reported -> the column of the repository's rows holding it.
+DUPLICATE_KEYS = {"name": "name_normalized", "phone": "phone_e164", "email": "email"}
+
+
+@dataclass(frozen=True)
+class CustomerKeys:
+    """What the duplicate guard compares: the normalized name, the E.164 phone, the lower-case email (None: not
+    compared, as for a value an update leaves alone)."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> "CustomerKeys":
+        """The keys of the customer fields among `values` (`name`, `phone_e164`, `email`)."""
+        name = normalize_company_name(values["name"]) if values.get("name") else None
+        email = values.get("email")
+        return cls(name=name or None, phone=values.get("phone_e164"), email=email.lower() if email else None)
+
+
+async def duplicates_of(
+    session: AsyncSession, candidates: Sequence[CustomerKeys], *, except_id: int | None = None
+) -> list[list[DuplicateMatch]]:
+    """The duplicate guard for one customer or a whole import: per candidate, the live customers sharing its name,
+    phone or email (a name match first, then phone, then email; oldest first). One query per 5,000 keys; the
+    candidates are not compared with each other."""
+    rows = await CustomerRepository(session).sharing_keys(
+        names=sorted({c.name for c in candidates if c.name}),
+        phones=sorted({c.phone for c in candidates if c.phone}),
+        emails=sorted({c.email for c in candidates if c.email}),
+        except_id=except_id,
+    )
+    # (key, value) -> the customers having it, oldest first: each candidate is a few lookups, whatever the count.
+    having: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        for on, column in DUPLICATE_KEYS.items():
+            if getattr(row, column):
+                having.setdefault((on, getattr(row, column)), []).append(row)
+
+    def matches(candidate: CustomerKeys) -> list[DuplicateMatch]:
+        found: dict[int, DuplicateMatch] = {}
+        for on in DUPLICATE_KEYS:
+            for row in having.get((on, getattr(candidate, on)), []):
+                owner = row.owner_name or "pool"
+                match = DuplicateMatch(id=row.id, name=row.name, owner_id=row.owner_id, owner_name=owner, matched_on=on)
+                found.setdefault(row.id, match)
+        return list(found.values())
+
+    return [matches(candidate) for candidate in candidates]
+
+
+def duplicate_message(match: DuplicateMatch) -> str:
+    return f"Customer {match.id} {match.name} ({match.owner_name}) has the same {match.matched_on}"
+
+
+def duplicate_error(match: DuplicateMatch) -> Conflict:
+    return Conflict(
+        duplicate_message(match),
+        code="customer.duplicate",
+        duplicate=match.model_dump(),
+    )
+
+
+async def ensure_not_duplicate(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> None:
+    """409 `customer.duplicate` naming the live customer that shares the name, phone or email."""
+    [matches] = await duplicates_of(session, [keys], except_id=except_id)
+    if matches:
+        raise duplicate_error(matches[0])
+
+
+@asynccontextmanager
+async def guarded(
+    session: AsyncSession, keys: CustomerKeys | Sequence[CustomerKeys], *, except_id: int | None = None
+) -> AsyncIterator[None]:
+    """Write a new or renamed customer (or new customers: several keys) inside, under a savepoint flushed on the way
+    out: a concurrent request that wrote the same name or phone first (the unique indexes' doing) is the same 409 as
+    one the check saw. The change must be made inside: one made before would roll back with the savepoint's whole
+    transaction."""
+    try:
+        async with session.begin_nested():
+            yield
+            await session.flush()
+    except IntegrityError:
+        if isinstance(keys, CustomerKeys):
+            await ensure_not_duplicate(session, keys, except_id=except_id)
+        else:
+            await ensure_none_duplicate(session, keys)
+        raise
+
+
+async def ensure_none_duplicate(session: AsyncSession, keys: Sequence[CustomerKeys]) -> None:
+    """ensure_not_duplicate for new customers written together: none may share a key with a live customer, nor with
+    another of them."""
+    for matches in await duplicates_of(session, keys):
+        if matches:
+            raise duplicate_error(matches[0])
+    if len(keys) > 1:
+        first: dict[tuple[str, str], int] = {}
+        for index, key in enumerate(keys):
+            for on in DUPLICATE_KEYS:
+                value = getattr(key, on)
+                if value and first.setdefault((on, value), index) != index:
+                    raise Conflict(f"Two of the new customers have the same {on}", code="customer.duplicate")
+
+
+async def import_duplicates(
+    session: AsyncSession, rows: Sequence[tuple[int, CustomerCreate]], earlier: dict[Any, int]
+) -> dict[int, tuple[str, str, DuplicateMatch | None]]:
+    """The duplicate guard on an import's new customers, in one query: row number -> the field, the reason and the
+    live customer, for the rows sharing a key with a live customer or with an earlier row of the file (`earlier`:
+    (key, value) -> the row that first had it, kept by the caller from chunk to chunk)."""
+    keys = {}
+    for number, data in rows:
+        values = data.model_dump(include={"name", "phone", "email"})
+        try:
+            values |= normalized_phones(values, CUSTOMER_PHONES)
+        except InvalidInput:
+            values["phone_e164"] = None  # the create reports it
+        keys[number] = CustomerKeys.of(values)
+    refused: dict[int, tuple[str, str, DuplicateMatch | None]] = {}
+    for (number, key), matches in zip(keys.items(), await duplicates_of(session, list(keys.values())), strict=True):
+        if matches:
+            refused[number] = (matches[0].matched_on, duplicate_message(matches[0]), matches[0])
+            continue
+        for on in DUPLICATE_KEYS:
+            value = getattr(key, on)
+            first = earlier.setdefault((on, value), number) if value else number
+            if first != number:
+                refused[number] = (on, f"Row {first} has the same {on}", None)
+                break
+    return refused
 
 
 def ensure_can_own(actor: Principal) -> None:
@@ -186,10 +329,17 @@ async def create_customers(session: AsyncSession, actor: Principal, items: Seque
             values |= normalized_phones(values, CUSTOMER_PHONES)
         except InvalidInput as exc:
             refusals.append(exc)
+    for data, values in zip(items, rows, strict=True):
+        try:
+            values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.CUSTOMER, data.custom_fields)
+        except InvalidInput as exc:
+            refusals.append(exc)
     if len(refusals) == 1:
         raise refusals[0]
     if refusals:
         raise InvalidInput.many([error for exc in refusals for error in exc.errors], "Several fields are invalid")
+    keys = [CustomerKeys.of(values) for values in rows]
+    await ensure_none_duplicate(session, keys)
     customers = [
         Customer(
             **values,
@@ -201,7 +351,8 @@ async def create_customers(session: AsyncSession, actor: Principal, items: Seque
         )
         for data, values, code in zip(items, rows, await next_codes(session, "KH", len(rows)), strict=True)
     ]
-    session.add_all(customers)
+    async with guarded(session, keys):
+        session.add_all(customers)
     await audit.record_creations(session, actor=actor, entity_type="customer", entities=customers, view=audit_view)
     await CustomerRepository(session).insert_ownership_changes(
         [_ownership_change(customer, OwnershipAction.CREATE, actor, from_user_id=None) for customer in customers]
@@ -235,10 +386,18 @@ async def update_customer(
     # A value kept as it is passes even if its dictionary item has been deactivated since.
     await ensure_dictionary_values(session, {k: v for k, v in changes.items() if v != getattr(customer, k)})
     changes |= normalized_phones(changes, CUSTOMER_PHONES)
-    if "tags" in changes:
-        apply_tags(customer, changes.pop("tags"))
-    for name, value in changes.items():
-        setattr(customer, name, value)
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, CustomFieldEntity.CUSTOMER, changes["custom_fields"], current=customer.custom_fields, record_id=customer.id
+        )
+    # Only a value that changes is compared: a legacy duplicate may still be edited otherwise.
+    keys = CustomerKeys.of({k: v for k, v in changes.items() if v != getattr(customer, k, None)})
+    await ensure_not_duplicate(session, keys, except_id=customer.id)
+    async with guarded(session, keys, except_id=customer.id):
+        if "tags" in changes:
+            apply_tags(customer, changes.pop("tags"))
+        for name, value in changes.items():
+            setattr(customer, name, value)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="update", before=before, view=audit_view
     )
@@ -261,8 +420,11 @@ async def restore_customer(session: AsyncSession, actor: Principal, customer_id:
     customer = await load_customer(session, actor, customer_id, "customers:delete", include_deleted=True)
     if customer.deleted_at is None:
         raise Conflict(f"Customer {customer.code} is not deleted", code="customer.not_deleted")
+    keys = CustomerKeys.of({"name": customer.name, "phone_e164": customer.phone_e164, "email": customer.email})
+    await ensure_not_duplicate(session, keys, except_id=customer.id)
     before = audit_view(customer)
-    customer.deleted_at = None
+    async with guarded(session, keys, except_id=customer.id):
+        customer.deleted_at = None
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="restore", before=before, view=audit_view
     )
@@ -278,6 +440,14 @@ async def transfer_target(session: AsyncSession, actor: Principal, owner_id: int
     return owner
 
 
+def hand_over(customer: Customer, owner_id: int) -> int | None:
+    """Make `owner_id` the owner; the previous owner. A lock is its owner's: it ends, the new owner decides again."""
+    previous_owner_id = customer.owner_id
+    if owner_id != previous_owner_id:
+        customer.owner_id, customer.locked_at = owner_id, None
+    return previous_owner_id
+
+
 async def transfer_customer(session: AsyncSession, actor: Principal, customer_id: int, data: CustomerTransfer) -> Customer:
     """Give the customer to another account manager (the only way its owner changes)."""
     customer = await load_customer(session, actor, customer_id, "customers:transfer")
@@ -286,7 +456,7 @@ async def transfer_customer(session: AsyncSession, actor: Principal, customer_id
     if owner.id == customer.owner_id:
         return customer
     before = audit_view(customer)
-    previous_owner_id, customer.owner_id = customer.owner_id, owner.id
+    previous_owner_id = hand_over(customer, owner.id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=customer, action="transfer", before=before, view=audit_view
     )
@@ -301,17 +471,18 @@ def record_ownership(
     session: AsyncSession,
     customer: Customer,
     action: OwnershipAction,
-    actor: Principal,
+    actor: Principal | None,
     *,
     from_user_id: int | None,
     reason: str | None = None,
 ) -> None:
-    """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool)."""
+    """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool); no actor:
+    a job moved it."""
     session.add(OwnershipChange(**_ownership_change(customer, action, actor, from_user_id=from_user_id, reason=reason)))
 
 
 def _ownership_change(
-    customer: Customer, action: OwnershipAction, actor: Principal, *, from_user_id: int | None, reason: str | None = None
+    customer: Customer, action: OwnershipAction, actor: Principal | None, *, from_user_id: int | None, reason: str | None = None
 ) -> dict[str, Any]:
     return {
         "customer_id": customer.id,
@@ -319,7 +490,7 @@ def _ownership_change(
         "to_user_id": customer.owner_id,
         "action": action,
         "reason": reason,
-        "actor_id": actor.user_id,
+        "actor_id": actor.user_id if actor is not None else None,
         "at": clock.now(),
     }
 
@@ -352,11 +523,13 @@ def to_pool_read(customer: Customer) -> PoolCustomerRead:
 
 
 async def list_pool(
-    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerSearch
+    session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerSearch, custom: PrefixedParams
 ) -> Page[PoolCustomerRead]:
     """Live customers without an owner, to whoever may own customers; their phones and email masked."""
     repo = CustomerRepository(session)
-    statement = repo.filtered(repo.with_tags(repo.select().where(policy.in_pool(principal))), filters)
+    pooled = repo.select().where(policy.in_pool(principal))
+    custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
+    statement = repo.filtered(repo.with_tags(pooled), filters).where(*custom_conditions)
     return (await repo.page(statement, params)).to_page(to_pool_read)
 
 
@@ -378,7 +551,8 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
     if customer.owner_id is not None:
         raise already_owned(customer_id, (await repo.owner_name(customer_id))[1])
     ensure_active(customer)
-    await repo.hold_claimant(me)
+    own_limit = await repo.hold_user(me)
+    limit = own_limit if own_limit is not None else settings.pool_claim_limit
     released_at = await repo.last_release_by(customer_id, me)
     cooldown = timedelta(days=settings.pool_claim_cooldown_days)
     if released_at is not None and clock.now() < released_at + cooldown:
@@ -388,11 +562,11 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
             claimable_at=(released_at + cooldown).isoformat(),
         )
     owned = await repo.owned_active(me)
-    if owned >= settings.pool_claim_limit:
+    if owned >= limit:
         raise Conflict(
-            f"You own {owned} active customers, the most one may own and still claim is {settings.pool_claim_limit}",
+            f"You own {owned} active customers, the most you may own and still claim is {limit}",
             code="customer.claim_limit",
-            limit=settings.pool_claim_limit,
+            limit=limit,
         )
     before = audit_view(customer)
     claimed = await repo.claim(customer_id, me)
@@ -404,7 +578,7 @@ async def claim_customer(session: AsyncSession, actor: Principal, settings: Sett
         if owner_name is not None:
             raise already_owned(customer_id, owner_name)
         raise Conflict(f"Customer {customer.code} was changed by someone else", code="customer.changed")
-    claimed = await _with_tags(repo, customer_id)
+    claimed = await reloaded(repo, customer_id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=claimed, action="claim", before=before, view=audit_view
     )
@@ -417,7 +591,7 @@ async def publish_ownership(session: AsyncSession, event: EventType, customer: C
     await event.publish(session, entity_type="customer", entity_id=customer.id, payload=to_read(customer))
 
 
-async def _with_tags(repo: CustomerRepository, customer_id: int) -> Customer:
+async def reloaded(repo: CustomerRepository, customer_id: int) -> Customer:
     """The customer as its last statement left it, with its tags (a RETURNING refresh leaves them unloaded)."""
     customer = await repo.one_with_tags(repo.select(include_deleted=True).where(Customer.id == customer_id))
     assert customer is not None
@@ -430,8 +604,9 @@ async def release_customer(session: AsyncSession, actor: Principal, customer_id:
     ensure_active(customer)
     before = audit_view(customer)
     previous_owner_id = customer.owner_id
-    await compare_and_set(session, customer, entity_type="customer", changes={"owner_id": None})
-    released = await _with_tags(CustomerRepository(session), customer_id)
+    # A lock is the owner's: it goes with them.
+    await compare_and_set(session, customer, entity_type="customer", changes={"owner_id": None, "locked_at": None})
+    released = await reloaded(CustomerRepository(session), customer_id)
     await audit.record_change(
         session, actor=actor, entity_type="customer", entity=released, action="release", before=before, view=audit_view
     )
@@ -487,6 +662,8 @@ class CustomerRecords(Generic[Record]):
     events: RecordEvents
     # Phone input fields -> the column keeping their E.164 form.
     phones: dict[str, str] = field(default_factory=dict)
+    # The entity whose custom fields the records carry; None: they have none.
+    custom_fields: CustomFieldEntity | None = None
 
     @property
     def entity_type(self) -> str:
@@ -503,6 +680,7 @@ CONTACTS = CustomerRecords(
     Sort([Contact.id], descending=False),
     RecordEvents("contact", ContactRead, "A contact of a customer"),
     {"office_phone": "office_phone_e164", "mobile": "mobile_e164"},
+    CustomFieldEntity.CONTACT,
 )
 INTERACTIONS = CustomerRecords(
     InteractionRepository,
@@ -548,11 +726,22 @@ async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSum
 
 
 async def list_records(
-    session: AsyncSession, principal: Principal, kind: CustomerRecords[Any], customer_id: int, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    kind: CustomerRecords[Any],
+    customer_id: int,
+    params: PageParams,
+    custom: PrefixedParams,
 ) -> Page[Any]:
     customer = await get_customer(session, principal, customer_id)
+    custom_conditions = []
+    if custom:
+        if kind.custom_fields is None:
+            raise InvalidInput(f"cf.{custom[0][0]}", f"{kind.label}s have no custom fields", code="custom_field.invalid_filter")
+        custom_conditions = await custom_fields.filter_conditions(session, kind.custom_fields, custom)
     repo = kind.repository(session)
-    return (await repo.page(repo.of_customer(customer.id), params, kind.order)).to_page(kind.read.model_validate)
+    statement = repo.of_customer(customer.id).where(*custom_conditions)
+    return (await repo.page(statement, params, kind.order)).to_page(kind.read.model_validate)
 
 
 async def get_record(
@@ -565,6 +754,8 @@ async def _add_record(
     session: AsyncSession, actor: Principal, kind: CustomerRecords[Record], customer_id: int, values: dict[str, Any]
 ) -> Record:
     customer = await writable_customer(session, actor, customer_id)
+    if kind.custom_fields is not None:
+        values["custom_fields"] = await custom_fields.validate_values(session, kind.custom_fields, values.get("custom_fields"))
     record = kind.repository.model(customer_id=customer.id, **values, **normalized_phones(values, kind.phones))
     session.add(record)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
@@ -589,6 +780,10 @@ async def update_record(
     check_if_match(if_match, record)
     before = audit.snapshot(record)
     changes = data.changes()
+    if "custom_fields" in changes and kind.custom_fields is not None:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, kind.custom_fields, changes["custom_fields"], current=record.custom_fields, record_id=record.id
+        )
     for name, value in (changes | normalized_phones(changes, kind.phones)).items():
         setattr(record, name, value)
     await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="update", before=before)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, status
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.dictionary import service
@@ -14,6 +14,11 @@ from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead,
 router = APIRouter(prefix="/dictionary", tags=["dictionary"])
 
 DictionaryWrite = Annotated[Principal, Depends(require("dictionary:write"))]
+
+
+DictionaryItemPage = Annotated[
+    PageParams, listing("DictionaryItemSort", "category", "value", "sort_order", "created_at", "updated_at")
+]
 
 
 @router.get(
@@ -25,7 +30,7 @@ DictionaryWrite = Annotated[Principal, Depends(require("dictionary:write"))]
 async def list_items(
     _: Authenticated,
     session: SessionDep,
-    page: PageDep,
+    page: DictionaryItemPage,
     category: Annotated[str | None, Query(max_length=50)] = None,
     include_inactive: bool = False,
 ) -> Page[DictionaryItemRead]:

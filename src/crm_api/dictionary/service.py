@@ -9,6 +9,7 @@ from crm_api.core import audit
 from crm_api.core.errors import Conflict, InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.custom_fields import service as custom_fields
 from crm_api.dictionary.repository import DictionaryRepository
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 from crm_api.models.platform import DictionaryItem
@@ -77,6 +78,13 @@ async def list_items(
     return (await repo.page(statement, params, sort)).to_page(DictionaryItemRead.model_validate)
 
 
+async def _in_use(session: AsyncSession, item: DictionaryItem) -> bool:
+    """A column of its category holds the value, or a custom field whose choices it is among."""
+    return await DictionaryRepository(session).in_use(item.category, item.value) or await custom_fields.uses_choice(
+        session, item.category, item.value
+    )
+
+
 async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
     return await DictionaryRepository(session).get_or_404(item_id, "Dictionary item")
 
@@ -101,7 +109,7 @@ async def update_item(session: AsyncSession, actor: Principal, item_id: int, dat
     if new_value != item.value:
         if await repo.find(item.category, new_value) is not None:
             raise Conflict(f"{item.category} already has the value {new_value}", code="dictionary.duplicate_value")
-        if await repo.in_use(item.category, item.value):
+        if await _in_use(session, item):
             raise Conflict("Records use this value, so it cannot be renamed", code="dictionary.in_use")
     before = audit.snapshot(item)
     for field, value in changes.items():
@@ -115,7 +123,7 @@ async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> 
     item = await _get(session, item_id)
     if not item.editable:
         raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
-    if await DictionaryRepository(session).in_use(item.category, item.value):
+    if await _in_use(session, item):
         raise Conflict("Records use this value: deactivate it instead", code="dictionary.in_use")
     _forget_values(session)
     await audit.delete_recorded(session, actor=actor, entity_type="dictionary_item", entity=item)

@@ -8,7 +8,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, PlainText
 from crm_api.documents import service
@@ -27,13 +27,18 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+DocumentPage = Annotated[PageParams, listing("DocumentSort", "filename", "size", "created_at", "updated_at")]
+
+
 @router.get(
     "/{customer_id}/documents",
     response_model=Page[DocumentRead],
     summary="List a customer's documents, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
-async def list_documents(customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DocumentRead]:
+async def list_documents(
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
+) -> Page[DocumentRead]:
     return await service.list_documents(session, principal, customer_id, page)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.permissions import Principal
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import columns as customer_columns
 from crm_api.customers import service as customers
 from crm_api.customers.schemas import ContactCreate, ContactUpdate, CustomerCreate, CustomerUpdate
@@ -26,6 +27,8 @@ from crm_api.opportunities.schemas import OpportunityCreate, OpportunityUpdate
 from crm_api.sales import ingest as products
 from crm_api.sales.schemas import ProductIn
 
+# A row the screen refuses: the field at fault, why, and the record it duplicates.
+Refusal = tuple[str, str, BaseModel | None]
 EXTERNAL_ID_LABEL = {"外部编号": "external_id", "外部ID": "external_id"}
 GENDERS = {"男": "male", "女": "female", "其他": "other"}
 
@@ -39,8 +42,10 @@ def _contact_cell(name: str, text: str) -> Any:
 
 
 def _changes(update: type[BaseModel], row: BaseModel, fields: Collection[str]) -> Any:
-    """The update body of the file's columns: a column the file lacks leaves the record's value as it is."""
-    return update.model_validate(row.model_dump(include=set(fields) & set(update.model_fields)))
+    """The update body of the file's columns: a column the file lacks leaves the record's value as it is (a custom
+    field's column, `custom_fields.<key>`, sends the row's custom fields)."""
+    named = {name.partition(".")[0] for name in fields}
+    return update.model_validate(row.model_dump(include=named & set(update.model_fields)))
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class EntityImport:
     # Columns an export writes for people and an import passes over (codes, statuses, owners are the system's).
     ignored: frozenset[str] = frozenset()
     cell: Callable[[str, str], Any] = _as_typed
+    # Whose custom fields the file's other columns may name (by key, label or `custom_fields.<key>`).
+    custom_fields: CustomFieldEntity | None = None
+    # Rows about to be created, by row number, and what the screen keeps between chunks -> the refused rows' field,
+    # reason and the record they duplicate.
+    screen: Callable[[AsyncSession, list[tuple[int, Any]], dict[Any, int]], Awaitable[Mapping[int, Refusal]]] | None = None
 
     def column_for(self, header: str) -> str | None:
         """The field a header names (field name in any case, or Chinese label); None when unknown."""
@@ -126,6 +136,8 @@ ENTITIES: dict[ImportEntity, EntityImport] = {
             dictionary=customers.DICTIONARY_FIELDS,
             ignored=frozenset(customer_columns.SYSTEM_COLUMNS),
             cell=customer_columns.from_cell,
+            custom_fields=CustomFieldEntity.CUSTOMER,
+            screen=customers.import_duplicates,
         ),
         EntityImport(
             entity=ImportEntity.CONTACTS,
@@ -150,6 +162,7 @@ ENTITIES: dict[ImportEntity, EntityImport] = {
             create=_create_contact,
             update=_update_contact,
             cell=_contact_cell,
+            custom_fields=CustomFieldEntity.CONTACT,
         ),
         EntityImport(
             entity=ImportEntity.LEADS,
@@ -177,6 +190,7 @@ ENTITIES: dict[ImportEntity, EntityImport] = {
                 session, actor, record_id, _changes(LeadUpdate, row, fields)
             ),
             dictionary={"source": "lead_source", "region": "region", "industry": "industry"},
+            custom_fields=CustomFieldEntity.LEAD,
         ),
         EntityImport(
             entity=ImportEntity.OPPORTUNITIES,
@@ -206,6 +220,7 @@ ENTITIES: dict[ImportEntity, EntityImport] = {
                 session, actor, record_id, _changes(OpportunityUpdate, row, fields)
             ),
             dictionary={"source": "lead_source", "stage": opportunities.STAGE_CATEGORY},
+            custom_fields=CustomFieldEntity.OPPORTUNITY,
         ),
         EntityImport(
             entity=ImportEntity.PRODUCTS,

@@ -17,11 +17,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm_api.core.errors import DomainError, InvalidInput
 from crm_api.core.permissions import Principal
+from crm_api.customers.columns import CUSTOM_FIELD_COLUMN
 from crm_api.dictionary.service import values_cached
 from crm_api.imports.entities import EntityImport
 from crm_api.imports.reader import FileFormat, cell_text, file_rows, too_many_rows
 
 HEADER_ROW = 1
+# The key of the active custom field a header names (by key, label or `custom_fields.<key>`), None when it names none.
+CustomFieldHeader = Callable[[str], str | None]
 # A batch this small that the service refuses is written row by row, to tell which rows it refuses.
 ONE_BY_ONE = 4
 VALUE_CHARS = 500
@@ -37,6 +40,8 @@ class RowError:
     reason: str
     # The field the column names (the row's own errors: "row").
     field: str
+    # The record the row would duplicate, as the API shows it.
+    duplicate: dict[str, Any] | None = None
 
 
 @dataclass
@@ -71,6 +76,10 @@ class Tally:
         self.errors += errors[: max(room, 0)]
 
 
+def no_custom_field(_header: str) -> None:
+    return None
+
+
 class RowReader:
     """The file's rows after its header, checked against the entity's row schema: no database, so it runs in a
     worker thread. The header names every column, or the file is refused (422) before anything is read."""
@@ -83,11 +92,13 @@ class RowReader:
         *,
         labels: dict[str, dict[str, str]],
         max_rows: int,
+        custom_field_key: CustomFieldHeader = no_custom_field,
     ) -> None:
         self.spec = spec
         self._labels = labels
+        self._custom_field_key = custom_field_key
         self._max_rows = max_rows
-        self._rows = file_rows(path, file_format, spec.noun)
+        self._rows = file_rows(path, file_format, spec.noun, max_rows=max_rows)
         self._number = HEADER_ROW
         self._read = 0
         try:
@@ -107,6 +118,8 @@ class RowReader:
             if text is None:
                 continue
             name = self.spec.column_for(text)
+            if name is None and (key := self._custom_field_key(text)) is not None:
+                name = CUSTOM_FIELD_COLUMN + key
             if name is None:
                 unknown.append(text)
             elif name not in self.spec.ignored:
@@ -140,6 +153,9 @@ class RowReader:
         values: dict[str, Any] = {}
         errors = []
         for name, text in texts.items():
+            if name.startswith(CUSTOM_FIELD_COLUMN):  # typed and checked by the service, as in a create
+                values.setdefault("custom_fields", {})[name.removeprefix(CUSTOM_FIELD_COLUMN)] = text
+                continue
             category = self.spec.dictionary.get(name)
             if category is not None:
                 text = self._labels.get(category, {}).get(text, text)
@@ -158,7 +174,7 @@ class RowReader:
         else:
             chunk.rows.append(FileRow(self._number, data, texts))
 
-    def error(self, row: int, name: str, texts: dict[str, str], reason: str) -> RowError:
+    def error(self, row: int, name: str, texts: dict[str, str], reason: str, duplicate: BaseModel | None = None) -> RowError:
         value = texts.get(name)
         return RowError(
             row=row,
@@ -166,6 +182,7 @@ class RowReader:
             value=storable(value[:VALUE_CHARS]) if value is not None else None,
             reason=storable(reason[:REASON_CHARS]),
             field=name,
+            duplicate=duplicate.model_dump() if duplicate is not None else None,
         )
 
 
@@ -183,6 +200,8 @@ class RowWriter:
         self.tally = tally
         # external_id -> the row that first carried it: a second row with it is a duplicate within the file.
         self._seen: dict[str, int] = {}
+        # What the entity's screen remembers of the rows before (for customers: a key -> the row that first had it).
+        self._earlier: dict[Any, int] = {}
 
     async def write(self, session: AsyncSession, chunk: Chunk) -> None:
         self.tally.rows += chunk.read
@@ -192,7 +211,7 @@ class RowWriter:
         creates = [row for row in rows if _external_id(row) not in existing]
         updates = [(row, existing[external_id]) for row in rows if (external_id := _external_id(row)) in existing]
         with values_cached(session):
-            await self._create(session, creates)
+            await self._create(session, await self._screened(session, creates))
             await self._update(session, updates)
         session.expunge_all()  # the chunk's records are written: keep none of them in memory
 
@@ -201,6 +220,17 @@ class RowWriter:
         for row, record_id in updates:
             update = partial(self.spec.update, session, self.actor, record_id, row.data, fields)
             self.tally.updated += await self._attempt(session, row, update)
+
+    async def _screened(self, session: AsyncSession, rows: list[FileRow]) -> list[FileRow]:
+        """The rows the entity's screen lets through (a customer duplicating a live one or an earlier row is not)."""
+        if self.spec.screen is None or not rows:
+            return rows
+        refused = await self.spec.screen(session, [(row.number, row.data) for row in rows], self._earlier)
+        for row in rows:
+            if row.number in refused:
+                name, reason, duplicate = refused[row.number]
+                self.tally.reject([self.reader.error(row.number, name, row.texts, reason, duplicate)])
+        return [row for row in rows if row.number not in refused]
 
     def _first_of_its_id(self, row: FileRow) -> bool:
         external_id = _external_id(row)

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -22,9 +23,10 @@ from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.errors import DomainError, Forbidden, PayloadTooLarge
 from crm_api.core.permissions import Principal
+from crm_api.custom_fields import service as custom_fields
 from crm_api.dictionary.service import values_by_label
 from crm_api.imports.entities import ENTITIES, EntityImport
-from crm_api.imports.pipeline import Chunk, RowReader, RowWriter, Tally, storable
+from crm_api.imports.pipeline import Chunk, CustomFieldHeader, RowReader, RowWriter, Tally, no_custom_field, storable
 from crm_api.imports.policy import ImportEntity, ImportMode, ImportStatus
 from crm_api.imports.reader import FileFormat, count_rows, file_format, too_many_rows
 from crm_api.imports.repository import ImportRepository
@@ -100,8 +102,15 @@ def _store(upload: Upload, directory: Path, max_bytes: int) -> Path:
     return path
 
 
-def _checked_header(spec: EntityImport, path: Path, fmt: FileFormat, limits: Limits) -> None:
-    RowReader(spec, path, fmt, labels={}, max_rows=limits.max_rows).close()
+def _checked_header(spec: EntityImport, path: Path, fmt: FileFormat, limits: Limits, custom_field_key: CustomFieldHeader) -> None:
+    RowReader(spec, path, fmt, labels={}, max_rows=limits.max_rows, custom_field_key=custom_field_key).close()
+
+
+async def _custom_field_key(session: AsyncSession, spec: EntityImport) -> CustomFieldHeader:
+    """What names the entity's custom fields in a file's header."""
+    if spec.custom_fields is None:
+        return no_custom_field
+    return (await custom_fields.rules_for(session, spec.custom_fields)).key_for_header
 
 
 async def _remove(path: Path) -> None:
@@ -135,8 +144,9 @@ async def submit(
     inline_max_rows = settings.import_inline_max_rows if inline_max_rows is None else inline_max_rows
     path = await asyncio.to_thread(_store, upload, storage_dir(settings), limits.max_bytes)
     try:
-        await asyncio.to_thread(_checked_header, spec, path, fmt, limits)
-        rows = await asyncio.to_thread(count_rows, path, fmt, spec.noun, up_to=inline_max_rows)
+        custom_field_key = await _custom_field_key(session, spec)
+        await asyncio.to_thread(_checked_header, spec, path, fmt, limits, custom_field_key)
+        rows = await asyncio.to_thread(count_rows, path, fmt, spec.noun, max_rows=limits.max_rows, up_to=inline_max_rows)
         if rows > limits.max_rows:
             raise too_many_rows(spec.noun, limits.max_rows)
         inline = rows <= inline_max_rows
@@ -170,7 +180,13 @@ async def submit(
 
 async def _reader(session: AsyncSession, run: Run) -> RowReader:
     labels = await values_by_label(session, run.spec.dictionary.values())
-    return await asyncio.to_thread(RowReader, run.spec, run.path, run.file_format, labels=labels, max_rows=run.limits.max_rows)
+    reader = partial(
+        RowReader,
+        labels=labels,
+        max_rows=run.limits.max_rows,
+        custom_field_key=await _custom_field_key(session, run.spec),
+    )
+    return await asyncio.to_thread(reader, run.spec, run.path, run.file_format)
 
 
 async def _chunks(reader: RowReader, limits: Limits) -> AsyncIterator[Chunk]:
@@ -270,7 +286,7 @@ async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -
             raise Forbidden("The importer's account is no longer active", code="import.importer_inactive")
         ensure_can_import(actor, spec)
         run = replace(run, file_format=file_format(record.filename, spec.noun))
-        total = await asyncio.to_thread(count_rows, path, run.file_format, spec.noun)
+        total = await asyncio.to_thread(count_rows, path, run.file_format, spec.noun, max_rows=run.limits.max_rows)
         if total > run.limits.max_rows:
             raise too_many_rows(spec.noun, run.limits.max_rows)
         async with sessions() as session, session.begin():

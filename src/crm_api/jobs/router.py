@@ -6,7 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import OutputModel
 from crm_api.jobs import service
@@ -28,11 +28,14 @@ async def list_jobs(_: JobsRead, settings: SettingsDep) -> list[JobRead]:
     return service.list_jobs(settings)
 
 
+JobRunPage = Annotated[PageParams, listing("JobRunSort", "started_at")]
+
+
 @router.get(
     "/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first", responses=error_responses(401, 403, 422)
 )
 async def list_runs(
-    _: JobsRead, session: SessionDep, page: PageDep, job: Annotated[str | None, Query(max_length=64)] = None
+    _: JobsRead, session: SessionDep, page: JobRunPage, job: Annotated[str | None, Query(max_length=64)] = None
 ) -> Page[JobRunRead]:
     return await service.list_runs(session, page, job=job)
 

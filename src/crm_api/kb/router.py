@@ -6,7 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.kb import service
@@ -18,6 +18,9 @@ KbRead = Annotated[Principal, Depends(require("kb:read"))]
 KbWrite = Annotated[Principal, Depends(require("kb:write"))]
 
 
+ArticlePage = Annotated[PageParams, listing("ArticleSort", "title", "created_at", "updated_at")]
+
+
 @router.get(
     "",
     response_model=Page[ArticleRead],
@@ -27,7 +30,7 @@ KbWrite = Annotated[Principal, Depends(require("kb:write"))]
 async def list_articles(
     _: KbRead,
     session: SessionDep,
-    page: PageDep,
+    page: ArticlePage,
     q: Annotated[str | None, Query(max_length=200, description="Keywords separated by spaces; Chinese works as typed")] = None,
 ) -> Page[ArticleRead]:
     return await service.list_articles(session, page, q=q)

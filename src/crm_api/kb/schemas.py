@@ -23,6 +23,7 @@ class ArticleRead(VersionedOutput):
     title: str
     body: str
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     relevance: int | None = Field(

@@ -6,9 +6,10 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.leads import assignment, scoring, service
 from crm_api.leads.policy import LeadStatus
 from crm_api.leads.schemas import (
@@ -36,13 +37,21 @@ SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 LEAD_TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
+LeadPage = Annotated[PageParams, listing("LeadSort", "company", "score", "created_at", "updated_at")]
+
+
 @router.get(
-    "/leads", response_model=Page[LeadRead], summary="List leads in the caller's scope", responses=error_responses(401, 403, 422)
+    "/leads",
+    response_model=Page[LeadRead],
+    summary="List leads in the caller's scope",
+    description=FILTERS_DESCRIPTION,
+    responses=error_responses(401, 403, 422),
 )
 async def list_leads(
     principal: LeadsRead,
     session: SessionDep,
-    page: PageDep,
+    page: LeadPage,
+    custom: CustomFieldFilters,
     status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
     owner_id: Id | None = None,
     source: Annotated[str | None, Query(max_length=100)] = None,
@@ -62,6 +71,7 @@ async def list_leads(
         industry=industry,
         min_score=min_score,
         q=q,
+        custom=custom,
     )
 
 
@@ -103,13 +113,16 @@ async def delete_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -
     await service.delete(session, principal, lead_id)
 
 
+ActivityPage = Annotated[PageParams, listing("ActivitySort", "occurred_at")]
+
+
 @router.get(
     "/leads/{lead_id}/activities",
     response_model=Page[ActivityRead],
     summary="The nurture trail of a lead, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
-async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep, page: PageDep) -> Page[ActivityRead]:
+async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep, page: ActivityPage) -> Page[ActivityRead]:
     return await service.list_activities(session, principal, lead_id, page)
 
 
@@ -172,13 +185,16 @@ async def replace_scoring_rules(body: ScoringRulesPut, principal: SettingsWrite,
     return [ScoringRuleRead.model_validate(r) for r in await scoring.replace_rules(session, principal, body)]
 
 
+AssignmentRulePage = Annotated[PageParams, listing("AssignmentRuleSort", "name", "priority", "created_at", "updated_at")]
+
+
 @router.get(
     "/lead-assignment-rules",
     response_model=Page[AssignmentRuleRead],
     summary="Lead assignment rules in the order they are tried",
     responses=error_responses(401, 403, 422),
 )
-async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: PageDep) -> Page[AssignmentRuleRead]:
+async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: AssignmentRulePage) -> Page[AssignmentRuleRead]:
     return await assignment.list_rules(session, page)
 
 

@@ -1,9 +1,10 @@
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
 from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.leads.policy import LeadAction, LeadActivityKind, LeadStatus
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
 
@@ -23,10 +24,11 @@ class LeadCreate(InputModel):
     industry: Code | None = Field(default=None, description="An `industry` dictionary value")
     notes: Annotated[str, Field(max_length=5000)] | None = None
     external_id: ExternalId | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class LeadUpdate(PatchModel):
-    not_nullable = frozenset({"company", "contact_name"})
+    not_nullable = frozenset({"company", "contact_name", "custom_fields"})
 
     source: Code | None = None
     company: Annotated[str, Text(200)] | None = None
@@ -36,6 +38,7 @@ class LeadUpdate(PatchModel):
     region: Code | None = None
     industry: Code | None = None
     notes: Annotated[str, Field(max_length=5000)] | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class ScoreReason(OutputModel):
@@ -57,6 +60,7 @@ class LeadRead(VersionedOutput):
     industry: str | None
     notes: str | None
     owner_id: int
+    owner_name: str
     status: LeadStatus
     score: int
     score_reasons: list[ScoreReason] = Field(description="The scoring rules that matched, with their points")
@@ -64,7 +68,9 @@ class LeadRead(VersionedOutput):
     disqualify_reason: str | None
     opportunity_id: int | None
     converted_at: datetime | None
+    custom_fields: dict[str, Any]
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[LeadAction] = Field(description="What the caller may do to this lead now")
@@ -90,6 +96,7 @@ class ActivityRead(OutputModel):
     occurred_at: datetime
     notes: str | None
     created_by_id: int | None
+    created_by_name: str | None
 
 
 class DisqualifyBody(InputModel):
@@ -104,6 +111,7 @@ class ConvertBody(InputModel):
     success_probability: Probability | None = Field(default=None, description="The lead's score when absent")
     expected_amount: Amount | None = None
     expected_close_date: date | None = None
+    custom_fields: CustomFieldValues | None = Field(default=None, description="The new opportunity's custom fields")
 
 
 class ConvertResult(OutputModel):
@@ -174,7 +182,9 @@ class AssignmentRuleRead(VersionedOutput):
     industry: str | None
     source: str | None
     user_id: int | None
+    user_name: str | None
     team_id: int | None
+    team_name: str | None
     active: bool
     last_assigned_user_id: int | None
     created_at: datetime

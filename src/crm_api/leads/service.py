@@ -12,14 +12,19 @@ from crm_api.core.http import check_if_match
 from crm_api.core.outbox import RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import compare_and_set, transition
-from crm_api.customers.service import normalized_phones
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.customers.service import CustomerKeys, duplicates_of, normalized_phones
 from crm_api.dictionary.service import ensure_value
 from crm_api.leads import assignment, scoring
 from crm_api.leads.policy import OPEN_STATUSES, RULES, LeadAction, LeadStatus
 from crm_api.leads.repository import ActivityRepository, LeadRepository
 from crm_api.leads.schemas import ActivityCreate, ActivityRead, ConvertBody, LeadCreate, LeadRead, LeadUpdate
 from crm_api.models.pipeline import Lead, LeadActivity, Opportunity
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities import service as opportunities
 from crm_api.opportunities.schemas import OpportunityCreate
 
@@ -65,6 +70,7 @@ async def list_leads(
     industry: str | None = None,
     min_score: int | None = None,
     q: str | None = None,
+    custom: PrefixedParams = (),
 ) -> Page[LeadRead]:
     repo = LeadRepository(session)
     statement = repo.filtered(
@@ -76,7 +82,7 @@ async def list_leads(
         industry=industry,
         min_score=min_score,
         q=q,
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.LEAD, custom))
     return (await repo.page(statement, params)).to_page(lambda lead: to_read(lead, actor))
 
 
@@ -101,14 +107,29 @@ async def _refuse_duplicate(session: AsyncSession, lead: Lead) -> None:
         )
 
 
+async def _refuse_registered_elsewhere(session: AsyncSession, actor: Principal, lead: Lead) -> None:
+    """报备 (§3.12): a lead for a company someone else already owns as a customer (same normalized name or phone) is
+    theirs to work, unless the caller owns that customer; a pool customer is anyone's to claim."""
+    [matches] = await duplicates_of(session, [CustomerKeys.of({"name": lead.company, "phone_e164": lead.phone_e164})])
+    for match in matches:
+        if match.owner_id is not None and match.owner_id != actor.user_id:
+            raise Conflict(
+                f"Customer {match.id} {match.name} is owned by {match.owner_name}: the lead is registered to them",
+                code="lead.registered_elsewhere",
+                customer=match.model_dump(),
+            )
+
+
 async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> Lead:
     values = data.model_dump()
     await _validate_codes(session, values)
+    values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.LEAD, data.custom_fields)
     phone_e164, email_normalized = _normalized_contact(data.phone, data.email)
     lead = Lead(
         **values, phone_e164=phone_e164, email_normalized=email_normalized, status=LeadStatus.NEW, created_by_id=actor.user_id
     )
     await _refuse_duplicate(session, lead)
+    await _refuse_registered_elsewhere(session, actor, lead)
     chosen = await assignment.choose_owner(session, region=data.region, industry=data.industry, source=data.source)
     if chosen is not None:
         lead.owner_id, rule = chosen
@@ -121,6 +142,15 @@ async def create(session: AsyncSession, actor: Principal, data: LeadCreate) -> L
     session.add(lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="create", before=None)
     await EVENTS.publish(session, "created", lead.id, to_read(lead, actor))
+    if lead.owner_id != actor.user_id:  # an assignment rule gave it to someone else
+        await notifications.notify(
+            session,
+            [lead.owner_id],
+            NotificationType.ASSIGNMENT,
+            "A new lead was assigned to you",
+            " · ".join(part for part in (lead.company, lead.contact_name) if part),
+            Link("lead", lead.id),
+        )
     return lead
 
 
@@ -130,6 +160,10 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
     RULES.enforce(LeadAction.EDIT, lead, actor)
     changes = data.changes()
     await _validate_codes(session, changes)
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session, CustomFieldEntity.LEAD, changes["custom_fields"], current=lead.custom_fields, record_id=lead.id
+        )
     before = audit.snapshot(lead)
     for field, value in changes.items():
         setattr(lead, field, value)
@@ -137,6 +171,8 @@ async def update(session: AsyncSession, actor: Principal, lead_id: int, data: Le
         lead.phone_e164, lead.email_normalized = _normalized_contact(lead.phone, lead.email)
         if lead.status in OPEN_STATUSES:
             await _refuse_duplicate(session, lead)
+    if {"company", "phone"} & changes.keys():
+        await _refuse_registered_elsewhere(session, actor, lead)
     await scoring.rescore(session, lead)
     await audit.record_change(session, actor=actor, entity_type="lead", entity=lead, action="update", before=before)
     await EVENTS.publish(session, "updated", lead.id, to_read(lead, actor))
@@ -214,6 +250,7 @@ async def convert(session: AsyncSession, actor: Principal, lead_id: int, data: C
             description=data.description or lead.notes or summary,
             expected_amount=data.expected_amount,
             expected_close_date=data.expected_close_date,
+            custom_fields=data.custom_fields,
         ),
         created_by_id=lead.owner_id,
     )

@@ -68,6 +68,8 @@ def _to_read(campaign: Campaign, variants: list[CampaignVariant], principal: Pri
         {
             **audit.snapshot(campaign),
             "version": campaign.version,
+            "segment_name": campaign.segment_name,
+            "created_by_name": campaign.created_by_name,
             "variants": [VariantRead.model_validate(v) for v in variants],
             "allowed_actions": RULES.allowed_actions(campaign, principal),
         }

@@ -8,7 +8,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.customers.schemas import CustomerRead
@@ -44,10 +44,13 @@ MarketingWrite = Annotated[Principal, Depends(require("marketing:write"))]
 MarketingTrack = Annotated[Principal, Depends(require("marketing:track"))]
 
 
+SegmentPage = Annotated[PageParams, listing("SegmentSort", "name", "created_at", "updated_at")]
+
+
 @segments_router.get(
     "", response_model=Page[SegmentRead], summary="List saved customer segments", responses=error_responses(401, 403, 422)
 )
-async def list_segments(_: MarketingRead, session: SessionDep, page: PageDep) -> Page[SegmentRead]:
+async def list_segments(_: MarketingRead, session: SessionDep, page: SegmentPage) -> Page[SegmentRead]:
     return await service.list_segments(session, page)
 
 
@@ -104,6 +107,9 @@ async def delete_segment(segment_id: Id, principal: MarketingWrite, session: Ses
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+SegmentCustomerPage = Annotated[PageParams, listing("SegmentCustomerSort", "code", "name", "created_at", "updated_at")]
+
+
 @segments_router.get(
     "/{segment_id}/customers",
     response_model=Page[CustomerRead],
@@ -111,7 +117,7 @@ async def delete_segment(segment_id: Id, principal: MarketingWrite, session: Ses
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_segment_customers(
-    segment_id: Id, principal: MarketingRead, session: SessionDep, page: PageDep
+    segment_id: Id, principal: MarketingRead, session: SessionDep, page: SegmentCustomerPage
 ) -> Page[CustomerRead]:
     return await service.list_members(session, principal, segment_id, page)
 
@@ -126,13 +132,16 @@ async def count_segment_customers(segment_id: Id, principal: MarketingRead, sess
     return await service.count_members(session, principal, segment_id)
 
 
+CampaignPage = Annotated[PageParams, listing("CampaignSort", "name", "starts_on", "created_at", "updated_at")]
+
+
 @campaigns_router.get(
     "", response_model=Page[CampaignRead], summary="List campaigns, newest first", responses=error_responses(401, 403, 422)
 )
 async def list_campaigns(
     principal: MarketingRead,
     session: SessionDep,
-    page: PageDep,
+    page: CampaignPage,
     status: CampaignStatus | None = None,
     channel: CampaignChannel | None = None,
 ) -> Page[CampaignRead]:
@@ -183,13 +192,18 @@ async def add_variant(campaign_id: Id, body: VariantCreate, principal: Marketing
     return await campaigns.add_variant(session, principal, campaign_id, body)
 
 
+AudienceContactPage = Annotated[PageParams, listing("AudienceSort", "name", "created_at", "updated_at")]
+
+
 @campaigns_router.get(
     "/{campaign_id}/audience",
     response_model=AudiencePage,
     summary="Contacts of the audience segment's customers with marketing consent, with their variant",
     responses=error_responses(401, 403, 404, 422),
 )
-async def campaign_audience(campaign_id: Id, principal: MarketingRead, session: SessionDep, page: PageDep) -> AudiencePage:
+async def campaign_audience(
+    campaign_id: Id, principal: MarketingRead, session: SessionDep, page: AudienceContactPage
+) -> AudiencePage:
     return await campaigns.audience(session, principal, campaign_id, page)
 
 

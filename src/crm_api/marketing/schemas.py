@@ -58,6 +58,7 @@ class SegmentRead(VersionedOutput):
     description: str | None
     filters: SegmentFilters
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -127,7 +128,9 @@ class CampaignRead(VersionedOutput):
     channel: CampaignChannel
     status: CampaignStatus
     segment_id: int | None
+    segment_name: str | None
     created_by_id: int | None
+    created_by_name: str | None
     created_at: datetime
     updated_at: datetime
     variants: list[VariantRead]

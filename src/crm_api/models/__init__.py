@@ -4,7 +4,16 @@ from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
-from crm_api.models.customer import Contact, ContactConsent, Customer, CustomerTag, Interaction, OwnershipChange
+from crm_api.models.custom_field import CustomFieldDefinition
+from crm_api.models.customer import (
+    Contact,
+    ContactConsent,
+    Customer,
+    CustomerTag,
+    Interaction,
+    OwnershipChange,
+    RecycleRule,
+)
 from crm_api.models.identity import (
     ApiKey,
     LoginAttempt,
@@ -18,6 +27,13 @@ from crm_api.models.identity import (
 )
 from crm_api.models.imports import DataImport, ImportRowError
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
+from crm_api.models.notification import (
+    ChannelDelivery,
+    Notification,
+    NotificationChannelPreference,
+    NotificationRobot,
+    SmtpSettings,
+)
 from crm_api.models.pipeline import (
     Lead,
     LeadActivity,
@@ -49,11 +65,13 @@ __all__ = [
     "Campaign",
     "CampaignTouch",
     "CampaignVariant",
+    "ChannelDelivery",
     "ChurnMeasure",
     "ChurnWarning",
     "CodeCounter",
     "Contact",
     "ContactConsent",
+    "CustomFieldDefinition",
     "Customer",
     "CustomerRevenue",
     "CustomerRfm",
@@ -72,6 +90,9 @@ __all__ = [
     "LeadAssignmentRule",
     "LeadScoringRule",
     "LoginAttempt",
+    "Notification",
+    "NotificationChannelPreference",
+    "NotificationRobot",
     "Opportunity",
     "Order",
     "OrderLine",
@@ -79,6 +100,7 @@ __all__ = [
     "OwnershipChange",
     "PlanItem",
     "Product",
+    "RecycleRule",
     "RefreshToken",
     "Reminder",
     "Role",
@@ -86,6 +108,7 @@ __all__ = [
     "Segment",
     "ServiceTicket",
     "SlaPolicy",
+    "SmtpSettings",
     "StageChange",
     "Task",
     "Team",

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm_api.churn.policy import LIVE_STATUSES, ChurnWarningStatus
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
+from crm_api.models.identity import User
 
 _LIVE = text(one_of("status", LIVE_STATUSES))
 
@@ -37,6 +39,7 @@ class ChurnWarning(Versioned, Timestamped, Base):
     last_order_date_at_open: Mapped[date | None]
     confirmed_at: Mapped[datetime | None]
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_by_name: Mapped[str | None] = name_of(User.full_name, confirmed_by_id)
     confirm_reason: Mapped[str | None] = mapped_column(Text)
 
     measures: Mapped[list["ChurnMeasure"]] = relationship(lazy="raise", order_by="ChurnMeasure.id")

@@ -6,7 +6,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import status_check
+from crm_api.models.customer import Customer
+from crm_api.models.identity import User
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 # The rows of the one-open-follow-up-per-customer index.
@@ -43,10 +46,12 @@ class Task(Versioned, Timestamped, Base):
     kind: Mapped[TaskKind] = mapped_column(String(16), default=TaskKind.MANUAL)
     status: Mapped[TaskStatus] = mapped_column(String(16), default=TaskStatus.OPEN)
     assignee_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assignee_name: Mapped[str | None] = name_of(User.full_name, assignee_id)
     related_type: Mapped[TaskRelatedType | None] = mapped_column(String(32))
     related_id: Mapped[int | None]
     # NULL for tasks the system opened.
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
     closed_at: Mapped[datetime | None]
 
 
@@ -58,9 +63,11 @@ class Document(Versioned, Timestamped, Base):
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     description: Mapped[str | None] = mapped_column(String(500))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_name: Mapped[str | None] = name_of(User.full_name, uploaded_by_id)

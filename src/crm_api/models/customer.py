@@ -4,17 +4,23 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
 from crm_api.core.orm import POSTGRESQL_ONLY, Base, IntPK, SoftDeletable, Timestamped, Versioned, external_id_index
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
+from crm_api.models.identity import User
 
 # Columns `q` searches by substring.
 SEARCHED_COLUMNS = ("name", "code", "phone", "phone_e164")
+# The live customers the duplicate guard's unique indexes hold to one per name and per phone (§3.12): duplicates
+# that predate the guard are marked `legacy_duplicate` by its migration and wait outside them for a merge.
+GUARDED = "deleted_at IS NULL AND NOT legacy_duplicate"
 
 
 class Customer(Versioned, Timestamped, SoftDeletable, Base):
@@ -36,6 +42,30 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
             )
             for column in SEARCHED_COLUMNS
         ),
+        # The duplicate guard compares emails case-blind.
+        Index("ix_customers_email_lower", func.lower(text("email"))),
+        Index(
+            "uq_customers_name_normalized",
+            "name_normalized",
+            unique=True,
+            sqlite_where=text(f"{GUARDED} AND name_normalized <> ''"),
+            postgresql_where=text(f"{GUARDED} AND name_normalized <> ''"),
+        ),
+        Index(
+            "uq_customers_phone_e164",
+            "phone_e164",
+            unique=True,
+            sqlite_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
+            postgresql_where=text(f"{GUARDED} AND phone_e164 IS NOT NULL"),
+        ),
+        # `?cf.<key>=value` is `custom_fields @> '{"<key>": value}'`, which this index answers.
+        Index(
+            "ix_customers_custom_fields",
+            "custom_fields",
+            postgresql_using="gin",
+            postgresql_ops={"custom_fields": "jsonb_path_ops"},
+            info=POSTGRESQL_ONLY,
+        ),
     )
 
     id: Mapped[IntPK]
@@ -47,6 +77,11 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     region: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "region"})
     # None: the customer is in the pool (公海), free to claim.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set while its owner has locked it: the recycle job leaves it with them.
+    locked_at: Mapped[datetime | None]
+    # A duplicate of an older customer from before the duplicate guard: outside its unique indexes until merged.
+    legacy_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
+    owner_name: Mapped[str | None] = name_of(User.full_name, owner_id)
     level: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "customer_level"})
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     satisfaction: Mapped[int | None]
@@ -66,15 +101,21 @@ class Customer(Versioned, Timestamped, SoftDeletable, Base):
     bank_account: Mapped[str | None] = mapped_column(String(64))
     local_tax_no: Mapped[str | None] = mapped_column(String(64))
     national_tax_no: Mapped[str | None] = mapped_column(String(64))
-    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
     status: Mapped[CustomerStatus] = mapped_column(String(16), default=CustomerStatus.ACTIVE, index=True)
     churned_at: Mapped[datetime | None]
     # Set when its personal data was erased (§3.11): the record is read-only from then on.
     erased_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
     contacts: Mapped[list["Contact"]] = relationship(back_populates="customer", lazy="raise")
     tags: Mapped[list["CustomerTag"]] = relationship(cascade="all, delete-orphan", lazy="raise")
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
 
     @validates("name")
     def _keep_name_normalized(self, _key: str, name: str) -> str:
@@ -100,6 +141,7 @@ class Contact(Versioned, Timestamped, Base):
     id: Mapped[IntPK]
     external_id: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     name: Mapped[str] = mapped_column(String(100))
     gender: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(100))
@@ -112,6 +154,8 @@ class Contact(Versioned, Timestamped, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # Derived from the consent log: a marketing purpose whose latest record is a grant.
     marketing_consent: Mapped[bool] = mapped_column(default=False)
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     erased_at: Mapped[datetime | None]
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")
@@ -123,12 +167,14 @@ class Interaction(Versioned, Timestamped, Base):
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     occurred_on: Mapped[date]
     location: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(String(300))
     details: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class ContactConsent(Base):
@@ -148,7 +194,8 @@ class ContactConsent(Base):
 
 
 class OwnershipChange(Base):
-    """Append-only history of who owned a customer: every claim, release, transfer and the first owner at create."""
+    """Append-only history of who owned a customer: the first owner at create, every claim, release, recycle,
+    transfer and merge, and its locks and unlocks."""
 
     __tablename__ = "customer_ownership_changes"
     __table_args__ = (
@@ -167,3 +214,22 @@ class OwnershipChange(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class RecycleRule(Base):
+    """When an owned customer of a level goes back to the pool (§3.12); `level` "*" is the rule of every other level."""
+
+    __tablename__ = "customer_recycle_rules"
+    __table_args__ = (
+        CheckConstraint("no_interaction_days > 0", name="no_interaction_days_positive"),
+        CheckConstraint("no_deal_days > 0", name="no_deal_days_positive"),
+        CheckConstraint("warning_days >= 0", name="warning_days_not_negative"),
+    )
+
+    level: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # None: that condition never recycles.
+    no_interaction_days: Mapped[int | None]
+    no_deal_days: Mapped[int | None]
+    warning_days: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

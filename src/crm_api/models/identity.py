@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 
 user_roles = Table(
     "user_roles",
@@ -56,8 +57,11 @@ class User(Versioned, Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    team_name: Mapped[str | None] = name_of(Team.name, team_id)
     # Tokens issued up to this instant are refused: set by a disable, a password or a role change.
     tokens_valid_after: Mapped[datetime | None]
+    # How many active customers this person may own and still claim from the pool; None: CRM_POOL_CLAIM_LIMIT.
+    pool_claim_limit: Mapped[int | None]
 
     team: Mapped[Team | None] = relationship(lazy="raise")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="raise", order_by=Role.code)
@@ -88,13 +92,18 @@ class LoginAttempt(Base):
 
 
 class LoginThrottle(Base):
-    """Password checks claimed for a username in its current lockout window, claimed before each check runs."""
+    """A username's lockout window: the password checks that failed in it, and those claimed and still running.
+
+    Together they never pass CRM_LOGIN_MAX_FAILURES, so no more guesses than that are evaluated per window; only
+    failures lock, and a sign-in sets them back to none."""
 
     __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_window_started_at", "window_started_at"),)
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_started_at: Mapped[datetime]
-    attempts: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    checks_in_flight: Mapped[int] = mapped_column(Integer)
 
 
 class ApiKey(Base):

@@ -8,8 +8,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.marketing.policy import ONCE_PER_CONTACT_KINDS, CampaignChannel, CampaignStatus, TouchKind
+from crm_api.models.identity import User
 
 
 class Segment(Versioned, Timestamped, Base):
@@ -22,6 +24,7 @@ class Segment(Versioned, Timestamped, Base):
     description: Mapped[str | None] = mapped_column(String(500))
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class CustomerRfm(Base):
@@ -61,7 +64,9 @@ class Campaign(Versioned, Timestamped, Base):
     channel: Mapped[CampaignChannel] = mapped_column(String(16))
     status: Mapped[CampaignStatus] = mapped_column(String(16), default=CampaignStatus.DRAFT, index=True)
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("segments.id"), index=True)
+    segment_name: Mapped[str | None] = name_of(Segment.name, segment_id)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class CampaignVariant(Versioned, Timestamped, Base):

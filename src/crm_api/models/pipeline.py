@@ -9,9 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned, external_id_index
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
 from crm_api.leads.policy import OPEN_STATUSES as OPEN_LEAD_STATUSES
 from crm_api.leads.policy import LeadActivityKind, LeadStatus
+from crm_api.models.identity import Team, User
 from crm_api.opportunities.policy import OpportunityStatus
 
 _OPEN_LEAD = text(one_of("status", OPEN_LEAD_STATUSES))
@@ -44,12 +47,16 @@ class Opportunity(Versioned, Timestamped, Base):
     stage: Mapped[str] = mapped_column(String(100), info={"dictionary": "opportunity_stage"})
     status: Mapped[OpportunityStatus] = mapped_column(String(16), default=OpportunityStatus.UNASSIGNED)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_name: Mapped[str | None] = name_of(User.full_name, assignee_id)
     assigned_at: Mapped[datetime | None]
     # When the stage last changed, or the assignment time until it first does: what the stall job measures.
     stage_since: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     lost_reason: Mapped[str | None] = mapped_column(String(500))
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
 
@@ -65,6 +72,7 @@ class PlanItem(Versioned, Timestamped, Base):
     content: Mapped[str] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class StageChange(Base):
@@ -117,7 +125,9 @@ class LeadAssignmentRule(Versioned, Timestamped, Base):
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     source: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "lead_source"})
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    user_name: Mapped[str | None] = name_of(User.full_name, user_id)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team_name: Mapped[str | None] = name_of(Team.name, team_id)
     active: Mapped[bool] = mapped_column(default=True)
     # Round-robin state: the team member who got the previous lead.
     last_assigned_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -164,6 +174,7 @@ class Lead(Versioned, Timestamped, Base):
     industry: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "industry"})
     notes: Mapped[str | None] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    owner_name: Mapped[str | None] = name_of(User.full_name, owner_id)
     status: Mapped[LeadStatus] = mapped_column(String(16), default=LeadStatus.NEW)
     score: Mapped[int] = mapped_column(default=0)
     score_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -171,7 +182,10 @@ class Lead(Versioned, Timestamped, Base):
     disqualify_reason: Mapped[str | None] = mapped_column(String(500))
     opportunity_id: Mapped[int | None] = mapped_column(ForeignKey("opportunities.id", ondelete="SET NULL"))
     converted_at: Mapped[datetime | None]
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
 
 
 class LeadActivity(Base):
@@ -189,3 +203,4 @@ class LeadActivity(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)

@@ -1,13 +1,18 @@
 """Service tickets (客户服务) with their history, SLA policies, routing rules and the knowledge base."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import status_check
+from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
+from crm_api.models.customer import Customer
+from crm_api.models.identity import User
 from crm_api.tickets.policy import TicketChannel, TicketPriority, TicketStatus
 
 
@@ -27,12 +32,15 @@ class ServiceTicket(Versioned, Timestamped, Base):
     service_type: Mapped[str] = mapped_column(String(100), info={"dictionary": "service_type"})
     summary: Mapped[str] = mapped_column(String(300))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     channel: Mapped[TicketChannel] = mapped_column(String(16))
     priority: Mapped[TicketPriority] = mapped_column(String(16), default=TicketPriority.NORMAL)
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[TicketStatus] = mapped_column(String(16), default=TicketStatus.NEW)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_name: Mapped[str | None] = name_of(User.full_name, assignee_id)
     assigned_at: Mapped[datetime | None]
     routing_rule_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_routing_rules.id", ondelete="SET NULL"))
     # SLA targets fixed from the policy in force when the ticket was created.
@@ -40,6 +48,8 @@ class ServiceTicket(Versioned, Timestamped, Base):
     resolve_due_at: Mapped[datetime | None]
     first_handled_at: Mapped[datetime | None]
     archived_at: Mapped[datetime | None]
+    # Values of the admin-defined custom fields (custom_fields.service validates them), by key.
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict, server_default=EMPTY_DOCUMENT)
 
     assignments: Mapped[list["TicketAssignment"]] = relationship(lazy="raise", order_by="TicketAssignment.id")
     handlings: Mapped[list["TicketHandling"]] = relationship(lazy="raise", order_by="TicketHandling.id")
@@ -113,6 +123,7 @@ class KbArticle(Versioned, Timestamped, Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_name: Mapped[str | None] = name_of(User.full_name, created_by_id)
     # Filled only by a keyword search: how well the article matches.
     relevance: Mapped[int | None] = query_expression()
 

@@ -7,6 +7,7 @@ from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
+from crm_api.notifications.policy import link_columns
 from crm_api.opportunities import policy
 from crm_api.opportunities.policy import FINAL_STATUSES, OpportunityStatus
 
@@ -105,3 +106,12 @@ class ReminderRepository(Repository[Reminder]):
             insert(Reminder).from_select(["user_id", "kind", "opportunity_id", "message", "created_at"], stalled)
         )
         return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+    def stall_reminders_raised(self, after_id: int) -> Select[*tuple[Any, ...]]:
+        """The stall reminders raised since `after_id` was the last, as notifications of their users."""
+        return select(
+            Reminder.user_id.label("user_id"),
+            literal("Opportunity stalled").label("title"),
+            Reminder.message.label("body"),
+            *link_columns("opportunity", Reminder.opportunity_id),
+        ).where(Reminder.kind == STALL_REMINDER, Reminder.id > after_id)

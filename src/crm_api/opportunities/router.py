@@ -6,9 +6,10 @@ from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import service as customers
 from crm_api.opportunities import service
 from crm_api.opportunities.policy import OpportunityStatus
@@ -38,16 +39,23 @@ OpportunitiesWork = Annotated[Principal, Depends(require("opportunities:work"))]
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
+OpportunityPage = Annotated[
+    PageParams, listing("OpportunitySort", "code", "customer_name", "success_probability", "created_at", "updated_at")
+]
+
+
 @router.get(
     "/opportunities",
     response_model=Page[OpportunityRead],
     summary="List opportunities in the caller's scope",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_opportunities(
     principal: OpportunitiesRead,
     session: SessionDep,
-    page: PageDep,
+    page: OpportunityPage,
+    custom: CustomFieldFilters,
     status_: Annotated[OpportunityStatus | None, Query(alias="status")] = None,
     assignee_id: Id | None = None,
     created_by: Id | None = None,
@@ -55,7 +63,15 @@ async def list_opportunities(
     q: Annotated[str | None, Query(max_length=100, description="Customer name, summary or code contains")] = None,
 ) -> Page[OpportunityRead]:
     return await service.list_opportunities(
-        session, principal, page, status=status_, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
+        session,
+        principal,
+        page,
+        status=status_,
+        assignee_id=assignee_id,
+        created_by=created_by,
+        stage=stage,
+        q=q,
+        custom=custom,
     )
 
 
@@ -141,6 +157,8 @@ async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, sessio
     "/opportunities/{opportunity_id}/win",
     response_model=WinResult,
     summary="Win an assigned opportunity (the assignee): it becomes a customer in the same transaction",
+    description="A company that is already a customer (same normalized name) is 409 `customer.duplicate` naming it; "
+    "send its id as `customer_id` to attach the won opportunity to it instead.",
     responses=TRANSITION_ERRORS,
 )
 async def win_opportunity(
@@ -163,6 +181,9 @@ async def lose_opportunity(
     return service.to_read(await service.lose(session, principal, opportunity_id, reason), principal)
 
 
+PlanItemPage = Annotated[PageParams, listing("PlanItemSort", "planned_on", "created_at", "updated_at")]
+
+
 @router.get(
     "/opportunities/{opportunity_id}/plan-items",
     response_model=Page[PlanItemRead],
@@ -170,7 +191,7 @@ async def lose_opportunity(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_plan_items(
-    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PageDep
+    opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PlanItemPage
 ) -> Page[PlanItemRead]:
     return await service.list_plan_items(session, principal, opportunity_id, page)
 
@@ -210,6 +231,9 @@ async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: Opportuni
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 
 
+ReminderPage = Annotated[PageParams, listing("ReminderSort", "created_at")]
+
+
 @router.get(
     "/reminders",
     response_model=Page[ReminderRead],
@@ -219,7 +243,7 @@ async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: Opportuni
 async def list_reminders(
     principal: Authenticated,
     session: SessionDep,
-    page: PageDep,
+    page: ReminderPage,
     open_only: Annotated[bool, Query(alias="open", description="Only reminders not yet done")] = False,
 ) -> Page[ReminderRead]:
     return await service.list_reminders(session, principal, page, open_only=open_only)

@@ -1,10 +1,11 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.schemas import CustomerRead, Gender
 from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
 
@@ -27,12 +28,13 @@ class OpportunityCreate(InputModel):
         default=None, description="An `opportunity_stage` value; the first stage when absent"
     )
     external_id: ExternalId | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class OpportunityUpdate(PatchModel):
     """Only while unassigned; the stage moves with POST …/stage once the opportunity is assigned."""
 
-    not_nullable = frozenset({"customer_name", "success_probability", "summary", "description"})
+    not_nullable = frozenset({"customer_name", "success_probability", "summary", "description", "custom_fields"})
 
     source: Annotated[str, Text(100)] | None = None
     customer_name: Annotated[str, Text(200)] | None = None
@@ -43,6 +45,7 @@ class OpportunityUpdate(PatchModel):
     description: Annotated[str, Text(5000)] | None = None
     expected_amount: Amount | None = None
     expected_close_date: date | None = None
+    custom_fields: CustomFieldValues | None = None
 
 
 class OpportunityRead(VersionedOutput):
@@ -61,12 +64,15 @@ class OpportunityRead(VersionedOutput):
     stage: str
     status: OpportunityStatus
     created_by_id: int
+    created_by_name: str
     assignee_id: int | None
+    assignee_name: str | None
     assigned_at: datetime | None
     stage_since: datetime | None
     closed_at: datetime | None
     lost_reason: str | None
     customer_id: int | None
+    custom_fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[OpportunityAction] = Field(description="What the caller may do to this opportunity now")
@@ -90,6 +96,17 @@ class WinBody(InputModel):
     contact_gender: Gender = "other"
     contact_title: Annotated[str, Text(100)] = Field(default="Contact", description="The first contact's job title")
     contact_phone: Phone | None = Field(default=None, description="Office phone of the first contact, if not the opportunity's")
+    customer_id: Id | None = Field(
+        default=None,
+        description="An existing active customer you may change, to attach the won opportunity to instead of creating "
+        "one (the one a 409 `customer.duplicate` named)",
+    )
+    customer_custom_fields: CustomFieldValues | None = Field(
+        default=None, description="The new customer's custom fields (its required ones); errors name `custom_fields.<key>`"
+    )
+    contact_custom_fields: CustomFieldValues | None = Field(
+        default=None, description="The first contact's custom fields (its required ones); errors name `custom_fields.<key>`"
+    )
 
 
 class WinResult(OutputModel):
@@ -126,6 +143,7 @@ class PlanItemRead(VersionedOutput):
     content: str
     result: str | None
     created_by_id: int
+    created_by_name: str
     created_at: datetime
     updated_at: datetime
 

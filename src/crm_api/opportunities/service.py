@@ -14,13 +14,18 @@ from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import compare_and_set, transition
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import service as customers
 from crm_api.customers.schemas import ContactCreate, CustomerCreate
 from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Customer
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.models.platform import DictionaryItem
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities.policy import RULES, OpportunityAction, OpportunityStatus
 from crm_api.opportunities.repository import OpportunityRepository, PlanItemRepository, ReminderRepository
 from crm_api.opportunities.schemas import (
@@ -84,11 +89,12 @@ async def list_opportunities(
     created_by: int | None = None,
     stage: str | None = None,
     q: str | None = None,
+    custom: PrefixedParams = (),
 ) -> Page[OpportunityRead]:
     repo = OpportunityRepository(session)
     statement = repo.filtered(
         repo.scoped(actor, READ), status=status, assignee_id=assignee_id, created_by=created_by, stage=stage, q=q
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.OPPORTUNITY, custom))
     return (await repo.page(statement, params)).to_page(lambda o: to_read(o, actor))
 
 
@@ -114,7 +120,8 @@ async def create(
     if creator is None:
         raise InvalidInput("created_by", "An opportunity needs a signed-in creator", code="opportunity.no_creator")
     opportunity = Opportunity(
-        **data.model_dump(exclude={"stage"}),
+        **data.model_dump(exclude={"stage", "custom_fields"}),
+        custom_fields=await custom_fields.validate_values(session, CustomFieldEntity.OPPORTUNITY, data.custom_fields),
         stage=data.stage or await _first_stage(session),
         code=await next_code(session, "JH"),
         status=OpportunityStatus.UNASSIGNED,
@@ -135,6 +142,14 @@ async def update(
     changes = data.changes()
     if "source" in changes:
         await ensure_value(session, "lead_source", changes["source"], field="source")
+    if "custom_fields" in changes:
+        changes["custom_fields"] = await custom_fields.validate_values(
+            session,
+            CustomFieldEntity.OPPORTUNITY,
+            changes["custom_fields"],
+            current=opportunity.custom_fields,
+            record_id=opportunity.id,
+        )
     before = audit.snapshot(opportunity)
     for field, value in changes.items():
         setattr(opportunity, field, value)
@@ -158,7 +173,16 @@ async def assign(session: AsyncSession, actor: Principal, opportunity_id: int, d
         raise InvalidInput("assignee_id", "The assignee must be an active account manager", code="opportunity.invalid_assignee")
     now = clock.now()
     changes = {"status": OpportunityStatus.ASSIGNED, "assignee_id": data.assignee_id, "assigned_at": now, "stage_since": now}
-    return await _transition(session, actor, opportunity, OpportunityAction.ASSIGN, changes)
+    assigned = await _transition(session, actor, opportunity, OpportunityAction.ASSIGN, changes)
+    await notifications.notify(
+        session,
+        [data.assignee_id],
+        NotificationType.ASSIGNMENT,
+        f"Opportunity {assigned.code} assigned to you",
+        f"{assigned.customer_name}: {assigned.summary}",
+        Link("opportunity", assigned.id),
+    )
+    return assigned
 
 
 async def change_stage(session: AsyncSession, actor: Principal, opportunity_id: int, stage: str) -> Opportunity:
@@ -208,7 +232,9 @@ async def lose(session: AsyncSession, actor: Principal, opportunity_id: int, rea
 
 
 async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data: WinBody) -> tuple[Opportunity, Customer]:
-    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact."""
+    """Won, and in the same transaction a customer owned by the assignee, its contact the first contact; or, with
+    `customer_id`, attached to that existing customer (one the assignee may change), the contact added to it. A new
+    customer goes through the duplicate guard: 409 `customer.duplicate` names the existing one to attach to."""
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.WIN, opportunity, actor)
     phone = data.contact_phone or opportunity.contact_phone
@@ -221,10 +247,19 @@ async def win(session: AsyncSession, actor: Principal, opportunity_id: int, data
     # Won first: only the request whose compare-and-set matched goes on to create the customer.
     before = audit.snapshot(opportunity)
     await _close(session, opportunity, {"status": OpportunityStatus.WON})
-    customer = await customers.create_customer(session, actor, CustomerCreate(name=opportunity.customer_name))
+    if data.customer_id is not None:
+        customer = await customers.writable_customer(session, actor, data.customer_id)
+    else:
+        customer = await customers.create_customer(
+            session, actor, CustomerCreate(name=opportunity.customer_name, custom_fields=data.customer_custom_fields)
+        )
     if opportunity.contact_name and phone is not None:
         contact = ContactCreate(
-            name=opportunity.contact_name, gender=data.contact_gender, title=data.contact_title, office_phone=phone
+            name=opportunity.contact_name,
+            gender=data.contact_gender,
+            title=data.contact_title,
+            office_phone=phone,
+            custom_fields=data.contact_custom_fields,
         )
         await customers.add_contact(session, actor, customer.id, contact)
     opportunity.customer_id = customer.id

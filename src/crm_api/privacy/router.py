@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, status
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.customers.router import CustomersRead, CustomersWrite
@@ -69,6 +69,9 @@ async def erase_contact(
     return ContactRead.model_validate(contact)
 
 
+ConsentPage = Annotated[PageParams, listing("ConsentSort", "at")]
+
+
 @router.get(
     f"{CONTACT}/consents",
     response_model=Page[ConsentRead],
@@ -76,7 +79,7 @@ async def erase_contact(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_consents(
-    customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep, page: ConsentPage
 ) -> Page[ConsentRead]:
     return await service.list_consents(session, principal, customer_id, contact_id, page)
 

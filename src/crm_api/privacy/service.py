@@ -38,7 +38,7 @@ CUSTOMER_PII = (
     "national_tax_no",
     "custom_fields",
 )
-CONTACT_PII = ("name", "office_phone", "office_phone_e164", "mobile", "mobile_e164", "email", "notes")
+CONTACT_PII = ("name", "office_phone", "office_phone_e164", "mobile", "mobile_e164", "email", "notes", "custom_fields")
 INTERACTION_PII = ("location", "summary", "details", "notes")
 OPPORTUNITY_PII = ("customer_name", "contact_name", "contact_phone")
 AUDIT_PII = {

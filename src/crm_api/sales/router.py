@@ -8,7 +8,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel
 from crm_api.sales import ingest, service
@@ -70,6 +70,9 @@ _sync_route(
 )
 
 
+OrderPage = Annotated[PageParams, listing("OrderSort", "order_date", "number", "total", "synced_at")]
+
+
 @router.get(
     "/customers/{customer_id}/orders",
     response_model=Page[OrderSummary],
@@ -78,7 +81,7 @@ _sync_route(
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_customer_orders(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: PageDep
+    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage
 ) -> Page[OrderSummary]:
     return await service.customer_orders(session, principal, customer_id, page)
 
@@ -94,6 +97,9 @@ async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep,
     return etag(await service.get_order(session, principal, order_id))
 
 
+ProductPage = Annotated[PageParams, listing("ProductSort", "name", "synced_at")]
+
+
 @router.get(
     "/products",
     response_model=Page[ProductRead],
@@ -104,7 +110,7 @@ async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep,
 async def list_products(
     _: ProductsRead,
     session: SessionDep,
-    page: PageDep,
+    page: ProductPage,
     name: SubstringFilter = None,
     model: SubstringFilter = None,
     batch: SubstringFilter = None,
@@ -123,6 +129,9 @@ async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, etag
     return etag(await service.get_product(session, product_id))
 
 
+InventoryPage = Annotated[PageParams, listing("InventorySort", "warehouse", "quantity", "synced_at")]
+
+
 @router.get(
     "/inventory",
     response_model=Page[InventoryRead],
@@ -133,7 +142,7 @@ async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, etag
 async def list_inventory(
     _: ProductsRead,
     session: SessionDep,
-    page: PageDep,
+    page: InventoryPage,
     product_id: Id | None = None,
     product_name: SubstringFilter = None,
     warehouse: Annotated[str | None, Query(max_length=100, description="Warehouse name, exactly")] = None,

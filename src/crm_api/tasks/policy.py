@@ -27,6 +27,7 @@ class TaskPriority(StrEnum):
 class TaskKind(StrEnum):
     MANUAL = "manual"  # a person wrote it
     FOLLOW_UP = "follow_up"  # the follow-up job opened it for a customer nobody has contacted
+    RECYCLE_WARNING = "recycle_warning"  # the recycle job warns the owner their customer goes back to the pool soon
 
 
 class TaskRelatedType(StrEnum):

@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, insert, literal, or_, select
 from sqlalchemy.engine import CursorResult
@@ -8,6 +9,7 @@ from crm_api.customers.policy import CustomerStatus
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Customer, Interaction
 from crm_api.models.identity import User
+from crm_api.notifications.policy import link_columns
 from crm_api.tasks import policy
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 from crm_api.tasks.schemas import TaskFilters
@@ -94,3 +96,12 @@ class TaskRepository(Repository[Task]):
         result = await self.session.execute(insert(Task).from_select(columns, uncontacted))
         assert isinstance(result, CursorResult)
         return result.rowcount
+
+    def follow_ups_opened(self, after_id: int) -> Select[*tuple[Any, ...]]:
+        """The follow-up tasks opened since `after_id` was the last task, as notifications of their assignees."""
+        return select(
+            Task.assignee_id.label("user_id"),
+            literal("Follow-up due").label("title"),
+            Task.title.label("body"),
+            *link_columns("task", Task.id),
+        ).where(Task.kind == TaskKind.FOLLOW_UP, Task.id > after_id)

@@ -6,7 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.tasks import service
@@ -18,6 +18,9 @@ TasksRead = Annotated[Principal, Depends(require("tasks:read"))]
 TasksWrite = Annotated[Principal, Depends(require("tasks:write"))]
 
 
+TaskPage = Annotated[PageParams, listing("TaskSort", "title", "created_at", "updated_at")]
+
+
 @router.get(
     "",
     response_model=Page[TaskRead],
@@ -26,7 +29,7 @@ TasksWrite = Annotated[Principal, Depends(require("tasks:write"))]
     responses=error_responses(401, 403, 422),
 )
 async def list_tasks(
-    principal: TasksRead, session: SessionDep, page: PageDep, filters: Annotated[TaskFilters, Query()]
+    principal: TasksRead, session: SessionDep, page: TaskPage, filters: Annotated[TaskFilters, Query()]
 ) -> Page[TaskRead]:
     return await service.list_tasks(session, principal, page, filters)
 

@@ -49,9 +49,11 @@ class TaskRead(VersionedOutput):
     kind: TaskKind
     status: TaskStatus
     assignee_id: int
+    assignee_name: str
     related_type: TaskRelatedType | None
     related_id: Id | None
     created_by_id: int | None = Field(description="null for tasks the system opened (follow-up reminders)")
+    created_by_name: str | None
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -16,6 +16,8 @@ from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.collaboration import Task
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.opportunities import service as opportunities
 from crm_api.tasks.policy import RULES, TaskAction, TaskRelatedType, TaskStatus
 from crm_api.tasks.repository import TaskRepository
@@ -87,7 +89,17 @@ async def create_task(session: AsyncSession, actor: Principal, data: TaskCreate)
     task = Task(**data.model_dump(exclude={"assignee_id"}), assignee_id=assignee_id, created_by_id=actor.user_id)
     session.add(task)
     await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="create", before=None)
+    await _notify_new_assignee(session, actor, task)
     return task
+
+
+async def _notify_new_assignee(session: AsyncSession, actor: Principal, task: Task) -> None:
+    """Someone else's task for them: the assignee hears of it (not who gave it to themselves)."""
+    if task.assignee_id != actor.user_id:
+        body = f"Due {task.due_at.isoformat()}" if task.due_at else "No due time"
+        await notifications.notify(
+            session, [task.assignee_id], NotificationType.ASSIGNMENT, f"Task for you: {task.title}", body, Link("task", task.id)
+        )
 
 
 async def update_task(
@@ -102,6 +114,8 @@ async def update_task(
     for name, value in changes.items():
         setattr(task, name, value)
     await audit.record_change(session, actor=actor, entity_type="task", entity=task, action="update", before=before)
+    if task.assignee_id != before["assignee_id"]:
+        await _notify_new_assignee(session, actor, task)
     return task
 
 
@@ -133,12 +147,13 @@ async def open_follow_ups(session: AsyncSession, settings: Settings) -> int:
     """
     days = settings.follow_up_days
     cutoff = local_today(settings.time_zone) - timedelta(days=days)
-    opened = await TaskRepository(session).open_follow_ups(
-        last_contact_before=cutoff,
-        created_before=start_of_local_day(cutoff, settings.time_zone),
-        now=clock.now(),
-        days=days,
+    now = clock.now()
+    repo = TaskRepository(session)
+    last_id = await repo.last_id()
+    opened = await repo.open_follow_ups(
+        last_contact_before=cutoff, created_before=start_of_local_day(cutoff, settings.time_zone), now=now, days=days
     )
+    await notifications.notify_selected(session, NotificationType.FOLLOW_UP_DUE, repo.follow_ups_opened(after_id=last_id))
     await audit.record_batch(
         session,
         actor=None,

@@ -1,12 +1,14 @@
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from crm_api.core.repository import Repository
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArticle, TicketRoutingRule
+from crm_api.notifications.policy import link_columns
 from crm_api.tickets import policy
 from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import TicketFilters
@@ -96,6 +98,15 @@ class TicketRepository(Repository[ServiceTicket]):
             .order_by(TicketRoutingRule.sort_order, TicketRoutingRule.id)
             .limit(1)
         )
+
+    def breached_open(self, now: datetime) -> Select[*tuple[Any, ...]]:
+        """Tickets not yet archived that are past a due time, as notifications of their assignee (or creator)."""
+        return select(
+            func.coalesce(ServiceTicket.assignee_id, ServiceTicket.created_by_id).label("user_id"),
+            (literal("SLA breached: ") + ServiceTicket.code).label("title"),
+            ServiceTicket.summary.label("body"),
+            *link_columns("service_ticket", ServiceTicket.id),
+        ).where(ServiceTicket.status != TicketStatus.ARCHIVED, policy.breached_clause(now))
 
 
 class SlaPolicyRepository(Repository[SlaPolicy]):

@@ -8,9 +8,10 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
+from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.kb.schemas import ArticleLink
 from crm_api.tickets import routing, service
 from crm_api.tickets.policy import TicketPriority, TicketStatus
@@ -65,20 +66,25 @@ def _ticket_filters(
     )
 
 
+TicketPage = Annotated[PageParams, listing("TicketSort", "code", "created_at", "updated_at")]
+
+
 @tickets_router.get(
     "",
     response_model=Page[TicketRead],
     summary="List and search service tickets in your data scope",
+    description=FILTERS_DESCRIPTION,
     responses=error_responses(401, 403, 422),
 )
 async def list_tickets(
     principal: TicketsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: PageDep,
+    page: TicketPage,
     filters: Annotated[TicketFilters, Depends(_ticket_filters)],
+    custom: CustomFieldFilters,
 ) -> Page[TicketRead]:
-    return await service.list_tickets(session, principal, settings, page, filters)
+    return await service.list_tickets(session, principal, settings, page, filters, custom)
 
 
 @tickets_router.post(
@@ -162,13 +168,16 @@ async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWr
     return await routing.replace_sla_policies(session, principal, body)
 
 
+RoutingRulePage = Annotated[PageParams, listing("RoutingRuleSort", "name", "sort_order", "created_at", "updated_at")]
+
+
 @policies_router.get(
     "/ticket-routing-rules",
     response_model=Page[RoutingRuleRead],
     summary="Ticket routing rules, in the order they are tried",
     responses=error_responses(401, 403, 422),
 )
-async def list_routing_rules(_: TicketsRead, session: SessionDep, page: PageDep) -> Page[RoutingRuleRead]:
+async def list_routing_rules(_: TicketsRead, session: SessionDep, page: RoutingRulePage) -> Page[RoutingRuleRead]:
     return await routing.list_routing_rules(session, page)
 
 

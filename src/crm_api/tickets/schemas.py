@@ -1,10 +1,11 @@
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.tickets.policy import TicketAction, TicketChannel, TicketPriority, TicketStatus
 
 Satisfaction = Annotated[int, Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")]
@@ -33,6 +34,7 @@ class TicketCreate(InputModel):
     channel: TicketChannel
     priority: TicketPriority = TicketPriority.NORMAL
     content: Annotated[str, Text(10_000)] = Field(description="The customer's request")
+    custom_fields: CustomFieldValues | None = None
 
 
 class AssignTicket(InputModel):
@@ -82,12 +84,15 @@ class TicketRead(VersionedOutput):
     service_type: str
     summary: str
     customer_id: Id
+    customer_name: str
     channel: TicketChannel
     priority: TicketPriority
     content: str
     status: TicketStatus
     created_by_id: int | None
+    created_by_name: str | None
     assignee_id: Id | None
+    assignee_name: str | None
     assigned_at: datetime | None
     routing_rule_id: int | None = Field(description="The routing rule that assigned the ticket on create, if any")
     response_due_at: datetime | None = Field(description="First handling due (SLA); null without a policy")
@@ -95,6 +100,7 @@ class TicketRead(VersionedOutput):
     first_handled_at: datetime | None
     archived_at: datetime | None
     breached: bool = Field(description="A due time has passed before the ticket was handled or archived")
+    custom_fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[TicketAction]

@@ -13,12 +13,17 @@ from crm_api.core.errors import Conflict, InvalidInput, NotFound
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
+from crm_api.core.query import PrefixedParams
 from crm_api.core.transitions import transition
+from crm_api.custom_fields import service as custom_fields
+from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import service as customers
 from crm_api.dictionary.service import ensure_value
 from crm_api.kb.service import get_article
 from crm_api.models.identity import User
 from crm_api.models.ticket import ServiceTicket, TicketArticle, TicketAssignment, TicketFeedback, TicketHandling
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 from crm_api.tickets.policy import RULES, TicketAction, TicketStatus, is_breached
 from crm_api.tickets.repository import TicketRepository
 from crm_api.tickets.schemas import (
@@ -53,7 +58,12 @@ def to_read(ticket: ServiceTicket, principal: Principal) -> TicketRead:
 
 
 async def list_tickets(
-    session: AsyncSession, principal: Principal, settings: Settings, params: PageParams, filters: TicketFilters
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    params: PageParams,
+    filters: TicketFilters,
+    custom: PrefixedParams = (),
 ) -> Page[TicketRead]:
     first, last = filters.created_from, filters.created_to
     if first and last and last < first:
@@ -65,7 +75,7 @@ async def list_tickets(
         now=clock.now(),
         created_from=start_of_local_day(first, settings.time_zone) if first else None,
         created_before=start_of_local_day(last + timedelta(days=1), settings.time_zone) if last else None,
-    )
+    ).where(*await custom_fields.filter_conditions(session, CustomFieldEntity.TICKET, custom))
     return (await repo.page(statement, params)).to_page(lambda t: to_read(t, principal))
 
 
@@ -118,7 +128,8 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
     now = clock.now()
     ticket = ServiceTicket(
         code=await next_code(session, CODE_SERIES),
-        **data.model_dump(),
+        **data.model_dump(exclude={"custom_fields"}),
+        custom_fields=await custom_fields.validate_values(session, CustomFieldEntity.TICKET, data.custom_fields),
         status=TicketStatus.NEW,
         created_by_id=principal.user_id,
         created_at=now,
@@ -137,7 +148,19 @@ async def create_ticket(session: AsyncSession, principal: Principal, data: Ticke
     await EVENTS.publish(session, "created", ticket.id, to_read(ticket, principal))
     if rule is not None:
         session.add(TicketAssignment(ticket_id=ticket.id, assignee_id=rule.assignee_id, routing_rule_id=rule.id, assigned_at=now))
+        await _notify_assignee(session, ticket)
     return await _reload(session, principal, ticket)
+
+
+async def _notify_assignee(session: AsyncSession, ticket: ServiceTicket) -> None:
+    await notifications.notify(
+        session,
+        [ticket.assignee_id],
+        NotificationType.ASSIGNMENT,
+        f"Service ticket {ticket.code} assigned to you",
+        ticket.summary,
+        Link("service_ticket", ticket.id),
+    )
 
 
 async def _move(
@@ -159,6 +182,7 @@ async def assign(session: AsyncSession, principal: Principal, ticket_id: int, da
     session.add(
         TicketAssignment(ticket_id=ticket.id, assignee_id=data.assignee_id, assigned_by_id=principal.user_id, assigned_at=now)
     )
+    await _notify_assignee(session, ticket)
     return await _reload(session, principal, ticket)
 
 

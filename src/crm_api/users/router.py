@@ -6,7 +6,7 @@ from crm_api.auth import totp
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.users import service
@@ -18,11 +18,14 @@ UsersRead = Annotated[Principal, Depends(require("users:read"))]
 UsersWrite = Annotated[Principal, Depends(require("users:write"))]
 
 
+UserPage = Annotated[PageParams, listing("UserSort", "username", "full_name", "created_at", "updated_at")]
+
+
 @router.get("/users", response_model=Page[UserRead], summary="List users", responses=error_responses(401, 403, 422))
 async def list_users(
     principal: UsersRead,
     session: SessionDep,
-    page: PageDep,
+    page: UserPage,
     q: Annotated[str | None, Query(max_length=100, description="Username or name contains")] = None,
     role: Annotated[str | None, Query(max_length=50)] = None,
     team_id: Id | None = None,
@@ -77,8 +80,11 @@ async def enable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -
     return service.to_read(await service.set_user_active(session, principal, user_id, active=True))
 
 
+TeamPage = Annotated[PageParams, listing("TeamSort", "name", "created_at", "updated_at")]
+
+
 @router.get("/teams", response_model=Page[TeamRead], summary="List teams", responses=error_responses(401, 403, 422))
-async def list_teams(_: UsersRead, session: SessionDep, page: PageDep) -> Page[TeamRead]:
+async def list_teams(_: UsersRead, session: SessionDep, page: TeamPage) -> Page[TeamRead]:
     return await service.list_teams(session, page)
 
 

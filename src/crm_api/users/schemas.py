@@ -31,6 +31,12 @@ class UserUpdate(PatchModel):
     password: Password | None = None
     roles: list[str] | None = Field(default=None, min_length=1)
     team_id: Id | None = None
+    pool_claim_limit: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="How many active customers this user may own and still claim from the pool; null: CRM_POOL_CLAIM_LIMIT",
+    )
 
 
 class UserRead(OutputModel):
@@ -40,7 +46,9 @@ class UserRead(OutputModel):
     email: str | None
     active: bool
     team_id: int | None
+    team_name: str | None
     roles: list[str]
+    pool_claim_limit: int | None = Field(description="Own claim limit set by an admin; null: CRM_POOL_CLAIM_LIMIT")
     created_at: datetime
     updated_at: datetime
 

@@ -23,7 +23,9 @@ def to_read(user: User) -> UserRead:
         email=user.email,
         active=user.active,
         team_id=user.team_id,
+        team_name=user.team_name,
         roles=[role.code for role in user.roles],
+        pool_claim_limit=user.pool_claim_limit,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -112,7 +114,7 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
         user.roles = await _roles(repo, changes["roles"])
     if "password" in changes:
         user.password_hash = hash_password(changes["password"])
-    for field in ("full_name", "email"):
+    for field in ("full_name", "email", "pool_claim_limit"):
         if field in changes:
             setattr(user, field, changes[field])
     # New credentials or new powers: tokens issued before stop working at once.

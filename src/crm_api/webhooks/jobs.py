@@ -7,10 +7,9 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,17 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
+from crm_api.core.outbox import CLAIM_LEASE, retry_at
 from crm_api.core.scheduler import register_job
-from crm_api.webhooks.policy import DeliveryStatus
+from crm_api.webhooks.policy import delivery_status
 from crm_api.webhooks.repository import DeliveryRepository, Outgoing
-from crm_api.webhooks.service import host_refusal, is_public_address
+from crm_api.webhooks.service import resolved_refusal
 
 WEBHOOK_DISPATCH = "webhook_dispatch"
-# Wait after the 1st..5th failed attempt; the 6th failure makes the delivery dead.
-BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
-MAX_ATTEMPTS = len(BACKOFF) + 1
-# A claimed delivery is not due again before this, so a crash mid-send only delays it.
-CLAIM_LEASE = timedelta(minutes=10)
 CONCURRENT_SENDS = 10
 ERROR_LENGTH = 500
 
@@ -55,27 +50,8 @@ class Attempt:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def resolve(host: str) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def _resolved_refusal(url: str, settings: Settings) -> str | None:
-    """Refuse a host name that resolves to a non-public address (checked per attempt: DNS may change)."""
-    host = httpx.URL(url).host
-    refusal = host_refusal(host, settings)
-    if refusal is not None or settings.webhook_allow_private_hosts:
-        return refusal
-    try:
-        addresses = await resolve(host)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
-    private = sorted({address for address in addresses if not is_public_address(address)})
-    return f"{host} resolves to a non-public address {', '.join(private)}" if private else None
-
-
 async def _send(http: httpx.AsyncClient, item: Outgoing, settings: Settings) -> Attempt:
-    refusal = await _resolved_refusal(item.url, settings)
+    refusal = await resolved_refusal(httpx.URL(item.url).host, settings)
     if refusal is not None:
         return Attempt(None, f"refused: {refusal}", None)
     body = body_of(item)
@@ -99,12 +75,8 @@ async def _send(http: httpx.AsyncClient, item: Outgoing, settings: Settings) -> 
 def outcome(item: Outgoing, attempt: Attempt, now: datetime) -> dict[str, Any]:
     """The delivery's new state after one attempt: succeeded, retried after the backoff, or dead."""
     attempts = item.attempts + 1
-    if attempt.succeeded:
-        status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
-    elif attempts >= MAX_ATTEMPTS:
-        status, next_attempt_at = DeliveryStatus.DEAD, None
-    else:
-        status, next_attempt_at = DeliveryStatus.FAILED, now + BACKOFF[attempts - 1]
+    next_attempt_at = None if attempt.succeeded else retry_at(attempts, now)
+    status = delivery_status(succeeded=attempt.succeeded, next_attempt_at=next_attempt_at)
     return {
         "id": item.delivery_id,
         "status": status,

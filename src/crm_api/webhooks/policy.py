@@ -1,5 +1,6 @@
 """The webhook delivery's vocabulary: the statuses the dispatcher moves it through (pending → succeeded | failed → dead)."""
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -12,3 +13,10 @@ class DeliveryStatus(StrEnum):
 
 # The dispatcher claims deliveries in these states once they are due.
 RETRYABLE = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+
+
+def delivery_status(*, succeeded: bool, next_attempt_at: datetime | None) -> DeliveryStatus:
+    """After an attempt: succeeded, failed and due again at `next_attempt_at`, or dead (no attempt left)."""
+    if succeeded:
+        return DeliveryStatus.SUCCEEDED
+    return DeliveryStatus.FAILED if next_attempt_at is not None else DeliveryStatus.DEAD

@@ -3,9 +3,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.repository import Repository
+from crm_api.core.repository import Repository, skip_locked
 from crm_api.core.tables import OutboxEvent
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 from crm_api.webhooks.policy import RETRYABLE, DeliveryStatus
@@ -25,13 +24,6 @@ class Outgoing:
     payload: dict[str, Any]
 
 
-def _for_update(session: AsyncSession, statement: Any, **options: Any) -> Any:
-    # SQLite has no row locks (one writer at a time anyway); PostgreSQL workers skip each other's rows.
-    if session.get_bind().dialect.name != "postgresql":
-        return statement
-    return statement.with_for_update(skip_locked=True, **options)
-
-
 class WebhookRepository(Repository[WebhookSubscription]):
     model = WebhookSubscription
 
@@ -46,7 +38,7 @@ class DeliveryRepository(Repository[WebhookDelivery]):
     async def fan_out(self, *, now: datetime, limit: int) -> int:
         """Deliveries for the oldest undispatched events to every active subscriber; returns events handled."""
         batch = select(OutboxEvent.id).where(OutboxEvent.dispatched_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
-        event_ids = list(await self.session.scalars(_for_update(self.session, batch)))
+        event_ids = list(await self.session.scalars(skip_locked(self.session, batch)))
         if not event_ids:
             return 0
         matches = (
@@ -91,7 +83,7 @@ class DeliveryRepository(Repository[WebhookDelivery]):
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(limit)
         )
-        claimed = [Outgoing(*row) for row in await self.session.execute(_for_update(self.session, due, of=WebhookDelivery))]
+        claimed = [Outgoing(*row) for row in await self.session.execute(skip_locked(self.session, due, of=WebhookDelivery))]
         if claimed:
             await self.session.execute(
                 update(WebhookDelivery)

@@ -7,7 +7,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.webhooks import service
@@ -36,8 +36,13 @@ async def list_event_types(_: WebhooksWrite) -> list[EventTypeRead]:
     return service.event_types()
 
 
+WebhookPage = Annotated[PageParams, listing("WebhookSort", "url", "created_at", "updated_at")]
+
+
 @router.get("", response_model=Page[WebhookRead], summary="List webhook subscriptions", responses=error_responses(401, 403, 422))
-async def list_webhooks(_: WebhooksWrite, session: SessionDep, page: PageDep, active: bool | None = None) -> Page[WebhookRead]:
+async def list_webhooks(
+    _: WebhooksWrite, session: SessionDep, page: WebhookPage, active: bool | None = None
+) -> Page[WebhookRead]:
     return await service.list_subscriptions(session, page, active=active)
 
 
@@ -100,6 +105,9 @@ async def delete_webhook(webhook_id: Id, principal: WebhooksWrite, session: Sess
     await service.delete(session, principal, webhook_id)
 
 
+DeliveryPage = Annotated[PageParams, listing("DeliverySort", "created_at")]
+
+
 @router.get(
     "/{webhook_id}/deliveries",
     response_model=Page[WebhookDeliveryRead],
@@ -107,7 +115,7 @@ async def delete_webhook(webhook_id: Id, principal: WebhooksWrite, session: Sess
     responses=error_responses(401, 403, 404, 422),
 )
 async def list_deliveries(
-    webhook_id: Id, _: WebhooksWrite, session: SessionDep, page: PageDep, status: DeliveryStatus | None = None
+    webhook_id: Id, _: WebhooksWrite, session: SessionDep, page: DeliveryPage, status: DeliveryStatus | None = None
 ) -> Page[WebhookDeliveryRead]:
     return await service.list_deliveries(session, webhook_id, page, status=status)
 

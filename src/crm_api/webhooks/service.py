@@ -1,6 +1,8 @@
 """Webhook subscriptions: which events go where, the SSRF rule on their URLs, and the delivery log."""
 
+import asyncio
 import ipaddress
+import socket
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.security import new_secret
 from crm_api.core.tables import OutboxEvent
+from crm_api.customers import pool
 from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
@@ -38,6 +41,7 @@ CATALOGUE: dict[str, EventType] = {
         *customers.CUSTOMER_EVENTS.types(),
         customers.CLAIMED,
         customers.RELEASED,
+        pool.RECYCLED,
         *customers.CONTACTS.events.types(),
         *customers.INTERACTIONS.events.types(),
         *leads.EVENTS.types(),
@@ -75,7 +79,7 @@ def host_refusal(host: str, settings: Settings) -> str | None:
 
     Names are judged again on their resolved addresses when sending (see jobs), so DNS cannot smuggle one in.
     """
-    if settings.webhook_allow_private_hosts:
+    if settings.private_targets_allowed:
         return None
     name = host.strip("[]").rstrip(".").lower()
     if name in LOCAL_HOST_NAMES or name.endswith(".localhost"):
@@ -222,3 +226,22 @@ async def retry_delivery(session: AsyncSession, actor: Principal, delivery_id: i
         session, actor=actor, entity_type="webhook_delivery", entity=delivery, action="retry", before=before
     )
     return delivery
+
+
+async def resolve(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def resolved_refusal(host: str, settings: Settings) -> str | None:
+    """`host_refusal`, and a host name that resolves to a non-public address is refused too (checked per attempt:
+    DNS may change). Every outbound target goes through it: webhooks, group robots, the SMTP server."""
+    refusal = host_refusal(host, settings)
+    if refusal is not None or settings.private_targets_allowed:
+        return refusal
+    try:
+        addresses = await resolve(host)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc}"
+    private = sorted({address for address in addresses if not is_public_address(address)})
+    return f"{host} resolves to a non-public address {', '.join(private)}" if private else None

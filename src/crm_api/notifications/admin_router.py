@@ -1,0 +1,88 @@
+"""The channels' settings and the delivery log: admin routes (settings:write)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from crm_api.core.auth import require
+from crm_api.core.config import SettingsDep
+from crm_api.core.db import SessionDep
+from crm_api.core.errors import error_responses
+from crm_api.core.pagination import Page, PageDep
+from crm_api.core.permissions import Principal
+from crm_api.notifications import channels
+from crm_api.notifications.policy import NotificationChannel, RobotKind
+from crm_api.notifications.schemas import DeliveryRead, RobotRead, RobotWrite, SmtpRead, SmtpWrite
+from crm_api.webhooks.policy import DeliveryStatus
+
+router = APIRouter(tags=["notifications"])
+
+SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
+
+
+@router.get(
+    "/notification-channels",
+    response_model=list[RobotRead],
+    summary="The group robots (WeCom, DingTalk, Feishu) notifications may be posted to",
+    responses=error_responses(401, 403),
+)
+async def list_notification_channels(_: SettingsWrite, session: SessionDep) -> list[RobotRead]:
+    return await channels.list_robots(session)
+
+
+@router.put(
+    "/notification-channels/{kind}",
+    response_model=RobotRead,
+    summary="Set a vendor's group robot (its URL and secret are never read back)",
+    responses=error_responses(401, 403, 422),
+)
+async def set_notification_channel(
+    kind: RobotKind, body: RobotWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep
+) -> RobotRead:
+    return await channels.set_robot(session, principal, settings, kind, body)
+
+
+@router.delete(
+    "/notification-channels/{kind}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a vendor's group robot",
+    responses=error_responses(401, 403, 404),
+)
+async def delete_notification_channel(kind: RobotKind, principal: SettingsWrite, session: SessionDep) -> None:
+    await channels.remove_robot(session, principal, kind)
+
+
+@router.get(
+    "/settings/smtp",
+    response_model=SmtpRead,
+    summary="The SMTP server mail goes out through (without its password)",
+    responses=error_responses(401, 403, 404),
+)
+async def get_smtp_settings(_: SettingsWrite, session: SessionDep) -> SmtpRead:
+    return await channels.get_smtp(session)
+
+
+@router.put(
+    "/settings/smtp",
+    response_model=SmtpRead,
+    summary="Set the SMTP server mail goes out through",
+    responses=error_responses(401, 403, 422),
+)
+async def set_smtp_settings(body: SmtpWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep) -> SmtpRead:
+    return await channels.set_smtp(session, principal, settings, body)
+
+
+@router.get(
+    "/notification-deliveries",
+    response_model=Page[DeliveryRead],
+    summary="The delivery log: each email and robot message, newest first, with its attempts",
+    responses=error_responses(401, 403, 422),
+)
+async def list_notification_deliveries(
+    _: SettingsWrite,
+    session: SessionDep,
+    page: PageDep,
+    delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
+    channel: NotificationChannel | None = None,
+) -> Page[DeliveryRead]:
+    return await channels.list_deliveries(session, page, status=delivery_status, channel=channel)
