@@ -13,17 +13,19 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
+from crm_api.approvals.router import router as approvals_router
 from crm_api.audit.router import router as audit_router
 from crm_api.auth.principal import authenticate
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
+from crm_api.contracts.router import router as contracts_router
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
 from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, reject_unknown_query
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
-from crm_api.core.idempotency import IdempotencyMiddleware
+from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.scheduler import build_scheduler
@@ -49,6 +51,7 @@ from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
 from crm_api.problems.router import pages_router as problem_pages_router
 from crm_api.problems.router import router as problems_router
+from crm_api.quotes.router import router as quotes_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
@@ -98,6 +101,9 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     policies_router,
     kb_router,
     opportunities_router,
+    approvals_router,
+    quotes_router,
+    contracts_router,
     leads_router,
     reports_router,
     tasks_router,
@@ -127,6 +133,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.webhooks.jobs",
     "crm_api.marketing.jobs",
     "crm_api.customers.jobs",
+    "crm_api.quotes.jobs",
 )
 
 
@@ -224,12 +231,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wait_seconds=settings.password_check_wait_seconds,
     )
     install_error_handlers(app)
-    header_contract(app)
+    unkept = unkept_writes(DOMAIN_ROUTERS, API_PREFIX)
+    header_contract(app, unkept)
     problem_contract(app)
     # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency
     # (which keeps the Location the innermost one adds).
     app.add_middleware(LocationMiddleware)
-    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(IdempotencyMiddleware, unkept=unkept)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:

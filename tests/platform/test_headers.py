@@ -1,6 +1,9 @@
 """The headers the contract declares, sent: Location on a 201, 304 for If-None-Match, Idempotency-Key kept."""
 
+import pytest
+
 from tests.factories import assert_problem
+from tests.leads.factories import create_lead
 
 CUSTOMERS = "/api/v1/customers"
 
@@ -22,10 +25,20 @@ async def test_a_created_record_is_where_location_says(client, actors):
 
 
 async def test_a_201_without_a_record_url_sends_no_location(client, actors):
+    manager = await actors.make("account_manager")
+    lead = await create_lead(client, manager)
+    logged = await client.post(f"/api/v1/leads/{lead['id']}/activities", json={"kind": "call"}, headers=manager.headers)
+    assert logged.status_code == 201, logged.text
+    assert "location" not in logged.headers
+
+
+async def test_a_key_issued_is_located_and_read_without_its_secret(client, actors):
     admin = await actors.make("admin")
     issued = await client.post("/api/v1/api-keys", json={"name": "ERP"}, headers=admin.headers)
     assert issued.status_code == 201, issued.text
-    assert "location" not in issued.headers
+    read = await client.get(issued.headers["location"], headers=admin.headers)
+    assert read.status_code == 200 and read.json()["prefix"] == issued.json()["prefix"]
+    assert "secret" not in read.json()
 
 
 async def test_if_none_match_answers_304_while_the_record_is_unchanged(client, actors):
@@ -61,3 +74,21 @@ async def test_the_served_contract_documents_the_idempotency_key(client):
     [key] = [parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key"]
     assert (key["in"], key["required"]) == ("header", False)
     assert "Location" in operation["responses"]["201"]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "outsider"),
+    [
+        ("/api/v1/api-keys/{id}", "api_key.not_found", "account_manager"),
+        ("/api/v1/dictionary/{id}", "dictionary_item.not_found", None),
+        ("/api/v1/lead-assignment-rules/{id}", "assignment_rule.not_found", "integrator"),
+        ("/api/v1/ticket-routing-rules/{id}", "routing_rule.not_found", "marketer"),
+        ("/api/v1/opportunities/{id}/plan-items/{id}", "opportunity.not_found", "marketer"),
+    ],
+)
+async def test_the_records_a_201_locates_are_read_like_any_other(client, actors, url, code, outsider):
+    missing = url.format(id=999999)
+    assert_problem(await client.get(missing), 401)
+    if outsider is not None:
+        assert_problem(await client.get(missing, headers=(await actors.make(outsider)).headers), 403)
+    assert_problem(await client.get(missing, headers=(await actors.make("admin")).headers), 404, code)

@@ -26,7 +26,10 @@ async def test_a_key_reused_for_another_request_is_refused(client, actors):
     admin = await actors.make("admin")
     headers = admin.headers | {"Idempotency-Key": "k-1"}
     await client.post("/api/v1/teams", json={"name": "A"}, headers=headers)
-    assert_problem(await client.post("/api/v1/teams", json={"name": "B"}, headers=headers), 422, "idempotency.key_reused")
+    refused = assert_problem(
+        await client.post("/api/v1/teams", json={"name": "B"}, headers=headers), 422, "idempotency.key_reused"
+    )
+    assert refused["errors"][0]["field"] == "Idempotency-Key"
     assert await _team_count(client, admin.headers) == 1
 
 
@@ -50,7 +53,16 @@ async def test_a_refusal_is_replayed_too(client, actors):
 async def test_a_malformed_key_is_422(client, actors):
     admin = await actors.make("admin")
     response = await client.post("/api/v1/teams", json={"name": "A"}, headers=admin.headers | {"Idempotency-Key": "x" * 300})
-    assert_problem(response, 422, "idempotency.invalid_key")
+    assert assert_problem(response, 422, "idempotency.invalid_key")["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_a_job_run_now_is_not_kept_as_it_commits_in_transactions_of_its_own(client, actors):
+    admin = await actors.make("admin")
+    headers = admin.headers | {"Idempotency-Key": "scan-now"}
+    # On SQLite the job's own transaction once waited for the key's write lock until it timed out (503).
+    runs = [await client.post("/api/v1/churn-warnings/scan", headers=headers) for _ in range(2)]
+    assert [run.status_code for run in runs] == [200, 200], [run.text for run in runs]
+    assert "idempotent-replayed" not in runs[1].headers
 
 
 async def test_reads_ignore_the_header(client, actors):

@@ -62,6 +62,11 @@ async def test_pipeline_reports_need_the_reports_permission(client, actors, endp
         assert_problem(await client.get(f"{BASE}/{endpoint}", headers=user.headers), 403, "auth.missing_permission")
     executive = await actors.make("executive")
     assert (await client.get(f"{BASE}/{endpoint}", headers=executive.headers)).status_code == 200
+    # The calendar's edges: its last day has no day after; a year before 1900 is refused, not a server error.
+    last_days = {"from": "9999-01-01", "to": "9999-12-31"}
+    assert (await client.get(f"{BASE}/{endpoint}", params=last_days, headers=executive.headers)).status_code == 200
+    too_early = await client.get(f"{BASE}/{endpoint}", params={"to": "0001-01-01"}, headers=executive.headers)
+    assert_problem(too_early, 422)
 
 
 def _funnel(body):

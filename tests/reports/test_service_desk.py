@@ -74,6 +74,10 @@ async def test_activity_reports_need_the_reports_permission(client, actors, endp
     assert_problem(await client.get(f"{BASE}/{endpoint}", headers=manager.headers), 403, "auth.missing_permission")
     executive = await actors.make("executive")
     assert (await client.get(f"{BASE}/{endpoint}", headers=executive.headers)).status_code == 200
+    # The calendar's last day has no day after.
+    last_days = {"service-performance": {"from": "9999-12-01", "to": "9999-12-31"}, "service-composition": {"year": 9999}}
+    edge = await client.get(f"{BASE}/{endpoint}", params=last_days.get(endpoint, {}), headers=executive.headers)
+    assert edge.status_code == 200
 
 
 async def test_service_composition_counts_tickets_per_dictionary_type(client, app, actors, frozen_clock):
@@ -86,6 +90,8 @@ async def test_service_composition_counts_tickets_per_dictionary_type(client, ap
     in_2026 = (await client.get(f"{BASE}/service-composition?year=2026", headers=headers)).json()
     assert _shares(in_2026) == [("consultation", 2, "40.00"), ("suggestion", 0, "0.00"), ("complaint", 3, "60.00")]
     in_2024 = (await client.get(f"{BASE}/service-composition?year=2024", headers=headers)).json()
+    last_year = await client.get(f"{BASE}/service-composition?year=9999", headers=headers)  # it has no day after
+    assert last_year.status_code == 200 and _shares(last_year.json())[0] == ("consultation", 0, "0.00")
     assert _shares(in_2024) == [("consultation", 0, "0.00"), ("suggestion", 0, "0.00"), ("complaint", 0, "0.00")]
     east = (await client.get(f"{BASE}/service-composition", headers=world.supervisor.headers)).json()
     assert _shares(east) == [("consultation", 1, "33.33"), ("suggestion", 0, "0.00"), ("complaint", 2, "66.67")]

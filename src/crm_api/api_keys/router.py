@@ -35,6 +35,13 @@ async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead
     return await service.list_keys(session)
 
 
+@router.get(
+    "/{key_id}", response_model=ApiKeyRead, summary="Get an API key (never its secret)", responses=error_responses(401, 403, 404)
+)
+async def get_api_key(key_id: Id, _: ApiKeysWrite, session: SessionDep) -> ApiKeyRead:
+    return await service.get_key(session, key_id)
+
+
 @router.delete(
     "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key", responses=error_responses(401, 403, 404)
 )

@@ -3,10 +3,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, example
 
 
 class ApiKeyCreate(InputModel):
+    model_config = example({"name": "ERP 同步", "role": "integrator"})
     name: Annotated[str, Text(100)]
     role: str = Field(default="integrator", max_length=50, description="Role code the key acts with")
 

@@ -41,6 +41,13 @@ async def list_keys(session: AsyncSession) -> list[ApiKeyRead]:
     return [to_read(k) for k in keys]
 
 
+async def get_key(session: AsyncSession, key_id: int) -> ApiKeyRead:
+    key = await session.get(ApiKey, key_id, options=[selectinload(ApiKey.role)])
+    if key is None:
+        raise NotFound("API key", key_id)
+    return to_read(key)
+
+
 async def revoke(session: AsyncSession, actor: Principal, key_id: int) -> None:
     key = await session.get(ApiKey, key_id)
     if key is None:

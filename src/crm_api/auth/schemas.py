@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import Field
 
 from crm_api.core.permissions import Scope
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, example
 
 OtpField = Field(
     default=None,
@@ -13,6 +13,7 @@ OtpField = Field(
 
 
 class LoginRequest(InputModel):
+    model_config = example({"username": "li.na", "password": "crm-demo-2026"})
     username: Annotated[str, Text(64)]
     password: str = Field(min_length=1, max_length=256)
     otp: str | None = OtpField

@@ -4,14 +4,16 @@ from typing import Annotated
 from pydantic import Field
 
 from crm_api.churn.policy import ChurnWarningAction, ChurnWarningStatus
-from crm_api.core.schemas import InputModel, OutputModel, Text, VersionedOutput
+from crm_api.core.schemas import InputModel, OutputModel, Text, VersionedOutput, example
 
 
 class MeasureCreate(InputModel):
+    model_config = example({"measure": "安排销售经理上门拜访，了解停止下单的原因"})
     measure: Annotated[str, Text(2000)]
 
 
 class ConfirmChurn(InputModel):
+    model_config = example({"reason": "客户已转向竞争对手，多次回访无果"})
     reason: Annotated[str, Text(2000)]
 
 

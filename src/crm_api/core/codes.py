@@ -5,8 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.tables import CodeCounter
 
-# Every series has a PostgreSQL sequence, created by a migration: customers, opportunities, service tickets.
-SERIES = frozenset({"KH", "JH", "FW"})
+# Every series has a PostgreSQL sequence, created by a migration: customers, opportunities, service tickets, quotes, contracts.
+SERIES = frozenset({"KH", "JH", "FW", "BJ", "HT"})
 
 
 def series_sequence(series: str) -> Sequence:

@@ -1,5 +1,6 @@
 """Settings, read once from `CRM_`-prefixed environment variables."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -94,6 +95,14 @@ class Settings(BaseSettings):
     pool_lock_limit: int = Field(default=10, ge=0)
     # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
     pool_recycle_cron: str = "30 0 * * *"
+    # Quotes (§3.13): a line discount above this percent needs approval; validity when a quote names none;
+    # the daily job that expires quotes past their validity; the company header printed on a quote.
+    quote_discount_threshold: Decimal = Field(default=Decimal("10"), ge=0, le=100)
+    quote_validity_days: int = Field(default=30, ge=1)
+    quote_expiry_cron: str = "30 0 * * *"
+    company_name: str = "示例科技有限公司"
+    company_address: str = ""
+    company_phone: str = ""
     document_dir: Path = Path("./data/documents")
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # Any other request body; larger ones are refused (413) before they are read.

@@ -213,10 +213,10 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 
 
-def _database(request: Request) -> Database:
+def request_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
 # For the rare write that must survive the request's rollback (a failed login is still counted).
-DatabaseDep = Annotated[Database, Depends(_database)]
+DatabaseDep = Annotated[Database, Depends(request_database)]

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Response
@@ -64,6 +65,11 @@ class ETagged:
 
 
 ETag = Annotated[ETagged, Depends()]
+
+
+def path_template(path: str) -> re.Pattern[str]:
+    """Matches the paths of an OpenAPI path template: `/customers/{customer_id}` matches `/customers/7`."""
+    return re.compile(re.sub(r"\\\{[^/]+\\\}", "[^/]+", re.escape(path)))
 
 
 def no_store(response: Response) -> None:

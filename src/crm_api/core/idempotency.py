@@ -2,9 +2,13 @@
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
-from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit
-from crm_api.core.errors import problem_response
+from crm_api.core.db import JOINED_TRANSACTION, Database, after_commit, request_database
+from crm_api.core.errors import FieldError, problem_response
+from crm_api.core.http import no_store, path_template
 from crm_api.core.scheduler import register_job
 from crm_api.core.security import decode_access_token, fingerprint
 from crm_api.core.tables import IdempotencyRecord
@@ -22,9 +27,6 @@ from crm_api.core.tables import IdempotencyRecord
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The paths whose writes the middleware keeps: the API, not the docs or health checks.
 IDEMPOTENT_PATHS = "/api/"
-# Except sign-in and tokens: their answers are credentials, which no table should keep, and holding a key would hold
-# a pooled connection while the password is checked. A retried sign-in signs in again.
-UNKEPT_PATHS = "/api/v1/auth/"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 RETENTION = timedelta(hours=24)
 # Responses worth replaying; 401/429/5xx are about the moment, so a retry runs again.
@@ -32,9 +34,30 @@ NOT_STORED = frozenset({401, 429})
 REPLAYED_HEADERS = ("content-type", "etag", "location", "content-disposition")
 
 
-def keeps(method: str, path: str) -> bool:
-    """Whether a request to `path` with an Idempotency-Key is answered once per key."""
-    return method in WRITE_METHODS and path.startswith(IDEMPOTENT_PATHS) and not path.startswith(UNKEPT_PATHS)
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)
+
+
+def keeps(route: APIRoute) -> bool:
+    """Whether the middleware keeps a write to `route`. Not when its response carries credentials (`no_store`: tokens,
+    keys, recovery codes), which are stored nowhere; nor when it commits in transactions of its own (`DatabaseDep`: a
+    sign-in attempt, a job run now), which the key, kept in the request's transaction, cannot make happen once (and
+    on SQLite would wait for the key's write lock until it timed out)."""
+    calls = set(_calls(route.dependant))
+    return no_store not in calls and request_database not in calls
+
+
+def unkept_writes(routers: Iterable[APIRouter], prefix: str) -> frozenset[tuple[str, str]]:
+    """(method, path template) of the writes the middleware leaves alone, as `keeps` says."""
+    return frozenset(
+        (method, f"{prefix}{route.path}")
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and not keeps(route)
+        for method in (route.methods or set()) & WRITE_METHODS
+    )
 
 
 class _InProgress(Exception):
@@ -84,19 +107,29 @@ async def _claim(session: AsyncSession, record_id: str, request_fingerprint: str
 class IdempotencyMiddleware:
     """Claims the key in a transaction the request joins, and commits the response with the request's effect."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, unkept: frozenset[tuple[str, str]] = frozenset()) -> None:
         self.app = app
+        self.unkept = [(method, path_template(path)) for method, path in unkept]
+
+    def _keeps(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        if method not in WRITE_METHODS or not path.startswith(IDEMPOTENT_PATHS):
+            return False
+        return not any(method == unkept and template.fullmatch(path) for unkept, template in self.unkept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
         key = headers.get(b"idempotency-key")
-        if key is None or not keeps(scope["method"], scope["path"]):
+        if key is None or not self._keeps(scope):
             await self.app(scope, receive, send)
             return
         raw_key = key.decode("latin-1")
         if not KEY_PATTERN.match(raw_key):
             response = problem_response(
-                422, "idempotency.invalid_key", detail="Idempotency-Key must be 1-255 visible ASCII characters"
+                422,
+                "idempotency.invalid_key",
+                detail="Idempotency-Key must be 1-255 visible ASCII characters",
+                errors=_at_key("not 1-255 visible ASCII characters", "invalid_key"),
             )
             await response(scope, receive, send)
             return
@@ -135,6 +168,11 @@ class IdempotencyMiddleware:
             await send(message)
 
 
+def _at_key(message: str, type: str) -> list[FieldError]:
+    """A 422 like every other: `errors` names the header at fault."""
+    return [FieldError(field="Idempotency-Key", message=message, type=type)]
+
+
 def _in_progress() -> Response:
     return problem_response(409, "idempotency.in_progress", detail="A request with this Idempotency-Key is still being processed")
 
@@ -152,7 +190,12 @@ async def _answer_from_record(
     record: IdempotencyRecord, request_fingerprint: str, scope: Scope, receive: Receive, send: Send
 ) -> None:
     if record.fingerprint != request_fingerprint:
-        response = problem_response(422, "idempotency.key_reused", detail="This Idempotency-Key was used for a different request")
+        response = problem_response(
+            422,
+            "idempotency.key_reused",
+            detail="This Idempotency-Key was used for a different request",
+            errors=_at_key("used for a different request", "key_reused"),
+        )
         await response(scope, receive, send)
         return
     headers = [(name.encode(), value.encode()) for name, value in record.headers.items()]

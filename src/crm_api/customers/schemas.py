@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.core.types import to_money
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
@@ -52,21 +52,35 @@ class _CustomerProfile(InputModel):
 
 
 class CustomerCreate(_CustomerProfile):
+    model_config = example(
+        {
+            "name": "上海东方明珠贸易有限公司",
+            "region": "shanghai",
+            "level": "major",
+            "industry": "retail",
+            "phone": "021-5888 1234",
+            "email": "info@dfmz.example.cn",
+            "tags": ["展会"],
+        }
+    )
     name: Annotated[str, Text(200)]
     external_id: ExternalId | None = None
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
+    model_config = example({"phone": "021-5888 1235", "satisfaction": 4})
     not_nullable = frozenset({"name", "tags", "custom_fields"})
 
     name: Annotated[str, Text(200)] | None = None
 
 
 class CustomerTransfer(InputModel):
+    model_config = example({"owner_id": 5})
     owner_id: Id = Field(description="The active user who becomes the customer's account manager")
 
 
 class CustomerRelease(InputModel):
+    model_config = example({"reason": "客户长期无采购计划，放回公海"})
     reason: Annotated[str, Text(500)] = Field(description="Why the customer goes back to the pool; kept in its history")
 
 
@@ -217,6 +231,16 @@ class PoolCustomerRead(CustomerRead):
 
 
 class ContactCreate(InputModel):
+    model_config = example(
+        {
+            "name": "刘敏",
+            "gender": "female",
+            "title": "采购经理",
+            "office_phone": "021-6234 5680",
+            "mobile": "13800138000",
+            "email": "liumin@example.cn",
+        }
+    )
     name: Annotated[str, Text(100)]
     gender: Gender
     title: Annotated[str, Text(100)]
@@ -229,6 +253,7 @@ class ContactCreate(InputModel):
 
 
 class ContactUpdate(PatchModel):
+    model_config = example({"title": "采购总监"})
     not_nullable = frozenset({"name", "gender", "title", "office_phone", "custom_fields"})
 
     name: Annotated[str, Text(100)] | None = None
@@ -263,6 +288,14 @@ class ContactRead(VersionedOutput):
 
 
 class InteractionCreate(InputModel):
+    model_config = example(
+        {
+            "occurred_on": "2026-06-01",
+            "location": "客户办公室",
+            "summary": "季度回访",
+            "details": "了解了下季度的采购计划，客户对交货期满意。",
+        }
+    )
     occurred_on: date = Field(description="The day of the interaction")
     location: Annotated[str, Text(200)]
     summary: Annotated[str, Text(300)]
@@ -271,6 +304,7 @@ class InteractionCreate(InputModel):
 
 
 class InteractionUpdate(PatchModel):
+    model_config = example({"summary": "季度回访（已跟进报价）"})
     not_nullable = frozenset({"occurred_on", "location", "summary", "details"})
 
     occurred_on: date | None = None
@@ -339,6 +373,7 @@ class DuplicatePair(OutputModel):
 
 
 class CustomerMerge(InputModel):
+    model_config = example({"loser_id": 18})
     loser_id: Id = Field(description="The customer merged into this one and then soft-deleted")
 
 
@@ -363,6 +398,7 @@ class CustomerBulkChanges(InputModel):
 
 
 class CustomerBulkUpdate(InputModel):
+    model_config = example({"ids": [1, 2], "set": {"level": "major"}})
     ids: list[Id] = Field(min_length=1, max_length=500)
     set: CustomerBulkChanges
 

@@ -48,6 +48,11 @@ async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, se
     return DictionaryItemRead.model_validate(await service.create_item(session, principal, body))
 
 
+@router.get("/{item_id}", response_model=DictionaryItemRead, summary="Get a dictionary item", responses=error_responses(401, 404))
+async def get_item(item_id: Id, _: Authenticated, session: SessionDep) -> DictionaryItemRead:
+    return DictionaryItemRead.model_validate(await service.get_item(session, item_id))
+
+
 @router.patch(
     "/{item_id}",
     response_model=DictionaryItemRead,

@@ -2,12 +2,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, example
 
 Category = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
 
 
 class DictionaryItemCreate(InputModel):
+    model_config = example({"category": "industry", "value": "tourism", "label": "旅游"})
     category: Category
     label: Annotated[str, Text(100)]
     value: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="Stable code stored in records")]
@@ -16,6 +17,7 @@ class DictionaryItemCreate(InputModel):
 
 
 class DictionaryItemUpdate(PatchModel):
+    model_config = example({"label": "旅游业"})
     not_nullable = frozenset({"label", "value", "sort_order", "active"})
 
     label: Annotated[str, Text(100)] | None = None

@@ -85,7 +85,7 @@ async def _in_use(session: AsyncSession, item: DictionaryItem) -> bool:
     )
 
 
-async def _get(session: AsyncSession, item_id: int) -> DictionaryItem:
+async def get_item(session: AsyncSession, item_id: int) -> DictionaryItem:
     return await DictionaryRepository(session).get_or_404(item_id, "Dictionary item")
 
 
@@ -101,7 +101,7 @@ async def create_item(session: AsyncSession, actor: Principal, data: DictionaryI
 
 async def update_item(session: AsyncSession, actor: Principal, item_id: int, data: DictionaryItemUpdate) -> DictionaryItem:
     repo = DictionaryRepository(session)
-    item = await _get(session, item_id)
+    item = await get_item(session, item_id)
     if not item.editable:
         raise Conflict("This dictionary item is built in and cannot be changed", code="dictionary.not_editable")
     changes = data.changes()
@@ -120,7 +120,7 @@ async def update_item(session: AsyncSession, actor: Principal, item_id: int, dat
 
 
 async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> None:
-    item = await _get(session, item_id)
+    item = await get_item(session, item_id)
     if not item.editable:
         raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
     if await _in_use(session, item):

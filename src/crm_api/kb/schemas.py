@@ -3,15 +3,17 @@ from typing import Annotated
 
 from pydantic import Field
 
-from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput, example
 
 
 class ArticleCreate(InputModel):
+    model_config = example({"title": "如何申请发票", "body": "在订单页面点击“申请发票”，填写抬头和税号后提交。"})
     title: Annotated[str, Text(200)]
     body: Annotated[str, Text(100_000)]
 
 
 class ArticleUpdate(PatchModel):
+    model_config = example({"title": "如何申请增值税发票"})
     not_nullable = frozenset({"title", "body"})
 
     title: Annotated[str, Text(200)] | None = None
@@ -32,4 +34,5 @@ class ArticleRead(VersionedOutput):
 
 
 class ArticleLink(InputModel):
+    model_config = example({"article_id": 1})
     article_id: Id

@@ -40,7 +40,7 @@ async def list_rules(session: AsyncSession, params: PageParams) -> Page[Assignme
     return (await repo.page(repo.select(), params, sort)).to_page(AssignmentRuleRead.model_validate)
 
 
-async def _get(session: AsyncSession, rule_id: int) -> LeadAssignmentRule:
+async def get_rule(session: AsyncSession, rule_id: int) -> LeadAssignmentRule:
     return await AssignmentRuleRepository(session).get_or_404(rule_id, "Assignment rule")
 
 
@@ -65,7 +65,7 @@ async def create_rule(session: AsyncSession, actor: Principal, data: AssignmentR
 
 
 async def update_rule(session: AsyncSession, actor: Principal, rule_id: int, data: AssignmentRuleUpdate) -> LeadAssignmentRule:
-    rule = await _get(session, rule_id)
+    rule = await get_rule(session, rule_id)
     before = audit.snapshot(rule)
     changes = data.changes()
     for field, value in changes.items():
@@ -80,5 +80,5 @@ async def update_rule(session: AsyncSession, actor: Principal, rule_id: int, dat
 
 
 async def delete_rule(session: AsyncSession, actor: Principal, rule_id: int) -> None:
-    rule = await _get(session, rule_id)
+    rule = await get_rule(session, rule_id)
     await audit.delete_recorded(session, actor=actor, entity_type="lead_assignment_rule", entity=rule)

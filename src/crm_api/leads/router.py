@@ -209,6 +209,16 @@ async def create_assignment_rule(body: AssignmentRuleCreate, principal: Settings
     return AssignmentRuleRead.model_validate(await assignment.create_rule(session, principal, body))
 
 
+@router.get(
+    "/lead-assignment-rules/{rule_id}",
+    response_model=AssignmentRuleRead,
+    summary="Get a lead assignment rule",
+    responses=error_responses(401, 403, 404),
+)
+async def get_assignment_rule(rule_id: Id, _: LeadsRead, session: SessionDep) -> AssignmentRuleRead:
+    return AssignmentRuleRead.model_validate(await assignment.get_rule(session, rule_id))
+
+
 @router.patch(
     "/lead-assignment-rules/{rule_id}",
     response_model=AssignmentRuleRead,

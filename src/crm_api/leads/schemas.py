@@ -3,7 +3,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.leads.policy import LeadAction, LeadActivityKind, LeadStatus
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
@@ -15,6 +15,17 @@ SCORABLE_FIELDS = frozenset({"source", "company", "contact_name", "phone", "emai
 
 
 class LeadCreate(InputModel):
+    model_config = example(
+        {
+            "company": "杭州云栖科技有限公司",
+            "contact_name": "王强",
+            "phone": "13900139000",
+            "email": "wangqiang@example.cn",
+            "region": "zhejiang",
+            "industry": "it",
+            "source": "website",
+        }
+    )
     source: Code | None = Field(default=None, description="A `lead_source` dictionary value")
     company: Annotated[str, Text(200)]
     contact_name: Annotated[str, Text(100)]
@@ -28,6 +39,7 @@ class LeadCreate(InputModel):
 
 
 class LeadUpdate(PatchModel):
+    model_config = example({"notes": "对 ERP 集成感兴趣"})
     not_nullable = frozenset({"company", "contact_name", "custom_fields"})
 
     source: Code | None = None
@@ -77,6 +89,7 @@ class LeadRead(VersionedOutput):
 
 
 class ActivityCreate(InputModel):
+    model_config = example({"kind": "call", "notes": "电话沟通了需求"})
     kind: LeadActivityKind
     occurred_at: datetime | None = Field(default=None, description="When it happened; now when absent")
     notes: Annotated[str, Field(max_length=2000)] | None = None
@@ -100,11 +113,14 @@ class ActivityRead(OutputModel):
 
 
 class DisqualifyBody(InputModel):
+    model_config = example({"reason": "没有采购预算"})
     reason: Annotated[str, Text(500)]
 
 
 class ConvertBody(InputModel):
     """What the new opportunity needs beyond the lead; sensible defaults from the lead otherwise."""
+
+    model_config = example({"summary": "ERP 集成项目", "expected_amount": "120000.00", "success_probability": 40})
 
     summary: Annotated[str, Text(300)] | None = None
     description: Annotated[str, Text(5000)] | None = None
@@ -134,6 +150,14 @@ class ScoringRuleIn(InputModel):
 
 
 class ScoringRulesPut(InputModel):
+    model_config = example(
+        {
+            "rules": [
+                {"criterion": "source", "value": "referral", "points": 20},
+                {"criterion": "field_present", "value": "email", "points": 5},
+            ]
+        }
+    )
     rules: list[ScoringRuleIn] = Field(max_length=200)
 
 
@@ -145,6 +169,7 @@ class ScoringRuleRead(OutputModel):
 
 
 class AssignmentRuleCreate(InputModel):
+    model_config = example({"name": "上海线索给李娜", "region": "shanghai", "user_id": 4, "priority": 10})
     name: Annotated[str, Text(100)]
     priority: int = Field(default=100, ge=0, le=1_000_000, description="Lower runs first")
     region: Code | None = None
@@ -162,6 +187,7 @@ class AssignmentRuleCreate(InputModel):
 
 
 class AssignmentRuleUpdate(PatchModel):
+    model_config = example({"priority": 20})
     not_nullable = frozenset({"name", "priority", "active"})
 
     name: Annotated[str, Text(100)] | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.core.types import to_money
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.marketing.policy import CampaignAction, CampaignChannel, CampaignStatus, TouchKind
@@ -39,12 +39,16 @@ class SegmentFilters(CustomerSearch, InputModel):
 
 
 class SegmentCreate(InputModel):
+    model_config = example(
+        {"name": "华东大客户", "description": "上海的大客户", "filters": {"region": "shanghai", "level": "major"}}
+    )
     name: Annotated[str, Text(100)]
     description: Annotated[str, Field(max_length=500)] | None = None
     filters: SegmentFilters = Field(default_factory=SegmentFilters)
 
 
 class SegmentUpdate(PatchModel):
+    model_config = example({"description": "上海、江苏的大客户"})
     not_nullable = frozenset({"name", "filters"})
 
     name: Annotated[str, Text(100)] | None = None
@@ -79,6 +83,17 @@ class _CampaignFields(InputModel):
 
 
 class CampaignCreate(_CampaignFields):
+    model_config = example(
+        {
+            "name": "国庆客户答谢",
+            "budget": "20000.00",
+            "starts_on": "2026-09-25",
+            "ends_on": "2026-10-08",
+            "channel": "email",
+            "goal": "回访大客户",
+            "segment_id": 1,
+        }
+    )
     name: Annotated[str, Text(200)]
     budget: Budget
     starts_on: date
@@ -93,6 +108,7 @@ class CampaignCreate(_CampaignFields):
 
 
 class CampaignUpdate(PatchModel, _CampaignFields):
+    model_config = example({"goal": "回访大客户并推荐新品"})
     not_nullable = frozenset({"name", "budget", "starts_on", "ends_on", "channel"})
 
     name: Annotated[str, Text(200)] | None = None
@@ -103,6 +119,7 @@ class CampaignUpdate(PatchModel, _CampaignFields):
 
 
 class VariantCreate(InputModel):
+    model_config = example({"name": "B", "subject": "新品发布会邀请", "body": "尊敬的客户：诚邀您参加新品发布会。", "weight": 1})
     name: Annotated[str, Text(100)]
     subject: Annotated[str, Text(300)]
     body: Annotated[str, Text(20_000)]
@@ -154,6 +171,7 @@ class AudiencePage(OutputModel):
 
 
 class TouchCreate(InputModel):
+    model_config = example({"contact_id": 1, "kind": "sent"})
     contact_id: Id
     variant_id: Id | None = Field(default=None, description="Defaults to the contact's assigned variant")
     kind: TouchKind

@@ -2,8 +2,10 @@
 
 from crm_api.core.orm import Base
 from crm_api.core.tables import AuditEvent, CodeCounter, IdempotencyRecord, JobRun, OutboxEvent
+from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
 from crm_api.models.churn import ChurnMeasure, ChurnWarning
 from crm_api.models.collaboration import Document, Task
+from crm_api.models.contract import Contract, Installment, Invoice, Receipt
 from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.customer import (
     Contact,
@@ -45,6 +47,7 @@ from crm_api.models.pipeline import (
     StageChange,
 )
 from crm_api.models.platform import DictionaryItem
+from crm_api.models.quote import Quote, QuoteLine
 from crm_api.models.sales import CustomerRevenue, InventoryItem, Order, OrderLine, Product
 from crm_api.models.ticket import (
     KbArticle,
@@ -60,6 +63,10 @@ from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, Webhook
 
 __all__ = [
     "ApiKey",
+    "ApprovalFlow",
+    "ApprovalFlowStep",
+    "ApprovalRequest",
+    "ApprovalRequestStep",
     "AuditEvent",
     "Base",
     "Campaign",
@@ -71,6 +78,7 @@ __all__ = [
     "CodeCounter",
     "Contact",
     "ContactConsent",
+    "Contract",
     "CustomFieldDefinition",
     "Customer",
     "CustomerRevenue",
@@ -81,8 +89,10 @@ __all__ = [
     "Document",
     "IdempotencyRecord",
     "ImportRowError",
+    "Installment",
     "Interaction",
     "InventoryItem",
+    "Invoice",
     "JobRun",
     "KbArticle",
     "Lead",
@@ -100,6 +110,9 @@ __all__ = [
     "OwnershipChange",
     "PlanItem",
     "Product",
+    "Quote",
+    "QuoteLine",
+    "Receipt",
     "RecycleRule",
     "RefreshToken",
     "Reminder",

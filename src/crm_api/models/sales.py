@@ -3,30 +3,40 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.core.clock import clock
-from crm_api.core.orm import Base, IntPK
+from crm_api.core.orm import Base, IntPK, Versioned
 from crm_api.core.types import ExactDecimal
 
+# China's VAT rate on goods, in percent: a product's tax rate until an admin sets another.
+DEFAULT_TAX_RATE = Decimal("13.00")
 SHIPPED = 5
 PAID = 6
 # Orders a customer's history and revenue figures count: shipped (已发货) or paid (已回款).
 COMPLETED_ORDER_STATUSES = (SHIPPED, PAID)
 
 
-class Product(Base):
+class Product(Versioned, Base):
+    """The catalogue: the sales system upserts its products by `external_id`; an admin edits codes, list
+    prices, tax rates and adds products of the CRM's own (no `external_id`)."""
+
     __tablename__ = "products"
 
     id: Mapped[IntPK]
-    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     model: Mapped[str | None] = mapped_column(String(100), index=True)
     batch: Mapped[str | None] = mapped_column(String(100))
     unit: Mapped[str | None] = mapped_column(String(20))
-    price: Mapped[Decimal | None]
+    price: Mapped[Decimal | None]  # the list price
     synced_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    tax_rate: Mapped[Decimal] = mapped_column(
+        ExactDecimal(5, 2), default=DEFAULT_TAX_RATE, server_default=text(f"'{DEFAULT_TAX_RATE}'")
+    )
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class InventoryItem(Base):

@@ -209,6 +209,16 @@ async def add_plan_item(
     return PlanItemRead.model_validate(await service.add_plan_item(session, principal, opportunity_id, body))
 
 
+@router.get(
+    "/opportunities/{opportunity_id}/plan-items/{item_id}",
+    response_model=PlanItemRead,
+    summary="Get a plan item",
+    responses=error_responses(401, 403, 404),
+)
+async def get_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesRead, session: SessionDep) -> PlanItemRead:
+    return PlanItemRead.model_validate(await service.get_plan_item(session, principal, opportunity_id, item_id))
+
+
 @router.patch(
     "/opportunities/{opportunity_id}/plan-items/{item_id}",
     response_model=PlanItemRead,

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.schemas import CustomerRead, Gender
 from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
@@ -15,6 +15,17 @@ Phone = Annotated[str, Field(min_length=3, max_length=40)]
 
 
 class OpportunityCreate(InputModel):
+    model_config = example(
+        {
+            "customer_name": "苏州工业园区新材料有限公司",
+            "success_probability": 30,
+            "summary": "新材料生产线采购",
+            "description": "客户计划明年扩建生产线，需要整体方案。",
+            "contact_name": "赵敏",
+            "contact_phone": "0512-6666 8888",
+            "source": "trade_show",
+        }
+    )
     source: Annotated[str, Text(100)] | None = Field(default=None, description="A `lead_source` dictionary value")
     customer_name: Annotated[str, Text(200)]
     success_probability: Probability
@@ -33,6 +44,8 @@ class OpportunityCreate(InputModel):
 
 class OpportunityUpdate(PatchModel):
     """Only while unassigned; the stage moves with POST …/stage once the opportunity is assigned."""
+
+    model_config = example({"success_probability": 50})
 
     not_nullable = frozenset({"customer_name", "success_probability", "summary", "description", "custom_fields"})
 
@@ -79,19 +92,24 @@ class OpportunityRead(VersionedOutput):
 
 
 class AssignBody(InputModel):
+    model_config = example({"assignee_id": 4})
     assignee_id: Id = Field(description="An active account manager")
 
 
 class StageBody(InputModel):
+    model_config = example({"stage": "proposal"})
     stage: Annotated[str, Text(100)] = Field(description="An `opportunity_stage` dictionary value")
 
 
 class LoseBody(InputModel):
+    model_config = example({"reason": "价格高于竞争对手"})
     reason: Annotated[str, Text(500)] | None = None
 
 
 class WinBody(InputModel):
     """How the opportunity's contact becomes the new customer's first contact."""
+
+    model_config = example({"contact_gender": "male", "contact_title": "总经理", "contact_phone": "0512-6666 8888"})
 
     contact_gender: Gender = "other"
     contact_title: Annotated[str, Text(100)] = Field(default="Contact", description="The first contact's job title")
@@ -123,12 +141,15 @@ class StageChangeRead(OutputModel):
 
 
 class PlanItemCreate(InputModel):
+    model_config = example({"planned_on": "2026-07-01", "content": "上门演示方案"})
     planned_on: date
     content: Annotated[str, Text(2000)]
 
 
 class PlanItemUpdate(PatchModel):
     """The planned date is fixed once written: sending `planned_on` is refused."""
+
+    model_config = example({"result": "客户认可方案，约定下周报价"})
 
     not_nullable = frozenset({"content"})
 

@@ -285,6 +285,10 @@ async def _plan_item(session: AsyncSession, opportunity: Opportunity, item_id: i
     return item
 
 
+async def get_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, item_id: int) -> PlanItem:
+    return await _plan_item(session, await get(session, actor, opportunity_id), item_id)
+
+
 async def add_plan_item(session: AsyncSession, actor: Principal, opportunity_id: int, data: PlanItemCreate) -> PlanItem:
     opportunity = await get(session, actor, opportunity_id)
     RULES.enforce(OpportunityAction.PLAN, opportunity, actor)

@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from crm_api.audit.schemas import AuditEventRead
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, example
 from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead, OrdersSummary
 
 ConsentPurpose = Literal["marketing_email", "marketing_sms", "marketing_phone", "data_sharing"]
 
 
 class ConsentCreate(InputModel):
+    model_config = example({"purpose": "marketing_email", "granted": True, "source": "展会登记表"})
     purpose: ConsentPurpose
     granted: bool = Field(description="true: consent given; false: withdrawn")
     source: Annotated[str, Text(100)] = Field(description="Where it was given or withdrawn: web form, phone call, signed paper…")
@@ -31,6 +32,7 @@ class ConsentRead(OutputModel):
 
 
 class ErasureRequest(InputModel):
+    model_config = example({"reason": "客户书面要求删除个人信息"})
     reason: Annotated[str, Text(500)] = Field(
         description="Why (e.g. the person's request and its reference); kept in the audit trail"
     )

@@ -4,7 +4,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, delete, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
@@ -45,11 +45,18 @@ class SyncRepository:
             return {}
         external_id = model.external_id
         result = await self.session.execute(insert(model).returning(external_id, model.id), rows)
-        return {row[0]: row[1] for row in result}
+        return {str(row[0]): row[1] for row in result}  # synced rows always have an external_id
 
     async def update_by_id(self, model: type[Synced], rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(update(model), rows)
+        """One executemany UPDATE on the table (not the ORM's bulk update, which would want each row's
+        `version`): a versioned table's `version` bumps by its column default."""
+        if not rows:
+            return
+        table = model.__table__
+        statement = update(table).where(table.c.id == bindparam("row_id"))
+        await self.session.execute(
+            statement, [{"row_id": row["id"]} | {k: v for k, v in row.items() if k != "id"} for row in rows]
+        )
 
     async def lines_of(self, order_ids: Collection[int]) -> list[Row[int, int | None, str, Decimal, str | None, Decimal]]:
         """The stored lines as plain rows: they are about to be replaced, so none enters the identity map."""
@@ -78,11 +85,24 @@ class SyncRepository:
 class ProductRepository(Repository[Product]):
     model = Product
 
-    def filtered(self, *, name: str | None, model: str | None, batch: str | None) -> Select[Product]:
+    async def by_ids(self, product_ids: Collection[int]) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        return {p.id: p for p in (await self.session.scalars(select(Product).where(Product.id.in_(product_ids)))).all()}
+
+    def filtered(
+        self, *, name: str | None, model: str | None, batch: str | None, q: str | None, active: bool | None
+    ) -> Select[Product]:
         statement = self.select()
         for column, value in ((Product.name, name), (Product.model, model), (Product.batch, batch)):
             if value:
                 statement = statement.where(column.icontains(value, autoescape=True))
+        if q:
+            statement = statement.where(
+                or_(*(column.icontains(q, autoescape=True) for column in (Product.name, Product.code, Product.model)))
+            )
+        if active is not None:
+            statement = statement.where(Product.active.is_(active))
         return statement
 
 

@@ -1,13 +1,13 @@
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import ETag
+from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel
@@ -18,8 +18,10 @@ from crm_api.sales.schemas import (
     OrderDetail,
     OrderIn,
     OrderSummary,
+    ProductCreate,
     ProductIn,
     ProductRead,
+    ProductUpdate,
     SyncBatch,
     SyncResult,
 )
@@ -29,6 +31,7 @@ router = APIRouter()
 SalesIntegration = Annotated[Principal, Depends(require("integrations:sales"))]
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 ProductsRead = Annotated[Principal, Depends(require("products:read"))]
+ProductsWrite = Annotated[Principal, Depends(require("products:write"))]
 
 SyncService = Callable[[AsyncSession, Principal, Sequence[Any]], Awaitable[SyncResult]]
 SubstringFilter = Annotated[str | None, Query(max_length=100, description="Contains, case-insensitive")]
@@ -104,7 +107,7 @@ ProductPage = Annotated[PageParams, listing("ProductSort", "name", "synced_at")]
     "/products",
     response_model=Page[ProductRead],
     tags=["products"],
-    summary="Search products by name, model and batch",
+    summary="Search the product catalogue by name, code, model and batch",
     responses=error_responses(401, 403, 422),
 )
 async def list_products(
@@ -114,8 +117,36 @@ async def list_products(
     name: SubstringFilter = None,
     model: SubstringFilter = None,
     batch: SubstringFilter = None,
+    q: Annotated[str | None, Query(max_length=100, description="Name, code or model contains, case-insensitive")] = None,
+    active: Annotated[bool | None, Query(description="Only active (true) or inactive (false) products")] = None,
 ) -> Page[ProductRead]:
-    return await service.list_products(session, page, name=name, model=model, batch=batch)
+    return await service.list_products(session, page, name=name, model=model, batch=batch, q=q, active=active)
+
+
+@router.post(
+    "/products",
+    response_model=ProductRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["products"],
+    summary="Add a product to the catalogue (admins)",
+    responses=error_responses(401, 403, 409, 422),
+)
+async def create_product(body: ProductCreate, principal: ProductsWrite, session: SessionDep) -> ProductRead:
+    return ProductRead.model_validate(await service.create_product(session, principal, body))
+
+
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductRead,
+    tags=["products"],
+    summary="Edit a product: code, list price, tax rate, active… (admins)",
+    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
+async def update_product(
+    product_id: Id, body: ProductUpdate, principal: ProductsWrite, session: SessionDep, if_match: IfMatch = None
+) -> ProductRead:
+    product = await service.update_product(session, principal, product_id, body, if_match=if_match)
+    return ProductRead.model_validate(product)
 
 
 @router.get(
@@ -126,7 +157,7 @@ async def list_products(
     responses=error_responses(401, 403, 404),
 )
 async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, etag: ETag) -> ProductRead:
-    return etag(await service.get_product(session, product_id))
+    return etag(ProductRead.model_validate(await service.get_product(session, product_id)))
 
 
 InventoryPage = Annotated[PageParams, listing("InventorySort", "warehouse", "quantity", "synced_at")]

@@ -4,7 +4,8 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import Field
 
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
+from crm_api.models.sales import DEFAULT_TAX_RATE
 
 MAX_BATCH = 1000
 
@@ -26,6 +27,7 @@ class SyncResult(OutputModel):
 
 
 class ProductIn(InputModel):
+    model_config = example({"external_id": "ERP-P100", "name": "镀锌钢板", "model": "DX51D", "unit": "吨", "price": "4800.00"})
     external_id: ExternalId
     name: Annotated[str, Text(200)]
     model: Annotated[str, Text(100)] | None = None
@@ -35,6 +37,9 @@ class ProductIn(InputModel):
 
 
 class InventoryIn(InputModel):
+    model_config = example(
+        {"external_id": "ERP-I100", "product_external_id": "DEMO-P001", "warehouse": "上海一号仓", "quantity": 120}
+    )
     external_id: ExternalId
     product_external_id: Annotated[str, Text(64)]
     warehouse: Annotated[str, Text(100)]
@@ -50,6 +55,16 @@ class OrderLineIn(InputModel):
 
 
 class OrderIn(InputModel):
+    model_config = example(
+        {
+            "external_id": "ERP-O100",
+            "number": "SO-2026-0100",
+            "customer_code": "KH00000001",
+            "order_date": "2026-06-01",
+            "status": 5,
+            "lines": [{"product_external_id": "DEMO-P001", "quantity": 2, "unit_price": "4800.00"}],
+        }
+    )
     external_id: ExternalId
     number: Annotated[str, Text(64)]
     customer_code: Annotated[str, Text(20)] | None = Field(
@@ -65,15 +80,50 @@ class OrderIn(InputModel):
     total: Amount | None = Field(default=None, description="Optional check: must equal the sum of the lines")
 
 
-class ProductRead(OutputModel):
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2, description="Percent", examples=["13.00"])]
+ProductCode = Annotated[str, Text(64), Field(description="Code / SKU, unique", examples=["SKU-1001"])]
+
+
+class ProductCreate(InputModel):
+    """A product of the CRM's own catalogue (the sales system's arrive through its ingest)."""
+
+    code: ProductCode
+    name: Annotated[str, Text(200)]
+    model: Annotated[str, Text(100)] | None = None
+    batch: Annotated[str, Text(100)] | None = None
+    unit: Annotated[str, Text(20)] | None = None
+    price: Amount = Field(description="List price per unit", examples=["1280.00"])
+    tax_rate: TaxRate = DEFAULT_TAX_RATE
+    active: bool = True
+
+
+class ProductUpdate(PatchModel):
+    """An admin's edit; the sales system's next upsert overwrites name, model, batch, unit and price of its products."""
+
+    not_nullable = frozenset({"name", "tax_rate", "active"})
+
+    code: ProductCode | None = None
+    name: Annotated[str, Text(200)] | None = None
+    model: Annotated[str, Text(100)] | None = None
+    batch: Annotated[str, Text(100)] | None = None
+    unit: Annotated[str, Text(20)] | None = None
+    price: Amount | None = Field(default=None, description="List price per unit")
+    tax_rate: TaxRate | None = None
+    active: bool | None = None
+
+
+class ProductRead(VersionedOutput):
     id: int
-    external_id: str
+    external_id: str | None = Field(description="The sales system's id; null for the CRM's own products")
+    code: str | None
     name: str
     model: str | None
     batch: str | None
     unit: str | None
-    price: Decimal | None
-    synced_at: datetime
+    price: Decimal | None = Field(description="List price per unit")
+    tax_rate: Decimal = Field(description="Percent")
+    active: bool = Field(description="Inactive products are kept but cannot be quoted")
+    synced_at: datetime = Field(description="When the sales system or an admin last wrote the product")
 
 
 class InventoryRead(OutputModel):

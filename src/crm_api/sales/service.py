@@ -6,17 +6,28 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.core import audit
 from crm_api.core.errors import NotFound
+from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
 from crm_api.core.types import to_money
 from crm_api.customers import service as customers
-from crm_api.models.sales import InventoryItem, Order, OrderLine
+from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
 from crm_api.sales.repository import InventoryRepository, OrderRepository, ProductRepository
-from crm_api.sales.schemas import InventoryRead, OrderDetail, OrderLineRead, OrderSummary, ProductRead
+from crm_api.sales.schemas import (
+    InventoryRead,
+    OrderDetail,
+    OrderLineRead,
+    OrderSummary,
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+)
 
 # Newest first; the id breaks ties between orders of the same day.
 ORDER_HISTORY_SORT = Sort([Order.order_date, Order.id])
+PRODUCT = "product"
 
 
 class PricedLine(Protocol):
@@ -77,15 +88,46 @@ async def get_order(session: AsyncSession, principal: Principal, order_id: int) 
 
 
 async def list_products(
-    session: AsyncSession, params: PageParams, *, name: str | None, model: str | None, batch: str | None
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    name: str | None,
+    model: str | None,
+    batch: str | None,
+    q: str | None = None,
+    active: bool | None = None,
 ) -> Page[ProductRead]:
     repo = ProductRepository(session)
-    return (await repo.page(repo.filtered(name=name, model=model, batch=batch), params)).to_page(ProductRead.model_validate)
+    statement = repo.filtered(name=name, model=model, batch=batch, q=q, active=active)
+    return (await repo.page(statement, params)).to_page(ProductRead.model_validate)
 
 
-async def get_product(session: AsyncSession, product_id: int) -> ProductRead:
-    product = await ProductRepository(session).get_or_404(product_id, "Product")
-    return ProductRead.model_validate(product)
+async def get_product(session: AsyncSession, product_id: int) -> Product:
+    return await ProductRepository(session).get_or_404(product_id, "Product")
+
+
+async def products_by_id(session: AsyncSession, product_ids: Iterable[int]) -> dict[int, Product]:
+    """The products that exist among `product_ids` (a quote's lines), in one query."""
+    return await ProductRepository(session).by_ids(set(product_ids))
+
+
+async def create_product(session: AsyncSession, actor: Principal, data: ProductCreate) -> Product:
+    product = Product(**data.model_dump())
+    session.add(product)
+    await audit.record_change(session, actor=actor, entity_type=PRODUCT, entity=product, action="create", before=None)
+    return product
+
+
+async def update_product(
+    session: AsyncSession, actor: Principal, product_id: int, data: ProductUpdate, *, if_match: str | None = None
+) -> Product:
+    product = await get_product(session, product_id)
+    check_if_match(if_match, product)
+    before = audit.snapshot(product)
+    for field, value in data.changes().items():
+        setattr(product, field, value)
+    await audit.record_change(session, actor=actor, entity_type=PRODUCT, entity=product, action="update", before=before)
+    return product
 
 
 def _inventory_read(item: InventoryItem) -> InventoryRead:

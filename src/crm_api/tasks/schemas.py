@@ -3,11 +3,20 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.tasks.policy import TaskAction, TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
 
 class TaskCreate(InputModel):
+    model_config = example(
+        {
+            "title": "准备季度回访材料",
+            "priority": "normal",
+            "due_at": "2026-07-01T09:00:00+08:00",
+            "related_type": "customer",
+            "related_id": 1,
+        }
+    )
     title: Annotated[str, Text(300)]
     notes: Annotated[str | None, Field(max_length=5000)] = None
     due_at: AwareDatetime | None = None
@@ -19,6 +28,8 @@ class TaskCreate(InputModel):
 
 class TaskUpdate(PatchModel):
     """Only open tasks change; the related record stays what it was created with."""
+
+    model_config = example({"priority": "high"})
 
     not_nullable = frozenset({"title", "priority", "assignee_id"})
 

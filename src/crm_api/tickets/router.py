@@ -192,6 +192,16 @@ async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite,
     return RoutingRuleRead.model_validate(await routing.create_routing_rule(session, principal, body))
 
 
+@policies_router.get(
+    "/ticket-routing-rules/{rule_id}",
+    response_model=RoutingRuleRead,
+    summary="Get a routing rule",
+    responses=error_responses(401, 403, 404),
+)
+async def get_routing_rule(rule_id: Id, _: TicketsRead, session: SessionDep) -> RoutingRuleRead:
+    return RoutingRuleRead.model_validate(await routing.get_routing_rule(session, rule_id))
+
+
 @policies_router.patch(
     "/ticket-routing-rules/{rule_id}",
     response_model=RoutingRuleRead,

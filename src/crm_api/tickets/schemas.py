@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.tickets.policy import TicketAction, TicketChannel, TicketPriority, TicketStatus
 
@@ -28,6 +28,16 @@ class TicketFilters:
 
 
 class TicketCreate(InputModel):
+    model_config = example(
+        {
+            "service_type": "consultation",
+            "summary": "打印机无法开机",
+            "customer_id": 1,
+            "channel": "phone",
+            "content": "客户来电：新购打印机无法开机，指示灯不亮。",
+            "priority": "normal",
+        }
+    )
     service_type: Annotated[str, Text(100)] = Field(description="A `service_type` dictionary value")
     summary: Annotated[str, Text(300)]
     customer_id: Id
@@ -38,14 +48,17 @@ class TicketCreate(InputModel):
 
 
 class AssignTicket(InputModel):
+    model_config = example({"assignee_id": 4})
     assignee_id: Id
 
 
 class HandleTicket(InputModel):
+    model_config = example({"method": "远程指导客户更换电源适配器"})
     method: Annotated[str, Text(10_000)] = Field(description="How the request was handled")
 
 
 class TicketFeedbackCreate(InputModel):
+    model_config = example({"result": "客户确认问题已解决", "satisfaction": 5})
     result: Annotated[str, Text(2000)]
     satisfaction: Satisfaction
 
@@ -114,6 +127,9 @@ class TicketDetail(TicketRead):
 
 
 class SlaPolicyWrite(InputModel):
+    model_config = example(
+        {"service_type": "complaint", "priority": "high", "first_response_minutes": 30, "resolution_minutes": 480}
+    )
     service_type: Annotated[str, Text(100)]
     priority: TicketPriority
     first_response_minutes: Minutes
@@ -135,6 +151,7 @@ class SlaPolicyRead(OutputModel):
 
 
 class RoutingRuleCreate(InputModel):
+    model_config = example({"name": "大客户投诉给李娜", "assignee_id": 4, "customer_level": "major", "service_type": "complaint"})
     name: Annotated[str, Text(100)]
     customer_level: Annotated[str, Text(100)] | None = Field(default=None, description="A `customer_level` dictionary value")
     service_type: Annotated[str, Text(100)] | None = Field(default=None, description="A `service_type` dictionary value")
@@ -143,6 +160,7 @@ class RoutingRuleCreate(InputModel):
 
 
 class RoutingRuleUpdate(PatchModel):
+    model_config = example({"sort_order": 5})
     not_nullable = frozenset({"name", "assignee_id", "sort_order"})
 
     name: Annotated[str, Text(100)] | None = None

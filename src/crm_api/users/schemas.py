@@ -3,13 +3,23 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, field_validator
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, example
 
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{3,64}$", description="3-64 letters, digits, _ . -")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 
 
 class UserCreate(InputModel):
+    model_config = example(
+        {
+            "username": "zhou.min",
+            "full_name": "周敏",
+            "password": "Zhou-min-2026!",
+            "roles": ["account_manager"],
+            "team_id": 1,
+            "email": "zhoumin@example.cn",
+        }
+    )
     username: Username
     full_name: Annotated[str, Text(100)]
     email: EmailStr | None = None
@@ -24,6 +34,7 @@ class UserCreate(InputModel):
 
 
 class UserUpdate(PatchModel):
+    model_config = example({"email": "zhou.min@example.cn"})
     not_nullable = frozenset({"full_name", "password", "roles"})
 
     full_name: Annotated[str, Text(100)] | None = None
@@ -54,11 +65,13 @@ class UserRead(OutputModel):
 
 
 class TeamCreate(InputModel):
+    model_config = example({"name": "华北销售部", "description": "北京、天津、河北"})
     name: Annotated[str, Text(100)]
     description: Annotated[str, Field(max_length=500)] | None = None
 
 
 class TeamUpdate(PatchModel):
+    model_config = example({"description": "北京、天津、河北、山东"})
     not_nullable = frozenset({"name"})
 
     name: Annotated[str, Text(100)] | None = None

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, HttpUrl, UrlConstraints
 
-from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.webhooks.policy import DeliveryStatus
 
 WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
@@ -14,6 +14,9 @@ Secret = Annotated[
 
 
 class WebhookCreate(InputModel):
+    model_config = example(
+        {"url": "https://erp.example.com/hooks/crm", "event_types": ["customer.created"], "description": "ERP 同步"}
+    )
     url: WebhookUrl
     event_types: EventTypes
     description: Annotated[str, Text(200)] | None = None
@@ -22,6 +25,7 @@ class WebhookCreate(InputModel):
 
 
 class WebhookUpdate(PatchModel):
+    model_config = example({"active": False})
     not_nullable = frozenset({"url", "event_types", "secret", "active"})
 
     url: WebhookUrl | None = None

@@ -6,7 +6,9 @@ import socket
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.approvals import service as approvals
 from crm_api.churn import service as churn
+from crm_api.contracts import service as contracts
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
@@ -22,6 +24,7 @@ from crm_api.customers import service as customers
 from crm_api.leads import service as leads
 from crm_api.models.webhook import WebhookDelivery, WebhookSubscription, WebhookSubscriptionEvent
 from crm_api.opportunities import service as opportunities
+from crm_api.quotes import service as quotes
 from crm_api.tickets import service as tickets
 from crm_api.webhooks.policy import DeliveryStatus
 from crm_api.webhooks.repository import DeliveryRepository, WebhookRepository
@@ -52,6 +55,13 @@ CATALOGUE: dict[str, EventType] = {
         tickets.ARCHIVED,
         churn.OPENED,
         churn.CONFIRMED,
+        approvals.REQUESTED,
+        approvals.DECIDED,
+        *quotes.EVENTS.types(),
+        quotes.APPROVED,
+        *contracts.EVENTS.types(),
+        contracts.ACTIVATED,
+        contracts.PAYMENT_RECEIVED,
     ]
 }
 # Sent only to one subscription, on request.

@@ -4,12 +4,11 @@ from collections.abc import AsyncIterator
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
-from fpdf import FPDF, FontFace
+from fpdf import FontFace
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.files import csv_chunks, safe_cell, safe_row, saved_workbook_chunks
+from crm_api.core.pdf import cjk_document
 from crm_api.read.reports.schemas import ColumnType, ReportRead, Scalar
 
 
@@ -138,11 +138,6 @@ async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) 
         yield chunk
 
 
-def _cjk_font_path() -> str:
-    # WenQuanYi Micro Hei, shipped as a pip dependency so a fresh `make install` can print Chinese.
-    return str(resources.files("paperang_p2_fonts_cjk") / "fonts" / "wqy-microhei.ttc")
-
-
 def _printed(value: Scalar, column_type: ColumnType) -> str:
     if isinstance(value, Decimal) and column_type is ColumnType.MONEY:
         return f"{value:,.2f}"
@@ -156,10 +151,7 @@ def _pdf(report: ReportRead[Any]) -> bytes:
             f"Reports over {PDF_MAX_ROWS} rows are not printed; ask for csv or xlsx",
             code="report.too_large_for_pdf",
         )
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.add_font("cjk", fname=_cjk_font_path(), collection_font_number=0)
-    pdf.add_page()
+    pdf = cjk_document("landscape")
     pdf.set_font("cjk", size=14)
     pdf.cell(text=report.title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=8)

@@ -7,6 +7,9 @@ from crm_api.core.clock import clock
 from crm_api.core.errors import InvalidInput
 
 MAX_PERIOD_MONTHS = 36
+# The first year a report can ask for: a default period reaches a year back from it, which the calendar still holds.
+FIRST_YEAR = 1900
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 def month_start(day: date, shift: int) -> date:
@@ -36,6 +39,11 @@ def local_period(start: date | None, end: date | None, time_zone: ZoneInfo) -> t
     return start, end
 
 
+def local_end(day: date, time_zone: ZoneInfo) -> datetime:
+    """The instant `day` ends: the next day's midnight; the calendar's last day, which has no next, runs to the end of time."""
+    return local_midnight(day + timedelta(days=1), time_zone) if day < date.max else END_OF_TIME
+
+
 def utc_bounds(start: date, end: date, time_zone: ZoneInfo) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in the business time zone, as UTC instants."""
-    return local_midnight(start, time_zone), local_midnight(end + timedelta(days=1), time_zone)
+    return local_midnight(start, time_zone), local_end(end, time_zone)

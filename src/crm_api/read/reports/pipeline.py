@@ -1,6 +1,6 @@
 """Reports over the sales pipeline: the funnel by stage and each account manager's results."""
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -80,7 +80,7 @@ async def sales_performance(
     start, end = local_period(start, end, time_zone)
     repo = PipelineRepository(session, principal)
     outcomes = await repo.assignment_outcomes(utc_bounds(start, end, time_zone))
-    revenue = await repo.revenue_by_owner(start, end + timedelta(days=1))
+    revenue = await repo.revenue_by_owner(start, end)
     rows = []
     for user in await repo.account_managers():
         assigned, won, lost, median = outcomes.get(user.id, (0, 0, 0, None))

@@ -384,7 +384,7 @@ class PipelineRepository(ReportRepository):
         }
 
     async def revenue_by_owner(self, start: date, end: date) -> dict[int, int]:
-        """Cents of shipped or paid orders dated start <= order_date < end, per customer owner."""
+        """Cents of shipped or paid orders dated start <= order_date <= end, per customer owner."""
         statement = (
             select(Customer.owner_id, revenue_cents(Order.total))
             .join(Order, Order.customer_id == Customer.id)
@@ -392,7 +392,7 @@ class PipelineRepository(ReportRepository):
                 self.visible_customers(),
                 Order.status.in_(COMPLETED_ORDER_STATUSES),
                 Order.order_date >= start,
-                Order.order_date < end,
+                Order.order_date <= end,
             )
             .group_by(Customer.owner_id)
         )

@@ -13,6 +13,7 @@ from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, service, service_desk
 from crm_api.read.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.read.reports.periods import FIRST_YEAR
 from crm_api.read.reports.schemas import (
     ChurnRow,
     CompositionRow,
@@ -32,11 +33,16 @@ router = APIRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRout
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
 RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
-Year = Annotated[int | None, Query(ge=1900, le=9999, description="calendar year in the business time zone")]
+Year = Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year in the business time zone")]
 PeriodStart = Annotated[
-    date | None, Query(alias="from", description="first day (business calendar); default: 11 months before `to`, from the 1st")
+    date | None,
+    Query(
+        alias="from",
+        ge=date(FIRST_YEAR, 1, 1),
+        description="first day (business calendar); default: 11 months before `to`, from the 1st",
+    ),
 ]
-PeriodEnd = Annotated[date | None, Query(alias="to", description="last day, included; default: today")]
+PeriodEnd = Annotated[date | None, Query(alias="to", ge=date(FIRST_YEAR, 1, 1), description="last day, included; default: today")]
 
 
 @router.get(
@@ -54,7 +60,7 @@ async def customer_contribution(
     export: FormatDep,
     page: CursorPageDep,
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
-    year: Annotated[int | None, Query(ge=1900, le=9999, description="calendar year of the order date")] = None,
+    year: Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year of the order date")] = None,
 ) -> Response:
     report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, page=page)
     every_row = service.every_contribution_row(database, principal, customer_name=customer_name, year=year)

@@ -1,13 +1,13 @@
 """Reports over service tickets and churn warnings; the database aggregates, this module shapes."""
 
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
 from crm_api.core.permissions import Principal
-from crm_api.read.reports.periods import local_midnight, local_period, months_between, utc_bounds
+from crm_api.read.reports.periods import local_end, local_midnight, local_period, months_between, utc_bounds
 from crm_api.read.reports.repository import ServiceDeskRepository
 from crm_api.read.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportRead, ServiceMonthRow
 from crm_api.read.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
@@ -76,7 +76,7 @@ async def service_performance(
     months = months_between(start, end)
     # Bucket edges at local midnights; the first and last clipped to the period asked for.
     edges = [local_midnight(month, time_zone) for month in months[1:]]
-    bounds = [local_midnight(start, time_zone), *edges, local_midnight(end + timedelta(days=1), time_zone)]
+    bounds = [local_midnight(start, time_zone), *edges, local_end(end, time_zone)]
     figures = await ServiceDeskRepository(session, principal).ticket_months(bounds, clock.now())
     rows = []
     for index, month in enumerate(months):

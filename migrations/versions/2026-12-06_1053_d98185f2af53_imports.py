@@ -2,7 +2,7 @@
 external_id an import upserts on where a record lacked it
 
 Revision ID: d98185f2af53
-Revises: 56c5a38dc66d
+Revises: 9004c7868ae7
 Create Date: 2026-12-06 09:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d98185f2af53"
-down_revision: str | None = "56c5a38dc66d"
+down_revision: str | None = "9004c7868ae7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,84 @@
+"""The contract's vocabulary and rules (SPEC §3.13): draft → pending_approval → active → completed | terminated.
+
+Approval is always needed (§3.14): an approved request makes the contract active, a rejected or withdrawn
+one returns it to draft.
+"""
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement
+
+from crm_api.core.errors import DomainError, Forbidden
+from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.rules import RuleTable, conflict, holds, status_in
+
+if TYPE_CHECKING:  # the model imports this module for its statuses
+    from crm_api.models.contract import Contract
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+
+class ContractAction(StrEnum):
+    EDIT = "edit"
+    SUBMIT = "submit"
+    COMPLETE = "complete"
+    TERMINATE = "terminate"
+    PLAN = "plan"  # add payment installments
+    COLLECT = "collect"  # record a receipt
+    INVOICE = "invoice"
+
+
+class InvoiceKind(StrEnum):
+    VAT_ORDINARY = "vat_ordinary"  # 增值税普通发票
+    VAT_SPECIAL = "vat_special"  # 增值税专用发票
+
+
+class InstallmentStatus(StrEnum):
+    """Derived when read: it depends on today's date as much as on the receipts."""
+
+    PENDING = "pending"
+    PARTIAL = "partial"
+    PAID = "paid"
+    OVERDUE = "overdue"
+
+
+WRITE = "contracts:write"
+
+
+def _is_owner(contract: "Contract", actor: Principal) -> DomainError | None:
+    if contract.owner_id != actor.user_id:
+        return Forbidden("Only the contract's owner may do this", code="contract.not_owner")
+    return None
+
+
+_DRAFT = status_in([ContractStatus.DRAFT], conflict("contract.not_draft", "The contract is {status}; only a draft allows this"))
+_ACTIVE = status_in(
+    [ContractStatus.ACTIVE], conflict("contract.not_active", "The contract is {status}; this needs an active one")
+)
+_OWNER_ACTIVE = (holds(WRITE), _is_owner, _ACTIVE)
+
+RULES: RuleTable["Contract", ContractAction] = RuleTable(
+    {
+        ContractAction.EDIT: (holds(WRITE), _is_owner, _DRAFT),
+        ContractAction.SUBMIT: (holds(WRITE), _is_owner, _DRAFT),
+        ContractAction.COMPLETE: _OWNER_ACTIVE,
+        ContractAction.TERMINATE: _OWNER_ACTIVE,
+        ContractAction.PLAN: _OWNER_ACTIVE,
+        ContractAction.COLLECT: _OWNER_ACTIVE,
+        ContractAction.INVOICE: _OWNER_ACTIVE,
+    }
+)
+
+
+def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """A contract is visible when its owner is within the caller's scope."""
+    from crm_api.models.contract import Contract
+
+    return scope_clause(principal, permission, Contract.owner_id)

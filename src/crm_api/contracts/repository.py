@@ -1,0 +1,70 @@
+from collections.abc import Collection
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from crm_api.contracts import policy
+from crm_api.contracts.policy import ContractStatus
+from crm_api.core.repository import Repository
+from crm_api.models.contract import Contract, Installment, Invoice
+
+
+class ContractRepository(Repository[Contract]):
+    model = Contract
+    visible = staticmethod(policy.visible)
+
+    def filtered(
+        self, statement: Select[Contract], *, status: ContractStatus | None, customer_id: int | None
+    ) -> Select[Contract]:
+        if status:
+            statement = statement.where(Contract.status == status)
+        if customer_id is not None:
+            statement = statement.where(Contract.customer_id == customer_id)
+        return statement
+
+
+class PaymentRepository:
+    """A contract's installments, receipts and invoices, and the sums its representation shows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_contract(self, contract_id: int) -> None:
+        """Hold the contract's row, so plans and invoices added at once are summed one after the other."""
+        await self.session.execute(select(Contract.id).where(Contract.id == contract_id).with_for_update())
+
+    async def installments_of(self, contract_id: int) -> list[Installment]:
+        statement = (
+            select(Installment).where(Installment.contract_id == contract_id).order_by(Installment.due_date, Installment.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def installment(self, contract_id: int, installment_id: int) -> Installment | None:
+        statement = select(Installment).where(Installment.id == installment_id, Installment.contract_id == contract_id)
+        return await self.session.scalar(statement)
+
+    async def invoices_of(self, contract_id: int) -> list[Invoice]:
+        statement = select(Invoice).where(Invoice.contract_id == contract_id).order_by(Invoice.issued_on, Invoice.id)
+        return list((await self.session.scalars(statement)).all())
+
+    async def total(self, column: InstrumentedAttribute[Decimal], contract_id: int) -> Decimal:
+        owner = column.class_.contract_id
+        total = await self.session.scalar(select(func.sum(column)).where(owner == contract_id))
+        return Decimal(total) if total is not None else Decimal("0.00")
+
+    async def totals(self, column: InstrumentedAttribute[Decimal], contract_ids: Collection[int]) -> dict[int, Decimal]:
+        owner = column.class_.contract_id
+        rows = await self.session.execute(select(owner, func.sum(column)).where(owner.in_(contract_ids)).group_by(owner))
+        return {contract_id: Decimal(total) for contract_id, total in rows}
+
+    async def collect(self, installment_id: int, amount: Decimal) -> bool:
+        """One conditional UPDATE: the receipt counts only if it keeps the installment within its amount."""
+        statement = (
+            update(Installment)
+            .where(Installment.id == installment_id, Installment.collected + amount <= Installment.amount)
+            .values(collected=Installment.collected + amount)
+            .returning(Installment.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None

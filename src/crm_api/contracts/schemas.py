@@ -1,0 +1,133 @@
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from crm_api.approvals.schemas import ApprovalSummary
+from crm_api.contracts.policy import ContractAction, ContractStatus, InstallmentStatus, InvoiceKind
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+
+Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["188000.00"])]
+
+
+def _ordered(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise PydanticCustomError("period", "end_date may not be before start_date")
+
+
+class ContractCreate(InputModel):
+    """From an accepted quote of the caller's (its total is the amount unless sent), or for a customer the caller owns."""
+
+    quote_id: Id | None = None
+    customer_id: Id | None = None
+    title: Annotated[str, Text(200)]
+    amount: Amount | None = Field(default=None, description="Required without a quote; a quote's total otherwise")
+    sign_date: date | None = None
+    start_date: date
+    end_date: date
+
+    @model_validator(mode="after")
+    def _valid(self) -> "ContractCreate":
+        if (self.quote_id is None) == (self.customer_id is None):
+            raise PydanticCustomError("counterparty", "Send exactly one of quote_id and customer_id")
+        if self.quote_id is None and self.amount is None:
+            raise PydanticCustomError("amount", "A contract without a quote states its amount")
+        _ordered(self.start_date, self.end_date)
+        return self
+
+
+class ContractUpdate(PatchModel):
+    not_nullable = frozenset({"title", "amount", "start_date", "end_date"})
+
+    title: Annotated[str, Text(200)] | None = None
+    amount: Amount | None = None
+    sign_date: date | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> "ContractUpdate":
+        _ordered(self.start_date, self.end_date)
+        return self
+
+
+class TerminateBody(InputModel):
+    reason: Annotated[str, Text(500)]
+
+
+class ContractRead(VersionedOutput):
+    id: int
+    number: str
+    customer_id: int
+    customer_name: str
+    quote_id: int | None
+    owner_id: int
+    owner_name: str
+    title: str
+    amount: Decimal
+    sign_date: date | None
+    start_date: date
+    end_date: date
+    status: ContractStatus
+    submitted_at: datetime | None
+    activated_at: datetime | None
+    closed_at: datetime | None
+    termination_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    collected: Decimal = Field(description="Received so far, over all installments")
+    outstanding: Decimal = Field(description="amount − collected")
+    invoiced: Decimal = Field(description="Invoiced so far")
+    approval: ApprovalSummary | None = Field(description="The latest approval request of the contract")
+    allowed_actions: list[ContractAction] = Field(description="What the caller may do to this contract now")
+
+
+class InstallmentCreate(InputModel):
+    due_date: date
+    amount: Amount
+
+
+class InstallmentRead(OutputModel):
+    id: int
+    contract_id: int
+    due_date: date
+    amount: Decimal
+    collected: Decimal
+    status: InstallmentStatus = Field(description="paid when collected in full; overdue when past due and not paid")
+
+
+class ReceiptCreate(InputModel):
+    amount: Amount
+    received_on: date
+    method: Annotated[str, Text(50)] = Field(examples=["bank_transfer"])
+
+
+class ReceiptRead(OutputModel):
+    id: int
+    contract_id: int
+    installment_id: int
+    amount: Decimal
+    received_on: date
+    method: str
+    recorded_by_id: int
+    created_at: datetime
+
+
+class InvoiceCreate(InputModel):
+    kind: InvoiceKind = Field(description="vat_ordinary 增值税普通发票, vat_special 增值税专用发票")
+    number: Annotated[str, Text(50)]
+    amount: Amount
+    issued_on: date
+
+
+class InvoiceRead(OutputModel):
+    id: int
+    contract_id: int
+    kind: InvoiceKind
+    number: str
+    amount: Decimal
+    issued_on: date
+    created_by_id: int
+    created_at: datetime
