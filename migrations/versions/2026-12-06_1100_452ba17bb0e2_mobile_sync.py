@@ -1,7 +1,7 @@
 """Mobile sync: the change log, client ids of offline creates, field-visit check-ins and photos
 
 Revision ID: 452ba17bb0e2
-Revises: 9004c7868ae7
+Revises: d98185f2af53
 Create Date: 2026-12-06 09:47:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "452ba17bb0e2"
-down_revision: str | None = "9004c7868ae7"
+down_revision: str | None = "d98185f2af53"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -124,6 +124,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def run_scheduler(settings: Settings) -> None:
     from crm_api.core.scheduler import build_scheduler
+    from crm_api.imports.jobs import ImportRunner
     from crm_api.main import load_jobs
 
     load_jobs()
@@ -132,14 +133,17 @@ def run_scheduler(settings: Settings) -> None:
     async def main() -> None:
         database = Database.from_settings(settings)
         scheduler = build_scheduler(database, settings)
+        import_runner = ImportRunner(database, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         scheduler.start()
+        import_runner.start()
         print(f"scheduler running {len(scheduler.get_jobs())} jobs; Ctrl+C to stop", flush=True)
         await stop.wait()
         # Fire nothing more and let the runs in progress finish (within CRM_SHUTDOWN_GRACE_SECONDS).
+        await import_runner.stop(settings.shutdown_grace_seconds)
         await scheduler.stop(settings.shutdown_grace_seconds)
         await database.dispose()
 

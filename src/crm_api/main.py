@@ -39,6 +39,8 @@ from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
 from crm_api.documents.router import router as documents_router
 from crm_api.health.router import router as health_router
+from crm_api.imports.jobs import ImportRunner
+from crm_api.imports.router import router as imports_router
 from crm_api.jobs.router import router as jobs_router
 from crm_api.kb.router import router as kb_router
 from crm_api.leads.router import router as leads_router
@@ -109,6 +111,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     tasks_router,
     sync_router,
     documents_router,
+    imports_router,
     webhooks_router,
     segments_router,
     campaigns_router,
@@ -152,6 +155,7 @@ def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
         re.compile(rf"^{API_PREFIX}/customers/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/[^/]+/interactions/[^/]+/photos$"): settings.photo_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/import$"): MAX_IMPORT_BYTES + MULTIPART_OVERHEAD,
+        re.compile(rf"^{API_PREFIX}/imports$"): settings.import_max_bytes + MULTIPART_OVERHEAD,
     }
 
 
@@ -190,13 +194,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # a full collection no longer walks it, which made a page of a thousand records cost twice as much.
         gc.freeze()
         scheduler = build_scheduler(database, settings) if settings.scheduler_enabled else None
+        # Imports queued by a worker that stopped before running them are picked up where the scheduler runs.
+        import_runner = ImportRunner(database, settings) if settings.scheduler_enabled else None
         app.state.scheduler = scheduler
-        if scheduler is not None:
+        if scheduler is not None and import_runner is not None:
             scheduler.start()
+            import_runner.start()
         try:
             yield
         finally:
-            if scheduler is not None:
+            if scheduler is not None and import_runner is not None:
+                await import_runner.stop(settings.shutdown_grace_seconds)
                 await scheduler.stop(settings.shutdown_grace_seconds)
             await pubsub.stop()
             await database.dispose()

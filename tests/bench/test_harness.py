@@ -184,7 +184,7 @@ async def test_the_import_scenario_checks_its_counts_and_removes_what_it_importe
         await app.state.db.dispose()
 
     assert (result["name"], result["rows"], result["available"]) == ("import 40 customers from CSV", 40, True)
-    assert result["outcome"] == "created 35, rejected 5"
+    assert result["outcome"] == "succeeded: created 35, rejected 5"
     left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{IMPORT_MARK}%'")
     assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
 

@@ -55,19 +55,23 @@ async def test_import_creates_customers_owned_by_the_importer(client, actors):
     assert (await make_customer(client, manager, name="后来的客户"))["code"] == "KH00000003"
 
 
-async def test_one_audit_event_per_import_with_the_counts(client, actors):
+async def test_each_customer_is_audited_like_a_create_and_the_import_once_with_its_counts(client, actors):
     manager = await actors.make("account_manager")
     admin = await actors.make("admin")
     await import_file(client, manager, csv_file(HEADER, GOOD, THIRD))
-    [event] = await audit_of(client, admin, "customer_import", "KH00000001")
-    assert event["action"] == "import" and event["actor_id"] == manager.id
-    assert {k: event["changes"][k]["after"] for k in ("rows", "valid", "invalid", "created")} == {
-        "rows": 2,
-        "valid": 2,
-        "invalid": 0,
+    response = await client.get("/api/v1/audit-events", params={"entity_type": "import"}, headers=admin.headers)
+    [event] = response.json()["items"]
+    assert event["action"] == "customers" and event["actor_id"] == manager.id
+    assert {k: event["changes"][k]["after"] for k in ("rows_done", "created", "updated", "failed", "kept")} == {
+        "rows_done": 2,
         "created": 2,
+        "updated": 0,
+        "failed": 0,
+        "kept": True,
     }
-    assert await audit_of(client, admin, "customer", 1) == []
+    for customer in (await client.get(BASE, headers=manager.headers)).json()["items"]:
+        [created] = await audit_of(client, admin, "customer", customer["id"])
+        assert created["action"] == "create" and created["changes"]["code"]["after"] == customer["code"]
 
 
 async def test_all_or_nothing_refuses_the_file_and_reports_row_3(client, actors):
@@ -100,8 +104,9 @@ async def test_dry_run_writes_nothing_in_either_mode(client, actors):
         assert report["dry_run"] is True and report["created"] == 0
         assert (report["valid"], report["invalid"]) == (1, 1)
     assert await customer_names(client, manager) == []
-    assert await audit_of(client, admin, "customer_import", "KH00000001") == []
-    assert (await make_customer(client, manager))["code"] == "KH00000001"
+    assert (await client.get("/api/v1/audit-events", params={"entity_type": "customer"}, headers=admin.headers)).json()[
+        "items"
+    ] == []
 
 
 async def test_chinese_headers_and_labels_in_xlsx(client, actors):
@@ -166,12 +171,12 @@ async def test_oversized_files_are_refused_and_write_nothing(client, actors, mon
     assert await customer_names(client, manager) == []
 
 
-async def test_api_keys_cannot_import(session):
+async def test_api_keys_cannot_import(session, settings):
     """Who imports owns the customers; an integrator key is nobody."""
     key = Principal(user_id=None, name="erp", team_id=None, roles=(), permissions={"customers:write": Scope.ALL}, api_key_id=1)
     with pytest.raises(Forbidden):
         await imports.import_customers(
-            session, key, upload=io.BytesIO(b""), filename="c.csv", size=0, dry_run=False, mode="all_or_nothing"
+            session, settings, key, upload=io.BytesIO(b""), filename="c.csv", size=0, dry_run=False, mode="all_or_nothing"
         )
 
 

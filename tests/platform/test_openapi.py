@@ -57,6 +57,7 @@ UNKEPT_WRITES = {
     *(("post", f"/api/v1/auth/{action}") for action in ("login", "token", "refresh", "logout")),
     *(("post", f"/api/v1/auth/totp/{action}") for action in ("setup", "enable", "disable")),
     ("post", "/api/v1/churn-warnings/scan"),
+    ("post", "/api/v1/imports"),  # a queued import runs in transactions of its own once answered
     ("post", "/api/v1/jobs/{name}/run"),
     ("post", "/api/v1/segments/rfm/refresh"),
 }

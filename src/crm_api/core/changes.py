@@ -11,7 +11,7 @@ commit, so a later number may commit first, but every transaction below the olde
 and its rows are all visible at once. SQLite serialises writers, so its rows commit in sequence order.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -167,6 +167,22 @@ async def log_selected(session: AsyncSession, model: type[Base], where: ColumnEl
     assert synced is not None and synced.parent is None, f"{table.name} is not synced by owner columns"
     for owner in synced.owners:
         await _insert_selected(session, _row(session, synced.entity_type, table.c.id, table.c[owner]), where)
+
+
+async def log_created(session: AsyncSession, entities: Sequence[Any]) -> None:
+    """Log new records of one model written together (an import's chunk): set-based when owner columns give their
+    scope, else one by one through their parent."""
+    if not entities:
+        return
+    model = type(entities[0])
+    synced = _synced(model.__table__)
+    if synced is None:
+        return
+    if synced.parent is None:
+        await log_selected(session, model, model.id.in_([entity.id for entity in entities]))
+        return
+    for entity in entities:
+        await log_change(session, entity, None)
 
 
 # The oldest transaction of this snapshot still running that may write the log: a client's, in this database (xids

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     # long after releasing a customer its former owner may not claim it back.
     pool_claim_limit: int = Field(default=300, ge=0)
     pool_claim_cooldown_days: int = Field(default=7, ge=0)
+    # Imports (§3.17): files of up to this many rows run in the request, larger ones in the background.
+    import_inline_max_rows: int = Field(default=10_000, ge=0)
+    import_max_rows: int = Field(default=200_000, ge=1)
+    import_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    # Rows read, checked and written together: what bounds an import's memory.
+    import_chunk_rows: int = Field(default=1_000, ge=1)
+    # Row errors kept per import (every rejected row is still counted).
+    import_max_reported_errors: int = Field(default=10_000, ge=1)
+    # How often a runner (the scheduler process, or a worker with the scheduler on) looks for queued imports.
+    import_poll_seconds: float = Field(default=10.0, gt=0)
     # How many customers one owner may lock out of the recycle job.
     pool_lock_limit: int = Field(default=10, ge=0)
     # The daily job returning customers to the pool by the recycle rules, and warning their owners first.

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from sqlalchemy import JSON, Integer, MetaData, String, Table, Uuid, literal_column, text
+from sqlalchemy import JSON, Index, Integer, MetaData, String, Table, Uuid, literal_column, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from crm_api.core.clock import clock
@@ -27,6 +27,12 @@ IntPK = Annotated[int, mapped_column(primary_key=True, autoincrement=True)]
 # `info` of a schema object that only PostgreSQL has (trigram GIN indexes): migrations create it
 # there alone, and schema comparison on another database leaves it out.
 POSTGRESQL_ONLY = {"postgresql_only": True}
+
+
+def external_id_index(table: str) -> Index:
+    """`external_id`, the record's id in the system it came from: unique where given (imports upsert on it)."""
+    given = text("external_id IS NOT NULL")
+    return Index(f"uq_{table}_external_id", "external_id", unique=True, sqlite_where=given, postgresql_where=given)
 
 
 def schema_filter(dialect_name: str) -> Callable[..., bool]:

@@ -31,19 +31,21 @@ def retry_at(attempts: int, now: datetime) -> datetime | None:
     return None if attempts >= MAX_ATTEMPTS else now + BACKOFF[attempts - 1]
 
 
+def _event(event_type: str, entity_type: str, entity_id: object, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "payload": to_jsonable_python(payload),
+        "occurred_at": clock.now(),
+    }
+
+
 async def publish(
     session: AsyncSession, *, event_type: str, entity_type: str, entity_id: object, payload: dict[str, Any]
 ) -> None:
     """Record `event_type` for the entity in the caller's transaction (values made JSON-ready here)."""
-    session.add(
-        OutboxEvent(
-            event_type=event_type,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            payload=to_jsonable_python(payload),
-            occurred_at=clock.now(),
-        )
-    )
+    session.add(OutboxEvent(**_event(event_type, entity_type, entity_id, payload)))
 
 
 # Fields of a read representation that depend on who reads it: never part of an event.
@@ -72,15 +74,18 @@ class EventType:
 
     async def publish(self, session: AsyncSession, *, entity_type: str, entity_id: object, payload: BaseModel) -> None:
         """`payload` is an instance of the schema class (or of a subclass: only the class's own fields are sent)."""
+        await publish(session, event_type=self.name, entity_type=entity_type, entity_id=entity_id, payload=self._dumped(payload))
+
+    async def publish_many(self, session: AsyncSession, *, entity_type: str, payloads: dict[Any, BaseModel]) -> None:
+        """`publish` for many entities (entity id -> payload) in one INSERT."""
+        if payloads:
+            events = [_event(self.name, entity_type, key, self._dumped(payload)) for key, payload in payloads.items()]
+            await session.execute(insert(OutboxEvent), events)
+
+    def _dumped(self, payload: BaseModel) -> dict[str, Any]:
         if not isinstance(payload, self.payload):
             raise TypeError(f"{self.name} carries a {self.payload.__name__}, not a {type(payload).__name__}")
-        await publish(
-            session,
-            event_type=self.name,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            payload=payload.model_dump(mode="json", include=self.fields),
-        )
+        return payload.model_dump(mode="json", include=self.fields)
 
 
 RecordChange = Literal["created", "updated", "deleted"]
@@ -115,6 +120,9 @@ class RecordEvents:
 
     async def publish(self, session: AsyncSession, change: RecordChange, entity_id: object, payload: BaseModel) -> None:
         await self.event(change).publish(session, entity_type=self.entity_type or self.name, entity_id=entity_id, payload=payload)
+
+    async def publish_many(self, session: AsyncSession, change: RecordChange, payloads: dict[Any, BaseModel]) -> None:
+        await self.event(change).publish_many(session, entity_type=self.entity_type or self.name, payloads=payloads)
 
 
 def json_object(session: AsyncSession, **values: ColumnExpressionArgument[Any]) -> ColumnElement[Any]:

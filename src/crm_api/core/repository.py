@@ -1,5 +1,6 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
+from collections.abc import Collection
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -89,6 +90,15 @@ class Repository(Generic[M]):
         if entity is None:
             raise NotFound(label, entity_id)
         return entity
+
+    async def ids_by_external_id(self, external_ids: Collection[str]) -> dict[str, int]:
+        """external_id -> id of every row carrying one of them, whatever its scope or state: the service that then
+        changes the row checks those."""
+        if not external_ids:
+            return {}
+        external_id, key = self.model.external_id, self.model.id  # type: ignore[attr-defined]  # the models imports upsert map both
+        rows = await self.session.execute(select(external_id, key).where(external_id.in_(list(external_ids))))
+        return {row[0]: row[1] for row in rows}
 
     async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None) -> Rows:
         return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]  # Base declares no id

@@ -76,3 +76,11 @@ class PatchModel(InputModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+# The record's id in the system it came from: an import of the same file again updates the record it created.
+ExternalId = Annotated[
+    str,
+    Text(64),
+    Field(description="The record's id in the system it came from; an import updates the record that has it"),
+]

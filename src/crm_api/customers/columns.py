@@ -45,6 +45,7 @@ CHINESE_LABELS = {
     "标签": "tags",
     "状态": "status",
     "客户经理": "owner_id",
+    "外部编号": "external_id",
 }
 COLUMN_NAMES = {name: name for name in [*FIELDS, *SYSTEM_COLUMNS]} | CHINESE_LABELS
 TAG_SEPARATOR = ";"

@@ -1,4 +1,4 @@
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,10 +32,9 @@ from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerSearch
 from crm_api.models import Base
 from crm_api.models.collaboration import Task
-from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange, RecycleRule
+from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange, RecycleRule
 from crm_api.models.identity import User
 from crm_api.models.pipeline import Opportunity
-from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
 from crm_api.opportunities.policy import OpportunityStatus
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
@@ -333,28 +332,17 @@ class CustomerRepository(Repository[Customer]):
         rows = await self.session.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))
         return dict(rows.all())
 
-    async def active_dictionary_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Per category, each active item's value and label -> its value, in one query."""
+    async def ids_by_code(self, codes: Collection[str]) -> dict[str, int]:
+        if not codes:
+            return {}
         rows = await self.session.execute(
-            select(DictionaryItem.category, DictionaryItem.value, DictionaryItem.label).where(
-                DictionaryItem.category.in_(list(categories)), DictionaryItem.active.is_(True)
-            )
+            select(Customer.code, Customer.id).where(Customer.code.in_(list(codes)), Customer.deleted_at.is_(None))
         )
-        values: dict[str, dict[str, str]] = {}
-        for category, value, label in rows:
-            values.setdefault(category, {}).update({label: value, value: value})
-        return values
+        return {row[0]: row[1] for row in rows}
 
-    async def insert_many(self, rows: list[dict[str, Any]], tags: list[list[str]]) -> list[int]:
-        """Insert customers (uniform keys) and their tags set-based; the new ids in the order of `rows`."""
-        table = Customer.__table__
-        result = await self.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-        ids = list(result.scalars())
-        tag_rows = [{"customer_id": i, "tag": tag} for i, names in zip(ids, tags, strict=True) for tag in names]
-        if tag_rows:
-            await self.session.execute(insert(CustomerTag.__table__), tag_rows)
-        await changes.log_selected(self.session, Customer, Customer.id.in_(ids))
-        return ids
+    async def insert_ownership_changes(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(OwnershipChange), rows)
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
         """Point the loser's rows of `column`'s table at the survivor; rows that would collide with one of the

@@ -109,12 +109,14 @@ async def create_customer(
 async def import_customers(
     principal: CustomersWrite,
     session: SessionDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="A .csv (UTF-8 or GB18030) or .xlsx file")],
     dry_run: Annotated[bool, Query(description="Check and report only; nothing is written")] = False,
     mode: Annotated[ImportMode, Query(description="all_or_nothing: any invalid row fails the import (422)")] = ("all_or_nothing"),
 ) -> ImportReport:
     return await imports.import_customers(
         session,
+        settings,
         principal,
         upload=file.file,
         filename=file.filename or "",

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from crm_api.core.offline import ClientId
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.core.types import to_money
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
@@ -76,6 +76,7 @@ class CustomerCreate(_CustomerProfile):
     )
     name: Annotated[str, Text(200)]
     client_id: ClientId = None
+    external_id: ExternalId | None = None
 
 
 class CustomerUpdate(PatchModel, _CustomerProfile):
@@ -129,6 +130,7 @@ class CustomerFilters(CustomerSearch):
 class CustomerRead(VersionedOutput):
     id: int
     code: str
+    external_id: str | None
     name: str
     status: CustomerStatus
     owner_id: int | None = Field(description="The account manager; null while the customer is in the pool")
@@ -260,6 +262,7 @@ class ContactCreate(InputModel):
     email: EmailStr | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
     client_id: ClientId = None
+    external_id: ExternalId | None = None
     custom_fields: CustomFieldValues | None = None
 
 
@@ -279,6 +282,7 @@ class ContactUpdate(PatchModel):
 
 class ContactRead(VersionedOutput):
     id: int
+    external_id: str | None
     customer_id: int
     customer_name: str
     name: str

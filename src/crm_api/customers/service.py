@@ -1,6 +1,6 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit, offline
 from crm_api.core.clock import clock
-from crm_api.core.codes import next_code
+from crm_api.core.codes import next_code, next_codes
 from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
@@ -53,7 +53,7 @@ from crm_api.customers.schemas import (
     OwnershipChangeRead,
     PoolCustomerRead,
 )
-from crm_api.dictionary.service import ensure_value
+from crm_api.dictionary.service import ensure_value, ensure_values
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import User
 
@@ -250,17 +250,66 @@ async def ensure_not_duplicate(session: AsyncSession, keys: CustomerKeys, *, exc
 
 
 @asynccontextmanager
-async def guarded(session: AsyncSession, keys: CustomerKeys, *, except_id: int | None = None) -> AsyncIterator[None]:
-    """Write a new or renamed customer inside, under a savepoint flushed on the way out: a concurrent request that
-    wrote the same name or phone first (the unique indexes' doing) is the same 409 as one the check saw. The change
-    must be made inside: one made before would roll back with the savepoint's whole transaction."""
+async def guarded(
+    session: AsyncSession, keys: CustomerKeys | Sequence[CustomerKeys], *, except_id: int | None = None
+) -> AsyncIterator[None]:
+    """Write a new or renamed customer (or new customers: several keys) inside, under a savepoint flushed on the way
+    out: a concurrent request that wrote the same name or phone first (the unique indexes' doing) is the same 409 as
+    one the check saw. The change must be made inside: one made before would roll back with the savepoint's whole
+    transaction."""
     try:
         async with session.begin_nested():
             yield
             await session.flush()
     except IntegrityError:
-        await ensure_not_duplicate(session, keys, except_id=except_id)
+        if isinstance(keys, CustomerKeys):
+            await ensure_not_duplicate(session, keys, except_id=except_id)
+        else:
+            await ensure_none_duplicate(session, keys)
         raise
+
+
+async def ensure_none_duplicate(session: AsyncSession, keys: Sequence[CustomerKeys]) -> None:
+    """ensure_not_duplicate for new customers written together: none may share a key with a live customer, nor with
+    another of them."""
+    for matches in await duplicates_of(session, keys):
+        if matches:
+            raise duplicate_error(matches[0])
+    if len(keys) > 1:
+        first: dict[tuple[str, str], int] = {}
+        for index, key in enumerate(keys):
+            for on in DUPLICATE_KEYS:
+                value = getattr(key, on)
+                if value and first.setdefault((on, value), index) != index:
+                    raise Conflict(f"Two of the new customers have the same {on}", code="customer.duplicate")
+
+
+async def import_duplicates(
+    session: AsyncSession, rows: Sequence[tuple[int, CustomerCreate]], earlier: dict[Any, int]
+) -> dict[int, tuple[str, str, DuplicateMatch | None]]:
+    """The duplicate guard on an import's new customers, in one query: row number -> the field, the reason and the
+    live customer, for the rows sharing a key with a live customer or with an earlier row of the file (`earlier`:
+    (key, value) -> the row that first had it, kept by the caller from chunk to chunk)."""
+    keys = {}
+    for number, data in rows:
+        values = data.model_dump(include={"name", "phone", "email"})
+        try:
+            values |= normalized_phones(values, CUSTOMER_PHONES)
+        except InvalidInput:
+            values["phone_e164"] = None  # the create reports it
+        keys[number] = CustomerKeys.of(values)
+    refused: dict[int, tuple[str, str, DuplicateMatch | None]] = {}
+    for (number, key), matches in zip(keys.items(), await duplicates_of(session, list(keys.values())), strict=True):
+        if matches:
+            refused[number] = (matches[0].matched_on, duplicate_message(matches[0]), matches[0])
+            continue
+        for on in DUPLICATE_KEYS:
+            value = getattr(key, on)
+            first = earlier.setdefault((on, value), number) if value else number
+            if first != number:
+                refused[number] = (on, f"Row {first} has the same {on}", None)
+                break
+    return refused
 
 
 def ensure_can_own(actor: Principal) -> None:
@@ -273,9 +322,8 @@ def ensure_can_own(actor: Principal) -> None:
 async def _new_customer(
     session: AsyncSession, actor: Principal, data: CustomerCreate, values: dict[str, Any], keys: CustomerKeys
 ) -> Customer:
-    """The customer `data` asks for (`values`: its columns, phones normalized), its rules checked: dictionary values,
-    custom fields, the duplicate guard."""
-    await ensure_dictionary_values(session, values)
+    """The customer `data` asks for (`values`: its checked columns), its remaining rules checked: custom fields (after
+    the replay check, so a replay is not its own unique value), the duplicate guard."""
     values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.CUSTOMER, data.custom_fields)
     await ensure_not_duplicate(session, keys)
     return Customer(
@@ -293,8 +341,7 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     """A new active customer owned by the actor, who must hold customers:write (or, replayed, the one an earlier
     create with the same `client_id` made, if the actor still sees it)."""
     ensure_can_own(actor)
-    values = data.model_dump(exclude={"tags", *offline.REQUEST_FIELDS}, exclude_none=True)
-    values |= normalized_phones(values, CUSTOMER_PHONES)
+    [values] = await _checked_columns(session, [data], with_custom_fields=False)
     keys = CustomerKeys.of(values)
     make = partial(_new_customer, session, actor, data, values, keys)
     # The replay check comes first: a replayed create would otherwise be its own duplicate.
@@ -309,6 +356,81 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
     await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
     return Created(customer)
+
+
+async def _checked_columns(
+    session: AsyncSession, items: Sequence[CustomerCreate], *, with_custom_fields: bool
+) -> list[dict[str, Any]]:
+    """The columns of each new customer, phones normalized, every rule's refusal raised at once so a person fixes a
+    row in one go: dictionary values, phones, and custom fields unless the caller checks them later."""
+    rows = [data.model_dump(exclude={"tags", *offline.REQUEST_FIELDS}, exclude_none=True) for data in items]
+    refusals: list[InvalidInput] = []
+    for name, category in DICTIONARY_FIELDS.items():
+        try:
+            await ensure_values(session, category, [values.get(name) for values in rows], field=name)
+        except InvalidInput as exc:
+            refusals.append(exc)
+    for values in rows:
+        try:
+            values |= normalized_phones(values, CUSTOMER_PHONES)
+        except InvalidInput as exc:
+            refusals.append(exc)
+    if with_custom_fields:
+        for data, values in zip(items, rows, strict=True):
+            try:
+                values["custom_fields"] = await custom_fields.validate_values(
+                    session, CustomFieldEntity.CUSTOMER, data.custom_fields
+                )
+            except InvalidInput as exc:
+                refusals.append(exc)
+    if len(refusals) == 1:
+        raise refusals[0]
+    if refusals:
+        raise InvalidInput.many([error for exc in refusals for error in exc.errors], "Several fields are invalid")
+    return rows
+
+
+async def create_customers(session: AsyncSession, actor: Principal, items: Sequence[CustomerCreate]) -> list[Customer]:
+    """create_customer for many (an import's chunk): the same rules, checked for each before any is written, in a few
+    round trips whatever their number."""
+    ensure_can_own(actor)
+    rows = await _checked_columns(session, items, with_custom_fields=True)
+    keys = [CustomerKeys.of(values) for values in rows]
+    await ensure_none_duplicate(session, keys)
+    customers = [
+        Customer(
+            **values,
+            code=code,
+            owner_id=actor.user_id,
+            created_by_id=actor.user_id,
+            status=CustomerStatus.ACTIVE,
+            tags=[CustomerTag(tag=name) for name in data.tags or []],
+        )
+        for data, values, code in zip(items, rows, await next_codes(session, "KH", len(rows)), strict=True)
+    ]
+    async with guarded(session, keys):
+        session.add_all(customers)
+    await audit.record_creations(session, actor=actor, entity_type="customer", entities=customers, view=audit_view)
+    await CustomerRepository(session).insert_ownership_changes(
+        [_ownership_change(customer, OwnershipAction.CREATE, actor, from_user_id=None) for customer in customers]
+    )
+    await CUSTOMER_EVENTS.publish_many(session, "created", {customer.id: to_read(customer) for customer in customers})
+    return customers
+
+
+async def ids_by_external_id(session: AsyncSession, external_ids: Collection[str]) -> dict[str, int]:
+    """external_id -> id of the customers (live or in the recycle bin) that carry one of them."""
+    return await CustomerRepository(session).ids_by_external_id(external_ids)
+
+
+async def contact_ids_by_external_id(session: AsyncSession, external_ids: Collection[str]) -> dict[str, int]:
+    """external_id -> id of the contacts that carry one of them."""
+    return await ContactRepository(session).ids_by_external_id(external_ids)
+
+
+async def ids_by_code(session: AsyncSession, codes: Collection[str]) -> dict[str, int]:
+    """code -> id of the live customers with one of these codes."""
+    return await CustomerRepository(session).ids_by_code(codes)
 
 
 async def update_customer(
@@ -413,17 +535,21 @@ def record_ownership(
 ) -> None:
     """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool); no actor:
     a job moved it."""
-    session.add(
-        OwnershipChange(
-            customer_id=customer.id,
-            from_user_id=from_user_id,
-            to_user_id=customer.owner_id,
-            action=action,
-            reason=reason,
-            actor_id=actor.user_id if actor is not None else None,
-            at=clock.now(),
-        )
-    )
+    session.add(OwnershipChange(**_ownership_change(customer, action, actor, from_user_id=from_user_id, reason=reason)))
+
+
+def _ownership_change(
+    customer: Customer, action: OwnershipAction, actor: Principal | None, *, from_user_id: int | None, reason: str | None = None
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer.id,
+        "from_user_id": from_user_id,
+        "to_user_id": customer.owner_id,
+        "action": action,
+        "reason": reason,
+        "actor_id": actor.user_id if actor is not None else None,
+        "at": clock.now(),
+    }
 
 
 def mask_phone(value: str | None) -> str | None:

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from sqlalchemy import Column, exists, select
 
 from crm_api.core.repository import Repository
@@ -25,3 +27,15 @@ class DictionaryRepository(Repository[DictionaryItem]):
             if await self.session.scalar(select(exists().where(column == value))):
                 return True
         return False
+
+    async def active_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Per category, each active item's value and label -> its value, in one query."""
+        rows = await self.session.execute(
+            select(DictionaryItem.category, DictionaryItem.value, DictionaryItem.label).where(
+                DictionaryItem.category.in_(list(categories)), DictionaryItem.active.is_(True)
+            )
+        )
+        values: dict[str, dict[str, str]] = {}
+        for category, value, label in rows:
+            values.setdefault(category, {}).update({label: value, value: value})
+        return values

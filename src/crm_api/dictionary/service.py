@@ -1,5 +1,8 @@
 """The data dictionary: the allowed values of coded fields, and the check every domain uses."""
 
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -11,14 +14,55 @@ from crm_api.dictionary.repository import DictionaryRepository
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 from crm_api.models.platform import DictionaryItem
 
+# session.info key of the active values read so far, while `values_cached` holds (an import's run).
+_CACHE = "dictionary_active_values"
+
+
+@contextmanager
+def values_cached(session: AsyncSession) -> Iterator[None]:
+    """Within the block, each category's active values are read once: a long run of creates (an import) checks
+    thousands of rows against the same few items. A change of an item through this service empties the cache."""
+    session.info[_CACHE] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_CACHE, None)
+
+
+async def _active_values(session: AsyncSession, category: str) -> dict[str, str]:
+    cache: dict[str, dict[str, str]] | None = session.info.get(_CACHE)
+    if cache is not None and category in cache:
+        return cache[category]
+    active = (await DictionaryRepository(session).active_values([category])).get(category, {})
+    if cache is not None:
+        cache[category] = active
+    return active
+
+
+def _forget_values(session: AsyncSession) -> None:
+    if _CACHE in session.info:
+        session.info[_CACHE] = {}
+
 
 async def ensure_value(session: AsyncSession, category: str, value: str | None, *, field: str) -> None:
     """422 unless `value` is an active item of `category` (None passes: the field is optional)."""
-    if value is None:
+    await ensure_values(session, category, [value], field=field)
+
+
+async def ensure_values(session: AsyncSession, category: str, values: Collection[str | None], *, field: str) -> None:
+    """ensure_value for many values at once, in one query."""
+    given = {value for value in values if value is not None}
+    if not given:
         return
-    item = await DictionaryRepository(session).find(category, value)
-    if item is None or not item.active:
-        raise InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
+    active = await _active_values(session, category)
+    for value in sorted(given):
+        if active.get(value) != value:
+            raise InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
+
+
+async def values_by_label(session: AsyncSession, categories: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Per category, each active item's label and value -> its value: what a file written by people may hold."""
+    return await DictionaryRepository(session).active_values(categories)
 
 
 async def list_items(
@@ -50,6 +94,7 @@ async def create_item(session: AsyncSession, actor: Principal, data: DictionaryI
         raise Conflict(f"{data.category} already has the value {data.value}", code="dictionary.duplicate_value")
     item = DictionaryItem(**data.model_dump())
     session.add(item)
+    _forget_values(session)
     await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="create", before=None)
     return item
 
@@ -69,6 +114,7 @@ async def update_item(session: AsyncSession, actor: Principal, item_id: int, dat
     before = audit.snapshot(item)
     for field, value in changes.items():
         setattr(item, field, value)
+    _forget_values(session)
     await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="update", before=before)
     return item
 
@@ -79,4 +125,5 @@ async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> 
         raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
     if await _in_use(session, item):
         raise Conflict("Records use this value: deactivate it instead", code="dictionary.in_use")
+    _forget_values(session)
     await audit.delete_recorded(session, actor=actor, entity_type="dictionary_item", entity=item)

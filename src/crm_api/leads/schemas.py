@@ -3,7 +3,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.leads.policy import LeadAction, LeadActivityKind, LeadStatus
 from crm_api.opportunities.schemas import Amount, OpportunityRead, Probability
@@ -34,6 +34,7 @@ class LeadCreate(InputModel):
     region: Code | None = Field(default=None, description="A `region` dictionary value")
     industry: Code | None = Field(default=None, description="An `industry` dictionary value")
     notes: Annotated[str, Field(max_length=5000)] | None = None
+    external_id: ExternalId | None = None
     custom_fields: CustomFieldValues | None = None
 
 
@@ -60,6 +61,7 @@ class ScoreReason(OutputModel):
 
 class LeadRead(VersionedOutput):
     id: int
+    external_id: str | None
     source: str | None
     company: str
     contact_name: str

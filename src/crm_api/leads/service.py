@@ -1,5 +1,6 @@
 """Leads: capture with de-duplication, scoring and assignment, the nurture trail, and conversion, as `policy` states it."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,11 @@ async def _transition(session: AsyncSession, actor: Principal, lead: Lead, actio
 
 async def get(session: AsyncSession, actor: Principal, lead_id: int) -> Lead:
     return await LeadRepository(session).get_scoped_or_404(lead_id, actor, READ, "Lead")
+
+
+async def ids_by_external_id(session: AsyncSession, external_ids: Collection[str]) -> dict[str, int]:
+    """external_id -> id of the leads that carry one of them, whatever their scope (update checks it)."""
+    return await LeadRepository(session).ids_by_external_id(external_ids)
 
 
 async def is_visible(session: AsyncSession, principal: Principal, lead_id: int) -> bool:

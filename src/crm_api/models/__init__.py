@@ -27,6 +27,7 @@ from crm_api.models.identity import (
     User,
     UserTotp,
 )
+from crm_api.models.imports import DataImport, ImportRowError
 from crm_api.models.marketing import Campaign, CampaignTouch, CampaignVariant, CustomerRfm, Segment
 from crm_api.models.notification import (
     ChannelDelivery,
@@ -85,9 +86,11 @@ __all__ = [
     "CustomerRevenue",
     "CustomerRfm",
     "CustomerTag",
+    "DataImport",
     "DictionaryItem",
     "Document",
     "IdempotencyRecord",
+    "ImportRowError",
     "Installment",
     "Interaction",
     "InventoryItem",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from crm_api.core.changes import Synced
 from crm_api.core.clock import clock
 from crm_api.core.names import normalize_company_name
-from crm_api.core.orm import POSTGRESQL_ONLY, Base, ClientCreated, IntPK, SoftDeletable, Timestamped, Versioned
+from crm_api.core.orm import POSTGRESQL_ONLY, Base, ClientCreated, IntPK, SoftDeletable, Timestamped, Versioned, external_id_index
 from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
@@ -138,11 +138,13 @@ class Contact(Versioned, Timestamped, ClientCreated, Base):
     __tablename__ = "contacts"
     __table_args__ = (
         CheckConstraint("gender IN ('male', 'female', 'other')", name="gender_known"),
+        external_id_index("contacts"),
         UniqueConstraint("created_by_id", "client_id"),
         Synced("contact", parent="customer_id").table_info(),
     )
 
     id: Mapped[IntPK]
+    external_id: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     name: Mapped[str] = mapped_column(String(100))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.core.changes import Synced
 from crm_api.core.clock import clock
-from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.orm import Base, IntPK, Timestamped, Versioned, external_id_index
 from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.core.types import EMPTY_DOCUMENT, JsonDocument
@@ -30,11 +30,13 @@ class Opportunity(Versioned, Timestamped, Base):
         Index("ix_opportunities_created_by_id_id", "created_by_id", "id"),
         Index("ix_opportunities_status_stage_since", "status", "stage_since"),
         Index("ix_opportunities_customer_id", "customer_id"),  # a customer's overview, merge
+        external_id_index("opportunities"),
         Synced("opportunity", owners=("created_by_id", "assignee_id")).table_info(),
     )
 
     id: Mapped[IntPK]
     code: Mapped[str] = mapped_column(String(20), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "lead_source"})
     customer_name: Mapped[str] = mapped_column(String(200))
     success_probability: Mapped[int]
@@ -158,9 +160,11 @@ class Lead(Versioned, Timestamped, Base):
         # The de-duplication rule, also under concurrent captures: one open lead per phone and per email.
         Index("uq_leads_open_phone", "phone_e164", unique=True, sqlite_where=_OPEN_LEAD, postgresql_where=_OPEN_LEAD),
         Index("uq_leads_open_email", "email_normalized", unique=True, sqlite_where=_OPEN_LEAD, postgresql_where=_OPEN_LEAD),
+        external_id_index("leads"),
     )
 
     id: Mapped[IntPK]
+    external_id: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(100), info={"dictionary": "lead_source"})
     company: Mapped[str] = mapped_column(String(200))
     contact_name: Mapped[str] = mapped_column(String(100))

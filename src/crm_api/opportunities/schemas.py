@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
+from crm_api.core.schemas import ExternalId, Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.schemas import CustomFieldValues
 from crm_api.customers.schemas import CustomerRead, Gender
 from crm_api.opportunities.policy import OpportunityAction, OpportunityStatus
@@ -38,6 +38,7 @@ class OpportunityCreate(InputModel):
     stage: Annotated[str, Text(100)] | None = Field(
         default=None, description="An `opportunity_stage` value; the first stage when absent"
     )
+    external_id: ExternalId | None = None
     custom_fields: CustomFieldValues | None = None
 
 
@@ -63,6 +64,7 @@ class OpportunityUpdate(PatchModel):
 class OpportunityRead(VersionedOutput):
     id: int
     code: str
+    external_id: str | None
     source: str | None
     customer_name: str
     success_probability: int

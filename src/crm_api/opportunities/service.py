@@ -1,5 +1,6 @@
 """Opportunities and their development plans: the state machine of SRS 003 §3.1, as `policy` states it."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -67,6 +68,11 @@ async def _transition(
 async def get(session: AsyncSession, actor: Principal, opportunity_id: int, *, for_update: bool = False) -> Opportunity:
     repo = OpportunityRepository(session)
     return await repo.get_scoped_or_404(opportunity_id, actor, READ, "Opportunity", for_update=for_update)
+
+
+async def ids_by_external_id(session: AsyncSession, external_ids: Collection[str]) -> dict[str, int]:
+    """external_id -> id of the opportunities that carry one of them, whatever their scope (update checks it)."""
+    return await OpportunityRepository(session).ids_by_external_id(external_ids)
 
 
 async def is_visible(session: AsyncSession, principal: Principal, opportunity_id: int) -> bool:

@@ -4,7 +4,7 @@ Every referenced id is looked up in one query per kind, the batch is compared wi
 what differs is written, in bulk. A record that cannot be stored fails the whole call with a per-record error.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -109,6 +109,11 @@ async def sync_products(session: AsyncSession, actor: Principal | None, items: S
     plan = _plan(incoming, await SyncRepository(session).current_values(Product, PRODUCT_FIELDS, incoming))
     await _write(session, Product, plan)
     return await _finish(session, actor, "products", plan)
+
+
+async def product_ids_by_external_id(session: AsyncSession, external_ids: Collection[str]) -> dict[str, int]:
+    """external_id -> id of the products already stored."""
+    return {key: row.id for key, row in (await SyncRepository(session).lookup(Product.external_id, external_ids)).items()}
 
 
 async def sync_inventory(session: AsyncSession, actor: Principal | None, items: Sequence[InventoryIn]) -> SyncResult:
