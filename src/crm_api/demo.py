@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.churn.demo import seed_churn
+from crm_api.contracts.demo import seed_deals
 from crm_api.core.config import get_settings
 from crm_api.core.security import fingerprint
 from crm_api.customers.demo import seed_customers
@@ -75,6 +76,7 @@ async def seed_demo(session: AsyncSession) -> None:
     # Last: orders go to the customers that exist by then, so a second seed finds nothing new.
     await seed_sales(session)
     await seed_marketing(session, get_settings(), users)  # after the orders: RFM scores come from them
+    await seed_deals(session, get_settings(), users)  # quotes price the products the sales system sent
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -234,6 +234,11 @@ async def test_neglected_customers_are_warned_then_recycled_once_and_locked_ones
     assert warning.due_at.date() == date(2026, 7, 15)  # 2026-07-16 00:00 Shanghai
     tasks = (await client.get("/api/v1/tasks", headers=run(owner.id))).json()["items"]
     assert [t["related_id"] for t in tasks] == [neglected["id"]]
+    # The message centre says so too, once though the job ran twice.
+    notified = (await client.get("/api/v1/notifications", headers=run(owner.id))).json()["items"]
+    assert [(n["type"], n["path"], n["body"]) for n in notified] == [
+        ("follow_up_due", f"/api/v1/customers/{neglected['id']}", warning.title)
+    ]
 
     clock.advance(timedelta(days=1))
     assert (await client.post(RUN, headers=run(admin.id))).json()["counts"] == {"recycled": 0, "warned": 0}

@@ -22,7 +22,12 @@ TABLES = {
     "articles": "kb_articles",
     "plan-items": "opportunity_plan_items",
     "webhooks": "webhook_subscriptions",
+    "installments": "contract_installments",
+    "approvals": "approval_requests",
+    "custom-fields": "custom_field_definitions",
 }
+# Path parameters that are not ids: the value each operation is tried with.
+PATH_VALUES = {"entity": "customer", "kind": "dingtalk"}
 
 
 def sample(schema: dict[str, Any], components: dict[str, Any]) -> Any:
@@ -45,9 +50,13 @@ async def _path_candidates(session, path: str) -> list[dict[str, int]]:
     names = re.findall(r"\{(\w+)\}", path)
     if not names:
         return [{}]
-    collection = path.split(f"/{{{names[-1]}}}")[0].rsplit("/", 1)[-1]
+    if names[-1] in PATH_VALUES:
+        return [{names[-1]: PATH_VALUES[names[-1]]}]
+    segments = path.split(f"/{{{names[-1]}}}")[0].split("/")
+    collection = next(segment for segment in reversed(segments) if not segment.startswith("{"))
     table = TABLES.get(collection, collection.replace("-", "_"))
-    columns = ", ".join([*names[:-1], "id"])
+    # The record's id, else the column the path names it by (`/custom-fields/{entity}/{key}`).
+    columns = ", ".join([*names[:-1], "id" if names[-1].endswith("_id") else names[-1]])
     rows = (await session.execute(text(f"SELECT {columns} FROM {table} ORDER BY id"))).all()
     return [dict(zip(names, row, strict=True)) for row in rows]
 

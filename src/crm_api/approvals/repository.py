@@ -5,8 +5,8 @@ from sqlalchemy import Select, and_, exists, select
 from crm_api.approvals import policy
 from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
-from crm_api.models.approval import ApprovalFlow, ApprovalRequest
-from crm_api.models.identity import Role, User
+from crm_api.models.approval import ApprovalFlow, ApprovalRequest, ApprovalRequestStep
+from crm_api.models.identity import Role, User, user_roles
 
 
 class FlowRepository(Repository[ApprovalFlow]):
@@ -25,6 +25,20 @@ class FlowRepository(Repository[ApprovalFlow]):
 class RequestRepository(Repository[ApprovalRequest]):
     model = ApprovalRequest
     visible = staticmethod(policy.visible)
+
+    async def approvers(self, step: ApprovalRequestStep, requester_team_id: int | None) -> list[int]:
+        """The active users who may decide the step, as `policy.is_approver` decides it."""
+        if step.approver_kind == policy.ApproverKind.USER:
+            return [step.approver_user_id] if step.approver_user_id is not None else []
+        statement = (
+            select(User.id)
+            .join(user_roles, user_roles.c.user_id == User.id)
+            .join(Role, Role.id == user_roles.c.role_id)
+            .where(Role.code == step.approver_role, User.active.is_(True))
+        )
+        if step.approver_kind == policy.ApproverKind.TEAM_ROLE:
+            statement = statement.where(User.team_id == requester_team_id)
+        return list((await self.session.scalars(statement)).all())
 
     def filtered(
         self, statement: Select[ApprovalRequest], principal: Principal, *, pending_for_me: bool, requested_by_me: bool

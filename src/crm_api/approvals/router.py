@@ -9,7 +9,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
@@ -21,6 +21,9 @@ ApprovalsManage = Annotated[Principal, Depends(require("approvals:manage"))]
 SubjectTypePath = Annotated[str, Path(pattern=r"^[a-z][a-z_]{0,49}$", examples=["quote"])]
 Me = Literal["me"]
 DECISION_ERRORS = error_responses(401, 403, 404, 409, 422)
+
+
+ApprovalPage = Annotated[PageParams, listing("ApprovalSort", "title", "created_at", "updated_at")]
 
 
 @router.get(
@@ -77,7 +80,7 @@ async def delete_approval_flow(subject_type: SubjectTypePath, principal: Approva
 async def list_approvals(
     principal: ApprovalsRead,
     session: SessionDep,
-    page: PageDep,
+    page: ApprovalPage,
     pending_for: Annotated[Me | None, Query(description="`me`: pending requests whose current step is mine to decide")] = None,
     requested_by: Annotated[Me | None, Query(description="`me`: the requests I made")] = None,
 ) -> Page[ApprovalRead]:

@@ -13,7 +13,7 @@ from crm_api.approvals.policy import (
     ConditionOperator,
     Decision,
 )
-from crm_api.core.schemas import Id, InputModel, OutputModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, Text, VersionedOutput, example
 
 SubjectType = Annotated[str, Field(pattern=r"^[a-z][a-z_]{0,49}$", examples=["quote"])]
 RoleCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$", examples=["sales_supervisor"])]
@@ -136,4 +136,5 @@ class ApprovalSummary(OutputModel):
 
 
 class DecisionBody(InputModel):
+    model_config = example({"comment": "折扣超出本季度政策，请调整后重新提交"})
     comment: Annotated[str, Text(2000)] | None = Field(default=None, description="Required to reject")

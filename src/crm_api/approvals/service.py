@@ -36,6 +36,8 @@ from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
 from crm_api.core.types import to_money
 from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import Link, NotificationType
 
 ENTITY = "approval"
 REQUESTED = EventType("approval.requested", "A subject was submitted for approval; `steps` lists who decides", ApprovalRead)
@@ -211,6 +213,8 @@ async def open_request(session: AsyncSession, actor: Principal, *, subject_type:
     await audit.record_change(session, actor=actor, entity_type=ENTITY, entity=request, action="request", before=None)
     await session.refresh(request, ["requester"])
     await REQUESTED.publish(session, entity_type=ENTITY, entity_id=request.id, payload=to_read(request, None))
+    if request.status == ApprovalStatus.PENDING:
+        await _notify(session, request)
     return request
 
 
@@ -282,9 +286,25 @@ async def decide(
 
 
 async def _announce(session: AsyncSession, request: ApprovalRequest) -> None:
-    """Tell the world about a decision: the outbox event (webhooks) — and the place to notify people (§3.15).
-
-    NOTIFICATIONS: the message centre's `notify(...)` is called here, after merge: the requester on every
-    decision, the next step's approvers while the request is pending.
-    """
+    """Tell the world about a decision: the outbox event (webhooks), and the people concerned (§3.15)."""
     await DECIDED.publish(session, entity_type=ENTITY, entity_id=request.id, payload=to_read(request, None))
+    await _notify(session, request)
+
+
+async def _notify(session: AsyncSession, request: ApprovalRequest) -> None:
+    """While pending, the current step's approvers (never the requester, who may not decide it); once settled, the
+    requester. In the decision's transaction: rolled back with it."""
+    link = Link(ENTITY, request.id)
+    step = request.current
+    if request.status == ApprovalStatus.PENDING and step is not None:
+        approvers = await RequestRepository(session).approvers(step, request.requester_team_id)
+        title = f"待审批：{request.title}"
+        body = f"{request.requester.full_name} 提交的审批已到「{step.name}」，等待您的决定"
+        recipients = [user_id for user_id in approvers if user_id != request.requester_id]
+        await notifications.notify(session, recipients, NotificationType.APPROVAL_PENDING, title, body, link)
+    elif request.status != ApprovalStatus.PENDING:
+        outcome = {ApprovalStatus.APPROVED: "已通过", ApprovalStatus.REJECTED: "已驳回", ApprovalStatus.WITHDRAWN: "已撤回"}
+        title = f"审批{outcome.get(ApprovalStatus(request.status), request.status)}：{request.title}"
+        comment = next((s.comment for s in reversed(request.steps) if s.comment), None)
+        body = title if comment is None else f"{title}。意见：{comment}"
+        await notifications.notify(session, [request.requester_id], NotificationType.APPROVAL_DECIDED, title, body, link)

@@ -21,7 +21,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 
@@ -33,6 +33,11 @@ ContractsWrite = Annotated[Principal, Depends(require("contracts:write"))]
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
+ContractPage = Annotated[
+    PageParams, listing("ContractSort", "number", "customer_name", "amount", "start_date", "end_date", "created_at", "updated_at")
+]
+
+
 @router.get(
     "/contracts",
     response_model=Page[ContractRead],
@@ -42,7 +47,7 @@ TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 async def list_contracts(
     principal: ContractsRead,
     session: SessionDep,
-    page: PageDep,
+    page: ContractPage,
     status_: Annotated[ContractStatus | None, Query(alias="status")] = None,
     customer_id: Id | None = None,
 ) -> Page[ContractRead]:

@@ -7,7 +7,7 @@ from pydantic_core import PydanticCustomError
 
 from crm_api.approvals.schemas import ApprovalSummary
 from crm_api.contracts.policy import ContractAction, ContractStatus, InstallmentStatus, InvoiceKind
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 
 Amount = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["188000.00"])]
 
@@ -19,6 +19,16 @@ def _ordered(start: date | None, end: date | None) -> None:
 
 class ContractCreate(InputModel):
     """From an accepted quote of the caller's (its total is the amount unless sent), or for a customer the caller owns."""
+
+    model_config = example(
+        {
+            "customer_id": 4,
+            "title": "2027年度供货合同",
+            "amount": "120000.00",
+            "start_date": "2027-01-01",
+            "end_date": "2027-12-31",
+        }
+    )
 
     quote_id: Id | None = None
     customer_id: Id | None = None
@@ -39,6 +49,7 @@ class ContractCreate(InputModel):
 
 
 class ContractUpdate(PatchModel):
+    model_config = example({"title": "2027年度供货合同（补充）"})
     not_nullable = frozenset({"title", "amount", "start_date", "end_date"})
 
     title: Annotated[str, Text(200)] | None = None
@@ -54,6 +65,7 @@ class ContractUpdate(PatchModel):
 
 
 class TerminateBody(InputModel):
+    model_config = example({"reason": "客户业务调整，双方协商解除"})
     reason: Annotated[str, Text(500)]
 
 
@@ -85,6 +97,7 @@ class ContractRead(VersionedOutput):
 
 
 class InstallmentCreate(InputModel):
+    model_config = example({"due_date": "2027-09-30", "amount": "1000.00"})
     due_date: date
     amount: Amount
 
@@ -99,6 +112,7 @@ class InstallmentRead(OutputModel):
 
 
 class ReceiptCreate(InputModel):
+    model_config = example({"amount": "1000.00", "received_on": "2026-12-01", "method": "bank_transfer"})
     amount: Amount
     received_on: date
     method: Annotated[str, Text(50)] = Field(examples=["bank_transfer"])
@@ -116,6 +130,7 @@ class ReceiptRead(OutputModel):
 
 
 class InvoiceCreate(InputModel):
+    model_config = example({"kind": "vat_special", "number": "31000000-00012345", "amount": "1000.00", "issued_on": "2026-12-01"})
     kind: InvoiceKind = Field(description="vat_ordinary 增值税普通发票, vat_special 增值税专用发票")
     number: Annotated[str, Text(50)]
     amount: Amount

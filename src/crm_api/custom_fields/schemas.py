@@ -7,7 +7,7 @@ from fastapi import Depends
 from pydantic import Field, StringConstraints, model_validator
 
 from crm_api.core.query import PrefixedParams, PrefixedQuery
-from crm_api.core.schemas import MAX_ID, InputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import MAX_ID, InputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.custom_fields.policy import CHOICE_TYPES, CustomFieldEntity, CustomFieldType
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,49}$"
@@ -42,6 +42,7 @@ FILTERS_DESCRIPTION = (
 
 
 class CustomFieldCreate(InputModel):
+    model_config = example({"key": "erp_no", "label": "ERP number", "type": "text", "unique": True, "sort_order": 10})
     key: FieldKey
     label: Annotated[str, Text(100)] = Field(examples=["ERP number"])
     type: CustomFieldType
@@ -63,6 +64,8 @@ class CustomFieldCreate(InputModel):
 
 class CustomFieldUpdate(PatchModel):
     """The key, type and choices' category never change (stored values depend on them); deactivate instead."""
+
+    model_config = example({"label": "ERP customer number", "sort_order": 20})
 
     not_nullable = frozenset({"label", "required", "unique", "sort_order"})
 

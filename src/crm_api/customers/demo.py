@@ -192,7 +192,7 @@ async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
         )
         customer = created.record
         customer.external_id = f"{DEMO_EXTERNAL_ID}customer-{n:02d}"
-        for contact_name, gender, title, office_phone, mobile in contacts:
+        for index, (contact_name, gender, title, office_phone, mobile) in enumerate(contacts):
             await add_contact(
                 session,
                 actor,
@@ -203,6 +203,8 @@ async def seed_customers(session: AsyncSession, users: dict[str, User]) -> None:
                     title=title,
                     office_phone=office_phone,
                     mobile=mobile,
+                    # The first contact of each customer can be written to (POST …/emails).
+                    email=f"contact{n:02d}@example.com" if index == 0 else None,
                 ),
             )
         for days_ago, location, summary, details in DEMO_INTERACTIONS:

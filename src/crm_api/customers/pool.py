@@ -28,6 +28,8 @@ from crm_api.customers.service import (
 )
 from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Customer, RecycleRule
+from crm_api.notifications import service as notifications
+from crm_api.notifications.policy import NotificationType
 
 RECYCLED = EventType("customer.recycled", "The recycle job returned a customer to the pool (its rules, §3.12)", CustomerRead)
 # The stored level of the default rule, which every level without a rule of its own follows.
@@ -158,7 +160,7 @@ async def recycle(session: AsyncSession, settings: Settings) -> dict[str, int]:
         record_ownership(session, customer, OwnershipAction.RECYCLE, None, from_user_id=owner_id, reason=reason)
         await publish_ownership(session, RECYCLED, customer)
 
-    warned = 0
+    warned, last_task_id = 0, await repo.last_task_id()
     for rule in rules:
         if rule.warning_days:
             on = today + timedelta(days=rule.warning_days)
@@ -169,4 +171,6 @@ async def recycle(session: AsyncSession, settings: Settings) -> dict[str, int]:
                 due_at=start_of_local_day(on, settings.time_zone),
                 since=now - timedelta(days=rule.warning_days),
             )
+    if warned:  # the owner hears of it in the message centre too, in this transaction
+        await notifications.notify_selected(session, NotificationType.FOLLOW_UP_DUE, repo.recycle_warnings_opened(last_task_id))
     return {"recycled": len(ids), "warned": warned}

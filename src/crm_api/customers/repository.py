@@ -36,6 +36,7 @@ from crm_api.models.customer import Contact, Customer, Interaction, OwnershipCha
 from crm_api.models.identity import User
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
+from crm_api.notifications.policy import link_columns
 from crm_api.opportunities.policy import OpportunityStatus
 from crm_api.tasks.policy import TaskKind, TaskPriority, TaskRelatedType, TaskStatus
 
@@ -297,6 +298,28 @@ class CustomerRepository(Repository[Customer]):
         # Warnings are tasks of their assignee's phone: logged as an import's rows are (set-based).
         await changes.log_selected(self.session, Task, and_(Task.kind == TaskKind.RECYCLE_WARNING, Task.created_at == at_now))
         return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+    async def last_task_id(self) -> int:
+        """The highest task id so far: the warnings a run opens have larger ones."""
+        return int(await self.session.scalar(select(func.max(Task.id))) or 0)
+
+    def recycle_warnings_opened(self, after_id: int) -> Select[*tuple[Any, ...]]:
+        """The warnings opened since `after_id` was the last task, as notifications of their customers' owners."""
+        return (
+            select(
+                Task.assignee_id.label("user_id"),
+                literal("Customer about to return to the pool").label("title"),
+                Task.title.label("body"),
+                *link_columns("customer", Customer.id),
+            )
+            .join(Customer, Customer.id == Task.related_id)
+            .where(
+                Task.id > after_id,
+                Task.kind == TaskKind.RECYCLE_WARNING,
+                Task.related_type == TaskRelatedType.CUSTOMER,
+                Task.assignee_id.is_not(None),
+            )
+        )
 
     async def settle_recycle_warnings(self, customer_ids: Sequence[int], *, now: datetime) -> None:
         """The customers went back to the pool: their open warnings are moot."""

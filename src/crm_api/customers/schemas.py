@@ -455,6 +455,9 @@ class CustomerBulkResult(OutputModel):
 
 
 class ContactEmailCreate(InputModel):
+    model_config = example(
+        {"contact_id": 1, "subject": "Quotation for the packaging line", "body": "Dear Ms Chen, please find our quotation below."}
+    )
     contact_id: Id = Field(description="A contact of this customer with an email address")
     subject: Annotated[str, Text(300)] = Field(examples=["Quotation for the packaging line"])
     body: Annotated[str, Text(10_000)] = Field(examples=["Dear Mr Wang, please find our quotation below."])

@@ -8,7 +8,7 @@ from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.notifications import channels
 from crm_api.notifications.policy import NotificationChannel, RobotKind
@@ -18,6 +18,9 @@ from crm_api.webhooks.policy import DeliveryStatus
 router = APIRouter(tags=["notifications"])
 
 SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
+
+
+DeliveryLogPage = Annotated[PageParams, listing("DeliveryLogSort", "status", "attempts", "created_at")]
 
 
 @router.get(
@@ -81,7 +84,7 @@ async def set_smtp_settings(body: SmtpWrite, principal: SettingsWrite, session: 
 async def list_notification_deliveries(
     _: SettingsWrite,
     session: SessionDep,
-    page: PageDep,
+    page: DeliveryLogPage,
     delivery_status: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
     channel: NotificationChannel | None = None,
 ) -> Page[DeliveryRead]:

@@ -66,6 +66,7 @@ LINK_PATHS: dict[str, str] = {
     "customer": "/api/v1/customers",
     "churn_warning": "/api/v1/churn-warnings",
     "task": "/api/v1/tasks",
+    "approval": "/api/v1/approvals",
 }
 
 

@@ -6,7 +6,7 @@ from sse_starlette import EventSourceResponse
 from crm_api.core.auth import Authenticated, bearer_scheme
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import Forbidden, error_responses
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.schemas import MAX_ID, Id
 from crm_api.notifications import service
 from crm_api.notifications.schemas import (
@@ -21,6 +21,9 @@ from crm_api.notifications.stream import StreamContext, notifications_of, starti
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
+NotificationPage = Annotated[PageParams, listing("NotificationSort", "created_at")]
+
+
 @router.get(
     "",
     response_model=Page[NotificationRead],
@@ -30,7 +33,7 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 async def list_notifications(
     principal: Authenticated,
     session: SessionDep,
-    page: PageDep,
+    page: NotificationPage,
     unread: Annotated[bool | None, Query(description="true: only unread; false: only read")] = None,
 ) -> Page[NotificationRead]:
     return await service.list_notifications(session, principal, page, unread=unread)

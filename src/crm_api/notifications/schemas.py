@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, HttpUrl
 
-from crm_api.core.schemas import InputModel, OutputModel, Text
+from crm_api.core.schemas import InputModel, OutputModel, Text, example
 from crm_api.notifications.policy import DeliveryPurpose, NotificationChannel, NotificationType, RobotKind, SmtpSecurity
 from crm_api.webhooks.policy import DeliveryStatus
 
@@ -43,6 +43,10 @@ class NotificationPreferencesRead(OutputModel):
 class RobotWrite(InputModel):
     """A vendor's group robot. `secret` is write-only: left out, the stored one stays; null removes it."""
 
+    model_config = example(
+        {"url": "https://oapi.dingtalk.com/robot/send?access_token=abc123", "secret": "SECdemo", "active": True}
+    )
+
     url: HttpUrl = Field(
         description="The robot's webhook URL as the vendor gives it (WeCom's carries `key`, DingTalk's `access_token`)",
         examples=["https://oapi.dingtalk.com/robot/send?access_token=abc123"],
@@ -64,6 +68,17 @@ class RobotRead(BaseModel):
 
 class SmtpWrite(InputModel):
     """The SMTP server mail goes out through. `password` is write-only: left out, the stored one stays; null removes it."""
+
+    model_config = example(
+        {
+            "host": "smtp.example.com",
+            "port": 587,
+            "security": "starttls",
+            "username": "crm@example.com",
+            "password": "app-password",
+            "sender": "crm@example.com",
+        }
+    )
 
     host: Annotated[str, Text(253)] = Field(examples=["smtp.example.com"])
     port: Annotated[int, Field(ge=1, le=65535)] = 587

@@ -8,7 +8,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
-from crm_api.core.pagination import Page, PageDep
+from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.quotes import service
@@ -23,6 +23,9 @@ QuotesWrite = Annotated[Principal, Depends(require("quotes:write"))]
 TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
+QuotePage = Annotated[PageParams, listing("QuoteSort", "number", "valid_until", "total", "created_at", "updated_at")]
+
+
 @router.get(
     "/quotes",
     response_model=Page[QuoteRead],
@@ -32,7 +35,7 @@ TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 async def list_quotes(
     principal: QuotesRead,
     session: SessionDep,
-    page: PageDep,
+    page: QuotePage,
     status_: Annotated[QuoteStatus | None, Query(alias="status")] = None,
     customer_id: Id | None = None,
     opportunity_id: Id | None = None,

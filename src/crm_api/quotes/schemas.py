@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from crm_api.approvals.schemas import ApprovalSummary
-from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput
+from crm_api.core.schemas import Id, InputModel, OutputModel, PatchModel, Text, VersionedOutput, example
 from crm_api.quotes.policy import QuoteAction, QuoteStatus
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -35,6 +35,14 @@ Lines = Annotated[list[QuoteLineIn], Field(min_length=1, max_length=200)]
 class QuoteCreate(InputModel):
     """For an opportunity assigned to the caller, or a customer the caller owns: exactly one of the two."""
 
+    model_config = example(
+        {
+            "customer_id": 4,
+            "title": "热轧螺纹钢年度采购报价",
+            "lines": [{"product_id": 1, "quantity": "10", "discount_percent": "5"}],
+        }
+    )
+
     opportunity_id: Id | None = None
     customer_id: Id | None = None
     title: Annotated[str, Text(200)]
@@ -52,6 +60,8 @@ class QuoteCreate(InputModel):
 class QuoteUpdate(PatchModel):
     """A draft's changes; `lines`, when sent, replace the lines wholesale."""
 
+    model_config = example({"title": "热轧螺纹钢年度采购报价（修订）", "notes": "含运费"})
+
     not_nullable = frozenset({"title", "valid_until", "lines"})
 
     title: Annotated[str, Text(200)] | None = None
@@ -62,6 +72,8 @@ class QuoteUpdate(PatchModel):
 
 class CustomerAnswer(InputModel):
     """What the customer said, as the owner records it."""
+
+    model_config = example({"answered_by": "陈静", "note": "价格可以接受"})
 
     answered_by: Annotated[str, Text(100)] = Field(description="Who at the customer answered", examples=["王经理"])
     note: Annotated[str, Text(2000)] | None = None

@@ -87,6 +87,10 @@ ProductCode = Annotated[str, Text(64), Field(description="Code / SKU, unique", e
 class ProductCreate(InputModel):
     """A product of the CRM's own catalogue (the sales system's arrive through its ingest)."""
 
+    model_config = example(
+        {"code": "P-DEMO-100", "name": "镀锌钢板", "model": "DX51D", "unit": "吨", "price": "4800.00", "tax_rate": "13"}
+    )
+
     code: ProductCode
     name: Annotated[str, Text(200)]
     model: Annotated[str, Text(100)] | None = None
@@ -99,6 +103,8 @@ class ProductCreate(InputModel):
 
 class ProductUpdate(PatchModel):
     """An admin's edit; the sales system's next upsert overwrites name, model, batch, unit and price of its products."""
+
+    model_config = example({"price": "4750.00"})
 
     not_nullable = frozenset({"name", "tax_rate", "active"})
 
