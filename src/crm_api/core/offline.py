@@ -72,7 +72,16 @@ async def create_once(
     first = await first_of(session, model, creator_id=creator_id, body=body, **context)
     if first is not None:
         return Created(first, replayed=True)
-    return await add_once(session, await make(), body=body, **context)
+    try:
+        record = await make()
+    except Conflict:
+        # A concurrent create with this client_id committed after the look above: its record is what a rule (the
+        # duplicate guard) now conflicts with, and this request is its replay.
+        first = await first_of(session, model, creator_id=creator_id, body=body, **context) if body.client_id else None
+        if first is None:
+            raise
+        return Created(first, replayed=True)
+    return await add_once(session, record, body=body, **context)
 
 
 async def add_once(session: AsyncSession, record: Any, *, body: Any, **context: Any) -> Created[Any]:
