@@ -11,6 +11,7 @@ from tests.custom_fields.factories import define_field
 from tests.customers.factories import make_customer
 from tests.factories import Actor, assert_problem
 from tests.imports.files import CSV, CUSTOMERS, FILES, LEADS, ROWS, XLSX, csv_bytes, row_number, xlsx_bytes
+from tests.platform.test_idempotency_crash import _until
 
 IMPORTS = "/api/v1/imports"
 # Where each entity's records are counted, as the importer (an admin: every scope) reads them.
@@ -213,16 +214,15 @@ async def test_a_queued_all_or_nothing_import_with_a_bad_row_writes_nothing(clie
 
 async def _poll(client: httpx.AsyncClient, actor: Actor, location: str) -> dict[str, Any]:
     """The import once it has finished: the worker that queued it runs it after answering."""
-    import asyncio
+    body: dict[str, Any] = {}
 
-    deadline = asyncio.get_running_loop().time() + 120
-    while True:
-        body = (await client.get(location, headers=actor.headers)).json()
-        if body["status"] in ("succeeded", "failed"):
-            return dict(body)
+    async def finished() -> bool:
+        body.update((await client.get(location, headers=actor.headers)).json())
         assert body["rows_done"] <= ROWS
-        assert asyncio.get_running_loop().time() < deadline, body
-        await asyncio.sleep(0.1)
+        return body["status"] in ("succeeded", "failed")
+
+    await _until(finished, 120, "the queued import to finish")
+    return body
 
 
 async def test_a_nul_in_a_cell_is_a_row_error_the_report_can_show(client, actors):

@@ -14,6 +14,7 @@ from crm_api.models import Customer, DataImport
 from crm_api.models.platform import AuditEvent
 from tests.concurrency import skip_unless_postgresql
 from tests.imports.files import csv_bytes
+from tests.platform.test_idempotency_crash import _until
 
 FILES = 8
 ROWS_EACH = 40
@@ -70,14 +71,12 @@ async def test_the_scheduler_processs_runner_picks_up_what_a_stopped_worker_queu
     runner = ImportRunner(app.state.db, app.state.settings)
     runner.start()
     try:
-        deadline = asyncio.get_running_loop().time() + 60
-        while True:
+
+        async def succeeded() -> bool:
             async with app.state.db.reader() as session:
-                status = await session.scalar(select(DataImport.status))
-            if status == ImportStatus.SUCCEEDED:
-                break
-            assert asyncio.get_running_loop().time() < deadline, status
-            await asyncio.sleep(0.05)
+                return await session.scalar(select(DataImport.status)) == ImportStatus.SUCCEEDED
+
+        await _until(succeeded, 60, "the scheduler's runner to run the import")
     finally:
         await runner.stop(grace_seconds=30)
 
