@@ -3,19 +3,17 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, inspect, or_, select
+from sqlalchemy import Row, Select, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
-from crm_api.core.permissions import Principal, scope_clause
+from crm_api.core.permissions import Principal
 from crm_api.core.tables import ChangeLog
-from crm_api.customers import policy as customers
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.pipeline import Opportunity
-from crm_api.opportunities import policy as opportunities
-from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
-from crm_api.tasks import policy as tasks
+from crm_api.sync import policy
+from crm_api.sync.policy import SyncType
 
 MODELS: dict[SyncType, Any] = {
     SyncType.CUSTOMERS: Customer,
@@ -27,32 +25,14 @@ MODELS: dict[SyncType, Any] = {
 
 
 def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
-    """The records of `kind` the caller's lists show: live customers in scope and what belongs to them, tasks and
-    opportunities by their own policies. Plain rows, not entities: a snapshot sends thousands, and the identity map
-    would cost more than the query."""
-    permission = PERMISSIONS[kind]
+    """The records of `kind` the caller's lists show (policy.visible). Plain rows, not entities: a snapshot sends
+    thousands, and the identity map would cost more than the query."""
     model = MODELS[kind]
     # Every mapped column, with the `*_name` ones (core.references: subqueries on the referenced row), by attribute name.
     statement = select(*(attribute.expression.label(attribute.key) for attribute in inspect(model).column_attrs))
-    if kind is SyncType.CUSTOMERS:
-        return statement.where(Customer.deleted_at.is_(None), customers.visible(principal, permission))
     if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
-        return statement.join(Customer, Customer.id == model.customer_id).where(
-            Customer.deleted_at.is_(None), customers.visible(principal, permission)
-        )
-    if kind is SyncType.TASKS:
-        return statement.where(tasks.visible(principal, permission))
-    return statement.where(opportunities.visible(principal, permission))
-
-
-def _reach(kinds: Sequence[SyncType], principal: Principal) -> ColumnElement[bool]:
-    """Log rows of the kinds that reach the caller's scope: the record was or is in it."""
-    return or_(
-        *(
-            and_(ChangeLog.entity_type == ENTITY_TYPES[kind], scope_clause(principal, PERMISSIONS[kind], ChangeLog.owner_id))
-            for kind in kinds
-        )
-    )
+        statement = statement.join(Customer, Customer.id == model.customer_id)
+    return statement.where(policy.visible(kind, principal))
 
 
 class SyncRepository:
@@ -86,7 +66,7 @@ class SyncRepository:
         (the record was or is in it), in log order."""
         statement = (
             select(ChangeLog.entity_type, ChangeLog.entity_id, ChangeLog.xid, ChangeLog.seq)
-            .where(after.after(), ChangeLog.xid < below, _reach(kinds, principal))
+            .where(after.after(), ChangeLog.xid < below, policy.reaches(kinds, principal))
             .order_by(ChangeLog.xid, ChangeLog.seq)
             .limit(limit)
         )
@@ -95,5 +75,5 @@ class SyncRepository:
     async def held_back(self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int) -> bool:
         """Whether a committed change that reaches the caller lies beyond `below`, waiting for an earlier
         transaction to finish."""
-        statement = select(ChangeLog.seq).where(after.after(), ChangeLog.xid >= below, _reach(kinds, principal)).limit(1)
+        statement = select(ChangeLog.seq).where(after.after(), ChangeLog.xid >= below, policy.reaches(kinds, principal)).limit(1)
         return await self.session.scalar(statement) is not None
