@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     import_max_reported_errors: int = Field(default=10_000, ge=1)
     # How often a runner (the scheduler process, or a worker with the scheduler on) looks for queued imports.
     import_poll_seconds: float = Field(default=10.0, gt=0)
+    # A running import whose progress has not moved for this long lost its process: another runner takes it over.
+    import_lease_seconds: float = Field(default=300.0, gt=0)
     # How many customers one owner may lock out of the recycle job.
     pool_lock_limit: int = Field(default=10, ge=0)
     # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
