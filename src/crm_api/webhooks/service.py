@@ -62,6 +62,7 @@ CATALOGUE: dict[str, EventType] = {
         *contracts.EVENTS.types(),
         contracts.ACTIVATED,
         contracts.PAYMENT_RECEIVED,
+        contracts.INSTALLMENT_OVERDUE,
     ]
 }
 # Sent only to one subscription, on request.
