@@ -65,11 +65,13 @@ class PaymentRepository:
         return {contract_id: Decimal(total) for contract_id, total in rows}
 
     async def collect(self, installment_id: int, amount: Decimal) -> bool:
-        """One conditional UPDATE: the receipt counts only if it keeps the installment within its amount."""
+        """One conditional UPDATE: the receipt counts only if it keeps the installment within its amount. Rounded to
+        cents, since SQLite adds NUMERIC as binary floats (0.10 + 0.20 is not 0.30 there)."""
+        collected = func.round(Installment.collected + amount, 2)
         statement = (
             update(Installment)
-            .where(Installment.id == installment_id, Installment.collected + amount <= Installment.amount)
-            .values(collected=Installment.collected + amount)
+            .where(Installment.id == installment_id, collected <= Installment.amount)
+            .values(collected=collected)
             .returning(Installment.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
