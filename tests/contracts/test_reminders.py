@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from crm_api.contracts import service
+from crm_api.contracts import reminders
 from crm_api.core.clock import clock
 from crm_api.models.contract import Installment
 from crm_api.models.notification import Notification
@@ -146,7 +146,7 @@ async def test_a_draft_contracts_installments_are_not_announced(client, app, des
         for due in (date(2026, 6, 10), date(2026, 6, 16)):
             session.add(Installment(contract_id=draft.json()["id"], due_date=due, amount=Decimal("100.00")))
     async with app.state.db.sessionmaker() as session, session.begin():
-        assert await service.remind_installments(session, app.state.settings) == {"due_soon": 0, "overdue": 0}
+        assert await reminders.remind_installments(session, app.state.settings) == {"due_soon": 0, "overdue": 0}
     async with app.state.db.sessionmaker() as session:
         assert (await session.scalars(select(Notification.id).where(Notification.type.like("installment%")))).all() == []
         marked = select(Installment.id).where(

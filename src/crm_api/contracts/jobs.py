@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.contracts import service
+from crm_api.contracts import reminders
 from crm_api.core.config import Settings
 from crm_api.core.scheduler import register_job
 
@@ -13,4 +13,4 @@ INSTALLMENT_REMINDER = "installment_reminder"
 
 @register_job(INSTALLMENT_REMINDER, cron=lambda s: s.installment_reminder_cron)
 async def remind_installments(session: AsyncSession, settings: Settings) -> dict[str, Any]:
-    return await service.remind_installments(session, settings)
+    return await reminders.remind_installments(session, settings)
