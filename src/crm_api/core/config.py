@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     quote_discount_threshold: Decimal = Field(default=Decimal("10"), ge=0, le=100)
     quote_validity_days: int = Field(default=30, ge=1)
     quote_expiry_cron: str = "30 0 * * *"
+    # Payment plans (§3.13): the daily reminder tells a contract's owner of an installment due within this many days,
+    # and of one overdue, once each.
+    installment_due_soon_days: int = Field(default=3, ge=0)
+    installment_reminder_cron: str = "0 8 * * *"
     company_name: str = "示例科技有限公司"
     company_address: str = ""
     company_phone: str = ""
