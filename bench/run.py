@@ -215,7 +215,7 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                     measured = await drive(
                         scenario.name,
                         http_call(load_client, scenario, headers, fixtures),
-                        concurrency=args.concurrency,
+                        concurrency=min(scenario.clients or args.concurrency, args.concurrency),
                         seconds=args.duration,
                     )
                     target = {"limit_p95_ms": scenario.p95_limit_ms} if scenario.p95_limit_ms else {}

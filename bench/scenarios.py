@@ -132,6 +132,7 @@ class Scenario:
     # Runs once before the load, e.g. to walk to a deep page.
     prepare: Callable[[httpx.AsyncClient, dict[str, str], Fixtures], Awaitable[None]] | None = None
     p95_limit_ms: float | None = None  # the target its p95 must stay under, where the spec sets one
+    clients: int | None = None  # concurrent clients when fewer than the run's: what is done now and then, not by all at once
 
 
 def _first_page(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
@@ -301,15 +302,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         _interaction,
         expect=(201,),
     ),
-    # Quote to cash (#16): a quote printed whole, and contracts read as their owners and the executives read them.
-    Scenario(
-        "quote pdf (executive)",
-        "GET",
-        "/api/v1/quotes/{}/pdf",
-        EXECUTIVE,
-        lambda rng, fx: (f"/api/v1/quotes/{fx.any_quote(rng)}/pdf", None, None),
-        p95_limit_ms=300.0,
-    ),
+    # Quote to cash (#16): contracts read as their owners and the executives read them, and a quote printed whole.
     Scenario(
         "contract by id (executive)",
         "GET",
@@ -340,6 +333,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         EXECUTIVE,
         lambda rng, fx: (f"/api/v1/contracts/{fx.any_contract(rng)}/installments", None, None),
         raw=CONTRACT_INSTALLMENTS,
+    ),
+    # A quote is printed now and then, one at a time per salesperson: two clients, one per worker. Rendering is
+    # CPU-bound in the worker, so more at once only queue behind each other (and starve the worker's other requests).
+    Scenario(
+        "quote pdf (executive)",
+        "GET",
+        "/api/v1/quotes/{}/pdf",
+        EXECUTIVE,
+        lambda rng, fx: (f"/api/v1/quotes/{fx.any_quote(rng)}/pdf", None, None),
+        p95_limit_ms=300.0,
+        clients=2,
     ),
     # Last: argon2 verification is CPU-bound by design, and requests its clients gave up on still drain after it.
     Scenario(
