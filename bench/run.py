@@ -166,8 +166,8 @@ def http_call(client: aiohttp.ClientSession, scenario: Scenario, headers: dict[s
     async def call(rng: random.Random) -> bool | str:
         path, params, body = scenario.request(rng, fixtures)
         async with client.request(scenario.method, path, params=params, json=body, headers=headers) as response:
-            text = await response.text()
-        return response.status in scenario.expect or f"{response.status} {text[:200]}"
+            content = await response.read()  # not always text: a PDF
+        return response.status in scenario.expect or f"{response.status} {content[:200].decode(errors='replace')}"
 
     return call
 
