@@ -547,7 +547,7 @@ BULK_TABLES = (
 )
 # Per-table random streams drawn chunk by chunk, each customer in id order.
 CHUNK_STREAMS = ("customers", "contacts", "interactions", "orders", "opportunities", "tickets", "churn", "deals")
-DELETED_AT = CUSTOMER_COLUMNS.index("deleted_at")
+STATUS, DELETED_AT = CUSTOMER_COLUMNS.index("status"), CUSTOMER_COLUMNS.index("deleted_at")
 
 
 class Generator:
@@ -795,7 +795,11 @@ class Generator:
         self.loader.charge("churn_warnings", warning_seconds)
         await self.loader.copy("churn_warnings", WARNING_COLUMNS, warnings, time.perf_counter())
         await self.loader.copy("churn_measures", MEASURE_COLUMNS, measures, time.perf_counter())
-        clients = [profile for row, profile in customers if row[DELETED_AT] is None and profile.created < -DEAL_CUSTOMER_AGE]
+        clients = [
+            profile
+            for row, profile in customers
+            if row[STATUS] == "active" and row[DELETED_AT] is None and profile.created < -DEAL_CUSTOMER_AGE
+        ]
         if clients:
             await self.deals(ids, clients, rngs["deals"], names["deals"])
 
@@ -1212,17 +1216,19 @@ class Generator:
             else:
                 first, last = -DEAL_DAYS, -3
             day = rng.randint(max(first, customer.created + 1), last)
-            created = self.moment(day) + HOURS[rng.randint(0, 8)]
+            # Drawn up in the morning, so even yesterday's is submitted, approved and sent by midnight.
+            created = self.moment(day) + HOURS[rng.randint(0, 4)]
             submitted = approved = sent = responded = expired = None
             if fate != "draft":
-                submitted = created + HOURS[rng.randint(1, 8)]
+                submitted = created + HOURS[rng.randint(1, 4)]
             if fate not in ("draft", "pending_approval"):
                 approved = submitted + (HOURS[rng.randint(1, 4)] if max_discount > DISCOUNT_THRESHOLD else timedelta())
                 if fate != "approved" and (fate != "expired" or rng.random() < 0.8):
                     sent = approved + HOURS[rng.randint(1, 2)]
             answered = None
             if fate in ("accepted", "rejected"):
-                answered = rng.randint(day + 1, min(day + QUOTE_VALIDITY_DAYS, -1))
+                # By the day before yesterday: the contract an accepted one becomes is drawn up a day or more later.
+                answered = rng.randint(day + 1, min(day + QUOTE_VALIDITY_DAYS, -2))
                 responded = self.moment(answered) + HOURS[rng.randint(0, 8)]
             if fate == "expired":
                 expired = self.moment(day + QUOTE_VALIDITY_DAYS + 1)

@@ -221,7 +221,11 @@ async def test_tiny_data_set_collects_what_is_due_and_never_more(bench_databases
                 "signed by the customer's owner, in the house numbering": """SELECT 1 FROM contracts c
             JOIN customers cu ON cu.id = c.customer_id
             WHERE c.owner_id <> cu.owner_id OR c.customer_name <> cu.name OR c.number <> 'HT' || lpad(c.id::text, 8, '0')
-               OR cu.deleted_at IS NOT NULL""",
+               OR cu.deleted_at IS NOT NULL OR cu.status <> 'active' OR c.created_at <= cu.created_at""",
+                "quoted by the customer's owner while it was one": """SELECT 1 FROM quotes q
+            JOIN customers cu ON cu.id = q.customer_id
+            WHERE q.owner_id <> cu.owner_id OR q.counterparty_name <> cu.name OR q.created_at <= cu.created_at
+               OR q.updated_at > TIMESTAMPTZ '2026-11-23 00:00Z'""",
                 "drawn from an accepted quote of the customer, for its total": """SELECT 1 FROM contracts c
             JOIN quotes q ON q.id = c.quote_id
             WHERE q.status <> 'accepted' OR q.total <> c.amount OR q.customer_id <> c.customer_id
