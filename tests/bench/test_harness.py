@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
 from bench.load import MemorySampler, drive
 from bench.run import (
+    REQUEST_TIMEOUT,
     http_call,
     raw_call,
     run_sign_in_storm,
@@ -290,7 +291,11 @@ async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_database
 
     # The real server, as the bench starts it: the load generator speaks HTTP, not ASGI.
     with running_server(url, workers=1) as (base_url, _):
-        async with httpx.AsyncClient(base_url=base_url) as client, aiohttp.ClientSession(base_url) as load_client:
+        # The harness's own timeout: a cold server builds /openapi.json in more than httpx's 5 s on a busy machine.
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT) as client,
+            aiohttp.ClientSession(base_url) as load_client,
+        ):
             await wait_ready(client)
             headers = await sign_in(client, EXECUTIVE)
             scenario = next(s for s in SCENARIOS if s.name == "users first page")
