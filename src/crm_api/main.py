@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.approvals.router import router as approvals_router
 from crm_api.audit.router import router as audit_router
-from crm_api.auth.principal import authenticate
+from crm_api.auth.principal import Authenticator, principal_cache
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.contracts.router import router as contracts_router
@@ -235,7 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.pubsub = pubsub
     app.state.notification_streams = StreamHub(pubsub)
-    app.state.authenticate = authenticate
+    app.state.authenticate = Authenticator(principal_cache(settings), pubsub)
     app.state.password_checks = PasswordChecks(
         concurrency=settings.password_check_concurrency,
         queue=settings.password_check_queue,

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # A rotated refresh token presented again within this many seconds is refused without ending the session
     # (two tabs refreshing at once); later, it is taken as stolen and its whole family is revoked.
     refresh_reuse_grace_seconds: int = Field(default=0, ge=0)
+    # Each worker keeps the callers it resolved (user, roles, grants), so a request costs no lookup; a change to any
+    # of them drops the entry in every worker when it commits (PostgreSQL NOTIFY). Without NOTIFY (SQLite, or while
+    # the listening connection reconnects) an entry is trusted this many seconds, so other processes see a change
+    # within it.
+    principal_cache_size: int = Field(default=4096, ge=1)
+    principal_cache_seconds: float = Field(default=1.0, ge=0)
     business_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
     cors_origins: list[str] = []
