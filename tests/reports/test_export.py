@@ -6,7 +6,7 @@ import openpyxl
 import pypdf
 import pytest
 
-from crm_api.read.reports import export, service
+from crm_api.read.reports import export, repository
 from tests.factories import assert_problem
 from tests.reports.factories import report_world
 
@@ -47,7 +47,7 @@ async def test_csv_is_utf8_with_bom_and_holds_the_json_figures(client, app, acto
 
 @pytest.mark.parametrize("file_format", ["csv", "xlsx"])
 async def test_spreadsheets_hold_every_customer_while_json_holds_a_page(client, app, actors, monkeypatch, file_format):
-    monkeypatch.setattr(service, "CONTRIBUTION_BATCH", 3)  # so the file is read in more than one batch
+    monkeypatch.setattr(repository, "STREAM_BATCH", 3)  # so the file is read in more than one batch
     world = await report_world(app, actors)
     path = f"{BASE}/customer-contribution?limit=1"
     page, response = await _json_and(client, world.executive.headers, path, file_format)

@@ -1,6 +1,6 @@
 """The reports' SQL: every figure is aggregated in the database, over the customers the caller may see."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +45,10 @@ from crm_api.users import policy as user_policy
 PERMISSION = "reports:read"
 # Largest first; between equal sums the newer customer first, so every page boundary is exact.
 CONTRIBUTION_SORT = Sort([CustomerRevenue.revenue_cents, CustomerRevenue.customer_id])
+# Newest confirmation first, then the newer warning.
+CHURN_SORT = Sort([ChurnWarning.confirmed_at, ChurnWarning.id])
+# Rows the database sends at a time while a whole report streams into a file: the memory a file costs.
+STREAM_BATCH = 2_000
 
 
 def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
@@ -96,8 +100,18 @@ class ReportRepository:
         )
         return statement.where(contains(Customer.name, customer_name)) if customer_name else statement
 
-    async def contribution_page(self, statement: Select[int, str, str, str, int, int], params: PageParams) -> Rows:
-        return await paginate(self.session, statement, params, CONTRIBUTION_SORT, scalars=False)
+    async def page(self, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort) -> Rows:
+        return await paginate(self.session, statement, params, sort, scalars=False)
+
+    async def every_row(self, statement: Select[*tuple[Any, ...]], sort: Sort) -> AsyncIterator[Row[*tuple[Any, ...]]]:
+        """Every row in the sort's order from one cursor (server-side on PostgreSQL), STREAM_BATCH rows at a time.
+
+        The statement runs now, so a failing query is an error answer rather than a file cut short."""
+        result = await self.session.stream(statement.order_by(*sort.order_by()).execution_options(yield_per=STREAM_BATCH))
+        return aiter(result)
+
+    async def count(self, statement: Select[*tuple[Any, ...]]) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
 
     async def contribution_totals(self, *, customer_name: str | None, year: int | None) -> Row[int, int, int]:
         """Contributing customers, their orders and revenue cents, over every page."""
@@ -260,9 +274,9 @@ class ServiceDeskRepository(ReportRepository):
             statement = statement.where(ServiceTicket.created_at >= period[0], ServiceTicket.created_at < period[1])
         return dict((await self.session.execute(statement)).all())
 
-    async def confirmed_churn(
+    def confirmed_churn(
         self, *, customer_name: str | None, owner_name: str | None
-    ) -> list[Row[int, datetime | None, str | None, date | None, str, str, str]]:
+    ) -> Select[int, datetime | None, str | None, date | None, str, str, str]:
         statement = (
             select(
                 ChurnWarning.id,
@@ -276,13 +290,12 @@ class ServiceDeskRepository(ReportRepository):
             .join(Customer, Customer.id == ChurnWarning.customer_id)
             .join(User, User.id == Customer.owner_id)
             .where(ChurnWarning.status == ChurnWarningStatus.CONFIRMED, self.visible_warnings())
-            .order_by(ChurnWarning.confirmed_at.desc(), ChurnWarning.id.desc())
         )
         if customer_name:
             statement = statement.where(contains(Customer.name, customer_name))
         if owner_name:
             statement = statement.where(or_(contains(User.full_name, owner_name), contains(User.username, owner_name)))
-        return list((await self.session.execute(statement)).all())
+        return statement
 
     async def ticket_months(self, bounds: Sequence[datetime], now: datetime) -> dict[int, dict[str, Any]]:
         """Per month bucket of ticket creation: count, SLA breaches, mean satisfaction, handling and archive quantiles."""
