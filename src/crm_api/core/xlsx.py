@@ -9,12 +9,12 @@ import re
 import zipfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
-from crm_api.core.files import CHUNK_BYTES, safe_cell
+from crm_api.core.files import CHUNK_BYTES, FORMULA_TRIGGERS
 
 # A sheet holds at most this many rows (the header and a totals line included).
 MAX_ROWS = 1_048_576
@@ -73,56 +73,62 @@ class _Styles:
         ).encode()
 
 
-def _text(value: str, ref: str, style: str) -> str:
-    text = escape(NOT_XML.sub("", safe_cell(value)))
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+def _text(value: str, style: str) -> str:
+    if value.startswith(FORMULA_TRIGGERS):
+        value = "'" + value
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if not text.isprintable():  # rare: only then look for what XML cannot hold
+        text = NOT_XML.sub("", text)
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
-def _cell(value: Any, ref: str, number_style: str, text_style: str) -> str:
-    """One cell: text inline, a number or a date (as Excel's day number) in the column's format; None: no cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}"{text_style} t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float):
-        return f'<c r="{ref}"{number_style}><v>{value!r}</v></c>'
-    if isinstance(value, Decimal):
-        return f'<c r="{ref}"{number_style}><v>{value:f}</v></c>'
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return f'<c r="{ref}"{number_style}><v>{(value - EPOCH).days}</v></c>'
-    return _text(value if isinstance(value, str) else str(value), ref, text_style)
+def _number(value: float, style: str) -> str:
+    return f"<c{style}><v>{value!r}</v></c>"
 
 
-def _column_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+def _decimal(value: Decimal, style: str) -> str:
+    return f"<c{style}><v>{value:f}</v></c>"
+
+
+def _boolean(value: bool, style: str) -> str:
+    return f'<c{style} t="b"><v>{value:d}</v></c>'
+
+
+def _other(value: Any, style: str) -> str:
+    return "<c/>" if value is None else _text(str(value), style)
 
 
 def _row_writer(sheet: Sheet, styles: _Styles) -> Callable[[int, Sequence[Any]], str]:
-    """Row `number` (from 1) as XML: the header bold, then each number or date in its column's format."""
+    """Row `number` (from 1) as XML: the header bold, then each number or date in its column's format.
+
+    Cells carry no reference: each follows the one before, an empty `<c/>` standing for a None."""
     bold = f' s="{styles.BOLD}"' if sheet.bold_header else ""
     dates = f' s="{styles.index[DATE_FORMAT]}"'
-    letters: list[str] = []
+
+    def day(value: date, style: str) -> str:
+        return f"<c{style or dates}><v>{(value - EPOCH).days}</v></c>"
+
+    # By exact type, so a bool is not taken for a number nor a datetime for a date (those become text).
+    cell: dict[type, Callable[[Any, str], str]] = {
+        str: _text,
+        int: _number,
+        float: _number,
+        Decimal: _decimal,
+        bool: _boolean,
+        date: day,
+    }
     number_styles: list[str] = []
 
     def row(number: int, values: Sequence[Any]) -> str:
-        while len(letters) < len(values):  # columns past the declared formats are General
-            column = len(letters)
-            letters.append(_column_letters(column))
+        while len(number_styles) < len(values):  # columns past the declared formats are General
+            column = len(number_styles)
             declared = sheet.formats[column] if column < len(sheet.formats) else None
             number_styles.append(f' s="{styles.index[declared]}"' if declared else "")
         if number == 1:
-            cells = (_cell(value, f"{letters[i]}1", bold, bold) for i, value in enumerate(values))
+            cells = [cell.get(type(value), _other)(value, bold) for value in values]
         else:
-            cells = (
-                _cell(value, f"{letters[i]}{number}", number_styles[i] or (dates if isinstance(value, date) else ""), "")
-                for i, value in enumerate(values)
-            )
+            cells = [cell.get(type(value), _other)(value, style) for value, style in zip(values, number_styles, strict=False)]
         return f'<row r="{number}">{"".join(cells)}</row>'
 
     return row

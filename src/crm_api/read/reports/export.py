@@ -1,6 +1,6 @@
 """One place that turns a report into JSON, CSV, XLSX or PDF, chosen by `?format=` or the Accept header."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -83,15 +83,16 @@ def _text(value: Scalar) -> str:
     return "" if value is None else str(value)
 
 
-async def _each(rows: list[BaseModel]) -> AsyncIterator[BaseModel]:
-    for row in rows:
-        yield row
+async def _lines(lines: Iterable[Sequence[Scalar]]) -> AsyncIterator[Sequence[Scalar]]:
+    for line in lines:
+        yield line
 
 
-async def _csv_records(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[list[Scalar]]:
+async def _records(report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]]) -> AsyncIterator[Sequence[Scalar]]:
+    """The table as a file holds it: the column labels, each row's cells, the totals."""
     yield [column.label for column in report.columns]
-    async for row in rows:
-        yield _cells(report, row)
+    async for line in lines:
+        yield line
     totals = _totals_cells(report)
     if totals is not None:
         yield totals
@@ -106,16 +107,11 @@ NUMBER_FORMATS = {
 }
 
 
-async def _lines(lines: list[list[Scalar]]) -> AsyncIterator[list[Scalar]]:
-    for line in lines:
-        yield line
-
-
-def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
+def _xlsx_chunks(report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]]) -> AsyncIterator[bytes]:
     about: list[list[Scalar]] = [[report.title], ["Generated at", report.generated_at.isoformat()]]
     about += [[key, _text(value)] for key, value in report.parameters.items()]
     about += [[fact.label, fact.value] for fact in report.facts]
-    table = Sheet("Report", _csv_records(report, rows), [NUMBER_FORMATS.get(column.type) for column in report.columns])
+    table = Sheet("Report", _records(report, lines), [NUMBER_FORMATS.get(column.type) for column in report.columns])
     return workbook_chunks([table, Sheet("About", _lines(about), bold_header=False)])
 
 
@@ -154,14 +150,16 @@ def _pdf(report: ReportRead[Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def _file_response(report: ReportRead[Any], rows: AsyncIterator[BaseModel], export: ExportFormat, file_stem: str) -> Response:
+def _file_response(
+    report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]], export: ExportFormat, file_stem: str
+) -> Response:
     disposition = {"Content-Disposition": f'attachment; filename="{file_stem}.{export.value}"'}
     media_type = MEDIA_TYPES[export]
     match export:
         case ExportFormat.CSV:
-            return StreamingResponse(csv_chunks(_csv_records(report, rows)), media_type=media_type, headers=disposition)
+            return StreamingResponse(csv_chunks(_records(report, lines)), media_type=media_type, headers=disposition)
         case ExportFormat.XLSX:
-            return StreamingResponse(_xlsx_chunks(report, rows), media_type=media_type, headers=disposition)
+            return StreamingResponse(_xlsx_chunks(report, lines), media_type=media_type, headers=disposition)
         case ExportFormat.PDF:
             return Response(_pdf(report), media_type=media_type, headers=disposition)
         case ExportFormat.JSON:
@@ -170,7 +168,7 @@ def _file_response(report: ReportRead[Any], rows: AsyncIterator[BaseModel], expo
 
 def export_response(report: ReportRead[Any], export: ExportFormat, file_stem: str) -> Response:
     """The report as JSON, or as a file attachment named `<file_stem>.<format>`."""
-    return _file_response(report, _each(report.rows), export, file_stem)
+    return _file_response(report, _lines(_cells(report, row) for row in report.rows), export, file_stem)
 
 
 def streamed_response(whole: ReportFile[Any], export: ExportFormat, file_stem: str) -> Response:
@@ -183,4 +181,4 @@ def streamed_response(whole: ReportFile[Any], export: ExportFormat, file_stem: s
             f"A sheet holds at most {MAX_ROWS - 2} rows and this report has {whole.row_count}; ask for csv",
             code="report.too_large_for_xlsx",
         )
-    return _file_response(whole.report, whole.rows, export, file_stem)
+    return _file_response(whole.report, whole.lines, export, file_stem)

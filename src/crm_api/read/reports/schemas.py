@@ -1,6 +1,6 @@
 """What every report answers: a titled table (typed columns, rows, totals) plus the inputs and facts behind it."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -56,7 +56,8 @@ class ReportFile(Generic[RowT]):
     """A whole report for a file: its title, columns and totals read first, its rows read while the file is sent."""
 
     report: ReportRead[RowT]  # rows empty
-    rows: AsyncIterator[RowT]
+    # Each row's cells in the order of the report's columns.
+    lines: AsyncIterator[Sequence[Scalar]]
     row_count: int
 
 

@@ -11,7 +11,15 @@ from crm_api.core.pagination import PageParams
 from crm_api.core.permissions import Principal
 from crm_api.read.reports.periods import local_end, local_midnight, local_period, months_between, utc_bounds
 from crm_api.read.reports.repository import CHURN_SORT, ServiceDeskRepository
-from crm_api.read.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportFile, ReportRead, ServiceMonthRow
+from crm_api.read.reports.schemas import (
+    ChurnRow,
+    ColumnType,
+    CompositionRow,
+    ReportFile,
+    ReportRead,
+    Scalar,
+    ServiceMonthRow,
+)
 from crm_api.read.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
 
 
@@ -31,16 +39,26 @@ async def service_composition(
     )
 
 
-def _churn_row(row: Row[int, datetime | None, str | None, date | None, str, str, str], time_zone: ZoneInfo) -> ChurnRow:
-    return ChurnRow(
-        warning_id=row.id,
-        customer_code=row.code,
-        customer_name=row.name,
-        owner_name=row.owner_name,
-        confirmed_on=row.confirmed_at.astimezone(time_zone).date(),
-        reason=row.confirm_reason,
-        last_order_date=row.last_order_date_at_open,
-    )
+CHURN_COLUMNS = (
+    ("customer_code", "Code", ColumnType.TEXT),
+    ("customer_name", "Customer", ColumnType.TEXT),
+    ("owner_name", "Account manager", ColumnType.TEXT),
+    ("confirmed_on", "Confirmed on", ColumnType.DATE),
+    ("reason", "Reason", ColumnType.TEXT),
+    ("last_order_date", "Last order", ColumnType.DATE),
+)
+ChurnFound = Row[int, datetime | None, str | None, date | None, str, str, str]
+
+
+def _churn_cells(row: ChurnFound, time_zone: ZoneInfo) -> list[Scalar]:
+    """A confirmed churn's cells in the order of CHURN_COLUMNS; confirmed on the business calendar's day."""
+    confirmed_on = row.confirmed_at.astimezone(time_zone).date()
+    return [row.code, row.name, row.owner_name, confirmed_on, row.confirm_reason, row.last_order_date_at_open]
+
+
+def _churn_row(row: ChurnFound, time_zone: ZoneInfo) -> ChurnRow:
+    cells = zip((key for key, _, _ in CHURN_COLUMNS), _churn_cells(row, time_zone), strict=True)
+    return ChurnRow.model_validate({"warning_id": row.id, **dict(cells)})
 
 
 def _churn_report(
@@ -50,14 +68,7 @@ def _churn_report(
         ChurnRow,
         "客户流失分析 Churn analysis",
         parameters={"customer_name": customer_name, "owner_name": owner_name},
-        columns=(
-            ("customer_code", "Code", ColumnType.TEXT),
-            ("customer_name", "Customer", ColumnType.TEXT),
-            ("owner_name", "Account manager", ColumnType.TEXT),
-            ("confirmed_on", "Confirmed on", ColumnType.DATE),
-            ("reason", "Reason", ColumnType.TEXT),
-            ("last_order_date", "Last order", ColumnType.DATE),
-        ),
+        columns=CHURN_COLUMNS,
         rows=rows,
         facts=[("confirmed", "Confirmed churns", confirmed)],
         next_cursor=next_cursor,
@@ -94,7 +105,7 @@ async def churn_file(
     confirmed = await repo.count(statement)
     found = await repo.every_row(statement, CHURN_SORT)
     report = _churn_report([], confirmed, customer_name=customer_name, owner_name=owner_name)
-    return ReportFile(report, (_churn_row(row, time_zone) async for row in found), row_count=confirmed)
+    return ReportFile(report, (_churn_cells(row, time_zone) async for row in found), row_count=confirmed)
 
 
 async def service_performance(
