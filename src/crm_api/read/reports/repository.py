@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -107,6 +108,10 @@ class ReportRepository:
         """Every row in the sort's order from one cursor (server-side on PostgreSQL), STREAM_BATCH rows at a time.
 
         The statement runs now, so a failing query is an error answer rather than a file cut short."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Every row is wanted: plan for the last one, not for the first tenth as a cursor does by default
+            # (a nested loop over 160,000 customers took twice the hash join's time).
+            await self.session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         result = await self.session.stream(statement.order_by(*sort.order_by()).execution_options(yield_per=STREAM_BATCH))
 
         async def rows() -> AsyncIterator[Row[*tuple[Any, ...]]]:
