@@ -52,7 +52,7 @@ class _Styles:
     def xml(self) -> bytes:
         custom = "".join(f'<numFmt numFmtId="{i}" formatCode={quoteattr(f)}/>' for f, i in self.custom.items())
         xfs = "".join(
-            f'<xf numFmtId="{BUILT_IN_FORMATS.get(f) or self.custom[f]}" fontId="0" fillId="0" borderId="0" '
+            f'<xf numFmtId="{BUILT_IN_FORMATS.get(f) or self.custom[f]}" fontId="0" fillId="0" borderId="0" xfId="0" '
             'applyNumberFormat="1"/>'
             for f in self.formats
         )
