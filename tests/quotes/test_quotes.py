@@ -180,3 +180,14 @@ async def test_the_pdf_prints_chinese_lines_totals_and_validity(client, actors, 
         assert expected in text, (expected, text)
     for total in ("200.00", "-10.00", "24.70", "214.70"):
         assert total in text, (total, text)
+
+
+async def test_a_name_outside_the_common_characters_is_printed_too(client, actors):
+    # 堃 (U+5803) and 𠀀 (U+20000) are not in GB 2312: the quote is set again in the whole font.
+    desk = await Desk(client, actors).set_up()
+    customer = await make_customer(client, desk.manager, name="王堃𠀀贸易有限公司")
+    quote = await desk.quote(customer_id=customer)
+    response = await client.get(f"{API}/{quote['id']}/pdf", headers=desk.manager.headers)
+    assert response.status_code == 200
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages)
+    assert "王堃" in text, text

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
-from fpdf import FontFace
+from fpdf import FPDF, FontFace
 from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
 from crm_api.core.files import csv_chunks
-from crm_api.core.pdf import cjk_document
+from crm_api.core.pdf import cjk_pdf
 from crm_api.core.xlsx import DATE_FORMAT, MAX_ROWS, Sheet, workbook_chunks
 from crm_api.read.reports.schemas import ColumnType, ReportFile, ReportRead, Scalar
 
@@ -128,26 +128,28 @@ def _pdf(report: ReportRead[Any]) -> bytes:
             f"Reports over {PDF_MAX_ROWS} rows are not printed; ask for csv or xlsx",
             code="report.too_large_for_pdf",
         )
-    pdf = cjk_document("landscape")
-    pdf.set_font("cjk", size=14)
-    pdf.cell(text=report.title, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=8)
-    lines = [f"Generated at {report.generated_at.isoformat(timespec='seconds')}"]
-    lines += [f"{key}: {_text(value) or '—'}" for key, value in report.parameters.items()]
-    lines += [f"{fact.label}: {_text(fact.value)}" for fact in report.facts]
-    for text in lines:
-        pdf.cell(text=text, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    numeric = {ColumnType.MONEY, ColumnType.PERCENT, ColumnType.INTEGER, ColumnType.NUMBER}
-    align = tuple("RIGHT" if column.type in numeric else "LEFT" for column in report.columns)
-    heading = FontFace(emphasis=None, fill_color=(230, 230, 230))
-    with pdf.table(headings_style=heading, text_align=align, line_height=5) as table:
-        table.row([column.label for column in report.columns])
-        body = [_cells(report, row) for row in report.rows]
-        totals = _totals_cells(report)
-        for values in body + ([totals] if totals is not None else []):
-            table.row([_printed(value, column.type) for column, value in zip(report.columns, values, strict=True)])
-    return bytes(pdf.output())
+
+    def write(pdf: FPDF) -> None:
+        pdf.set_font("cjk", size=14)
+        pdf.cell(text=report.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=8)
+        lines = [f"Generated at {report.generated_at.isoformat(timespec='seconds')}"]
+        lines += [f"{key}: {_text(value) or '—'}" for key, value in report.parameters.items()]
+        lines += [f"{fact.label}: {_text(fact.value)}" for fact in report.facts]
+        for text in lines:
+            pdf.cell(text=text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+        numeric = {ColumnType.MONEY, ColumnType.PERCENT, ColumnType.INTEGER, ColumnType.NUMBER}
+        align = tuple("RIGHT" if column.type in numeric else "LEFT" for column in report.columns)
+        heading = FontFace(emphasis=None, fill_color=(230, 230, 230))
+        with pdf.table(headings_style=heading, text_align=align, line_height=5) as table:
+            table.row([column.label for column in report.columns])
+            body = [_cells(report, row) for row in report.rows]
+            totals = _totals_cells(report)
+            for values in body + ([totals] if totals is not None else []):
+                table.row([_printed(value, column.type) for column, value in zip(report.columns, values, strict=True)])
+
+    return cjk_pdf(write, "landscape")
 
 
 def _file_response(
