@@ -10,6 +10,7 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.types import to_money
 from crm_api.models.target import SalesTarget
 from crm_api.targets import policy
 from crm_api.targets.policy import TargetHolder
@@ -40,7 +41,7 @@ async def list_targets(
         team_id=team_id,
         holder=holder,
     )
-    rows = await repo.page(statement, params, Sort([SalesTarget.month, SalesTarget.id]))
+    rows = await repo.page(statement, params, Sort([SalesTarget.month, SalesTarget.id], descending=False))
     return rows.to_page(SalesTargetRead.model_validate)
 
 
@@ -74,7 +75,7 @@ async def create_target(session: AsyncSession, actor: Principal, data: SalesTarg
         raise _outside_scope()
     if duplicate := await _duplicate(repo, data):
         raise duplicate
-    target = SalesTarget(month=data.month, user_id=data.user_id, team_id=data.team_id, amount=data.amount)
+    target = SalesTarget(month=data.month, user_id=data.user_id, team_id=data.team_id, amount=to_money(data.amount))
     try:
         async with session.begin_nested():  # a concurrent create of the same month answers as the check would
             session.add(target)
@@ -102,8 +103,8 @@ async def update_target(
     target = await _writable(session, actor, target_id)
     check_if_match(if_match, target, lambda: SalesTargetRead.model_validate(target))
     before = audit.snapshot(target)
-    for field, value in data.changes().items():
-        setattr(target, field, value)
+    if data.amount is not None:
+        target.amount = to_money(data.amount)
     await audit.record_change(session, actor=actor, entity_type=ENTITY, entity=target, action="update", before=before)
     return target
 
