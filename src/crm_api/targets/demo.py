@@ -23,8 +23,12 @@ MONTHS = 6
 async def seed_targets(session: AsyncSession, users: dict[str, User]) -> None:
     admin = await demo_principal(session, users["admin"])
     month = clock.now().date().replace(day=1)
-    set_already = set((await session.execute(select(SalesTarget.user_id, SalesTarget.team_id, SalesTarget.month))).tuples())
-    wanted = [(users[name].id, None, Decimal(amount)) for name, amount in PERSONAL.items()]
+    set_already = {
+        tuple(row) for row in await session.execute(select(SalesTarget.user_id, SalesTarget.team_id, SalesTarget.month))
+    }
+    wanted: list[tuple[int | None, int | None, Decimal]] = [
+        (users[name].id, None, Decimal(amount)) for name, amount in PERSONAL.items()
+    ]
     wanted += [(None, users[name].team_id, Decimal(amount)) for name, amount in TEAM_OF.items()]
     for _ in range(MONTHS):
         for user_id, team_id, amount in wanted:

@@ -440,9 +440,7 @@ class QuoteToCashRepository:
             scope_clause(self.principal, permission, Contract.owner_id),
         )
 
-    async def attainment(
-        self, holder: TargetHolder, first_month: date, last_month: date, end: date
-    ) -> list[Row[int, str, str | None, int, int, int, int]]:
+    async def attainment(self, holder: TargetHolder, first_month: date, last_month: date, end: date) -> list[tuple[Any, ...]]:
         """Per person (or per team: its own target, its members' figures) with a target or figures in the months:
         (id, name, team name, targets set, target cents, signed cents, collected cents)."""
         permission = target_policy.READ
@@ -507,9 +505,9 @@ class QuoteToCashRepository:
                 .group_by(Team.id, Team.name)
                 .order_by(Team.name, Team.id)
             )
-        return list((await self.session.execute(statement)).all())
+        return [tuple(row) for row in await self.session.execute(statement)]
 
-    async def receivables_aging(self, as_of: date, bucket_starts: Sequence[date]) -> list[Row[Any, ...]]:
+    async def receivables_aging(self, as_of: date, bucket_starts: Sequence[date]) -> list[tuple[Any, ...]]:
         """Per owner, cents still owed on active contracts as of the day, by the due date's bucket: bucket i holds
         installments due on or after bucket_starts[i] (and before bucket_starts[i - 1]); the last, everything older.
 
@@ -552,9 +550,9 @@ class QuoteToCashRepository:
             .having(func.sum(owed.c.cents) != 0)
             .order_by(User.full_name, User.id)
         )
-        return list((await self.session.execute(statement)).all())
+        return [tuple(row) for row in await self.session.execute(statement)]
 
-    async def contracts_and_collections(self, start: date, end: date, *, by_owner: bool) -> list[Row[Any, ...]]:
+    async def contracts_and_collections(self, start: date, end: date, *, by_owner: bool) -> list[tuple[Any, ...]]:
         """Per month (and owner): contracts signed, their amount in cents, and receipts collected in cents."""
         permission = contract_policy.READ
         zero = literal(0, BigInteger)
@@ -581,11 +579,11 @@ class QuoteToCashRepository:
         sums = _sums(flows.c.contracts, flows.c.signed, flows.c.collected)
         if not by_owner:
             statement = select(flows.c.year, flows.c.month, *sums).group_by(flows.c.year, flows.c.month)
-            return list((await self.session.execute(statement)).all())
+            return [tuple(row) for row in await self.session.execute(statement)]
         statement = (
             select(flows.c.year, flows.c.month, User.id, User.full_name, *sums)
             .join(User, User.id == flows.c.owner_id)
             .group_by(flows.c.year, flows.c.month, User.id, User.full_name)
             .order_by(flows.c.year, flows.c.month, User.full_name, User.id)
         )
-        return list((await self.session.execute(statement)).all())
+        return [tuple(row) for row in await self.session.execute(statement)]
