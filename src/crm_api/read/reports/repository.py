@@ -463,18 +463,13 @@ class QuoteToCashRepository:
             .join(Contract, Contract.id == Receipt.contract_id)
             .where(self._collected(permission, first_month, end)),
         ).subquery("person_figures")
+        figures = ("targets", "target", "signed", "collected")
+        per_person = select(people.c.user_id, *_sums(*(people.c[name] for name in figures))).group_by(people.c.user_id).subquery()
         if holder is TargetHolder.USER:
             statement = (
-                select(
-                    User.id,
-                    User.full_name,
-                    Team.name,
-                    *_sums(people.c.targets, people.c.target, people.c.signed, people.c.collected),
-                )
-                .select_from(people)
-                .join(User, User.id == people.c.user_id)
+                select(User.id, User.full_name, Team.name, *(per_person.c[name] for name in figures))
+                .join(User, User.id == per_person.c.user_id)
                 .outerjoin(Team, Team.id == User.team_id)
-                .group_by(User.id, User.full_name, Team.name)
                 .order_by(User.full_name, User.id)
             )
         else:
@@ -490,19 +485,15 @@ class QuoteToCashRepository:
                     SalesTarget.month >= first_month,
                     SalesTarget.month <= last_month,
                 ),
-                select(User.team_id, zero, zero, people.c.signed, people.c.collected).join(User, User.id == people.c.user_id),
+                select(User.team_id, zero, zero, per_person.c.signed, per_person.c.collected).join(
+                    User, User.id == per_person.c.user_id
+                ),
             ).subquery("team_figures")
+            per_team = select(teams.c.team_id, *_sums(*(teams.c[name] for name in figures))).group_by(teams.c.team_id).subquery()
             statement = (
-                select(
-                    Team.id,
-                    Team.name,
-                    literal(None, String),
-                    *_sums(teams.c.targets, teams.c.target, teams.c.signed, teams.c.collected),
-                )
-                .select_from(teams)
-                .join(Team, Team.id == teams.c.team_id)
+                select(Team.id, Team.name, literal(None, String), *(per_team.c[name] for name in figures))
+                .join(Team, Team.id == per_team.c.team_id)
                 .where(target_policy.team_in_scope(self.principal, permission, Team.id))
-                .group_by(Team.id, Team.name)
                 .order_by(Team.name, Team.id)
             )
         return [tuple(row) for row in await self.session.execute(statement)]
@@ -537,17 +528,20 @@ class QuoteToCashRepository:
             for index, start in enumerate(bucket_starts)
         ]
         buckets.append(case((owed.c.due_date < bucket_starts[-1], owed.c.cents), else_=0))
-        statement = (
+        per_owner = (
             select(
-                User.id,
-                User.full_name,
-                *(func.coalesce(func.sum(bucket), 0) for bucket in buckets),
+                owed.c.owner_id,
+                *(func.coalesce(func.sum(bucket), 0).label(f"bucket_{index}") for index, bucket in enumerate(buckets)),
                 func.coalesce(func.sum(owed.c.cents), 0).label("total"),
             )
-            .select_from(owed)
-            .join(User, User.id == owed.c.owner_id)
-            .group_by(User.id, User.full_name)
+            .group_by(owed.c.owner_id)
             .having(func.sum(owed.c.cents) != 0)
+            .subquery("per_owner")
+        )
+        # Names joined to the few owners' sums, not to every row summed.
+        statement = (
+            select(User.id, User.full_name, *(column for column in per_owner.c if column.key != "owner_id"))
+            .join(User, User.id == per_owner.c.owner_id)
             .order_by(User.full_name, User.id)
         )
         return [tuple(row) for row in await self.session.execute(statement)]
@@ -580,10 +574,22 @@ class QuoteToCashRepository:
         if not by_owner:
             statement = select(flows.c.year, flows.c.month, *sums).group_by(flows.c.year, flows.c.month)
             return [tuple(row) for row in await self.session.execute(statement)]
+        per_owner = (
+            select(flows.c.year, flows.c.month, flows.c.owner_id, *sums)
+            .group_by(flows.c.year, flows.c.month, flows.c.owner_id)
+            .subquery("per_owner")
+        )
         statement = (
-            select(flows.c.year, flows.c.month, User.id, User.full_name, *sums)
-            .join(User, User.id == flows.c.owner_id)
-            .group_by(flows.c.year, flows.c.month, User.id, User.full_name)
-            .order_by(flows.c.year, flows.c.month, User.full_name, User.id)
+            select(
+                per_owner.c.year,
+                per_owner.c.month,
+                User.id,
+                User.full_name,
+                per_owner.c.contracts,
+                per_owner.c.signed,
+                per_owner.c.collected,
+            )
+            .join(User, User.id == per_owner.c.owner_id)
+            .order_by(per_owner.c.year, per_owner.c.month, User.full_name, User.id)
         )
         return [tuple(row) for row in await self.session.execute(statement)]
