@@ -24,7 +24,7 @@ class Contract(Versioned, Timestamped, Base):
         Index("ix_contracts_owner_id_id", "owner_id", "id"),
         Index("ix_contracts_customer_id", "customer_id"),
         # Contracts signed in a period (target attainment, contract vs collected).
-        Index("ix_contracts_sign_date", "sign_date"),
+        Index("ix_contracts_sign_date", "sign_date", postgresql_include=["status", "owner_id", "amount"]),
     )
 
     id: Mapped[IntPK]
@@ -56,13 +56,15 @@ class Installment(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("collected >= 0 AND collected <= amount", name="collected_within_amount"),
         Index("ix_contract_installments_contract_id_due_date", "contract_id", "due_date"),
-        # What is still owed (receivables aging) reads only the installments not yet paid in full.
+        # What is still owed (receivables aging) reads only the installments not yet paid in full, from the index
+        # alone on PostgreSQL.
         Index(
             "ix_contract_installments_open",
             "contract_id",
             "due_date",
             sqlite_where=text(OPEN_INSTALLMENT),
             postgresql_where=text(OPEN_INSTALLMENT),
+            postgresql_include=["amount", "collected"],
         ),
     )
 
@@ -80,7 +82,7 @@ class Receipt(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_contract_receipts_installment_id", "installment_id"),
         # Receipts of a period (collected per month; aging as of a past day adds back the later ones).
-        Index("ix_contract_receipts_received_on", "received_on"),
+        Index("ix_contract_receipts_received_on", "received_on", postgresql_include=["contract_id", "installment_id", "amount"]),
     )
 
     id: Mapped[IntPK]
