@@ -440,23 +440,28 @@ class QuoteToCashRepository:
             scope_clause(self.principal, permission, Contract.owner_id),
         )
 
+    @staticmethod
+    def _targets(
+        holder: InstrumentedAttribute[int | None], first_month: date, last_month: date, *conditions: ColumnElement[bool]
+    ) -> Select[int | None, int, int, int, int]:
+        """The targets of people (or teams) set for the months, as figures rows: (holder id, 1, target cents, 0, 0)."""
+        zero = literal(0, BigInteger)
+        return select(
+            holder.label("holder_id"),
+            literal(1, BigInteger).label("targets"),
+            cents(SalesTarget.amount).label("target"),
+            zero.label("signed"),
+            zero.label("collected"),
+        ).where(holder.is_not(None), SalesTarget.month >= first_month, SalesTarget.month <= last_month, *conditions)
+
     async def attainment(self, holder: TargetHolder, first_month: date, last_month: date, end: date) -> list[tuple[Any, ...]]:
         """Per person (or per team: its own target, its members' figures) with a target or figures in the months:
         (id, name, team name, targets set, target cents, signed cents, collected cents)."""
         permission = target_policy.READ
         zero = literal(0, BigInteger)
         people = union_all(
-            select(
-                SalesTarget.user_id.label("user_id"),
-                literal(1, BigInteger).label("targets"),
-                cents(SalesTarget.amount).label("target"),
-                zero.label("signed"),
-                zero.label("collected"),
-            ).where(
-                SalesTarget.user_id.is_not(None),
-                SalesTarget.month >= first_month,
-                SalesTarget.month <= last_month,
-                scope_clause(self.principal, permission, SalesTarget.user_id),
+            self._targets(
+                SalesTarget.user_id, first_month, last_month, scope_clause(self.principal, permission, SalesTarget.user_id)
             ),
             select(Contract.owner_id, zero, zero, cents(Contract.amount), zero).where(self._signed(permission, first_month, end)),
             select(Contract.owner_id, zero, zero, zero, cents(Receipt.amount))
@@ -464,35 +469,29 @@ class QuoteToCashRepository:
             .where(self._collected(permission, first_month, end)),
         ).subquery("person_figures")
         figures = ("targets", "target", "signed", "collected")
-        per_person = select(people.c.user_id, *_sums(*(people.c[name] for name in figures))).group_by(people.c.user_id).subquery()
+        per_person = (
+            select(people.c.holder_id, *_sums(*(people.c[name] for name in figures))).group_by(people.c.holder_id).subquery()
+        )
         if holder is TargetHolder.USER:
             statement = (
                 select(User.id, User.full_name, Team.name, *(per_person.c[name] for name in figures))
-                .join(User, User.id == per_person.c.user_id)
+                .join(User, User.id == per_person.c.holder_id)
                 .outerjoin(Team, Team.id == User.team_id)
                 .order_by(User.full_name, User.id)
             )
         else:
             teams = union_all(
-                select(
-                    SalesTarget.team_id.label("team_id"),
-                    literal(1, BigInteger).label("targets"),
-                    cents(SalesTarget.amount).label("target"),
-                    zero.label("signed"),
-                    zero.label("collected"),
-                ).where(
-                    SalesTarget.team_id.is_not(None),
-                    SalesTarget.month >= first_month,
-                    SalesTarget.month <= last_month,
-                ),
+                self._targets(SalesTarget.team_id, first_month, last_month),
                 select(User.team_id, zero, zero, per_person.c.signed, per_person.c.collected).join(
-                    User, User.id == per_person.c.user_id
+                    User, User.id == per_person.c.holder_id
                 ),
             ).subquery("team_figures")
-            per_team = select(teams.c.team_id, *_sums(*(teams.c[name] for name in figures))).group_by(teams.c.team_id).subquery()
+            per_team = (
+                select(teams.c.holder_id, *_sums(*(teams.c[name] for name in figures))).group_by(teams.c.holder_id).subquery()
+            )
             statement = (
                 select(Team.id, Team.name, literal(None, String), *(per_team.c[name] for name in figures))
-                .join(Team, Team.id == per_team.c.team_id)
+                .join(Team, Team.id == per_team.c.holder_id)
                 .where(target_policy.team_in_scope(self.principal, permission, Team.id))
                 .order_by(Team.name, Team.id)
             )
