@@ -186,6 +186,11 @@ async def test_attainment_rows_follow_the_callers_scope(client, book):
     assert _table(manager, *ATTAINMENT) == [("Amy", "200000.00", "100000.00", "15000.25", "50.00")]
 
 
+async def test_attainment_reaches_the_calendars_last_month(client, book):
+    body = await _report(client, book.executive, "target-attainment", **{"from": "9999-12", "to": "9999-12"})
+    assert body["rows"] == [] and body["parameters"]["to"] == "9999-12"
+
+
 async def test_attainment_refuses_a_bad_period(client, book):
     headers = book.executive.headers
     for params, code in (

@@ -1,5 +1,6 @@
 """Quote-to-cash reports (SPEC §3.13): target attainment, receivables aging, and contracts signed against cash collected."""
 
+from calendar import monthrange
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -43,7 +44,7 @@ async def target_attainment(
         raise InvalidInput("from", "The period starts after it ends", code="report.bad_period")
     if len(months_between(first, last)) > MAX_PERIOD_MONTHS:
         raise InvalidInput("from", f"The period may span at most {MAX_PERIOD_MONTHS} months", code="report.bad_period")
-    end = month_start(last, 1) - timedelta(days=1)
+    end = last.replace(day=monthrange(last.year, last.month)[1])  # December 9999 has no month after it
     found = await QuoteToCashRepository(session, principal).attainment(holder, first, last, end)
     rows = []
     for key, name, team_name, targets, target_cents, signed_cents, collected_cents in found:
