@@ -13,6 +13,7 @@ from crm_api.models.identity import ApiKey, Role, Team, User
 from crm_api.opportunities.demo import seed_pipeline
 from crm_api.privacy.demo import seed_privacy
 from crm_api.sales.demo import seed_sales
+from crm_api.targets.demo import seed_targets
 from crm_api.tasks.demo import seed_tasks
 from crm_api.tickets.demo import seed_service
 from crm_api.users.schemas import TeamCreate, UserCreate
@@ -77,6 +78,7 @@ async def seed_demo(session: AsyncSession) -> None:
     await seed_sales(session)
     await seed_marketing(session, get_settings(), users)  # after the orders: RFM scores come from them
     await seed_deals(session, get_settings(), users)  # quotes price the products the sales system sent
+    await seed_targets(session, users)
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

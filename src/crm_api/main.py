@@ -59,6 +59,7 @@ from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
 from crm_api.sales.router import router as sales_router
 from crm_api.sync.router import router as sync_router
+from crm_api.targets.router import router as targets_router
 from crm_api.tasks.router import router as tasks_router
 from crm_api.tickets.router import policies_router, tickets_router
 from crm_api.users.router import router as users_router
@@ -109,6 +110,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     contracts_router,
     leads_router,
     reports_router,
+    targets_router,
     tasks_router,
     sync_router,
     documents_router,

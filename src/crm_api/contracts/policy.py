@@ -27,6 +27,13 @@ class ContractStatus(StrEnum):
     TERMINATED = "terminated"
 
 
+# Business the CRM counts as signed (target attainment, contract vs collected): approved and not terminated.
+SIGNED_STATUSES = (ContractStatus.ACTIVE, ContractStatus.COMPLETED)
+# What is still owed is owed on active contracts: a completed one is settled, a terminated one no longer collects.
+RECEIVABLE_STATUSES = (ContractStatus.ACTIVE,)
+READ = "contracts:read"
+
+
 class ContractAction(StrEnum):
     EDIT = "edit"
     SUBMIT = "submit"

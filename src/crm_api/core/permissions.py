@@ -62,6 +62,8 @@ PERMISSIONS: dict[str, str] = {
     "churn:scan": "Run the churn scan now",
     "churn:manage": "Add measures to and confirm churn warnings",
     "reports:read": "Read reports",
+    "targets:read": "Read monthly sales targets of people and teams in scope",
+    "targets:write": "Set, change and remove monthly sales targets of people and teams in scope",
     "marketing:read": "Read campaigns and segments",
     "marketing:write": "Run campaigns and segments",
     "marketing:track": "Record campaign touches (sent, opened, clicked, converted)",
@@ -76,7 +78,8 @@ _READ_ONLY = [p for p in PERMISSIONS if p.endswith(":read")]
 # Built-in roles: permission -> scope. Kept in code and synced to the database on upgrade.
 BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
     "admin": ("System admin", dict.fromkeys(PERMISSIONS, Scope.ALL)),
-    "executive": ("Executive", dict.fromkeys(_READ_ONLY, Scope.ALL)),
+    # Executives set the sales targets too.
+    "executive": ("Executive", dict.fromkeys([*_READ_ONLY, "targets:write"], Scope.ALL)),
     "sales_supervisor": (
         "Sales supervisor",
         {
@@ -106,6 +109,8 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "churn:scan": Scope.ALL,
             "churn:manage": Scope.TEAM,
             "reports:read": Scope.TEAM,
+            "targets:read": Scope.TEAM,
+            "targets:write": Scope.TEAM,
             "jobs:run": Scope.ALL,
             "tasks:read": Scope.TEAM,
             "tasks:write": Scope.TEAM,
@@ -134,6 +139,7 @@ BUILTIN_ROLES: dict[str, tuple[str, dict[str, Scope]]] = {
             "kb:read": Scope.ALL,
             "churn:read": Scope.OWN,
             "churn:manage": Scope.OWN,
+            "targets:read": Scope.OWN,
             "tasks:read": Scope.OWN,
             "tasks:write": Scope.OWN,
         },

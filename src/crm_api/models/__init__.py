@@ -49,6 +49,7 @@ from crm_api.models.pipeline import (
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.quote import Quote, QuoteLine
 from crm_api.models.sales import CustomerRevenue, InventoryItem, Order, OrderLine, Product
+from crm_api.models.target import SalesTarget
 from crm_api.models.ticket import (
     KbArticle,
     ServiceTicket,
@@ -120,6 +121,7 @@ __all__ = [
     "Reminder",
     "Role",
     "RolePermission",
+    "SalesTarget",
     "Segment",
     "ServiceTicket",
     "SlaPolicy",

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_api.contracts.policy import ContractStatus, InvoiceKind
@@ -11,6 +11,8 @@ from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
 from crm_api.core.rules import one_of, status_check
 from crm_api.models.identity import User
+
+OPEN_INSTALLMENT = "collected < amount"
 
 
 class Contract(Versioned, Timestamped, Base):
@@ -21,6 +23,8 @@ class Contract(Versioned, Timestamped, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_contracts_owner_id_id", "owner_id", "id"),
         Index("ix_contracts_customer_id", "customer_id"),
+        # Contracts signed in a period (target attainment, contract vs collected).
+        Index("ix_contracts_sign_date", "sign_date", postgresql_include=["status", "owner_id", "amount"]),
     )
 
     id: Mapped[IntPK]
@@ -52,6 +56,16 @@ class Installment(Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("collected >= 0 AND collected <= amount", name="collected_within_amount"),
         Index("ix_contract_installments_contract_id_due_date", "contract_id", "due_date"),
+        # What is still owed (receivables aging) reads only the installments not yet paid in full, from the index
+        # alone on PostgreSQL.
+        Index(
+            "ix_contract_installments_open",
+            "contract_id",
+            "due_date",
+            sqlite_where=text(OPEN_INSTALLMENT),
+            postgresql_where=text(OPEN_INSTALLMENT),
+            postgresql_include=["amount", "collected"],
+        ),
     )
 
     id: Mapped[IntPK]
@@ -70,6 +84,8 @@ class Receipt(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_contract_receipts_installment_id", "installment_id"),
+        # Receipts of a period (collected per month; aging as of a past day adds back the later ones).
+        Index("ix_contract_receipts_received_on", "received_on", postgresql_include=["contract_id", "installment_id", "amount"]),
     )
 
     id: Mapped[IntPK]

@@ -10,15 +10,18 @@ from sqlalchemy import (
     Float,
     Row,
     Select,
+    String,
     and_,
     case,
     cast,
     exists,
     extract,
     func,
+    literal,
     or_,
     select,
     text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -27,19 +30,24 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.churn import policy as churn_policy
 from crm_api.churn.policy import ChurnWarningStatus
+from crm_api.contracts import policy as contract_policy
 from crm_api.core.pagination import PageParams, Rows, Sort, paginate
-from crm_api.core.permissions import Principal, Scope
+from crm_api.core.permissions import Principal, Scope, scope_clause
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnWarning
+from crm_api.models.contract import Contract, Installment, Receipt
 from crm_api.models.customer import Contact, Customer
-from crm_api.models.identity import Role, User
+from crm_api.models.identity import Role, Team, User
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, CustomerRevenue, Order
+from crm_api.models.target import SalesTarget
 from crm_api.models.ticket import ServiceTicket, TicketFeedback
 from crm_api.opportunities import policy as opportunity_policy
 from crm_api.opportunities.policy import OpportunityStatus
+from crm_api.targets import policy as target_policy
+from crm_api.targets.policy import TargetHolder
 from crm_api.tickets import policy as ticket_policy
 from crm_api.users import policy as user_policy
 
@@ -423,3 +431,189 @@ class PipelineRepository(ReportRepository):
         )
         rows = (await self.session.execute(statement)).all()
         return {owner: int(cents) for owner, cents in rows if owner is not None}  # pool customers have no owner
+
+
+def cents(amount: InstrumentedAttribute[Any]) -> ColumnElement[int]:
+    """One amount in integer cents, so sums stay exact on SQLite too (see revenue_cents)."""
+    return cast(func.round(amount * 100), BigInteger)
+
+
+def _sums(*columns: ColumnElement[Any]) -> list[ColumnElement[int]]:
+    return [func.coalesce(func.sum(column), 0).label(column.key) for column in columns]
+
+
+class QuoteToCashRepository:
+    """Contracts signed, receipts collected, installments owed and targets set: one statement per report, each
+    branch limited to the owners the caller's permission reaches (the contracts' and the targets' policies)."""
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def _signed(self, permission: str, start: date, end: date) -> ColumnElement[bool]:
+        return and_(
+            Contract.status.in_(contract_policy.SIGNED_STATUSES),
+            Contract.sign_date >= start,
+            Contract.sign_date <= end,
+            scope_clause(self.principal, permission, Contract.owner_id),
+        )
+
+    def _collected(self, permission: str, start: date, end: date) -> ColumnElement[bool]:
+        return and_(
+            Receipt.received_on >= start,
+            Receipt.received_on <= end,
+            scope_clause(self.principal, permission, Contract.owner_id),
+        )
+
+    @staticmethod
+    def _targets(
+        holder: InstrumentedAttribute[int | None], first_month: date, last_month: date, *conditions: ColumnElement[bool]
+    ) -> Select[int | None, int, int, int, int]:
+        """The targets of people (or teams) set for the months, as figures rows: (holder id, 1, target cents, 0, 0)."""
+        zero = literal(0, BigInteger)
+        return select(
+            holder.label("holder_id"),
+            literal(1, BigInteger).label("targets"),
+            cents(SalesTarget.amount).label("target"),
+            zero.label("signed"),
+            zero.label("collected"),
+        ).where(holder.is_not(None), SalesTarget.month >= first_month, SalesTarget.month <= last_month, *conditions)
+
+    async def attainment(self, holder: TargetHolder, first_month: date, last_month: date, end: date) -> list[tuple[Any, ...]]:
+        """Per person (or per team: its own target, its members' figures) with a target or figures in the months:
+        (id, name, team name, targets set, target cents, signed cents, collected cents)."""
+        permission = target_policy.READ
+        zero = literal(0, BigInteger)
+        people = union_all(
+            self._targets(
+                SalesTarget.user_id, first_month, last_month, scope_clause(self.principal, permission, SalesTarget.user_id)
+            ),
+            select(Contract.owner_id, zero, zero, cents(Contract.amount), zero).where(self._signed(permission, first_month, end)),
+            select(Contract.owner_id, zero, zero, zero, cents(Receipt.amount))
+            .join(Contract, Contract.id == Receipt.contract_id)
+            .where(self._collected(permission, first_month, end)),
+        ).subquery("person_figures")
+        figures = ("targets", "target", "signed", "collected")
+        per_person = (
+            select(people.c.holder_id, *_sums(*(people.c[name] for name in figures))).group_by(people.c.holder_id).subquery()
+        )
+        if holder is TargetHolder.USER:
+            statement = (
+                select(User.id, User.full_name, Team.name, *(per_person.c[name] for name in figures))
+                .join(User, User.id == per_person.c.holder_id)
+                .outerjoin(Team, Team.id == User.team_id)
+                .order_by(User.full_name, User.id)
+            )
+        else:
+            teams = union_all(
+                self._targets(SalesTarget.team_id, first_month, last_month),
+                select(User.team_id, zero, zero, per_person.c.signed, per_person.c.collected).join(
+                    User, User.id == per_person.c.holder_id
+                ),
+            ).subquery("team_figures")
+            per_team = (
+                select(teams.c.holder_id, *_sums(*(teams.c[name] for name in figures))).group_by(teams.c.holder_id).subquery()
+            )
+            statement = (
+                select(Team.id, Team.name, literal(None, String), *(per_team.c[name] for name in figures))
+                .join(Team, Team.id == per_team.c.holder_id)
+                .where(target_policy.team_in_scope(self.principal, permission, Team.id))
+                .order_by(Team.name, Team.id)
+            )
+        return [tuple(row) for row in await self.session.execute(statement)]
+
+    async def receivables_aging(self, as_of: date, bucket_starts: Sequence[date]) -> list[tuple[Any, ...]]:
+        """Per owner, cents still owed on active contracts as of the day, by the due date's bucket: bucket i holds
+        installments due on or after bucket_starts[i] (and before bucket_starts[i - 1]); the last, everything older.
+
+        Owed as of the day = owed now + receipts received after it: both sums are additive per installment, so the
+        unpaid installments (a partial index) and the later receipts (an index on the date) are all that is read."""
+        visible = and_(
+            Contract.status.in_(contract_policy.RECEIVABLE_STATUSES),
+            contract_policy.visible(self.principal, contract_policy.READ),
+        )
+        owed = union_all(
+            select(
+                Contract.owner_id.label("owner_id"),
+                Installment.due_date.label("due_date"),
+                (cents(Installment.amount) - cents(Installment.collected)).label("cents"),
+            )
+            .join(Contract, Contract.id == Installment.contract_id)
+            .where(Installment.collected < Installment.amount, visible),
+            select(Contract.owner_id, Installment.due_date, cents(Receipt.amount))
+            .join(Installment, Installment.id == Receipt.installment_id)
+            .join(Contract, Contract.id == Receipt.contract_id)
+            .where(Receipt.received_on > as_of, visible),
+        ).subquery("owed")
+        buckets = [
+            case((owed.c.due_date >= start, owed.c.cents), else_=0)
+            if index == 0
+            else case((and_(owed.c.due_date >= start, owed.c.due_date < bucket_starts[index - 1]), owed.c.cents), else_=0)
+            for index, start in enumerate(bucket_starts)
+        ]
+        buckets.append(case((owed.c.due_date < bucket_starts[-1], owed.c.cents), else_=0))
+        per_owner = (
+            select(
+                owed.c.owner_id,
+                *(func.coalesce(func.sum(bucket), 0).label(f"bucket_{index}") for index, bucket in enumerate(buckets)),
+                func.coalesce(func.sum(owed.c.cents), 0).label("total"),
+            )
+            .group_by(owed.c.owner_id)
+            .having(func.sum(owed.c.cents) != 0)
+            .subquery("per_owner")
+        )
+        # Names joined to the few owners' sums, not to every row summed.
+        statement = (
+            select(User.id, User.full_name, *(column for column in per_owner.c if column.key != "owner_id"))
+            .join(User, User.id == per_owner.c.owner_id)
+            .order_by(User.full_name, User.id)
+        )
+        return [tuple(row) for row in await self.session.execute(statement)]
+
+    async def contracts_and_collections(self, start: date, end: date, *, by_owner: bool) -> list[tuple[Any, ...]]:
+        """Per month (and owner): contracts signed, their amount in cents, and receipts collected in cents."""
+        permission = contract_policy.READ
+        zero = literal(0, BigInteger)
+        flows = union_all(
+            select(
+                extract("year", Contract.sign_date).label("year"),
+                extract("month", Contract.sign_date).label("month"),
+                Contract.owner_id.label("owner_id"),
+                literal(1, BigInteger).label("contracts"),
+                cents(Contract.amount).label("signed"),
+                zero.label("collected"),
+            ).where(self._signed(permission, start, end)),
+            select(
+                extract("year", Receipt.received_on),
+                extract("month", Receipt.received_on),
+                Contract.owner_id,
+                zero,
+                zero,
+                cents(Receipt.amount),
+            )
+            .join(Contract, Contract.id == Receipt.contract_id)
+            .where(self._collected(permission, start, end)),
+        ).subquery("flows")
+        sums = _sums(flows.c.contracts, flows.c.signed, flows.c.collected)
+        if not by_owner:
+            statement = select(flows.c.year, flows.c.month, *sums).group_by(flows.c.year, flows.c.month)
+            return [tuple(row) for row in await self.session.execute(statement)]
+        per_owner = (
+            select(flows.c.year, flows.c.month, flows.c.owner_id, *sums)
+            .group_by(flows.c.year, flows.c.month, flows.c.owner_id)
+            .subquery("per_owner")
+        )
+        statement = (
+            select(
+                per_owner.c.year,
+                per_owner.c.month,
+                User.id,
+                User.full_name,
+                per_owner.c.contracts,
+                per_owner.c.signed,
+                per_owner.c.collected,
+            )
+            .join(User, User.id == per_owner.c.owner_id)
+            .order_by(per_owner.c.year, per_owner.c.month, User.full_name, User.id)
+        )
+        return [tuple(row) for row in await self.session.execute(statement)]

@@ -11,7 +11,7 @@ from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
-from crm_api.read.reports import pipeline, service, service_desk
+from crm_api.read.reports import pipeline, quote_to_cash, service, service_desk
 from crm_api.read.reports.export import (
     EXPORT_RESPONSES,
     ExportFormat,
@@ -21,8 +21,11 @@ from crm_api.read.reports.export import (
 )
 from crm_api.read.reports.periods import FIRST_YEAR
 from crm_api.read.reports.schemas import (
+    AgingRow,
+    AttainmentRow,
     ChurnRow,
     CompositionRow,
+    ContractCollectionRow,
     ContributionRow,
     FieldQualityRow,
     ForecastRow,
@@ -32,11 +35,17 @@ from crm_api.read.reports.schemas import (
     ServiceMonthRow,
 )
 from crm_api.read.reports.service import CompositionField
+from crm_api.targets.policy import TargetHolder
+from crm_api.targets.schemas import Month
 
 # A report runs several statements (figures, totals, dictionary labels): one snapshot for all of them.
 router = APIRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRoute)
 
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
+# Quote-to-cash figures are read under the permission of the records behind them, in its scope: an account manager
+# sees their own rows, a supervisor their team's, an executive everyone's.
+TargetsRead = Annotated[Principal, Depends(require("targets:read"))]
+ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
 RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
 Year = Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year in the business time zone")]
@@ -213,3 +222,75 @@ async def service_performance(
 ) -> Response:
     report = await service_desk.service_performance(session, principal, start=start, end=end, time_zone=settings.time_zone)
     return export_response(report, export, "service-performance")
+
+
+@router.get(
+    "/target-attainment",
+    response_model=ReportRead[AttainmentRow],
+    responses=RESPONSES,
+    summary="Target attainment per person or per team: target, signed, collected and attainment for a month or months",
+    description="The achievement measured is the **signed amount**: active and completed contracts whose sign date "
+    "falls in the months, counted for their owner (a team: its current members). `collected_amount` is the receipts "
+    "received in the months on those owners' contracts. `attainment` = signed ÷ the sum of the months' targets, in "
+    "percent; null when no target (or only zero) is set. A team's target is its own, not the sum of its members'. "
+    "Rows: those in the caller's `targets:read` scope with a target or any figure.",
+)
+async def target_attainment(
+    principal: TargetsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    by: Annotated[TargetHolder, Query(description="one row per person (user) or per team")] = TargetHolder.USER,
+    first: Annotated[Month | None, Query(alias="from", description="first month, YYYY-MM; default: this month")] = None,
+    last: Annotated[Month | None, Query(alias="to", description="last month, YYYY-MM, included; default: `from`")] = None,
+) -> Response:
+    report = await quote_to_cash.target_attainment(
+        session, principal, holder=by, first=first, last=last, time_zone=settings.time_zone
+    )
+    return export_response(report, export, f"target-attainment-{by.value}")
+
+
+@router.get(
+    "/receivables-aging",
+    response_model=ReportRead[AgingRow],
+    responses=RESPONSES,
+    summary="Receivables aging per owner: what active contracts still owe, by days overdue, as of a day",
+    description="Outstanding = an installment's amount less the receipts received on or before `as_of`. Days "
+    "overdue = `as_of` less the due date: `current` is not yet due (due on `as_of` included), then 1–30, 31–60, "
+    "61–90 and over 90 days. Active contracts in the caller's `contracts:read` scope only.",
+)
+async def receivables_aging(
+    principal: ContractsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    as_of: Annotated[
+        date | None, Query(ge=date(FIRST_YEAR, 1, 1), description="the day aged to (business calendar); default: today")
+    ] = None,
+) -> Response:
+    report = await quote_to_cash.receivables_aging(session, principal, as_of=as_of, time_zone=settings.time_zone)
+    return export_response(report, export, "receivables-aging")
+
+
+@router.get(
+    "/contracts-vs-collected",
+    response_model=ReportRead[ContractCollectionRow],
+    responses=RESPONSES,
+    summary="Contracts vs collected per month: contracts signed and their amount against receipts collected",
+    description="Signed: active and completed contracts by sign date; collected: receipts by the day received. Every "
+    "month of the period is a row; with `by_owner=true`, a row per month and owner that has a figure. Contracts in "
+    "the caller's `contracts:read` scope.",
+)
+async def contracts_vs_collected(
+    principal: ContractsRead,
+    session: SessionDep,
+    settings: SettingsDep,
+    export: FormatDep,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
+    by_owner: Annotated[bool, Query(description="one row per month and contract owner")] = False,
+) -> Response:
+    report = await quote_to_cash.contracts_vs_collected(
+        session, principal, start=start, end=end, by_owner=by_owner, time_zone=settings.time_zone
+    )
+    return export_response(report, export, "contracts-vs-collected")

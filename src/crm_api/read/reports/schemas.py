@@ -140,3 +140,34 @@ class ServiceMonthRow(BaseModel):
     archive_p90_hours: Decimal | None
     sla_breach_rate: Decimal | None
     satisfaction_average: Decimal | None
+
+
+class AttainmentRow(BaseModel):
+    holder: str  # "user" or "team"
+    id: int
+    name: str
+    team_name: str | None
+    target: Decimal | None  # None: no target set for any month of the period
+    signed_amount: Decimal
+    collected_amount: Decimal
+    attainment: Decimal | None  # signed ÷ target, in percent; None without a target above zero
+
+
+class AgingRow(BaseModel):
+    owner_id: int
+    owner_name: str
+    current: Decimal
+    overdue_1_30: Decimal
+    overdue_31_60: Decimal
+    overdue_61_90: Decimal
+    overdue_over_90: Decimal
+    total: Decimal
+
+
+class ContractCollectionRow(BaseModel):
+    month: str
+    owner_id: int | None  # with by_owner only
+    owner_name: str | None
+    contracts_signed: int
+    signed_amount: Decimal
+    collected_amount: Decimal
