@@ -52,7 +52,7 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 TICKET_CHANNELS = tuple(channel.value for channel in TicketChannel)  # plain strings for COPY, in a fixed order
 BENCH_PASSWORD = "bench-password-2026"
 
@@ -1548,6 +1548,25 @@ async def _secondary_indexes(connection: asyncpg.Connection) -> list[tuple[str, 
     return [(row["name"], row["definition"]) for row in rows]
 
 
+# A monthly target for each account manager and each team over the last two years and the current month: what the
+# attainment report divides by. Deterministic per holder and month; a team's is its own, not its members' sum.
+SALES_TARGETS = """
+INSERT INTO sales_targets (month, user_id, team_id, amount, created_at, updated_at)
+SELECT month, holder.user_id, holder.team_id,
+       (holder.base + abs(hashtext(holder.key || month::text)) % 200000)::numeric(14, 2), now(), now()
+FROM (
+    SELECT u.id AS user_id, NULL::bigint AS team_id, 'u' || u.id AS key, 300000 AS base
+    FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id
+    WHERE r.code = 'account_manager'
+    UNION ALL
+    SELECT NULL, t.id, 't' || t.id, 3000000 FROM teams t
+) AS holder
+CROSS JOIN generate_series(date_trunc('month', $1::date) - interval '24 months', date_trunc('month', $1::date), interval '1 month')
+    AS months(month_start)
+CROSS JOIN LATERAL (SELECT month_start::date AS month) AS m
+"""
+
+
 async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> dict[str, dict[str, float]]:
     """Build the data set from scratch; returns rows, seconds and rows/s per table."""
     say = (lambda *_: None) if quiet else print
@@ -1602,6 +1621,9 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
         # The orders went in with their triggers off: sum them once, as migration 0010 does.
         await connection.execute(CUSTOMER_REVENUE_BACKFILL, list(COMPLETED_ORDER_STATUSES))
         say(f"customer revenue summed in {time.perf_counter() - started:.1f}s")
+        started = time.perf_counter()
+        targets = await connection.execute(SALES_TARGETS, data.as_of)
+        say(f"{targets.split()[-1]} sales targets set in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
         await connection.execute("ANALYZE")
         say(f"analysed in {time.perf_counter() - started:.1f}s")
