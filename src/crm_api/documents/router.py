@@ -7,11 +7,12 @@ from fastapi.responses import FileResponse
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id, PlainText
 from crm_api.documents import service
+from crm_api.documents.exceptions import DocumentTypeNotAllowed
 from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.storage import ALLOWED
 
@@ -34,7 +35,6 @@ DocumentPage = Annotated[PageParams, listing("DocumentSort", "filename", "size",
     "/{customer_id}/documents",
     response_model=Page[DocumentRead],
     summary="List a customer's documents, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_documents(
     customer_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
@@ -48,8 +48,8 @@ async def list_documents(
     status_code=status.HTTP_201_CREATED,
     summary="Attach a document to an active customer",
     description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
 )
+@raises(DocumentTypeNotAllowed)
 async def upload_document(
     customer_id: Id,
     principal: CustomersWrite,
@@ -69,8 +69,8 @@ async def upload_document(
     summary="Attach a photo to a field visit (an interaction of an active customer)",
     description="PNG or JPEG, read from the file's bytes (not its Content-Type): anything else is 415 "
     "`photo.not_an_image`. Larger than `CRM_PHOTO_MAX_BYTES`: 413. Download it as a document of the customer.",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
 )
+@raises(DocumentTypeNotAllowed)
 async def add_photo(
     customer_id: Id,
     interaction_id: Id,
@@ -88,7 +88,6 @@ async def add_photo(
     "/{customer_id}/interactions/{interaction_id}/photos",
     response_model=Page[DocumentRead],
     summary="List the photos of a field visit, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_photos(
     customer_id: Id, interaction_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
@@ -100,7 +99,6 @@ async def list_photos(
     "/{customer_id}/documents/{document_id}",
     response_model=DocumentRead,
     summary="Get a document's metadata",
-    responses=error_responses(401, 403, 404),
 )
 async def get_document(customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep) -> DocumentRead:
     return DocumentRead.model_validate(await service.get_document(session, principal, customer_id, document_id))
@@ -112,7 +110,6 @@ async def get_document(customer_id: Id, document_id: Id, principal: CustomersRea
     summary="Download a document",
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
-        **error_responses(401, 403, 404),
     },
 )
 async def download_document(
@@ -130,7 +127,6 @@ async def download_document(
     "/{customer_id}/documents/{document_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a document from an active customer",
-    responses=error_responses(401, 403, 404, 409),
 )
 async def delete_document(customer_id: Id, document_id: Id, principal: CustomersWrite, session: SessionDep) -> None:
     await service.delete_document(session, principal, customer_id, document_id)

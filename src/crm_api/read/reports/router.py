@@ -7,7 +7,6 @@ from fastapi.responses import Response
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
@@ -32,7 +31,7 @@ router = APIRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRout
 
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
-RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
+RESPONSES = EXPORT_RESPONSES
 Year = Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year in the business time zone")]
 PeriodStart = Annotated[
     date | None,
