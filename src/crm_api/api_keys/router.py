@@ -8,6 +8,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.http import no_store
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -22,6 +23,7 @@ ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
     summary="Issue an API key (the secret is in this response only)",
     dependencies=[Depends(no_store)],
 )
+@raises("api_key.unknown_role")
 async def issue_api_key(body: ApiKeyCreate, principal: ApiKeysWrite, session: SessionDep) -> ApiKeyIssued:
     return await service.issue(session, principal, body)
 
@@ -32,10 +34,12 @@ async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead
 
 
 @router.get("/{key_id}", response_model=ApiKeyRead, summary="Get an API key (never its secret)")
+@raises("api_key.not_found")
 async def get_api_key(key_id: Id, _: ApiKeysWrite, session: SessionDep) -> ApiKeyRead:
     return await service.get_key(session, key_id)
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key")
+@raises("api_key.not_found")
 async def revoke_api_key(key_id: Id, principal: ApiKeysWrite, session: SessionDep) -> None:
     await service.revoke(session, principal, key_id)

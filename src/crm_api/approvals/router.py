@@ -52,6 +52,7 @@ async def get_approval_flow(subject_type: SubjectTypePath, _: ApprovalsManage, s
     "A step with a `condition` applies only to subjects meeting it; a subject no step applies to is approved "
     "at once on submit.",
 )
+@raises("approval.unknown_approver", "approval.unknown_role", "approval.unknown_subject")
 async def put_approval_flow(
     subject_type: SubjectTypePath, body: FlowPut, principal: ApprovalsManage, session: SessionDep, if_match: IfMatch = None
 ) -> FlowRead:
@@ -99,6 +100,15 @@ async def get_approval(approval_id: Id, principal: ApprovalsRead, session: Sessi
     response_model=ApprovalRead,
     summary="Approve the current step (its approvers): the request moves on, or is approved after the last step",
 )
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
+)
 async def approve_approval(
     approval_id: Id, principal: ApprovalsRead, session: SessionDep, body: DecisionBody | None = None
 ) -> ApprovalRead:
@@ -112,6 +122,15 @@ async def approve_approval(
     response_model=ApprovalRead,
     summary="Reject the request at the current step (its approvers), with a comment: the subject goes back to draft",
 )
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
+)
 async def reject_approval(approval_id: Id, body: DecisionBody, principal: ApprovalsRead, session: SessionDep) -> ApprovalRead:
     request = await service.decide(session, principal, approval_id, ApprovalAction.REJECT, body.comment)
     return service.to_read(request, principal)
@@ -121,6 +140,15 @@ async def reject_approval(approval_id: Id, body: DecisionBody, principal: Approv
     "/approvals/{approval_id}/withdraw",
     response_model=ApprovalRead,
     summary="Withdraw a pending request (its requester): the subject goes back to draft",
+)
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
 )
 async def withdraw_approval(approval_id: Id, principal: ApprovalsRead, session: SessionDep) -> ApprovalRead:
     return service.to_read(await service.decide(session, principal, approval_id, ApprovalAction.WITHDRAW), principal)

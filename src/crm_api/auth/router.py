@@ -111,6 +111,7 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
 
 
 @router.get("/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions")
+@raises("auth.not_a_user")
 async def me(principal: Authenticated, session: SessionDep) -> Me:
     return await service.me(session, principal)
 
@@ -120,7 +121,7 @@ async def me(principal: Authenticated, session: SessionDep) -> Me:
     response_model=TotpSetup,
     summary="Start the TOTP second factor: a new secret and its otpauth:// URI, active once enabled",
 )
-@raises("auth.totp_already_enabled")
+@raises("auth.totp_already_enabled", "auth.not_a_user")
 async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup:
     return await totp.setup(session, principal)
 
@@ -130,7 +131,7 @@ async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup
     response_model=RecoveryCodes,
     summary="Turn the second factor on with a current code; returns the recovery codes this once",
 )
-@raises("auth.totp_not_set_up", "auth.totp_already_enabled", "auth.invalid_otp")
+@raises("auth.totp_not_set_up", "auth.totp_already_enabled", "auth.invalid_otp", "auth.not_a_user")
 async def enable_totp(body: TotpEnable, principal: Authenticated, session: SessionDep) -> RecoveryCodes:
     return RecoveryCodes(recovery_codes=await totp.enable(session, principal, code=body.code))
 
@@ -140,6 +141,6 @@ async def enable_totp(body: TotpEnable, principal: Authenticated, session: Sessi
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Turn the second factor off (password and a code needed)",
 )
-@raises("auth.totp_not_enabled", "auth.invalid_password", "auth.invalid_otp", "auth.busy")
+@raises("auth.totp_not_enabled", "auth.invalid_password", "auth.invalid_otp", "auth.busy", "auth.not_a_user")
 async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep, checks: PasswordChecksDep) -> None:
     await totp.disable(session, checks, principal, password=body.password, code=body.code)

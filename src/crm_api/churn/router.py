@@ -11,6 +11,7 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.http import ETag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 ChurnScan = Annotated[Principal, Depends(require("churn:scan"))]
@@ -57,6 +58,7 @@ async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -
     response_model=ChurnWarningDetail,
     summary="Get a churn warning with its reasons and measures",
 )
+@raises("churn_warning.not_found")
 async def get_warning(
     warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, etag: ETag
 ) -> ChurnWarningDetail:
@@ -68,6 +70,7 @@ async def get_warning(
     response_model=ChurnWarningDetail,
     summary="Add a postpone measure (the customer's account manager); the warning becomes postponed",
 )
+@raises("churn_warning.confirmed", "churn_warning.not_found", "churn_warning.not_owner")
 async def add_measure(
     warning_id: Id, body: MeasureCreate, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:
@@ -79,6 +82,7 @@ async def add_measure(
     response_model=ChurnWarningDetail,
     summary="Confirm the churn: needs a reason and a measure first; the customer becomes churned",
 )
+@raises("churn_warning.changed", "churn_warning.confirmed", "churn_warning.no_measures", "churn_warning.not_found")
 async def confirm(
     warning_id: Id, body: ConfirmChurn, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:

@@ -58,7 +58,15 @@ async def list_contracts(
     status_code=status.HTTP_201_CREATED,
     summary="Draft a contract from an accepted quote of the caller's, or for a customer the caller owns",
 )
-@raises("customer.not_found")
+@raises(
+    "customer.not_found",
+    "contract.not_customer_owner",
+    "opportunity.not_found",
+    "quote.no_customer",
+    "quote.not_accepted",
+    "quote.not_found",
+    "quote.not_owner",
+)
 async def create_contract(body: ContractCreate, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     return await service.read(session, await service.create(session, principal, body), principal)
 
@@ -77,6 +85,7 @@ async def get_contract(contract_id: Id, principal: ContractsRead, session: Sessi
     response_model=ContractRead,
     summary="Change a draft contract (its owner)",
 )
+@raises("contract.not_draft", "contract.not_owner", "contract.period_reversed")
 async def update_contract(
     contract_id: Id, body: ContractUpdate, principal: ContractsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> ContractRead:
@@ -89,6 +98,14 @@ async def update_contract(
     response_model=ContractRead,
     summary="Submit a draft contract for approval (always needed): active once approved",
 )
+@raises(
+    "approval.no_flow",
+    "approval.no_requester",
+    "approval.unknown_subject",
+    "contract.changed",
+    "contract.not_draft",
+    "contract.not_owner",
+)
 async def submit_contract(contract_id: Id, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     return await service.read(session, await service.submit(session, principal, contract_id), principal)
 
@@ -98,6 +115,7 @@ async def submit_contract(contract_id: Id, principal: ContractsWrite, session: S
     response_model=ContractRead,
     summary="Close an active contract as completed (its owner)",
 )
+@raises("contract.changed", "contract.not_active", "contract.not_draft", "contract.not_owner")
 async def complete_contract(contract_id: Id, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     contract = await service.close(session, principal, contract_id, ContractAction.COMPLETE)
     return await service.read(session, contract, principal)
@@ -108,6 +126,7 @@ async def complete_contract(contract_id: Id, principal: ContractsWrite, session:
     response_model=ContractRead,
     summary="Terminate an active contract, with the reason (its owner)",
 )
+@raises("contract.changed", "contract.not_active", "contract.not_draft", "contract.not_owner")
 async def terminate_contract(
     contract_id: Id, body: TerminateBody, principal: ContractsWrite, session: SessionDep
 ) -> ContractRead:
@@ -132,6 +151,7 @@ async def list_installments(
     status_code=status.HTTP_201_CREATED,
     summary="Add an installment to an active contract's payment plan (its owner); the plan may not exceed the amount",
 )
+@raises("contract.not_active", "contract.not_draft", "contract.not_owner", "contract.plan_over_amount")
 async def add_installment(
     contract_id: Id, body: InstallmentCreate, principal: ContractsWrite, session: SessionDep, settings: SettingsDep
 ) -> InstallmentRead:
@@ -144,6 +164,7 @@ async def add_installment(
     status_code=status.HTTP_201_CREATED,
     summary="Record money received against an installment (its owner); collecting more than is outstanding is 409",
 )
+@raises("contract.not_active", "contract.not_owner", "installment.over_collected")
 async def record_receipt(
     contract_id: Id, installment_id: Id, body: ReceiptCreate, principal: ContractsWrite, session: SessionDep
 ) -> ReceiptRead:
@@ -165,5 +186,6 @@ async def list_invoices(contract_id: Id, principal: ContractsRead, session: Sess
     status_code=status.HTTP_201_CREATED,
     summary="Record an invoice of an active contract (its owner); invoices may not total more than the amount",
 )
+@raises("contract.not_active", "contract.not_draft", "contract.not_owner", "contract.over_invoiced")
 async def add_invoice(contract_id: Id, body: InvoiceCreate, principal: ContractsWrite, session: SessionDep) -> InvoiceRead:
     return await service.add_invoice(session, principal, contract_id, body)

@@ -62,7 +62,7 @@ def _route_errors(
 ) -> dict[int, set[str]]:
     errors: dict[int, set[str]] = {}
     codes: list[Raised] = list(_declared(route))
-    path_params = {parameter.name for dependant in _dependants(route.dependant) for parameter in dependant.path_params}
+    path_params = {parameter.alias for dependant in _dependants(route.dependant) for parameter in dependant.path_params}
     for name in sorted(path_params):  # a record the path names, looked up in the caller's data scope
         if name.endswith("_id"):
             record = NotFound(name.removesuffix("_id")).code

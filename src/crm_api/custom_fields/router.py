@@ -40,6 +40,12 @@ async def list_custom_fields(
     description="Values records already hold under the key must fit the new field's type (and be distinct when "
     "unique), or the answer is 409 `custom_field.stored_values_conflict`.",
 )
+@raises(
+    "custom_field.duplicate_key",
+    "custom_field.duplicate_label",
+    "custom_field.stored_values_conflict",
+    "custom_field.unknown_category",
+)
 async def create_custom_field(
     entity: Entity, body: CustomFieldCreate, principal: CustomFieldsWrite, session: SessionDep
 ) -> CustomFieldRead:
@@ -64,7 +70,9 @@ async def get_custom_field_schema(entity: Entity, _: Authenticated, session: Ses
     description="Key, type and choices' category never change. Turning `unique` on is refused with 409 while "
     "records share a value.",
 )
-@raises("custom_field.not_found")
+@raises(
+    "custom_field.not_found", "custom_field.duplicate_label", "custom_field.not_uniqueable", "custom_field.stored_values_conflict"
+)
 async def update_custom_field(
     entity: Entity, key: Key, body: CustomFieldUpdate, principal: CustomFieldsWrite, session: SessionDep
 ) -> CustomFieldRead:
@@ -76,7 +84,7 @@ async def update_custom_field(
     response_model=CustomFieldRead,
     summary="Deactivate a custom field: values are kept, but it is no longer required, filtered or written",
 )
-@raises("custom_field.not_found")
+@raises("custom_field.not_found", "custom_field.stored_values_conflict")
 async def deactivate_custom_field(entity: Entity, key: Key, principal: CustomFieldsWrite, session: SessionDep) -> CustomFieldRead:
     return CustomFieldRead.model_validate(await service.set_active(session, principal, entity, key, active=False))
 
@@ -87,6 +95,6 @@ async def deactivate_custom_field(entity: Entity, key: Key, principal: CustomFie
     summary="Reactivate a custom field",
     description="Refused with 409 while values written meanwhile would break its rules (a repeated unique value).",
 )
-@raises("custom_field.not_found")
+@raises("custom_field.not_found", "custom_field.stored_values_conflict")
 async def activate_custom_field(entity: Entity, key: Key, principal: CustomFieldsWrite, session: SessionDep) -> CustomFieldRead:
     return CustomFieldRead.model_validate(await service.set_active(session, principal, entity, key, active=True))

@@ -85,7 +85,14 @@ async def list_customers(
     "has the same normalized name, E.164 phone or email.",
     responses=offline.replay_response(CustomerRead),
 )
-@raises("customer.duplicate", "customer.not_found")
+@raises(
+    "customer.duplicate",
+    "customer.not_found",
+    "client_id.reused",
+    "customer.owner_required",
+    "dictionary.unknown_value",
+    "phone.invalid",
+)
 async def create_customer(
     body: CustomerCreate, principal: CustomersWrite, session: SessionDep, response: Response
 ) -> CustomerRead:
@@ -105,6 +112,7 @@ async def create_customer(
     "owns the new customers. 409 `customer.duplicate` when a concurrent request created one of the rows' customers "
     "first.",
 )
+@raises("customer.owner_required", "import.person_required", "upload.too_large")
 async def import_customers(
     principal: CustomersWrite,
     session: SessionDep,
@@ -154,6 +162,7 @@ async def export_customers(
     response_model=Page[DuplicatePair],
     summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
 )
+@raises("pagination.invalid_cursor")
 async def list_duplicates(principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DuplicatePair]:
     return await duplicates.list_duplicates(session, principal, page)
 
@@ -163,7 +172,14 @@ async def list_duplicates(principal: CustomersRead, session: SessionDep, page: P
     response_model=CustomerBulkResult,
     summary="Change level, tags or owner of up to 500 customers, all or none",
 )
-@raises("customer.not_found")
+@raises(
+    "customer.not_found",
+    "customer.not_active",
+    "customer.owner_inactive",
+    "customer.owner_outside_team",
+    "dictionary.unknown_value",
+    "privacy.erased",
+)
 async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, session: SessionDep) -> CustomerBulkResult:
     return CustomerBulkResult(updated=await bulk.bulk_update(session, principal, body))
 
@@ -178,6 +194,7 @@ async def get_customer(customer_id: Id, principal: CustomersRead, session: Sessi
     response_model=CustomerRead,
     summary="Change an active customer",
 )
+@raises("customer.duplicate", "customer.not_active", "dictionary.unknown_value", "phone.invalid", "privacy.erased")
 async def update_customer(
     customer_id: Id,
     body: CustomerUpdate,
@@ -204,6 +221,7 @@ async def delete_customer(customer_id: Id, principal: CustomersDelete, session: 
     response_model=CustomerRead,
     summary="Restore a soft-deleted customer",
 )
+@raises("customer.duplicate", "customer.not_deleted")
 async def restore_customer(customer_id: Id, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.restore_customer(session, principal, customer_id))
 
@@ -213,6 +231,7 @@ async def restore_customer(customer_id: Id, principal: CustomersDelete, session:
     response_model=CustomerRead,
     summary="Give the customer to another account manager",
 )
+@raises("customer.not_active", "customer.owner_inactive", "customer.owner_outside_team", "privacy.erased")
 async def transfer_customer(
     customer_id: Id, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
@@ -228,6 +247,15 @@ async def transfer_customer(
     "CRM_POOL_CLAIM_LIMIT active customers, and `customer.claim_cooldown` within CRM_POOL_CLAIM_COOLDOWN_DAYS "
     "of the caller releasing it.",
 )
+@raises(
+    "customer.already_owned",
+    "customer.changed",
+    "customer.claim_cooldown",
+    "customer.claim_limit",
+    "customer.not_active",
+    "customer.owner_required",
+    "privacy.erased",
+)
 async def claim_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
     return service.to_read(await service.claim_customer(session, principal, settings, customer_id))
 
@@ -237,6 +265,7 @@ async def claim_customer(customer_id: Id, principal: CustomersWrite, session: Se
     response_model=CustomerRead,
     summary="Put a customer back into the pool (its owner, or their supervisor or an admin)",
 )
+@raises("customer.changed", "customer.not_active", "privacy.erased")
 async def release_customer(
     customer_id: Id, body: CustomerRelease, principal: CustomersWrite, session: SessionDep
 ) -> CustomerRead:
@@ -250,6 +279,14 @@ async def release_customer(
     description="Refused with 409 `customer.lock_limit` when its owner already has CRM_POOL_LOCK_LIMIT locked "
     "customers, `customer.already_locked`, and `customer.in_pool` for a customer without an owner.",
 )
+@raises(
+    "customer.already_locked",
+    "customer.changed",
+    "customer.in_pool",
+    "customer.lock_limit",
+    "customer.not_active",
+    "privacy.erased",
+)
 async def lock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
     return service.to_read(await pool.lock_customer(session, principal, settings, customer_id))
 
@@ -259,6 +296,7 @@ async def lock_customer(customer_id: Id, principal: CustomersWrite, session: Ses
     response_model=CustomerRead,
     summary="Unlock a customer: the recycle rules apply to it again",
 )
+@raises("customer.changed", "customer.not_active", "customer.not_locked", "privacy.erased")
 async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await pool.unlock_customer(session, principal, customer_id))
 
@@ -282,6 +320,7 @@ async def ownership_history(
     response_model=CustomerMergeResult,
     summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
 )
+@raises("customer.merge_same", "customer.not_active", "privacy.erased")
 async def merge_customers(
     customer_id: Id, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
 ) -> CustomerMergeResult:
@@ -313,6 +352,7 @@ def _customer_records(
         else f"{plural.capitalize()} have no custom fields: `cf.` is a 422.",
         name=f"list_{path}",
     )
+    @raises("custom_field.invalid_filter")
     async def list_records(
         customer_id: Id,
         principal: CustomersRead,
@@ -330,6 +370,7 @@ def _customer_records(
         responses=offline.replay_response(read_model),
         name=f"add_{one}",
     )
+    @raises("client_id.reused", "customer.not_active", "phone.invalid", "privacy.erased")
     async def add_record(
         customer_id: Id,
         body: create_model,  # type: ignore[valid-type]  # a model chosen at runtime; FastAPI reads the annotation
@@ -356,6 +397,7 @@ def _customer_records(
         summary=f"Change {plural} (required fields stay filled)",
         name=f"update_{one}",
     )
+    @raises("customer.not_active", "phone.invalid", "privacy.erased")
     async def update_record(
         customer_id: Id,
         record_id: RecordId,
@@ -374,6 +416,7 @@ def _customer_records(
         summary=f"Delete {plural}",
         name=f"delete_{one}",
     )
+    @raises("customer.not_active", "privacy.erased")
     async def delete_record(customer_id: Id, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
         await service.delete_record(session, principal, kind, customer_id, record_id)
 
@@ -407,6 +450,7 @@ _customer_records(
     summary="Email a contact of the customer over SMTP, recorded as an interaction",
     description="Accepted: the email goes out through the delivery log (retried until sent); the interaction is recorded at once.",
 )
+@raises("client_id.reused", "contact.no_email", "customer.not_active", "phone.invalid", "privacy.erased")
 async def email_contact(
     customer_id: Id, body: ContactEmailCreate, principal: CustomersWrite, session: SessionDep, settings: SettingsDep
 ) -> ContactEmailSent:
@@ -448,6 +492,7 @@ async def list_recycle_rules(_: CustomersRead, session: SessionDep) -> RecycleRu
     "order, counted from when its owner got it at the earliest; its owner gets a task `warning_days` before. "
     "Locked customers stay. An empty list turns recycling off.",
 )
+@raises("dictionary.unknown_value")
 async def replace_recycle_rules(body: RecycleRules, principal: SettingsWrite, session: SessionDep) -> RecycleRulesRead:
     rules = await pool.replace_recycle_rules(session, principal, body)
     return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in rules])

@@ -49,7 +49,7 @@ async def list_documents(
     summary="Attach a document to an active customer",
     description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
 )
-@raises(DocumentTypeNotAllowed)
+@raises(DocumentTypeNotAllowed, "customer.not_active", "privacy.erased")
 async def upload_document(
     customer_id: Id,
     principal: CustomersWrite,
@@ -70,7 +70,7 @@ async def upload_document(
     description="PNG or JPEG, read from the file's bytes (not its Content-Type): anything else is 415 "
     "`photo.not_an_image`. Larger than `CRM_PHOTO_MAX_BYTES`: 413. Download it as a document of the customer.",
 )
-@raises(DocumentTypeNotAllowed)
+@raises(DocumentTypeNotAllowed, "customer.not_active", "privacy.erased")
 async def add_photo(
     customer_id: Id,
     interaction_id: Id,
@@ -112,6 +112,7 @@ async def get_document(customer_id: Id, document_id: Id, principal: CustomersRea
         200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
     },
 )
+@raises("document_content.not_found")
 async def download_document(
     customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
@@ -128,5 +129,6 @@ async def download_document(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a document from an active customer",
 )
+@raises("customer.not_active", "privacy.erased")
 async def delete_document(customer_id: Id, document_id: Id, principal: CustomersWrite, session: SessionDep) -> None:
     await service.delete_document(session, principal, customer_id, document_id)

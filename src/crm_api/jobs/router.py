@@ -32,6 +32,7 @@ JobRunPage = Annotated[PageParams, listing("JobRunSort", "started_at")]
 
 
 @router.get("/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first")
+@raises("pagination.invalid_cursor")
 async def list_runs(
     _: JobsRead, session: SessionDep, page: JobRunPage, job: Annotated[str | None, Query(max_length=64)] = None
 ) -> Page[JobRunRead]:

@@ -7,6 +7,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.leads import assignment, scoring, service
@@ -78,6 +79,7 @@ async def list_leads(
     status_code=status.HTTP_201_CREATED,
     summary="Capture a lead: de-duplicated, scored and assigned by the rules",
 )
+@raises("dictionary.unknown_value", "lead.duplicate", "lead.no_owner", "lead.registered_elsewhere", "phone.invalid")
 async def create_lead(body: LeadCreate, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.create(session, principal, body), principal)
 
@@ -92,6 +94,14 @@ async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, etag:
     response_model=LeadRead,
     summary="Change a lead (not once converted); the score is recomputed",
 )
+@raises(
+    "dictionary.unknown_value",
+    "lead.converted",
+    "lead.duplicate",
+    "lead.invalid_status",
+    "lead.registered_elsewhere",
+    "phone.invalid",
+)
 async def update_lead(
     lead_id: Id, body: LeadUpdate, principal: LeadsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> LeadRead:
@@ -103,6 +113,7 @@ async def update_lead(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a lead that is not converted",
 )
+@raises("lead.converted", "lead.invalid_status")
 async def delete_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> None:
     await service.delete(session, principal, lead_id)
 
@@ -125,11 +136,13 @@ async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep
     status_code=status.HTTP_201_CREATED,
     summary="Record an activity on a lead (a new lead becomes working)",
 )
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def add_activity(lead_id: Id, body: ActivityCreate, principal: LeadsWrite, session: SessionDep) -> ActivityRead:
     return ActivityRead.model_validate(await service.add_activity(session, principal, lead_id, body))
 
 
 @router.post("/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead")
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def qualify_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.qualify(session, principal, lead_id), principal)
 
@@ -139,6 +152,7 @@ async def qualify_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) 
     response_model=LeadRead,
     summary="Disqualify an open lead, with a reason",
 )
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def disqualify_lead(lead_id: Id, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.disqualify(session, principal, lead_id, body.reason), principal)
 
@@ -147,6 +161,15 @@ async def disqualify_lead(lead_id: Id, body: DisqualifyBody, principal: LeadsWri
     "/leads/{lead_id}/convert",
     response_model=ConvertResult,
     summary="Convert an open lead into an unassigned opportunity (owner, marketer, supervisor or admin)",
+)
+@raises(
+    "dictionary.unknown_value",
+    "lead.cannot_convert",
+    "lead.changed",
+    "lead.converted",
+    "lead.invalid_status",
+    "opportunity.no_creator",
+    "opportunity.no_stages",
 )
 async def convert_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep, body: ConvertBody | None = None) -> ConvertResult:
     lead, opportunity = await service.convert(session, principal, lead_id, body or ConvertBody())
@@ -167,6 +190,7 @@ async def list_scoring_rules(_: LeadsRead, session: SessionDep) -> list[ScoringR
     response_model=list[ScoringRuleRead],
     summary="Replace the lead scoring rules (admins); open leads are rescored",
 )
+@raises("dictionary.unknown_value")
 async def replace_scoring_rules(body: ScoringRulesPut, principal: SettingsWrite, session: SessionDep) -> list[ScoringRuleRead]:
     return [ScoringRuleRead.model_validate(r) for r in await scoring.replace_rules(session, principal, body)]
 
@@ -189,6 +213,7 @@ async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: Assignm
     status_code=status.HTTP_201_CREATED,
     summary="Add a lead assignment rule (admins)",
 )
+@raises("assignment_rule.invalid_team", "assignment_rule.invalid_user", "assignment_rule.one_target", "dictionary.unknown_value")
 async def create_assignment_rule(body: AssignmentRuleCreate, principal: SettingsWrite, session: SessionDep) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.create_rule(session, principal, body))
 
@@ -198,6 +223,7 @@ async def create_assignment_rule(body: AssignmentRuleCreate, principal: Settings
     response_model=AssignmentRuleRead,
     summary="Get a lead assignment rule",
 )
+@raises("assignment_rule.not_found")
 async def get_assignment_rule(rule_id: Id, _: LeadsRead, session: SessionDep) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.get_rule(session, rule_id))
 
@@ -206,6 +232,13 @@ async def get_assignment_rule(rule_id: Id, _: LeadsRead, session: SessionDep) ->
     "/lead-assignment-rules/{rule_id}",
     response_model=AssignmentRuleRead,
     summary="Change a lead assignment rule (admins)",
+)
+@raises(
+    "assignment_rule.invalid_team",
+    "assignment_rule.invalid_user",
+    "assignment_rule.not_found",
+    "assignment_rule.one_target",
+    "dictionary.unknown_value",
 )
 async def update_assignment_rule(
     rule_id: Id, body: AssignmentRuleUpdate, principal: SettingsWrite, session: SessionDep
@@ -218,5 +251,6 @@ async def update_assignment_rule(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a lead assignment rule (admins)",
 )
+@raises("assignment_rule.not_found")
 async def delete_assignment_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await assignment.delete_rule(session, principal, rule_id)

@@ -9,6 +9,7 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
@@ -57,6 +58,7 @@ async def list_segments(_: MarketingRead, session: SessionDep, page: SegmentPage
     status_code=status.HTTP_201_CREATED,
     summary="Save a customer segment (customer list filters plus RFM ranges and last order date)",
 )
+@raises("segment.name_taken")
 async def create_segment(body: SegmentCreate, principal: MarketingWrite, session: SessionDep) -> SegmentRead:
     return service.to_read(await service.create_segment(session, principal, body))
 
@@ -81,6 +83,7 @@ async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, eta
     response_model=SegmentRead,
     summary="Change a segment's name or filters",
 )
+@raises("segment.name_taken")
 async def update_segment(
     segment_id: Id, body: SegmentUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> SegmentRead:
@@ -93,6 +96,7 @@ async def update_segment(
     response_class=Response,
     summary="Delete a segment no campaign uses",
 )
+@raises("segment.in_use")
 async def delete_segment(segment_id: Id, principal: MarketingWrite, session: SessionDep) -> Response:
     await service.delete_segment(session, principal, segment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -106,6 +110,7 @@ SegmentCustomerPage = Annotated[PageParams, listing("SegmentCustomerSort", "code
     response_model=Page[CustomerRead],
     summary="The segment's customers now, newest first",
 )
+@raises("pagination.invalid_cursor")
 async def list_segment_customers(
     segment_id: Id, principal: MarketingRead, session: SessionDep, page: SegmentCustomerPage
 ) -> Page[CustomerRead]:
@@ -141,6 +146,7 @@ async def list_campaigns(
     status_code=status.HTTP_201_CREATED,
     summary="Create a draft campaign",
 )
+@raises("campaign.unknown_segment")
 async def create_campaign(body: CampaignCreate, principal: MarketingWrite, session: SessionDep) -> CampaignRead:
     return await campaigns.create_campaign(session, principal, body)
 
@@ -159,6 +165,7 @@ async def get_campaign(campaign_id: Id, principal: MarketingRead, session: Sessi
     response_model=CampaignRead,
     summary="Change a draft campaign",
 )
+@raises("campaign.not_draft", "campaign.period_reversed", "campaign.unknown_segment")
 async def update_campaign(
     campaign_id: Id, body: CampaignUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> CampaignRead:
@@ -171,6 +178,7 @@ async def update_campaign(
     status_code=status.HTTP_201_CREATED,
     summary="Add an A/B content variant to a draft campaign",
 )
+@raises("campaign.not_draft", "campaign_variant.name_taken")
 async def add_variant(campaign_id: Id, body: VariantCreate, principal: MarketingWrite, session: SessionDep) -> VariantRead:
     return await campaigns.add_variant(session, principal, campaign_id, body)
 
@@ -183,6 +191,7 @@ AudienceContactPage = Annotated[PageParams, listing("AudienceSort", "name", "cre
     response_model=AudiencePage,
     summary="Contacts of the audience segment's customers with marketing consent, with their variant",
 )
+@raises("pagination.invalid_cursor", "segment.not_found")
 async def campaign_audience(
     campaign_id: Id, principal: MarketingRead, session: SessionDep, page: AudienceContactPage
 ) -> AudiencePage:
@@ -196,6 +205,7 @@ async def campaign_audience(
     summary="Track a touch (sent, opened, clicked, converted); a repeated sent/opened/clicked answers 200 with the first one",
     responses={200: {"model": TouchRead, "description": "Already recorded"}},
 )
+@raises("campaign.not_tracking", "touch.unknown_contact", "touch.unknown_variant")
 async def record_touch(
     campaign_id: Id,
     body: TouchCreate,
@@ -225,6 +235,14 @@ async def campaign_performance(campaign_id: Id, _: MarketingRead, session: Sessi
     response_model=CampaignRead,
     summary="Schedule (draft, with an audience), start (scheduled), finish (running) or cancel (draft or scheduled) a campaign",
 )
+@raises(
+    "campaign.changed",
+    "campaign.no_audience",
+    "campaign.not_cancellable",
+    "campaign.not_draft",
+    "campaign.not_running",
+    "campaign.not_scheduled",
+)
 async def transition_campaign(
     campaign_id: Id,
     action: CampaignTransition,
@@ -239,6 +257,7 @@ async def transition_campaign(
     response_model=Attribution,
     summary="Revenue of completed orders and won opportunities attributed to campaigns, with ROI per campaign and channel",
 )
+@raises("attribution.period_reversed")
 async def campaign_attribution(
     _: MarketingRead,
     session: SessionDep,

@@ -37,6 +37,7 @@ async def list_notification_channels(_: SettingsWrite, session: SessionDep) -> l
     response_model=RobotRead,
     summary="Set a vendor's group robot (its URL and secret are never read back)",
 )
+@raises("notification_channel.target_not_allowed")
 async def set_notification_channel(
     kind: RobotKind, body: RobotWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep
 ) -> RobotRead:
@@ -68,6 +69,7 @@ async def get_smtp_settings(_: SettingsWrite, session: SessionDep) -> SmtpRead:
     response_model=SmtpRead,
     summary="Set the SMTP server mail goes out through",
 )
+@raises("notification_channel.target_not_allowed")
 async def set_smtp_settings(body: SmtpWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep) -> SmtpRead:
     return await channels.set_smtp(session, principal, settings, body)
 

@@ -7,6 +7,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import service as customers
@@ -78,6 +79,7 @@ async def list_opportunities(
     status_code=status.HTTP_201_CREATED,
     summary="Record a sales opportunity (status unassigned)",
 )
+@raises("dictionary.unknown_value", "opportunity.no_creator", "opportunity.no_stages")
 async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCreate, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.create(session, principal, body), principal)
 
@@ -97,6 +99,7 @@ async def get_opportunity(opportunity_id: Id, principal: OpportunitiesRead, sess
     response_model=OpportunityRead,
     summary="Edit an unassigned opportunity",
 )
+@raises("dictionary.unknown_value", "opportunity.closed", "opportunity.not_unassigned")
 async def update_opportunity(
     opportunity_id: Id, body: OpportunityUpdate, principal: OpportunitiesCreate, session: SessionDep, if_match: IfMatch = None
 ) -> OpportunityRead:
@@ -109,6 +112,7 @@ async def update_opportunity(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an unassigned opportunity (its creator only)",
 )
+@raises("opportunity.closed", "opportunity.not_creator", "opportunity.not_unassigned")
 async def delete_opportunity(opportunity_id: Id, principal: OpportunitiesCreate, session: SessionDep) -> None:
     await service.delete(session, principal, opportunity_id)
 
@@ -118,6 +122,7 @@ async def delete_opportunity(opportunity_id: Id, principal: OpportunitiesCreate,
     response_model=OpportunityRead,
     summary="Assign an unassigned opportunity to an active account manager (supervisors)",
 )
+@raises("opportunity.changed", "opportunity.closed", "opportunity.invalid_assignee", "opportunity.not_unassigned")
 async def assign_opportunity(
     opportunity_id: Id, body: AssignBody, principal: OpportunitiesAssign, session: SessionDep
 ) -> OpportunityRead:
@@ -128,6 +133,14 @@ async def assign_opportunity(
     "/opportunities/{opportunity_id}/stage",
     response_model=OpportunityRead,
     summary="Move an assigned opportunity to another pipeline stage (the assignee)",
+)
+@raises(
+    "dictionary.unknown_value",
+    "opportunity.changed",
+    "opportunity.closed",
+    "opportunity.not_assigned",
+    "opportunity.not_assignee",
+    "opportunity.same_stage",
 )
 async def change_stage(opportunity_id: Id, body: StageBody, principal: OpportunitiesWork, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.change_stage(session, principal, opportunity_id, body.stage), principal)
@@ -150,6 +163,21 @@ async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, sessio
     description="A company that is already a customer (same normalized name) is 409 `customer.duplicate` naming it; "
     "send its id as `customer_id` to attach the won opportunity to it instead.",
 )
+@raises(
+    "client_id.reused",
+    "customer.duplicate",
+    "customer.not_active",
+    "customer.not_found",
+    "customer.owner_required",
+    "dictionary.unknown_value",
+    "opportunity.changed",
+    "opportunity.closed",
+    "opportunity.contact_phone_required",
+    "opportunity.not_assigned",
+    "opportunity.not_assignee",
+    "phone.invalid",
+    "privacy.erased",
+)
 async def win_opportunity(
     opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: WinBody | None = None
 ) -> WinResult:
@@ -162,6 +190,7 @@ async def win_opportunity(
     response_model=OpportunityRead,
     summary="Close an assigned opportunity as lost (the assignee)",
 )
+@raises("opportunity.changed", "opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee")
 async def lose_opportunity(
     opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: LoseBody | None = None
 ) -> OpportunityRead:
@@ -189,6 +218,7 @@ async def list_plan_items(
     status_code=status.HTTP_201_CREATED,
     summary="Add a plan item to an assigned opportunity (the assignee)",
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee")
 async def add_plan_item(
     opportunity_id: Id, body: PlanItemCreate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
@@ -200,6 +230,7 @@ async def add_plan_item(
     response_model=PlanItemRead,
     summary="Get a plan item",
 )
+@raises("plan_item.not_found")
 async def get_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesRead, session: SessionDep) -> PlanItemRead:
     return PlanItemRead.model_validate(await service.get_plan_item(session, principal, opportunity_id, item_id))
 
@@ -209,6 +240,7 @@ async def get_plan_item(opportunity_id: Id, item_id: Id, principal: Opportunitie
     response_model=PlanItemRead,
     summary="Change a plan item's content or record its result (the date is fixed)",
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee", "plan_item.not_found")
 async def update_plan_item(
     opportunity_id: Id, item_id: Id, body: PlanItemUpdate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
@@ -220,6 +252,7 @@ async def update_plan_item(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a plan item (the assignee)",
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee", "plan_item.not_found")
 async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesWork, session: SessionDep) -> None:
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 

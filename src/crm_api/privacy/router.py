@@ -6,6 +6,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.customers.router import CustomersRead, CustomersWrite
 from crm_api.customers.schemas import ContactRead, CustomerRead
@@ -39,6 +40,7 @@ async def export_customer(customer_id: Id, principal: CustomersRead, session: Se
     response_model=CustomerRead,
     summary="Erase a customer's personal data: anonymized in place, orders and totals kept, read-only since",
 )
+@raises("privacy.erased")
 async def erase_customer(customer_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep) -> CustomerRead:
     return CustomerRead.model_validate(await service.erase_customer(session, principal, customer_id, reason=body.reason))
 
@@ -57,6 +59,7 @@ async def export_contact(customer_id: Id, contact_id: Id, principal: CustomersRe
     response_model=ContactRead,
     summary="Erase a contact's personal data: anonymized in place, read-only since",
 )
+@raises("privacy.erased")
 async def erase_contact(
     customer_id: Id, contact_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
 ) -> ContactRead:
@@ -84,6 +87,7 @@ async def list_consents(
     status_code=status.HTTP_201_CREATED,
     summary="Record a consent given or withdrawn (append-only); updates the contact's marketing flag",
 )
+@raises("consent.in_future", "privacy.erased")
 async def record_consent(
     customer_id: Id, contact_id: Id, body: ConsentCreate, principal: CustomersWrite, session: SessionDep
 ) -> ConsentRead:

@@ -51,7 +51,13 @@ async def list_quotes(
     summary="Draft a quote for an opportunity assigned to the caller or a customer the caller owns",
     description=PRICING_RULE,
 )
-@raises("customer.not_found")
+@raises(
+    "customer.not_found",
+    "opportunity.not_found",
+    "quote.not_assignee",
+    "quote.not_customer_owner",
+    "quote.opportunity_not_assigned",
+)
 async def create_quote(body: QuoteCreate, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.create(session, principal, settings, body), principal)
 
@@ -72,6 +78,7 @@ async def get_quote(quote_id: Id, principal: QuotesRead, session: SessionDep, et
     summary="Change a draft quote (its owner); lines sent replace the lines",
     description=PRICING_RULE,
 )
+@raises("quote.frozen", "quote.not_draft", "quote.not_owner")
 async def update_quote(
     quote_id: Id, body: QuoteUpdate, principal: QuotesWrite, session: SessionDep, if_match: IfMatch = None
 ) -> QuoteRead:
@@ -83,6 +90,15 @@ async def update_quote(
     response_model=QuoteRead,
     summary="Submit a draft: approved at once when no discount is above the threshold, else pending approval",
 )
+@raises(
+    "approval.no_flow",
+    "approval.no_requester",
+    "approval.unknown_subject",
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_draft",
+    "quote.not_owner",
+)
 async def submit_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.submit(session, principal, settings, quote_id), principal)
 
@@ -92,6 +108,7 @@ async def submit_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep
     response_model=QuoteRead,
     summary="Record an approved quote as sent to the customer",
 )
+@raises("quote.changed", "quote.frozen", "quote.not_approved", "quote.not_owner", "quote.past_validity")
 async def send_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.send(session, principal, settings, quote_id), principal)
 
@@ -101,6 +118,15 @@ async def send_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, 
     response_model=QuoteRead,
     summary="Record that the customer accepted a sent quote (who and when)",
 )
+@raises(
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_approved",
+    "quote.not_draft",
+    "quote.not_owner",
+    "quote.not_revisable",
+    "quote.not_sent",
+)
 async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.ACCEPT, body), principal)
 
@@ -109,6 +135,15 @@ async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrit
     "/quotes/{quote_id}/reject",
     response_model=QuoteRead,
     summary="Record that the customer rejected a sent quote (who and when)",
+)
+@raises(
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_approved",
+    "quote.not_draft",
+    "quote.not_owner",
+    "quote.not_revisable",
+    "quote.not_sent",
 )
 async def reject_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.REJECT, body), principal)
@@ -120,6 +155,7 @@ async def reject_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrit
     status_code=status.HTTP_201_CREATED,
     summary="Revise an approved or sent quote: a new draft version; this one is frozen",
 )
+@raises("quote.changed", "quote.frozen", "quote.not_owner", "quote.not_revisable")
 async def revise_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.revise(session, principal, settings, quote_id), principal)
 

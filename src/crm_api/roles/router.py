@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, status
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.roles import service
 from crm_api.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
@@ -31,6 +32,7 @@ async def list_permissions(_: RolesRead) -> list[PermissionRead]:
     status_code=status.HTTP_201_CREATED,
     summary="Create a custom role",
 )
+@raises("role.code_taken")
 async def create_role(body: RoleCreate, principal: RolesWrite, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.create_role(session, principal, body))
 
@@ -45,5 +47,6 @@ async def get_role(role_id: Id, _: RolesRead, session: SessionDep) -> RoleRead:
     response_model=RoleRead,
     summary="Change a custom role",
 )
+@raises("role.builtin")
 async def update_role(role_id: Id, body: RoleUpdate, principal: RolesWrite, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.update_role(session, principal, role_id, body))

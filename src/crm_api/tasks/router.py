@@ -41,7 +41,7 @@ async def list_tasks(
     summary="Create a task, optionally about a customer, opportunity, service ticket or lead",
     responses=offline.replay_response(TaskRead),
 )
-@raises("task.not_found")
+@raises("task.not_found", "client_id.reused")
 async def create_task(body: TaskCreate, principal: TasksWrite, session: SessionDep, response: Response) -> TaskRead:
     return service.to_read((await service.create_task(session, principal, body)).answer(response), principal)
 
@@ -52,6 +52,7 @@ async def get_task(task_id: Id, principal: TasksRead, session: SessionDep, etag:
 
 
 @router.patch("/{task_id}", response_model=TaskRead, summary="Change an open task")
+@raises("task.assignee_invalid", "task.not_open")
 async def update_task(
     task_id: Id,
     body: TaskUpdate,
@@ -74,10 +75,12 @@ async def delete_task(task_id: Id, principal: TasksWrite, session: SessionDep) -
     response_model=TaskRead,
     summary="Mark an open task done",
 )
+@raises("task.changed", "task.not_open")
 async def complete_task(task_id: Id, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.complete_task(session, principal, task_id), principal)
 
 
 @router.post("/{task_id}/cancel", response_model=TaskRead, summary="Cancel an open task")
+@raises("task.changed", "task.not_open")
 async def cancel_task(task_id: Id, principal: TasksWrite, session: SessionDep) -> TaskRead:
     return service.to_read(await service.cancel_task(session, principal, task_id), principal)

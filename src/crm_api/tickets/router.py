@@ -9,6 +9,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.kb.schemas import ArticleLink
@@ -74,6 +75,7 @@ TicketPage = Annotated[PageParams, listing("TicketSort", "code", "created_at", "
     summary="List and search service tickets in your data scope",
     description=FILTERS_DESCRIPTION,
 )
+@raises("service_ticket.bad_date_range")
 async def list_tickets(
     principal: TicketsRead,
     session: SessionDep,
@@ -91,6 +93,7 @@ async def list_tickets(
     status_code=status.HTTP_201_CREATED,
     summary="Open a service ticket (routing rules may assign it at once)",
 )
+@raises("dictionary.unknown_value", "service_ticket.not_found", "service_ticket.unknown_customer")
 async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: SessionDep) -> TicketDetail:
     return await service.create_ticket(session, principal, body)
 
@@ -100,6 +103,7 @@ async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: S
     response_model=TicketDetail,
     summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
 )
+@raises("service_ticket.not_found")
 async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, etag: ETag) -> TicketDetail:
     return etag(await service.get_ticket(session, principal, ticket_id))
 
@@ -109,6 +113,7 @@ async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep,
     response_model=TicketDetail,
     summary="Assign (or re-assign) a new or assigned ticket to an active user (supervisor)",
 )
+@raises("service_ticket.changed", "service_ticket.inactive_assignee", "service_ticket.not_assignable", "service_ticket.not_found")
 async def assign(ticket_id: Id, body: AssignTicket, principal: TicketsAssign, session: SessionDep) -> TicketDetail:
     return await service.assign(session, principal, ticket_id, body)
 
@@ -118,6 +123,7 @@ async def assign(ticket_id: Id, body: AssignTicket, principal: TicketsAssign, se
     response_model=TicketDetail,
     summary="Record how the assignee handled the ticket",
 )
+@raises("service_ticket.changed", "service_ticket.not_assigned", "service_ticket.not_assignee", "service_ticket.not_found")
 async def handle(ticket_id: Id, body: HandleTicket, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.handle(session, principal, ticket_id, body)
 
@@ -127,6 +133,7 @@ async def handle(ticket_id: Id, body: HandleTicket, principal: TicketsHandle, se
     response_model=TicketDetail,
     summary="Customer feedback: satisfaction 3+ archives the ticket, below 3 sends it back to the assignee",
 )
+@raises("service_ticket.changed", "service_ticket.not_found", "service_ticket.not_handled", "service_ticket.not_participant")
 async def feedback(ticket_id: Id, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.give_feedback(session, principal, ticket_id, body)
 
@@ -136,6 +143,7 @@ async def feedback(ticket_id: Id, body: TicketFeedbackCreate, principal: Tickets
     response_model=TicketDetail,
     summary="Link a knowledge base article",
 )
+@raises("article.not_found", "service_ticket.article_already_linked", "service_ticket.not_found")
 async def link_article(ticket_id: Id, body: ArticleLink, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.link_article(session, principal, ticket_id, body.article_id)
 
@@ -154,6 +162,7 @@ async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPoli
     response_model=list[SlaPolicyRead],
     summary="Replace the SLA targets (existing tickets keep their due times)",
 )
+@raises("dictionary.unknown_value", "sla_policy.duplicate")
 async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWrite, session: SessionDep) -> list[SlaPolicyRead]:
     return await routing.replace_sla_policies(session, principal, body)
 
@@ -176,6 +185,7 @@ async def list_routing_rules(_: TicketsRead, session: SessionDep, page: RoutingR
     status_code=status.HTTP_201_CREATED,
     summary="Add a routing rule: customer level and/or type → a user",
 )
+@raises("dictionary.unknown_value", "routing_rule.inactive_assignee", "routing_rule.no_criteria")
 async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite, session: SessionDep) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await routing.create_routing_rule(session, principal, body))
 
@@ -185,6 +195,7 @@ async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite,
     response_model=RoutingRuleRead,
     summary="Get a routing rule",
 )
+@raises("routing_rule.not_found")
 async def get_routing_rule(rule_id: Id, _: TicketsRead, session: SessionDep) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await routing.get_routing_rule(session, rule_id))
 
@@ -194,6 +205,7 @@ async def get_routing_rule(rule_id: Id, _: TicketsRead, session: SessionDep) -> 
     response_model=RoutingRuleRead,
     summary="Change a routing rule",
 )
+@raises("dictionary.unknown_value", "routing_rule.inactive_assignee", "routing_rule.no_criteria", "routing_rule.not_found")
 async def update_routing_rule(
     rule_id: Id, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> RoutingRuleRead:
@@ -205,5 +217,6 @@ async def update_routing_rule(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a routing rule",
 )
+@raises("routing_rule.not_found")
 async def delete_routing_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await routing.delete_routing_rule(session, principal, rule_id)

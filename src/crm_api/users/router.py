@@ -7,6 +7,7 @@ from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.users import service
 from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
@@ -39,6 +40,7 @@ async def list_users(
     status_code=status.HTTP_201_CREATED,
     summary="Create a user",
 )
+@raises("user.api_key_role", "user.unknown_role", "user.unknown_team", "user.username_taken")
 async def create_user(body: UserCreate, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.create_user(session, principal, body))
 
@@ -53,6 +55,7 @@ async def get_user(user_id: Id, principal: UsersRead, session: SessionDep) -> Us
     response_model=UserRead,
     summary="Change a user's name, email, password, roles or team",
 )
+@raises("user.api_key_role", "user.unknown_role", "user.unknown_team")
 async def update_user(user_id: Id, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.update_user(session, principal, user_id, body))
 
@@ -62,6 +65,7 @@ async def update_user(user_id: Id, body: UserUpdate, principal: UsersWrite, sess
     response_model=UserRead,
     summary="Disable a user: sign-in refused, tokens revoked at once",
 )
+@raises("user.cannot_disable_self")
 async def disable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=False))
 
@@ -71,6 +75,7 @@ async def disable_user(user_id: Id, principal: UsersWrite, session: SessionDep) 
     response_model=UserRead,
     summary="Enable a disabled user",
 )
+@raises("user.cannot_disable_self")
 async def enable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=True))
 
@@ -89,6 +94,7 @@ async def list_teams(_: UsersRead, session: SessionDep, page: TeamPage) -> Page[
     status_code=status.HTTP_201_CREATED,
     summary="Create a team",
 )
+@raises("team.name_taken")
 async def create_team(body: TeamCreate, principal: UsersWrite, session: SessionDep) -> TeamRead:
     return TeamRead.model_validate(await service.create_team(session, principal, body))
 
@@ -103,6 +109,7 @@ async def get_team(team_id: Id, _: UsersRead, session: SessionDep) -> TeamDetail
     response_model=TeamDetail,
     summary="Rename or describe a team",
 )
+@raises("team.name_taken")
 async def update_team(team_id: Id, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
     return await service.update_team(session, principal, team_id, body)
 
@@ -112,5 +119,6 @@ async def update_team(team_id: Id, body: TeamUpdate, principal: UsersWrite, sess
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a user's TOTP second factor (a lost phone)",
 )
+@raises("auth.totp_not_enabled")
 async def reset_totp(user_id: Id, principal: UsersWrite, session: SessionDep) -> None:
     await totp.reset(session, principal, user_id=user_id)

@@ -8,6 +8,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.webhooks import service
 from crm_api.webhooks.policy import DeliveryStatus
@@ -50,6 +51,7 @@ async def list_webhooks(
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a URL to events (the signing secret is in this response only)",
 )
+@raises("webhook.unknown_event_type", "webhook.url_not_allowed")
 async def create_webhook(
     body: WebhookCreate, principal: WebhooksWrite, session: SessionDep, settings: SettingsDep
 ) -> WebhookCreated:
@@ -61,6 +63,7 @@ async def create_webhook(
     response_model=WebhookDeliveryRead,
     summary="Attempt a failed or dead delivery again at the next dispatcher run",
 )
+@raises("webhook_delivery.not_found", "webhook_delivery.succeeded")
 async def retry_delivery(delivery_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.retry_delivery(session, principal, delivery_id))
 
@@ -75,6 +78,7 @@ async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, eta
     response_model=WebhookRead,
     summary="Change a webhook's URL, events, secret or active flag",
 )
+@raises("webhook.unknown_event_type", "webhook.url_not_allowed")
 async def update_webhook(
     webhook_id: Id,
     body: WebhookUpdate,
@@ -117,5 +121,6 @@ async def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue a webhook.test event for this subscription only",
 )
+@raises("webhook.inactive")
 async def test_webhook(webhook_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.send_test(session, principal, webhook_id))

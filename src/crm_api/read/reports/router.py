@@ -9,6 +9,7 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, service, service_desk
 from crm_api.read.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
@@ -52,6 +53,7 @@ PeriodEnd = Annotated[date | None, Query(alias="to", ge=date(FIRST_YEAR, 1, 1), 
     description="JSON and PDF hold one page of customers (`limit`, `cursor`); CSV and XLSX stream every customer. "
     "The totals always cover every contributing customer.",
 )
+@raises("report.too_large_for_pdf")
 async def customer_contribution(
     principal: ReportsRead,
     session: SessionDep,
@@ -72,6 +74,7 @@ async def customer_contribution(
     responses=RESPONSES,
     summary="Customer composition: active customers and their share per level, credit or satisfaction",
 )
+@raises("report.too_large_for_pdf")
 async def customer_composition(
     principal: ReportsRead, session: SessionDep, export: FormatDep, by: CompositionField = CompositionField.LEVEL
 ) -> Response:
@@ -85,6 +88,7 @@ async def customer_composition(
     responses=RESPONSES,
     summary="Revenue forecast: monthly history, least-squares trend and a 95 % prediction interval",
 )
+@raises("report.too_large_for_pdf")
 async def revenue_forecast(
     principal: ReportsRead,
     session: SessionDep,
@@ -103,6 +107,7 @@ async def revenue_forecast(
     responses=RESPONSES,
     summary="Data quality: duplicate-candidate ratio and missing rates per customer and contact field",
 )
+@raises("report.too_large_for_pdf")
 async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
     return export_response(await service.data_quality(session, principal), export, "data-quality")
 
@@ -113,6 +118,7 @@ async def data_quality(principal: ReportsRead, session: SessionDep, export: Form
     responses=RESPONSES,
     summary="Service composition: tickets per service type, every type shown, optionally of one year",
 )
+@raises("report.too_large_for_pdf")
 async def service_composition(
     principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep, year: Year = None
 ) -> Response:
@@ -126,6 +132,7 @@ async def service_composition(
     responses=RESPONSES,
     summary="Churn analysis: confirmed churn with customer, account manager, date and reason",
 )
+@raises("report.too_large_for_pdf")
 async def churn_analysis(
     principal: ReportsRead,
     session: SessionDep,
@@ -146,6 +153,7 @@ async def churn_analysis(
     responses=RESPONSES,
     summary="Sales funnel: opportunities per stage and status, expected amount and stage-to-stage conversion",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def sales_funnel(
     principal: ReportsRead,
     session: SessionDep,
@@ -167,6 +175,7 @@ async def sales_funnel(
     responses=RESPONSES,
     summary="Sales performance per account manager: assigned, won, lost, win rate, days to win, revenue",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def sales_performance(
     principal: ReportsRead,
     session: SessionDep,
@@ -185,6 +194,7 @@ async def sales_performance(
     responses=RESPONSES,
     summary="Service performance per month: handling and archive times (median, p90), SLA breaches, satisfaction",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def service_performance(
     principal: ReportsRead,
     session: SessionDep,
