@@ -29,6 +29,7 @@ from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
 from crm_api.core.observability import RequestIdMiddleware, configure_logging
 from crm_api.core.pubsub import PubSub, listen_dsn
+from crm_api.core.responses import error_contract
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
@@ -51,6 +52,7 @@ from crm_api.notifications.router import router as notifications_router
 from crm_api.notifications.stream import StreamHub
 from crm_api.opportunities.router import router as opportunities_router
 from crm_api.privacy.router import router as privacy_router
+from crm_api.problems import catalogue
 from crm_api.problems.router import pages_router as problem_pages_router
 from crm_api.problems.router import router as problems_router
 from crm_api.quotes.router import router as quotes_router
@@ -246,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     unkept = unkept_writes(DOMAIN_ROUTERS, API_PREFIX)
     header_contract(app, unkept)
+    error_contract(app, catalogue.statuses)
     problem_contract(app)
     # Added innermost first: security headers wrap everything, then CORS, request ids, the input guard, idempotency
     # (which keeps the Location the innermost one adds).

@@ -1,8 +1,14 @@
 import json
 import re
 
+import pytest
+from fastapi import FastAPI
+
+from crm_api.core.responses import error_contract, raises
 from crm_api.main import create_app
+from crm_api.problems import catalogue
 from tests.conftest import make_settings, repo_root
+from tests.routes import api_routes
 
 
 def test_committed_contract_matches_the_app():
@@ -97,3 +103,48 @@ def test_headers_are_declared_where_they_are_sent():
             located.add(path)
     assert {"/api/v1/customers/{customer_id}", "/api/v1/opportunities/{opportunity_id}", "/api/v1/orders/{order_id}"} <= etagged
     assert {"/api/v1/customers", "/api/v1/customers/{customer_id}/contacts", "/api/v1/leads"} <= located
+
+
+def test_no_route_hand_lists_its_error_statuses(app):
+    """Error statuses come from what a route depends on and declares with `raises` (`crm_api.core.responses`)."""
+    hand_listed = [
+        f"{sorted(route.methods)} {path}: {sorted(status for status in route.responses if int(status) >= 400)}"
+        for path, route in api_routes(app)
+        if any(int(status) >= 400 for status in route.responses)
+    ]
+    assert hand_listed == []
+
+
+def _codes(response):
+    return set(re.findall(r"`([^`]+)`", response["description"]))
+
+
+def test_each_error_status_lists_the_codes_the_route_answers_it_with():
+    schema = create_app(make_settings("sqlite+aiosqlite:///unused.db")).openapi()
+    for path, method, operation in _operations(schema):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                codes = _codes(response)
+                assert codes, f"{method.upper()} {path} {status} names no code"
+                assert all(int(status) in catalogue.statuses(code) for code in codes), f"{method.upper()} {path} {status}"
+    update = schema["paths"]["/api/v1/customers/{customer_id}"]["patch"]["responses"]
+    assert {"auth.not_authenticated", "auth.invalid_token"} <= _codes(update["401"])
+    assert _codes(update["403"]) == {"auth.missing_permission"}  # require(...)
+    assert _codes(update["404"]) == {"customer.not_found"}  # {customer_id}
+    assert _codes(update["412"]) == {"precondition.etag_mismatch"}  # If-Match
+    assert {"conflict.concurrent_change", "idempotency.in_progress"} <= _codes(update["409"])
+    assert _codes(update["503"]) == {"database.unavailable"}  # the unit of work
+    assert "customer.duplicate" in _codes(schema["paths"]["/api/v1/customers"]["post"]["responses"]["409"])
+    assert _codes(schema["paths"]["/api/v1/sync"]["get"]["responses"]["410"]) == {"sync.token_expired"}  # an error class
+
+
+def test_a_route_declaring_a_code_nothing_raises_breaks_the_contract():
+    app = FastAPI()
+    error_contract(app, catalogue.statuses)
+
+    @app.get("/typo")
+    @raises("customer.duplicat")
+    async def typo() -> None: ...
+
+    with pytest.raises(ValueError, match=r"customer\.duplicat"):
+        app.openapi()

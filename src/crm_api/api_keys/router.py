@@ -6,9 +6,9 @@ from crm_api.api_keys import service
 from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import no_store
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 router = APIRouter(prefix="/api-keys", tags=["api keys"])
@@ -21,29 +21,25 @@ ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
     response_model=ApiKeyIssued,
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key (the secret is in this response only)",
-    responses=error_responses(401, 403, 422),
     dependencies=[Depends(no_store)],
 )
+@raises("api_key.unknown_role")
 async def issue_api_key(body: ApiKeyCreate, principal: ApiKeysWrite, session: SessionDep) -> ApiKeyIssued:
     return await service.issue(session, principal, body)
 
 
-@router.get(
-    "", response_model=list[ApiKeyRead], summary="List API keys (never their secrets)", responses=error_responses(401, 403)
-)
+@router.get("", response_model=list[ApiKeyRead], summary="List API keys (never their secrets)")
 async def list_api_keys(_: ApiKeysWrite, session: SessionDep) -> list[ApiKeyRead]:
     return await service.list_keys(session)
 
 
-@router.get(
-    "/{key_id}", response_model=ApiKeyRead, summary="Get an API key (never its secret)", responses=error_responses(401, 403, 404)
-)
+@router.get("/{key_id}", response_model=ApiKeyRead, summary="Get an API key (never its secret)")
+@raises("api_key.not_found")
 async def get_api_key(key_id: Id, _: ApiKeysWrite, session: SessionDep) -> ApiKeyRead:
     return await service.get_key(session, key_id)
 
 
-@router.delete(
-    "/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key", responses=error_responses(401, 403, 404)
-)
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key")
+@raises("api_key.not_found")
 async def revoke_api_key(key_id: Id, principal: ApiKeysWrite, session: SessionDep) -> None:
     await service.revoke(session, principal, key_id)

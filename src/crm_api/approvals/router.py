@@ -7,10 +7,10 @@ from crm_api.approvals.policy import ApprovalAction
 from crm_api.approvals.schemas import ApprovalRead, DecisionBody, FlowPut, FlowRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 # Reads load a record with its lines or steps and approval summaries: several statements, one snapshot.
@@ -20,7 +20,6 @@ ApprovalsRead = Annotated[Principal, Depends(require("approvals:read"))]
 ApprovalsManage = Annotated[Principal, Depends(require("approvals:manage"))]
 SubjectTypePath = Annotated[str, Path(pattern=r"^[a-z][a-z_]{0,49}$", examples=["quote"])]
 Me = Literal["me"]
-DECISION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 ApprovalPage = Annotated[PageParams, listing("ApprovalSort", "title", "created_at", "updated_at")]
@@ -30,7 +29,6 @@ ApprovalPage = Annotated[PageParams, listing("ApprovalSort", "title", "created_a
     "/approval-flows",
     response_model=list[FlowRead],
     summary="Every approval flow, by subject type (admins)",
-    responses=error_responses(401, 403),
 )
 async def list_approval_flows(_: ApprovalsManage, session: SessionDep) -> list[FlowRead]:
     return await service.list_flows(session)
@@ -40,8 +38,8 @@ async def list_approval_flows(_: ApprovalsManage, session: SessionDep) -> list[F
     "/approval-flows/{subject_type}",
     response_model=FlowRead,
     summary="The approval flow of a subject type (admins)",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("approval_flow.not_found")
 async def get_approval_flow(subject_type: SubjectTypePath, _: ApprovalsManage, session: SessionDep, etag: ETag) -> FlowRead:
     return etag(service.flow_read(await service.get_flow(session, subject_type)))
 
@@ -53,8 +51,8 @@ async def get_approval_flow(subject_type: SubjectTypePath, _: ApprovalsManage, s
     description="Steps are decided in the order given. Requests already open keep the steps they opened with. "
     "A step with a `condition` applies only to subjects meeting it; a subject no step applies to is approved "
     "at once on submit.",
-    responses=error_responses(401, 403, 412, 422),
 )
+@raises("approval.unknown_approver", "approval.unknown_role", "approval.unknown_subject")
 async def put_approval_flow(
     subject_type: SubjectTypePath, body: FlowPut, principal: ApprovalsManage, session: SessionDep, if_match: IfMatch = None
 ) -> FlowRead:
@@ -65,8 +63,8 @@ async def put_approval_flow(
     "/approval-flows/{subject_type}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove the approval flow of a subject type (admins); its open requests go on",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("approval_flow.not_found")
 async def delete_approval_flow(subject_type: SubjectTypePath, principal: ApprovalsManage, session: SessionDep) -> None:
     await service.delete_flow(session, principal, subject_type)
 
@@ -75,7 +73,6 @@ async def delete_approval_flow(subject_type: SubjectTypePath, principal: Approva
     "/approvals",
     response_model=Page[ApprovalRead],
     summary="Approval requests the caller made or decides, newest first",
-    responses=error_responses(401, 403, 422),
 )
 async def list_approvals(
     principal: ApprovalsRead,
@@ -93,7 +90,6 @@ async def list_approvals(
     "/approvals/{approval_id}",
     response_model=ApprovalRead,
     summary="An approval request with its steps' decisions and what the caller may do",
-    responses=error_responses(401, 403, 404),
 )
 async def get_approval(approval_id: Id, principal: ApprovalsRead, session: SessionDep, etag: ETag) -> ApprovalRead:
     return etag(service.to_read(await service.get(session, principal, approval_id), principal))
@@ -103,7 +99,15 @@ async def get_approval(approval_id: Id, principal: ApprovalsRead, session: Sessi
     "/approvals/{approval_id}/approve",
     response_model=ApprovalRead,
     summary="Approve the current step (its approvers): the request moves on, or is approved after the last step",
-    responses=DECISION_ERRORS,
+)
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
 )
 async def approve_approval(
     approval_id: Id, principal: ApprovalsRead, session: SessionDep, body: DecisionBody | None = None
@@ -117,7 +121,15 @@ async def approve_approval(
     "/approvals/{approval_id}/reject",
     response_model=ApprovalRead,
     summary="Reject the request at the current step (its approvers), with a comment: the subject goes back to draft",
-    responses=DECISION_ERRORS,
+)
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
 )
 async def reject_approval(approval_id: Id, body: DecisionBody, principal: ApprovalsRead, session: SessionDep) -> ApprovalRead:
     request = await service.decide(session, principal, approval_id, ApprovalAction.REJECT, body.comment)
@@ -128,7 +140,15 @@ async def reject_approval(approval_id: Id, body: DecisionBody, principal: Approv
     "/approvals/{approval_id}/withdraw",
     response_model=ApprovalRead,
     summary="Withdraw a pending request (its requester): the subject goes back to draft",
-    responses=DECISION_ERRORS,
+)
+@raises(
+    "approval.changed",
+    "approval.comment_required",
+    "approval.not_approver",
+    "approval.not_pending",
+    "approval.not_requester",
+    "approval.own_request",
+    "approval.unknown_subject",
 )
 async def withdraw_approval(approval_id: Id, principal: ApprovalsRead, session: SessionDep) -> ApprovalRead:
     return service.to_read(await service.decide(session, principal, approval_id, ApprovalAction.WITHDRAW), principal)

@@ -7,9 +7,9 @@ from crm_api.audit import service
 from crm_api.audit.schemas import AuditEventRead
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 AuditRead = Annotated[Principal, Depends(require("audit:read"))]
@@ -24,8 +24,8 @@ AuditEventPage = Annotated[PageParams, listing("AuditEventSort", "occurred_at")]
     "",
     response_model=Page[AuditEventRead],
     summary="Query the audit trail, newest first",
-    responses=error_responses(401, 403, 422),
 )
+@raises("pagination.invalid_cursor")
 async def list_audit_events(
     _: AuditRead,
     session: SessionDep,

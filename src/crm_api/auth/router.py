@@ -16,8 +16,8 @@ from crm_api.auth.schemas import (
 from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import no_store
+from crm_api.core.responses import raises
 from crm_api.core.schemas import PlainText
 from crm_api.core.security import PasswordChecks
 
@@ -41,8 +41,8 @@ def _client_ip(request: Request) -> str | None:
     "/login",
     response_model=TokenPair,
     summary="Sign in with username and password",
-    responses=error_responses(401, 422, 429),
 )
+@raises("auth.invalid_credentials", "auth.otp_required", "auth.invalid_otp", "auth.busy", "auth.too_many_attempts")
 async def login(
     body: LoginRequest,
     request: Request,
@@ -67,8 +67,8 @@ async def login(
     "/token",
     response_model=TokenPair,
     summary="Sign in with an OAuth2 password form (Swagger UI's Authorize)",
-    responses=error_responses(401, 422, 429),
 )
+@raises("auth.invalid_credentials", "auth.otp_required", "auth.invalid_otp", "auth.busy", "auth.too_many_attempts")
 async def token(
     username: Annotated[PlainText, Form(min_length=1, max_length=64)],
     password: Annotated[PlainText, Form(min_length=1, max_length=256, json_schema_extra={"format": "password"})],
@@ -95,8 +95,8 @@ async def token(
     "/refresh",
     response_model=TokenPair,
     summary="Exchange a refresh token for a new pair (rotation)",
-    responses=error_responses(401, 422),
 )
+@raises("auth.invalid_refresh_token", "auth.refresh_token_reused")
 async def refresh(body: RefreshRequest, session: SessionDep, database: DatabaseDep, settings: SettingsDep) -> TokenPair:
     return await service.refresh(session, database, settings, refresh_token=body.refresh_token)
 
@@ -105,15 +105,13 @@ async def refresh(body: RefreshRequest, session: SessionDep, database: DatabaseD
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a refresh token and its session",
-    responses=error_responses(422),
 )
 async def logout(body: RefreshRequest, session: SessionDep) -> None:
     await service.logout(session, refresh_token=body.refresh_token)
 
 
-@router.get(
-    "/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions", responses=error_responses(401)
-)
+@router.get("/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions")
+@raises("auth.not_a_user")
 async def me(principal: Authenticated, session: SessionDep) -> Me:
     return await service.me(session, principal)
 
@@ -122,8 +120,8 @@ async def me(principal: Authenticated, session: SessionDep) -> Me:
     "/totp/setup",
     response_model=TotpSetup,
     summary="Start the TOTP second factor: a new secret and its otpauth:// URI, active once enabled",
-    responses=error_responses(401, 409),
 )
+@raises("auth.totp_already_enabled", "auth.not_a_user")
 async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup:
     return await totp.setup(session, principal)
 
@@ -132,8 +130,8 @@ async def setup_totp(principal: Authenticated, session: SessionDep) -> TotpSetup
     "/totp/enable",
     response_model=RecoveryCodes,
     summary="Turn the second factor on with a current code; returns the recovery codes this once",
-    responses=error_responses(401, 409, 422),
 )
+@raises("auth.totp_not_set_up", "auth.totp_already_enabled", "auth.invalid_otp", "auth.not_a_user")
 async def enable_totp(body: TotpEnable, principal: Authenticated, session: SessionDep) -> RecoveryCodes:
     return RecoveryCodes(recovery_codes=await totp.enable(session, principal, code=body.code))
 
@@ -142,7 +140,7 @@ async def enable_totp(body: TotpEnable, principal: Authenticated, session: Sessi
     "/totp/disable",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Turn the second factor off (password and a code needed)",
-    responses=error_responses(401, 409, 422, 429),
 )
+@raises("auth.totp_not_enabled", "auth.invalid_password", "auth.invalid_otp", "auth.busy", "auth.not_a_user")
 async def disable_totp(body: TotpDisable, principal: Authenticated, session: SessionDep, checks: PasswordChecksDep) -> None:
     await totp.disable(session, checks, principal, password=body.password, code=body.code)

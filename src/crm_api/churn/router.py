@@ -8,10 +8,10 @@ from crm_api.churn.schemas import ChurnWarningDetail, ChurnWarningRead, ConfirmC
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 ChurnScan = Annotated[Principal, Depends(require("churn:scan"))]
@@ -29,7 +29,6 @@ WarningPage = Annotated[PageParams, listing("WarningSort", "opened_at", "created
     "",
     response_model=Page[ChurnWarningRead],
     summary="List churn warnings in your data scope, newest first",
-    responses=error_responses(401, 403, 422),
 )
 async def list_warnings(
     principal: ChurnRead,
@@ -48,7 +47,6 @@ async def list_warnings(
     "/scan",
     response_model=ScanResult,
     summary="Run the churn scan now (skipped if it is running elsewhere)",
-    responses=error_responses(401, 403),
 )
 async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -> ScanResult:
     outcome = await jobs.run_scan_now(database, settings)
@@ -59,8 +57,8 @@ async def scan_now(_: ChurnScan, database: DatabaseDep, settings: SettingsDep) -
     "/{warning_id}",
     response_model=ChurnWarningDetail,
     summary="Get a churn warning with its reasons and measures",
-    responses=error_responses(401, 403, 404),
 )
+@raises("churn_warning.not_found")
 async def get_warning(
     warning_id: Id, principal: ChurnRead, session: SessionDep, settings: SettingsDep, etag: ETag
 ) -> ChurnWarningDetail:
@@ -71,8 +69,8 @@ async def get_warning(
     "/{warning_id}/measures",
     response_model=ChurnWarningDetail,
     summary="Add a postpone measure (the customer's account manager); the warning becomes postponed",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("churn_warning.confirmed", "churn_warning.not_found", "churn_warning.not_owner")
 async def add_measure(
     warning_id: Id, body: MeasureCreate, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:
@@ -83,8 +81,8 @@ async def add_measure(
     "/{warning_id}/confirm",
     response_model=ChurnWarningDetail,
     summary="Confirm the churn: needs a reason and a measure first; the customer becomes churned",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("churn_warning.changed", "churn_warning.confirmed", "churn_warning.no_measures", "churn_warning.not_found")
 async def confirm(
     warning_id: Id, body: ConfirmChurn, principal: ChurnManage, session: SessionDep, settings: SettingsDep
 ) -> ChurnWarningDetail:

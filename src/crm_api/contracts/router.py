@@ -19,10 +19,10 @@ from crm_api.contracts.schemas import (
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 
 # Reads load a contract with its approval summary: several statements, one snapshot.
@@ -30,7 +30,6 @@ router = APIRouter(tags=["contracts"], route_class=SnapshotRoute)
 
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 ContractsWrite = Annotated[Principal, Depends(require("contracts:write"))]
-TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 ContractPage = Annotated[
@@ -42,7 +41,6 @@ ContractPage = Annotated[
     "/contracts",
     response_model=Page[ContractRead],
     summary="List contracts in the caller's scope",
-    responses=error_responses(401, 403, 422),
 )
 async def list_contracts(
     principal: ContractsRead,
@@ -59,7 +57,15 @@ async def list_contracts(
     response_model=ContractRead,
     status_code=status.HTTP_201_CREATED,
     summary="Draft a contract from an accepted quote of the caller's, or for a customer the caller owns",
-    responses=error_responses(401, 403, 404, 409, 422),
+)
+@raises(
+    "customer.not_found",
+    "contract.not_customer_owner",
+    "opportunity.not_found",
+    "quote.no_customer",
+    "quote.not_accepted",
+    "quote.not_found",
+    "quote.not_owner",
 )
 async def create_contract(body: ContractCreate, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     return await service.read(session, await service.create(session, principal, body), principal)
@@ -69,7 +75,6 @@ async def create_contract(body: ContractCreate, principal: ContractsWrite, sessi
     "/contracts/{contract_id}",
     response_model=ContractRead,
     summary="Get a contract with its approval and what the caller may do",
-    responses=error_responses(401, 403, 404),
 )
 async def get_contract(contract_id: Id, principal: ContractsRead, session: SessionDep, etag: ETag) -> ContractRead:
     return etag(await service.read(session, await service.get(session, principal, contract_id), principal))
@@ -79,8 +84,8 @@ async def get_contract(contract_id: Id, principal: ContractsRead, session: Sessi
     "/contracts/{contract_id}",
     response_model=ContractRead,
     summary="Change a draft contract (its owner)",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("contract.not_draft", "contract.not_owner", "contract.period_reversed")
 async def update_contract(
     contract_id: Id, body: ContractUpdate, principal: ContractsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> ContractRead:
@@ -92,7 +97,14 @@ async def update_contract(
     "/contracts/{contract_id}/submit",
     response_model=ContractRead,
     summary="Submit a draft contract for approval (always needed): active once approved",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "approval.no_flow",
+    "approval.no_requester",
+    "approval.unknown_subject",
+    "contract.changed",
+    "contract.not_draft",
+    "contract.not_owner",
 )
 async def submit_contract(contract_id: Id, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     return await service.read(session, await service.submit(session, principal, contract_id), principal)
@@ -102,8 +114,8 @@ async def submit_contract(contract_id: Id, principal: ContractsWrite, session: S
     "/contracts/{contract_id}/complete",
     response_model=ContractRead,
     summary="Close an active contract as completed (its owner)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("contract.changed", "contract.not_active", "contract.not_draft", "contract.not_owner")
 async def complete_contract(contract_id: Id, principal: ContractsWrite, session: SessionDep) -> ContractRead:
     contract = await service.close(session, principal, contract_id, ContractAction.COMPLETE)
     return await service.read(session, contract, principal)
@@ -113,8 +125,8 @@ async def complete_contract(contract_id: Id, principal: ContractsWrite, session:
     "/contracts/{contract_id}/terminate",
     response_model=ContractRead,
     summary="Terminate an active contract, with the reason (its owner)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("contract.changed", "contract.not_active", "contract.not_draft", "contract.not_owner")
 async def terminate_contract(
     contract_id: Id, body: TerminateBody, principal: ContractsWrite, session: SessionDep
 ) -> ContractRead:
@@ -126,7 +138,6 @@ async def terminate_contract(
     "/contracts/{contract_id}/installments",
     response_model=list[InstallmentRead],
     summary="The contract's payment plan, by due date, each with what was collected and its status",
-    responses=error_responses(401, 403, 404),
 )
 async def list_installments(
     contract_id: Id, principal: ContractsRead, session: SessionDep, settings: SettingsDep
@@ -139,8 +150,8 @@ async def list_installments(
     response_model=InstallmentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add an installment to an active contract's payment plan (its owner); the plan may not exceed the amount",
-    responses=TRANSITION_ERRORS,
 )
+@raises("contract.not_active", "contract.not_draft", "contract.not_owner", "contract.plan_over_amount")
 async def add_installment(
     contract_id: Id, body: InstallmentCreate, principal: ContractsWrite, session: SessionDep, settings: SettingsDep
 ) -> InstallmentRead:
@@ -152,8 +163,8 @@ async def add_installment(
     response_model=ReceiptRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record money received against an installment (its owner); collecting more than is outstanding is 409",
-    responses=TRANSITION_ERRORS,
 )
+@raises("contract.not_active", "contract.not_owner", "installment.over_collected")
 async def record_receipt(
     contract_id: Id, installment_id: Id, body: ReceiptCreate, principal: ContractsWrite, session: SessionDep
 ) -> ReceiptRead:
@@ -164,7 +175,6 @@ async def record_receipt(
     "/contracts/{contract_id}/invoices",
     response_model=list[InvoiceRead],
     summary="The contract's invoices",
-    responses=error_responses(401, 403, 404),
 )
 async def list_invoices(contract_id: Id, principal: ContractsRead, session: SessionDep) -> list[InvoiceRead]:
     return await service.list_invoices(session, principal, contract_id)
@@ -175,7 +185,7 @@ async def list_invoices(contract_id: Id, principal: ContractsRead, session: Sess
     response_model=InvoiceRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record an invoice of an active contract (its owner); invoices may not total more than the amount",
-    responses=TRANSITION_ERRORS,
 )
+@raises("contract.not_active", "contract.not_draft", "contract.not_owner", "contract.over_invoiced")
 async def add_invoice(contract_id: Id, body: InvoiceCreate, principal: ContractsWrite, session: SessionDep) -> InvoiceRead:
     return await service.add_invoice(session, principal, contract_id, body)

@@ -14,6 +14,7 @@ from crm_api.core.config import Settings
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import Forbidden
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="Integrator API key")
@@ -25,6 +26,7 @@ class Authenticate(Protocol):
     ) -> Awaitable[Principal]: ...
 
 
+@raises("auth.not_authenticated", "auth.invalid_token", "auth.invalid_api_key")
 async def get_principal(
     request: Request,
     session: SessionDep,
@@ -41,6 +43,7 @@ Authenticated = Annotated[Principal, Depends(get_principal)]
 def require(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the request through only if the caller holds `permission` (any scope)."""
 
+    @raises("auth.missing_permission")
     async def check(principal: Authenticated) -> Principal:
         if not principal.can(permission):
             raise Forbidden(f"This action needs the permission {permission}", code="auth.missing_permission")

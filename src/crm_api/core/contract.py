@@ -2,7 +2,7 @@
 
 `Idempotency-Key` on every write the IdempotencyMiddleware keeps (`idempotency.unkept_writes` are not);
 `ETag` and 304 on every GET that takes the `ETag` dependency (its If-None-Match parameter shows it); `Location` on a 201
-whose record has a GET at `{path}/{id}` (LocationMiddleware sends it); `Retry-After` on 429 and 503; 413 wherever a body
+whose record has a GET at `{path}/{id}` (LocationMiddleware sends it); 413 wherever a body
 is read; 422 on every operation, which refuses a query parameter it does not declare (`edge.reject_unknown_query`).
 """
 
@@ -27,7 +27,6 @@ ETAG = {
     "schema": {"type": "string"},
 }
 LOCATION = {"description": "The URL of the record created", "schema": {"type": "string"}}
-RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}
 
 
 def _status(operation: dict[str, Any], status: int, description: str | None = None) -> dict[str, Any]:
@@ -67,9 +66,6 @@ def _declare(schema: dict[str, Any], unkept: frozenset[tuple[str, str]]) -> None
             elif created:  # an entry of a log or a part of its parent, with no GET of its own to locate
                 whole = f"an entry of the list at `{path}`" if "get" in operations else f"a part of `{path.rsplit('/', 1)[0]}`"
                 created["description"] = f"Created: {whole}, with no URL of its own (so no Location)"
-            for status in ("429", "503"):
-                if status in operation["responses"]:
-                    operation["responses"][status].setdefault("headers", {})["Retry-After"] = RETRY_AFTER
             if not parameters:
                 del operation["parameters"]
 

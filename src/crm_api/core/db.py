@@ -17,6 +17,7 @@ from starlette.types import Scope
 
 from crm_api.core.config import Settings
 from crm_api.core.errors import DatabaseFailure, classify_database_failure
+from crm_api.core.responses import raises
 
 # SQLite's lock wait when no timeouts are given (a Database built outside the settings, in tests).
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -192,6 +193,7 @@ def after_commit(scope: Scope) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+@raises("database.unavailable")
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back if it raises."""
     joined: AsyncSession | None = request.scope.get(JOINED_TRANSACTION)
@@ -213,11 +215,13 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 
 
+@raises("database.unavailable")
 def request_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
+@raises("database.unavailable")
 async def _streamed_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only snapshot that stays open until the response has been sent, so a file's rows are read while it
     streams, in the snapshot its header and totals were read in; no connection is taken unless a statement runs."""

@@ -375,11 +375,6 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(database_error, _database_error)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries naming the errors a route answers; `problem_contract` gives them their body."""
-    return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
-
-
 def _problem_schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for model in (Problem, ValidationProblem, StaleProblem):

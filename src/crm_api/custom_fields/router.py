@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, Path, Request, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.custom_fields import service
 from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.custom_fields.schemas import KEY_PATTERN, CustomFieldCreate, CustomFieldRead, CustomFieldUpdate, JsonSchema
@@ -25,7 +25,6 @@ CustomFieldPage = Annotated[PageParams, listing("CustomFieldSort", "key", "sort_
     "/{entity}",
     response_model=Page[CustomFieldRead],
     summary="List an entity's custom fields in form order",
-    responses=error_responses(401, 422),
 )
 async def list_custom_fields(
     entity: Entity, _: Authenticated, session: SessionDep, page: CustomFieldPage, include_inactive: bool = False
@@ -40,7 +39,12 @@ async def list_custom_fields(
     summary="Define a custom field",
     description="Values records already hold under the key must fit the new field's type (and be distinct when "
     "unique), or the answer is 409 `custom_field.stored_values_conflict`.",
-    responses=error_responses(401, 403, 409, 422),
+)
+@raises(
+    "custom_field.duplicate_key",
+    "custom_field.duplicate_label",
+    "custom_field.stored_values_conflict",
+    "custom_field.unknown_category",
 )
 async def create_custom_field(
     entity: Entity, body: CustomFieldCreate, principal: CustomFieldsWrite, session: SessionDep
@@ -54,7 +58,6 @@ async def create_custom_field(
     summary="The JSON Schema (draft 2020-12) of an entity's custom_fields, to render its form",
     description="Active fields in form order: `title` is the label, choices are `oneOf` of `const` (the stored value) "
     "and `title` (the dictionary label), `required` lists the required keys.",
-    responses=error_responses(401, 422),
 )
 async def get_custom_field_schema(entity: Entity, _: Authenticated, session: SessionDep, request: Request) -> JsonSchema:
     return await service.json_schema(session, entity, schema_id=request.url.path)
@@ -66,7 +69,9 @@ async def get_custom_field_schema(entity: Entity, _: Authenticated, session: Ses
     summary="Change a custom field's label, order, required or unique",
     description="Key, type and choices' category never change. Turning `unique` on is refused with 409 while "
     "records share a value.",
-    responses=error_responses(401, 403, 404, 409, 422),
+)
+@raises(
+    "custom_field.not_found", "custom_field.duplicate_label", "custom_field.not_uniqueable", "custom_field.stored_values_conflict"
 )
 async def update_custom_field(
     entity: Entity, key: Key, body: CustomFieldUpdate, principal: CustomFieldsWrite, session: SessionDep
@@ -78,8 +83,8 @@ async def update_custom_field(
     "/{entity}/{key}/deactivate",
     response_model=CustomFieldRead,
     summary="Deactivate a custom field: values are kept, but it is no longer required, filtered or written",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("custom_field.not_found", "custom_field.stored_values_conflict")
 async def deactivate_custom_field(entity: Entity, key: Key, principal: CustomFieldsWrite, session: SessionDep) -> CustomFieldRead:
     return CustomFieldRead.model_validate(await service.set_active(session, principal, entity, key, active=False))
 
@@ -89,7 +94,7 @@ async def deactivate_custom_field(entity: Entity, key: Key, principal: CustomFie
     response_model=CustomFieldRead,
     summary="Reactivate a custom field",
     description="Refused with 409 while values written meanwhile would break its rules (a repeated unique value).",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("custom_field.not_found", "custom_field.stored_values_conflict")
 async def activate_custom_field(entity: Entity, key: Key, principal: CustomFieldsWrite, session: SessionDep) -> CustomFieldRead:
     return CustomFieldRead.model_validate(await service.set_active(session, principal, entity, key, active=True))

@@ -9,11 +9,11 @@ from crm_api.core import offline
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import bulk, duplicates, emails, exports, imports, merge, pool, service
@@ -65,7 +65,6 @@ CustomerPage = Annotated[PageParams, listing("CustomerSort", "code", "name", "cr
     response_model=Page[CustomerRead],
     summary="List and search customers, newest first",
     description=FILTERS_DESCRIPTION,
-    responses=error_responses(401, 403, 422),
 )
 async def list_customers(
     principal: CustomersRead,
@@ -84,7 +83,15 @@ async def list_customers(
     summary="Create a customer owned by the caller",
     description='409 `customer.duplicate` (with `duplicate`: id, name, owner_name or "pool") when a live customer '
     "has the same normalized name, E.164 phone or email.",
-    responses=offline.replay_response(CustomerRead) | error_responses(401, 403, 404, 409, 422),
+    responses=offline.replay_response(CustomerRead),
+)
+@raises(
+    "customer.duplicate",
+    "customer.not_found",
+    "client_id.reused",
+    "customer.owner_required",
+    "dictionary.unknown_value",
+    "phone.invalid",
 )
 async def create_customer(
     body: CustomerCreate, principal: CustomersWrite, session: SessionDep, response: Response
@@ -104,8 +111,8 @@ async def create_customer(
     "duplicate guard too (a row matching a live customer or an earlier row is a row error naming it); the importer "
     "owns the new customers. 409 `customer.duplicate` when a concurrent request created one of the rows' customers "
     "first.",
-    responses=error_responses(401, 403, 409, 413, 422),
 )
+@raises("customer.owner_required", "import.person_required", "upload.too_large")
 async def import_customers(
     principal: CustomersWrite,
     session: SessionDep,
@@ -133,7 +140,6 @@ async def import_customers(
     description="One column per field, then one per active custom field, headed by its label. " + FILTERS_DESCRIPTION,
     responses={
         200: {"content": {media: {} for media in exports.MEDIA_TYPES.values()}, "description": "The file, streamed"},
-        **error_responses(401, 403, 422),
     },
 )
 async def export_customers(
@@ -155,8 +161,8 @@ async def export_customers(
     "/duplicates",
     response_model=Page[DuplicatePair],
     summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
-    responses=error_responses(401, 403, 422),
 )
+@raises("pagination.invalid_cursor")
 async def list_duplicates(principal: CustomersRead, session: SessionDep, page: PageDep) -> Page[DuplicatePair]:
     return await duplicates.list_duplicates(session, principal, page)
 
@@ -165,13 +171,20 @@ async def list_duplicates(principal: CustomersRead, session: SessionDep, page: P
     "/bulk-update",
     response_model=CustomerBulkResult,
     summary="Change level, tags or owner of up to 500 customers, all or none",
-    responses=error_responses(401, 403, 404, 409, 422),
+)
+@raises(
+    "customer.not_found",
+    "customer.not_active",
+    "customer.owner_inactive",
+    "customer.owner_outside_team",
+    "dictionary.unknown_value",
+    "privacy.erased",
 )
 async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, session: SessionDep) -> CustomerBulkResult:
     return CustomerBulkResult(updated=await bulk.bulk_update(session, principal, body))
 
 
-@router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer", responses=error_responses(401, 403, 404))
+@router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer")
 async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> CustomerRead:
     return etag(service.to_read(await service.get_customer(session, principal, customer_id)))
 
@@ -180,8 +193,8 @@ async def get_customer(customer_id: Id, principal: CustomersRead, session: Sessi
     "/{customer_id}",
     response_model=CustomerRead,
     summary="Change an active customer",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("customer.duplicate", "customer.not_active", "dictionary.unknown_value", "phone.invalid", "privacy.erased")
 async def update_customer(
     customer_id: Id,
     body: CustomerUpdate,
@@ -198,7 +211,6 @@ async def update_customer(
     "/{customer_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Soft-delete a customer (restorable)",
-    responses=error_responses(401, 403, 404),
 )
 async def delete_customer(customer_id: Id, principal: CustomersDelete, session: SessionDep) -> None:
     await service.delete_customer(session, principal, customer_id)
@@ -208,8 +220,8 @@ async def delete_customer(customer_id: Id, principal: CustomersDelete, session: 
     "/{customer_id}/restore",
     response_model=CustomerRead,
     summary="Restore a soft-deleted customer",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("customer.duplicate", "customer.not_deleted")
 async def restore_customer(customer_id: Id, principal: CustomersDelete, session: SessionDep) -> CustomerRead:
     return service.to_read(await service.restore_customer(session, principal, customer_id))
 
@@ -218,8 +230,8 @@ async def restore_customer(customer_id: Id, principal: CustomersDelete, session:
     "/{customer_id}/transfer",
     response_model=CustomerRead,
     summary="Give the customer to another account manager",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("customer.not_active", "customer.owner_inactive", "customer.owner_outside_team", "privacy.erased")
 async def transfer_customer(
     customer_id: Id, body: CustomerTransfer, principal: CustomersTransfer, session: SessionDep
 ) -> CustomerRead:
@@ -234,7 +246,15 @@ async def transfer_customer(
     "`customer.already_owned` naming the owner. Refused with 409 `customer.claim_limit` when the caller owns "
     "CRM_POOL_CLAIM_LIMIT active customers, and `customer.claim_cooldown` within CRM_POOL_CLAIM_COOLDOWN_DAYS "
     "of the caller releasing it.",
-    responses=error_responses(401, 403, 404, 409),
+)
+@raises(
+    "customer.already_owned",
+    "customer.changed",
+    "customer.claim_cooldown",
+    "customer.claim_limit",
+    "customer.not_active",
+    "customer.owner_required",
+    "privacy.erased",
 )
 async def claim_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
     return service.to_read(await service.claim_customer(session, principal, settings, customer_id))
@@ -244,8 +264,8 @@ async def claim_customer(customer_id: Id, principal: CustomersWrite, session: Se
     "/{customer_id}/release",
     response_model=CustomerRead,
     summary="Put a customer back into the pool (its owner, or their supervisor or an admin)",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("customer.changed", "customer.not_active", "privacy.erased")
 async def release_customer(
     customer_id: Id, body: CustomerRelease, principal: CustomersWrite, session: SessionDep
 ) -> CustomerRead:
@@ -258,7 +278,14 @@ async def release_customer(
     summary="Lock a customer: the recycle job leaves it with its owner (its owner, their supervisor or an admin)",
     description="Refused with 409 `customer.lock_limit` when its owner already has CRM_POOL_LOCK_LIMIT locked "
     "customers, `customer.already_locked`, and `customer.in_pool` for a customer without an owner.",
-    responses=error_responses(401, 403, 404, 409),
+)
+@raises(
+    "customer.already_locked",
+    "customer.changed",
+    "customer.in_pool",
+    "customer.lock_limit",
+    "customer.not_active",
+    "privacy.erased",
 )
 async def lock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep, settings: SettingsDep) -> CustomerRead:
     return service.to_read(await pool.lock_customer(session, principal, settings, customer_id))
@@ -268,8 +295,8 @@ async def lock_customer(customer_id: Id, principal: CustomersWrite, session: Ses
     "/{customer_id}/unlock",
     response_model=CustomerRead,
     summary="Unlock a customer: the recycle rules apply to it again",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("customer.changed", "customer.not_active", "customer.not_locked", "privacy.erased")
 async def unlock_customer(customer_id: Id, principal: CustomersWrite, session: SessionDep) -> CustomerRead:
     return service.to_read(await pool.unlock_customer(session, principal, customer_id))
 
@@ -281,7 +308,6 @@ OwnershipChangePage = Annotated[PageParams, listing("OwnershipChangeSort", "at")
     "/{customer_id}/ownership-history",
     response_model=Page[OwnershipChangeRead],
     summary="Who owned the customer, when and why (create, claim, release, recycle, transfer, merge, lock), oldest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def ownership_history(
     customer_id: Id, principal: CustomersRead, session: SessionDep, page: OwnershipChangePage
@@ -293,8 +319,8 @@ async def ownership_history(
     "/{customer_id}/merge",
     response_model=CustomerMergeResult,
     summary="Merge a duplicate into this customer: its records move here, it is soft-deleted",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("customer.merge_same", "customer.not_active", "privacy.erased")
 async def merge_customers(
     customer_id: Id, body: CustomerMerge, principal: CustomersWrite, session: SessionDep
 ) -> CustomerMergeResult:
@@ -324,9 +350,9 @@ def _customer_records(
         description=FILTERS_DESCRIPTION
         if kind.custom_fields
         else f"{plural.capitalize()} have no custom fields: `cf.` is a 422.",
-        responses=error_responses(401, 403, 404, 422),
         name=f"list_{path}",
     )
+    @raises("custom_field.invalid_filter")
     async def list_records(
         customer_id: Id,
         principal: CustomersRead,
@@ -341,9 +367,10 @@ def _customer_records(
         response_model=read_model,
         status_code=status.HTTP_201_CREATED,
         summary=f"Add {plural} to an active customer",
-        responses=offline.replay_response(read_model) | error_responses(401, 403, 404, 409, 422),
+        responses=offline.replay_response(read_model),
         name=f"add_{one}",
     )
+    @raises("client_id.reused", "customer.not_active", "phone.invalid", "privacy.erased")
     async def add_record(
         customer_id: Id,
         body: create_model,  # type: ignore[valid-type]  # a model chosen at runtime; FastAPI reads the annotation
@@ -358,7 +385,6 @@ def _customer_records(
         f"/{{customer_id}}/{path}/{{{one}_id}}",
         response_model=read_model,
         summary=f"Get {plural}",
-        responses=error_responses(401, 403, 404),
         name=f"get_{one}",
     )
     async def get_record(customer_id: Id, record_id: RecordId, principal: CustomersRead, session: SessionDep, etag: ETag) -> Any:
@@ -369,9 +395,9 @@ def _customer_records(
         f"/{{customer_id}}/{path}/{{{one}_id}}",
         response_model=read_model,
         summary=f"Change {plural} (required fields stay filled)",
-        responses=error_responses(401, 403, 404, 409, 412, 422),
         name=f"update_{one}",
     )
+    @raises("customer.not_active", "phone.invalid", "privacy.erased")
     async def update_record(
         customer_id: Id,
         record_id: RecordId,
@@ -388,9 +414,9 @@ def _customer_records(
         f"/{{customer_id}}/{path}/{{{one}_id}}",
         status_code=status.HTTP_204_NO_CONTENT,
         summary=f"Delete {plural}",
-        responses=error_responses(401, 403, 404, 409),
         name=f"delete_{one}",
     )
+    @raises("customer.not_active", "privacy.erased")
     async def delete_record(customer_id: Id, record_id: RecordId, principal: CustomersWrite, session: SessionDep) -> None:
         await service.delete_record(session, principal, kind, customer_id, record_id)
 
@@ -423,8 +449,8 @@ _customer_records(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Email a contact of the customer over SMTP, recorded as an interaction",
     description="Accepted: the email goes out through the delivery log (retried until sent); the interaction is recorded at once.",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("client_id.reused", "contact.no_email", "customer.not_active", "phone.invalid", "privacy.erased")
 async def email_contact(
     customer_id: Id, body: ContactEmailCreate, principal: CustomersWrite, session: SessionDep, settings: SettingsDep
 ) -> ContactEmailSent:
@@ -436,7 +462,6 @@ async def email_contact(
     response_model=Page[PoolCustomerRead],
     summary="List the customer pool (公海): customers without an owner, newest first; phones and email masked",
     description=FILTERS_DESCRIPTION,
-    responses=error_responses(401, 403, 422),
 )
 async def list_pool(
     principal: CustomersWrite,
@@ -453,7 +478,6 @@ async def list_pool(
     "/recycle-rules",
     response_model=RecycleRulesRead,
     summary="The recycle rules: per customer level, when an owned customer goes back to the pool",
-    responses=error_responses(401, 403),
 )
 async def list_recycle_rules(_: CustomersRead, session: SessionDep) -> RecycleRulesRead:
     return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in await pool.recycle_rules(session)])
@@ -467,8 +491,8 @@ async def list_recycle_rules(_: CustomersRead, session: SessionDep) -> RecycleRu
     "pool after `no_interaction_days` without an interaction or `no_deal_days` without a won opportunity or a shipped "
     "order, counted from when its owner got it at the earliest; its owner gets a task `warning_days` before. "
     "Locked customers stay. An empty list turns recycling off.",
-    responses=error_responses(401, 403, 422),
 )
+@raises("dictionary.unknown_value")
 async def replace_recycle_rules(body: RecycleRules, principal: SettingsWrite, session: SessionDep) -> RecycleRulesRead:
     rules = await pool.replace_recycle_rules(session, principal, body)
     return RecycleRulesRead(rules=[pool.rule_read(rule) for rule in rules])

@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.dictionary import service
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
@@ -25,7 +25,6 @@ DictionaryItemPage = Annotated[
     "",
     response_model=Page[DictionaryItemRead],
     summary="List dictionary items, by category and order",
-    responses=error_responses(401, 422),
 )
 async def list_items(
     _: Authenticated,
@@ -42,13 +41,14 @@ async def list_items(
     response_model=DictionaryItemRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a dictionary item",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("dictionary.duplicate_value")
 async def create_item(body: DictionaryItemCreate, principal: DictionaryWrite, session: SessionDep) -> DictionaryItemRead:
     return DictionaryItemRead.model_validate(await service.create_item(session, principal, body))
 
 
-@router.get("/{item_id}", response_model=DictionaryItemRead, summary="Get a dictionary item", responses=error_responses(401, 404))
+@router.get("/{item_id}", response_model=DictionaryItemRead, summary="Get a dictionary item")
+@raises("dictionary_item.not_found")
 async def get_item(item_id: Id, _: Authenticated, session: SessionDep) -> DictionaryItemRead:
     return DictionaryItemRead.model_validate(await service.get_item(session, item_id))
 
@@ -57,8 +57,8 @@ async def get_item(item_id: Id, _: Authenticated, session: SessionDep) -> Dictio
     "/{item_id}",
     response_model=DictionaryItemRead,
     summary="Change or deactivate an editable item",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("dictionary.duplicate_value", "dictionary.in_use", "dictionary.not_editable", "dictionary_item.not_found")
 async def update_item(
     item_id: Id, body: DictionaryItemUpdate, principal: DictionaryWrite, session: SessionDep
 ) -> DictionaryItemRead:
@@ -69,7 +69,7 @@ async def update_item(
     "/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an editable item no record uses",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("dictionary.in_use", "dictionary.not_editable", "dictionary_item.not_found")
 async def delete_item(item_id: Id, principal: DictionaryWrite, session: SessionDep) -> None:
     await service.delete_item(session, principal, item_id)

@@ -7,11 +7,12 @@ from fastapi.responses import FileResponse
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import Raised, raises
 from crm_api.core.schemas import MAX_ID, Id, PlainText
 from crm_api.documents import service
+from crm_api.documents.exceptions import DocumentTypeNotAllowed
 from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.service import HolderKind
 from crm_api.documents.storage import ALLOWED
@@ -39,13 +40,12 @@ def add_document_routes(
     read: str,
     write: str,
     changeable: str,
-    refused_when_inactive: bool = False,
+    refusals: tuple[Raised, ...] = (),
     name: str = "",
 ) -> None:
     """The document routes of one kind of holder, under `/{<kind>_id}/documents`, with operations named
-    `<verb>_<name>document(s)`. `changeable` names the holders whose documents may change (the others: 409 when
-    `refused_when_inactive`)."""
-    conflict = (409,) if refused_when_inactive else ()
+    `<verb>_<name>document(s)`. `changeable` names the holders whose documents may change; `refusals` are what the
+    others are refused with."""
     HolderId = Annotated[int, Path(alias=f"{kind}_id", ge=1, le=MAX_ID)]
     Reader = Annotated[Principal, Depends(require(read))]
     Writer = Annotated[Principal, Depends(require(write))]
@@ -56,7 +56,6 @@ def add_document_routes(
         response_model=Page[DocumentRead],
         name=f"list_{name}documents",
         summary=f"List a {kind}'s documents, newest first",
-        responses=error_responses(401, 403, 404, 422),
     )
     async def list_documents(
         holder_id: HolderId, principal: Reader, session: SessionDep, page: DocumentPage
@@ -70,8 +69,8 @@ def add_document_routes(
         name=f"upload_{name}document",
         summary=f"Attach a document to {changeable}",
         description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
-        responses=error_responses(401, 403, 404, *conflict, 413, 415, 422),
     )
+    @raises(DocumentTypeNotAllowed, *refusals)
     async def upload_document(
         holder_id: HolderId,
         principal: Writer,
@@ -88,7 +87,6 @@ def add_document_routes(
         response_model=DocumentRead,
         name=f"get_{name}document",
         summary="Get a document's metadata",
-        responses=error_responses(401, 403, 404),
     )
     async def get_document(holder_id: HolderId, document_id: Id, principal: Reader, session: SessionDep) -> DocumentRead:
         return DocumentRead.model_validate(await service.get_document(session, principal, kind, holder_id, document_id))
@@ -98,11 +96,9 @@ def add_document_routes(
         response_class=FileResponse,
         name=f"download_{name}document",
         summary="Download a document",
-        responses={
-            200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
-            **error_responses(401, 403, 404),
-        },
+        responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"}},
     )
+    @raises("document_content.not_found")
     async def download_document(
         holder_id: HolderId, document_id: Id, principal: Reader, session: SessionDep, settings: SettingsDep
     ) -> FileResponse:
@@ -118,8 +114,8 @@ def add_document_routes(
         status_code=status.HTTP_204_NO_CONTENT,
         name=f"delete_{name}document",
         summary=f"Remove a document from {changeable}",
-        responses=error_responses(401, 403, 404, *conflict),
     )
+    @raises(*refusals)
     async def delete_document(holder_id: HolderId, document_id: Id, principal: Writer, session: SessionDep) -> None:
         await service.delete_document(session, principal, kind, holder_id, document_id)
 
@@ -130,7 +126,7 @@ add_document_routes(
     read="customers:read",
     write="customers:write",
     changeable="an active customer",
-    refused_when_inactive=True,
+    refusals=("customer.not_active", "privacy.erased"),
 )
 add_document_routes(
     contract_router,
@@ -149,8 +145,8 @@ add_document_routes(
     summary="Attach a photo to a field visit (an interaction of an active customer)",
     description="PNG or JPEG, read from the file's bytes (not its Content-Type): anything else is 415 "
     "`photo.not_an_image`. Larger than `CRM_PHOTO_MAX_BYTES`: 413. Download it as a document of the customer.",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
 )
+@raises(DocumentTypeNotAllowed, "customer.not_active", "privacy.erased")
 async def add_photo(
     customer_id: Id,
     interaction_id: Id,
@@ -168,7 +164,6 @@ async def add_photo(
     "/{customer_id}/interactions/{interaction_id}/photos",
     response_model=Page[DocumentRead],
     summary="List the photos of a field visit, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_photos(
     customer_id: Id, interaction_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage

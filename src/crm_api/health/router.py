@@ -19,7 +19,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database answers (503 otherwise)", responses={503: {"description": "Database unreachable"}})
+@router.get("/ready", summary="The database answers (503 otherwise)")
 async def ready(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     try:
         await database.ping(settings.health_ready_timeout_seconds)

@@ -6,8 +6,8 @@ from fastapi.responses import StreamingResponse
 from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.files import csv_chunks
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.imports import service
 from crm_api.imports.policy import ImportEntity, ImportMode, ImportStatus
@@ -30,9 +30,9 @@ QUEUED_LOCATION = {"description": "The URL of the import, to follow its progress
     responses={
         201: {"model": ImportRead, "description": "The import ran in the request; its outcome"},
         202: {"description": "Queued; the import runs in the background", "headers": {"Location": QUEUED_LOCATION}},
-        **error_responses(401, 403, 413, 422),
     },
 )
+@raises("import.person_required")
 async def create_import(
     principal: Authenticated,
     session: SessionDep,
@@ -67,9 +67,7 @@ async def create_import(
     return ImportRead.model_validate(record)
 
 
-@router.get(
-    "/{import_id}", response_model=ImportRead, summary="An import and its progress", responses=error_responses(401, 404, 422)
-)
+@router.get("/{import_id}", response_model=ImportRead, summary="An import and its progress")
 async def get_import(principal: Authenticated, session: SessionDep, import_id: Annotated[Id, Path()]) -> ImportRead:
     return ImportRead.model_validate(await service.get(session, principal, import_id))
 
@@ -80,7 +78,6 @@ async def get_import(principal: Authenticated, session: SessionDep, import_id: A
     summary="The rows an import did not write, as CSV: row, column, value, reason",
     responses={
         200: {"content": {"text/csv": {}}, "description": "The row errors, in file order"},
-        **error_responses(401, 404, 422),
     },
 )
 async def list_import_errors(

@@ -5,9 +5,9 @@ from fastapi import APIRouter, Depends, Query
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import OutputModel
 from crm_api.jobs import service
 from crm_api.jobs.schemas import JobRead, JobRunRead
@@ -23,7 +23,7 @@ class JobRunResult(OutputModel):
     counts: dict[str, Any]
 
 
-@router.get("", response_model=list[JobRead], summary="Scheduled jobs and their cron", responses=error_responses(401, 403))
+@router.get("", response_model=list[JobRead], summary="Scheduled jobs and their cron")
 async def list_jobs(_: JobsRead, settings: SettingsDep) -> list[JobRead]:
     return service.list_jobs(settings)
 
@@ -31,9 +31,8 @@ async def list_jobs(_: JobsRead, settings: SettingsDep) -> list[JobRead]:
 JobRunPage = Annotated[PageParams, listing("JobRunSort", "started_at")]
 
 
-@router.get(
-    "/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first", responses=error_responses(401, 403, 422)
-)
+@router.get("/runs", response_model=Page[JobRunRead], summary="Recorded job runs, newest first")
+@raises("pagination.invalid_cursor")
 async def list_runs(
     _: JobsRead, session: SessionDep, page: JobRunPage, job: Annotated[str | None, Query(max_length=64)] = None
 ) -> Page[JobRunRead]:
@@ -44,8 +43,8 @@ async def list_runs(
     "/{name}/run",
     response_model=JobRunResult,
     summary="Run a job now (skipped if it is running elsewhere)",
-    responses=error_responses(401, 403, 404),
 )
+@raises("job.not_found")
 async def run_job(name: str, _: JobsRun, database: DatabaseDep, settings: SettingsDep) -> JobRunResult:
     outcome = await service.run_now(database, settings, name)
     return JobRunResult(outcome=outcome.outcome, counts=outcome.counts)

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
@@ -25,7 +24,6 @@ ArticlePage = Annotated[PageParams, listing("ArticleSort", "title", "created_at"
     "",
     response_model=Page[ArticleRead],
     summary="List articles, or search them by keywords (`q`) ranked by relevance",
-    responses=error_responses(401, 403, 422),
 )
 async def list_articles(
     _: KbRead,
@@ -41,13 +39,12 @@ async def list_articles(
     response_model=ArticleRead,
     status_code=status.HTTP_201_CREATED,
     summary="Write an article",
-    responses=error_responses(401, 403, 422),
 )
 async def create_article(body: ArticleCreate, principal: KbWrite, session: SessionDep) -> ArticleRead:
     return ArticleRead.model_validate(await service.create_article(session, principal, body))
 
 
-@router.get("/{article_id}", response_model=ArticleRead, summary="Get an article", responses=error_responses(401, 403, 404))
+@router.get("/{article_id}", response_model=ArticleRead, summary="Get an article")
 async def get_article(article_id: Id, _: KbRead, session: SessionDep, etag: ETag) -> ArticleRead:
     return etag(ArticleRead.model_validate(await service.get_article(session, article_id)))
 
@@ -56,7 +53,6 @@ async def get_article(article_id: Id, _: KbRead, session: SessionDep, etag: ETag
     "/{article_id}",
     response_model=ArticleRead,
     summary="Change an article's title or body",
-    responses=error_responses(401, 403, 404, 412, 422),
 )
 async def update_article(
     article_id: Id, body: ArticleUpdate, principal: KbWrite, session: SessionDep, if_match: IfMatch = None
@@ -68,7 +64,6 @@ async def update_article(
     "/{article_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an article (and its ticket links)",
-    responses=error_responses(401, 403, 404),
 )
 async def delete_article(article_id: Id, principal: KbWrite, session: SessionDep) -> None:
     await service.delete_article(session, principal, article_id)

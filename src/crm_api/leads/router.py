@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.leads import assignment, scoring, service
@@ -34,7 +34,6 @@ router = APIRouter(tags=["leads"])
 LeadsRead = Annotated[Principal, Depends(require("leads:read"))]
 LeadsWrite = Annotated[Principal, Depends(require("leads:write"))]
 SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
-LEAD_TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 LeadPage = Annotated[PageParams, listing("LeadSort", "company", "score", "created_at", "updated_at")]
@@ -45,7 +44,6 @@ LeadPage = Annotated[PageParams, listing("LeadSort", "company", "score", "create
     response_model=Page[LeadRead],
     summary="List leads in the caller's scope",
     description=FILTERS_DESCRIPTION,
-    responses=error_responses(401, 403, 422),
 )
 async def list_leads(
     principal: LeadsRead,
@@ -80,13 +78,13 @@ async def list_leads(
     response_model=LeadRead,
     status_code=status.HTTP_201_CREATED,
     summary="Capture a lead: de-duplicated, scored and assigned by the rules",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("dictionary.unknown_value", "lead.duplicate", "lead.no_owner", "lead.registered_elsewhere", "phone.invalid")
 async def create_lead(body: LeadCreate, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.create(session, principal, body), principal)
 
 
-@router.get("/leads/{lead_id}", response_model=LeadRead, summary="Get a lead", responses=error_responses(401, 403, 404))
+@router.get("/leads/{lead_id}", response_model=LeadRead, summary="Get a lead")
 async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, etag: ETag) -> LeadRead:
     return etag(service.to_read(await service.get(session, principal, lead_id), principal))
 
@@ -95,7 +93,14 @@ async def get_lead(lead_id: Id, principal: LeadsRead, session: SessionDep, etag:
     "/leads/{lead_id}",
     response_model=LeadRead,
     summary="Change a lead (not once converted); the score is recomputed",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
+)
+@raises(
+    "dictionary.unknown_value",
+    "lead.converted",
+    "lead.duplicate",
+    "lead.invalid_status",
+    "lead.registered_elsewhere",
+    "phone.invalid",
 )
 async def update_lead(
     lead_id: Id, body: LeadUpdate, principal: LeadsWrite, session: SessionDep, if_match: IfMatch = None
@@ -107,8 +112,8 @@ async def update_lead(
     "/leads/{lead_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a lead that is not converted",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("lead.converted", "lead.invalid_status")
 async def delete_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> None:
     await service.delete(session, principal, lead_id)
 
@@ -120,7 +125,6 @@ ActivityPage = Annotated[PageParams, listing("ActivitySort", "occurred_at")]
     "/leads/{lead_id}/activities",
     response_model=Page[ActivityRead],
     summary="The nurture trail of a lead, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep, page: ActivityPage) -> Page[ActivityRead]:
     return await service.list_activities(session, principal, lead_id, page)
@@ -131,15 +135,14 @@ async def list_activities(lead_id: Id, principal: LeadsRead, session: SessionDep
     response_model=ActivityRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record an activity on a lead (a new lead becomes working)",
-    responses=LEAD_TRANSITION_ERRORS,
 )
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def add_activity(lead_id: Id, body: ActivityCreate, principal: LeadsWrite, session: SessionDep) -> ActivityRead:
     return ActivityRead.model_validate(await service.add_activity(session, principal, lead_id, body))
 
 
-@router.post(
-    "/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead", responses=LEAD_TRANSITION_ERRORS
-)
+@router.post("/leads/{lead_id}/qualify", response_model=LeadRead, summary="Qualify a new or working lead")
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def qualify_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.qualify(session, principal, lead_id), principal)
 
@@ -148,8 +151,8 @@ async def qualify_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep) 
     "/leads/{lead_id}/disqualify",
     response_model=LeadRead,
     summary="Disqualify an open lead, with a reason",
-    responses=LEAD_TRANSITION_ERRORS,
 )
+@raises("lead.changed", "lead.converted", "lead.invalid_status")
 async def disqualify_lead(lead_id: Id, body: DisqualifyBody, principal: LeadsWrite, session: SessionDep) -> LeadRead:
     return service.to_read(await service.disqualify(session, principal, lead_id, body.reason), principal)
 
@@ -158,7 +161,15 @@ async def disqualify_lead(lead_id: Id, body: DisqualifyBody, principal: LeadsWri
     "/leads/{lead_id}/convert",
     response_model=ConvertResult,
     summary="Convert an open lead into an unassigned opportunity (owner, marketer, supervisor or admin)",
-    responses=LEAD_TRANSITION_ERRORS,
+)
+@raises(
+    "dictionary.unknown_value",
+    "lead.cannot_convert",
+    "lead.changed",
+    "lead.converted",
+    "lead.invalid_status",
+    "opportunity.no_creator",
+    "opportunity.no_stages",
 )
 async def convert_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep, body: ConvertBody | None = None) -> ConvertResult:
     lead, opportunity = await service.convert(session, principal, lead_id, body or ConvertBody())
@@ -169,7 +180,6 @@ async def convert_lead(lead_id: Id, principal: LeadsWrite, session: SessionDep, 
     "/lead-scoring-rules",
     response_model=list[ScoringRuleRead],
     summary="The lead scoring rules",
-    responses=error_responses(401, 403),
 )
 async def list_scoring_rules(_: LeadsRead, session: SessionDep) -> list[ScoringRuleRead]:
     return [ScoringRuleRead.model_validate(r) for r in await scoring.list_rules(session)]
@@ -179,8 +189,8 @@ async def list_scoring_rules(_: LeadsRead, session: SessionDep) -> list[ScoringR
     "/lead-scoring-rules",
     response_model=list[ScoringRuleRead],
     summary="Replace the lead scoring rules (admins); open leads are rescored",
-    responses=error_responses(401, 403, 422),
 )
+@raises("dictionary.unknown_value")
 async def replace_scoring_rules(body: ScoringRulesPut, principal: SettingsWrite, session: SessionDep) -> list[ScoringRuleRead]:
     return [ScoringRuleRead.model_validate(r) for r in await scoring.replace_rules(session, principal, body)]
 
@@ -192,7 +202,6 @@ AssignmentRulePage = Annotated[PageParams, listing("AssignmentRuleSort", "name",
     "/lead-assignment-rules",
     response_model=Page[AssignmentRuleRead],
     summary="Lead assignment rules in the order they are tried",
-    responses=error_responses(401, 403, 422),
 )
 async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: AssignmentRulePage) -> Page[AssignmentRuleRead]:
     return await assignment.list_rules(session, page)
@@ -203,8 +212,8 @@ async def list_assignment_rules(_: LeadsRead, session: SessionDep, page: Assignm
     response_model=AssignmentRuleRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a lead assignment rule (admins)",
-    responses=error_responses(401, 403, 422),
 )
+@raises("assignment_rule.invalid_team", "assignment_rule.invalid_user", "assignment_rule.one_target", "dictionary.unknown_value")
 async def create_assignment_rule(body: AssignmentRuleCreate, principal: SettingsWrite, session: SessionDep) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.create_rule(session, principal, body))
 
@@ -213,8 +222,8 @@ async def create_assignment_rule(body: AssignmentRuleCreate, principal: Settings
     "/lead-assignment-rules/{rule_id}",
     response_model=AssignmentRuleRead,
     summary="Get a lead assignment rule",
-    responses=error_responses(401, 403, 404),
 )
+@raises("assignment_rule.not_found")
 async def get_assignment_rule(rule_id: Id, _: LeadsRead, session: SessionDep) -> AssignmentRuleRead:
     return AssignmentRuleRead.model_validate(await assignment.get_rule(session, rule_id))
 
@@ -223,7 +232,13 @@ async def get_assignment_rule(rule_id: Id, _: LeadsRead, session: SessionDep) ->
     "/lead-assignment-rules/{rule_id}",
     response_model=AssignmentRuleRead,
     summary="Change a lead assignment rule (admins)",
-    responses=error_responses(401, 403, 404, 422),
+)
+@raises(
+    "assignment_rule.invalid_team",
+    "assignment_rule.invalid_user",
+    "assignment_rule.not_found",
+    "assignment_rule.one_target",
+    "dictionary.unknown_value",
 )
 async def update_assignment_rule(
     rule_id: Id, body: AssignmentRuleUpdate, principal: SettingsWrite, session: SessionDep
@@ -235,7 +250,7 @@ async def update_assignment_rule(
     "/lead-assignment-rules/{rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a lead assignment rule (admins)",
-    responses=error_responses(401, 403, 404),
 )
+@raises("assignment_rule.not_found")
 async def delete_assignment_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await assignment.delete_rule(session, principal, rule_id)

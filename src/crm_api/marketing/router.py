@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
@@ -47,9 +47,7 @@ MarketingTrack = Annotated[Principal, Depends(require("marketing:track"))]
 SegmentPage = Annotated[PageParams, listing("SegmentSort", "name", "created_at", "updated_at")]
 
 
-@segments_router.get(
-    "", response_model=Page[SegmentRead], summary="List saved customer segments", responses=error_responses(401, 403, 422)
-)
+@segments_router.get("", response_model=Page[SegmentRead], summary="List saved customer segments")
 async def list_segments(_: MarketingRead, session: SessionDep, page: SegmentPage) -> Page[SegmentRead]:
     return await service.list_segments(session, page)
 
@@ -59,8 +57,8 @@ async def list_segments(_: MarketingRead, session: SessionDep, page: SegmentPage
     response_model=SegmentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Save a customer segment (customer list filters plus RFM ranges and last order date)",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("segment.name_taken")
 async def create_segment(body: SegmentCreate, principal: MarketingWrite, session: SessionDep) -> SegmentRead:
     return service.to_read(await service.create_segment(session, principal, body))
 
@@ -69,16 +67,13 @@ async def create_segment(body: SegmentCreate, principal: MarketingWrite, session
     "/rfm/refresh",
     response_model=RfmRefreshResult,
     summary="Recompute every customer's RFM scores now (skipped if it is running elsewhere)",
-    responses=error_responses(401, 403),
 )
 async def refresh_rfm(_: MarketingWrite, database: DatabaseDep, settings: SettingsDep) -> RfmRefreshResult:
     outcome = await jobs.run_refresh_now(database, settings)
     return RfmRefreshResult(outcome=outcome.outcome, scored=outcome.counts.get("scored", 0))
 
 
-@segments_router.get(
-    "/{segment_id}", response_model=SegmentRead, summary="Get a segment", responses=error_responses(401, 403, 404)
-)
+@segments_router.get("/{segment_id}", response_model=SegmentRead, summary="Get a segment")
 async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, etag: ETag) -> SegmentRead:
     return etag(service.to_read(await service.get_segment(session, segment_id)))
 
@@ -87,8 +82,8 @@ async def get_segment(segment_id: Id, _: MarketingRead, session: SessionDep, eta
     "/{segment_id}",
     response_model=SegmentRead,
     summary="Change a segment's name or filters",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("segment.name_taken")
 async def update_segment(
     segment_id: Id, body: SegmentUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> SegmentRead:
@@ -100,8 +95,8 @@ async def update_segment(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete a segment no campaign uses",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("segment.in_use")
 async def delete_segment(segment_id: Id, principal: MarketingWrite, session: SessionDep) -> Response:
     await service.delete_segment(session, principal, segment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -114,8 +109,8 @@ SegmentCustomerPage = Annotated[PageParams, listing("SegmentCustomerSort", "code
     "/{segment_id}/customers",
     response_model=Page[CustomerRead],
     summary="The segment's customers now, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("pagination.invalid_cursor")
 async def list_segment_customers(
     segment_id: Id, principal: MarketingRead, session: SessionDep, page: SegmentCustomerPage
 ) -> Page[CustomerRead]:
@@ -126,7 +121,6 @@ async def list_segment_customers(
     "/{segment_id}/count",
     response_model=SegmentCount,
     summary="How many customers the segment has now",
-    responses=error_responses(401, 403, 404),
 )
 async def count_segment_customers(segment_id: Id, principal: MarketingRead, session: SessionDep) -> SegmentCount:
     return await service.count_members(session, principal, segment_id)
@@ -135,9 +129,7 @@ async def count_segment_customers(segment_id: Id, principal: MarketingRead, sess
 CampaignPage = Annotated[PageParams, listing("CampaignSort", "name", "starts_on", "created_at", "updated_at")]
 
 
-@campaigns_router.get(
-    "", response_model=Page[CampaignRead], summary="List campaigns, newest first", responses=error_responses(401, 403, 422)
-)
+@campaigns_router.get("", response_model=Page[CampaignRead], summary="List campaigns, newest first")
 async def list_campaigns(
     principal: MarketingRead,
     session: SessionDep,
@@ -153,8 +145,8 @@ async def list_campaigns(
     response_model=CampaignRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a draft campaign",
-    responses=error_responses(401, 403, 422),
 )
+@raises("campaign.unknown_segment")
 async def create_campaign(body: CampaignCreate, principal: MarketingWrite, session: SessionDep) -> CampaignRead:
     return await campaigns.create_campaign(session, principal, body)
 
@@ -163,7 +155,6 @@ async def create_campaign(body: CampaignCreate, principal: MarketingWrite, sessi
     "/{campaign_id}",
     response_model=CampaignRead,
     summary="Get a campaign with its variants and the actions you may take",
-    responses=error_responses(401, 403, 404),
 )
 async def get_campaign(campaign_id: Id, principal: MarketingRead, session: SessionDep, etag: ETag) -> CampaignRead:
     return etag(await campaigns.get_campaign(session, principal, campaign_id))
@@ -173,8 +164,8 @@ async def get_campaign(campaign_id: Id, principal: MarketingRead, session: Sessi
     "/{campaign_id}",
     response_model=CampaignRead,
     summary="Change a draft campaign",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("campaign.not_draft", "campaign.period_reversed", "campaign.unknown_segment")
 async def update_campaign(
     campaign_id: Id, body: CampaignUpdate, principal: MarketingWrite, session: SessionDep, if_match: IfMatch = None
 ) -> CampaignRead:
@@ -186,8 +177,8 @@ async def update_campaign(
     response_model=VariantRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add an A/B content variant to a draft campaign",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("campaign.not_draft", "campaign_variant.name_taken")
 async def add_variant(campaign_id: Id, body: VariantCreate, principal: MarketingWrite, session: SessionDep) -> VariantRead:
     return await campaigns.add_variant(session, principal, campaign_id, body)
 
@@ -199,8 +190,8 @@ AudienceContactPage = Annotated[PageParams, listing("AudienceSort", "name", "cre
     "/{campaign_id}/audience",
     response_model=AudiencePage,
     summary="Contacts of the audience segment's customers with marketing consent, with their variant",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("pagination.invalid_cursor", "segment.not_found")
 async def campaign_audience(
     campaign_id: Id, principal: MarketingRead, session: SessionDep, page: AudienceContactPage
 ) -> AudiencePage:
@@ -212,8 +203,9 @@ async def campaign_audience(
     response_model=TouchRead,
     status_code=status.HTTP_201_CREATED,
     summary="Track a touch (sent, opened, clicked, converted); a repeated sent/opened/clicked answers 200 with the first one",
-    responses={200: {"model": TouchRead, "description": "Already recorded"}, **error_responses(401, 403, 404, 409, 422)},
+    responses={200: {"model": TouchRead, "description": "Already recorded"}},
 )
+@raises("campaign.not_tracking", "touch.unknown_contact", "touch.unknown_variant")
 async def record_touch(
     campaign_id: Id,
     body: TouchCreate,
@@ -232,7 +224,6 @@ async def record_touch(
     "/{campaign_id}/performance",
     response_model=CampaignPerformance,
     summary="Contacts sent, opened, clicked and converted per variant, with rates",
-    responses=error_responses(401, 403, 404),
 )
 async def campaign_performance(campaign_id: Id, _: MarketingRead, session: SessionDep) -> CampaignPerformance:
     return await campaigns.performance(session, campaign_id)
@@ -243,7 +234,14 @@ async def campaign_performance(campaign_id: Id, _: MarketingRead, session: Sessi
     "/{campaign_id}/{action}",
     response_model=CampaignRead,
     summary="Schedule (draft, with an audience), start (scheduled), finish (running) or cancel (draft or scheduled) a campaign",
-    responses=error_responses(401, 403, 404, 409, 422),
+)
+@raises(
+    "campaign.changed",
+    "campaign.no_audience",
+    "campaign.not_cancellable",
+    "campaign.not_draft",
+    "campaign.not_running",
+    "campaign.not_scheduled",
 )
 async def transition_campaign(
     campaign_id: Id,
@@ -258,8 +256,8 @@ async def transition_campaign(
     "/attribution",
     response_model=Attribution,
     summary="Revenue of completed orders and won opportunities attributed to campaigns, with ROI per campaign and channel",
-    responses=error_responses(401, 403, 422),
 )
+@raises("attribution.period_reversed")
 async def campaign_attribution(
     _: MarketingRead,
     session: SessionDep,

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, Query, status
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.notifications import channels
 from crm_api.notifications.policy import NotificationChannel, RobotKind
 from crm_api.notifications.schemas import DeliveryRead, RobotRead, RobotWrite, SmtpRead, SmtpWrite
@@ -27,7 +27,6 @@ DeliveryLogPage = Annotated[PageParams, listing("DeliveryLogSort", "status", "at
     "/notification-channels",
     response_model=list[RobotRead],
     summary="The group robots (WeCom, DingTalk, Feishu) notifications may be posted to",
-    responses=error_responses(401, 403),
 )
 async def list_notification_channels(_: SettingsWrite, session: SessionDep) -> list[RobotRead]:
     return await channels.list_robots(session)
@@ -37,8 +36,8 @@ async def list_notification_channels(_: SettingsWrite, session: SessionDep) -> l
     "/notification-channels/{kind}",
     response_model=RobotRead,
     summary="Set a vendor's group robot (its URL and secret are never read back)",
-    responses=error_responses(401, 403, 422),
 )
+@raises("notification_channel.target_not_allowed")
 async def set_notification_channel(
     kind: RobotKind, body: RobotWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep
 ) -> RobotRead:
@@ -49,8 +48,8 @@ async def set_notification_channel(
     "/notification-channels/{kind}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a vendor's group robot",
-    responses=error_responses(401, 403, 404),
 )
+@raises("notification_channel.not_found")
 async def delete_notification_channel(kind: RobotKind, principal: SettingsWrite, session: SessionDep) -> None:
     await channels.remove_robot(session, principal, kind)
 
@@ -59,8 +58,8 @@ async def delete_notification_channel(kind: RobotKind, principal: SettingsWrite,
     "/settings/smtp",
     response_model=SmtpRead,
     summary="The SMTP server mail goes out through (without its password)",
-    responses=error_responses(401, 403, 404),
 )
+@raises("smtp_settings.not_found")
 async def get_smtp_settings(_: SettingsWrite, session: SessionDep) -> SmtpRead:
     return await channels.get_smtp(session)
 
@@ -69,8 +68,8 @@ async def get_smtp_settings(_: SettingsWrite, session: SessionDep) -> SmtpRead:
     "/settings/smtp",
     response_model=SmtpRead,
     summary="Set the SMTP server mail goes out through",
-    responses=error_responses(401, 403, 422),
 )
+@raises("notification_channel.target_not_allowed")
 async def set_smtp_settings(body: SmtpWrite, principal: SettingsWrite, session: SessionDep, settings: SettingsDep) -> SmtpRead:
     return await channels.set_smtp(session, principal, settings, body)
 
@@ -79,7 +78,6 @@ async def set_smtp_settings(body: SmtpWrite, principal: SettingsWrite, session: 
     "/notification-deliveries",
     response_model=Page[DeliveryRead],
     summary="The delivery log: each email and robot message, newest first, with its attempts",
-    responses=error_responses(401, 403, 422),
 )
 async def list_notification_deliveries(
     _: SettingsWrite,

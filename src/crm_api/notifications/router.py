@@ -5,8 +5,9 @@ from sse_starlette import EventSourceResponse
 
 from crm_api.core.auth import Authenticated, bearer_scheme
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import Forbidden, error_responses
+from crm_api.core.errors import Forbidden
 from crm_api.core.pagination import Page, PageParams, listing
+from crm_api.core.responses import raises
 from crm_api.core.schemas import MAX_ID, Id
 from crm_api.notifications import service
 from crm_api.notifications.schemas import (
@@ -28,7 +29,6 @@ NotificationPage = Annotated[PageParams, listing("NotificationSort", "created_at
     "",
     response_model=Page[NotificationRead],
     summary="The caller's notifications, newest first",
-    responses=error_responses(401, 422),
 )
 async def list_notifications(
     principal: Authenticated,
@@ -43,7 +43,6 @@ async def list_notifications(
     "/unread-count",
     response_model=UnreadCount,
     summary="How many of the caller's notifications are unread",
-    responses=error_responses(401),
 )
 async def count_unread_notifications(principal: Authenticated, session: SessionDep) -> UnreadCount:
     return await service.unread_count(session, principal)
@@ -61,8 +60,9 @@ token expires or is revoked, the stream sends an event `closed` and ends: sign i
     response_class=EventSourceResponse,
     summary="Push the caller's new notifications (Server-Sent Events)",
     description=STREAM_DESCRIPTION,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}, **error_responses(401, 403, 422)},
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
 )
+@raises("notification.user_only")
 async def stream_notifications(
     request: Request,
     principal: Authenticated,
@@ -79,9 +79,7 @@ async def stream_notifications(
     return EventSourceResponse(events, ping=0)  # the events bring their own heartbeats (stream._waiting)
 
 
-@router.post(
-    "/read-all", response_model=MarkedRead, summary="Mark all the caller's notifications read", responses=error_responses(401)
-)
+@router.post("/read-all", response_model=MarkedRead, summary="Mark all the caller's notifications read")
 async def read_all_notifications(principal: Authenticated, session: SessionDep) -> MarkedRead:
     return await service.mark_all_read(session, principal)
 
@@ -90,7 +88,6 @@ async def read_all_notifications(principal: Authenticated, session: SessionDep) 
     "/preferences",
     response_model=NotificationPreferencesRead,
     summary="The channels the caller's notifications also go to",
-    responses=error_responses(401),
 )
 async def get_notification_preferences(principal: Authenticated, session: SessionDep) -> NotificationPreferencesRead:
     return await service.get_preferences(session, principal)
@@ -100,8 +97,8 @@ async def get_notification_preferences(principal: Authenticated, session: Sessio
     "/preferences",
     response_model=NotificationPreferencesRead,
     summary="Choose the channels the caller's notifications also go to",
-    responses=error_responses(401, 404, 422),
 )
+@raises("notification_preferences.not_found")
 async def set_notification_preferences(
     body: NotificationPreferences, principal: Authenticated, session: SessionDep
 ) -> NotificationPreferencesRead:
@@ -112,7 +109,6 @@ async def set_notification_preferences(
     "/{notification_id}/read",
     response_model=NotificationRead,
     summary="Mark one of the caller's notifications read",
-    responses=error_responses(401, 404),
 )
 async def read_notification(notification_id: Id, principal: Authenticated, session: SessionDep) -> NotificationRead:
     return NotificationRead.model_validate(await service.mark_read(session, principal, notification_id))

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import service as customers
@@ -36,7 +36,6 @@ router = APIRouter(tags=["opportunities"])
 OpportunitiesRead = Annotated[Principal, Depends(require("opportunities:read"))]
 OpportunitiesCreate = Annotated[Principal, Depends(require("opportunities:create"))]
 OpportunitiesWork = Annotated[Principal, Depends(require("opportunities:work"))]
-TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 OpportunityPage = Annotated[
@@ -49,7 +48,6 @@ OpportunityPage = Annotated[
     response_model=Page[OpportunityRead],
     summary="List opportunities in the caller's scope",
     description=FILTERS_DESCRIPTION,
-    responses=error_responses(401, 403, 422),
 )
 async def list_opportunities(
     principal: OpportunitiesRead,
@@ -80,8 +78,8 @@ async def list_opportunities(
     response_model=OpportunityRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record a sales opportunity (status unassigned)",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("dictionary.unknown_value", "opportunity.no_creator", "opportunity.no_stages")
 async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCreate, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.create(session, principal, body), principal)
 
@@ -90,7 +88,6 @@ async def create_opportunity(body: OpportunityCreate, principal: OpportunitiesCr
     "/opportunities/{opportunity_id}",
     response_model=OpportunityRead,
     summary="Get an opportunity with what the caller may do",
-    responses=error_responses(401, 403, 404),
 )
 async def get_opportunity(opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, etag: ETag) -> OpportunityRead:
     opportunity = await service.get(session, principal, opportunity_id)
@@ -101,8 +98,8 @@ async def get_opportunity(opportunity_id: Id, principal: OpportunitiesRead, sess
     "/opportunities/{opportunity_id}",
     response_model=OpportunityRead,
     summary="Edit an unassigned opportunity",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("dictionary.unknown_value", "opportunity.closed", "opportunity.not_unassigned")
 async def update_opportunity(
     opportunity_id: Id, body: OpportunityUpdate, principal: OpportunitiesCreate, session: SessionDep, if_match: IfMatch = None
 ) -> OpportunityRead:
@@ -114,8 +111,8 @@ async def update_opportunity(
     "/opportunities/{opportunity_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an unassigned opportunity (its creator only)",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("opportunity.closed", "opportunity.not_creator", "opportunity.not_unassigned")
 async def delete_opportunity(opportunity_id: Id, principal: OpportunitiesCreate, session: SessionDep) -> None:
     await service.delete(session, principal, opportunity_id)
 
@@ -124,8 +121,8 @@ async def delete_opportunity(opportunity_id: Id, principal: OpportunitiesCreate,
     "/opportunities/{opportunity_id}/assign",
     response_model=OpportunityRead,
     summary="Assign an unassigned opportunity to an active account manager (supervisors)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("opportunity.changed", "opportunity.closed", "opportunity.invalid_assignee", "opportunity.not_unassigned")
 async def assign_opportunity(
     opportunity_id: Id, body: AssignBody, principal: OpportunitiesAssign, session: SessionDep
 ) -> OpportunityRead:
@@ -136,7 +133,14 @@ async def assign_opportunity(
     "/opportunities/{opportunity_id}/stage",
     response_model=OpportunityRead,
     summary="Move an assigned opportunity to another pipeline stage (the assignee)",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "dictionary.unknown_value",
+    "opportunity.changed",
+    "opportunity.closed",
+    "opportunity.not_assigned",
+    "opportunity.not_assignee",
+    "opportunity.same_stage",
 )
 async def change_stage(opportunity_id: Id, body: StageBody, principal: OpportunitiesWork, session: SessionDep) -> OpportunityRead:
     return service.to_read(await service.change_stage(session, principal, opportunity_id, body.stage), principal)
@@ -146,7 +150,6 @@ async def change_stage(opportunity_id: Id, body: StageBody, principal: Opportuni
     "/opportunities/{opportunity_id}/stages",
     response_model=list[StageChangeRead],
     summary="Stage history of an opportunity, oldest first",
-    responses=error_responses(401, 403, 404),
 )
 async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep) -> list[StageChangeRead]:
     changes = await service.stage_history(session, principal, opportunity_id)
@@ -159,7 +162,21 @@ async def stage_history(opportunity_id: Id, principal: OpportunitiesRead, sessio
     summary="Win an assigned opportunity (the assignee): it becomes a customer in the same transaction",
     description="A company that is already a customer (same normalized name) is 409 `customer.duplicate` naming it; "
     "send its id as `customer_id` to attach the won opportunity to it instead.",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "client_id.reused",
+    "customer.duplicate",
+    "customer.not_active",
+    "customer.not_found",
+    "customer.owner_required",
+    "dictionary.unknown_value",
+    "opportunity.changed",
+    "opportunity.closed",
+    "opportunity.contact_phone_required",
+    "opportunity.not_assigned",
+    "opportunity.not_assignee",
+    "phone.invalid",
+    "privacy.erased",
 )
 async def win_opportunity(
     opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: WinBody | None = None
@@ -172,8 +189,8 @@ async def win_opportunity(
     "/opportunities/{opportunity_id}/lose",
     response_model=OpportunityRead,
     summary="Close an assigned opportunity as lost (the assignee)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("opportunity.changed", "opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee")
 async def lose_opportunity(
     opportunity_id: Id, principal: OpportunitiesWork, session: SessionDep, body: LoseBody | None = None
 ) -> OpportunityRead:
@@ -188,7 +205,6 @@ PlanItemPage = Annotated[PageParams, listing("PlanItemSort", "planned_on", "crea
     "/opportunities/{opportunity_id}/plan-items",
     response_model=Page[PlanItemRead],
     summary="The development plan of an opportunity, by date",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_plan_items(
     opportunity_id: Id, principal: OpportunitiesRead, session: SessionDep, page: PlanItemPage
@@ -201,8 +217,8 @@ async def list_plan_items(
     response_model=PlanItemRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a plan item to an assigned opportunity (the assignee)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee")
 async def add_plan_item(
     opportunity_id: Id, body: PlanItemCreate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
@@ -213,8 +229,8 @@ async def add_plan_item(
     "/opportunities/{opportunity_id}/plan-items/{item_id}",
     response_model=PlanItemRead,
     summary="Get a plan item",
-    responses=error_responses(401, 403, 404),
 )
+@raises("plan_item.not_found")
 async def get_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesRead, session: SessionDep) -> PlanItemRead:
     return PlanItemRead.model_validate(await service.get_plan_item(session, principal, opportunity_id, item_id))
 
@@ -223,8 +239,8 @@ async def get_plan_item(opportunity_id: Id, item_id: Id, principal: Opportunitie
     "/opportunities/{opportunity_id}/plan-items/{item_id}",
     response_model=PlanItemRead,
     summary="Change a plan item's content or record its result (the date is fixed)",
-    responses=TRANSITION_ERRORS,
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee", "plan_item.not_found")
 async def update_plan_item(
     opportunity_id: Id, item_id: Id, body: PlanItemUpdate, principal: OpportunitiesWork, session: SessionDep
 ) -> PlanItemRead:
@@ -235,8 +251,8 @@ async def update_plan_item(
     "/opportunities/{opportunity_id}/plan-items/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a plan item (the assignee)",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("opportunity.closed", "opportunity.not_assigned", "opportunity.not_assignee", "plan_item.not_found")
 async def delete_plan_item(opportunity_id: Id, item_id: Id, principal: OpportunitiesWork, session: SessionDep) -> None:
     await service.delete_plan_item(session, principal, opportunity_id, item_id)
 
@@ -248,7 +264,6 @@ ReminderPage = Annotated[PageParams, listing("ReminderSort", "created_at")]
     "/reminders",
     response_model=Page[ReminderRead],
     summary="The caller's reminders, newest first",
-    responses=error_responses(401, 422),
 )
 async def list_reminders(
     principal: Authenticated,
@@ -263,7 +278,6 @@ async def list_reminders(
     "/reminders/{reminder_id}/done",
     response_model=ReminderRead,
     summary="Mark one of the caller's reminders done",
-    responses=error_responses(401, 404),
 )
 async def mark_reminder_done(reminder_id: Id, principal: Authenticated, session: SessionDep) -> ReminderRead:
     return ReminderRead.model_validate(await service.mark_reminder_done(session, principal, reminder_id))

@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.customers.router import CustomersRead, CustomersWrite
 from crm_api.customers.schemas import ContactRead, CustomerRead
@@ -30,7 +30,6 @@ CONTACT = "/{customer_id}/contacts/{contact_id}"
     "/{customer_id}/personal-data",
     response_model=CustomerPersonalData,
     summary="Everything stored about a customer: profile, contacts, interactions, consents, orders, history",
-    responses=error_responses(401, 403, 404),
 )
 async def export_customer(customer_id: Id, principal: CustomersRead, session: SessionDep) -> CustomerPersonalData:
     return await service.export_customer(session, principal, customer_id)
@@ -40,8 +39,8 @@ async def export_customer(customer_id: Id, principal: CustomersRead, session: Se
     "/{customer_id}/erase",
     response_model=CustomerRead,
     summary="Erase a customer's personal data: anonymized in place, orders and totals kept, read-only since",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("privacy.erased")
 async def erase_customer(customer_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep) -> CustomerRead:
     return CustomerRead.model_validate(await service.erase_customer(session, principal, customer_id, reason=body.reason))
 
@@ -50,7 +49,6 @@ async def erase_customer(customer_id: Id, body: ErasureRequest, principal: Priva
     f"{CONTACT}/personal-data",
     response_model=ContactPersonalData,
     summary="Everything stored about a contact person: profile, consents, history",
-    responses=error_responses(401, 403, 404),
 )
 async def export_contact(customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep) -> ContactPersonalData:
     return await service.export_contact(session, principal, customer_id, contact_id)
@@ -60,8 +58,8 @@ async def export_contact(customer_id: Id, contact_id: Id, principal: CustomersRe
     f"{CONTACT}/erase",
     response_model=ContactRead,
     summary="Erase a contact's personal data: anonymized in place, read-only since",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("privacy.erased")
 async def erase_contact(
     customer_id: Id, contact_id: Id, body: ErasureRequest, principal: PrivacyErase, session: SessionDep
 ) -> ContactRead:
@@ -76,7 +74,6 @@ ConsentPage = Annotated[PageParams, listing("ConsentSort", "at")]
     f"{CONTACT}/consents",
     response_model=Page[ConsentRead],
     summary="A contact's consent log, oldest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_consents(
     customer_id: Id, contact_id: Id, principal: CustomersRead, session: SessionDep, page: ConsentPage
@@ -89,8 +86,8 @@ async def list_consents(
     response_model=ConsentRead,
     status_code=status.HTTP_201_CREATED,
     summary="Record a consent given or withdrawn (append-only); updates the contact's marketing flag",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("consent.in_future", "privacy.erased")
 async def record_consent(
     customer_id: Id, contact_id: Id, body: ConsentCreate, principal: CustomersWrite, session: SessionDep
 ) -> ConsentRead:

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import crm_api
-from crm_api.core.errors import DomainError
+from crm_api.core.errors import DomainError, NotFound
 
 
 @dataclass
@@ -185,3 +185,36 @@ def lookup(code: str) -> ProblemType | None:
     if code in problems:
         return problems[code]
     return next((entry for entry in problems.values() if "{" in entry.code and entry.pattern.fullmatch(code)), None)
+
+
+class _RecordLabels(ast.NodeVisitor):
+    """The labels of the records a NotFound names: `NotFound("Customer", id)`, `repo.get_scoped_or_404(…, "Quote")`."""
+
+    def __init__(self) -> None:
+        self.labels: set[str] = set()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name == "NotFound" or name.endswith("_or_404"):
+            literals = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+            self.labels.update(NotFound(label).code for label in literals[-1:])
+
+
+@cache
+def not_found_codes() -> frozenset[str]:
+    """Every `<record>.not_found` code raised with a literal record label."""
+    scanner = _RecordLabels()
+    for module in _modules():
+        if module.__file__ is not None:
+            scanner.visit(ast.parse(Path(module.__file__).read_text(encoding="utf-8")))
+    return frozenset(scanner.labels)
+
+
+def statuses(code: str) -> set[int] | None:
+    """The statuses `code` is answered with; None for a code nothing raises. A `<record>.not_found` is a 404 when a
+    NotFound names that record (other patterns, `opportunity.not_{wanted}`, match it too)."""
+    if code.endswith(".not_found"):
+        return {NotFound.status} if "{" in code or code in not_found_codes() else None
+    entry = lookup(code)
+    return entry.statuses if entry is not None else None

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
-from crm_api.core.errors import PROBLEMS_URL, NotFound, error_responses
+from crm_api.core.errors import PROBLEMS_URL, NotFound
+from crm_api.core.responses import raises
 from crm_api.core.schemas import OutputModel
 from crm_api.problems.catalogue import ProblemType, catalogue, lookup
 
@@ -43,16 +44,15 @@ def _entry(code: str) -> ProblemType:
     return entry
 
 
-@router.get(
-    "", response_model=list[ProblemTypeRead], summary="Every error code the service answers", responses=error_responses(422)
-)
+@router.get("", response_model=list[ProblemTypeRead], summary="Every error code the service answers")
 async def list_problem_types(
     status: Annotated[int | None, Query(ge=400, le=599, description="Only the codes answered with this status")] = None,
 ) -> list[ProblemTypeRead]:
     return [_read(entry) for entry in catalogue().values() if status is None or status in entry.statuses]
 
 
-@router.get("/{code}", response_model=ProblemTypeRead, summary="What an error code means", responses=error_responses(404, 422))
+@router.get("/{code}", response_model=ProblemTypeRead, summary="What an error code means")
+@raises("problem_type.not_found")
 async def get_problem_type(code: Annotated[str, Path(max_length=200)]) -> ProblemTypeRead:
     return _read(_entry(code))
 

@@ -6,10 +6,10 @@ from fastapi.responses import Response
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.quotes import service
 from crm_api.quotes.policy import QuoteAction, QuoteStatus
@@ -20,7 +20,6 @@ router = APIRouter(tags=["quotes"], route_class=SnapshotRoute)
 
 QuotesRead = Annotated[Principal, Depends(require("quotes:read"))]
 QuotesWrite = Annotated[Principal, Depends(require("quotes:write"))]
-TRANSITION_ERRORS = error_responses(401, 403, 404, 409, 422)
 
 
 QuotePage = Annotated[PageParams, listing("QuoteSort", "number", "valid_until", "total", "created_at", "updated_at")]
@@ -30,7 +29,6 @@ QuotePage = Annotated[PageParams, listing("QuoteSort", "number", "valid_until", 
     "/quotes",
     response_model=Page[QuoteRead],
     summary="List quotes in the caller's scope",
-    responses=error_responses(401, 403, 422),
 )
 async def list_quotes(
     principal: QuotesRead,
@@ -52,7 +50,13 @@ async def list_quotes(
     status_code=status.HTTP_201_CREATED,
     summary="Draft a quote for an opportunity assigned to the caller or a customer the caller owns",
     description=PRICING_RULE,
-    responses=error_responses(401, 403, 404, 409, 422),
+)
+@raises(
+    "customer.not_found",
+    "opportunity.not_found",
+    "quote.not_assignee",
+    "quote.not_customer_owner",
+    "quote.opportunity_not_assigned",
 )
 async def create_quote(body: QuoteCreate, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.create(session, principal, settings, body), principal)
@@ -63,7 +67,6 @@ async def create_quote(body: QuoteCreate, principal: QuotesWrite, session: Sessi
     response_model=QuoteRead,
     summary="Get a quote with its lines, totals, approval and what the caller may do",
     description=PRICING_RULE,
-    responses=error_responses(401, 403, 404),
 )
 async def get_quote(quote_id: Id, principal: QuotesRead, session: SessionDep, etag: ETag) -> QuoteRead:
     return etag(await service.read(session, await service.get(session, principal, quote_id), principal))
@@ -74,8 +77,8 @@ async def get_quote(quote_id: Id, principal: QuotesRead, session: SessionDep, et
     response_model=QuoteRead,
     summary="Change a draft quote (its owner); lines sent replace the lines",
     description=PRICING_RULE,
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
+@raises("quote.frozen", "quote.not_draft", "quote.not_owner")
 async def update_quote(
     quote_id: Id, body: QuoteUpdate, principal: QuotesWrite, session: SessionDep, if_match: IfMatch = None
 ) -> QuoteRead:
@@ -86,7 +89,15 @@ async def update_quote(
     "/quotes/{quote_id}/submit",
     response_model=QuoteRead,
     summary="Submit a draft: approved at once when no discount is above the threshold, else pending approval",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "approval.no_flow",
+    "approval.no_requester",
+    "approval.unknown_subject",
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_draft",
+    "quote.not_owner",
 )
 async def submit_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.submit(session, principal, settings, quote_id), principal)
@@ -96,8 +107,8 @@ async def submit_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep
     "/quotes/{quote_id}/send",
     response_model=QuoteRead,
     summary="Record an approved quote as sent to the customer",
-    responses=TRANSITION_ERRORS,
 )
+@raises("quote.changed", "quote.frozen", "quote.not_approved", "quote.not_owner", "quote.past_validity")
 async def send_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.send(session, principal, settings, quote_id), principal)
 
@@ -106,7 +117,15 @@ async def send_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, 
     "/quotes/{quote_id}/accept",
     response_model=QuoteRead,
     summary="Record that the customer accepted a sent quote (who and when)",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_approved",
+    "quote.not_draft",
+    "quote.not_owner",
+    "quote.not_revisable",
+    "quote.not_sent",
 )
 async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.ACCEPT, body), principal)
@@ -116,7 +135,15 @@ async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrit
     "/quotes/{quote_id}/reject",
     response_model=QuoteRead,
     summary="Record that the customer rejected a sent quote (who and when)",
-    responses=TRANSITION_ERRORS,
+)
+@raises(
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_approved",
+    "quote.not_draft",
+    "quote.not_owner",
+    "quote.not_revisable",
+    "quote.not_sent",
 )
 async def reject_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.REJECT, body), principal)
@@ -127,8 +154,8 @@ async def reject_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrit
     response_model=QuoteRead,
     status_code=status.HTTP_201_CREATED,
     summary="Revise an approved or sent quote: a new draft version; this one is frozen",
-    responses=TRANSITION_ERRORS,
 )
+@raises("quote.changed", "quote.frozen", "quote.not_owner", "quote.not_revisable")
 async def revise_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, settings: SettingsDep) -> QuoteRead:
     return await service.read(session, await service.revise(session, principal, settings, quote_id), principal)
 
@@ -139,7 +166,6 @@ async def revise_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep
     summary="The quote printed as a PDF (Chinese), with the company header, lines, totals and validity",
     responses={
         200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}, "description": "The PDF"},
-        **error_responses(401, 403, 404),
     },
 )
 async def print_quote(quote_id: Id, principal: QuotesRead, session: SessionDep, settings: SettingsDep) -> Response:

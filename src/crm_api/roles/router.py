@@ -4,8 +4,8 @@ from fastapi import APIRouter, Depends, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.roles import service
 from crm_api.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
@@ -16,16 +16,12 @@ RolesRead = Annotated[Principal, Depends(require("roles:read"))]
 RolesWrite = Annotated[Principal, Depends(require("roles:write"))]
 
 
-@router.get(
-    "/roles", response_model=list[RoleRead], summary="List roles with their permissions", responses=error_responses(401, 403)
-)
+@router.get("/roles", response_model=list[RoleRead], summary="List roles with their permissions")
 async def list_roles(_: RolesRead, session: SessionDep) -> list[RoleRead]:
     return [RoleRead.model_validate(role) for role in await service.list_roles(session)]
 
 
-@router.get(
-    "/permissions", response_model=list[PermissionRead], summary="The permission catalogue", responses=error_responses(401, 403)
-)
+@router.get("/permissions", response_model=list[PermissionRead], summary="The permission catalogue")
 async def list_permissions(_: RolesRead) -> list[PermissionRead]:
     return service.list_permissions()
 
@@ -35,13 +31,13 @@ async def list_permissions(_: RolesRead) -> list[PermissionRead]:
     response_model=RoleRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a custom role",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("role.code_taken")
 async def create_role(body: RoleCreate, principal: RolesWrite, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.create_role(session, principal, body))
 
 
-@router.get("/roles/{role_id}", response_model=RoleRead, summary="Get a role", responses=error_responses(401, 403, 404))
+@router.get("/roles/{role_id}", response_model=RoleRead, summary="Get a role")
 async def get_role(role_id: Id, _: RolesRead, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.get_role(session, role_id))
 
@@ -50,7 +46,7 @@ async def get_role(role_id: Id, _: RolesRead, session: SessionDep) -> RoleRead:
     "/roles/{role_id}",
     response_model=RoleRead,
     summary="Change a custom role",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("role.builtin")
 async def update_role(role_id: Id, body: RoleUpdate, principal: RolesWrite, session: SessionDep) -> RoleRead:
     return RoleRead.model_validate(await service.update_role(session, principal, role_id, body))

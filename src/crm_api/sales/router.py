@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
@@ -58,7 +57,6 @@ def _sync_route(kind: str, item: type[InputModel], sync: SyncService, summary: s
         tags=["sales integration"],
         summary=summary,
         description=description,
-        responses=error_responses(401, 403, 409, 422),
     )(upsert)
 
 
@@ -81,7 +79,6 @@ OrderPage = Annotated[PageParams, listing("OrderSort", "order_date", "number", "
     response_model=Page[OrderSummary],
     tags=["orders"],
     summary="A customer's shipped and paid orders, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_customer_orders(
     customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage
@@ -94,7 +91,6 @@ async def list_customer_orders(
     response_model=OrderDetail,
     tags=["orders"],
     summary="An order with its lines and total",
-    responses=error_responses(401, 403, 404),
 )
 async def get_order(order_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> OrderDetail:
     return etag(await service.get_order(session, principal, order_id))
@@ -108,7 +104,6 @@ ProductPage = Annotated[PageParams, listing("ProductSort", "name", "synced_at")]
     response_model=Page[ProductRead],
     tags=["products"],
     summary="Search the product catalogue by name, code, model and batch",
-    responses=error_responses(401, 403, 422),
 )
 async def list_products(
     _: ProductsRead,
@@ -129,7 +124,6 @@ async def list_products(
     status_code=status.HTTP_201_CREATED,
     tags=["products"],
     summary="Add a product to the catalogue (admins)",
-    responses=error_responses(401, 403, 409, 422),
 )
 async def create_product(body: ProductCreate, principal: ProductsWrite, session: SessionDep) -> ProductRead:
     return ProductRead.model_validate(await service.create_product(session, principal, body))
@@ -140,7 +134,6 @@ async def create_product(body: ProductCreate, principal: ProductsWrite, session:
     response_model=ProductRead,
     tags=["products"],
     summary="Edit a product: code, list price, tax rate, active… (admins)",
-    responses=error_responses(401, 403, 404, 409, 412, 422),
 )
 async def update_product(
     product_id: Id, body: ProductUpdate, principal: ProductsWrite, session: SessionDep, if_match: IfMatch = None
@@ -154,7 +147,6 @@ async def update_product(
     response_model=ProductRead,
     tags=["products"],
     summary="Get a product",
-    responses=error_responses(401, 403, 404),
 )
 async def get_product(product_id: Id, _: ProductsRead, session: SessionDep, etag: ETag) -> ProductRead:
     return etag(ProductRead.model_validate(await service.get_product(session, product_id)))
@@ -168,7 +160,6 @@ InventoryPage = Annotated[PageParams, listing("InventorySort", "warehouse", "qua
     response_model=Page[InventoryRead],
     tags=["products"],
     summary="Stock by product and warehouse",
-    responses=error_responses(401, 403, 422),
 )
 async def list_inventory(
     _: ProductsRead,

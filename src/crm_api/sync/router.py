@@ -4,8 +4,9 @@ from fastapi import APIRouter, Query
 
 from crm_api.core.auth import Authenticated
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
+from crm_api.core.responses import raises
 from crm_api.sync import service
+from crm_api.sync.exceptions import TokenExpired
 from crm_api.sync.policy import DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN_LENGTH, SyncType
 from crm_api.sync.schemas import SyncPage
 
@@ -22,8 +23,8 @@ router = APIRouter(prefix="/sync", tags=["sync"], route_class=SnapshotRoute)
     "(`deleted`). Call again with the page's `token` while `more` is true; keep the last token for next time. "
     "Nothing changed: an empty page at once. A token older than `CRM_SYNC_LOG_RETENTION_DAYS`: 410, sync again "
     "from scratch.",
-    responses=error_responses(401, 403, 410, 422),
 )
+@raises(TokenExpired, "auth.missing_permission", "sync.invalid_token", "sync.types_changed", "sync.unknown_type")
 async def sync_changes(
     principal: Authenticated,
     session: SessionDep,

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.targets import service
 from crm_api.targets.policy import TargetHolder
@@ -25,7 +25,6 @@ TargetPage = Annotated[PageParams, listing("SalesTargetSort", "month", "amount",
     response_model=Page[SalesTargetRead],
     summary="List the monthly sales targets in the caller's scope, oldest month first",
     description="A supervisor sees their team's and its members' targets, an account manager their own.",
-    responses=error_responses(401, 403, 422),
 )
 async def list_targets(
     principal: TargetsRead,
@@ -50,15 +49,14 @@ async def list_targets(
     description="One target per person and month and per team and month: a second is 409 `sales_target.duplicate` "
     "(its `existing_id` is the one to change). Admins and executives set anyone's, a supervisor their own team's and "
     "its members' (else 403 `sales_target.outside_scope`).",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("sales_target.duplicate", "sales_target.outside_scope", "sales_target.unknown_user", "sales_target.unknown_team")
 async def create_target(body: SalesTargetCreate, principal: TargetsWrite, session: SessionDep) -> SalesTargetRead:
     return SalesTargetRead.model_validate(await service.create_target(session, principal, body))
 
 
-@router.get(
-    "/{target_id}", response_model=SalesTargetRead, summary="Get a sales target", responses=error_responses(401, 403, 404)
-)
+@router.get("/{target_id}", response_model=SalesTargetRead, summary="Get a sales target")
+@raises("sales_target.not_found")
 async def get_target(target_id: Id, principal: TargetsRead, session: SessionDep, etag: ETag) -> SalesTargetRead:
     return etag(SalesTargetRead.model_validate(await service.get_target(session, principal, target_id)))
 
@@ -67,8 +65,8 @@ async def get_target(target_id: Id, principal: TargetsRead, session: SessionDep,
     "/{target_id}",
     response_model=SalesTargetRead,
     summary="Change a target's amount",
-    responses=error_responses(401, 403, 404, 412, 422),
 )
+@raises("sales_target.not_found", "sales_target.outside_scope")
 async def update_target(
     target_id: Id, body: SalesTargetUpdate, principal: TargetsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> SalesTargetRead:
@@ -80,7 +78,7 @@ async def update_target(
     "/{target_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a target",
-    responses=error_responses(401, 403, 404, 412),
 )
+@raises("sales_target.not_found", "sales_target.outside_scope")
 async def delete_target(target_id: Id, principal: TargetsWrite, session: SessionDep, if_match: IfMatch = None) -> None:
     await service.delete_target(session, principal, target_id, if_match=if_match)

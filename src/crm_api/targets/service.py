@@ -18,7 +18,6 @@ from crm_api.targets.repository import SalesTargetRepository
 from crm_api.targets.schemas import SalesTargetCreate, SalesTargetRead, SalesTargetUpdate
 
 ENTITY = "sales_target"
-LABEL = "Sales target"
 
 
 async def list_targets(
@@ -46,7 +45,7 @@ async def list_targets(
 
 
 async def get_target(session: AsyncSession, actor: Principal, target_id: int) -> SalesTarget:
-    return await SalesTargetRepository(session).get_scoped_or_404(target_id, actor, policy.READ, LABEL)
+    return await SalesTargetRepository(session).get_scoped_or_404(target_id, actor, policy.READ, "Sales target")
 
 
 def _outside_scope() -> Forbidden:

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query, status
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.kb.schemas import ArticleLink
@@ -74,8 +74,8 @@ TicketPage = Annotated[PageParams, listing("TicketSort", "code", "created_at", "
     response_model=Page[TicketRead],
     summary="List and search service tickets in your data scope",
     description=FILTERS_DESCRIPTION,
-    responses=error_responses(401, 403, 422),
 )
+@raises("service_ticket.bad_date_range")
 async def list_tickets(
     principal: TicketsRead,
     session: SessionDep,
@@ -92,8 +92,8 @@ async def list_tickets(
     response_model=TicketDetail,
     status_code=status.HTTP_201_CREATED,
     summary="Open a service ticket (routing rules may assign it at once)",
-    responses=error_responses(401, 403, 422),
 )
+@raises("dictionary.unknown_value", "service_ticket.not_found", "service_ticket.unknown_customer")
 async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: SessionDep) -> TicketDetail:
     return await service.create_ticket(session, principal, body)
 
@@ -102,8 +102,8 @@ async def create_ticket(body: TicketCreate, principal: TicketsCreate, session: S
     "/{ticket_id}",
     response_model=TicketDetail,
     summary="Get a ticket with its assignments, handlings, feedbacks and linked articles",
-    responses=error_responses(401, 403, 404),
 )
+@raises("service_ticket.not_found")
 async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep, etag: ETag) -> TicketDetail:
     return etag(await service.get_ticket(session, principal, ticket_id))
 
@@ -112,8 +112,8 @@ async def get_ticket(ticket_id: Id, principal: TicketsRead, session: SessionDep,
     "/{ticket_id}/assign",
     response_model=TicketDetail,
     summary="Assign (or re-assign) a new or assigned ticket to an active user (supervisor)",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("service_ticket.changed", "service_ticket.inactive_assignee", "service_ticket.not_assignable", "service_ticket.not_found")
 async def assign(ticket_id: Id, body: AssignTicket, principal: TicketsAssign, session: SessionDep) -> TicketDetail:
     return await service.assign(session, principal, ticket_id, body)
 
@@ -122,8 +122,8 @@ async def assign(ticket_id: Id, body: AssignTicket, principal: TicketsAssign, se
     "/{ticket_id}/handle",
     response_model=TicketDetail,
     summary="Record how the assignee handled the ticket",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("service_ticket.changed", "service_ticket.not_assigned", "service_ticket.not_assignee", "service_ticket.not_found")
 async def handle(ticket_id: Id, body: HandleTicket, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.handle(session, principal, ticket_id, body)
 
@@ -132,8 +132,8 @@ async def handle(ticket_id: Id, body: HandleTicket, principal: TicketsHandle, se
     "/{ticket_id}/feedback",
     response_model=TicketDetail,
     summary="Customer feedback: satisfaction 3+ archives the ticket, below 3 sends it back to the assignee",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("service_ticket.changed", "service_ticket.not_found", "service_ticket.not_handled", "service_ticket.not_participant")
 async def feedback(ticket_id: Id, body: TicketFeedbackCreate, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.give_feedback(session, principal, ticket_id, body)
 
@@ -142,8 +142,8 @@ async def feedback(ticket_id: Id, body: TicketFeedbackCreate, principal: Tickets
     "/{ticket_id}/articles",
     response_model=TicketDetail,
     summary="Link a knowledge base article",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("article.not_found", "service_ticket.article_already_linked", "service_ticket.not_found")
 async def link_article(ticket_id: Id, body: ArticleLink, principal: TicketsHandle, session: SessionDep) -> TicketDetail:
     return await service.link_article(session, principal, ticket_id, body.article_id)
 
@@ -152,7 +152,6 @@ async def link_article(ticket_id: Id, body: ArticleLink, principal: TicketsHandl
     "/sla-policies",
     response_model=list[SlaPolicyRead],
     summary="SLA targets per service type and priority",
-    responses=error_responses(401, 403),
 )
 async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPolicyRead]:
     return await routing.list_sla_policies(session)
@@ -162,8 +161,8 @@ async def list_sla_policies(_: TicketsRead, session: SessionDep) -> list[SlaPoli
     "/sla-policies",
     response_model=list[SlaPolicyRead],
     summary="Replace the SLA targets (existing tickets keep their due times)",
-    responses=error_responses(401, 403, 422),
 )
+@raises("dictionary.unknown_value", "sla_policy.duplicate")
 async def replace_sla_policies(body: list[SlaPolicyWrite], principal: SettingsWrite, session: SessionDep) -> list[SlaPolicyRead]:
     return await routing.replace_sla_policies(session, principal, body)
 
@@ -175,7 +174,6 @@ RoutingRulePage = Annotated[PageParams, listing("RoutingRuleSort", "name", "sort
     "/ticket-routing-rules",
     response_model=Page[RoutingRuleRead],
     summary="Ticket routing rules, in the order they are tried",
-    responses=error_responses(401, 403, 422),
 )
 async def list_routing_rules(_: TicketsRead, session: SessionDep, page: RoutingRulePage) -> Page[RoutingRuleRead]:
     return await routing.list_routing_rules(session, page)
@@ -186,8 +184,8 @@ async def list_routing_rules(_: TicketsRead, session: SessionDep, page: RoutingR
     response_model=RoutingRuleRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a routing rule: customer level and/or type → a user",
-    responses=error_responses(401, 403, 422),
 )
+@raises("dictionary.unknown_value", "routing_rule.inactive_assignee", "routing_rule.no_criteria")
 async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite, session: SessionDep) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await routing.create_routing_rule(session, principal, body))
 
@@ -196,8 +194,8 @@ async def create_routing_rule(body: RoutingRuleCreate, principal: SettingsWrite,
     "/ticket-routing-rules/{rule_id}",
     response_model=RoutingRuleRead,
     summary="Get a routing rule",
-    responses=error_responses(401, 403, 404),
 )
+@raises("routing_rule.not_found")
 async def get_routing_rule(rule_id: Id, _: TicketsRead, session: SessionDep) -> RoutingRuleRead:
     return RoutingRuleRead.model_validate(await routing.get_routing_rule(session, rule_id))
 
@@ -206,8 +204,8 @@ async def get_routing_rule(rule_id: Id, _: TicketsRead, session: SessionDep) -> 
     "/ticket-routing-rules/{rule_id}",
     response_model=RoutingRuleRead,
     summary="Change a routing rule",
-    responses=error_responses(401, 403, 404, 412, 422),
 )
+@raises("dictionary.unknown_value", "routing_rule.inactive_assignee", "routing_rule.no_criteria", "routing_rule.not_found")
 async def update_routing_rule(
     rule_id: Id, body: RoutingRuleUpdate, principal: SettingsWrite, session: SessionDep, if_match: IfMatch = None
 ) -> RoutingRuleRead:
@@ -218,7 +216,7 @@ async def update_routing_rule(
     "/ticket-routing-rules/{rule_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a routing rule",
-    responses=error_responses(401, 403, 404),
 )
+@raises("routing_rule.not_found")
 async def delete_routing_rule(rule_id: Id, principal: SettingsWrite, session: SessionDep) -> None:
     await routing.delete_routing_rule(session, principal, rule_id)

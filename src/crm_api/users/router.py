@@ -5,9 +5,9 @@ from fastapi import APIRouter, Depends, Query, status
 from crm_api.auth import totp
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.users import service
 from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
@@ -21,7 +21,7 @@ UsersWrite = Annotated[Principal, Depends(require("users:write"))]
 UserPage = Annotated[PageParams, listing("UserSort", "username", "full_name", "created_at", "updated_at")]
 
 
-@router.get("/users", response_model=Page[UserRead], summary="List users", responses=error_responses(401, 403, 422))
+@router.get("/users", response_model=Page[UserRead], summary="List users")
 async def list_users(
     principal: UsersRead,
     session: SessionDep,
@@ -39,13 +39,13 @@ async def list_users(
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a user",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("user.api_key_role", "user.unknown_role", "user.unknown_team", "user.username_taken")
 async def create_user(body: UserCreate, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.create_user(session, principal, body))
 
 
-@router.get("/users/{user_id}", response_model=UserRead, summary="Get a user", responses=error_responses(401, 403, 404))
+@router.get("/users/{user_id}", response_model=UserRead, summary="Get a user")
 async def get_user(user_id: Id, principal: UsersRead, session: SessionDep) -> UserRead:
     return service.to_read(await service.get_user(session, principal, user_id))
 
@@ -54,8 +54,8 @@ async def get_user(user_id: Id, principal: UsersRead, session: SessionDep) -> Us
     "/users/{user_id}",
     response_model=UserRead,
     summary="Change a user's name, email, password, roles or team",
-    responses=error_responses(401, 403, 404, 422),
 )
+@raises("user.api_key_role", "user.unknown_role", "user.unknown_team")
 async def update_user(user_id: Id, body: UserUpdate, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.update_user(session, principal, user_id, body))
 
@@ -64,8 +64,8 @@ async def update_user(user_id: Id, body: UserUpdate, principal: UsersWrite, sess
     "/users/{user_id}/disable",
     response_model=UserRead,
     summary="Disable a user: sign-in refused, tokens revoked at once",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("user.cannot_disable_self")
 async def disable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=False))
 
@@ -74,8 +74,8 @@ async def disable_user(user_id: Id, principal: UsersWrite, session: SessionDep) 
     "/users/{user_id}/enable",
     response_model=UserRead,
     summary="Enable a disabled user",
-    responses=error_responses(401, 403, 404),
 )
+@raises("user.cannot_disable_self")
 async def enable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -> UserRead:
     return service.to_read(await service.set_user_active(session, principal, user_id, active=True))
 
@@ -83,7 +83,7 @@ async def enable_user(user_id: Id, principal: UsersWrite, session: SessionDep) -
 TeamPage = Annotated[PageParams, listing("TeamSort", "name", "created_at", "updated_at")]
 
 
-@router.get("/teams", response_model=Page[TeamRead], summary="List teams", responses=error_responses(401, 403, 422))
+@router.get("/teams", response_model=Page[TeamRead], summary="List teams")
 async def list_teams(_: UsersRead, session: SessionDep, page: TeamPage) -> Page[TeamRead]:
     return await service.list_teams(session, page)
 
@@ -93,15 +93,13 @@ async def list_teams(_: UsersRead, session: SessionDep, page: TeamPage) -> Page[
     response_model=TeamRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a team",
-    responses=error_responses(401, 403, 409, 422),
 )
+@raises("team.name_taken")
 async def create_team(body: TeamCreate, principal: UsersWrite, session: SessionDep) -> TeamRead:
     return TeamRead.model_validate(await service.create_team(session, principal, body))
 
 
-@router.get(
-    "/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members", responses=error_responses(401, 403, 404)
-)
+@router.get("/teams/{team_id}", response_model=TeamDetail, summary="Get a team with its members")
 async def get_team(team_id: Id, _: UsersRead, session: SessionDep) -> TeamDetail:
     return await service.get_team(session, team_id)
 
@@ -110,8 +108,8 @@ async def get_team(team_id: Id, _: UsersRead, session: SessionDep) -> TeamDetail
     "/teams/{team_id}",
     response_model=TeamDetail,
     summary="Rename or describe a team",
-    responses=error_responses(401, 403, 404, 409, 422),
 )
+@raises("team.name_taken")
 async def update_team(team_id: Id, body: TeamUpdate, principal: UsersWrite, session: SessionDep) -> TeamDetail:
     return await service.update_team(session, principal, team_id, body)
 
@@ -120,7 +118,7 @@ async def update_team(team_id: Id, body: TeamUpdate, principal: UsersWrite, sess
     "/users/{user_id}/totp/reset",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a user's TOTP second factor (a lost phone)",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("auth.totp_not_enabled")
 async def reset_totp(user_id: Id, principal: UsersWrite, session: SessionDep) -> None:
     await totp.reset(session, principal, user_id=user_id)

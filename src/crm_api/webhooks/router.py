@@ -5,10 +5,10 @@ from fastapi import APIRouter, Depends, Response, status
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep
-from crm_api.core.errors import error_responses
 from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.webhooks import service
 from crm_api.webhooks.policy import DeliveryStatus
@@ -30,7 +30,6 @@ WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
     "/event-types",
     response_model=list[EventTypeRead],
     summary="The event types a webhook can subscribe to",
-    responses=error_responses(401, 403),
 )
 async def list_event_types(_: WebhooksWrite) -> list[EventTypeRead]:
     return service.event_types()
@@ -39,7 +38,7 @@ async def list_event_types(_: WebhooksWrite) -> list[EventTypeRead]:
 WebhookPage = Annotated[PageParams, listing("WebhookSort", "url", "created_at", "updated_at")]
 
 
-@router.get("", response_model=Page[WebhookRead], summary="List webhook subscriptions", responses=error_responses(401, 403, 422))
+@router.get("", response_model=Page[WebhookRead], summary="List webhook subscriptions")
 async def list_webhooks(
     _: WebhooksWrite, session: SessionDep, page: WebhookPage, active: bool | None = None
 ) -> Page[WebhookRead]:
@@ -51,8 +50,8 @@ async def list_webhooks(
     response_model=WebhookCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a URL to events (the signing secret is in this response only)",
-    responses=error_responses(401, 403, 422),
 )
+@raises("webhook.unknown_event_type", "webhook.url_not_allowed")
 async def create_webhook(
     body: WebhookCreate, principal: WebhooksWrite, session: SessionDep, settings: SettingsDep
 ) -> WebhookCreated:
@@ -63,15 +62,13 @@ async def create_webhook(
     "/deliveries/{delivery_id}/retry",
     response_model=WebhookDeliveryRead,
     summary="Attempt a failed or dead delivery again at the next dispatcher run",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("webhook_delivery.not_found", "webhook_delivery.succeeded")
 async def retry_delivery(delivery_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.retry_delivery(session, principal, delivery_id))
 
 
-@router.get(
-    "/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription", responses=error_responses(401, 403, 404)
-)
+@router.get("/{webhook_id}", response_model=WebhookRead, summary="Read a webhook subscription")
 async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, etag: ETag) -> WebhookRead:
     return etag(WebhookRead.model_validate(await service.get(session, webhook_id)))
 
@@ -80,8 +77,8 @@ async def get_webhook(webhook_id: Id, _: WebhooksWrite, session: SessionDep, eta
     "/{webhook_id}",
     response_model=WebhookRead,
     summary="Change a webhook's URL, events, secret or active flag",
-    responses=error_responses(401, 403, 404, 412, 422),
 )
+@raises("webhook.unknown_event_type", "webhook.url_not_allowed")
 async def update_webhook(
     webhook_id: Id,
     body: WebhookUpdate,
@@ -99,7 +96,6 @@ async def update_webhook(
     "/{webhook_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a webhook subscription and its delivery log",
-    responses=error_responses(401, 403, 404),
 )
 async def delete_webhook(webhook_id: Id, principal: WebhooksWrite, session: SessionDep) -> None:
     await service.delete(session, principal, webhook_id)
@@ -112,7 +108,6 @@ DeliveryPage = Annotated[PageParams, listing("DeliverySort", "created_at")]
     "/{webhook_id}/deliveries",
     response_model=Page[WebhookDeliveryRead],
     summary="The webhook's delivery log, newest first",
-    responses=error_responses(401, 403, 404, 422),
 )
 async def list_deliveries(
     webhook_id: Id, _: WebhooksWrite, session: SessionDep, page: DeliveryPage, status: DeliveryStatus | None = None
@@ -125,7 +120,7 @@ async def list_deliveries(
     response_model=WebhookDeliveryRead,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Queue a webhook.test event for this subscription only",
-    responses=error_responses(401, 403, 404, 409),
 )
+@raises("webhook.inactive")
 async def test_webhook(webhook_id: Id, principal: WebhooksWrite, session: SessionDep) -> WebhookDeliveryRead:
     return WebhookDeliveryRead.model_validate(await service.send_test(session, principal, webhook_id))

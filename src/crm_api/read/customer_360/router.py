@@ -4,7 +4,6 @@ from fastapi import APIRouter, Depends
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep, SnapshotRoute
-from crm_api.core.errors import error_responses
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.read.customer_360.schemas import CustomerOverview
@@ -20,7 +19,6 @@ CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
     "/{customer_id}/overview",
     response_model=CustomerOverview,
     summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
-    responses=error_responses(401, 403, 404),
 )
 async def get_overview(customer_id: Id, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
     return await customer_overview(session, principal, customer_id)

@@ -7,9 +7,9 @@ from fastapi.responses import Response
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import SessionDep, SnapshotRoute, StreamedSnapshotDep
-from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
+from crm_api.core.responses import raises
 from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, quote_to_cash, service, service_desk
 from crm_api.read.reports.export import (
@@ -47,7 +47,7 @@ ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 TargetsRead = Annotated[Principal, Depends(require("targets:read"))]
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 FormatDep = Annotated[ExportFormat, Depends(export_format)]
-RESPONSES = EXPORT_RESPONSES | error_responses(401, 403, 422)
+RESPONSES = EXPORT_RESPONSES
 Year = Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year in the business time zone")]
 PeriodStart = Annotated[
     date | None,
@@ -68,6 +68,7 @@ PeriodEnd = Annotated[date | None, Query(alias="to", ge=date(FIRST_YEAR, 1, 1), 
     description="JSON and PDF hold one page of customers (`limit`, `cursor`); CSV and XLSX stream every customer. "
     "The totals always cover every contributing customer.",
 )
+@raises("report.too_large_for_pdf", "report.too_large_for_xlsx")
 async def customer_contribution(
     principal: ReportsRead,
     snapshot: StreamedSnapshotDep,
@@ -90,6 +91,7 @@ async def customer_contribution(
     responses=RESPONSES,
     summary="Customer composition: active customers and their share per level, credit or satisfaction",
 )
+@raises("report.too_large_for_pdf")
 async def customer_composition(
     principal: ReportsRead, session: SessionDep, export: FormatDep, by: CompositionField = CompositionField.LEVEL
 ) -> Response:
@@ -103,6 +105,7 @@ async def customer_composition(
     responses=RESPONSES,
     summary="Revenue forecast: monthly history, least-squares trend and a 95 % prediction interval",
 )
+@raises("report.too_large_for_pdf")
 async def revenue_forecast(
     principal: ReportsRead,
     session: SessionDep,
@@ -121,6 +124,7 @@ async def revenue_forecast(
     responses=RESPONSES,
     summary="Data quality: duplicate-candidate ratio and missing rates per customer and contact field",
 )
+@raises("report.too_large_for_pdf")
 async def data_quality(principal: ReportsRead, session: SessionDep, export: FormatDep) -> Response:
     return export_response(await service.data_quality(session, principal), export, "data-quality")
 
@@ -131,6 +135,7 @@ async def data_quality(principal: ReportsRead, session: SessionDep, export: Form
     responses=RESPONSES,
     summary="Service composition: tickets per service type, every type shown, optionally of one year",
 )
+@raises("report.too_large_for_pdf")
 async def service_composition(
     principal: ReportsRead, session: SessionDep, settings: SettingsDep, export: FormatDep, year: Year = None
 ) -> Response:
@@ -146,6 +151,7 @@ async def service_composition(
     description="JSON and PDF hold one page of confirmed churns, newest first (`limit`, `cursor`); CSV and XLSX "
     "stream every one. The `confirmed` fact counts every page.",
 )
+@raises("report.too_large_for_pdf", "report.too_large_for_xlsx")
 async def churn_analysis(
     principal: ReportsRead,
     snapshot: StreamedSnapshotDep,
@@ -173,6 +179,7 @@ async def churn_analysis(
     responses=RESPONSES,
     summary="Sales funnel: opportunities per stage and status, expected amount and stage-to-stage conversion",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def sales_funnel(
     principal: ReportsRead,
     session: SessionDep,
@@ -194,6 +201,7 @@ async def sales_funnel(
     responses=RESPONSES,
     summary="Sales performance per account manager: assigned, won, lost, win rate, days to win, revenue",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def sales_performance(
     principal: ReportsRead,
     session: SessionDep,
@@ -212,6 +220,7 @@ async def sales_performance(
     responses=RESPONSES,
     summary="Service performance per month: handling and archive times (median, p90), SLA breaches, satisfaction",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def service_performance(
     principal: ReportsRead,
     session: SessionDep,
@@ -235,6 +244,7 @@ async def service_performance(
     "percent; null when no target (or only zero) is set. A team's target is its own, not the sum of its members'. "
     "Rows: those in the caller's `targets:read` scope with a target or any figure.",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def target_attainment(
     principal: TargetsRead,
     session: SessionDep,
@@ -259,6 +269,7 @@ async def target_attainment(
     "overdue = `as_of` less the due date: `current` is not yet due (due on `as_of` included), then 1–30, 31–60, "
     "61–90 and over 90 days. Active contracts in the caller's `contracts:read` scope only.",
 )
+@raises("report.too_large_for_pdf")
 async def receivables_aging(
     principal: ContractsRead,
     session: SessionDep,
@@ -281,6 +292,7 @@ async def receivables_aging(
     "month of the period is a row; with `by_owner=true`, a row per month and owner that has a figure. Contracts in "
     "the caller's `contracts:read` scope.",
 )
+@raises("report.bad_period", "report.too_large_for_pdf")
 async def contracts_vs_collected(
     principal: ContractsRead,
     session: SessionDep,
