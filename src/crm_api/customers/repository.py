@@ -29,10 +29,10 @@ from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
-from crm_api.customers.schemas import CustomerSearch
+from crm_api.customers.schemas import CustomerRead, CustomerSearch
 from crm_api.models import Base
 from crm_api.models.collaboration import Task
-from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange, RecycleRule
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange, RecycleRule
 from crm_api.models.identity import User
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
@@ -50,6 +50,14 @@ OWNERSHIP_STARTS = (
     customer_policy.OwnershipAction.CLAIM,
     customer_policy.OwnershipAction.TRANSFER,
 )
+
+
+# What a customer's representation (CustomerRead) reads besides its tags: its columns and names, and whether it is locked.
+READ_COLUMNS = (
+    *(getattr(Customer, name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
+    Customer.locked_at.is_not(None).label("locked"),
+)
+TAG = "tag"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,32 @@ class CustomerRepository(Repository[Customer]):
         """The one customer the statement selects, joined to its tags: a single round trip."""
         result = await self.session.scalars(statement.options(joinedload(Customer.tags)))
         return result.unique().one_or_none()
+
+    @staticmethod
+    def as_read(statement: Select[Customer]) -> Select[Any]:
+        """The customers a statement selects as the columns of their representation, `locked` among them: plain
+        rows, no ORM object or identity map (the hot reads)."""
+        return statement.with_only_columns(*READ_COLUMNS)
+
+    async def one_read(self, statement: Select[Customer]) -> dict[str, Any] | None:
+        """The representation's values of the one customer the statement selects, its tags joined in: one round trip
+        and a row per tag."""
+        joined = self.as_read(statement).add_columns(CustomerTag.tag.label(TAG)).outerjoin(Customer.tags)
+        rows = (await self.session.execute(joined)).mappings().all()
+        if not rows:
+            return None
+        values = dict(rows[0])
+        del values[TAG]
+        return values | {"tags": [row[TAG] for row in rows if row[TAG] is not None]}
+
+    async def tags_of(self, customer_ids: Sequence[int]) -> dict[int, list[str]]:
+        """customer id -> its tags, for a page of customers: one statement."""
+        tags: dict[int, list[str]] = {customer_id: [] for customer_id in customer_ids}
+        if customer_ids:
+            statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(customer_ids))
+            for customer_id, tag in await self.session.execute(statement):
+                tags[customer_id].append(tag)
+        return tags
 
     @staticmethod
     def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:

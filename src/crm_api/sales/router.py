@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
-from crm_api.core.http import ETag, IfMatch
+from crm_api.core.http import ETag, IfMatch, Rendered
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel
@@ -83,10 +83,8 @@ OrderPage = Annotated[PageParams, listing("OrderSort", "order_date", "number", "
     summary="A customer's shipped and paid orders, newest first",
     responses=error_responses(401, 403, 404, 422),
 )
-async def list_customer_orders(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage
-) -> Page[OrderSummary]:
-    return await service.customer_orders(session, principal, customer_id, page)
+async def list_customer_orders(customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage) -> Rendered:
+    return Rendered(await service.customer_orders(session, principal, customer_id, page))
 
 
 @router.get(
