@@ -123,6 +123,22 @@ async def test_data_scopes(client, actors):
     assert_problem(await client.get(f"{BASE}/999999", headers=admin.headers), 404, "customer.not_found")
 
 
+async def test_a_customer_by_id_is_read_in_each_callers_own_scope(client, actors):
+    """The read by id is one statement per shape of scope, the caller's ids its parameters: whoever read first, each
+    caller gets their own customers and a 404 for the others'."""
+    a, b = await two_managers(actors)
+    east = await actors.make("sales_supervisor", team="east")
+    south = await actors.make("sales_supervisor", team="south")
+    a_customer = await make_customer(client, a, name="A公司")
+    b_customer = await make_customer(client, b, name="B公司")
+
+    for reader, own, other in ((a, a_customer, b_customer), (b, b_customer, a_customer), (a, a_customer, b_customer)):
+        assert (await client.get(f"{BASE}/{own['id']}", headers=reader.headers)).json() == own
+        assert_problem(await client.get(f"{BASE}/{other['id']}", headers=reader.headers), 404, "customer.not_found")
+    for supervisor, status in ((east, 200), (south, 404), (east, 200)):
+        assert (await client.get(f"{BASE}/{a_customer['id']}", headers=supervisor.headers)).status_code == status
+
+
 async def test_list_filters(client, actors, app):
     manager = await actors.make("account_manager")
     other = await actors.make("account_manager")

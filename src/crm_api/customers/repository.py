@@ -11,6 +11,7 @@ from sqlalchemy import (
     Select,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core import changes
+from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
@@ -58,6 +60,9 @@ READ_COLUMNS = (
     Customer.locked_at.is_not(None).label("locked"),
 )
 TAG = "tag"
+CUSTOMER_ID = "customer_id"
+# The customer-by-id read for each (permission, scope shape): see `one_read`.
+_READ_BY_ID: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,18 @@ class CustomerRepository(Repository[Customer]):
         rows, no ORM object or identity map (the hot reads)."""
         return statement.with_only_columns(*READ_COLUMNS)
 
-    async def one_read(self, statement: Select[Customer]) -> dict[str, Any] | None:
-        """The representation's values of the one customer the statement selects, its tags joined in: one round trip
-        and a row per tag."""
-        joined = self.as_read(statement).add_columns(CustomerTag.tag.label(TAG)).outerjoin(Customer.tags)
-        rows = (await self.session.execute(joined)).mappings().all()
+    async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
+        """The representation's values of the customer, if it is live and in the principal's scope of `permission`,
+        its tags joined in: one round trip, a row per tag. The statement is built once per shape of the caller's scope
+        (`scope_shape`): building and keying one of this many columns costs more than PostgreSQL takes to run it."""
+        key = (permission, scope_shape(principal, permission))
+        statement = _READ_BY_ID.get(key)
+        if statement is None:
+            scoped = self.select().where(customer_policy.visible(principal, permission, named=True))
+            joined = self.as_read(scoped.where(Customer.id == bindparam(CUSTOMER_ID))).add_columns(CustomerTag.tag.label(TAG))
+            statement = _READ_BY_ID[key] = joined.outerjoin(Customer.tags)
+        parameters = scope_values(principal) | {CUSTOMER_ID: customer_id}
+        rows = (await self.session.execute(statement, parameters)).mappings().all()
         if not rows:
             return None
         values = dict(rows[0])

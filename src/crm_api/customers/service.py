@@ -151,8 +151,7 @@ async def get_customer(session: AsyncSession, principal: Principal, customer_id:
 
 async def read_customer(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerRead:
     """GET of a customer: its representation straight from the row, no ORM object (the hot read)."""
-    repo = CustomerRepository(session)
-    values = await repo.one_read(repo.scoped(principal, "customers:read").where(Customer.id == customer_id))
+    values = await CustomerRepository(session).one_read(principal, "customers:read", customer_id)
     if values is None:
         raise NotFound("Customer", customer_id)
     return CustomerRead.model_validate(values)
