@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, Integer, bindparam, column, false, select, table, true
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import BindParameter
 
 from crm_api.core.errors import Forbidden
 
@@ -212,7 +213,7 @@ def scope_clause(
     if principal.user_id is None:
         return false()
     if scope is Scope.TEAM and principal.team_id is not None:
-        team = bindparam(SCOPE_TEAM, principal.team_id) if named else principal.team_id
+        team: int | BindParameter[int] = bindparam(SCOPE_TEAM, principal.team_id) if named else principal.team_id
         return owner_column.in_(select(_USERS.c.id).where(_USERS.c.team_id == team))
     return owner_column == (bindparam(SCOPE_USER, principal.user_id) if named else principal.user_id)
 

@@ -1,6 +1,6 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -106,6 +106,16 @@ class Repository(Generic[M]):
         rows = await self.session.execute(select(external_id, key).where(external_id.in_(list(external_ids))))
         return {row[0]: row[1] for row in rows}
 
-    async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None, *, rows: bool = False) -> Rows:
-        """`rows`: the statement selects columns, and the page holds its rows (else the entities it selects)."""
-        return await paginate(self.session, statement, params, sort or Sort([self.model.id]), scalars=not rows)  # type: ignore[attr-defined]  # Base declares no id
+    async def page(
+        self,
+        statement: Select[Any],
+        params: PageParams,
+        sort: Sort | None = None,
+        *,
+        rows: bool = False,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Rows:
+        """`rows`: the statement selects columns, and the page holds its rows (else the entities it selects).
+        `parameters`: values of the statement's named parameters (`scope_values`)."""
+        sort = sort or Sort([self.model.id])  # type: ignore[attr-defined]  # Base declares no id
+        return await paginate(self.session, statement, params, sort, scalars=not rows, parameters=parameters)

@@ -61,7 +61,8 @@ READ_COLUMNS = (
 )
 TAG = "tag"
 CUSTOMER_ID = "customer_id"
-# The customer-by-id read for each (permission, scope shape): see `one_read`.
+# Statements by (permission, scope shape): see `read_scoped` and `one_read`.
+_READ_SCOPED: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
 _READ_BY_ID: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
 
 
@@ -99,16 +100,26 @@ class CustomerRepository(Repository[Customer]):
         rows, no ORM object or identity map (the hot reads)."""
         return statement.with_only_columns(*READ_COLUMNS)
 
+    def read_scoped(self, principal: Principal, permission: str) -> Select[Any]:
+        """`as_read` of the live customers in the principal's scope of `permission`, run with `scope_values(principal)`.
+        Built once per shape of the caller's scope (`scope_shape`): building a select of this many columns costs more
+        than PostgreSQL takes to run it."""
+        key = (permission, scope_shape(principal, permission))
+        statement = _READ_SCOPED.get(key)
+        if statement is None:
+            visible = customer_policy.visible(principal, permission, named=True)
+            statement = _READ_SCOPED[key] = self.as_read(self.select().where(visible))
+        return statement
+
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The representation's values of the customer, if it is live and in the principal's scope of `permission`,
-        its tags joined in: one round trip, a row per tag. The statement is built once per shape of the caller's scope
-        (`scope_shape`): building and keying one of this many columns costs more than PostgreSQL takes to run it."""
+        its tags joined in: one round trip, a row per tag. One statement per scope shape, as `read_scoped`; SQLAlchemy
+        keeps its cache key, so nothing is built or keyed per request."""
         key = (permission, scope_shape(principal, permission))
         statement = _READ_BY_ID.get(key)
         if statement is None:
-            scoped = self.select().where(customer_policy.visible(principal, permission, named=True))
-            joined = self.as_read(scoped.where(Customer.id == bindparam(CUSTOMER_ID))).add_columns(CustomerTag.tag.label(TAG))
-            statement = _READ_BY_ID[key] = joined.outerjoin(Customer.tags)
+            by_id = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+            statement = _READ_BY_ID[key] = by_id.add_columns(CustomerTag.tag.label(TAG)).outerjoin(Customer.tags)
         parameters = scope_values(principal) | {CUSTOMER_ID: customer_id}
         rows = (await self.session.execute(statement, parameters)).mappings().all()
         if not rows:

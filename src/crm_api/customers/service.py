@@ -20,7 +20,7 @@ from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal
+from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
 from crm_api.core.repository import locked
@@ -172,12 +172,13 @@ async def list_customers(
     repo = CustomerRepository(session)
     if filters.deleted:
         # The recycle bin: what the caller may restore.
-        scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+        deleted = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+        scoped = repo.as_read(deleted)
     else:
-        scoped = repo.scoped(principal, "customers:read")
+        scoped = repo.read_scoped(principal, "customers:read")
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
-    statement = repo.filtered(repo.as_read(scoped), filters).where(*custom_conditions)
-    page = await repo.page(statement, params, rows=True)
+    statement = repo.filtered(scoped, filters).where(*custom_conditions)
+    page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
     tags = await repo.tags_of([row.id for row in page.rows])
     return page.to_page(lambda row: CustomerRead.model_validate(dict(row._mapping, tags=tags[row.id])))
 
