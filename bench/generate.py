@@ -36,12 +36,14 @@ from crm_api.bootstrap import seed_reference_data
 from crm_api.cli import alembic_config
 from crm_api.core.clock import clock
 from crm_api.core.codes import series_sequence
+from crm_api.core.config import Settings
 from crm_api.core.db import Database
 from crm_api.core.names import normalize_company_name
 from crm_api.core.security import hash_password
 from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.models.custom_field import CustomFieldDefinition
-from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES
+from crm_api.models.sales import ALL_YEARS, COMPLETED_ORDER_STATUSES, DEFAULT_TAX_RATE
+from crm_api.quotes.pricing import LinePrice, price_line, price_quote
 from crm_api.tickets.demo import SLA_MINUTES
 from crm_api.tickets.policy import TicketChannel
 from crm_api.tickets.service import SATISFIED
@@ -50,7 +52,7 @@ DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench"
 SCALES = {"tiny": 300, "small": 20_000, "medium": 200_000, "full": 1_000_000}
 DEFAULT_SEED = 20261123
 # Bump when the shape of the data changes, so `bench.run` regenerates instead of reusing.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 TICKET_CHANNELS = tuple(channel.value for channel in TicketChannel)  # plain strings for COPY, in a fixed order
 BENCH_PASSWORD = "bench-password-2026"
 
@@ -97,6 +99,34 @@ RECENT_TICKET_DAYS = 60
 # the share of them confirmed as churned (~2 % of all customers) and still pending (open or postponed).
 CONFIRMED_CHURN, PENDING_CHURN = 0.05, 0.25
 INACTIVE_AFTER_DAYS = 185  # six calendar months and a day: the first scan after this opens the warning
+
+# Quote to cash (#16), per customer at every scale: at full scale 100,000 quotes, 200,000 contracts, 600,000
+# installments (1 to 6 a contract) and 400,000 receipts, with invoices for a few contracts.
+QUOTES_PER_CUSTOMER, CONTRACTS_PER_CUSTOMER = 0.1, 0.2
+INSTALLMENTS_PER_CUSTOMER, RECEIPTS_PER_CUSTOMER = 0.6, 0.4
+MAX_INSTALLMENTS = 6
+INVOICED_SHARE = 0.05  # of the contracts with money collected
+DEAL_DAYS = 760  # quotes and contracts of the last two years, so installments fall due over them and the next year
+PLAN_HORIZON = 365  # the last day a contract runs to, and an installment falls due, from today
+DEAL_CUSTOMER_AGE = 40  # days a customer has been one before it is quoted or signs
+QUOTE_FATES = (
+    ("accepted",) * 35
+    + ("rejected",) * 15
+    + ("expired",) * 15
+    + ("sent",) * 10
+    + ("approved",) * 5
+    + ("pending_approval",) * 5
+    + ("draft",) * 15
+)
+LINES_PER_QUOTE = (1, 1, 2, 2, 3, 3, 4, 5, 6, 8)
+DISCOUNTS = tuple(Decimal(p).quantize(Decimal("0.01")) for p in (0, 0, 0, 0, 0, 2, 3, 5, 5, 8, 10, 12, 15, 20))
+QUOTE_VALIDITY_DAYS = Settings.model_fields["quote_validity_days"].default
+DISCOUNT_THRESHOLD = Settings.model_fields["quote_discount_threshold"].default
+RECENT_CONTRACT_DAYS, RECENT_CONTRACTS = 30, 0.08  # the share signed in the last month: drafts and pending among them
+CONTRACT_LENGTHS = (182, 365, 365, 365, 730, 1095)
+# Status of a contract signed before the last month, by whether its period is over.
+ENDED_CONTRACT_FATES = ("completed",) * 16 + ("active",) * 3 + ("terminated",)
+RUNNING_CONTRACT_FATES = ("active",) * 9 + ("terminated",)
 
 # Time spans drawn for millions of rows, built once: making a timedelta costs more than the rest of a draw.
 DAYS = tuple(timedelta(days=n) for n in range(181))
@@ -214,6 +244,60 @@ class TicketKind(NamedTuple):
     response_due: timedelta
     resolve_due: timedelta
     texts: tuple[tuple[str, str], ...]  # summary, content
+
+
+@dataclass
+class ContractDraft:
+    """A contract as drawn (offsets are days from as_of); a completed one closes once its receipts are known."""
+
+    id: int
+    customer: Profile
+    quote_id: int | None
+    title: str
+    amount: Decimal
+    status: str
+    day: int  # drawn up, and unless a draft also signed, submitted and approved, that day
+    start: int
+    end: int
+    sign_date: date | None
+    start_date: date
+    end_date: date
+    created_at: datetime
+    submitted_at: datetime | None
+    activated_at: datetime | None
+    closed: int | None = None
+    closed_at: datetime | None = None
+    termination_reason: str | None = None
+
+    def row(self) -> tuple:
+        return (
+            self.id,
+            f"HT{self.id:08d}",
+            self.customer.id,
+            self.customer.name,
+            self.quote_id,
+            self.customer.owner_id,
+            self.title,
+            self.amount,
+            self.sign_date,
+            self.start_date,
+            self.end_date,
+            self.status,
+            self.submitted_at,
+            self.activated_at,
+            self.closed_at,
+            self.termination_reason,
+            self.created_at,
+            self.closed_at or self.activated_at or self.submitted_at or self.created_at,
+        )
+
+
+class ReceiptDraft(NamedTuple):
+    installment: int  # index in the chunk's installments
+    cents: int
+    day: int
+    earliest: int  # the day its contract became active
+    removable: bool  # not what a completed contract was paid in full with
 
 
 class Loader:
@@ -364,6 +448,77 @@ WARNING_COLUMNS = (
     "updated_at",
 )
 MEASURE_COLUMNS = ("id", "warning_id", "measure", "author_id", "created_at")
+QUOTE_COLUMNS = (
+    "id",
+    "number",
+    "revision",
+    "customer_id",
+    "opportunity_id",
+    "counterparty_name",
+    "owner_id",
+    "title",
+    "notes",
+    "valid_until",
+    "status",
+    "subtotal",
+    "discount",
+    "tax",
+    "total",
+    "max_discount",
+    "submitted_at",
+    "approved_at",
+    "sent_at",
+    "responded_at",
+    "response_by",
+    "response_note",
+    "response_recorded_by_id",
+    "expired_at",
+    "previous_id",
+    "superseded_by_id",
+    "created_at",
+    "updated_at",
+)
+QUOTE_LINE_COLUMNS = (
+    "id",
+    "quote_id",
+    "line_no",
+    "product_id",
+    "product_code",
+    "product_name",
+    "model",
+    "unit",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "tax_rate",
+    "subtotal",
+    "discount",
+    "tax",
+    "total",
+)
+CONTRACT_COLUMNS = (
+    "id",
+    "number",
+    "customer_id",
+    "customer_name",
+    "quote_id",
+    "owner_id",
+    "title",
+    "amount",
+    "sign_date",
+    "start_date",
+    "end_date",
+    "status",
+    "submitted_at",
+    "activated_at",
+    "closed_at",
+    "termination_reason",
+    "created_at",
+    "updated_at",
+)
+INSTALLMENT_COLUMNS = ("id", "contract_id", "due_date", "amount", "collected", "created_at")
+RECEIPT_COLUMNS = ("id", "installment_id", "contract_id", "amount", "received_on", "method", "recorded_by_id", "created_at")
+INVOICE_COLUMNS = ("id", "contract_id", "kind", "number", "amount", "issued_on", "created_by_id", "created_at")
 BULK_TABLES = (
     "teams",
     "users",
@@ -383,9 +538,16 @@ BULK_TABLES = (
     "ticket_feedbacks",
     "churn_warnings",
     "churn_measures",
+    "quotes",
+    "quote_lines",
+    "contracts",
+    "contract_installments",
+    "contract_receipts",
+    "contract_invoices",
 )
 # Per-table random streams drawn chunk by chunk, each customer in id order.
-CHUNK_STREAMS = ("customers", "contacts", "interactions", "orders", "opportunities", "tickets", "churn")
+CHUNK_STREAMS = ("customers", "contacts", "interactions", "orders", "opportunities", "tickets", "churn", "deals")
+STATUS, DELETED_AT = CUSTOMER_COLUMNS.index("status"), CUSTOMER_COLUMNS.index("deleted_at")
 
 
 class Generator:
@@ -398,9 +560,9 @@ class Generator:
         self.stages = dictionary["opportunity_stage"]
         self.lead_sources = [*dictionary["lead_source"], None]
         self.service_types = [t for t in dictionary["service_type"] if t in words.TICKET_SUMMARIES]
-        # Day offsets from as_of (-CUSTOMER_AGE_DAYS … 0) to dates and to 09:00 UTC on that day.
+        # Day offsets from as_of (-CUSTOMER_AGE_DAYS … PLAN_HORIZON) to dates and to 09:00 UTC on that day.
         first = data.as_of - timedelta(days=CUSTOMER_AGE_DAYS)
-        self.days = [first + timedelta(days=n) for n in range(CUSTOMER_AGE_DAYS + 1)]
+        self.days = [first + timedelta(days=n) for n in range(CUSTOMER_AGE_DAYS + PLAN_HORIZON + 1)]
         self.moments = [datetime(d.year, d.month, d.day, 9, tzinfo=UTC) for d in self.days]
         self.loaded_at = datetime(data.as_of.year, data.as_of.month, data.as_of.day, tzinfo=UTC)
         self.account_managers: list[int] = []
@@ -633,6 +795,33 @@ class Generator:
         self.loader.charge("churn_warnings", warning_seconds)
         await self.loader.copy("churn_warnings", WARNING_COLUMNS, warnings, time.perf_counter())
         await self.loader.copy("churn_measures", MEASURE_COLUMNS, measures, time.perf_counter())
+        clients = [
+            profile
+            for row, profile in customers
+            if row[STATUS] == "active" and row[DELETED_AT] is None and profile.created < -DEAL_CUSTOMER_AGE
+        ]
+        if clients:
+            await self.deals(ids, clients, rngs["deals"], names["deals"])
+
+    async def deals(self, ids: range, clients: list[Profile], rng: random.Random, names: Names) -> None:
+        """The chunk's share of quotes, contracts, installments and receipts, among the customers old enough to have them."""
+        started = time.perf_counter()
+        quotes, lines, accepted = self.quotes(clients, self.share(QUOTES_PER_CUSTOMER, ids), rng, names)
+        await self.loader.copy("quotes", QUOTE_COLUMNS, quotes, started)
+        await self.loader.copy("quote_lines", QUOTE_LINE_COLUMNS, lines, time.perf_counter())
+        started = time.perf_counter()
+        contracts = self.contract_drafts(clients, accepted, self.share(CONTRACTS_PER_CUSTOMER, ids), rng)
+        installments, receipts = self.payment_plans(contracts, ids, rng)
+        invoices = self.invoices(contracts, installments, rng)
+        await self.loader.copy("contracts", CONTRACT_COLUMNS, (contract.row() for contract in contracts), started)
+        await self.loader.copy("contract_installments", INSTALLMENT_COLUMNS, installments, time.perf_counter())
+        await self.loader.copy("contract_receipts", RECEIPT_COLUMNS, receipts, time.perf_counter())
+        await self.loader.copy("contract_invoices", INVOICE_COLUMNS, invoices, time.perf_counter())
+
+    @staticmethod
+    def share(per_customer: float, ids: range) -> int:
+        """A chunk's part of a count proportional to the customers: the parts add up to the whole's rounded count."""
+        return round(per_customer * (ids.stop - 1)) - round(per_customer * (ids.start - 1))
 
     def created_offset(self, cid: int) -> int:
         """Day the customer was created: ids follow creation over the last five years."""
@@ -1000,6 +1189,313 @@ class Generator:
             )
         return warnings, measures, churned
 
+    def quotes(self, clients: list[Profile], count: int, rng: random.Random, names: Names) -> tuple[list, list, list]:
+        """`count` quotes for the chunk's customers by their owners, priced as the service prices them, each as far
+        along as its fate allows: drafts and ones awaiting approval recent, approved and sent ones still valid,
+        answered ones answered within their validity, expired ones past it. Also the accepted ones, which become
+        contracts: (quote id, customer, day answered, total, product kind)."""
+        drafts = []
+        for _ in range(count):
+            customer, fate = rng.choice(clients), rng.choice(QUOTE_FATES)
+            kind = rng.choice(words.PRODUCT_KINDS)
+            terms = []
+            for _ in range(rng.choice(LINES_PER_QUOTE)):
+                product = self.product_rows[bisect(self.product_cum, rng.random() * self.product_cum[-1])]
+                terms.append(
+                    (product, LinePrice(QUANTITIES[rng.randint(1, 20)], product[6], rng.choice(DISCOUNTS), DEFAULT_TAX_RATE))
+                )
+            if fate == "pending_approval":  # only a discount above the threshold waits for a supervisor
+                terms[0][1].discount_percent = rng.choice([d for d in DISCOUNTS if d > DISCOUNT_THRESHOLD])
+            max_discount = max(line.discount_percent for _, line in terms)
+            if fate in ("draft", "pending_approval"):
+                first, last = -20, -1
+            elif fate in ("approved", "sent"):
+                first, last = -QUOTE_VALIDITY_DAYS + 2, -1
+            elif fate == "expired":  # the daily job expires it the morning after its last valid day
+                first, last = -DEAL_DAYS, -QUOTE_VALIDITY_DAYS - 2
+            else:
+                first, last = -DEAL_DAYS, -3
+            day = rng.randint(max(first, customer.created + 1), last)
+            # Drawn up in the morning, so even yesterday's is submitted, approved and sent by midnight.
+            created = self.moment(day) + HOURS[rng.randint(0, 4)]
+            submitted = approved = sent = responded = expired = None
+            if fate != "draft":
+                submitted = created + HOURS[rng.randint(1, 4)]
+            if fate not in ("draft", "pending_approval"):
+                approved = submitted + (HOURS[rng.randint(1, 4)] if max_discount > DISCOUNT_THRESHOLD else timedelta())
+                if fate != "approved" and (fate != "expired" or rng.random() < 0.8):
+                    sent = approved + HOURS[rng.randint(1, 2)]
+            answered = None
+            if fate in ("accepted", "rejected"):
+                # By the day before yesterday: the contract an accepted one becomes is drawn up a day or more later.
+                answered = rng.randint(day + 1, min(day + QUOTE_VALIDITY_DAYS, -2))
+                responded = self.moment(answered) + HOURS[rng.randint(0, 8)]
+            if fate == "expired":
+                expired = self.moment(day + QUOTE_VALIDITY_DAYS + 1)
+            updated = expired or responded or sent or approved or submitted or created
+            drafts.append(
+                (
+                    created,
+                    day,
+                    customer,
+                    fate,
+                    kind,
+                    terms,
+                    max_discount,
+                    (submitted, approved, sent, responded, expired, updated),
+                    answered,
+                )
+            )
+        drafts.sort(key=lambda draft: draft[0])
+        quotes, lines, accepted = [], [], []
+        for created, day, customer, fate, kind, terms, max_discount, moments, answered in drafts:
+            quote_id = self.new_id("quotes")
+            priced = []
+            for line_no, (product, terms_of_line) in enumerate(terms, start=1):
+                amounts = price_line(terms_of_line)
+                priced.append(amounts)
+                lines.append(
+                    (
+                        self.new_id("quote_lines"),
+                        quote_id,
+                        line_no,
+                        product[0],
+                        None,
+                        product[2],
+                        product[3],
+                        product[5],
+                        terms_of_line.quantity,
+                        terms_of_line.unit_price,
+                        terms_of_line.discount_percent,
+                        terms_of_line.tax_rate,
+                        amounts.subtotal,
+                        amounts.discount,
+                        amounts.tax,
+                        amounts.total,
+                    )
+                )
+            totals = price_quote(priced)
+            submitted, approved, sent, responded, expired, updated = moments
+            answered_by = names.person() if responded else None
+            quotes.append(
+                (
+                    quote_id,
+                    f"BJ{quote_id:08d}",
+                    1,
+                    customer.id,
+                    None,
+                    customer.name,
+                    customer.owner_id,
+                    rng.choice(words.QUOTE_TITLES).format(kind=kind),
+                    rng.choice(words.QUOTE_NOTES),
+                    self.day(day + QUOTE_VALIDITY_DAYS),
+                    fate,
+                    totals.subtotal,
+                    totals.discount,
+                    totals.tax,
+                    totals.total,
+                    max_discount,
+                    submitted,
+                    approved,
+                    sent,
+                    responded,
+                    answered_by,
+                    rng.choice(words.REJECTION_NOTES) if fate == "rejected" else None,
+                    customer.owner_id if responded else None,
+                    expired,
+                    None,
+                    None,
+                    created,
+                    updated,
+                )
+            )
+            if fate == "accepted":
+                accepted.append((quote_id, customer, answered, totals.total, kind))
+        return quotes, lines, accepted
+
+    def contract_drafts(
+        self, clients: list[Profile], accepted: list[tuple], count: int, rng: random.Random
+    ) -> list[ContractDraft]:
+        """A contract for each accepted quote, drawn up a few days after the answer, and the rest of `count` with
+        the chunk's customers on their own; numbered in the order drawn up. Signed in the last month: still a
+        draft, awaiting approval or active. Before: completed, still active (awaiting its last payments) or
+        terminated once its period is over; active or terminated while it runs."""
+        drafts = [
+            (min(answered + rng.randint(1, 10), -1), customer, quote_id, total, kind)
+            for quote_id, customer, answered, total, kind in accepted
+        ]
+        while len(drafts) < count:
+            customer = rng.choice(clients)
+            recent = rng.random() < RECENT_CONTRACTS
+            day = (
+                rng.randint(-RECENT_CONTRACT_DAYS, -1)
+                if recent
+                else rng.randint(max(-DEAL_DAYS, customer.created + 1), -RECENT_CONTRACT_DAYS - 1)
+            )
+            drafts.append((day, customer, None, Decimal(rng.randint(20, 5_000) * 1_000), rng.choice(words.PRODUCT_KINDS)))
+        drafts.sort(key=lambda draft: draft[0])
+        contracts = []
+        for day, customer, quote_id, amount, kind in drafts:
+            status = None
+            if day >= -RECENT_CONTRACT_DAYS:
+                status = rng.choice(("draft", "pending_approval", "active", "active"))
+            signed = None if status == "draft" else day
+            start = day + rng.randint(0, 15)
+            end = min(start + rng.choice(CONTRACT_LENGTHS) - 1, PLAN_HORIZON)
+            if status is None:
+                status = rng.choice(ENDED_CONTRACT_FATES if end < 0 else RUNNING_CONTRACT_FATES)
+            created = self.moment(day) + HOURS[rng.randint(0, 4)]
+            submitted = None if status == "draft" else created + HOURS[rng.randint(1, 4)]
+            activated = submitted + HOURS[rng.randint(1, 4)] if submitted and status != "pending_approval" else None
+            contract = ContractDraft(
+                self.new_id("contracts"),
+                customer,
+                quote_id,
+                rng.choice(words.CONTRACT_TITLES).format(kind=kind),
+                amount,
+                status,
+                day,
+                start,
+                end,
+                self.day(signed) if signed is not None else None,
+                self.day(start),
+                self.day(end),
+                created,
+                submitted,
+                activated,
+            )
+            if status == "terminated":
+                contract.closed = rng.randint(min(day + 30, -1), -1)
+                contract.closed_at = self.moment(contract.closed) + HOURS[rng.randint(1, 8)]
+                contract.termination_reason = rng.choice(words.TERMINATION_REASONS)
+            contracts.append(contract)
+        return contracts
+
+    def payment_plans(self, contracts: list[ContractDraft], ids: range, rng: random.Random) -> tuple[list, list]:
+        """Installments of the contracts that were active, their amounts splitting the contract's, falling due from a
+        month after the start to the end; and receipts against them. A completed contract was paid in full before
+        it closed; an active one paid most installments due by now (some in part, some not at all, so receivables
+        age) and a few ahead; a terminated one some of those due before it ended. The chunk's share of receipts is
+        then met exactly: receipts paid in two tranches, or (when over) payments an active contract never got."""
+        planned = [contract for contract in contracts if contract.activated_at is not None]
+        counts = [1] * len(planned)
+        extra = min(self.share(INSTALLMENTS_PER_CUSTOMER, ids) - len(planned), (MAX_INSTALLMENTS - 1) * len(planned))
+        while extra > 0:
+            n = rng.randrange(len(planned))
+            if counts[n] < MAX_INSTALLMENTS:
+                counts[n] += 1
+                extra -= 1
+        plans: list[tuple[ContractDraft, int, int]] = []  # contract, due day, cents
+        receipts: list[ReceiptDraft] = []
+        for contract, count in zip(planned, counts, strict=True):
+            cents = int(contract.amount * 100)
+            first = min(contract.start + 30, contract.end)
+            for k in range(count):
+                due = first + k * (contract.end - first) // (count - 1) if count > 1 else first
+                part = cents // count + (cents % count if k == count - 1 else 0)
+                paid, day = self.payment(contract, due, rng)
+                if paid:
+                    share = part if paid == 1.0 else max(1, int(part * paid))
+                    receipts.append(ReceiptDraft(len(plans), share, day, contract.day, contract.status != "completed"))
+                plans.append((contract, due, part))
+        target = self.share(RECEIPTS_PER_CUSTOMER, ids)
+        if len(receipts) > target:
+            removable = [n for n, receipt in enumerate(receipts) if receipt.removable]
+            dropped = set(rng.sample(removable, min(len(receipts) - target, len(removable))))
+            receipts = [receipt for n, receipt in enumerate(receipts) if n not in dropped]
+        while receipts and len(receipts) < target:
+            n = rng.randrange(len(receipts))
+            receipt = receipts[n]
+            if receipt.cents < 2:
+                continue
+            tranche = min(max(1, int(receipt.cents * rng.uniform(0.3, 0.7))), receipt.cents - 1)
+            receipts[n] = receipt._replace(cents=receipt.cents - tranche)
+            receipts.append(receipt._replace(cents=tranche, day=rng.randint(receipt.earliest, receipt.day)))
+        collected = [0] * len(plans)
+        last_paid: dict[int, int] = {}
+        for receipt in receipts:
+            collected[receipt.installment] += receipt.cents
+            contract = plans[receipt.installment][0]
+            last_paid[contract.id] = max(last_paid.get(contract.id, receipt.day), receipt.day)
+        for contract in planned:
+            if contract.status == "completed":
+                contract.closed = min(max(contract.end, last_paid.get(contract.id, contract.day)) + rng.randint(1, 10), -1)
+                contract.closed_at = self.moment(contract.closed) + HOURS[rng.randint(1, 8)]
+        first_id = self.last_ids["contract_installments"] + 1
+        installments = [
+            (
+                self.new_id("contract_installments"),
+                contract.id,
+                self.day(due),
+                Decimal(cents).scaleb(-2),
+                Decimal(paid).scaleb(-2),
+                contract.activated_at,
+            )
+            for (contract, due, cents), paid in zip(plans, collected, strict=True)
+        ]
+        receipts.sort(key=lambda receipt: (receipt.day, receipt.installment))
+        rows = []
+        for receipt in receipts:
+            contract = plans[receipt.installment][0]
+            rows.append(
+                (
+                    self.new_id("contract_receipts"),
+                    first_id + receipt.installment,
+                    contract.id,
+                    Decimal(receipt.cents).scaleb(-2),
+                    self.day(receipt.day),
+                    rng.choice(words.RECEIPT_METHODS),
+                    contract.customer.owner_id,
+                    self.moment(receipt.day) + HOURS[rng.randint(0, 8)],
+                )
+            )
+        return installments, rows
+
+    def payment(self, contract: ContractDraft, due: int, rng: random.Random) -> tuple[float, int]:
+        """How much of an installment its contract was paid (0: nothing, 1.0: in full, else that share), and when."""
+        fate = rng.random()
+        earliest, latest = contract.day, contract.closed if contract.status == "terminated" else -1
+        if contract.status == "completed":
+            paid = 1.0
+        elif contract.status == "terminated":
+            paid = 1.0 if due < latest and fate < 0.7 else 0.0
+        elif due < 0:
+            paid = 1.0 if fate < 0.85 else rng.uniform(0.2, 0.8) if fate < 0.9 else 0.0
+        else:  # paid ahead, in part or in full
+            paid = 0.0 if fate > 0.05 else 1.0 if fate < 0.02 else rng.uniform(0.2, 0.8)
+        day = min(max(due + rng.randint(-10, 30), earliest), latest) if due < 0 else rng.randint(earliest, latest)
+        return paid, day
+
+    def invoices(self, contracts: list[ContractDraft], installments: list[tuple], rng: random.Random) -> list[tuple]:
+        """Invoices of a few contracts, for what they have collected, in one or two parts."""
+        collected: dict[int, Decimal] = defaultdict(Decimal)
+        for installment in installments:
+            collected[installment[1]] += installment[4]
+        rows = []
+        for contract in contracts:
+            total = collected.get(contract.id)
+            if not total or rng.random() >= INVOICED_SHARE:
+                continue
+            parts = 1 if total < 1 else rng.choice((1, 2))
+            first = (total / parts).quantize(Decimal("0.01"))
+            kind = rng.choice(("vat_special", "vat_special", "vat_ordinary"))
+            for amount in (first, total - first) if parts == 2 else (total,):
+                invoice_id = self.new_id("contract_invoices")
+                day = rng.randint(contract.day, contract.closed or -1)
+                rows.append(
+                    (
+                        invoice_id,
+                        contract.id,
+                        kind,
+                        f"3100{invoice_id:08d}",
+                        amount,
+                        self.day(day),
+                        contract.customer.owner_id,
+                        self.moment(day) + HOURS[rng.randint(0, 8)],
+                    )
+                )
+        return rows
+
 
 CUSTOMER_REVENUE_BACKFILL = f"""
     INSERT INTO customer_revenue (customer_id, year, order_count, revenue_cents)
@@ -1088,7 +1584,7 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
             )
-        # Customers, opportunities and tickets created through the API continue after the generated codes.
+        # Customers, opportunities, tickets, quotes and contracts created through the API continue after the generated codes.
         await connection.executemany(
             "SELECT setval($1, greatest($2, 1), $2 > 0)",  # none generated: the first code is 1
             [
@@ -1097,6 +1593,8 @@ async def generate(database_url: str, data: DataSet, *, quiet: bool = False) -> 
                     ("KH", data.customers),
                     ("JH", generator.last_ids["opportunities"]),
                     ("FW", generator.last_ids["service_tickets"]),
+                    ("BJ", generator.last_ids["quotes"]),
+                    ("HT", generator.last_ids["contracts"]),
                 )
             ],
         )

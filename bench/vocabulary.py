@@ -104,3 +104,11 @@ UNSATISFIED_RESULTS = ("客户认为处理太慢，要求重开", "问题未彻�
 
 CHURN_MEASURES = ("电话回访，了解客户采购计划", "上门拜访，提供专属折扣方案", "邀请客户参加新品发布会", "提供免费设备巡检服务")
 CHURN_REASONS = ("客户业务转型，不再采购我司产品", "客户已转向竞争对手", "客户经营困难，暂停采购", "客户被收购，由集团统一采购")
+
+# Quotes and contracts: what is offered ({kind}: a product kind), what the customer said, why a contract ended early.
+QUOTE_TITLES = ("{kind}年度采购报价", "{kind}补货报价", "{kind}项目配套报价", "{kind}备件报价")
+QUOTE_NOTES = ("含运费及安装调试。", "交货期：合同签订后30天内。", None, None)
+REJECTION_NOTES = ("价格高于预算", "已选择其他供应商", "项目推迟，暂不采购")
+CONTRACT_TITLES = ("{kind}年度供货合同", "{kind}采购合同", "{kind}设备维保合同", "{kind}框架协议")
+TERMINATION_REASONS = ("客户项目取消，双方协商解除", "客户长期未付款，依约解除", "客户经营困难，申请终止")
+RECEIPT_METHODS = ("bank_transfer",) * 6 + ("acceptance_bill",) * 2 + ("cash", "cheque")

@@ -3,6 +3,7 @@
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import principals_changed
 from crm_api.core.permissions import BUILTIN_ROLES
 from crm_api.models.identity import Role, RolePermission
 from crm_api.models.platform import DictionaryItem
@@ -92,6 +93,7 @@ async def sync_builtin_roles(session: AsyncSession) -> None:
     await session.flush()
     for role in existing.values():
         session.expire(role, ["permissions"])
+    await principals_changed(session)  # running workers drop what they resolved with the grants as they were
 
 
 async def seed_dictionary(session: AsyncSession) -> None:

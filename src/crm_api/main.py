@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from crm_api.api_keys.router import router as api_keys_router
 from crm_api.approvals.router import router as approvals_router
 from crm_api.audit.router import router as audit_router
-from crm_api.auth.principal import authenticate
+from crm_api.auth.principal import Authenticator, principal_cache
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.contracts.router import router as contracts_router
@@ -37,6 +37,7 @@ from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import pool_router as customer_pool_router
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
+from crm_api.documents.router import contract_router as contract_documents_router
 from crm_api.documents.router import router as documents_router
 from crm_api.health.router import router as health_router
 from crm_api.imports.jobs import ImportRunner
@@ -111,6 +112,7 @@ DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
     tasks_router,
     sync_router,
     documents_router,
+    contract_documents_router,
     imports_router,
     webhooks_router,
     segments_router,
@@ -138,6 +140,7 @@ JOB_MODULES: tuple[str, ...] = (
     "crm_api.marketing.jobs",
     "crm_api.customers.jobs",
     "crm_api.quotes.jobs",
+    "crm_api.contracts.jobs",
 )
 
 
@@ -152,7 +155,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
     """The upload routes, whose bodies may be larger than CRM_MAX_BODY_BYTES."""
     return {
-        re.compile(rf"^{API_PREFIX}/customers/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
+        re.compile(rf"^{API_PREFIX}/(customers|contracts)/[^/]+/documents$"): settings.document_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/[^/]+/interactions/[^/]+/photos$"): settings.photo_max_bytes + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/customers/import$"): MAX_IMPORT_BYTES + MULTIPART_OVERHEAD,
         re.compile(rf"^{API_PREFIX}/imports$"): settings.import_max_bytes + MULTIPART_OVERHEAD,
@@ -232,7 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.pubsub = pubsub
     app.state.notification_streams = StreamHub(pubsub)
-    app.state.authenticate = authenticate
+    app.state.authenticate = Authenticator(principal_cache(settings), pubsub)
     app.state.password_checks = PasswordChecks(
         concurrency=settings.password_check_concurrency,
         queue=settings.password_check_queue,

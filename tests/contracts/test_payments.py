@@ -71,6 +71,19 @@ async def test_receipts_collect_up_to_the_installment_and_statuses_follow(client
     assert await published(app, "payment.received") == 2
 
 
+async def test_receipts_in_cents_add_up_exactly_to_the_installment(client, desk):
+    """0.10 + 0.20 collects 0.30 exactly (SQLite would add them as binary floats, just past 0.30)."""
+    contract = await _active(client, desk)
+    url = f"{API}/{contract['id']}/installments"
+    installment = (await client.post(url, json={"due_date": "2030-08-01", "amount": "0.30"}, headers=desk.manager.headers)).json()
+    for amount in ("0.10", "0.20"):
+        body = {"amount": amount, "received_on": "2026-06-15", "method": "cash"}
+        response = await client.post(f"{url}/{installment['id']}/receipts", json=body, headers=desk.manager.headers)
+        assert response.status_code == 201, response.text
+    [paid] = (await client.get(url, headers=desk.manager.headers)).json()
+    assert (paid["collected"], paid["status"]) == ("0.30", "paid")
+
+
 async def test_invoices_may_not_total_more_than_the_amount(client, desk):
     contract = await _active(client, desk)
     url = f"{API}/{contract['id']}/invoices"

@@ -36,21 +36,24 @@ def zip_of(*members: str) -> bytes:
     return buffer.getvalue()
 
 
-def documents_url(customer_id: int, document_id: int | None = None) -> str:
-    url = f"/api/v1/customers/{customer_id}/documents"
+def documents_url(holder_id: int, document_id: int | None = None, *, holder: str = "customers") -> str:
+    """The documents of a customer, or of a contract (`holder="contracts"`)."""
+    url = f"/api/v1/{holder}/{holder_id}/documents"
     return url if document_id is None else f"{url}/{document_id}"
 
 
 async def upload(
     client: httpx.AsyncClient,
     actor: Actor | None,
-    customer_id: int,
+    holder_id: int,
     content: bytes,
     filename: str = "报价单.pdf",
+    *,
+    holder: str = "customers",
     **form: Any,
 ) -> httpx.Response:
     return await client.post(
-        documents_url(customer_id),
+        documents_url(holder_id, holder=holder),
         files={"file": (filename, content, "application/octet-stream")},
         data=form,
         headers=actor.headers if actor else {},

@@ -2,15 +2,20 @@
 the numbers the reports give for the same week, once per week."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crm_api.core.clock import clock
 from crm_api.models.identity import User
+from crm_api.models.notification import ChannelDelivery
 from crm_api.read.weekly_report.service import last_week
+from tests.contracts.test_contracts import API as CONTRACTS
+from tests.contracts.test_contracts import _contract, _contract_flow
 from tests.customers.factories import make_customer, make_interaction
 from tests.notifications.receivers import SMTP_PASSWORD, SMTP_USER, smtp_server
 from tests.opportunities.factories import opportunity_in
+from tests.quotes.factories import Desk
 from tests.tickets.factories import assign, feedback, handle, open_ticket
 
 RUN = "/api/v1/jobs/weekly_report/run"
@@ -101,3 +106,78 @@ async def test_each_supervisor_gets_their_teams_week_with_the_reports_numbers(ap
     assert "<table>" in html and "<th align='left'>New customers</th><td align='right'>3</td>" in html
     jobs = (await api.get("/api/v1/jobs", headers=admin.headers)).json()
     assert {"name": "weekly_report", "cron": "0 8 * * mon"} in jobs
+
+
+async def _signed_contract(api, desk: Desk, supervisor, *, sign_date: str, amount: str, customer_id: int | None = None) -> dict:
+    """An active contract of the desk's manager, signed on `sign_date`, approved by `supervisor`."""
+    body = {"customer_id": customer_id or desk.customer_id, "sign_date": sign_date, "amount": amount}
+    contract = await _contract(desk, **body)
+    submitted = await api.post(f"{CONTRACTS}/{contract['id']}/submit", headers=desk.manager.headers)
+    approved = await api.post(f"/api/v1/approvals/{submitted.json()['approval']['id']}/approve", headers=supervisor.headers)
+    assert approved.status_code == 200, approved.text
+    return contract
+
+
+async def _received(api, desk: Desk, contract: dict, *amounts: tuple[str, str]) -> None:
+    """Receipts (received on, amount) against one installment of the contract covering them all."""
+    url = f"{CONTRACTS}/{contract['id']}/installments"
+    total = str(sum(Decimal(amount) for _, amount in amounts))
+    installment = await api.post(url, json={"due_date": "2026-07-31", "amount": total}, headers=desk.manager.headers)
+    for received_on, amount in amounts:
+        body = {"amount": amount, "received_on": received_on, "method": "bank_transfer"}
+        response = await api.post(f"{url}/{installment.json()['id']}/receipts", json=body, headers=desk.manager.headers)
+        assert response.status_code == 201, response.text
+
+
+async def test_the_teams_week_of_money_is_what_the_contracts_say(api, people, loopback_app):
+    clock.freeze(datetime(2026, 6, 10, 3, 0, tzinfo=UTC))
+    east, west = await Desk(api, people).set_up(), Desk(api, people)  # west: its own people, set below
+    for desk, team in ((east, "East-money"), (west, "West-money")):
+        desk.manager = await people.make("account_manager", team=team)
+        desk.supervisor = await people.make("sales_supervisor", team=team)
+        desk.customer_id = (await make_customer(api, desk.manager, name=f"{team} 客户"))["id"]
+    await _contract_flow(api, east.admin)
+    async with loopback_app.state.db.sessionmaker() as session, session.begin():
+        await session.execute(update(User).where(User.id == east.supervisor.id).values(email="east.money@example.com"))
+
+    first = await _signed_contract(api, east, east.supervisor, sign_date="2026-06-09", amount="50000.00")
+    fulfilled = await _signed_contract(api, east, east.supervisor, sign_date="2026-06-14", amount="12345.67")
+    assert (await api.post(f"{CONTRACTS}/{fulfilled['id']}/complete", headers=east.manager.headers)).status_code == 200
+    before = await _signed_contract(api, east, east.supervisor, sign_date="2026-06-07", amount="8000.00")
+    ended = await _signed_contract(api, east, east.supervisor, sign_date="2026-06-12", amount="3000.00")
+    await _contract(east, sign_date="2026-06-10", amount="9000.00")  # a draft: not signed
+    elsewhere = await _signed_contract(api, west, west.supervisor, sign_date="2026-06-10", amount="7000.00")
+    # Collected in the week: 10000.10 + 0.20 + 1000.00 (a contract terminated since still collected it).
+    await _received(api, east, first, ("2026-06-08", "10000.10"), ("2026-06-14", "0.20"), ("2026-06-15", "5000.00"))
+    await _received(api, east, before, ("2026-06-07", "300.00"))
+    await _received(api, east, ended, ("2026-06-13", "1000.00"))
+    await _received(api, west, elsewhere, ("2026-06-10", "777.00"))
+    terminate = {"reason": "客户业务调整"}
+    assert (
+        await api.post(f"{CONTRACTS}/{ended['id']}/terminate", json=terminate, headers=east.manager.headers)
+    ).status_code == 200
+
+    clock.freeze(MONDAY_RUN)
+    east.admin.headers, east.supervisor.headers = people.headers_for(east.admin.id), people.headers_for(east.supervisor.id)
+    assert (await api.post(RUN, headers=east.admin.headers)).status_code == 200
+    [report] = [
+        n
+        for n in (await api.get("/api/v1/notifications", headers=east.supervisor.headers)).json()["items"]
+        if n["type"] == "weekly_report"
+    ]
+    body = report["body"]
+    assert _figure(body, "Contracts signed") == "2"
+    assert _figure(body, "Contracts signed (amount)") == "62345.67 CNY"
+    assert _figure(body, "Collected (receipts)") == "11000.30 CNY"
+
+    # The same figures from the contracts as the supervisor reads them.
+    listed = (await api.get(CONTRACTS, params={"limit": 100}, headers=east.supervisor.headers)).json()["items"]
+    signed = [
+        c for c in listed if c["status"] in ("active", "completed") and "2026-06-08" <= (c["sign_date"] or "") <= "2026-06-14"
+    ]
+    assert (len(signed), str(sum(Decimal(c["amount"]) for c in signed))) == (2, "62345.67")
+
+    async with loopback_app.state.db.sessionmaker() as session:
+        html = await session.scalar(select(ChannelDelivery.html).where(ChannelDelivery.recipient == "east.money@example.com"))
+    assert "<th align='left'>Contracts signed (amount)</th><td align='right'>62345.67 CNY</td>" in html
+    assert "<th align='left'>Collected (receipts)</th><td align='right'>11000.30 CNY</td>" in html

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
+from crm_api.auth.principal import principals_changed
 from crm_api.core import audit
 from crm_api.core.clock import clock
 from crm_api.core.errors import InvalidInput, NotFound
@@ -55,4 +56,5 @@ async def revoke(session: AsyncSession, actor: Principal, key_id: int) -> None:
     if key.revoked_at is None:
         before = audit.snapshot(key)
         key.revoked_at = clock.now()
+        await principals_changed(session)  # workers know keys by their secret's fingerprint, not by id
         await audit.record_change(session, actor=actor, entity_type="api_key", entity=key, action="revoke", before=before)

@@ -11,14 +11,13 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.auth import repository, totp
+from crm_api.auth.principal import principals_changed
 from crm_api.auth.schemas import Me, TeamRef, TokenPair
-from crm_api.core import pubsub
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.db import Database
 from crm_api.core.errors import RateLimited, Unauthorized
 from crm_api.core.permissions import Principal
-from crm_api.core.pubsub import PRINCIPAL_CHANNEL
 from crm_api.core.security import PasswordChecks, create_access_token, fingerprint, new_secret
 from crm_api.models.identity import LoginAttempt, RefreshToken, Team, User
 
@@ -182,7 +181,7 @@ async def revoke_sessions(session: AsyncSession, user: User) -> None:
     user.tokens_valid_after = now
     await session.flush()
     await repository.revoke_user_tokens(session, user.id, now)
-    await pubsub.publish(session, PRINCIPAL_CHANNEL, str(user.id))  # open streams end when this commits
+    await principals_changed(session, user.id)  # open streams end when this commits, and every worker forgets the user
 
 
 async def logout(session: AsyncSession, *, refresh_token: str) -> None:

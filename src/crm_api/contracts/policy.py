@@ -4,10 +4,12 @@ Approval is always needed (§3.14): an approved request makes the contract activ
 one returns it to draft.
 """
 
+from datetime import date, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_
 
 from crm_api.core.errors import DomainError, Forbidden
 from crm_api.core.permissions import Principal, scope_clause
@@ -47,6 +49,37 @@ class InstallmentStatus(StrEnum):
     PARTIAL = "partial"
     PAID = "paid"
     OVERDUE = "overdue"
+
+
+# Signed and in force or fulfilled: what the weekly report counts as signed in its week (by sign date).
+SIGNED = (ContractStatus.ACTIVE, ContractStatus.COMPLETED)
+
+
+def installment_status(*, amount: Decimal, collected: Decimal, due_date: date, today: date) -> InstallmentStatus:
+    """The status an installment shows; `overdue` is the rule `overdue_installments` states in SQL."""
+    if collected >= amount:
+        return InstallmentStatus.PAID
+    if due_date < today:
+        return InstallmentStatus.OVERDUE
+    return InstallmentStatus.PARTIAL if collected > 0 else InstallmentStatus.PENDING
+
+
+def overdue_installments(today: date) -> ColumnElement[bool]:
+    """Past due with something outstanding: `installment_status` says `overdue` of exactly these."""
+    from crm_api.models.contract import Installment
+
+    return and_(Installment.collected < Installment.amount, Installment.due_date < today)
+
+
+def installments_due_soon(today: date, days: int) -> ColumnElement[bool]:
+    """Due between today and `days` days from now, with something outstanding."""
+    from crm_api.models.contract import Installment
+
+    return and_(
+        Installment.collected < Installment.amount,
+        Installment.due_date >= today,
+        Installment.due_date <= today + timedelta(days=days),
+    )
 
 
 WRITE = "contracts:write"

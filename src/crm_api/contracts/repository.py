@@ -1,14 +1,19 @@
 from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, String, func, literal, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.contracts import policy
 from crm_api.contracts.policy import ContractStatus
 from crm_api.core.repository import Repository
+from crm_api.core.types import money_text
 from crm_api.models.contract import Contract, Installment, Invoice
+from crm_api.notifications.policy import link_columns
 
 
 class ContractRepository(Repository[Contract]):
@@ -60,11 +65,55 @@ class PaymentRepository:
         return {contract_id: Decimal(total) for contract_id, total in rows}
 
     async def collect(self, installment_id: int, amount: Decimal) -> bool:
-        """One conditional UPDATE: the receipt counts only if it keeps the installment within its amount."""
+        """One conditional UPDATE: the receipt counts only if it keeps the installment within its amount. Rounded to
+        cents, since SQLite adds NUMERIC as binary floats (0.10 + 0.20 is not 0.30 there)."""
+        collected = func.round(Installment.collected + amount, 2)
         statement = (
             update(Installment)
-            .where(Installment.id == installment_id, Installment.collected + amount <= Installment.amount)
-            .values(collected=Installment.collected + amount)
+            .where(Installment.id == installment_id, collected <= Installment.amount)
+            .values(collected=collected)
             .returning(Installment.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+
+class ReminderRepository:
+    """The daily installment reminders, set-based: mark what is announced, then select what was marked."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def mark(self, marker: InstrumentedAttribute[datetime | None], due: ColumnElement[bool], *, now: datetime) -> int:
+        """One UPDATE: every installment of an active contract matching `due` and not yet announced so gets `now`."""
+        active = select(Contract.id).where(Contract.status == ContractStatus.ACTIVE)
+        statement = (
+            update(Installment)
+            .where(marker.is_(None), due, Installment.contract_id.in_(active))
+            .values({marker: now})
+            .execution_options(synchronize_session=False)
+        )
+        return int(cast("CursorResult[Any]", await self.session.execute(statement)).rowcount or 0)
+
+    @staticmethod
+    def marked(marker: InstrumentedAttribute[datetime | None], now: datetime) -> list[ColumnElement[bool]]:
+        """The installments this run marked, joined to their contracts."""
+        return [marker == now, Contract.id == Installment.contract_id]
+
+    def announcements(self, marker: InstrumentedAttribute[datetime | None], now: datetime, title: str) -> Select[Any]:
+        """The installments this run marked, as notifications of their contracts' owners linked to the contract."""
+        outstanding = money_text(Installment.amount - Installment.collected)
+        body = (
+            Contract.number
+            + literal(" · ")
+            + Contract.customer_name
+            + literal("：回款到期日 ")
+            + sql_cast(Installment.due_date, String)
+            + literal("，未收 ")
+            + outstanding
+        )
+        return select(
+            Contract.owner_id.label("user_id"),
+            literal(title).label("title"),
+            body.label("body"),
+            *link_columns("contract", Contract.id),
+        ).where(*self.marked(marker, now))

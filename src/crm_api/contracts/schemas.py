@@ -111,6 +111,19 @@ class InstallmentRead(OutputModel):
     status: InstallmentStatus = Field(description="paid when collected in full; overdue when past due and not paid")
 
 
+class InstallmentOverdue(OutputModel):
+    """The payload of `installment.overdue`, built in SQL for every installment the daily reminder finds overdue."""
+
+    id: int = Field(description="The installment's id")
+    contract_id: int
+    contract_number: str
+    owner_id: int
+    due_date: date
+    amount: Decimal
+    collected: Decimal
+    outstanding: Decimal = Field(description="amount − collected when the reminder ran")
+
+
 class ReceiptCreate(InputModel):
     model_config = example({"amount": "1000.00", "received_on": "2026-12-01", "method": "bank_transfer"})
     amount: Amount

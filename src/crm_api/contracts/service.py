@@ -11,7 +11,13 @@ from crm_api.approvals import service as approvals
 from crm_api.approvals.policy import ApprovalStatus
 from crm_api.approvals.schemas import ApprovalSummary
 from crm_api.approvals.subjects import SubjectFacts, register_subject
-from crm_api.contracts.policy import RULES, WRITE, ContractAction, ContractStatus, InstallmentStatus
+from crm_api.contracts.policy import (
+    RULES,
+    WRITE,
+    ContractAction,
+    ContractStatus,
+    installment_status,
+)
 from crm_api.contracts.repository import ContractRepository, PaymentRepository
 from crm_api.contracts.schemas import (
     ContractCreate,
@@ -85,6 +91,12 @@ async def read(session: AsyncSession, contract: Contract, actor: Principal | Non
 
 async def get(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
     return await ContractRepository(session).get_scoped_or_404(contract_id, actor, READ, "Contract")
+
+
+async def attachable(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
+    """The contract, if it is within the caller's contracts:write scope: documents may be attached to it in any status
+    (a signed scan arrives after approval, a settlement after completion)."""
+    return await ContractRepository(session).get_scoped_or_404(contract_id, actor, WRITE, "Contract")
 
 
 async def list_contracts(
@@ -226,14 +238,6 @@ register_subject(ENTITY, ContractApprovals())
 # Payment plans, receipts and invoices (§3.13)
 
 
-def installment_status(installment: Installment, today: date) -> InstallmentStatus:
-    if installment.collected >= installment.amount:
-        return InstallmentStatus.PAID
-    if installment.due_date < today:
-        return InstallmentStatus.OVERDUE
-    return InstallmentStatus.PARTIAL if installment.collected > 0 else InstallmentStatus.PENDING
-
-
 def _installment_read(installment: Installment, today: date) -> InstallmentRead:
     return InstallmentRead(
         id=installment.id,
@@ -241,7 +245,9 @@ def _installment_read(installment: Installment, today: date) -> InstallmentRead:
         due_date=installment.due_date,
         amount=installment.amount,
         collected=installment.collected,
-        status=installment_status(installment, today),
+        status=installment_status(
+            amount=installment.amount, collected=installment.collected, due_date=installment.due_date, today=today
+        ),
     )
 
 

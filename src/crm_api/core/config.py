@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # A rotated refresh token presented again within this many seconds is refused without ending the session
     # (two tabs refreshing at once); later, it is taken as stolen and its whole family is revoked.
     refresh_reuse_grace_seconds: int = Field(default=0, ge=0)
+    # Each worker keeps the callers it resolved (user, roles, grants), so a request costs no lookup; a change to any
+    # of them drops the entry in every worker when it commits (PostgreSQL NOTIFY). Without NOTIFY (SQLite, or while
+    # the listening connection reconnects) an entry is trusted this many seconds, so other processes see a change
+    # within it.
+    principal_cache_size: int = Field(default=4096, ge=1)
+    principal_cache_seconds: float = Field(default=1.0, ge=0)
     business_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
     cors_origins: list[str] = []
@@ -91,6 +97,8 @@ class Settings(BaseSettings):
     import_max_reported_errors: int = Field(default=10_000, ge=1)
     # How often a runner (the scheduler process, or a worker with the scheduler on) looks for queued imports.
     import_poll_seconds: float = Field(default=10.0, gt=0)
+    # A running import whose progress has not moved for this long lost its process: another runner takes it over.
+    import_lease_seconds: float = Field(default=300.0, gt=0)
     # How many customers one owner may lock out of the recycle job.
     pool_lock_limit: int = Field(default=10, ge=0)
     # The daily job returning customers to the pool by the recycle rules, and warning their owners first.
@@ -100,6 +108,10 @@ class Settings(BaseSettings):
     quote_discount_threshold: Decimal = Field(default=Decimal("10"), ge=0, le=100)
     quote_validity_days: int = Field(default=30, ge=1)
     quote_expiry_cron: str = "30 0 * * *"
+    # Payment plans (§3.13): the daily reminder tells a contract's owner of an installment due within this many days,
+    # and of one overdue, once each.
+    installment_due_soon_days: int = Field(default=3, ge=0)
+    installment_reminder_cron: str = "0 8 * * *"
     company_name: str = "示例科技有限公司"
     company_address: str = ""
     company_phone: str = ""

@@ -218,5 +218,17 @@ def request_database(request: Request) -> Database:
     return database
 
 
+async def _streamed_snapshot(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read-only snapshot that stays open until the response has been sent, so a file's rows are read while it
+    streams, in the snapshot its header and totals were read in; no connection is taken unless a statement runs."""
+    database: Database = request.app.state.db
+    async with database.snapshot_reader() as session, session.begin():
+        yield session
+
+
+# scope="request": closed after the response's last byte (or the client leaving), not before its first.
+StreamedSnapshotDep = Annotated[AsyncSession, Depends(_streamed_snapshot, scope="request")]
+
+
 # For the rare write that must survive the request's rollback (a failed login is still counted).
 DatabaseDep = Annotated[Database, Depends(request_database)]

@@ -1,13 +1,10 @@
-"""Spreadsheet files sent as they are written: CSV that Excel opens as UTF-8, XLSX built on disk."""
+"""Spreadsheet files sent as they are written: CSV that Excel opens as UTF-8 (XLSX: core/xlsx.py)."""
 
 import csv
 import io
 import re
-import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import IO, Any
-
-from openpyxl import Workbook
 
 CHUNK_BYTES = 64 * 1024
 # Decompressed XML scanned at a time when counting elements.
@@ -19,18 +16,12 @@ TAG_START_BYTES = 64
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
 def safe_row(values: Iterable[Any]) -> list[Any]:
-    return [safe_cell(value) for value in values]
+    return ["'" + value if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value for value in values]
 
 
 def unescaped_cell(text: str) -> str:
-    """A cell as it was before safe_cell, so an exported file imports again unchanged."""
+    """A cell as it was before safe_row, so an exported file imports again unchanged."""
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS) else text
 
 
@@ -47,18 +38,6 @@ async def csv_chunks(records: AsyncIterator[Sequence[Any]]) -> AsyncIterator[byt
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode()
-
-
-def saved_workbook_chunks(workbook: Workbook) -> Iterator[bytes]:
-    """A write-only workbook saved to a temporary file, then read back in chunks.
-
-    Write-only mode keeps rows on disk, not in memory; the zip is only complete once saved.
-    """
-    with tempfile.TemporaryFile() as file:
-        workbook.save(file)
-        file.seek(0)
-        while chunk := file.read(CHUNK_BYTES):
-            yield chunk
 
 
 def count_elements(xml: IO[bytes], name: str, *, stop_after: int) -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, TypeDecorator, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, TypeDecorator, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -104,6 +104,9 @@ class Sort:
 
     keys: Sequence[InstrumentedAttribute[Any] | KeyedColumnElement[Any]]
     descending: bool = True
+
+    def order_by(self) -> list[ColumnElement[Any]]:
+        return [key.desc() if self.descending else key.asc() for key in self.keys]
 
 
 def _encode(values: Sequence[Any]) -> str:
@@ -215,8 +218,7 @@ async def paginate(
         after = _decode(params.cursor, sort, params.sort)
         columns = tuple_(*sort.keys)
         keyed = keyed.where(columns < tuple_(*after) if sort.descending else columns > tuple_(*after))
-    order = [key.desc() if sort.descending else key.asc() for key in sort.keys]
-    keyed = keyed.order_by(*order).limit(params.limit + 1)
+    keyed = keyed.order_by(*sort.order_by()).limit(params.limit + 1)
     result = await session.execute(keyed, parameters)
     rows = list(result.scalars().all() if scalars else result.all())
     next_cursor = None

@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("crm_api.pubsub")
 
-# A user's access changed (disabled, tokens revoked): the payload is the user id.
+# A caller's access changed (disabled, tokens revoked, roles, grants, team): the payload is the user id, or `*` when
+# a change reaches many (a role's grants, an API key).
 PRINCIPAL_CHANNEL = "crm_principals"
+EVERY_PRINCIPAL = "*"
 
 # A message, or None after a reconnect (anything may have been missed).
 Listener = Callable[[str | None], None]
@@ -61,6 +63,11 @@ class PubSub:
     def live(self) -> bool:
         """Messages arrive as they are sent (PostgreSQL): subscribers need not poll."""
         return self._dsn is not None
+
+    @property
+    def listening(self) -> bool:
+        """The listening connection is up: a message sent now will arrive."""
+        return self._connection is not None and not self._connection.is_closed()
 
     async def subscribe(self, channel: str, listener: Listener) -> Callable[[], None]:
         """Call `listener` with each message on `channel`; returns the unsubscribe function.

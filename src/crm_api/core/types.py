@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
@@ -75,3 +77,21 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
 def Money() -> ExactDecimal:
     return ExactDecimal(14, 2)
+
+
+class money_text(FunctionElement[str]):
+    """A money expression as text with two places ("1000.10"), as the API writes money, built in SQL on either
+    database (SQLite holds NUMERIC as a binary float, so its own text would be "1000.1")."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(money_text, "sqlite")
+def _money_text_sqlite(element: money_text, compiler: Any, **kw: Any) -> str:
+    return f"printf('%.2f', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(money_text, "postgresql")
+def _money_text_postgresql(element: money_text, compiler: Any, **kw: Any) -> str:
+    return f"CAST(ROUND(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC), 2) AS TEXT)"

@@ -4,14 +4,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import ColumnElement
 
 from crm_api.core.clock import clock
 from crm_api.core.db import Database
-from crm_api.core.files import csv_chunks, safe_row, saved_workbook_chunks
+from crm_api.core.files import csv_chunks
 from crm_api.core.permissions import Principal
 from crm_api.core.query import PrefixedParams
+from crm_api.core.xlsx import Sheet, workbook_chunks
 from crm_api.custom_fields import service as custom_fields
 from crm_api.custom_fields import values as field_values
 from crm_api.custom_fields.policy import CustomFieldEntity
@@ -64,14 +64,8 @@ async def _csv_records(customers: AsyncIterator[CustomerRead], header: list[str]
         yield row(customer)
 
 
-async def _xlsx(customers: AsyncIterator[CustomerRead], header: list[str], row: Row) -> AsyncIterator[bytes]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("customers")
-    sheet.append(header)
-    async for customer in customers:
-        sheet.append(safe_row(row(customer)))
-    for chunk in saved_workbook_chunks(workbook):
-        yield chunk
+def _xlsx(customers: AsyncIterator[CustomerRead], header: list[str], row: Row) -> AsyncIterator[bytes]:
+    return workbook_chunks([Sheet("customers", _csv_records(customers, header, row), bold_header=False)])
 
 
 async def export_customers(

@@ -1,7 +1,7 @@
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, UploadFile, status
 from fastapi.responses import FileResponse
 
 from crm_api.core.auth import require
@@ -10,12 +10,14 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
-from crm_api.core.schemas import Id, PlainText
+from crm_api.core.schemas import MAX_ID, Id, PlainText
 from crm_api.documents import service
 from crm_api.documents.schemas import DocumentRead
+from crm_api.documents.service import HolderKind
 from crm_api.documents.storage import ALLOWED
 
 router = APIRouter(prefix="/customers", tags=["documents"])
+contract_router = APIRouter(prefix="/contracts", tags=["documents"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]
@@ -30,36 +32,114 @@ def content_disposition(filename: str) -> str:
 DocumentPage = Annotated[PageParams, listing("DocumentSort", "filename", "size", "created_at", "updated_at")]
 
 
-@router.get(
-    "/{customer_id}/documents",
-    response_model=Page[DocumentRead],
-    summary="List a customer's documents, newest first",
-    responses=error_responses(401, 403, 404, 422),
-)
-async def list_documents(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
-) -> Page[DocumentRead]:
-    return await service.list_documents(session, principal, customer_id, page)
+def add_document_routes(
+    holder_router: APIRouter,
+    kind: HolderKind,
+    *,
+    read: str,
+    write: str,
+    changeable: str,
+    refused_when_inactive: bool = False,
+    name: str = "",
+) -> None:
+    """The document routes of one kind of holder, under `/{<kind>_id}/documents`, with operations named
+    `<verb>_<name>document(s)`. `changeable` names the holders whose documents may change (the others: 409 when
+    `refused_when_inactive`)."""
+    conflict = (409,) if refused_when_inactive else ()
+    HolderId = Annotated[int, Path(alias=f"{kind}_id", ge=1, le=MAX_ID)]
+    Reader = Annotated[Principal, Depends(require(read))]
+    Writer = Annotated[Principal, Depends(require(write))]
+    base = f"/{{{kind}_id}}/documents"
+
+    @holder_router.get(
+        base,
+        response_model=Page[DocumentRead],
+        name=f"list_{name}documents",
+        summary=f"List a {kind}'s documents, newest first",
+        responses=error_responses(401, 403, 404, 422),
+    )
+    async def list_documents(
+        holder_id: HolderId, principal: Reader, session: SessionDep, page: DocumentPage
+    ) -> Page[DocumentRead]:
+        return await service.list_documents(session, principal, kind, holder_id, page)
+
+    @holder_router.post(
+        base,
+        response_model=DocumentRead,
+        status_code=status.HTTP_201_CREATED,
+        name=f"upload_{name}document",
+        summary=f"Attach a document to {changeable}",
+        description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
+        responses=error_responses(401, 403, 404, *conflict, 413, 415, 422),
+    )
+    async def upload_document(
+        holder_id: HolderId,
+        principal: Writer,
+        session: SessionDep,
+        settings: SettingsDep,
+        file: Annotated[UploadFile, File(description="The document")],
+        description: Annotated[PlainText | None, Form(max_length=500)] = None,
+    ) -> DocumentRead:
+        upload = service.Upload(file.file, file.filename, description)
+        return DocumentRead.model_validate(await service.upload_document(session, principal, settings, kind, holder_id, upload))
+
+    @holder_router.get(
+        f"{base}/{{document_id}}",
+        response_model=DocumentRead,
+        name=f"get_{name}document",
+        summary="Get a document's metadata",
+        responses=error_responses(401, 403, 404),
+    )
+    async def get_document(holder_id: HolderId, document_id: Id, principal: Reader, session: SessionDep) -> DocumentRead:
+        return DocumentRead.model_validate(await service.get_document(session, principal, kind, holder_id, document_id))
+
+    @holder_router.get(
+        f"{base}/{{document_id}}/content",
+        response_class=FileResponse,
+        name=f"download_{name}document",
+        summary="Download a document",
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
+            **error_responses(401, 403, 404),
+        },
+    )
+    async def download_document(
+        holder_id: HolderId, document_id: Id, principal: Reader, session: SessionDep, settings: SettingsDep
+    ) -> FileResponse:
+        document, path = await service.document_content(session, principal, settings, kind, holder_id, document_id)
+        return FileResponse(
+            path,
+            media_type=document.content_type,
+            headers={"Content-Disposition": content_disposition(document.filename), "X-Content-Type-Options": "nosniff"},
+        )
+
+    @holder_router.delete(
+        f"{base}/{{document_id}}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        name=f"delete_{name}document",
+        summary=f"Remove a document from {changeable}",
+        responses=error_responses(401, 403, 404, *conflict),
+    )
+    async def delete_document(holder_id: HolderId, document_id: Id, principal: Writer, session: SessionDep) -> None:
+        await service.delete_document(session, principal, kind, holder_id, document_id)
 
 
-@router.post(
-    "/{customer_id}/documents",
-    response_model=DocumentRead,
-    status_code=status.HTTP_201_CREATED,
-    summary="Attach a document to an active customer",
-    description=f"{ALLOWED}; the type is read from the content. Larger than `CRM_DOCUMENT_MAX_BYTES`: 413.",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
+add_document_routes(
+    router,
+    HolderKind.CUSTOMER,
+    read="customers:read",
+    write="customers:write",
+    changeable="an active customer",
+    refused_when_inactive=True,
 )
-async def upload_document(
-    customer_id: Id,
-    principal: CustomersWrite,
-    session: SessionDep,
-    settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="The document")],
-    description: Annotated[PlainText | None, Form(max_length=500)] = None,
-) -> DocumentRead:
-    upload = service.Upload(file.file, file.filename, description)
-    return DocumentRead.model_validate(await service.upload_document(session, principal, settings, customer_id, upload))
+add_document_routes(
+    contract_router,
+    HolderKind.CONTRACT,
+    read="contracts:read",
+    write="contracts:write",
+    changeable="a contract",
+    name="contract_",
+)
 
 
 @router.post(
@@ -94,43 +174,3 @@ async def list_photos(
     customer_id: Id, interaction_id: Id, principal: CustomersRead, session: SessionDep, page: DocumentPage
 ) -> Page[DocumentRead]:
     return await service.list_photos(session, principal, customer_id, interaction_id, page)
-
-
-@router.get(
-    "/{customer_id}/documents/{document_id}",
-    response_model=DocumentRead,
-    summary="Get a document's metadata",
-    responses=error_responses(401, 403, 404),
-)
-async def get_document(customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep) -> DocumentRead:
-    return DocumentRead.model_validate(await service.get_document(session, principal, customer_id, document_id))
-
-
-@router.get(
-    "/{customer_id}/documents/{document_id}/content",
-    response_class=FileResponse,
-    summary="Download a document",
-    responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file, streamed"},
-        **error_responses(401, 403, 404),
-    },
-)
-async def download_document(
-    customer_id: Id, document_id: Id, principal: CustomersRead, session: SessionDep, settings: SettingsDep
-) -> FileResponse:
-    document, path = await service.document_content(session, principal, settings, customer_id, document_id)
-    return FileResponse(
-        path,
-        media_type=document.content_type,
-        headers={"Content-Disposition": content_disposition(document.filename), "X-Content-Type-Options": "nosniff"},
-    )
-
-
-@router.delete(
-    "/{customer_id}/documents/{document_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove a document from an active customer",
-    responses=error_responses(401, 403, 404, 409),
-)
-async def delete_document(customer_id: Id, document_id: Id, principal: CustomersWrite, session: SessionDep) -> None:
-    await service.delete_document(session, principal, customer_id, document_id)

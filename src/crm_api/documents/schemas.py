@@ -9,6 +9,7 @@ class DocumentRead(OutputModel):
     id: int
     customer_id: int
     interaction_id: int | None = Field(description="Set on a photo of a field visit: the interaction it shows")
+    contract_id: int | None = Field(description="Set on a contract's document: the contract it is attached to")
     customer_name: str
     filename: str
     content_type: str

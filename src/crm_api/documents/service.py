@@ -1,7 +1,9 @@
-"""Documents of a customer: the customer's data scope, active customers only for changes, audit."""
+"""Documents of a customer or of a contract: read and changed within that record's data scope (a customer must be
+active to change its documents), the same size and type limits, audit."""
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -9,6 +11,7 @@ from typing import BinaryIO
 from anyio import to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.contracts import service as contracts
 from crm_api.core import audit
 from crm_api.core.config import Settings
 from crm_api.core.errors import NotFound
@@ -35,29 +38,56 @@ def clean_filename(filename: str | None) -> str:
     return name[-255:] or DEFAULT_FILENAME
 
 
-async def _document_of(session: AsyncSession, customer_id: int, document_id: int) -> Document:
-    document = await DocumentRepository(session).get_of_customer(customer_id, document_id)
+class HolderKind(StrEnum):
+    """What documents are attached to."""
+
+    CUSTOMER = "customer"
+    CONTRACT = "contract"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The record a document belongs to: a customer, or a contract (with the contract's customer)."""
+
+    customer_id: int
+    contract_id: int | None = None
+
+
+async def _holder(session: AsyncSession, principal: Principal, kind: HolderKind, holder_id: int, *, write: bool) -> Holder:
+    """The holder as the caller may read it, or change its documents (404 outside their scope)."""
+    if kind == HolderKind.CONTRACT:
+        contract = await (contracts.attachable if write else contracts.get)(session, principal, holder_id)
+        return Holder(contract.customer_id, contract.id)
+    customer = await (writable_customer if write else get_customer)(session, principal, holder_id)
+    return Holder(customer.id)
+
+
+async def _document_of(session: AsyncSession, holder: Holder, document_id: int) -> Document:
+    document = await DocumentRepository(session).get_attached(holder.customer_id, holder.contract_id, document_id)
     if document is None:
         raise NotFound("Document", document_id)
     return document
 
 
-async def list_documents(session: AsyncSession, principal: Principal, customer_id: int, params: PageParams) -> Page[DocumentRead]:
-    customer = await get_customer(session, principal, customer_id)
+async def list_documents(
+    session: AsyncSession, principal: Principal, kind: HolderKind, holder_id: int, params: PageParams
+) -> Page[DocumentRead]:
+    holder = await _holder(session, principal, kind, holder_id, write=False)
     repo = DocumentRepository(session)
-    documents, next_cursor, total = await repo.page(repo.of_customer(customer.id), params, NEWEST_FIRST)
-    return Page(items=[DocumentRead.model_validate(d) for d in documents], next_cursor=next_cursor, total=total)
+    documents = repo.attached_to(holder.customer_id, holder.contract_id)
+    return (await repo.page(documents, params, NEWEST_FIRST)).to_page(DocumentRead.model_validate)
 
 
-async def get_document(session: AsyncSession, principal: Principal, customer_id: int, document_id: int) -> Document:
-    customer = await get_customer(session, principal, customer_id)
-    return await _document_of(session, customer.id, document_id)
+async def get_document(
+    session: AsyncSession, principal: Principal, kind: HolderKind, holder_id: int, document_id: int
+) -> Document:
+    return await _document_of(session, await _holder(session, principal, kind, holder_id, write=False), document_id)
 
 
 async def document_content(
-    session: AsyncSession, principal: Principal, settings: Settings, customer_id: int, document_id: int
+    session: AsyncSession, principal: Principal, settings: Settings, kind: HolderKind, holder_id: int, document_id: int
 ) -> tuple[Document, Path]:
-    document = await get_document(session, principal, customer_id, document_id)
+    document = await get_document(session, principal, kind, holder_id, document_id)
     path = store_of(settings).path_of(document.sha256)
     if not path.is_file():
         raise NotFound("Document content", document_id)
@@ -77,7 +107,7 @@ async def _store(
     settings: Settings,
     upload: Upload,
     *,
-    customer_id: int,
+    holder: Holder,
     interaction_id: int | None = None,
     max_bytes: int,
     accept: Collection[str] | None = None,
@@ -87,7 +117,8 @@ async def _store(
     save = partial(store_of(settings).save, upload.source, filename=name, max_bytes=max_bytes, accept=accept)
     stored = await to_thread.run_sync(save)
     document = Document(
-        customer_id=customer_id,
+        customer_id=holder.customer_id,
+        contract_id=holder.contract_id,
         interaction_id=interaction_id,
         filename=name,
         content_type=stored.content_type,
@@ -102,10 +133,10 @@ async def _store(
 
 
 async def upload_document(
-    session: AsyncSession, actor: Principal, settings: Settings, customer_id: int, upload: Upload
+    session: AsyncSession, actor: Principal, settings: Settings, kind: HolderKind, holder_id: int, upload: Upload
 ) -> Document:
-    customer = await writable_customer(session, actor, customer_id)
-    return await _store(session, actor, settings, upload, customer_id=customer.id, max_bytes=settings.document_max_bytes)
+    holder = await _holder(session, actor, kind, holder_id, write=True)
+    return await _store(session, actor, settings, upload, holder=holder, max_bytes=settings.document_max_bytes)
 
 
 # Photos of a field visit (外勤拜访): images only, read from their bytes, attached to the interaction.
@@ -122,7 +153,7 @@ async def add_photo(
         actor,
         settings,
         upload,
-        customer_id=customer.id,
+        holder=Holder(customer.id),
         interaction_id=interaction.id,
         max_bytes=settings.photo_max_bytes,
         accept=PHOTO_TYPES,
@@ -137,8 +168,7 @@ async def list_photos(
     return (await repo.page(repo.of_interaction(interaction.id), params, NEWEST_FIRST)).to_page(DocumentRead.model_validate)
 
 
-async def delete_document(session: AsyncSession, actor: Principal, customer_id: int, document_id: int) -> None:
+async def delete_document(session: AsyncSession, actor: Principal, kind: HolderKind, holder_id: int, document_id: int) -> None:
     """Only the row goes: other documents may share the content; the orphan job removes unnamed files."""
-    customer = await writable_customer(session, actor, customer_id)
-    document = await _document_of(session, customer.id, document_id)
+    document = await _document_of(session, await _holder(session, actor, kind, holder_id, write=True), document_id)
     await audit.delete_recorded(session, actor=actor, entity_type="document", entity=document)

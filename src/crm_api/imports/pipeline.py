@@ -4,7 +4,8 @@ Memory stays flat whatever the file's size: a chunk is parsed and checked agains
 thread, written, and let go (the session forgets its objects) before the next is read.
 """
 
-from collections.abc import Awaitable, Callable
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -66,14 +67,22 @@ class Tally:
     created: int = 0
     updated: int = 0
     failed: int = 0
-    # At most `max_errors` of them; `failed` counts every rejected row.
+    # Not stored yet; with the `stored` ones at most `max_errors` of them. `failed` counts every rejected row.
     errors: list[RowError] = field(default_factory=list)
+    stored: int = 0
     max_errors: int = 10_000
 
     def reject(self, errors: list[RowError]) -> None:
         self.failed += len({error.row for error in errors})
-        room = self.max_errors - len(self.errors)
+        room = self.max_errors - self.stored - len(self.errors)
         self.errors += errors[: max(room, 0)]
+
+    def take_errors(self) -> list[RowError]:
+        """The errors to store now, in file order; they count as stored from then on."""
+        taken = sorted(self.errors, key=lambda error: error.row)
+        self.stored += len(taken)
+        self.errors = []
+        return taken
 
 
 def no_custom_field(_header: str) -> None:
@@ -106,6 +115,7 @@ class RowReader:
         except BaseException:
             self.close()
             raise
+        self._data = self._data_rows()
 
     def close(self) -> None:
         self._rows.close()
@@ -132,9 +142,8 @@ class RowReader:
                 raise InvalidInput("file", f"The file has no {name} column", code=f"{noun}_import.no_{name}_column")
         return columns, headers
 
-    def next_chunk(self, size: int) -> Chunk | None:
-        """Up to `size` more data rows, None at the end of the file."""
-        chunk = Chunk()
+    def _data_rows(self) -> Iterator[dict[str, str]]:
+        """Each non-empty row's texts by field, numbered and counted against the row limit."""
         for cells in self._rows:
             self._number += 1
             texts = {self.columns[i]: text for i, cell in enumerate(cells) if i in self.columns and (text := cell_text(cell))}
@@ -143,11 +152,22 @@ class RowReader:
             self._read += 1
             if self._read > self._max_rows:
                 raise too_many_rows(self.spec.noun, self._max_rows)
+            yield texts
+
+    def next_chunk(self, size: int) -> Chunk | None:
+        """Up to `size` more data rows, None at the end of the file."""
+        chunk = Chunk()
+        for texts in self._data:
             chunk.read += 1
             self._check(chunk, texts)
             if chunk.read == size:
                 break
         return chunk if chunk.read else None
+
+    def skip(self, rows: int) -> None:
+        """Passes over the next `rows` data rows unchecked: those a stopped run already wrote."""
+        for _ in itertools.islice(self._data, rows):
+            pass
 
     def _check(self, chunk: Chunk, texts: dict[str, str]) -> None:
         values: dict[str, Any] = {}

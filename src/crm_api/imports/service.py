@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -26,7 +27,16 @@ from crm_api.core.permissions import Principal
 from crm_api.custom_fields import service as custom_fields
 from crm_api.dictionary.service import values_by_label
 from crm_api.imports.entities import ENTITIES, EntityImport
-from crm_api.imports.pipeline import Chunk, CustomFieldHeader, RowReader, RowWriter, Tally, no_custom_field, storable
+from crm_api.imports.pipeline import (
+    Chunk,
+    CustomFieldHeader,
+    RowError,
+    RowReader,
+    RowWriter,
+    Tally,
+    no_custom_field,
+    storable,
+)
 from crm_api.imports.policy import ImportEntity, ImportMode, ImportStatus
 from crm_api.imports.reader import FileFormat, count_rows, file_format, too_many_rows
 from crm_api.imports.repository import ImportRepository
@@ -35,6 +45,7 @@ from crm_api.models.imports import DataImport
 log = logging.getLogger("crm_api.imports")
 
 Sessions = async_sessionmaker[AsyncSession]
+PROCESS_STARTED_AT = clock.now()
 COPY_BYTES = 1024 * 1024
 
 
@@ -229,8 +240,8 @@ async def _finish(session: AsyncSession, run: Run, import_id: int, tally: Tally,
         stored_path=None,
         finished_at=clock.now(),
     )
-    errors = sorted(tally.errors, key=lambda e: e.row)
-    await repo.add_errors(import_id, [{k: v for k, v in asdict(e).items() if k != "field"} for e in errors])
+    # What the chunks did not store already (their errors, in the chunked path); the tally keeps them for the caller.
+    await _store_errors(session, import_id, sorted(tally.errors, key=lambda error: error.row))
     await audit.record_batch(
         session,
         actor=run.actor,
@@ -239,6 +250,10 @@ async def _finish(session: AsyncSession, run: Run, import_id: int, tally: Tally,
         action=run.spec.entity,
         summary={"mode": run.mode, "dry_run": run.dry_run, "kept": not failed and not run.dry_run} | counts,
     )
+
+
+async def _store_errors(session: AsyncSession, import_id: int, errors: list[RowError]) -> None:
+    await ImportRepository(session).add_errors(import_id, [{k: v for k, v in asdict(e).items() if k != "field"} for e in errors])
 
 
 async def get(session: AsyncSession, actor: Principal, import_id: int) -> DataImport:
@@ -258,16 +273,32 @@ async def errors_of(sessions: Sessions, import_id: int) -> AsyncIterator[list[ob
 
 
 async def run_queued(sessions: Sessions, settings: Settings) -> int:
-    """Claims queued imports one at a time and runs each; how many it ran. Any number of runners may call this at
+    """Claims waiting imports one at a time and runs each; how many it ran. Any number of runners may call this at
     once, in any process: each import is claimed by exactly one."""
     ran = 0
     while True:
         async with sessions() as session, session.begin():
-            import_id = await ImportRepository(session).claim_next()
+            abandoned_before = _abandoned_before(session, settings)
+            import_id = await ImportRepository(session).claim_next(abandoned_before)
         if import_id is None:
             return ran
         await _run_claimed(sessions, settings, import_id)
         ran += 1
+
+
+def _abandoned_before(session: AsyncSession, settings: Settings) -> datetime:
+    """A running import without progress since then has no runner left. PostgreSQL: the lease. SQLite, which one
+    process serves and whose running import shows no progress until it ends: whatever ran before this process."""
+    lease_start = clock.now() - timedelta(seconds=settings.import_lease_seconds)
+    if session.get_bind().dialect.name == "postgresql":
+        return lease_start
+    return min(lease_start, PROCESS_STARTED_AT)
+
+
+def _resumes(run: Run) -> bool:
+    """valid_rows_only commits chunk by chunk with its progress, so a run taken over goes on from there; any other
+    run wrote nothing that lasts and starts again."""
+    return run.mode == ImportMode.VALID_ROWS_ONLY and not run.dry_run
 
 
 async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -> None:
@@ -297,14 +328,23 @@ async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -
     except Exception as exc:
         log.exception("import %s failed", import_id)
         error = f"The import stopped unexpectedly: {type(exc).__name__}"
-    finally:
-        await _remove(path)
+    except asyncio.CancelledError:
+        # The runner is stopping: the import waits, its file kept, for the next runner to take it over.
+        await asyncio.shield(_hand_back(sessions, import_id, run))
+        raise
+    await _remove(path)
     async with sessions() as session, session.begin():
         await _finish(session, run, import_id, tally, error)
 
 
+async def _hand_back(sessions: Sessions, import_id: int, run: Run) -> None:
+    restart = {} if _resumes(run) else {"rows_done": 0, "created": 0, "updated": 0, "failed": 0}
+    async with sessions() as session, session.begin():
+        await ImportRepository(session).save(import_id, status=ImportStatus.QUEUED, **restart)
+
+
 async def _run_in_background(sessions: Sessions, import_id: int, run: Run) -> Tally:
-    if run.mode == ImportMode.VALID_ROWS_ONLY and not run.dry_run:
+    if _resumes(run):
         return await _commit_by_chunk(sessions, import_id, run)
     async with sessions() as session, session.begin():
         separate = session.get_bind().dialect.name == "postgresql"
@@ -320,14 +360,22 @@ async def _run_in_background(sessions: Sessions, import_id: int, run: Run) -> Ta
 
 
 async def _commit_by_chunk(sessions: Sessions, import_id: int, run: Run) -> Tally:
-    """valid_rows_only: each chunk's rows and the progress they make, committed together."""
-    tally = Tally(max_errors=run.limits.max_errors)
+    """valid_rows_only: each chunk's rows, their row errors and the progress they make, committed together; a run
+    taken over from a stopped one passes over the rows it committed."""
     async with sessions() as session:
         reader = await _reader(session, run)
+        record = await session.get(DataImport, import_id)
+        assert record is not None  # claimed by this runner
+        stored = await ImportRepository(session).count_errors(import_id)
+    tally = Tally(
+        record.rows_done, record.created, record.updated, record.failed, stored=stored, max_errors=run.limits.max_errors
+    )
+    await asyncio.to_thread(reader.skip, tally.rows)
     writer = RowWriter(run.spec, run.actor, reader, tally)
     async for chunk in _chunks(reader, run.limits):
         async with sessions() as session, session.begin():
             await writer.write(session, chunk)
+            await _store_errors(session, import_id, tally.take_errors())
             await _save_progress(session, import_id, tally)
     return tally
 

@@ -1,4 +1,4 @@
-"""Collaboration: tasks with their related record, and documents attached to customers."""
+"""Collaboration: tasks with their related record, and documents attached to customers and their contracts."""
 
 from datetime import datetime
 
@@ -59,18 +59,22 @@ class Task(Versioned, Timestamped, ClientCreated, Base):
 
 
 class Document(Versioned, Timestamped, Base):
-    """A file attached to a customer; the bytes live in the document store under their sha256."""
+    """A file attached to a customer, or to one of its contracts; the bytes live in the document store under their
+    sha256."""
 
     __tablename__ = "documents"
     __table_args__ = (
         Index("ix_documents_customer_id_id", "customer_id", "id"),
         Index("ix_documents_interaction_id_id", "interaction_id", "id"),
+        Index("ix_documents_contract_id_id", "contract_id", "id"),
     )
 
     id: Mapped[IntPK]
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     # Set on a photo of a field visit: the interaction it shows.
     interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    # Set on a contract's document: read and changed within the contract's data scope, not the customer's.
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
     customer_name: Mapped[str | None] = name_of(Customer.name, customer_id)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))

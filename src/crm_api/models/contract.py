@@ -60,6 +60,9 @@ class Installment(Base):
     amount: Mapped[Decimal]
     collected: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # When the daily reminder announced it as due soon, and as overdue: each at most once.
+    due_soon_notified_at: Mapped[datetime | None]
+    overdue_notified_at: Mapped[datetime | None]
 
 
 class Receipt(Base):

@@ -20,6 +20,8 @@ class NotificationType(StrEnum):
     APPROVAL_PENDING = "approval_pending"
     APPROVAL_DECIDED = "approval_decided"
     WEEKLY_REPORT = "weekly_report"
+    INSTALLMENT_DUE_SOON = "installment_due_soon"
+    INSTALLMENT_OVERDUE = "installment_overdue"
 
 
 class NotificationChannel(StrEnum):
@@ -67,6 +69,7 @@ LINK_PATHS: dict[str, str] = {
     "churn_warning": "/api/v1/churn-warnings",
     "task": "/api/v1/tasks",
     "approval": "/api/v1/approvals",
+    "contract": "/api/v1/contracts",
 }
 
 

@@ -76,7 +76,7 @@ async def stream_notifications(
     context = StreamContext(state.db, state.settings, state.authenticate, state.notification_streams)
     after_id = await starting_point(session, principal.user_id, last_event_id)
     events = notifications_of(context, user_id=principal.user_id, token=token, after_id=after_id)
-    return EventSourceResponse(events, ping=state.settings.notification_heartbeat_seconds)
+    return EventSourceResponse(events, ping=0)  # the events bring their own heartbeats (stream._waiting)
 
 
 @router.post(

@@ -29,6 +29,8 @@ from crm_api.notifications.schemas import NotificationRead
 
 # Notifications read per query: a stream resuming far behind sends its backlog in batches.
 BATCH = 100
+# The comment line an idle stream sends every CRM_NOTIFICATION_HEARTBEAT_SECONDS, so proxies keep it open.
+HEARTBEAT = ServerSentEvent(comment="ping")
 # Never spin: a token a few milliseconds from its expiry is looked at again after this.
 MIN_WAIT_SECONDS = 0.05
 
@@ -129,6 +131,10 @@ async def notifications_of(context: StreamContext, *, user_id: int, token: str, 
         return
     waiter = await context.hub.attach(user_id)
     last_id = after_id
+    # Heartbeats come from this wait rather than sse-starlette's ping task: one task fewer per idle stream.
+    loop = asyncio.get_running_loop()
+    heartbeat_seconds = context.settings.notification_heartbeat_seconds
+    next_heartbeat = loop.time() + heartbeat_seconds
     try:
         recheck = False
         while True:
@@ -148,11 +154,16 @@ async def notifications_of(context: StreamContext, *, user_id: int, token: str, 
                 )
             if len(batch) == BATCH:
                 continue
-            timed_out = True
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_wait_seconds(context, expires_at)):
-                    await waiter.event.wait()
-                    timed_out = False
-            recheck = timed_out or waiter.recheck
+            look_at = loop.time() + _wait_seconds(context, expires_at)
+            woken = False
+            while not woken and (now := loop.time()) < look_at:
+                if now >= next_heartbeat:
+                    yield HEARTBEAT
+                    next_heartbeat = now + heartbeat_seconds
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(look_at, next_heartbeat) - now):
+                        await waiter.event.wait()
+                        woken = True
+            recheck = not woken or waiter.recheck
     finally:
         context.hub.detach(user_id, waiter)

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import principals_changed
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from crm_api.core.permissions import PERMISSIONS, Principal
@@ -62,6 +63,7 @@ async def update_role(session: AsyncSession, actor: Principal, role_id: int, dat
     changes = data.changes()
     if "permissions" in changes:
         role.permissions = _grants(data.permissions or [])
+        await principals_changed(session)  # whoever holds the role, users and API keys
     for field in ("name", "description"):
         if field in changes:
             setattr(role, field, changes[field])

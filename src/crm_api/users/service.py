@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.auth.principal import principals_changed
 from crm_api.auth.service import revoke_sessions
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
@@ -106,6 +107,7 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     user = await get_user(session, actor, user_id)
     before = _audit_view(user)
     roles_before = {role.code for role in user.roles}
+    team_before = user.team_id
     changes = data.changes()
     if "team_id" in changes:
         await _ensure_team(session, changes["team_id"])
@@ -120,6 +122,8 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     # New credentials or new powers: tokens issued before stop working at once.
     if "password" in changes or roles_before != {role.code for role in user.roles}:
         await revoke_sessions(session, user)
+    elif user.team_id != team_before:
+        await principals_changed(session, user.id)  # team-scoped permissions reach another team
     view = _audit_view_password_changed if "password" in changes else _audit_view
     await audit.record_change(session, actor=actor, entity_type="user", entity=user, action="update", before=before, view=view)
     return user
@@ -135,6 +139,8 @@ async def set_user_active(session: AsyncSession, actor: Principal, user_id: int,
     user.active = active
     if not active:
         await revoke_sessions(session, user)
+    else:
+        await principals_changed(session, user.id)
     action = "enable" if active else "disable"
     await audit.record_change(
         session, actor=actor, entity_type="user", entity=user, action=action, before=before, view=_audit_view

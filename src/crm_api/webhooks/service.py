@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import service as approvals
 from crm_api.churn import service as churn
+from crm_api.contracts import reminders as installment_reminders
 from crm_api.contracts import service as contracts
 from crm_api.core import audit
 from crm_api.core.clock import clock
@@ -62,6 +63,7 @@ CATALOGUE: dict[str, EventType] = {
         *contracts.EVENTS.types(),
         contracts.ACTIVATED,
         contracts.PAYMENT_RECEIVED,
+        installment_reminders.INSTALLMENT_OVERDUE,
     ]
 }
 # Sent only to one subscription, on request.

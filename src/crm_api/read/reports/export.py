@@ -1,7 +1,6 @@
 """One place that turns a report into JSON, CSV, XLSX or PDF, chosen by `?format=` or the Accept header."""
 
-from collections.abc import AsyncIterator
-from datetime import date
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,15 +8,13 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fpdf import FontFace
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from pydantic import BaseModel
 
 from crm_api.core.errors import InvalidInput
-from crm_api.core.files import csv_chunks, safe_cell, safe_row, saved_workbook_chunks
+from crm_api.core.files import csv_chunks
 from crm_api.core.pdf import cjk_document
-from crm_api.read.reports.schemas import ColumnType, ReportRead, Scalar
+from crm_api.core.xlsx import DATE_FORMAT, MAX_ROWS, Sheet, workbook_chunks
+from crm_api.read.reports.schemas import ColumnType, ReportFile, ReportRead, Scalar
 
 
 class ExportFormat(StrEnum):
@@ -25,6 +22,11 @@ class ExportFormat(StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
     PDF = "pdf"
+
+    @property
+    def streams(self) -> bool:
+        """A file written while its rows are read, so it may hold every row of a report that comes a page at a time."""
+        return self in (ExportFormat.CSV, ExportFormat.XLSX)
 
 
 MEDIA_TYPES = {
@@ -81,15 +83,16 @@ def _text(value: Scalar) -> str:
     return "" if value is None else str(value)
 
 
-async def _each(rows: list[BaseModel]) -> AsyncIterator[BaseModel]:
-    for row in rows:
-        yield row
+async def _lines(lines: Iterable[Sequence[Scalar]]) -> AsyncIterator[Sequence[Scalar]]:
+    for line in lines:
+        yield line
 
 
-async def _csv_records(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[list[Scalar]]:
+async def _records(report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]]) -> AsyncIterator[Sequence[Scalar]]:
+    """The table as a file holds it: the column labels, each row's cells, the totals."""
     yield [column.label for column in report.columns]
-    async for row in rows:
-        yield _cells(report, row)
+    async for line in lines:
+        yield line
     totals = _totals_cells(report)
     if totals is not None:
         yield totals
@@ -100,42 +103,16 @@ NUMBER_FORMATS = {
     ColumnType.PERCENT: "0.00",
     ColumnType.INTEGER: "0",
     ColumnType.NUMBER: "0.00",
-    ColumnType.DATE: "yyyy-mm-dd",
+    ColumnType.DATE: DATE_FORMAT,
 }
 
 
-async def _xlsx_chunks(report: ReportRead[Any], rows: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Report")
-    bold = Font(bold=True)
-
-    def line(values: list[Scalar], *, header: bool = False) -> list[WriteOnlyCell]:
-        cells = []
-        for column, value in zip(report.columns, values, strict=True):
-            cell = WriteOnlyCell(sheet, value=safe_cell(value))
-            if header:
-                cell.font = bold
-            elif isinstance(value, int | Decimal | date) and column.type in NUMBER_FORMATS:
-                cell.number_format = NUMBER_FORMATS[column.type]
-            cells.append(cell)
-        return cells
-
-    sheet.append(line([column.label for column in report.columns], header=True))
-    async for row in rows:
-        sheet.append(line(_cells(report, row)))
-    totals = _totals_cells(report)
-    if totals is not None:
-        sheet.append(line(totals))
-
-    about = workbook.create_sheet("About")
-    about.append(safe_row([report.title]))
-    about.append(["Generated at", report.generated_at.isoformat()])
-    for key, value in report.parameters.items():
-        about.append(safe_row([key, _text(value)]))
-    for fact in report.facts:
-        about.append(safe_row([fact.label, fact.value]))
-    for chunk in saved_workbook_chunks(workbook):
-        yield chunk
+def _xlsx_chunks(report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]]) -> AsyncIterator[bytes]:
+    about: list[list[Scalar]] = [[report.title], ["Generated at", report.generated_at.isoformat()]]
+    about += [[key, _text(value)] for key, value in report.parameters.items()]
+    about += [[fact.label, fact.value] for fact in report.facts]
+    table = Sheet("Report", _records(report, lines), [NUMBER_FORMATS.get(column.type) for column in report.columns])
+    return workbook_chunks([table, Sheet("About", _lines(about), bold_header=False)])
 
 
 def _printed(value: Scalar, column_type: ColumnType) -> str:
@@ -173,23 +150,35 @@ def _pdf(report: ReportRead[Any]) -> bytes:
     return bytes(pdf.output())
 
 
-def export_response(
-    report: ReportRead[Any], export: ExportFormat, file_stem: str, every_row: AsyncIterator[BaseModel] | None = None
+def _file_response(
+    report: ReportRead[Any], lines: AsyncIterator[Sequence[Scalar]], export: ExportFormat, file_stem: str
 ) -> Response:
-    """The report as JSON, or as a file attachment named `<file_stem>.<format>`.
-
-    A report that comes a page at a time passes `every_row` (read only if streamed): CSV and XLSX stream
-    every row, JSON and PDF hold the page.
-    """
     disposition = {"Content-Disposition": f'attachment; filename="{file_stem}.{export.value}"'}
     media_type = MEDIA_TYPES[export]
-    rows = _each(report.rows) if every_row is None else every_row
     match export:
         case ExportFormat.CSV:
-            return StreamingResponse(csv_chunks(_csv_records(report, rows)), media_type=media_type, headers=disposition)
+            return StreamingResponse(csv_chunks(_records(report, lines)), media_type=media_type, headers=disposition)
         case ExportFormat.XLSX:
-            return StreamingResponse(_xlsx_chunks(report, rows), media_type=media_type, headers=disposition)
+            return StreamingResponse(_xlsx_chunks(report, lines), media_type=media_type, headers=disposition)
         case ExportFormat.PDF:
             return Response(_pdf(report), media_type=media_type, headers=disposition)
         case ExportFormat.JSON:
             return Response(report.model_dump_json(), media_type=media_type)
+
+
+def export_response(report: ReportRead[Any], export: ExportFormat, file_stem: str) -> Response:
+    """The report as JSON, or as a file attachment named `<file_stem>.<format>`."""
+    return _file_response(report, _lines(_cells(report, row) for row in report.rows), export, file_stem)
+
+
+def streamed_response(whole: ReportFile[Any], export: ExportFormat, file_stem: str) -> Response:
+    """A report too long to hold, as CSV or XLSX written while its rows are read (problems found before the first
+    byte, such as a sheet too long, are still answered as errors)."""
+    # The header row and the totals line share the sheet with the rows.
+    if export is ExportFormat.XLSX and whole.row_count + 2 > MAX_ROWS:
+        raise InvalidInput(
+            "format",
+            f"A sheet holds at most {MAX_ROWS - 2} rows and this report has {whole.row_count}; ask for csv",
+            code="report.too_large_for_xlsx",
+        )
+    return _file_response(whole.report, whole.lines, export, file_stem)

@@ -6,13 +6,19 @@ from fastapi.responses import Response
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
-from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
+from crm_api.core.db import SessionDep, SnapshotRoute, StreamedSnapshotDep
 from crm_api.core.errors import error_responses
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, service, service_desk
-from crm_api.read.reports.export import EXPORT_RESPONSES, ExportFormat, export_format, export_response
+from crm_api.read.reports.export import (
+    EXPORT_RESPONSES,
+    ExportFormat,
+    export_format,
+    export_response,
+    streamed_response,
+)
 from crm_api.read.reports.periods import FIRST_YEAR
 from crm_api.read.reports.schemas import (
     ChurnRow,
@@ -55,16 +61,18 @@ PeriodEnd = Annotated[date | None, Query(alias="to", ge=date(FIRST_YEAR, 1, 1), 
 )
 async def customer_contribution(
     principal: ReportsRead,
-    session: SessionDep,
-    database: DatabaseDep,
+    snapshot: StreamedSnapshotDep,
     export: FormatDep,
     page: CursorPageDep,
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
     year: Annotated[int | None, Query(ge=FIRST_YEAR, le=9999, description="calendar year of the order date")] = None,
 ) -> Response:
-    report = await service.customer_contribution(session, principal, customer_name=customer_name, year=year, page=page)
-    every_row = service.every_contribution_row(database, principal, customer_name=customer_name, year=year)
-    return export_response(report, export, "customer-contribution" + (f"-{year}" if year else ""), every_row)
+    file_stem = "customer-contribution" + (f"-{year}" if year else "")
+    if export.streams:
+        whole = await service.contribution_file(snapshot, principal, customer_name=customer_name, year=year)
+        return streamed_response(whole, export, file_stem)
+    report = await service.customer_contribution(snapshot, principal, customer_name=customer_name, year=year, page=page)
+    return export_response(report, export, file_stem)
 
 
 @router.get(
@@ -126,17 +134,26 @@ async def service_composition(
     response_model=ReportRead[ChurnRow],
     responses=RESPONSES,
     summary="Churn analysis: confirmed churn with customer, account manager, date and reason",
+    description="JSON and PDF hold one page of confirmed churns, newest first (`limit`, `cursor`); CSV and XLSX "
+    "stream every one. The `confirmed` fact counts every page.",
 )
 async def churn_analysis(
     principal: ReportsRead,
-    session: SessionDep,
+    snapshot: StreamedSnapshotDep,
     settings: SettingsDep,
     export: FormatDep,
+    page: CursorPageDep,
     customer_name: Annotated[str | None, Query(max_length=200, description="part of the customer's name")] = None,
     owner_name: Annotated[str | None, Query(max_length=100, description="part of the account manager's name")] = None,
 ) -> Response:
+    time_zone = settings.time_zone
+    if export.streams:
+        whole = await service_desk.churn_file(
+            snapshot, principal, customer_name=customer_name, owner_name=owner_name, time_zone=time_zone
+        )
+        return streamed_response(whole, export, "churn")
     report = await service_desk.churn_analysis(
-        session, principal, customer_name=customer_name, owner_name=owner_name, time_zone=settings.time_zone
+        snapshot, principal, customer_name=customer_name, owner_name=owner_name, time_zone=time_zone, page=page
     )
     return export_response(report, export, "churn")
 

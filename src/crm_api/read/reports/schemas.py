@@ -1,5 +1,7 @@
 """What every report answers: a titled table (typed columns, rows, totals) plus the inputs and facts behind it."""
 
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -47,6 +49,16 @@ class ReportRead(BaseModel, Generic[RowT]):
     facts: list[ReportFact] = []
     # Reports of one row per customer come a page at a time; pass it as `cursor` for the next page.
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportFile(Generic[RowT]):
+    """A whole report for a file: its title, columns and totals read first, its rows read while the file is sent."""
+
+    report: ReportRead[RowT]  # rows empty
+    # Each row's cells in the order of the report's columns.
+    lines: AsyncIterator[Sequence[Scalar]]
+    row_count: int
 
 
 class ContributionRow(BaseModel):

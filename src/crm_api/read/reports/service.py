@@ -1,6 +1,6 @@
 """The reports: the database aggregates, this module only shapes, rounds and fits the aggregated figures."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -12,14 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.clock import clock
-from crm_api.core.db import Database
 from crm_api.core.pagination import PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.types import CENT, to_money
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.platform import DictionaryItem
 from crm_api.read.reports.periods import month_start
-from crm_api.read.reports.repository import ReportRepository
+from crm_api.read.reports.repository import CONTRIBUTION_SORT, ReportRepository
 from crm_api.read.reports.schemas import (
     ColumnType,
     CompositionRow,
@@ -28,6 +27,7 @@ from crm_api.read.reports.schemas import (
     ForecastRow,
     ReportColumn,
     ReportFact,
+    ReportFile,
     ReportRead,
     Scalar,
 )
@@ -59,7 +59,7 @@ def build_report(
 
 
 def money_from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
+    return Decimal(cents).scaleb(-2)  # exact, with its two places
 
 
 def percentages(counts: Sequence[int]) -> list[Decimal]:
@@ -95,18 +95,37 @@ CONTRIBUTION_COLUMNS = (
     ("order_count", "Orders", ColumnType.INTEGER),
     ("revenue", "Revenue", ColumnType.MONEY),
 )
-# Rows per query while a whole contribution file streams.
-CONTRIBUTION_BATCH = 1_000
+
+
+def _contribution_cells(row: Row[int, str, str, str, int, int]) -> list[Scalar]:
+    """A customer's cells in the order of CONTRIBUTION_COLUMNS: a file's line, built without a model per row."""
+    _, code, name, owner_name, order_count, cents = row  # by position: a named lookup costs more than the rest
+    return [code, name, owner_name, order_count, money_from_cents(cents)]
 
 
 def _contribution_row(row: Row[int, str, str, str, int, int]) -> ContributionRow:
-    return ContributionRow(
-        customer_id=row.customer_id,
-        customer_code=row.code,
-        customer_name=row.name,
-        owner_name=row.owner_name,
-        order_count=row.order_count,
-        revenue=money_from_cents(row.revenue_cents),
+    cells = zip((key for key, _, _ in CONTRIBUTION_COLUMNS), _contribution_cells(row), strict=True)
+    return ContributionRow.model_validate({"customer_id": row.customer_id, **dict(cells)})
+
+
+def _contribution_report(
+    rows: list[ContributionRow],
+    totals: Sequence[int],
+    *,
+    customer_name: str | None,
+    year: int | None,
+    next_cursor: str | None = None,
+) -> ReportRead[ContributionRow]:
+    customers, order_count, cents = totals
+    return build_report(
+        ContributionRow,
+        "客户贡献分析 Customer contribution",
+        parameters={"customer_name": customer_name, "year": year},
+        columns=CONTRIBUTION_COLUMNS,
+        rows=rows,
+        totals={"order_count": order_count, "revenue": money_from_cents(cents)},
+        facts=[("customers", "Contributing customers", customers)],
+        next_cursor=next_cursor,
     )
 
 
@@ -118,46 +137,28 @@ async def customer_contribution(
     One page of the million customers a company may have; the totals cover every contributing customer.
     """
     repo = ReportRepository(session, principal)
-    statement = repo.contribution(customer_name=customer_name, year=year)
-    found = await repo.contribution_page(statement, page)
+    found = await repo.page(repo.contribution(customer_name=customer_name, year=year), page, CONTRIBUTION_SORT)
     if page.cursor is None and found.next_cursor is None:  # one page holds every contributor
-        customers, order_count, cents = (
+        totals = (
             len(found.rows),
             sum(row.order_count for row in found.rows),
             sum(row.revenue_cents for row in found.rows),
         )
     else:
-        customers, order_count, cents = await repo.contribution_totals(customer_name=customer_name, year=year)
-    return build_report(
-        ContributionRow,
-        "客户贡献分析 Customer contribution",
-        parameters={"customer_name": customer_name, "year": year},
-        columns=CONTRIBUTION_COLUMNS,
-        rows=[_contribution_row(row) for row in found.rows],
-        totals={"order_count": order_count, "revenue": money_from_cents(cents)},
-        facts=[("customers", "Contributing customers", customers)],
-        next_cursor=found.next_cursor,
-    )
+        totals = await repo.contribution_totals(customer_name=customer_name, year=year)
+    rows = [_contribution_row(row) for row in found.rows]
+    return _contribution_report(rows, totals, customer_name=customer_name, year=year, next_cursor=found.next_cursor)
 
 
-async def every_contribution_row(
-    database: Database, principal: Principal, *, customer_name: str | None, year: int | None
-) -> AsyncIterator[ContributionRow]:
-    """The whole report's rows for a file, a batch per query, in a session of its own.
-
-    The request's unit of work has ended by the time the file's body streams.
-    """
-    async with database.sessionmaker() as session:
-        repo = ReportRepository(session, principal)
-        statement = repo.contribution(customer_name=customer_name, year=year)
-        page = PageParams(limit=CONTRIBUTION_BATCH)
-        while True:
-            found = await repo.contribution_page(statement, page)
-            for row in found.rows:
-                yield _contribution_row(row)
-            if found.next_cursor is None:
-                return
-            page = PageParams(limit=CONTRIBUTION_BATCH, cursor=found.next_cursor)
+async def contribution_file(
+    session: AsyncSession, principal: Principal, *, customer_name: str | None, year: int | None
+) -> ReportFile[ContributionRow]:
+    """Every contributing customer, for a file: the totals, then the rows as the file is written, in one snapshot."""
+    repo = ReportRepository(session, principal)
+    totals = await repo.contribution_totals(customer_name=customer_name, year=year)
+    found = await repo.every_row(repo.contribution(customer_name=customer_name, year=year), CONTRIBUTION_SORT)
+    report = _contribution_report([], totals, customer_name=customer_name, year=year)
+    return ReportFile(report, (_contribution_cells(row) async for row in found), row_count=totals[0])
 
 
 class CompositionField(StrEnum):

@@ -1,15 +1,25 @@
 """Reports over service tickets and churn warnings; the database aggregates, this module shapes."""
 
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
+from crm_api.core.pagination import PageParams
 from crm_api.core.permissions import Principal
 from crm_api.read.reports.periods import local_end, local_midnight, local_period, months_between, utc_bounds
-from crm_api.read.reports.repository import ServiceDeskRepository
-from crm_api.read.reports.schemas import ChurnRow, ColumnType, CompositionRow, ReportRead, ServiceMonthRow
+from crm_api.read.reports.repository import CHURN_SORT, ServiceDeskRepository
+from crm_api.read.reports.schemas import (
+    ChurnRow,
+    ColumnType,
+    CompositionRow,
+    ReportFile,
+    ReportRead,
+    Scalar,
+    ServiceMonthRow,
+)
 from crm_api.read.reports.service import build_report, decimal_or_none, dictionary_buckets, rate, share_report
 
 
@@ -29,6 +39,42 @@ async def service_composition(
     )
 
 
+CHURN_COLUMNS = (
+    ("customer_code", "Code", ColumnType.TEXT),
+    ("customer_name", "Customer", ColumnType.TEXT),
+    ("owner_name", "Account manager", ColumnType.TEXT),
+    ("confirmed_on", "Confirmed on", ColumnType.DATE),
+    ("reason", "Reason", ColumnType.TEXT),
+    ("last_order_date", "Last order", ColumnType.DATE),
+)
+ChurnFound = Row[int, datetime | None, str | None, date | None, str, str, str]
+
+
+def _churn_cells(row: ChurnFound, time_zone: ZoneInfo) -> list[Scalar]:
+    """A confirmed churn's cells in the order of CHURN_COLUMNS; confirmed on the business calendar's day."""
+    confirmed_on = row.confirmed_at.astimezone(time_zone).date()
+    return [row.code, row.name, row.owner_name, confirmed_on, row.confirm_reason, row.last_order_date_at_open]
+
+
+def _churn_row(row: ChurnFound, time_zone: ZoneInfo) -> ChurnRow:
+    cells = zip((key for key, _, _ in CHURN_COLUMNS), _churn_cells(row, time_zone), strict=True)
+    return ChurnRow.model_validate({"warning_id": row.id, **dict(cells)})
+
+
+def _churn_report(
+    rows: list[ChurnRow], confirmed: int, *, customer_name: str | None, owner_name: str | None, next_cursor: str | None = None
+) -> ReportRead[ChurnRow]:
+    return build_report(
+        ChurnRow,
+        "客户流失分析 Churn analysis",
+        parameters={"customer_name": customer_name, "owner_name": owner_name},
+        columns=CHURN_COLUMNS,
+        rows=rows,
+        facts=[("confirmed", "Confirmed churns", confirmed)],
+        next_cursor=next_cursor,
+    )
+
+
 async def churn_analysis(
     session: AsyncSession,
     principal: Principal,
@@ -36,36 +82,30 @@ async def churn_analysis(
     customer_name: str | None,
     owner_name: str | None,
     time_zone: ZoneInfo,
+    page: PageParams,
 ) -> ReportRead[ChurnRow]:
-    """Confirmed churn, newest first, with the customer, its account manager, the date and the reason."""
-    found = await ServiceDeskRepository(session, principal).confirmed_churn(customer_name=customer_name, owner_name=owner_name)
-    rows = [
-        ChurnRow(
-            warning_id=row.id,
-            customer_code=row.code,
-            customer_name=row.name,
-            owner_name=row.owner_name,
-            confirmed_on=row.confirmed_at.astimezone(time_zone).date(),
-            reason=row.confirm_reason,
-            last_order_date=row.last_order_date_at_open,
-        )
-        for row in found
-    ]
-    return build_report(
-        ChurnRow,
-        "客户流失分析 Churn analysis",
-        parameters={"customer_name": customer_name, "owner_name": owner_name},
-        columns=(
-            ("customer_code", "Code", ColumnType.TEXT),
-            ("customer_name", "Customer", ColumnType.TEXT),
-            ("owner_name", "Account manager", ColumnType.TEXT),
-            ("confirmed_on", "Confirmed on", ColumnType.DATE),
-            ("reason", "Reason", ColumnType.TEXT),
-            ("last_order_date", "Last order", ColumnType.DATE),
-        ),
-        rows=rows,
-        facts=[("confirmed", "Confirmed churns", len(rows))],
-    )
+    """Confirmed churn, newest first, with the customer, its account manager, the date and the reason.
+
+    A page at a time (tens of thousands of warnings at a million customers); the count covers every page."""
+    repo = ServiceDeskRepository(session, principal)
+    statement = repo.confirmed_churn(customer_name=customer_name, owner_name=owner_name)
+    found = await repo.page(statement, page, CHURN_SORT)
+    one_page = page.cursor is None and found.next_cursor is None
+    confirmed = len(found.rows) if one_page else await repo.count(statement)
+    rows = [_churn_row(row, time_zone) for row in found.rows]
+    return _churn_report(rows, confirmed, customer_name=customer_name, owner_name=owner_name, next_cursor=found.next_cursor)
+
+
+async def churn_file(
+    session: AsyncSession, principal: Principal, *, customer_name: str | None, owner_name: str | None, time_zone: ZoneInfo
+) -> ReportFile[ChurnRow]:
+    """Every confirmed churn, for a file: the count, then the rows as the file is written, in one snapshot."""
+    repo = ServiceDeskRepository(session, principal)
+    statement = repo.confirmed_churn(customer_name=customer_name, owner_name=owner_name)
+    confirmed = await repo.count(statement)
+    found = await repo.every_row(statement, CHURN_SORT)
+    report = _churn_report([], confirmed, customer_name=customer_name, owner_name=owner_name)
+    return ReportFile(report, (_churn_cells(row, time_zone) async for row in found), row_count=confirmed)
 
 
 async def service_performance(

@@ -1,15 +1,17 @@
-"""The counts of a team's week beside the reports': customers won, interactions, tickets archived, under the
-supervisor's `reports:read` scope (their team's records)."""
+"""The counts of a team's week beside the reports': customers won, interactions, tickets archived, contracts signed
+and money collected, under the supervisor's `reports:read` scope (their team's records)."""
 
 from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.contracts import policy as contract_policy
+from crm_api.models.contract import Contract, Receipt
 from crm_api.models.customer import Customer, Interaction
 from crm_api.models.identity import Role, User, user_roles
 from crm_api.models.ticket import ServiceTicket
-from crm_api.read.reports.repository import PERMISSION, ReportRepository
+from crm_api.read.reports.repository import PERMISSION, ReportRepository, revenue_cents
 from crm_api.tickets import policy as ticket_policy
 
 SUPERVISOR_ROLE = "sales_supervisor"
@@ -40,6 +42,30 @@ class WeekRepository(ReportRepository):
                 ticket_policy.visible(self.principal, PERMISSION),
                 ServiceTicket.archived_at >= period[0],
                 ServiceTicket.archived_at < period[1],
+            )
+        )
+        return int(await self.session.scalar(statement) or 0)
+
+    async def contracts_signed_cents(self, first_day: date, last_day: date) -> tuple[int, int]:
+        """How many contracts were signed in the days (in force or fulfilled now), and their amount in cents."""
+        statement = select(func.count(), revenue_cents(Contract.amount)).where(
+            contract_policy.visible(self.principal, PERMISSION),
+            Contract.status.in_(contract_policy.SIGNED),
+            Contract.sign_date >= first_day,
+            Contract.sign_date <= last_day,
+        )
+        count, cents = (await self.session.execute(statement)).one()
+        return int(count), int(cents)
+
+    async def collected_cents(self, first_day: date, last_day: date) -> int:
+        """The receipts received in the days, on contracts of any status, in cents."""
+        statement = (
+            select(revenue_cents(Receipt.amount))
+            .join(Contract, Contract.id == Receipt.contract_id)
+            .where(
+                contract_policy.visible(self.principal, PERMISSION),
+                Receipt.received_on >= first_day,
+                Receipt.received_on <= last_day,
             )
         )
         return int(await self.session.scalar(statement) or 0)

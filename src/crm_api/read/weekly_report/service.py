@@ -18,6 +18,7 @@ from crm_api.notifications import service as notifications
 from crm_api.notifications.policy import DeliveryPurpose, NotificationType
 from crm_api.read.reports import pipeline
 from crm_api.read.reports.periods import utc_bounds
+from crm_api.read.reports.service import money_from_cents
 from crm_api.read.weekly_report.repository import WeekRepository, supervisors
 
 
@@ -32,6 +33,9 @@ class TeamWeek:
     opportunities_lost: int
     revenue: Decimal
     tickets_archived: int
+    contracts_signed: int
+    contracts_signed_amount: Decimal
+    collected: Decimal
 
 
 LABELS = {
@@ -42,6 +46,9 @@ LABELS = {
     "opportunities_lost": "Lost (of those assigned)",
     "revenue": "Revenue (shipped and paid orders)",
     "tickets_archived": "Service tickets closed",
+    "contracts_signed": "Contracts signed",
+    "contracts_signed_amount": "Contracts signed (amount)",
+    "collected": "Collected (receipts)",
 }
 
 
@@ -56,6 +63,7 @@ async def team_week(session: AsyncSession, principal: Principal, first: date, la
     period = utc_bounds(first, last, time_zone)
     repo = WeekRepository(session, principal)
     performance = await pipeline.sales_performance(session, principal, start=first, end=last, time_zone=time_zone)
+    signed, signed_cents = await repo.contracts_signed_cents(first, last)
     return TeamWeek(
         new_customers=await repo.new_customers(period),
         interactions=await repo.interactions(first, last),
@@ -64,6 +72,9 @@ async def team_week(session: AsyncSession, principal: Principal, first: date, la
         opportunities_lost=sum(row.lost for row in performance.rows),
         revenue=sum((row.revenue for row in performance.rows), Decimal("0.00")),
         tickets_archived=await repo.tickets_archived(period),
+        contracts_signed=signed,
+        contracts_signed_amount=money_from_cents(signed_cents),
+        collected=money_from_cents(await repo.collected_cents(first, last)),
     )
 
 
