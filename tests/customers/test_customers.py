@@ -123,6 +123,24 @@ async def test_data_scopes(client, actors):
     assert_problem(await client.get(f"{BASE}/999999", headers=admin.headers), 404, "customer.not_found")
 
 
+async def test_each_caller_reads_customers_in_their_own_scope(client, actors):
+    """The read by id and the list are built once per shape of scope, the caller's ids their parameters: whoever read
+    first, each caller gets their own customers and a 404 for the others'."""
+    a, b = await two_managers(actors)
+    east = await actors.make("sales_supervisor", team="east")
+    south = await actors.make("sales_supervisor", team="south")
+    a_customer = await make_customer(client, a, name="A公司")
+    b_customer = await make_customer(client, b, name="B公司")
+
+    for reader, own, other in ((a, a_customer, b_customer), (b, b_customer, a_customer), (a, a_customer, b_customer)):
+        assert (await client.get(f"{BASE}/{own['id']}", headers=reader.headers)).json() == own
+        assert await customer_names(client, reader) == [own["name"]]
+        assert_problem(await client.get(f"{BASE}/{other['id']}", headers=reader.headers), 404, "customer.not_found")
+    for supervisor, status in ((east, 200), (south, 404), (east, 200)):
+        assert (await client.get(f"{BASE}/{a_customer['id']}", headers=supervisor.headers)).status_code == status
+        assert len(await customer_names(client, supervisor)) == (2 if status == 200 else 0)
+
+
 async def test_list_filters(client, actors, app):
     manager = await actors.make("account_manager")
     other = await actors.make("account_manager")

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Response
@@ -49,23 +49,46 @@ def _names(tag: str, header: str) -> bool:
     return header.strip() == "*" or tag in {listed.strip().removeprefix("W/") for listed in header.split(",")}
 
 
+class Rendered(Response):
+    """A representation built from rows the service trusts, rendered to JSON once. FastAPI passes a returned Response
+    through as it is, so the route's `response_model` (which the contract still documents) does not validate the
+    representation a second time."""
+
+    media_type = "application/json"
+
+    def __init__(self, representation: BaseModel, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(representation.model_dump_json(), headers=headers)
+
+
 class ETagged:
     """A single-record GET's dependency: `etag(representation)` sends its ETag, or answers 304 with no body when
-    If-None-Match names it already. The contract documents ETag and 304 on every operation that takes it."""
+    If-None-Match names it already; `etag.rendered(representation)` does the same and renders it once (`Rendered`).
+    The contract documents ETag and 304 on every operation that takes it."""
 
-    def __init__(self, response: Response, if_none_match: IfNoneMatch = None) -> None:
+    def __init__(self, response: Response, if_none_match: str | None) -> None:
         self.response = response
         self.if_none_match = if_none_match
 
     def __call__(self, representation: R) -> R:
+        self.response.headers["ETag"] = self._tag(representation)
+        return representation
+
+    def rendered(self, representation: BaseModel) -> Rendered:
+        return Rendered(representation, {"ETag": self._tag(representation)})
+
+    def _tag(self, representation: BaseModel) -> str:
         tag = etag_of(representation)
         if self.if_none_match is not None and _names(tag, self.if_none_match):
             raise HTTPException(304, headers={"ETag": tag})
-        self.response.headers["ETag"] = tag
-        return representation
+        return tag
 
 
-ETag = Annotated[ETagged, Depends()]
+async def _etagged(response: Response, if_none_match: IfNoneMatch = None) -> ETagged:
+    # A function rather than the class itself: FastAPI runs a class dependency in a worker thread, on every request.
+    return ETagged(response, if_none_match)
+
+
+ETag = Annotated[ETagged, Depends(_etagged)]
 
 
 def path_template(path: str) -> re.Pattern[str]:

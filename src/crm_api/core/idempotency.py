@@ -118,7 +118,10 @@ class IdempotencyMiddleware:
         return not any(method == unkept and template.fullmatch(path) for unkept, template in self.unkept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:  # a read passes, its headers unread
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
         key = headers.get(b"idempotency-key")
         if key is None or not self._keeps(scope):
             await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,7 +49,8 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=1024, description="`next_cursor` of the previous page")]
 
 
-def _cursor_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+async def _cursor_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> PageParams:
+    # Async, as every page dependency: FastAPI runs a plain function in a worker thread, on every request.
     return PageParams(limit=limit, cursor=cursor)
 
 
@@ -70,7 +71,7 @@ def listing(name: str, *keys: str) -> Any:
     sort_key: Any = StrEnum(name, [(value, value) for key in keys for value in (key, f"-{key}")])  # type: ignore[misc]  # named per list
     sort_key.__doc__ = "`key` ascending, `-key` descending"
 
-    def sorted_(
+    async def sorted_(
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
         with_total: WithTotal = False,
@@ -87,7 +88,7 @@ def listing(name: str, *keys: str) -> Any:
     return Depends(sorted_)
 
 
-def _page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None, with_total: WithTotal = False) -> PageParams:
+async def _page_params(limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None, with_total: WithTotal = False) -> PageParams:
     return PageParams(limit=limit, cursor=cursor, with_total=with_total)
 
 
@@ -192,10 +193,17 @@ def sorted_by(entity: Any, sort_name: str) -> Sort:
 
 
 async def paginate(
-    session: AsyncSession, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort, *, scalars: bool = True
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    params: PageParams,
+    sort: Sort,
+    *,
+    scalars: bool = True,
+    parameters: Mapping[str, Any] | None = None,
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
-    `params.sort` and `params.updated_since` apply to the record the statement selects first."""
+    `params.sort` and `params.updated_since` apply to the record the statement selects first; `parameters` are the
+    values of its named parameters."""
     if params.sort is not None or params.updated_since is not None:
         entity = statement.column_descriptions[0]["entity"]
         if params.updated_since is not None:
@@ -204,14 +212,14 @@ async def paginate(
             sort = sorted_by(entity, params.sort)
     total = None
     if params.with_total:
-        total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+        total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()), parameters)
     keyed = statement
     if params.cursor:
         after = _decode(params.cursor, sort, params.sort)
         columns = tuple_(*sort.keys)
         keyed = keyed.where(columns < tuple_(*after) if sort.descending else columns > tuple_(*after))
     keyed = keyed.order_by(*sort.order_by()).limit(params.limit + 1)
-    result = await session.execute(keyed)
+    result = await session.execute(keyed, parameters)
     rows = list(result.scalars().all() if scalars else result.all())
     next_cursor = None
     if len(rows) > params.limit:

@@ -3,8 +3,9 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Integer, column, false, select, table, true
+from sqlalchemy import ColumnElement, Integer, bindparam, column, false, select, table, true
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import BindParameter
 
 from crm_api.core.errors import Forbidden
 
@@ -188,18 +189,39 @@ class Principal:
         return self.name if self.api_key_id is None else f"api-key:{self.name}"
 
 
+# The caller's ids as named parameters (`scope_values`), in a statement built once for every caller of a scope shape.
+SCOPE_USER = "scope_user_id"
+SCOPE_TEAM = "scope_team_id"
+
+
+def scope_shape(principal: Principal, permission: str) -> tuple[Scope, bool, bool]:
+    """What the structure of the principal's `scope_clause` depends on; the ids in it are its values."""
+    return principal.scope(permission), principal.user_id is not None, principal.team_id is not None
+
+
+def scope_values(principal: Principal) -> dict[str, int | None]:
+    """The named parameters of a `scope_clause(…, named=True)`."""
+    return {SCOPE_USER: principal.user_id, SCOPE_TEAM: principal.team_id}
+
+
 def scope_clause(
-    principal: Principal, permission: str, owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
+    principal: Principal,
+    permission: str,
+    owner_column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None],
+    *,
+    named: bool = False,
 ) -> ColumnElement[bool]:
-    """The WHERE clause limiting `owner_column` to what the principal may see under `permission`."""
+    """The WHERE clause limiting `owner_column` to what the principal may see under `permission`. `named`: the
+    principal's ids are the parameters `scope_values` names, so the clause serves every caller of its `scope_shape`."""
     scope = principal.scope(permission)
     if scope is Scope.ALL:
         return true()
     if principal.user_id is None:
         return false()
     if scope is Scope.TEAM and principal.team_id is not None:
-        return owner_column.in_(select(_USERS.c.id).where(_USERS.c.team_id == principal.team_id))
-    return owner_column == principal.user_id
+        team: int | BindParameter[int] = bindparam(SCOPE_TEAM, principal.team_id) if named else principal.team_id
+        return owner_column.in_(select(_USERS.c.id).where(_USERS.c.team_id == team))
+    return owner_column == (bindparam(SCOPE_USER, principal.user_id) if named else principal.user_id)
 
 
 def merge_permissions(grants: list[tuple[str, str]]) -> dict[str, Scope]:

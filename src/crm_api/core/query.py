@@ -17,11 +17,12 @@ PrefixedParams = Sequence[tuple[str, str]]
 
 @dataclass(frozen=True)
 class PrefixedQuery:
-    """A dependency reading every query parameter named `<prefix><name>`."""
+    """A dependency reading every query parameter named `<prefix><name>`. Async, as every dependency on a hot path:
+    FastAPI runs a plain function in a worker thread."""
 
     prefix: str
 
-    def __call__(self, request: Request) -> list[tuple[str, str]]:
+    async def __call__(self, request: Request) -> list[tuple[str, str]]:
         return [
             (name.removeprefix(self.prefix), value)
             for name, value in request.query_params.multi_items()

@@ -1,6 +1,6 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -81,6 +81,12 @@ class Repository(Generic[M]):
         )
         return await self.session.scalar(locked(statement) if for_update else statement)
 
+    async def is_scoped(self, entity_id: int, principal: Principal, permission: str) -> bool:
+        """Whether the entity exists, is live and is within the principal's scope of `permission`: its id alone is read."""
+        key = self.model.id  # type: ignore[attr-defined]  # Base declares no id; every repository's model maps one
+        statement = self.scoped(principal, permission).where(key == entity_id).with_only_columns(key)
+        return await self.session.scalar(statement) is not None
+
     async def get_scoped_or_404(
         self, entity_id: int, principal: Principal, permission: str, label: str, *, for_update: bool = False
     ) -> M:
@@ -100,5 +106,16 @@ class Repository(Generic[M]):
         rows = await self.session.execute(select(external_id, key).where(external_id.in_(list(external_ids))))
         return {row[0]: row[1] for row in rows}
 
-    async def page(self, statement: Select[Any], params: PageParams, sort: Sort | None = None) -> Rows:
-        return await paginate(self.session, statement, params, sort or Sort([self.model.id]))  # type: ignore[attr-defined]  # Base declares no id
+    async def page(
+        self,
+        statement: Select[Any],
+        params: PageParams,
+        sort: Sort | None = None,
+        *,
+        rows: bool = False,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Rows:
+        """`rows`: the statement selects columns, and the page holds its rows (else the entities it selects).
+        `parameters`: values of the statement's named parameters (`scope_values`)."""
+        sort = sort or Sort([self.model.id])  # type: ignore[attr-defined]  # Base declares no id
+        return await paginate(self.session, statement, params, sort, scalars=not rows, parameters=parameters)

@@ -33,11 +33,12 @@ class OwnershipAction(StrEnum):
     UNLOCK = "unlock"
 
 
-def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
-    """A customer is visible when its owner is within the caller's scope (a pool customer has none, so is not)."""
+def visible(principal: Principal, permission: str, *, named: bool = False) -> ColumnElement[bool]:
+    """A customer is visible when its owner is within the caller's scope (a pool customer has none, so is not).
+    `named`: see `scope_clause`."""
     from crm_api.models.customer import Customer  # the model imports this module for its statuses
 
-    return scope_clause(principal, permission, Customer.owner_id)
+    return scope_clause(principal, permission, Customer.owner_id, named=named)
 
 
 def matching(filters: "CustomerSearch") -> list[ColumnElement[bool]]:

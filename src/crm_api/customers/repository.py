@@ -11,6 +11,7 @@ from sqlalchemy import (
     Select,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -25,14 +26,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core import changes
+from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
 from crm_api.customers import policy as customer_policy
-from crm_api.customers.schemas import CustomerSearch
+from crm_api.customers.schemas import CustomerRead, CustomerSearch
 from crm_api.models import Base
 from crm_api.models.collaboration import Task
-from crm_api.models.customer import Contact, Customer, Interaction, OwnershipChange, RecycleRule
+from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange, RecycleRule
 from crm_api.models.identity import User
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, Order
@@ -50,6 +52,18 @@ OWNERSHIP_STARTS = (
     customer_policy.OwnershipAction.CLAIM,
     customer_policy.OwnershipAction.TRANSFER,
 )
+
+
+# What a customer's representation (CustomerRead) reads besides its tags: its columns and names, and whether it is locked.
+READ_COLUMNS = (
+    *(getattr(Customer, name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
+    Customer.locked_at.is_not(None).label("locked"),
+)
+TAG = "tag"
+CUSTOMER_ID = "customer_id"
+# Statements by (permission, scope shape): see `read_scoped` and `one_read`.
+_READ_SCOPED: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
+_READ_BY_ID: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,49 @@ class CustomerRepository(Repository[Customer]):
         """The one customer the statement selects, joined to its tags: a single round trip."""
         result = await self.session.scalars(statement.options(joinedload(Customer.tags)))
         return result.unique().one_or_none()
+
+    @staticmethod
+    def as_read(statement: Select[Customer]) -> Select[Any]:
+        """The customers a statement selects as the columns of their representation, `locked` among them: plain
+        rows, no ORM object or identity map (the hot reads)."""
+        return statement.with_only_columns(*READ_COLUMNS)
+
+    def read_scoped(self, principal: Principal, permission: str) -> Select[Any]:
+        """`as_read` of the live customers in the principal's scope of `permission`, run with `scope_values(principal)`.
+        Built once per shape of the caller's scope (`scope_shape`): building a select of this many columns costs more
+        than PostgreSQL takes to run it."""
+        key = (permission, scope_shape(principal, permission))
+        statement = _READ_SCOPED.get(key)
+        if statement is None:
+            visible = customer_policy.visible(principal, permission, named=True)
+            statement = _READ_SCOPED[key] = self.as_read(self.select().where(visible))
+        return statement
+
+    async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
+        """The representation's values of the customer, if it is live and in the principal's scope of `permission`,
+        its tags joined in: one round trip, a row per tag. One statement per scope shape, as `read_scoped`; SQLAlchemy
+        keeps its cache key, so nothing is built or keyed per request."""
+        key = (permission, scope_shape(principal, permission))
+        statement = _READ_BY_ID.get(key)
+        if statement is None:
+            by_id = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+            statement = _READ_BY_ID[key] = by_id.add_columns(CustomerTag.tag.label(TAG)).outerjoin(Customer.tags)
+        parameters = scope_values(principal) | {CUSTOMER_ID: customer_id}
+        rows = (await self.session.execute(statement, parameters)).mappings().all()
+        if not rows:
+            return None
+        values = dict(rows[0])
+        del values[TAG]
+        return values | {"tags": [row[TAG] for row in rows if row[TAG] is not None]}
+
+    async def tags_of(self, customer_ids: Sequence[int]) -> dict[int, list[str]]:
+        """customer id -> its tags, for a page of customers: one statement."""
+        tags: dict[int, list[str]] = {customer_id: [] for customer_id in customer_ids}
+        if customer_ids:
+            statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(customer_ids))
+            for customer_id, tag in await self.session.execute(statement):
+                tags[customer_id].append(tag)
+        return tags
 
     @staticmethod
     def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:

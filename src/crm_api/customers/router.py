@@ -9,7 +9,7 @@ from crm_api.core import offline
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
-from crm_api.core.http import ETag, IfMatch, with_etag
+from crm_api.core.http import ETag, IfMatch, Rendered, with_etag
 from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
@@ -72,8 +72,8 @@ async def list_customers(
     page: CustomerPage,
     filters: Annotated[CustomerFilters, Query()],
     custom: CustomFieldFilters,
-) -> Page[CustomerRead]:
-    return await service.list_customers(session, principal, page, filters, custom)
+) -> Rendered:
+    return Rendered(await service.list_customers(session, principal, page, filters, custom))
 
 
 @router.post(
@@ -185,8 +185,8 @@ async def bulk_update(body: CustomerBulkUpdate, principal: CustomersWrite, sessi
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, summary="Get a customer")
-async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> CustomerRead:
-    return etag(service.to_read(await service.get_customer(session, principal, customer_id)))
+async def get_customer(customer_id: Id, principal: CustomersRead, session: SessionDep, etag: ETag) -> Rendered:
+    return etag.rendered(await service.read_customer(session, principal, customer_id))
 
 
 @router.patch(

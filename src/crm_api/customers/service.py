@@ -20,7 +20,7 @@ from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal
+from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
 from crm_api.core.repository import locked
@@ -142,11 +142,19 @@ async def visible_customer(
 async def is_visible(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
     """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
     other domains keep about a customer (its orders, tasks)."""
-    return await visible_customer(session, principal, customer_id) is not None
+    return await CustomerRepository(session).is_scoped(customer_id, principal, "customers:read")
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:
     return await load_customer(session, principal, customer_id, "customers:read")
+
+
+async def read_customer(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerRead:
+    """GET of a customer: its representation straight from the row, no ORM object (the hot read)."""
+    values = await CustomerRepository(session).one_read(principal, "customers:read", customer_id)
+    if values is None:
+        raise NotFound("Customer", customer_id)
+    return CustomerRead.model_validate(values)
 
 
 async def writable_customer(
@@ -164,12 +172,15 @@ async def list_customers(
     repo = CustomerRepository(session)
     if filters.deleted:
         # The recycle bin: what the caller may restore.
-        scoped = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+        deleted = repo.scoped(principal, "customers:delete", include_deleted=True).where(Customer.deleted_at.is_not(None))
+        scoped = repo.as_read(deleted)
     else:
-        scoped = repo.scoped(principal, "customers:read")
+        scoped = repo.read_scoped(principal, "customers:read")
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
-    statement = repo.filtered(repo.with_tags(scoped), filters).where(*custom_conditions)
-    return (await repo.page(statement, params)).to_page(to_read)
+    statement = repo.filtered(scoped, filters).where(*custom_conditions)
+    page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
+    tags = await repo.tags_of([row.id for row in page.rows])
+    return page.to_page(lambda row: CustomerRead.model_validate(dict(row._mapping, tags=tags[row.id])))
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:
@@ -763,15 +774,15 @@ async def contact_of(session: AsyncSession, customer: Customer, contact_id: int)
     return await _record_of(session, CONTACTS, customer, contact_id)
 
 
-async def contacts_of(session: AsyncSession, customer: Customer) -> list[Contact]:
+async def contacts_of(session: AsyncSession, customer_id: int) -> list[Contact]:
     """The customer's contacts, in the order they were added."""
-    statement = ContactRepository(session).of_customer(customer.id).order_by(*CONTACTS.order.keys)
+    statement = ContactRepository(session).of_customer(customer_id).order_by(*CONTACTS.order.keys)
     return list(await session.scalars(statement))
 
 
-async def interactions_of(session: AsyncSession, customer: Customer, *, latest: int | None = None) -> list[Interaction]:
+async def interactions_of(session: AsyncSession, customer_id: int, *, latest: int | None = None) -> list[Interaction]:
     """The customer's interactions in the order recorded, or only the `latest` ones, newest first."""
-    statement = InteractionRepository(session).of_customer(customer.id)
+    statement = InteractionRepository(session).of_customer(customer_id)
     if latest is None:
         statement = statement.order_by(Interaction.id)
     else:
@@ -779,8 +790,8 @@ async def interactions_of(session: AsyncSession, customer: Customer, *, latest: 
     return list(await session.scalars(statement))
 
 
-async def orders_summary(session: AsyncSession, customer: Customer) -> OrdersSummary:
-    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer.id)
+async def orders_summary(session: AsyncSession, customer_id: int) -> OrdersSummary:
+    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer_id)
     return OrdersSummary(count=count, total=total, last_order_date=last_order_date)
 
 

@@ -63,8 +63,8 @@ def _events(events: list[Any]) -> list[AuditEventRead]:
 
 async def export_customer(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerPersonalData:
     customer = await customers.get_customer(session, principal, customer_id)
-    contacts = await customers.contacts_of(session, customer)
-    interactions = await customers.interactions_of(session, customer)
+    contacts = await customers.contacts_of(session, customer.id)
+    interactions = await customers.interactions_of(session, customer.id)
     contact_ids = [contact.id for contact in contacts]
     events = await repository.audit_events_about(
         session,
@@ -77,7 +77,7 @@ async def export_customer(session: AsyncSession, principal: Principal, customer_
         contacts=[ContactRead.model_validate(contact) for contact in contacts],
         interactions=[InteractionRead.model_validate(interaction) for interaction in interactions],
         consents=[ConsentRead.model_validate(c) for c in await ConsentRepository(session).all_of(contact_ids)],
-        orders=await customers.orders_summary(session, customer),
+        orders=await customers.orders_summary(session, customer.id),
         audit_events=_events(events),
     )
 
@@ -138,8 +138,8 @@ async def erase_customer(session: AsyncSession, actor: Principal, customer_id: i
     """Anonymize the customer, its contacts and interactions in place, and who its opportunities were with;
     orders, opportunities and their amounts stay."""
     customer = await _erasable_customer(session, actor, customer_id)
-    contacts = await customers.contacts_of(session, customer)
-    interactions = await customers.interactions_of(session, customer)
+    contacts = await customers.contacts_of(session, customer.id)
+    interactions = await customers.interactions_of(session, customer.id)
     events = await repository.audit_events_about(
         session,
         customer_id=customer.id,

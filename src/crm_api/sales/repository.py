@@ -10,6 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from crm_api.core.repository import Repository
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
+from crm_api.sales.schemas import OrderSummary
 
 # The records an integration syncs by their external_id.
 Synced = Product | InventoryItem | Order
@@ -124,8 +125,10 @@ class InventoryRepository(Repository[InventoryItem]):
 class OrderRepository(Repository[Order]):
     model = Order
 
-    def completed_for_customer(self, customer_id: int) -> Select[Order]:
-        return self.select().where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
+    def completed_for_customer(self, customer_id: int) -> Select[Any]:
+        """The columns of the order history's rows (OrderSummary), and every key it sorts by."""
+        columns = (*(getattr(Order, name) for name in OrderSummary.model_fields), Order.synced_at)
+        return select(*columns).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
 
     async def with_lines(self, order_id: int) -> Order | None:
         return await self.session.scalar(select(Order).where(Order.id == order_id).options(selectinload(Order.lines)))

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
-from crm_api.core.http import ETag, IfMatch
+from crm_api.core.http import ETag, IfMatch, Rendered
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id, InputModel
@@ -80,10 +80,8 @@ OrderPage = Annotated[PageParams, listing("OrderSort", "order_date", "number", "
     tags=["orders"],
     summary="A customer's shipped and paid orders, newest first",
 )
-async def list_customer_orders(
-    customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage
-) -> Page[OrderSummary]:
-    return await service.customer_orders(session, principal, customer_id, page)
+async def list_customer_orders(customer_id: Id, principal: CustomersRead, session: SessionDep, page: OrderPage) -> Rendered:
+    return Rendered(await service.customer_orders(session, principal, customer_id, page))
 
 
 @router.get(

@@ -63,9 +63,8 @@ async def customer_orders(
     if not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
     repo = OrderRepository(session)
-    return (await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT)).to_page(
-        OrderSummary.model_validate
-    )
+    page = await repo.page(repo.completed_for_customer(customer_id), params, ORDER_HISTORY_SORT, rows=True)
+    return page.to_page(lambda row: OrderSummary.model_validate(row._mapping))
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:

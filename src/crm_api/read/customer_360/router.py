@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep, SnapshotRoute
+from crm_api.core.http import Rendered
 from crm_api.core.permissions import Principal
 from crm_api.core.schemas import Id
 from crm_api.read.customer_360.schemas import CustomerOverview
@@ -20,5 +21,5 @@ CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
     response_model=CustomerOverview,
     summary="The customer 360: profile, contacts, latest interactions, orders, open work, churn status",
 )
-async def get_overview(customer_id: Id, principal: CustomersRead, session: SessionDep) -> CustomerOverview:
-    return await customer_overview(session, principal, customer_id)
+async def get_overview(customer_id: Id, principal: CustomersRead, session: SessionDep) -> Rendered:
+    return Rendered(await customer_overview(session, principal, customer_id))

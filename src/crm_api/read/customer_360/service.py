@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
 from crm_api.customers import service as customers
-from crm_api.customers.schemas import ContactRead, InteractionRead
-from crm_api.models.customer import Customer
+from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
 from crm_api.opportunities.repository import OpportunityRepository
 from crm_api.read.customer_360.schemas import CustomerOverview, RelatedRecord
 from crm_api.tickets.repository import TicketRepository
@@ -17,30 +16,30 @@ LATEST_INTERACTIONS = 10
 
 # A section loads one part of the overview with one or two statements and returns its fields.
 # Another domain joins the overview by adding its section here and its field to CustomerOverview.
-OverviewSection = Callable[[AsyncSession, Principal, Customer], Awaitable[dict[str, Any]]]
+OverviewSection = Callable[[AsyncSession, Principal, CustomerRead], Awaitable[dict[str, Any]]]
 
 
-async def _contacts(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    return {"contacts": [ContactRead.model_validate(c) for c in await customers.contacts_of(session, customer)]}
+async def _contacts(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
+    return {"contacts": [ContactRead.model_validate(c) for c in await customers.contacts_of(session, customer.id)]}
 
 
-async def _latest_interactions(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    interactions = await customers.interactions_of(session, customer, latest=LATEST_INTERACTIONS)
+async def _latest_interactions(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
+    interactions = await customers.interactions_of(session, customer.id, latest=LATEST_INTERACTIONS)
     return {"latest_interactions": [InteractionRead.model_validate(i) for i in interactions]}
 
 
-async def _orders(session: AsyncSession, _: Principal, customer: Customer) -> dict[str, Any]:
-    return {"orders": await customers.orders_summary(session, customer)}
+async def _orders(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
+    return {"orders": await customers.orders_summary(session, customer.id)}
 
 
-async def _open_opportunities(session: AsyncSession, principal: Principal, customer: Customer) -> dict[str, Any]:
+async def _open_opportunities(session: AsyncSession, principal: Principal, customer: CustomerRead) -> dict[str, Any]:
     if not principal.can("opportunities:read"):
         return {"open_opportunities": []}
     opportunities = await OpportunityRepository(session).open_for_customer(customer.id)
     return {"open_opportunities": [RelatedRecord.model_validate(o) for o in opportunities]}
 
 
-async def _open_tickets(session: AsyncSession, principal: Principal, customer: Customer) -> dict[str, Any]:
+async def _open_tickets(session: AsyncSession, principal: Principal, customer: CustomerRead) -> dict[str, Any]:
     if not principal.can("tickets:read"):
         return {"open_tickets": []}
     tickets = await TicketRepository(session).open_for_customer(customer.id)
@@ -51,9 +50,8 @@ SECTIONS: list[OverviewSection] = [_contacts, _latest_interactions, _orders, _op
 
 
 async def customer_overview(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerOverview:
-    customer = await customers.get_customer(session, principal, customer_id)
+    profile = await customers.read_customer(session, principal, customer_id)
     fields: dict[str, Any] = {}
     for section in SECTIONS:
-        fields |= await section(session, principal, customer)
-    profile = customers.to_read(customer)
-    return CustomerOverview(profile=profile, churn_status=customer.status, tags=profile.tags, **fields)
+        fields |= await section(session, principal, profile)
+    return CustomerOverview(profile=profile, churn_status=profile.status, tags=profile.tags, **fields)
