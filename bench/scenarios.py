@@ -411,6 +411,8 @@ LAST_12_MONTHS = {
     "from": f"{(_MONTHS - 11) // 12}-{(_MONTHS - 11) % 12 + 1:02d}",
     "to": f"{_MONTHS // 12}-{_MONTHS % 12 + 1:02d}",
 }
+# The same year in days, for a report whose period is a pair of dates.
+LAST_12_MONTHS_DAYS = {"from": f"{LAST_12_MONTHS['from']}-01", "to": date.today().isoformat()}
 # The four reports of the source requirements, at their defaults: all customers, all years.
 TIMED_REPORTS: tuple[TimedReport, ...] = (
     TimedReport("report: customer contribution", CONTRIBUTION, {}),
@@ -427,7 +429,7 @@ TIMED_REPORTS: tuple[TimedReport, ...] = (
     TimedReport("report: target attainment by team, 12 months", TARGET_ATTAINMENT, {"by": "team", **LAST_12_MONTHS}),
     TimedReport("report: receivables aging", "/api/v1/reports/receivables-aging", {}),
     TimedReport(
-        "report: contracts vs collected by owner, 12 months", CONTRACTS_VS_COLLECTED, {"by_owner": "true", **LAST_12_MONTHS}
+        "report: contracts vs collected by owner, 12 months", CONTRACTS_VS_COLLECTED, {"by_owner": "true", **LAST_12_MONTHS_DAYS}
     ),
 )
 
