@@ -118,6 +118,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         server_header=False,  # no "server: uvicorn" banner for a scanner to match
+        access_log=False,  # the app's own access log (core.observability) is structured and sampled
         log_level=settings.log_level.lower(),
     )
 

@@ -27,7 +27,7 @@ from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, r
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
-from crm_api.core.observability import RequestIdMiddleware, configure_logging
+from crm_api.core.observability import AccessLog, RequestIdMiddleware, configure_logging
 from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.responses import error_contract
 from crm_api.core.scheduler import build_scheduler
@@ -255,7 +255,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LocationMiddleware)
     app.add_middleware(IdempotencyMiddleware, unkept=unkept)
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, upload_limits=upload_limits(settings))
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, access=AccessLog(settings.access_log_share, settings.access_log_slow_ms))
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_batch_size: int = Field(default=100, ge=1)
     log_level: str = "INFO"
+    # The share of requests the access log records (a JSON line each); failures (>= 500) and slow requests are
+    # always recorded. Unset: every request, except in production (5 %, so logging stays off the hot path).
+    access_log_sample: float | None = Field(default=None, ge=0, le=1)
+    access_log_slow_ms: float = Field(default=1000.0, ge=0)
     # Tests only (CRM_ENV=test): the process SIGKILLs itself right after committing a write to this path.
     test_crash_after_commit_path: str | None = None
 
@@ -157,6 +161,12 @@ class Settings(BaseSettings):
     @property
     def time_zone(self) -> ZoneInfo:
         return ZoneInfo(self.business_timezone)
+
+    @property
+    def access_log_share(self) -> float:
+        if self.access_log_sample is not None:
+            return self.access_log_sample
+        return 0.05 if self.env == "prod" else 1.0
 
     @property
     def docs_are_public(self) -> bool:
