@@ -22,7 +22,7 @@ from fpdf.fonts import TTFFont
 
 CJK = "cjk"
 # Bump when the characters of the common font change: the cut font's file name carries it.
-COMMON_VERSION = 1
+COMMON_VERSION = 2
 _cutting = threading.Lock()
 
 
@@ -56,6 +56,7 @@ def _cut_common_font(whole: Path, target: Path) -> None:
     options.notdef_outline = True
     options.name_IDs = ["*"]
     options.name_languages = ["*"]
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps: fontTools cannot subset them and says so in the log
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=_common_characters())
     subsetter.subset(font)
