@@ -58,8 +58,9 @@ def build_report(
     )
 
 
-def money_from_cents(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)  # exact, with its two places
+def money_from_cents(cents: int | Decimal) -> Decimal:
+    # int(): PostgreSQL's sum of integers is a numeric, which asyncpg may hand over as Decimal('2.000E+7').
+    return Decimal(int(cents)).scaleb(-2)  # exact, with its two places
 
 
 def percentages(counts: Sequence[int]) -> list[Decimal]:
