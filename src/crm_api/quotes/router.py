@@ -25,6 +25,18 @@ QuotesWrite = Annotated[Principal, Depends(require("quotes:write"))]
 QuotePage = Annotated[PageParams, listing("QuoteSort", "number", "valid_until", "total", "created_at", "updated_at")]
 
 
+# What any step of a quote's state machine (the policy's rule table) may be refused with.
+ACTION_REFUSALS = (
+    "quote.changed",
+    "quote.frozen",
+    "quote.not_approved",
+    "quote.not_draft",
+    "quote.not_owner",
+    "quote.not_revisable",
+    "quote.not_sent",
+)
+
+
 @router.get(
     "/quotes",
     response_model=Page[QuoteRead],
@@ -118,15 +130,7 @@ async def send_quote(quote_id: Id, principal: QuotesWrite, session: SessionDep, 
     response_model=QuoteRead,
     summary="Record that the customer accepted a sent quote (who and when)",
 )
-@raises(
-    "quote.changed",
-    "quote.frozen",
-    "quote.not_approved",
-    "quote.not_draft",
-    "quote.not_owner",
-    "quote.not_revisable",
-    "quote.not_sent",
-)
+@raises(*ACTION_REFUSALS)
 async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.ACCEPT, body), principal)
 
@@ -136,15 +140,7 @@ async def accept_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrit
     response_model=QuoteRead,
     summary="Record that the customer rejected a sent quote (who and when)",
 )
-@raises(
-    "quote.changed",
-    "quote.frozen",
-    "quote.not_approved",
-    "quote.not_draft",
-    "quote.not_owner",
-    "quote.not_revisable",
-    "quote.not_sent",
-)
+@raises(*ACTION_REFUSALS)
 async def reject_quote(quote_id: Id, body: CustomerAnswer, principal: QuotesWrite, session: SessionDep) -> QuoteRead:
     return await service.read(session, await service.answer(session, principal, quote_id, QuoteAction.REJECT, body), principal)
 
