@@ -12,7 +12,8 @@ log = logging.getLogger("crm_api.imports")
 
 
 class ImportRunner:
-    """Looks for queued imports every CRM_IMPORT_POLL_SECONDS and runs them; a stop lets the running one finish."""
+    """Looks for queued imports every CRM_IMPORT_POLL_SECONDS and runs them; a stop hands the running one back at its
+    next chunk."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self._database = database
@@ -26,14 +27,15 @@ class ImportRunner:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                await service.run_queued(self._database.sessionmaker, self._settings)
+                await service.run_queued(self._database.sessionmaker, self._settings, self._stopping)
             except Exception:
                 log.exception("the import runner failed; it tries again at the next poll")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._settings.import_poll_seconds)
 
     async def stop(self, grace_seconds: float) -> None:
-        """Claim nothing more; give the import in progress `grace_seconds`, then cancel it (its chunk rolls back)."""
+        """Claim nothing more; the import in progress is handed back once its chunk in flight ends. Only one still
+        running after `grace_seconds` is cancelled (its chunk rolls back)."""
         self._stopping.set()
         if self._task is None:
             return

@@ -77,12 +77,18 @@ class Run:
     limits: Limits
     mode: ImportMode
     dry_run: bool
+    # Set when the runner is asked to stop: the run ends at the next chunk boundary and its import waits again.
+    stopping: asyncio.Event | None = None
 
     def keeps_writes(self, tally: Tally) -> bool:
         return not self.dry_run and not self.fails(tally)
 
     def fails(self, tally: Tally) -> bool:
         return self.mode == ImportMode.ALL_OR_NOTHING and tally.failed > 0
+
+
+class RunnerStopping(Exception):
+    """The runner was asked to stop between two chunks: nothing is half-written, the import is handed back."""
 
 
 @dataclass(frozen=True)
@@ -200,10 +206,13 @@ async def _reader(session: AsyncSession, run: Run) -> RowReader:
     return await asyncio.to_thread(reader, run.spec, run.path, run.file_format)
 
 
-async def _chunks(reader: RowReader, limits: Limits) -> AsyncIterator[Chunk]:
-    """The file's chunks, each parsed and checked in a worker thread; the file is closed however the loop ends."""
+async def _chunks(reader: RowReader, run: Run) -> AsyncIterator[Chunk]:
+    """The file's chunks, each parsed and checked in a worker thread; the file is closed however the loop ends. A
+    stopping runner stops here, between chunks, rather than by cancelling a statement in flight."""
     try:
-        while (chunk := await asyncio.to_thread(reader.next_chunk, limits.chunk_rows)) is not None:
+        while (chunk := await asyncio.to_thread(reader.next_chunk, run.limits.chunk_rows)) is not None:
+            if run.stopping is not None and run.stopping.is_set():
+                raise RunnerStopping
             yield chunk
     finally:
         reader.close()
@@ -217,7 +226,7 @@ async def run_in_session(session: AsyncSession, run: Run, *, on_chunk: Callable[
     writer = RowWriter(run.spec, run.actor, reader, tally)
     data = await session.begin_nested()
     try:
-        async for chunk in _chunks(reader, run.limits):
+        async for chunk in _chunks(reader, run):
             await writer.write(session, chunk)
             if on_chunk is not None:
                 await on_chunk(tally)
@@ -272,18 +281,20 @@ async def errors_of(sessions: Sessions, import_id: int) -> AsyncIterator[list[ob
 # The runners: the scheduler process, and the worker that queued an import, right after its response.
 
 
-async def run_queued(sessions: Sessions, settings: Settings) -> int:
+async def run_queued(sessions: Sessions, settings: Settings, stopping: asyncio.Event | None = None) -> int:
     """Claims waiting imports one at a time and runs each; how many it ran. Any number of runners may call this at
-    once, in any process: each import is claimed by exactly one."""
+    once, in any process: each import is claimed by exactly one. Once `stopping` is set it claims nothing more and
+    hands the import in progress back at its next chunk."""
     ran = 0
-    while True:
+    while stopping is None or not stopping.is_set():
         async with sessions() as session, session.begin():
             abandoned_before = _abandoned_before(session, settings)
             import_id = await ImportRepository(session).claim_next(abandoned_before)
         if import_id is None:
-            return ran
-        await _run_claimed(sessions, settings, import_id)
-        ran += 1
+            break
+        if await _run_claimed(sessions, settings, import_id, stopping):
+            ran += 1
+    return ran
 
 
 def _abandoned_before(session: AsyncSession, settings: Settings) -> datetime:
@@ -301,7 +312,8 @@ def _resumes(run: Run) -> bool:
     return run.mode == ImportMode.VALID_ROWS_ONLY and not run.dry_run
 
 
-async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -> None:
+async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int, stopping: asyncio.Event | None) -> bool:
+    """Whether the import ran to its end (rather than being handed back to wait for the next runner)."""
     async with sessions() as session:
         record = await session.get(DataImport, import_id)
         assert record is not None  # just claimed: imports are never deleted
@@ -310,7 +322,7 @@ async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -
     # Who the importer is now: a deactivated account imports nothing, and the rows are written under its scopes.
     actor = found[0] if found is not None else Principal(user_id=record.created_by_id, name="inactive", team_id=None, roles=())
     path = Path(record.stored_path or "")
-    run = Run(spec, actor, path, "csv", Limits.of(settings), record.mode, record.dry_run)
+    run = Run(spec, actor, path, "csv", Limits.of(settings), record.mode, record.dry_run, stopping)
     tally, error = Tally(max_errors=run.limits.max_errors), None
     try:
         if found is None:
@@ -323,18 +335,22 @@ async def _run_claimed(sessions: Sessions, settings: Settings, import_id: int) -
         async with sessions() as session, session.begin():
             await ImportRepository(session).save(import_id, rows_total=total)
         tally = await _run_in_background(sessions, import_id, run)
+    except RunnerStopping:
+        await _hand_back(sessions, import_id, run)
+        return False
     except DomainError as exc:
         error = exc.detail or exc.title
     except Exception as exc:
         log.exception("import %s failed", import_id)
         error = f"The import stopped unexpectedly: {type(exc).__name__}"
     except asyncio.CancelledError:
-        # The runner is stopping: the import waits, its file kept, for the next runner to take it over.
+        # The runner was cancelled (its stop's grace ran out): the import waits, its file kept, for the next runner.
         await asyncio.shield(_hand_back(sessions, import_id, run))
         raise
     await _remove(path)
     async with sessions() as session, session.begin():
         await _finish(session, run, import_id, tally, error)
+    return True
 
 
 async def _hand_back(sessions: Sessions, import_id: int, run: Run) -> None:
@@ -372,7 +388,7 @@ async def _commit_by_chunk(sessions: Sessions, import_id: int, run: Run) -> Tall
     )
     await asyncio.to_thread(reader.skip, tally.rows)
     writer = RowWriter(run.spec, run.actor, reader, tally)
-    async for chunk in _chunks(reader, run.limits):
+    async for chunk in _chunks(reader, run):
         async with sessions() as session, session.begin():
             await writer.write(session, chunk)
             await _store_errors(session, import_id, tally.take_errors())
