@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 BENCH_SCALE ?= small
 
-.PHONY: install run test test-postgres lint format openapi bench bench-small bench-streams clean
+.PHONY: install run test test-postgres lint format openapi bench bench-small bench-streams profile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install  ## generate the bench data set at BENCH_SCALE (small|medium|full
 
 bench-small: install  ## the quick run: 20,000 customers, 5 s per scenario
 	$(BIN)/python -m bench.run --scale small --duration 5
+
+profile: install  ## one worker sampled by py-spy while it serves SCENARIO (default: customer by id) under load
+	$(BIN)/python -m bench.profile $(if $(SCENARIO),--scenario "$(SCENARIO)")
 
 bench-streams: install  ## worker memory with 1,000 idle notification streams (BENCH_DATABASE_URL, PostgreSQL)
 	$(BIN)/python -m bench.streams --streams 1000

@@ -574,7 +574,7 @@ def markdown(service: list[dict[str, Any]], raw: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _commit() -> str:
+def current_commit() -> str:
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -631,7 +631,7 @@ async def bench(args: argparse.Namespace) -> Path:
     service = await measure_service(args, fixtures, scenarios)
     print("raw ceiling: the same SQL through asyncpg")
     raw = await measure_raw(args, fixtures, scenarios)
-    commit = _commit()
+    commit = current_commit()
     result = {
         "date": clock.now().isoformat(timespec="seconds"),
         "commit": commit,

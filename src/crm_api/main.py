@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -30,6 +30,7 @@ from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
 from crm_api.core.observability import AccessLog, RequestIdMiddleware, configure_logging
 from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.responses import error_contract
+from crm_api.core.routing import DomainRouter
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
@@ -85,9 +86,9 @@ Single-record reads return an `ETag`; send it back as `If-Match` to refuse a los
 """
 
 
-# Each domain's routes go straight onto the app: a router nested in another is matched level by
-# level on every request, which cost a lookup by id a fifth of its time.
-DOMAIN_ROUTERS: tuple[APIRouter, ...] = (
+# Each domain's router is included straight into the app, never into another router: FastAPI matches included
+# routers level by level on every request. Each is a DomainRouter, which refuses a path outside its segments at once.
+DOMAIN_ROUTERS: tuple[DomainRouter, ...] = (
     auth_router,
     users_router,
     roles_router,

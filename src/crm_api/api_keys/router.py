@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from crm_api.api_keys import service
 from crm_api.api_keys.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
@@ -9,9 +9,10 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import no_store
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"])
+router = DomainRouter(prefix="/api-keys", tags=["api keys"])
 
 ApiKeysWrite = Annotated[Principal, Depends(require("api_keys:write"))]
 

@@ -1,6 +1,6 @@
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import Depends, Path, Query, status
 
 from crm_api.approvals import service
 from crm_api.approvals.policy import ApprovalAction
@@ -11,10 +11,11 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 
 # Reads load a record with its lines or steps and approval summaries: several statements, one snapshot.
-router = APIRouter(tags=["approvals"], route_class=SnapshotRoute)
+router = DomainRouter(tags=["approvals"], route_class=SnapshotRoute)
 
 ApprovalsRead = Annotated[Principal, Depends(require("approvals:read"))]
 ApprovalsManage = Annotated[Principal, Depends(require("approvals:manage"))]

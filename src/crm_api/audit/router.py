@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from crm_api.audit import service
 from crm_api.audit.schemas import AuditEventRead
@@ -10,11 +10,12 @@ from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 
 AuditRead = Annotated[Principal, Depends(require("audit:read"))]
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = DomainRouter(prefix="/audit-events", tags=["audit"])
 
 
 AuditEventPage = Annotated[PageParams, listing("AuditEventSort", "occurred_at")]

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import Depends, Form, Request, status
 
 from crm_api.auth import service, totp
 from crm_api.auth.schemas import (
@@ -18,11 +18,12 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.http import no_store
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import PlainText
 from crm_api.core.security import PasswordChecks
 
 # Tokens must not be kept by a browser or proxy cache.
-router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store)])
+router = DomainRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(no_store)])
 
 
 async def _password_checks(request: Request) -> PasswordChecks:

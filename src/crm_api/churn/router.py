@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from crm_api.churn import jobs, service
 from crm_api.churn.policy import ChurnWarningStatus
@@ -12,11 +12,12 @@ from crm_api.core.http import ETag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 
 ChurnScan = Annotated[Principal, Depends(require("churn:scan"))]
 
-router = APIRouter(prefix="/churn-warnings", tags=["churn"])
+router = DomainRouter(prefix="/churn-warnings", tags=["churn"])
 
 ChurnRead = Annotated[Principal, Depends(require("churn:read"))]
 ChurnManage = Annotated[Principal, Depends(require("churn:manage"))]

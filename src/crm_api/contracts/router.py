@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.contracts import service
 from crm_api.contracts.policy import ContractAction, ContractStatus
@@ -23,10 +23,11 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 
 # Reads load a contract with its approval summary: several statements, one snapshot.
-router = APIRouter(tags=["contracts"], route_class=SnapshotRoute)
+router = DomainRouter(tags=["contracts"], route_class=SnapshotRoute)
 
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 ContractsWrite = Annotated[Principal, Depends(require("contracts:write"))]

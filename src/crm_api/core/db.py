@@ -165,7 +165,7 @@ class SnapshotRoute(APIRoute):
     """A read that runs several statements (the customer 360, reports, a page and its tags).
 
     Its GET runs in one REPEATABLE READ, READ ONLY transaction, so every statement sees the same
-    committed state; a router declares it once with `APIRouter(route_class=SnapshotRoute)`.
+    committed state; a router declares it once with `DomainRouter(route_class=SnapshotRoute)`.
     """
 
 

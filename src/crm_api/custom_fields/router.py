@@ -1,17 +1,18 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import Depends, Path, Request, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.custom_fields import service
 from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.custom_fields.schemas import KEY_PATTERN, CustomFieldCreate, CustomFieldRead, CustomFieldUpdate, JsonSchema
 
-router = APIRouter(prefix="/custom-fields", tags=["custom-fields"])
+router = DomainRouter(prefix="/custom-fields", tags=["custom-fields"])
 
 CustomFieldsWrite = Annotated[Principal, Depends(require("custom_fields:write"))]
 Entity = Annotated[CustomFieldEntity, Path(description="The kind of record the fields belong to")]

@@ -1,7 +1,7 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
+from fastapi import Depends, File, Path, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageDep, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id, InputModel, PatchModel
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import bulk, duplicates, emails, exports, imports, merge, pool, service
@@ -46,9 +47,9 @@ from crm_api.customers.schemas import (
 )
 
 # The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
-list_router = APIRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
-router = APIRouter(prefix="/customers", tags=["customers"])
-pool_router = APIRouter(prefix="/customer-pool", tags=["customers"])
+list_router = DomainRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
+router = DomainRouter(prefix="/customers", tags=["customers"])
+pool_router = DomainRouter(prefix="/customer-pool", tags=["customers"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]

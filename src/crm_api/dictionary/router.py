@@ -1,17 +1,18 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.dictionary import service
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 
-router = APIRouter(prefix="/dictionary", tags=["dictionary"])
+router = DomainRouter(prefix="/dictionary", tags=["dictionary"])
 
 DictionaryWrite = Annotated[Principal, Depends(require("dictionary:write"))]
 

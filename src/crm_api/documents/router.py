@@ -10,6 +10,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import Raised, raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import MAX_ID, Id, PlainText
 from crm_api.documents import service
 from crm_api.documents.exceptions import DocumentTypeNotAllowed
@@ -17,8 +18,8 @@ from crm_api.documents.schemas import DocumentRead
 from crm_api.documents.service import HolderKind
 from crm_api.documents.storage import ALLOWED
 
-router = APIRouter(prefix="/customers", tags=["documents"])
-contract_router = APIRouter(prefix="/contracts", tags=["documents"])
+router = DomainRouter(prefix="/customers", tags=["documents"])
+contract_router = DomainRouter(prefix="/contracts", tags=["documents"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require("customers:write"))]

@@ -1,14 +1,14 @@
 import logging
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep
 from crm_api.core.errors import DATABASE_ERRORS, DATABASE_RETRY_AFTER_SECONDS, problem_response
+from crm_api.core.routing import DomainRouter
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = DomainRouter(prefix="/health", tags=["health"])
 log = logging.getLogger("crm_api.health")
 # Any database error makes the instance unready, whether or not it is classified as unavailability.
 _NOT_READY: tuple[type[Exception], ...] = (SQLAlchemyError, *DATABASE_ERRORS)

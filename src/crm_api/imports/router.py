@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Path, Request, Response, UploadFile, status
+from fastapi import BackgroundTasks, File, Form, Path, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from crm_api.core.auth import Authenticated
@@ -8,12 +8,13 @@ from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.files import csv_chunks
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.imports import service
 from crm_api.imports.policy import ImportEntity, ImportMode, ImportStatus
 from crm_api.imports.schemas import ImportRead
 
-router = APIRouter(prefix="/imports", tags=["imports"])
+router = DomainRouter(prefix="/imports", tags=["imports"])
 
 QUEUED_LOCATION = {"description": "The URL of the import, to follow its progress", "schema": {"type": "string"}}
 

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -8,6 +8,7 @@ from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import OutputModel
 from crm_api.jobs import service
 from crm_api.jobs.schemas import JobRead, JobRunRead
@@ -15,7 +16,7 @@ from crm_api.jobs.schemas import JobRead, JobRunRead
 JobsRead = Annotated[Principal, Depends(require("jobs:read"))]
 JobsRun = Annotated[Principal, Depends(require("jobs:run"))]
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = DomainRouter(prefix="/jobs", tags=["jobs"])
 
 
 class JobRunResult(OutputModel):

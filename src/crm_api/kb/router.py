@@ -1,17 +1,18 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.kb import service
 from crm_api.kb.schemas import ArticleCreate, ArticleRead, ArticleUpdate
 
-router = APIRouter(prefix="/kb/articles", tags=["knowledge base"])
+router = DomainRouter(prefix="/kb/articles", tags=["knowledge base"])
 
 KbRead = Annotated[Principal, Depends(require("kb:read"))]
 KbWrite = Annotated[Principal, Depends(require("kb:write"))]

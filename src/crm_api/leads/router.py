@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
@@ -8,6 +8,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.leads import assignment, scoring, service
@@ -29,7 +30,7 @@ from crm_api.leads.schemas import (
 )
 from crm_api.opportunities import service as opportunities
 
-router = APIRouter(tags=["leads"])
+router = DomainRouter(tags=["leads"])
 
 LeadsRead = Annotated[Principal, Depends(require("leads:read"))]
 LeadsWrite = Annotated[Principal, Depends(require("leads:write"))]

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -10,6 +10,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.customers.schemas import CustomerRead
 from crm_api.marketing import attribution, campaigns, jobs, service
@@ -33,9 +34,9 @@ from crm_api.marketing.schemas import (
     VariantRead,
 )
 
-segments_router = APIRouter(prefix="/segments", tags=["marketing"])
-campaigns_router = APIRouter(prefix="/campaigns", tags=["marketing"])
-marketing_router = APIRouter(prefix="/marketing", tags=["marketing"])
+segments_router = DomainRouter(prefix="/segments", tags=["marketing"])
+campaigns_router = DomainRouter(prefix="/campaigns", tags=["marketing"])
+marketing_router = DomainRouter(prefix="/marketing", tags=["marketing"])
 
 MarketingRead = Annotated[Principal, Depends(require("marketing:read"))]
 MarketingWrite = Annotated[Principal, Depends(require("marketing:write"))]

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -10,12 +10,13 @@ from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.notifications import channels
 from crm_api.notifications.policy import NotificationChannel, RobotKind
 from crm_api.notifications.schemas import DeliveryRead, RobotRead, RobotWrite, SmtpRead, SmtpWrite
 from crm_api.webhooks.policy import DeliveryStatus
 
-router = APIRouter(tags=["notifications"])
+router = DomainRouter(tags=["notifications"])
 
 SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 

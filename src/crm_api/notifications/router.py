@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
 from crm_api.core.auth import Authenticated, bearer_scheme
@@ -8,6 +8,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.errors import Forbidden
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import MAX_ID, Id
 from crm_api.notifications import service
 from crm_api.notifications.schemas import (
@@ -19,7 +20,7 @@ from crm_api.notifications.schemas import (
 )
 from crm_api.notifications.stream import StreamContext, notifications_of, starting_point
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = DomainRouter(prefix="/notifications", tags=["notifications"])
 
 
 NotificationPage = Annotated[PageParams, listing("NotificationSort", "created_at")]

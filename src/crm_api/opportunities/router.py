@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import Authenticated, require
 from crm_api.core.db import SessionDep
@@ -8,6 +8,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.customers import service as customers
@@ -31,7 +32,7 @@ from crm_api.opportunities.schemas import (
 
 OpportunitiesAssign = Annotated[Principal, Depends(require("opportunities:assign"))]
 
-router = APIRouter(tags=["opportunities"])
+router = DomainRouter(tags=["opportunities"])
 
 OpportunitiesRead = Annotated[Principal, Depends(require("opportunities:read"))]
 OpportunitiesCreate = Annotated[Principal, Depends(require("opportunities:create"))]

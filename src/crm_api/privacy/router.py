@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.customers.router import CustomersRead, CustomersWrite
 from crm_api.customers.schemas import ContactRead, CustomerRead
@@ -19,7 +20,7 @@ from crm_api.privacy.schemas import (
     ErasureRequest,
 )
 
-router = APIRouter(prefix="/customers", tags=["privacy"])
+router = DomainRouter(prefix="/customers", tags=["privacy"])
 
 PrivacyErase = Annotated[Principal, Depends(require("privacy:erase"))]
 

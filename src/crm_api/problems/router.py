@@ -3,18 +3,19 @@
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from crm_api.core.errors import PROBLEMS_URL, NotFound
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import OutputModel
 from crm_api.problems.catalogue import ProblemType, catalogue, lookup
 
-router = APIRouter(prefix="/problems", tags=["problems"])
+router = DomainRouter(prefix="/problems", tags=["problems"])
 # The `type` URIs themselves, outside the API prefix: what a person following one from an error reads.
-pages_router = APIRouter(prefix=PROBLEMS_URL, include_in_schema=False)
+pages_router = DomainRouter(prefix=PROBLEMS_URL, include_in_schema=False)
 
 
 class ProblemTypeRead(OutputModel):

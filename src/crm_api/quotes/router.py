@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.responses import Response
 
 from crm_api.core.auth import require
@@ -10,13 +10,14 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.quotes import service
 from crm_api.quotes.policy import QuoteAction, QuoteStatus
 from crm_api.quotes.schemas import PRICING_RULE, CustomerAnswer, QuoteCreate, QuoteRead, QuoteUpdate
 
 # Reads load a record with its lines or steps and approval summaries: several statements, one snapshot.
-router = APIRouter(tags=["quotes"], route_class=SnapshotRoute)
+router = DomainRouter(tags=["quotes"], route_class=SnapshotRoute)
 
 QuotesRead = Annotated[Principal, Depends(require("quotes:read"))]
 QuotesWrite = Annotated[Principal, Depends(require("quotes:write"))]

@@ -1,16 +1,17 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.roles import service
 from crm_api.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate
 
-router = APIRouter(tags=["roles"])
+router = DomainRouter(tags=["roles"])
 
 RolesRead = Annotated[Principal, Depends(require("roles:read"))]
 RolesWrite = Annotated[Principal, Depends(require("roles:write"))]

@@ -1,7 +1,7 @@
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.auth import require
@@ -9,6 +9,7 @@ from crm_api.core.db import SessionDep
 from crm_api.core.http import ETag, IfMatch, Rendered
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id, InputModel
 from crm_api.sales import ingest, service
 from crm_api.sales.schemas import (
@@ -25,7 +26,7 @@ from crm_api.sales.schemas import (
     SyncResult,
 )
 
-router = APIRouter()
+router = DomainRouter()
 
 SalesIntegration = Annotated[Principal, Depends(require("integrations:sales"))]
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]

@@ -1,17 +1,18 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from crm_api.core.auth import Authenticated
 from crm_api.core.db import SessionDep, SnapshotRoute
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.sync import service
 from crm_api.sync.exceptions import TokenExpired
 from crm_api.sync.policy import DEFAULT_LIMIT, MAX_LIMIT, MAX_TOKEN_LENGTH, SyncType
 from crm_api.sync.schemas import SyncPage
 
 # A page reads the log and then the records it names: one snapshot, so a record and its tombstone cannot disagree.
-router = APIRouter(prefix="/sync", tags=["sync"], route_class=SnapshotRoute)
+router = DomainRouter(prefix="/sync", tags=["sync"], route_class=SnapshotRoute)
 
 
 @router.get(

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
@@ -8,12 +8,13 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.targets import service
 from crm_api.targets.policy import TargetHolder
 from crm_api.targets.schemas import Month, SalesTargetCreate, SalesTargetRead, SalesTargetUpdate
 
-router = APIRouter(prefix="/sales-targets", tags=["sales targets"])
+router = DomainRouter(prefix="/sales-targets", tags=["sales targets"])
 
 TargetsRead = Annotated[Principal, Depends(require("targets:read"))]
 TargetsWrite = Annotated[Principal, Depends(require("targets:write"))]

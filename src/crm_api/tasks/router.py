@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from crm_api.core import offline
 from crm_api.core.auth import require
@@ -9,11 +9,12 @@ from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.tasks import service
 from crm_api.tasks.schemas import TaskCreate, TaskFilters, TaskRead, TaskUpdate
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = DomainRouter(prefix="/tasks", tags=["tasks"])
 
 TasksRead = Annotated[Principal, Depends(require("tasks:read"))]
 TasksWrite = Annotated[Principal, Depends(require("tasks:write"))]

@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -10,6 +10,7 @@ from crm_api.core.http import ETag, IfMatch
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.custom_fields.schemas import FILTERS_DESCRIPTION, CustomFieldFilters
 from crm_api.kb.schemas import ArticleLink
@@ -30,8 +31,8 @@ from crm_api.tickets.schemas import (
     TicketRead,
 )
 
-tickets_router = APIRouter(prefix="/service-tickets", tags=["service tickets"])
-policies_router = APIRouter(tags=["service settings"])
+tickets_router = DomainRouter(prefix="/service-tickets", tags=["service tickets"])
+policies_router = DomainRouter(tags=["service settings"])
 
 TicketsRead = Annotated[Principal, Depends(require("tickets:read"))]
 TicketsHandle = Annotated[Principal, Depends(require("tickets:handle"))]

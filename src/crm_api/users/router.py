@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from crm_api.auth import totp
 from crm_api.core.auth import require
@@ -8,11 +8,12 @@ from crm_api.core.db import SessionDep
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.users import service
 from crm_api.users.schemas import TeamCreate, TeamDetail, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
 
-router = APIRouter(tags=["users"])
+router = DomainRouter(tags=["users"])
 
 UsersRead = Annotated[Principal, Depends(require("users:read"))]
 UsersWrite = Annotated[Principal, Depends(require("users:write"))]

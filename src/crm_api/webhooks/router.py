@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Depends, Response, status
 
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
@@ -9,6 +9,7 @@ from crm_api.core.http import ETag, IfMatch, with_etag
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.webhooks import service
 from crm_api.webhooks.policy import DeliveryStatus
@@ -21,7 +22,7 @@ from crm_api.webhooks.schemas import (
     WebhookUpdate,
 )
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = DomainRouter(prefix="/webhooks", tags=["webhooks"])
 
 WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
 

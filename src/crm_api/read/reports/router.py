@@ -1,7 +1,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import Response
 
 from crm_api.core.auth import require
@@ -10,6 +10,7 @@ from crm_api.core.db import SessionDep, SnapshotRoute, StreamedSnapshotDep
 from crm_api.core.pagination import CursorPageDep
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
+from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import Id
 from crm_api.read.reports import pipeline, quote_to_cash, service, service_desk
 from crm_api.read.reports.export import (
@@ -39,7 +40,7 @@ from crm_api.targets.policy import TargetHolder
 from crm_api.targets.schemas import Month
 
 # A report runs several statements (figures, totals, dictionary labels): one snapshot for all of them.
-router = APIRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRoute)
+router = DomainRouter(prefix="/reports", tags=["reports"], route_class=SnapshotRoute)
 
 ReportsRead = Annotated[Principal, Depends(require("reports:read"))]
 # Quote-to-cash figures are read under the permission of the records behind them, in its scope: an account manager
