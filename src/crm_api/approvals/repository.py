@@ -1,6 +1,7 @@
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, select
 
 from crm_api.approvals import policy
 from crm_api.core.permissions import Principal
@@ -49,20 +50,40 @@ class RequestRepository(Repository[ApprovalRequest]):
             statement = statement.where(ApprovalRequest.requester_id == principal.user_id)
         return statement
 
-    async def latest_of(self, subject_type: str, subject_ids: Collection[int]) -> dict[int, ApprovalRequest]:
-        """Each subject's newest request."""
+    async def latest_summaries(
+        self, subject_type: str, subject_ids: Collection[int]
+    ) -> Sequence[Row[int, int, str, str | None, datetime, datetime | None]]:
+        """Each subject's newest request with its current step's name, in one statement and without loading a
+        request: a contract or quote shows it on every read."""
         if not subject_ids:
-            return {}
-        newer = ApprovalRequest.__table__.alias("newer")
-        statement = select(ApprovalRequest).where(
-            ApprovalRequest.subject_type == subject_type,
-            ApprovalRequest.subject_id.in_(subject_ids),
-            ~exists().where(
-                and_(
-                    newer.c.subject_type == ApprovalRequest.subject_type,
-                    newer.c.subject_id == ApprovalRequest.subject_id,
-                    newer.c.id > ApprovalRequest.id,
-                )
-            ),
-        )
-        return {request.subject_id: request for request in (await self.session.scalars(statement)).unique().all()}
+            return []
+        arguments = {"subject_type": subject_type, "subject_ids": list(subject_ids)}
+        return (await self.session.execute(_LATEST_SUMMARIES, arguments)).all()
+
+
+# Built once: a contract's or quote's every read runs it, and building it (its alias above all) cost more than the
+# SQL did.
+_newer = ApprovalRequest.__table__.alias("newer")
+_LATEST_SUMMARIES = (
+    select(
+        ApprovalRequest.subject_id,
+        ApprovalRequest.id,
+        ApprovalRequest.status,
+        ApprovalRequestStep.name.label("current_step_name"),
+        ApprovalRequest.created_at.label("requested_at"),
+        ApprovalRequest.decided_at,
+    )
+    .outerjoin(
+        ApprovalRequestStep,
+        and_(ApprovalRequestStep.request_id == ApprovalRequest.id, ApprovalRequestStep.position == ApprovalRequest.current_step),
+    )
+    .where(
+        ApprovalRequest.subject_type == bindparam("subject_type"),
+        ApprovalRequest.subject_id.in_(bindparam("subject_ids", expanding=True)),
+        ~exists().where(
+            _newer.c.subject_type == ApprovalRequest.subject_type,
+            _newer.c.subject_id == ApprovalRequest.subject_id,
+            _newer.c.id > ApprovalRequest.id,
+        ),
+    )
+)

@@ -232,16 +232,16 @@ async def list_requests(
 
 async def summaries(session: AsyncSession, subject_type: str, subject_ids: Collection[int]) -> dict[int, ApprovalSummary]:
     """subject id -> its latest request, for the subject's own representation."""
-    latest = await RequestRepository(session).latest_of(subject_type, subject_ids)
+    rows = await RequestRepository(session).latest_summaries(subject_type, subject_ids)
     return {
-        subject_id: ApprovalSummary(
-            id=request.id,
-            status=request.status,
-            current_step_name=request.current.name if request.current is not None else None,
-            requested_at=request.created_at,
-            decided_at=request.decided_at,
+        row.subject_id: ApprovalSummary(
+            id=row.id,
+            status=row.status,
+            current_step_name=row.current_step_name,
+            requested_at=row.requested_at,
+            decided_at=row.decided_at,
         )
-        for subject_id, request in latest.items()
+        for row in rows
     }
 
 

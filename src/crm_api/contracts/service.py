@@ -77,10 +77,8 @@ def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSumma
 
 
 async def _money(session: AsyncSession, contract_ids: list[int]) -> dict[int, Money]:
-    repo = PaymentRepository(session)
-    collected = await repo.totals(Installment.collected, contract_ids)
-    invoiced = await repo.totals(Invoice.amount, contract_ids)
-    return {i: Money(collected.get(i, ZERO), invoiced.get(i, ZERO)) for i in contract_ids}
+    sums = await PaymentRepository(session).collected_and_invoiced(contract_ids)
+    return {i: Money(*sums.get(i, (ZERO, ZERO))) for i in contract_ids}
 
 
 async def read(session: AsyncSession, contract: Contract, actor: Principal | None) -> ContractRead:
