@@ -1,4 +1,5 @@
-from collections.abc import Collection, Iterable, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -8,7 +9,10 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     CursorResult,
+    ScalarSelect,
     Select,
+    String,
+    TypeDecorator,
     UniqueConstraint,
     and_,
     bindparam,
@@ -23,7 +27,11 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core import changes
 from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
@@ -54,12 +62,47 @@ OWNERSHIP_STARTS = (
 )
 
 
-# What a customer's representation (CustomerRead) reads besides its tags: its columns and names, and whether it is locked.
+class TagNames(TypeDecorator[list[str]]):
+    """A customer's tag names read as one column: PostgreSQL hands an array over, SQLite a JSON array."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[str]:
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else list(value)
+
+
+class customer_tag_names(FunctionElement[list[str]]):
+    """The tag names of the customer of the enclosing select's row, as a column of that row: a page of customers is
+    one statement, not a page and then its tags."""
+
+    type = TagNames()
+    inherit_cache = True
+    name = "customer_tag_names"
+
+
+def _tags_of_the_row(aggregate: Callable[[Any], ColumnElement[Any]]) -> ScalarSelect[Any]:
+    return select(aggregate(CustomerTag.tag)).where(CustomerTag.customer_id == Customer.id).scalar_subquery()
+
+
+@compiles(customer_tag_names, "postgresql")
+def _tags_as_array(element: customer_tag_names, compiler: SQLCompiler, **kw: Any) -> str:
+    return "ARRAY" + compiler.process(_tags_of_the_row(lambda tag: tag), **kw)
+
+
+@compiles(customer_tag_names)
+def _tags_as_json_array(element: customer_tag_names, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(_tags_of_the_row(func.json_group_array), **kw)
+
+
+# What a customer's representation (CustomerRead) reads: its columns and names, whether it is locked, its tags.
 READ_COLUMNS = (
     *(getattr(Customer, name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
     Customer.locked_at.is_not(None).label("locked"),
+    customer_tag_names().label("tags"),
 )
-TAG = "tag"
 CUSTOMER_ID = "customer_id"
 # Statements by (permission, scope shape): see `read_scoped` and `one_read`.
 _READ_SCOPED: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
@@ -112,30 +155,15 @@ class CustomerRepository(Repository[Customer]):
         return statement
 
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
-        """The representation's values of the customer, if it is live and in the principal's scope of `permission`,
-        its tags joined in: one round trip, a row per tag. One statement per scope shape, as `read_scoped`; SQLAlchemy
-        keeps its cache key, so nothing is built or keyed per request."""
+        """The representation's values of the customer, if it is live and in the principal's scope of `permission`:
+        one statement per scope shape, as `read_scoped`; SQLAlchemy keeps its cache key, so nothing is built or keyed
+        per request."""
         key = (permission, scope_shape(principal, permission))
         statement = _READ_BY_ID.get(key)
         if statement is None:
-            by_id = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
-            statement = _READ_BY_ID[key] = by_id.add_columns(CustomerTag.tag.label(TAG)).outerjoin(Customer.tags)
-        parameters = scope_values(principal) | {CUSTOMER_ID: customer_id}
-        rows = (await self.session.execute(statement, parameters)).mappings().all()
-        if not rows:
-            return None
-        values = dict(rows[0])
-        del values[TAG]
-        return values | {"tags": [row[TAG] for row in rows if row[TAG] is not None]}
-
-    async def tags_of(self, customer_ids: Sequence[int]) -> dict[int, list[str]]:
-        """customer id -> its tags, for a page of customers: one statement."""
-        tags: dict[int, list[str]] = {customer_id: [] for customer_id in customer_ids}
-        if customer_ids:
-            statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(customer_ids))
-            for customer_id, tag in await self.session.execute(statement):
-                tags[customer_id].append(tag)
-        return tags
+            statement = _READ_BY_ID[key] = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+        row = (await self.session.execute(statement, scope_values(principal) | {CUSTOMER_ID: customer_id})).mappings().first()
+        return dict(row) if row is not None else None
 
     @staticmethod
     def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import offline
 from crm_api.core.auth import require
 from crm_api.core.config import SettingsDep
-from crm_api.core.db import DatabaseDep, SessionDep, SnapshotRoute
+from crm_api.core.db import DatabaseDep, SessionDep
 from crm_api.core.http import ETag, IfMatch, Rendered, with_etag
 from crm_api.core.offline import Created
 from crm_api.core.pagination import Page, PageDep, PageParams, listing
@@ -46,8 +46,8 @@ from crm_api.customers.schemas import (
     RecycleRulesRead,
 )
 
-# The list reads a page and then its customers' tags, two statements that see one snapshot; main.py puts it first.
-list_router = DomainRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
+# The list: one statement (each row carries its tags), so it reads without a transaction; main.py puts it first.
+list_router = DomainRouter(prefix="/customers", tags=["customers"])
 router = DomainRouter(prefix="/customers", tags=["customers"])
 pool_router = DomainRouter(prefix="/customer-pool", tags=["customers"])
 

@@ -179,8 +179,7 @@ async def list_customers(
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(scoped, filters).where(*custom_conditions)
     page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
-    tags = await repo.tags_of([row.id for row in page.rows])
-    return page.to_page(lambda row: CustomerRead.model_validate(dict(row._mapping, tags=tags[row.id])))
+    return page.to_page(lambda row: CustomerRead.model_validate(row._mapping))
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:
