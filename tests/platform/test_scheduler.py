@@ -3,10 +3,13 @@ import asyncio
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
+from crm_api.core.db import Database
 from crm_api.core.scheduler import JOBS, lock_key, register_job, run_job
 from crm_api.main import create_app
 from crm_api.models.platform import JobRun
+from tests.concurrency import skip_unless_postgresql
 from tests.conftest import make_settings
 from tests.factories import assert_problem
 
@@ -99,3 +102,25 @@ async def test_the_scheduler_starts_and_stops_with_the_app(settings, sample_job)
 async def test_without_the_setting_no_scheduler_runs(app):
     async with app.router.lifespan_context(app):
         assert app.state.scheduler is None
+
+
+async def test_a_job_may_run_a_statement_longer_than_a_request_may(settings):
+    skip_unless_postgresql(settings)
+    # Requests get 0.2 s a statement here; a churn scan over a million customers takes far longer than a request's 8 s.
+    bounded = make_settings(settings.database_url, database_statement_timeout_ms=200, job_statement_timeout_seconds=30)
+    database = Database.from_settings(bounded)
+
+    @register_job("slow_job", cron=lambda settings: "0 4 * * *")
+    async def slow(session, settings):
+        await session.execute(text("SELECT pg_sleep(0.5)"))
+        return {"slept": 1}
+
+    try:
+        with pytest.raises(DBAPIError, match="statement timeout"):
+            async with database.sessionmaker() as session, session.begin():
+                await session.execute(text("SELECT pg_sleep(0.5)"))
+        outcome = await run_job(database, bounded, JOBS["slow_job"])
+        assert (outcome.outcome, outcome.counts) == ("succeeded", {"slept": 1})
+    finally:
+        JOBS.pop("slow_job")
+        await database.dispose()

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # PostgreSQL's own statement_timeout (0: none). Below the command timeout, so a slow statement is cancelled by
     # the server and its connection stays usable.
     database_statement_timeout_ms: int = Field(default=8000, ge=0)
+    # A scheduled job's statements (the churn scan reads every customer and their orders at once): minutes where a
+    # request's get seconds, still bounded. Jobs run on an engine of their own with this statement and command time.
+    job_statement_timeout_seconds: float = Field(default=600.0, gt=0)
     # /health/ready answers 503 past this, whatever the database does.
     health_ready_timeout_seconds: float = Field(default=1.0, gt=0)
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

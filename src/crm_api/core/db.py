@@ -4,7 +4,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,6 +21,8 @@ from crm_api.core.responses import raises
 
 # SQLite's lock wait when no timeouts are given (a Database built outside the settings, in tests).
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Connections of the jobs' engine: the scheduler's runs at one time, and one run by hand.
+JOB_POOL_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class Timeouts:
             command_seconds=settings.database_command_timeout_seconds,
             statement_ms=settings.database_statement_timeout_ms,
         )
+
+    @classmethod
+    def for_jobs(cls, settings: Settings) -> "Timeouts":
+        """A job's: its statements may run CRM_JOB_STATEMENT_TIMEOUT_SECONDS, the client waiting a little longer so
+        the server is the one to cancel."""
+        job_seconds = settings.job_statement_timeout_seconds
+        return replace(cls.from_settings(settings), command_seconds=job_seconds + 5, statement_ms=round(job_seconds * 1000))
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
@@ -118,16 +127,26 @@ class Database:
         )
         self.snapshot_reader = async_sessionmaker(snapshot, expire_on_commit=False, autoflush=False)
         self._abandoned_pings: set[asyncio.Task[None]] = set()
+        # Where scheduled jobs run (`from_settings` gives them an engine with their own timeouts).
+        self.jobs_sessionmaker = self.sessionmaker
+        self._jobs: Database | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
-        return cls(
+        database = cls(
             settings.database_url,
             echo=settings.database_echo,
             pool_size=settings.database_pool_size,
             pre_ping=settings.database_pool_pre_ping,
             timeouts=Timeouts.from_settings(settings),
         )
+        # The scheduled jobs' engine: a request's timeouts would cancel a churn scan over a million customers.
+        jobs = cls(
+            settings.database_url, echo=settings.database_echo, pool_size=JOB_POOL_SIZE, timeouts=Timeouts.for_jobs(settings)
+        )
+        database.jobs_sessionmaker = jobs.sessionmaker
+        database._jobs = jobs
+        return database
 
     async def _select_one(self) -> None:
         async with self.engine.connect() as connection:
@@ -155,6 +174,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._jobs is not None:
+            await self._jobs.dispose()
 
 
 # Requests that only read; the one write they make (an API key's last use) is a single statement.
