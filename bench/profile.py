@@ -116,7 +116,7 @@ async def profile_scenario(args: argparse.Namespace, scenario: Scenario) -> Path
             # py-spy samples a little less long than the load runs, so every sample is of a loaded worker.
             sampler = await asyncio.create_subprocess_exec(
                 _py_spy(), "record", "--pid", str(worker_pid), "--duration", str(int(args.seconds) - 1),
-                "--rate", str(args.rate), "--format", "raw", "--output", str(raw), "--nonblocking",
+                "--rate", str(args.rate), "--format", "raw", "--output", str(raw),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             measured = await drive(scenario.name, call, concurrency=args.clients, seconds=args.seconds)
