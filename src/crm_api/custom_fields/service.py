@@ -186,10 +186,12 @@ async def validate_values(
     *,
     current: dict[str, Any] | None = None,
     record_id: int | None = None,
+    rules: FieldRules | None = None,
 ) -> dict[str, Any]:
     """The record's `custom_fields` after writing `values`: over `current` for an existing record (`record_id`), or
-    as a new record's. 422 (`custom_field.invalid`) listing every field in error."""
-    rules = await rules_for(session, entity)
+    as a new record's. 422 (`custom_field.invalid`) listing every field in error. Many records at once pass the
+    entity's `rules_for` once instead of reading them again for each."""
+    rules = rules or await rules_for(session, entity)
     document, errors = rules.check(values or {}, current=current)
     if not errors:
         errors = await unique_errors(session, rules, document, current=current, record_id=record_id)

@@ -386,10 +386,11 @@ async def _checked_columns(
         except InvalidInput as exc:
             refusals.append(exc)
     if with_custom_fields:
+        rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER)
         for data, values in zip(items, rows, strict=True):
             try:
                 values["custom_fields"] = await custom_fields.validate_values(
-                    session, CustomFieldEntity.CUSTOMER, data.custom_fields
+                    session, CustomFieldEntity.CUSTOMER, data.custom_fields, rules=rules
                 )
             except InvalidInput as exc:
                 refusals.append(exc)
