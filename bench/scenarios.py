@@ -4,6 +4,7 @@ Scenarios name their route as the OpenAPI path template; one whose route the run
 serve yet is reported "not available" and picked up by itself once its domain lands.
 """
 
+import base64
 import csv
 import io
 import json
@@ -26,6 +27,8 @@ from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import CustomerFilters
 from crm_api.models import Customer
 from crm_api.models.contract import Contract, Installment
+from crm_api.sales.repository import OrderRepository
+from crm_api.sales.service import ORDER_HISTORY_SORT
 
 ACCOUNT_MANAGER = username("account_manager", 1)
 EXECUTIVE = username("executive", 1)
@@ -144,6 +147,23 @@ def _first_page(statement: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
 _LIVE_CUSTOMERS = select(Customer).where(Customer.deleted_at.is_(None))
 CUSTOMER_BY_ID = RawQuery(_LIVE_CUSTOMERS.where(Customer.id == bindparam("id")), lambda rng, fx: {"id": fx.any_customer(rng)})
 CUSTOMERS_FIRST_PAGE = RawQuery(_first_page(_LIVE_CUSTOMERS), lambda rng, fx: {})
+
+
+def _last_id(cursor: str | None) -> int:
+    """The customer id a list cursor continues after (`next_cursor` is base64 of `[sort, id]`)."""
+    assert cursor is not None, "the deep page's cursor is walked to before the load"
+    return int(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))[-1])
+
+
+CUSTOMERS_DEEP_PAGE = RawQuery(
+    _first_page(_LIVE_CUSTOMERS.where(Customer.id < bindparam("after"))), lambda rng, fx: {"after": _last_id(fx.deep_cursor)}
+)
+ORDER_HISTORY = RawQuery(
+    OrderRepository.completed_for_customer(bindparam("customer_id"))
+    .order_by(*ORDER_HISTORY_SORT.order_by())
+    .limit(PAGE_SIZE + 1),
+    lambda rng, fx: {"customer_id": fx.any_customer(rng)},
+)
 CUSTOMERS_BY_NAME = RawQuery(
     _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
     lambda rng, fx: {"term": rng.choice(fx.search_terms)},
@@ -244,6 +264,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         EXECUTIVE,
         lambda rng, fx: ("/api/v1/customers", {"limit": PAGE_SIZE, "cursor": fx.deep_cursor}, None),
         prepare=_walk_to_deep_page,
+        raw=CUSTOMERS_DEEP_PAGE,
     ),
     Scenario(
         "search customers by name (executive)",
@@ -294,6 +315,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         EXECUTIVE,
         lambda rng, fx: (f"/api/v1/customers/{fx.any_customer(rng)}/orders", {"limit": PAGE_SIZE}, None),
         expect=(200, 404),
+        raw=ORDER_HISTORY,
     ),
     Scenario(
         "create interaction (account manager)",

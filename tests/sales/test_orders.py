@@ -82,6 +82,14 @@ async def test_another_managers_customer_and_its_orders_are_404(client, actors, 
     assert (await client.get(f"/api/v1/orders/{order_b}", headers=b.headers)).status_code == 200
 
 
+async def test_a_visible_customer_without_orders_has_an_empty_history_not_a_404(client, actors, app):
+    _, a, b, customer_a, customer_b = await _setup(client, actors, app)
+    response = await client.get(f"/api/v1/customers/{customer_a}/orders", headers=a.headers)
+    assert response.status_code == 200
+    assert (response.json()["items"], response.json()["next_cursor"]) == ([], None)
+    assert_problem(await client.get(f"/api/v1/customers/{customer_b}/orders", headers=a.headers), 404, "customer.not_found")
+
+
 async def test_supervisor_sees_the_teams_orders_and_executive_all(client, actors, app):
     key, _, _, _, _ = await _setup(client, actors, app)
     await _push(client, key, order("OB", "KH-B"))

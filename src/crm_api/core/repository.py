@@ -3,7 +3,7 @@
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Exists, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
@@ -81,11 +81,15 @@ class Repository(Generic[M]):
         )
         return await self.session.scalar(locked(statement) if for_update else statement)
 
-    async def is_scoped(self, entity_id: int, principal: Principal, permission: str) -> bool:
-        """Whether the entity exists, is live and is within the principal's scope of `permission`: its id alone is read."""
+    def scoped_exists(self, entity_id: int, principal: Principal, permission: str) -> Exists:
+        """The condition that the entity exists, is live and is within the principal's scope of `permission`: a
+        statement about the entity's records asks it in the same round trip."""
         key = self.model.id  # type: ignore[attr-defined]  # Base declares no id; every repository's model maps one
-        statement = self.scoped(principal, permission).where(key == entity_id).with_only_columns(key)
-        return await self.session.scalar(statement) is not None
+        return self.scoped(principal, permission).where(key == entity_id).with_only_columns(key).exists()
+
+    async def is_scoped(self, entity_id: int, principal: Principal, permission: str) -> bool:
+        """Whether the entity exists, is live and is within the principal's scope of `permission`."""
+        return bool(await self.session.scalar(select(self.scoped_exists(entity_id, principal, permission))))
 
     async def get_scoped_or_404(
         self, entity_id: int, principal: Principal, permission: str, label: str, *, for_update: bool = False

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,6 +144,11 @@ async def is_visible(session: AsyncSession, principal: Principal, customer_id: i
     """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
     other domains keep about a customer (its orders, tasks)."""
     return await CustomerRepository(session).is_scoped(customer_id, principal, "customers:read")
+
+
+def visible_condition(session: AsyncSession, principal: Principal, customer_id: int) -> ColumnElement[bool]:
+    """`is_visible` as a condition, for a statement reading the customer's records to ask in the same round trip."""
+    return CustomerRepository(session).scoped_exists(customer_id, principal, "customers:read")
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: int) -> Customer:

@@ -4,7 +4,7 @@ from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, delete, insert, or_, select, update
+from sqlalchemy import BindParameter, Row, Select, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
@@ -125,7 +125,8 @@ class InventoryRepository(Repository[InventoryItem]):
 class OrderRepository(Repository[Order]):
     model = Order
 
-    def completed_for_customer(self, customer_id: int) -> Select[Any]:
+    @staticmethod
+    def completed_for_customer(customer_id: int | BindParameter[int]) -> Select[Any]:
         """The columns of the order history's rows (OrderSummary), and every key it sorts by."""
         columns = (*(getattr(Order, name) for name in OrderSummary.model_fields), Order.synced_at)
         return select(*columns).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
