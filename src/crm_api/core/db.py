@@ -183,7 +183,7 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class SnapshotRoute(APIRoute):
-    """A read that runs several statements (the customer 360, reports, a page and its tags).
+    """A read that runs several statements (the customer 360, reports, a contract with its approval and sums).
 
     Its GET runs in one REPEATABLE READ, READ ONLY transaction, so every statement sees the same
     committed state; a router declares it once with `DomainRouter(route_class=SnapshotRoute)`.
