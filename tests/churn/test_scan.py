@@ -93,7 +93,7 @@ async def test_the_scan_is_one_statement_however_many_customers(app, actors, fro
     owner = await actors.make("account_manager")
     for _ in range(5):
         await make_order(app, await make_customer(app, owner.id, created_at=LONG_AGO), date(2025, 1, 1))
-    with count_statements(app.state.db.engine) as statements:
+    with count_statements(app.state.db.jobs.engine) as statements:  # jobs run on their own engine
         outcome = await run_job(app.state.db, settings, JOBS[CHURN_SCAN])
     assert outcome.counts == {"opened": 5}
     touching_warnings = [s for s in statements if "churn_warnings" in s]

@@ -83,7 +83,7 @@ async def test_another_managers_customer_and_its_orders_are_404(client, actors, 
 
 
 async def test_a_visible_customer_without_orders_has_an_empty_history_not_a_404(client, actors, app):
-    _, a, b, customer_a, customer_b = await _setup(client, actors, app)
+    _, a, _, customer_a, customer_b = await _setup(client, actors, app)
     response = await client.get(f"/api/v1/customers/{customer_a}/orders", headers=a.headers)
     assert response.status_code == 200
     assert (response.json()["items"], response.json()["next_cursor"]) == ([], None)

@@ -127,9 +127,8 @@ class Database:
         )
         self.snapshot_reader = async_sessionmaker(snapshot, expire_on_commit=False, autoflush=False)
         self._abandoned_pings: set[asyncio.Task[None]] = set()
-        # Where scheduled jobs run (`from_settings` gives them an engine with their own timeouts).
-        self.jobs_sessionmaker = self.sessionmaker
-        self._jobs: Database | None = None
+        # Where scheduled jobs run: this database, unless `from_settings` gave them an engine with their own timeouts.
+        self.jobs: Database = self
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -144,8 +143,7 @@ class Database:
         jobs = cls(
             settings.database_url, echo=settings.database_echo, pool_size=JOB_POOL_SIZE, timeouts=Timeouts.for_jobs(settings)
         )
-        database.jobs_sessionmaker = jobs.sessionmaker
-        database._jobs = jobs
+        database.jobs = jobs
         return database
 
     async def _select_one(self) -> None:
@@ -174,8 +172,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._jobs is not None:
-            await self._jobs.dispose()
+        if self.jobs is not self:
+            await self.jobs.dispose()
 
 
 # Requests that only read; the one write they make (an API key's last use) is a single statement.

@@ -110,7 +110,7 @@ async def run_job(database: Database, settings: Settings, job: Job, *, scheduled
         )
 
     try:
-        async with database.jobs_sessionmaker() as session, session.begin():
+        async with database.jobs.sessionmaker() as session, session.begin():
             # A fire time waits for a run of the previous one elsewhere, so no fire time is lost to a slow run;
             # a run asked for by hand does not wait.
             wait = settings.scheduler_lock_wait_seconds if scheduled_for is not None else 0
@@ -128,7 +128,7 @@ async def run_job(database: Database, settings: Settings, job: Job, *, scheduled
             session.add(record("succeeded", counts))
     except Exception as exc:
         log.exception("job %s failed", job.name)
-        async with database.jobs_sessionmaker() as session, session.begin():
+        async with database.jobs.sessionmaker() as session, session.begin():
             session.add(record("failed", error=repr(exc)[:2000]))
         raise
     log.info("job %s succeeded: %s", job.name, counts)
