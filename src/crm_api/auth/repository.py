@@ -20,6 +20,13 @@ async def user_for_token(session: AsyncSession, user_id: int, *, to_write: bool 
     return await session.scalar(select(User).where(User.id == user_id).with_for_update(read=not to_write))
 
 
+async def rehash_password(session: AsyncSession, user_id: int, old_hash: str, new_hash: str) -> None:
+    """Store the same password hashed anew, unless the stored hash is no longer `old_hash` (a concurrent sign-in
+    rehashed it first, or the password changed). A compare-and-set rather than a versioned ORM write: on SQLite,
+    which takes no row lock, concurrent sign-ins read the same version and all but one would fail."""
+    await session.execute(update(User).where(User.id == user_id, User.password_hash == old_hash).values(password_hash=new_hash))
+
+
 async def claim_password_check(
     session: AsyncSession, username: str, *, now: datetime, window_start: datetime, limit: int
 ) -> datetime | None:

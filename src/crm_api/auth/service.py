@@ -142,8 +142,8 @@ async def login(
         if second_factor is not None and otp and not await totp.spend_code(session, second_factor, otp):
             claim.outcome = "failed"
             raise Unauthorized("The code is wrong, expired or already used", code="auth.invalid_otp")
-        if rehashed is not None and current.password_hash == user.password_hash:
-            current.password_hash = rehashed  # the same password, hashed with today's parameters
+        if rehashed is not None and user.password_hash is not None:
+            await repository.rehash_password(session, user.id, user.password_hash, rehashed)
         session.add(LoginAttempt(username=username, succeeded=True, client_ip=client_ip, at=clock.now()))
         await repository.finish_password_check(session, username, window_started_at=claim.window_started_at, outcome="signed_in")
         return await _issue_tokens(session, settings, user.id, uuid.uuid4().hex)
