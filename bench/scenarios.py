@@ -111,7 +111,11 @@ class RawQuery:
     def compiled(self) -> tuple[str, Callable[[random.Random, Fixtures], list[Any]]]:
         """The SQL text, and a function giving its positional arguments ($1, $2…) for one call."""
         compiled = self.statement.compile(dialect=asyncpg_dialect())
-        order, fixed = list(compiled.positiontup or []), compiled.params  # fixed: LIMIT, patterns…
+        # An IN list of fixed values (order statuses) becomes a parameter per value, as the service sends it; the
+        # other parameters are only placeholders here, filled for each call.
+        unset = dict.fromkeys(compiled.positiontup or [])
+        expanded = compiled.construct_expanded_state(unset | compiled.params)
+        order, fixed = list(expanded.positiontup or []), expanded.parameters  # fixed: LIMIT, patterns, statuses…
 
         def positional(rng: random.Random, fixtures: Fixtures) -> list[Any]:
             values = fixed | self.arguments(rng, fixtures)
@@ -121,7 +125,7 @@ class RawQuery:
                 for name in order
             ]
 
-        return compiled.string, positional
+        return expanded.statement, positional
 
 
 @dataclass(frozen=True)
