@@ -1,10 +1,14 @@
 """The domains' routers: FastAPI's, with a quick refusal of the requests they cannot serve."""
 
 import re
+from typing import Any
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
+
+from crm_api.core.db import UnitOfWorkRoute
 
 
 def first_segments_pattern(paths: list[str]) -> re.Pattern[str] | None:
@@ -17,12 +21,16 @@ def first_segments_pattern(paths: list[str]) -> re.Pattern[str] | None:
 
 
 class DomainRouter(APIRouter):
-    """A domain's routes. FastAPI asks each included router in turn whether a request is for one of its routes, and
+    """A domain's routes, each a request's unit of work (`UnitOfWorkRoute`, unless the router names a subclass such
+    as `SnapshotRoute`). FastAPI asks each included router in turn whether a request is for one of its routes, and
     each tries every route's pattern: over all the domains that was 12 % of a lookup by id. A route can match only a
     path holding its first segment, so a path holding none of this router's is refused after one search; any other
     goes through FastAPI's matching unchanged."""
 
     _refusal: tuple[int, re.Pattern[str] | None] = (-1, None)
+
+    def __init__(self, *, route_class: type[APIRoute] = UnitOfWorkRoute, **options: Any) -> None:
+        super().__init__(route_class=route_class, **options)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         routes, pattern = self._refusal
