@@ -1,10 +1,10 @@
 """A read of several statements sees one snapshot; a single-statement read stays in autocommit."""
 
 import httpx
-from fastapi import APIRouter
 from sqlalchemy import text
 
 from crm_api.core.db import SessionDep, SnapshotRoute
+from crm_api.core.routing import DomainRouter
 from crm_api.main import DOMAIN_ROUTERS, create_app
 from tests.customers.factories import make_customer
 
@@ -13,8 +13,8 @@ ISOLATION = "SELECT current_setting('transaction_isolation'), current_setting('t
 
 def _app_with_probes(settings):
     app = create_app(settings)
-    snapshot_router = APIRouter(route_class=SnapshotRoute)
-    plain_router = APIRouter()
+    snapshot_router = DomainRouter(route_class=SnapshotRoute)
+    plain_router = DomainRouter()  # its routes are UnitOfWorkRoutes, as every domain's
 
     async def _isolation(session) -> dict[str, object]:
         if session.bind.dialect.name != "postgresql":
