@@ -5,7 +5,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
@@ -203,11 +203,14 @@ class UnitOfWorkRoute(APIRoute):
     sent (so a failed commit is an error answer), rolled back if the handler raises. Opened here rather than by a
     generator dependency, which cost a tenth of a lookup by id; a route taking no `SessionDep` opens none."""
 
+    # Whether its GET reads in one snapshot (SnapshotRoute) rather than in autocommit.
+    snapshot: ClassVar[bool] = False
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if not _uses_session(self.dependant):
             return handler
-        snapshot = isinstance(self, SnapshotRoute)
+        snapshot = self.snapshot
 
         async def in_unit_of_work(request: Request) -> Response:
             joined: AsyncSession | None = request.scope.get(JOINED_TRANSACTION)
@@ -236,6 +239,8 @@ class SnapshotRoute(UnitOfWorkRoute):
     Its GET runs in one REPEATABLE READ, READ ONLY transaction, so every statement sees the same
     committed state; a router declares it once with `DomainRouter(route_class=SnapshotRoute)`.
     """
+
+    snapshot = True
 
 
 def _sessionmaker(request: Request, *, snapshot: bool) -> async_sessionmaker[AsyncSession]:
