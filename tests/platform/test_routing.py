@@ -2,25 +2,34 @@
 
 import re
 
-from crm_api.core.routing import first_segments_pattern
+from crm_api.core.routing import routes_pattern
 
 ROUTER_LEVEL = {"not_found", "method_not_allowed"}  # what the app answers when no route took the request
 
 
-def test_a_first_segment_is_found_only_as_a_whole_segment():
-    pattern = first_segments_pattern(["/customers/{customer_id}", "/customers", "/customer-pool/claims"])
+def test_a_router_is_searched_for_its_whole_templates_under_any_prefix():
+    pattern = routes_pattern(["/customers/{customer_id}", "/customers", "/customers/{customer_id}/orders"])
     assert pattern is not None
     assert pattern.search("/api/v1/customers/7")
     assert pattern.search("/api/v1/customers")
-    assert pattern.search("/api/v1/customer-pool/claims")
+    assert pattern.search("/api/v1/customers/7/orders")
+    assert not pattern.search("/api/v1/customers/7/contacts")
     assert not pattern.search("/api/v1/customers-export")
+    assert not pattern.search("/api/v1/customers/7/orders/3")
     assert not pattern.search("/api/v1/contracts/7")
 
 
-def test_a_router_with_a_route_at_its_root_or_under_a_parameter_refuses_nothing():
-    assert first_segments_pattern(["/customers", "/{anything}/x"]) is None
-    assert first_segments_pattern(["", "/customers"]) is None
-    assert first_segments_pattern([]) is None
+def test_a_template_with_a_typed_parameter_matches_what_its_route_does():
+    pattern = routes_pattern(["/files/{name:path}", "/pages/{number:int}"])
+    assert pattern is not None
+    assert pattern.search("/api/v1/files/a/b/c.pdf")
+    assert pattern.search("/api/v1/pages/12")
+    assert not pattern.search("/api/v1/pages/twelve")
+
+
+def test_a_router_holding_a_route_without_a_path_refuses_nothing():
+    assert routes_pattern(["", "/customers"]) is None
+    assert routes_pattern([]) is None
 
 
 async def test_every_operation_of_the_contract_is_reached_by_its_own_path_and_starts(app, client):

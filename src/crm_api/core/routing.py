@@ -5,27 +5,31 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from starlette.routing import Match
+from starlette.routing import Match, compile_path
 from starlette.types import Scope
 
 from crm_api.core.db import UnitOfWorkRoute
 
 
-def first_segments_pattern(paths: list[str]) -> re.Pattern[str] | None:
-    """A search for any of the paths' first segments as a whole segment (`/customers` in `/customers/{id}`), or None
-    when a path starts with a parameter or is the root, which can match whatever the first segment is."""
-    firsts = {path.strip("/").split("/", 1)[0] for path in paths}
-    if not firsts or any(not first or "{" in first for first in firsts):
+def routes_pattern(paths: list[str]) -> re.Pattern[str] | None:
+    """A search for a path any of the route templates matches at its end (`/customers/{customer_id}/orders` in
+    `/api/v1/customers/7/orders`, whatever the prefix the router is included under), or None when there is no route
+    to refuse for (no paths, or a route without one: an included router)."""
+    if not paths or any(not path for path in paths):
         return None
-    return re.compile("/(?:" + "|".join(re.escape(first) for first in sorted(firsts)) + ")(?:/|$)")
+    templates = sorted({_UNNAMED_GROUP.sub("(?:", compile_path(path)[0].pattern[1:-1]) for path in paths})
+    return re.compile("(?:" + "|".join(templates) + ")$")
+
+
+_UNNAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
 
 
 class DomainRouter(APIRouter):
     """A domain's routes, each a request's unit of work (`UnitOfWorkRoute`, unless the router names a subclass such
     as `SnapshotRoute`). FastAPI asks each included router in turn whether a request is for one of its routes, and
-    each tries every route's pattern: over all the domains that was 12 % of a lookup by id. A route can match only a
-    path holding its first segment, so a path holding none of this router's is refused after one search; any other
-    goes through FastAPI's matching unchanged."""
+    each tries every route's pattern: over all the domains that was 12 % of a lookup by id, and more for the many
+    routers serving paths under `/customers/{customer_id}`. A path none of the router's templates matches, whatever
+    the method, is refused after one search of their union; any other goes through FastAPI's matching unchanged."""
 
     _refusal: tuple[int, re.Pattern[str] | None] = (-1, None)
 
@@ -36,7 +40,7 @@ class DomainRouter(APIRouter):
         routes, pattern = self._refusal
         if routes != len(self.routes):
             paths = [getattr(route, "path", "") for route in self.routes]  # a router included here has none: no refusal
-            pattern = first_segments_pattern(paths)
+            pattern = routes_pattern(paths)
             self._refusal = (len(self.routes), pattern)
         if pattern is not None and pattern.search(scope["path"]) is None:
             return Match.NONE, {}

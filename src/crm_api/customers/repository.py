@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     CursorResult,
+    Exists,
     ScalarSelect,
     Select,
     String,
@@ -107,6 +108,7 @@ CUSTOMER_ID = "customer_id"
 # Statements by (permission, scope shape): see `read_scoped` and `one_read`.
 _READ_SCOPED: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
 _READ_BY_ID: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
+_VISIBLE: dict[tuple[str, tuple[Scope, bool, bool]], Exists] = {}
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,19 @@ class CustomerRepository(Repository[Customer]):
             visible = customer_policy.visible(principal, permission, named=True)
             statement = _READ_SCOPED[key] = self.as_read(self.select().where(visible))
         return statement
+
+    @staticmethod
+    def visible_exists(principal: Principal, permission: str) -> Exists:
+        """The condition that the customer `CUSTOMER_ID` names is live and in the principal's scope of `permission`,
+        run with `scope_values(principal)`: built once per scope shape, as `read_scoped`."""
+        key = (permission, scope_shape(principal, permission))
+        condition = _VISIBLE.get(key)
+        if condition is None:
+            visible = customer_policy.visible(principal, permission, named=True)
+            condition = _VISIBLE[key] = (
+                select(Customer.id).where(Customer.deleted_at.is_(None), Customer.id == bindparam(CUSTOMER_ID), visible).exists()
+            )
+        return condition
 
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The representation's values of the customer, if it is live and in the principal's scope of `permission`:

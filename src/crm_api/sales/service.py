@@ -1,9 +1,10 @@
 """Reading the sales read model: a customer's completed orders, order detail, products and inventory."""
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
@@ -27,6 +28,8 @@ from crm_api.sales.schemas import (
 
 # Newest first; the id breaks ties between orders of the same day.
 ORDER_HISTORY_SORT = Sort([Order.order_date, Order.id])
+# The order history's statement by the shape of the caller's customer scope (`visibility_gate`).
+_ORDER_HISTORY: dict[Hashable, Select[Any]] = {}
 PRODUCT = "product"
 
 
@@ -60,10 +63,13 @@ async def customer_orders(
     session: AsyncSession, principal: Principal, customer_id: int, params: PageParams
 ) -> Page[OrderSummary]:
     """Shipped and paid orders of a customer in the caller's scope, newest first: one statement, which also asks
-    whether the caller may see the customer."""
-    repo = OrderRepository(session)
-    visible = customers.visible_condition(session, principal, customer_id)
-    page = await repo.page(repo.completed_for_customer(customer_id).where(visible), params, ORDER_HISTORY_SORT, rows=True)
+    whether the caller may see the customer, built once per shape of the caller's scope."""
+    gate = customers.visibility_gate(principal, customer_id)
+    statement = _ORDER_HISTORY.get(gate.key)
+    if statement is None:
+        history = OrderRepository.completed_for_customer(gate.customer_id)
+        statement = _ORDER_HISTORY[gate.key] = history.where(gate.condition)
+    page = await OrderRepository(session).page(statement, params, ORDER_HISTORY_SORT, rows=True, parameters=gate.parameters)
     # An empty page is also what a customer outside the caller's scope gives: only then is it asked apart.
     if not page.rows and not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
