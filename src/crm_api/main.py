@@ -20,6 +20,7 @@ from crm_api.auth.principal import Authenticator, principal_cache
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
 from crm_api.contracts.router import router as contracts_router
+from crm_api.core.auth import security_contract
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
@@ -248,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     unkept = unkept_writes(DOMAIN_ROUTERS, API_PREFIX)
+    security_contract(app)
     header_contract(app, unkept)
     error_contract(app, catalogue.statuses)
     problem_contract(app)

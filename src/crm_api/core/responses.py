@@ -43,14 +43,15 @@ def raises(*errors: Raised) -> Callable[[F], F]:
     return declare
 
 
-def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+def dependants(dependant: Dependant) -> Iterator[Dependant]:
+    """The dependant and everything it depends on, depth first."""
     yield dependant
     for dependency in dependant.dependencies:
-        yield from _dependants(dependency)
+        yield from dependants(dependency)
 
 
 def _declared(route: APIRoute) -> Iterator[Raised]:
-    for dependant in _dependants(route.dependant):
+    for dependant in dependants(route.dependant):
         if dependant.call is not None:
             yield from _DECLARED.get(dependant.call, ())
         if any(parameter.alias.lower() == "if-match" for parameter in dependant.header_params):
@@ -62,7 +63,7 @@ def _route_errors(
 ) -> dict[int, set[str]]:
     errors: dict[int, set[str]] = {}
     codes: list[Raised] = list(_declared(route))
-    path_params = {parameter.alias for dependant in _dependants(route.dependant) for parameter in dependant.path_params}
+    path_params = {parameter.alias for dependant in dependants(route.dependant) for parameter in dependant.path_params}
     for name in sorted(path_params):  # a record the path names, looked up in the caller's data scope
         if name.endswith("_id"):
             record = NotFound(name.removesuffix("_id")).code

@@ -35,6 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core import changes
+from crm_api.core.db import read_rows
 from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
@@ -98,9 +99,10 @@ def _tags_as_json_array(element: customer_tag_names, compiler: SQLCompiler, **kw
     return compiler.process(_tags_of_the_row(func.json_group_array), **kw)
 
 
-# What a customer's representation (CustomerRead) reads: its columns and names, whether it is locked, its tags.
+# What a customer's representation (CustomerRead) reads: its columns and names, whether it is locked, its tags; each
+# labelled with its field's name (`read_rows` reads them without the ORM, which would name the names' subqueries).
 READ_COLUMNS = (
-    *(getattr(Customer, name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
+    *(getattr(Customer, name).label(name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
     Customer.locked_at.is_not(None).label("locked"),
     customer_tag_names().label("tags"),
 )
@@ -177,7 +179,7 @@ class CustomerRepository(Repository[Customer]):
         statement = _READ_BY_ID.get(key)
         if statement is None:
             statement = _READ_BY_ID[key] = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
-        row = (await self.session.execute(statement, scope_values(principal) | {CUSTOMER_ID: customer_id})).mappings().first()
+        row = (await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id})).mappings().first()
         return dict(row) if row is not None else None
 
     @staticmethod

@@ -203,7 +203,7 @@ async def list_customers(
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(scoped, filters).where(*custom_conditions)
     page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
-    return page.to_page(lambda row: CustomerRead.model_validate(row._mapping))
+    return page.to_page(lambda row: CustomerRead.model_validate(row._asdict()))
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:

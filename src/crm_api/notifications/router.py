@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Header, Query, Request
 from sse_starlette import EventSourceResponse
 
-from crm_api.core.auth import Authenticated, bearer_scheme
+from crm_api.core.auth import Authenticated, bearer_token
 from crm_api.core.db import SessionDep
 from crm_api.core.errors import Forbidden
 from crm_api.core.pagination import Page, PageParams, listing
@@ -68,9 +68,9 @@ async def stream_notifications(
     request: Request,
     principal: Authenticated,
     session: SessionDep,
-    token: Annotated[str | None, Depends(bearer_scheme)],
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
 ) -> EventSourceResponse:
+    token = bearer_token(request)
     if principal.user_id is None or token is None:
         raise Forbidden("Only a signed-in user has notifications to stream", code="notification.user_only")
     state = request.app.state

@@ -73,7 +73,7 @@ async def customer_orders(
     # An empty page is also what a customer outside the caller's scope gives: only then is it asked apart.
     if not page.rows and not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
-    return page.to_page(lambda row: OrderSummary.model_validate(row._mapping))
+    return page.to_page(lambda row: OrderSummary.model_validate(row._asdict()))
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
