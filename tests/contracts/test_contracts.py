@@ -89,15 +89,22 @@ async def test_approval_makes_it_active_and_rejection_returns_it_to_draft(client
         f"/api/v1/approvals/{pending['approval']['id']}/reject", json={"comment": "金额不对"}, headers=desk.supervisor.headers
     )
     assert rejected.status_code == 200, rejected.text
-    assert (await client.get(url, headers=desk.manager.headers)).json()["status"] == "draft"
+    draft = (await client.get(url, headers=desk.manager.headers)).json()
+    assert draft["status"] == "draft"
+    assert draft["approval"]["id"] == pending["approval"]["id"] and draft["approval"]["status"] == "rejected"
+    assert draft["approval"]["decided_at"] is not None
     edited = await client.patch(url, json={"amount": "48000.00"}, headers=desk.manager.headers)
     assert edited.json()["amount"] == "48000.00"
     assert_problem(await client.patch(url, json={"end_date": "2026-01-01"}, headers=desk.manager.headers), 422)
 
     again = (await client.post(f"{url}/submit", headers=desk.manager.headers)).json()
+    # The GET reads the contract, its sums and its latest request in one statement: the same as the answer to submit.
+    assert (await client.get(url, headers=desk.manager.headers)).json() == again
+    assert again["approval"]["id"] != pending["approval"]["id"] and again["approval"]["current_step_name"] is not None
     await client.post(f"/api/v1/approvals/{again['approval']['id']}/approve", headers=desk.supervisor.headers)
     active = (await client.get(url, headers=desk.manager.headers)).json()
     assert active["status"] == "active" and active["activated_at"] is not None
+    assert active["approval"]["id"] == again["approval"]["id"] and active["approval"]["status"] == "approved"
     assert active["allowed_actions"] == ["complete", "terminate", "plan", "collect", "invoice"]
     assert await published(app, "contract.activated") == 1
 

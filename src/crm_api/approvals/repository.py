@@ -1,11 +1,14 @@
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, Select, and_, bindparam, exists, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, exists, select
+from sqlalchemy.orm import aliased
 
 from crm_api.approvals import policy
 from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
+from crm_api.models import Base
 from crm_api.models.approval import ApprovalFlow, ApprovalRequest, ApprovalRequestStep
 from crm_api.models.identity import Role, User, user_roles
 
@@ -59,6 +62,45 @@ class RequestRepository(Repository[ApprovalRequest]):
             return []
         arguments = {"subject_type": subject_type, "subject_ids": list(subject_ids)}
         return (await self.session.execute(_LATEST_SUMMARIES, arguments)).all()
+
+
+# The columns `with_latest_summary` adds, by the ApprovalSummary field each holds.
+SUMMARY_LABELS = {
+    "id": "approval_id",
+    "status": "approval_status",
+    "current_step_name": "approval_step_name",
+    "requested_at": "approval_requested_at",
+    "decided_at": "approval_decided_at",
+}
+_latest = aliased(ApprovalRequest, name="latest_approval")
+_latest_step = aliased(ApprovalRequestStep, name="latest_approval_step")
+
+
+def with_latest_summary(statement: Select[Any], subject_type: str, subject: type[Base]) -> Select[Any]:
+    """The statement with the latest request about each of its subjects (rows of the model `subject`), outer-joined
+    as the `SUMMARY_LABELS` columns (all null: none): a subject read by id with its approval in the same statement."""
+    subject_id: ColumnElement[int] = subject.id  # type: ignore[attr-defined]  # Base declares no id; a subject's model maps one
+    newer = ApprovalRequest.__table__.alias("newer_approval")
+    latest = and_(
+        _latest.subject_type == subject_type,
+        _latest.subject_id == subject_id,
+        ~exists().where(
+            newer.c.subject_type == _latest.subject_type, newer.c.subject_id == _latest.subject_id, newer.c.id > _latest.id
+        ),
+    )
+    step = and_(_latest_step.request_id == _latest.id, _latest_step.position == _latest.current_step)
+    columns = {
+        "id": _latest.id,
+        "status": _latest.status,
+        "current_step_name": _latest_step.name,
+        "requested_at": _latest.created_at,
+        "decided_at": _latest.decided_at,
+    }
+    return (
+        statement.outerjoin_from(subject, _latest, latest)
+        .outerjoin(_latest_step, step)
+        .add_columns(*(column.label(SUMMARY_LABELS[field]) for field, column in columns.items()))
+    )
 
 
 # Built once: a contract's or quote's every read runs it, and building it (its alias above all) cost more than the

@@ -2,9 +2,12 @@
 
 from collections.abc import Collection
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_api.approvals import repository
 from crm_api.approvals.policy import (
     READ,
     RULES,
@@ -35,6 +38,7 @@ from crm_api.core.pagination import Page, PageParams
 from crm_api.core.permissions import Principal
 from crm_api.core.transitions import transition
 from crm_api.core.types import to_money
+from crm_api.models import Base
 from crm_api.models.approval import ApprovalFlow, ApprovalFlowStep, ApprovalRequest, ApprovalRequestStep
 from crm_api.notifications import service as notifications
 from crm_api.notifications.policy import Link, NotificationType
@@ -228,6 +232,17 @@ async def list_requests(
     repo = RequestRepository(session)
     statement = repo.filtered(repo.scoped(actor, READ), actor, pending_for_me=pending_for_me, requested_by_me=requested_by_me)
     return (await repo.page(statement, params)).to_page(lambda r: to_read(r, actor))
+
+
+def with_latest_summary(statement: Select[Any], subject_type: str, subject: type[Base]) -> Select[Any]:
+    """The statement with its subjects' latest requests as columns of its rows, for `summary_of_row`."""
+    return repository.with_latest_summary(statement, subject_type, subject)
+
+
+def summary_of_row(row: Row[Any]) -> ApprovalSummary | None:
+    """The latest request a row of `with_latest_summary` carries, None when the subject has none."""
+    values = {field: getattr(row, label) for field, label in repository.SUMMARY_LABELS.items()}
+    return ApprovalSummary.model_validate(values) if values["id"] is not None else None
 
 
 async def summaries(session: AsyncSession, subject_type: str, subject_ids: Collection[int]) -> dict[int, ApprovalSummary]:

@@ -117,8 +117,8 @@ RULES: RuleTable["Contract", ContractAction] = RuleTable(
 )
 
 
-def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
-    """A contract is visible when its owner is within the caller's scope."""
+def visible(principal: Principal, permission: str, *, named: bool = False) -> ColumnElement[bool]:
+    """A contract is visible when its owner is within the caller's scope (`named`: see `scope_clause`)."""
     from crm_api.models.contract import Contract
 
-    return scope_clause(principal, permission, Contract.owner_id)
+    return scope_clause(principal, permission, Contract.owner_id, named=named)

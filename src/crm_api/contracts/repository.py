@@ -10,10 +10,13 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.contracts import policy
 from crm_api.contracts.policy import ContractStatus
+from crm_api.core.permissions import Principal
 from crm_api.core.repository import Repository
 from crm_api.core.types import money_text
 from crm_api.models.contract import Contract, Installment, Invoice
 from crm_api.notifications.policy import link_columns
+
+CONTRACT_ID = "contract_id"
 
 
 class ContractRepository(Repository[Contract]):
@@ -28,6 +31,20 @@ class ContractRepository(Repository[Contract]):
         if customer_id is not None:
             statement = statement.where(Contract.customer_id == customer_id)
         return statement
+
+    @staticmethod
+    def readable_by_id(principal: Principal, permission: str) -> Select[Contract]:
+        """The contract `CONTRACT_ID` names if the principal may see it under `permission`, run with
+        `scope_values(principal)`: the same statement for every caller of a scope shape."""
+        visible = policy.visible(principal, permission, named=True)
+        return select(Contract).where(Contract.id == bindparam(CONTRACT_ID), visible)
+
+    @staticmethod
+    def with_money(statement: Select[Any]) -> Select[Any]:
+        """The statement with each contract's `collected` and `invoiced` sums as columns of its rows."""
+        return statement.add_columns(
+            _sum_per_contract(Installment.collected).label("collected"), _sum_per_contract(Invoice.amount).label("invoiced")
+        )
 
 
 class PaymentRepository:

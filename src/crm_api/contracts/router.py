@@ -28,6 +28,8 @@ from crm_api.core.schemas import Id
 
 # Reads load a contract with its approval summary: several statements, one snapshot.
 router = DomainRouter(tags=["contracts"], route_class=SnapshotRoute)
+# A contract by id is one statement: no transaction.
+by_id_router = DomainRouter(tags=["contracts"])
 
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 ContractsWrite = Annotated[Principal, Depends(require("contracts:write"))]
@@ -72,13 +74,13 @@ async def create_contract(body: ContractCreate, principal: ContractsWrite, sessi
     return await service.read(session, await service.create(session, principal, body), principal)
 
 
-@router.get(
+@by_id_router.get(
     "/contracts/{contract_id}",
     response_model=ContractRead,
     summary="Get a contract with its approval and what the caller may do",
 )
 async def get_contract(contract_id: Id, principal: ContractsRead, session: SessionDep, etag: ETag) -> ContractRead:
-    return etag(await service.read(session, await service.get(session, principal, contract_id), principal))
+    return etag(await service.read_by_id(session, principal, contract_id))
 
 
 @router.patch(

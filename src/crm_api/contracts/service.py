@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import service as approvals
@@ -18,7 +19,7 @@ from crm_api.contracts.policy import (
     ContractStatus,
     installment_status,
 )
-from crm_api.contracts.repository import ContractRepository, PaymentRepository
+from crm_api.contracts.repository import CONTRACT_ID, ContractRepository, PaymentRepository
 from crm_api.contracts.schemas import (
     ContractCreate,
     ContractRead,
@@ -38,7 +39,7 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
-from crm_api.core.permissions import Principal
+from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
 from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
 from crm_api.models.contract import Contract, Installment, Invoice, Receipt
@@ -52,6 +53,8 @@ PAYMENT_RECEIVED = EventType("payment.received", "A receipt was recorded against
 
 
 ZERO = Decimal("0.00")
+# `read_by_id`'s statement by the shape of the caller's scope: built once, it costs a read a third of the instructions.
+_BY_ID: dict[tuple[Scope, bool, bool], Select[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,21 @@ async def read(session: AsyncSession, contract: Contract, actor: Principal | Non
     summaries = await approvals.summaries(session, ENTITY, [contract.id])
     money = await _money(session, [contract.id])
     return to_read(contract, actor, summaries.get(contract.id), money[contract.id])
+
+
+async def read_by_id(session: AsyncSession, actor: Principal, contract_id: int) -> ContractRead:
+    """GET of a contract: the contract with its owner, its money and its latest approval in one statement, so it
+    reads without a transaction (`read` asks three)."""
+    key = scope_shape(actor, READ)
+    statement = _BY_ID.get(key)
+    if statement is None:
+        readable = ContractRepository.with_money(ContractRepository.readable_by_id(actor, READ))
+        statement = _BY_ID[key] = approvals.with_latest_summary(readable, ENTITY, Contract)
+    row = (await session.execute(statement, scope_values(actor) | {CONTRACT_ID: contract_id})).one_or_none()
+    if row is None:
+        raise NotFound("Contract", contract_id)
+    money = Money(Decimal(row.collected), Decimal(row.invoiced))
+    return to_read(row[0], actor, approvals.summary_of_row(row), money)
 
 
 async def get(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
