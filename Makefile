@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 BENCH_SCALE ?= small
 
-.PHONY: install run test test-postgres lint format openapi bench bench-small bench-streams profile clean
+.PHONY: install run test test-postgres lint format openapi bench bench-small bench-streams profile instructions clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench-small: install  ## the quick run: 20,000 customers, 5 s per scenario
 
 profile: install  ## one worker sampled by py-spy while it serves SCENARIO (default: customer by id) under load
 	$(BIN)/python -m bench.profile $(if $(SCENARIO),--scenario "$(SCENARIO)")
+
+instructions: install  ## instructions per request of the hot scenarios, counted by callgrind (BENCH_DATABASE_URL)
+	$(BIN)/python -m bench.instructions
 
 bench-streams: install  ## worker memory with 1,000 idle notification streams (BENCH_DATABASE_URL, PostgreSQL)
 	$(BIN)/python -m bench.streams --streams 1000
