@@ -19,8 +19,8 @@ from crm_api.audit.router import router as audit_router
 from crm_api.auth.principal import Authenticator, principal_cache
 from crm_api.auth.router import router as auth_router
 from crm_api.churn.router import router as churn_router
-from crm_api.contracts.router import by_id_router as contract_by_id_router
 from crm_api.contracts.router import router as contracts_router
+from crm_api.contracts.router import single_statement_router as contract_reads_router
 from crm_api.core.auth import security_contract
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
@@ -113,7 +113,7 @@ DOMAIN_ROUTERS: tuple[DomainRouter, ...] = (
     approvals_router,
     quotes_router,
     contracts_router,
-    contract_by_id_router,
+    contract_reads_router,
     leads_router,
     reports_router,
     targets_router,

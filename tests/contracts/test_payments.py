@@ -43,6 +43,21 @@ async def test_the_plan_may_not_exceed_the_amount_and_needs_an_active_contract(c
     assert [(i["amount"], i["status"]) for i in plan] == [("30000.00", "pending"), ("20000.00", "pending")]
 
 
+async def test_a_plan_is_read_only_within_the_contracts_scope(client, actors, desk):
+    contract = await _active(client, desk)
+    url = f"{API}/{contract['id']}/installments"
+    assert (await client.get(url, headers=desk.manager.headers)).json() == []  # no plan yet, and no 404
+    await client.post(url, json={"due_date": "2030-12-01", "amount": "20000.00"}, headers=desk.manager.headers)
+    await client.post(url, json={"due_date": "2030-08-01", "amount": "30000.00"}, headers=desk.manager.headers)
+    by_due_date = [("2030-08-01", "30000.00"), ("2030-12-01", "20000.00")]
+    for reader in (desk.manager, desk.supervisor):
+        plan = (await client.get(url, headers=reader.headers)).json()
+        assert [(i["due_date"], i["amount"]) for i in plan] == by_due_date
+    other = await actors.make("account_manager", team="east")
+    assert_problem(await client.get(url, headers=other.headers), 404, "contract.not_found")
+    assert_problem(await client.get(f"{API}/{contract['id'] + 1000}/installments", headers=desk.manager.headers), 404)
+
+
 async def test_receipts_collect_up_to_the_installment_and_statuses_follow(client, app, desk, frozen_clock):
     contract = await _active(client, desk)
     url = f"{API}/{contract['id']}/installments"

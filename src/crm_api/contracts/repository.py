@@ -40,6 +40,17 @@ class ContractRepository(Repository[Contract]):
         return select(Contract).where(Contract.id == bindparam(CONTRACT_ID), visible)
 
     @staticmethod
+    def installments_if_readable(principal: Principal, permission: str) -> Select[Installment]:
+        """The payment plan of the contract `CONTRACT_ID` names, by due date, if the principal may see the contract
+        under `permission` (none otherwise), run with `scope_values(principal)`: one statement per scope shape."""
+        readable = ContractRepository.readable_by_id(principal, permission).with_only_columns(Contract.id).exists()
+        return (
+            select(Installment)
+            .where(Installment.contract_id == bindparam(CONTRACT_ID), readable)
+            .order_by(Installment.due_date, Installment.id)
+        )
+
+    @staticmethod
     def with_money(statement: Select[Any]) -> Select[Any]:
         """The statement with each contract's `collected` and `invoiced` sums as columns of its rows."""
         return statement.add_columns(
@@ -56,12 +67,6 @@ class PaymentRepository:
     async def lock_contract(self, contract_id: int) -> None:
         """Hold the contract's row, so plans and invoices added at once are summed one after the other."""
         await self.session.execute(select(Contract.id).where(Contract.id == contract_id).with_for_update())
-
-    async def installments_of(self, contract_id: int) -> list[Installment]:
-        statement = (
-            select(Installment).where(Installment.contract_id == contract_id).order_by(Installment.due_date, Installment.id)
-        )
-        return list((await self.session.scalars(statement)).all())
 
     async def installment(self, contract_id: int, installment_id: int) -> Installment | None:
         statement = select(Installment).where(Installment.id == installment_id, Installment.contract_id == contract_id)

@@ -28,8 +28,8 @@ from crm_api.core.schemas import Id
 
 # Reads load a contract with its approval summary: several statements, one snapshot.
 router = DomainRouter(tags=["contracts"], route_class=SnapshotRoute)
-# A contract by id is one statement: no transaction.
-by_id_router = DomainRouter(tags=["contracts"])
+# The reads that are one statement (a contract by id, its payment plan): no transaction.
+single_statement_router = DomainRouter(tags=["contracts"])
 
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
 ContractsWrite = Annotated[Principal, Depends(require("contracts:write"))]
@@ -74,7 +74,7 @@ async def create_contract(body: ContractCreate, principal: ContractsWrite, sessi
     return await service.read(session, await service.create(session, principal, body), principal)
 
 
-@by_id_router.get(
+@single_statement_router.get(
     "/contracts/{contract_id}",
     response_model=ContractRead,
     summary="Get a contract with its approval and what the caller may do",
@@ -137,7 +137,7 @@ async def terminate_contract(
     return await service.read(session, contract, principal)
 
 
-@router.get(
+@single_statement_router.get(
     "/contracts/{contract_id}/installments",
     response_model=list[InstallmentRead],
     summary="The contract's payment plan, by due date, each with what was collected and its status",
