@@ -42,6 +42,7 @@ DEFAULT_SCENARIOS = (
     "order history (executive)",
     "create interaction (account manager)",
     "contract by id (executive)",
+    "contract installments (executive)",
 )
 WARM_UP = 50
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
