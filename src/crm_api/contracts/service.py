@@ -39,7 +39,7 @@ from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
 from crm_api.core.pagination import Page, PageParams
-from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
+from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
 from crm_api.models.contract import Contract, Installment, Invoice, Receipt
@@ -53,10 +53,9 @@ PAYMENT_RECEIVED = EventType("payment.received", "A receipt was recorded against
 
 
 ZERO = Decimal("0.00")
-# `read_by_id`'s and `list_installments`' statements by the shape of the caller's scope: built once each, as building
-# one cost a read a third of its instructions.
-_BY_ID: dict[tuple[Scope, bool, bool], Select[Any]] = {}
-_INSTALLMENTS: dict[tuple[Scope, bool, bool], Select[Installment]] = {}
+# `read_by_id`'s and `list_installments`' statements: building one cost a read a third of its instructions.
+_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
+_INSTALLMENTS: PerScopeShape[Select[Installment]] = PerScopeShape()
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,12 @@ async def read(session: AsyncSession, contract: Contract, actor: Principal | Non
 async def read_by_id(session: AsyncSession, actor: Principal, contract_id: int) -> ContractRead:
     """GET of a contract: the contract with its owner, its money and its latest approval in one statement, so it
     reads without a transaction (`read` asks three)."""
-    key = scope_shape(actor, READ)
-    statement = _BY_ID.get(key)
-    if statement is None:
+
+    def build() -> Select[Any]:
         readable = ContractRepository.with_money(ContractRepository.readable_by_id(actor, READ))
-        statement = _BY_ID[key] = approvals.with_latest_summary(readable, ENTITY, Contract)
+        return approvals.with_latest_summary(readable, ENTITY, Contract)
+
+    statement = _BY_ID.get(actor, READ, build)
     row = (await session.execute(statement, scope_values(actor) | {CONTRACT_ID: contract_id})).one_or_none()
     if row is None:
         raise NotFound("Contract", contract_id)
@@ -274,10 +274,7 @@ async def list_installments(
 ) -> list[InstallmentRead]:
     """The payment plan in one statement, which also asks whether the caller may see the contract; an empty plan is
     also what a contract outside the caller's scope gives, so only then is that asked apart."""
-    key = scope_shape(actor, READ)
-    statement = _INSTALLMENTS.get(key)
-    if statement is None:
-        statement = _INSTALLMENTS[key] = ContractRepository.installments_if_readable(actor, READ)
+    statement = _INSTALLMENTS.get(actor, READ, lambda: ContractRepository.installments_if_readable(actor, READ))
     installments = (await session.scalars(statement, scope_values(actor) | {CONTRACT_ID: contract_id})).all()
     if not installments and not await ContractRepository(session).is_scoped(contract_id, actor, READ):
         raise NotFound("Contract", contract_id)

@@ -1,13 +1,17 @@
 """The permission catalogue, built-in roles, and the data scope every domain query applies."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, bindparam, column, false, select, table, true
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import BindParameter
 
 from crm_api.core.errors import Forbidden
+
+T = TypeVar("T")
 
 
 class Scope(StrEnum):
@@ -197,6 +201,21 @@ SCOPE_TEAM = "scope_team_id"
 def scope_shape(principal: Principal, permission: str) -> tuple[Scope, bool, bool]:
     """What the structure of the principal's `scope_clause` depends on; the ids in it are its values."""
     return principal.scope(permission), principal.user_id is not None, principal.team_id is not None
+
+
+class PerScopeShape(Generic[T]):
+    """Statements built once per permission and shape of the caller's scope (`scope_shape`), each then run with
+    `scope_values(principal)`: building a select costs a hot read more than PostgreSQL takes to run it."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[str, tuple[Scope, bool, bool]], T] = {}
+
+    def get(self, principal: Principal, permission: str, build: Callable[[], T]) -> T:
+        key = (permission, scope_shape(principal, permission))
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = build()
+        return built
 
 
 def scope_values(principal: Principal) -> dict[str, int | None]:

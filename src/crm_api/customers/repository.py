@@ -36,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core import changes
 from crm_api.core.db import read_rows
-from crm_api.core.permissions import Principal, Scope, scope_shape, scope_values
+from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
 from crm_api.core.types import Money
@@ -107,10 +107,9 @@ READ_COLUMNS = (
     customer_tag_names().label("tags"),
 )
 CUSTOMER_ID = "customer_id"
-# Statements by (permission, scope shape): see `read_scoped` and `one_read`.
-_READ_SCOPED: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
-_READ_BY_ID: dict[tuple[str, tuple[Scope, bool, bool]], Select[Any]] = {}
-_VISIBLE: dict[tuple[str, tuple[Scope, bool, bool]], Exists] = {}
+_READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
+_READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
+_VISIBLE: PerScopeShape[Exists] = PerScopeShape()
 
 
 @dataclass(frozen=True)
@@ -151,34 +150,32 @@ class CustomerRepository(Repository[Customer]):
         """`as_read` of the live customers in the principal's scope of `permission`, run with `scope_values(principal)`.
         Built once per shape of the caller's scope (`scope_shape`): building a select of this many columns costs more
         than PostgreSQL takes to run it."""
-        key = (permission, scope_shape(principal, permission))
-        statement = _READ_SCOPED.get(key)
-        if statement is None:
-            visible = customer_policy.visible(principal, permission, named=True)
-            statement = _READ_SCOPED[key] = self.as_read(self.select().where(visible))
-        return statement
+        return _READ_SCOPED.get(
+            principal,
+            permission,
+            lambda: self.as_read(self.select().where(customer_policy.visible(principal, permission, named=True))),
+        )
 
     @staticmethod
     def visible_exists(principal: Principal, permission: str) -> Exists:
         """The condition that the customer `CUSTOMER_ID` names is live and in the principal's scope of `permission`,
         run with `scope_values(principal)`: built once per scope shape, as `read_scoped`."""
-        key = (permission, scope_shape(principal, permission))
-        condition = _VISIBLE.get(key)
-        if condition is None:
+
+        def build() -> Exists:
             visible = customer_policy.visible(principal, permission, named=True)
-            condition = _VISIBLE[key] = (
+            return (
                 select(Customer.id).where(Customer.deleted_at.is_(None), Customer.id == bindparam(CUSTOMER_ID), visible).exists()
             )
-        return condition
+
+        return _VISIBLE.get(principal, permission, build)
 
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The representation's values of the customer, if it is live and in the principal's scope of `permission`:
         one statement per scope shape, as `read_scoped`; SQLAlchemy keeps its cache key, so nothing is built or keyed
         per request."""
-        key = (permission, scope_shape(principal, permission))
-        statement = _READ_BY_ID.get(key)
-        if statement is None:
-            statement = _READ_BY_ID[key] = self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+        statement = _READ_BY_ID.get(
+            principal, permission, lambda: self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+        )
         row = (await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id})).mappings().first()
         return dict(row) if row is not None else None
 

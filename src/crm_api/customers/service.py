@@ -1,6 +1,6 @@
 """Customers, their contacts and interactions: data scopes, the active-only edit rule, soft delete, transfer, audit."""
 
-from collections.abc import AsyncIterator, Collection, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +21,7 @@ from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal, scope_shape, scope_values
+from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
 from crm_api.core.repository import locked
@@ -149,11 +149,11 @@ async def is_visible(session: AsyncSession, principal: Principal, customer_id: i
 
 class CustomerGate(NamedTuple):
     """`is_visible` as a condition, for a statement reading a customer's records to ask in the same round trip. The
-    condition is the same for every caller whose scope has the same shape (`key`: a statement built on it can be kept
-    under that key); `customer_id` is the customer's id as its parameter, for the statement's own conditions;
-    `parameters` are the values for this caller and customer."""
+    condition is the same for every caller whose scope of `permission` has the same shape (a statement built on it can
+    be kept in a `PerScopeShape`); `customer_id` is the customer's id as its parameter, for the statement's own
+    conditions; `parameters` are the values for this caller and customer."""
 
-    key: Hashable
+    permission: str
     condition: ColumnElement[bool]
     customer_id: BindParameter[int]
     parameters: dict[str, Any]
@@ -162,7 +162,7 @@ class CustomerGate(NamedTuple):
 def visibility_gate(principal: Principal, customer_id: int) -> CustomerGate:
     permission = "customers:read"
     return CustomerGate(
-        key=(permission, scope_shape(principal, permission)),
+        permission=permission,
         condition=CustomerRepository.visible_exists(principal, permission),
         customer_id=bindparam(CUSTOMER_ID),
         parameters=scope_values(principal) | {CUSTOMER_ID: customer_id},

@@ -1,6 +1,6 @@
 """Reading the sales read model: a customer's completed orders, order detail, products and inventory."""
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -11,7 +11,7 @@ from crm_api.core import audit
 from crm_api.core.errors import NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.pagination import Page, PageParams, Sort
-from crm_api.core.permissions import Principal
+from crm_api.core.permissions import PerScopeShape, Principal
 from crm_api.core.types import to_money
 from crm_api.customers import service as customers
 from crm_api.models.sales import InventoryItem, Order, OrderLine, Product
@@ -29,7 +29,7 @@ from crm_api.sales.schemas import (
 # Newest first; the id breaks ties between orders of the same day.
 ORDER_HISTORY_SORT = Sort([Order.order_date, Order.id])
 # The order history's statement by the shape of the caller's customer scope (`visibility_gate`).
-_ORDER_HISTORY: dict[Hashable, Select[Any]] = {}
+_ORDER_HISTORY: PerScopeShape[Select[Any]] = PerScopeShape()
 PRODUCT = "product"
 
 
@@ -65,11 +65,10 @@ async def customer_orders(
     """Shipped and paid orders of a customer in the caller's scope, newest first: one statement, which also asks
     whether the caller may see the customer, built once per shape of the caller's scope."""
     gate = customers.visibility_gate(principal, customer_id)
-    statement = _ORDER_HISTORY.get(gate.key)
-    if statement is None:
-        history = OrderRepository.completed_for_customer(gate.customer_id)
-        statement = _ORDER_HISTORY[gate.key] = history.where(gate.condition)
-    page = await OrderRepository(session).page(statement, params, ORDER_HISTORY_SORT, rows=True, parameters=gate.parameters)
+    history = _ORDER_HISTORY.get(
+        principal, gate.permission, lambda: OrderRepository.completed_for_customer(gate.customer_id).where(gate.condition)
+    )
+    page = await OrderRepository(session).page(history, params, ORDER_HISTORY_SORT, rows=True, parameters=gate.parameters)
     # An empty page is also what a customer outside the caller's scope gives: only then is it asked apart.
     if not page.rows and not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
