@@ -4,20 +4,22 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import ColumnElement, Select, TypeDecorator, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, TypeDecorator, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from crm_api.core.db import read_rows
 from crm_api.core.errors import InvalidInput
 from crm_api.core.schemas import MAX_ID
 
@@ -192,6 +194,64 @@ def sorted_by(entity: Any, sort_name: str) -> Sort:
     return Sort([getattr(entity, name), entity.id], descending=sort_name.startswith("-"))
 
 
+class _PageStatements(NamedTuple):
+    """A list's statement as one shape of page runs it: `filtered` by `updated_since` (what a total counts), then
+    `keyed` after the cursor, in `sort` order and limited; every value is a named parameter (`_page_values`)."""
+
+    filtered: Select[Any]
+    keyed: Select[Any]
+    sort: Sort
+
+
+PAGE_LIMIT = "page_limit"
+PAGE_SINCE = "page_updated_since"
+PAGE_AFTER = "page_after_{}"
+# Page statements per list statement and page shape. A list statement a service keeps (built once per scope shape)
+# keeps its page statements, so SQLAlchemy's cache key of each is computed once; one built per request takes its
+# entries along when it goes. At most this many shapes each: a sort key built per request would otherwise pile up.
+_PAGE_STATEMENTS: WeakKeyDictionary[Select[Any], dict[Hashable, _PageStatements]] = WeakKeyDictionary()
+MAX_PAGE_SHAPES = 64
+
+
+def _page_statements(statement: Select[Any], params: PageParams, sort: Sort) -> _PageStatements:
+    shape = (tuple(sort.keys), sort.descending, params.sort, bool(params.cursor), params.updated_since is not None)
+    built = _PAGE_STATEMENTS.setdefault(statement, {})
+    statements = built.get(shape)
+    if statements is None:
+        if len(built) >= MAX_PAGE_SHAPES:
+            built.clear()
+        statements = built[shape] = _build_page_statements(statement, params, sort)
+    return statements
+
+
+def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sort) -> _PageStatements:
+    if params.sort is not None or params.updated_since is not None:
+        entity = statement.column_descriptions[0]["entity"]
+        if params.updated_since is not None:
+            changed = changed_at(entity)
+            statement = statement.where(changed >= bindparam(PAGE_SINCE, type_=changed.type))
+        if params.sort is not None:
+            sort = sorted_by(entity, params.sort)
+    keyed = statement
+    if params.cursor:
+        columns = tuple_(*sort.keys)
+        after = tuple_(*(bindparam(PAGE_AFTER.format(index), type_=key.type) for index, key in enumerate(sort.keys)))
+        keyed = keyed.where(columns < after if sort.descending else columns > after)
+    return _PageStatements(statement, keyed.order_by(*sort.order_by()).limit(bindparam(PAGE_LIMIT)), sort)
+
+
+def _page_values(params: PageParams, sort: Sort) -> dict[str, Any]:
+    """The page's own named parameters: one row more than the page (to tell whether there is a next), the cursor's
+    key values, the instant of `updated_since`."""
+    values: dict[str, Any] = {PAGE_LIMIT: params.limit + 1}
+    if params.cursor:
+        after = _decode(params.cursor, sort, params.sort)
+        values |= {PAGE_AFTER.format(index): value for index, value in enumerate(after)}
+    if params.updated_since is not None:
+        values[PAGE_SINCE] = params.updated_since
+    return values
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],
@@ -203,24 +263,16 @@ async def paginate(
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
     `params.sort` and `params.updated_since` apply to the record the statement selects first; `parameters` are the
-    values of its named parameters."""
-    if params.sort is not None or params.updated_since is not None:
-        entity = statement.column_descriptions[0]["entity"]
-        if params.updated_since is not None:
-            statement = statement.where(changed_at(entity) >= params.updated_since)
-        if params.sort is not None:
-            sort = sorted_by(entity, params.sort)
+    values of its named parameters. `scalars=False`: the statement selects columns, read as plain rows (`read_rows`)."""
+    filtered, keyed, sort = _page_statements(statement, params, sort)
+    values = {**(parameters or {}), **_page_values(params, sort)}
     total = None
     if params.with_total:
-        total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()), parameters)
-    keyed = statement
-    if params.cursor:
-        after = _decode(params.cursor, sort, params.sort)
-        columns = tuple_(*sort.keys)
-        keyed = keyed.where(columns < tuple_(*after) if sort.descending else columns > tuple_(*after))
-    keyed = keyed.order_by(*sort.order_by()).limit(params.limit + 1)
-    result = await session.execute(keyed, parameters)
-    rows = list(result.scalars().all() if scalars else result.all())
+        total = await session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()), values)
+    if scalars:
+        rows = list((await session.scalars(keyed, values)).all())
+    else:
+        rows = list((await read_rows(session, keyed, values)).all())
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]

@@ -47,7 +47,7 @@ async def _customers(
     after = 0
     async with database.sessionmaker() as session:
         repo = CustomerRepository(session)
-        statement = repo.filtered(repo.with_tags(repo.scoped(principal, "customers:read")), filters).where(*custom)
+        statement = repo.filtered(repo.with_tags(repo.scoped(principal, "customers:read")), filters, custom)
         while True:
             batch = list(await session.scalars(statement.where(Customer.id > after).order_by(Customer.id).limit(BATCH)))
             for customer in batch:

@@ -180,8 +180,11 @@ class CustomerRepository(Repository[Customer]):
         return dict(row) if row is not None else None
 
     @staticmethod
-    def filtered(statement: Select[Customer], filters: CustomerSearch) -> Select[Customer]:
-        return statement.where(*customer_policy.matching(filters))
+    def filtered(statement: Select[Any], filters: CustomerSearch, custom: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+        """The customers of `statement` the search and the custom-field conditions `custom` match; `statement` itself
+        when nothing narrows it, so a list keeps the page statements built for it (`paginate`)."""
+        conditions = [*customer_policy.matching(filters), *custom]
+        return statement.where(*conditions) if conditions else statement
 
     async def orders_summary(self, customer_id: int) -> tuple[int, Decimal, date | None]:
         """Count, total and last date of the customer's completed orders, in one statement."""

@@ -201,7 +201,7 @@ async def list_customers(
     else:
         scoped = repo.read_scoped(principal, "customers:read")
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
-    statement = repo.filtered(scoped, filters).where(*custom_conditions)
+    statement = repo.filtered(scoped, filters, custom_conditions)
     page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
     return page.to_page(lambda row: CustomerRead.model_validate(row._asdict()))
 
@@ -621,7 +621,7 @@ async def list_pool(
     repo = CustomerRepository(session)
     pooled = repo.select().where(policy.in_pool(principal))
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
-    statement = repo.filtered(repo.with_tags(pooled), filters).where(*custom_conditions)
+    statement = repo.filtered(repo.with_tags(pooled), filters, custom_conditions)
     return (await repo.page(statement, params)).to_page(to_pool_read)
 
 
