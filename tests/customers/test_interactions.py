@@ -121,3 +121,17 @@ async def test_interaction_pages_follow_the_date_then_id_order(client, actors):
         if (cursor := page["next_cursor"]) is None:
             break
     assert seen == ["d", "c", "b", "a2", "a"]
+
+
+async def test_a_new_interaction_names_its_customer_and_its_author_as_they_are_now(client, actors):
+    manager = await actors.make("account_manager")
+    admin = await actors.make("admin")
+    customer = await make_customer(client, manager)
+    first = await make_interaction(client, manager, customer["id"])
+    assert (first["customer_name"], first["created_by_name"]) == (customer["name"], manager.username.title())
+    renamed = await client.patch(f"/api/v1/users/{manager.id}", json={"full_name": "王芳"}, headers=admin.headers)
+    assert renamed.status_code == 200, renamed.text
+    # The author's next interaction, and the first one read again, show the name they have now.
+    assert (await make_interaction(client, manager, customer["id"]))["created_by_name"] == "王芳"
+    fetched = await client.get(f"{BASE}/{customer['id']}/interactions/{first['id']}", headers=manager.headers)
+    assert fetched.json()["created_by_name"] == "王芳"

@@ -32,6 +32,7 @@ from crm_api.models.identity import ApiKey, Role, RolePermission, User, user_rol
 _PRINCIPAL_ROWS = (
     select(
         User.username,
+        User.full_name,
         User.team_id,
         User.active,
         User.tokens_valid_after,
@@ -169,7 +170,12 @@ async def _active_principal(session: AsyncSession, user_id: int) -> tuple[Princi
     roles = tuple(sorted({row.code for row in rows if row.code is not None}))
     grants = [(row.permission, row.scope) for row in rows if row.permission is not None]
     principal = Principal(
-        user_id=user_id, name=first.username, team_id=first.team_id, roles=roles, permissions=merge_permissions(grants)
+        user_id=user_id,
+        name=first.username,
+        full_name=first.full_name,
+        team_id=first.team_id,
+        roles=roles,
+        permissions=merge_permissions(grants),
     )
     return principal, first.tokens_valid_after
 

@@ -176,6 +176,7 @@ class Principal:
     roles: tuple[str, ...]
     permissions: dict[str, Scope] = field(default_factory=dict)
     api_key_id: int | None = None
+    full_name: str | None = None  # the user's, as records that point at them show it (`created_by_name`)
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -4,10 +4,12 @@ not be allowed to make.
 A name is a column property of the record: a correlated subquery on the referenced row's primary key, read by the
 same SELECT that reads the record (one statement for a page or a single record, no lookup per row). A record the
 request wrote gets its names after the flush (new records, changed ids), and after a compare-and-set's
-`UPDATE … RETURNING`, which reads the columns alone (`reload_names`).
+`UPDATE … RETURNING`, which reads the columns alone (`reload_names`). A name the request holds already (the customer
+it loaded, the caller's own) is given to the session (`names_known`) and needs no lookup.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any, cast
 
 from sqlalchemy import event, inspect, select
@@ -16,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Mapped, MappedColumn, MappedSQ
 from sqlalchemy.orm.attributes import set_committed_value
 
 NAME_OF = "name_of"
+KNOWN_NAMES = "known_names"
 
 
 def name_of(name: InstrumentedAttribute[str], foreign_key: Mapped[Any]) -> MappedSQLExpression[str | None]:
@@ -40,17 +43,31 @@ def _names(entity: Any) -> list[tuple[str, str, InstrumentedAttribute[str]]]:
     return declared
 
 
+def names_known(session: AsyncSession, name: InstrumentedAttribute[str], names: Mapping[Any, str | None]) -> None:
+    """`names` (id → name of the row `name` belongs to) are known to the request: a record it writes that points at
+    one of those rows is named without a lookup."""
+    known = session.info.setdefault(KNOWN_NAMES, {})
+    known.update({(name.class_, name.key, key): value for key, value in names.items()})
+
+
 def _fill(session: Session, wanted: list[tuple[Any, str, str, InstrumentedAttribute[str]]]) -> None:
-    """Sets each (entity, name attribute) to the name of the row its id points at: one query per referenced column."""
+    """Sets each (entity, name attribute) to the name of the row its id points at: the name the request knows
+    (`names_known`), else one query per referenced column."""
+    known: dict[tuple[Any, str, Any], str | None] = session.info.get(KNOWN_NAMES, {})
+    found: dict[Any, dict[Any, str | None]] = defaultdict(dict)
     ids: dict[Any, set[Any]] = defaultdict(set)
     for entity, _, id_key, name in wanted:
-        if getattr(entity, id_key) is not None:
-            ids[name].add(getattr(entity, id_key))
-    found: dict[Any, dict[Any, str]] = {}
+        referenced = getattr(entity, id_key)
+        if referenced is None:
+            continue
+        if (name.class_, name.key, referenced) in known:
+            found[name][referenced] = known[name.class_, name.key, referenced]
+        else:
+            ids[name].add(referenced)
     for name, values in ids.items():
         primary_key = name.class_.id
         rows = session.execute(select(primary_key, name).where(primary_key.in_(values)))
-        found[name] = {row[0]: row[1] for row in rows}
+        found[name] |= {row[0]: row[1] for row in rows}
     for entity, name_key, id_key, name in wanted:
         referenced = getattr(entity, id_key)
         set_committed_value(entity, name_key, found[name].get(referenced) if referenced is not None else None)

@@ -24,6 +24,7 @@ from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
+from crm_api.core.references import names_known
 from crm_api.core.repository import locked
 from crm_api.core.schemas import InputModel, OutputModel, PatchModel
 from crm_api.core.transitions import compare_and_set
@@ -857,6 +858,9 @@ async def _add_record(
 
     async def make() -> Record:
         customer = await writable_customer(session, actor, customer_id)
+        names_known(session, Customer.name, {customer.id: customer.name})
+        if actor.full_name is not None:
+            names_known(session, User.full_name, {actor.user_id: actor.full_name})
         if kind.custom_fields is not None:
             values["custom_fields"] = await custom_fields.validate_values(
                 session, kind.custom_fields, values.get("custom_fields")

@@ -122,8 +122,9 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     # New credentials or new powers: tokens issued before stop working at once.
     if "password" in changes or roles_before != {role.code for role in user.roles}:
         await revoke_sessions(session, user)
-    elif user.team_id != team_before:
-        await principals_changed(session, user.id)  # team-scoped permissions reach another team
+    elif user.team_id != team_before or "full_name" in changes:
+        # Team-scoped permissions reach another team; what the user writes next shows their new name.
+        await principals_changed(session, user.id)
     view = _audit_view_password_changed if "password" in changes else _audit_view
     await audit.record_change(session, actor=actor, entity_type="user", entity=user, action="update", before=before, view=view)
     return user
