@@ -98,8 +98,10 @@ async def test_approval_makes_it_active_and_rejection_returns_it_to_draft(client
     assert_problem(await client.patch(url, json={"end_date": "2026-01-01"}, headers=desk.manager.headers), 422)
 
     again = (await client.post(f"{url}/submit", headers=desk.manager.headers)).json()
-    # The GET reads the contract, its sums and its latest request in one statement: the same as the answer to submit.
+    # The GET and the list read the contract, its sums and its latest request in one statement: the same as the
+    # answer to submit.
     assert (await client.get(url, headers=desk.manager.headers)).json() == again
+    assert (await client.get(API, headers=desk.manager.headers)).json()["items"] == [again]
     assert again["approval"]["id"] != pending["approval"]["id"] and again["approval"]["current_step_name"] is not None
     await client.post(f"/api/v1/approvals/{again['approval']['id']}/approve", headers=desk.supervisor.headers)
     active = (await client.get(url, headers=desk.manager.headers)).json()

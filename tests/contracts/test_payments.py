@@ -83,6 +83,9 @@ async def test_receipts_collect_up_to_the_installment_and_statuses_follow(client
     }
     read = (await client.get(f"{API}/{contract['id']}", headers=desk.manager.headers)).json()
     assert (read["collected"], read["outstanding"]) == ("30000.00", "20000.00")
+    # The list reads each contract's sums in its one statement: the same as the contract's own GET.
+    listed = (await client.get(API, headers=desk.manager.headers, params={"customer_id": contract["customer_id"]})).json()
+    assert listed["items"] == [read]
     assert await published(app, "payment.received") == 2
 
 

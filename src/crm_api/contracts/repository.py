@@ -33,11 +33,15 @@ class ContractRepository(Repository[Contract]):
         return statement
 
     @staticmethod
+    def readable(principal: Principal, permission: str) -> Select[Contract]:
+        """The contracts the principal may see under `permission`, run with `scope_values(principal)`: the same
+        statement for every caller of a scope shape."""
+        return select(Contract).where(policy.visible(principal, permission, named=True))
+
+    @staticmethod
     def readable_by_id(principal: Principal, permission: str) -> Select[Contract]:
-        """The contract `CONTRACT_ID` names if the principal may see it under `permission`, run with
-        `scope_values(principal)`: the same statement for every caller of a scope shape."""
-        visible = policy.visible(principal, permission, named=True)
-        return select(Contract).where(Contract.id == bindparam(CONTRACT_ID), visible)
+        """The contract `CONTRACT_ID` names if the principal may see it under `permission`, as `readable`."""
+        return ContractRepository.readable(principal, permission).where(Contract.id == bindparam(CONTRACT_ID))
 
     @staticmethod
     def installments_if_readable(principal: Principal, permission: str) -> Select[Installment]:

@@ -28,7 +28,7 @@ from crm_api.core.schemas import Id
 
 # Reads load a contract with its approval summary: several statements, one snapshot.
 router = DomainRouter(tags=["contracts"], route_class=SnapshotRoute)
-# The reads that are one statement (a contract by id, its payment plan): no transaction.
+# The reads that are one statement (the list, a contract by id, its payment plan): no transaction.
 single_statement_router = DomainRouter(tags=["contracts"])
 
 ContractsRead = Annotated[Principal, Depends(require("contracts:read"))]
@@ -40,7 +40,7 @@ ContractPage = Annotated[
 ]
 
 
-@router.get(
+@single_statement_router.get(
     "/contracts",
     response_model=Page[ContractRead],
     summary="List contracts in the caller's scope",

@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import service as approvals
@@ -13,6 +13,7 @@ from crm_api.approvals.policy import ApprovalStatus
 from crm_api.approvals.schemas import ApprovalSummary
 from crm_api.approvals.subjects import SubjectFacts, register_subject
 from crm_api.contracts.policy import (
+    READ,
     RULES,
     WRITE,
     ContractAction,
@@ -38,14 +39,13 @@ from crm_api.core.config import Settings
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
-from crm_api.core.pagination import Page, PageParams
+from crm_api.core.pagination import Page, PageParams, PageRows
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.transitions import transition
 from crm_api.customers import service as customers
 from crm_api.models.contract import Contract, Installment, Invoice, Receipt
 from crm_api.quotes import service as quotes
 
-READ = "contracts:read"
 ENTITY = "contract"
 EVENTS = RecordEvents(ENTITY, ContractRead, "A contract", changes=("created", "updated"))
 ACTIVATED = EventType("contract.activated", "A contract was approved and is now active", ContractRead)
@@ -55,6 +55,7 @@ PAYMENT_RECEIVED = EventType("payment.received", "A receipt was recorded against
 ZERO = Decimal("0.00")
 # `read_by_id`'s and `list_installments`' statements: building one cost a read a third of its instructions.
 _BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
+_LISTED: PerScopeShape[Select[Any]] = PerScopeShape()
 _INSTALLMENTS: PerScopeShape[Select[Installment]] = PerScopeShape()
 
 
@@ -67,11 +68,10 @@ class Money:
 
 
 def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSummary | None, money: Money) -> ContractRead:
-    computed = {"approval", "allowed_actions", "owner_name", "collected", "outstanding", "invoiced"}
+    computed = {"approval", "allowed_actions", "collected", "outstanding", "invoiced"}
     fields = {name: getattr(contract, name) for name in ContractRead.model_fields if name not in computed}
     return ContractRead(
         **fields,
-        owner_name=contract.owner.full_name,
         collected=money.collected,
         outstanding=contract.amount - money.collected,
         invoiced=money.invoiced,
@@ -91,20 +91,24 @@ async def read(session: AsyncSession, contract: Contract, actor: Principal | Non
     return to_read(contract, actor, summaries.get(contract.id), money[contract.id])
 
 
+def _with_money_and_approval(statement: Select[Contract]) -> Select[Any]:
+    """Rows of the contracts `statement` selects, each with its collected and invoiced sums and its latest approval
+    request (`_read_of_row`)."""
+    return approvals.with_latest_summary(ContractRepository.with_money(statement), ENTITY, Contract)
+
+
+def _read_of_row(row: Row[Any], actor: Principal) -> ContractRead:
+    return to_read(row[0], actor, approvals.summary_of_row(row), Money(Decimal(row.collected), Decimal(row.invoiced)))
+
+
 async def read_by_id(session: AsyncSession, actor: Principal, contract_id: int) -> ContractRead:
     """GET of a contract: the contract with its owner, its money and its latest approval in one statement, so it
     reads without a transaction (`read` asks three)."""
-
-    def build() -> Select[Any]:
-        readable = ContractRepository.with_money(ContractRepository.readable_by_id(actor, READ))
-        return approvals.with_latest_summary(readable, ENTITY, Contract)
-
-    statement = _BY_ID.get(actor, READ, build)
+    statement = _BY_ID.get(actor, READ, lambda: _with_money_and_approval(ContractRepository.readable_by_id(actor, READ)))
     row = (await session.execute(statement, scope_values(actor) | {CONTRACT_ID: contract_id})).one_or_none()
     if row is None:
         raise NotFound("Contract", contract_id)
-    money = Money(Decimal(row.collected), Decimal(row.invoiced))
-    return to_read(row[0], actor, approvals.summary_of_row(row), money)
+    return _read_of_row(row, actor)
 
 
 async def get(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
@@ -125,11 +129,13 @@ async def list_contracts(
     status: ContractStatus | None = None,
     customer_id: int | None = None,
 ) -> Page[ContractRead]:
+    """A page of the contracts in the caller's scope, each with its money and latest approval: one statement, built
+    once per scope shape, so the list reads without a transaction."""
     repo = ContractRepository(session)
-    rows = await repo.page(repo.filtered(repo.scoped(actor, READ), status=status, customer_id=customer_id), params)
-    ids = [contract.id for contract in rows.rows]
-    summaries, money = await approvals.summaries(session, ENTITY, ids), await _money(session, ids)
-    return rows.to_page(lambda c: to_read(c, actor, summaries.get(c.id), money[c.id]))
+    listed = _LISTED.get(actor, READ, lambda: _with_money_and_approval(repo.readable(actor, READ)))
+    statement = repo.filtered(listed, status=status, customer_id=customer_id)
+    rows = await repo.page(statement, params, rows=PageRows.ENTITY_AND_COLUMNS, parameters=scope_values(actor))
+    return rows.to_page(lambda row: _read_of_row(row, actor))
 
 
 async def _counterparty(session: AsyncSession, actor: Principal, data: ContractCreate) -> dict[str, Any]:
@@ -157,7 +163,6 @@ async def _recorded(
     session: AsyncSession, actor: Principal | None, contract: Contract, action: str, before: audit.Snapshot | None
 ) -> None:
     await audit.record_change(session, actor=actor, entity_type=ENTITY, entity=contract, action=action, before=before)
-    await session.refresh(contract, ["owner"])
 
 
 async def create(session: AsyncSession, actor: Principal, data: ContractCreate) -> Contract:
@@ -199,7 +204,6 @@ async def _move(
     session: AsyncSession, actor: Principal | None, contract: Contract, action: str, changes: dict[str, Any]
 ) -> Contract:
     moved = await transition(session, contract, actor=actor, entity_type=ENTITY, action=action, changes=changes)
-    await session.refresh(moved, ["owner"])
     if moved.status == ContractStatus.ACTIVE:
         await ACTIVATED.publish(session, entity_type=ENTITY, entity_id=moved.id, payload=await read(session, moved, None))
     return moved

@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum, StrEnum, auto
 from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -252,30 +252,40 @@ def _page_values(params: PageParams, sort: Sort) -> dict[str, Any]:
     return values
 
 
+class PageRows(Enum):
+    """What a list's statement selects, and so how a page reads its rows."""
+
+    ENTITIES = auto()  # one entity: the page holds the objects
+    COLUMNS = auto()  # columns, each labelled with its name: plain rows, without the ORM's loading (`read_rows`)
+    ENTITY_AND_COLUMNS = auto()  # an entity, then columns about it: rows whose first item is the object
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],
     params: PageParams,
     sort: Sort,
     *,
-    scalars: bool = True,
+    rows: PageRows = PageRows.ENTITIES,
     parameters: Mapping[str, Any] | None = None,
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
     `params.sort` and `params.updated_since` apply to the record the statement selects first; `parameters` are the
-    values of its named parameters. `scalars=False`: the statement selects columns, read as plain rows (`read_rows`)."""
+    values of its named parameters."""
     filtered, keyed, sort = _page_statements(statement, params, sort)
     values = {**(parameters or {}), **_page_values(params, sort)}
     total = None
     if params.with_total:
         total = await session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()), values)
-    if scalars:
-        rows = list((await session.scalars(keyed, values)).all())
+    if rows is PageRows.ENTITIES:
+        found = list((await session.scalars(keyed, values)).all())
+    elif rows is PageRows.COLUMNS:
+        found = list((await read_rows(session, keyed, values)).all())
     else:
-        rows = list((await read_rows(session, keyed, values)).all())
+        found = list((await session.execute(keyed, values)).all())
     next_cursor = None
-    if len(rows) > params.limit:
-        rows = rows[: params.limit]
-        last = rows[-1]
+    if len(found) > params.limit:
+        found = found[: params.limit]
+        last = found[-1][0] if rows is PageRows.ENTITY_AND_COLUMNS else found[-1]
         next_cursor = _encode([params.sort, *(getattr(last, key.key) for key in sort.keys)])
-    return Rows(rows, next_cursor, total)
+    return Rows(found, next_cursor, total)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
 from crm_api.core.orm import Base
-from crm_api.core.pagination import PageParams, Rows, Sort, paginate
+from crm_api.core.pagination import PageParams, PageRows, Rows, Sort, paginate
 from crm_api.core.permissions import Principal
 
 M = TypeVar("M", bound=Base)
@@ -116,10 +116,10 @@ class Repository(Generic[M]):
         params: PageParams,
         sort: Sort | None = None,
         *,
-        rows: bool = False,
+        rows: PageRows = PageRows.ENTITIES,
         parameters: Mapping[str, Any] | None = None,
     ) -> Rows:
-        """`rows`: the statement selects columns, and the page holds its rows (else the entities it selects).
-        `parameters`: values of the statement's named parameters (`scope_values`)."""
+        """`rows`: what the statement selects (`PageRows`). `parameters`: values of the statement's named parameters
+        (`scope_values`)."""
         sort = sort or Sort([self.model.id])  # type: ignore[attr-defined]  # Base declares no id
-        return await paginate(self.session, statement, params, sort, scalars=not rows, parameters=parameters)
+        return await paginate(self.session, statement, params, sort, rows=rows, parameters=parameters)

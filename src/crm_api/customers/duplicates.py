@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.pagination import Page, PageParams, Sort, paginate
+from crm_api.core.pagination import Page, PageParams, PageRows, Sort, paginate
 from crm_api.core.permissions import Principal
 from crm_api.customers.repository import CustomerRepository
 from crm_api.customers.schemas import DuplicatePair, DuplicateReason
@@ -56,7 +56,7 @@ async def list_duplicates(session: AsyncSession, principal: Principal, params: P
     repo = CustomerRepository(session)
     pairs = _candidate_pairs(repo, principal).subquery("pairs")
     sort = Sort([pairs.c.rank, pairs.c.customer_id, pairs.c.other_id])
-    rows, next_cursor, total = await paginate(session, select(pairs), params, sort, scalars=False)
+    rows, next_cursor, total = await paginate(session, select(pairs), params, sort, rows=PageRows.COLUMNS)
     names = await repo.names({i for row in rows for i in (row.customer_id, row.other_id)})
     items = [
         DuplicatePair(

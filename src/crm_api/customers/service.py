@@ -20,7 +20,7 @@ from crm_api.core.http import check_if_match
 from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
-from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.pagination import Page, PageParams, PageRows, Sort
 from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
@@ -203,7 +203,7 @@ async def list_customers(
         scoped = repo.read_scoped(principal, "customers:read")
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(scoped, filters, custom_conditions)
-    page = await repo.page(statement, params, rows=True, parameters=scope_values(principal))
+    page = await repo.page(statement, params, rows=PageRows.COLUMNS, parameters=scope_values(principal))
     return page.to_page(lambda row: CustomerRead.model_validate(row._asdict()))
 
 

@@ -4,11 +4,12 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_api.contracts.policy import ContractStatus, InvoiceKind
 from crm_api.core.clock import clock
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.references import name_of
 from crm_api.core.rules import one_of, status_check
 from crm_api.models.identity import User
 
@@ -34,6 +35,7 @@ class Contract(Versioned, Timestamped, Base):
     # One contract per accepted quote.
     quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id"), unique=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    owner_name: Mapped[str | None] = name_of(User.full_name, owner_id)
     title: Mapped[str] = mapped_column(String(200))
     amount: Mapped[Decimal]
     sign_date: Mapped[date | None]
@@ -44,8 +46,6 @@ class Contract(Versioned, Timestamped, Base):
     activated_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     termination_reason: Mapped[str | None] = mapped_column(String(500))
-
-    owner: Mapped[User] = relationship(lazy="joined", innerjoin=True, foreign_keys=[owner_id])
 
 
 class Installment(Base):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_api.core import audit
 from crm_api.core.errors import NotFound
 from crm_api.core.http import check_if_match
-from crm_api.core.pagination import Page, PageParams, Sort
+from crm_api.core.pagination import Page, PageParams, PageRows, Sort
 from crm_api.core.permissions import PerScopeShape, Principal
 from crm_api.core.types import to_money
 from crm_api.customers import service as customers
@@ -68,7 +68,9 @@ async def customer_orders(
     history = _ORDER_HISTORY.get(
         principal, gate.permission, lambda: OrderRepository.completed_for_customer(gate.customer_id).where(gate.condition)
     )
-    page = await OrderRepository(session).page(history, params, ORDER_HISTORY_SORT, rows=True, parameters=gate.parameters)
+    page = await OrderRepository(session).page(
+        history, params, ORDER_HISTORY_SORT, rows=PageRows.COLUMNS, parameters=gate.parameters
+    )
     # An empty page is also what a customer outside the caller's scope gives: only then is it asked apart.
     if not page.rows and not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)

@@ -31,7 +31,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from crm_api.churn import policy as churn_policy
 from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.contracts import policy as contract_policy
-from crm_api.core.pagination import PageParams, Rows, Sort, paginate
+from crm_api.core.pagination import PageParams, PageRows, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, Scope, scope_clause
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.policy import CustomerStatus
@@ -110,7 +110,7 @@ class ReportRepository:
         return statement.where(contains(Customer.name, customer_name)) if customer_name else statement
 
     async def page(self, statement: Select[*tuple[Any, ...]], params: PageParams, sort: Sort) -> Rows:
-        return await paginate(self.session, statement, params, sort, scalars=False)
+        return await paginate(self.session, statement, params, sort, rows=PageRows.COLUMNS)
 
     async def every_row(self, statement: Select[*tuple[Any, ...]], sort: Sort) -> AsyncIterator[Row[*tuple[Any, ...]]]:
         """Every row in the sort's order from one cursor (server-side on PostgreSQL), STREAM_BATCH rows at a time.
