@@ -192,6 +192,12 @@ async def read_rows(session: AsyncSession, statement: Executable, parameters: Ma
     return await connection.execute(statement, parameters)
 
 
+def records(result: Result[Any]) -> list[dict[str, Any]]:
+    """The rows of a `read_rows` result as dicts of column name → value."""
+    names = tuple(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result]
+
+
 # Where a request's unit of work keeps its session for the `SessionDep` parameters of the route and its dependencies.
 REQUEST_SESSION = "crm.session"
 

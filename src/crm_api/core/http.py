@@ -30,12 +30,18 @@ class HasVersion(Protocol):
     version: Any
 
 
+def json_of(representation: BaseModel) -> bytes:
+    """The representation's JSON as pydantic-core writes it: `model_dump_json()` would decode those bytes to a str that
+    the response then encodes back, two passes over a page of records."""
+    return representation.__pydantic_serializer__.to_json(representation)
+
+
 def etag_of(representation: BaseModel) -> str:
     """A versioned record's version; a digest of the body for what the CRM only mirrors (orders)."""
     version = getattr(representation, "version", None)
     if version is not None:
         return f'"{version}"'
-    digest = hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32]
+    digest = hashlib.sha256(json_of(representation)).hexdigest()[:32]
     return f'"{digest}"'
 
 
@@ -57,7 +63,7 @@ class Rendered(Response):
     media_type = "application/json"
 
     def __init__(self, representation: BaseModel, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(representation.model_dump_json(), headers=headers)
+        super().__init__(json_of(representation), headers=headers)
 
 
 class ETagged:

