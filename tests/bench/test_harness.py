@@ -25,6 +25,7 @@ from bench.run import (
     served_routes,
     sign_in,
     wait_ready,
+    warm_cache,
 )
 from bench.scenarios import (
     ADMIN,
@@ -278,6 +279,16 @@ async def test_the_import_scenario_checks_its_counts_and_removes_what_it_importe
     assert result["outcome"] == "succeeded: created 35, rejected 5"
     left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{IMPORT_MARK}%'")
     assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
+
+
+async def test_the_warm_up_reads_every_table_and_index_of_the_data_set(bench_databases):
+    url = bench_databases[0][1]
+    relations = await _rows(
+        url,
+        "SELECT sum(pg_relation_size(oid)) AS bytes FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'i', 'm')",
+    )
+    assert await warm_cache(url) * 8192 == relations[0]["bytes"] > 0
 
 
 async def test_a_scenario_and_its_raw_ceiling_run_against_the_app(bench_databases):
