@@ -39,9 +39,11 @@ from crm_api.core.clock import clock
 DEFAULT_SCENARIOS = (
     "customer by id (executive)",
     "customers first page (executive)",
+    "customers deep page (executive)",
     "order history (executive)",
     "create interaction (account manager)",
     "contract by id (executive)",
+    "contracts first page (executive)",
     "contract installments (executive)",
 )
 WARM_UP = 50
