@@ -1,6 +1,7 @@
 """Every list of records, walked through HTTP over the demo data: each sort both ways, `updated_since`, and the 422s
 an integrator gets for a parameter the list does not know."""
 
+import gc
 import math
 import re
 from collections import Counter
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from crm_api.core import pagination
 from crm_api.core.clock import clock
 from crm_api.demo import seed_demo
 from crm_api.main import API_PREFIX, DOMAIN_ROUTERS
@@ -203,3 +205,23 @@ async def test_updated_since_finds_the_record_changed_after_a_sync(client, demo)
     beijing = synced_at.astimezone(timezone(timedelta(hours=8))).isoformat()
     since = await client.get("/api/v1/customers", headers=demo["headers"], params={"updated_since": beijing})
     assert [item["id"] for item in since.json()["items"]] == [changed["id"]]
+
+
+async def test_a_filtered_list_leaves_no_page_statements_behind(client, demo):
+    """Page statements are kept per list statement: those of a statement built for one request (a filtered list) go
+    with it, or every filtered page would stay in memory for good."""
+
+    async def filtered_pages() -> None:
+        for region in ("shanghai", "beijing", "guangzhou", "shenzhen", "hangzhou"):
+            first = await client.get("/api/v1/customers", headers=demo["headers"], params={"region": region, "limit": 1})
+            assert first.status_code == 200, first.text
+            if cursor := first.json()["next_cursor"]:
+                params = {"region": region, "limit": 1, "cursor": cursor}
+                assert (await client.get("/api/v1/customers", headers=demo["headers"], params=params)).status_code == 200
+
+    await filtered_pages()  # the statements kept per scope shape are built now
+    gc.collect()
+    kept = len(pagination._PAGE_STATEMENTS)
+    await filtered_pages()
+    gc.collect()
+    assert len(pagination._PAGE_STATEMENTS) == kept

@@ -195,10 +195,11 @@ def sorted_by(entity: Any, sort_name: str) -> Sort:
 
 
 class _PageStatements(NamedTuple):
-    """A list's statement as one shape of page runs it: `filtered` by `updated_since` (what a total counts), then
-    `keyed` after the cursor, in `sort` order and limited; every value is a named parameter (`_page_values`)."""
+    """A list's statement as one shape of page runs it: `since`, narrowed by `updated_since` (what a total counts;
+    None: the list's statement itself, never held here, or the cache would keep it alive), then `keyed` after the
+    cursor, in `sort` order and limited; every value is a named parameter (`_page_values`)."""
 
-    filtered: Select[Any]
+    since: Select[Any] | None
     keyed: Select[Any]
     sort: Sort
 
@@ -237,7 +238,8 @@ def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sor
         columns = tuple_(*sort.keys)
         after = tuple_(*(bindparam(PAGE_AFTER.format(index), type_=key.type) for index, key in enumerate(sort.keys)))
         keyed = keyed.where(columns < after if sort.descending else columns > after)
-    return _PageStatements(statement, keyed.order_by(*sort.order_by()).limit(bindparam(PAGE_LIMIT)), sort)
+    since = statement if params.updated_since is not None else None
+    return _PageStatements(since, keyed.order_by(*sort.order_by()).limit(bindparam(PAGE_LIMIT)), sort)
 
 
 def _page_values(params: PageParams, sort: Sort) -> dict[str, Any]:
@@ -275,11 +277,12 @@ async def paginate(
     """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
     `params.sort` and `params.updated_since` apply to the record the statement selects first; `parameters` are the
     values of its named parameters."""
-    filtered, keyed, sort = _page_statements(statement, params, sort)
+    since, keyed, sort = _page_statements(statement, params, sort)
+    counted = since if since is not None else statement
     values = {**(parameters or {}), **_page_values(params, sort)}
     total = None
     if params.with_total:
-        total = await session.scalar(select(func.count()).select_from(filtered.order_by(None).subquery()), values)
+        total = await session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()), values)
     found: list[Any]
     if rows is PageRows.ENTITIES:
         found = list((await session.scalars(keyed, values)).all())
