@@ -474,8 +474,10 @@ async def remove_imported_customers(database_url: str) -> int:
         status = await connection.execute(f"DELETE FROM customers WHERE id IN ({imported})", IMPORTER, f"{IMPORT_MARK}%")
         removed = int(status.split()[-1])
         if removed:
-            # They had the newest ids, where the customer list starts: no dead rows left there to step over.
-            await connection.execute("VACUUM (ANALYZE) customers")
+            # They had the newest ids, where the customer list starts: no dead rows left there to step over, nor in
+            # the tables the next import writes beside them.
+            for table in ("customers", "customer_tags", "customer_ownership_changes"):
+                await connection.execute(f"VACUUM (ANALYZE) {table}")
         return removed
     finally:
         await connection.close()

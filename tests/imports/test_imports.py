@@ -12,6 +12,8 @@ from tests.customers.factories import make_customer
 from tests.factories import Actor, assert_problem
 from tests.imports.files import CSV, CUSTOMERS, FILES, LEADS, ROWS, XLSX, csv_bytes, row_number, xlsx_bytes
 from tests.platform.test_idempotency_crash import _until
+from tests.sync.factories import Device
+from tests.webhooks.factories import outbox
 
 IMPORTS = "/api/v1/imports"
 # Where each entity's records are counted, as the importer (an admin: every scope) reads them.
@@ -153,6 +155,47 @@ async def test_the_customer_services_rules_audit_and_events_apply_to_each_row(cl
         path = f"{LISTS['customers']}/{customer['id']}/ownership-history"
         history = (await client.get(path, headers=admin.headers)).json()["items"]
         assert [(change["action"], change["to_user_id"]) for change in history] == [("create", admin.id)]
+
+
+async def test_a_batch_of_imported_customers_reads_audits_publishes_and_syncs_as_one_created_by_hand(app, client, actors):
+    """More than a few new rows take the set-based create, which writes no ORM object: each customer must still come
+    out as a POST makes one."""
+    admin = await actors.make("admin")
+    device = Device(admin)
+    await device.sync(client)
+    body = {"name": "手工录入客户", "phone": "021-62340000", "email": "hand@example.cn", "tags": ["重点", "华东"]}
+    by_hand = await client.post(LISTS["customers"], json=body, headers=admin.headers)
+    assert by_hand.status_code == 201, by_hand.text
+    hand = by_hand.json()
+    rows = [["name", "phone", "email", "标签"]]
+    rows += [[f"批量导入客户{n}", f"021-6234{n:04d}", f"batch{n}@example.cn", "重点；华东"] for n in range(1, 7)]
+    report = await finished(client, admin, await upload(client, admin, "customers", ("c.csv", csv_bytes(rows), "text/csv")))
+    assert report["created"] == 6, report
+
+    listed = (await client.get(LISTS["customers"], params={"limit": 100}, headers=admin.headers)).json()["items"]
+    imported = sorted((c for c in listed if c["name"].startswith("批量导入客户")), key=lambda c: c["name"])
+    assert [c["phone_e164"] for c in imported] == [f"+86216234{n:04d}" for n in range(1, 7)]
+    published = {event.entity_id: event.payload for event in await outbox(app, "customer.created")}
+    audited = (
+        await client.get("/api/v1/audit-events", params={"entity_type": "customer", "limit": 100}, headers=admin.headers)
+    ).json()
+    created = {event["entity_id"]: event["changes"] for event in audited["items"] if event["action"] == "create"}
+    for customer in imported:
+        read = (await client.get(f"{LISTS['customers']}/{customer['id']}", headers=admin.headers)).json()
+        assert published[str(customer["id"])] == {k: v for k, v in read.items() if k != "allowed_actions"}
+        assert (read["tags"], read["owner_name"], read["created_by_name"], read["version"]) == (
+            hand["tags"],
+            hand["owner_name"],
+            hand["created_by_name"],
+            hand["version"],
+        )
+        changes = created[str(customer["id"])]
+        assert changes.keys() == created[str(hand["id"])].keys()
+        assert (changes["code"]["after"], changes["tags"]["after"]) == (read["code"], ["华东", "重点"])
+        history = (await client.get(f"{LISTS['customers']}/{customer['id']}/ownership-history", headers=admin.headers)).json()
+        assert [(change["action"], change["to_user_id"]) for change in history["items"]] == [("create", admin.id)]
+    await device.sync(client)
+    assert device.ids("customers") == {hand["id"], *(c["id"] for c in imported)}
 
 
 async def test_anonymous_401_wrong_role_403_and_another_users_import_404(client, actors):

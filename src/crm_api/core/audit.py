@@ -1,6 +1,6 @@
 """Audit events, written in the transaction of the change they describe."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 
 from crm_api.core import changes
 from crm_api.core.clock import clock
@@ -26,7 +27,14 @@ Snapshot = dict[str, Any]
 View = Callable[[Any], Snapshot]
 
 
+# Types JSON takes as they are, most of a snapshot's values: they skip the checks below (an import's chunk takes tens
+# of thousands of them).
+_AS_IS = frozenset({str, int, bool, float, dict, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal | UUID):
@@ -40,12 +48,27 @@ def _plain(value: Any) -> Any:
 
 def snapshot(entity: object) -> Snapshot:
     """Column values of an ORM object, JSON-ready, secrets and the names of its references (core.references) left out."""
-    mapper = inspect(type(entity))
-    return {
-        column.key: _plain(getattr(entity, column.key))
-        for column in mapper.column_attrs
-        if column.key not in LEFT_OUT and NAME_OF not in column.info
-    }
+    loaded = entity.__dict__  # a loaded column's value, without the attribute's descriptor; others load as usual
+    return {key: _plain(loaded[key] if key in loaded else getattr(entity, key)) for key in _snapshot_keys(type(entity))}
+
+
+def columns_of(model: type[Any], row: Mapping[str, Any]) -> Snapshot:
+    """`snapshot` of a record written without the ORM, from its columns as the write returned them."""
+    return {key: _plain(row[key]) for key in _snapshot_keys(model)}
+
+
+# Model -> the columns its snapshot holds.
+_SNAPSHOT_KEYS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _snapshot_keys(model: type[Any]) -> tuple[str, ...]:
+    keys = _SNAPSHOT_KEYS.get(model)
+    if keys is None:
+        mapper: Mapper[Any] = inspect(model)
+        attributes = mapper.column_attrs
+        keys = tuple(column.key for column in attributes if column.key not in LEFT_OUT and NAME_OF not in column.info)
+        _SNAPSHOT_KEYS[model] = keys
+    return keys
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -125,20 +148,19 @@ async def record_change(
 
 
 async def record_creations(
-    session: AsyncSession, *, actor: Principal | None, entity_type: str, entities: Sequence[Any], view: View = snapshot
+    session: AsyncSession, *, actor: Principal | None, entity_type: str, model: type[Any], created: Mapping[Any, Snapshot]
 ) -> None:
-    """record_change(action="create") of many new entities with one flush and one INSERT (an import's chunk)."""
-    await session.flush()
-    if not entities:
+    """record_change(action="create") of many new records of `model` written together (an import's chunk), in one
+    INSERT: record id -> its view (`columns_of` the row the write returned, and what the domain adds)."""
+    if not created:
         return
     now = clock.now()
     events = [
-        _event(actor=actor, entity_type=entity_type, entity_id=entity.id, action="create", after=view(entity))
-        | {"occurred_at": now}
-        for entity in entities
+        _event(actor=actor, entity_type=entity_type, entity_id=entity_id, action="create", after=after) | {"occurred_at": now}
+        for entity_id, after in created.items()
     ]
     await session.execute(insert(AuditEvent), events)
-    await changes.log_created(session, entities)
+    await changes.log_created(session, model, list(created))
 
 
 async def delete_recorded(

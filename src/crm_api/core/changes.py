@@ -169,20 +169,11 @@ async def log_selected(session: AsyncSession, model: type[Base], where: ColumnEl
         await _insert_selected(session, _row(session, synced.entity_type, table.c.id, table.c[owner]), where)
 
 
-async def log_created(session: AsyncSession, entities: Sequence[Any]) -> None:
-    """Log new records of one model written together (an import's chunk): set-based when owner columns give their
-    scope, else one by one through their parent."""
-    if not entities:
-        return
-    model = type(entities[0])
-    synced = _synced(model.__table__)
-    if synced is None:
-        return
-    if synced.parent is None:
-        await log_selected(session, model, model.id.in_([entity.id for entity in entities]))
-        return
-    for entity in entities:
-        await log_change(session, entity, None)
+async def log_created(session: AsyncSession, model: type[Base], ids: Sequence[Any]) -> None:
+    """Log new records of one model written together (an import's chunk), set-based: a model synced by owner columns
+    (or not synced)."""
+    if ids and _synced(model.__table__) is not None:
+        await log_selected(session, model, model.__table__.c.id.in_(ids))
 
 
 # The oldest transaction of this snapshot still running that may write the log: a client's, in this database (xids

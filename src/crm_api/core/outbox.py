@@ -4,7 +4,7 @@ A rolled-back change publishes nothing, and a committed one is never lost, becau
 written by the same session as the change.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
@@ -76,7 +76,7 @@ class EventType:
         """`payload` is an instance of the schema class (or of a subclass: only the class's own fields are sent)."""
         await publish(session, event_type=self.name, entity_type=entity_type, entity_id=entity_id, payload=self._dumped(payload))
 
-    async def publish_many(self, session: AsyncSession, *, entity_type: str, payloads: dict[Any, BaseModel]) -> None:
+    async def publish_many(self, session: AsyncSession, *, entity_type: str, payloads: Mapping[Any, BaseModel]) -> None:
         """`publish` for many entities (entity id -> payload) in one INSERT."""
         if payloads:
             events = [_event(self.name, entity_type, key, self._dumped(payload)) for key, payload in payloads.items()]
@@ -121,7 +121,7 @@ class RecordEvents:
     async def publish(self, session: AsyncSession, change: RecordChange, entity_id: object, payload: BaseModel) -> None:
         await self.event(change).publish(session, entity_type=self.entity_type or self.name, entity_id=entity_id, payload=payload)
 
-    async def publish_many(self, session: AsyncSession, change: RecordChange, payloads: dict[Any, BaseModel]) -> None:
+    async def publish_many(self, session: AsyncSession, change: RecordChange, payloads: Mapping[Any, BaseModel]) -> None:
         await self.event(change).publish_many(session, entity_type=self.entity_type or self.name, payloads=payloads)
 
 

@@ -76,10 +76,11 @@ def _fill(session: Session, wanted: list[tuple[Any, str, str, InstrumentedAttrib
 @event.listens_for(Session, "before_flush")
 def _note_new_references(session: Session, _context: Any, _instances: Any) -> None:
     wanted = session.info.setdefault("references_to_name", [])
-    for entity in (*session.new, *session.dirty):
+    new = session.new  # built afresh on every access: asked per entity, it made a flush of n new rows cost n²
+    for entity in (*new, *session.dirty):
         state = inspect(entity)
         for name_key, id_key, name in _names(entity):
-            if entity in session.new or state.attrs[id_key].history.has_changes():
+            if entity in new or state.attrs[id_key].history.has_changes():
                 wanted.append((entity, name_key, id_key, name))
 
 

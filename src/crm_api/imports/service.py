@@ -7,6 +7,7 @@ its progress shows and a long file holds no lock for long.
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -207,15 +208,23 @@ async def _reader(session: AsyncSession, run: Run) -> RowReader:
 
 
 async def _chunks(reader: RowReader, run: Run) -> AsyncIterator[Chunk]:
-    """The file's chunks, each parsed and checked in a worker thread; the file is closed however the loop ends. A
-    stopping runner stops here, between chunks, rather than by cancelling a statement in flight."""
+    """The file's chunks, each parsed and checked in a worker thread while the one before is written, so the reading
+    hides behind the writes' round trips. The file is closed however the loop ends, once the thread is done with it.
+    A stopping runner stops here, between chunks, rather than by cancelling a statement in flight."""
+    reading = asyncio.ensure_future(asyncio.to_thread(reader.next_chunk, run.limits.chunk_rows))
     try:
-        while (chunk := await asyncio.to_thread(reader.next_chunk, run.limits.chunk_rows)) is not None:
+        # Shielded: a cancelled run must not lose track of the thread, which goes on reading until its chunk ends.
+        while (chunk := await asyncio.shield(reading)) is not None:
             if run.stopping is not None and run.stopping.is_set():
                 raise RunnerStopping
+            reading = asyncio.ensure_future(asyncio.to_thread(reader.next_chunk, run.limits.chunk_rows))
             yield chunk
     finally:
-        reader.close()
+        try:
+            with contextlib.suppress(Exception):  # the run ends for its own reason: a read failing now adds nothing
+                await reading
+        finally:
+            reader.close()
 
 
 async def run_in_session(session: AsyncSession, run: Run, *, on_chunk: Callable[[Tally], Awaitable[None]] | None = None) -> Tally:
