@@ -159,7 +159,7 @@ async def record_creations(
         _event(actor=actor, entity_type=entity_type, entity_id=entity_id, action="create", after=after) | {"occurred_at": now}
         for entity_id, after in created.items()
     ]
-    await session.execute(insert(AuditEvent), events)
+    await session.execute(insert(AuditEvent.__table__), events)  # the table: no ORM bulk work per row
     await changes.log_created(session, model, list(created))
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, ClassVar, TypeVar
 
+import pydantic_core
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -87,6 +88,10 @@ def _invalidate_when_down(context: ExceptionContext) -> None:
 POSTGRESQL_SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
 
+def _json_text(value: Any) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
 class Database:
     def __init__(
         self,
@@ -97,7 +102,9 @@ class Database:
         pre_ping: bool = False,
         timeouts: Timeouts | None = None,
     ) -> None:
-        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping}
+        # JSON columns are written by pydantic-core's encoder: the audit trail and the outbox write one document per
+        # change, and the standard library's took a tenth of an import's statements' time.
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pre_ping, "json_serializer": _json_text}
         if not url.startswith("sqlite"):
             options |= {"pool_size": pool_size, "max_overflow": 0}
             if timeouts is not None:

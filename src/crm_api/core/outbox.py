@@ -80,7 +80,7 @@ class EventType:
         """`publish` for many entities (entity id -> payload) in one INSERT."""
         if payloads:
             events = [_event(self.name, entity_type, key, self._dumped(payload)) for key, payload in payloads.items()]
-            await session.execute(insert(OutboxEvent), events)
+            await session.execute(insert(OutboxEvent.__table__), events)  # the table: no ORM bulk work per row
 
     def _dumped(self, payload: BaseModel) -> dict[str, Any]:
         if not isinstance(payload, self.payload):

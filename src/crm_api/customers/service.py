@@ -484,9 +484,7 @@ async def create_customers(session: AsyncSession, actor: Principal, items: Seque
             for read, record in zip(reads.values(), created, strict=True)
         },
     )
-    await repo.insert_ownership_changes(
-        [_ownership_change(read.id, read.owner_id, OwnershipAction.CREATE, actor, from_user_id=None) for read in reads.values()]
-    )
+    await repo.start_ownership_histories(list(reads), owner_id, clock.now())
     await CUSTOMER_EVENTS.publish_many(session, "created", reads)
     return list(reads)
 
@@ -608,28 +606,17 @@ def record_ownership(
 ) -> None:
     """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool); no actor:
     a job moved it."""
-    change = _ownership_change(customer.id, customer.owner_id, action, actor, from_user_id=from_user_id, reason=reason)
-    session.add(OwnershipChange(**change))
-
-
-def _ownership_change(
-    customer_id: int,
-    owner_id: int | None,
-    action: OwnershipAction,
-    actor: Principal | None,
-    *,
-    from_user_id: int | None,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "customer_id": customer_id,
-        "from_user_id": from_user_id,
-        "to_user_id": owner_id,
-        "action": action,
-        "reason": reason,
-        "actor_id": actor.user_id if actor is not None else None,
-        "at": clock.now(),
-    }
+    session.add(
+        OwnershipChange(
+            customer_id=customer.id,
+            from_user_id=from_user_id,
+            to_user_id=customer.owner_id,
+            action=action,
+            reason=reason,
+            actor_id=actor.user_id if actor is not None else None,
+            at=clock.now(),
+        )
+    )
 
 
 def mask_phone(value: str | None) -> str | None:
