@@ -78,6 +78,38 @@ async def test_a_full_snapshot_pages_through_the_callers_records_only(client: ht
     assert all(again[kind] == {"upserts": [], "deleted": []} for kind in ("customers", "contacts", "interactions", "tasks"))
 
 
+async def test_contacts_and_interactions_page_in_their_customers_order_each_once(client: httpx.AsyncClient, actors: Actors):
+    """A child kind's snapshot goes customer by customer (the key is customer and id): records made in turn for
+    two customers, so their ids interleave, each arrive once, whatever the page size."""
+    manager = await actors.make("account_manager")
+    first, second = await make_customer(client, manager, name="甲方客户"), await make_customer(client, manager, name="乙方客户")
+    contacts, visits = [], []
+    for n in range(3):
+        for customer in (second, first):
+            contacts.append(await make_contact(client, manager, customer["id"], name=f"联系人{n}"))
+            visits.append(await make_interaction(client, manager, customer["id"]))
+    for limit in (1, 2, 5):
+        device = Device(manager, types="contacts,interactions")
+        pages = await device.sync(client, limit=limit)
+        sent = [record["id"] for page in pages for kind in ("contacts", "interactions") for record in page[kind]["upserts"]]
+        assert sorted(sent) == sorted(record["id"] for record in contacts + visits)  # once each
+        assert device.ids("contacts") == {contact["id"] for contact in contacts}
+        assert device.ids("interactions") == {visit["id"] for visit in visits}
+        # The first customer's contacts come first, though the second's were made first.
+        first_page_contacts = [contact["customer_id"] for contact in pages[0]["contacts"]["upserts"]]
+        assert first_page_contacts[0] == first["id"]
+
+    # A token from before this order (a contact's place as its id alone) starts contacts over: nothing is lost.
+    device = Device(manager, types="contacts")
+    await device.page(client, limit=1)
+    assert device.token is not None
+    state = json.loads(base64.urlsafe_b64decode(device.token + "=" * (-len(device.token) % 4)))
+    device.token = _token(**(state | {"s": ["contacts", 10**6]}))
+    device.records["contacts"].clear()
+    await device.sync(client, limit=2)
+    assert device.ids("contacts") == {contact["id"] for contact in contacts}
+
+
 async def test_changes_arrive_as_upserts_and_deletes_as_tombstones(client: httpx.AsyncClient, actors: Actors):
     manager = await actors.make("account_manager")
     customer = await make_customer(client, manager)

@@ -35,6 +35,12 @@ PERMISSIONS = {
     SyncType.OPPORTUNITIES: "opportunities:read",
 }
 
+# The order a snapshot sends each kind in, by attribute. A contact or interaction goes in its customer's order: the
+# caller's customers lead the scan, so a page costs its own rows, not a re-sort of every one in scope before it.
+SNAPSHOT_ORDER: dict[SyncType, tuple[str, ...]] = {
+    kind: ("customer_id", "id") if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS) else ("id",) for kind in SyncType
+}
+
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 # A token is a few numbers and type names: a longer one is crafted.

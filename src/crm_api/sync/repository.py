@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, inspect, select
+from sqlalchemy import Row, Select, inspect, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
@@ -39,10 +39,16 @@ class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def records_after(self, kind: SyncType, principal: Principal, after_id: int, limit: int) -> list[Row[Any]]:
-        """A snapshot page: the kind's records in scope with ids above `after_id`, by id."""
+    async def records_after(self, kind: SyncType, principal: Principal, after: tuple[int, ...], limit: int) -> list[Row[Any]]:
+        """A snapshot page: the kind's records in scope after the key `after` (empty: from the first) in the kind's
+        snapshot order."""
         model = MODELS[kind]
-        statement = _in_scope(kind, principal).where(model.id > after_id).order_by(model.id).limit(limit)
+        order = [getattr(model, name) for name in policy.SNAPSHOT_ORDER[kind]]
+        statement = _in_scope(kind, principal).order_by(*order).limit(limit)
+        if after:
+            statement = statement.where(tuple_(*order) > tuple_(*after))
+            if order[0] is not model.id:  # the scan of the caller's customers starts at the key's customer
+                statement = statement.where(Customer.id >= after[0])
         return list((await self.session.execute(statement)).all())
 
     async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[Row[Any]]:

@@ -22,7 +22,7 @@ from crm_api.core.permissions import Principal
 from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
 from crm_api.opportunities import service as opportunities
 from crm_api.sync.exceptions import TokenExpired
-from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SyncType
+from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SNAPSHOT_ORDER, SyncType
 from crm_api.sync.repository import SyncRepository
 from crm_api.sync.schemas import Changes, SyncPage
 from crm_api.tasks import service as tasks
@@ -43,11 +43,13 @@ KINDS_OF_ENTITY = {entity_type: kind for kind, entity_type in ENTITY_TYPES.items
 class Token:
     kinds: tuple[SyncType, ...]
     position: Position
-    # While the snapshot is paged: the kind and the last id sent of it.
-    snapshot: tuple[SyncType, int] | None
+    # While the snapshot is paged: the kind, and the key (SNAPSHOT_ORDER) of the last record sent of it; () before
+    # the first.
+    snapshot: tuple[SyncType, tuple[int, ...]] | None
 
     def encode(self) -> str:
-        state = {"k": list(self.kinds), "p": list(self.position), "s": list(self.snapshot) if self.snapshot else None}
+        snapshot = [self.snapshot[0], *self.snapshot[1]] if self.snapshot else None
+        state = {"k": list(self.kinds), "p": list(self.position), "s": snapshot}
         return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode().rstrip("=")
 
     @classmethod
@@ -55,7 +57,7 @@ class Token:
         try:
             state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             position = Position(*(_count(n) for n in state["p"]))
-            snapshot = (SyncType(state["s"][0]), _count(state["s"][1])) if state["s"] is not None else None
+            snapshot = _snapshot_place(state["s"]) if state["s"] is not None else None
             sent = tuple(SyncType(kind) for kind in state["k"])
             if snapshot is not None and snapshot[0] not in sent:
                 raise ValueError("a snapshot of a kind the token does not sync")
@@ -68,6 +70,16 @@ class Token:
                 code="sync.types_changed",
             )
         return cls(kinds, position, snapshot)
+
+
+def _snapshot_place(state: list[Any]) -> tuple[SyncType, tuple[int, ...]]:
+    kind = SyncType(state[0])
+    key = tuple(_count(n) for n in state[1:])
+    if len(key) > len(SNAPSHOT_ORDER[kind]):
+        raise ValueError("a longer key than the kind's order")
+    # Shorter: a token from before contacts and interactions went in their customers' order. The kind starts over;
+    # a record may come twice, as it may anyway.
+    return kind, key if len(key) == len(SNAPSHOT_ORDER[kind]) else ()
 
 
 def _count(value: Any) -> int:
@@ -131,7 +143,7 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
     """The next page after `since` (none: from a full snapshot) of the kinds in `types`."""
     kinds = requested_kinds(principal, types)
     if since is None:
-        token = Token(kinds, await changes.start(session), (kinds[0], 0) if kinds else None)
+        token = Token(kinds, await changes.start(session), (kinds[0], ()) if kinds else None)
     else:
         token = Token.decode(since, kinds)
         pruned = await changes.pruned_up_to(session)
@@ -150,21 +162,22 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
 async def _snapshot(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> Token:
     """Fill the page with records in scope, kind after kind by id; the token of where the snapshot stopped."""
     assert token.snapshot is not None
-    kind, after_id = token.snapshot
+    kind, after = token.snapshot
     while True:
         if page.room == 0:
-            return Token(token.kinds, token.position, (kind, after_id))
-        records = await repo.records_after(kind, principal, after_id, page.room + 1)
+            return Token(token.kinds, token.position, (kind, after))
+        records = await repo.records_after(kind, principal, after, page.room + 1)
         full = len(records) > page.room
         records = records[: page.room]
         page.upsert(kind, {record.id: record for record in records})
         page.room -= len(records)
         if full:
-            return Token(token.kinds, token.position, (kind, records[-1].id))
+            last = records[-1]
+            return Token(token.kinds, token.position, (kind, tuple(getattr(last, name) for name in SNAPSHOT_ORDER[kind])))
         later = token.kinds[token.kinds.index(kind) + 1 :]
         if not later:
             return Token(token.kinds, token.position, None)
-        kind, after_id = later[0], 0
+        kind, after = later[0], ()
 
 
 async def _logged(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> tuple[Token, bool]:
