@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -359,15 +360,19 @@ class InteractionRead(VersionedOutput):
     @model_validator(mode="before")
     @classmethod
     def _check_in_of(cls, interaction: Any) -> Any:
-        """An Interaction row keeps its check-in in four columns."""
-        if isinstance(interaction, dict) or getattr(interaction, "checked_in_at", None) is None:
+        """An Interaction row (an entity, or its columns as a dict) keeps its check-in in four columns."""
+        columns = interaction if isinstance(interaction, dict) else None
+        column = columns.get if columns is not None else partial(getattr, interaction)
+        if column("checked_in_at", None) is None:
             return interaction
         check_in = CheckIn(
-            latitude=interaction.checkin_latitude,
-            longitude=interaction.checkin_longitude,
-            accuracy_m=interaction.checkin_accuracy_m,
-            checked_in_at=interaction.checked_in_at,
+            latitude=column("checkin_latitude"),
+            longitude=column("checkin_longitude"),
+            accuracy_m=column("checkin_accuracy_m"),
+            checked_in_at=column("checked_in_at"),
         )
+        if columns is not None:
+            return columns | {"check_in": check_in}
         return {name: getattr(interaction, name) for name in cls.model_fields if name != "check_in"} | {"check_in": check_in}
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import Row, Select, inspect, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
+from crm_api.core.db import records
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import ChangeLog
 from crm_api.models.collaboration import Task
@@ -39,7 +40,9 @@ class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def records_after(self, kind: SyncType, principal: Principal, after: tuple[int, ...], limit: int) -> list[Row[Any]]:
+    async def records_after(
+        self, kind: SyncType, principal: Principal, after: tuple[int, ...], limit: int
+    ) -> list[dict[str, Any]]:
         """A snapshot page: the kind's records in scope after the key `after` (empty: from the first) in the kind's
         snapshot order."""
         model = MODELS[kind]
@@ -49,13 +52,13 @@ class SyncRepository:
             statement = statement.where(tuple_(*order) > tuple_(*after))
             if order[0] is not model.id:  # the scan of the caller's customers starts at the key's customer
                 statement = statement.where(Customer.id >= after[0])
-        return list((await self.session.execute(statement)).all())
+        return records(await self.session.execute(statement))
 
-    async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[Row[Any]]:
+    async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[dict[str, Any]]:
         """Those of the records that are in scope now."""
         model = MODELS[kind]
         statement = _in_scope(kind, principal).where(model.id.in_(list(ids))).order_by(model.id)
-        return list((await self.session.execute(statement)).all())
+        return records(await self.session.execute(statement))
 
     async def tags_of(self, customer_ids: Iterable[int]) -> dict[int, list[str]]:
         """Each customer's tags, by name."""
