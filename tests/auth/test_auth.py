@@ -9,7 +9,7 @@ async def _login(client, username, password=PASSWORD):
 
 
 async def test_login_returns_a_token_pair_that_authenticates(client, actors):
-    user = await actors.make("account_manager", username="li.na")
+    user = await actors.make("account_manager", username="li.na", team="east")
     response = await _login(client, "LI.NA")
     assert response.status_code == 200
     tokens = response.json()
@@ -19,6 +19,7 @@ async def test_login_returns_a_token_pair_that_authenticates(client, actors):
     assert me.json()["id"] == user.id
     assert me.json()["roles"] == ["account_manager"]
     assert me.json()["permissions"]["customers:read"] == "own"
+    assert (me.json()["username"], me.json()["team"]["name"], me.json()["totp_enabled"]) == ("li.na", "east", False)
 
 
 async def test_oauth2_form_login_for_swagger(client, actors):

@@ -19,7 +19,7 @@ from crm_api.core.db import Database
 from crm_api.core.errors import RateLimited, Unauthorized
 from crm_api.core.permissions import Principal
 from crm_api.core.security import PasswordChecks, create_access_token, fingerprint, new_secret
-from crm_api.models.identity import LoginAttempt, RefreshToken, Team, User
+from crm_api.models.identity import LoginAttempt, RefreshToken, User
 
 
 def normalize_username(username: str) -> str:
@@ -195,16 +195,16 @@ async def me(session: AsyncSession, principal: Principal) -> Me:
     if principal.user_id is None:
         raise Unauthorized("API keys have no user profile", code="auth.not_a_user")
     # The principal was resolved for this request, so the user exists and is active.
-    user = await session.get(User, principal.user_id)
-    assert user is not None
-    team = await session.get(Team, user.team_id) if user.team_id is not None else None
+    found = await repository.profile(session, principal.user_id)
+    assert found is not None
+    team = TeamRef(id=found["team_id"], name=found["team_name"]) if found["team_id"] is not None else None
     return Me(
-        id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        email=user.email,
-        team=TeamRef.model_validate(team) if team else None,
+        id=found["id"],
+        username=found["username"],
+        full_name=found["full_name"],
+        email=found["email"],
+        team=team,
         roles=list(principal.roles),
         permissions=principal.permissions,
-        totp_enabled=await totp.active_totp(session, user.id) is not None,
+        totp_enabled=found["totp_enabled"],
     )
