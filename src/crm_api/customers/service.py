@@ -431,14 +431,20 @@ async def _checked_columns(
     return rows
 
 
-async def create_customers(session: AsyncSession, actor: Principal, items: Sequence[CustomerCreate]) -> list[int]:
+async def create_customers(
+    session: AsyncSession, actor: Principal, items: Sequence[CustomerCreate], *, screened: bool = False
+) -> list[int]:
     """create_customer for many (an import's chunk): the same rules, checked for each before any is written. They are
     written set-based, an INSERT per table whatever their number and no ORM object each, which is most of what an
-    import costs per row. Returns their ids, in the order of `items`."""
+    import costs per row. Returns their ids, in the order of `items`.
+
+    `screened`: `import_duplicates` let these rows through in this transaction, so the duplicate guard's lookup is
+    not run a second time; its unique indexes still refuse a duplicate written meanwhile."""
     owner_id = ensure_can_own(actor)
     rows = await _checked_columns(session, items, with_custom_fields=True)
     keys = [CustomerKeys.of(values) for values in rows]
-    await ensure_none_duplicate(session, keys)
+    if not screened:
+        await ensure_none_duplicate(session, keys)
     columns = set().union(*rows)  # one INSERT takes the same columns from every row: a value left out is None
     new = [
         {column: values.get(column) for column in columns}

@@ -7,6 +7,7 @@ made by hand.
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -129,7 +130,7 @@ ENTITIES: dict[ImportEntity, EntityImport] = {
             labels=customer_columns.CHINESE_LABELS,
             existing=customers.ids_by_external_id,
             create=customers.create_customer,
-            create_many=customers.create_customers,
+            create_many=partial(customers.create_customers, screened=True),  # `screen` has looked for duplicates
             update=lambda session, actor, record_id, row, fields: customers.update_customer(
                 session, actor, record_id, _changes(CustomerUpdate, row, fields)
             ),
