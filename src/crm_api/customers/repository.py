@@ -475,26 +475,22 @@ class CustomerRepository(Repository[Customer]):
         if rows:
             await self.session.execute(insert(CustomerTag), rows)
 
-    async def start_ownership_histories(self, customer_ids: Sequence[int], actor_id: int | None, at: datetime) -> None:
-        """The ownership history's first row of each new customer (to its owner, "create"): one INSERT … SELECT,
-        which PostgreSQL runs at a third of the cost of a row each."""
+    async def add_ownership_changes(
+        self, customer_ids: Sequence[int], action: customer_policy.OwnershipAction, actor_id: int | None, at: datetime
+    ) -> None:
+        """A row of each customer's ownership history, to its owner now: one INSERT … SELECT, which PostgreSQL runs at
+        a third of the cost of a row each."""
         if not customer_ids:
             return
-        columns = (
-            OwnershipChange.customer_id,
-            OwnershipChange.to_user_id,
-            OwnershipChange.action,
-            OwnershipChange.actor_id,
-            OwnershipChange.at,
-        )
         rows = select(
             Customer.id,
             Customer.owner_id,
-            literal(customer_policy.OwnershipAction.CREATE.value, OwnershipChange.action.type),
+            literal(action.value, OwnershipChange.action.type),
             literal(actor_id, OwnershipChange.actor_id.type),
             literal(at, OwnershipChange.at.type),
         ).where(Customer.id.in_(customer_ids))
-        await self.session.execute(insert(OwnershipChange.__table__).from_select([c.key for c in columns], rows))
+        columns = ["customer_id", "to_user_id", "action", "actor_id", "at"]
+        await self.session.execute(insert(OwnershipChange.__table__).from_select(columns, rows))
 
     async def reassign(self, column: Column[Any], *, loser_id: int, survivor_id: int) -> int:
         """Point the loser's rows of `column`'s table at the survivor; rows that would collide with one of the

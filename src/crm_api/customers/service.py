@@ -77,6 +77,12 @@ def to_read(customer: Customer) -> CustomerRead:
     return CustomerRead.model_validate(customer)
 
 
+def read_of_columns(columns: Mapping[str, Any]) -> CustomerRead:
+    """The representation of a customer read or written without the ORM: its columns as a dict, with its names and
+    tags beside them (a set-based write's RETURNING, a sync page)."""
+    return CustomerRead.model_validate({**columns, "locked": columns["locked_at"] is not None})
+
+
 def audit_view(customer: Customer) -> dict[str, Any]:
     return _audit_view_of(audit.snapshot(customer), [tag.tag for tag in customer.tags])
 
@@ -469,15 +475,7 @@ async def create_customers(
         )
     owner_name = (await repo.user_names([owner_id])).get(owner_id)
     reads = {
-        record["id"]: CustomerRead.model_validate(
-            record
-            | {
-                "owner_name": owner_name,
-                "created_by_name": owner_name,
-                "locked": False,
-                "tags": data.tags or [],
-            }
-        )
+        record["id"]: read_of_columns(record | {"owner_name": owner_name, "created_by_name": owner_name, "tags": data.tags or []})
         for record, data in zip(created, items, strict=True)
     }
     await audit.record_creations(
@@ -490,7 +488,7 @@ async def create_customers(
             for read, record in zip(reads.values(), created, strict=True)
         },
     )
-    await repo.start_ownership_histories(list(reads), owner_id, clock.now())
+    await repo.add_ownership_changes(list(reads), OwnershipAction.CREATE, owner_id, clock.now())
     await CUSTOMER_EVENTS.publish_many(session, "created", reads)
     return list(reads)
 

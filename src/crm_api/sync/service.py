@@ -20,7 +20,8 @@ from crm_api.core import changes
 from crm_api.core.changes import Position
 from crm_api.core.errors import InvalidInput
 from crm_api.core.permissions import Principal
-from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
+from crm_api.customers import service as customers
+from crm_api.customers.schemas import ContactRead, InteractionRead
 from crm_api.opportunities import service as opportunities
 from crm_api.sync.exceptions import TokenExpired
 from crm_api.sync.policy import ENTITY_TYPES, PERMISSIONS, SNAPSHOT_ORDER, SyncType
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
     from crm_api.models.pipeline import Opportunity
 
 # Each kind's read representation of a record's columns (a dict: validating one costs a fraction of a row's
-# attributes), for this caller. A customer's comes with its tags and lock added; tasks and opportunities list the
+# attributes), for this caller. A customer's comes with its tags added; tasks and opportunities list the
 # caller's allowed actions, which their rules read as attributes.
 READS: dict[SyncType, Callable[[dict[str, Any], Principal], BaseModel]] = {
-    SyncType.CUSTOMERS: lambda customer, _: CustomerRead.model_validate(customer),
+    SyncType.CUSTOMERS: lambda customer, _: customers.read_of_columns(customer),
     SyncType.CONTACTS: lambda contact, _: ContactRead.model_validate(contact),
     SyncType.INTERACTIONS: lambda interaction, _: InteractionRead.model_validate(interaction),
     SyncType.TASKS: lambda task, principal: tasks.to_read(cast("Task", SimpleNamespace(**task)), principal),
@@ -135,7 +136,7 @@ class _Page:
         if records.get(SyncType.CUSTOMERS):
             tags = await repo.tags_of(row["id"] for row in records[SyncType.CUSTOMERS])
             for row in records[SyncType.CUSTOMERS]:
-                row |= {"tags": tags.get(row["id"], []), "locked": row["locked_at"] is not None}
+                row["tags"] = tags.get(row["id"], [])
         sets: dict[str, Changes[Any]] = {
             kind.value: Changes(
                 upserts=[READS[kind](record, principal) for record in records[kind]], deleted=sorted(self.deleted[kind])
@@ -166,7 +167,8 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
 
 
 async def _snapshot(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> Token:
-    """Fill the page with records in scope, kind after kind by id; the token of where the snapshot stopped."""
+    """Fill the page with records in scope, kind after kind in each kind's SNAPSHOT_ORDER; the token of where the
+    snapshot stopped."""
     assert token.snapshot is not None
     kind, after = token.snapshot
     while True:
