@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import PASSWORD, assert_problem
+from tests.factories import PASSWORD, assert_problem, count_statements
 
 NON_ADMIN_ROLES = ["executive", "sales_supervisor", "account_manager", "marketer"]
 
@@ -125,6 +125,20 @@ async def test_user_list_filters_and_pages_with_a_cursor(client, actors):
     assert_problem(
         await client.get("/api/v1/users", params={"cursor": "garbage!"}, headers=admin.headers), 422, "pagination.invalid_cursor"
     )
+
+
+async def test_a_page_of_users_shows_each_as_their_own_record_does_in_one_statement(app, client, actors):
+    admin = await actors.make("admin")
+    await actors.make("sales_supervisor", "account_manager", team="East")
+    await actors.make("marketer")
+    await actors.make("executive", team="East")
+    with count_statements(app.state.db.engine) as statements:
+        page = (await client.get("/api/v1/users", params={"limit": 10}, headers=admin.headers)).json()
+    assert len([s for s in statements if "role_permissions" not in s]) == 1  # the caller's resolution aside
+    assert [len(u["roles"]) for u in page["items"]] == [1, 1, 2, 1]
+    for listed in page["items"]:
+        assert listed == (await client.get(f"/api/v1/users/{listed['id']}", headers=admin.headers)).json()
+    assert page["items"][2]["roles"] == ["account_manager", "sales_supervisor"] and page["items"][2]["team_name"] == "East"
 
 
 async def test_teams_create_rename_and_list_members(client, actors):

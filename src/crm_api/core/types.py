@@ -1,13 +1,15 @@
 """Column types that behave the same on SQLite and PostgreSQL."""
 
+import json
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, String, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, Select, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -95,3 +97,40 @@ def _money_text_sqlite(element: money_text, compiler: Any, **kw: Any) -> str:
 @compiles(money_text, "postgresql")
 def _money_text_postgresql(element: money_text, compiler: Any, **kw: Any) -> str:
     return f"CAST(ROUND(CAST({compiler.process(element.clauses, **kw)} AS NUMERIC), 2) AS TEXT)"
+
+
+class TextList(TypeDecorator[list[str]]):
+    """A list of text read as one column: PostgreSQL hands an array over, SQLite a JSON array."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[str]:
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else list(value)
+
+
+class listed(FunctionElement[list[str]]):
+    """What a one-column select finds for the enclosing select's row (which it correlates to), in the select's order,
+    as one column of that row: a page of records with their tags or roles is one statement, not a page and then its
+    lists."""
+
+    type = TextList()
+    inherit_cache = True
+    name = "listed"
+
+    def __init__(self, values: Select[str]) -> None:
+        super().__init__(values.correlate_except(None).scalar_subquery())
+
+
+@compiles(listed, "postgresql")
+def _listed_as_array(element: listed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "ARRAY" + compiler.process(element.clauses, **kw)
+
+
+@compiles(listed)
+def _listed_as_json_array(element: listed, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's json_group_array takes no ORDER BY: it aggregates the ordered select's rows in their order.
+    values = element.clauses.clauses[0].element.subquery()
+    return compiler.process(select(func.json_group_array(*values.c)).scalar_subquery(), **kw)

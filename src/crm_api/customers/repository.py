@@ -1,5 +1,4 @@
-import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,10 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     CursorResult,
     Exists,
-    ScalarSelect,
     Select,
-    String,
-    TypeDecorator,
     UniqueConstraint,
     and_,
     bindparam,
@@ -28,18 +24,14 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from crm_api.core import changes
 from crm_api.core.db import read_rows, records
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
-from crm_api.core.types import Money
+from crm_api.core.types import Money, listed
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerRead, CustomerSearch
 from crm_api.models import Base
@@ -64,47 +56,12 @@ OWNERSHIP_STARTS = (
 )
 
 
-class TagNames(TypeDecorator[list[str]]):
-    """A customer's tag names read as one column: PostgreSQL hands an array over, SQLite a JSON array."""
-
-    impl = String
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> list[str]:
-        if value is None:
-            return []
-        return json.loads(value) if isinstance(value, str) else list(value)
-
-
-class customer_tag_names(FunctionElement[list[str]]):
-    """The tag names of the customer of the enclosing select's row, as a column of that row: a page of customers is
-    one statement, not a page and then its tags."""
-
-    type = TagNames()
-    inherit_cache = True
-    name = "customer_tag_names"
-
-
-def _tags_of_the_row(aggregate: Callable[[Any], ColumnElement[Any]]) -> ScalarSelect[Any]:
-    return select(aggregate(CustomerTag.tag)).where(CustomerTag.customer_id == Customer.id).scalar_subquery()
-
-
-@compiles(customer_tag_names, "postgresql")
-def _tags_as_array(element: customer_tag_names, compiler: SQLCompiler, **kw: Any) -> str:
-    return "ARRAY" + compiler.process(_tags_of_the_row(lambda tag: tag), **kw)
-
-
-@compiles(customer_tag_names)
-def _tags_as_json_array(element: customer_tag_names, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(_tags_of_the_row(func.json_group_array), **kw)
-
-
 # What a customer's representation (CustomerRead) reads: its columns and names, whether it is locked, its tags; each
 # labelled with its field's name (`read_rows` reads them without the ORM, which would name the names' subqueries).
 READ_COLUMNS = (
     *(getattr(Customer, name).label(name) for name in CustomerRead.model_fields if name not in {"locked", "tags"}),
     Customer.locked_at.is_not(None).label("locked"),
-    customer_tag_names().label("tags"),
+    listed(select(CustomerTag.tag).where(CustomerTag.customer_id == Customer.id)).label("tags"),
 )
 CUSTOMER_ID = "customer_id"
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()

@@ -6,6 +6,7 @@ from crm_api.core.permissions import Principal, scope_clause
 from crm_api.models.identity import User
 
 
-def visible(principal: Principal, permission: str) -> ColumnElement[bool]:
-    """A user is visible when that user is within the caller's scope (own: oneself; team: the team's members)."""
-    return scope_clause(principal, permission, User.id)
+def visible(principal: Principal, permission: str, *, named: bool = False) -> ColumnElement[bool]:
+    """A user is visible when that user is within the caller's scope (own: oneself; team: the team's members).
+    `named`: see `scope_clause`."""
+    return scope_clause(principal, permission, User.id, named=named)

@@ -5,6 +5,7 @@ from fastapi import Depends, Query, status
 from crm_api.auth import totp
 from crm_api.core.auth import require
 from crm_api.core.db import SessionDep
+from crm_api.core.http import Rendered
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
@@ -31,8 +32,8 @@ async def list_users(
     role: Annotated[str | None, Query(max_length=50)] = None,
     team_id: Id | None = None,
     active: bool | None = None,
-) -> Page[UserRead]:
-    return await service.list_users(session, principal, page, q=q, role=role, team_id=team_id, active=active)
+) -> Rendered:
+    return Rendered(await service.list_users(session, principal, page, q=q, role=role, team_id=team_id, active=active))
 
 
 @router.post(

@@ -6,8 +6,8 @@ from crm_api.auth.principal import principals_changed
 from crm_api.auth.service import revoke_sessions
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, InvalidInput, NotFound
-from crm_api.core.pagination import Page, PageParams
-from crm_api.core.permissions import Principal
+from crm_api.core.pagination import Page, PageParams, PageRows
+from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.security import hash_password
 from crm_api.models.identity import Role, Team, User
 from crm_api.users.repository import TeamRepository, UserRepository
@@ -76,10 +76,9 @@ async def list_users(
     active: bool | None = None,
 ) -> Page[UserRead]:
     repo = UserRepository(session)
-    statement = repo.filtered(
-        repo.with_roles(repo.scoped(principal, "users:read")), q=q, role=role, team_id=team_id, active=active
-    )
-    return (await repo.page(statement, params)).to_page(to_read)
+    statement = repo.filtered(repo.read_scoped(principal), q=q, role=role, team_id=team_id, active=active)
+    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=scope_values(principal))
+    return page.to_page(UserRead.model_validate)
 
 
 async def create_user(session: AsyncSession, actor: Principal | None, data: UserCreate) -> User:
