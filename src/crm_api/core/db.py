@@ -11,7 +11,7 @@ import pydantic_core
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy import Executable, Result, event, text
+from sqlalchemy import Executable, Label, Result, event, inspect, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -197,6 +197,12 @@ async def read_rows(session: AsyncSession, statement: Executable, parameters: Ma
     await session.flush()
     connection = await session.connection()
     return await connection.execute(statement, parameters)
+
+
+def record_columns(model: type[Any]) -> tuple[Label[Any], ...]:
+    """Every mapped column of the model, the `*_name` ones (core.references) among them, each labelled with its
+    attribute's name: a select of them read by `records` gives what the model's representation validates from."""
+    return tuple(attribute.expression.label(attribute.key) for attribute in inspect(model).column_attrs)
 
 
 def records(result: Result[Any]) -> list[dict[str, Any]]:

@@ -1,7 +1,6 @@
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -27,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core import changes
-from crm_api.core.db import read_rows, records
+from crm_api.core.db import read_rows, record_columns, records
+from crm_api.core.pagination import Sort
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, locked
@@ -143,18 +143,9 @@ class CustomerRepository(Repository[Customer]):
         conditions = [*customer_policy.matching(filters), *custom]
         return statement.where(*conditions) if conditions else statement
 
-    async def orders_summary(self, customer_id: int) -> tuple[int, Decimal, date | None]:
+    async def orders_summary(self, customer_id: int) -> dict[str, Any]:
         """Count, total and last date of the customer's completed orders, in one statement."""
-        row = (
-            await self.session.execute(
-                select(
-                    func.count(Order.id),
-                    type_coerce(func.coalesce(func.sum(Order.total), 0), Money()),
-                    func.max(Order.order_date),
-                ).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
-            )
-        ).one()
-        return row[0], row[1], row[2]
+        return records(await read_rows(self.session, _ORDERS_SUMMARY, {CUSTOMER_ID: customer_id}))[0]
 
     async def sharing_keys(
         self, *, names: Sequence[str], phones: Sequence[str], emails: Sequence[str], except_id: int | None
@@ -485,6 +476,27 @@ def customer_references() -> list[Column[Any]]:
     ]
 
 
+# The count, total and last date of the customer CUSTOMER_ID's completed orders.
+_ORDERS_SUMMARY = select(
+    func.count(Order.id).label("count"),
+    type_coerce(func.coalesce(func.sum(Order.total), 0), Money()).label("total"),
+    func.max(Order.order_date).label("last_order_date"),
+).where(Order.customer_id == bindparam(CUSTOMER_ID), Order.status.in_(COMPLETED_ORDER_STATUSES))
+
+# A customer's interactions in the order recorded: the day, then the id.
+INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
+LATEST = "latest"
+# The columns of the customer CUSTOMER_ID's contacts, in the order they were added, and of its LATEST interactions,
+# newest first (the customer 360).
+_CONTACTS_OF_CUSTOMER = select(*record_columns(Contact)).where(Contact.customer_id == bindparam(CUSTOMER_ID)).order_by(Contact.id)
+_LATEST_INTERACTIONS = (
+    select(*record_columns(Interaction))
+    .where(Interaction.customer_id == bindparam(CUSTOMER_ID))
+    .order_by(*(key.desc() for key in INTERACTION_ORDER.keys))
+    .limit(bindparam(LATEST))
+)
+
+
 class CustomerRecordRepository(Repository[R]):
     """Records of one customer; the data scope is the customer's, which the service checks first."""
 
@@ -499,6 +511,15 @@ class CustomerRecordRepository(Repository[R]):
 class ContactRepository(CustomerRecordRepository[Contact]):
     model = Contact
 
+    async def records_of_customer(self, customer_id: int) -> list[dict[str, Any]]:
+        """The columns of the customer's contacts, in the order they were added."""
+        return records(await read_rows(self.session, _CONTACTS_OF_CUSTOMER, {CUSTOMER_ID: customer_id}))
+
 
 class InteractionRepository(CustomerRecordRepository[Interaction]):
     model = Interaction
+
+    async def latest_records(self, customer_id: int, latest: int) -> list[dict[str, Any]]:
+        """The columns of the customer's `latest` interactions, newest first."""
+        values = {CUSTOMER_ID: customer_id, LATEST: latest}
+        return records(await read_rows(self.session, _LATEST_INTERACTIONS, values))

@@ -34,6 +34,7 @@ from crm_api.customers import policy
 from crm_api.customers.policy import CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
     CUSTOMER_ID,
+    INTERACTION_ORDER,
     ContactRepository,
     CustomerRecordRepository,
     CustomerRepository,
@@ -67,7 +68,6 @@ DICTIONARY_FIELDS = {
 # The input field of a phone -> the column keeping its E.164 form.
 CUSTOMER_PHONES = {"phone": "phone_e164"}
 # Interactions list newest first.
-INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
 CUSTOMER_EVENTS = RecordEvents("customer", CustomerRead, "A customer (by hand, or by winning an opportunity)")
 CLAIMED = EventType("customer.claimed", "A customer was claimed from the pool; its new owner is `owner_id`", CustomerRead)
 RELEASED = EventType("customer.released", "A customer was put back into the pool", CustomerRead)
@@ -840,19 +840,25 @@ async def contacts_of(session: AsyncSession, customer_id: int) -> list[Contact]:
     return list(await session.scalars(statement))
 
 
-async def interactions_of(session: AsyncSession, customer_id: int, *, latest: int | None = None) -> list[Interaction]:
-    """The customer's interactions in the order recorded, or only the `latest` ones, newest first."""
-    statement = InteractionRepository(session).of_customer(customer_id)
-    if latest is None:
-        statement = statement.order_by(Interaction.id)
-    else:
-        statement = statement.order_by(*(key.desc() for key in INTERACTION_ORDER.keys)).limit(latest)
-    return list(await session.scalars(statement))
+async def interactions_of(session: AsyncSession, customer_id: int) -> list[Interaction]:
+    """The customer's interactions in the order recorded."""
+    return list(await session.scalars(InteractionRepository(session).of_customer(customer_id).order_by(Interaction.id)))
+
+
+async def contact_reads(session: AsyncSession, customer_id: int) -> list[ContactRead]:
+    """The customer's contacts as their representation, in the order they were added: read as columns, for the
+    customer 360."""
+    return [ContactRead.model_validate(row) for row in await ContactRepository(session).records_of_customer(customer_id)]
+
+
+async def latest_interaction_reads(session: AsyncSession, customer_id: int, latest: int) -> list[InteractionRead]:
+    """The customer's `latest` interactions as their representation, newest first, read as columns."""
+    rows = await InteractionRepository(session).latest_records(customer_id, latest)
+    return [InteractionRead.model_validate(row) for row in rows]
 
 
 async def orders_summary(session: AsyncSession, customer_id: int) -> OrdersSummary:
-    count, total, last_order_date = await CustomerRepository(session).orders_summary(customer_id)
-    return OrdersSummary(count=count, total=total, last_order_date=last_order_date)
+    return OrdersSummary.model_validate(await CustomerRepository(session).orders_summary(customer_id))
 
 
 async def list_records(

@@ -1,8 +1,9 @@
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, exists, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, Select, bindparam, exists, insert, literal, or_, select, update
 
+from crm_api.core.db import read_rows, records
 from crm_api.core.repository import Repository
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
@@ -12,6 +13,12 @@ from crm_api.opportunities import policy
 from crm_api.opportunities.policy import FINAL_STATUSES, OpportunityStatus
 
 STALL_REMINDER = "opportunity_stall"
+CUSTOMER_ID = "customer_id"
+_OPEN_FOR_CUSTOMER = (
+    select(Opportunity.id, Opportunity.code, Opportunity.summary, Opportunity.status)
+    .where(Opportunity.customer_id == bindparam(CUSTOMER_ID), Opportunity.status.not_in(FINAL_STATUSES))
+    .order_by(Opportunity.id.desc())
+)
 
 
 class OpportunityRepository(Repository[Opportunity]):
@@ -47,13 +54,9 @@ class OpportunityRepository(Repository[Opportunity]):
             )
         return statement
 
-    async def open_for_customer(self, customer_id: int) -> list[Opportunity]:
-        statement = (
-            self.select()
-            .where(Opportunity.customer_id == customer_id, Opportunity.status.not_in(FINAL_STATUSES))
-            .order_by(Opportunity.id.desc())
-        )
-        return list((await self.session.scalars(statement)).all())
+    async def open_for_customer(self, customer_id: int) -> list[dict[str, Any]]:
+        """The id, code, summary and status of the customer's open opportunities, newest first."""
+        return records(await read_rows(self.session, _OPEN_FOR_CUSTOMER, {CUSTOMER_ID: customer_id}))
 
     async def is_active_account_manager(self, user_id: int) -> bool:
         return bool(

@@ -3,11 +3,11 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, inspect, select, tuple_
+from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
-from crm_api.core.db import records
+from crm_api.core.db import record_columns, records
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import ChangeLog
 from crm_api.models.collaboration import Task
@@ -29,8 +29,7 @@ def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     """The records of `kind` the caller's lists show (policy.visible). Plain rows, not entities: a snapshot sends
     thousands, and the identity map would cost more than the query."""
     model = MODELS[kind]
-    # Every mapped column, with the `*_name` ones (core.references: subqueries on the referenced row), by attribute name.
-    statement = select(*(attribute.expression.label(attribute.key) for attribute in inspect(model).column_attrs))
+    statement = select(*record_columns(model))
     if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
         statement = statement.join(Customer, Customer.id == model.customer_id)
     return statement.where(policy.visible(kind, principal))

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.permissions import Principal
 from crm_api.customers import service as customers
-from crm_api.customers.schemas import ContactRead, CustomerRead, InteractionRead
+from crm_api.customers.schemas import CustomerRead
 from crm_api.opportunities.repository import OpportunityRepository
 from crm_api.read.customer_360.schemas import CustomerOverview, RelatedRecord
 from crm_api.tickets.repository import TicketRepository
@@ -20,12 +20,11 @@ OverviewSection = Callable[[AsyncSession, Principal, CustomerRead], Awaitable[di
 
 
 async def _contacts(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
-    return {"contacts": [ContactRead.model_validate(c) for c in await customers.contacts_of(session, customer.id)]}
+    return {"contacts": await customers.contact_reads(session, customer.id)}
 
 
 async def _latest_interactions(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
-    interactions = await customers.interactions_of(session, customer.id, latest=LATEST_INTERACTIONS)
-    return {"latest_interactions": [InteractionRead.model_validate(i) for i in interactions]}
+    return {"latest_interactions": await customers.latest_interaction_reads(session, customer.id, LATEST_INTERACTIONS)}
 
 
 async def _orders(session: AsyncSession, _: Principal, customer: CustomerRead) -> dict[str, Any]:
