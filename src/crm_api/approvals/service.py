@@ -1,10 +1,10 @@
 """Approval flows and requests (SPEC §3.14): a subject's request walks the flow's applicable steps in order."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import repository
@@ -235,13 +235,13 @@ async def list_requests(
 
 
 def with_latest_summary(statement: Select[Any], subject_type: str, subject: type[Base]) -> Select[Any]:
-    """The statement with its subjects' latest requests as columns of its rows, for `summary_of_row`."""
+    """The statement with its subjects' latest requests as columns of its rows, for `summary_of_record`."""
     return repository.with_latest_summary(statement, subject_type, subject)
 
 
-def summary_of_row(row: Row[Any]) -> ApprovalSummary | None:
-    """The latest request a row of `with_latest_summary` carries, None when the subject has none."""
-    values = {field: getattr(row, label) for field, label in repository.SUMMARY_LABELS.items()}
+def summary_of_record(record: Mapping[str, Any]) -> ApprovalSummary | None:
+    """The latest request a row of `with_latest_summary` (read as a record) carries, None when the subject has none."""
+    values = {field: record[label] for field, label in repository.SUMMARY_LABELS.items()}
     return ApprovalSummary.model_validate(values) if values["id"] is not None else None
 
 

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.approvals import service as approvals
@@ -36,6 +37,7 @@ from crm_api.core import audit
 from crm_api.core.clock import clock, local_today
 from crm_api.core.codes import next_code
 from crm_api.core.config import Settings
+from crm_api.core.db import read_rows, records
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.outbox import EventType, RecordEvents
@@ -67,17 +69,32 @@ class Money:
     invoiced: Decimal = ZERO
 
 
-def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSummary | None, money: Money) -> ContractRead:
-    computed = {"approval", "allowed_actions", "collected", "outstanding", "invoiced"}
-    fields = {name: getattr(contract, name) for name in ContractRead.model_fields if name not in computed}
+# ContractRead's fields a contract's columns hold; the others are computed.
+_STORED = tuple(
+    name
+    for name in ContractRead.model_fields
+    if name not in {"approval", "allowed_actions", "collected", "outstanding", "invoiced"}
+)
+# What a list or a read by id selects of each contract: those columns, each labelled with its field's name.
+_READ_COLUMNS = tuple(getattr(Contract, name).label(name) for name in _STORED)
+
+
+def _read_of(
+    stored: dict[str, Any], contract: Any, actor: Principal | None, approval: ApprovalSummary | None, money: Money
+) -> ContractRead:
+    """The representation of a contract (`contract`: what RULES reads, an entity or its columns as attributes)."""
     return ContractRead(
-        **fields,
+        **stored,
         collected=money.collected,
-        outstanding=contract.amount - money.collected,
+        outstanding=stored["amount"] - money.collected,
         invoiced=money.invoiced,
         approval=approval,
         allowed_actions=RULES.allowed_actions(contract, actor) if actor is not None else [],
     )
+
+
+def to_read(contract: Contract, actor: Principal | None, approval: ApprovalSummary | None, money: Money) -> ContractRead:
+    return _read_of({name: getattr(contract, name) for name in _STORED}, contract, actor, approval, money)
 
 
 async def _money(session: AsyncSession, contract_ids: list[int]) -> dict[int, Money]:
@@ -92,23 +109,26 @@ async def read(session: AsyncSession, contract: Contract, actor: Principal | Non
 
 
 def _with_money_and_approval(statement: Select[Contract]) -> Select[Any]:
-    """Rows of the contracts `statement` selects, each with its collected and invoiced sums and its latest approval
-    request (`_read_of_row`)."""
-    return approvals.with_latest_summary(ContractRepository.with_money(statement), ENTITY, Contract)
+    """The representation's columns of the contracts `statement` selects, each with its collected and invoiced sums
+    and its latest approval request (`_read_of_record`): plain rows, no ORM object."""
+    columns = statement.with_only_columns(*_READ_COLUMNS)
+    return approvals.with_latest_summary(ContractRepository.with_money(columns), ENTITY, Contract)
 
 
-def _read_of_row(row: Row[Any], actor: Principal) -> ContractRead:
-    return to_read(row[0], actor, approvals.summary_of_row(row), Money(Decimal(row.collected), Decimal(row.invoiced)))
+def _read_of_record(record: dict[str, Any], actor: Principal) -> ContractRead:
+    stored = {name: record[name] for name in _STORED}
+    money = Money(Decimal(record["collected"]), Decimal(record["invoiced"]))
+    return _read_of(stored, SimpleNamespace(**stored), actor, approvals.summary_of_record(record), money)
 
 
 async def read_by_id(session: AsyncSession, actor: Principal, contract_id: int) -> ContractRead:
     """GET of a contract: the contract with its owner, its money and its latest approval in one statement, so it
     reads without a transaction (`read` asks three)."""
     statement = _BY_ID.get(actor, READ, lambda: _with_money_and_approval(ContractRepository.readable_by_id(actor, READ)))
-    row = (await session.execute(statement, scope_values(actor) | {CONTRACT_ID: contract_id})).one_or_none()
-    if row is None:
+    found = records(await read_rows(session, statement, scope_values(actor) | {CONTRACT_ID: contract_id}))
+    if not found:
         raise NotFound("Contract", contract_id)
-    return _read_of_row(row, actor)
+    return _read_of_record(found[0], actor)
 
 
 async def get(session: AsyncSession, actor: Principal, contract_id: int) -> Contract:
@@ -134,8 +154,8 @@ async def list_contracts(
     repo = ContractRepository(session)
     listed = _LISTED.get(actor, READ, lambda: _with_money_and_approval(repo.readable(actor, READ)))
     statement = repo.filtered(listed, status=status, customer_id=customer_id)
-    rows = await repo.page(statement, params, rows=PageRows.ENTITY_AND_COLUMNS, parameters=scope_values(actor))
-    return rows.to_page(lambda row: _read_of_row(row, actor))
+    rows = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=scope_values(actor))
+    return rows.to_page(lambda record: _read_of_record(record, actor))
 
 
 async def _counterparty(session: AsyncSession, actor: Principal, data: ContractCreate) -> dict[str, Any]:
