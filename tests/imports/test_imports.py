@@ -9,7 +9,7 @@ import pytest
 
 from tests.custom_fields.factories import define_field
 from tests.customers.factories import make_customer
-from tests.factories import Actor, assert_problem
+from tests.factories import Actor, assert_problem, count_statements
 from tests.imports.files import CSV, CUSTOMERS, FILES, LEADS, ROWS, XLSX, csv_bytes, row_number, xlsx_bytes
 from tests.platform.test_idempotency_crash import _until
 from tests.sync.factories import Device
@@ -196,6 +196,24 @@ async def test_a_batch_of_imported_customers_reads_audits_publishes_and_syncs_as
         assert [(change["action"], change["to_user_id"]) for change in history["items"]] == [("create", admin.id)]
     await device.sync(client)
     assert device.ids("customers") == {hand["id"], *(c["id"] for c in imported)}
+
+
+async def test_rows_refused_for_their_own_values_leave_the_rest_of_the_batch_to_one_insert(app, client, actors):
+    """A bad region or phone names its row: the chunk's other rows are written together at the second try, not in
+    ever smaller batches."""
+    admin = await actors.make("admin")
+    rows = [["客户名称", "地区", "电话"]] + [[f"整批客户{n}号", "上海", f"021-6236{n:04d}"] for n in range(40)]
+    rows[6][1] = "火星"
+    rows[21][2] = "12"
+    rows[33][1:] = ["火星", "12"]
+    with count_statements(app.state.db.engine) as statements:
+        response = await upload(client, admin, "customers", ("c.csv", csv_bytes(rows), CSV), mode="valid_rows_only")
+    report = await finished(client, admin, response)
+    assert (report["created"], report["failed"]) == (37, 3)
+    errors = await row_errors(client, admin, report["id"])
+    assert sorted((int(e["row"]), e["column"]) for e in errors) == [(7, "地区"), (22, "电话"), (34, "地区"), (34, "电话")]
+    assert len([s for s in statements if s.lstrip().startswith("INSERT INTO customer_ownership_changes")]) == 1
+    assert await count(client, admin, "customers") == 37
 
 
 async def test_anonymous_401_wrong_role_403_and_another_users_import_404(client, actors):

@@ -157,6 +157,17 @@ class InvalidInput(DomainError):
         return error
 
 
+class InvalidItems(InvalidInput):
+    """A 422 about some items of a batch (an import's chunk): `refused` maps each refused item's index in the batch
+    to its own refusal, so the batch can be written again without them."""
+
+    def __init__(self, refused: dict[int, InvalidInput]) -> None:
+        errors = [error for refusal in refused.values() for error in refusal.errors]
+        super().__init__(errors[0].field, f"{len(refused)} of the items are invalid")
+        self.errors = errors
+        self.refused = refused
+
+
 def problem_response(
     status: int,
     code: str,

@@ -15,7 +15,7 @@ from crm_api.core import audit, offline
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code, next_codes
 from crm_api.core.config import Settings
-from crm_api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from crm_api.core.errors import Conflict, Forbidden, InvalidInput, InvalidItems, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
@@ -57,7 +57,7 @@ from crm_api.customers.schemas import (
     OwnershipChangeRead,
     PoolCustomerRead,
 )
-from crm_api.dictionary.service import ensure_value, ensure_values
+from crm_api.dictionary.service import ensure_value
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import User
 
@@ -407,33 +407,40 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
 async def _checked_columns(
     session: AsyncSession, items: Sequence[CustomerCreate], *, with_custom_fields: bool
 ) -> list[dict[str, Any]]:
-    """The columns of each new customer, phones normalized, every rule's refusal raised at once so a person fixes a
-    row in one go: dictionary values, phones, and custom fields unless the caller checks them later."""
+    """The columns of each new customer, phones normalized, every rule's refusal of an item raised at once so a person
+    fixes a row in one go: dictionary values, phones, and custom fields unless the caller checks them later. Of many
+    items, those refused are named by their index (InvalidItems), so the others can be written without them."""
     rows = [data.model_dump(exclude={"tags", *offline.REQUEST_FIELDS}, exclude_none=True) for data in items]
-    refusals: list[InvalidInput] = []
-    for name, category in DICTIONARY_FIELDS.items():
-        try:
-            await ensure_values(session, category, [values.get(name) for values in rows], field=name)
-        except InvalidInput as exc:
-            refusals.append(exc)
-    for values in rows:
+    rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER) if with_custom_fields else None
+    refused: dict[int, InvalidInput] = {}
+    for index, (data, values) in enumerate(zip(items, rows, strict=True)):
+        refusals: list[InvalidInput] = []
+        for name, category in DICTIONARY_FIELDS.items():
+            try:
+                await ensure_value(session, category, values.get(name), field=name)
+            except InvalidInput as exc:
+                refusals.append(exc)
         try:
             values |= normalized_phones(values, CUSTOMER_PHONES)
         except InvalidInput as exc:
             refusals.append(exc)
-    if with_custom_fields:
-        rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER)
-        for data, values in zip(items, rows, strict=True):
+        if rules is not None:
             try:
                 values["custom_fields"] = await custom_fields.validate_values(
                     session, CustomFieldEntity.CUSTOMER, data.custom_fields, rules=rules
                 )
             except InvalidInput as exc:
                 refusals.append(exc)
-    if len(refusals) == 1:
-        raise refusals[0]
-    if refusals:
-        raise InvalidInput.many([error for exc in refusals for error in exc.errors], "Several fields are invalid")
+        if refusals:
+            refused[index] = (
+                refusals[0]
+                if len(refusals) == 1
+                else InvalidInput.many([error for exc in refusals for error in exc.errors], "Several fields are invalid")
+            )
+    if len(items) == 1 and refused:
+        raise refused[0]
+    if refused:
+        raise InvalidItems(refused)
     return rows
 
 

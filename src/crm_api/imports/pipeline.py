@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm_api.core.errors import DomainError, InvalidInput
+from crm_api.core.errors import DomainError, InvalidInput, InvalidItems
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import CUSTOM_FIELD_COLUMN
 from crm_api.dictionary.service import values_cached
@@ -263,14 +263,21 @@ class RowWriter:
         return False
 
     async def _create(self, session: AsyncSession, rows: list[FileRow]) -> None:
-        """The rows through the batch create; a batch the service refuses is halved until the refused rows are
-        alone, so a few bad rows cost a few small batches and those rows' own creates."""
+        """The rows through the batch create. Rows it refuses by name (InvalidItems) are reported and the rest written
+        without them; a batch it refuses as a whole (a unique value taken meanwhile) is halved until the refused rows
+        are alone, so a few bad rows cost a few small batches and those rows' own creates."""
         if self.spec.create_many is None or len(rows) <= ONE_BY_ONE:
             for row in rows:
                 self.tally.created += await self._attempt(session, row, partial(self.spec.create, session, self.actor, row.data))
             return
-        if await _in_savepoint(session, partial(self.spec.create_many, session, self.actor, [row.data for row in rows])) is None:
+        refusal = await _in_savepoint(session, partial(self.spec.create_many, session, self.actor, [row.data for row in rows]))
+        if refusal is None:
             self.tally.created += len(rows)
+            return
+        if isinstance(refusal, InvalidItems):
+            for index, refused in refusal.refused.items():
+                self.tally.reject(self._errors_of(rows[index], refused))
+            await self._create(session, [row for index, row in enumerate(rows) if index not in refusal.refused])
             return
         half = len(rows) // 2
         await self._create(session, rows[:half])
