@@ -7,7 +7,7 @@ from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
-from crm_api.core.db import record_columns, records
+from crm_api.core.db import read_rows, record_columns, records
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import ChangeLog
 from crm_api.models.collaboration import Task
@@ -51,13 +51,13 @@ class SyncRepository:
             statement = statement.where(tuple_(*order) > tuple_(*after))
             if order[0] is not model.id:  # the scan of the caller's customers starts at the key's customer
                 statement = statement.where(Customer.id >= after[0])
-        return records(await self.session.execute(statement))
+        return records(await read_rows(self.session, statement))
 
     async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[dict[str, Any]]:
         """Those of the records that are in scope now."""
         model = MODELS[kind]
         statement = _in_scope(kind, principal).where(model.id.in_(list(ids))).order_by(model.id)
-        return records(await self.session.execute(statement))
+        return records(await read_rows(self.session, statement))
 
     async def tags_of(self, customer_ids: Iterable[int]) -> dict[int, list[str]]:
         """Each customer's tags, by name."""

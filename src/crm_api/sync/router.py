@@ -4,6 +4,7 @@ from fastapi import Query
 
 from crm_api.core.auth import Authenticated
 from crm_api.core.db import SessionDep, SnapshotRoute
+from crm_api.core.http import Rendered
 from crm_api.core.responses import raises
 from crm_api.core.routing import DomainRouter
 from crm_api.sync import service
@@ -39,5 +40,5 @@ async def sync_changes(
     ] = None,
     since: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH, description="`token` of your last page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Records (or changes) per page")] = DEFAULT_LIMIT,
-) -> SyncPage:
-    return await service.sync(session, principal, types=types, since=since, limit=limit)
+) -> Rendered:
+    return Rendered(await service.sync(session, principal, types=types, since=since, limit=limit))
