@@ -37,9 +37,14 @@ from bench.scenarios import SCENARIOS, Scenario, load_fixtures
 from crm_api.core.clock import clock
 
 DEFAULT_SCENARIOS = (
+    "me",
+    "users first page",
+    "audit trail first page",
     "customer by id (executive)",
     "customers first page (executive)",
     "customers deep page (executive)",
+    "search customers by name (executive)",
+    "customer overview (account manager)",
     "order history (executive)",
     "create interaction (account manager)",
     "contract by id (executive)",
