@@ -67,6 +67,7 @@ CUSTOMER_ID = "customer_id"
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
 _READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
 _VISIBLE: PerScopeShape[Exists] = PerScopeShape()
+_HEAD_BY_ID: PerScopeShape[Select[*tuple[Any, ...]]] = PerScopeShape()
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,21 @@ class CustomerRepository(Repository[Customer]):
         per request."""
         statement = _READ_BY_ID.get(
             principal, permission, lambda: self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
+        )
+        found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
+        return found[0] if found else None
+
+    async def one_head(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
+        """The id, code, name, status and erasure of the customer, if it is live and in the principal's scope of
+        `permission`: one statement per scope shape, as `one_read`."""
+        statement = _HEAD_BY_ID.get(
+            principal,
+            permission,
+            lambda: select(Customer.id, Customer.code, Customer.name, Customer.status, Customer.erased_at).where(
+                Customer.deleted_at.is_(None),
+                Customer.id == bindparam(CUSTOMER_ID),
+                customer_policy.visible(principal, permission, named=True),
+            ),
         )
         found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
         return found[0] if found else None

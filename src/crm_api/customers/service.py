@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -111,15 +111,24 @@ async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any
             await ensure_value(session, category, changes[name], field=name)
 
 
-def ensure_not_erased(record: Customer | Contact) -> None:
+class CustomerHead(NamedTuple):
+    """What a new record of a customer reads of it: who it is, and whether it may change."""
+
+    id: int
+    code: str
+    name: str
+    status: str
+    erased_at: datetime | None
+
+
+def ensure_not_erased(record: "Customer | CustomerHead | Contact") -> None:
     """A customer or contact whose personal data was erased is read-only (§3.11)."""
     if record.erased_at is not None:
-        raise Conflict(
-            f"The personal data of {type(record).__name__.lower()} {record.id} was erased; it is read-only", code="privacy.erased"
-        )
+        noun = "contact" if isinstance(record, Contact) else "customer"
+        raise Conflict(f"The personal data of {noun} {record.id} was erased; it is read-only", code="privacy.erased")
 
 
-def ensure_active(customer: Customer) -> None:
+def ensure_active(customer: "Customer | CustomerHead") -> None:
     """Only active customers change; a churned (or erased) one is read-only."""
     ensure_not_erased(customer)
     if customer.status != CustomerStatus.ACTIVE:
@@ -190,6 +199,16 @@ async def read_customer(session: AsyncSession, principal: Principal, customer_id
     if values is None:
         raise NotFound("Customer", customer_id)
     return CustomerRead.model_validate(values)
+
+
+async def _writable_head(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerHead:
+    """writable_customer for a new record of the customer: its head read as columns, no Customer object or tags."""
+    values = await CustomerRepository(session).one_head(principal, "customers:write", customer_id)
+    if values is None:
+        raise NotFound("Customer", customer_id)
+    head = CustomerHead(**values)
+    ensure_active(head)
+    return head
 
 
 async def writable_customer(
@@ -905,7 +924,7 @@ async def _add_record(
     the same `client_id` made."""
 
     async def make() -> Record:
-        customer = await writable_customer(session, actor, customer_id)
+        customer = await _writable_head(session, actor, customer_id)
         names_known(session, Customer.name, {customer.id: customer.name})
         if actor.full_name is not None:
             names_known(session, User.full_name, {actor.user_id: actor.full_name})
