@@ -6,6 +6,7 @@ policy states once which refusal a caller sees first (403 before 409, or the oth
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
+from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import CheckConstraint
@@ -34,6 +35,7 @@ def status_check(values: Iterable[StrEnum], *, column: str = "status") -> CheckC
     return CheckConstraint(one_of(column, values), name=f"{column}_known")
 
 
+@cache  # one check per permission, so the rules of a table share it (`allowed_actions` runs it once)
 def holds(permission: str) -> Check[Any]:
     """The caller's role grants `permission` (in any scope; the data scope is the query's job)."""
 
@@ -79,4 +81,17 @@ class RuleTable(Generic[E, A]):
             raise error
 
     def allowed_actions(self, entity: E, actor: Principal) -> list[A]:
-        return [action for action in self.rules if self.refusal(action, entity, actor) is None]
+        # Actions share checks (the permission, the owner, the status): each runs once per entity, and a refusal
+        # built once, not once per action; a page of twenty records asks this of each.
+        passed: dict[Check[E], bool] = {}
+        allowed = []
+        for action, checks in self.rules.items():
+            for check in checks:
+                verdict = passed.get(check)
+                if verdict is None:
+                    verdict = passed[check] = check(entity, actor) is None
+                if not verdict:
+                    break
+            else:
+                allowed.append(action)
+        return allowed
