@@ -110,6 +110,23 @@ async def test_contacts_and_interactions_page_in_their_customers_order_each_once
     assert device.ids("contacts") == {contact["id"] for contact in contacts}
 
 
+async def test_a_customer_syncs_as_its_get_shows_it_tags_included(client: httpx.AsyncClient, actors: Actors):
+    manager = await actors.make("account_manager")
+    tagged = await make_customer(client, manager, tags=["重点", "华东"])
+    plain = await make_customer(client, manager, name="无标签贸易有限公司", phone=None)
+    device = Device(manager)
+    await device.sync(client)
+    for customer in (tagged, plain):
+        shown = (await client.get(f"{BASE}/{customer['id']}", headers=manager.headers)).json()
+        assert device.records["customers"][customer["id"]] == shown
+    assert device.records["customers"][tagged["id"]]["tags"] == ["华东", "重点"]
+    assert device.records["customers"][plain["id"]]["tags"] == []
+
+    assert (await client.patch(f"{BASE}/{tagged['id']}", json={"tags": ["华南"]}, headers=manager.headers)).status_code == 200
+    page = (await device.sync(client))[-1]
+    assert [(c["id"], c["tags"]) for c in page["customers"]["upserts"]] == [(tagged["id"], ["华南"])]
+
+
 async def test_changes_arrive_as_upserts_and_deletes_as_tombstones(client: httpx.AsyncClient, actors: Actors):
     manager = await actors.make("account_manager")
     customer = await make_customer(client, manager)

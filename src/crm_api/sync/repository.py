@@ -10,6 +10,7 @@ from crm_api.core.changes import Position
 from crm_api.core.db import read_rows, record_columns, records
 from crm_api.core.permissions import Principal
 from crm_api.core.tables import ChangeLog
+from crm_api.core.types import listed
 from crm_api.models.collaboration import Task
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction
 from crm_api.models.pipeline import Opportunity
@@ -25,11 +26,17 @@ MODELS: dict[SyncType, Any] = {
 }
 
 
+# A customer's tags by name, as a column of its row: a page of customers is one statement.
+_TAG_NAMES = listed(select(CustomerTag.tag).where(CustomerTag.customer_id == Customer.id)).label("tags")
+
+
 def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     """The records of `kind` the caller's lists show (policy.visible). Plain rows, not entities: a snapshot sends
     thousands, and the identity map would cost more than the query."""
     model = MODELS[kind]
     statement = select(*record_columns(model))
+    if kind is SyncType.CUSTOMERS:
+        statement = statement.add_columns(_TAG_NAMES)
     if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
         statement = statement.join(Customer, Customer.id == model.customer_id)
     return statement.where(policy.visible(kind, principal))
@@ -58,14 +65,6 @@ class SyncRepository:
         model = MODELS[kind]
         statement = _in_scope(kind, principal).where(model.id.in_(list(ids))).order_by(model.id)
         return records(await read_rows(self.session, statement))
-
-    async def tags_of(self, customer_ids: Iterable[int]) -> dict[int, list[str]]:
-        """Each customer's tags, by name."""
-        statement = select(CustomerTag.customer_id, CustomerTag.tag).where(CustomerTag.customer_id.in_(list(customer_ids)))
-        tags: dict[int, list[str]] = {}
-        for customer_id, tag in (await self.session.execute(statement.order_by(CustomerTag.tag))).all():
-            tags.setdefault(customer_id, []).append(tag)
-        return tags
 
     async def changed(
         self, kinds: Sequence[SyncType], principal: Principal, after: Position, below: int, limit: int

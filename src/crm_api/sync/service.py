@@ -131,12 +131,8 @@ class _Page:
         for record_id in ids:
             self.upserts[kind].pop(record_id, None)
 
-    async def read(self, repo: SyncRepository, principal: Principal, token: Token, more: bool) -> SyncPage:
+    def read(self, principal: Principal, token: Token, more: bool) -> SyncPage:
         records: dict[SyncType, list[Any]] = {kind: list(self.upserts[kind].values()) for kind in token.kinds}
-        if records.get(SyncType.CUSTOMERS):
-            tags = await repo.tags_of(row["id"] for row in records[SyncType.CUSTOMERS])
-            for row in records[SyncType.CUSTOMERS]:
-                row["tags"] = tags.get(row["id"], [])
         sets: dict[str, Changes[Any]] = {
             kind.value: Changes(
                 upserts=[READS[kind](record, principal) for record in records[kind]], deleted=sorted(self.deleted[kind])
@@ -161,9 +157,9 @@ async def sync(session: AsyncSession, principal: Principal, *, types: str | None
     if token.snapshot is not None:
         token = await _snapshot(repo, principal, token, page)
         if token.snapshot is not None:
-            return await page.read(repo, principal, token, more=True)
+            return page.read(principal, token, more=True)
     token, more = await _logged(repo, principal, token, page)
-    return await page.read(repo, principal, token, more=more)
+    return page.read(principal, token, more=more)
 
 
 async def _snapshot(repo: SyncRepository, principal: Principal, token: Token, page: _Page) -> Token:
