@@ -70,6 +70,16 @@ _VISIBLE: PerScopeShape[Exists] = PerScopeShape()
 _HEAD_BY_ID: PerScopeShape[Select[*tuple[Any, ...]]] = PerScopeShape()
 
 
+def _live_by_id(principal: Principal, permission: str) -> Select[Customer]:
+    """The customer `CUSTOMER_ID` names if it is live and in the principal's scope of `permission`, run with
+    `scope_values(principal)`: the one condition of the reads and checks of a customer by id."""
+    return select(Customer).where(
+        Customer.deleted_at.is_(None),
+        Customer.id == bindparam(CUSTOMER_ID),
+        customer_policy.visible(principal, permission, named=True),
+    )
+
+
 @dataclass(frozen=True)
 class Staleness:
     """The customers one recycle rule catches on a day: of these levels (None: every level but `other_levels`), owned
@@ -119,36 +129,28 @@ class CustomerRepository(Repository[Customer]):
         """The condition that the customer `CUSTOMER_ID` names is live and in the principal's scope of `permission`,
         run with `scope_values(principal)`: built once per scope shape, as `read_scoped`."""
 
-        def build() -> Exists:
-            visible = customer_policy.visible(principal, permission, named=True)
-            return (
-                select(Customer.id).where(Customer.deleted_at.is_(None), Customer.id == bindparam(CUSTOMER_ID), visible).exists()
-            )
-
-        return _VISIBLE.get(principal, permission, build)
+        return _VISIBLE.get(
+            principal, permission, lambda: _live_by_id(principal, permission).with_only_columns(Customer.id).exists()
+        )
 
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The representation's values of the customer, if it is live and in the principal's scope of `permission`:
         one statement per scope shape, as `read_scoped`; SQLAlchemy keeps its cache key, so nothing is built or keyed
         per request."""
-        statement = _READ_BY_ID.get(
-            principal, permission, lambda: self.read_scoped(principal, permission).where(Customer.id == bindparam(CUSTOMER_ID))
-        )
-        found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
-        return found[0] if found else None
+        statement = _READ_BY_ID.get(principal, permission, lambda: self.as_read(_live_by_id(principal, permission)))
+        return await self._first_of(statement, principal, customer_id)
 
     async def one_head(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The id, code, name, status and erasure of the customer, if it is live and in the principal's scope of
         `permission`: one statement per scope shape, as `one_read`."""
-        statement = _HEAD_BY_ID.get(
-            principal,
-            permission,
-            lambda: select(Customer.id, Customer.code, Customer.name, Customer.status, Customer.erased_at).where(
-                Customer.deleted_at.is_(None),
-                Customer.id == bindparam(CUSTOMER_ID),
-                customer_policy.visible(principal, permission, named=True),
-            ),
-        )
+        head = (Customer.id, Customer.code, Customer.name, Customer.status, Customer.erased_at)
+        statement = _HEAD_BY_ID.get(principal, permission, lambda: _live_by_id(principal, permission).with_only_columns(*head))
+        return await self._first_of(statement, principal, customer_id)
+
+    async def _first_of(
+        self, statement: Select[*tuple[Any, ...]], principal: Principal, customer_id: int
+    ) -> dict[str, Any] | None:
+        """The one row of a `_live_by_id` statement for this caller and customer, as a record; None when there is none."""
         found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
         return found[0] if found else None
 

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from crm_api.models.pipeline import Opportunity
 
 # Each kind's read representation of a record's columns (a dict: validating one costs a fraction of a row's
-# attributes), for this caller. A customer's comes with its tags added; tasks and opportunities list the
-# caller's allowed actions, which their rules read as attributes.
+# attributes), for this caller. A customer's row carries its tags; tasks and opportunities list the caller's
+# allowed actions, which their rules read as attributes.
 READS: dict[SyncType, Callable[[dict[str, Any], Principal], BaseModel]] = {
     SyncType.CUSTOMERS: lambda customer, _: customers.read_of_columns(customer),
     SyncType.CONTACTS: lambda contact, _: ContactRead.model_validate(contact),
