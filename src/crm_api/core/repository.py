@@ -1,9 +1,9 @@
 """The generic repository every domain repository builds on: get, scoped select, keyset page."""
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Exists, Select, func, select
+from sqlalchemy import ColumnElement, Exists, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.errors import NotFound
@@ -15,6 +15,14 @@ M = TypeVar("M", bound=Base)
 
 
 S = TypeVar("S", bound=Select[Any])
+T = TypeVar("T")
+
+
+def among(column: ColumnElement[T], values: Iterable[T]) -> ColumnElement[bool]:
+    """`column IN (…)` of fixed values (a policy's statuses), each a parameter of its own, for the hot reads. `in_()` of
+    a list binds one expanding parameter, which SQLAlchemy renders into the statement's text again on every execution:
+    3 % of an order history."""
+    return column.in_([literal(value, column.type) for value in values])
 
 
 def locked(statement: S, of: Any = None) -> S:

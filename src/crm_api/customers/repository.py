@@ -30,7 +30,7 @@ from crm_api.core.db import read_rows, record_columns, records
 from crm_api.core.pagination import Sort
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
-from crm_api.core.repository import Repository, locked
+from crm_api.core.repository import Repository, among, locked
 from crm_api.core.types import Money, listed
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.schemas import CustomerRead, CustomerSearch
@@ -499,7 +499,7 @@ _ORDERS_SUMMARY = select(
     func.count(Order.id).label("count"),
     type_coerce(func.coalesce(func.sum(Order.total), 0), Money()).label("total"),
     func.max(Order.order_date).label("last_order_date"),
-).where(Order.customer_id == bindparam(CUSTOMER_ID), Order.status.in_(COMPLETED_ORDER_STATUSES))
+).where(Order.customer_id == bindparam(CUSTOMER_ID), among(Order.status, COMPLETED_ORDER_STATUSES))
 
 # A customer's interactions in the order recorded: the day, then the id.
 INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])

@@ -4,7 +4,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, bindparam, exists, insert, literal, or_, select, update
 
 from crm_api.core.db import read_rows, records
-from crm_api.core.repository import Repository
+from crm_api.core.repository import Repository, among
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
@@ -16,7 +16,7 @@ STALL_REMINDER = "opportunity_stall"
 CUSTOMER_ID = "customer_id"
 _OPEN_FOR_CUSTOMER = (
     select(Opportunity.id, Opportunity.code, Opportunity.summary, Opportunity.status)
-    .where(Opportunity.customer_id == bindparam(CUSTOMER_ID), Opportunity.status.not_in(FINAL_STATUSES))
+    .where(Opportunity.customer_id == bindparam(CUSTOMER_ID), ~among(Opportunity.status, FINAL_STATUSES))
     .order_by(Opportunity.id.desc())
 )
 

@@ -8,7 +8,7 @@ from sqlalchemy import BindParameter, Row, Select, bindparam, delete, insert, or
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
-from crm_api.core.repository import Repository
+from crm_api.core.repository import Repository, among
 from crm_api.models.sales import COMPLETED_ORDER_STATUSES, InventoryItem, Order, OrderLine, Product
 from crm_api.sales.schemas import OrderSummary
 
@@ -129,7 +129,7 @@ class OrderRepository(Repository[Order]):
     def completed_for_customer(customer_id: int | BindParameter[int]) -> Select[Any]:
         """The columns of the order history's rows (OrderSummary), and every key it sorts by."""
         columns = (*(getattr(Order, name) for name in OrderSummary.model_fields), Order.synced_at)
-        return select(*columns).where(Order.customer_id == customer_id, Order.status.in_(COMPLETED_ORDER_STATUSES))
+        return select(*columns).where(Order.customer_id == customer_id, among(Order.status, COMPLETED_ORDER_STATUSES))
 
     async def with_lines(self, order_id: int) -> Order | None:
         return await self.session.scalar(select(Order).where(Order.id == order_id).options(selectinload(Order.lines)))
