@@ -63,24 +63,25 @@ def _route_classes() -> dict[tuple[str, str], type]:
 
 def test_the_reads_of_several_statements_are_snapshot_routes():
     routes = _route_classes()
-    assert routes["/customers/{customer_id}/overview", "GET"] is SnapshotRoute
     reports = [kind for (path, _), kind in routes.items() if path.startswith("/reports/")]
     assert reports and set(reports) == {SnapshotRoute}
     # Beside them, the create and a one-statement read keep their plain routes.
     assert routes["/customers", "POST"] is not SnapshotRoute
     assert routes["/customers/{customer_id}", "GET"] is not SnapshotRoute
     assert routes["/customers", "GET"] is not SnapshotRoute  # one statement: each row carries its tags
+    assert routes["/customers/{customer_id}/overview", "GET"] is not SnapshotRoute  # its sections are columns
 
 
-async def test_the_customer_360_reads_through_the_snapshot_reader(app, client, actors):
+async def test_a_sync_page_reads_through_the_snapshot_reader_and_the_customer_360_through_the_plain_one(app, client, actors):
     manager = await actors.make("account_manager")
     customer = await make_customer(client, manager)
     database, used = app.state.db, []
     for name in ("reader", "snapshot_reader"):
         setattr(database, name, _counting(getattr(database, name), name, used))
-    response = await client.get(f"/api/v1/customers/{customer['id']}/overview", headers=manager.headers)
-    assert response.status_code == 200, response.text
-    assert used == ["snapshot_reader"]
+    for path in ("/api/v1/sync", f"/api/v1/customers/{customer['id']}/overview"):
+        response = await client.get(path, headers=manager.headers)
+        assert response.status_code == 200, response.text
+    assert used == ["snapshot_reader", "reader"]
 
 
 def _counting(maker, name: str, used: list[str]):

@@ -5,6 +5,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Exists, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.errors import NotFound
 from crm_api.core.orm import Base
@@ -18,7 +19,7 @@ S = TypeVar("S", bound=Select[Any])
 T = TypeVar("T")
 
 
-def among(column: ColumnElement[T], values: Iterable[T]) -> ColumnElement[bool]:
+def among(column: InstrumentedAttribute[T], values: Iterable[T]) -> ColumnElement[bool]:
     """`column IN (…)` of fixed values (a policy's statuses), each a parameter of its own, for the hot reads. `in_()` of
     a list binds one expanding parameter, which SQLAlchemy renders into the statement's text again on every execution:
     3 % of an order history."""

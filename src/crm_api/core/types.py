@@ -5,7 +5,26 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, Select, String, func, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    Uuid,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -134,3 +153,60 @@ def _listed_as_json_array(element: listed, compiler: SQLCompiler, **kw: Any) -> 
     # SQLite's json_group_array takes no ORDER BY: it aggregates the ordered select's rows in their order.
     values = element.clauses.clauses[0].element.subquery()
     return compiler.process(select(func.json_group_array(*values.c)).scalar_subquery(), **kw)
+
+
+class listed_records(FunctionElement[list[dict[str, Any]]]):
+    """The rows a select of labelled columns finds, in its order, as one JSON column of the enclosing select: a list of
+    dicts by label, each value as a representation validates it (a datetime in UTC, money with its places). Its
+    parameters are the enclosing statement's: the customer 360 reads a customer and its sections in one statement.
+    Columns of a type whose Python value JSON would not give back (an Enum, another TypeDecorator) are refused."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "listed_records"
+
+    def __init__(self, rows: Select[Any]) -> None:
+        super().__init__(rows.scalar_subquery())
+
+
+def _record_object(element: listed_records, dialect: str) -> tuple[Any, ColumnElement[Any]]:
+    """The select's rows as a derived table, and the JSON object of one of them (json_build_object, json_object)."""
+    rows = element.clauses.clauses[0].element.subquery("listed")
+    pairs: list[ColumnElement[Any]] = []
+    for column in rows.c:
+        if not column.key.isidentifier():
+            raise ValueError(f"label {column.key!r} is not a name")
+        pairs += [literal_column(f"'{column.key}'"), _json_value(column, dialect)]
+    build = func.json_build_object if dialect == "postgresql" else func.json_object
+    return rows, build(*pairs)
+
+
+def _json_value(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        if dialect == "postgresql":
+            utc = func.timezone(literal_column("'UTC'"), column)
+            return func.to_char(utc, literal_column("""'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""))
+        return column.op("||")(literal_column("'Z'"))  # SQLite holds it as naive UTC text
+    if isinstance(kind, ExactDecimal):
+        if kind.quantum != CENT:
+            raise TypeError(f"{column.key}: only money (two places) is written as JSON text")
+        return case((column.is_(None), null()), else_=money_text(column))
+    if isinstance(kind, JSON):
+        return column if dialect == "postgresql" else func.json(column)  # SQLite holds a document as text
+    if isinstance(kind, TypeDecorator) or not isinstance(kind, String | Integer | Boolean | Float | Date | Uuid):
+        raise TypeError(f"{column.key}: a {kind!r} column is not read back from JSON as it is from a row")
+    return column
+
+
+@compiles(listed_records, "postgresql")
+def _listed_records_as_json(element: listed_records, compiler: SQLCompiler, **kw: Any) -> str:
+    # ARRAY(…) keeps the derived table's order, as `listed` does.
+    rows, record = _record_object(element, "postgresql")
+    return "array_to_json(ARRAY" + compiler.process(select(record).select_from(rows).scalar_subquery(), **kw) + ")"
+
+
+@compiles(listed_records)
+def _listed_records_as_json_array(element: listed_records, compiler: SQLCompiler, **kw: Any) -> str:
+    rows, record = _record_object(element, compiler.dialect.name)
+    return compiler.process(select(func.json_group_array(record)).select_from(rows).scalar_subquery(), **kw)

@@ -133,24 +133,29 @@ class CustomerRepository(Repository[Customer]):
             principal, permission, lambda: _live_by_id(principal, permission).with_only_columns(Customer.id).exists()
         )
 
+    @classmethod
+    def read_by_id(cls, principal: Principal, permission: str) -> Select[Any]:
+        """The representation's columns of the customer `CUSTOMER_ID` names, if it is live and in the principal's scope
+        of `permission`: one statement per scope shape, as `read_scoped`, read by `one_by_id`."""
+        return _READ_BY_ID.get(principal, permission, lambda: cls.as_read(_live_by_id(principal, permission)))
+
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
-        """The representation's values of the customer, if it is live and in the principal's scope of `permission`:
-        one statement per scope shape, as `read_scoped`; SQLAlchemy keeps its cache key, so nothing is built or keyed
-        per request."""
-        statement = _READ_BY_ID.get(principal, permission, lambda: self.as_read(_live_by_id(principal, permission)))
-        return await self._first_of(statement, principal, customer_id)
+        """The representation's values of the customer, if it is live and in the principal's scope of `permission`.
+        SQLAlchemy keeps the statement's cache key, so nothing is built or keyed per request."""
+        return await self.one_by_id(self.read_by_id(principal, permission), principal, customer_id)
 
     async def one_head(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The id, code, name, status and erasure of the customer, if it is live and in the principal's scope of
         `permission`: one statement per scope shape, as `one_read`."""
         head = (Customer.id, Customer.code, Customer.name, Customer.status, Customer.erased_at)
         statement = _HEAD_BY_ID.get(principal, permission, lambda: _live_by_id(principal, permission).with_only_columns(*head))
-        return await self._first_of(statement, principal, customer_id)
+        return await self.one_by_id(statement, principal, customer_id)
 
-    async def _first_of(
+    async def one_by_id(
         self, statement: Select[*tuple[Any, ...]], principal: Principal, customer_id: int
     ) -> dict[str, Any] | None:
-        """The one row of a `_live_by_id` statement for this caller and customer, as a record; None when there is none."""
+        """The one row of a statement of the customer by id (`read_by_id`, and what adds to it) for this caller and
+        customer, as a record; None when there is none."""
         found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
         return found[0] if found else None
 
@@ -163,7 +168,7 @@ class CustomerRepository(Repository[Customer]):
 
     async def orders_summary(self, customer_id: int) -> dict[str, Any]:
         """Count, total and last date of the customer's completed orders, in one statement."""
-        return records(await read_rows(self.session, _ORDERS_SUMMARY, {CUSTOMER_ID: customer_id}))[0]
+        return records(await read_rows(self.session, ORDERS_SUMMARY, {CUSTOMER_ID: customer_id}))[0]
 
     async def sharing_keys(
         self, *, names: Sequence[str], phones: Sequence[str], emails: Sequence[str], except_id: int | None
@@ -494,25 +499,26 @@ def customer_references() -> list[Column[Any]]:
     ]
 
 
-# The count, total and last date of the customer CUSTOMER_ID's completed orders.
-_ORDERS_SUMMARY = select(
+# The customer 360's sections of the customer CUSTOMER_ID (read/customer_360): the count, total and last date of its
+# completed orders, its contacts in the order they were added, and its latest interactions, newest first.
+ORDERS_SUMMARY = select(
     func.count(Order.id).label("count"),
     type_coerce(func.coalesce(func.sum(Order.total), 0), Money()).label("total"),
     func.max(Order.order_date).label("last_order_date"),
 ).where(Order.customer_id == bindparam(CUSTOMER_ID), among(Order.status, COMPLETED_ORDER_STATUSES))
+CONTACTS_OF_CUSTOMER = select(*record_columns(Contact)).where(Contact.customer_id == bindparam(CUSTOMER_ID)).order_by(Contact.id)
 
 # A customer's interactions in the order recorded: the day, then the id.
 INTERACTION_ORDER = Sort([Interaction.occurred_on, Interaction.id])
-LATEST = "latest"
-# The columns of the customer CUSTOMER_ID's contacts, in the order they were added, and of its LATEST interactions,
-# newest first (the customer 360).
-_CONTACTS_OF_CUSTOMER = select(*record_columns(Contact)).where(Contact.customer_id == bindparam(CUSTOMER_ID)).order_by(Contact.id)
-_LATEST_INTERACTIONS = (
-    select(*record_columns(Interaction))
-    .where(Interaction.customer_id == bindparam(CUSTOMER_ID))
-    .order_by(*(key.desc() for key in INTERACTION_ORDER.keys))
-    .limit(bindparam(LATEST))
-)
+
+
+def latest_interactions(latest: int) -> Select[Any]:
+    return (
+        select(*record_columns(Interaction))
+        .where(Interaction.customer_id == bindparam(CUSTOMER_ID))
+        .order_by(*(key.desc() for key in INTERACTION_ORDER.keys))
+        .limit(latest)
+    )
 
 
 class CustomerRecordRepository(Repository[R]):
@@ -529,15 +535,6 @@ class CustomerRecordRepository(Repository[R]):
 class ContactRepository(CustomerRecordRepository[Contact]):
     model = Contact
 
-    async def records_of_customer(self, customer_id: int) -> list[dict[str, Any]]:
-        """The columns of the customer's contacts, in the order they were added."""
-        return records(await read_rows(self.session, _CONTACTS_OF_CUSTOMER, {CUSTOMER_ID: customer_id}))
-
 
 class InteractionRepository(CustomerRecordRepository[Interaction]):
     model = Interaction
-
-    async def latest_records(self, customer_id: int, latest: int) -> list[dict[str, Any]]:
-        """The columns of the customer's `latest` interactions, newest first."""
-        values = {CUSTOMER_ID: customer_id, LATEST: latest}
-        return records(await read_rows(self.session, _LATEST_INTERACTIONS, values))

@@ -871,18 +871,6 @@ async def interactions_of(session: AsyncSession, customer_id: int) -> list[Inter
     return list(await session.scalars(InteractionRepository(session).of_customer(customer_id).order_by(Interaction.id)))
 
 
-async def contact_reads(session: AsyncSession, customer_id: int) -> list[ContactRead]:
-    """The customer's contacts as their representation, in the order they were added: read as columns, for the
-    customer 360."""
-    return [ContactRead.model_validate(row) for row in await ContactRepository(session).records_of_customer(customer_id)]
-
-
-async def latest_interaction_reads(session: AsyncSession, customer_id: int, latest: int) -> list[InteractionRead]:
-    """The customer's `latest` interactions as their representation, newest first, read as columns."""
-    rows = await InteractionRepository(session).latest_records(customer_id, latest)
-    return [InteractionRead.model_validate(row) for row in rows]
-
-
 async def orders_summary(session: AsyncSession, customer_id: int) -> OrdersSummary:
     return OrdersSummary.model_validate(await CustomerRepository(session).orders_summary(customer_id))
 

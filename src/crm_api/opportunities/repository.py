@@ -3,7 +3,6 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, bindparam, exists, insert, literal, or_, select, update
 
-from crm_api.core.db import read_rows, records
 from crm_api.core.repository import Repository, among
 from crm_api.core.types import UTCDateTime
 from crm_api.models.identity import Role, User
@@ -14,7 +13,8 @@ from crm_api.opportunities.policy import FINAL_STATUSES, OpportunityStatus
 
 STALL_REMINDER = "opportunity_stall"
 CUSTOMER_ID = "customer_id"
-_OPEN_FOR_CUSTOMER = (
+# The customer 360's section (read/customer_360): the customer CUSTOMER_ID's open opportunities, newest first.
+OPEN_FOR_CUSTOMER = (
     select(Opportunity.id, Opportunity.code, Opportunity.summary, Opportunity.status)
     .where(Opportunity.customer_id == bindparam(CUSTOMER_ID), ~among(Opportunity.status, FINAL_STATUSES))
     .order_by(Opportunity.id.desc())
@@ -53,10 +53,6 @@ class OpportunityRepository(Repository[Opportunity]):
                 )
             )
         return statement
-
-    async def open_for_customer(self, customer_id: int) -> list[dict[str, Any]]:
-        """The id, code, summary and status of the customer's open opportunities, newest first."""
-        return records(await read_rows(self.session, _OPEN_FOR_CUSTOMER, {CUSTOMER_ID: customer_id}))
 
     async def is_active_account_manager(self, user_id: int) -> bool:
         return bool(

@@ -4,7 +4,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
-from crm_api.core.db import read_rows, records
 from crm_api.core.repository import Repository
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
@@ -15,7 +14,8 @@ from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import TicketFilters
 
 CUSTOMER_ID = "customer_id"
-_OPEN_FOR_CUSTOMER = (
+# The customer 360's section (read/customer_360): the customer CUSTOMER_ID's tickets not archived, newest first.
+OPEN_FOR_CUSTOMER = (
     select(ServiceTicket.id, ServiceTicket.code, ServiceTicket.summary, ServiceTicket.status)
     .where(ServiceTicket.customer_id == bindparam(CUSTOMER_ID), ServiceTicket.status != TicketStatus.ARCHIVED)
     .order_by(ServiceTicket.id.desc())
@@ -31,10 +31,6 @@ class TicketRepository(Repository[ServiceTicket]):
     def select(self, *, include_deleted: bool = False) -> Select[ServiceTicket]:
         statement = select(ServiceTicket).join(Customer, Customer.id == ServiceTicket.customer_id)
         return statement if include_deleted else statement.where(Customer.deleted_at.is_(None))
-
-    async def open_for_customer(self, customer_id: int) -> list[dict[str, Any]]:
-        """The id, code, summary and status of the customer's tickets not archived, newest first."""
-        return records(await read_rows(self.session, _OPEN_FOR_CUSTOMER, {CUSTOMER_ID: customer_id}))
 
     def with_history(self, statement: Select[ServiceTicket]) -> Select[ServiceTicket]:
         return statement.options(

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from crm_api.core.auth import require
-from crm_api.core.db import SessionDep, SnapshotRoute
+from crm_api.core.db import SessionDep
 from crm_api.core.http import Rendered
 from crm_api.core.permissions import Principal
 from crm_api.core.routing import DomainRouter
@@ -11,8 +11,8 @@ from crm_api.core.schemas import Id
 from crm_api.read.customer_360.schemas import CustomerOverview
 from crm_api.read.customer_360.service import customer_overview
 
-# Under the customer's path, beside the customers' own routes; its many statements see one snapshot.
-router = DomainRouter(prefix="/customers", tags=["customers"], route_class=SnapshotRoute)
+# Under the customer's path, beside the customers' own routes; one statement, so a read in autocommit.
+router = DomainRouter(prefix="/customers", tags=["customers"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
 
