@@ -1,8 +1,11 @@
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from crm_api.core.permissions import Principal, Scope
 from crm_api.models.pipeline import Opportunity
 from crm_api.models.sales import Order
+from crm_api.read.customer_360.service import customer_overview
 from tests.custom_fields.factories import define_field
 from tests.customers.factories import (
     BASE,
@@ -152,3 +155,18 @@ async def test_overview_shows_each_record_as_its_own_read_does(client, actors):
     assert overview["contacts"] == [contact] and contact["custom_fields"] == {"hobby": "围棋"}
     assert overview["latest_interactions"] == [visit, plain] and visit["check_in"] == check_in
     assert contact["created_at"].endswith("Z") and "." in visit["created_at"]
+
+
+async def test_a_caller_without_a_sections_permission_finds_it_empty(app, client, actors):
+    """A section the caller may not read is left out of the statement, and its field is empty."""
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    await open_ticket(client, manager, customer["id"])
+    reader = Principal(user_id=manager.id, name="reader", team_id=None, roles=(), permissions={"customers:read": Scope.ALL})
+    async with app.state.db.reader() as session:
+        overview = await customer_overview(session, reader, customer["id"])
+        with_tickets = await customer_overview(
+            session, replace(reader, permissions=reader.permissions | {"tickets:read": Scope.ALL}), customer["id"]
+        )
+    assert overview.profile.id == customer["id"] and overview.open_tickets == [] and overview.open_opportunities == []
+    assert [ticket.status for ticket in with_tickets.open_tickets] == ["new"] and with_tickets.open_opportunities == []

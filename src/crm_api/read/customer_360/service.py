@@ -57,10 +57,11 @@ _OVERVIEWS: defaultdict[tuple[str, ...], PerScopeShape[Select[Any]]] = defaultdi
 
 
 def _overview_of(principal: Principal, sections: list[OverviewSection]) -> Select[Any]:
-    columns = [listed_records(section.rows).label(section.field) for section in sections]
-    return _OVERVIEWS[tuple(section.field for section in sections)].get(
-        principal, READ, lambda: CustomerRepository.read_by_id(principal, READ).add_columns(*columns)
-    )
+    def build() -> Select[Any]:
+        columns = (listed_records(section.rows).label(section.field) for section in sections)
+        return CustomerRepository.read_by_id(principal, READ).add_columns(*columns)
+
+    return _OVERVIEWS[tuple(section.field for section in sections)].get(principal, READ, build)
 
 
 async def customer_overview(session: AsyncSession, principal: Principal, customer_id: int) -> CustomerOverview:
@@ -68,6 +69,7 @@ async def customer_overview(session: AsyncSession, principal: Principal, custome
     values = await CustomerRepository(session).one_by_id(_overview_of(principal, readable), principal, customer_id)
     if values is None:
         raise NotFound("Customer", customer_id)
-    fields = {section.field: section.fill(values.pop(section.field) if section in readable else []) for section in SECTIONS}
+    # A section the caller may not read is no column: its field is filled from no rows.
+    fields = {section.field: section.fill(values.pop(section.field, [])) for section in SECTIONS}
     profile = CustomerRead.model_validate(values)
     return CustomerOverview(profile=profile, churn_status=profile.status, tags=profile.tags, **fields)
