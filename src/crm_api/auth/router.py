@@ -16,7 +16,7 @@ from crm_api.auth.schemas import (
 from crm_api.core.auth import Authenticated
 from crm_api.core.config import SettingsDep
 from crm_api.core.db import DatabaseDep, SessionDep
-from crm_api.core.http import no_store
+from crm_api.core.http import Rendered, no_store
 from crm_api.core.responses import raises
 from crm_api.core.routing import DomainRouter
 from crm_api.core.schemas import PlainText
@@ -113,8 +113,8 @@ async def logout(body: RefreshRequest, session: SessionDep) -> None:
 
 @router.get("/me", response_model=Me, summary="The signed-in user, roles, team and effective permissions")
 @raises("auth.not_a_user")
-async def me(principal: Authenticated, session: SessionDep) -> Me:
-    return await service.me(session, principal)
+async def me(principal: Authenticated, session: SessionDep) -> Rendered:
+    return Rendered(await service.me(session, principal))
 
 
 @router.post(
