@@ -67,6 +67,7 @@ CUSTOMER_ID = "customer_id"
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
 _READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
 _VISIBLE: PerScopeShape[Exists] = PerScopeShape()
+_IN_SCOPE: PerScopeShape[Select[tuple[bool]]] = PerScopeShape()
 _HEAD_BY_ID: PerScopeShape[Select[*tuple[Any, ...]]] = PerScopeShape()
 
 
@@ -138,6 +139,13 @@ class CustomerRepository(Repository[Customer]):
         """The representation's columns of the customer `CUSTOMER_ID` names, if it is live and in the principal's scope
         of `permission`: one statement per scope shape, as `read_scoped`, read by `one_by_id`."""
         return _READ_BY_ID.get(principal, permission, lambda: cls.as_read(_live_by_id(principal, permission)))
+
+    async def is_in_scope(self, principal: Principal, permission: str, customer_id: int) -> bool:
+        """Whether the customer is live and in the principal's scope of `permission`: `visible_exists` asked alone,
+        one statement per scope shape."""
+        statement = _IN_SCOPE.get(principal, permission, lambda: select(self.visible_exists(principal, permission)))
+        result = await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id})
+        return bool(result.scalar())
 
     async def one_read(self, principal: Principal, permission: str, customer_id: int) -> dict[str, Any] | None:
         """The representation's values of the customer, if it is live and in the principal's scope of `permission`.

@@ -164,7 +164,7 @@ async def visible_customer(
 async def is_visible(session: AsyncSession, principal: Principal, customer_id: int) -> bool:
     """Whether the customer exists, is live and within the principal's `customers:read` scope: the gate of the records
     other domains keep about a customer (its orders, tasks)."""
-    return await CustomerRepository(session).is_scoped(customer_id, principal, "customers:read")
+    return await CustomerRepository(session).is_in_scope(principal, "customers:read", customer_id)
 
 
 class CustomerGate(NamedTuple):
