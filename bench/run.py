@@ -34,6 +34,7 @@ import aiohttp
 import asyncpg
 import httpx
 import uvloop
+from sqlalchemy.engine import make_url
 
 from bench.generate import (
     BENCH_PASSWORD,
@@ -615,6 +616,12 @@ async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any]
             if removed := await remove_imported_customers(args.database_url):
                 print(f"removed {removed:,} customers an interrupted import left")
             return existing, None
+        if held.get("customers", 0) > wanted.customers:
+            # A full-scale data set takes minutes to build: a scale left out (small by default) does not replace it.
+            raise SystemExit(
+                f"{make_url(args.database_url).database} holds a data set of {held['customers']:,} customers: ask for"
+                f" its scale (BENCH_SCALE), or pass --regenerate to replace it with {wanted.customers:,}"
+            )
     report = await generate(args.database_url, wanted)
     return wanted.describe(), report
 

@@ -1,5 +1,6 @@
 """A tiny-scale smoke of the benchmark harness, so it does not rot: PostgreSQL only, a few seconds."""
 
+import argparse
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from bench.generate import DataSet, asyncpg_dsn, describe_existing, generate
 from bench.load import MemorySampler, drive
 from bench.run import (
     REQUEST_TIMEOUT,
+    ensure_data_set,
     http_call,
     raw_call,
     run_sign_in_storm,
@@ -118,6 +120,15 @@ async def test_tiny_data_set_is_complete_and_deterministic(bench_databases):
         assert (await _rows(first, digest)) == (await _rows(second, digest)), table
     assert all(row["name"].endswith("公司") and to_e164(row["phone"]) == row["phone_e164"] for row in one)
     assert TINY.describe() == await describe_existing(first)
+
+
+async def test_a_smaller_scale_asked_of_a_larger_data_set_is_refused_not_generated_over_it(bench_databases):
+    """`make bench` without BENCH_SCALE asks for the small scale: it does not replace a larger data set (a full one
+    takes minutes to build)."""
+    url = bench_databases[0][0]
+    with pytest.raises(SystemExit, match="holds a data set of 300 customers"):
+        await ensure_data_set(argparse.Namespace(database_url=url, scale="100", regenerate=False))
+    assert TINY.describe() == await describe_existing(url)
 
 
 async def _violations(url: str, checks: dict[str, str]) -> dict[str, int]:
