@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 # Who may own a customer may see the pool and claim from it.
 POOL_PERMISSION = "customers:write"
+# The named parameter of the customer in statements about one customer: its reads and checks by id, and the records
+# other domains keep about it, which the customer 360 (read/customer_360) reads in the customer's own statement.
+CUSTOMER_ID = "customer_id"
 
 
 class CustomerStatus(StrEnum):

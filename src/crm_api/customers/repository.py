@@ -33,6 +33,7 @@ from crm_api.core.references import reload_names
 from crm_api.core.repository import Repository, among, locked
 from crm_api.core.types import Money, listed
 from crm_api.customers import policy as customer_policy
+from crm_api.customers.policy import CUSTOMER_ID
 from crm_api.customers.schemas import CustomerRead, CustomerSearch
 from crm_api.models import Base
 from crm_api.models.collaboration import Task
@@ -63,7 +64,6 @@ READ_COLUMNS = (
     Customer.locked_at.is_not(None).label("locked"),
     listed(select(CustomerTag.tag).where(CustomerTag.customer_id == Customer.id)).label("tags"),
 )
-CUSTOMER_ID = "customer_id"
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
 _READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
 _VISIBLE: PerScopeShape[Exists] = PerScopeShape()

@@ -31,9 +31,8 @@ from crm_api.core.transitions import compare_and_set
 from crm_api.custom_fields import service as custom_fields
 from crm_api.custom_fields.policy import CustomFieldEntity
 from crm_api.customers import policy
-from crm_api.customers.policy import CustomerStatus, OwnershipAction
+from crm_api.customers.policy import CUSTOMER_ID, CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
-    CUSTOMER_ID,
     INTERACTION_ORDER,
     ContactRepository,
     CustomerRecordRepository,
@@ -121,14 +120,14 @@ class CustomerHead(NamedTuple):
     erased_at: datetime | None
 
 
-def ensure_not_erased(record: "Customer | CustomerHead | Contact") -> None:
+def ensure_not_erased(record: Customer | CustomerHead | Contact) -> None:
     """A customer or contact whose personal data was erased is read-only (§3.11)."""
     if record.erased_at is not None:
         noun = "contact" if isinstance(record, Contact) else "customer"
         raise Conflict(f"The personal data of {noun} {record.id} was erased; it is read-only", code="privacy.erased")
 
 
-def ensure_active(customer: "Customer | CustomerHead") -> None:
+def ensure_active(customer: Customer | CustomerHead) -> None:
     """Only active customers change; a churned (or erased) one is read-only."""
     ensure_not_erased(customer)
     if customer.status != CustomerStatus.ACTIVE:

@@ -5,6 +5,7 @@ from sqlalchemy import CursorResult, Select, bindparam, exists, insert, literal,
 
 from crm_api.core.repository import Repository, among
 from crm_api.core.types import UTCDateTime
+from crm_api.customers.policy import CUSTOMER_ID
 from crm_api.models.identity import Role, User
 from crm_api.models.pipeline import Opportunity, PlanItem, Reminder, StageChange
 from crm_api.notifications.policy import link_columns
@@ -12,7 +13,6 @@ from crm_api.opportunities import policy
 from crm_api.opportunities.policy import FINAL_STATUSES, OpportunityStatus
 
 STALL_REMINDER = "opportunity_stall"
-CUSTOMER_ID = "customer_id"
 # The customer 360's section (read/customer_360): the customer CUSTOMER_ID's open opportunities, newest first.
 OPEN_FOR_CUSTOMER = (
     select(Opportunity.id, Opportunity.code, Opportunity.summary, Opportunity.status)

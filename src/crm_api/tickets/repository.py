@@ -5,6 +5,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, literal, or_, sel
 from sqlalchemy.orm import selectinload
 
 from crm_api.core.repository import Repository
+from crm_api.customers.policy import CUSTOMER_ID
 from crm_api.models.customer import Customer
 from crm_api.models.identity import User
 from crm_api.models.ticket import KbArticle, ServiceTicket, SlaPolicy, TicketArticle, TicketRoutingRule
@@ -13,7 +14,6 @@ from crm_api.tickets import policy
 from crm_api.tickets.policy import TicketPriority, TicketStatus
 from crm_api.tickets.schemas import TicketFilters
 
-CUSTOMER_ID = "customer_id"
 # The customer 360's section (read/customer_360): the customer CUSTOMER_ID's tickets not archived, newest first.
 OPEN_FOR_CUSTOMER = (
     select(ServiceTicket.id, ServiceTicket.code, ServiceTicket.summary, ServiceTicket.status)
