@@ -53,6 +53,7 @@ from bench.scenarios import (
     IMPORT_MARK,
     IMPORT_ROUTE,
     IMPORTER,
+    PAGE_SIZE,
     SCENARIOS,
     SIGN_IN_STORM,
     SYNC_ROUTE,
@@ -174,10 +175,15 @@ def http_call(client: aiohttp.ClientSession, scenario: Scenario, headers: dict[s
 
 
 def raw_call(pool: asyncpg.Pool, query: RawQuery, fixtures: Fixtures) -> Call:
-    sql, positional = query.compiled()
+    (sql, positional), older = query.compiled()
 
     async def call(rng: random.Random) -> bool | str:
-        await pool.fetch(sql, *positional(rng, fixtures))
+        arguments = query.arguments(rng, fixtures)
+        async with pool.acquire() as connection:  # the service reads a page's two statements on one connection too
+            rows = await connection.fetch(sql, *positional(arguments))
+            if older is not None and len(rows) <= PAGE_SIZE:
+                older_sql, older_positional = older
+                await connection.fetch(older_sql, *older_positional(arguments))
         return True
 
     return call

@@ -22,7 +22,9 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from bench import vocabulary as words
 from bench.generate import BENCH_PASSWORD, SALES_AREA, SALES_AREAS, sales_area, username
 from crm_api.bootstrap import DICTIONARY_SEED
-from crm_api.customers.repository import CustomerRepository
+from crm_api.core.pagination import PAGE_FLOOR, PAGE_LIMIT, Sort, first_page_statements
+from crm_api.customers import policy as customer_policy
+from crm_api.customers.repository import SEARCH_WINDOW, CustomerRepository
 from crm_api.customers.schemas import CustomerFilters
 from crm_api.models import Customer
 from crm_api.models.contract import Contract, Installment
@@ -97,35 +99,37 @@ async def load_fixtures(connection: asyncpg.Connection) -> Fixtures:
 Request = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
 
 
-# Stands for the search term in a statement the customer repository builds once, before the run.
-SEARCH_TERM = "\x00term\x00"
-
-
 @dataclass(frozen=True)
 class RawQuery:
     """The SQL the service's repository issues for a scenario, run straight through asyncpg."""
 
     statement: Select[Any]
-    arguments: Callable[[random.Random, Fixtures], dict[str, Any]]  # by bind name; "term" fills SEARCH_TERM
+    arguments: Callable[[random.Random, Fixtures], dict[str, Any]]  # by bind name
+    # Run next with the same arguments when `statement` gives less than a page: a search's older matches (`Window`).
+    older: Select[Any] | None = None
 
-    def compiled(self) -> tuple[str, Callable[[random.Random, Fixtures], list[Any]]]:
-        """The SQL text, and a function giving its positional arguments ($1, $2…) for one call."""
-        compiled = self.statement.compile(dialect=asyncpg_dialect())
-        # An IN list of fixed values (order statuses) becomes a parameter per value, as the service sends it; the
-        # other parameters are only placeholders here, filled for each call.
-        unset = dict.fromkeys(compiled.positiontup or [])
-        expanded = compiled.construct_expanded_state(unset | compiled.params)
-        order, fixed = list(expanded.positiontup or []), expanded.parameters  # fixed: LIMIT, patterns, statuses…
+    def compiled(self) -> tuple["Compiled", "Compiled | None"]:
+        """`statement` and `older` compiled."""
+        return _compiled(self.statement), _compiled(self.older) if self.older is not None else None
 
-        def positional(rng: random.Random, fixtures: Fixtures) -> list[Any]:
-            values = fixed | self.arguments(rng, fixtures)
-            term = values.pop("term", None)
-            return [
-                values[name].replace(SEARCH_TERM, term) if term and isinstance(values[name], str) else values[name]
-                for name in order
-            ]
 
-        return expanded.statement, positional
+# A statement's SQL text, and a function giving its positional arguments ($1, $2…) from the arguments of one call.
+Compiled = tuple[str, Callable[[dict[str, Any]], list[Any]]]
+
+
+def _compiled(statement: Select[Any]) -> Compiled:
+    compiled = statement.compile(dialect=asyncpg_dialect())
+    # An IN list of fixed values (order statuses) becomes a parameter per value, as the service sends it; the
+    # other parameters are only placeholders here, filled for each call.
+    unset = dict.fromkeys(compiled.positiontup or [])
+    expanded = compiled.construct_expanded_state(unset | compiled.params)
+    order, fixed = list(expanded.positiontup or []), expanded.parameters  # fixed: LIMIT, statuses…
+
+    def positional(arguments: dict[str, Any]) -> list[Any]:
+        values = fixed | arguments
+        return [values[name] for name in order]
+
+    return expanded.statement, positional
 
 
 @dataclass(frozen=True)
@@ -162,19 +166,30 @@ ORDER_HISTORY = RawQuery(
     .limit(PAGE_SIZE + 1),
     lambda rng, fx: {"customer_id": fx.any_customer(rng)},
 )
-CUSTOMERS_BY_NAME = RawQuery(
-    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
-    lambda rng, fx: {"term": rng.choice(fx.search_terms)},
+# A search: the newest customers down to the window's floor, then the newest matches below it if they were too few.
+# The fixture's terms and phones have no letters of two cases: one search shape serves them all.
+_SEARCH, _OLDER_MATCHES = first_page_statements(
+    CustomerRepository.searched(_LIVE_CUSTOMERS, customer_policy.search(CustomerFilters(q="恒信")).shape),
+    Sort([Customer.id]),
+    SEARCH_WINDOW,
 )
+
+
+def _search(terms: Callable[[Fixtures], list[str]]) -> RawQuery:
+    def arguments(rng: random.Random, fx: Fixtures) -> dict[str, Any]:
+        search = customer_policy.search(CustomerFilters(q=rng.choice(terms(fx))))
+        return search.values | {PAGE_LIMIT: PAGE_SIZE + 1, PAGE_FLOOR: fx.max_customer_id - SEARCH_WINDOW.rows}
+
+    return RawQuery(_SEARCH, arguments, older=_OLDER_MATCHES)
+
+
+CUSTOMERS_BY_NAME = _search(lambda fx: fx.search_terms)
 # `?cf.sales_area=SA123`: `custom_fields @> $1::jsonb`, answered by the GIN index on customers.custom_fields.
 CUSTOMERS_BY_CUSTOM_FIELD = RawQuery(
     _first_page(_LIVE_CUSTOMERS.where(Customer.custom_fields.op("@>")(cast(bindparam("document"), JSONB)))),
     lambda rng, fx: {"document": json.dumps({SALES_AREA["key"]: sales_area(rng.randrange(SALES_AREAS))})},
 )
-CUSTOMERS_BY_PHONE = RawQuery(
-    _first_page(CustomerRepository.filtered(_LIVE_CUSTOMERS, CustomerFilters(q=SEARCH_TERM))),
-    lambda rng, fx: {"term": rng.choice(fx.phones)},
-)
+CUSTOMERS_BY_PHONE = _search(lambda fx: fx.phones)
 
 CONTRACT_BY_ID = RawQuery(select(Contract).where(Contract.id == bindparam("id")), lambda rng, fx: {"id": fx.any_contract(rng)})
 CONTRACTS_FIRST_PAGE = RawQuery(select(Contract).order_by(Contract.id.desc()).limit(PAGE_SIZE + 1), lambda rng, fx: {})

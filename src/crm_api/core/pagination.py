@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 import math
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import ColumnElement, Select, TypeDecorator, bindparam, func, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Select, TypeDecorator, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -197,11 +198,46 @@ def sorted_by(entity: Any, sort_name: str) -> Sort:
 class _PageStatements(NamedTuple):
     """A list's statement as one shape of page runs it: `since`, narrowed by `updated_since` (what a total counts;
     None: the list's statement itself, never held here, or the cache would keep it alive), then `keyed` after the
-    cursor, in `sort` order and limited; every value is a named parameter (`_page_values`)."""
+    cursor, in `sort` order and limited; every value is a named parameter (`_page_values`). In a window (`Window`),
+    `keyed` reads the rows above its floor, and `older` those below it."""
 
     since: Select[Any] | None
     keyed: Select[Any]
     sort: Sort
+    older: Select[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """How a page of a list in its own order, newest id first, reads the rows a filter matches when PostgreSQL
+    cannot tell how many it matches (a substring: a name's, a phone's). No one plan is right for every filter.
+    Walking the table newest first is right for a common term (有限公司 is in every other name) and takes a second
+    for a term found ten times in a million rows. Collecting every match through the trigram indexes and sorting
+    them is right for a rare term and takes a second for a common one. Which plan a term gets depends on the last
+    ANALYZE's sample. So a page first walks the `rows` newest ids below the cursor (the floor is where they end;
+    the walk costs at most `rows` rows), and only if they hold less than a page does a second statement read the
+    matches below the floor, through the filter's indexes, and sort them. A term rare enough to need it has few
+    matches to sort."""
+
+    rows: int
+
+
+PAGE_FLOOR = "page_floor"
+# Where a window without a cursor starts: below the table's newest id, read again after this many seconds. A stale
+# one only moves the floor: the rows added since widen the walk, and the page holds the same rows either way.
+NEWEST_ID_SECONDS = 60.0
+_NEWEST_IDS: WeakKeyDictionary[Engine, dict[str, tuple[int, float]]] = WeakKeyDictionary()
+
+
+async def _newest_id(session: AsyncSession, key: KeyedColumnElement[Any] | InstrumentedAttribute[Any]) -> int:
+    """The highest value of the id column `key` in this database, at most NEWEST_ID_SECONDS old."""
+    known = _NEWEST_IDS.setdefault(session.get_bind().engine, {})
+    name = str(key)
+    newest, read_at = known.get(name, (0, -math.inf))
+    if time.monotonic() - read_at > NEWEST_ID_SECONDS:
+        newest = int(await session.scalar(select(func.max(key))) or 0)
+        known[name] = (newest, time.monotonic())
+    return newest
 
 
 PAGE_LIMIT = "page_limit"
@@ -214,18 +250,27 @@ _PAGE_STATEMENTS: WeakKeyDictionary[Select[Any], dict[Hashable, _PageStatements]
 MAX_PAGE_SHAPES = 64
 
 
-def _page_statements(statement: Select[Any], params: PageParams, sort: Sort) -> _PageStatements:
-    shape = (tuple(sort.keys), sort.descending, params.sort, bool(params.cursor), params.updated_since is not None)
+def _page_statements(statement: Select[Any], params: PageParams, sort: Sort, window: Window | None) -> _PageStatements:
+    shape = (tuple(sort.keys), sort.descending, params.sort, bool(params.cursor), params.updated_since is not None, window)
     built = _PAGE_STATEMENTS.setdefault(statement, {})
     statements = built.get(shape)
     if statements is None:
         if len(built) >= MAX_PAGE_SHAPES:
             built.clear()
-        statements = built[shape] = _build_page_statements(statement, params, sort)
+        statements = built[shape] = _build_page_statements(statement, params, sort, window)
     return statements
 
 
-def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sort) -> _PageStatements:
+def first_page_statements(
+    statement: Select[Any], sort: Sort, window: Window | None = None
+) -> tuple[Select[Any], Select[Any] | None]:
+    """The statements of a first page of `statement` in `sort`: the page's, and a window's older matches (None: no
+    window). Their parameters are PAGE_LIMIT, PAGE_FLOOR and the statement's own: the bench runs them raw."""
+    _, keyed, _, older = _page_statements(statement, PageParams(), sort, window)
+    return keyed, older
+
+
+def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sort, window: Window | None) -> _PageStatements:
     if params.sort is not None or params.updated_since is not None:
         entity = statement.column_descriptions[0]["entity"]
         if params.updated_since is not None:
@@ -239,7 +284,18 @@ def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sor
         after = tuple_(*(bindparam(PAGE_AFTER.format(index), type_=key.type) for index, key in enumerate(sort.keys)))
         keyed = keyed.where(columns < after if sort.descending else columns > after)
     since = statement if params.updated_since is not None else None
-    return _PageStatements(since, keyed.order_by(*sort.order_by()).limit(bindparam(PAGE_LIMIT)), sort)
+    ordered = keyed.order_by(*sort.order_by()).limit(bindparam(PAGE_LIMIT))
+    if window is None:
+        return _PageStatements(since, ordered, sort)
+    [key] = sort.keys
+    if not sort.descending:
+        raise TypeError("a window walks a list in its own order, newest id first")
+    floor = bindparam(PAGE_FLOOR, type_=key.type)
+    # The matches below the floor, every one (no order to walk by, so the filter's indexes find them), then the
+    # newest of them: MATERIALIZED keeps PostgreSQL from folding them back into a walk by id.
+    matched = keyed.with_only_columns(key).where(key <= floor).cte("matched").prefix_with("MATERIALIZED")
+    newest_matched = select(matched.c[0]).order_by(matched.c[0].desc()).limit(bindparam(PAGE_LIMIT))
+    return _PageStatements(since, ordered.where(key > floor), sort, ordered.where(key.in_(newest_matched)))
 
 
 def _page_values(params: PageParams, sort: Sort) -> dict[str, Any]:
@@ -265,6 +321,15 @@ class PageRows(Enum):
     ENTITY_AND_COLUMNS = auto()  # an entity, then columns about it: rows whose first item is the object
 
 
+async def _read_page(session: AsyncSession, keyed: Select[Any], values: dict[str, Any], rows: PageRows) -> list[Any]:
+    if rows is PageRows.ENTITIES:
+        return list((await session.scalars(keyed, values)).all())
+    if rows is PageRows.ENTITY_AND_COLUMNS:
+        return list((await session.execute(keyed, values)).all())
+    result = await read_rows(session, keyed, values)
+    return records(result) if rows is PageRows.RECORDS else list(result.all())
+
+
 async def paginate(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],
@@ -273,24 +338,26 @@ async def paginate(
     *,
     rows: PageRows = PageRows.ENTITIES,
     parameters: Mapping[str, Any] | None = None,
+    window: Window | None = None,
 ) -> Rows:
     """Rows of one page, the cursor of the next page, and the total when asked for. `sort` is the list's own order;
     `params.sort` and `params.updated_since` apply to the record the statement selects first; `parameters` are the
-    values of its named parameters."""
-    since, keyed, sort = _page_statements(statement, params, sort)
+    values of its named parameters. `window`: how a page in the list's own order reads a filter's matches
+    (`Window`); a page in another sort reads them as any other."""
+    window = window if params.sort is None else None
+    since, keyed, sort, older = _page_statements(statement, params, sort, window)
     counted = since if since is not None else statement
     values = {**(parameters or {}), **_page_values(params, sort)}
     total = None
     if params.with_total:
         total = await session.scalar(select(func.count()).select_from(counted.order_by(None).subquery()), values)
-    found: list[Any]
-    if rows is PageRows.ENTITIES:
-        found = list((await session.scalars(keyed, values)).all())
-    elif rows is PageRows.ENTITY_AND_COLUMNS:
-        found = list((await session.execute(keyed, values)).all())
-    else:
-        result = await read_rows(session, keyed, values)
-        found = records(result) if rows is PageRows.RECORDS else list(result.all())
+    if window is not None:
+        # The walk reads the ids from the one before the cursor's (or the newest) down to the floor, exclusive.
+        newest = values[PAGE_AFTER.format(0)] - 1 if params.cursor else await _newest_id(session, sort.keys[0])
+        values[PAGE_FLOOR] = max(newest - window.rows, -MAX_ID - 1)  # a crafted cursor's id may be the lowest there is
+    found = await _read_page(session, keyed, values, rows)
+    if older is not None and len(found) <= params.limit:
+        found += await _read_page(session, older, values, rows)
     next_cursor = None
     if len(found) > params.limit:
         found = found[: params.limit]

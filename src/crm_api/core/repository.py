@@ -9,7 +9,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crm_api.core.errors import NotFound
 from crm_api.core.orm import Base
-from crm_api.core.pagination import PageParams, PageRows, Rows, Sort, paginate
+from crm_api.core.pagination import PageParams, PageRows, Rows, Sort, Window, paginate
 from crm_api.core.permissions import Principal
 
 M = TypeVar("M", bound=Base)
@@ -127,8 +127,9 @@ class Repository(Generic[M]):
         *,
         rows: PageRows = PageRows.ENTITIES,
         parameters: Mapping[str, Any] | None = None,
+        window: Window | None = None,
     ) -> Rows:
         """`rows`: what the statement selects (`PageRows`). `parameters`: values of the statement's named parameters
-        (`scope_values`)."""
+        (`scope_values`). `window`: see `Window`."""
         sort = sort or Sort([self.model.id])  # type: ignore[attr-defined]  # Base declares no id
-        return await paginate(self.session, statement, params, sort, rows=rows, parameters=parameters)
+        return await paginate(self.session, statement, params, sort, rows=rows, parameters=parameters, window=window)

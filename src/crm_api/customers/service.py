@@ -34,6 +34,7 @@ from crm_api.customers import policy
 from crm_api.customers.policy import CUSTOMER_ID, CustomerStatus, OwnershipAction
 from crm_api.customers.repository import (
     INTERACTION_ORDER,
+    SEARCH_WINDOW,
     ContactRepository,
     CustomerRecordRepository,
     CustomerRepository,
@@ -229,9 +230,14 @@ async def list_customers(
         scoped = repo.as_read(deleted)
     else:
         scoped = repo.read_scoped(principal, "customers:read")
+    search = policy.search(filters)
+    statement = repo.searched(scoped, search.shape)
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
-    statement = repo.filtered(scoped, filters, custom_conditions)
-    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=scope_values(principal))
+    if custom_conditions:
+        statement = statement.where(*custom_conditions)
+    parameters = scope_values(principal) | search.values
+    window = SEARCH_WINDOW if filters.q else None
+    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=parameters, window=window)
     return page.to_page(CustomerRead.model_validate)
 
 
