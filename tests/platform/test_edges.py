@@ -3,6 +3,7 @@
 import base64
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -226,3 +227,41 @@ async def test_an_unreadable_import_cell_is_a_422(client, actors, cell, code):
     )
     assert_problem(response, 422, code)
     assert await _count(client, manager.headers, CUSTOMERS) == 0
+
+
+async def test_an_undeclared_http2_body_is_counted_as_it_streams(settings, actors):
+    """HTTP/1 frames a request without Content-Length or Transfer-Encoding as bodiless; HTTP/2 may stream a body
+    without declaring it, and the guard counts that one too."""
+    app = create_app(settings.model_copy(update={"max_body_bytes": 1024}))
+    manager = await actors.make("account_manager")
+    chunks = [b'{"name": "', b"x" * 1000, b"x" * 1000, b'"}']
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    token = manager.headers["Authorization"].encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "2",
+        "method": "POST",
+        "scheme": "http",
+        "path": CUSTOMERS,
+        "raw_path": CUSTOMERS.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"authorization", token)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    await app.state.db.dispose()
+    assert statuses == [413]
+    assert chunks == [b'"}']  # read up to the chunk that crossed the limit, and no further

@@ -47,9 +47,15 @@ class InputGuardMiddleware:
             error = FieldError(field=where, message="NUL characters are not allowed", type="string_nul")
             await invalid_input_response(Request(scope), [error])(scope, receive, send)
             return
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is None and "transfer-encoding" not in headers and scope.get("http_version") in ("1.0", "1.1"):
+            # No body, as HTTP/1 frames a request (a GET): nothing to count. HTTP/2 may send one undeclared.
+            await self.app(scope, receive, send)
+            return
         limit = self._limit(scope["path"])
         try:
-            declared = int(Headers(scope=scope).get("content-length", ""))
+            declared = int(length or "")
         except ValueError:
             declared = None
         if declared is not None and declared > limit:
