@@ -292,8 +292,10 @@ def _build_page_statements(statement: Select[Any], params: PageParams, sort: Sor
         raise TypeError("a window walks a list in its own order, newest id first")
     floor = bindparam(PAGE_FLOOR, type_=key.type)
     # The matches below the floor, every one (no order to walk by, so the filter's indexes find them), then the
-    # newest of them: MATERIALIZED keeps PostgreSQL from folding them back into a walk by id.
-    matched = keyed.with_only_columns(key).where(key <= floor).cte("matched").prefix_with("MATERIALIZED")
+    # newest of them: MATERIALIZED keeps PostgreSQL from folding them back into a walk by id (SQLite, which has no
+    # such indexes, takes the keyword only from 3.35 on).
+    matched = keyed.with_only_columns(key).where(key <= floor).cte("matched")
+    matched = matched.prefix_with("MATERIALIZED", dialect="postgresql")
     newest_matched = select(matched.c[0]).order_by(matched.c[0].desc()).limit(bindparam(PAGE_LIMIT))
     return _PageStatements(since, ordered.where(key > floor), sort, ordered.where(key.in_(newest_matched)))
 
