@@ -13,6 +13,8 @@ from crm_api.customers import service as customers_service
 from tests.customers.factories import BASE, make_customer
 from tests.factories import Actor, count_statements
 
+POOL = "/api/v1/customer-pool"
+
 
 @pytest.fixture
 def window_of_three(monkeypatch: pytest.MonkeyPatch) -> Window:
@@ -24,12 +26,12 @@ def window_of_three(monkeypatch: pytest.MonkeyPatch) -> Window:
     return window
 
 
-async def _walk(client: Any, actor: Actor, **params: Any) -> list[str]:
+async def _walk(client: Any, actor: Actor, *, path: str = BASE, **params: Any) -> list[str]:
     names: list[str] = []
     cursor = None
     while True:
         page_params = params | ({"cursor": cursor} if cursor else {})
-        response = await client.get(BASE, params=page_params, headers=actor.headers)
+        response = await client.get(path, params=page_params, headers=actor.headers)
         assert response.status_code == 200, response.text
         page = response.json()
         names += [item["name"] for item in page["items"]]
@@ -110,3 +112,19 @@ async def test_a_term_is_matched_as_written_and_letters_in_either_case(client, a
     assert await _walk(client, manager, q="丙/丁") == ["丙/丁贸易有限公司"]
     assert await _walk(client, manager, q="acme") == ["ACME贸易有限公司"]
     assert await _walk(client, manager, q="cme贸易") == ["ACME贸易有限公司"]
+
+
+async def test_a_search_of_the_pool_pages_through_the_window_too(client, actors, window_of_three):
+    manager = await actors.make("account_manager")
+    pooled_newest_first = []
+    for name in await _dozen(client, manager):
+        if "华信" in name:
+            continue
+        customer_id = (await client.get(BASE, params={"q": name}, headers=manager.headers)).json()["items"][0]["id"]
+        released = await client.post(f"{BASE}/{customer_id}/release", json={"reason": "不再跟进"}, headers=manager.headers)
+        assert released.status_code == 200, released.text
+        pooled_newest_first.append(name)
+
+    pool = await _walk(client, manager, path=POOL, q="贸易", limit=2)
+    assert pool == pooled_newest_first
+    assert await _walk(client, manager, path=POOL, q="华信", limit=2) == []

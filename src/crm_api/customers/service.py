@@ -689,7 +689,8 @@ async def list_pool(
     pooled = repo.select().where(policy.in_pool(principal))
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(repo.with_tags(pooled), filters, custom_conditions)
-    return (await repo.page(statement, params)).to_page(to_pool_read)
+    window = SEARCH_WINDOW if filters.q else None
+    return (await repo.page(statement, params, window=window)).to_page(to_pool_read)
 
 
 def already_owned(customer_id: int, owner_name: str | None) -> Conflict:
