@@ -62,8 +62,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # asyncpg's timestamptz: UTC already, on every row a page reads
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -93,7 +93,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        # PostgreSQL's numeric comes as a Decimal; SQLite's as a float, exact only through its shortest text.
+        exact = value if isinstance(value, Decimal) else Decimal(str(value))
+        return exact.quantize(self.quantum, rounding=ROUND_HALF_UP)
 
 
 def Money() -> ExactDecimal:
