@@ -19,6 +19,15 @@ S = TypeVar("S", bound=Select[Any])
 T = TypeVar("T")
 
 
+# The escape character of a LIKE pattern that holds a caller's text as plain characters (`like_text`).
+LIKE_ESCAPE = "/"
+
+
+def like_text(text: str) -> str:
+    """`text` for a LIKE pattern escaped by LIKE_ESCAPE: its % and _ match only themselves."""
+    return text.replace(LIKE_ESCAPE, 2 * LIKE_ESCAPE).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
 def among(column: InstrumentedAttribute[T], values: Iterable[T]) -> ColumnElement[bool]:
     """`column IN (…)` of fixed values (a policy's statuses), each a parameter of its own, for the hot reads. `in_()` of
     a list binds one expanding parameter, which SQLAlchemy renders into the statement's text again on every execution:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import BindParameter, ColumnElement, String, bindparam, or_
 
 from crm_api.core.permissions import Principal, Scope, scope_clause
+from crm_api.core.repository import LIKE_ESCAPE, like_text
 
 if TYPE_CHECKING:
     from crm_api.customers.schemas import CustomerSearch  # the schemas import this module for the statuses
@@ -66,7 +67,7 @@ def search(filters: "CustomerSearch") -> Search:
         # A term without letters of two cases (Chinese, digits) matches the same either way: LIKE compares bytes,
         # ILIKE lowercases every name it reads, and costs PostgreSQL four times as much per customer.
         caseless = filters.q.lower() == filters.q.upper()
-        values[SEARCH.format("q")] = filters.q.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        values[SEARCH.format("q")] = like_text(filters.q)
     return Search((*values, caseless), values)
 
 
@@ -91,17 +92,17 @@ def searching(shape: tuple[Hashable, ...], values: Mapping[str, Any] | None = No
     if SEARCH.format("q") in named:
         term = value("q", String())
         name_or_code = (
-            column.contains(term, escape="/") if caseless else column.icontains(term, escape="/")
+            column.contains(term, escape=LIKE_ESCAPE) if caseless else column.icontains(term, escape=LIKE_ESCAPE)
             for column in (Customer.name, Customer.code)
         )
-        phones = (column.contains(term, escape="/") for column in (Customer.phone, Customer.phone_e164))
+        phones = (column.contains(term, escape=LIKE_ESCAPE) for column in (Customer.phone, Customer.phone_e164))
         clauses.append(or_(*name_or_code, *phones))
     return clauses
 
 
 def matching(filters: "CustomerSearch") -> list[ColumnElement[bool]]:
-    """`searching` with the filters' values bound, for a statement built per call: the export and marketing's
-    segments."""
+    """`searching` with the filters' values bound, for a statement built per call: the export, the pool and
+    marketing's segments."""
     return searching(*search(filters))
 
 

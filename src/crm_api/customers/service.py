@@ -20,7 +20,7 @@ from crm_api.core.http import check_if_match
 from crm_api.core.names import normalize_company_name
 from crm_api.core.offline import Created
 from crm_api.core.outbox import EventType, RecordChange, RecordEvents
-from crm_api.core.pagination import Page, PageParams, PageRows, Sort
+from crm_api.core.pagination import Page, PageParams, PageRows, Sort, Window
 from crm_api.core.permissions import Principal, scope_values
 from crm_api.core.phones import to_e164
 from crm_api.core.query import PrefixedParams
@@ -220,6 +220,11 @@ async def writable_customer(
     return customer
 
 
+def _window(filters: CustomerSearch) -> Window | None:
+    """How a search's pages read: a term's match rate is PostgreSQL's guess, so through the window (`Window`)."""
+    return SEARCH_WINDOW if filters.q else None
+
+
 async def list_customers(
     session: AsyncSession, principal: Principal, params: PageParams, filters: CustomerFilters, custom: PrefixedParams
 ) -> Page[CustomerRead]:
@@ -236,8 +241,7 @@ async def list_customers(
     if custom_conditions:
         statement = statement.where(*custom_conditions)
     parameters = scope_values(principal) | search.values
-    window = SEARCH_WINDOW if filters.q else None
-    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=parameters, window=window)
+    page = await repo.page(statement, params, rows=PageRows.RECORDS, parameters=parameters, window=_window(filters))
     return page.to_page(CustomerRead.model_validate)
 
 
@@ -689,8 +693,7 @@ async def list_pool(
     pooled = repo.select().where(policy.in_pool(principal))
     custom_conditions = await custom_fields.filter_conditions(session, CustomFieldEntity.CUSTOMER, custom)
     statement = repo.filtered(repo.with_tags(pooled), filters, custom_conditions)
-    window = SEARCH_WINDOW if filters.q else None
-    return (await repo.page(statement, params, window=window)).to_page(to_pool_read)
+    return (await repo.page(statement, params, window=_window(filters))).to_page(to_pool_read)
 
 
 def already_owned(customer_id: int, owner_name: str | None) -> Conflict:

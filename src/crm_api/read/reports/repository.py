@@ -33,6 +33,7 @@ from crm_api.churn.policy import ChurnWarningStatus
 from crm_api.contracts import policy as contract_policy
 from crm_api.core.pagination import PageParams, PageRows, Rows, Sort, paginate
 from crm_api.core.permissions import Principal, Scope, scope_clause
+from crm_api.core.repository import LIKE_ESCAPE, like_text
 from crm_api.customers import policy as customer_policy
 from crm_api.customers.policy import CustomerStatus
 from crm_api.models.churn import ChurnWarning
@@ -67,8 +68,7 @@ def revenue_cents(total: InstrumentedAttribute[Any]) -> ColumnElement[int]:
 
 def contains(column: InstrumentedAttribute[str], text: str) -> ColumnElement[bool]:
     """Case-insensitive substring match; % and _ in the text are plain characters."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.ilike(f"%{escaped}%", escape="\\")
+    return column.ilike(f"%{like_text(text)}%", escape=LIKE_ESCAPE)
 
 
 def blank(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
