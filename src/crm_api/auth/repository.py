@@ -6,7 +6,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_api.core.db import read_rows, records
+from crm_api.core.db import one_record
 from crm_api.models.identity import LoginThrottle, RefreshToken, Team, TotpRecoveryCode, User, UserTotp
 
 
@@ -43,8 +43,7 @@ _PROFILE = (
 
 async def profile(session: AsyncSession, user_id: int) -> dict[str, Any] | None:
     """The user's profile in one statement, read off the connection as a record."""
-    found = records(await read_rows(session, _PROFILE, {"user_id": user_id}))
-    return found[0] if found else None
+    return await one_record(session, _PROFILE, {"user_id": user_id})
 
 
 async def rehash_password(session: AsyncSession, user_id: int, old_hash: str, new_hash: str) -> None:

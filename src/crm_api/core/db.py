@@ -217,6 +217,12 @@ def records(result: Result[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in result]
 
 
+async def one_record(session: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The first row of a statement selecting columns (`read_rows`) as a record; None when it finds none."""
+    found = records(await read_rows(session, statement, parameters))
+    return found[0] if found else None
+
+
 # Where a request's unit of work keeps its session for the `SessionDep` parameters of the route and its dependencies.
 REQUEST_SESSION = "crm.session"
 

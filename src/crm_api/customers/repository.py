@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm_api.core import changes
-from crm_api.core.db import read_rows, record_columns, records
+from crm_api.core.db import one_record, read_rows, record_columns, records
 from crm_api.core.pagination import Sort, Window
 from crm_api.core.permissions import PerScopeShape, Principal, scope_values
 from crm_api.core.references import reload_names
@@ -170,8 +170,7 @@ class CustomerRepository(Repository[Customer]):
     ) -> dict[str, Any] | None:
         """The one row of a statement of the customer by id (`read_by_id`, and what adds to it) for this caller and
         customer, as a record; None when there is none."""
-        found = records(await read_rows(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id}))
-        return found[0] if found else None
+        return await one_record(self.session, statement, scope_values(principal) | {CUSTOMER_ID: customer_id})
 
     @staticmethod
     def filtered(statement: Select[Any], filters: CustomerSearch, custom: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
