@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -25,7 +25,7 @@ from crm_api.core.auth import security_contract
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
-from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware, reject_unknown_query
+from crm_api.core.edge import InputGuardMiddleware, SecurityHeadersMiddleware
 from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_contract
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
@@ -229,7 +229,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
         "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
         "generate_unique_id_function": operation_id,
-        "dependencies": [Depends(reject_unknown_query)],
     }
     # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
     # serve none of them, nor the contract.

@@ -3,7 +3,7 @@
 `Idempotency-Key` on every write the IdempotencyMiddleware keeps (`idempotency.unkept_writes` are not);
 `ETag` and 304 on every GET that takes the `ETag` dependency (its If-None-Match parameter shows it); `Location` on a 201
 whose record has a GET at `{path}/{id}` (LocationMiddleware sends it); 413 wherever a body
-is read; 422 on every operation, which refuses a query parameter it does not declare (`edge.reject_unknown_query`).
+is read; 422 on every operation, which refuses a query parameter it does not declare (`edge.DeclaredQueryRoute`).
 """
 
 from http import HTTPStatus

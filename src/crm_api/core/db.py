@@ -10,7 +10,6 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import pydantic_core
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from sqlalchemy import Executable, Label, Result, event, inspect, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import Scope
 
 from crm_api.core.config import Settings
+from crm_api.core.edge import DeclaredQueryRoute
 from crm_api.core.errors import DatabaseFailure, classify_database_failure
 from crm_api.core.responses import dependants, raises
 
@@ -255,7 +255,7 @@ def _uses_session(dependant: Dependant) -> bool:
     return any(each.call in _SESSION_READERS for each in dependants(dependant))
 
 
-class UnitOfWorkRoute(APIRoute):
+class UnitOfWorkRoute(DeclaredQueryRoute):
     """A route whose request is one transaction: committed once the handler has built the response and before it is
     sent (so a failed commit is an error answer), rolled back if the handler raises. Opened here rather than by a
     generator dependency, which cost a tenth of a lookup by id; a route taking no `SessionDep` opens none."""
