@@ -98,6 +98,11 @@ async def test_contacts_and_interactions_page_in_their_customers_order_each_once
         # The first customer's contacts come first, though the second's were made first.
         first_page_contacts = [contact["customer_id"] for contact in pages[0]["contacts"]["upserts"]]
         assert first_page_contacts[0] == first["id"]
+    # Each record as the API reads it, its customer's name with it.
+    for kind, made in (("contacts", contacts[-1]), ("interactions", visits[-1])):
+        read = await client.get(f"{BASE}/{made['customer_id']}/{kind}/{made['id']}", headers=manager.headers)
+        assert device.records[kind][made["id"]] == read.json()
+        assert read.json()["customer_name"] == "甲方客户"
 
     # A token from before this order (a contact's place as its id alone) starts contacts over: nothing is lost.
     device = Device(manager, types="contacts")

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, select, tuple_
+from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.changes import Position
@@ -26,6 +26,9 @@ MODELS: dict[SyncType, Any] = {
 }
 
 
+# The column of a contact's or interaction's customer's name (core.references).
+CUSTOMER_NAME = "customer_name"
+
 # A customer's tags by name, as a column of its row: a page of customers is one statement.
 _TAG_NAMES = listed(select(CustomerTag.tag).where(CustomerTag.customer_id == Customer.id)).label("tags")
 
@@ -34,11 +37,15 @@ def _in_scope(kind: SyncType, principal: Principal) -> Select[Any]:
     """The records of `kind` the caller's lists show (policy.visible). Plain rows, not entities: a snapshot sends
     thousands, and the identity map would cost more than the query."""
     model = MODELS[kind]
-    statement = select(*record_columns(model))
+    columns = record_columns(model)
+    if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
+        # The customer's name from the customer joined for its scope, not a lookup per record.
+        columns = tuple(Customer.name.label(CUSTOMER_NAME) if column.key == CUSTOMER_NAME else column for column in columns)
+        statement = select(*columns).join(Customer, Customer.id == model.customer_id)
+    else:
+        statement = select(*columns)
     if kind is SyncType.CUSTOMERS:
         statement = statement.add_columns(_TAG_NAMES)
-    if kind in (SyncType.CONTACTS, SyncType.INTERACTIONS):
-        statement = statement.join(Customer, Customer.id == model.customer_id)
     return statement.where(policy.visible(kind, principal))
 
 
@@ -54,10 +61,15 @@ class SyncRepository:
         model = MODELS[kind]
         order = [getattr(model, name) for name in policy.SNAPSHOT_ORDER[kind]]
         statement = _in_scope(kind, principal).order_by(*order).limit(limit)
-        if after:
-            statement = statement.where(tuple_(*order) > tuple_(*after))
-            if order[0] is not model.id:  # the scan of the caller's customers starts at the key's customer
-                statement = statement.where(Customer.id >= after[0])
+        if after and order[0] is model.id:
+            statement = statement.where(model.id > after[0])
+        elif after:
+            # In the customers' order: the scan of the caller's customers starts at the key's customer, and within it
+            # goes on past the key's record. Not `(customer_id, id) > key`, nor `customer_id > …`: PostgreSQL would
+            # count that bound again on top of the scan's own, guess too few records left to fill the page, and sort
+            # every one of them rather than read the customers in order until the page is full.
+            customer_id, record_id = after
+            statement = statement.where(Customer.id >= customer_id, or_(model.id > record_id, Customer.id != customer_id))
         return records(await read_rows(self.session, statement))
 
     async def records(self, kind: SyncType, principal: Principal, ids: Iterable[int]) -> list[dict[str, Any]]:
