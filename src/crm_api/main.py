@@ -37,6 +37,8 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.customers.imports import MAX_IMPORT_BYTES
+from crm_api.customers.router import contacts_router as customer_contacts_router
+from crm_api.customers.router import interactions_router as customer_interactions_router
 from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import pool_router as customer_pool_router
 from crm_api.customers.router import router as customers_router
@@ -101,6 +103,8 @@ DOMAIN_ROUTERS: tuple[DomainRouter, ...] = (
     jobs_router,
     customer_list_router,
     customers_router,
+    customer_contacts_router,
+    customer_interactions_router,
     customer_pool_router,
     customer_360_router,
     privacy_router,

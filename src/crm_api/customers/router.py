@@ -48,6 +48,11 @@ from crm_api.customers.schemas import (
 
 # The list: one statement (each row carries its tags), so it reads without a transaction; main.py puts it first.
 list_router = DomainRouter(prefix="/customers", tags=["customers"])
+# A customer's contacts and interactions, each kind a router of its own: FastAPI tries a selected router's routes one
+# by one, twice a request, and trying the customer's own routes first cost a new interaction a tenth of its
+# instructions.
+contacts_router = DomainRouter(prefix="/customers", tags=["customers"])
+interactions_router = DomainRouter(prefix="/customers", tags=["customers"])
 router = DomainRouter(prefix="/customers", tags=["customers"])
 pool_router = DomainRouter(prefix="/customer-pool", tags=["customers"])
 
@@ -330,6 +335,7 @@ async def merge_customers(
 
 
 def _customer_records(
+    router: DomainRouter,
     kind: service.CustomerRecords[Any],
     path: str,
     plural: str,
@@ -339,7 +345,7 @@ def _customer_records(
     list_summary: str,
     sorting: Any,
 ) -> None:
-    """The five routes of a kind of record that lives under one customer (contacts, interactions)."""
+    """The five routes of a kind of record that lives under one customer (contacts, interactions), on its own router."""
     read_model = kind.read
     one = kind.entity_type
     RecordId = Annotated[Id, Path(alias=f"{one}_id")]
@@ -423,6 +429,7 @@ def _customer_records(
 
 
 _customer_records(
+    contacts_router,
     service.CONTACTS,
     "contacts",
     "a contact",
@@ -433,6 +440,7 @@ _customer_records(
     listing("ContactSort", "name", "created_at", "updated_at"),
 )
 _customer_records(
+    interactions_router,
     service.INTERACTIONS,
     "interactions",
     "an interaction",
