@@ -37,9 +37,9 @@ from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
 from crm_api.customers.imports import MAX_IMPORT_BYTES
+from crm_api.customers.router import collection_router as customer_collection_router
 from crm_api.customers.router import contacts_router as customer_contacts_router
 from crm_api.customers.router import interactions_router as customer_interactions_router
-from crm_api.customers.router import list_router as customer_list_router
 from crm_api.customers.router import pool_router as customer_pool_router
 from crm_api.customers.router import router as customers_router
 from crm_api.dictionary.router import router as dictionary_router
@@ -64,6 +64,7 @@ from crm_api.quotes.router import router as quotes_router
 from crm_api.read.customer_360.router import router as customer_360_router
 from crm_api.read.reports.router import router as reports_router
 from crm_api.roles.router import router as roles_router
+from crm_api.sales.router import integration_router as sales_integration_router
 from crm_api.sales.router import router as sales_router
 from crm_api.sync.router import router as sync_router
 from crm_api.targets.router import router as targets_router
@@ -101,7 +102,7 @@ DOMAIN_ROUTERS: tuple[DomainRouter, ...] = (
     custom_fields_router,
     audit_router,
     jobs_router,
-    customer_list_router,
+    customer_collection_router,
     customers_router,
     customer_contacts_router,
     customer_interactions_router,
@@ -109,6 +110,7 @@ DOMAIN_ROUTERS: tuple[DomainRouter, ...] = (
     customer_360_router,
     privacy_router,
     sales_router,
+    sales_integration_router,
     churn_router,
     tickets_router,
     policies_router,

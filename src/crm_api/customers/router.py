@@ -46,14 +46,14 @@ from crm_api.customers.schemas import (
     RecycleRulesRead,
 )
 
-# The list: one statement (each row carries its tags), so it reads without a transaction; main.py puts it first.
-list_router = DomainRouter(prefix="/customers", tags=["customers"])
-# A customer's contacts and interactions, each kind a router of its own: FastAPI tries a selected router's routes one
-# by one, twice a request, and trying the customer's own routes first cost a new interaction a tenth of its
-# instructions.
+# FastAPI tries a selected router's routes one by one, twice a request, at about 18,000 instructions a route a pass:
+# the customers' routes are on four routers, so a request tries few routes not its own. The collection (the list, a
+# create, import and export) comes first in main.py, so `/customers/export` is never read as a customer's id; then
+# one customer's routes, and its contacts and interactions, each kind on a router of its own.
+collection_router = DomainRouter(prefix="/customers", tags=["customers"])
+router = DomainRouter(prefix="/customers", tags=["customers"])
 contacts_router = DomainRouter(prefix="/customers", tags=["customers"])
 interactions_router = DomainRouter(prefix="/customers", tags=["customers"])
-router = DomainRouter(prefix="/customers", tags=["customers"])
 pool_router = DomainRouter(prefix="/customer-pool", tags=["customers"])
 
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
@@ -66,7 +66,7 @@ SettingsWrite = Annotated[Principal, Depends(require("settings:write"))]
 CustomerPage = Annotated[PageParams, listing("CustomerSort", "code", "name", "created_at", "updated_at")]
 
 
-@list_router.get(
+@collection_router.get(
     "",
     response_model=Page[CustomerRead],
     summary="List and search customers, newest first",
@@ -82,7 +82,7 @@ async def list_customers(
     return Rendered(await service.list_customers(session, principal, page, filters, custom))
 
 
-@router.post(
+@collection_router.post(
     "",
     response_model=CustomerRead,
     status_code=status.HTTP_201_CREATED,
@@ -108,7 +108,7 @@ async def create_customer(
 # The tools' fixed paths come before /{customer_id}, which would otherwise capture them.
 
 
-@router.post(
+@collection_router.post(
     "/import",
     response_model=ImportReport,
     summary="Import customers from a CSV or XLSX file",
@@ -139,7 +139,7 @@ async def import_customers(
     )
 
 
-@router.get(
+@collection_router.get(
     "/export",
     response_class=StreamingResponse,
     summary="Export the filtered customer list as CSV or XLSX",
@@ -163,7 +163,7 @@ async def export_customers(
     )
 
 
-@router.get(
+@collection_router.get(
     "/duplicates",
     response_model=Page[DuplicatePair],
     summary="Pairs of customers that may be the same company (name, phone, email), likeliest first",
@@ -173,7 +173,7 @@ async def list_duplicates(principal: CustomersRead, session: SessionDep, page: P
     return await duplicates.list_duplicates(session, principal, page)
 
 
-@router.post(
+@collection_router.post(
     "/bulk-update",
     response_model=CustomerBulkResult,
     summary="Change level, tags or owner of up to 500 customers, all or none",

@@ -27,6 +27,9 @@ from crm_api.sales.schemas import (
 )
 
 router = DomainRouter()
+# The sales system's upserts, on a router of their own after the reads (main.py): FastAPI tries a router's routes one
+# by one, and a customer's order history would try these three first.
+integration_router = DomainRouter()
 
 SalesIntegration = Annotated[Principal, Depends(require("integrations:sales"))]
 CustomersRead = Annotated[Principal, Depends(require("customers:read"))]
@@ -52,7 +55,7 @@ def _sync_route(kind: str, item: type[InputModel], sync: SyncService, summary: s
         return await sync(session, principal, body.items)
 
     upsert.__name__ = f"sync_{kind}"
-    router.put(
+    integration_router.put(
         f"/integrations/sales/{kind}",
         response_model=SyncResult,
         tags=["sales integration"],
