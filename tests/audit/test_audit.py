@@ -3,7 +3,8 @@ from datetime import timedelta
 import pytest
 
 from crm_api.core.clock import clock
-from tests.factories import assert_problem
+from tests.customers.factories import BASE, make_customer
+from tests.factories import assert_problem, count_statements
 from tests.routes import api_routes
 
 
@@ -36,6 +37,27 @@ async def test_each_mutation_writes_an_audit_event_with_before_and_after(client,
         "updated_at": update["changes"]["updated_at"],
     }
     assert delete["changes"]["value"] == {"before": "shipping", "after": None}
+
+
+async def test_a_new_interaction_writes_its_audit_event_in_its_change_log_statement(app, client, actors, frozen_clock):
+    """One round trip on PostgreSQL for both rows (the event a data-modifying CTE away from the log's row); SQLite,
+    whose WITH holds no INSERT, writes them one after the other. Either way both are there, and the event is timed."""
+    manager = await actors.make("account_manager")
+    customer = await make_customer(client, manager)
+    body = {"occurred_on": "2026-06-15", "location": "客户现场", "summary": "回访", "details": "季度回访"}
+    with count_statements(app.state.db.engine) as statements:
+        created = await client.post(f"{BASE}/{customer['id']}/interactions", json=body, headers=manager.headers)
+    assert created.status_code == 201, created.text
+    visit = created.json()
+    written = [s for s in statements if "INSERT INTO audit_events" in s or "INSERT INTO change_log" in s]
+    on_postgresql = app.state.db.dialect == "postgresql"
+    assert len(written) == (1 if on_postgresql else 2), written
+    assert on_postgresql == ("INSERT INTO change_log" in written[0] and "INSERT INTO audit_events" in written[0])
+    admin = await actors.make("admin")
+    params = {"entity_type": "interaction", "entity_id": visit["id"]}
+    [event] = (await client.get("/api/v1/audit-events", params=params, headers=admin.headers)).json()["items"]
+    assert event["action"] == "create" and event["changes"]["summary"] == {"before": None, "after": "回访"}
+    assert event["occurred_at"] == clock.now().isoformat().replace("+00:00", "Z")
 
 
 async def test_a_refused_change_leaves_no_audit_event(client, actors):

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import bindparam, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
@@ -83,6 +83,18 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     return changes
 
 
+# An event's INSERT, its values bound by name (`_EVENT_VALUE` and the column): built once, it is written in the change
+# log's statement (core.changes.log_change), not by the ORM at commit, a round trip of its own.
+_EVENT_VALUE = "event_"
+_WRITE_EVENT = insert(AuditEvent.__table__).values(
+    {
+        column.key: bindparam(_EVENT_VALUE + column.key, type_=column.type)
+        for column in AuditEvent.__table__.c
+        if column.key != "id"
+    }
+)
+
+
 def _event(
     *,
     actor: Principal | None,
@@ -135,16 +147,10 @@ async def record_change(
     """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
     gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change."""
     await session.flush()
-    await changes.log_change(session, entity, before)
-    await _record(
-        session,
-        actor=actor,
-        entity_type=entity_type,
-        entity_id=entity.id,
-        action=action,
-        before=before,
-        after=view(entity) if view is not None else None,
-    )
+    after = view(entity) if view is not None else None
+    event = _event(actor=actor, entity_type=entity_type, entity_id=entity.id, action=action, before=before, after=after)
+    values = {_EVENT_VALUE + name: value for name, value in event.items()} | {_EVENT_VALUE + "occurred_at": clock.now()}
+    await changes.log_change(session, entity, before, beside=(_WRITE_EVENT, values))
 
 
 async def record_creations(

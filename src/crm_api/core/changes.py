@@ -11,7 +11,7 @@ commit, so a later number may commit first, but every transaction below the olde
 and its rows are all visible at once. SQLite serialises writers, so its rows commit in sequence order.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
+from crm_api.core.db import write_together
 from crm_api.core.orm import Base
 from crm_api.core.tables import ChangeLog, ChangeLogPruned
 
@@ -122,9 +123,30 @@ async def _insert_selected(session: AsyncSession, row: list[ColumnElement[Any]],
 LOGGED_ID, PARENT_ID, LOGGED_AT = "logged_id", "parent_id", "logged_at"
 
 
+def _owner(n: int) -> str:
+    return f"logged_owner_{n}"
+
+
+@cache
+def _by_owners(dialect: str, synced: Synced, owners: int) -> tuple[Insert]:
+    """`log_change`'s statement for a record synced by its owner columns, a row for each of `owners` users, run with
+    LOGGED_ID, LOGGED_AT and `_owner(n)`: built once per table and count, as `_through_parent`'s are."""
+    logged = (
+        _xid(dialect),
+        literal(synced.entity_type, String),
+        bindparam(LOGGED_ID, type_=BigInteger),
+        bindparam(LOGGED_AT, type_=ChangeLog.occurred_at.type),
+    )
+    rows = [
+        dict(zip(COLUMNS, (*logged[:3], bindparam(_owner(n), type_=BigInteger), logged[3]), strict=True)) for n in range(owners)
+    ]
+    return (insert(ChangeLog.__table__).values(rows),)
+
+
 @cache
 def _through_parent(dialect: str, table: Table, synced: Synced) -> tuple[Insert, ...]:
-    """`_log_through_parent`'s statements, an INSERT … SELECT per owner column of the parent, run with LOGGED_ID,
+    """`log_change`'s statements for a record synced through its parent, as the parent is now: an INSERT … SELECT per
+    owner column of the parent, run with LOGGED_ID,
     PARENT_ID and LOGGED_AT: built once per table, as building and keying them cost a new contact or interaction a
     tenth of its instructions."""
     assert synced.parent is not None
@@ -143,13 +165,6 @@ def _through_parent(dialect: str, table: Table, synced: Synced) -> tuple[Insert,
         )
         for owner in parent_synced.owners
     )
-
-
-async def _log_through_parent(session: AsyncSession, table: Table, synced: Synced, entity_id: Any, parent_id: Any) -> None:
-    """A row per owner column of the parent record, as the parent is now (in the caller's transaction)."""
-    values = {LOGGED_ID: entity_id, PARENT_ID: parent_id, LOGGED_AT: clock.now()}
-    for statement in _through_parent(session.get_bind().dialect.name, table, synced):
-        await session.execute(statement, values)
 
 
 def owners_of(entity: Any) -> set[int | None]:
@@ -177,23 +192,40 @@ def _scope_moved(synced: Synced, entity: Any, before: dict[str, Any] | None, was
     return live is not None and live in before and (before[live] is None) != (getattr(entity, live) is None)
 
 
-async def log_change(session: AsyncSession, entity: Any, before: dict[str, Any] | None) -> None:
+async def log_change(
+    session: AsyncSession,
+    entity: Any,
+    before: dict[str, Any] | None,
+    *,
+    beside: tuple[Insert, Mapping[str, Any]] | None = None,
+) -> None:
     """Log a flushed change of `entity` (`before`: its audit view before the change, or None when new), if its
-    table is synced; a no-op otherwise."""
+    table is synced. `beside`, another INSERT returning nothing built once and its parameters (the change's audit
+    event), is written with the log's rows: one round trip on PostgreSQL (`write_together`)."""
     table: Table = type(entity).__table__
     synced = _synced(table)
-    if synced is None:
-        return
-    if synced.parent is not None:
-        await _log_through_parent(session, table, synced, entity.id, getattr(entity, synced.parent))
-        return
-    now = owners_of(entity)
-    was = {before[column] for column in synced.owners if column in before} if before else set()
-    owners = sorted(now | was, key=lambda owner: owner or 0)
-    rows = [dict(zip(COLUMNS, _row(session, synced.entity_type, entity.id, owner), strict=True)) for owner in owners]
-    await session.execute(insert(ChangeLog).values(rows))
-    if _scope_moved(synced, entity, before, was, now):
-        await log_children(session, entity, now | was)
+    dialect = session.get_bind().dialect.name
+    statements: tuple[Insert, ...] = ()
+    parameters: dict[str, Any] = {}
+    moved: set[Any] | None = None
+    if synced is not None:
+        parameters = {LOGGED_ID: entity.id, LOGGED_AT: clock.now()}
+        if synced.parent is not None:
+            statements = _through_parent(dialect, table, synced)
+            parameters[PARENT_ID] = getattr(entity, synced.parent)
+        else:
+            now = owners_of(entity)
+            was = {before[column] for column in synced.owners if column in before} if before else set()
+            owners = sorted(now | was, key=lambda owner: owner or 0)
+            statements = _by_owners(dialect, synced, len(owners))
+            parameters |= {_owner(n): owner for n, owner in enumerate(owners)}
+            moved = now | was if _scope_moved(synced, entity, before, was, now) else None
+    if beside is not None:
+        statements, parameters = (*statements, beside[0]), parameters | dict(beside[1])
+    if statements:
+        await write_together(session, statements, parameters)
+    if moved is not None:
+        await log_children(session, entity, moved)
 
 
 async def log_selected(session: AsyncSession, model: type[Base], where: ColumnElement[bool]) -> None:

@@ -5,12 +5,13 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import pydantic_core
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
-from sqlalchemy import Executable, Label, Result, event, inspect, text
+from sqlalchemy import Executable, Insert, Label, Result, event, inspect, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -221,6 +222,24 @@ async def one_record(session: AsyncSession, statement: Executable, parameters: M
     """The first row of a statement selecting columns (`read_rows`) as a record; None when it finds none."""
     found = records(await read_rows(session, statement, parameters))
     return found[0] if found else None
+
+
+@cache
+def _together(statements: tuple[Insert, ...]) -> Insert:
+    *earlier, last = statements
+    return last.add_cte(*(statement.cte(f"written_{n}") for n, statement in enumerate(earlier)))
+
+
+async def write_together(session: AsyncSession, statements: tuple[Insert, ...], parameters: Mapping[str, Any]) -> None:
+    """INSERTs that return nothing, each built once with its values bound by name (`parameters` holds them all): on
+    PostgreSQL one statement, each but the last a data-modifying CTE of the last (one round trip, not one each, and
+    built once per set of statements, as a statement built per call costs its cache key every time); elsewhere one
+    after another (SQLite's WITH holds no INSERT)."""
+    if len(statements) > 1 and session.get_bind().dialect.name == "postgresql":
+        await session.execute(_together(statements), parameters)
+        return
+    for statement in statements:
+        await session.execute(statement, parameters)
 
 
 # Where a request's unit of work keeps its session for the `SessionDep` parameters of the route and its dependencies.
