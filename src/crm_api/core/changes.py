@@ -146,9 +146,8 @@ def _by_owners(dialect: str, synced: Synced, owners: int) -> tuple[Insert]:
 @cache
 def _through_parent(dialect: str, table: Table, synced: Synced) -> tuple[Insert, ...]:
     """`log_change`'s statements for a record synced through its parent, as the parent is now: an INSERT … SELECT per
-    owner column of the parent, run with LOGGED_ID,
-    PARENT_ID and LOGGED_AT: built once per table, as building and keying them cost a new contact or interaction a
-    tenth of its instructions."""
+    owner column of the parent, run with LOGGED_ID, PARENT_ID and LOGGED_AT. Built once per table, as building and
+    keying them cost a new contact or interaction a tenth of its instructions."""
     assert synced.parent is not None
     parent = _parent_table(table, synced.parent)
     parent_synced = _synced(parent)
