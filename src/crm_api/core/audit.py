@@ -83,8 +83,8 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     return changes
 
 
-# An event's INSERT, its values bound by name (`_EVENT_VALUE` and the column): built once, it is written in the change
-# log's statement (core.changes.log_change), not by the ORM at commit, a round trip of its own.
+# An event's INSERT, its values bound by name (`_EVENT_VALUE` and the column, `_written`): built once, so a change's
+# event is written in its change log's statement (core.changes.log_change), and every other event the same way.
 _EVENT_VALUE = "event_"
 _WRITE_EVENT = insert(AuditEvent.__table__).values(
     {
@@ -116,8 +116,7 @@ def _event(
     }
 
 
-async def _record(
-    session: AsyncSession,
+def _written(
     *,
     actor: Principal | None,
     entity_type: str,
@@ -125,13 +124,12 @@ async def _record(
     action: str,
     before: Snapshot | None = None,
     after: Snapshot | None = None,
-) -> AuditEvent:
-    """The row itself, for the functions below: domains record through those, which take entities or a batch."""
-    event = AuditEvent(
-        **_event(actor=actor, entity_type=entity_type, entity_id=entity_id, action=action, before=before, after=after)
-    )
-    session.add(event)
-    return event
+) -> dict[str, Any]:
+    """An event's values for `_WRITE_EVENT`, for the functions below: domains record through those, which take
+    entities or a batch. The time is given: a column default is not applied to an INSERT that
+    carries CTEs, as `record_change` writes it."""
+    event = _event(actor=actor, entity_type=entity_type, entity_id=entity_id, action=action, before=before, after=after)
+    return {_EVENT_VALUE + name: value for name, value in (event | {"occurred_at": clock.now()}).items()}
 
 
 async def record_change(
@@ -148,9 +146,8 @@ async def record_change(
     gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change."""
     await session.flush()
     after = view(entity) if view is not None else None
-    event = _event(actor=actor, entity_type=entity_type, entity_id=entity.id, action=action, before=before, after=after)
-    values = {_EVENT_VALUE + name: value for name, value in event.items()} | {_EVENT_VALUE + "occurred_at": clock.now()}
-    await changes.log_change(session, entity, before, beside=(_WRITE_EVENT, values))
+    event = _written(actor=actor, entity_type=entity_type, entity_id=entity.id, action=action, before=before, after=after)
+    await changes.log_change(session, entity, before, beside=(_WRITE_EVENT, event))
 
 
 async def record_creations(
@@ -251,7 +248,8 @@ async def record_batch(
     session: AsyncSession, *, actor: Principal | None, batch_type: str, batch_id: object, action: str, summary: Snapshot
 ) -> None:
     """A write of many rows that is no one entity's change (a sync, an import): one event with what it did."""
-    await _record(session, actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, before=None, after=summary)
+    event = _written(actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, after=summary)
+    await session.execute(_WRITE_EVENT, event)
 
 
 async def record_replacement(
@@ -267,12 +265,6 @@ async def record_replacement(
     """A whole set of records replaced at once (a rule set): flush, then one event with the set as it was and as it
     now is, under `key`. `before` is `view(entity)` of each old record, taken before the change."""
     await session.flush()
-    await _record(
-        session,
-        actor=actor,
-        entity_type=set_type,
-        entity_id="all",
-        action="replace",
-        before={key: before},
-        after={key: [view(entity) for entity in after]},
-    )
+    after_set = {key: [view(entity) for entity in after]}
+    event = _written(actor=actor, entity_type=set_type, entity_id="all", action="replace", before={key: before}, after=after_set)
+    await session.execute(_WRITE_EVENT, event)

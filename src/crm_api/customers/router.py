@@ -105,7 +105,7 @@ async def create_customer(
     return service.to_read((await service.create_customer(session, principal, body)).answer(response))
 
 
-# The tools' fixed paths come before /{customer_id}, which would otherwise capture them.
+# The tools' fixed paths: on the collection's router, which main.py includes before the one of /{customer_id}.
 
 
 @collection_router.post(
