@@ -248,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **options)
     )
     app.add_api_route("/", _home(docs), include_in_schema=False)
+    # The docs, their assets, the contract and `/`, which FastAPI and this factory add first.
+    pages = list(app.router.routes)
     app.state.settings = settings
     app.state.db = database
     app.state.pubsub = pubsub
@@ -287,4 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(domain_router, prefix=API_PREFIX)
     app.include_router(health_router)
     app.include_router(problem_pages_router)
+    # Asked last: every API request would otherwise try each of them first, twice.
+    app.router.routes[: len(pages)] = []
+    app.router.routes.extend(pages)
     return app

@@ -7,13 +7,14 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, insert, inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 
 from crm_api.core import changes
 from crm_api.core.clock import clock
 from crm_api.core.context import client_ip_var, request_id_var
+from crm_api.core.db import BoundInsert
 from crm_api.core.permissions import Principal
 from crm_api.core.references import NAME_OF
 from crm_api.core.tables import AuditEvent
@@ -83,16 +84,9 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[st
     return changes
 
 
-# An event's INSERT, its values bound by name (`_EVENT_VALUE` and the column, `_written`): built once, so a change's
-# event is written in its change log's statement (core.changes.log_change), and every other event the same way.
-_EVENT_VALUE = "event_"
-_WRITE_EVENT = insert(AuditEvent.__table__).values(
-    {
-        column.key: bindparam(_EVENT_VALUE + column.key, type_=column.type)
-        for column in AuditEvent.__table__.c
-        if column.key != "id"
-    }
-)
+# An event's INSERT: a change's event is written in its change log's statement (core.changes.log_change), and every
+# other event the same way.
+_EVENT = BoundInsert(AuditEvent.__table__, "event_")
 
 
 def _event(
@@ -125,11 +119,10 @@ def _written(
     before: Snapshot | None = None,
     after: Snapshot | None = None,
 ) -> dict[str, Any]:
-    """An event's values for `_WRITE_EVENT`, for the functions below: domains record through those, which take
-    entities or a batch. The time is given: a column default is not applied to an INSERT that
-    carries CTEs, as `record_change` writes it."""
+    """An event's values for `_EVENT`, for the functions below: domains record through those, which take entities or
+    a batch."""
     event = _event(actor=actor, entity_type=entity_type, entity_id=entity_id, action=action, before=before, after=after)
-    return {_EVENT_VALUE + name: value for name, value in (event | {"occurred_at": clock.now()}).items()}
+    return _EVENT.values(event | {"occurred_at": clock.now()})
 
 
 async def record_change(
@@ -147,7 +140,7 @@ async def record_change(
     await session.flush()
     after = view(entity) if view is not None else None
     event = _written(actor=actor, entity_type=entity_type, entity_id=entity.id, action=action, before=before, after=after)
-    await changes.log_change(session, entity, before, beside=(_WRITE_EVENT, event))
+    await changes.log_change(session, entity, before, beside=(_EVENT.statement, event))
 
 
 async def record_creations(
@@ -249,7 +242,7 @@ async def record_batch(
 ) -> None:
     """A write of many rows that is no one entity's change (a sync, an import): one event with what it did."""
     event = _written(actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, after=summary)
-    await session.execute(_WRITE_EVENT, event)
+    await session.execute(_EVENT.statement, event)
 
 
 async def record_replacement(
@@ -267,4 +260,4 @@ async def record_replacement(
     await session.flush()
     after_set = {key: [view(entity) for entity in after]}
     event = _written(actor=actor, entity_type=set_type, entity_id="all", action="replace", before={key: before}, after=after_set)
-    await session.execute(_WRITE_EVENT, event)
+    await session.execute(_EVENT.statement, event)

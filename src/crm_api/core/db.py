@@ -5,13 +5,13 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import pydantic_core
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
-from sqlalchemy import Executable, Insert, Label, Result, event, inspect, text
+from sqlalchemy import Executable, Insert, Label, Result, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -222,6 +222,30 @@ async def one_record(session: AsyncSession, statement: Executable, parameters: M
     """The first row of a statement selecting columns (`read_rows`) as a record; None when it finds none."""
     found = records(await read_rows(session, statement, parameters))
     return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class BoundInsert:
+    """A table's INSERT of one row of every column but its key, each value bound by name (`prefix` and the column):
+    built once, so a write costs no statement building, and its names stay apart from those of the statements it is
+    written with (`write_together`). Every value is given: a column default is not applied to an INSERT carrying
+    CTEs."""
+
+    table: Table
+    prefix: str
+
+    @cached_property
+    def statement(self) -> Insert:
+        return insert(self.table).values(
+            {
+                column.key: bindparam(self.prefix + column.key, type_=column.type)
+                for column in self.table.c
+                if not column.primary_key
+            }
+        )
+
+    def values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.prefix + name: value for name, value in row.items()}
 
 
 @cache
