@@ -114,6 +114,19 @@ async def test_a_term_is_matched_as_written_and_letters_in_either_case(client, a
     assert await _walk(client, manager, q="cme贸易") == ["ACME贸易有限公司"]
 
 
+async def test_a_whole_number_finds_its_customer_however_either_was_punctuated_and_a_fragment_as_typed(client, actors):
+    manager = await actors.make("account_manager")
+    await make_customer(client, manager, name="深圳恒信贸易有限公司", phone="(0755) 8888 1234")
+    await make_customer(client, manager, name="深圳华信贸易有限公司", phone="0755-88881235")
+    await make_customer(client, manager, name="深圳广信贸易有限公司", phone="13812345678")
+
+    assert await _walk(client, manager, q="0755-88881234") == ["深圳恒信贸易有限公司"]
+    assert await _walk(client, manager, q="+86 755 8888 1234") == ["深圳恒信贸易有限公司"]
+    assert await _walk(client, manager, q="138-1234-5678") == ["深圳广信贸易有限公司"]
+    assert await _walk(client, manager, q="8888") == ["深圳华信贸易有限公司", "深圳恒信贸易有限公司"]
+    assert await _walk(client, manager, q="0755-8888123") == ["深圳华信贸易有限公司"]
+
+
 async def test_a_search_of_the_pool_pages_through_the_window_too(client, actors, window_of_three):
     manager = await actors.make("account_manager")
     pooled_newest_first = []
