@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
 from crm_api.api_keys.router import router as api_keys_router
@@ -166,6 +167,8 @@ DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 OPENAPI_URL = "/openapi.json"
 DOCS_ASSETS_URL = "/docs/assets"
+OPENTELEMETRY: TelemetryConfig = {"auto_configure": True}
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 # Room for the multipart boundaries, part headers and small form fields around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -239,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No validatorUrl: Swagger UI would send the contract to validator.swagger.io.
         "swagger_ui_parameters": {"persistAuthorization": True, "validatorUrl": None},
         "generate_unique_id_function": operation_id,
+        "telemetry": OPENTELEMETRY if settings.opentelemetry else NO_TELEMETRY,
     }
     # Public docs bring their Swagger UI and ReDoc assets along, so they need no CDN; closed docs
     # serve none of them, nor the contract.

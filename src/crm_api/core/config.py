@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     # always recorded. Unset: every request, except in production (5 %, so logging stays off the hot path).
     access_log_sample: float | None = Field(default=None, ge=0, le=1)
     access_log_slow_ms: float = Field(default=1000.0, ge=0)
+    # FastAPI's native OpenTelemetry: spans, metrics and logs, its exporters configured from the standard OTEL_*
+    # variables. Off, a request does not ask the global providers whether anyone configured them.
+    opentelemetry: bool = False
     # Tests only (CRM_ENV=test): the process SIGKILLs itself right after committing a write to this path.
     test_crash_after_commit_path: str | None = None
 
