@@ -49,8 +49,8 @@ from bench.load import Call, Measurement, MemorySampler, RetryLater, drive
 from bench.scenarios import (
     ACCOUNT_MANAGER,
     ADMIN,
+    BENCH_MARK,
     EXECUTIVE,
-    IMPORT_MARK,
     IMPORT_ROUTE,
     IMPORTER,
     PAGE_SIZE,
@@ -443,10 +443,10 @@ async def run_timed_import(
     seconds = time.perf_counter() - started
     peaks = sampler.window()
     outcome = timed.outcome(finished) if finished else f"HTTP {response.status_code} {response.text[:200]}"
-    removed = await remove_imported_customers(database_url)
+    removed = await remove_written_customers(database_url)
     print(
         f"  {timed.name:<42} {seconds:8.2f} s  {outcome}  (target < {timed.limit_seconds:g} s; "
-        f"{removed:,} removed again)  rss/worker {peaks['peak_worker_mib']} MiB"
+        f"{removed:,} customers the run wrote removed again)  rss/worker {peaks['peak_worker_mib']} MiB"
     )
     return result | {"available": True, "seconds": round(seconds, 2), "outcome": outcome} | peaks
 
@@ -467,22 +467,23 @@ async def _finished_import(
     return None
 
 
-async def remove_imported_customers(database_url: str) -> int:
-    """Delete the customers imports left (this run's, or a killed run's): a reused data set stays as generated."""
+async def remove_written_customers(database_url: str) -> int:
+    """Delete the customers the bench wrote, imported or created (this run's, or a killed run's): a reused data set
+    stays as generated."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        # An imported customer has nothing that refers to it yet but its own tags and ownership history, deleted
+        # Such a customer has nothing that refers to it yet but its own tags and ownership history, deleted
         # first. Without the foreign-key triggers the delete does not search every referencing table for each row
         # (opportunities.customer_id has no index to search with).
         await connection.execute("SET session_replication_role = replica")
         imported = "SELECT id FROM customers WHERE owner_id = (SELECT id FROM users WHERE username = $1) AND name LIKE $2"
         for table in ("customer_tags", "customer_ownership_changes"):
-            await connection.execute(f"DELETE FROM {table} WHERE customer_id IN ({imported})", IMPORTER, f"{IMPORT_MARK}%")
-        status = await connection.execute(f"DELETE FROM customers WHERE id IN ({imported})", IMPORTER, f"{IMPORT_MARK}%")
+            await connection.execute(f"DELETE FROM {table} WHERE customer_id IN ({imported})", IMPORTER, f"{BENCH_MARK}%")
+        status = await connection.execute(f"DELETE FROM customers WHERE id IN ({imported})", IMPORTER, f"{BENCH_MARK}%")
         removed = int(status.split()[-1])
         if removed:
             # They had the newest ids, where the customer list starts: no dead rows left there to step over, nor in
-            # the tables the next import writes beside them.
+            # the tables the next run writes beside them.
             for table in ("customers", "customer_tags", "customer_ownership_changes"):
                 await connection.execute(f"VACUUM (ANALYZE) {table}")
         return removed
@@ -619,8 +620,8 @@ async def ensure_data_set(args: argparse.Namespace) -> tuple[str, dict[str, Any]
         same = ("customers", "seed", "version", "schema")
         if all(held.get(key) == getattr(wanted, key) for key in same):
             print(f"reusing the data set in {args.database_url.rsplit('/', 1)[-1]}: {existing}")
-            if removed := await remove_imported_customers(args.database_url):
-                print(f"removed {removed:,} customers an interrupted import left")
+            if removed := await remove_written_customers(args.database_url):
+                print(f"removed {removed:,} customers an interrupted run wrote")
             return existing, None
         if held.get("customers", 0) > wanted.customers:
             # A full-scale data set takes minutes to build: a scale left out (small by default) does not replace it.

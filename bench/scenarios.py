@@ -216,6 +216,17 @@ async def _walk_to_deep_page(client: httpx.AsyncClient, headers: dict[str, str],
     fixtures.deep_cursor = cursor
 
 
+def _customer(rng: random.Random, fx: Fixtures) -> Request:
+    body = {
+        "name": f"{CREATE_MARK}{rng.randrange(10**12):012d}贸易有限公司",
+        "region": "shanghai",
+        "level": "major",
+        "industry": "retail",
+        "address": "上海市浦东新区世纪大道100号",
+    }
+    return "/api/v1/customers", None, body
+
+
 def _interaction(rng: random.Random, fx: Fixtures) -> Request:
     body = {
         "occurred_on": "2026-11-20",
@@ -345,6 +356,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         _interaction,
         expect=(201,),
     ),
+    # As IMPORTER, whose customers the run removes again (`BENCH_MARK`): the data set stays as generated.
+    Scenario("create customer (account manager)", "POST", "/api/v1/customers", IMPORTER, _customer, expect=(201,)),
     # Quote to cash (#16): contracts read as their owners and the executives read them, and a quote printed whole.
     Scenario(
         "contract by id (executive)",
@@ -466,6 +479,8 @@ TIMED_REPORTS: tuple[TimedReport, ...] = (
     TimedReport("export: customer contribution, CSV", CONTRIBUTION, {"format": "csv"}, limit_seconds=15.0),
     TimedReport("export: customer contribution, XLSX", CONTRIBUTION, {"format": "xlsx"}, limit_seconds=60.0),
     TimedReport("export: churn analysis, CSV", "/api/v1/reports/churn", {"format": "csv"}, limit_seconds=15.0),
+    # As IMPORTER, whose customers the run removes again (`BENCH_MARK`): the data set stays as generated.
+    Scenario("create customer (account manager)", "POST", "/api/v1/customers", IMPORTER, _customer, expect=(201,)),
     # Quote to cash (#16), over the full data set's 200,000 contracts, 600,000 installments and 400,000 receipts.
     TimedReport("report: target attainment by person, 12 months", TARGET_ATTAINMENT, {"by": "user", **LAST_12_MONTHS}),
     TimedReport("report: target attainment by team, 12 months", TARGET_ATTAINMENT, {"by": "team", **LAST_12_MONTHS}),
@@ -480,8 +495,11 @@ TIMED_REPORTS: tuple[TimedReport, ...] = (
 IMPORT_ROWS, IMPORT_SECONDS = 100_000, 60.0
 # The import pipeline: past CRM_IMPORT_INLINE_MAX_ROWS a file is queued (202) and run by the worker that took it.
 IMPORT_ROUTE = "/api/v1/imports"
-# Starts the name of every imported customer, so what an import left is found again (also after a killed run).
-IMPORT_MARK = "压测导入"
+# Starts the name of every customer the bench writes, IMPORTER's all, so what a run left is found again and removed
+# (also after a killed run): the imported ones, and those created one by one.
+BENCH_MARK = "压测"
+IMPORT_MARK = f"{BENCH_MARK}导入"
+CREATE_MARK = f"{BENCH_MARK}新建"
 # The file's columns, headed as people write them: field -> the Chinese label the import reads.
 IMPORT_COLUMNS = {
     "name": "客户名称",

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -19,6 +20,7 @@ from bench.run import (
     ensure_data_set,
     http_call,
     raw_call,
+    remove_written_customers,
     run_sign_in_storm,
     run_timed_import,
     run_timed_jobs,
@@ -31,6 +33,7 @@ from bench.run import (
 )
 from bench.scenarios import (
     ADMIN,
+    BENCH_MARK,
     CONTRACT_INSTALLMENTS,
     CUSTOMER_BY_ID,
     CUSTOMERS_BY_CUSTOM_FIELD,
@@ -289,6 +292,32 @@ async def test_the_import_scenario_checks_its_counts_and_removes_what_it_importe
     assert (result["name"], result["rows"], result["available"]) == ("import 40 customers from CSV", 40, True)
     assert result["outcome"] == "succeeded: created 35, rejected 5"
     left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{IMPORT_MARK}%'")
+    assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
+
+
+async def test_the_customers_a_run_creates_one_by_one_are_removed_with_the_imported_ones(bench_databases):
+    url = bench_databases[0][1]
+    scenario = next(s for s in SCENARIOS if s.name == "create customer (account manager)")
+    assert scenario.actor is not None
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        fixtures = await load_fixtures(connection)
+    finally:
+        await connection.close()
+    rng = random.Random(1)
+    app = create_app(make_settings(url))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+            headers = await sign_in(client, scenario.actor)
+            for _ in range(3):
+                path, _, body = scenario.request(rng, fixtures)
+                response = await client.post(path, json=body, headers=headers)
+                assert response.status_code in scenario.expect, response.text
+    finally:
+        await app.state.db.dispose()
+
+    assert await remove_written_customers(url) == 3
+    left = await _rows(url, f"SELECT count(*) AS n FROM customers WHERE name LIKE '{BENCH_MARK}%'")
     assert left[0]["n"] == 0 and (await _rows(url, "SELECT count(*) AS n FROM customers"))[0]["n"] == 300
 
 
