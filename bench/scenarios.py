@@ -479,8 +479,6 @@ TIMED_REPORTS: tuple[TimedReport, ...] = (
     TimedReport("export: customer contribution, CSV", CONTRIBUTION, {"format": "csv"}, limit_seconds=15.0),
     TimedReport("export: customer contribution, XLSX", CONTRIBUTION, {"format": "xlsx"}, limit_seconds=60.0),
     TimedReport("export: churn analysis, CSV", "/api/v1/reports/churn", {"format": "csv"}, limit_seconds=15.0),
-    # As IMPORTER, whose customers the run removes again (`BENCH_MARK`): the data set stays as generated.
-    Scenario("create customer (account manager)", "POST", "/api/v1/customers", IMPORTER, _customer, expect=(201,)),
     # Quote to cash (#16), over the full data set's 200,000 contracts, 600,000 installments and 400,000 receipts.
     TimedReport("report: target attainment by person, 12 months", TARGET_ATTAINMENT, {"by": "user", **LAST_12_MONTHS}),
     TimedReport("report: target attainment by team, 12 months", TARGET_ATTAINMENT, {"by": "team", **LAST_12_MONTHS}),
