@@ -1,5 +1,6 @@
 """The application factory."""
 
+import asyncio
 import gc
 import importlib
 import re
@@ -37,6 +38,7 @@ from crm_api.core.routing import DomainRouter
 from crm_api.core.scheduler import build_scheduler
 from crm_api.core.security import PasswordChecks
 from crm_api.custom_fields.router import router as custom_fields_router
+from crm_api.custom_fields.service import index_fields
 from crm_api.customers.imports import MAX_IMPORT_BYTES
 from crm_api.customers.router import collection_router as customer_collection_router
 from crm_api.customers.router import contacts_router as customer_contacts_router
@@ -221,12 +223,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Imports queued by a worker that stopped before running them are picked up where the scheduler runs.
         import_runner = ImportRunner(database, settings) if settings.scheduler_enabled else None
         app.state.scheduler = scheduler
+        indexing = None
         if scheduler is not None and import_runner is not None:
             scheduler.start()
             import_runner.start()
+            # The custom fields' indexes a crash or a failed build left out: built beside the requests.
+            indexing = asyncio.create_task(index_fields(database.engine))
         try:
             yield
         finally:
+            if indexing is not None:
+                indexing.cancel()  # a build cut short leaves an invalid index, which the next start builds again
+                await asyncio.gather(indexing, return_exceptions=True)
             if scheduler is not None and import_runner is not None:
                 await import_runner.stop(settings.shutdown_grace_seconds)
                 await scheduler.stop(settings.shutdown_grace_seconds)

@@ -7,8 +7,8 @@ from sqlalchemy import func, select, text
 from crm_api.churn.jobs import CHURN_SCAN
 from crm_api.churn.service import months_before
 from crm_api.core.clock import clock
-from crm_api.core.db import Database
-from crm_api.core.scheduler import JOBS, lock_key, run_job
+from crm_api.core.db import Database, advisory_key
+from crm_api.core.scheduler import JOBS, run_job
 from crm_api.main import create_app
 from crm_api.models.churn import ChurnWarning
 from crm_api.models.customer import Customer
@@ -159,7 +159,7 @@ async def test_a_scan_running_elsewhere_makes_this_one_skip(app, client, actors,
     other_process = Database(settings.database_url)
     try:
         async with other_process.sessionmaker() as session, session.begin():
-            assert await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": lock_key(CHURN_SCAN)})
+            assert await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": advisory_key(CHURN_SCAN)})
             assert await _scan(client, admin) == {"outcome": "skipped", "opened": 0}
     finally:
         await other_process.dispose()

@@ -5,8 +5,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from crm_api.core.db import Database
-from crm_api.core.scheduler import JOBS, lock_key, register_job, run_job
+from crm_api.core.db import Database, advisory_key
+from crm_api.core.scheduler import JOBS, register_job, run_job
 from crm_api.main import create_app
 from crm_api.models.platform import JobRun
 from tests.concurrency import skip_unless_postgresql
@@ -77,9 +77,9 @@ async def test_a_job_running_in_another_process_is_skipped(app, settings, sample
         pytest.skip("advisory locks exist on PostgreSQL only; SQLite serialises writers itself")
     job, calls = sample_job
     async with app.state.db.engine.connect() as other_process:
-        await other_process.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(job.name)})
+        await other_process.execute(text("SELECT pg_advisory_lock(:key)"), {"key": advisory_key(job.name)})
         outcome = await run_job(app.state.db, settings, job)
-        await other_process.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(job.name)})
+        await other_process.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": advisory_key(job.name)})
     assert outcome.outcome == "skipped" and calls == []
     assert [r.outcome for r in await _runs(app)] == ["skipped"]
     assert (await run_job(app.state.db, settings, job)).outcome == "succeeded"

@@ -1,6 +1,7 @@
 """Engine, sessions and the per-request unit of work."""
 
 import asyncio
+import hashlib
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -222,6 +223,11 @@ async def one_record(session: AsyncSession, statement: Executable, parameters: M
     """The first row of a statement selecting columns (`read_rows`) as a record; None when it finds none."""
     found = records(await read_rows(session, statement, parameters))
     return found[0] if found else None
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit PostgreSQL advisory lock key for what `name` names (a job, a field)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 @dataclass(frozen=True)

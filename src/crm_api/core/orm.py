@@ -35,10 +35,16 @@ def external_id_index(table: str) -> Index:
     return Index(f"uq_{table}_external_id", "external_id", unique=True, sqlite_where=given, postgresql_where=given)
 
 
+# Names the indexes the service builds while it runs (one per custom field): no migration's to compare or drop.
+RUNTIME_INDEX_PREFIX = "ix_cf_"
+
+
 def schema_filter(dialect_name: str) -> Callable[..., bool]:
     """Alembic `include_object` hook: the model objects a database of this dialect is meant to hold."""
 
-    def include_object(obj: Any, _name: str | None, _type: str, reflected: bool, _compare_to: Any) -> bool:
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any) -> bool:
+        if type_ == "index" and reflected and (name or "").startswith(RUNTIME_INDEX_PREFIX):
+            return False
         return dialect_name == "postgresql" or reflected or not obj.info.get("postgresql_only", False)
 
     return include_object

@@ -1,7 +1,6 @@
 """Scheduled jobs: registered by domains, run once across processes, every run recorded."""
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
-from crm_api.core.db import Database
+from crm_api.core.db import Database, advisory_key
 from crm_api.core.tables import JobRun
 
 log = logging.getLogger("crm_api.scheduler")
@@ -46,11 +45,6 @@ def register_job(name: str, *, cron: Callable[[Settings], str]) -> Callable[[Job
     return decorate
 
 
-def lock_key(job_name: str) -> int:
-    """A stable signed 64-bit advisory lock key per job name."""
-    return int.from_bytes(hashlib.sha256(job_name.encode()).digest()[:8], "big", signed=True)
-
-
 # SQLSTATE lock_not_available: the wait for the advisory lock ran past lock_timeout.
 _LOCK_NOT_AVAILABLE = "55P03"
 
@@ -59,7 +53,7 @@ async def _lock(session: AsyncSession, job_name: str, *, wait_seconds: float) ->
     """Take the job's advisory lock, waiting up to `wait_seconds` for a run in another process to end."""
     if session.get_bind().dialect.name != "postgresql":
         return True  # SQLite: one process writes at a time anyway
-    key = {"key": lock_key(job_name)}
+    key = {"key": advisory_key(job_name)}
     if wait_seconds <= 0:
         return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), key))
     try:

@@ -1,22 +1,44 @@
 """Custom field queries: definitions, and conditions on the `custom_fields` document of the entities that have one."""
 
 import hashlib
+import re
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, literal, select, true, type_coerce, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Dialect,
+    Select,
+    and_,
+    column,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.sqltypes import NullType
 
-from crm_api.core.orm import Base
+from crm_api.core.db import advisory_key
+from crm_api.core.orm import RUNTIME_INDEX_PREFIX, Base
 from crm_api.core.repository import Repository
 from crm_api.custom_fields.policy import CustomFieldEntity, CustomFieldType
+from crm_api.custom_fields.schemas import KEY_PATTERN
 from crm_api.models.custom_field import CustomFieldDefinition
 from crm_api.models.customer import Contact, Customer
 from crm_api.models.pipeline import Lead, Opportunity
 from crm_api.models.platform import DictionaryItem
 from crm_api.models.ticket import ServiceTicket
 
+# PostgreSQL's longest name.
+MAX_NAME = 63
 MODELS: dict[CustomFieldEntity, type[Base]] = {
     CustomFieldEntity.CUSTOMER: Customer,
     CustomFieldEntity.CONTACT: Contact,
@@ -39,6 +61,7 @@ class DocumentHas(ColumnElement[bool]):
 
     type = Boolean()
     inherit_cache = False  # the value is part of the SQL built; such statements are not cached
+    key: str
 
     def __init__(self, document: Any, key: str, value: Any, *, in_list: bool = False) -> None:
         self.document, self.key, self.value, self.in_list = document, key, value, in_list
@@ -46,17 +69,58 @@ class DocumentHas(ColumnElement[bool]):
 
 @compiles(DocumentHas)
 def _document_has_json(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -> str:
-    path = f'$."{element.key}"'
     if element.in_list:
-        items = func.json_each(element.document, path).table_valued("value")
+        items = func.json_each(element.document, f'$."{element.key}"').table_valued("value")
         return compiler.process(exists(select(literal(1)).select_from(items).where(items.c.value == element.value)), **kw)
-    return compiler.process(func.json_extract(element.document, path) == element.value, **kw)
+    return compiler.process(FieldValue(element.document, element.key) == element.value, **kw)
 
 
 @compiles(DocumentHas, "postgresql")
 def _document_has_jsonb(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -> str:
+    if isinstance(element.value, str) and not element.in_list:
+        # A text value (text, choice, date, decimal: stored as strings) as the field's index (`field_index`) reads
+        # it: the newest few matches in order, where the GIN index finds every match to be sorted.
+        return compiler.process(FieldValue(element.document, element.key) == element.value, **kw)
     wanted = {element.key: [element.value] if element.in_list else element.value}
     return compiler.process(type_coerce(element.document, JSONB()).contains(wanted), **kw)
+
+
+class FieldValue(ColumnElement[Any]):
+    """The document's value under `key`: `json_extract(document, '$."key"')` (SQLite: the value as SQL reads it),
+    `document ->> 'key'` (PostgreSQL: as text). The key is written into the SQL, not bound: an index on the
+    expression answers only a query that spells it the same."""
+
+    type = NullType()
+    inherit_cache = False
+    key: str
+
+    def __init__(self, document: Any, key: str) -> None:
+        if not re.fullmatch(KEY_PATTERN, key):
+            raise ValueError(f"not a custom field key: {key!r}")
+        self.document, self.key = document, key
+
+
+@compiles(FieldValue)
+def _field_value_json(element: FieldValue, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.document, **kw)}, '$.\"{element.key}\"')"
+
+
+@compiles(FieldValue, "postgresql")
+def _field_value_jsonb(element: FieldValue, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.document, **kw)} ->> '{element.key}')"
+
+
+def field_index(dialect: Dialect, entity: CustomFieldEntity, key: str) -> tuple[str, str]:
+    """PostgreSQL: the name and CREATE statement of the index on a field's value and the record id. A filter on the
+    field reads the newest matching records in order, where the GIN index finds all of them to be sorted (2,000 for a
+    sales area at a million customers). Built per field while the service runs, so not in the migrations, and
+    CONCURRENTLY, without holding up the table's writers."""
+    table = MODELS[entity].__table__
+    name = f"{RUNTIME_INDEX_PREFIX}{table.name}_{key}"
+    if len(name) > MAX_NAME:
+        name = f"{name[: MAX_NAME - 9]}_{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    value = FieldValue(column("custom_fields"), key).compile(dialect=dialect)
+    return name, f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table.name} ({value}, id)"
 
 
 class DocumentHasKey(ColumnElement[bool]):
@@ -97,6 +161,10 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
         statement = self.of_entity(entity).order_by(CustomFieldDefinition.sort_order, CustomFieldDefinition.id)
         return list(await self.session.scalars(statement))
 
+    async def all_active(self) -> list[CustomFieldDefinition]:
+        """The active fields of every entity."""
+        return list(await self.session.scalars(self.select().where(CustomFieldDefinition.active.is_(True))))
+
     async def find(self, entity: CustomFieldEntity, key: str) -> CustomFieldDefinition | None:
         return await self.session.scalar(self.of_entity(entity).where(CustomFieldDefinition.key == key))
 
@@ -133,8 +201,7 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
         lock per field, not per value: an import of many rows takes one). SQLite has one writer at a time anyway."""
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        digest = hashlib.sha256(f"custom_field:{entity}:{key}".encode()).digest()
-        await self.session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+        await self.session.execute(select(func.pg_advisory_xact_lock(advisory_key(f"custom_field:{entity}:{key}"))))
 
     async def taken_by(
         self, entity: CustomFieldEntity, key: str, value: Any, *, except_ids: set[int] | frozenset[int] = frozenset()
@@ -160,3 +227,25 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
         await self.session.execute(
             update(model).where(model.id == record_id).values(custom_fields=document).execution_options(synchronize_session=False)
         )
+
+
+async def build_field_index(connection: AsyncConnection, entity: CustomFieldEntity, key: str) -> None:
+    """Build the field's index (`field_index`) on an autocommit connection, unless it is there: a build another
+    process has started is left to it, and an index a failed build left invalid is dropped and built again. SQLite,
+    the embedded database of small data sets, reads the document's values as they are."""
+    if connection.dialect.name != "postgresql":
+        return
+    name, create = field_index(connection.dialect, entity, key)
+    lock = advisory_key(name)
+    if not await connection.scalar(select(func.pg_try_advisory_lock(lock))):
+        return
+    try:
+        valid = await connection.scalar(
+            text("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = :name"),
+            {"name": name},
+        )
+        if valid is False:
+            await connection.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        await connection.exec_driver_sql(create)
+    finally:
+        await connection.scalar(select(func.pg_advisory_unlock(lock)))

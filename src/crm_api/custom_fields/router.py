@@ -1,9 +1,9 @@
 from typing import Annotated
 
-from fastapi import Depends, Path, Request, status
+from fastapi import BackgroundTasks, Depends, Path, Request, status
 
 from crm_api.core.auth import Authenticated, require
-from crm_api.core.db import SessionDep
+from crm_api.core.db import SessionDep, request_database
 from crm_api.core.pagination import Page, PageParams, listing
 from crm_api.core.permissions import Principal
 from crm_api.core.responses import raises
@@ -48,9 +48,16 @@ async def list_custom_fields(
     "custom_field.unknown_category",
 )
 async def create_custom_field(
-    entity: Entity, body: CustomFieldCreate, principal: CustomFieldsWrite, session: SessionDep
+    entity: Entity,
+    body: CustomFieldCreate,
+    principal: CustomFieldsWrite,
+    session: SessionDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> CustomFieldRead:
-    return CustomFieldRead.model_validate(await service.create_definition(session, principal, entity, body))
+    definition = await service.create_definition(session, principal, entity, body)
+    background.add_task(service.index_field, request_database(request).engine, entity, definition.key)  # after the commit
+    return CustomFieldRead.model_validate(definition)
 
 
 @router.get(

@@ -14,11 +14,12 @@ Rules (SPEC §3.17):
 - A value kept as it is passes even if its choice has been deactivated in the dictionary since.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_api.core import audit
 from crm_api.core.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -27,9 +28,11 @@ from crm_api.core.permissions import Principal
 from crm_api.core.query import PrefixedParams
 from crm_api.custom_fields import values as field_values
 from crm_api.custom_fields.policy import CHOICE_TYPES, ORDERED_TYPES, CustomFieldEntity, CustomFieldType
-from crm_api.custom_fields.repository import CustomFieldRepository, DocumentHas, document_of
+from crm_api.custom_fields.repository import CustomFieldRepository, DocumentHas, build_field_index, document_of
 from crm_api.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate, JsonSchema
 from crm_api.models.custom_field import CustomFieldDefinition
+
+log = logging.getLogger("crm_api.custom_fields")
 
 INVALID = "custom_field.invalid"
 RANGES = frozenset({"gte", "lte"})
@@ -295,6 +298,25 @@ async def create_definition(
     session.add(definition)
     await audit.record_change(session, actor=actor, entity_type="custom_field", entity=definition, action="create", before=None)
     return definition
+
+
+async def index_field(engine: AsyncEngine, entity: CustomFieldEntity, key: str) -> None:
+    """Build the index a filter on the field reads (once its definition has committed: a background task of the
+    request that defined it). A failure is logged, and the next start builds it (`index_fields`)."""
+    try:
+        async with engine.connect() as connection:
+            await build_field_index(await connection.execution_options(isolation_level="AUTOCOMMIT"), entity, key)
+    except Exception:
+        log.exception("the index of custom field %s.%s was not built", entity, key)
+
+
+async def index_fields(engine: AsyncEngine) -> None:
+    """At start: the index of every active field, where a crash or a failed build left it out (and those of fields
+    defined before fields had one)."""
+    async with AsyncSession(engine) as session:
+        definitions = [(definition.entity, definition.key) for definition in await CustomFieldRepository(session).all_active()]
+    for entity, key in definitions:
+        await index_field(engine, entity, key)
 
 
 async def update_definition(
