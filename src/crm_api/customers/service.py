@@ -57,7 +57,7 @@ from crm_api.customers.schemas import (
     OwnershipChangeRead,
     PoolCustomerRead,
 )
-from crm_api.dictionary.service import ensure_value
+from crm_api.dictionary.service import refused_fields
 from crm_api.models.customer import Contact, Customer, CustomerTag, Interaction, OwnershipChange
 from crm_api.models.identity import User
 
@@ -106,9 +106,9 @@ def normalized_phones(changes: dict[str, Any], phone_columns: dict[str, str]) ->
 
 
 async def ensure_dictionary_values(session: AsyncSession, changes: dict[str, Any]) -> None:
-    for name, category in DICTIONARY_FIELDS.items():
-        if name in changes:
-            await ensure_value(session, category, changes[name], field=name)
+    fields = {name: (category, changes[name]) for name, category in DICTIONARY_FIELDS.items() if name in changes}
+    if refusals := await refused_fields(session, fields):
+        raise refusals[0]
 
 
 class CustomerHead(NamedTuple):
@@ -400,6 +400,8 @@ async def _new_customer(
     the replay check, so a replay is not its own unique value), the duplicate guard."""
     values["custom_fields"] = await custom_fields.validate_values(session, CustomFieldEntity.CUSTOMER, data.custom_fields)
     await ensure_not_duplicate(session, keys)
+    if actor.full_name is not None:  # the owner and creator: named without a lookup
+        names_known(session, User.full_name, {actor.user_id: actor.full_name})
     return Customer(
         **values,
         **offline.client_columns(data),
@@ -442,12 +444,9 @@ async def _checked_columns(
     rules = await custom_fields.rules_for(session, CustomFieldEntity.CUSTOMER) if with_custom_fields else None
     refused: dict[int, InvalidInput] = {}
     for index, (data, values) in enumerate(zip(items, rows, strict=True)):
-        refusals: list[InvalidInput] = []
-        for name, category in DICTIONARY_FIELDS.items():
-            try:
-                await ensure_value(session, category, values.get(name), field=name)
-            except InvalidInput as exc:
-                refusals.append(exc)
+        refusals = await refused_fields(
+            session, {name: (category, values.get(name)) for name, category in DICTIONARY_FIELDS.items()}
+        )
         try:
             values |= normalized_phones(values, CUSTOMER_PHONES)
         except InvalidInput as exc:

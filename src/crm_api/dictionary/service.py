@@ -1,6 +1,6 @@
 """The data dictionary: the allowed values of coded fields, and the check every domain uses."""
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +29,15 @@ def values_cached(session: AsyncSession) -> Iterator[None]:
         session.info.pop(_CACHE, None)
 
 
-async def _active_values(session: AsyncSession, category: str) -> dict[str, str]:
+async def _active_values(session: AsyncSession, categories: Collection[str]) -> dict[str, dict[str, str]]:
+    """Per category, its active items' values and labels -> their values: those not cached read in one query."""
     cache: dict[str, dict[str, str]] | None = session.info.get(_CACHE)
-    if cache is not None and category in cache:
-        return cache[category]
-    active = (await DictionaryRepository(session).active_values([category])).get(category, {})
+    unread = [category for category in categories if cache is None or category not in cache]
+    read = await DictionaryRepository(session).active_values(unread) if unread else {}
+    active = {category: read.get(category, {}) for category in unread}
     if cache is not None:
-        cache[category] = active
+        cache.update(active)
+        active |= {category: cache[category] for category in categories if category not in active}
     return active
 
 
@@ -54,10 +56,24 @@ async def ensure_values(session: AsyncSession, category: str, values: Collection
     given = {value for value in values if value is not None}
     if not given:
         return
-    active = await _active_values(session, category)
+    active = (await _active_values(session, [category]))[category]
     for value in sorted(given):
         if active.get(value) != value:
-            raise InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
+            raise _unknown(field, category, value)
+
+
+async def refused_fields(session: AsyncSession, fields: Mapping[str, tuple[str, str | None]]) -> list[InvalidInput]:
+    """The refusal of each field (name -> its category and value) whose value is not an active item of its category
+    (None passes), the categories read in one query: a record's coded fields checked together."""
+    given = {name: (category, value) for name, (category, value) in fields.items() if value is not None}
+    if not given:
+        return []
+    active = await _active_values(session, {category for category, _ in given.values()})
+    return [_unknown(name, category, value) for name, (category, value) in given.items() if active[category].get(value) != value]
+
+
+def _unknown(field: str, category: str, value: str) -> InvalidInput:
+    return InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
 
 
 async def values_by_label(session: AsyncSession, categories: Iterable[str]) -> dict[str, dict[str, str]]:
