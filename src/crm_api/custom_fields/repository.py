@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.sqltypes import NullType
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crm_api.core.db import advisory_key
 from crm_api.core.orm import RUNTIME_INDEX_PREFIX, Base
@@ -77,12 +78,17 @@ def _document_has_json(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(DocumentHas, "postgresql")
 def _document_has_jsonb(element: DocumentHas, compiler: SQLCompiler, **kw: Any) -> str:
-    if isinstance(element.value, str) and not element.in_list:
-        # A text value (text, choice, date, decimal: stored as strings) as the field's index (`field_index`) reads
-        # it: the newest few matches in order, where the GIN index finds every match to be sorted.
-        return compiler.process(FieldValue(element.document, element.key) == element.value, **kw)
     wanted = {element.key: [element.value] if element.in_list else element.value}
     return compiler.process(type_coerce(element.document, JSONB()).contains(wanted), **kw)
+
+
+def holds(document: Any, key: str, value: Any, *, in_list: bool = False) -> ColumnElement[bool]:
+    """The document's `key` holds `value` (`in_list`: a list holding it). A text value (text, choice, date, decimal:
+    stored as strings) is compared as the field's index (`field_index`) reads it, in a statement built once and
+    cached; a number, a boolean or a list's choice is `DocumentHas`."""
+    if isinstance(value, str) and not in_list:
+        return FieldValue(document, key) == value
+    return DocumentHas(document, key, value, in_list=in_list)
 
 
 class FieldValue(ColumnElement[Any]):
@@ -91,7 +97,12 @@ class FieldValue(ColumnElement[Any]):
     expression answers only a query that spells it the same."""
 
     type = NullType()
-    inherit_cache = False
+    # The document and the key make the SQL, so a statement holding the value is cached under both. SQLAlchemy reads
+    # it off the class; its base declares it an instance attribute, so it cannot be annotated ClassVar.
+    _traverse_internals = [  # noqa: RUF012
+        ("document", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+    ]
     key: str
 
     def __init__(self, document: Any, key: str) -> None:
@@ -190,7 +201,7 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
         """Whether any record, soft-deleted ones too, holds `value` in the field."""
         model: Any = MODELS[definition.entity]
         in_list = definition.type == CustomFieldType.MULTI_CHOICE
-        held = DocumentHas(model.custom_fields, definition.key, value, in_list=in_list)
+        held = holds(model.custom_fields, definition.key, value, in_list=in_list)
         return await self.session.scalar(select(model.id).where(held).limit(1)) is not None
 
     async def category_exists(self, category: str) -> bool:
@@ -208,7 +219,7 @@ class CustomFieldRepository(Repository[CustomFieldDefinition]):
     ) -> int | None:
         """The id of a live record of the entity whose `key` holds `value`, other than `except_ids`."""
         model: Any = MODELS[entity]
-        statement = select(model.id).where(DocumentHas(model.custom_fields, key, value), *live(entity))
+        statement = select(model.id).where(holds(model.custom_fields, key, value), *live(entity))
         if except_ids:
             statement = statement.where(model.id.not_in(except_ids))
         return await self.session.scalar(statement.limit(1))

@@ -28,7 +28,7 @@ from crm_api.core.permissions import Principal
 from crm_api.core.query import PrefixedParams
 from crm_api.custom_fields import values as field_values
 from crm_api.custom_fields.policy import CHOICE_TYPES, ORDERED_TYPES, CustomFieldEntity, CustomFieldType
-from crm_api.custom_fields.repository import CustomFieldRepository, DocumentHas, build_field_index, document_of
+from crm_api.custom_fields.repository import CustomFieldRepository, build_field_index, document_of, holds
 from crm_api.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate, JsonSchema
 from crm_api.models.custom_field import CustomFieldDefinition
 
@@ -120,9 +120,9 @@ class FieldRules:
                     clauses.append(value >= bound if suffix == "gte" else value <= bound)
                 elif definition.type == CustomFieldType.MULTI_CHOICE:
                     (choice,) = self.normalized(definition, [text])
-                    clauses.append(DocumentHas(document, key, choice, in_list=True))
+                    clauses.append(holds(document, key, choice, in_list=True))
                 else:
-                    clauses.append(DocumentHas(document, key, self.normalized(definition, text)))
+                    clauses.append(holds(document, key, self.normalized(definition, text)))
             except ValueError as exc:
                 errors.append(FieldError(field=f"cf.{name}", message=str(exc), type="value_error"))
         if errors:
