@@ -112,7 +112,8 @@ async def profile_scenario(args: argparse.Namespace, scenario: Scenario) -> Path
             if scenario.prepare is not None:
                 await scenario.prepare(client, headers, fixtures)
             call = http_call(load_client, scenario, headers, fixtures)
-            await drive("warm-up", call, concurrency=args.clients, seconds=2)
+            # Its own requests (another seed): a write sent again would be refused, a new customer's name being unique.
+            await drive("warm-up", call, concurrency=args.clients, seconds=2, seed=2)
             # py-spy samples a little less long than the load runs, so every sample is of a loaded worker.
             sampler = await asyncio.create_subprocess_exec(
                 _py_spy(), "record", "--pid", str(worker_pid), "--duration", str(int(args.seconds) - 1),
