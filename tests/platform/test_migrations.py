@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -8,8 +9,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_api.cli import alembic_config
 from crm_api.core.orm import schema_filter
+from crm_api.custom_fields.policy import CustomFieldEntity
+from crm_api.custom_fields.repository import build_field_index
 from crm_api.models import Base
-from tests.conftest import migrate
+from tests.conftest import _postgres_base_url, migrate
 
 
 async def _differences(url: str) -> list:
@@ -40,6 +43,20 @@ async def _tables(url: str) -> set[str]:
 async def test_migrations_and_models_agree(fresh_database):
     url = await fresh_database()
     await migrate(url)
+    assert await _differences(url) == []
+
+
+@pytest.mark.skipif(_postgres_base_url() is None, reason="custom fields' indexes are built on PostgreSQL only")
+async def test_a_custom_fields_index_is_no_difference_to_the_migrations(fresh_database):
+    url = await fresh_database()
+    await migrate(url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await build_field_index(autocommit, CustomFieldEntity.CUSTOMER, "sales_area")
+    finally:
+        await engine.dispose()
     assert await _differences(url) == []
 
 
