@@ -8,9 +8,10 @@ from datetime import datetime
 
 import httpx
 
-from crm_api.auth.principal import API_KEY_USE_RESOLUTION, PrincipalCache
+from crm_api.auth.principal import API_KEY_USE_RESOLUTION
+from crm_api.core.cache import EVERYTHING, ProcessCache
 from crm_api.core.clock import clock
-from crm_api.core.pubsub import EVERY_PRINCIPAL
+from crm_api.core.pubsub import PRINCIPAL_CHANNEL
 from tests.customers.factories import customer_names, make_customer
 from tests.factories import assert_problem, count_statements
 from tests.platform.test_deployment import crm
@@ -110,42 +111,46 @@ async def test_a_failed_change_keeps_the_cached_caller(app, client, actors):
     assert not _reads_the_caller(statements)
 
 
+def _cache(*, size: int = 10, trusted_seconds: float = 60) -> ProcessCache:
+    return ProcessCache(PRINCIPAL_CHANNEL, size=size, trusted_seconds=trusted_seconds)
+
+
 def test_the_cache_keeps_the_most_recently_used_callers_up_to_its_size():
-    cache = PrincipalCache(size=2, trusted_seconds=60)
-    for user_id in (1, 2):
+    cache = _cache(size=2)
+    for user_id in ("1", "2"):
         cache.put(user_id, f"caller {user_id}", epoch=cache.epoch)
-    assert cache.get(1) == "caller 1"  # 2 is now the least recently used
-    cache.put(3, "caller 3", epoch=cache.epoch)
-    assert (cache.get(1), cache.get(2), cache.get(3)) == ("caller 1", None, "caller 3")
+    assert cache.get("1") == "caller 1"  # 2 is now the least recently used
+    cache.put("3", "caller 3", epoch=cache.epoch)
+    assert (cache.get("1"), cache.get("2"), cache.get("3")) == ("caller 1", None, "caller 3")
 
 
 def test_a_lookup_that_started_before_a_change_is_not_kept():
-    cache = PrincipalCache(size=10, trusted_seconds=60)
+    cache = _cache()
     started = cache.epoch
     cache.forget("7")  # committed while the lookup read the rows as they were
-    cache.put(7, "as it was", epoch=started)
-    assert cache.get(7) is None
+    cache.put("7", "as it was", epoch=started)
+    assert cache.get("7") is None
 
 
 def test_forgetting_one_user_or_everyone():
-    cache = PrincipalCache(size=10, trusted_seconds=60)
-    for user_id in (1, 2, 3):
+    cache = _cache()
+    for user_id in ("1", "2", "3"):
         cache.put(user_id, user_id, epoch=cache.epoch)
     cache.forget("2")
-    assert [cache.get(user_id) for user_id in (1, 2, 3)] == [1, None, 3]
-    cache.forget(EVERY_PRINCIPAL)
+    assert [cache.get(user_id) for user_id in ("1", "2", "3")] == ["1", None, "3"]
+    cache.forget(EVERYTHING)
     assert len(cache) == 0
-    cache.put(1, 1, epoch=cache.epoch)
+    cache.put("1", "1", epoch=cache.epoch)
     cache.forget(None)  # the listening connection came back: anything may have been missed
     assert len(cache) == 0
 
 
 async def test_without_notifications_an_entry_is_trusted_for_a_short_while():
-    cache = PrincipalCache(size=10, trusted_seconds=0.05)
-    cache.put(1, "caller", epoch=cache.epoch)
+    cache = _cache(trusted_seconds=0.05)
+    cache.put("1", "caller", epoch=cache.epoch)
 
     async def expired() -> bool:
-        return cache.get(1) is None
+        return cache.get("1") is None
 
     await _until(expired, 2, "the entry to expire")
 

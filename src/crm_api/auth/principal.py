@@ -1,30 +1,23 @@
 """Who is calling: a bearer token or an API key resolved to a Principal, from the worker's cache or the database.
 
 Resolving a caller from the database costs a round trip and a permission merge; each worker keeps what it resolved
-(`PrincipalCache`). Every change to what a caller may do announces itself with `principals_changed` in the
-transaction that makes it: when that commits the writer's process forgets the caller at once, and every other process
-when the NOTIFY on the principal channel reaches it. Where no NOTIFY arrives (SQLite, or PostgreSQL while the
-listening connection is down) an entry is trusted for `principal_cache_seconds` only.
+(`principal_cache`). Every change to what a caller may do announces itself with `principals_changed` in the
+transaction that makes it, and every process forgets the caller when it commits (`core.cache`). Where no NOTIFY
+arrives an entry is trusted for `principal_cache_seconds` only.
 """
 
-import time
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, event, select, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from crm_api.core import pubsub
+from crm_api.core.cache import EVERYTHING, ProcessCache, announce, process_cache
 from crm_api.core.clock import clock
 from crm_api.core.config import Settings
 from crm_api.core.errors import Unauthorized
 from crm_api.core.permissions import Principal, merge_permissions
-from crm_api.core.pubsub import EVERY_PRINCIPAL, PRINCIPAL_CHANNEL, PubSub
+from crm_api.core.pubsub import PRINCIPAL_CHANNEL, PubSub
 from crm_api.core.security import decode_access_token, fingerprint
 from crm_api.models.identity import ApiKey, Role, RolePermission, User, user_roles
 
@@ -50,9 +43,6 @@ _PRINCIPAL_ROWS = (
 # An API key's last use is written at most this often per worker: a write on every request would undo the cache.
 API_KEY_USE_RESOLUTION = timedelta(minutes=1)
 
-# A session's announced changes, applied to its process's cache when the transaction commits.
-_CHANGED = "crm.principals_changed"
-
 
 @dataclass
 class _KeyCaller:
@@ -60,103 +50,21 @@ class _KeyCaller:
     last_use_written: datetime | None = None
 
 
-@dataclass
-class _Entry:
-    value: Any
-    stored_at: float
-
-
-class PrincipalCache:
-    """The callers one process resolved: users by id (with the instant their earlier tokens stopped counting) and API
-    keys by fingerprint, least recently used evicted past `size`.
-
-    A lookup that started before a change was forgotten is not stored: it may have read the rows as they were.
-    """
-
-    def __init__(self, *, size: int, trusted_seconds: float) -> None:
-        self._size = size
-        self._trusted_seconds = trusted_seconds
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._feeds: list[PubSub] = []
-        # Moves on every change forgotten: a lookup stores its result only if it did not move meanwhile.
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _told_of_changes(self) -> bool:
-        return any(feed.listening for feed in self._feeds)
-
-    def get(self, key: Hashable) -> Any:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if not self._told_of_changes() and time.monotonic() - entry.stored_at > self._trusted_seconds:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry.value
-
-    def put(self, key: Hashable, value: Any, *, epoch: int) -> None:
-        if epoch != self.epoch:
-            return
-        self._entries[key] = _Entry(value, time.monotonic())
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-
-    def forget(self, change: str | None) -> None:
-        """A user id, or everyone (`*`, or None: the listening connection came back and may have missed some)."""
-        self.epoch += 1
-        if change is not None and change.isdigit():
-            self._entries.pop(int(change), None)
-        else:
-            self._entries.clear()
-
-    async def listen(self, feed: PubSub) -> None:
-        """Forget what `feed` announces on the principal channel (once per feed)."""
-        if feed not in self._feeds:
-            self._feeds.append(feed)
-            await feed.subscribe(PRINCIPAL_CHANNEL, self.forget)
-
-
-# One cache per process and database: every app of a process on one database (tests run several) sees the same rows.
-_caches: dict[URL, PrincipalCache] = {}
-
-
-def principal_cache(settings: Settings) -> PrincipalCache:
-    url = make_url(settings.database_url)
-    cache = _caches.get(url)
-    if cache is None:
-        cache = _caches[url] = PrincipalCache(
-            size=settings.principal_cache_size, trusted_seconds=settings.principal_cache_seconds
-        )
-    return cache
+def principal_cache(settings: Settings) -> ProcessCache:
+    """The process's callers on this database: users by id (with the instant their earlier tokens stopped counting) and
+    API keys by fingerprint."""
+    return process_cache(
+        settings.database_url,
+        PRINCIPAL_CHANNEL,
+        size=settings.principal_cache_size,
+        trusted_seconds=settings.principal_cache_seconds,
+    )
 
 
 async def principals_changed(session: AsyncSession, user_id: int | None = None) -> None:
     """What the user (None: any caller, as when a role's grants change) may do changes in this transaction: every
     process forgets them when it commits."""
-    change = EVERY_PRINCIPAL if user_id is None else str(user_id)
-    session.info.setdefault(_CHANGED, set()).add(change)
-    await pubsub.publish(session, PRINCIPAL_CHANNEL, change)
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_committed(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint: the changes count when the transaction does
-    changes = session.info.pop(_CHANGED, ())
-    cache = _caches.get(session.get_bind().engine.url) if changes else None
-    if cache is not None:
-        for change in changes:
-            cache.forget(change)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_rolled_back(session: Session) -> None:
-    if not session.in_nested_transaction():
-        session.info.pop(_CHANGED, None)
+    await announce(session, PRINCIPAL_CHANNEL, EVERYTHING if user_id is None else str(user_id))
 
 
 async def _active_principal(session: AsyncSession, user_id: int) -> tuple[Principal, datetime | None] | None:
@@ -207,7 +115,7 @@ class Authenticator:
     """The app's `authenticate` (core's `get_principal` calls it): the caller of a request, from the cache when it
     can answer."""
 
-    def __init__(self, cache: PrincipalCache, feed: PubSub) -> None:
+    def __init__(self, cache: ProcessCache, feed: PubSub) -> None:
         self.cache = cache
         self._feed = feed
 
@@ -224,13 +132,13 @@ class Authenticator:
         if decoded is None:
             raise Unauthorized("The access token is invalid or expired", code="auth.invalid_token")
         user_id, issued_at = decoded
-        found: tuple[Principal, datetime | None] | None = self.cache.get(user_id)
+        found: tuple[Principal, datetime | None] | None = self.cache.get(str(user_id))
         if found is None:
             epoch = self.cache.epoch
             found = await _active_principal(session, user_id)
             if found is None:
                 raise Unauthorized("The account is disabled or no longer exists", code="auth.invalid_token")
-            self.cache.put(user_id, found, epoch=epoch)
+            self.cache.put(str(user_id), found, epoch=epoch)
         principal, tokens_valid_after = found
         if tokens_valid_after is not None and issued_at <= tokens_valid_after:
             raise Unauthorized("The access token has been revoked", code="auth.invalid_token")
@@ -238,11 +146,11 @@ class Authenticator:
 
     async def _integrator(self, session: AsyncSession, secret: str) -> Principal:
         digest = fingerprint(secret)
-        cached: _KeyCaller | None = self.cache.get(("api_key", digest))
+        cached: _KeyCaller | None = self.cache.get(f"api_key:{digest}")
         if cached is None:
             epoch = self.cache.epoch
             cached = await _key_caller(session, digest)
-            self.cache.put(("api_key", digest), cached, epoch=epoch)
+            self.cache.put(f"api_key:{digest}", cached, epoch=epoch)
         now = clock.now()
         if cached.last_use_written is None or now - cached.last_use_written >= API_KEY_USE_RESOLUTION:
             cached.last_use_written = now

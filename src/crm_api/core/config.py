@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # within it.
     principal_cache_size: int = Field(default=4096, ge=1)
     principal_cache_seconds: float = Field(default=1.0, ge=0)
+    # The same for the data dictionary and the custom field definitions every write checks against.
+    reference_cache_seconds: float = Field(default=1.0, ge=0)
     business_timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
     cors_origins: list[str] = []

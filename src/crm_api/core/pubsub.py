@@ -24,7 +24,8 @@ log = logging.getLogger("crm_api.pubsub")
 # A caller's access changed (disabled, tokens revoked, roles, grants, team): the payload is the user id, or `*` when
 # a change reaches many (a role's grants, an API key).
 PRINCIPAL_CHANNEL = "crm_principals"
-EVERY_PRINCIPAL = "*"
+# The dictionary or a custom field definition changed: the payload is `*`.
+REFERENCE_CHANNEL = "crm_reference_data"
 
 # A message, or None after a reconnect (anything may have been missed).
 Listener = Callable[[str | None], None]

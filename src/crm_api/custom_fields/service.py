@@ -22,9 +22,11 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_api.core import audit
+from crm_api.core.cache import cached
 from crm_api.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.pubsub import REFERENCE_CHANNEL
 from crm_api.core.query import PrefixedParams
 from crm_api.custom_fields import values as field_values
 from crm_api.custom_fields.policy import CHOICE_TYPES, ORDERED_TYPES, CustomFieldEntity, CustomFieldType
@@ -39,20 +41,46 @@ RANGES = frozenset({"gte", "lte"})
 
 
 @dataclass(frozen=True)
+class FieldDefinition:
+    """What the rules read of a definition: a copy, so rules kept across requests hold no session's object."""
+
+    key: str
+    label: str
+    type: CustomFieldType
+    dictionary_category: str | None
+    required: bool
+    unique: bool
+    active: bool
+
+    @classmethod
+    def of(cls, definition: CustomFieldDefinition) -> "FieldDefinition":
+        return cls(
+            key=definition.key,
+            label=definition.label,
+            type=definition.type,
+            dictionary_category=definition.dictionary_category,
+            required=definition.required,
+            unique=definition.unique,
+            active=definition.active,
+        )
+
+
+@dataclass(frozen=True)
 class FieldRules:
-    """The definitions of one entity's custom fields with their choices, loaded once for a request or an import."""
+    """The definitions of one entity's custom fields with their choices; each worker keeps them until they or the
+    dictionary change (`rules_for`)."""
 
     entity: CustomFieldEntity
-    definitions: dict[str, CustomFieldDefinition]  # by key, active or not, in form order
+    definitions: dict[str, FieldDefinition]  # by key, active or not, in form order
     # Per dictionary category: each active item's value and label -> its value; and (value, label) in order.
     choices: dict[str, dict[str, str]]
     choice_labels: dict[str, list[tuple[str, str]]]
 
     @property
-    def active(self) -> list[CustomFieldDefinition]:
+    def active(self) -> list[FieldDefinition]:
         return [definition for definition in self.definitions.values() if definition.active]
 
-    def normalized(self, definition: CustomFieldDefinition, value: Any) -> Any:
+    def normalized(self, definition: FieldDefinition, value: Any) -> Any:
         """The stored form of a non-empty value of the field; ValueError says what is wrong."""
         return field_values.normalized(definition.type, value, self.choices.get(definition.dictionary_category or "", {}))
 
@@ -87,7 +115,7 @@ class FieldRules:
                     refuse(definition.key, f"{definition.label} is required", "missing")
         return document, errors
 
-    def unique_written(self, document: dict[str, Any], current: dict[str, Any] | None) -> list[CustomFieldDefinition]:
+    def unique_written(self, document: dict[str, Any], current: dict[str, Any] | None) -> list[FieldDefinition]:
         """The unique fields whose value this write sets anew."""
         before = current or {}
         return [
@@ -143,7 +171,7 @@ async def _rules(session: AsyncSession, entity: CustomFieldEntity, definitions: 
     )
     return FieldRules(
         entity=entity,
-        definitions={definition.key: definition for definition in definitions},
+        definitions={definition.key: FieldDefinition.of(definition) for definition in definitions},
         choices={
             category: {item.label: item.value for item in listed} | {item.value: item.value for item in listed}
             for category, listed in items.items()
@@ -153,8 +181,12 @@ async def _rules(session: AsyncSession, entity: CustomFieldEntity, definitions: 
 
 
 async def rules_for(session: AsyncSession, entity: CustomFieldEntity) -> FieldRules:
-    """The entity's custom field rules, for one request or one import."""
-    return await _rules(session, entity, await CustomFieldRepository(session).all_of(entity))
+    """The entity's custom field rules, from the worker's copy: every write and filter of the entity reads them."""
+
+    async def read() -> FieldRules:
+        return await _rules(session, entity, await CustomFieldRepository(session).all_of(entity))
+
+    return await cached(session, REFERENCE_CHANNEL, f"custom_fields:{entity}", read)
 
 
 async def unique_errors(
@@ -248,11 +280,12 @@ async def _adopt_stored_values(session: AsyncSession, definition: CustomFieldDef
     data first. Those that fit are stored normalised ("120" becomes 120 for a number), so filters find them."""
     repo = CustomFieldRepository(session)
     rules = await _rules(session, definition.entity, [definition])
+    field = rules.definitions[definition.key]
     unfit, seen, repeated = 0, set(), 0
     rewrites = []
     for record_id, document, is_live in await repo.holders(definition.entity, definition.key):
         try:
-            normalized = rules.normalized(definition, document[definition.key])
+            normalized = rules.normalized(field, document[definition.key])
         except ValueError:
             unfit += 1
             continue
@@ -364,7 +397,7 @@ _SCHEMA_TYPES: dict[CustomFieldType, JsonSchema] = {
 }
 
 
-def _property(rules: FieldRules, definition: CustomFieldDefinition) -> JsonSchema:
+def _property(rules: FieldRules, definition: FieldDefinition) -> JsonSchema:
     schema: JsonSchema = {"title": definition.label}
     if definition.type in CHOICE_TYPES:
         options = [

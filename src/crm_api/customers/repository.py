@@ -1,6 +1,7 @@
 from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
@@ -71,6 +72,34 @@ READ_COLUMNS = (
 # Searches per list statement and search shape (one per set of filters): `CustomerRepository.searched`.
 _SEARCHED: WeakKeyDictionary[Select[Any], dict[tuple[Hashable, ...], Select[Any]]] = WeakKeyDictionary()
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
+# The duplicate guard's lookup by key: each key's values are one expanding parameter.
+_DUPLICATE_KEYS = {
+    "names": Customer.name_normalized,
+    "phones": Customer.phone_e164,
+    "emails": func.lower(Customer.email),
+}
+
+
+@cache
+def _sharing_keys(keys: tuple[str, ...], *, except_one: bool) -> Select[*tuple[Any, ...]]:
+    """The duplicate guard's lookup on these keys, built once per shape: only the keys given, so each is an indexed
+    lookup (an empty IN list would be a subquery the planner cannot OR with the indexes)."""
+    statement: Select[*tuple[Any, ...]] = (
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.owner_id,
+            User.full_name.label("owner_name"),
+            Customer.name_normalized,
+            Customer.phone_e164,
+            _DUPLICATE_KEYS["emails"].label("email"),
+        )
+        .outerjoin(User, User.id == Customer.owner_id)
+        .where(Customer.deleted_at.is_(None), or_(*(_DUPLICATE_KEYS[key].in_(bindparam(key, expanding=True)) for key in keys)))
+    )
+    return statement.where(Customer.id != bindparam("except_id")) if except_one else statement
+
+
 _READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
 _VISIBLE: PerScopeShape[Exists] = PerScopeShape()
 _IN_SCOPE: PerScopeShape[Select[tuple[bool]]] = PerScopeShape()
@@ -201,28 +230,12 @@ class CustomerRepository(Repository[Customer]):
         """Live customers whose normalized name, E.164 phone or lower-case email is among these (indexed lookups,
         a query per KEY_BATCH values of each), with their owner's name: rows of (id, name, owner_id, owner_name,
         name_normalized, phone_e164, email), each once, oldest first."""
-        email = func.lower(Customer.email)
-        keyed = [(Customer.name_normalized, names), (Customer.phone_e164, phones), (email, emails)]
-        statement = (
-            select(
-                Customer.id,
-                Customer.name,
-                Customer.owner_id,
-                User.full_name.label("owner_name"),
-                Customer.name_normalized,
-                Customer.phone_e164,
-                email.label("email"),
-            )
-            .outerjoin(User, User.id == Customer.owner_id)
-            .where(Customer.deleted_at.is_(None))
-        )
-        if except_id is not None:
-            statement = statement.where(Customer.id != except_id)
+        keyed = {"names": names, "phones": phones, "emails": emails}
         found: dict[int, Any] = {}
-        longest = max(len(values) for _, values in keyed)
-        for start in range(0, longest, KEY_BATCH):
-            keys = [column.in_(values[start : start + KEY_BATCH]) for column, values in keyed if values[start:]]
-            for row in await self.session.execute(statement.where(or_(*keys))):
+        for start in range(0, max(map(len, keyed.values())), KEY_BATCH):
+            given = {key: values[start : start + KEY_BATCH] for key, values in keyed.items() if values[start:]}
+            statement = _sharing_keys(tuple(given), except_one=except_id is not None)
+            for row in await self.session.execute(statement, given | {"except_id": except_id}):
                 found.setdefault(row.id, row)
         return [found[i] for i in sorted(found)]
 

@@ -1,5 +1,3 @@
-from collections.abc import Iterable
-
 from sqlalchemy import Column, exists, select
 
 from crm_api.core.repository import Repository
@@ -28,12 +26,10 @@ class DictionaryRepository(Repository[DictionaryItem]):
                 return True
         return False
 
-    async def active_values(self, categories: Iterable[str]) -> dict[str, dict[str, str]]:
+    async def active_values(self) -> dict[str, dict[str, str]]:
         """Per category, each active item's value and label -> its value, in one query."""
         rows = await self.session.execute(
-            select(DictionaryItem.category, DictionaryItem.value, DictionaryItem.label).where(
-                DictionaryItem.category.in_(list(categories)), DictionaryItem.active.is_(True)
-            )
+            select(DictionaryItem.category, DictionaryItem.value, DictionaryItem.label).where(DictionaryItem.active.is_(True))
         )
         values: dict[str, dict[str, str]] = {}
         for category, value, label in rows:

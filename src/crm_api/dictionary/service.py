@@ -1,49 +1,26 @@
 """The data dictionary: the allowed values of coded fields, and the check every domain uses."""
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core import audit
+from crm_api.core.cache import cached
 from crm_api.core.errors import Conflict, InvalidInput
 from crm_api.core.pagination import Page, PageParams, Sort
 from crm_api.core.permissions import Principal
+from crm_api.core.pubsub import REFERENCE_CHANNEL
 from crm_api.custom_fields import service as custom_fields
 from crm_api.dictionary.repository import DictionaryRepository
 from crm_api.dictionary.schemas import DictionaryItemCreate, DictionaryItemRead, DictionaryItemUpdate
 from crm_api.models.platform import DictionaryItem
 
-# session.info key of the active values read so far, while `values_cached` holds (an import's run).
-_CACHE = "dictionary_active_values"
-
-
-@contextmanager
-def values_cached(session: AsyncSession) -> Iterator[None]:
-    """Within the block, each category's active values are read once: a long run of creates (an import) checks
-    thousands of rows against the same few items. A change of an item through this service empties the cache."""
-    session.info[_CACHE] = {}
-    try:
-        yield
-    finally:
-        session.info.pop(_CACHE, None)
-
 
 async def _active_values(session: AsyncSession, categories: Collection[str]) -> dict[str, dict[str, str]]:
-    """Per category, its active items' values and labels -> their values: those not cached read in one query."""
-    cache: dict[str, dict[str, str]] | None = session.info.get(_CACHE)
-    unread = [category for category in categories if cache is None or category not in cache]
-    read = await DictionaryRepository(session).active_values(unread) if unread else {}
-    active = {category: read.get(category, {}) for category in unread}
-    if cache is not None:
-        cache.update(active)
-        active |= {category: cache[category] for category in categories if category not in active}
-    return active
-
-
-def _forget_values(session: AsyncSession) -> None:
-    if _CACHE in session.info:
-        session.info[_CACHE] = {}
+    """Per category, its active items' values and labels -> their values, from the worker's copy of the whole active
+    dictionary (a few hundred items, read on every write's check; forgotten when an item changes)."""
+    everything = await cached(session, REFERENCE_CHANNEL, "dictionary", DictionaryRepository(session).active_values)
+    return {category: everything.get(category, {}) for category in categories}
 
 
 async def ensure_value(session: AsyncSession, category: str, value: str | None, *, field: str) -> None:
@@ -76,9 +53,9 @@ def _unknown(field: str, category: str, value: str) -> InvalidInput:
     return InvalidInput(field, f"{value!r} is not an active {category} value", code="dictionary.unknown_value")
 
 
-async def values_by_label(session: AsyncSession, categories: Iterable[str]) -> dict[str, dict[str, str]]:
+async def values_by_label(session: AsyncSession, categories: Collection[str]) -> dict[str, dict[str, str]]:
     """Per category, each active item's label and value -> its value: what a file written by people may hold."""
-    return await DictionaryRepository(session).active_values(categories)
+    return await _active_values(session, categories)
 
 
 async def list_items(
@@ -110,7 +87,6 @@ async def create_item(session: AsyncSession, actor: Principal, data: DictionaryI
         raise Conflict(f"{data.category} already has the value {data.value}", code="dictionary.duplicate_value")
     item = DictionaryItem(**data.model_dump())
     session.add(item)
-    _forget_values(session)
     await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="create", before=None)
     return item
 
@@ -130,7 +106,6 @@ async def update_item(session: AsyncSession, actor: Principal, item_id: int, dat
     before = audit.snapshot(item)
     for field, value in changes.items():
         setattr(item, field, value)
-    _forget_values(session)
     await audit.record_change(session, actor=actor, entity_type="dictionary_item", entity=item, action="update", before=before)
     return item
 
@@ -141,5 +116,4 @@ async def delete_item(session: AsyncSession, actor: Principal, item_id: int) -> 
         raise Conflict("This dictionary item is built in and cannot be deleted", code="dictionary.not_editable")
     if await _in_use(session, item):
         raise Conflict("Records use this value: deactivate it instead", code="dictionary.in_use")
-    _forget_values(session)
     await audit.delete_recorded(session, actor=actor, entity_type="dictionary_item", entity=item)

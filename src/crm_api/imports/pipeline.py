@@ -19,7 +19,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from crm_api.core.errors import DomainError, InvalidInput, InvalidItems
 from crm_api.core.permissions import Principal
 from crm_api.customers.columns import CUSTOM_FIELD_COLUMN
-from crm_api.dictionary.service import values_cached
 from crm_api.imports.entities import EntityImport
 from crm_api.imports.reader import FileFormat, cell_text, file_rows, too_many_rows
 
@@ -230,9 +229,8 @@ class RowWriter:
         existing = await self.spec.existing(session, [external_id for row in rows if (external_id := _external_id(row))])
         creates = [row for row in rows if _external_id(row) not in existing]
         updates = [(row, existing[external_id]) for row in rows if (external_id := _external_id(row)) in existing]
-        with values_cached(session):
-            await self._create(session, await self._screened(session, creates))
-            await self._update(session, updates)
+        await self._create(session, await self._screened(session, creates))
+        await self._update(session, updates)
         session.expunge_all()  # the chunk's records are written: keep none of them in memory
 
     async def _update(self, session: AsyncSession, updates: list[tuple[FileRow, int]]) -> None:

@@ -3,7 +3,9 @@
 from sqlalchemy import CheckConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.cache import forgotten_on_write
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.pubsub import REFERENCE_CHANNEL
 from crm_api.core.rules import one_of
 from crm_api.custom_fields.policy import CustomFieldEntity, CustomFieldType
 
@@ -14,6 +16,8 @@ class CustomFieldDefinition(Versioned, Timestamped, Base):
         UniqueConstraint("entity", "key"),
         CheckConstraint(one_of("entity", CustomFieldEntity), name="entity_known"),
         CheckConstraint(one_of("type", CustomFieldType), name="type_known"),
+        # Every worker keeps the definitions (every write and filter reads them): a change makes each forget them.
+        forgotten_on_write(REFERENCE_CHANNEL),
     )
 
     id: Mapped[IntPK]

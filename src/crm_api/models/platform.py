@@ -4,7 +4,9 @@ read here by the domains that list them."""
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_api.core.cache import forgotten_on_write
 from crm_api.core.orm import Base, IntPK, Timestamped, Versioned
+from crm_api.core.pubsub import REFERENCE_CHANNEL
 from crm_api.core.tables import AuditEvent, JobRun
 
 # Core's tables the domains and tests read, where they have always found them.
@@ -13,7 +15,8 @@ __all__ = ["AuditEvent", "DictionaryItem", "JobRun"]
 
 class DictionaryItem(Versioned, Timestamped, Base):
     __tablename__ = "dictionary_items"
-    __table_args__ = (UniqueConstraint("category", "value"),)
+    # Every worker keeps the active values (every write checks against them): a change makes each forget them.
+    __table_args__ = (UniqueConstraint("category", "value"), forgotten_on_write(REFERENCE_CHANNEL))
 
     id: Mapped[IntPK]
     category: Mapped[str] = mapped_column(String(50), index=True)
