@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,10 +138,9 @@ def _by_owners(dialect: str, synced: Synced, owners: int) -> tuple[Insert]:
         bindparam(LOGGED_ID, type_=BigInteger),
         bindparam(LOGGED_AT, type_=ChangeLog.occurred_at.type),
     )
-    rows = [
-        dict(zip(COLUMNS, (*logged[:3], bindparam(_owner(n), type_=BigInteger), logged[3]), strict=True)) for n in range(owners)
-    ]
-    return (insert(ChangeLog.__table__).values(rows),)
+    # INSERT … SELECT, not a multi-row VALUES: SQLAlchemy compiles that anew on every run (it has no cache key).
+    rows = [select(*logged[:3], bindparam(_owner(n), type_=BigInteger), logged[3]) for n in range(owners)]
+    return (insert(ChangeLog.__table__).from_select(COLUMNS, rows[0] if owners == 1 else union_all(*rows)),)
 
 
 @cache
