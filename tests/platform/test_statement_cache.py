@@ -21,9 +21,9 @@ def compiled_anew(engine: AsyncEngine) -> Iterator[list[str]]:
     compiled: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:
-        if context.compiled is not None and context.cache_hit is not context.dialect.CACHE_HIT:
-            if not statement.lstrip().upper().startswith(_COMMANDS):
-                compiled.append(statement)
+        cached = context.compiled is None or context.cache_hit is context.dialect.CACHE_HIT
+        if not cached and not statement.lstrip().upper().startswith(_COMMANDS):
+            compiled.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
