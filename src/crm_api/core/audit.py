@@ -1,6 +1,6 @@
 """Audit events, written in the transaction of the change they describe."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapper
 from crm_api.core import changes
 from crm_api.core.clock import clock
 from crm_api.core.context import client_ip_var, request_id_var
-from crm_api.core.db import BoundInsert
+from crm_api.core.db import BoundInsert, Write
 from crm_api.core.permissions import Principal
 from crm_api.core.references import NAME_OF
 from crm_api.core.tables import AuditEvent
@@ -118,11 +118,10 @@ def _written(
     action: str,
     before: Snapshot | None = None,
     after: Snapshot | None = None,
-) -> dict[str, Any]:
-    """An event's values for `_EVENT`, for the functions below: domains record through those, which take entities or
-    a batch."""
+) -> Write:
+    """An event's INSERT, for the functions below: domains record through those, which take entities or a batch."""
     event = _event(actor=actor, entity_type=entity_type, entity_id=entity_id, action=action, before=before, after=after)
-    return _EVENT.values(event | {"occurred_at": clock.now()})
+    return _EVENT.write(event | {"occurred_at": clock.now()})
 
 
 async def record_change(
@@ -134,13 +133,15 @@ async def record_change(
     action: str,
     before: Snapshot | None,
     view: View | None = snapshot,
+    together: Sequence[Write] = (),
 ) -> None:
     """Flush the change, then record it with the entity as it now is (`before=None`: it is new; `view=None`: it is
-    gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change."""
+    gone), and log it for the mobile clients that sync it. `before` is `view(entity)` taken before the change.
+    `together`: other rows of the change (its outbox event), written in the same round trip."""
     await session.flush()
     after = view(entity) if view is not None else None
     event = _written(actor=actor, entity_type=entity_type, entity_id=entity.id, action=action, before=before, after=after)
-    await changes.log_change(session, entity, before, beside=(_EVENT.statement, event))
+    await changes.log_change(session, entity, before, beside=(event, *together))
 
 
 async def record_creations(
@@ -241,8 +242,7 @@ async def record_batch(
     session: AsyncSession, *, actor: Principal | None, batch_type: str, batch_id: object, action: str, summary: Snapshot
 ) -> None:
     """A write of many rows that is no one entity's change (a sync, an import): one event with what it did."""
-    event = _written(actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, after=summary)
-    await session.execute(_EVENT.statement, event)
+    await session.execute(*_written(actor=actor, entity_type=batch_type, entity_id=batch_id, action=action, after=summary))
 
 
 async def record_replacement(
@@ -260,4 +260,4 @@ async def record_replacement(
     await session.flush()
     after_set = {key: [view(entity) for entity in after]}
     event = _written(actor=actor, entity_type=set_type, entity_id="all", action="replace", before={key: before}, after=after_set)
-    await session.execute(_EVENT.statement, event)
+    await session.execute(*event)

@@ -11,7 +11,7 @@ commit, so a later number may commit first, but every transaction below the olde
 and its rows are all visible at once. SQLite serialises writers, so its rows commit in sequence order.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
-from crm_api.core.db import write_together
+from crm_api.core.db import Write, write_together
 from crm_api.core.orm import Base
 from crm_api.core.tables import ChangeLog, ChangeLogPruned
 
@@ -196,11 +196,11 @@ async def log_change(
     entity: Any,
     before: dict[str, Any] | None,
     *,
-    beside: tuple[Insert, Mapping[str, Any]] | None = None,
+    beside: Sequence[Write] = (),
 ) -> None:
     """Log a flushed change of `entity` (`before`: its audit view before the change, or None when new), if its
-    table is synced. `beside`, another INSERT returning nothing built once and its parameters (the change's audit
-    event), is written with the log's rows: one round trip on PostgreSQL (`write_together`)."""
+    table is synced. `beside`, other INSERTs returning nothing (the change's audit event, its outbox event), are
+    written with the log's rows: one round trip on PostgreSQL (`write_together`)."""
     table: Table = type(entity).__table__
     synced = _synced(table)
     dialect = session.get_bind().dialect.name
@@ -219,8 +219,8 @@ async def log_change(
             statements = _by_owners(dialect, synced, len(owners))
             parameters |= {_owner(n): owner for n, owner in enumerate(owners)}
             moved = now | was if _scope_moved(synced, entity, before, was, now) else None
-    if beside is not None:
-        statements, parameters = (*statements, beside[0]), parameters | dict(beside[1])
+    for statement, values in beside:
+        statements, parameters = (*statements, statement), parameters | dict(values)
     if statements:
         await write_together(session, statements, parameters)
     if moved is not None:

@@ -253,6 +253,14 @@ class BoundInsert:
     def values(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {self.prefix + name: value for name, value in row.items()}
 
+    def write(self, row: Mapping[str, Any]) -> "Write":
+        """The INSERT of `row`, to be written with others (`write_together`)."""
+        return self.statement, self.values(row)
+
+
+# An INSERT that returns nothing, built once, and its parameters: written with others in one round trip.
+Write = tuple[Insert, Mapping[str, Any]]
+
 
 @cache
 def _together(statements: tuple[Insert, ...]) -> Insert:

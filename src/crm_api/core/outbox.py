@@ -16,7 +16,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_api.core.clock import clock
-from crm_api.core.db import BoundInsert
+from crm_api.core.db import BoundInsert, Write
 from crm_api.core.tables import OutboxEvent
 
 # Outbound deliveries (webhooks, notification channels): the wait after the 1st..5th failed attempt; the 6th failure
@@ -46,12 +46,17 @@ def _event(event_type: str, entity_type: str, entity_id: object, payload: dict[s
 _EVENT = BoundInsert(OutboxEvent.__table__, "outbox_")
 
 
+def written(*, event_type: str, entity_type: str, entity_id: object, payload: dict[str, Any]) -> Write:
+    """The INSERT of `event_type` for the entity (values made JSON-ready here), to be written with the change's audit
+    event (`audit.record_change(together=…)`)."""
+    return _EVENT.write(_event(event_type, entity_type, entity_id, payload) | {"dispatched_at": None})
+
+
 async def publish(
     session: AsyncSession, *, event_type: str, entity_type: str, entity_id: object, payload: dict[str, Any]
 ) -> None:
-    """Record `event_type` for the entity in the caller's transaction (values made JSON-ready here)."""
-    event = _event(event_type, entity_type, entity_id, payload) | {"dispatched_at": None}
-    await session.execute(_EVENT.statement, _EVENT.values(event))
+    """Record `event_type` for the entity in the caller's transaction."""
+    await session.execute(*written(event_type=event_type, entity_type=entity_type, entity_id=entity_id, payload=payload))
 
 
 # Fields of a read representation that depend on who reads it: never part of an event.
@@ -78,9 +83,12 @@ class EventType:
             schema["required"] = [name for name in schema["required"] if name in self.fields]
         return schema
 
-    async def publish(self, session: AsyncSession, *, entity_type: str, entity_id: object, payload: BaseModel) -> None:
+    def written(self, *, entity_type: str, entity_id: object, payload: BaseModel) -> Write:
         """`payload` is an instance of the schema class (or of a subclass: only the class's own fields are sent)."""
-        await publish(session, event_type=self.name, entity_type=entity_type, entity_id=entity_id, payload=self._dumped(payload))
+        return written(event_type=self.name, entity_type=entity_type, entity_id=entity_id, payload=self._dumped(payload))
+
+    async def publish(self, session: AsyncSession, *, entity_type: str, entity_id: object, payload: BaseModel) -> None:
+        await session.execute(*self.written(entity_type=entity_type, entity_id=entity_id, payload=payload))
 
     async def publish_many(self, session: AsyncSession, *, entity_type: str, payloads: Mapping[Any, BaseModel]) -> None:
         """`publish` for many entities (entity id -> payload) in one INSERT."""
@@ -106,7 +114,7 @@ CHANGE_TEXT: dict[RecordChange, str] = {
 class RecordEvents:
     """`<name>.created|updated|deleted` of one kind of record, each carrying its read representation.
 
-    Services call `publish` next to their audit call, in the transaction of the change.
+    Services call `publish` next to their audit call, in the transaction of the change, or pass `written` to it.
     """
 
     name: str
@@ -124,8 +132,11 @@ class RecordEvents:
     def types(self) -> list[EventType]:
         return [self.event(change) for change in self.changes]
 
+    def written(self, change: RecordChange, entity_id: object, payload: BaseModel) -> Write:
+        return self.event(change).written(entity_type=self.entity_type or self.name, entity_id=entity_id, payload=payload)
+
     async def publish(self, session: AsyncSession, change: RecordChange, entity_id: object, payload: BaseModel) -> None:
-        await self.event(change).publish(session, entity_type=self.entity_type or self.name, entity_id=entity_id, payload=payload)
+        await session.execute(*self.written(change, entity_id, payload))
 
     async def publish_many(self, session: AsyncSession, change: RecordChange, payloads: Mapping[Any, BaseModel]) -> None:
         await self.event(change).publish_many(session, entity_type=self.entity_type or self.name, payloads=payloads)

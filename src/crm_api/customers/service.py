@@ -15,6 +15,7 @@ from crm_api.core import audit, offline
 from crm_api.core.clock import clock
 from crm_api.core.codes import next_code, next_codes
 from crm_api.core.config import Settings
+from crm_api.core.db import BoundInsert, Write
 from crm_api.core.errors import Conflict, Forbidden, InvalidInput, InvalidItems, NotFound
 from crm_api.core.http import check_if_match
 from crm_api.core.names import normalize_company_name
@@ -426,11 +427,19 @@ async def create_customer(session: AsyncSession, actor: Principal, data: Custome
     if created.replayed:
         return Created(await get_customer(session, actor, created.record.id), replayed=True)
     customer = created.record
+    # Its first owner and its event are written with its audit event: one round trip.
+    first_owner = _OWNERSHIP.write(_ownership_row(customer, OwnershipAction.CREATE, actor, from_user_id=None))
+    created_event = CUSTOMER_EVENTS.written("created", customer.id, to_read(customer))
     await audit.record_change(
-        session, actor=actor, entity_type="customer", entity=customer, action="create", before=None, view=audit_view
+        session,
+        actor=actor,
+        entity_type="customer",
+        entity=customer,
+        action="create",
+        before=None,
+        view=audit_view,
+        together=(first_owner, created_event),
     )
-    record_ownership(session, customer, OwnershipAction.CREATE, actor, from_user_id=None)
-    await CUSTOMER_EVENTS.publish(session, "created", customer.id, to_read(customer))
     return Created(customer)
 
 
@@ -644,17 +653,25 @@ def record_ownership(
 ) -> None:
     """A row of the customer's ownership history: from `from_user_id` to its owner now (None: the pool); no actor:
     a job moved it."""
-    session.add(
-        OwnershipChange(
-            customer_id=customer.id,
-            from_user_id=from_user_id,
-            to_user_id=customer.owner_id,
-            action=action,
-            reason=reason,
-            actor_id=actor.user_id if actor is not None else None,
-            at=clock.now(),
-        )
-    )
+    session.add(OwnershipChange(**_ownership_row(customer, action, actor, from_user_id=from_user_id, reason=reason)))
+
+
+def _ownership_row(
+    customer: Customer, action: OwnershipAction, actor: Principal | None, *, from_user_id: int | None, reason: str | None = None
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer.id,
+        "from_user_id": from_user_id,
+        "to_user_id": customer.owner_id,
+        "action": action,
+        "reason": reason,
+        "actor_id": actor.user_id if actor is not None else None,
+        "at": clock.now(),
+    }
+
+
+# An ownership row's INSERT, written with the audit event of the change that made it.
+_OWNERSHIP = BoundInsert(OwnershipChange.__table__, "ownership_")
 
 
 def mask_phone(value: str | None) -> str | None:
@@ -831,8 +848,11 @@ class CustomerRecords(Generic[Record]):
     def entity_type(self) -> str:
         return self.label.lower()
 
+    def written(self, change: RecordChange, record: Record) -> Write:
+        return self.events.written(change, record.id, self.read.model_validate(record))
+
     async def publish(self, session: AsyncSession, change: RecordChange, record: Record) -> None:
-        await self.events.publish(session, change, record.id, self.read.model_validate(record))
+        await session.execute(*self.written(change, record))
 
 
 CONTACTS = CustomerRecords(
@@ -941,8 +961,15 @@ async def _add_record(
     if created.replayed:
         return Created(await get_record(session, actor, kind, customer_id, created.record.id), replayed=True)
     record: Record = created.record
-    await audit.record_change(session, actor=actor, entity_type=kind.entity_type, entity=record, action="create", before=None)
-    await kind.publish(session, "created", record)
+    await audit.record_change(
+        session,
+        actor=actor,
+        entity_type=kind.entity_type,
+        entity=record,
+        action="create",
+        before=None,
+        together=(kind.written("created", record),),
+    )
     return Created(record)
 
 
