@@ -126,20 +126,26 @@ async def cached(session: AsyncSession, channel: str, key: str, read: Callable[[
     return value
 
 
+def _noted(session: AsyncSession | Session, channel: str, change: str) -> bool:
+    """Note the change in the session, for its commit; False if it was noted already (and so announced)."""
+    changes: set[tuple[str, str]] = session.info.setdefault(_CHANGED, set())
+    if (channel, change) in changes:
+        return False
+    changes.add((channel, change))
+    return True
+
+
 async def announce(session: AsyncSession, channel: str, change: str = EVERYTHING) -> None:
     """This transaction changes what the channel's caches hold (a key, or everything): every process forgets it when
     the transaction commits."""
-    if (channel, change) not in session.info.get(_CHANGED, ()):
-        session.info.setdefault(_CHANGED, set()).add((channel, change))
+    if _noted(session, channel, change):
         await pubsub.publish(session, channel, change)
 
 
 def _announce_written(session: Session, channel: str) -> None:
     """announce from inside a flush or an execution, where nothing may be awaited."""
-    if (channel, EVERYTHING) not in session.info.get(_CHANGED, ()):
-        session.info.setdefault(_CHANGED, set()).add((channel, EVERYTHING))
-        if session.get_bind().dialect.name == "postgresql":
-            session.connection().execute(select(func.pg_notify(channel, EVERYTHING)))
+    if _noted(session, channel, EVERYTHING) and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(select(func.pg_notify(channel, EVERYTHING)))
 
 
 # The table info naming the channel a write of the table announces.
