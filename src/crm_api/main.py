@@ -24,7 +24,7 @@ from crm_api.churn.router import router as churn_router
 from crm_api.contracts.router import router as contracts_router
 from crm_api.contracts.router import single_statement_router as contract_reads_router
 from crm_api.core.auth import security_contract
-from crm_api.core.cache import process_cache
+from crm_api.core.cache import reference_cache
 from crm_api.core.config import Settings, get_settings
 from crm_api.core.contract import header_contract
 from crm_api.core.db import Database
@@ -33,7 +33,7 @@ from crm_api.core.errors import PROBLEMS_URL, install_error_handlers, problem_co
 from crm_api.core.http import LocationMiddleware
 from crm_api.core.idempotency import IdempotencyMiddleware, unkept_writes
 from crm_api.core.observability import AccessLog, RequestIdMiddleware, configure_logging
-from crm_api.core.pubsub import REFERENCE_CHANNEL, PubSub, listen_dsn
+from crm_api.core.pubsub import PubSub, listen_dsn
 from crm_api.core.responses import error_contract
 from crm_api.core.routing import DomainRouter
 from crm_api.core.scheduler import build_scheduler
@@ -174,8 +174,6 @@ OPENTELEMETRY: TelemetryConfig = {"auto_configure": True}
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 # Room for the multipart boundaries, part headers and small form fields around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
-# The reference data cache holds the dictionary and one entry per entity with custom fields.
-REFERENCE_ENTRIES = 16
 
 
 def upload_limits(settings: Settings) -> dict[re.Pattern[str], int]:
@@ -216,10 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     database = Database.from_settings(settings)
     pubsub = PubSub(listen_dsn(settings.database_url), connect_timeout=settings.database_connect_timeout_seconds)
-    # The dictionary and each entity's custom field definitions, which every write checks against.
-    reference_data = process_cache(
-        settings.database_url, REFERENCE_CHANNEL, size=REFERENCE_ENTRIES, trusted_seconds=settings.reference_cache_seconds
-    )
+    reference_data = reference_cache(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

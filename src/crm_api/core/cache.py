@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from crm_api.core import pubsub
-from crm_api.core.pubsub import PubSub
+from crm_api.core.config import Settings
+from crm_api.core.pubsub import REFERENCE_CHANNEL, PubSub
 
 # Forget every entry of the channel.
 EVERYTHING = "*"
@@ -101,7 +102,19 @@ def process_cache(database_url: str | URL, channel: str, *, size: int, trusted_s
     return cache
 
 
-def cache_for(session: AsyncSession | Session, channel: str) -> ProcessCache | None:
+# The reference data cache holds the dictionary and one entry per entity with custom fields.
+REFERENCE_ENTRIES = 16
+
+
+def reference_cache(settings: Settings) -> ProcessCache:
+    """The process's reference data on this database: the dictionary and each entity's custom field definitions,
+    which every write checks against."""
+    return process_cache(
+        settings.database_url, REFERENCE_CHANNEL, size=REFERENCE_ENTRIES, trusted_seconds=settings.reference_cache_seconds
+    )
+
+
+def _cache_for(session: AsyncSession | Session, channel: str) -> ProcessCache | None:
     """The cache the session may read on the channel: none if the app made none, or while the session holds an
     announced change of it."""
     if any(announced == channel for announced, _ in session.info.get(_CHANGED, ())):
@@ -115,7 +128,7 @@ T = TypeVar("T")
 async def cached(session: AsyncSession, channel: str, key: str, read: Callable[[], Awaitable[T]]) -> T:
     """The value of `key` from the process's cache of the channel, or `read` (and kept, unless a change was forgotten
     meanwhile)."""
-    cache = cache_for(session, channel)
+    cache = _cache_for(session, channel)
     if cache is None:
         return await read()
     value: T | None = cache.get(key)

@@ -15,7 +15,7 @@ Rules (SPEC §3.17):
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -54,15 +54,7 @@ class FieldDefinition:
 
     @classmethod
     def of(cls, definition: CustomFieldDefinition) -> "FieldDefinition":
-        return cls(
-            key=definition.key,
-            label=definition.label,
-            type=definition.type,
-            dictionary_category=definition.dictionary_category,
-            required=definition.required,
-            unique=definition.unique,
-            active=definition.active,
-        )
+        return cls(**{field.name: getattr(definition, field.name) for field in fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,14 @@ READ_COLUMNS = (
 # Searches per list statement and search shape (one per set of filters): `CustomerRepository.searched`.
 _SEARCHED: WeakKeyDictionary[Select[Any], dict[tuple[Hashable, ...], Select[Any]]] = WeakKeyDictionary()
 _READ_SCOPED: PerScopeShape[Select[Any]] = PerScopeShape()
-# The duplicate guard's lookup by key: each key's values are one expanding parameter.
-_DUPLICATE_KEYS = {
+_READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
+_VISIBLE: PerScopeShape[Exists] = PerScopeShape()
+_IN_SCOPE: PerScopeShape[Select[tuple[bool]]] = PerScopeShape()
+_HEAD_BY_ID: PerScopeShape[Select[*tuple[Any, ...]]] = PerScopeShape()
+
+
+# The duplicate guard's lookup: the column of each key, whose values are one expanding parameter.
+_KEY_COLUMNS = {
     "names": Customer.name_normalized,
     "phones": Customer.phone_e164,
     "emails": func.lower(Customer.email),
@@ -92,18 +98,12 @@ def _sharing_keys(keys: tuple[str, ...], *, except_one: bool) -> Select[*tuple[A
             User.full_name.label("owner_name"),
             Customer.name_normalized,
             Customer.phone_e164,
-            _DUPLICATE_KEYS["emails"].label("email"),
+            _KEY_COLUMNS["emails"].label("email"),
         )
         .outerjoin(User, User.id == Customer.owner_id)
-        .where(Customer.deleted_at.is_(None), or_(*(_DUPLICATE_KEYS[key].in_(bindparam(key, expanding=True)) for key in keys)))
+        .where(Customer.deleted_at.is_(None), or_(*(_KEY_COLUMNS[key].in_(bindparam(key, expanding=True)) for key in keys)))
     )
     return statement.where(Customer.id != bindparam("except_id")) if except_one else statement
-
-
-_READ_BY_ID: PerScopeShape[Select[Any]] = PerScopeShape()
-_VISIBLE: PerScopeShape[Exists] = PerScopeShape()
-_IN_SCOPE: PerScopeShape[Select[tuple[bool]]] = PerScopeShape()
-_HEAD_BY_ID: PerScopeShape[Select[*tuple[Any, ...]]] = PerScopeShape()
 
 
 def _live_by_id(principal: Principal, permission: str) -> Select[Customer]:
