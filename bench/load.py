@@ -30,12 +30,16 @@ class Measurement:
     latencies_ms: list[float] = field(repr=False)
     client_cpu: float  # share of one core the load generator itself used: near 1.0 means it was the limit
     first_error: str | None = None
+    # What a load generator that keeps no single latencies reports instead (wrk): percentile → ms.
+    reported_percentiles: dict[int, float] | None = None
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: int) -> float:
+        if self.reported_percentiles is not None:
+            return self.reported_percentiles[p]
         if len(self.latencies_ms) < 2:
             return self.latencies_ms[0] if self.latencies_ms else 0.0
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]

@@ -37,6 +37,7 @@ import uvloop
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench import wrk
 from bench.generate import (
     BENCH_PASSWORD,
     DEFAULT_DATABASE_URL,
@@ -221,12 +222,25 @@ async def measure_service(args: argparse.Namespace, fixtures: Fixtures, scenario
                     if scenario.prepare is not None:
                         await scenario.prepare(client, headers, fixtures)
                     sampler.window()
-                    measured = await drive(
-                        scenario.name,
-                        http_call(load_client, scenario, headers, fixtures),
-                        concurrency=min(scenario.clients or args.concurrency, args.concurrency),
-                        seconds=args.duration,
-                    )
+                    concurrency = min(scenario.clients or args.concurrency, args.concurrency)
+                    if args.load_client == "wrk":
+                        measured = await asyncio.to_thread(
+                            wrk.drive,
+                            scenario,
+                            fixtures,
+                            base_url,
+                            headers,
+                            concurrency=concurrency,
+                            seconds=args.duration,
+                            timeout=REQUEST_TIMEOUT,
+                        )
+                    else:
+                        measured = await drive(
+                            scenario.name,
+                            http_call(load_client, scenario, headers, fixtures),
+                            concurrency=concurrency,
+                            seconds=args.duration,
+                        )
                     target = {"limit_p95_ms": scenario.p95_limit_ms} if scenario.p95_limit_ms else {}
                     results.append({"available": True} | measured.summary() | sampler.window() | target)
                     print(f"  {_line(measured)}  rss/worker {results[-1]['peak_worker_mib']} MiB{_target(results[-1])}")
@@ -692,7 +706,7 @@ async def bench(args: argparse.Namespace) -> Path:
     finally:
         await connection.close()
     scenarios = [scenario for scenario in SCENARIOS if _selected(scenario.name, args.only)]
-    print(f"service: {args.workers} workers, {args.concurrency} clients, {args.duration:g}s per scenario")
+    print(f"service: {args.workers} workers, {args.concurrency} clients ({args.load_client}), {args.duration:g}s per scenario")
     service = await measure_service(args, fixtures, scenarios)
     print("raw ceiling: the same SQL through asyncpg")
     raw = await measure_raw(args, fixtures, scenarios)
@@ -703,7 +717,12 @@ async def bench(args: argparse.Namespace) -> Path:
         "machine": await _machine(args.database_url) | {"load_average_1m_before": round(load_before, 2)},
         "data_set": json.loads(described),
         "generation": generation,
-        "settings": {"workers": args.workers, "concurrency": args.concurrency, "seconds_per_scenario": args.duration},
+        "settings": {
+            "workers": args.workers,
+            "concurrency": args.concurrency,
+            "seconds_per_scenario": args.duration,
+            "load_client": args.load_client,
+        },
         "scenarios": service,
         "raw": raw,
     }
@@ -727,6 +746,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--load-client",
+        choices=("wrk", "python"),
+        default="wrk" if wrk.available() else "python",
+        help="what sends the scenarios' requests: wrk where installed (it leaves the cores to the service), else aiohttp",
+    )
     parser.add_argument("--only", nargs="*", default=[], help="run only scenarios whose name contains one of these")
     parser.add_argument(
         "--storm-seconds", type=float, default=30.0, help="seconds of the sign-in storm, and of the reads measured alone"
