@@ -178,6 +178,19 @@ async def test_an_unknown_query_parameter_is_422_naming_it(client, route):
     assert "limit" not in {error["field"] for error in body["errors"]}
 
 
+async def test_every_bad_parameter_is_named_in_one_422_and_good_ones_apply(client, demo):
+    # The page parameters and the filters are read by different dependencies: one answer still names them all.
+    bad = {"limit": 0, "with_total": "perhaps", "status": "sleeping", "owner_id": -1, "q": "x" * 101}
+    body = assert_problem(await client.get("/api/v1/customers", headers=demo["headers"], params=bad), 422, "validation_failed")
+    assert sorted(error["field"] for error in body["errors"]) == ["limit", "owner_id", "q", "status", "with_total"]
+    good = {"limit": 1, "with_total": "true", "status": "active", "sort": "name"}
+    page = (await client.get("/api/v1/customers", headers=demo["headers"], params=good)).json()
+    everyone = (await client.get("/api/v1/customers", headers=demo["headers"], params={"limit": 100, "sort": "name"})).json()
+    active = [customer for customer in everyone["items"] if customer["status"] == "active"]
+    assert [customer["id"] for customer in page["items"]] == [active[0]["id"]]
+    assert page["total"] == len(active)
+
+
 async def test_a_cursor_keeps_its_sort(client, demo):
     first = await client.get("/api/v1/customers", headers=demo["headers"], params={"limit": 2, "sort": "name"})
     cursor = first.json()["next_cursor"]

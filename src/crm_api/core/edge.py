@@ -4,16 +4,16 @@ import re
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, get_args
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _effective_route_context_var
 from pydantic import BaseModel
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, InvalidInput, invalid_input_response, problem_response
-from crm_api.core.query import accepted_prefixes
+from crm_api.core.query import ReadOnce, accepted_prefixes
 
 
 class BodyTooLarge(HTTPException):
@@ -114,24 +114,28 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, docs_paths: frozenset[str], hsts: bool) -> None:
         self.app = app
         self.docs_paths = docs_paths
-        self.common = {
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-        } | ({"Strict-Transport-Security": HSTS} if hsts else {})
+        common = {
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+            "x-frame-options": "DENY",
+        } | ({"strict-transport-security": HSTS} if hsts else {})
+        # As the raw header pairs a response start carries, built once: every response adds them.
+        self.api, self.docs = (
+            tuple((name.encode(), value.encode()) for name, value in (common | {"content-security-policy": csp}).items())
+            for csp in (API_CSP, DOCS_CSP)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else API_CSP
+        added = self.docs if scope["path"] in self.docs_paths else self.api
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.common.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", csp)
+                headers = message["headers"] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}  # a response's own value of one is kept
+                headers.extend(pair for pair in added if pair[0] not in present)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -161,7 +165,16 @@ class DeclaredQueryRoute(APIRoute):
     solves."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        # FastAPI builds the handler from the dependant of the route, or of the inclusion (prefix, router-level
+        # dependencies) it builds it for; the contract keeps the declared one, the handler reads the query once.
+        context = _effective_route_context_var.get()
+        built_for: Any = context if context is not None and context.original_route is self else self
+        declaring = built_for.dependant
+        reading, built_for.dependant = ReadOnce.of(declaring)
+        try:
+            handler = super().get_route_handler()
+        finally:
+            built_for.dependant = declaring
         declared = _query_names(self)
         prefixes = tuple(accepted_prefixes(self.dependant))
 
@@ -174,6 +187,7 @@ class DeclaredQueryRoute(APIRoute):
                         FieldError(field=name, message="Unknown query parameter", type="unknown_parameter") for name in unknown
                     ]
                     raise InvalidInput.many(errors, f"Unknown query parameter: {', '.join(unknown)}")
+            reading.read(request)
             return await handler(request)
 
         return with_declared_query

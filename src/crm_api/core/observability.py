@@ -2,10 +2,10 @@
 
 import json
 import logging
+import os
 import random
 import re
 import time
-import uuid
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -55,7 +55,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"").decode("latin-1")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = (
+            incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        )  # as random as uuid4, without building a UUID
         client = scope.get("client")
         id_token = request_id_var.set(request_id)
         ip_token = client_ip_var.set(client[0] if client else None)
