@@ -21,6 +21,7 @@ from starlette.types import Scope
 from crm_api.core.config import Settings
 from crm_api.core.edge import DeclaredQueryRoute
 from crm_api.core.errors import DatabaseFailure, classify_database_failure
+from crm_api.core.query import Given
 from crm_api.core.responses import dependants, raises
 
 # SQLite's lock wait when no timeouts are given (a Database built outside the settings, in tests).
@@ -319,6 +320,8 @@ class UnitOfWorkRoute(DeclaredQueryRoute):
 
     # Whether its GET reads in one snapshot (SnapshotRoute) rather than in autocommit.
     snapshot: ClassVar[bool] = False
+    # The session is in the request once the unit of work has opened it: passed in, not solved as a dependency.
+    given: ClassVar[Mapping[Callable[..., Any], Given]] = {_request_session: request_session}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, get_args
+from typing import Any, ClassVar, get_args
 
 from fastapi.routing import APIRoute, _effective_route_context_var
 from pydantic import BaseModel
@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, InvalidInput, invalid_input_response, problem_response
-from crm_api.core.query import ReadOnce, accepted_prefixes
+from crm_api.core.query import Given, ReadOnce, accepted_prefixes
 
 
 class BodyTooLarge(HTTPException):
@@ -164,13 +164,16 @@ class DeclaredQueryRoute(APIRoute):
     names read once per route: as an app-wide dependency it cost every request one more of FastAPI's dependency
     solves."""
 
+    # The dependencies whose value the route gives from the request itself (`ReadOnce`).
+    given: ClassVar[Mapping[Callable[..., Any], Given]] = {}
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         # FastAPI builds the handler from the dependant of the route, or of the inclusion (prefix, router-level
         # dependencies) it builds it for; the contract keeps the declared one, the handler reads the query once.
         context = _effective_route_context_var.get()
         built_for: Any = context if context is not None and context.original_route is self else self
         declaring = built_for.dependant
-        reading, built_for.dependant = ReadOnce.of(declaring)
+        reading, built_for.dependant = ReadOnce.of(declaring, self.given)
         try:
             handler = super().get_route_handler()
         finally:

@@ -9,7 +9,7 @@ per parameter.
 """
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, get_args, get_origin
 
@@ -69,6 +69,17 @@ class _Reader:
     plain: type[BaseModel] | None
     models: tuple[tuple[str, type[BaseModel]], ...]
 
+    @classmethod
+    def of(cls, name: str, fields: Sequence[Any]) -> "_Reader":
+        """Of a dependant's query parameters (FastAPI's fields), each as declared: its type, default, alias, bounds."""
+        plain: dict[str, Any] = {
+            field.name: (field.field_info.annotation, field.field_info) for field in fields if _model_of(field.field_info) is None
+        }
+        return cls(
+            plain=create_model(f"{name}_query", **plain) if plain else None,
+            models=tuple((field.name, model) for field in fields if (model := _model_of(field.field_info)) is not None),
+        )
+
     def read(self, query: Mapping[str, str], errors: list[Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, model in ((None, self.plain), *self.models):
@@ -83,57 +94,61 @@ class _Reader:
         return values
 
 
+# A dependency whose value the route gives from the request itself (the unit of work's session), not FastAPI.
+Given = Callable[[Request], Any]
+
+
 @dataclass
 class ReadOnce:
-    """A route's query parameters read in one validation per dependant declaring some, not by FastAPI field by field.
+    """A route's query parameters read in one validation per dependant declaring some, not by FastAPI field by field;
+    and the dependencies the route gives itself passed in, not solved.
 
     FastAPI extracts and validates each declared query parameter on its own, re-examining its annotation on every
-    request: a customer list's twelve cost a third of its instructions. `handling` is a copy of the route's dependant
-    tree without query parameters, each call that declared some given them from `read`; the route's own dependant,
-    which the contract is generated from, keeps declaring them. A dependant FastAPI must handle itself (a sequence
-    parameter, a generator or plain function) keeps its parameters.
+    request: a customer list's twelve cost a third of its instructions. Each dependency it solves, however trivial,
+    costs a lookup by id a thirtieth. `of` copies the route's dependant tree without either: each call that declared
+    query parameters or took a given dependency gets them from `read` and `given`. The route's own dependant, which
+    the contract is generated from, keeps declaring them. A dependant FastAPI must handle itself (a sequence
+    parameter, a generator or plain function) keeps them all.
     """
 
+    given: Mapping[Callable[..., Any], Given]
     readers: list[_Reader]
 
     @classmethod
-    def of(cls, dependant: Dependant) -> tuple["ReadOnce", Dependant]:
-        reading = cls([])
+    def of(cls, dependant: Dependant, given: Mapping[Callable[..., Any], Given]) -> tuple["ReadOnce", Dependant]:
+        reading = cls(given, [])
         return reading, reading._handling(dependant)
 
     def _handling(self, dependant: Dependant) -> Dependant:
-        dependencies = [self._handling(each) for each in dependant.dependencies]
         call = dependant.call
         fields = dependant.query_params
+        taken = [(each.name, give) for each in dependant.dependencies if (give := self._given(each)) is not None]
         if (
-            not fields
+            not (fields or taken)
             or not inspect.iscoroutinefunction(call)
             or any(_is_sequence(field.field_info.annotation) for field in fields)
         ):
-            return replace(dependant, dependencies=dependencies)
-        # Each as FastAPI declared it: its type, default, alias and bounds.
-        plain: dict[str, Any] = {
-            field.name: (field.field_info.annotation, field.field_info) for field in fields if _model_of(field.field_info) is None
-        }
-        reader = _Reader(
-            plain=create_model(f"{call.__name__}_query", **plain) if plain else None,
-            models=tuple((field.name, model) for field in fields if (model := _model_of(field.field_info)) is not None),
-        )
+            return replace(dependant, dependencies=[self._handling(each) for each in dependant.dependencies])
+        dependencies = [self._handling(each) for each in dependant.dependencies if self._given(each) is None]
         key = len(self.readers)
-        self.readers.append(reader)
+        self.readers.append(_Reader.of(call.__name__, fields))
         request_name = dependant.request_param_name or _REQUEST
-        given = dependant.request_param_name is not None
+        keeps_request = dependant.request_param_name is not None
 
         async def with_query(**values: Any) -> Any:
-            request = values[request_name] if given else values.pop(request_name)
+            request = values[request_name] if keeps_request else values.pop(request_name)
+            for name, give in taken:
+                if name is not None:
+                    values[name] = give(request)
             return await call(**values, **request.scope[READ_QUERY][key])
 
         return replace(dependant, query_params=[], dependencies=dependencies, call=with_query, request_param_name=request_name)
 
+    def _given(self, dependant: Dependant) -> Given | None:
+        return self.given.get(dependant.call) if dependant.call is not None else None
+
     def read(self, request: Request) -> None:
         """Every reader's values into the request, or one 422 naming every parameter at fault, as FastAPI's would."""
-        if not self.readers:
-            return
         query = request.query_params
         errors: list[Any] = []
         request.scope[READ_QUERY] = [reader.read(query, errors) for reader in self.readers]
