@@ -104,8 +104,8 @@ class ReadOnce:
     and the dependencies the route gives itself passed in, not solved.
 
     FastAPI extracts and validates each declared query parameter on its own, re-examining its annotation on every
-    request: a customer list's twelve cost a third of its instructions. Each dependency it solves, however trivial,
-    costs a lookup by id a thirtieth. `of` copies the route's dependant tree without either: each call that declared
+    request: a customer list's twelve were a ninth of its instructions. Each dependency it solves, however trivial,
+    costs a lookup by id a fiftieth. `of` copies the route's dependant tree without either: each call that declared
     query parameters or took a given dependency gets them from `read` and `given`. The route's own dependant, which
     the contract is generated from, keeps declaring them. A dependant FastAPI must handle itself (a sequence
     parameter, a generator or plain function) keeps them all.
