@@ -2,10 +2,9 @@
 
 import re
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 from fastapi.routing import APIRoute, _effective_route_context_var
-from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.core.errors import REQUEST_TOO_LARGE, FieldError, InvalidInput, invalid_input_response, problem_response
-from crm_api.core.query import Given, ReadOnce, accepted_prefixes
+from crm_api.core.query import Given, ReadOnce, accepted_prefixes, query_model
 
 
 class BodyTooLarge(HTTPException):
@@ -149,10 +148,9 @@ def _query_names(route: APIRoute) -> frozenset[str]:
         dependant = dependants.pop()
         dependants.extend(dependant.dependencies)
         for field in dependant.query_params:
-            annotation = field.field_info.annotation
-            models = [arg for arg in (annotation, *get_args(annotation)) if isinstance(arg, type) and issubclass(arg, BaseModel)]
-            if models:
-                names.update(info.alias or name for name, info in models[0].model_fields.items())
+            model = query_model(field.field_info.annotation)
+            if model is not None:
+                names.update(info.alias or name for name, info in model.model_fields.items())
             else:
                 names.add(field.alias)
     return frozenset(names)

@@ -55,9 +55,8 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"").decode("latin-1")
-        request_id = (
-            incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        )  # as random as uuid4, without building a UUID
+        # A made one is as random as a uuid4, without building a UUID.
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         client = scope.get("client")
         id_token = request_id_var.set(request_id)
         ip_token = client_ip_var.set(client[0] if client else None)

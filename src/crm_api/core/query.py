@@ -46,20 +46,29 @@ def accepted_prefixes(dependant: Dependant) -> frozenset[str]:
     return frozenset(prefixes)
 
 
-# Where a request keeps its query parameters once read (`ReadOnce`): name → value for each dependant declaring some.
+# Where a request keeps what `ReadOnce` read: for each dependant it reads for, in order, name → value.
 READ_QUERY = "crm.query"
 _REQUEST = "crm_query_request"
 _SEQUENCES = (list, tuple, set, frozenset, Sequence)
 
 
-def _is_sequence(annotation: Any) -> bool:
-    """A parameter that may repeat (`?tag=a&tag=b`): FastAPI reads it as a list, so it keeps reading it."""
-    return any(get_origin(arg) in _SEQUENCES or arg in _SEQUENCES for arg in (annotation, *get_args(annotation)))
+def query_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a query parameter stands for (`Annotated[CustomerFilters, Query()]`, or one in a union), whose
+    fields are the query parameters FastAPI reads for it; None for a plain parameter."""
+    models = [arg for arg in (annotation, *get_args(annotation)) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+    return models[0] if models else None
+
+
+def _read_by_fastapi(annotation: Any) -> bool:
+    """A parameter that may repeat (`?tag=a&tag=b`, read as a list) or a model in a union (None when none of its
+    fields is sent): FastAPI keeps reading it."""
+    sequence = any(get_origin(arg) in _SEQUENCES or arg in _SEQUENCES for arg in (annotation, *get_args(annotation)))
+    return sequence or query_model(annotation) not in (None, annotation)
 
 
 def _model_of(info: FieldInfo) -> type[BaseModel] | None:
-    annotation = info.annotation
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    model = query_model(info.annotation)
+    return model if model is info.annotation else None
 
 
 @dataclass(frozen=True)
@@ -107,8 +116,8 @@ class ReadOnce:
     request: a customer list's twelve were a ninth of its instructions. Each dependency it solves, however trivial,
     costs a lookup by id a fiftieth. `of` copies the route's dependant tree without either: each call that declared
     query parameters or took a given dependency gets them from `read` and `given`. The route's own dependant, which
-    the contract is generated from, keeps declaring them. A dependant FastAPI must handle itself (a sequence
-    parameter, a generator or plain function) keeps them all.
+    the contract is generated from, keeps declaring them. A dependant FastAPI must handle itself (`_read_by_fastapi`,
+    a generator or plain function) keeps them all.
     """
 
     given: Mapping[Callable[..., Any], Given]
@@ -126,7 +135,7 @@ class ReadOnce:
         if (
             not (fields or taken)
             or not inspect.iscoroutinefunction(call)
-            or any(_is_sequence(field.field_info.annotation) for field in fields)
+            or any(_read_by_fastapi(field.field_info.annotation) for field in fields)
         ):
             return replace(dependant, dependencies=[self._handling(each) for each in dependant.dependencies])
         dependencies = [self._handling(each) for each in dependant.dependencies if self._given(each) is None]
@@ -135,14 +144,16 @@ class ReadOnce:
         request_name = dependant.request_param_name or _REQUEST
         keeps_request = dependant.request_param_name is not None
 
-        async def with_query(**values: Any) -> Any:
+        async def with_read_values(**values: Any) -> Any:
             request = values[request_name] if keeps_request else values.pop(request_name)
             for name, give in taken:
                 if name is not None:
                     values[name] = give(request)
             return await call(**values, **request.scope[READ_QUERY][key])
 
-        return replace(dependant, query_params=[], dependencies=dependencies, call=with_query, request_param_name=request_name)
+        return replace(
+            dependant, query_params=[], dependencies=dependencies, call=with_read_values, request_param_name=request_name
+        )
 
     def _given(self, dependant: Dependant) -> Given | None:
         return self.given.get(dependant.call) if dependant.call is not None else None
